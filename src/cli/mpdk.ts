@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * `mpdk <program> [EAL options] [-- program options]`: one command for every program,
+ * as DPDK's examples are one binary each (`mpdk simple_mp -l 0-1 --proc-type=primary`
+ * in place of `./build/simple_mp -c 3 -n 4 --proc-type=primary`).
+ */
+import { reportAndExit } from './run.js';
+import { MPDK_VERSION } from '../eal/eal.js';
+
+interface Program {
+  summary: string;
+  load: () => Promise<{ main: (argv: string[]) => Promise<number> | number }>;
+}
+
+const PROGRAMS: Record<string, Program> = {
+  simple_mp: { summary: 'two processes sending messages through rings and a shared pool', load: () => import('../apps/simple_mp/main.js') },
+  info: { summary: 'print an instance: region, processes, lcores, memzones, rings, pools, heap', load: () => import('../apps/info.js') },
+  ls: { summary: 'list every instance on this host, live or stale', load: () => import('../apps/ls.js') },
+  cleanup: { summary: 'remove the files a crashed instance left behind', load: () => import('../apps/cleanup.js') },
+};
+
+function usage(): string {
+  const names = Object.keys(PROGRAMS);
+  const w = Math.max(...names.map((n) => n.length));
+  return [
+    `mpdk ${MPDK_VERSION}: DPDK's multi-process model for Node.js`,
+    '',
+    'usage: mpdk <program> [EAL options] [-- program options]',
+    '',
+    'programs:',
+    ...names.map((n) => `  ${n.padEnd(w)}  ${PROGRAMS[n]!.summary}`),
+    '',
+    "EAL options are the same for every program: see 'mpdk <program> --help'.",
+  ].join('\n');
+}
+
+const [name, ...rest] = process.argv.slice(2);
+if (!name || name === '-h' || name === '--help' || name === 'help') {
+  process.stdout.write(usage() + '\n');
+  process.exit(name ? 0 : 2);
+}
+if (name === '--version' || name === '-V') {
+  process.stdout.write(`${MPDK_VERSION}\n`);
+  process.exit(0);
+}
+const prog = PROGRAMS[name];
+if (!prog) {
+  process.stderr.write(`mpdk: unknown program '${name}'; programs: ${Object.keys(PROGRAMS).join(', ')}\n`);
+  process.exit(2);
+}
+try {
+  const mod = await prog.load();
+  const code = await mod.main(rest);
+  if (typeof code === 'number') process.exitCode = code;
+} catch (e) {
+  reportAndExit(name, e);
+}

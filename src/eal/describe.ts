@@ -1,0 +1,25 @@
+/**
+ * Every shared object can describe itself for tools (info, proc-info, top). A layer
+ * that owns a kind of object (rings, mempools, ports) registers a describer here; tools
+ * call `describeAll` and print what comes back.
+ */
+import type { Eal } from './eal.js';
+
+export interface ObjectDescription {
+  kind: string;
+  name: string;
+  [field: string]: unknown;
+}
+
+type Describer = (eal: Eal) => ObjectDescription[];
+const describers = new Map<string, Describer>();
+
+export function registerDescriber(kind: string, fn: Describer): void {
+  describers.set(kind, fn);
+}
+
+export function describeAll(eal: Eal): ObjectDescription[] {
+  const out: ObjectDescription[] = [];
+  for (const fn of describers.values()) out.push(...fn(eal));
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * The lcore table: lcore ids are unique across the whole instance. A process claims
+ * each lcore it runs (and floating processes lease spare ids) by CAS on the owner word;
+ * a second claimant is refused with the holder named; a dead holder's ids are reclaimed.
+ *
+ *   entry (LC), MAX_LCORE entries     written by
+ *   0   OWNER  i32 pid, 0 = free       claimant (CAS 0 -> pid), or reclaimer (CAS dead -> new)
+ *   4   SLOT   u32 process-table slot  owner, after the CAS
+ *   8   START  f64 owner's start time  owner, after the CAS (0 until written: a reader
+ *                                      then treats any live process with that pid as owner)
+ */
+import { processAlive, processStartTime } from '../native/libc.js';
+import { MpdkError } from './errors.js';
+import { MAX_LCORE } from './options.js';
+import type { Region } from './region.js';
+import { HDR } from './region.js';
+
+export const LC = { OWNER: 0, SLOT: 4, START: 8, BYTES: 16 } as const;
+export const LCORE_TABLE_BYTES = MAX_LCORE * LC.BYTES;
+
+export interface LcoreInfo {
+  lcore: number;
+  pid: number;
+  slot: number;
+  alive: boolean;
+}
+
+export class LcoreTable {
+  private readonly base: number;
+
+  constructor(private readonly r: Region) {
+    this.base = r.u32At(HDR.LCORE_TABLE);
+  }
+
+  private off(lcore: number): number {
+    return this.base + lcore * LC.BYTES;
+  }
+
+  ownerOf(lcore: number): number {
+    return Atomics.load(this.r.i32, (this.off(lcore) + LC.OWNER) >>> 2);
+  }
+
+  private ownerAlive(lcore: number, pid: number): boolean {
+    return processAlive(pid, this.r.f64[(this.off(lcore) + LC.START) >>> 3]!);
+  }
+
+  /**
+   * Claim `lcore` for the calling process (registered in `slot`). Returns false when a
+   * live process holds it; a dead holder's claim is taken over.
+   */
+  tryClaim(lcore: number, slot: number): boolean {
+    const { r } = this;
+    const off = this.off(lcore);
+    const idx = (off + LC.OWNER) >>> 2;
+    for (;;) {
+      const cur = Atomics.load(r.i32, idx);
+      if (cur === process.pid) return true;
+      if (cur !== 0 && this.ownerAlive(lcore, cur)) return false;
+      if (Atomics.compareExchange(r.i32, idx, cur, process.pid) !== cur) continue;
+      r.u32[(off + LC.SLOT) >>> 2] = slot;
+      r.f64[(off + LC.START) >>> 3] = processStartTime(process.pid);
+      return true;
+    }
+  }
+
+  /** Claim all of `lcores` or none; EBUSY names the holder of the first taken one. */
+  claimAll(lcores: readonly number[], slot: number, describe: (pid: number) => string): void {
+    const got: number[] = [];
+    for (const l of lcores) {
+      if (this.tryClaim(l, slot)) {
+        got.push(l);
+        continue;
+      }
+      for (const g of got) this.release(g);
+      const holder = this.ownerOf(l);
+      throw new MpdkError('EBUSY', `lcore ${l} is already in use by pid ${holder}${describe(holder)}; choose other lcores with -l`);
+    }
+  }
+
+  /** Lease any free id from `candidates` (floating processes). Returns -1 when none is free. */
+  lease(candidates: readonly number[], slot: number): number {
+    for (const l of candidates) if (this.tryClaim(l, slot)) return l;
+    return -1;
+  }
+
+  release(lcore: number, pid = process.pid): boolean {
+    return Atomics.compareExchange(this.r.i32, (this.off(lcore) + LC.OWNER) >>> 2, pid, 0) === pid;
+  }
+
+  /** Release every lcore held by `pid` (a dead process, or ourselves at exit). Returns them. */
+  releaseAllOf(pid: number): number[] {
+    const out: number[] = [];
+    for (let l = 0; l < MAX_LCORE; l++) if (this.ownerOf(l) === pid && this.release(l, pid)) out.push(l);
+    return out;
+  }
+
+  heldBy(pid: number): number[] {
+    const out: number[] = [];
+    for (let l = 0; l < MAX_LCORE; l++) if (this.ownerOf(l) === pid) out.push(l);
+    return out;
+  }
+
+  list(): LcoreInfo[] {
+    const out: LcoreInfo[] = [];
+    for (let l = 0; l < MAX_LCORE; l++) {
+      const pid = this.ownerOf(l);
+      if (pid !== 0) out.push({ lcore: l, pid, slot: this.r.u32At(this.off(l) + LC.SLOT), alive: this.ownerAlive(l, pid) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The shared region: one file (in /dev/shm, or hugetlbfs with --huge-dir) that every
+ * process of an instance maps whole. Every reference stored in it is a byte offset from
+ * its start, so each process may map it at a different address.
+ *
+ *   offset  size   what                         written by
+ *   0       256    header (HDR below)           primary, before state = READY
+ *   256     3840   config: primary's options    primary, before state = READY
+ *                  as JSON (ports, vdevs, ...)
+ *   4096    ...    process table (process-table.ts)
+ *           ...    lcore table   (lcore-table.ts)
+ *           ...    memzone table (memzone.ts)
+ *   heap    →end   shared heap   (heap.ts): memzones, rings, pools live here
+ *
+ * Who reads what: a secondary validates magic, version, layout hash and the sizes before
+ * it reads anything else through the header (a truncated or foreign file is an error,
+ * never a read outside the mapping), then waits (bounded) for state READY.
+ */
+import fs from 'node:fs';
+import { mapFd, type Mapping } from '../native/libc.js';
+import { MpdkError } from './errors.js';
+
+export const REGION_MAGIC = 0x4b44504d; // 'MPDK' little-endian
+/** Bumped whenever any EAL layout in this folder changes. */
+export const REGION_VERSION = 1;
+
+/** Header fields: byte offsets. One table; nothing else in the code uses these numbers. */
+export const HDR = {
+  MAGIC: 0, // u32
+  VERSION: 4, // u32
+  LAYOUT_HASH: 8, // u32
+  STATE: 12, // u32, RegionState; primary stores READY last (release), readers load-acquire
+  SIZE: 16, // u32 bytes of the whole region
+  GENERATION: 20, // u32, incremented by each initialisation of the file
+  PRIMARY_PID: 24, // i32, pid of the primary that initialised or adopted the region
+  CONFIG_LEN: 28, // u32 bytes of JSON at CONFIG
+  PRIMARY_START: 32, // f64, start time (clock ticks) of that primary
+  CREATED_MS: 40, // f64, Date.now() at initialisation
+  PROC_TABLE: 48, // u32 offset
+  LCORE_TABLE: 52, // u32 offset
+  MEMZONE_TABLE: 56, // u32 offset
+  HEAP_START: 60, // u32 offset
+  ALLOC_LOCK: 64, // robust lock (lock.ts) guarding heap + memzone table; own cache line
+  PROC_LOCK: 128, // robust lock guarding process-table re-initialisation decisions; own line
+  BYTES: 256,
+} as const;
+export const CONFIG_OFFSET = HDR.BYTES;
+export const CONFIG_MAX = 4096 - HDR.BYTES;
+export const TABLES_OFFSET = 4096;
+
+export const enum RegionState {
+  INITIALIZING = 0,
+  READY = 1,
+  /** The last process left: the files are being removed; attaching must fail. */
+  CLOSED = 2,
+}
+
+/** FNV-1a over a string: the layout hash of the EAL tables. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** A mapped region and its typed views. Offsets are bytes; `u32[off >> 2]` etc. */
+export class Region {
+  readonly mapping: Mapping;
+  readonly path: string;
+  readonly buffer: ArrayBuffer;
+  readonly size: number;
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly dv: DataView;
+
+  constructor(path: string, mapping: Mapping) {
+    this.path = path;
+    this.mapping = mapping;
+    this.buffer = mapping.buffer;
+    this.size = mapping.size;
+    this.u8 = new Uint8Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+    this.f64 = new Float64Array(this.buffer);
+    this.dv = new DataView(this.buffer);
+  }
+
+  get readOnly(): boolean {
+    return this.mapping.readOnly;
+  }
+
+  u32At(off: number): number {
+    return this.u32[off >>> 2]!;
+  }
+
+  /** Acquire load of a 32-bit word: pairs with a release store (`storeRelease`) by the writer. */
+  loadAcquire(off: number): number {
+    return Atomics.load(this.i32, off >>> 2);
+  }
+
+  storeRelease(off: number, v: number): void {
+    Atomics.store(this.i32, off >>> 2, v);
+  }
+
+  readString(off: number, max: number): string {
+    const end = this.u8.indexOf(0, off);
+    const stop = end < 0 || end > off + max ? off + max : end;
+    return Buffer.from(this.buffer, off, stop - off).toString('utf8');
+  }
+
+  /** Write `s` NUL-terminated into `max` bytes (caller checked its length). */
+  writeString(off: number, max: number, s: string): void {
+    this.u8.fill(0, off, off + max);
+    Buffer.from(this.buffer, off, max).write(s, 'utf8');
+  }
+
+  get state(): RegionState {
+    return this.loadAcquire(HDR.STATE) as RegionState;
+  }
+
+  get generation(): number {
+    return this.u32At(HDR.GENERATION);
+  }
+
+  config<T = unknown>(): T {
+    const len = this.u32At(HDR.CONFIG_LEN);
+    if (len === 0 || len > CONFIG_MAX) return {} as T;
+    return JSON.parse(Buffer.from(this.buffer, CONFIG_OFFSET, len).toString('utf8')) as T;
+  }
+
+  /** Replace the stored configuration (primary, before READY, or under the alloc lock). */
+  setConfig(value: unknown): void {
+    const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+    if (bytes.length > CONFIG_MAX) throw new MpdkError('ENOSPC', `instance configuration is ${bytes.length} bytes; at most ${CONFIG_MAX} fit`);
+    this.u8.set(bytes, CONFIG_OFFSET);
+    this.u32[HDR.CONFIG_LEN >>> 2] = bytes.length;
+  }
+}
+
+/** Create (or truncate) the region file with mode 0600, size `size`, and map it. */
+export function createRegionFile(path: string, size: number): Region {
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    try {
+      fs.ftruncateSync(fd, size);
+    } catch (e) {
+      throw new MpdkError('ENOMEM', `cannot size the shared region ${path} to ${size} bytes (${(e as Error).message}); on hugetlbfs the size must be a multiple of the page size`);
+    }
+    return new Region(path, mapFd(fd, size));
+  } catch (e) {
+    if (e instanceof MpdkError) throw e;
+    throw new MpdkError('ENOMEM', `cannot map the shared region ${path} (${(e as Error).message}); try a smaller -m or free hugepages`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Map an existing region after validating its header against this code. Refuses a
+ * file that is too small, foreign, of another version or layout, or owned by another user.
+ */
+export function openRegionFile(path: string, layoutHash: number, version: string, readOnly = false): Region {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new MpdkError('ENOENT', `no shared region at ${path}`);
+    throw new MpdkError('EACCES', `cannot open the shared region ${path}: ${code}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+      throw new MpdkError('EACCES', `the shared region ${path} belongs to uid ${st.uid}, not to you (uid ${process.getuid()}); use your own --file-prefix`);
+    }
+    if (st.size < TABLES_OFFSET) throw new MpdkError('EINVAL', `the shared region ${path} is truncated (${st.size} bytes); remove it with mpdk cleanup`);
+    // Read the header with a plain read first: nothing is mapped until it checks out.
+    const hdr = Buffer.alloc(HDR.BYTES);
+    fs.readSync(fd, hdr, 0, HDR.BYTES, 0);
+    const magic = hdr.readUInt32LE(HDR.MAGIC);
+    if (magic !== REGION_MAGIC) throw new MpdkError('EINVAL', `${path} is not an mpdk region (bad magic 0x${magic.toString(16)}); remove it with mpdk cleanup`);
+    const size = hdr.readUInt32LE(HDR.SIZE);
+    if (size !== st.size) throw new MpdkError('EINVAL', `the shared region ${path} is ${st.size} bytes but its header says ${size}; it is damaged: remove it with mpdk cleanup`);
+    const ver = hdr.readUInt32LE(HDR.VERSION);
+    const hash = hdr.readUInt32LE(HDR.LAYOUT_HASH);
+    if (ver !== REGION_VERSION || hash !== layoutHash) {
+      throw new MpdkError('EPROTO', `the instance was created by other mpdk code (region format ${ver}, layout ${hash.toString(16)}); this is mpdk ${version} (format ${REGION_VERSION}, layout ${layoutHash.toString(16)}): run the same mpdk version in every process`);
+    }
+    const tablesOk = [HDR.PROC_TABLE, HDR.LCORE_TABLE, HDR.MEMZONE_TABLE, HDR.HEAP_START].every((f) => {
+      const v = hdr.readUInt32LE(f);
+      return v >= TABLES_OFFSET && v < size;
+    });
+    if (!tablesOk) throw new MpdkError('EINVAL', `the shared region ${path} has table offsets outside the file; it is damaged: remove it with mpdk cleanup`);
+    return new Region(path, mapFd(fd, size, readOnly));
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Test support: unique instance names, real child processes with bounded waits, and a
+ * check that nothing is left behind. Every test that spawns must call `reapAll` (the
+ * `after` hook in each file does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
+
+let counter = 0;
+/** A --file-prefix no other test uses. */
+export function uniquePrefix(tag = 't'): string {
+  return `${tag}${process.pid}x${counter++}`;
+}
+
+export interface Child {
+  proc: ChildProcess;
+  out: string;
+  err: string;
+  /** Resolves with exit code (or 128+signal) when the process ends. */
+  exited: Promise<number>;
+  /** Write a line to its stdin. */
+  send(line: string): void;
+  /** Wait until stdout+stderr matches `re`; rejects after `ms` with what was seen. */
+  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+}
+
+const children = new Set<ChildProcess>();
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
+
+/** Spawn `node <script> args` (script relative to ROOT, or `mpdk` for the CLI). */
+export function spawnNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
+  const file = script === 'mpdk' ? MPDK : path.isAbsolute(script) ? script : path.join(ROOT, script);
+  const proc = spawn(process.execPath, [file, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(proc);
+  const c: Child = {
+    proc, out: '', err: '',
+    exited: new Promise((resolve) => {
+      proc.on('exit', (code, sig) => {
+        children.delete(proc);
+        resolve(code ?? 128 + (SIGNALS[sig ?? ''] ?? 0));
+      });
+    }),
+    send(line) {
+      proc.stdin!.write(line + '\n');
+    },
+    waitFor(re, ms = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const m = (c.out + c.err).match(re);
+          if (m) {
+            clearTimeout(t);
+            proc.stdout!.off('data', check);
+            proc.stderr!.off('data', check);
+            resolve(m);
+            return true;
+          }
+          return false;
+        };
+        const t = setTimeout(() => {
+          proc.stdout!.off('data', check);
+          proc.stderr!.off('data', check);
+          reject(new Error(`timed out after ${ms} ms waiting for ${re}; stdout:\n${c.out}\nstderr:\n${c.err}`));
+        }, ms);
+        proc.stdout!.on('data', check);
+        proc.stderr!.on('data', check);
+        setImmediate(check);
+      });
+    },
+  };
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (c.out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (c.err += d));
+  return c;
+}
+
+/** Run to completion with a bound; returns the exit code and output. */
+export async function run(script: string, args: readonly string[], ms = 15000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const c = spawnNode(script, args, env);
+  c.proc.stdin!.end();
+  const t = setTimeout(() => c.proc.kill('SIGKILL'), ms);
+  const code = await c.exited;
+  clearTimeout(t);
+  return { code, out: c.out, err: c.err };
+}
+
+/** Kill every child still running (SIGKILL) and wait for them. */
+export async function reapAll(): Promise<void> {
+  const waits = [...children].map((p) => new Promise<void>((r) => {
+    if (p.exitCode !== null || p.signalCode !== null) return r();
+    p.once('exit', () => r());
+    p.kill('SIGKILL');
+  }));
+  await Promise.all(waits);
+}
+
+/** Files of instance `prefix` still on disk (should be none after a clean exit). */
+export function leftovers(prefix: string): string[] {
+  const dir = path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`);
+  if (!fs.existsSync(dir)) return [];
+  return [dir, ...fs.readdirSync(dir).map((f) => path.join(dir, f))];
+}
+
+/** Remove an instance's files whatever state it is in (test teardown after kills). */
+export function removeInstance(prefix: string): void {
+  fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `fn` until it returns truthy, at most `ms`. */
+export async function until<T>(fn: () => T | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
