@@ -269,9 +269,12 @@ export class Eal {
           }
           throw noPrimary();
         }
-        if (e instanceof MpdkError && e.code === 'EINVAL' && cfg && processAlive(cfg.pid, 0) && Date.now() < deadline) {
-          sleepMs(5); // header not written yet
-          continue;
+        if (e instanceof MpdkError && e.code === 'EBUSY') {
+          if (cfg && processAlive(cfg.pid, 0) && Date.now() < deadline) {
+            sleepMs(5); // the primary has not finished writing the header
+            continue;
+          }
+          throw noPrimary();
         }
         throw e;
       }

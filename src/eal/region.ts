@@ -178,11 +178,14 @@ export function openRegionFile(path: string, layoutHash: number, version: string
     if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
       throw new MpdkError('EACCES', `the shared region ${path} belongs to uid ${st.uid}, not to you (uid ${process.getuid()}); use your own --file-prefix`);
     }
+    // A primary creating the file truncates it to 0, sizes it, and writes the magic last.
+    if (st.size === 0) throw new MpdkError('EBUSY', `the shared region ${path} is being initialised`);
     if (st.size < TABLES_OFFSET) throw new MpdkError('EINVAL', `the shared region ${path} is truncated (${st.size} bytes); remove it with mpdk cleanup`);
     // Read the header with a plain read first: nothing is mapped until it checks out.
     const hdr = Buffer.alloc(HDR.BYTES);
     fs.readSync(fd, hdr, 0, HDR.BYTES, 0);
     const magic = hdr.readUInt32LE(HDR.MAGIC);
+    if (magic === 0) throw new MpdkError('EBUSY', `the shared region ${path} is being initialised`);
     if (magic !== REGION_MAGIC) throw new MpdkError('EINVAL', `${path} is not an mpdk region (bad magic 0x${magic.toString(16)}); remove it with mpdk cleanup`);
     const size = hdr.readUInt32LE(HDR.SIZE);
     if (size !== st.size) throw new MpdkError('EINVAL', `the shared region ${path} is ${st.size} bytes but its header says ${size}; it is damaged: remove it with mpdk cleanup`);

@@ -1,0 +1,338 @@
+/**
+ * The runtime across real processes: primary/secondary, memzones, heap, lcores, locks,
+ * crashes and clean-up. Each test has its own --file-prefix and leaves nothing behind.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { Eal, MEMZONE_NAMESIZE } from '../src/index.js';
+import { HDR } from '../src/eal/region.js';
+import { MEMZONE_MAX } from '../src/eal/memzone.js';
+import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+
+const CHILD = 'dist/test/eal-child.js';
+const QUIET = ['--log-level', 'error'];
+
+after(reapAll);
+
+function lines(c: { out: string }): Record<string, unknown>[] {
+  return c.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function holder(prefix: string, eal: string[], actions: string[] = []): Promise<Child> {
+  const c = spawnNode(CHILD, [...eal, '--file-prefix', prefix, ...QUIET, '--', ...actions, 'hold']);
+  await c.waitFor(/"ready":true/);
+  return c;
+}
+
+async function stop(c: Child): Promise<number> {
+  c.proc.stdin!.end();
+  return c.exited;
+}
+
+test('auto makes the first process primary and the next one secondary, which sees the primary memzone', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0', '--proc-type=auto'], ['reserve:greeting:64:3735928559']);
+  assert.equal(lines(a)[0]!.type, 'primary');
+  const b = await run(CHILD, ['-l', '1', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', 'read:greeting']);
+  assert.equal(b.code, 0, b.err);
+  assert.equal(lines(b)[0]!.type, 'secondary');
+  assert.equal(lines(b)[1]!.value, 3735928559);
+  assert.equal(await stop(a), 0);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('a secondary with no primary running is refused with exit 1 and creates nothing', async () => {
+  const p = uniquePrefix();
+  const r = await run(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`no primary process is running for --file-prefix=${p}`));
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('a second primary is refused, naming the running primary pid', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const b = await run(CHILD, ['-l', '1', '--proc-type=primary', '--file-prefix', p]);
+  assert.equal(b.code, 1);
+  assert.match(b.err, new RegExp(`pid ${a.proc.pid}\\) is already running`));
+  // Without --proc-type a process tries to be primary too (the guide's G7).
+  const c = await run(CHILD, ['-l', '1', '--file-prefix', p]);
+  assert.equal(c.code, 1);
+  assert.match(c.err, new RegExp(`pid ${a.proc.pid}`));
+  await stop(a);
+});
+
+test('after kill -9 of a lone primary the next auto start becomes primary and re-initialises', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0'], ['reserve:stale:64:7']);
+  a.proc.kill('SIGKILL');
+  await a.exited;
+  const b = await run(CHILD, ['-l', '0', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', 'read:stale']);
+  assert.equal(lines(b)[0]!.type, 'primary');
+  assert.equal(lines(b)[0]!.adopted, false);
+  assert.equal(lines(b)[1]!.error, 'ENOENT', 'the stale memzone is gone');
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('a primary does not wipe a region that live secondaries still use: it adopts it', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0'], ['reserve:kept:64:42']);
+  const b = await holder(p, ['-l', '1', '--proc-type=secondary'], ['survive']);
+  a.proc.kill('SIGKILL');
+  await a.exited;
+  await b.waitFor(/"primaryExit":\d+/);
+  for (const type of ['auto', 'primary']) {
+    const c = await run(CHILD, ['-l', '0', `--proc-type=${type}`, '--file-prefix', p, ...QUIET, '--', 'read:kept']);
+    assert.equal(c.code, 0, c.err);
+    assert.equal(lines(c)[0]!.type, 'primary');
+    assert.equal(lines(c)[0]!.adopted, true, `${type} adopts the live instance`);
+    assert.equal(lines(c)[1]!.value, 42, 'the region was not re-initialised');
+  }
+  assert.equal(b.proc.exitCode, null, 'the secondary was not disturbed');
+  await stop(b);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('taking an lcore another process holds is refused naming its pid; a dead holder\'s lcore is reclaimed', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0-1']);
+  const b = await run(CHILD, ['-l', '1-2', '--proc-type=secondary', '--file-prefix', p]);
+  assert.equal(b.code, 1);
+  assert.match(b.err, new RegExp(`lcore 1 is already in use by pid ${a.proc.pid}`));
+  const s = await holder(p, ['-l', '2-3', '--proc-type=secondary']);
+  s.proc.kill('SIGKILL');
+  await s.exited;
+  const c = await run(CHILD, ['-l', '3', '--proc-type=secondary', '--file-prefix', p, ...QUIET]);
+  assert.equal(c.code, 0, c.err);
+  await stop(a);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('a region written by other code is refused, naming both layouts', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const path = `/dev/shm/mpdk.${p}/region`;
+  const fd = fs.openSync(path, 'r+');
+  const orig = Buffer.alloc(4);
+  fs.readSync(fd, orig, 0, 4, HDR.LAYOUT_HASH);
+  fs.writeSync(fd, Buffer.from([1, 2, 3, 4]), 0, 4, HDR.LAYOUT_HASH);
+  const b = await run(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p]);
+  fs.writeSync(fd, orig, 0, 4, HDR.LAYOUT_HASH);
+  fs.closeSync(fd);
+  assert.equal(b.code, 1);
+  assert.match(b.err, /created by other mpdk code \(region format \d+, layout 4030201\).*format \d+, layout [0-9a-f]+\)/);
+  await stop(a);
+});
+
+test('a truncated or foreign region file is a clear error, not a crash', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const path = `/dev/shm/mpdk.${p}/region`;
+  const size = fs.statSync(path).size;
+  fs.truncateSync(path, 1000);
+  const b = await run(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p]);
+  assert.equal(b.code, 1);
+  assert.match(b.err, /truncated/);
+  fs.truncateSync(path, size);
+  const fd = fs.openSync(path, 'r+');
+  fs.writeSync(fd, Buffer.from('JUNK'), 0, 4, 0);
+  const c = await run(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p]);
+  assert.equal(c.code, 1);
+  assert.match(c.err, /not an mpdk region/);
+  fs.writeSync(fd, Buffer.from('MPDK'), 0, 4, 0);
+  fs.closeSync(fd);
+  await stop(a);
+});
+
+test('memzone refusals leave the table unchanged: EEXIST, EINVAL, ENOSPC', () => {
+  const p = uniquePrefix();
+  const { eal } = Eal.init(['-l', '5', '--file-prefix', p, '-m', '16', ...QUIET], { handleSignals: false });
+  try {
+    eal.memzones.reserve('a', 100);
+    const before = JSON.stringify(eal.memzones.list());
+    const heapBefore = JSON.stringify(eal.heapStats());
+    const refused = (fn: () => unknown, code: string): void => assert.throws(fn, (e: { code?: string }) => e.code === code);
+    refused(() => eal.memzones.reserve('a', 100), 'EEXIST');
+    refused(() => eal.memzones.reserve('x'.repeat(MEMZONE_NAMESIZE + 1), 100), 'EINVAL');
+    refused(() => eal.memzones.reserve('', 100), 'EINVAL');
+    refused(() => eal.memzones.reserve('b', 0), 'EINVAL');
+    refused(() => eal.memzones.reserve('b', 100, 3), 'EINVAL');
+    refused(() => eal.memzones.reserve('big', 16 * 1024 * 1024 - 4096), 'ENOSPC');
+    refused(() => eal.memzones.lookup('nope'), 'ENOENT');
+    assert.equal(JSON.stringify(eal.memzones.list()), before);
+    assert.equal(JSON.stringify(eal.heapStats()), heapBefore);
+    // A name of exactly 31 bytes (multi-byte UTF-8 counts in bytes) fits.
+    eal.memzones.reserve('é'.repeat(15) + 'x', 64);
+    // Fill the table: the next reservation is ENOSPC and changes nothing.
+    for (let i = eal.memzones.list().length; i < MEMZONE_MAX; i++) eal.memzones.reserve(`z${i}`, 64);
+    const full = eal.memzones.list().length;
+    refused(() => eal.memzones.reserve('one-more', 64), 'ENOSPC');
+    assert.equal(eal.memzones.list().length, full);
+    // Freed entries and memory are reusable.
+    eal.memzones.free('z100');
+    eal.memzones.reserve('again', 64, 4096);
+    assert.equal(eal.memzones.lookup('again').offset % 4096, 0);
+  } finally {
+    eal.close();
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('several processes create memzones at the same time: each name exactly once, none lost', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const kids = [1, 2, 3, 4].map((i) => run(CHILD, ['-l', String(i), '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', `many:p${i}_:60`, 'many:common_:20']));
+  const res = await Promise.all(kids);
+  let common = 0;
+  for (const r of res) {
+    assert.equal(r.code, 0, r.err);
+    const ls = lines(r);
+    assert.equal(ls[1]!.ok, 60);
+    common += ls[2]!.ok as number;
+  }
+  assert.equal(common, 20, 'each shared name created by exactly one process');
+  const info = await run('mpdk', ['info', '--file-prefix', p, '--json']);
+  const rep = JSON.parse(info.out) as { memzones: { name: string }[]; heap: { allocations: number } };
+  assert.equal(rep.memzones.length, 4 * 60 + 20);
+  assert.equal(new Set(rep.memzones.map((m) => m.name)).size, rep.memzones.length);
+  assert.equal(rep.heap.allocations, rep.memzones.length);
+  await stop(a);
+});
+
+test('a heap block freed by one process is reused by another; statistics follow', async () => {
+  const p = uniquePrefix();
+  const { eal } = Eal.init(['-l', '6', '--file-prefix', p, ...QUIET], { handleSignals: false });
+  try {
+    const base = eal.heapStats();
+    const off = eal.zmalloc('port_stat', 4096);
+    assert.equal(eal.heapStats().allocations, base.allocations + 1);
+    const r = await run(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', `free:${off}`, 'malloc:again:4096']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(lines(r)[2]!.offset, off, 'the freed block is reused');
+    assert.throws(() => eal.malloc('huge', 2 ** 31), (e: { code?: string }) => e.code === 'ENOMEM');
+    assert.throws(() => eal.free(off + 8), (e: { code?: string }) => e.code === 'EINVAL');
+  } finally {
+    eal.close();
+  }
+});
+
+test('a lock whose holder was killed inside it is taken over, and the others go on', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const b = spawnNode(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', 'reserve:held:64'], { MPDK_TEST_HOOK: 'hold-lock' });
+  await b.waitFor(/MPDK_TEST_HOOK hold-lock reached/);
+  b.proc.kill('SIGKILL');
+  await b.exited;
+  const t0 = Date.now();
+  const c = await run(CHILD, ['-l', '2', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', 'reserve:after:64', 'read:held']);
+  assert.equal(c.code, 0, c.err);
+  assert.ok(Date.now() - t0 < 3000);
+  assert.ok(lines(c)[1]!.reserved === 'after');
+  await stop(a);
+});
+
+test('a secondary notices the primary death within a second and exits with a message', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const b = await holder(p, ['-l', '1', '--proc-type=secondary']);
+  a.proc.kill('SIGKILL');
+  const t0 = Date.now();
+  const code = await b.exited;
+  assert.equal(code, 1);
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+  assert.match(b.err, new RegExp(`primary process \\(pid ${a.proc.pid}\\).*has exited`));
+  // The secondary was the last one out: it removed the files.
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('worker lcores run a launched function as their own lcore id', async () => {
+  const p = uniquePrefix();
+  const r = await run(CHILD, ['-l', '0-2', '--file-prefix', p, ...QUIET, '--', 'launch']);
+  assert.equal(r.code, 0, r.err);
+  const res = lines(r)[1]!.launched as { lcore: number; value: number }[];
+  assert.deepEqual(res.map((x) => x.lcore), [1, 2]);
+  assert.deepEqual(res.map((x) => x.value), [2, 3]);
+});
+
+test('mpdk info shows processes and memzones read-only; cleanup refuses a live instance and removes a dead one', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0-1'], ['reserve:visible:128']);
+  const i = await run('mpdk', ['info', '--file-prefix', p]);
+  assert.equal(i.code, 0, i.err);
+  assert.match(i.out, new RegExp(`pid ${a.proc.pid}\\s+primary.*lcores 0,1\\s+alive`));
+  assert.match(i.out, /visible/);
+  const refused = await run('mpdk', ['cleanup', '--file-prefix', p]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /is live/);
+  a.proc.kill('SIGKILL');
+  await a.exited;
+  assert.notDeepEqual(leftovers(p), [], 'a crash leaves files');
+  const ls = await run('mpdk', ['ls', '--json']);
+  const inst = (JSON.parse(ls.out) as { instances: { prefix: string; state: string }[] }).instances.find((x) => x.prefix === p);
+  assert.equal(inst?.state, 'stale');
+  const c = await run('mpdk', ['cleanup', '--file-prefix', p]);
+  assert.equal(c.code, 0, c.err);
+  assert.deepEqual(leftovers(p), []);
+  const none = await run('mpdk', ['info', '--file-prefix', p]);
+  assert.equal(none.code, 1);
+  assert.match(none.err, /no instance with --file-prefix=/);
+  removeInstance(p);
+});
+
+const BAD_OPTIONS: [string[], RegExp][] = [
+  [['-l', 'x'], /invalid -l 'x': expected a core list such as 0-3,5/],
+  [['-l', '3-1'], /runs backwards/],
+  [['-l', '0-200'], /below 128/],
+  [['-c', 'zz'], /invalid -c 'zz': expected a hexadecimal core mask/],
+  [['-c', '0'], /selects no lcore/],
+  [['--proc-type=master'], /invalid --proc-type 'master': expected primary, secondary or auto/],
+  [['--file-prefix', '../x'], /invalid --file-prefix '..\/x'/],
+  [['--file-prefix', ''], /invalid --file-prefix ''/],
+  [['-m', '2'], /invalid -m '2'/],
+  [['--vdev', 'eth0'], /invalid --vdev 'eth0'/],
+  [['--log-level', 'loud'], /invalid --log-level 'loud'/],
+  [['--bogus'], /unknown EAL option '--bogus'/],
+  [['-p', '3'], /unknown EAL option '-p'.*after '--'/],
+  [['-l'], /option -l needs a value/],
+  [['--main-lcore', '5', '-l', '0-1'], /--main-lcore 5: it is not among the lcores 0,1/],
+];
+
+test('every malformed EAL option is one line naming it and the valid form, exit status 2', async () => {
+  for (const [args, re] of BAD_OPTIONS) {
+    const p = uniquePrefix();
+    const r = await run(CHILD, args.includes('--file-prefix') ? args : [...args, '--file-prefix', p]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re, args.join(' '));
+    assert.equal(r.err.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.err}`);
+    assert.deepEqual(leftovers(p), []);
+  }
+});
+
+test('lcore ids beyond the CPUs run unpinned with a one-line warning; -n is accepted', async () => {
+  const p = uniquePrefix();
+  const r = await run(CHILD, ['-l', '100-101', '-n', '4', '--file-prefix', p]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /lcores 100,101 beyond this machine's CPUs .*running unpinned/);
+  const help = await run('mpdk', ['info', '--help']);
+  assert.equal(help.code, 2);
+});
+
+test('the region is created 0600 in a 0700 folder, and a foreign owner is refused', async () => {
+  const p = uniquePrefix();
+  const { eal } = Eal.init(['-l', '7', '--file-prefix', p, ...QUIET], { handleSignals: false });
+  try {
+    assert.equal(fs.statSync(eal.files.region).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(eal.files.dir).mode & 0o777, 0o700);
+    assert.equal(eal.region.u32[HDR.SIZE >>> 2], eal.region.size);
+    fs.chownSync(eal.files.region, 4321, 4321);
+    const r = await run(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p]);
+    fs.chownSync(eal.files.region, process.getuid!(), process.getgid!());
+    if (process.getuid!() === 0) {
+      assert.equal(r.code, 1);
+      assert.match(r.err, /belongs to uid 4321, not to you/);
+    }
+  } finally {
+    eal.close();
+  }
+});
