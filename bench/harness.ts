@@ -12,7 +12,17 @@ export interface Bench {
   baseline?: string;
   /** Human description for the table. */
   what: string;
-  /** Measure and return the value (several values for benches that report more than one). */
+  /**
+   * Measure and return the value, or several values for a bench that reports more than one.
+   * - a number: one figure named `name`, in `unit`, judged against `baseline`;
+   * - a Record: one figure per key, and each KEY IS THE FULL FIGURE NAME (e.g.
+   *   {"ring.doorbell.wake_p50_us": 12, "ring.doorbell.wake_p99_us": 40}); each takes `unit`
+   *   and `baseline` from the bench, except that a key ending in `_us`, `_ns`, `_ms` or `_pct`
+   *   has that unit (us, ns, ms, %). Keys should start with `name` + "." so that a filter
+   *   naming one of them (`run.js ring.doorbell.wake_p99_us`) selects this bench.
+   * Throwing reports an error for this bench; the runner goes on with the next one. Every
+   * child process or worker the run starts must be ended before the promise settles.
+   */
   run(): Promise<number | Record<string, number>>;
 }
 

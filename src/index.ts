@@ -13,3 +13,24 @@ export { type LcoreInfo } from './eal/lcore-table.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { reportAndExit } from './cli/run.js';
+export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
+export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, RING, type RepairReport } from './ring/ring.js';
+export {
+  Mempool, MPH, MPC, EH, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
+  type AuditReport, type ObjInit,
+} from './mempool/mempool.js';
+export {
+  Mbufs, PktmbufPool, MBUF, MBUF_POOL_PRIV, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
+} from './mbuf/mbuf.js';
+export { toeplitz, ToeplitzTable, PacketHasher, Reta, RSS_KEY_DEFAULT, RSS_KEY_SYMMETRIC, RSS_KEY_LEN, RSS_HF, RETA_SIZE_DEFAULT } from './net/rss.js';
+export {
+  PcapWriter, PcapReader, PcapRecord, PCAP, PCAP_REC, PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC, LINKTYPE_ETHERNET, PCAP_MAX_CAPLEN,
+  type PcapWriterOptions, type PcapReaderOptions,
+} from './net/pcap.js';
+export {
+  ETH, ETHERTYPE, IPPROTO, IPV4, IPV6, UDP, TCP, PAYLOAD, PAYLOAD_MAGIC, UDP_FRAME_HLEN, UDP_FRAME_MIN, UDP_FRAME_MAX, FLOWS_MAX,
+  parseMac, formatMac, writeMac, portMac, l2fwdRewrite, parseIpv4, formatIpv4, parseIpv6,
+  internetChecksum, setIpv4Checksum, ipv4ChecksumOk, setUdpChecksum4, udpChecksumOk4, frameChecksum,
+  writeEth, writeIpv4, writeIpv6, writeUdp, writeTcp, FlowSet, buildUdpFrame, UdpFrameBuilder, checkFrameSize,
+  PayloadInfo, readPayload, PacketInfo, parseFrame, type FlowSpec,
+} from './net/packet.js';

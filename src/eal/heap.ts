@@ -163,9 +163,10 @@ export class Heap {
     for (let off = this.start; off < this.end; ) {
       const size = this.checkBlock(off);
       if (this.r.u32[(off + BLK.STATE) >>> 2] === BLOCK_FREE) {
-        freeBlocks++;
-        free += size - BLK.BYTES;
-        run += size; // adjacent free blocks coalesce on the next allocation
+        // Adjacent free blocks coalesce on the next allocation: count them as one.
+        if (run === 0) freeBlocks++;
+        run += size;
+        free = free + size - (run === size ? BLK.BYTES : 0);
         largest = Math.max(largest, run - BLK.BYTES);
       } else {
         allocations++;

@@ -1,0 +1,57 @@
+/**
+ * DPDK's own figures beside mpdk's. /work/shared/anchors/dpdk.sh (run separately, as root; the
+ * bench never runs it) measures DPDK's C ring and sample apps on this machine and prints, with
+ * --json, {"figures":[{name, value, unit}]}. When env MPDK_DPDK_ANCHOR names a file holding that
+ * output, the runner (run.ts) prints each DPDK figure, the mpdk figure that corresponds to it
+ * (PAIRS) if it was measured in this run, and mpdk / DPDK. Machines differ by 3x, so only a ratio
+ * measured on the same machine means anything.
+ */
+import fs from 'node:fs';
+
+/** DPDK figure -> the mpdk figure measured the same way (two cores, bursts of 32). */
+export const PAIRS: Readonly<Record<string, string>> = {
+  'dpdk.ring.spsc.bulk32.2core': 'ring.spsc.burst32.xproc',
+  'dpdk.ring.mpmc.bulk32.2core': 'ring.mpmc.burst32.xproc',
+};
+
+export interface AnchorFigure {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+/** Parse dpdk.sh --json output; throws with a message that says what is wrong. */
+export function parseAnchor(text: string): AnchorFigure[] {
+  const j = JSON.parse(text) as { figures?: unknown };
+  if (!Array.isArray(j.figures)) throw new Error('no "figures" array (expected the output of dpdk.sh --json)');
+  return j.figures.map((f: unknown, i: number) => {
+    const g = f as Partial<AnchorFigure>;
+    if (typeof g.name !== 'string' || typeof g.value !== 'number') throw new Error(`figure ${i} has no name or numeric value`);
+    return { name: g.name, value: g.value, unit: typeof g.unit === 'string' ? g.unit : '' };
+  });
+}
+
+/**
+ * The anchor section for the report, or null when MPDK_DPDK_ANCHOR is not set. `measured`:
+ * this run's mpdk figures by name.
+ */
+export function anchorReport(measured: ReadonlyMap<string, number>, env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = env.MPDK_DPDK_ANCHOR;
+  if (!file) return null;
+  let figs: AnchorFigure[];
+  try {
+    figs = parseAnchor(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    return `DPDK anchor: cannot use MPDK_DPDK_ANCHOR=${file}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  const rows: string[][] = [['dpdk figure', 'value', 'unit', 'mpdk figure', 'value', 'mpdk/dpdk']];
+  for (const f of figs) {
+    const mine = PAIRS[f.name];
+    const v = mine === undefined ? undefined : measured.get(mine);
+    const ratio = v === undefined || f.value === 0 ? '' : `${(v / f.value).toFixed(2)}x`;
+    rows.push([f.name, String(f.value), f.unit, mine ?? '', v === undefined ? (mine ? 'not run' : '') : v.toPrecision(3), ratio]);
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((c, i) => c.padEnd(w[i])).join(' | ').trimEnd();
+  return [`DPDK anchor (${file}):`, line(rows[0]), w.map((n) => '-'.repeat(n)).join('-|-'), ...rows.slice(1).map(line)].join('\n');
+}

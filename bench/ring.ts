@@ -1,0 +1,222 @@
+/**
+ * Ring benchmarks (M handles/s unless said otherwise). Figures:
+ *   ring.spsc.{single,burst8,burst32}.1proc   enqueue + dequeue in one thread, SP/SC ring
+ *   ring.mpmc.burst32.1proc                   the same through the MP/MC (CAS) path
+ *   ring.{spsc,mpmc}.{burst8,burst32}.xproc   a producer process pinned to CPU 0 (-l 0), a
+ *                                             consumer pinned to CPU 1 (-l 1); consumer's rate
+ *   ring.mpmc.2p2c.burst32.xproc              2 producers + 2 consumers (lcores 0,1 pinned,
+ *                                             2 more unpinned): sum of the consumers' rates
+ *   ring.doorbell.wake_p50_us / _p99_us       a consumer process asleep on the doorbell (futex);
+ *                                             time from the enqueue to its wake-up, taken with
+ *                                             the monotonic clock in both processes
+ *   ring.sleeping_consumer.cpu_pct            CPU use of a consumer asleep on an empty ring (1 s)
+ *
+ * Each bench makes its own instance (a unique --file-prefix), the bench process is the
+ * primary (on lcore 100: unpinned) and its children are secondaries (bench/ring-child.ts);
+ * a word of a control memzone starts them together; each child counts into its own line;
+ * the rate is taken between two snapshots after a warm-up, so start-up and JIT are not
+ * counted. Every child is killed and the instance closed whatever happens.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Eal, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../src/index.js';
+import type { Bench } from './harness.js';
+import { CTL, CTL_BYTES } from './ring-child.js';
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ring-child.js');
+const WARMUP_MS = 300;
+const MEASURE_MS = 1000;
+const SPSC = RING_F_SP_ENQ | RING_F_SC_DEQ;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+let instances = 0;
+
+interface Instance {
+  eal: Eal;
+  prefix: string;
+  ctl: number;
+  children: ChildProcess[];
+}
+
+async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
+  const prefix = `ringbench${process.pid}x${instances++}`;
+  const eal = Eal.init(['-l', '100', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error'], { handleSignals: false }).eal;
+  const inst: Instance = { eal, prefix, ctl: eal.memzones.reserve('ctl', CTL_BYTES).offset, children: [] };
+  try {
+    return await fn(inst);
+  } finally {
+    Atomics.store(eal.region.u32, (inst.ctl + CTL.STOP) >>> 2, 1);
+    await Promise.all(inst.children.map((c) => exitOf(c, 3000)));
+    eal.close();
+  }
+}
+
+function exitOf(c: ChildProcess, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const t = setTimeout(() => c.kill('SIGKILL'), ms);
+    c.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+function spawnChild(inst: Instance, lcore: number, role: string, opts: Record<string, string | number>): ChildProcess {
+  const args = [CHILD, '-l', String(lcore), '--file-prefix', inst.prefix, '--proc-type=secondary', '--log-level', 'error', '--', role,
+    'ctl=ctl', ...Object.entries(opts).map(([k, v]) => `${k}=${v}`)];
+  const c = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  inst.children.push(c);
+  return c;
+}
+
+async function waitReady(inst: Instance, n: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (Atomics.load(inst.eal.region.u32, (inst.ctl + CTL.READY) >>> 2) < n) {
+    if (Date.now() > end) throw new Error(`ring bench: only ${Atomics.load(inst.eal.region.u32, (inst.ctl + CTL.READY) >>> 2)} of ${n} children attached in 10 s`);
+    if (inst.children.some((c) => c.exitCode !== null)) throw new Error('ring bench: a child exited before starting');
+    await sleep(5);
+  }
+}
+
+function counted(inst: Instance, slots: number[]): number {
+  let s = 0;
+  for (const slot of slots) s += inst.eal.region.f64[(inst.ctl + CTL.COUNTS + slot * CTL.LINE) >>> 3]!;
+  return s;
+}
+
+/** Producers on `prodLcores`, consumers on `consLcores`; returns M handles/s dequeued. */
+function xproc(flags: number, burst: number, prodLcores: number[], consLcores: number[], yieldAfter: number): () => Promise<number> {
+  return () => withInstance(async (inst) => {
+    Ring.create(inst.eal, 'bench', 1024, flags);
+    const consSlots: number[] = [];
+    prodLcores.forEach((l, i) => spawnChild(inst, l, 'prod', { ring: 'bench', slot: i, burst, yield: yieldAfter }));
+    consLcores.forEach((l, i) => {
+      consSlots.push(8 + i);
+      spawnChild(inst, l, 'cons', { ring: 'bench', slot: 8 + i, burst, yield: yieldAfter });
+    });
+    await waitReady(inst, prodLcores.length + consLcores.length);
+    Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
+    await sleep(WARMUP_MS);
+    const c0 = counted(inst, consSlots);
+    const t0 = performance.now();
+    await sleep(MEASURE_MS);
+    const c1 = counted(inst, consSlots);
+    const t1 = performance.now();
+    // Check the figure: consumers cannot have taken more than producers put, and what is
+    // missing must fit in the ring (plus a burst in flight per process).
+    const p1 = counted(inst, prodLcores.map((_, i) => i));
+    const c2 = counted(inst, consSlots);
+    if (c2 > p1 || p1 - c2 > 1023 + burst * (prodLcores.length + consLcores.length) + (p1 - c1)) {
+      throw new Error(`ring bench: inconsistent counts (produced ${p1}, consumed ${c2})`);
+    }
+    return (c1 - c0) / (t1 - t0) / 1000;
+  });
+}
+
+/** Enqueue + dequeue in this thread for ~MEASURE_MS. */
+function oneProc(flags: number, burst: number, mp: boolean): () => Promise<number> {
+  return () => withInstance(async (inst) => {
+    const r = Ring.create(inst.eal, 'bench', 1024, flags);
+    const a = new Uint32Array(burst).fill(7);
+    const b = new Uint32Array(burst);
+    const loop = (iters: number): number => {
+      let n = 0;
+      if (burst === 1) {
+        for (let i = 0; i < iters; i++) {
+          r.enqueue(i);
+          if (r.dequeue() >= 0) n++;
+        }
+      } else if (mp) {
+        for (let i = 0; i < iters; i++) {
+          r.mpEnqueueBurst(a, burst);
+          n += r.mcDequeueBurst(b, burst);
+        }
+      } else {
+        for (let i = 0; i < iters; i++) {
+          r.spEnqueueBurst(a, burst);
+          n += r.scDequeueBurst(b, burst);
+        }
+      }
+      return n;
+    };
+    const iters = Math.ceil(200_000 / burst);
+    const warmEnd = performance.now() + WARMUP_MS;
+    while (performance.now() < warmEnd) loop(iters);
+    let n = 0;
+    const t0 = performance.now();
+    let t1 = t0;
+    while (t1 - t0 < MEASURE_MS) {
+      n += loop(iters);
+      t1 = performance.now();
+    }
+    return n / (t1 - t0) / 1000;
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+/** Wake-up latency of a consumer process asleep on the doorbell. */
+function doorbell(): Promise<Record<string, number>> {
+  return withInstance(async (inst) => {
+    const r = Ring.create(inst.eal, 'bell', 1024, SPSC);
+    spawnChild(inst, 1, 'pong', { ring: 'bell', slot: 0, burst: 1 });
+    await waitReady(inst, 1);
+    Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
+    const f64 = inst.eal.region.f64;
+    const samples = (inst.ctl + CTL.SAMPLES) >>> 3;
+    const N = 300;
+    f64.fill(-1, samples, samples + N);
+    await sleep(20);
+    for (let i = 0; i < N; i++) {
+      await sleep(2); // long enough for the consumer to be asleep in the futex, not spinning
+      f64[(inst.ctl + CTL.T0) >>> 3] = Number(process.hrtime.bigint());
+      r.enqueue(i);
+      const end = Date.now() + 1000;
+      while (f64[samples + i]! < 0 && Date.now() < end) await sleep(0);
+    }
+    const got = Array.from(f64.subarray(samples, samples + N)).filter((v) => v >= 0).sort((x, y) => x - y);
+    if (got.length < N / 2) throw new Error(`doorbell: only ${got.length} of ${N} wake-ups seen`);
+    return { 'ring.doorbell.wake_p50_us': percentile(got, 50) / 1000, 'ring.doorbell.wake_p99_us': percentile(got, 99) / 1000 };
+  });
+}
+
+function ticksOf(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]); // utime + stime, clock ticks (100 Hz)
+}
+
+function sleepingConsumer(): Promise<number> {
+  return withInstance(async (inst) => {
+    Ring.create(inst.eal, 'idle', 1024, SPSC);
+    const c = spawnChild(inst, 1, 'sleep', { ring: 'idle', slot: 0, burst: 32 });
+    await waitReady(inst, 1);
+    Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
+    await sleep(200);
+    const k0 = ticksOf(c.pid!);
+    const t0 = performance.now();
+    await sleep(MEASURE_MS);
+    const k1 = ticksOf(c.pid!);
+    const secs = (performance.now() - t0) / 1000;
+    return ((k1 - k0) / 100 / secs) * 100;
+  });
+}
+
+export const benches: Bench[] = [
+  { name: 'ring.spsc.single.1proc', unit: 'M/s', what: 'SP/SC enqueue(1) + dequeue(), one thread', run: oneProc(SPSC, 1, false) },
+  { name: 'ring.spsc.burst8.1proc', unit: 'M/s', what: 'SP/SC burst 8, one thread', run: oneProc(SPSC, 8, false) },
+  { name: 'ring.spsc.burst32.1proc', unit: 'M/s', what: 'SP/SC burst 32, one thread', run: oneProc(SPSC, 32, false) },
+  { name: 'ring.mpmc.burst32.1proc', unit: 'M/s', what: 'MP/MC burst 32, one thread (CAS path + claim records)', run: oneProc(0, 32, true) },
+  { name: 'ring.spsc.burst8.xproc', unit: 'M/s', what: 'SP/SC burst 8, producer on CPU 0, consumer on CPU 1', run: xproc(SPSC, 8, [0], [1], 1000) },
+  { name: 'ring.spsc.burst32.xproc', unit: 'M/s', what: 'SP/SC burst 32, two processes on two CPUs (target >= 150)', run: xproc(SPSC, 32, [0], [1], 1000) },
+  { name: 'ring.mpmc.burst8.xproc', unit: 'M/s', what: 'MP/MC burst 8, 1 producer + 1 consumer process', run: xproc(0, 8, [0], [1], 1000) },
+  { name: 'ring.mpmc.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 1 producer + 1 consumer process (target >= 60)', run: xproc(0, 32, [0], [1], 1000) },
+  { name: 'ring.mpmc.2p2c.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 2 producers + 2 consumers on 2 CPUs (yield after 10 polls)', run: xproc(0, 32, [0, 2], [1, 3], 10) },
+  { name: 'ring.doorbell', unit: 'us', what: 'wake-up of a consumer process asleep on the doorbell (futex), p50 / p99', run: doorbell },
+  { name: 'ring.sleeping_consumer.cpu_pct', unit: '%', what: 'CPU use of a consumer asleep on an empty ring', run: sleepingConsumer },
+];

@@ -1,0 +1,550 @@
+/**
+ * Packet buffers (DPDK's rte_mbuf and rte_pktmbuf_pool_create): a pool of mbufs built on
+ * Mempool. An mbuf is a mempool element; its HANDLE is its byte offset in the region, so
+ * every field is a plain typed-array access (`u16[(h + MBUF.DATA_LEN) >>> 1]`) and the
+ * packet bytes are `region.u8[mbufs.dataOffset(h) + i]` for i in [0, dataLen(h)).
+ *
+ * Who calls what
+ *   any process       PktmbufPool.create / lookup; field accessors on any handle (class Mbufs)
+ *   lcore thread      alloc, allocBulk (through its pool's per-lcore cache); free, freeBulk
+ *                     return each segment to the pool recorded in it (POOL), whoever created it
+ *   one owner at a time: a handle belongs to whoever took it from a pool or a ring; only
+ *   REFCNT is touched by several owners at once (atomically, when refcnt > 1)
+ *
+ * Element layout (one mempool element; h is 64-aligned):
+ *
+ *   h         +0    mbuf header, MBUF below: 2 cache lines, RX fields on the first
+ *   h + 128         private area (privSize bytes, a multiple of 8; the application's)
+ *   BUF_OFF         buffer: BUF_LEN = data room bytes; the data starts DATA_OFF bytes in
+ *                   (headroom, 128 by default) and is DATA_LEN bytes long
+ *
+ *   |<------------------- BUF_LEN ------------------->|
+ *   | headroom (DATA_OFF) | data (DATA_LEN) | tailroom |
+ *   ^ BUF_OFF             ^ dataOffset(h)
+ *
+ * A chain (a packet in several segments) links segments through NEXT (a handle, 0 = none);
+ * the first segment's PKT_LEN and NB_SEGS describe the whole packet.
+ */
+import type { Eal } from '../eal/eal.js';
+import { MpdkError } from '../eal/errors.js';
+import { Mempool, MPH } from '../mempool/mempool.js';
+import type { Region } from '../eal/region.js';
+import { registerDescriber } from '../eal/describe.js';
+
+/** The mbuf header: byte offsets from the handle. u16 fields are 2-aligned, words 4-aligned. */
+export const MBUF = {
+  BUF_OFF: 0, // u32 region offset of the buffer start (set once at pool creation)
+  POOL: 4, // u32 region offset of the owning pool's header (set once)
+  DATA_OFF: 8, // u16 ┐ one u32 word (REARM): reset writes both at once
+  REFCNT: 10, // u16 ┘ 1 while in the pool and while one owner holds it; atomic when > 1
+  NB_SEGS: 12, // u16 ┐ one u32 word
+  PORT: 14, // u16   ┘ input port; 0xFFFF = none
+  OL_FLAGS: 16, // u32 offload flags, low half (RX flags live here)
+  OL_FLAGS_HI: 20, // u32 offload flags, high half (TX flags)
+  PACKET_TYPE: 24, // u32
+  PKT_LEN: 28, // u32 total length of the chain (first segment only)
+  DATA_LEN: 32, // u16 ┐ one u32 word
+  VLAN_TCI: 34, // u16 ┘
+  HASH_RSS: 36, // u32
+  HASH_HI: 40, // u32 (flow director / second hash word)
+  VLAN_TCI_OUTER: 44, // u16 ┐ one u32 word: reset zeroes both
+  RESERVED_46: 46, // u16    ┘ 0
+  TIMESTAMP: 48, // f64 (e.g. ns or ms at RX, for latency)
+  NEXT: 56, // u32 next segment's handle, 0 = last
+  BUF_LEN: 60, // u16 bytes of the buffer (set once)
+  PRIV_SIZE: 62, // u16 bytes of the private area (set once)
+  // second cache line
+  TX_OFFLOAD: 64, // u32 l2/l3/l4 lengths as the application packs them
+  TX_OFFLOAD_HI: 68, // u32
+  OWNER: 72, // u32 reserved for the ownership record of buffers in flight (0 = none)
+  SEQN: 76, // u32 free for applications (pktgen's sequence number)
+  HEADROOM: 80, // u16 the DATA_OFF a reset restores: min(128, BUF_LEN) (set once)
+  DYNFIELD: 84, // 44 bytes free for applications
+  DYNFIELD_BYTES: 44,
+  BYTES: 128,
+} as const;
+
+/** Pool private area of a packet-buffer pool (in the mempool's private area). */
+export const MBUF_POOL_PRIV = { MAGIC: 0, DATA_ROOM: 4, PRIV_SIZE: 8, BYTES: 64 } as const;
+export const MBUF_POOL_MAGIC = 0x4642424d; // 'MBBF'
+
+/** DPDK's RTE_PKTMBUF_HEADROOM. */
+export const PKTMBUF_HEADROOM = 128;
+/** DPDK's RTE_MBUF_DEFAULT_BUF_SIZE (2048 data bytes + headroom). */
+export const MBUF_DEFAULT_BUF_SIZE = 2048 + PKTMBUF_HEADROOM;
+export const MBUF_PORT_INVALID = 0xffff;
+export const MBUF_MAX_NB_SEGS = 0xffff;
+/** The private area's size must be a multiple of this (RTE_MBUF_PRIV_ALIGN). */
+export const MBUF_PRIV_ALIGN = 8;
+
+/** Word 2 after a reset: DATA_OFF (set per mbuf) | REFCNT 1 << 16. */
+const REFCNT_ONE_HI = 1 << 16;
+/** Word 3 after a reset: NB_SEGS 1 | PORT 0xFFFF << 16. */
+const SEGS1_PORT_NONE = (1 | (MBUF_PORT_INVALID << 16)) >>> 0;
+const PENDING = 64;
+
+/**
+ * Field access and freeing for mbufs of any pool, from one thread. Nothing here
+ * allocates, except `bytes` (a view, for code off the hot path) and the first free to a
+ * pool this object has not met yet.
+ */
+export class Mbufs {
+  readonly eal: Eal;
+  readonly region: Region;
+  /** Views over the whole region: `u8[dataOffset(h) + i]` is packet byte i. */
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+  readonly f64: Float64Array;
+  private readonly pools = new Map<number, Mempool>();
+  private lastPoolOff = -1;
+  private lastPool: Mempool | undefined;
+  /** freeBulk's batch: segments bound for the same pool, put in one putBulk. */
+  private readonly pending = new Uint32Array(PENDING);
+
+  constructor(eal: Eal) {
+    this.eal = eal;
+    this.region = eal.region;
+    this.u8 = eal.region.u8;
+    this.u16 = new Uint16Array(eal.region.buffer);
+    this.u32 = eal.region.u32;
+    this.f64 = eal.region.f64;
+  }
+
+  // --- fields --------------------------------------------------------------------------
+
+  /** Region offset of the first data byte (DPDK's rte_pktmbuf_mtod). */
+  dataOffset(h: number): number {
+    return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + this.u16[(h + MBUF.DATA_OFF) >>> 1]!;
+  }
+  bufOffset(h: number): number {
+    return this.u32[(h + MBUF.BUF_OFF) >>> 2]!;
+  }
+  bufLen(h: number): number {
+    return this.u16[(h + MBUF.BUF_LEN) >>> 1]!;
+  }
+  dataOff(h: number): number {
+    return this.u16[(h + MBUF.DATA_OFF) >>> 1]!;
+  }
+  setDataOff(h: number, v: number): void {
+    this.u16[(h + MBUF.DATA_OFF) >>> 1] = v;
+  }
+  dataLen(h: number): number {
+    return this.u16[(h + MBUF.DATA_LEN) >>> 1]!;
+  }
+  setDataLen(h: number, v: number): void {
+    this.u16[(h + MBUF.DATA_LEN) >>> 1] = v;
+  }
+  pktLen(h: number): number {
+    return this.u32[(h + MBUF.PKT_LEN) >>> 2]!;
+  }
+  setPktLen(h: number, v: number): void {
+    this.u32[(h + MBUF.PKT_LEN) >>> 2] = v;
+  }
+  port(h: number): number {
+    return this.u16[(h + MBUF.PORT) >>> 1]!;
+  }
+  setPort(h: number, v: number): void {
+    this.u16[(h + MBUF.PORT) >>> 1] = v;
+  }
+  rssHash(h: number): number {
+    return this.u32[(h + MBUF.HASH_RSS) >>> 2]!;
+  }
+  setRssHash(h: number, v: number): void {
+    this.u32[(h + MBUF.HASH_RSS) >>> 2] = v;
+  }
+  /** Offload flags, low 32 bits (the RX flags). */
+  olFlags(h: number): number {
+    return this.u32[(h + MBUF.OL_FLAGS) >>> 2]!;
+  }
+  /** Offload flags, high 32 bits (the TX flags). */
+  olFlagsHi(h: number): number {
+    return this.u32[(h + MBUF.OL_FLAGS_HI) >>> 2]!;
+  }
+  setOlFlags(h: number, lo: number, hi = 0): void {
+    this.u32[(h + MBUF.OL_FLAGS) >>> 2] = lo;
+    this.u32[(h + MBUF.OL_FLAGS_HI) >>> 2] = hi;
+  }
+  packetType(h: number): number {
+    return this.u32[(h + MBUF.PACKET_TYPE) >>> 2]!;
+  }
+  setPacketType(h: number, v: number): void {
+    this.u32[(h + MBUF.PACKET_TYPE) >>> 2] = v;
+  }
+  vlanTci(h: number): number {
+    return this.u16[(h + MBUF.VLAN_TCI) >>> 1]!;
+  }
+  setVlanTci(h: number, v: number): void {
+    this.u16[(h + MBUF.VLAN_TCI) >>> 1] = v;
+  }
+  timestamp(h: number): number {
+    return this.f64[(h + MBUF.TIMESTAMP) >>> 3]!;
+  }
+  setTimestamp(h: number, v: number): void {
+    this.f64[(h + MBUF.TIMESTAMP) >>> 3] = v;
+  }
+  seqn(h: number): number {
+    return this.u32[(h + MBUF.SEQN) >>> 2]!;
+  }
+  setSeqn(h: number, v: number): void {
+    this.u32[(h + MBUF.SEQN) >>> 2] = v;
+  }
+  next(h: number): number {
+    return this.u32[(h + MBUF.NEXT) >>> 2]!;
+  }
+  nbSegs(h: number): number {
+    return this.u16[(h + MBUF.NB_SEGS) >>> 1]!;
+  }
+  privSize(h: number): number {
+    return this.u16[(h + MBUF.PRIV_SIZE) >>> 1]!;
+  }
+  /** Region offset of the private area (privSize(h) bytes). */
+  privOffset(h: number): number {
+    return h + MBUF.BYTES;
+  }
+  /** Region offset of the owning pool's header. */
+  poolOf(h: number): number {
+    return this.u32[(h + MBUF.POOL) >>> 2]!;
+  }
+  headroom(h: number): number {
+    return this.u16[(h + MBUF.DATA_OFF) >>> 1]!;
+  }
+  tailroom(h: number): number {
+    const u16 = this.u16;
+    return u16[(h + MBUF.BUF_LEN) >>> 1]! - u16[(h + MBUF.DATA_OFF) >>> 1]! - u16[(h + MBUF.DATA_LEN) >>> 1]!;
+  }
+  lastSeg(h: number): number {
+    let m = h;
+    for (let nx = this.next(m); nx !== 0; nx = this.next(m)) m = nx;
+    return m;
+  }
+
+  // --- reference count -----------------------------------------------------------------
+
+  refcnt(h: number): number {
+    return Atomics.load(this.u16, (h + MBUF.REFCNT) >>> 1);
+  }
+  setRefcnt(h: number, v: number): void {
+    Atomics.store(this.u16, (h + MBUF.REFCNT) >>> 1, v);
+  }
+  /** Add `delta` (may be negative) atomically; returns the new count (DPDK's rte_mbuf_refcnt_update). */
+  refcntUpdate(h: number, delta: number): number {
+    return (Atomics.add(this.u16, (h + MBUF.REFCNT) >>> 1, delta) + delta) & 0xffff;
+  }
+
+  // --- data room (DPDK semantics; a refusal changes nothing) ----------------------------
+
+  /**
+   * Grow the data at its front by `len` bytes (into the headroom). Returns the region
+   * offset of the new first byte, or -1 when the headroom is smaller than `len`.
+   */
+  prepend(h: number, len: number): number {
+    const u16 = this.u16;
+    const off = u16[(h + MBUF.DATA_OFF) >>> 1]!;
+    if (len > off || len < 0) return -1;
+    u16[(h + MBUF.DATA_OFF) >>> 1] = off - len;
+    u16[(h + MBUF.DATA_LEN) >>> 1] = u16[(h + MBUF.DATA_LEN) >>> 1]! + len;
+    this.u32[(h + MBUF.PKT_LEN) >>> 2] = this.u32[(h + MBUF.PKT_LEN) >>> 2]! + len;
+    return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + off - len;
+  }
+
+  /**
+   * Grow the packet at its end by `len` bytes (in the last segment's tailroom). Returns
+   * the region offset of the first appended byte, or -1 when the tailroom is too small.
+   */
+  append(h: number, len: number): number {
+    const last = this.lastSeg(h);
+    if (len > this.tailroom(last) || len < 0) return -1;
+    const u16 = this.u16;
+    const dl = u16[(last + MBUF.DATA_LEN) >>> 1]!;
+    const tail = this.dataOffset(last) + dl;
+    u16[(last + MBUF.DATA_LEN) >>> 1] = dl + len;
+    this.u32[(h + MBUF.PKT_LEN) >>> 2] = this.u32[(h + MBUF.PKT_LEN) >>> 2]! + len;
+    return tail;
+  }
+
+  /**
+   * Remove `len` bytes from the front of the first segment. Returns the region offset of
+   * the new first byte, or -1 when the first segment holds fewer than `len` bytes.
+   */
+  adj(h: number, len: number): number {
+    const u16 = this.u16;
+    const dl = u16[(h + MBUF.DATA_LEN) >>> 1]!;
+    if (len > dl || len < 0) return -1;
+    const off = u16[(h + MBUF.DATA_OFF) >>> 1]! + len;
+    u16[(h + MBUF.DATA_LEN) >>> 1] = dl - len;
+    u16[(h + MBUF.DATA_OFF) >>> 1] = off;
+    this.u32[(h + MBUF.PKT_LEN) >>> 2] = this.u32[(h + MBUF.PKT_LEN) >>> 2]! - len;
+    return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + off;
+  }
+
+  /** Remove `len` bytes from the end of the last segment. Returns 0, or -1 when it holds fewer. */
+  trim(h: number, len: number): number {
+    const last = this.lastSeg(h);
+    const u16 = this.u16;
+    const dl = u16[(last + MBUF.DATA_LEN) >>> 1]!;
+    if (len > dl || len < 0) return -1;
+    u16[(last + MBUF.DATA_LEN) >>> 1] = dl - len;
+    this.u32[(h + MBUF.PKT_LEN) >>> 2] = this.u32[(h + MBUF.PKT_LEN) >>> 2]! - len;
+    return 0;
+  }
+
+  /**
+   * Append chain `tail` to chain `head` (DPDK's rte_pktmbuf_chain). Returns 0, or -1 when
+   * the result would have more than 65535 segments (nothing changed).
+   */
+  chain(head: number, tail: number): number {
+    const u16 = this.u16;
+    const segs = u16[(head + MBUF.NB_SEGS) >>> 1]! + u16[(tail + MBUF.NB_SEGS) >>> 1]!;
+    if (segs > MBUF_MAX_NB_SEGS) return -1;
+    this.u32[(this.lastSeg(head) + MBUF.NEXT) >>> 2] = tail;
+    u16[(head + MBUF.NB_SEGS) >>> 1] = segs;
+    this.u32[(head + MBUF.PKT_LEN) >>> 2] = this.u32[(head + MBUF.PKT_LEN) >>> 2]! + this.u32[(tail + MBUF.PKT_LEN) >>> 2]!;
+    this.u32[(tail + MBUF.PKT_LEN) >>> 2] = u16[(tail + MBUF.DATA_LEN) >>> 1]!;
+    return 0;
+  }
+
+  /**
+   * Reset the metadata as a fresh mbuf (DPDK's rte_pktmbuf_reset, plus refcnt = 1):
+   * data offset = headroom, lengths 0, one segment, no next, no port, flags 0. Plain
+   * stores only; the caller owns `h`.
+   */
+  reset(h: number): void {
+    this.resetWith(h, this.u16[(h + MBUF.HEADROOM) >>> 1]! | REFCNT_ONE_HI);
+  }
+
+  /** `reset` with the DATA_OFF|REFCNT word precomputed (a pool knows its headroom): word stores only. */
+  protected resetWith(h: number, rearm: number): void {
+    const u32 = this.u32;
+    const w = h >>> 2;
+    u32[w + (MBUF.DATA_OFF >>> 2)] = rearm; // DATA_OFF = headroom, REFCNT = 1
+    u32[w + (MBUF.NB_SEGS >>> 2)] = SEGS1_PORT_NONE; // NB_SEGS = 1, PORT = none
+    u32[w + (MBUF.OL_FLAGS >>> 2)] = 0;
+    u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
+    u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
+    u32[w + (MBUF.PKT_LEN >>> 2)] = 0;
+    u32[w + (MBUF.DATA_LEN >>> 2)] = 0; // and VLAN_TCI
+    u32[w + (MBUF.VLAN_TCI_OUTER >>> 2)] = 0;
+    u32[w + (MBUF.NEXT >>> 2)] = 0;
+    u32[w + (MBUF.TX_OFFLOAD >>> 2)] = 0;
+    u32[w + (MBUF.TX_OFFLOAD_HI >>> 2)] = 0;
+  }
+
+  // --- free ------------------------------------------------------------------------------
+
+  /**
+   * Drop one reference to segment `m` (DPDK's rte_pktmbuf_prefree_seg). True when it
+   * must now go back to its pool (it is then a lone segment with refcnt 1).
+   */
+  private prefree(m: number): boolean {
+    const u16 = this.u16;
+    const ri = (m + MBUF.REFCNT) >>> 1;
+    if (u16[ri] !== 1) {
+      // Shared: only the last owner frees. Atomics.sub returns the old value.
+      if (Atomics.sub(u16, ri, 1) !== 1) return false;
+      u16[ri] = 1;
+    }
+    if (this.u32[(m + MBUF.NEXT) >>> 2] !== 0) {
+      this.u32[(m + MBUF.NEXT) >>> 2] = 0;
+      u16[(m + MBUF.NB_SEGS) >>> 1] = 1;
+    }
+    return true;
+  }
+
+  /** The Mempool object (for this thread's lcore) of the pool whose header is at `off`. */
+  poolAt(off: number): Mempool {
+    if (off === this.lastPoolOff) return this.lastPool!;
+    let p = this.pools.get(off);
+    if (!p) {
+      p = Mempool.attachAt(this.eal, off);
+      this.pools.set(off, p);
+    }
+    this.lastPoolOff = off;
+    this.lastPool = p;
+    return p;
+  }
+
+  /** Free a packet: every segment of the chain loses one reference; unshared ones return to their pool. */
+  free(h: number): void {
+    let m = h;
+    while (m !== 0) {
+      const nx = this.u32[(m + MBUF.NEXT) >>> 2]!;
+      if (this.prefree(m)) this.poolAt(this.u32[(m + MBUF.POOL) >>> 2]!).put(m);
+      m = nx;
+    }
+  }
+
+  /** Free one segment only (rte_pktmbuf_free_seg): the caller unlinks it first. */
+  freeSeg(m: number): void {
+    if (this.prefree(m)) this.poolAt(this.u32[(m + MBUF.POOL) >>> 2]!).put(m);
+  }
+
+  /** Free `n` packets (chains included), batching segments per pool into bulk puts. */
+  freeBulk(handles: Uint32Array, n: number): void {
+    const pend = this.pending;
+    const u32 = this.u32;
+    let k = 0;
+    let pool = -1;
+    for (let i = 0; i < n; i++) {
+      let m = handles[i]!;
+      while (m !== 0) {
+        const nx = u32[(m + MBUF.NEXT) >>> 2]!;
+        if (this.prefree(m)) {
+          const p = u32[(m + MBUF.POOL) >>> 2]!;
+          if (p !== pool || k === PENDING) {
+            if (k > 0) this.poolAt(pool).putBulk(pend, k);
+            k = 0;
+            pool = p;
+          }
+          pend[k++] = m;
+        }
+        m = nx;
+      }
+    }
+    if (k > 0) this.poolAt(pool).putBulk(pend, k);
+  }
+
+  // --- off the hot path ------------------------------------------------------------------
+
+  /** A view of the first segment's data bytes (allocates a view: not for per-packet code). */
+  bytes(h: number): Uint8Array {
+    return new Uint8Array(this.region.buffer, this.dataOffset(h), this.dataLen(h));
+  }
+
+  /** Copy `src` into a single-segment mbuf as its whole data; false when it does not fit. */
+  copyIn(h: number, src: Uint8Array): boolean {
+    if (src.length > this.bufLen(h) - this.dataOff(h)) return false;
+    this.u8.set(src, this.dataOffset(h));
+    this.setDataLen(h, src.length);
+    this.setPktLen(h, src.length);
+    return true;
+  }
+
+  /** The metadata as an object, for humans (DPDK's rte_pktmbuf_dump). */
+  dump(h: number): Record<string, number> {
+    return {
+      handle: h, pool: this.poolOf(h), bufOffset: this.bufOffset(h), bufLen: this.bufLen(h), dataOff: this.dataOff(h), dataLen: this.dataLen(h),
+      pktLen: this.pktLen(h), nbSegs: this.nbSegs(h), next: this.next(h), refcnt: this.refcnt(h), port: this.port(h), olFlags: this.olFlags(h),
+      rssHash: this.rssHash(h), packetType: this.packetType(h), privSize: this.privSize(h),
+    };
+  }
+}
+
+/**
+ * A pool of packet buffers (DPDK's rte_pktmbuf_pool_create) and the field accessors of
+ * `Mbufs`. Like a Mempool, one object per thread: alloc and free use that thread's lcore cache.
+ */
+export class PktmbufPool extends Mbufs {
+  readonly mp: Mempool;
+  readonly dataRoomSize: number;
+  readonly mbufPrivSize: number;
+  private readonly one = new Uint32Array(1);
+  /** DATA_OFF | REFCNT 1 << 16 of a fresh mbuf of this pool. */
+  private readonly rearm: number;
+
+  private constructor(eal: Eal, mp: Mempool) {
+    super(eal);
+    this.mp = mp;
+    const u32 = eal.region.u32;
+    this.dataRoomSize = u32[(mp.privOffset + MBUF_POOL_PRIV.DATA_ROOM) >>> 2]!;
+    this.mbufPrivSize = u32[(mp.privOffset + MBUF_POOL_PRIV.PRIV_SIZE) >>> 2]!;
+    this.rearm = Math.min(PKTMBUF_HEADROOM, this.dataRoomSize) | REFCNT_ONE_HI;
+    this.poolAt(mp.header);
+  }
+
+  get name(): string {
+    return this.mp.name;
+  }
+
+  /**
+   * Create a pool of `n` mbufs with a per-lcore cache of `cacheSize`, `privSize` bytes of
+   * application private area per mbuf (a multiple of 8) and `dataRoomSize` bytes of buffer
+   * (headroom included; default 2048 + 128). EINVAL / EEXIST / ENOSPC as Mempool.create.
+   */
+  static create(eal: Eal, name: string, n: number, cacheSize: number, privSize = 0, dataRoomSize = MBUF_DEFAULT_BUF_SIZE, flags = 0): PktmbufPool {
+    if (!Number.isInteger(privSize) || privSize < 0 || privSize > 0xffff || privSize % MBUF_PRIV_ALIGN !== 0) {
+      throw new MpdkError('EINVAL', `mbuf pool '${name}': invalid private size ${privSize}; it must be a multiple of ${MBUF_PRIV_ALIGN} from 0 to 65528`);
+    }
+    if (!Number.isInteger(dataRoomSize) || dataRoomSize < 0 || dataRoomSize > 0xffff) {
+      throw new MpdkError('EINVAL', `mbuf pool '${name}': invalid data room size ${dataRoomSize}; it must be 0 to 65535 bytes (headroom included)`);
+    }
+    const headroom = Math.min(PKTMBUF_HEADROOM, dataRoomSize);
+    const init = (h: number, _i: number, poolHeader: number): void => initMbuf(eal.region, h, poolHeader, privSize, dataRoomSize, headroom);
+    const mp = Mempool.create(eal, name, n, MBUF.BYTES + privSize + dataRoomSize, cacheSize, MBUF_POOL_PRIV.BYTES, flags, init);
+    const u32 = eal.region.u32;
+    u32[(mp.privOffset + MBUF_POOL_PRIV.DATA_ROOM) >>> 2] = dataRoomSize;
+    u32[(mp.privOffset + MBUF_POOL_PRIV.PRIV_SIZE) >>> 2] = privSize;
+    eal.region.storeRelease(mp.privOffset + MBUF_POOL_PRIV.MAGIC, MBUF_POOL_MAGIC);
+    return new PktmbufPool(eal, mp);
+  }
+
+  /** Find packet-buffer pool `name`: ENOENT when absent, EINVAL when it is a plain mempool. */
+  static lookup(eal: Eal, name: string): PktmbufPool {
+    const mp = Mempool.lookup(eal, name);
+    if (mp.privateSize < MBUF_POOL_PRIV.BYTES || eal.region.loadAcquire(mp.privOffset + MBUF_POOL_PRIV.MAGIC) !== MBUF_POOL_MAGIC) {
+      throw new MpdkError('EINVAL', `mempool '${name}' is not a packet-buffer pool (or is still being created)`);
+    }
+    return new PktmbufPool(eal, mp);
+  }
+
+  /** One fresh mbuf (reset), or 0 when the pool is empty. */
+  alloc(): number {
+    if (this.mp.getBulk(this.one, 1) !== 1) return 0;
+    const h = this.one[0]!;
+    this.resetWith(h, this.rearm);
+    return h;
+  }
+
+  /** `n` fresh mbufs into handles[0..n), all or nothing: returns n, or 0 (nothing taken). */
+  allocBulk(handles: Uint32Array, n: number): number {
+    if (this.mp.getBulk(handles, n) !== n) return 0;
+    const rearm = this.rearm;
+    for (let i = 0; i < n; i++) this.resetWith(handles[i]!, rearm);
+    return n;
+  }
+
+  available(): number {
+    return this.mp.available();
+  }
+
+  inUse(): number {
+    return this.mp.inUse();
+  }
+
+  /** Free the pool itself (rte_mempool_free); every mbuf of it becomes invalid. */
+  freePool(): void {
+    this.mp.free();
+  }
+}
+
+/** DPDK's rte_pktmbuf_init: the fields fixed for the life of the pool, then a reset. */
+function initMbuf(r: Region, h: number, poolHeader: number, privSize: number, dataRoom: number, headroom: number): void {
+  const u32 = r.u32;
+  const dv = r.dv;
+  u32[(h + MBUF.BUF_OFF) >>> 2] = h + MBUF.BYTES + privSize;
+  u32[(h + MBUF.POOL) >>> 2] = poolHeader;
+  dv.setUint16(h + MBUF.BUF_LEN, dataRoom, true);
+  dv.setUint16(h + MBUF.PRIV_SIZE, privSize, true);
+  dv.setUint16(h + MBUF.HEADROOM, headroom, true);
+  u32[(h + MBUF.DATA_OFF) >>> 2] = headroom | REFCNT_ONE_HI;
+  u32[(h + MBUF.NB_SEGS) >>> 2] = SEGS1_PORT_NONE;
+}
+
+/** Does the pool at `header` hold mbufs? (for tools) */
+export function isPktmbufPool(r: Region, header: number): boolean {
+  const priv = r.u32At(header + MPH.PRIV_OFF);
+  return r.u32At(header + MPH.PRIV_SIZE) >= MBUF_POOL_PRIV.BYTES && r.loadAcquire(priv + MBUF_POOL_PRIV.MAGIC) === MBUF_POOL_MAGIC;
+}
+
+registerDescriber('mbuf_pool', (eal) => {
+  const out = [];
+  for (const mp of Mempool.list(eal)) {
+    if (!isPktmbufPool(eal.region, mp.header)) continue;
+    const u32 = eal.region.u32;
+    out.push({
+      kind: 'mbuf_pool', name: mp.name, size: mp.size, dataRoom: u32[(mp.privOffset + MBUF_POOL_PRIV.DATA_ROOM) >>> 2], privSize: u32[(mp.privOffset + MBUF_POOL_PRIV.PRIV_SIZE) >>> 2],
+      available: mp.available(), inUse: mp.inUse(),
+    });
+  }
+  return out;
+});

@@ -1,0 +1,632 @@
+/**
+ * Mempool: a named pool of N fixed-size elements in the shared region (DPDK's rte_mempool
+ * with the default ring_mp_mc handler). Any process of the instance creates one or looks
+ * it up by name; elements travel between processes as 32-bit HANDLES, and a handle is the
+ * element's byte offset in the region, so `region.u8[h + i]` is byte i of the element.
+ *
+ * Who calls what
+ *   any process, control path     create, lookup, free, available, inUse, describe
+ *   the thread of lcore L         get, getBulk, getOrThrow, put, putBulk: they use the
+ *                                 cache of L (the `eal.lcoreId` of the Eal the Mempool
+ *                                 object was made from; one owner per cache, plain access)
+ *   a supervisor                  flushCache(L) of a DEAD lcore, audit()
+ *   a thread with no lcore id     get/put straight through the ring (no cache), as DPDK
+ *                                 does for LCORE_ID_ANY
+ *
+ * Shared memory: one memzone "MP_<name>" holds, in this order
+ *
+ *   +0        header (MPH), 2 cache lines, written once by the creator before MAGIC (release)
+ *   PRIV_OFF  pool private area (privateSize bytes; the mbuf layer keeps its sizes here)
+ *   RING_OFF  the common store: an embedded MP/MC ring of handles, RING_F_EXACT_SZ of N
+ *   CACHE_OFF MAX_LCORE per-lcore caches, CACHE_STRIDE bytes each, each on its own lines:
+ *               +0  LEN  u32  written only by lcore L's thread (or the supervisor once L is dead)
+ *               +64 OBJS u32[2 * cacheSize]  (DPDK sizes objs at 2 * MAX for the refill overshoot)
+ *   ELT_OFF   N elements, STRIDE bytes apart (cache-line multiple); each element's object
+ *             is 64-aligned and preceded by its 16-byte element header (EH) at h - 16
+ *
+ *   element header EH (at h - EH.BYTES)
+ *     +0 STATE u32  debug pools only: FREE (in ring or a cache) / IN_USE; CAS by get/put
+ *     +4 POOL  u32  region offset of the pool header (any process finds the pool of a handle)
+ *     +8 INDEX u32  element index 0..N-1
+ *
+ * Cache algorithm (DPDK's): get n ≤ cacheSize takes from the top of the cache; when the
+ * cache holds fewer than n it is refilled from the ring with cacheSize + n - len handles
+ * (or, if the ring has fewer, with just the missing ones). put n adds to the cache; when
+ * len + n would pass the flush threshold (1.5 × cacheSize) the whole cache goes to the
+ * ring first. Requests larger than the cache go to the ring directly. A get may fail
+ * while other lcores' caches hold elements: `available()` counts them, a get cannot take them.
+ *
+ * Crash windows (the writer dies half-way): every cache update writes the slots first
+ * and commits with the LEN store, and a flush stores LEN = 0 before it enqueues; so a
+ * thread killed at any instruction leaves an element at worst "in use" by the dead
+ * process (counted by audit as inUse; reclaimed by the ownership records of issue 10),
+ * never in two places at once. `flushCache(L)` then returns what the dead lcore's cache held.
+ */
+import type { Eal } from '../eal/eal.js';
+import { MpdkError } from '../eal/errors.js';
+import { checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
+import { MAX_LCORE } from '../eal/options.js';
+import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
+import { Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, type RepairReport } from '../ring/ring.js';
+
+/** Pool header: byte offsets from the start of the memzone. */
+export const MPH = {
+  MAGIC: 0, // u32 MEMPOOL_MAGIC, stored last by the creator (release); 0 once freed
+  VERSION: 4, // u32
+  N: 8, // u32 number of elements
+  ELT_SIZE: 12, // u32 bytes of each element's object
+  STRIDE: 16, // u32 bytes from one element to the next (multiple of 64)
+  CACHE_SIZE: 20, // u32 per-lcore cache size (0 = no cache)
+  FLUSH_THRESH: 24, // u32 floor(1.5 × cache size)
+  PRIV_SIZE: 28, // u32 bytes of the pool private area
+  FLAGS: 32, // u32 MEMPOOL_F_*
+  PRIV_OFF: 36, // u32 region offset of the private area
+  RING_OFF: 40, // u32 region offset of the ring
+  CACHE_OFF: 44, // u32 region offset of lcore 0's cache
+  CACHE_STRIDE: 48, // u32 bytes per cache
+  ELT_OFF: 52, // u32 region offset of element 0's object (= its handle)
+  ELT_END: 56, // u32 region offset just past the last element's stride
+  CREATOR: 60, // i32 pid
+  NAME: 64, // 32 bytes, NUL-terminated
+  NAME_MAX: 32,
+  DEBUG_ERRORS: 96, // u32 debug pools: gets that found an element not FREE (Atomics.add)
+  BYTES: 128,
+} as const;
+
+/** Per-lcore cache: byte offsets from the cache's start. */
+export const MPC = { LEN: 0, OBJS: 64 } as const;
+
+/** Element header: byte offsets from h - EH.BYTES. */
+export const EH = { STATE: 0, POOL: 4, INDEX: 8, BYTES: 16 } as const;
+
+export const MEMPOOL_MAGIC = 0x4c4f504d; // 'MPOL'
+export const MEMPOOL_VERSION = 1;
+/** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
+export const MEMPOOL_CACHE_MAX_SIZE = 512;
+/** Longest pool name: the memzone is "MP_<name>". */
+export const MEMPOOL_NAMESIZE = MEMZONE_NAMESIZE - 3;
+export const MEMPOOL_MZ_PREFIX = 'MP_';
+
+/** Single-producer put (the ring is SP): only one thread ever puts to the ring. */
+export const MEMPOOL_F_SP_PUT = 0x4;
+/** Single-consumer get (the ring is SC). */
+export const MEMPOOL_F_SC_GET = 0x8;
+/** Debug mode: per-element state; foreign and double puts are refused with EINVAL. */
+export const MEMPOOL_F_DEBUG = 0x1000;
+const KNOWN_FLAGS = MEMPOOL_F_SP_PUT | MEMPOOL_F_SC_GET | MEMPOOL_F_DEBUG;
+
+/** Element states in debug pools (EH.STATE). 0 = never initialised. */
+export const ELT_FREE = 1;
+export const ELT_IN_USE = 2;
+
+export interface AuditReport {
+  name: string;
+  size: number;
+  inRing: number;
+  inCaches: number;
+  /** Elements found neither in the ring nor in a cache: held by processes (or leaked). */
+  inUse: number;
+  /** Handles found more than once in ring + caches (each extra copy counts once). */
+  duplicates: number;
+  /** Handles in ring or caches that are not elements of this pool. */
+  foreign: number;
+  /** Non-empty caches: lcore → len. */
+  caches: Record<number, number>;
+  ok: boolean;
+}
+
+/** Called on each element at creation: its handle, index, and the pool header's offset. */
+export type ObjInit = (h: number, index: number, poolHeader: number) => void;
+
+const align64 = (x: number): number => Math.ceil(x / 64) * 64;
+
+function isUint(v: unknown, max = 0xffffffff): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+}
+
+export class Mempool {
+  readonly eal: Eal;
+  readonly name: string;
+  /** Region offset of the pool header (= the memzone's offset); stored in mbufs as POOL. */
+  readonly header: number;
+  readonly size: number;
+  readonly eltSize: number;
+  readonly stride: number;
+  readonly cacheSize: number;
+  readonly flushThresh: number;
+  readonly privateSize: number;
+  /** Region offset of the pool private area. */
+  readonly privOffset: number;
+  readonly flags: number;
+  readonly debug: boolean;
+  readonly ring: Ring;
+  /** Region offset of element 0 (its handle) and just past the last element. */
+  readonly eltStart: number;
+  readonly eltEnd: number;
+  /** The lcore whose cache this object uses (-1: none). */
+  readonly lcore: number;
+  private readonly cacheBase: number;
+  private readonly cacheStride: number;
+  private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  /** u32 index of this lcore's LEN word, and of its OBJS[0]; -1 without a cache. */
+  private readonly lenIdx: number;
+  private readonly objsIdx: number;
+  /** This lcore's OBJS as a view (enqueue source on flush). */
+  private readonly cacheObjs: Uint32Array;
+  /** Refill landing area (a ring dequeue writes from index 0; see refill). */
+  private readonly scratch: Uint32Array;
+  private readonly one = new Uint32Array(1);
+
+  private constructor(eal: Eal, header: number) {
+    const r = eal.region;
+    const u32 = r.u32;
+    const h = header >>> 2;
+    this.eal = eal;
+    this.header = header;
+    this.u32 = u32;
+    this.i32 = r.i32;
+    this.name = r.readString(header + MPH.NAME, MPH.NAME_MAX);
+    this.size = u32[h + (MPH.N >>> 2)]!;
+    this.eltSize = u32[h + (MPH.ELT_SIZE >>> 2)]!;
+    this.stride = u32[h + (MPH.STRIDE >>> 2)]!;
+    this.cacheSize = u32[h + (MPH.CACHE_SIZE >>> 2)]!;
+    this.flushThresh = u32[h + (MPH.FLUSH_THRESH >>> 2)]!;
+    this.privateSize = u32[h + (MPH.PRIV_SIZE >>> 2)]!;
+    this.flags = u32[h + (MPH.FLAGS >>> 2)]!;
+    this.debug = (this.flags & MEMPOOL_F_DEBUG) !== 0;
+    this.privOffset = u32[h + (MPH.PRIV_OFF >>> 2)]!;
+    this.cacheBase = u32[h + (MPH.CACHE_OFF >>> 2)]!;
+    this.cacheStride = u32[h + (MPH.CACHE_STRIDE >>> 2)]!;
+    this.eltStart = u32[h + (MPH.ELT_OFF >>> 2)]!;
+    this.eltEnd = u32[h + (MPH.ELT_END >>> 2)]!;
+    this.ring = Ring.attach(eal, u32[h + (MPH.RING_OFF >>> 2)]!);
+    const lc = eal.lcoreId;
+    this.lcore = this.cacheSize > 0 && Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? lc : -1;
+    if (this.lcore >= 0) {
+      const c = this.cacheOffset(this.lcore);
+      this.lenIdx = (c + MPC.LEN) >>> 2;
+      this.objsIdx = (c + MPC.OBJS) >>> 2;
+      this.cacheObjs = new Uint32Array(r.buffer, c + MPC.OBJS, 2 * this.cacheSize);
+      this.scratch = new Uint32Array(2 * this.cacheSize);
+    } else {
+      this.lenIdx = -1;
+      this.objsIdx = -1;
+      this.cacheObjs = new Uint32Array(0);
+      this.scratch = new Uint32Array(0);
+    }
+  }
+
+  // --- life cycle -------------------------------------------------------------------------
+
+  /**
+   * Create pool `name` of `n` elements of `eltSize` bytes with a per-lcore cache of
+   * `cacheSize` (0 = none; at most 512 and at most n / 1.5) and a private area of
+   * `privateSize` bytes. EINVAL for bad arguments, EEXIST for a taken name, ENOSPC when
+   * the region has no room; a refusal reserves nothing. `objInit` (DPDK's obj_init) runs
+   * on each element before the pool becomes visible to `lookup`.
+   */
+  static create(
+    eal: Eal, name: string, n: number, eltSize: number, cacheSize = 0, privateSize = 0, flags = 0, objInit?: ObjInit,
+  ): Mempool {
+    checkName(name, 'mempool name', MEMPOOL_NAMESIZE);
+    if (!isUint(n, 0x7fffffff) || n < 1) throw new MpdkError('EINVAL', `mempool '${name}': invalid element count ${n}; it must be a whole number from 1 to 2^31-1`);
+    if (!isUint(eltSize) || eltSize < 1) throw new MpdkError('EINVAL', `mempool '${name}': invalid element size ${eltSize}; it must be a whole number of bytes ≥ 1`);
+    if (!isUint(cacheSize, MEMPOOL_CACHE_MAX_SIZE)) {
+      throw new MpdkError('EINVAL', `mempool '${name}': invalid cache size ${cacheSize}; it must be a whole number from 0 to ${MEMPOOL_CACHE_MAX_SIZE}`);
+    }
+    const flushThresh = Math.floor(cacheSize * 1.5);
+    if (flushThresh > n) {
+      throw new MpdkError('EINVAL', `mempool '${name}': cache size ${cacheSize} is too large for ${n} elements (1.5 × cache size must not exceed n); use a cache of at most ${Math.floor((2 * n + 1) / 3)}`);
+    }
+    if (!isUint(privateSize)) throw new MpdkError('EINVAL', `mempool '${name}': invalid private size ${privateSize}`);
+    if (!isUint(flags) || (flags & ~KNOWN_FLAGS) !== 0) throw new MpdkError('EINVAL', `mempool '${name}': unknown flags 0x${Number(flags).toString(16)}`);
+    if (process.env.MPDK_DEBUG_MEMPOOL === '1') flags |= MEMPOOL_F_DEBUG;
+
+    const stride = align64(eltSize + EH.BYTES);
+    const ringFlags = RING_F_EXACT_SZ | (flags & MEMPOOL_F_SP_PUT ? RING_F_SP_ENQ : 0) | (flags & MEMPOOL_F_SC_GET ? RING_F_SC_DEQ : 0);
+    const privRel = MPH.BYTES;
+    const ringRel = privRel + align64(privateSize);
+    const cacheRel = ringRel + align64(Ring.memSize(n, ringFlags));
+    const cacheStride = cacheSize > 0 ? MPC.OBJS + align64(4 * 2 * cacheSize) : 0;
+    const eltRel = align64(cacheRel + cacheStride * MAX_LCORE) + 64; // element 0's header sits in the line before it
+    const total = eltRel - 64 + stride * n;
+    if (total >= eal.region.size) {
+      throw new MpdkError('ENOSPC', `mempool '${name}' needs ${total} bytes (${n} × ${stride}-byte elements); the region is ${eal.region.size >> 20} MiB: start the primary with a larger -m or ask for fewer or smaller elements`);
+    }
+    const mz = eal.memzones.reserve(MEMPOOL_MZ_PREFIX + name, total, 64);
+    try {
+      return Mempool.layOut(eal, name, mz.offset, { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringFlags, privRel, ringRel, cacheRel, cacheStride, eltRel }, objInit);
+    } catch (e) {
+      eal.memzones.free(MEMPOOL_MZ_PREFIX + name);
+      throw e;
+    }
+  }
+
+  private static layOut(
+    eal: Eal, name: string, z: number,
+    a: { n: number; eltSize: number; stride: number; cacheSize: number; flushThresh: number; privateSize: number; flags: number; ringFlags: number;
+      privRel: number; ringRel: number; cacheRel: number; cacheStride: number; eltRel: number },
+    objInit: ObjInit | undefined,
+  ): Mempool {
+    const { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringFlags, privRel, ringRel, cacheRel, cacheStride, eltRel } = a;
+    const r = eal.region;
+    const u32 = r.u32;
+    const w = (field: number, v: number): void => {
+      u32[(z + field) >>> 2] = v;
+    };
+    w(MPH.VERSION, MEMPOOL_VERSION);
+    w(MPH.N, n);
+    w(MPH.ELT_SIZE, eltSize);
+    w(MPH.STRIDE, stride);
+    w(MPH.CACHE_SIZE, cacheSize);
+    w(MPH.FLUSH_THRESH, flushThresh);
+    w(MPH.PRIV_SIZE, privateSize);
+    w(MPH.FLAGS, flags);
+    w(MPH.PRIV_OFF, z + privRel);
+    w(MPH.RING_OFF, z + ringRel);
+    w(MPH.CACHE_OFF, z + cacheRel);
+    w(MPH.CACHE_STRIDE, cacheStride);
+    w(MPH.ELT_OFF, z + eltRel);
+    w(MPH.ELT_END, z + eltRel + stride * n);
+    r.i32[(z + MPH.CREATOR) >>> 2] = process.pid;
+    r.writeString(z + MPH.NAME, MPH.NAME_MAX, name);
+    const ring = Ring.init(eal, z + ringRel, MEMPOOL_MZ_PREFIX + name, n, ringFlags);
+    // Element headers, and every handle into the ring (in index order, in bursts).
+    const burst = new Uint32Array(Math.min(n, 1024));
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const hnd = z + eltRel + i * stride;
+      const eh = (hnd - EH.BYTES) >>> 2;
+      u32[eh + (EH.STATE >>> 2)] = ELT_FREE;
+      u32[eh + (EH.POOL >>> 2)] = z;
+      u32[eh + (EH.INDEX >>> 2)] = i;
+      if (objInit) objInit(hnd, i, z);
+      burst[k++] = hnd;
+      if (k === burst.length || i === n - 1) {
+        if (ring.enqueueBulk(burst, k) !== k) {
+          throw new MpdkError('EIO', `mempool '${name}': the ring refused its elements while the pool was created`);
+        }
+        k = 0;
+      }
+    }
+    r.storeRelease(z + MPH.MAGIC, MEMPOOL_MAGIC); // the pool is visible to lookup from here on
+    return new Mempool(eal, z);
+  }
+
+  /** Find pool `name`; ENOENT when there is none, EINVAL when that memzone is not a pool. */
+  static lookup(eal: Eal, name: string): Mempool {
+    checkName(name, 'mempool name', MEMPOOL_NAMESIZE);
+    const mz = eal.memzones.tryLookup(MEMPOOL_MZ_PREFIX + name);
+    if (!mz) throw new MpdkError('ENOENT', `no mempool named '${name}'; create it first (in the primary)`);
+    return Mempool.attachAt(eal, mz.offset);
+  }
+
+  /** Attach to the pool whose header is at region offset `header` (e.g. an mbuf's POOL). */
+  static attachAt(eal: Eal, header: number): Mempool {
+    const r = eal.region;
+    if (!isUint(header) || header % 64 !== 0 || header + MPH.BYTES > r.size) {
+      throw new MpdkError('EINVAL', `no mempool header at offset ${header}`);
+    }
+    const magic = r.loadAcquire(header + MPH.MAGIC);
+    if (magic !== MEMPOOL_MAGIC) throw new MpdkError('EINVAL', `the memzone at offset ${header} is not a mempool (or is being created or was freed)`);
+    const ver = r.u32At(header + MPH.VERSION);
+    if (ver !== MEMPOOL_VERSION) throw new MpdkError('EPROTO', `mempool at offset ${header} has layout version ${ver}; this code reads version ${MEMPOOL_VERSION}: run the same mpdk in every process`);
+    return new Mempool(eal, header);
+  }
+
+  /**
+   * Free the pool: its memzone returns to the heap. Handles held anywhere become invalid;
+   * free a pool only when no process uses it any more (check `inUse()` first).
+   */
+  free(): void {
+    this.eal.region.storeRelease(this.header + MPH.MAGIC, 0);
+    this.eal.memzones.free(MEMPOOL_MZ_PREFIX + this.name);
+  }
+
+  // --- hot path -----------------------------------------------------------------------------
+
+  /**
+   * Take `n` handles into `objs[0..n)`, all or nothing. Returns n, or 0 when the pool
+   * (ring + this lcore's cache) cannot supply n: nothing is taken (ENOENT semantics,
+   * without a throw on the hot path). Allocates nothing.
+   */
+  getBulk(objs: Uint32Array, n: number): number {
+    if (n > objs.length) this.tooMany('get', objs, n);
+    const li = this.lenIdx;
+    let got: number;
+    if (li < 0 || n > this.cacheSize) {
+      got = this.ring.dequeueBulk(objs, n);
+    } else {
+      const u32 = this.u32;
+      let len = u32[li]!;
+      if (len < n) len = this.refill(len, n);
+      if (len < 0) return 0;
+      // Copy from the top of the stack, then commit with the LEN store (see crash windows).
+      const top = this.objsIdx + len - 1;
+      for (let i = 0; i < n; i++) objs[i] = u32[top - i]!;
+      u32[li] = len - n;
+      got = n;
+    }
+    if (this.debug && got > 0) this.markGot(objs, got);
+    return got;
+  }
+
+  /**
+   * Refill this lcore's cache holding `len` < n handles: first with cacheSize + n - len
+   * from the ring, else with just the n - len missing. Returns the new len, or -1 when
+   * the ring cannot even cover the shortfall (nothing changed).
+   */
+  private refill(len: number, n: number): number {
+    const sc = this.scratch;
+    let req = this.cacheSize + n - len;
+    if (this.ring.dequeueBulk(sc, req) !== req) {
+      req = n - len;
+      if (this.ring.dequeueBulk(sc, req) !== req) return -1;
+    }
+    const u32 = this.u32;
+    const base = this.objsIdx + len;
+    for (let i = 0; i < req; i++) u32[base + i] = sc[i]!;
+    u32[this.lenIdx] = len + req;
+    return len + req;
+  }
+
+  /**
+   * Return `n` handles from `objs[0..n)`. Does not check that they belong to the pool
+   * unless the pool is in debug mode (then a foreign or free handle is refused with
+   * EINVAL and nothing changes). Allocates nothing.
+   */
+  putBulk(objs: Uint32Array, n: number): void {
+    if (n > objs.length) this.tooMany('put', objs, n);
+    if (this.debug) this.checkPut(objs, n);
+    const li = this.lenIdx;
+    if (li < 0 || n > this.flushThresh) {
+      this.ringPut(objs, n);
+      return;
+    }
+    const u32 = this.u32;
+    let len = u32[li]!;
+    if (len + n > this.flushThresh) {
+      // Flush the whole cache: LEN = 0 commits first, so a death during the enqueue loses
+      // (leaks) those handles rather than leaving them in the ring and the cache at once.
+      u32[li] = 0;
+      this.ringPut(this.cacheObjs, len);
+      len = 0;
+    }
+    const base = this.objsIdx + len;
+    for (let i = 0; i < n; i++) u32[base + i] = objs[i]!;
+    u32[li] = len + n;
+  }
+
+  private tooMany(what: string, objs: Uint32Array, n: number): never {
+    throw new MpdkError('EINVAL', `mempool '${this.name}': cannot ${what} ${n} handles through an array of ${objs.length}`);
+  }
+
+  /** The ring holds every element, so a bulk enqueue of pool elements cannot fail. */
+  private ringPut(objs: Uint32Array, n: number): void {
+    if (n > 0 && this.ring.enqueueBulk(objs, n) !== n) {
+      throw new MpdkError('EIO', `mempool '${this.name}': its ring refused ${n} handles; more handles were put than the pool has (a double put or a foreign handle: run the pool in debug mode, MPDK_DEBUG_MEMPOOL=1, to find it)`);
+    }
+  }
+
+  /** `getBulk`, throwing ENOENT (nothing taken) when the pool cannot supply n. */
+  getOrThrow(objs: Uint32Array, n: number): void {
+    if (this.getBulk(objs, n) === n || n === 0) return;
+    throw new MpdkError('ENOENT', `mempool '${this.name}': cannot get ${n} elements (${this.available()} available in the ring and all caches, of ${this.size}; elements in other lcores' caches cannot be taken): put some back or make the pool larger`);
+  }
+
+  /** One handle; ENOENT (nothing taken) when the pool is empty. */
+  get(): number {
+    if (this.getBulk(this.one, 1) !== 1) this.getOrThrow(this.one, 1);
+    return this.one[0]!;
+  }
+
+  /** Like `get`, but returns 0 (never a handle) when the pool is empty. */
+  tryGet(): number {
+    return this.getBulk(this.one, 1) === 1 ? this.one[0]! : 0;
+  }
+
+  /** Return one handle. EINVAL (nothing changed) when it is not an element of this pool. */
+  put(h: number): void {
+    if (!this.isElement(h)) {
+      throw new MpdkError('EINVAL', `mempool '${this.name}': handle ${h} is not an element of this pool (elements are at offsets ${this.eltStart}..${this.eltEnd - this.stride} in steps of ${this.stride})`);
+    }
+    this.one[0] = h;
+    this.putBulk(this.one, 1);
+  }
+
+  /** Range and stride check: is `h` the handle of one of this pool's elements? */
+  isElement(h: number): boolean {
+    return h >= this.eltStart && h < this.eltEnd && (h - this.eltStart) % this.stride === 0;
+  }
+
+  // --- debug mode ---------------------------------------------------------------------------
+
+  private markGot(objs: Uint32Array, n: number): void {
+    const i32 = this.i32;
+    for (let i = 0; i < n; i++) {
+      const prev = Atomics.exchange(i32, (objs[i]! - EH.BYTES + EH.STATE) >>> 2, ELT_IN_USE);
+      if (prev !== ELT_FREE) Atomics.add(i32, (this.header + MPH.DEBUG_ERRORS) >>> 2, 1);
+    }
+  }
+
+  /** All-or-nothing: mark each handle FREE (CAS from IN_USE); on a refusal, roll back. */
+  private checkPut(objs: Uint32Array, n: number): void {
+    const i32 = this.i32;
+    for (let i = 0; i < n; i++) {
+      const h = objs[i]!;
+      let why = '';
+      if (!this.isElement(h)) why = `handle ${h} is not an element of this pool`;
+      else if (Atomics.compareExchange(i32, (h - EH.BYTES + EH.STATE) >>> 2, ELT_IN_USE, ELT_FREE) !== ELT_IN_USE) {
+        why = `element ${h} (index ${(h - this.eltStart) / this.stride}) is already free: a double put`;
+      }
+      if (why) {
+        for (let j = 0; j < i; j++) Atomics.store(i32, (objs[j]! - EH.BYTES + EH.STATE) >>> 2, ELT_IN_USE);
+        throw new MpdkError('EINVAL', `mempool '${this.name}': put refused, ${why}; nothing was returned to the pool`);
+      }
+    }
+  }
+
+  /** Debug pools: the state of element `h` (ELT_FREE, ELT_IN_USE; 0 when not debug). */
+  eltState(h: number): number {
+    return this.isElement(h) ? Atomics.load(this.i32, (h - EH.BYTES + EH.STATE) >>> 2) : 0;
+  }
+
+  /** Debug pools: gets that found an element not marked free (should stay 0). */
+  debugErrors(): number {
+    return Atomics.load(this.i32, (this.header + MPH.DEBUG_ERRORS) >>> 2);
+  }
+
+  // --- counts, supervisor, audit -------------------------------------------------------------
+
+  private cacheOffset(lcore: number): number {
+    return this.cacheBase + lcore * this.cacheStride;
+  }
+
+  /** Handles lcore `lcore`'s cache holds (a snapshot; 0 for a pool without caches). */
+  cacheCount(lcore: number): number {
+    if (this.cacheSize === 0 || !isUint(lcore, MAX_LCORE - 1)) return 0;
+    return Atomics.load(this.u32, (this.cacheOffset(lcore) + MPC.LEN) >>> 2);
+  }
+
+  /** Elements in the ring and in all caches (a snapshot while others run). */
+  available(): number {
+    let n = this.ring.count();
+    if (this.cacheSize > 0) for (let l = 0; l < MAX_LCORE; l++) n += this.cacheCount(l);
+    return n;
+  }
+
+  /** Elements outside the pool: size − available. */
+  inUse(): number {
+    return this.size - this.available();
+  }
+
+  /** Region offset of element `index`'s object (its handle). */
+  handleOf(index: number): number {
+    return this.eltStart + index * this.stride;
+  }
+
+  indexOf(h: number): number {
+    return this.isElement(h) ? (h - this.eltStart) / this.stride : -1;
+  }
+
+  /**
+   * Move everything in lcore `lcore`'s cache to the ring and return how many moved. For
+   * a supervisor after that lcore's process died, or for the calling thread's own lcore
+   * (before it stops). EBUSY when a live process other than the caller holds the lcore
+   * (its thread may be using the cache right now).
+   */
+  flushCache(lcore: number): number {
+    if (!isUint(lcore, MAX_LCORE - 1)) throw new MpdkError('EINVAL', `invalid lcore ${lcore}: lcore ids are 0..${MAX_LCORE - 1}`);
+    if (this.cacheSize === 0) return 0;
+    if (lcore !== this.lcore) {
+      const owner = this.eal.lcoreTable.list().find((e) => e.lcore === lcore);
+      if (owner && owner.alive && owner.pid !== process.pid) {
+        throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${lcore} is held by live pid ${owner.pid}; only a dead lcore's cache may be flushed (the owner flushes its own)`);
+      }
+    }
+    const c = this.cacheOffset(lcore);
+    const li = (c + MPC.LEN) >>> 2;
+    const len = this.u32[li]!;
+    if (len === 0) return 0;
+    if (len > 2 * this.cacheSize) throw new MpdkError('EIO', `mempool '${this.name}': lcore ${lcore}'s cache says it holds ${len} > ${2 * this.cacheSize}; the pool is damaged`);
+    const objs = new Uint32Array(this.eal.region.buffer, c + MPC.OBJS, len);
+    this.u32[li] = 0;
+    this.ringPut(objs, len);
+    return len;
+  }
+
+  /**
+   * Account for every element: walks the ring's contents and every cache. Exact when
+   * nobody gets or puts meanwhile (a supervisor's check after a crash, a test's end);
+   * a snapshot otherwise. Duplicates and foreign handles are reported, not thrown.
+   */
+  audit(): AuditReport {
+    const seen = new Uint8Array(this.size);
+    let duplicates = 0;
+    let foreign = 0;
+    const note = (h: number): void => {
+      const i = this.indexOf(h);
+      if (i < 0) foreign++;
+      else if (seen[i]++ !== 0) duplicates++;
+    };
+    // The ring's published entries: slots [CONS_TAIL, PROD_TAIL) of its layout (ring.ts),
+    // minus the EMPTY holes a repair left for dead producers.
+    const r = this.eal.region;
+    const ro = this.ring.offset;
+    const ct = r.loadAcquire(ro + RING.CONS_TAIL) >>> 0;
+    const pt = r.loadAcquire(ro + RING.PROD_TAIL) >>> 0;
+    const entries = Math.min((pt - ct) >>> 0, this.ring.capacity);
+    const slots = (ro + RING.SLOTS) >>> 2;
+    let inRing = 0;
+    for (let i = 0; i < entries; i++) {
+      const hnd = this.u32[slots + (((ct + i) >>> 0) & this.ring.mask)]!;
+      if (hnd === RING_EMPTY) continue;
+      inRing++;
+      note(hnd);
+    }
+    let inCaches = 0;
+    const caches: Record<number, number> = {};
+    if (this.cacheSize > 0) {
+      for (let l = 0; l < MAX_LCORE; l++) {
+        const c = this.cacheOffset(l);
+        const len = Math.min(this.u32[(c + MPC.LEN) >>> 2]!, 2 * this.cacheSize);
+        if (len === 0) continue;
+        caches[l] = len;
+        inCaches += len;
+        const o = (c + MPC.OBJS) >>> 2;
+        for (let i = 0; i < len; i++) note(this.u32[o + i]!);
+      }
+    }
+    let present = 0;
+    for (let i = 0; i < this.size; i++) if (seen[i]) present++;
+    const report: AuditReport = {
+      name: this.name, size: this.size, inRing, inCaches, inUse: this.size - present, duplicates, foreign, caches, ok: duplicates === 0 && foreign === 0,
+    };
+    return report;
+  }
+
+  /**
+   * Repair the pool's ring after a process died inside a get or a put (ring.ts: claim
+   * records): a dead getter's claimed handles go back into the ring. Returns the ring's report.
+   */
+  repair(): RepairReport {
+    const rep = this.ring.repair();
+    if (rep.reclaimed.length > 0) this.ringPut(Uint32Array.from(rep.reclaimed), rep.reclaimed.length);
+    return rep;
+  }
+
+  describe(): ObjectDescription {
+    const caches: Record<number, number> = {};
+    let inCaches = 0;
+    if (this.cacheSize > 0) {
+      for (let l = 0; l < MAX_LCORE; l++) {
+        const n = this.cacheCount(l);
+        if (n > 0) caches[l] = n;
+        inCaches += n;
+      }
+    }
+    const inRing = this.ring.count();
+    return {
+      kind: 'mempool', name: this.name, size: this.size, eltSize: this.eltSize, stride: this.stride, cacheSize: this.cacheSize,
+      available: inRing + inCaches, inUse: this.size - inRing - inCaches, inRing, inCaches, cacheFill: caches,
+      debug: this.debug, offset: this.header,
+    };
+  }
+
+  /** Every pool of the instance (for tools). */
+  static list(eal: Eal): Mempool[] {
+    const out: Mempool[] = [];
+    for (const mz of eal.memzones.list()) {
+      if (!mz.name.startsWith(MEMPOOL_MZ_PREFIX) || eal.region.loadAcquire(mz.offset + MPH.MAGIC) !== MEMPOOL_MAGIC) continue;
+      try {
+        out.push(Mempool.attachAt(eal, mz.offset));
+      } catch {
+        /* freed meanwhile */
+      }
+    }
+    return out;
+  }
+}
+
+registerDescriber('mempool', (eal) => Mempool.list(eal).map((p) => p.describe()));

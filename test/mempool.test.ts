@@ -1,0 +1,316 @@
+/**
+ * Mempool: creation and refusals, the per-lcore cache, the audit, debug mode, and pools
+ * shared by several real processes (with one killed). Each test has its own --file-prefix
+ * and leaves nothing behind.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Eal, Mempool, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE, isMpdkError, type ErrorCode } from '../src/index.js';
+import { leftovers, reapAll, run, spawnNode, uniquePrefix } from './helpers.js';
+
+const CHILD = 'dist/test/mempool-child.js';
+
+after(reapAll);
+
+function primary(prefix: string, mb = 64): Eal {
+  return Eal.init(['-l', '0', '-m', String(mb), '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error'], { handleSignals: false }).eal;
+}
+
+/** Run `fn` in a fresh instance; close it and check nothing is left. */
+async function withEal(fn: (eal: Eal, prefix: string) => Promise<void> | void, mb = 64): Promise<void> {
+  const p = uniquePrefix('mp');
+  const eal = primary(p, mb);
+  try {
+    await fn(eal, p);
+  } finally {
+    eal.close();
+  }
+  assert.deepEqual(leftovers(p), []);
+}
+
+function refused(code: ErrorCode, fn: () => unknown, re?: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(isMpdkError(e, code), `expected ${code}, got ${String(e)}`);
+    if (re) assert.match((e as Error).message, re);
+    return true;
+  });
+}
+
+function assertClean(mp: Mempool, inUse = 0): void {
+  const a = mp.audit();
+  assert.equal(a.duplicates, 0, JSON.stringify(a));
+  assert.equal(a.foreign, 0, JSON.stringify(a));
+  assert.equal(a.inUse, inUse, JSON.stringify(a));
+  assert.equal(a.inRing + a.inCaches + a.inUse, a.size);
+  assert.equal(mp.available(), a.size - inUse);
+}
+
+test('a pool is created, found by name from its header, and freed', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'pkts', 1000, 100, 32, 16);
+    assert.equal(mp.size, 1000);
+    assert.equal(mp.eltSize, 100);
+    assert.equal(mp.stride % 64, 0);
+    assert.ok(mp.stride >= 100 + 16);
+    assert.equal(mp.cacheSize, 32);
+    assert.equal(mp.flushThresh, 48);
+    assert.equal(mp.available(), 1000);
+    assert.equal(mp.inUse(), 0);
+    const same = Mempool.lookup(eal, 'pkts');
+    assert.equal(same.header, mp.header);
+    assert.equal(same.eltStart, mp.eltStart);
+    assert.equal(mp.eltStart % 64, 0, 'elements are cache-line aligned');
+    assert.ok(eal.memzones.lookup('MP_pkts'));
+    assertClean(mp);
+    mp.free();
+    refused('ENOENT', () => Mempool.lookup(eal, 'pkts'), /no mempool named 'pkts'/);
+    assert.equal(eal.memzones.tryLookup('MP_pkts'), undefined);
+  }));
+
+test('bad sizes, names and flags are refused with EINVAL and reserve nothing', () =>
+  withEal((eal) => {
+    const before = eal.memzones.list().length;
+    refused('EINVAL', () => Mempool.create(eal, 'a', 0, 64), /element count 0/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', 1.5, 64));
+    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 0), /element size 0/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', 10000, 64, 513), /cache size 513/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, 68), /at most 67/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, -1));
+    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, 0, -4));
+    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, 0, 0, 0x80000));
+    refused('EINVAL', () => Mempool.create(eal, 'x'.repeat(29), 100, 64), /mempool name/);
+    refused('EINVAL', () => Mempool.create(eal, '', 100, 64));
+    Mempool.create(eal, 'y'.repeat(28), 100, 64, 67); // the limits themselves are fine
+    assert.equal(eal.memzones.list().length, before + 1);
+  }));
+
+test('a taken name is refused with EEXIST and the first pool is unchanged', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'dup', 64, 64);
+    const h = mp.get();
+    refused('EEXIST', () => Mempool.create(eal, 'dup', 128, 32), /already exists/);
+    assert.equal(Mempool.lookup(eal, 'dup').size, 64);
+    mp.put(h);
+    assertClean(mp);
+  }));
+
+test('a pool larger than the region is refused with ENOSPC and reserves nothing', () =>
+  withEal((eal) => {
+    const before = eal.heapStats();
+    refused('ENOSPC', () => Mempool.create(eal, 'huge', 1 << 20, 2048), /larger -m/);
+    // Fits the region size check but not the heap that is left.
+    const big = Mempool.create(eal, 'big', 9000, 1000);
+    refused('ENOSPC', () => Mempool.create(eal, 'big2', 9000, 1000));
+    big.free();
+    const after = eal.heapStats();
+    assert.equal(after.allocations, before.allocations);
+    assert.equal(after.largestFree, before.largestFree);
+  }, 16));
+
+test('getting from an empty pool takes nothing: getBulk returns 0, get and getOrThrow throw ENOENT', () =>
+  withEal((eal) => {
+    for (const cache of [0, 4]) {
+      const mp = Mempool.create(eal, `e${cache}`, 8, 64, cache);
+      const objs = new Uint32Array(8);
+      assert.equal(mp.getBulk(objs, 6), 6);
+      const cached = mp.cacheCount(0);
+      assert.equal(mp.getBulk(new Uint32Array(3), 3), 0, 'all or nothing');
+      assert.equal(mp.available(), 2);
+      assert.equal(mp.cacheCount(0), cached);
+      refused('ENOENT', () => mp.getOrThrow(new Uint32Array(3), 3), /cannot get 3/);
+      assert.equal(mp.getBulk(objs.subarray(6), 2), 2);
+      refused('ENOENT', () => mp.get());
+      assert.equal(mp.tryGet(), 0);
+      assert.equal(mp.available(), 0);
+      assertClean(mp, 8);
+      mp.putBulk(objs, 8);
+      assertClean(mp);
+      assert.equal(new Set(objs).size, 8, 'eight distinct elements');
+    }
+  }));
+
+test('the cache refills from the ring with cacheSize + n - len and flushes past 1.5 x cacheSize', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'c', 1024, 64, 32);
+    const a = new Uint32Array(64);
+    assert.equal(mp.getBulk(a, 8), 8);
+    assert.equal(mp.cacheCount(0), 32, 'an empty cache is refilled with 32 + 8, and 8 are taken');
+    assert.equal(mp.ring.count(), 1024 - 40);
+    assert.equal(mp.getBulk(a.subarray(8), 30), 30, 'served from the cache alone');
+    assert.equal(mp.cacheCount(0), 2);
+    assert.equal(mp.ring.count(), 1024 - 40);
+    assert.equal(mp.getBulk(a.subarray(38), 8), 8, 'a short cache is refilled with 32 + 8 - 2');
+    assert.equal(mp.cacheCount(0), 32);
+    assert.equal(mp.ring.count(), 1024 - 78);
+    assertClean(mp, 46);
+    mp.putBulk(a, 16);
+    assert.equal(mp.cacheCount(0), 48, 'up to the flush threshold (48) puts stay in the cache');
+    mp.putBulk(a.subarray(16), 8);
+    assert.equal(mp.cacheCount(0), 8, 'past it, the whole cache went to the ring first');
+    assert.equal(mp.ring.count(), 1024 - 78 + 48);
+    assertClean(mp, 22);
+    // Bursts larger than the cache bypass it.
+    const big = new Uint32Array(100);
+    const ringBefore = mp.ring.count();
+    assert.equal(mp.getBulk(big, 100), 100);
+    assert.equal(mp.ring.count(), ringBefore - 100);
+    assert.equal(mp.cacheCount(0), 8);
+    mp.putBulk(big, 100);
+    assert.equal(mp.ring.count(), ringBefore);
+    mp.putBulk(a.subarray(24), 22);
+    assert.equal(mp.cacheCount(0), 30);
+    assertClean(mp);
+    // The owner may flush its own cache.
+    assert.equal(mp.flushCache(0), 30);
+    assert.equal(mp.ring.count(), 1024);
+  }));
+
+test('a pool without a cache goes straight to the ring', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'nc', 100, 8, 0);
+    const a = new Uint32Array(10);
+    assert.equal(mp.getBulk(a, 10), 10);
+    assert.equal(mp.ring.count(), 90);
+    assert.equal(mp.cacheCount(0), 0);
+    mp.putBulk(a, 10);
+    assert.equal(mp.ring.count(), 100);
+  }));
+
+test('after random get/put sequences the audit accounts for every element exactly once', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'rnd', 2000, 32, 64);
+    let s = 12345;
+    const rnd = (n: number): number => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return (s >>> 8) % n;
+    };
+    const held: number[] = [];
+    const burst = new Uint32Array(200);
+    for (let it = 0; it < 5000; it++) {
+      const n = 1 + rnd(it % 7 === 0 ? 150 : 40);
+      if (rnd(2) === 0) {
+        if (mp.getBulk(burst, n) === n) for (let i = 0; i < n; i++) held.push(burst[i]!);
+      } else {
+        const k = Math.min(n, held.length);
+        for (let i = 0; i < k; i++) burst[i] = held.splice(rnd(held.length), 1)[0]!;
+        mp.putBulk(burst, k);
+      }
+      if (it % 500 === 0) {
+        assertClean(mp, held.length);
+        assert.equal(new Set(held).size, held.length, 'no element handed out twice');
+      }
+    }
+    for (const h of held) assert.ok(mp.isElement(h));
+    mp.putBulk(Uint32Array.from(held), held.length);
+    assertClean(mp);
+  }));
+
+test('without debug mode a single put of a handle that is not an element is refused with EINVAL', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'nd', 16, 64, 4);
+    const h = mp.get();
+    refused('EINVAL', () => mp.put(h + 8), /not an element/);
+    refused('EINVAL', () => mp.put(0));
+    refused('EINVAL', () => mp.put(mp.eltEnd));
+    assertClean(mp, 1);
+    mp.put(h);
+    assertClean(mp);
+  }));
+
+test('debug mode refuses foreign and double puts with EINVAL and the pool stays intact', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'dbg', 64, 64, 8, 0, MEMPOOL_F_DEBUG);
+    const other = Mempool.create(eal, 'dbg2', 8, 64, 0, 0, MEMPOOL_F_DEBUG);
+    assert.ok(mp.debug);
+    const a = new Uint32Array(10);
+    mp.getOrThrow(a, 10);
+    for (const h of a) assert.equal(mp.eltState(h), ELT_IN_USE);
+    mp.put(a[0]!);
+    assert.equal(mp.eltState(a[0]!), ELT_FREE);
+    const avail = mp.available();
+    refused('EINVAL', () => mp.put(a[0]!), /double put/);
+    refused('EINVAL', () => mp.putBulk(Uint32Array.of(a[1]!, a[2]!, a[0]!), 3), /double put/);
+    refused('EINVAL', () => mp.putBulk(Uint32Array.of(a[3]!, a[3]!), 2), /double put/);
+    const foreign = other.get();
+    refused('EINVAL', () => mp.putBulk(Uint32Array.of(a[4]!, foreign), 2), /not an element/);
+    refused('EINVAL', () => mp.putBulk(Uint32Array.of(a[5]!, a[5]! + 4), 2), /not an element/);
+    assert.equal(mp.available(), avail, 'nothing was returned by the refused puts');
+    for (let i = 1; i < 10; i++) assert.equal(mp.eltState(a[i]!), ELT_IN_USE, `element ${i} still in use`);
+    assertClean(mp, 9);
+    mp.putBulk(a.subarray(1), 9);
+    other.put(foreign);
+    assertClean(mp);
+    assertClean(other);
+    assert.equal(mp.debugErrors(), 0);
+  }));
+
+test('MPDK_DEBUG_MEMPOOL=1 turns debug mode on at creation, for every process', () =>
+  withEal((eal) => {
+    process.env.MPDK_DEBUG_MEMPOOL = '1';
+    try {
+      const mp = Mempool.create(eal, 'envdbg', 16, 64);
+      assert.ok(mp.debug);
+    } finally {
+      delete process.env.MPDK_DEBUG_MEMPOOL;
+    }
+    assert.ok(Mempool.lookup(eal, 'envdbg').debug, 'the mode is stored in the pool');
+    assert.ok(!Mempool.create(eal, 'plain', 16, 64).debug);
+  }));
+
+test('the pool describes itself for mpdk info', () =>
+  withEal(async (eal, p) => {
+    const mp = Mempool.create(eal, 'shown', 100, 64, 8);
+    mp.get();
+    const d = mp.describe();
+    assert.equal(d.kind, 'mempool');
+    assert.equal(d.inUse, 1);
+    assert.deepEqual(d.cacheFill, { 0: 8 }, 'refilled with 8 + 1, one taken');
+    const info = await run('mpdk', ['info', '--file-prefix', p]);
+    assert.equal(info.code, 0, info.err);
+    assert.match(info.out, /shown/);
+  }));
+
+test('several processes share one pool through their caches and the audit is clean afterwards', () =>
+  withEal(async (eal, p) => {
+    const mp = Mempool.create(eal, 'shared', 4096, 64, 64, 0, MEMPOOL_F_DEBUG);
+    const kids = [1, 2, 3].map((l) => spawnNode(CHILD, ['-l', String(l), '--file-prefix', p, '--', 'churn', 'shared', '20000', String(l * 7919)]));
+    const codes = await Promise.all(kids.map((k) => k.exited));
+    for (const [i, k] of kids.entries()) assert.equal(codes[i], 0, k.err);
+    const results = kids.map((k) => JSON.parse(k.out.trim()) as { done: boolean; gets: number; puts: number; corrupt: number; cache: number });
+    for (const r of results) {
+      assert.ok(r.done);
+      assert.equal(r.gets, r.puts);
+      assert.equal(r.corrupt, 0, 'no element was handed to two holders');
+      assert.ok(r.gets > 10000);
+    }
+    const a = mp.audit();
+    assert.deepEqual([a.duplicates, a.foreign, a.inUse], [0, 0, 0], JSON.stringify(a));
+    assert.equal(a.inCaches, results.reduce((s, r) => s + r.cache, 0), 'what each child left in its cache is still there');
+    assert.equal(mp.debugErrors(), 0);
+  }));
+
+test('flushCache of a killed process lcore returns its cache to the ring and the audit accounts for everything', () =>
+  withEal(async (eal, p) => {
+    const mp = Mempool.create(eal, 'crash', 512, 64, 32);
+    const c = spawnNode(CHILD, ['-l', '2', '--file-prefix', p, '--', 'hold', 'crash', '100', '60']);
+    await c.waitFor(/"ready":true/, 10000);
+    const info = JSON.parse(c.out.trim()) as { held: number; cache: number; lcore: number };
+    assert.equal(info.lcore, 2);
+    assert.ok(info.cache > 0);
+    refused('EBUSY', () => mp.flushCache(2), /live pid/);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    let a = mp.audit();
+    assert.equal(a.caches[2], info.cache);
+    assert.equal(a.inUse, info.held, 'what the dead process held is in use (until reclaimed)');
+    assert.equal(a.duplicates, 0);
+    assert.equal(mp.flushCache(2), info.cache);
+    a = mp.audit();
+    assert.equal(a.caches[2], undefined);
+    assert.equal(a.inCaches, 0);
+    assert.equal(a.inRing + a.inUse, 512);
+    assert.equal(a.inUse, info.held);
+    assert.equal(a.duplicates + a.foreign, 0);
+    assert.equal(mp.flushCache(2), 0, 'flushing twice moves nothing');
+    eal.lcoreTable.releaseAllOf(c.proc.pid!);
+  }));

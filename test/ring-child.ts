@@ -1,0 +1,112 @@
+/**
+ * A scripted ring user for test/ring.test.ts: `node ring-child.js <EAL args> -- <mode> key=value...`
+ *
+ *   produce ring=R id=K count=N burst=B     enqueue handles (K << 24 | seq), seq = 0..N-1, in
+ *                                           bursts of B (waitEnqueueBurst when full)
+ *   consume ring=R burst=B ctl=C slot=S     dequeue until the control memzone C says stop and the
+ *                                           ring is empty; per burst, publishes its count at CTL
+ *                                           slot S (so a killed consumer's progress is known)
+ *   sleep ring=R                            print "waiting", sleep in waitDequeueBurst (10 s bound),
+ *                                           print what woke it
+ *
+ * Each prints one JSON line at the end: produce {produced, sum, xor}; consume {count, sum,
+ * xor, order (per-producer order violations), holes (EMPTY slots dropped), reclaimed
+ * (handles a repair this process ran handed back)}.
+ *
+ * Control memzone layout (u32 words): 0 STOP (test sets 1 when producers are done),
+ * 16 + 16*S: consumer S's running count.
+ */
+import { Eal, MpdkError, Ring } from '../src/index.js';
+
+const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;
+
+const argv = process.argv.slice(2);
+const dd = argv.indexOf('--');
+const ealArgs = argv.slice(0, dd);
+const [mode, ...kv] = argv.slice(dd + 1);
+const opt: Record<string, string> = {};
+for (const a of kv) {
+  const i = a.indexOf('=');
+  opt[a.slice(0, i)] = a.slice(i + 1);
+}
+
+function out(o: unknown): void {
+  process.stdout.write(JSON.stringify(o) + '\n');
+}
+
+let eal: Eal;
+try {
+  eal = Eal.init(ealArgs, { name: 'ring-child' }).eal;
+} catch (e) {
+  process.stderr.write(`ring-child: ${(e as Error).message}\n`);
+  process.exit(e instanceof MpdkError ? 1 : 2);
+}
+
+const ring = Ring.lookup(eal, opt.ring!);
+const burst = Number(opt.burst ?? 32);
+const buf = new Uint32Array(Math.max(burst, 1));
+
+if (mode === 'produce') {
+  const id = Number(opt.id);
+  const count = Number(opt.count);
+  let seq = 0;
+  let sum = 0;
+  let xor = 0;
+  const deadline = Date.now() + 30000;
+  while (seq < count) {
+    const n = Math.min(burst, count - seq);
+    for (let i = 0; i < n; i++) buf[i] = ((id << 24) | (seq + i)) >>> 0;
+    const k = ring.waitEnqueueBurst(buf, n, 200);
+    for (let i = 0; i < k; i++) {
+      sum += buf[i]!;
+      xor = (xor ^ buf[i]!) >>> 0;
+    }
+    seq += k;
+    if (k === 0 && Date.now() > deadline) {
+      process.stderr.write(`ring-child: producer ${id} stuck at ${seq}/${count}\n${ring.dump()}`);
+      process.exit(3);
+    }
+  }
+  out({ produced: seq, sum, xor });
+} else if (mode === 'consume') {
+  const ctlMz = eal.memzones.lookup(opt.ctl!);
+  const u32 = eal.region.u32;
+  const stopIdx = (ctlMz.offset + CTL.STOP) >>> 2;
+  const slotIdx = (ctlMz.offset + CTL.SLOTS + Number(opt.slot ?? 0) * CTL.SLOT_BYTES) >>> 2;
+  const last = new Int32Array(256).fill(-1);
+  let count = 0;
+  let sum = 0;
+  let xor = 0;
+  let order = 0;
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const k = ring.waitDequeueBurst(buf, burst, 20);
+    for (let i = 0; i < k; i++) {
+      const v = buf[i]!;
+      const p = v >>> 24;
+      const s = v & 0xffffff;
+      if (s <= last[p]!) order++;
+      last[p] = s;
+      sum += v;
+      xor = (xor ^ v) >>> 0;
+    }
+    count += k;
+    if (k !== 0) Atomics.store(u32, slotIdx, count);
+    else if (Atomics.load(u32, stopIdx) !== 0 && ring.empty()) break;
+    if (Date.now() > deadline) {
+      process.stderr.write(`ring-child: consumer timed out after ${count}\n${ring.dump()}`);
+      process.exit(3);
+    }
+  }
+  const rep = ring.repair();
+  out({ count, sum, xor, order, holes: ring.holesSkipped, reclaimed: rep.reclaimed });
+} else if (mode === 'sleep') {
+  out({ waiting: true, pid: process.pid });
+  const t0 = performance.now();
+  const k = ring.waitDequeueBurst(buf, 1, 10000);
+  out({ woke: k, value: k ? buf[0] : -1, ms: performance.now() - t0 });
+} else {
+  process.stderr.write(`ring-child: unknown mode ${mode}\n`);
+  process.exit(2);
+}
+eal.close();

@@ -1,0 +1,390 @@
+/**
+ * Ring tests: the single-process contract (DPDK's semantics), then real processes on one
+ * ring (test/ring-child.ts), kills between operations and inside a claim (the
+ * MPDK_TEST_HOOK=ring-claim:* stop points), and the doorbell.
+ */
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  Eal, describeAll, isMpdkError, Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ,
+} from '../src/index.js';
+import { leftovers, reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+
+const CHILD = 'dist/test/ring-child.js';
+/** The control memzone of ring-child.ts (kept in step with it). */
+const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;
+
+/** The test process as primary. Lcore 0 pins it to CPU 0 (and every child it spawns inherits
+ *  that mask); an lcore beyond the CPUs leaves it and its children free to use both CPUs. */
+function primary(prefix: string, lcore = 0): Eal {
+  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error'], { handleSignals: false }).eal;
+}
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isMpdkError(e)) return e.code;
+    throw e;
+  }
+  return 'none';
+}
+
+after(reapAll);
+
+describe('ring in one process', () => {
+  let eal: Eal;
+  let prefix: string;
+  before(() => {
+    prefix = uniquePrefix('ring');
+    eal = primary(prefix);
+  });
+  after(() => {
+    eal.close();
+    assert.deepEqual(leftovers(prefix), []);
+  });
+
+  it('is created, looked up by name, and freed', () => {
+    const r = Ring.create(eal, 'life', 64);
+    assert.equal(r.size, 64);
+    assert.equal(r.capacity, 63);
+    assert.equal(r.name, 'life');
+    const l = Ring.lookup(eal, 'life');
+    assert.equal(l.offset, r.offset);
+    assert.ok(r.enqueue(7));
+    assert.equal(l.dequeue(), 7);
+    assert.equal(Ring.tryLookup(eal, 'nope'), undefined);
+    r.free();
+    assert.equal(Ring.tryLookup(eal, 'life'), undefined);
+    assert.equal(code(() => Ring.attach(eal, r.offset)), 'EPROTO');
+  });
+
+  it('refuses a taken name, bad counts and flags, long names, unknown names', () => {
+    const r = Ring.create(eal, 'taken', 16);
+    assert.equal(code(() => Ring.create(eal, 'taken', 16)), 'EEXIST');
+    r.free();
+    for (const c of [0, 1, 3, 100, -4, 1.5, 2 ** 29]) assert.equal(code(() => Ring.create(eal, 'bad', c)), 'EINVAL', `count ${c}`);
+    assert.equal(code(() => Ring.create(eal, 'bad', 16, 8)), 'EINVAL');
+    assert.equal(code(() => Ring.create(eal, 'x'.repeat(28), 16)), 'EINVAL');
+    assert.equal(code(() => Ring.create(eal, '', 16)), 'EINVAL');
+    assert.equal(code(() => Ring.lookup(eal, 'absent')), 'ENOENT');
+    assert.match((() => { try { Ring.lookup(eal, 'absent'); } catch (e) { return (e as Error).message; } return ''; })(), /absent.*create it first/);
+    assert.equal(eal.memzones.list().filter((m) => m.name.startsWith('RG_')).length, 0);
+  });
+
+  for (const [label, flags] of [['MP/MC', 0], ['SP/SC', RING_F_SP_ENQ | RING_F_SC_DEQ]] as const) {
+    it(`${label}: bulk is all or nothing, burst moves what fits, with DPDK's free space and available counts`, () => {
+      const r = Ring.create(eal, `bulk${flags}`, 8, flags); // capacity 7
+      const a = Uint32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const b = new Uint32Array(10);
+      assert.equal(r.enqueueBulk(a, 5), 5);
+      assert.equal(r.lastFree, 2);
+      assert.equal(r.enqueueBulk(a, 3), 0); // 3 > 2 free: nothing
+      assert.equal(r.lastFree, 2);
+      assert.equal(r.count(), 5);
+      assert.equal(r.enqueueBurst(a.subarray(5), 3), 2); // 6, 7
+      assert.equal(r.lastFree, 0);
+      assert.ok(r.full());
+      assert.equal(r.enqueueBurst(a, 1), 0);
+      assert.equal(r.dequeueBulk(b, 8), 0); // only 7 there
+      assert.equal(r.lastAvailable, 7);
+      assert.equal(r.dequeueBulk(b, 3), 3);
+      assert.deepEqual([...b.subarray(0, 3)], [1, 2, 3]);
+      assert.equal(r.lastAvailable, 4);
+      assert.equal(r.freeCount(), 3);
+      assert.equal(r.dequeueBurst(b, 10), 4);
+      assert.deepEqual([...b.subarray(0, 4)], [4, 5, 6, 7]);
+      assert.equal(r.lastAvailable, 0);
+      assert.ok(r.empty());
+      assert.equal(r.dequeue(), -1);
+      assert.equal(r.highWater(), 7);
+      r.free();
+    });
+  }
+
+  it('explicit sp/mp/sc/mc variants work on any ring', () => {
+    const r = Ring.create(eal, 'variants', 16);
+    const a = Uint32Array.from([10, 11, 12, 13]);
+    const b = new Uint32Array(4);
+    assert.equal(r.spEnqueueBulk(a, 2), 2);
+    assert.equal(r.mpEnqueueBurst(a.subarray(2), 2), 2);
+    assert.equal(r.scDequeueBulk(b, 1), 1);
+    assert.equal(r.mcDequeueBurst(b.subarray(1), 3), 3);
+    assert.deepEqual([...b], [10, 11, 12, 13]);
+    r.free();
+  });
+
+  it('RING_F_EXACT_SZ holds exactly the count asked for', () => {
+    for (const n of [1, 5, 8, 1000]) {
+      const r = Ring.create(eal, `exact${n}`, n, RING_F_EXACT_SZ);
+      assert.equal(r.capacity, n);
+      assert.ok(r.size > n && (r.size & (r.size - 1)) === 0);
+      let k = 0;
+      while (r.enqueue(k)) k++;
+      assert.equal(k, n);
+      assert.equal(r.freeCount(), 0);
+      r.free();
+    }
+  });
+
+  it('keeps FIFO order across many wraparounds, with odd burst sizes', () => {
+    for (const flags of [0, RING_F_SP_ENQ | RING_F_SC_DEQ]) {
+      const r = Ring.create(eal, `wrap${flags}`, 64, flags);
+      const a = new Uint32Array(37);
+      const b = new Uint32Array(37);
+      let next = 0;
+      let expect = 0;
+      for (let cycle = 0; cycle < 20000; cycle++) {
+        const n = 1 + (cycle % 37);
+        for (let i = 0; i < n; i++) a[i] = next + i;
+        next += r.enqueueBurst(a, n);
+        const m = r.dequeueBurst(b, 1 + ((cycle * 7) % 37));
+        for (let i = 0; i < m; i++) assert.equal(b[i], expect++);
+      }
+      assert.ok(expect > 300000);
+      r.free();
+    }
+  });
+
+  it('dumps its state for humans and describes itself for tools', () => {
+    const r = Ring.create(eal, 'shown', 32);
+    r.enqueue(1);
+    const d = r.dump();
+    assert.match(d, /^ring <shown>@\d+/);
+    assert.match(d, /size=32\n  capacity=31\n/);
+    assert.match(d, /used=1\n  avail=30/);
+    const desc = describeAll(eal).find((o) => o.kind === 'ring' && o.name === 'shown');
+    assert.ok(desc);
+    assert.equal(desc.count, 1);
+    r.free();
+  });
+
+  it('embeds at an offset (init / attach) and refuses a damaged header', () => {
+    const bytes = Ring.memSize(128);
+    const off = eal.zmalloc('ringtest', bytes, 64);
+    const r = Ring.init(eal, off, 'embedded', 128);
+    const a = Ring.attach(eal, off);
+    assert.equal(a.capacity, 127);
+    eal.region.u32[(off + RING.SIZE) >>> 2] = 12345;
+    assert.equal(code(() => Ring.attach(eal, off)), 'EPROTO');
+    eal.region.u32[(off + RING.SIZE) >>> 2] = 128;
+    assert.equal(code(() => r.free()), 'EINVAL'); // embedded: its owner frees it
+    eal.free(off);
+  });
+
+  it('drops EMPTY slots left by a repaired producer and counts them', () => {
+    const r = Ring.create(eal, 'holes', 16);
+    const a = Uint32Array.from([1, RING_EMPTY, RING_EMPTY, 4]);
+    // Simulate what repair does: EMPTY slots and HOLES written before the tail.
+    eal.region.u32[(r.offset + RING.HOLES) >>> 2] = 2;
+    assert.equal(r.enqueueBulk(a, 4), 4);
+    const b = new Uint32Array(4);
+    assert.equal(r.dequeueBurst(b, 4), 2);
+    assert.deepEqual([...b.subarray(0, 2)], [1, 4]);
+    assert.equal(r.holesSkipped, 2);
+    r.free();
+  });
+});
+
+// ---------------------------------------------------------------- processes
+
+interface ConsumerResult { count: number; sum: number; xor: number; order: number; holes: number; reclaimed: number[] }
+interface ProducerResult { produced: number; sum: number; xor: number }
+
+function lastJson<T>(c: Child): T {
+  const lines = c.out.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+function expected(ids: number[], count: number): { sum: number; xor: number } {
+  let sum = 0;
+  let xor = 0;
+  for (const id of ids) {
+    for (let s = 0; s < count; s++) {
+      const v = ((id << 24) | s) >>> 0;
+      sum += v;
+      xor = (xor ^ v) >>> 0;
+    }
+  }
+  return { sum, xor };
+}
+
+describe('ring across processes', () => {
+  let eal: Eal;
+  let prefix: string;
+  let lcore = 10;
+  afterEach(async () => {
+    await reapAll();
+    eal.close();
+    assert.deepEqual(leftovers(prefix), []);
+  });
+
+  function setup(flags: number, count = 1024): { ring: Ring; ctl: number } {
+    prefix = uniquePrefix('ringx');
+    eal = primary(prefix, 100);
+    const ring = Ring.create(eal, 'r', count, flags);
+    const ctl = eal.memzones.reserve('ctl', CTL.BYTES).offset;
+    return { ring, ctl };
+  }
+
+  function ealArgs(): string[] {
+    return ['-l', String(lcore++), '--file-prefix', prefix, '--proc-type=secondary', '--log-level', 'error', '--'];
+  }
+  function producer(id: number, count: number, burst: number, env: NodeJS.ProcessEnv = {}): Child {
+    return spawnNode(CHILD, [...ealArgs(), 'produce', 'ring=r', `id=${id}`, `count=${count}`, `burst=${burst}`], env);
+  }
+  function consumer(slot: number, burst: number, env: NodeJS.ProcessEnv = {}): Child {
+    return spawnNode(CHILD, [...ealArgs(), 'consume', 'ring=r', 'ctl=ctl', `slot=${slot}`, `burst=${burst}`], env);
+  }
+  function stop(ctl: number): void {
+    Atomics.store(eal.region.u32, (ctl + CTL.STOP) >>> 2, 1);
+  }
+  function consumed(ctl: number, slot: number): number {
+    return Atomics.load(eal.region.u32, (ctl + CTL.SLOTS + slot * CTL.SLOT_BYTES) >>> 2);
+  }
+  async function finish(cs: Child[]): Promise<ConsumerResult[]> {
+    const codes = await Promise.all(cs.map((c) => Promise.race([c.exited, sleep(15000).then(() => -1)])));
+    codes.forEach((c, i) => assert.equal(c, 0, `consumer ${i} exited ${c}: ${cs[i]!.err}`));
+    return cs.map((c) => lastJson<ConsumerResult>(c));
+  }
+  async function produced(ps: Child[]): Promise<ProducerResult[]> {
+    const codes = await Promise.all(ps.map((c) => Promise.race([c.exited, sleep(15000).then(() => -1)])));
+    codes.forEach((c, i) => assert.equal(c, 0, `producer ${i} exited ${c}: ${ps[i]!.err}`));
+    return ps.map((c) => lastJson<ProducerResult>(c));
+  }
+
+  it('2 producers and 2 consumers on an MP/MC ring pass 3M handles, each exactly once', async () => {
+    const { ctl } = setup(0);
+    const N = 1_500_000;
+    const cs = [consumer(0, 32), consumer(1, 13)];
+    const ps = [producer(1, N, 32), producer(2, N, 7)];
+    const pr = await produced(ps);
+    assert.deepEqual(pr.map((p) => p.produced), [N, N]);
+    stop(ctl);
+    const res = await finish(cs);
+    const exp = expected([1, 2], N);
+    assert.equal(res.reduce((s, r) => s + r.count, 0), 2 * N);
+    assert.equal(res.reduce((s, r) => s + r.sum, 0), exp.sum);
+    assert.equal(res.reduce((x, r) => (x ^ r.xor) >>> 0, 0), exp.xor);
+    for (const r of res) assert.equal(r.order, 0, 'per-producer order within each consumer');
+    for (const r of res) assert.ok(r.count > 0, 'both consumers took part');
+  });
+
+  it('3 producers and a single consumer (MP/SC) keep each producer\'s order', async () => {
+    const { ctl } = setup(RING_F_SC_DEQ, 256);
+    const N = 700_000;
+    const cs = [consumer(0, 32)];
+    const ps = [producer(1, N, 32), producer(2, N, 32), producer(3, N, 5)];
+    await produced(ps);
+    stop(ctl);
+    const [r] = await finish(cs);
+    const exp = expected([1, 2, 3], N);
+    assert.equal(r!.count, 3 * N);
+    assert.equal(r!.sum, exp.sum);
+    assert.equal(r!.xor, exp.xor);
+    assert.equal(r!.order, 0);
+  });
+
+  it('a consumer killed with -9 between operations does not stop the others', async () => {
+    const { ring, ctl } = setup(0);
+    const N = 600_000;
+    const cs = [consumer(0, 32), consumer(1, 32), consumer(2, 16)];
+    const ps = [producer(1, N, 32), producer(2, N, 32)];
+    await until(() => consumed(ctl, 2) > 50_000, 10000, 'the victim consuming');
+    cs[2]!.proc.kill('SIGKILL');
+    await cs[2]!.exited;
+    const victim = consumed(ctl, 2);
+    await produced(ps);
+    stop(ctl);
+    // The victim may have died inside a claim: the others repair it while waiting.
+    const res = await finish(cs.slice(0, 2));
+    const rep = ring.repair();
+    const got = res.reduce((s, r) => s + r.count, 0);
+    const reclaimed = res.reduce((s, r) => s + r.reclaimed.length, 0) + rep.reclaimed.length;
+    for (const r of res) assert.equal(r.order, 0);
+    assert.ok(res.every((r) => r.count > 0));
+    // Every handle went to a live consumer, to the victim (counted up to its last burst), or was reclaimed.
+    const accounted = got + victim + reclaimed;
+    assert.ok(accounted <= 2 * N && accounted >= 2 * N - 16, `accounted ${accounted} of ${2 * N}`);
+    assert.ok(ring.empty());
+  });
+
+  for (const hook of ['ring-claim:prod', 'ring-claim:prod-early'] as const) {
+    it(`a producer killed between claim and publish (${hook}) is repaired: the others carry on, its claim becomes holes`, async () => {
+      const { ring, ctl } = setup(0, 256);
+      const N = 200_000;
+      const cs = [consumer(0, 32), consumer(1, 32)];
+      const victim = producer(9, 1000, 24, { MPDK_TEST_HOOK: hook });
+      await victim.waitFor(/MPDK_TEST_HOOK ring-claim reached/, 10000);
+      const ps = [producer(1, N, 32), producer(2, N, 32)];
+      await sleep(100); // the others queue up behind the stopped claim
+      const killedAt = performance.now();
+      victim.proc.kill('SIGKILL');
+      await victim.exited;
+      await until(() => consumed(ctl, 0) + consumed(ctl, 1) > 0, 5000, 'consumers getting handles after the kill');
+      const resumeMs = performance.now() - killedAt;
+      await produced(ps);
+      stop(ctl);
+      const res = await finish(cs);
+      const exp = expected([1, 2], N);
+      assert.equal(res.reduce((s, r) => s + r.count, 0), 2 * N);
+      assert.equal(res.reduce((s, r) => s + r.sum, 0), exp.sum);
+      assert.equal(res.reduce((x, r) => (x ^ r.xor) >>> 0, 0), exp.xor);
+      assert.equal(res.reduce((s, r) => s + r.holes, 0), 24, 'the dead claim, counted as holes');
+      assert.equal(ring.holes(), 24);
+      for (const r of res) assert.equal(r.order, 0);
+      process.stderr.write(`# ${hook}: consumers resumed ${resumeMs.toFixed(1)} ms after the kill\n`);
+    });
+  }
+
+  it('a consumer killed between claim and publish: its handles are reclaimed by repair, the others go on', async () => {
+    const { ring, ctl } = setup(0, 256);
+    const N = 200_000;
+    const ps = [producer(1, N, 32), producer(2, N, 32)];
+    await until(() => ring.count() >= 20, 10000, 'the ring filling');
+    const victim = consumer(5, 20, { MPDK_TEST_HOOK: 'ring-claim:cons' });
+    await victim.waitFor(/MPDK_TEST_HOOK ring-claim reached/, 10000);
+    const cs = [consumer(0, 32)];
+    await sleep(50);
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    await produced(ps);
+    stop(ctl);
+    const res = await finish(cs);
+    const rep = ring.repair();
+    const reclaimed = [...rep.reclaimed, ...res.flatMap((r) => r.reclaimed)];
+    assert.equal(reclaimed.length, 20, `reclaimed ${reclaimed.length}`);
+    const exp = expected([1, 2], N);
+    let sum = res.reduce((s, r) => s + r.sum, 0);
+    let xor = res.reduce((x, r) => (x ^ r.xor) >>> 0, 0);
+    for (const v of reclaimed) {
+      sum += v;
+      xor = (xor ^ v) >>> 0;
+    }
+    assert.equal(res.reduce((s, r) => s + r.count, 0) + reclaimed.length, 2 * N);
+    assert.equal(sum, exp.sum);
+    assert.equal(xor, exp.xor);
+    assert.ok(ring.empty());
+  });
+
+  it('a sleeping consumer uses ~0 CPU and wakes when a handle is enqueued', async () => {
+    const { ring } = setup(0);
+    const c = spawnNode(CHILD, [...ealArgs(), 'sleep', 'ring=r']);
+    const m = await c.waitFor(/"waiting":true/, 10000);
+    assert.ok(m);
+    await sleep(200);
+    const ticks = (): number => {
+      const f = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return Number(rest[11]) + Number(rest[12]); // utime + stime
+    };
+    const t0 = ticks();
+    await sleep(1000);
+    const used = ticks() - t0;
+    assert.ok(used < 10, `sleeping consumer used ${used} ticks in 1 s`);
+    assert.ok(ring.enqueue(4242));
+    await c.waitFor(/"woke":1,"value":4242/, 5000);
+    assert.equal(await c.exited, 0);
+  });
+});
