@@ -34,3 +34,14 @@ export {
   writeEth, writeIpv4, writeIpv6, writeUdp, writeTcp, FlowSet, buildUdpFrame, UdpFrameBuilder, checkFrameSize,
   PayloadInfo, readPayload, PacketInfo, parseFrame, type FlowSpec,
 } from './net/packet.js';
+export { IdlePolicy, parseIdleMode, type IdleMode, type IdleOptions } from './eal/idle.js';
+export {
+  EthDev, type PortConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
+} from './ethdev/ethdev.js';
+export {
+  Port, Devargs, parseVdev, RssSteer, STAT_PACKETS, STAT_OCTETS, STAT_ERRORS, STAT_NOMBUF, STAT_MISSED,
+  type NetDriver, type DriverPort, type RxQueue, type TxQueue, type Wire, type VdevInfo,
+} from './ethdev/driver.js';
+export { ED, EP, EQ, MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
+export { registerDriver, findDriver, driverNames } from './drivers/net/index.js';
+export { watchDeath, unwatchDeath } from './eal/deathwatch.js';

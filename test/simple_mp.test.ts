@@ -39,13 +39,14 @@ test('primary and secondary exchange 1,000 messages each way, in order, none los
     fromA.push(`a${i} héllo wörld ✓`);
     fromB.push(`b${i} 日本語 ${'x'.repeat(i % 20)}`);
   }
-  // Interleave writes in chunks, as a person (or a script) would.
-  for (let i = 0; i < N; i += 50) {
-    a.proc.stdin!.write(fromA.slice(i, i + 50).map((m) => `send ${m}\n`).join(''));
-    b.proc.stdin!.write(fromB.slice(i, i + 50).map((m) => `send ${m}\n`).join(''));
-    await sleep(5);
+  // Interleave writes in chunks smaller than the rings (63 entries), waiting for each chunk
+  // to be received, as a sender that respects "ring full" would.
+  for (let i = 0; i < N; i += 25) {
+    a.proc.stdin!.write(fromA.slice(i, i + 25).map((m) => `send ${m}\n`).join(''));
+    b.proc.stdin!.write(fromB.slice(i, i + 25).map((m) => `send ${m}\n`).join(''));
+    const want = Math.min(N, i + 25);
+    await until(() => received(b).length >= want && received(a).length >= want, 10000, `${want} messages each way`);
   }
-  await until(() => received(b).length >= N && received(a).length >= N, 20000, 'all messages');
   assert.deepEqual(received(b), fromA);
   assert.deepEqual(received(a), fromB);
   assert.doesNotMatch(a.out + b.out, /not sent/);

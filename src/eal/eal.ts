@@ -27,6 +27,7 @@ import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
 import { RobustLock } from './lock.js';
+import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, parseEalArgs, type EalOptions } from './options.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
@@ -411,23 +412,32 @@ export class Eal {
     this.primaryExitHandlers.push(fn);
   }
 
+  /**
+   * Watch the primary through a pidfd (deathwatch.ts): its death is seen within
+   * milliseconds without polling. A slow re-check of the header re-arms the watch when a
+   * new primary adopts the instance.
+   */
   private watchPrimary(): void {
-    let reported = 0;
-    this.watch = setInterval(() => {
+    let watched = 0;
+    const arm = (): void => {
       const pid = this.primaryPid();
-      if (this.primaryAlive()) {
-        reported = 0;
-        return;
+      if (pid === watched || this.closed) return;
+      if (!this.primaryAlive()) {
+        if (watched === 0) return; // joined an instance whose primary is already gone
       }
-      if (reported === pid) return;
-      reported = pid;
-      if (this.primaryExitHandlers.length === 0) {
-        process.stderr.write(`EAL: the primary process (pid ${pid}) of '${this.filePrefix}' has exited; exiting too (restart this process after a new primary)\n`);
-        this.close();
-        process.exit(1);
-      }
-      for (const h of this.primaryExitHandlers) h(pid);
-    }, 50);
+      watched = pid;
+      watchDeath(pid, this.region.f64[HDR.PRIMARY_START >>> 3]!, (dead) => {
+        if (this.closed) return;
+        if (this.primaryExitHandlers.length === 0) {
+          process.stderr.write(`EAL: the primary process (pid ${dead}) of '${this.filePrefix}' has exited; exiting too (restart this process after a new primary)\n`);
+          this.close();
+          process.exit(1);
+        }
+        for (const h of this.primaryExitHandlers) h(dead);
+      });
+    };
+    arm();
+    this.watch = setInterval(arm, 1000);
     this.watch.unref();
   }
 

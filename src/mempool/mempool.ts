@@ -336,7 +336,7 @@ export class Mempool {
     const li = this.lenIdx;
     let got: number;
     if (li < 0 || n > this.cacheSize) {
-      got = this.ring.dequeueBulk(objs, n);
+      got = this.takeFromRing(objs, n);
     } else {
       const u32 = this.u32;
       let len = u32[li]!;
@@ -353,6 +353,20 @@ export class Mempool {
   }
 
   /**
+   * dequeueBulk from the common ring, all or nothing. After a dead producer's claim was
+   * repaired the ring holds EMPTY slots that dequeue drops, so a bulk dequeue may return
+   * 0 < k < n: put those k back (the ring holds all N elements, so that cannot fail) and
+   * try again; the holes are finite.
+   */
+  private takeFromRing(buf: Uint32Array, n: number): number {
+    for (;;) {
+      const k = this.ring.dequeueBulk(buf, n);
+      if (k === n || k === 0) return k;
+      this.ring.enqueueBulk(buf, k);
+    }
+  }
+
+  /**
    * Refill this lcore's cache holding `len` < n handles: first with cacheSize + n - len
    * from the ring, else with just the n - len missing. Returns the new len, or -1 when
    * the ring cannot even cover the shortfall (nothing changed).
@@ -360,9 +374,9 @@ export class Mempool {
   private refill(len: number, n: number): number {
     const sc = this.scratch;
     let req = this.cacheSize + n - len;
-    if (this.ring.dequeueBulk(sc, req) !== req) {
+    if (this.takeFromRing(sc, req) !== req) {
       req = n - len;
-      if (this.ring.dequeueBulk(sc, req) !== req) return -1;
+      if (this.takeFromRing(sc, req) !== req) return -1;
     }
     const u32 = this.u32;
     const base = this.objsIdx + len;

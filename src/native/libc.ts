@@ -34,6 +34,8 @@ const c = {
   sched_getaffinity: libc.func('int sched_getaffinity(int pid, size_t size, _Out_ uint8_t *mask)'),
   sched_yield: libc.func('int sched_yield(void)'),
   gettid: libc.func('int gettid(void)'),
+  syscall2: libc.func('long syscall(long nr, long a, long b)'),
+  poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
   prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
 };
 
@@ -165,6 +167,38 @@ export function setAffinity(cpus: readonly number[], tid = 0): void {
   const mask = Buffer.alloc(AFFINITY_BYTES);
   for (const cpu of cpus) mask[cpu >> 3]! |= 1 << (cpu & 7);
   if ((c.sched_setaffinity(tid, AFFINITY_BYTES, mask) as number) !== 0) throw new NativeError('sched_setaffinity', koffi.errno());
+}
+
+const SYS_pidfd_open = process.arch === 'arm64' ? 434 : 434;
+
+/** pidfd_open(2): a descriptor that becomes readable when process `pid` exits; -1 if it is gone. */
+export function pidfdOpen(pid: number): number {
+  const fd = Number(c.syscall2(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) return fd;
+  const e = koffi.errno();
+  if (e === 3 /* ESRCH */) return -1;
+  throw new NativeError('pidfd_open', e);
+}
+
+/**
+ * poll(2) for POLLIN on `fds` (at most 64), waiting at most `timeoutMs`. Writes into `ready`
+ * the descriptors that are readable and returns how many. `scratch` must hold 8 × fds.length bytes.
+ */
+export function pollIn(fds: readonly number[], timeoutMs: number, scratch: Buffer, ready: number[]): number {
+  for (let i = 0; i < fds.length; i++) {
+    scratch.writeInt32LE(fds[i]!, i * 8);
+    scratch.writeInt16LE(1 /* POLLIN */, i * 8 + 4);
+    scratch.writeInt16LE(0, i * 8 + 6);
+  }
+  const r = c.poll(scratch, fds.length, timeoutMs) as number;
+  ready.length = 0;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === 4) return 0; // EINTR
+    throw new NativeError('poll', e);
+  }
+  for (let i = 0; i < fds.length && ready.length < r; i++) if (scratch.readInt16LE(i * 8 + 6) !== 0) ready.push(fds[i]!);
+  return ready.length;
 }
 
 const PR_SET_PDEATHSIG = 1;

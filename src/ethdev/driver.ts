@@ -1,0 +1,320 @@
+/**
+ * The driver interface of the ports layer (DPDK's PMD ops, cut to what a software port
+ * needs) and the per-process view of one port's shared entry that drivers work through.
+ * A driver is one module (src/drivers/net/<name>.ts) exporting a `NetDriver`; the registry
+ * (src/drivers/net/index.ts) maps names to drivers. Adding a driver touches nothing else.
+ *
+ *   who calls what                                  where it runs
+ *   probe(port, args, vdevs)                        the primary, once, at EthDev.attach:
+ *                                                   check devargs, fill port.drv words / MAC
+ *   rxQueueSetup / txQueueSetup(port, q, nbDesc)    the configuring process, port stopped:
+ *                                                   create shared resources (rings), record
+ *                                                   their offsets in the queue's DRV words
+ *   start / stop(port)                              the configuring process
+ *   open(port) -> DriverPort                        each process that uses the port, once
+ *   DriverPort.rxQueue(q, pool) / txQueue(q)        each process, once per queue it binds
+ *   RxQueue.rxBurst / TxQueue.txBurst               the queue's owner, per burst (hot path)
+ *   DriverPort.wire?()                              the process playing the wire (tests, pktgen)
+ *
+ * Hot-path contract for RxQueue.rxBurst(handles, n) / TxQueue.txBurst(handles, n):
+ *   - move up to n packets; return how many; allocate nothing; no try/catch; no Atomics
+ *     beyond the ring's one per side per burst;
+ *   - rxBurst writes mbuf handles to handles[0..r); every mbuf is the caller's;
+ *   - txBurst takes handles[0..r) (they become the driver's: sent, queued or freed);
+ *     handles[r..n) stay the caller's (it frees or retries them), as DPDK;
+ *   - count the burst into the queue's owner stats line once per burst:
+ *       f64[port.statIdx(rx, q) + STAT_PACKETS] += r; f64[... + STAT_OCTETS] += bytes
+ *     (TX: f64[... + STAT_ERRORS] += n - r when some were not taken; RX: NOMBUF when
+ *     the pool ran dry). Only the owner writes that line.
+ *   - the ethdev layer checks port state, queue id and ownership ONCE, when it binds the
+ *     queue; the burst functions check nothing.
+ */
+import type { Eal } from '../eal/eal.js';
+import { MpdkError } from '../eal/errors.js';
+import type { PktmbufPool } from '../mbuf/mbuf.js';
+import { MBUF } from '../mbuf/mbuf.js';
+import { ToeplitzTable } from '../net/rss.js';
+import { ED, EP, EQ, MAX_QUEUES, MBUF_F_RX_RSS_HASH, PF_RSS } from './layout.js';
+
+/** f64 offsets (in f64 units) within a queue's stats, from `Port.statIdx`. */
+export const STAT_PACKETS = 0;
+export const STAT_OCTETS = 1;
+export const STAT_ERRORS = 2;
+export const STAT_NOMBUF = 3;
+/** From statIdx to the feeder line's MISSED. */
+export const STAT_MISSED = (EQ.MISSED - EQ.PACKETS) / 8;
+
+export interface RxQueue {
+  /** Receive up to n packets into handles[0..r); returns r. Hot path. */
+  rxBurst(handles: Uint32Array, n: number): number;
+}
+
+export interface TxQueue {
+  /** Send handles[0..r) of n; handles[r..n) stay the caller's. Hot path. */
+  txBurst(handles: Uint32Array, n: number): number;
+}
+
+/**
+ * The far side of a software port, for whoever plays the network (pktgen, a test):
+ * `inject` puts packets where the port receives them (RSS picks the RX queue; the hash
+ * is stored in the mbuf); `collect` takes what the port transmitted (all TX queues, fairly).
+ * inject returns r: handles[r..n) then hold the packets NOT taken (still the caller's; with
+ * RSS on, grouped by queue rather than in their original order); imissed counts them.
+ */
+export interface Wire {
+  inject(handles: Uint32Array, n: number): number;
+  collect(handles: Uint32Array, n: number): number;
+}
+
+export interface DriverPort {
+  rxQueue(q: number, pool: PktmbufPool): RxQueue;
+  txQueue(q: number): TxQueue;
+  /** Only drivers whose far side is software (net_ring). */
+  wire?(): Wire;
+  /** The process is done with the port (close files, flush). */
+  close?(): void;
+}
+
+/** What probe learns about every port being probed (in port order). */
+export interface VdevInfo {
+  port: number;
+  name: string;
+  driver: string;
+  args: Devargs;
+}
+
+export interface NetDriver {
+  /** Driver name: vdev `net_ring0` → driver `net_ring`. */
+  readonly name: string;
+  /** Valid devargs keys, each with a one-line description (for errors and --help). */
+  readonly args: Readonly<Record<string, string>>;
+  /** Primary, once per port. Validate `args` (EINVAL naming the problem); fill drv words. */
+  probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void;
+  rxQueueSetup?(port: Port, q: number, nbDesc: number): void;
+  txQueueSetup?(port: Port, q: number, nbDesc: number): void;
+  start?(port: Port): void;
+  stop?(port: Port): void;
+  open(port: Port): DriverPort;
+}
+
+/** Parsed `key=value,...` devargs of one vdev. */
+export class Devargs {
+  readonly text: string;
+  readonly map: ReadonlyMap<string, string>;
+
+  constructor(text: string, map: Map<string, string>) {
+    this.text = text;
+    this.map = map;
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  str(key: string, dflt?: string): string | undefined {
+    return this.map.get(key) ?? dflt;
+  }
+
+  /** An integer argument in [min, max]; EINVAL naming the vdev otherwise. */
+  int(vdev: string, key: string, dflt: number, min: number, max: number): number {
+    const s = this.map.get(key);
+    if (s === undefined) return dflt;
+    const v = /^\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new MpdkError('EINVAL', `--vdev ${vdev}: ${key}=${s} is not an integer from ${min} to ${max}`);
+    }
+    return v;
+  }
+}
+
+/**
+ * Split a --vdev spec `net_null0,size=64` into the port name, the driver name (the name
+ * without its trailing digits, as DPDK matches vdev drivers) and its devargs.
+ * EINVAL for an empty name, a key without `=`, a duplicate key, or a key the driver does
+ * not know (the message lists the valid ones).
+ */
+export function parseVdev(spec: string, validKeys?: Readonly<Record<string, string>>, driverName?: string): { name: string; driver: string; args: Devargs } {
+  const s = String(spec).trim();
+  const comma = s.indexOf(',');
+  const name = comma < 0 ? s : s.slice(0, comma);
+  const rest = comma < 0 ? '' : s.slice(comma + 1);
+  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || name.length >= EP.NAME_MAX) {
+    throw new MpdkError('EINVAL', `--vdev '${s}': the device name '${name}' must be letters, digits and '_' (at most ${EP.NAME_MAX - 1}), e.g. net_ring0`);
+  }
+  if (Buffer.byteLength(rest) >= EP.DEVARGS_MAX) {
+    throw new MpdkError('EINVAL', `--vdev '${name}': its arguments are longer than ${EP.DEVARGS_MAX - 1} bytes`);
+  }
+  const driver = driverName ?? name.replace(/\d+$/, '');
+  const map = new Map<string, string>();
+  if (rest !== '') {
+    for (const kv of rest.split(',')) {
+      const eq = kv.indexOf('=');
+      const key = eq < 0 ? kv : kv.slice(0, eq);
+      if (eq <= 0) throw new MpdkError('EINVAL', `--vdev ${name}: argument '${kv}' is not key=value`);
+      if (map.has(key)) throw new MpdkError('EINVAL', `--vdev ${name}: argument '${key}' is given twice`);
+      if (validKeys && !Object.prototype.hasOwnProperty.call(validKeys, key)) {
+        const valid = Object.keys(validKeys);
+        throw new MpdkError('EINVAL', `--vdev ${name}: unknown argument '${key}' for driver ${driver}; valid: ${valid.length ? valid.map((k) => `${k} (${validKeys[k]})`).join(', ') : 'none'}`);
+      }
+      map.set(key, kv.slice(eq + 1));
+    }
+  }
+  return { name, driver, args: new Devargs(rest, map) };
+}
+
+/**
+ * One port as one process (thread) sees it: byte offsets of its shared entry and typed
+ * views, plus process-local RSS tables. Drivers read and write the shared entry through
+ * this object; EthDev makes one per port per Eal.
+ */
+export class Port {
+  readonly eal: Eal;
+  readonly id: number;
+  /** Region offset of the port entry. */
+  readonly entry: number;
+  /** Region offset of the ETHDEV_DATA header (the lock lives there). */
+  readonly header: number;
+  readonly name: string;
+  readonly driverName: string;
+  readonly devargs: string;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  private rssTable: ToeplitzTable | undefined;
+  private rssKeyGen = -1;
+  /** RETA over the shared entry (u16 view), for steering. */
+  readonly reta: Uint16Array;
+
+  constructor(eal: Eal, header: number, id: number) {
+    const r = eal.region;
+    this.eal = eal;
+    this.header = header;
+    this.id = id;
+    this.entry = header + ED.BYTES + id * r.u32At(header + ED.PORT_STRIDE);
+    this.u32 = r.u32;
+    this.i32 = r.i32;
+    this.f64 = r.f64;
+    this.name = r.readString(this.entry + EP.NAME, EP.NAME_MAX);
+    this.driverName = r.readString(this.entry + EP.DRIVER, 32);
+    this.devargs = r.readString(this.entry + EP.DEVARGS, EP.DEVARGS_MAX);
+    this.reta = new Uint16Array(r.buffer, this.entry + EP.RETA, 512);
+  }
+
+  /** A u32 field of the port entry (EP.*). */
+  get(field: number): number {
+    return this.u32[(this.entry + field) >>> 2]!;
+  }
+
+  set(field: number, v: number): void {
+    this.u32[(this.entry + field) >>> 2] = v;
+  }
+
+  get state(): number {
+    return this.eal.region.loadAcquire(this.entry + EP.STATE);
+  }
+
+  get nbRx(): number {
+    return this.get(EP.NB_RXQ);
+  }
+
+  get nbTx(): number {
+    return this.get(EP.NB_TXQ);
+  }
+
+  /** Driver word i (0..15) of the port (written by probe). */
+  drv(i: number): number {
+    return this.u32[((this.entry + EP.DRV) >>> 2) + i]!;
+  }
+
+  setDrv(i: number, v: number): void {
+    this.u32[((this.entry + EP.DRV) >>> 2) + i] = v;
+  }
+
+  /** Region offset of RX (rx = true) or TX queue q's entry. */
+  queue(rx: boolean, q: number): number {
+    return this.entry + EP.RXQ + ((rx ? 0 : MAX_QUEUES) + q) * EQ.BYTES;
+  }
+
+  /** Driver word i (0..3) of queue q. */
+  qDrv(rx: boolean, q: number, i: number): number {
+    return this.u32[((this.queue(rx, q) + EQ.DRV0) >>> 2) + i]!;
+  }
+
+  setQDrv(rx: boolean, q: number, i: number, v: number): void {
+    this.u32[((this.queue(rx, q) + EQ.DRV0) >>> 2) + i] = v;
+  }
+
+  /** f64 index of queue q's PACKETS counter; add STAT_* for the others. */
+  statIdx(rx: boolean, q: number): number {
+    return (this.queue(rx, q) + EQ.PACKETS) >>> 3;
+  }
+
+  mac(): Uint8Array {
+    return this.eal.region.u8.slice(this.entry + EP.MAC, this.entry + EP.MAC + 6);
+  }
+
+  setMac(mac: Uint8Array): void {
+    this.eal.region.u8.set(mac.subarray(0, 6), this.entry + EP.MAC);
+  }
+
+  /** Is RSS steering on (the wire spreads packets over the RX queues)? */
+  get rssOn(): boolean {
+    return (this.get(EP.FLAGS) & PF_RSS) !== 0;
+  }
+
+  /**
+   * The Toeplitz table of the port's current key and hash types (built in this process
+   * on first use and after a reconfigure; 36 KiB, a few ms). Off the hot path.
+   */
+  rss(): ToeplitzTable {
+    const gen = this.get(EP.GEN);
+    if (!this.rssTable || this.rssKeyGen !== gen) {
+      const key = this.eal.region.u8.slice(this.entry + EP.RSS_KEY, this.entry + EP.RSS_KEY + 40);
+      this.rssTable = new ToeplitzTable(key, this.get(EP.RSS_HF));
+      this.rssKeyGen = gen;
+    }
+    return this.rssTable;
+  }
+
+  /** RETA mask (size − 1). */
+  get retaMask(): number {
+    return this.get(EP.RETA_SIZE) - 1;
+  }
+}
+
+/**
+ * RSS where packets ENTER a software port: hash the frame as a NIC with the port's key
+ * would, store the hash in the mbuf (HASH_RSS + RX_RSS_HASH flag), and return the RX queue
+ * from the RETA. Build one per wire (per process); `queueOf` allocates nothing.
+ */
+export class RssSteer {
+  private readonly table: ToeplitzTable;
+  private readonly reta: Uint16Array;
+  private readonly mask: number;
+  private readonly nbRx: number;
+  private readonly u8: Uint8Array;
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+
+  constructor(port: Port) {
+    this.table = port.rss();
+    this.reta = port.reta;
+    this.mask = port.retaMask;
+    this.nbRx = port.nbRx;
+    this.u8 = port.eal.region.u8;
+    this.u16 = new Uint16Array(port.eal.region.buffer);
+    this.u32 = port.u32;
+  }
+
+  /** Hash mbuf h, record the hash in it, return its RX queue. */
+  queueOf(h: number): number {
+    const u32 = this.u32;
+    const u16 = this.u16;
+    const data = u32[(h + MBUF.BUF_OFF) >>> 2]! + u16[(h + MBUF.DATA_OFF) >>> 1]!;
+    const hash = this.table.hashPacket(this.u8, data, u16[(h + MBUF.DATA_LEN) >>> 1]!);
+    u32[(h + MBUF.HASH_RSS) >>> 2] = hash;
+    u32[(h + MBUF.OL_FLAGS) >>> 2] = u32[(h + MBUF.OL_FLAGS) >>> 2]! | MBUF_F_RX_RSS_HASH;
+    const q = this.reta[hash & this.mask]!;
+    return q < this.nbRx ? q : q % this.nbRx;
+  }
+}

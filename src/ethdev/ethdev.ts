@@ -1,0 +1,736 @@
+/**
+ * Ports (DPDK's rte_ethdev): numbered 0..n−1 in the order of the primary's --vdev options,
+ * each with N RX and M TX queues, RSS, per-queue statistics, and a driver behind it
+ * (src/drivers/net/*, interface in driver.ts). Shared layout: layout.ts.
+ *
+ *   who calls what
+ *   every process      EthDev.attach(eal) (the primary's first call probes the ports and
+ *                      creates ETHDEV_DATA; the others find it — a secondary never
+ *                      re-initialises a port and attach resets no counter), count, info,
+ *                      macAddr, linkStatus, stats
+ *   configuring proc.  configure, rxQueueSetup, txQueueSetup, start, stop, promiscuous*,
+ *   (the primary, as   resetStats: under ED.LOCK, refused (EBUSY) on a started port where
+ *    a rule)           DPDK forbids it
+ *   queue user         rxQueue(port, q) / txQueue(port, q): check once (port exists: else
+ *                      ENODEV; started: else ENODEV; queue exists: else EINVAL), claim the
+ *                      queue for this process (a live other owner: EBUSY naming its pid),
+ *                      and return the driver's queue object whose rxBurst/txBurst is the
+ *                      hot call. rxBurst(port, q, ...) / txBurst(...) are the DPDK-shaped
+ *                      conveniences over the same objects (one array load + one compare more).
+ *   the wire           wire(port): the far side of a software port (net_ring), one process
+ *                      at a time
+ *
+ * Port state machine (EP.STATE; transitions under ED.LOCK):
+ *   PROBED      --configure-->            CONFIGURED   queues must be set up again
+ *   CONFIGURED  --configure / queue setup--> CONFIGURED
+ *   CONFIGURED  --start-->                STARTED      every queue set up; link up
+ *   STARTED     --stop-->                 CONFIGURED   link down; setups kept, start again
+ *   refused: configure or queue setup on a STARTED port (EBUSY: stop it first); queue
+ *   setup or start on a PROBED port (EINVAL: configure first); start with a queue not set
+ *   up (EINVAL naming it); binding a queue of a port that is not STARTED (ENODEV).
+ *   Queue objects bound before a stop keep working (the hot path checks nothing); a
+ *   configure or queue setup bumps EP.GEN so the conveniences re-bind.
+ *
+ * Queue ownership: EQ.OWNER_PID/LCORE/START, written under ED.LOCK by the claimer. A claim
+ * succeeds when the queue is free, ours (same pid and lcore), or its owner is dead (pid +
+ * start time, so a reused pid is not mistaken for the owner). Nothing releases a dead
+ * owner's claim: the next claimer takes it over.
+ *
+ * RSS: our drivers have no hardware, so RSS is applied where packets ENTER a port (the
+ * wire: Toeplitz over the 5-tuple with the port's key → RETA → RX queue; hash stored in
+ * the mbuf with MBUF_F_RX_RSS_HASH). On when configure asks for it or nbRx > 1. The
+ * symmetric mode uses the 0x6d5a key (net/rss.ts), so both directions of a flow land on
+ * one queue.
+ */
+import type { Eal } from '../eal/eal.js';
+import { MpdkError } from '../eal/errors.js';
+import { RobustLock } from '../eal/lock.js';
+import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
+import { processAlive, processStartTime } from '../native/libc.js';
+import { Mempool } from '../mempool/mempool.js';
+import { PktmbufPool } from '../mbuf/mbuf.js';
+import { formatMac, portMac } from '../net/packet.js';
+import { Reta, RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT, RSS_KEY_LEN, RSS_KEY_SYMMETRIC } from '../net/rss.js';
+import { findDriver } from '../drivers/net/index.js';
+import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
+import {
+  ED, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, MAX_PORTS, MAX_QUEUES, PF_LINK_UP, PF_PROMISC, PF_RSS, PF_RSS_SYMMETRIC,
+  PortState, RETA_MAX,
+} from './layout.js';
+
+export interface RssConf {
+  /** 40-byte Toeplitz key (default: the Microsoft key; not with `symmetric`). */
+  key?: Uint8Array;
+  /** RSS_HF bits (default RSS_HF.ALL). */
+  hashFunctions?: number;
+  /** Both directions of a flow on one queue (uses the symmetric key). */
+  symmetric?: boolean;
+}
+
+export interface PortConf {
+  rss?: RssConf;
+  /** Redirection table entries: a power of two ≤ 512 (default 128). */
+  retaSize?: number;
+}
+
+export interface LinkStatus {
+  up: boolean;
+  speedMbps: number;
+  duplex: 'full';
+}
+
+export interface QueueStats {
+  q: number;
+  ipackets: number;
+  ibytes: number;
+  ierrors: number;
+  imissed: number;
+  rxNombuf: number;
+  opackets: number;
+  obytes: number;
+  oerrors: number;
+  /** Pid using the queue (0 = none or dead). */
+  rxOwner: number;
+  txOwner: number;
+}
+
+export interface PortStats {
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
+  imissed: number;
+  ierrors: number;
+  oerrors: number;
+  rxNombuf: number;
+  queues: QueueStats[];
+}
+
+export interface QueueInfo {
+  q: number;
+  setUp: boolean;
+  nbDesc: number;
+  /** RX: the mbuf pool's name. */
+  pool?: string;
+  owner: number;
+  ownerLcore: number;
+  ownerAlive: boolean;
+}
+
+export interface PortInfo {
+  id: number;
+  name: string;
+  driver: string;
+  devargs: string;
+  state: 'probed' | 'configured' | 'started';
+  nbRx: number;
+  nbTx: number;
+  mac: string;
+  promiscuous: boolean;
+  link: LinkStatus;
+  rss: { on: boolean; symmetric: boolean; hashFunctions: number; retaSize: number };
+  wire: number;
+  rxq: QueueInfo[];
+  txq: QueueInfo[];
+}
+
+const STATE_NAMES = ['unused', 'probed', 'configured', 'started'] as const;
+const instances = new WeakMap<Eal, EthDev>();
+let ownStart = -1;
+function myStart(): number {
+  if (ownStart < 0) ownStart = processStartTime(process.pid);
+  return ownStart;
+}
+
+function isUint(v: unknown, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+}
+
+export class EthDev {
+  readonly eal: Eal;
+  /** Region offset of ETHDEV_DATA. */
+  readonly header: number;
+  /** Number of ports. */
+  readonly count: number;
+  private readonly ports: Port[];
+  private readonly lock: RobustLock;
+  private readonly opened: (DriverPort | undefined)[];
+  private readonly rxBound: (RxQueue | undefined)[];
+  private readonly txBound: (TxQueue | undefined)[];
+  /** EP.GEN each bound queue was bound at; u32 index of each port's GEN. */
+  private readonly rxGen: Uint32Array;
+  private readonly txGen: Uint32Array;
+  private readonly genIdx: Uint32Array;
+  private readonly u32: Uint32Array;
+  private readonly wires: (Wire | undefined)[];
+  private readonly wireGen: Uint32Array;
+
+  private constructor(eal: Eal, header: number) {
+    this.eal = eal;
+    this.header = header;
+    this.u32 = eal.region.u32;
+    this.count = eal.region.u32At(header + ED.NB_PORTS);
+    this.ports = [];
+    for (let i = 0; i < this.count; i++) this.ports.push(new Port(eal, header, i));
+    this.lock = new RobustLock(eal.region.i32, header + ED.LOCK);
+    this.opened = new Array<DriverPort | undefined>(this.count).fill(undefined);
+    this.rxBound = new Array<RxQueue | undefined>(this.count * MAX_QUEUES).fill(undefined);
+    this.txBound = new Array<TxQueue | undefined>(this.count * MAX_QUEUES).fill(undefined);
+    this.rxGen = new Uint32Array(this.count * MAX_QUEUES);
+    this.txGen = new Uint32Array(this.count * MAX_QUEUES);
+    this.genIdx = Uint32Array.from(this.ports, (p) => (p.entry + EP.GEN) >>> 2);
+    this.wires = new Array<Wire | undefined>(this.count).fill(undefined);
+    this.wireGen = new Uint32Array(this.count);
+  }
+
+  // --- attach and probe -------------------------------------------------------------------
+
+  /**
+   * The ports of this instance, for this thread's Eal. The primary's first call probes
+   * eal.options.vdevs (bad devargs: EINVAL, unknown driver: ENODEV; nothing is left
+   * behind). A secondary finds the ports the primary probed (ENOENT when it has not yet);
+   * --vdev options given to it must match the primary's (EINVAL naming both).
+   */
+  static attach(eal: Eal): EthDev {
+    const cached = instances.get(eal);
+    if (cached) return cached;
+    let mz: { offset: number } | undefined = eal.memzones.tryLookup(ETHDEV_MZ);
+    let probedHere = false;
+    if (!mz) {
+      if (!eal.isPrimary) {
+        throw new MpdkError('ENOENT', `no ports in instance '${eal.filePrefix}': the primary (pid ${eal.primaryPid()}) has not set them up (EthDev.attach) yet; start the primary first`);
+      }
+      mz = EthDev.probeAll(eal);
+      probedHere = mz !== undefined;
+      mz ??= eal.memzones.lookup(ETHDEV_MZ);
+    }
+    const r = eal.region;
+    const deadline = Date.now() + 2000;
+    while (r.loadAcquire(mz.offset + ED.MAGIC) !== ETHDEV_MAGIC) {
+      if (Date.now() > deadline) throw new MpdkError('ETIMEDOUT', `ports of instance '${eal.filePrefix}' are still being probed after 2 s (by pid ${r.i32[(mz.offset + ED.CREATOR) >>> 2]}); is the primary stuck?`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+    const ver = r.u32At(mz.offset + ED.VERSION);
+    if (ver !== ETHDEV_VERSION || r.u32At(mz.offset + ED.MAX_QUEUES) !== MAX_QUEUES || r.u32At(mz.offset + ED.PORT_STRIDE) !== EP_STRIDE) {
+      throw new MpdkError('EPROTO', `the ports of instance '${eal.filePrefix}' have layout version ${ver}; this code reads ${ETHDEV_VERSION}: run the same mpdk in every process`);
+    }
+    const dev = new EthDev(eal, mz.offset);
+    if (!probedHere && eal.options.vdevs.length > 0) {
+      const mine = eal.options.vdevs.map((v) => v.trim());
+      const theirs = dev.ports.map((p) => (p.devargs ? `${p.name},${p.devargs}` : p.name));
+      if (mine.join(' ') !== theirs.join(' ')) {
+        throw new MpdkError('EINVAL', `--vdev ${mine.join(' --vdev ')} differs from the ports the primary set up (${theirs.length ? theirs.join(', ') : 'none'}); a secondary needs no --vdev: drop it or pass the same ones`);
+      }
+    }
+    instances.set(eal, dev);
+    return dev;
+  }
+
+  /** Probe the vdevs into a new ETHDEV_DATA; undefined when another thread just did. */
+  private static probeAll(eal: Eal): { offset: number } | undefined {
+    const specs = eal.options.vdevs;
+    if (specs.length > MAX_PORTS) throw new MpdkError('EINVAL', `${specs.length} --vdev options: at most ${MAX_PORTS} ports`);
+    const vdevs: VdevInfo[] = [];
+    for (let i = 0; i < specs.length; i++) {
+      const { driver } = parseVdev(specs[i]!);
+      const d = findDriver(driver);
+      const v = parseVdev(specs[i]!, d.args, d.name);
+      if (vdevs.some((o) => o.name === v.name)) throw new MpdkError('EINVAL', `--vdev ${v.name} is given twice; each port needs its own name (net_ring0, net_ring1, ...)`);
+      vdevs.push({ port: i, name: v.name, driver: d.name, args: v.args });
+    }
+    let mz;
+    try {
+      mz = eal.memzones.reserve(ETHDEV_MZ, ED.BYTES + Math.max(1, vdevs.length) * EP_STRIDE, 64);
+    } catch (e) {
+      if (e instanceof MpdkError && e.code === 'EEXIST') return undefined;
+      throw e;
+    }
+    const r = eal.region;
+    const z = mz.offset;
+    try {
+      r.u32[(z + ED.VERSION) >>> 2] = ETHDEV_VERSION;
+      r.u32[(z + ED.NB_PORTS) >>> 2] = vdevs.length;
+      r.u32[(z + ED.MAX_QUEUES) >>> 2] = MAX_QUEUES;
+      r.u32[(z + ED.PORT_STRIDE) >>> 2] = EP_STRIDE;
+      r.i32[(z + ED.CREATOR) >>> 2] = process.pid;
+      for (const v of vdevs) {
+        const e = z + ED.BYTES + v.port * EP_STRIDE;
+        r.writeString(e + EP.NAME, EP.NAME_MAX, v.name);
+        r.writeString(e + EP.DRIVER, 32, v.driver);
+        r.writeString(e + EP.DEVARGS, EP.DEVARGS_MAX, v.args.text);
+        r.u8.set(portMac(v.port), e + EP.MAC);
+        r.u32[(e + EP.LINK_SPEED) >>> 2] = 10000;
+        r.u32[(e + EP.MTU) >>> 2] = 1500;
+        r.u32[(e + EP.RSS_HF) >>> 2] = RSS_HF.ALL;
+        r.u32[(e + EP.RETA_SIZE) >>> 2] = RETA_SIZE_DEFAULT;
+        r.u8.set(RSS_KEY_DEFAULT, e + EP.RSS_KEY);
+        r.u32[(e + EP.STATE) >>> 2] = PortState.PROBED;
+      }
+      for (const v of vdevs) findDriver(v.driver).probe(new Port(eal, z, v.port), v.args, vdevs);
+    } catch (e) {
+      eal.memzones.free(ETHDEV_MZ);
+      throw e;
+    }
+    r.storeRelease(z + ED.MAGIC, ETHDEV_MAGIC);
+    eal.log('info', `ports: ${vdevs.map((v) => `${v.port}=${v.name}`).join(' ') || 'none'}`);
+    return mz;
+  }
+
+  // --- lookups ----------------------------------------------------------------------------
+
+  private portObj(port: number): Port {
+    const p = Number.isInteger(port) ? this.ports[port] : undefined;
+    if (!p) throw new MpdkError('ENODEV', `no port ${port}: this instance has ${this.count} port${this.count === 1 ? '' : 's'}${this.count ? ` (0..${this.count - 1})` : ''}; ports come from the primary's --vdev options`);
+    return p;
+  }
+
+  /** The port id of `name` (e.g. "net_ring1"); ENODEV when there is none. */
+  portId(name: string): number {
+    const p = this.ports.find((x) => x.name === name);
+    if (!p) throw new MpdkError('ENODEV', `no port named '${name}'; ports: ${this.ports.map((x) => x.name).join(', ') || 'none'}`);
+    return p.id;
+  }
+
+  /** The driver's view of port `port` (for drivers and tools). */
+  port(port: number): Port {
+    return this.portObj(port);
+  }
+
+  private withLock<T>(fn: () => T): T {
+    return this.lock.with(fn, { what: 'the port configuration' });
+  }
+
+  // --- configuration ----------------------------------------------------------------------
+
+  /**
+   * Set the queue counts and RSS of a stopped port (rte_eth_dev_configure). Every queue
+   * must be set up again afterwards. EBUSY when started; EINVAL for bad counts or RSS.
+   */
+  configure(port: number, nbRx: number, nbTx: number, conf: PortConf = {}): void {
+    const p = this.portObj(port);
+    if (!isUint(nbRx, MAX_QUEUES) || !isUint(nbTx, MAX_QUEUES) || nbRx + nbTx === 0) {
+      throw new MpdkError('EINVAL', `${p.name}: cannot configure ${nbRx} RX and ${nbTx} TX queues: each count must be 0..${MAX_QUEUES}, not both 0`);
+    }
+    const rss = conf.rss;
+    const symmetric = rss?.symmetric === true;
+    let key = RSS_KEY_DEFAULT;
+    if (rss?.key !== undefined) {
+      if (symmetric) throw new MpdkError('EINVAL', `${p.name}: symmetric RSS uses its own key (0x6d5a repeated); do not pass a key with it`);
+      if (!(rss.key instanceof Uint8Array) || rss.key.length !== RSS_KEY_LEN) {
+        throw new MpdkError('EINVAL', `${p.name}: the RSS key must be ${RSS_KEY_LEN} bytes (a Uint8Array); it is ${rss.key?.length ?? 0}`);
+      }
+      key = rss.key;
+    }
+    if (symmetric) key = RSS_KEY_SYMMETRIC;
+    const hf = rss?.hashFunctions ?? RSS_HF.ALL;
+    if (!isUint(hf, RSS_HF.ALL)) throw new MpdkError('EINVAL', `${p.name}: RSS hash functions ${hf} are not a combination of RSS_HF bits (0..${RSS_HF.ALL})`);
+    const retaSize = conf.retaSize ?? RETA_SIZE_DEFAULT;
+    if (!isUint(retaSize, RETA_MAX) || retaSize < 1 || (retaSize & (retaSize - 1)) !== 0) {
+      throw new MpdkError('EINVAL', `${p.name}: RETA size ${retaSize} must be a power of two from 1 to ${RETA_MAX}`);
+    }
+    this.withLock(() => {
+      if (p.state === PortState.STARTED) throw new MpdkError('EBUSY', `${p.name} is started: stop it before configuring it`);
+      p.set(EP.NB_RXQ, nbRx);
+      p.set(EP.NB_TXQ, nbTx);
+      let flags = p.get(EP.FLAGS) & PF_PROMISC;
+      if (rss !== undefined || nbRx > 1) flags |= PF_RSS;
+      if (symmetric) flags |= PF_RSS_SYMMETRIC;
+      p.set(EP.FLAGS, flags);
+      p.set(EP.RSS_HF, hf);
+      p.set(EP.RETA_SIZE, retaSize);
+      this.eal.region.u8.set(key, p.entry + EP.RSS_KEY);
+      new Reta(Math.max(nbRx, 1), retaSize, p.reta); // round-robin fill of the shared RETA
+      for (let q = 0; q < MAX_QUEUES; q++) {
+        p.u32[(p.queue(true, q) + EQ.STATE) >>> 2] = 0;
+        p.u32[(p.queue(false, q) + EQ.STATE) >>> 2] = 0;
+      }
+      p.set(EP.GEN, (p.get(EP.GEN) + 1) >>> 0);
+      this.eal.region.storeRelease(p.entry + EP.STATE, PortState.CONFIGURED);
+    });
+  }
+
+  /** Point RETA entry `index` at RX queue `queue` (rte_eth_dev_rss_reta_update, one entry). */
+  retaUpdate(port: number, index: number, queue: number): void {
+    const p = this.portObj(port);
+    if (!isUint(index, p.retaMask)) throw new MpdkError('EINVAL', `${p.name}: RETA index ${index} is outside 0..${p.retaMask}`);
+    if (!isUint(queue, Math.max(0, p.nbRx - 1)) || p.nbRx === 0) throw new MpdkError('EINVAL', `${p.name}: RX queue ${queue} does not exist (0..${p.nbRx - 1})`);
+    p.reta[index] = queue;
+  }
+
+  private checkSetup(p: Port, rx: boolean, q: number, nbDesc: number): void {
+    const st = p.state;
+    if (st === PortState.STARTED) throw new MpdkError('EBUSY', `${p.name} is started: stop it before setting up queues`);
+    if (st !== PortState.CONFIGURED) throw new MpdkError('EINVAL', `${p.name} is not configured: call configure(${p.id}, nbRx, nbTx) first`);
+    const nb = rx ? p.nbRx : p.nbTx;
+    if (!isUint(q, MAX_QUEUES - 1) || q >= nb) {
+      throw new MpdkError('EINVAL', `${p.name} has ${nb} ${rx ? 'RX' : 'TX'} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
+    }
+    if (!isUint(nbDesc, 65536) || nbDesc < 1) throw new MpdkError('EINVAL', `${p.name}: ${nbDesc} descriptors: use 1..65536 (a power of two such as 1024 is usual)`);
+  }
+
+  /** Set up RX queue q with nbDesc descriptors, receiving into `pool` (rte_eth_rx_queue_setup). */
+  rxQueueSetup(port: number, q: number, nbDesc: number, pool: PktmbufPool): void {
+    const p = this.portObj(port);
+    if (!(pool instanceof PktmbufPool)) throw new MpdkError('EINVAL', `${p.name}: RX queue ${q} needs a PktmbufPool`);
+    this.withLock(() => {
+      this.checkSetup(p, true, q, nbDesc);
+      findDriver(p.driverName).rxQueueSetup?.(p, q, nbDesc);
+      const e = p.queue(true, q);
+      p.u32[(e + EQ.NB_DESC) >>> 2] = nbDesc;
+      p.u32[(e + EQ.POOL) >>> 2] = pool.mp.header;
+      p.u32[(e + EQ.STATE) >>> 2] = 1;
+      p.set(EP.GEN, (p.get(EP.GEN) + 1) >>> 0);
+    });
+  }
+
+  /** Set up TX queue q with nbDesc descriptors (rte_eth_tx_queue_setup). */
+  txQueueSetup(port: number, q: number, nbDesc: number): void {
+    const p = this.portObj(port);
+    this.withLock(() => {
+      this.checkSetup(p, false, q, nbDesc);
+      findDriver(p.driverName).txQueueSetup?.(p, q, nbDesc);
+      const e = p.queue(false, q);
+      p.u32[(e + EQ.NB_DESC) >>> 2] = nbDesc;
+      p.u32[(e + EQ.POOL) >>> 2] = 0;
+      p.u32[(e + EQ.STATE) >>> 2] = 1;
+      p.set(EP.GEN, (p.get(EP.GEN) + 1) >>> 0);
+    });
+  }
+
+  /** Start the port (link up). EINVAL when not configured or a queue is not set up. */
+  start(port: number): void {
+    const p = this.portObj(port);
+    this.withLock(() => {
+      const st = p.state;
+      if (st === PortState.STARTED) return;
+      if (st !== PortState.CONFIGURED) throw new MpdkError('EINVAL', `${p.name} is not configured: call configure(${p.id}, nbRx, nbTx) and set up its queues first`);
+      for (const rx of [true, false]) {
+        const nb = rx ? p.nbRx : p.nbTx;
+        for (let q = 0; q < nb; q++) {
+          if (p.u32[(p.queue(rx, q) + EQ.STATE) >>> 2] !== 1) {
+            throw new MpdkError('EINVAL', `${p.name}: ${rx ? 'RX' : 'TX'} queue ${q} is not set up; call ${rx ? 'rxQueueSetup' : 'txQueueSetup'}(${p.id}, ${q}, ...) before start`);
+          }
+        }
+      }
+      findDriver(p.driverName).start?.(p);
+      p.set(EP.FLAGS, p.get(EP.FLAGS) | PF_LINK_UP);
+      this.eal.region.storeRelease(p.entry + EP.STATE, PortState.STARTED);
+    });
+  }
+
+  /** Stop the port (link down). Queues stay set up; start again without reconfiguring. */
+  stop(port: number): void {
+    const p = this.portObj(port);
+    this.withLock(() => {
+      if (p.state !== PortState.STARTED) return;
+      findDriver(p.driverName).stop?.(p);
+      p.set(EP.FLAGS, p.get(EP.FLAGS) & ~PF_LINK_UP);
+      this.eal.region.storeRelease(p.entry + EP.STATE, PortState.CONFIGURED);
+    });
+  }
+
+  isStarted(port: number): boolean {
+    return this.portObj(port).state === PortState.STARTED;
+  }
+
+  macAddr(port: number): Uint8Array {
+    return this.portObj(port).mac();
+  }
+
+  /** Set the port's MAC (6 bytes). */
+  macAddrSet(port: number, mac: Uint8Array): void {
+    const p = this.portObj(port);
+    if (!(mac instanceof Uint8Array) || mac.length !== 6) throw new MpdkError('EINVAL', `${p.name}: a MAC address is 6 bytes`);
+    this.withLock(() => p.setMac(mac));
+  }
+
+  linkStatus(port: number): LinkStatus {
+    const p = this.portObj(port);
+    return { up: (p.get(EP.FLAGS) & PF_LINK_UP) !== 0, speedMbps: p.get(EP.LINK_SPEED), duplex: 'full' };
+  }
+
+  promiscuousEnable(port: number): void {
+    const p = this.portObj(port);
+    this.withLock(() => p.set(EP.FLAGS, p.get(EP.FLAGS) | PF_PROMISC));
+  }
+
+  promiscuousDisable(port: number): void {
+    const p = this.portObj(port);
+    this.withLock(() => p.set(EP.FLAGS, p.get(EP.FLAGS) & ~PF_PROMISC));
+  }
+
+  promiscuous(port: number): boolean {
+    return (this.portObj(port).get(EP.FLAGS) & PF_PROMISC) !== 0;
+  }
+
+  // --- queues: bind once, then burst ----------------------------------------------------------
+
+  private checkBind(p: Port, rx: boolean, q: number): void {
+    if (p.state !== PortState.STARTED) throw new MpdkError('ENODEV', `${p.name} (port ${p.id}) is not started: the primary must configure and start it first`);
+    const nb = rx ? p.nbRx : p.nbTx;
+    if (!isUint(q, MAX_QUEUES - 1) || q >= nb) {
+      throw new MpdkError('EINVAL', `${p.name} (port ${p.id}) has ${nb} ${rx ? 'RX' : 'TX'} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
+    }
+  }
+
+  /**
+   * Record this process (and lcore) as the user of a queue. EBUSY naming the owner when
+   * a live other process or lcore uses it; a dead owner's claim is taken over.
+   */
+  claimQueue(port: number, q: number, dir: 'rx' | 'tx'): void {
+    const p = this.portObj(port);
+    const rx = dir === 'rx';
+    this.checkBind(p, rx, q);
+    this.claimEntry(p.queue(rx, q) + EQ.OWNER_PID, `${dir.toUpperCase()} queue ${q} of ${p.name} (port ${p.id})`);
+  }
+
+  /** Give up this process's claim on a queue (no-op if it is not ours). */
+  releaseQueue(port: number, q: number, dir: 'rx' | 'tx'): void {
+    const p = this.portObj(port);
+    if (!isUint(q, MAX_QUEUES - 1)) return;
+    const rx = dir === 'rx';
+    this.releaseEntry(p.queue(rx, q) + EQ.OWNER_PID);
+    const i = port * MAX_QUEUES + q;
+    if (rx) this.rxBound[i] = undefined;
+    else this.txBound[i] = undefined;
+  }
+
+  /** Owner words at `at`: PID (i32), LCORE (i32, +4), START (f64, +8). */
+  private claimEntry(at: number, what: string): void {
+    const r = this.eal.region;
+    const lcore = this.eal.lcoreId;
+    this.withLock(() => {
+      const pid = r.i32[at >>> 2]!;
+      const olc = r.i32[(at + 4) >>> 2]!;
+      if (pid === process.pid && olc === lcore) return;
+      if (pid !== 0 && processAlive(pid, r.f64[(at + 8) >>> 3]!)) {
+        throw new MpdkError('EBUSY', `${what} is already used by pid ${pid} (lcore ${olc})${pid === process.pid ? ', another thread of this process' : ''}; each queue has one user: pick another queue or stop that process`);
+      }
+      r.f64[(at + 8) >>> 3] = myStart();
+      r.i32[(at + 4) >>> 2] = lcore;
+      Atomics.store(r.i32, at >>> 2, process.pid);
+    });
+  }
+
+  private releaseEntry(at: number): void {
+    const r = this.eal.region;
+    this.withLock(() => {
+      if (r.i32[at >>> 2] === process.pid && r.i32[(at + 4) >>> 2] === this.eal.lcoreId) Atomics.store(r.i32, at >>> 2, 0);
+    });
+  }
+
+  private open(p: Port): DriverPort {
+    let d = this.opened[p.id];
+    if (!d) {
+      d = findDriver(p.driverName).open(p);
+      this.opened[p.id] = d;
+    }
+    return d;
+  }
+
+  /**
+   * Bind RX queue q of `port` for this thread: checks once (ENODEV / EINVAL), claims it
+   * (EBUSY), returns the object whose `rxBurst(handles, n)` is the hot call.
+   */
+  rxQueue(port: number, q: number): RxQueue {
+    const p = this.portObj(port);
+    const i = port * MAX_QUEUES + q;
+    const gen = p.get(EP.GEN);
+    const have = this.rxBound[i];
+    if (have && this.rxGen[i] === gen && p.state === PortState.STARTED) return have;
+    this.checkBind(p, true, q);
+    const poolOff = p.u32[(p.queue(true, q) + EQ.POOL) >>> 2]!;
+    const pool = PktmbufPool.lookup(this.eal, Mempool.attachAt(this.eal, poolOff).name);
+    this.claimQueue(port, q, 'rx');
+    const rxq = this.open(p).rxQueue(q, pool);
+    this.rxBound[i] = rxq;
+    this.rxGen[i] = gen;
+    return rxq;
+  }
+
+  /** Bind TX queue q of `port` for this thread (see rxQueue). */
+  txQueue(port: number, q: number): TxQueue {
+    const p = this.portObj(port);
+    const i = port * MAX_QUEUES + q;
+    const gen = p.get(EP.GEN);
+    const have = this.txBound[i];
+    if (have && this.txGen[i] === gen && p.state === PortState.STARTED) return have;
+    this.checkBind(p, false, q);
+    this.claimQueue(port, q, 'tx');
+    const txq = this.open(p).txQueue(q);
+    this.txBound[i] = txq;
+    this.txGen[i] = gen;
+    return txq;
+  }
+
+  /**
+   * rte_eth_rx_burst: receive up to n packets from RX queue q into handles[0..r).
+   * The first call binds the queue (errors as rxQueue); later calls cost one array load
+   * and one compare more than the bound object's rxBurst.
+   */
+  rxBurst(port: number, q: number, handles: Uint32Array, n: number): number {
+    const i = port * MAX_QUEUES + q;
+    let b = this.rxBound[i];
+    if (b === undefined || this.rxGen[i] !== this.u32[this.genIdx[port]!]) b = this.rxQueue(port, q);
+    return b.rxBurst(handles, n);
+  }
+
+  /** rte_eth_tx_burst: send handles[0..r) of n; handles[r..n) stay the caller's. */
+  txBurst(port: number, q: number, handles: Uint32Array, n: number): number {
+    const i = port * MAX_QUEUES + q;
+    let b = this.txBound[i];
+    if (b === undefined || this.txGen[i] !== this.u32[this.genIdx[port]!]) b = this.txQueue(port, q);
+    return b.txBurst(handles, n);
+  }
+
+  /**
+   * The far side of a started software port (net_ring): inject / collect. One process
+   * plays a port's wire at a time (EBUSY naming it); EINVAL for drivers without one.
+   */
+  wire(port: number): Wire {
+    const p = this.portObj(port);
+    const gen = p.get(EP.GEN);
+    const have = this.wires[port];
+    if (have && this.wireGen[port] === gen) return have;
+    if (p.state !== PortState.STARTED) throw new MpdkError('ENODEV', `${p.name} (port ${p.id}) is not started: start it before playing its wire`);
+    const d = this.open(p);
+    if (!d.wire) throw new MpdkError('EINVAL', `${p.name}: driver ${p.driverName} has no software wire (only net_ring ports do)`);
+    this.claimEntry(p.entry + EP.WIRE_PID, `the wire of ${p.name} (port ${p.id})`);
+    const w = d.wire();
+    this.wires[port] = w;
+    this.wireGen[port] = gen;
+    return w;
+  }
+
+  releaseWire(port: number): void {
+    const p = this.portObj(port);
+    this.releaseEntry(p.entry + EP.WIRE_PID);
+    this.wires[port] = undefined;
+  }
+
+  /** Release every claim this thread holds and close the drivers' per-process state. */
+  close(): void {
+    for (let port = 0; port < this.count; port++) {
+      for (let q = 0; q < MAX_QUEUES; q++) {
+        if (this.rxBound[port * MAX_QUEUES + q]) this.releaseQueue(port, q, 'rx');
+        if (this.txBound[port * MAX_QUEUES + q]) this.releaseQueue(port, q, 'tx');
+      }
+      if (this.wires[port]) this.releaseWire(port);
+      this.opened[port]?.close?.();
+      this.opened[port] = undefined;
+    }
+    instances.delete(this.eal);
+  }
+
+  // --- statistics -------------------------------------------------------------------------------
+
+  /** Counters since the last reset, per port and per queue (any process; momentary values). */
+  stats(port: number): PortStats {
+    return portStats(this.portObj(port));
+  }
+
+  /** Zero the port's counters for every reader (moves the base; the owners keep counting). */
+  resetStats(port: number): void {
+    const p = this.portObj(port);
+    const f64 = p.f64;
+    this.withLock(() => {
+      for (let q = 0; q < MAX_QUEUES; q++) {
+        for (const rx of [true, false]) {
+          const s = p.statIdx(rx, q);
+          const b = (p.queue(rx, q) + EQ.B_PACKETS) >>> 3;
+          f64[b] = f64[s + STAT_PACKETS]!;
+          f64[b + 1] = f64[s + STAT_OCTETS]!;
+          f64[b + 2] = f64[s + STAT_ERRORS]!;
+          f64[b + 3] = f64[s + STAT_NOMBUF]!;
+          f64[b + 4] = f64[s + STAT_MISSED]!;
+        }
+      }
+    });
+  }
+
+  // --- description --------------------------------------------------------------------------------
+
+  info(port: number): PortInfo {
+    return portInfo(this.portObj(port));
+  }
+
+  /** Every port of the instance, read-only (works on an observer Eal: `mpdk info`). */
+  static describe(eal: Eal): ObjectDescription[] {
+    const mz = eal.memzones.tryLookup(ETHDEV_MZ);
+    if (!mz || eal.region.loadAcquire(mz.offset + ED.MAGIC) !== ETHDEV_MAGIC) return [];
+    const n = eal.region.u32At(mz.offset + ED.NB_PORTS);
+    const out: ObjectDescription[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = new Port(eal, mz.offset, i);
+      const { name, ...rest } = portInfo(p);
+      out.push({ kind: 'port', name, ...rest, stats: portStats(p) });
+    }
+    return out;
+  }
+}
+
+function ownerAlive(r: Eal['region'], at: number): number {
+  const pid = r.i32[at >>> 2]!;
+  return pid !== 0 && processAlive(pid, r.f64[(at + 8) >>> 3]!) ? pid : 0;
+}
+
+function portStats(p: Port): PortStats {
+  const f64 = p.f64;
+  const r = p.eal.region;
+  const s: PortStats = { ipackets: 0, opackets: 0, ibytes: 0, obytes: 0, imissed: 0, ierrors: 0, oerrors: 0, rxNombuf: 0, queues: [] };
+  const nq = Math.max(p.nbRx, p.nbTx);
+  const val = (rx: boolean, q: number, k: number): number => f64[p.statIdx(rx, q) + k]! - f64[((p.queue(rx, q) + EQ.B_PACKETS) >>> 3) + (k === STAT_MISSED ? 4 : k)]!;
+  for (let q = 0; q < MAX_QUEUES; q++) {
+    const qs: QueueStats = {
+      q, ipackets: val(true, q, STAT_PACKETS), ibytes: val(true, q, STAT_OCTETS), ierrors: val(true, q, STAT_ERRORS), imissed: val(true, q, STAT_MISSED),
+      rxNombuf: val(true, q, STAT_NOMBUF), opackets: val(false, q, STAT_PACKETS), obytes: val(false, q, STAT_OCTETS), oerrors: val(false, q, STAT_ERRORS),
+      rxOwner: ownerAlive(r, p.queue(true, q) + EQ.OWNER_PID), txOwner: ownerAlive(r, p.queue(false, q) + EQ.OWNER_PID),
+    };
+    s.ipackets += qs.ipackets;
+    s.ibytes += qs.ibytes;
+    s.ierrors += qs.ierrors;
+    s.imissed += qs.imissed;
+    s.rxNombuf += qs.rxNombuf;
+    s.opackets += qs.opackets;
+    s.obytes += qs.obytes;
+    s.oerrors += qs.oerrors;
+    if (q < nq) s.queues.push(qs);
+  }
+  return s;
+}
+
+function queueInfo(p: Port, rx: boolean, q: number): QueueInfo {
+  const r = p.eal.region;
+  const e = p.queue(rx, q);
+  const poolOff = r.u32At(e + EQ.POOL);
+  let pool: string | undefined;
+  if (rx && poolOff !== 0) {
+    try {
+      pool = r.readString(poolOff + 64, 32); // MPH.NAME
+    } catch {
+      pool = undefined;
+    }
+  }
+  const owner = r.i32[(e + EQ.OWNER_PID) >>> 2]!;
+  return {
+    q, setUp: r.u32At(e + EQ.STATE) === 1, nbDesc: r.u32At(e + EQ.NB_DESC), ...(rx ? { pool } : {}),
+    owner, ownerLcore: r.i32[(e + EQ.OWNER_LCORE) >>> 2]!, ownerAlive: ownerAlive(r, e + EQ.OWNER_PID) !== 0,
+  };
+}
+
+function portInfo(p: Port): PortInfo {
+  const flags = p.get(EP.FLAGS);
+  const mac = p.eal.region.u8;
+  return {
+    id: p.id, name: p.name, driver: p.driverName, devargs: p.devargs,
+    state: (STATE_NAMES[p.state] ?? 'probed') as PortInfo['state'],
+    nbRx: p.nbRx, nbTx: p.nbTx, mac: formatMac(mac, p.entry + EP.MAC), promiscuous: (flags & PF_PROMISC) !== 0,
+    link: { up: (flags & PF_LINK_UP) !== 0, speedMbps: p.get(EP.LINK_SPEED), duplex: 'full' },
+    rss: { on: (flags & PF_RSS) !== 0, symmetric: (flags & PF_RSS_SYMMETRIC) !== 0, hashFunctions: p.get(EP.RSS_HF), retaSize: p.get(EP.RETA_SIZE) },
+    wire: ownerAlive(p.eal.region, p.entry + EP.WIRE_PID),
+    rxq: Array.from({ length: p.nbRx }, (_, q) => queueInfo(p, true, q)),
+    txq: Array.from({ length: p.nbTx }, (_, q) => queueInfo(p, false, q)),
+  };
+}
+
+registerDescriber('port', (eal) => EthDev.describe(eal));
