@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { allowedCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
+import { onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
 import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
@@ -324,7 +324,7 @@ export class Eal {
   }
 
   private pinMainThread(): void {
-    const cpus = allowedCpus();
+    const cpus = onlineCpus();
     const lc = this.options.mainLcore;
     const beyond = this.options.lcores.filter((l) => !cpus.includes(l));
     if (beyond.length > 0) this.log('warning', `lcore${beyond.length > 1 ? 's' : ''} ${beyond.join(',')} beyond this machine's CPUs (${cpus.join(',')}): running unpinned`);
@@ -338,7 +338,7 @@ export class Eal {
       options: h.options, procType: h.procType, region, files: { ...instanceFiles(h.options.filePrefix, h.options.hugeDir), region: h.regionPath },
       slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1,
     });
-    if (allowedCpus().includes(h.lcore)) setAffinity([h.lcore]);
+    if (onlineCpus().includes(h.lcore)) setAffinity([h.lcore]);
     return eal;
   }
 

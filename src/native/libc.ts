@@ -162,6 +162,24 @@ export function allowedCpus(tid = 0): number[] {
   return cpus;
 }
 
+/**
+ * CPUs of this machine that are online (from /sys), whatever this process's affinity mask
+ * is: a child inherits its parent's mask, so the mask cannot tell which lcores exist.
+ */
+export function onlineCpus(): number[] {
+  try {
+    const txt = fs.readFileSync('/sys/devices/system/cpu/online', 'latin1').trim();
+    const out: number[] = [];
+    for (const part of txt.split(',')) {
+      const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+      for (let i = a; i <= (b ?? a); i++) out.push(i);
+    }
+    return out;
+  } catch {
+    return allowedCpus();
+  }
+}
+
 /** Pin the calling thread (tid 0) or thread `tid` to `cpus`. Threads created later inherit it. */
 export function setAffinity(cpus: readonly number[], tid = 0): void {
   const mask = Buffer.alloc(AFFINITY_BYTES);
