@@ -8,9 +8,11 @@
  *   shared words: port DRV[0] = size (probe)
  *   per process:  NullRx (pool, size) and NullTx (a Mbufs for freeing) per bound queue
  *
- * RX per packet: the 8 plain stores of rte_pktmbuf_reset that matter on a pool mbuf
- * (data_off|refcnt, nb_segs|port, ol_flags ×2, packet_type, pkt_len, data_len|vlan, next);
- * the second cache line is not touched. When the pool cannot supply the whole burst,
+ * RX per packet: the 7 plain stores of rte_pktmbuf_reset that matter on a pool mbuf
+ * (data_off|refcnt, nb_segs|port, ol_flags ×2, packet_type, pkt_len, data_len|vlan);
+ * NEXT is not written: an mbuf in its pool always has NEXT 0 (Mbufs' free clears it
+ * before the put; DPDK's rx rearm relies on the same invariant). The second cache line
+ * is not touched. When the pool cannot supply the whole burst,
  * nothing is received and rx_nombuf grows by n (as DPDK's null PMD: all or nothing).
  */
 import { MpdkError } from '../../eal/errors.js';
@@ -63,7 +65,6 @@ class NullRx implements RxQueue {
       u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
       u32[w + (MBUF.PKT_LEN >>> 2)] = size;
       u32[w + (MBUF.DATA_LEN >>> 2)] = size; // and VLAN_TCI = 0
-      u32[w + (MBUF.NEXT >>> 2)] = 0;
     }
     const f64 = this.f64;
     const st = this.st;
