@@ -1,0 +1,69 @@
+/**
+ * simple_mp's message round trip, primary → secondary → primary: this process is the
+ * primary (it creates PRI_2_SEC, SEC_2_PRI and MSG_POOL as simple_mp does, writes a
+ * message into a pool buffer, sends it and waits for it to come back); the secondary
+ * (simple_mp-echo.js, on the other core) sends each message straight back. Reported as
+ * p50/p99 in µs, with both sides polling (DPDK's way) and with both sleeping on the rings'
+ * doorbells when idle (simple_mp's way: no CPU while nothing arrives).
+ */
+import { spawn } from 'node:child_process';
+import { Eal, Mempool, Ring } from '../src/index.js';
+import { MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, writeMessage } from '../src/apps/simple_mp/messages.js';
+import type { Bench } from './harness.js';
+
+const ROUNDS = { spin: 20000, sleep: 2000 } as const;
+/** In sleep mode each message leaves after this pause, so that both sides are asleep. */
+const PAUSE_MS = 0.5;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+let instances = 0;
+
+async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number>> {
+  const prefix = `mpdkbsmp${process.pid}x${instances++}`;
+  const { eal } = Eal.init(['-l', '0', '--file-prefix', prefix, '--log-level', 'error'], { handleSignals: false });
+  const child = spawn(process.execPath, [new URL('./simple_mp-echo.js', import.meta.url).pathname, '-l', '1', '--file-prefix', prefix, '--', mode, 'smpctl'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    const send = Ring.create(eal, PRI_2_SEC, RING_SIZE);
+    const recv = Ring.create(eal, SEC_2_PRI, RING_SIZE);
+    const pool = Mempool.create(eal, MSG_POOL, POOL_SIZE, MSG_SIZE, POOL_CACHE);
+    const ctl = eal.memzones.reserve('smpctl', 64).offset >>> 2;
+    const i32 = eal.region.i32;
+    const t0 = Date.now();
+    while (Atomics.load(i32, ctl + 1) === 0) {
+      if (Date.now() - t0 > 10000 || child.exitCode !== null) throw new Error('the echo process did not start');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const msg = new TextEncoder().encode('hello_secondary');
+    const one = new Uint32Array(1);
+    const back = new Uint32Array(32);
+    const rounds = ROUNDS[mode];
+    const samples = new Float64Array(rounds);
+    for (let r = -100; r < rounds; r++) {
+      if (mode === 'sleep') Atomics.wait(pause, 0, 0, PAUSE_MS);
+      if (pool.getBulk(one, 1) !== 1) throw new Error('MSG_POOL empty');
+      writeMessage(eal.region.u8, one[0]!, msg);
+      const s = performance.now();
+      while (send.enqueueBulk(one, 1) === 0);
+      let n = 0;
+      if (mode === 'spin') while ((n = recv.dequeueBurst(back, 32)) === 0);
+      else while ((n = recv.waitDequeueBurst(back, 32, 100)) === 0);
+      const e = performance.now();
+      pool.putBulk(back, n);
+      if (r >= 0) samples[r] = (e - s) * 1000;
+    }
+    samples.sort();
+    const name = `simple_mp.rtt.${mode}`;
+    return { [`${name}.p50_us`]: samples[rounds >> 1]!, [`${name}.p99_us`]: samples[Math.floor(rounds * 0.99)]! };
+  } finally {
+    Atomics.store(eal.region.i32, eal.memzones.tryLookup('smpctl')!.offset >>> 2, 1);
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+    eal.close();
+  }
+}
+
+export const benches: Bench[] = [
+  { name: 'simple_mp.rtt.spin', unit: 'us', what: 'simple_mp message round trip primary → secondary → primary, both polling (p50, p99)', run: () => roundTrips('spin') },
+  { name: 'simple_mp.rtt.sleep', unit: 'us', what: 'the same, each message sent after a 0.5 ms pause so both sides are asleep on the ring doorbells (p50, p99)', run: () => roundTrips('sleep') },
+];
