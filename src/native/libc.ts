@@ -250,3 +250,342 @@ export function processAlive(pid: number, startTime: number): boolean {
   const st = processStartTime(pid);
   return st >= 0 && (startTime <= 0 || st === startTime);
 }
+
+// --- packet sockets (AF_PACKET), for the net_af_packet driver -------------------------------
+//
+// Sockaddrs, socket options and mmsghdr/iovec arrays are passed as Buffers with an explicit
+// layout (the driver owns them). Pointers INTO the region (mbuf data) are passed as plain
+// numbers (mapping.addr + byte offset): exact below 2^53, and an intptr_t to the ABI.
+// Setup calls throw NativeError; the burst calls (sendmmsg, send, recv) return the raw
+// result (-1 and errno() on failure) and allocate nothing.
+
+const pk = {
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  bind: libc.func('int bind(int fd, const void *addr, uint32_t addrlen)'),
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Inout_ uint8_t *val, _Inout_ uint32_t *len)'),
+  sendmmsg: libc.func('int sendmmsg(int fd, void *msgvec, unsigned int vlen, int flags)'),
+  send: libc.func('intptr_t send(int fd, intptr_t buf, size_t len, int flags)'),
+  recv: libc.func('intptr_t recv(int fd, intptr_t buf, size_t len, int flags)'),
+  if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
+  close: libc.func('int close(int fd)'),
+};
+
+export const AF_PACKET = 17;
+export const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+export const ETH_P_ALL = 0x0003;
+export const SOL_PACKET = 263;
+export const SOL_SOCKET = 1;
+export const SO_RCVBUF = 8;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUFFORCE = 33;
+export const PACKET_ADD_MEMBERSHIP = 1;
+export const PACKET_RX_RING = 5;
+export const PACKET_STATISTICS = 6;
+export const PACKET_VERSION = 10;
+export const PACKET_FANOUT = 18;
+export const PACKET_QDISC_BYPASS = 20;
+export const PACKET_IGNORE_OUTGOING = 23;
+export const TPACKET_V3 = 2;
+export const PACKET_FANOUT_HASH = 0;
+export const PACKET_FANOUT_LB = 1;
+export const PACKET_FANOUT_CPU = 2;
+export const PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
+export const PACKET_MR_PROMISC = 1;
+export const MSG_DONTWAIT = 0x40;
+
+const intScratch = Buffer.alloc(4);
+
+/** htons for a 16-bit value. */
+function htons(v: number): number {
+  return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
+}
+
+/** socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(protocol)): 0 = send only, ETH_P_ALL = every frame. */
+export function packetSocket(protocol: number): number {
+  const fd = pk.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(protocol)) as number;
+  if (fd < 0) throw new NativeError('socket(AF_PACKET)', koffi.errno());
+  return fd;
+}
+
+/** bind the packet socket to interface `ifindex` for `protocol` (sockaddr_ll, 20 bytes). */
+export function packetBind(fd: number, ifindex: number, protocol: number): void {
+  const sll = Buffer.alloc(20);
+  sll.writeUInt16LE(AF_PACKET, 0); // sll_family
+  sll.writeUInt16BE(protocol, 2); // sll_protocol (network order)
+  sll.writeInt32LE(ifindex, 4); // sll_ifindex
+  if ((pk.bind(fd, sll, 20) as number) !== 0) throw new NativeError('bind(AF_PACKET)', koffi.errno());
+}
+
+export function setsockoptInt(fd: number, level: number, name: number, value: number, what = `setsockopt(${level}, ${name})`): void {
+  intScratch.writeInt32LE(value | 0, 0);
+  if ((pk.setsockopt(fd, level, name, intScratch, 4) as number) !== 0) throw new NativeError(what, koffi.errno());
+}
+
+export function setsockoptBuf(fd: number, level: number, name: number, val: Buffer, what = `setsockopt(${level}, ${name})`): void {
+  if ((pk.setsockopt(fd, level, name, val, val.length) as number) !== 0) throw new NativeError(what, koffi.errno());
+}
+
+/** getsockopt into `val`; returns the length the kernel wrote. */
+export function getsockoptBuf(fd: number, level: number, name: number, val: Buffer, what = `getsockopt(${level}, ${name})`): number {
+  const len = [val.length];
+  if ((pk.getsockopt(fd, level, name, val, len) as number) !== 0) throw new NativeError(what, koffi.errno());
+  return len[0]!;
+}
+
+/** sendmmsg(2) of `vlen` mmsghdrs laid out in `msgvec` (a Buffer kept alive by the caller). Raw result. */
+export function sendmmsgRaw(fd: number, msgvec: Buffer, vlen: number, flags: number): number {
+  return pk.sendmmsg(fd, msgvec, vlen, flags) as number;
+}
+
+/** send(2) of `len` bytes at absolute address `addr` (mapping.addr + offset). Raw result. */
+export function sendAt(fd: number, addr: number, len: number, flags: number): number {
+  return Number(pk.send(fd, addr, len, flags));
+}
+
+/** recv(2) into `len` bytes at absolute address `addr`. Raw result. */
+export function recvAt(fd: number, addr: number, len: number, flags: number): number {
+  return Number(pk.recv(fd, addr, len, flags));
+}
+
+/** The interface's index, 0 when there is no such interface (in this network namespace). */
+export function ifNameToIndex(name: string): number {
+  return pk.if_nametoindex(name) as number;
+}
+
+/** close(2) a descriptor this module opened (sockets); errors are ignored. */
+export function closeFd(fd: number): void {
+  if (fd >= 0) pk.close(fd);
+}
+
+/** Address of a Buffer's bytes, for pointers the kernel follows during one call (iovecs). */
+export function bufferAddress(buf: Buffer): number {
+  return Number(koffi.address(buf));
+}
+
+// ===========================================================================================
+// memif: Unix seqpacket sockets with SCM_RIGHTS, memfd, eventfd, poll with revents
+// (used by src/drivers/net/memif-*.ts). Every call here is on a control path, never per
+// packet, except `eventfdSignal` (a TX burst that must wake a peer sleeping on its ring).
+// Messages are built in one native scratch block per thread (koffi.alloc, kept for ever)
+// so sendmsg/recvmsg see stable pointers; x86-64 / arm64 LP64 layouts:
+//   msghdr  name@0 namelen@8 iov@16 iovlen@24 control@32 controllen@40 flags@48 (56 bytes)
+//   iovec   base@0 len@8        cmsghdr  len@0 (size_t) level@8 type@12 data@16
+// ===========================================================================================
+
+const mc = {
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  bind: libc.func('int bind(int fd, void *addr, uint32_t len)'),
+  listen: libc.func('int listen(int fd, int backlog)'),
+  accept4: libc.func('int accept4(int fd, void *addr, void *len, int flags)'),
+  connect: libc.func('int connect(int fd, void *addr, uint32_t len)'),
+  sendmsg: libc.func('long sendmsg(int fd, void *msg, int flags)'),
+  recvmsg: libc.func('long recvmsg(int fd, void *msg, int flags)'),
+  close: libc.func('int close(int fd)'),
+  memfd_create: libc.func('int memfd_create(const char *name, unsigned int flags)'),
+  ftruncate: libc.func('int ftruncate(int fd, int64_t len)'),
+  fcntl3: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  read: libc.func('long read(int fd, void *buf, size_t n)'),
+  write: libc.func('long write(int fd, void *buf, size_t n)'),
+  poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+};
+
+export const AF_UNIX = 1;
+export const SOCK_SEQPACKET = 5;
+const SOCK_NONBLOCK = 0o4000;
+const UX_CLOEXEC = 0o2000000;
+const UX_SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const UX_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_CTRUNC = 0x8;
+export const POLLIN = 1;
+export const POLLOUT = 4;
+export const POLLERR = 8;
+export const POLLHUP = 16;
+export const POLLNVAL = 32;
+export const POLLRDHUP = 0x2000;
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+const F_SEAL_SHRINK = 2;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+/** sizeof(struct sockaddr_un): DPDK binds and connects with the whole structure. */
+export const SOCKADDR_UN_LEN = 110;
+const SUN_PATH_MAX = 108;
+
+const MORE_ERRNO: Record<number, string> = {
+  32: 'EPIPE', 98: 'EADDRINUSE', 104: 'ECONNRESET', 107: 'ENOTCONN', 111: 'ECONNREFUSED', 24: 'EMFILE', 90: 'EMSGSIZE', 36: 'ENAMETOOLONG',
+};
+for (const [k, v] of Object.entries(MORE_ERRNO)) ERRNO_NAMES[Number(k)] ??= v;
+
+// Native scratch: [0,56) msghdr, [64,80) iovec, [80,160) control, [160,272) sockaddr_un,
+// [272,280) eventfd value, [320, 320+MSG_SCRATCH) message bytes, then pollfds.
+const MSG_SCRATCH = 256;
+const POLL_AT = 320 + MSG_SCRATCH;
+const POLL_MAX = 64;
+const SCRATCH_BYTES = POLL_AT + POLL_MAX * 8;
+const scratchPtr = koffi.alloc('uint8_t', SCRATCH_BYTES);
+const scratchAddr = koffi.address(scratchPtr);
+const scratch = new Uint8Array(koffi.view(scratchPtr, SCRATCH_BYTES) as ArrayBuffer);
+const sdv = new DataView(scratch.buffer);
+
+function fail(call: string): never {
+  throw new NativeError(call, koffi.errno());
+}
+
+function putAddr(path: string, abstract: boolean): void {
+  const name = Buffer.from(path, 'utf8');
+  const room = abstract ? SUN_PATH_MAX - 1 : SUN_PATH_MAX - 1;
+  if (name.length === 0 || name.length > room) throw new NativeError(`socket address '${path}'`, 36);
+  scratch.fill(0, 160, 160 + SOCKADDR_UN_LEN);
+  sdv.setUint16(160, AF_UNIX, true);
+  scratch.set(name, 162 + (abstract ? 1 : 0));
+}
+
+/** A non-blocking, close-on-exec AF_UNIX SOCK_SEQPACKET socket. */
+export function seqpacketSocket(): number {
+  const fd = mc.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | UX_CLOEXEC, 0) as number;
+  if (fd < 0) fail('socket');
+  return fd;
+}
+
+/** bind + listen on `path` (abstract: in the abstract namespace, '\0' + path, as DPDK's socket-abstract=yes). */
+export function unixListen(fd: number, path: string, abstract: boolean, backlog = 8): void {
+  putAddr(path, abstract);
+  if ((mc.bind(fd, scratchAddr + 160n, SOCKADDR_UN_LEN) as number) !== 0) fail('bind');
+  if ((mc.listen(fd, backlog) as number) !== 0) fail('listen');
+}
+
+/** Accept one connection (non-blocking, cloexec); -1 when none is pending. */
+export function unixAccept(fd: number): number {
+  const c = mc.accept4(fd, null, null, SOCK_NONBLOCK | UX_CLOEXEC) as number;
+  if (c >= 0) return c;
+  const e = koffi.errno();
+  if (e === 11 || e === 4) return -1;
+  throw new NativeError('accept4', e);
+}
+
+/** Connect `fd` to `path`. Returns 0, or the errno (ENOENT, ECONNREFUSED, EAGAIN...) when refused. */
+export function unixConnect(fd: number, path: string, abstract: boolean): number {
+  putAddr(path, abstract);
+  if ((mc.connect(fd, scratchAddr + 160n, SOCKADDR_UN_LEN) as number) === 0) return 0;
+  return koffi.errno();
+}
+
+/**
+ * Send one datagram `msg` (≤ 256 bytes) with `fdToPass` (≥ 0) as SCM_RIGHTS.
+ * Returns bytes sent, or −errno (EAGAIN, EPIPE, ...). Never raises SIGPIPE.
+ */
+export function sendWithFd(fd: number, msg: Uint8Array, fdToPass: number): number {
+  if (msg.length > MSG_SCRATCH) throw new RangeError(`message of ${msg.length} bytes: at most ${MSG_SCRATCH}`);
+  scratch.fill(0, 0, 160);
+  scratch.set(msg, 320);
+  sdv.setBigUint64(64, scratchAddr + 320n, true);
+  sdv.setBigUint64(72, BigInt(msg.length), true);
+  sdv.setBigUint64(16, scratchAddr + 64n, true);
+  sdv.setBigUint64(24, 1n, true);
+  if (fdToPass >= 0) {
+    sdv.setBigUint64(80, 20n, true); // CMSG_LEN(sizeof(int))
+    sdv.setInt32(88, UX_SOL_SOCKET, true);
+    sdv.setInt32(92, SCM_RIGHTS, true);
+    sdv.setInt32(96, fdToPass, true);
+    sdv.setBigUint64(32, scratchAddr + 80n, true);
+    sdv.setBigUint64(40, 24n, true); // CMSG_SPACE(sizeof(int))
+  }
+  const r = Number(mc.sendmsg(fd, scratchAddr, UX_DONTWAIT | MSG_NOSIGNAL));
+  return r >= 0 ? r : -koffi.errno();
+}
+
+export interface Received {
+  /** Bytes received; 0 = the peer closed; −errno on error (−EAGAIN: nothing pending). */
+  len: number;
+  /** Descriptors passed with it (SCM_RIGHTS), already ours: the caller closes them. */
+  fds: number[];
+  /** The control data did not fit (descriptors were lost). */
+  truncated: boolean;
+}
+
+/** Receive one datagram into `out` (≤ 256 bytes) with any passed descriptors. Non-blocking. */
+export function recvWithFds(fd: number, out: Uint8Array): Received {
+  const cap = Math.min(out.length, MSG_SCRATCH);
+  scratch.fill(0, 0, 160);
+  sdv.setBigUint64(64, scratchAddr + 320n, true);
+  sdv.setBigUint64(72, BigInt(cap), true);
+  sdv.setBigUint64(16, scratchAddr + 64n, true);
+  sdv.setBigUint64(24, 1n, true);
+  sdv.setBigUint64(32, scratchAddr + 80n, true);
+  sdv.setBigUint64(40, 80n, true);
+  const r = Number(mc.recvmsg(fd, scratchAddr, UX_DONTWAIT | 0x40000000 /* MSG_CMSG_CLOEXEC */));
+  const res: Received = { len: r >= 0 ? r : -koffi.errno(), fds: [], truncated: false };
+  if (r < 0) return res;
+  out.set(scratch.subarray(320, 320 + Math.min(r, cap)));
+  const ctlLen = Number(sdv.getBigUint64(40, true));
+  res.truncated = (sdv.getInt32(48, true) & MSG_CTRUNC) !== 0;
+  let at = 0;
+  while (at + 16 <= ctlLen) {
+    const len = Number(sdv.getBigUint64(80 + at, true));
+    if (len < 16) break;
+    if (sdv.getInt32(88 + at, true) === UX_SOL_SOCKET && sdv.getInt32(92 + at, true) === SCM_RIGHTS) {
+      for (let k = 16; k + 4 <= len; k += 4) res.fds.push(sdv.getInt32(80 + at + k, true));
+    }
+    at += (len + 7) & ~7;
+  }
+  return res;
+}
+
+/** An anonymous shared-memory file of `size` bytes (memfd, sealed against shrinking, as DPDK's). */
+export function memfdCreate(name: string, size: number): number {
+  const fd = mc.memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) as number;
+  if (fd < 0) fail('memfd_create');
+  if ((mc.ftruncate(fd, size) as number) !== 0) {
+    const e = koffi.errno();
+    mc.close(fd);
+    throw new NativeError('ftruncate', e);
+  }
+  mc.fcntl3(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+  return fd;
+}
+
+/** A non-blocking eventfd (memif's interrupt descriptor). */
+export function eventfdCreate(): number {
+  const fd = mc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number;
+  if (fd < 0) fail('eventfd');
+  return fd;
+}
+
+/** Add 1 to an eventfd (wake its reader). Returns false when it failed (peer gone). */
+export function eventfdSignal(fd: number): boolean {
+  sdv.setBigUint64(272, 1n, true);
+  return Number(mc.write(fd, scratchAddr + 272n, 8)) === 8;
+}
+
+/** Read and reset an eventfd; returns its count (0 when nothing was signalled). */
+export function eventfdDrain(fd: number): number {
+  const r = Number(mc.read(fd, scratchAddr + 272n, 8));
+  return r === 8 ? Number(sdv.getBigUint64(272, true)) : 0;
+}
+
+/**
+ * poll(2): `events[i]` for `fds[i]` (at most 64); writes each revents into `revents`
+ * and returns how many have one (0 on timeout or EINTR).
+ */
+export function pollFds(fds: ArrayLike<number>, events: ArrayLike<number>, n: number, timeoutMs: number, revents: Int16Array): number {
+  if (n > POLL_MAX) throw new RangeError(`poll: at most ${POLL_MAX} descriptors`);
+  for (let i = 0; i < n; i++) {
+    sdv.setInt32(POLL_AT + i * 8, fds[i]!, true);
+    sdv.setInt16(POLL_AT + i * 8 + 4, events[i]!, true);
+    sdv.setInt16(POLL_AT + i * 8 + 6, 0, true);
+  }
+  const r = mc.poll(scratchAddr + BigInt(POLL_AT), n, timeoutMs) as number;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === 4) return 0;
+    throw new NativeError('poll', e);
+  }
+  for (let i = 0; i < n; i++) revents[i] = sdv.getInt16(POLL_AT + i * 8 + 6, true);
+  return r;
+}

@@ -8,8 +8,10 @@ import { MpdkError } from '../../eal/errors.js';
 import type { NetDriver } from '../../ethdev/driver.js';
 import { netNull } from './null.js';
 import { netRing } from './ring.js';
+import { netPcap } from './pcap.js';
+import { netAfPacket } from './af_packet.js';
 
-const BUILTIN: readonly NetDriver[] = [netRing, netNull];
+const BUILTIN: readonly NetDriver[] = [netRing, netNull, netPcap, netAfPacket];
 
 const drivers = new Map<string, NetDriver>(BUILTIN.map((d) => [d.name, d]));
 

@@ -1,0 +1,531 @@
+/**
+ * net_pcap: a port whose RX reads a pcap file and whose TX writes one (DPDK's net_pcap,
+ * file mode). Files are readable by tcpdump/tshark (classic pcap, µs, Ethernet).
+ *
+ *   --vdev net_pcap0,rx_pcap=in.pcap[,tx_pcap=out.pcap][,infinite_rx=1]
+ *     rx_pcap      file the RX queues read (checked at probe: a missing or non-pcap file
+ *                  is refused there, naming it); without it RX receives nothing
+ *     tx_pcap      file TX appends to; created (truncated) at probe with its pcap header;
+ *                  without it TX frees what it is given (DPDK's tx_drop)
+ *     infinite_rx  1: RX loops over the file for ever (as DPDK); 0 (default): RX stops
+ *                  at the end of the file
+ *
+ *   who calls what
+ *   primary, probe          resolve the paths (absolute: processes may have other cwds),
+ *                           check the rx file, create the tx file, fill the PCAPZ memzone
+ *   configuring process     rxQueueSetup: the queue's read position back to record 0;
+ *                           stop: bump FLUSH_GEN (TX owners flush at their next burst) and
+ *                           flush this process's writers at once
+ *   queue owner (any proc.) rxQueue / txQueue: opens the file ITSELF (fds are per process);
+ *                           rxBurst / txBurst (hot path)
+ *
+ * Shared memory: memzone "PCAPZ_<port>" (PCAPZ below; port DRV word 0 = its offset), and
+ * the RX queue entries' DRV words:
+ *   RX queue DRV0  next record index of the file (the queue's read position)
+ *   RX queue DRV1  completed passes over the file (infinite_rx)
+ *   Only the queue's owner writes them, with a plain store after each burst; a process that
+ *   takes the queue over (its owner died: l2fwd_fork restarts a slave) reads them and
+ *   resumes there: no packet is received twice (the dead owner's last burst, if it died
+ *   between the store and handing the packets on, is lost, never duplicated).
+ *
+ * RX with several queues: the file is one stream and every queue reads it; each keeps only
+ * the records whose RSS hash (the port's Toeplitz key and RETA, as net_ring's wire) picks
+ * it, so the queues split the file by flow with no record in two queues. The hash is stored
+ * in the mbuf (MBUF_F_RX_RSS_HASH) whenever RSS is on. A record longer than the mbuf data
+ * room is skipped and counted in ierrors (no scattered RX). A burst is all or nothing for
+ * mbufs: when the pool cannot give n, nothing is read and rx_nombuf grows by n.
+ *
+ * TX: each TX queue owner buffers records (timestamp = the burst's wall time, µs) and
+ * appends them to the file in whole records under flock(LOCK_EX): one writer at a time,
+ * so several processes and queues write one consistent file, and a new writer continues
+ * it. TX_END (f64, written under the flock) is the file's length after the last complete
+ * append: a writer that finds the file longer (a writer died inside its write()) cuts the
+ * partial record off before appending. Buffered records are written when the buffer
+ * passes FLUSH_BYTES, when a burst comes FLUSH_MS after the oldest buffered record, when a
+ * burst sees FLUSH_GEN move (stop), on txBurst(handles, 0), at DriverPort.close and at
+ * process (or worker thread) exit. A process killed with SIGKILL loses what it had
+ * buffered (at most FLUSH_MS of traffic); the file stays well formed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { MpdkError } from '../../eal/errors.js';
+import { Devargs, Port, STAT_ERRORS, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue } from '../../ethdev/driver.js';
+import { EQ, MBUF_F_RX_RSS_HASH } from '../../ethdev/layout.js';
+import { MBUF, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
+import type { Mempool } from '../../mempool/mempool.js';
+import { PCAP, PcapReader, PcapRecord, PcapWriter } from '../../net/pcap.js';
+import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
+import type { ToeplitzTable } from '../../net/rss.js';
+
+/** The port's shared area: byte offsets from the memzone start. */
+export const PCAPZ = {
+  MAGIC: 0, // u32 PCAPZ_MAGIC, written last by probe
+  NB_REC: 4, // u32 records of the rx file at probe (information: `mpdk info`)
+  FLAGS: 8, // u32 PZ_* bits (probe)
+  FLUSH_GEN: 12, // u32 bumped by stop (configuring process); TX owners compare per burst
+  TX_END: 16, // f64 tx file length after the last complete append; written under the flock
+  RX_PATH: 64, // PATH_MAX bytes, absolute, NUL-terminated (probe)
+  TX_PATH: 64 + 1024,
+  PATH_MAX: 1024,
+  BYTES: 64 + 2048,
+} as const;
+const PCAPZ_MAGIC = 0x5a504350; // 'PCPZ'
+const PZ_INFINITE = 1;
+const PZ_RX = 2;
+const PZ_TX = 4;
+
+/** Port DRV word 0: region offset of the PCAPZ memzone. */
+const DRV_ZONE = 0;
+/** RX queue DRV words. */
+const QD_CURSOR = 0;
+const QD_LOOPS = 1;
+
+const FLUSH_BYTES = 256 << 10;
+const FLUSH_MS = 50;
+const TX_BUF_BYTES = 1 << 20;
+
+function zoneName(port: Port): string {
+  return `PCAPZ_${port.id}`;
+}
+
+function zoneOf(port: Port): number {
+  return port.drv(DRV_ZONE);
+}
+
+/** Open pcap TX writers of this thread, flushed at exit. */
+const openTx = new Set<PcapTx>();
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const t of openTx) {
+      try {
+        t.close();
+      } catch {
+        /* exiting: nothing better to do */
+      }
+    }
+  });
+}
+
+/** Copy len bytes src[so..] → dst[do..] without allocating for small packets. */
+function copyBytes(sdv: DataView, src: Uint8Array, so: number, ddv: DataView, dst: Uint8Array, d: number, len: number): void {
+  if (len > 256) {
+    dst.set(src.subarray(so, so + len), d);
+    return;
+  }
+  const words = len & ~3;
+  let i = 0;
+  for (; i < words; i += 4) ddv.setUint32(d + i, sdv.getUint32(so + i, true), true);
+  for (; i < len; i++) dst[d + i] = src[so + i]!;
+}
+
+class PcapRx implements RxQueue {
+  private readonly mp: Mempool;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private readonly dv: DataView;
+  private readonly f64: Float64Array;
+  private readonly st: number;
+  private readonly reader: PcapReader | null;
+  private readonly rec = new PcapRecord();
+  /** u32 indexes of the queue's CURSOR and LOOPS words. */
+  private readonly curIdx: number;
+  private readonly loopIdx: number;
+  private readonly infinite: boolean;
+  private readonly nrec: number;
+  private readonly rearm: number;
+  private readonly segsPort: number;
+  private readonly room: number;
+  private readonly q: number;
+  /** RSS: table, RETA, mask, queue count (null when RSS is off). */
+  private readonly rss: ToeplitzTable | null;
+  private readonly reta: Uint16Array;
+  private readonly retaMask: number;
+  private readonly nbRx: number;
+  private cursor: number;
+  private srcBuf: Uint8Array = new Uint8Array(0);
+  private srcDv: DataView = new DataView(new ArrayBuffer(0));
+  private spare: Uint32Array = new Uint32Array(32);
+
+  constructor(port: Port, q: number, pool: PktmbufPool, rxPath: string, infinite: boolean) {
+    const r = port.eal.region;
+    this.mp = pool.mp;
+    this.u8 = r.u8;
+    this.u32 = r.u32;
+    this.dv = r.dv;
+    this.f64 = r.f64;
+    this.st = port.statIdx(true, q);
+    this.q = q;
+    this.infinite = infinite;
+    const headroom = Math.min(128, pool.dataRoomSize);
+    this.room = pool.dataRoomSize - headroom;
+    this.rearm = (headroom | (1 << 16)) >>> 0;
+    this.segsPort = (1 | (port.id << 16)) >>> 0;
+    this.curIdx = (port.queue(true, q) + EQ.DRV0 + 4 * QD_CURSOR) >>> 2;
+    this.loopIdx = (port.queue(true, q) + EQ.DRV0 + 4 * QD_LOOPS) >>> 2;
+    this.nbRx = port.nbRx;
+    this.rss = port.rssOn ? port.rss() : null;
+    this.reta = port.reta;
+    this.retaMask = port.retaMask;
+    if (rxPath === '') {
+      this.reader = null;
+      this.nrec = 0;
+      this.cursor = 0;
+      return;
+    }
+    // Open, validate every record once (so the burst never meets a corrupt one), then
+    // skip to the shared read position.
+    const reader = PcapReader.open(rxPath);
+    let nrec = 0;
+    while (reader.next(this.rec)) nrec++;
+    reader.rewind();
+    this.reader = reader;
+    this.nrec = nrec;
+    let cur = this.u32[this.curIdx]!;
+    if (cur > nrec) cur = infinite && nrec > 0 ? cur % nrec : nrec;
+    for (let i = 0; i < cur; i++) reader.next(this.rec);
+    this.cursor = cur;
+  }
+
+  rxBurst(handles: Uint32Array, n: number): number {
+    const reader = this.reader;
+    if (reader === null || n === 0 || (this.cursor >= this.nrec && !this.infinite) || this.nrec === 0) return 0;
+    if (this.mp.getBulk(handles, n) !== n) {
+      this.f64[this.st + STAT_NOMBUF] += n;
+      return 0;
+    }
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const dv = this.dv;
+    const rec = this.rec;
+    const rss = this.rss;
+    const room = this.room;
+    let k = 0;
+    let bytes = 0;
+    let errors = 0;
+    let rewinds = 0;
+    let cursor = this.cursor;
+    while (k < n) {
+      if (!reader.next(rec)) {
+        if (!this.infinite || rewinds > 0) break; // a whole pass found nothing for this queue
+        reader.rewind();
+        cursor = 0;
+        rewinds++;
+        u32[this.loopIdx] = u32[this.loopIdx]! + 1;
+        continue;
+      }
+      cursor++;
+      const len = rec.caplen;
+      let hash = 0;
+      if (rss !== null) {
+        hash = rss.hashPacket(reader.buf, rec.offset, len);
+        let dq = this.reta[hash & this.retaMask]!;
+        if (dq >= this.nbRx) dq %= this.nbRx;
+        if (dq !== this.q) continue; // another queue's record
+      }
+      if (len > room) {
+        errors++;
+        continue;
+      }
+      const src = reader.buf;
+      if (src !== this.srcBuf) {
+        this.srcBuf = src;
+        this.srcDv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+      }
+      const h = handles[k++]!;
+      const w = h >>> 2;
+      copyBytes(this.srcDv, src, rec.offset, dv, u8, u32[w + (MBUF.BUF_OFF >>> 2)]! + (this.rearm & 0xffff), len);
+      u32[w + (MBUF.DATA_OFF >>> 2)] = this.rearm;
+      u32[w + (MBUF.NB_SEGS >>> 2)] = this.segsPort;
+      u32[w + (MBUF.OL_FLAGS >>> 2)] = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
+      u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
+      u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
+      u32[w + (MBUF.PKT_LEN >>> 2)] = len;
+      u32[w + (MBUF.DATA_LEN >>> 2)] = len; // and VLAN_TCI = 0
+      u32[w + (MBUF.HASH_RSS >>> 2)] = hash;
+      bytes += len;
+    }
+    this.cursor = cursor;
+    u32[this.curIdx] = cursor; // the shared read position (owner only; see the header)
+    if (k < n) {
+      const left = n - k;
+      if (this.spare.length < left) this.spare = new Uint32Array(left);
+      const s = this.spare;
+      for (let i = 0; i < left; i++) s[i] = handles[k + i]!;
+      this.mp.putBulk(s, left);
+    }
+    const f64 = this.f64;
+    const st = this.st;
+    if (errors > 0) f64[st + STAT_ERRORS] += errors;
+    if (k > 0) {
+      f64[st + STAT_PACKETS] += k;
+      f64[st + STAT_OCTETS] += bytes;
+    }
+    return k;
+  }
+
+  close(): void {
+    this.reader?.close();
+  }
+}
+
+/** One TX queue's appender (see the header for the flush rules and the locking). */
+class PcapTx implements TxQueue {
+  readonly port: Port;
+  private readonly mbufs: Mbufs;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private readonly u16: Uint16Array;
+  private readonly f64: Float64Array;
+  private readonly st: number;
+  private readonly path: string;
+  private fd: number;
+  private readonly buf: Uint8Array;
+  private readonly bdv: DataView;
+  private readonly rdv: DataView;
+  private pos = 0;
+  /** Wall time (ms) of the oldest buffered record. */
+  private pendingSince = 0;
+  private readonly genIdx: number;
+  private gen: number;
+  /** f64 index of TX_END. */
+  private readonly endIdx: number;
+
+  constructor(port: Port, q: number, txPath: string) {
+    const r = port.eal.region;
+    this.port = port;
+    this.mbufs = new Mbufs(port.eal);
+    this.u8 = r.u8;
+    this.u32 = r.u32;
+    this.u16 = new Uint16Array(r.buffer);
+    this.f64 = r.f64;
+    this.rdv = r.dv;
+    this.st = port.statIdx(false, q);
+    this.path = txPath;
+    const z = zoneOf(port);
+    this.genIdx = (z + PCAPZ.FLUSH_GEN) >>> 2;
+    this.gen = this.u32[this.genIdx]!;
+    this.endIdx = (z + PCAPZ.TX_END) >>> 3;
+    this.buf = new Uint8Array(txPath === '' ? 0 : TX_BUF_BYTES);
+    this.bdv = new DataView(this.buf.buffer);
+    this.fd = -1;
+    if (txPath !== '') {
+      try {
+        // O_APPEND without O_CREAT: the file and its header come from probe.
+        this.fd = fs.openSync(txPath, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+      } catch (e) {
+        throw new MpdkError((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENOENT' : 'EIO', `${port.name}: cannot open tx_pcap=${txPath} for appending: ${(e as Error).message} (probe created it; was it removed? restart the primary to re-create it)`);
+      }
+      openTx.add(this);
+      hookExit();
+    }
+  }
+
+  txBurst(handles: Uint32Array, n: number): number {
+    if (n === 0) {
+      if (this.pos > 0) this.flush();
+      return 0;
+    }
+    const u32 = this.u32;
+    const u16 = this.u16;
+    let bytes = 0;
+    if (this.fd >= 0) {
+      const now = Date.now();
+      const sec = Math.floor(now / 1000);
+      const usec = (now - sec * 1000) * 1000;
+      if (this.pos === 0) this.pendingSince = now;
+      const bdv = this.bdv;
+      for (let i = 0; i < n; i++) {
+        const h = handles[i]!;
+        const len = u32[(h + MBUF.PKT_LEN) >>> 2]!;
+        const cap = len > 65535 ? 65535 : len;
+        if (this.pos + 16 + cap > this.buf.length) this.flush();
+        let p = this.pos;
+        bdv.setUint32(p, sec, true);
+        bdv.setUint32(p + 4, usec, true);
+        bdv.setUint32(p + 8, cap, true);
+        bdv.setUint32(p + 12, len, true);
+        p += 16;
+        // Segments in order (a chain's PKT_LEN is the sum of its DATA_LENs).
+        let left = cap;
+        for (let m = h; m !== 0 && left > 0; m = u32[(m + MBUF.NEXT) >>> 2]!) {
+          let dl = u16[(m + MBUF.DATA_LEN) >>> 1]!;
+          if (dl > left) dl = left;
+          copyBytes(this.rdv, this.u8, u32[(m + MBUF.BUF_OFF) >>> 2]! + u16[(m + MBUF.DATA_OFF) >>> 1]!, bdv, this.buf, p, dl);
+          p += dl;
+          left -= dl;
+        }
+        this.pos = p;
+        bytes += len;
+      }
+      if (this.pos >= FLUSH_BYTES || now - this.pendingSince >= FLUSH_MS || u32[this.genIdx] !== this.gen) this.flush();
+    } else {
+      for (let i = 0; i < n; i++) bytes += u32[(handles[i]! + MBUF.PKT_LEN) >>> 2]!;
+    }
+    this.mbufs.freeBulk(handles, n);
+    const f64 = this.f64;
+    const st = this.st;
+    f64[st + STAT_PACKETS] += n;
+    f64[st + STAT_OCTETS] += bytes;
+    return n;
+  }
+
+  /** Append the buffered records under the file's flock (see the header). */
+  flush(): void {
+    this.gen = this.u32[this.genIdx]!;
+    if (this.fd < 0 || this.pos === 0) return;
+    const fd = this.fd;
+    flock(fd, LOCK_EX);
+    try {
+      const size = fs.fstatSync(fd).size;
+      const end = this.f64[this.endIdx]!;
+      // Longer than the last complete append: a writer died inside write(); cut it off.
+      if (end >= PCAP.HLEN && size > end) fs.ftruncateSync(fd, end);
+      let off = 0;
+      let n = this.pos;
+      while (n > 0) {
+        const k = fs.writeSync(fd, this.buf, off, n);
+        off += k;
+        n -= k;
+      }
+      this.f64[this.endIdx] = (end >= PCAP.HLEN && size > end ? end : size) + this.pos;
+    } catch (e) {
+      throw new MpdkError('EIO', `${this.port.name}: cannot append to tx_pcap=${this.path}: ${(e as Error).message}`);
+    } finally {
+      this.pos = 0;
+      flock(fd, LOCK_UN);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    try {
+      this.flush();
+    } finally {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+      openTx.delete(this);
+    }
+  }
+}
+
+class PcapPort implements DriverPort {
+  private readonly rxPath: string;
+  private readonly txPath: string;
+  private readonly infinite: boolean;
+  private readonly rxqs: PcapRx[] = [];
+  private readonly txqs: PcapTx[] = [];
+
+  constructor(private readonly port: Port) {
+    const r = port.eal.region;
+    const z = zoneOf(port);
+    if (z === 0 || r.u32At(z + PCAPZ.MAGIC) !== PCAPZ_MAGIC) {
+      throw new MpdkError('EPROTO', `${port.name}: its pcap state (memzone ${zoneName(port)}) is missing; the primary's probe did not finish`);
+    }
+    const flags = r.u32At(z + PCAPZ.FLAGS);
+    this.rxPath = flags & PZ_RX ? r.readString(z + PCAPZ.RX_PATH, PCAPZ.PATH_MAX) : '';
+    this.txPath = flags & PZ_TX ? r.readString(z + PCAPZ.TX_PATH, PCAPZ.PATH_MAX) : '';
+    this.infinite = (flags & PZ_INFINITE) !== 0;
+  }
+
+  rxQueue(q: number, pool: PktmbufPool): RxQueue {
+    const rx = new PcapRx(this.port, q, pool, this.rxPath, this.infinite);
+    this.rxqs.push(rx);
+    return rx;
+  }
+
+  txQueue(q: number): TxQueue {
+    const tx = new PcapTx(this.port, q, this.txPath);
+    this.txqs.push(tx);
+    return tx;
+  }
+
+  close(): void {
+    for (const t of this.txqs) t.close();
+    for (const r of this.rxqs) r.close();
+    this.txqs.length = 0;
+    this.rxqs.length = 0;
+  }
+}
+
+function checkPath(port: Port, key: string, p: string): string {
+  if (p === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: ${key} is empty; give a file path`);
+  const abs = path.resolve(p);
+  if (Buffer.byteLength(abs) >= PCAPZ.PATH_MAX) throw new MpdkError('EINVAL', `--vdev ${port.name}: ${key}=${p} is longer than ${PCAPZ.PATH_MAX - 1} bytes as an absolute path`);
+  return abs;
+}
+
+export const netPcap: NetDriver = {
+  name: 'net_pcap',
+  args: {
+    rx_pcap: 'pcap file the RX queues read',
+    tx_pcap: 'pcap file TX writes (created or truncated at probe)',
+    infinite_rx: '1 to loop over rx_pcap for ever (default 0)',
+  },
+
+  probe(port: Port, args: Devargs): void {
+    const eal = port.eal;
+    const rx = args.has('rx_pcap') ? checkPath(port, 'rx_pcap', args.str('rx_pcap')!) : '';
+    const tx = args.has('tx_pcap') ? checkPath(port, 'tx_pcap', args.str('tx_pcap')!) : '';
+    const infinite = args.int(port.name, 'infinite_rx', 0, 0, 1) === 1;
+    if (rx === '' && tx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: give rx_pcap=FILE and/or tx_pcap=FILE`);
+    if (infinite && rx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: infinite_rx=1 needs rx_pcap=FILE`);
+    if (rx !== '' && rx === tx) throw new MpdkError('EINVAL', `--vdev ${port.name}: rx_pcap and tx_pcap are the same file (${rx}); writing would destroy what RX reads`);
+    let nrec = 0;
+    if (rx !== '') {
+      let reader: PcapReader;
+      try {
+        reader = PcapReader.open(rx);
+      } catch (e) {
+        const err = e as MpdkError;
+        throw new MpdkError(err.code ?? 'EIO', `--vdev ${port.name}: rx_pcap=${args.str('rx_pcap')}: ${err.message}`);
+      }
+      try {
+        const rec = new PcapRecord();
+        while (reader.next(rec)) nrec++;
+      } catch (e) {
+        const err = e as MpdkError;
+        throw new MpdkError(err.code ?? 'EPROTO', `--vdev ${port.name}: rx_pcap=${args.str('rx_pcap')}: ${err.message}`);
+      } finally {
+        reader.close();
+      }
+    }
+    if (tx !== '') {
+      try {
+        PcapWriter.open(tx).close(); // truncate and write the global header
+      } catch (e) {
+        const err = e as MpdkError;
+        throw new MpdkError(err.code ?? 'EIO', `--vdev ${port.name}: tx_pcap=${args.str('tx_pcap')}: ${err.message}`);
+      }
+    }
+    const mz = eal.memzones.tryLookup(zoneName(port)) ?? eal.memzones.reserve(zoneName(port), PCAPZ.BYTES, 64);
+    const r = eal.region;
+    const z = mz.offset;
+    r.u8.fill(0, z, z + PCAPZ.BYTES);
+    r.u32[(z + PCAPZ.NB_REC) >>> 2] = nrec;
+    r.u32[(z + PCAPZ.FLAGS) >>> 2] = (infinite ? PZ_INFINITE : 0) | (rx ? PZ_RX : 0) | (tx ? PZ_TX : 0);
+    r.f64[(z + PCAPZ.TX_END) >>> 3] = tx ? PCAP.HLEN : 0;
+    r.writeString(z + PCAPZ.RX_PATH, PCAPZ.PATH_MAX, rx);
+    r.writeString(z + PCAPZ.TX_PATH, PCAPZ.PATH_MAX, tx);
+    r.storeRelease(z + PCAPZ.MAGIC, PCAPZ_MAGIC);
+    port.setDrv(DRV_ZONE, z);
+  },
+
+  rxQueueSetup(port: Port, q: number): void {
+    port.setQDrv(true, q, QD_CURSOR, 0);
+    port.setQDrv(true, q, QD_LOOPS, 0);
+  },
+
+  stop(port: Port): void {
+    const z = zoneOf(port);
+    const i = (z + PCAPZ.FLUSH_GEN) >>> 2;
+    port.u32[i] = (port.u32[i]! + 1) >>> 0;
+    for (const t of openTx) if (t.port.entry === port.entry && t.port.eal === port.eal) t.flush();
+  },
+
+  open(port: Port): DriverPort {
+    return new PcapPort(port);
+  },
+};

@@ -1,0 +1,184 @@
+/**
+ * net_af_packet on a veth pair inside a network namespace the test creates and removes:
+ * frames both ways byte for byte (and the port's MAC from the interface), PACKET_FANOUT
+ * spreading flows over two processes with no flow seen by both, and the probe's refusals.
+ * Skipped with the reason when not root or when `ip` is missing.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { leftovers, removeInstance, ROOT, uniquePrefix } from './helpers.js';
+
+const CHILD = path.join(ROOT, 'dist/test/af_packet-child.js');
+const NS = `mpdkafp${process.pid}`;
+
+function hasIp(): boolean {
+  try {
+    execFileSync('ip', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const skip = process.getuid?.() !== 0 ? 'needs root (network namespace, veth, AF_PACKET)' : !hasIp() ? 'the `ip` command (iproute2) is missing' : false;
+
+const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+interface NsChild {
+  proc: ChildProcess;
+  out: string;
+  exited: Promise<number>;
+  lines(): Record<string, unknown>[];
+  waitFor(re: RegExp, ms: number): Promise<void>;
+  send(line: string): void;
+}
+const children = new Set<ChildProcess>();
+
+/** `node af_packet-child.js args` inside the namespace (ip netns exec execs node itself). */
+function nsNode(args: string[]): NsChild {
+  const proc = spawn('ip', ['netns', 'exec', NS, process.execPath, CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(proc);
+  const c: NsChild = {
+    proc, out: '',
+    exited: new Promise((r) => proc.on('exit', (code, sig) => {
+      children.delete(proc);
+      r(code ?? (sig ? 128 : 0));
+    })),
+    lines: () => c.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    waitFor: (re, ms) => new Promise((resolve, reject) => {
+      const t = setInterval(() => {
+        if (re.test(c.out)) {
+          clearInterval(t);
+          clearTimeout(to);
+          resolve();
+        }
+      }, 10);
+      const to = setTimeout(() => {
+        clearInterval(t);
+        reject(new Error(`timed out after ${ms} ms waiting for ${re}; output:\n${c.out}`));
+      }, ms);
+    }),
+    send: (line) => void proc.stdin!.write(line + '\n'),
+  };
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (c.out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (c.out += d));
+  return c;
+}
+
+async function reap(): Promise<void> {
+  await Promise.all([...children].map((p) => new Promise<void>((r) => {
+    if (p.exitCode !== null || p.signalCode !== null) return r();
+    p.once('exit', () => r());
+    p.kill('SIGKILL');
+  })));
+}
+
+before(() => {
+  if (skip) return;
+  ip('netns', 'add', NS);
+  ip('-n', NS, 'link', 'add', 'va', 'type', 'veth', 'peer', 'name', 'vb');
+  execFileSync('ip', ['netns', 'exec', NS, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6']);
+  ip('-n', NS, 'link', 'set', 'va', 'up');
+  ip('-n', NS, 'link', 'set', 'vb', 'up');
+});
+
+after(async () => {
+  await reap();
+  if (!skip) {
+    try {
+      ip('netns', 'del', NS);
+    } catch {
+      /* already gone */
+    }
+    assert.ok(!ip('netns', 'list').includes(NS), 'the namespace is removed');
+  }
+});
+
+function ealArgs(prefix: string, lcore: number, primary: boolean, vdevs: string[]): string[] {
+  return ['-l', String(lcore), '-m', '64', '--file-prefix', prefix, `--proc-type=${primary ? 'primary' : 'secondary'}`, '--log-level', 'error', ...vdevs.flatMap((v) => ['--vdev', v])];
+}
+
+test('frames cross the veth pair both ways byte for byte; MAC from the interface', { skip, timeout: 30000 }, async () => {
+  const p = uniquePrefix('afp');
+  try {
+    const c = nsNode([...ealArgs(p, 0, true, ['net_af_packet0,iface=va', 'net_af_packet1,iface=vb']), '--', 'pair:500']);
+    c.proc.stdin!.end();
+    assert.equal(await c.exited, 0, c.out);
+    const r = c.lines().at(-1)!;
+    assert.equal(r.error, undefined, String(r.message));
+    assert.equal(r.sentAB, 500);
+    assert.equal(r.sentBA, 500);
+    assert.equal(r.ab, 500, c.out);
+    assert.equal(r.ba, 500, c.out);
+    assert.equal(r.identical, true);
+    const macA = execFileSync('ip', ['netns', 'exec', NS, 'cat', '/sys/class/net/va/address'], { encoding: 'utf8' }).trim();
+    assert.equal((r.macs as string[])[0], macA);
+    assert.equal((r.link as { up: boolean }).up, true);
+    assert.equal(r.available, 4095, 'every mbuf back in the pool');
+    const st = r.stats0 as { ipackets: number; opackets: number; oerrors: number };
+    assert.equal(st.opackets, 500);
+    assert.equal(st.ipackets, 500);
+  } finally {
+    removeInstance(p);
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('PACKET_FANOUT splits flows over two processes; no flow is seen by both', { skip, timeout: 40000 }, async () => {
+  const p = uniquePrefix('afp');
+  try {
+    const prim = nsNode([...ealArgs(p, 0, true, ['net_af_packet0,iface=va,qpairs=2', 'net_af_packet1,iface=vb']), '--', 'serve']);
+    await prim.waitFor(/"ready":true/, 10000);
+    const rx0 = nsNode([...ealArgs(p, 1, false, []), '--', 'rx:0:0:500']);
+    const rx1 = nsNode([...ealArgs(p, 2, false, []), '--', 'rx:0:1:500']);
+    await rx0.waitFor(/"claimed":true/, 10000);
+    await rx1.waitFor(/"claimed":true/, 10000);
+    prim.send('send:256:2560');
+    await prim.waitFor(/"sent":\d+/, 10000);
+    const sent = prim.lines().find((l) => 'sent' in l)!.sent as number;
+    assert.equal(sent, 2560);
+    await rx0.waitFor(/"got":/, 15000);
+    await rx1.waitFor(/"got":/, 15000);
+    const a = rx0.lines().find((l) => 'got' in l)! as { got: number; flows: number[] };
+    const b = rx1.lines().find((l) => 'got' in l)! as { got: number; flows: number[] };
+    assert.equal(a.got + b.got, sent, `every frame received once: ${a.got} + ${b.got}`);
+    assert.ok(a.flows.length > 0 && b.flows.length > 0, `both processes got flows: ${a.flows.length} / ${b.flows.length}`);
+    const shared = a.flows.filter((f) => b.flows.includes(f));
+    assert.deepEqual(shared, [], 'no flow on both queues');
+    assert.equal(a.flows.length + b.flows.length, 256);
+    console.log(`# fanout: ${a.flows.length} / ${b.flows.length} flows, ${a.got} / ${b.got} frames`);
+    assert.equal(await rx0.exited, 0);
+    assert.equal(await rx1.exited, 0);
+    prim.proc.stdin!.end();
+    assert.equal(await prim.exited, 0, prim.out);
+  } finally {
+    await reap();
+    removeInstance(p);
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('probe refuses a missing interface (naming it), a missing iface=, bad devargs', { skip, timeout: 30000 }, async () => {
+  const p = uniquePrefix('afp');
+  const cases: [string, RegExp][] = [
+    ['net_af_packet0,iface=nosuch0', /ENODEV.*no interface 'nosuch0'.*interfaces: .*va/],
+    ['net_af_packet0', /EINVAL.*iface=NAME is required/],
+    ['net_af_packet0,iface=va,blocksz=5000', /power of two/],
+    ['net_af_packet0,iface=va,fanout_mode=rr', /fanout_mode=rr/],
+    ['net_af_packet0,iface=va,qpairs=0', /qpairs=0 is not an integer from 1/],
+  ];
+  for (const [vdev, re] of cases) {
+    const c = nsNode([...ealArgs(p, 0, true, [vdev]), '--', 'rx:0:0:10']);
+    c.proc.stdin!.end();
+    await c.exited;
+    assert.match(c.lines().map((l) => `${String(l.error)} ${String(l.message)}`).join('\n'), re, c.out);
+  }
+  removeInstance(p);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('nothing of the namespace leaks into the host', { skip }, () => {
+  assert.ok(!fs.existsSync('/sys/class/net/va'), 'va lives only in the namespace');
+});
