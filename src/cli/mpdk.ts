@@ -15,6 +15,7 @@ interface Program {
 const PROGRAMS: Record<string, Program> = {
   simple_mp: { summary: 'two processes sending messages through rings and a shared pool', load: () => import('../apps/simple_mp/main.js') },
   demo: { summary: 'run simple_mp primary and secondary, exchange messages, show the instance', load: () => import('../apps/demo.js') },
+  pktgen: { summary: 'traffic generator: sends flows into ports, counts what comes back (loss, Mpps, latency)', load: () => import('../apps/pktgen/main.js') },
   info: { summary: 'print an instance: region, processes, lcores, memzones, rings, pools, heap', load: () => import('../apps/info.js') },
   ls: { summary: 'list every instance on this host, live or stale', load: () => import('../apps/ls.js') },
   cleanup: { summary: 'remove the files a crashed instance left behind', load: () => import('../apps/cleanup.js') },

@@ -1,0 +1,577 @@
+/**
+ * pktgen: the traffic generator ("the wire" for an application's ports).
+ *
+ *   mpdk pktgen -l 7 --proc-type=secondary -- --tx-port 0 --rx-port 1 --flows 64 --count 100000 --json
+ *
+ * It attaches to a running instance, sends test frames (traffic.ts) into the TX ports and
+ * counts what comes back on the RX ports (counter.ts), then prints a summary (report.ts).
+ *
+ *   port driver     sending into port A                 listening on port B
+ *   net_ring        dev.wire(A).inject: the frames       dev.wire(B).collect: what the
+ *                   arrive on A's RX queues (RSS)        application transmitted on B
+ *   other (null,    TX queue Q of A (--queue Q; default  RX queue Q of B (default its last
+ *   pcap, peered    its last queue, nbTx − 1)            queue, nbRx − 1)
+ *   net_ring, ...)
+ *
+ * Frames are mbufs of the pool PKTGEN_POOL (looked up, or created by the first pktgen of
+ * the instance; it stays until the instance ends, so frames still in flight when a run
+ * ends remain valid). What comes back is freed to its pool. The loop runs on the main
+ * thread (its lcore's mempool cache), in slices of SLICE_MS so that Ctrl-C and the
+ * progress timer get a turn; an idle round (nothing to send yet, nothing received) goes
+ * through IdlePolicy, so a low --rate costs ~no CPU.
+ *
+ * Run phases:  SEND  --count/--duration reached, or Ctrl-C-->  DRAIN  --all back, or
+ * --drain ms passed, or a second Ctrl-C-->  DONE (summary). Frames not taken by a full
+ * queue are retried (TX time re-stamped) and never counted as sent; lost = sent − received
+ * after the drain.
+ *
+ * Without a running instance: exit 1 with one line. pktgen as a fresh primary with its own
+ * --vdev ports configures and starts them itself (1 RX + 1 TX queue each), e.g. to measure
+ * the generator over net_null.
+ */
+import {
+  EAL_USAGE, Eal, EthDev, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
+  isMpdkError, parseEalArgs, parseIdleMode, readPayload, type IdleMode,
+} from '../../index.js';
+import { intOption, optionsHelp, parseOptions, type OptionSpec } from '../app-options.js';
+import { RxCounter } from './counter.js';
+import { formatProgress, formatSummary, makeResult, type PktgenResult } from './report.js';
+import { TrafficPlan, checkSize, parseDuration, parsePortList, parseRate, parseSizeMix, writePcap } from './traffic.js';
+
+export const PKTGEN_POOL = 'PKTGEN_POOL';
+const POOL_SIZES = [16383, 8191, 4095, 2047];
+const POOL_CACHE = 256;
+/** Data room of PKTGEN_POOL's mbufs: headroom + the largest frame, rounded up. */
+const POOL_DATA_ROOM = PKTMBUF_HEADROOM + 1536;
+const RX_BURST = 64;
+/** RX bursts per port per round, at most. */
+const RX_ROUNDS = 8;
+const SLICE_MS = 20;
+const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
+/** Descriptors per queue when pktgen configures its own ports. */
+const OWN_NB_DESC = 1024;
+
+const SPECS: OptionSpec[] = [
+  { names: ['--tx-port'], value: 'PORTS', help: 'send into these ports: 0, 0,1 or 0-3; repeatable (required, except with --pcap)' },
+  { names: ['--rx-port'], value: 'PORTS', help: 'count what comes back on these ports (without it: no loss or latency)' },
+  { names: ['--flows'], value: 'F', help: 'distinct UDP 5-tuples, src IP 10.0.0.1 + flow (default 16); flow f goes to TX port f mod nTx' },
+  { names: ['--size'], value: 'N', help: 'frame bytes, no FCS (default 64; 62..1514)' },
+  { names: ['--size-mix'], value: 'MIX', help: 'frame sizes with weights, interleaved: e.g. 64:7,576:4,1500:1 (IMIX)' },
+  { names: ['--rate'], value: 'PPS', help: 'packets per second in all, e.g. 1000, 250k, 1.5M (default: as fast as possible)' },
+  { names: ['--count'], value: 'C', help: 'send C packets, then drain and stop' },
+  { names: ['--duration'], value: 'S', help: 'send for S seconds (10, 2.5, 500ms), then drain and stop' },
+  { names: ['--burst'], value: 'B', help: 'packets per burst (default 32; 1..512)' },
+  { names: ['--queue'], value: 'Q', help: 'queue used on ports without a software wire (default: the last queue, nbTx-1 / nbRx-1)' },
+  { names: ['--drain'], value: 'MS', help: 'after the last send, wait up to MS ms for stragglers (default 500)' },
+  { names: ['--pcap'], value: 'FILE', help: 'write the same traffic to a pcap file instead of sending, then exit (needs --count, or --duration with --rate)' },
+  { names: ['--per-flow'], help: 'list sent/received per flow in the summary and JSON' },
+  { names: ['--json'], help: 'print one JSON object {sent, received, lost, mpps, gbps, latency: {p50Us, p99Us}, ...} instead of the table' },
+  { names: ['--quiet'], help: 'no progress line' },
+  { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle round sleeps) or poll (never sleeps)' },
+  { names: ['-h', '--help'], help: 'this help' },
+];
+
+const USAGE = `usage: mpdk pktgen [EAL options] -- --tx-port A [--rx-port B] [options]
+Sends test frames into ports of a running application and counts what comes back.
+net_ring ports are fed through their software wire (pktgen plays the network); other
+ports through one of their queues (--queue). Run it as a secondary (--proc-type=secondary)
+next to the application; Ctrl-C ends early with the summary. Loss is reported, not an
+error (exit 0); bad options exit 2; no running instance exits 1.
+
+program options (after --):
+${optionsHelp(SPECS)}
+
+Gbit/s is the L1 rate: each frame + 20 bytes of preamble and inter-frame gap (frames carry
+no FCS). Latency is from the TX time in each frame's payload to its return (p50/p99, µs).
+
+${EAL_USAGE}`;
+
+export interface PktgenOptions {
+  txPorts: number[];
+  rxPorts: number[];
+  flows: number;
+  sizes: number[];
+  ratePps: number | undefined;
+  count: number | undefined;
+  durationS: number | undefined;
+  burst: number;
+  queue: number | undefined;
+  drainMs: number;
+  pcap: string | undefined;
+  perFlow: boolean;
+  json: boolean;
+  quiet: boolean;
+  idle: IdleMode;
+}
+
+/** Parse the program options (after `--`); UsageError (exit 2) for anything wrong. */
+export function parsePktgenOptions(args: readonly string[]): PktgenOptions {
+  // --tx-port / --rx-port may repeat: collect them before the generic parser keeps the last.
+  const txPorts: number[] = [];
+  const rxPorts: number[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^(--tx-port|--rx-port)(?:=(.*))?$/.exec(a);
+    if (!m) {
+      rest.push(a);
+      continue;
+    }
+    const v = m[2] ?? args[++i];
+    if (v === undefined || v === '') throw new UsageError(`option ${m[1]} needs a value: ${m[1]} PORTS\n${USAGE_SHORT}`);
+    parsePortList(v, m[1]!, m[1] === '--tx-port' ? txPorts : rxPorts, USAGE_SHORT);
+  }
+  const o = parseOptions(rest, SPECS, USAGE_SHORT);
+  const str = (k: string): string | undefined => {
+    const v = o.get(k);
+    return v === true ? undefined : v;
+  };
+  if (o.has('--size') && o.has('--size-mix')) throw new UsageError(`give --size or --size-mix, not both\n${USAGE_SHORT}`);
+  if (o.has('--count') && o.has('--duration')) throw new UsageError(`give --count or --duration, not both\n${USAGE_SHORT}`);
+  const sizeStr = str('--size');
+  const sizes = str('--size-mix') !== undefined ? parseSizeMix(str('--size-mix')!, USAGE_SHORT)
+    : [checkSize(sizeStr === undefined ? 64 : /^\d+$/.test(sizeStr) ? Number(sizeStr) : NaN, '--size', USAGE_SHORT)];
+  const idleStr = str('--idle') ?? 'sleep';
+  const idle = parseIdleMode(idleStr);
+  if (!idle) throw new UsageError(`invalid --idle '${idleStr}': expected sleep or poll\n${USAGE_SHORT}`);
+  const opts: PktgenOptions = {
+    txPorts, rxPorts,
+    flows: intOption(o.get('--flows'), '--flows', 1, 1 << 20, USAGE_SHORT) ?? 16,
+    sizes,
+    ratePps: str('--rate') !== undefined ? parseRate(str('--rate')!, USAGE_SHORT) : undefined,
+    count: intOption(o.get('--count'), '--count', 1, Number.MAX_SAFE_INTEGER, USAGE_SHORT),
+    durationS: str('--duration') !== undefined ? parseDuration(str('--duration')!, USAGE_SHORT) : undefined,
+    burst: intOption(o.get('--burst'), '--burst', 1, 512, USAGE_SHORT) ?? 32,
+    queue: intOption(o.get('--queue'), '--queue', 0, 1023, USAGE_SHORT),
+    drainMs: intOption(o.get('--drain'), '--drain', 0, 60000, USAGE_SHORT) ?? 500,
+    pcap: str('--pcap'),
+    perFlow: o.has('--per-flow'),
+    json: o.has('--json'),
+    quiet: o.has('--quiet'),
+    idle,
+  };
+  if (opts.pcap !== undefined) {
+    if (opts.txPorts.length === 0) opts.txPorts.push(0);
+    if (opts.count === undefined && !(opts.durationS !== undefined && opts.ratePps !== undefined)) {
+      throw new UsageError(`--pcap needs --count C, or --duration S with --rate R (the file must end)\n${USAGE_SHORT}`);
+    }
+  } else if (opts.txPorts.length === 0) {
+    throw new UsageError(`--tx-port is required: the port(s) to send into, e.g. --tx-port 0\n${USAGE_SHORT}`);
+  }
+  if (opts.flows < opts.txPorts.length) {
+    throw new UsageError(`--flows ${opts.flows} is fewer than the ${opts.txPorts.length} TX ports: each port sends its own flows\n${USAGE_SHORT}`);
+  }
+  return opts;
+}
+const USAGE_SHORT = "see 'mpdk pktgen --help'";
+
+export async function main(argv: string[]): Promise<number> {
+  const dd = argv.indexOf('--');
+  const appArgs = dd < 0 ? [] : argv.slice(dd + 1);
+  if (appArgs.includes('-h') || appArgs.includes('--help') || (dd < 0 && (argv.includes('-h') || argv.includes('--help')))) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  parseEalArgs(argv); // bad EAL options are usage errors before anything else
+  let opts: PktgenOptions;
+  try {
+    opts = parsePktgenOptions(appArgs);
+  } catch (e) {
+    // One line: the reason, then where the help is.
+    if (e instanceof UsageError) throw new UsageError(e.message.replace(/\n/g, '; '));
+    throw e;
+  }
+  if (opts.pcap !== undefined) return pcapMode(opts);
+
+  const { eal } = Eal.init(argv, { name: 'pktgen', handleSignals: false });
+  process.once('exit', () => eal.close());
+  let dev: EthDev | undefined;
+  let pool: PktmbufPool | undefined;
+  try {
+    if (eal.isPrimary && !eal.adopted && eal.options.vdevs.length === 0) {
+      throw new MpdkError('ENOENT', `no instance '${eal.filePrefix}' is running: start the application first, then pktgen with --proc-type=secondary (or give pktgen its own --vdev ports)`);
+    }
+    // The application's primary may die while others forward (symmetric_mp): carry on.
+    eal.onPrimaryExit((pid) => {
+      if (!opts.quiet) process.stderr.write(`pktgen: the primary process (pid ${pid}) has exited; still sending to the ports\n`);
+    });
+    pool = getPool(eal);
+    dev = EthDev.attach(eal);
+    const gen = new Generator(eal, dev, pool, opts);
+    const result = await gen.run();
+    if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else process.stdout.write(formatSummary(result) + '\n');
+    return 0;
+  } finally {
+    dev?.close();
+    try {
+      if (pool && eal.lcoreId >= 0) pool.mp.flushCache(eal.lcoreId);
+    } catch {
+      /* the cache stays; the next user of this lcore takes it over */
+    }
+    eal.close();
+  }
+}
+
+/** --pcap: no instance needed; MACs are the ports' default ones. */
+function pcapMode(o: PktgenOptions): number {
+  const scratch = new Uint8Array(UDP_FRAME_MAX);
+  const plan = new TrafficPlan(scratch, { txPorts: o.txPorts, flows: o.flows, sizes: o.sizes });
+  const count = o.count ?? Math.round(o.durationS! * o.ratePps!);
+  const r = writePcap(plan, scratch, o.pcap!, count, o.burst, o.ratePps);
+  if (o.json) process.stdout.write(JSON.stringify({ pcap: o.pcap, frames: r.frames, bytes: r.bytes, flows: o.flows, sizes: o.sizes }) + '\n');
+  else if (!o.quiet) process.stdout.write(`pktgen: wrote ${r.frames} frames (${r.bytes} bytes, ${o.flows} flows) to ${o.pcap}\n`);
+  return 0;
+}
+
+/** PKTGEN_POOL: look it up, or create it (halving the size while the region is short). */
+export function getPool(eal: Eal): PktmbufPool {
+  try {
+    return PktmbufPool.lookup(eal, PKTGEN_POOL);
+  } catch (e) {
+    if (!isMpdkError(e, 'ENOENT')) throw e;
+  }
+  let last: unknown;
+  for (const n of POOL_SIZES) {
+    try {
+      return PktmbufPool.create(eal, PKTGEN_POOL, n, POOL_CACHE, 0, POOL_DATA_ROOM);
+    } catch (e) {
+      if (isMpdkError(e, 'EEXIST')) return PktmbufPool.lookup(eal, PKTGEN_POOL);
+      if (!isMpdkError(e, 'ENOSPC')) throw e;
+      last = e;
+    }
+  }
+  throw new MpdkError('ENOSPC', `cannot create ${PKTGEN_POOL} (${POOL_SIZES.at(-1)} mbufs): ${(last as Error).message}`);
+}
+
+interface TxSide {
+  port: number;
+  k: number;
+  send: (h: Uint32Array, n: number) => number;
+  /** Frames built but not yet taken, at pend[0..pendN). */
+  pend: Uint32Array;
+  pendN: number;
+  sent: number;
+}
+
+interface RxSide {
+  port: number;
+  recv: (h: Uint32Array, n: number) => number;
+  matched: number;
+}
+
+const Phase = { SEND: 0, DRAIN: 1, DONE: 2 } as const;
+
+class Generator {
+  private readonly eal: Eal;
+  private readonly pool: PktmbufPool;
+  private readonly o: PktgenOptions;
+  private readonly plan: TrafficPlan;
+  private readonly counter: RxCounter;
+  private readonly tx: TxSide[] = [];
+  private readonly rx: RxSide[] = [];
+  private readonly u8: Uint8Array;
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly dv: DataView;
+  private readonly rxh = new Uint32Array(RX_BURST);
+  private readonly info = new PayloadInfo();
+  private readonly idle: IdlePolicy;
+  /** performance.timeOrigin in µs: TX times are epoch µs, comparable across processes. */
+  private readonly originUs = performance.timeOrigin * 1000;
+  private phase: number = Phase.SEND;
+  private startMs = 0;
+  private runStartUs = 0;
+  private txEndMs = 0;
+  private lastRxMs = 0;
+  private built = 0;
+  private sent = 0;
+  private sentBytes = 0;
+  private noMbuf = 0;
+  private txCursor = 0;
+  private interrupts = 0;
+  private readonly limit: number;
+  private readonly ratePerMs: number;
+  /** Smallest rate-limited burst: ~1 ms of frames, 1..burst. */
+  private readonly minBatch: number;
+
+  constructor(eal: Eal, dev: EthDev, pool: PktmbufPool, o: PktgenOptions) {
+    this.eal = eal;
+    this.pool = pool;
+    this.o = o;
+    this.u8 = eal.region.u8;
+    this.u16 = new Uint16Array(eal.region.buffer);
+    this.u32 = eal.region.u32;
+    this.dv = eal.region.dv;
+    // Few spins: replies come after the application wakes up; spinning for them only burns CPU.
+    this.idle = new IdlePolicy({ mode: o.idle, spin: 16, yields: 8 });
+    this.limit = o.count ?? Infinity;
+    this.ratePerMs = o.ratePps !== undefined ? o.ratePps / 1000 : 0;
+    this.minBatch = Math.max(1, Math.min(o.burst, Math.floor(this.ratePerMs)));
+    for (const p of [...o.txPorts, ...o.rxPorts]) dev.port(p); // ENODEV naming the ports there are
+    if (eal.isPrimary && !eal.adopted) this.setUpOwnPorts(dev);
+    const dstMacs = o.txPorts.map((p) => dev.macAddr(p));
+    this.plan = new TrafficPlan(this.u8, { txPorts: o.txPorts, dstMacs, flows: o.flows, sizes: o.sizes });
+    if (pool.dataRoomSize - PKTMBUF_HEADROOM < this.plan.maxSize) {
+      throw new MpdkError('EINVAL', `${PKTGEN_POOL} holds frames of at most ${pool.dataRoomSize - PKTMBUF_HEADROOM} bytes; --size ${this.plan.maxSize} does not fit`);
+    }
+    this.counter = new RxCounter(o.flows);
+    o.txPorts.forEach((port, k) => {
+      const w = wireOf(dev, port);
+      let send: TxSide['send'];
+      if (w) send = (h, n) => w.inject(h, n);
+      else {
+        const q = o.queue ?? dev.info(port).nbTx - 1;
+        const txq = dev.txQueue(port, q);
+        send = (h, n) => txq.txBurst(h, n);
+      }
+      this.tx.push({ port, k, send, pend: new Uint32Array(o.burst), pendN: 0, sent: 0 });
+    });
+    for (const port of o.rxPorts) {
+      const w = wireOf(dev, port);
+      let recv: RxSide['recv'];
+      if (w) recv = (h, n) => w.collect(h, n);
+      else {
+        const q = o.queue ?? dev.info(port).nbRx - 1;
+        const rxq = dev.rxQueue(port, q);
+        recv = (h, n) => rxq.rxBurst(h, n);
+      }
+      this.rx.push({ port, recv, matched: 0 });
+    }
+  }
+
+  /** pktgen is the primary of its own --vdev ports: 1 RX + 1 TX queue each, started. */
+  private setUpOwnPorts(dev: EthDev): void {
+    for (let p = 0; p < dev.count; p++) {
+      dev.configure(p, 1, 1);
+      dev.rxQueueSetup(p, 0, OWN_NB_DESC, this.pool);
+      dev.txQueueSetup(p, 0, OWN_NB_DESC);
+    }
+    for (let p = 0; p < dev.count; p++) dev.start(p);
+  }
+
+  async run(): Promise<PktgenResult> {
+    const onSig = (): void => {
+      this.interrupts++;
+    };
+    process.on('SIGINT', onSig);
+    process.on('SIGTERM', onSig);
+    process.on('SIGHUP', onSig);
+    const o = this.o;
+    const showProgress = !o.quiet;
+    const tty = process.stderr.isTTY === true;
+    try {
+      this.startMs = performance.now();
+      this.runStartUs = this.originUs + this.startMs * 1000;
+      const endMs = o.durationS !== undefined ? this.startMs + o.durationS * 1000 : Infinity;
+      let drainStart = 0;
+      let nextProgress = this.startMs + 1000;
+      let lastP = { t: this.startMs, sent: 0, recv: 0 };
+      while (this.phase !== Phase.DONE) {
+        const sliceEnd = performance.now() + SLICE_MS;
+        let now = performance.now();
+        while (now < sliceEnd) {
+          let work = this.phase === Phase.SEND ? this.txRound(now) : 0;
+          work += this.rxRound(now);
+          if (work > 0) this.idle.busy();
+          else if (!this.sleepUntilDue(now)) this.idle.idle();
+          now = performance.now();
+          if (this.phase === Phase.SEND && (this.built >= this.limit && this.pendingTotal() === 0)) break;
+          if (this.phase === Phase.DRAIN && this.counter.received >= this.sent) break;
+        }
+        await new Promise<void>((r) => setImmediate(r));
+        now = performance.now();
+        if (this.phase === Phase.SEND && ((this.built >= this.limit && this.pendingTotal() === 0) || now >= endMs || this.interrupts > 0)) {
+          this.endSend(now);
+          drainStart = now;
+          this.phase = this.rx.length > 0 ? Phase.DRAIN : Phase.DONE;
+        }
+        if (this.phase === Phase.DRAIN && (this.counter.received >= this.sent || now - drainStart >= o.drainMs || this.interrupts > 1)) this.phase = Phase.DONE;
+        if (showProgress && now >= nextProgress && this.phase !== Phase.DONE) {
+          const line = formatProgress((now - this.startMs) / 1000, this.sent, this.sent - lastP.sent, this.rx.length ? this.counter.received : null,
+            this.counter.received - lastP.recv, (now - lastP.t) / 1000, this.counter.latency.quantile(0.5));
+          process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+          lastP = { t: now, sent: this.sent, recv: this.counter.received };
+          nextProgress = now + 1000;
+        }
+      }
+      if (showProgress && tty && performance.now() - this.startMs >= 1000) process.stderr.write('\n');
+    } finally {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+      process.off('SIGHUP', onSig);
+      this.freePending();
+    }
+    const perFlowSent = o.perFlow ? Float64Array.from(this.plan.seq) : undefined;
+    if (perFlowSent) for (const f of this.unsentFlows) perFlowSent[f]--;
+    return makeResult({
+      sent: this.sent, sentBytes: this.sentBytes,
+      txSeconds: (this.txEndMs - this.startMs) / 1000,
+      rxSeconds: ((this.lastRxMs > 0 ? this.lastRxMs : this.txEndMs) - this.startMs) / 1000,
+      listening: this.rx.length > 0, counter: this.counter, noMbuf: this.noMbuf, sizes: o.sizes, ratePps: o.ratePps,
+      interrupted: this.interrupts > 0,
+      tx: this.tx.map((t) => ({ port: t.port, packets: t.sent })),
+      rx: this.rx.map((r) => ({ port: r.port, packets: r.matched })),
+      perFlowSent,
+    });
+  }
+
+  /**
+   * Rate-limited and nothing in flight (all sent frames are back, or nobody listens):
+   * sleep until the next batch is due, up to one slice. @returns whether it slept
+   */
+  private sleepUntilDue(now: number): boolean {
+    if (this.phase !== Phase.SEND || this.ratePerMs === 0 || (this.rx.length > 0 && this.counter.received < this.sent) || this.pendingTotal() > 0) return false;
+    const due = this.startMs + (this.built + this.minBatch - 1) / this.ratePerMs;
+    const wait = Math.min(due - now, SLICE_MS);
+    if (wait < 1) return false;
+    Atomics.wait(SLEEP_CELL, 0, 0, wait);
+    return true;
+  }
+
+  private pendingTotal(): number {
+    let n = 0;
+    for (const t of this.tx) n += t.pendN;
+    return n;
+  }
+
+  private endSend(now: number): void {
+    if (this.sent === 0) this.txEndMs = now; // else: the time of the last send
+    this.freePending();
+  }
+
+  /** Flows of frames built but never sent (for --per-flow). */
+  private readonly unsentFlows: number[] = [];
+
+  private freePending(): void {
+    for (const t of this.tx) {
+      if (t.pendN === 0) continue;
+      for (let i = 0; i < t.pendN; i++) {
+        const off = this.dataOffset(t.pend[i]!);
+        this.unsentFlows.push(this.dv.getUint32(off + UDP_FRAME_HLEN + PAYLOAD.FLOW, true));
+      }
+      this.pool.freeBulk(t.pend, t.pendN);
+      t.pendN = 0;
+    }
+  }
+
+  private dataOffset(h: number): number {
+    return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + this.u16[(h + MBUF.DATA_OFF) >>> 1]!;
+  }
+
+  /** One burst for the next TX port: retry what it refused last time, or build new frames. */
+  private txRound(nowMs: number): number {
+    const tx = this.tx;
+    const t = tx[this.txCursor]!;
+    this.txCursor = this.txCursor + 1 === tx.length ? 0 : this.txCursor + 1;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const pend = t.pend;
+    const nowUs = this.originUs + nowMs * 1000;
+    let n = t.pendN;
+    let bytes = 0;
+    if (n > 0) {
+      for (let i = 0; i < n; i++) {
+        const h = pend[i]!;
+        this.dv.setFloat64(this.dataOffset(h) + UDP_FRAME_HLEN + PAYLOAD.TX_TIME, nowUs, true);
+        bytes += u16[(h + MBUF.DATA_LEN) >>> 1]!;
+      }
+    } else {
+      let want = this.o.burst;
+      const left = this.limit - this.built;
+      if (left < want) want = left;
+      if (this.ratePerMs > 0) {
+        // Token bucket; at low rates frames leave in batches of ~1 ms worth, so the loop
+        // sleeps between batches instead of waking per frame.
+        const tokens = Math.floor((nowMs - this.startMs) * this.ratePerMs) + 1 - this.built;
+        if (tokens < want) want = tokens < this.minBatch && left > tokens ? 0 : tokens;
+      }
+      if (want <= 0) return 0;
+      if (this.pool.allocBulk(pend, want) !== want) {
+        this.noMbuf++;
+        return 0;
+      }
+      const plan = this.plan;
+      const k = t.k;
+      for (let i = 0; i < want; i++) {
+        const h = pend[i]!;
+        const len = plan.build(k, this.dataOffset(h), nowUs);
+        u16[(h + MBUF.DATA_LEN) >>> 1] = len;
+        u32[(h + MBUF.PKT_LEN) >>> 2] = len;
+        bytes += len;
+      }
+      this.built += want;
+      n = want;
+    }
+    const r = t.send(pend, n);
+    if (r < n) {
+      pend.copyWithin(0, r, n);
+      for (let i = 0; i < n - r; i++) bytes -= u16[(pend[i]! + MBUF.DATA_LEN) >>> 1]!;
+    }
+    t.pendN = n - r;
+    if (r > 0) {
+      t.sent += r;
+      this.sent += r;
+      this.sentBytes += bytes;
+      this.txEndMs = nowMs;
+    }
+    return r;
+  }
+
+  /** Receive one burst from every RX port; count this run's frames; free everything. */
+  private rxRound(nowMs: number): number {
+    const rx = this.rx;
+    let total = 0;
+    for (let p = 0; p < rx.length; p++) {
+      const side = rx[p]!;
+      // Up to RX_ROUNDS bursts per port: collecting must outpace sending, or the
+      // application's TX queue fills up and it drops.
+      for (let round = 0; round < RX_ROUNDS; round++) {
+        const k = this.rxBurst(side, nowMs);
+        total += k;
+        if (k < RX_BURST) break;
+      }
+    }
+    return total;
+  }
+
+  /** One burst from one RX port: count this run's frames, free everything. */
+  private rxBurst(side: RxSide, nowMs: number): number {
+    const h = this.rxh;
+    const k = side.recv(h, RX_BURST);
+    if (k === 0) return 0;
+    const u8 = this.u8;
+    const u16 = this.u16;
+    const info = this.info;
+    const counter = this.counter;
+    const flows = counter.flows;
+    const nowUs = this.originUs + performance.now() * 1000;
+    const before = counter.received;
+    for (let i = 0; i < k; i++) {
+      const m = h[i]!;
+      const len = u16[(m + MBUF.DATA_LEN) >>> 1]!;
+      const off = this.dataOffset(m);
+      if (readPayload(u8, off, len, info) && info.flow < flows && info.txTime >= this.runStartUs && info.txTime <= nowUs) {
+        counter.record(info.flow, info.seq, nowUs - info.txTime, len);
+        // Erase the magic: a driver that hands out pool buffers without writing them
+        // (net_null RX) must not replay this frame as ours.
+        u8[off + UDP_FRAME_HLEN + PAYLOAD.MAGIC] = 0;
+      } else counter.foreign++;
+    }
+    side.matched += counter.received - before;
+    if (counter.received > before) this.lastRxMs = nowMs;
+    this.pool.freeBulk(h, k);
+    return k;
+  }
+}
+
+/** The software wire of a net_ring port, or undefined when the port has none (peered, other driver). */
+function wireOf(dev: EthDev, port: number): { inject(h: Uint32Array, n: number): number; collect(h: Uint32Array, n: number): number } | undefined {
+  if (dev.info(port).driver !== 'net_ring') return undefined;
+  try {
+    return dev.wire(port);
+  } catch (e) {
+    if (isMpdkError(e, 'EINVAL')) return undefined; // peered: it has queues, no wire
+    throw e;
+  }
+}

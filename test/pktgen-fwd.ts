@@ -1,0 +1,78 @@
+/**
+ * A tiny forwarder for the pktgen tests: `node pktgen-fwd.js <EAL args> -- [QUEUES] [drop]`.
+ * The primary of an instance with two net_ring ports (--vdev net_ring0 --vdev net_ring1):
+ * creates FWD_POOL, configures both ports with QUEUES RX and TX queues (default 1), starts
+ * them, prints `ready`, then forwards unchanged: RX queue q of port 0 → TX queue q of port 1
+ * and back. With `drop`, every 10th packet from port 0 is freed instead (to see loss).
+ * Ends when stdin closes or on SIGTERM/SIGINT, printing `forwarded N`.
+ */
+import { Eal, EthDev, IdlePolicy, PktmbufPool } from '../src/index.js';
+
+const argv = process.argv.slice(2);
+const dd = argv.indexOf('--');
+const ealArgs = dd < 0 ? argv : argv.slice(0, dd);
+const own = dd < 0 ? [] : argv.slice(dd + 1);
+const nq = Number(own[0] ?? 1);
+const drop = own.includes('drop');
+
+const { eal } = Eal.init(ealArgs, { name: 'pktgen-fwd', handleSignals: false });
+const dev = EthDev.attach(eal);
+const pool = PktmbufPool.create(eal, 'FWD_POOL', 2047, 64);
+for (let p = 0; p < 2; p++) {
+  dev.configure(p, nq, nq);
+  for (let q = 0; q < nq; q++) {
+    dev.rxQueueSetup(p, q, 1024, pool);
+    dev.txQueueSetup(p, q, 1024);
+  }
+  dev.start(p);
+}
+let stop = false;
+process.stdin.on('end', () => (stop = true)).resume();
+for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => (stop = true));
+process.stdout.write('ready\n');
+
+const rxq = [0, 1].map((p) => Array.from({ length: nq }, (_, q) => dev.rxQueue(p, q)));
+const txq = [0, 1].map((p) => Array.from({ length: nq }, (_, q) => dev.txQueue(p, q)));
+// Per (port, queue): packets the peer's TX queue refused, retried before reading more
+// (back-pressure instead of drops, so the tests can expect zero loss).
+const pend = [0, 1].map(() => Array.from({ length: nq }, () => new Uint32Array(64)));
+const pendN = [0, 1].map(() => new Int32Array(nq));
+const idle = new IdlePolicy();
+let forwarded = 0;
+let seen = 0;
+while (!stop) {
+  const end = performance.now() + 20;
+  while (performance.now() < end) {
+    let work = 0;
+    for (let p = 0; p < 2; p++) {
+      for (let q = 0; q < nq; q++) {
+        const h = pend[p]![q]!;
+        let n = pendN[p]![q]!;
+        if (n === 0) {
+          n = rxq[p]![q]!.rxBurst(h, 64);
+          if (n === 0) continue;
+          if (drop && p === 0) {
+            // Free every 10th packet (by arrival order), keep the rest in order.
+            let k = 0;
+            for (let i = 0; i < n; i++) {
+              if (++seen % 10 === 0) pool.free(h[i]!);
+              else h[k++] = h[i]!;
+            }
+            n = k;
+          }
+        }
+        const s = txq[1 - p]![q]!.txBurst(h, n);
+        forwarded += s;
+        work += s;
+        if (s < n) h.copyWithin(0, s, n);
+        pendN[p]![q] = n - s;
+      }
+    }
+    if (work > 0) idle.busy();
+    else idle.idle();
+  }
+  await new Promise<void>((r) => setImmediate(r));
+}
+process.stdout.write(`forwarded ${forwarded}\n`);
+dev.close();
+eal.close();
