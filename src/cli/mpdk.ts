@@ -14,7 +14,9 @@ interface Program {
 
 const PROGRAMS: Record<string, Program> = {
   simple_mp: { summary: 'two processes sending messages through rings and a shared pool', load: () => import('../apps/simple_mp/main.js') },
-  demo: { summary: 'run simple_mp primary and secondary, exchange messages, show the instance', load: () => import('../apps/demo.js') },
+  demo: { summary: 'client-server forwarding on this machine: a server, two clients, a traffic generator, a table', load: () => import('../apps/demo.js') },
+  mp_server: { summary: 'client-server example: the server (RX from every port, round-robin to the clients)', load: () => import('../apps/mp_server/main.js') },
+  mp_client: { summary: 'client-server example: a client (forwards its share out of the paired port)', load: () => import('../apps/mp_client/main.js') },
   pktgen: { summary: 'traffic generator: sends flows into ports, counts what comes back (loss, Mpps, latency)', load: () => import('../apps/pktgen/main.js') },
   info: { summary: 'print an instance: region, processes, lcores, memzones, rings, pools, heap', load: () => import('../apps/info.js') },
   ls: { summary: 'list every instance on this host, live or stale', load: () => import('../apps/ls.js') },

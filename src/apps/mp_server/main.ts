@@ -1,0 +1,284 @@
+/**
+ * mp_server: the server of the guide's client-server example (DPDK's
+ * examples/multi_process/client_server_mp/mp_server).
+ *
+ *   mpdk mp_server -l 1-2 --vdev=net_ring0 --vdev=net_ring1 -- -p 3 -n 2
+ *
+ * Primary only. It creates the packet pool "MProc_pktmbuf_pool", one SP/SC ring per client
+ * ("MProc_Client_RX_<id>"), configures every port of -p with 1 RX queue and one TX queue
+ * per client (client k transmits on TX queue k), starts them, and stores the port list in
+ * memzone "MProc_port_info" (common.ts) so a client needs only its id.
+ *
+ * The main (lowest) lcore does all RX: it reads a burst from each port in turn and deals
+ * the packets round-robin to per-client buffers, then makes ONE bulk enqueue per client
+ * per burst; a burst a client's ring cannot take is freed and counted as that client's
+ * rx_drop (DPDK's flush_rx_queue). A second lcore, if given, prints DPDK's statistics
+ * block every second (stats.ts). The loop runs in slices of a few ms and yields to Node's
+ * event loop between them, so signals are handled; an empty round idles (IdlePolicy).
+ *
+ * The server cannot restart under live clients (the guide's note): it refuses to start
+ * when the instance still has live processes, and refuses to run as a secondary. When it
+ * dies, the clients see it (the EAL's death watch) and exit.
+ */
+import {
+  EAL_USAGE, Eal, EthDev, IdlePolicy, MpdkError, Mbufs, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
+  parseEalArgs, parseIdleMode, remoteLaunch, type RxQueue,
+} from '../../index.js';
+import { intOption, optionsHelp, parseOptions, parsePortmask, type OptionSpec } from '../app-options.js';
+import { MAX_CLIENTS, MAX_PI_PORTS, MZ_PORT_INFO, PC, PI, PKTMBUF_POOL_NAME, PORT_INFO_BYTES, PORT_INFO_MAGIC, PORT_INFO_VERSION, PortInfoView, clientBlock, clientRingName } from './common.js';
+import type { StatsArg } from './stats.js';
+
+/** DPDK's PACKET_READ_SIZE. */
+const BURST = 32;
+const RX_DESC = 1024;
+const TX_DESC = 1024;
+const MBUF_CACHE = 512;
+/** Client ring capacity. DPDK uses 128; Node processes on shared cores are descheduled for
+ *  milliseconds, so the ring absorbs more before the server must drop. */
+const DEFAULT_RING_SIZE = 2048;
+/** A forwarding slice: the loop yields to the event loop this often (ms). */
+const SLICE_MS = 4;
+
+const SPECS: OptionSpec[] = [
+  { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to use (an even number of them, paired 0-1, 2-3, ...)' },
+  { names: ['-n'], value: 'NUM_CLIENTS', help: `number of client processes (1..${MAX_CLIENTS})` },
+  { names: ['--ring-size'], value: 'N', help: `packets each client ring holds (default ${DEFAULT_RING_SIZE})` },
+  { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle server uses no CPU) or poll (DPDK: spin)' },
+  { names: ['-h', '--help'], help: 'this help' },
+];
+
+const USAGE = `usage: mpdk mp_server [EAL options] -- -p PORTMASK -n NUM_CLIENTS [--ring-size N] [--idle=poll|sleep]
+The server runs as the primary. Its lowest lcore receives from every port and hands the packets
+round-robin to the clients' rings; a second lcore, if given, prints statistics every second.
+Start it first, then the clients: mpdk mp_client -l 3 --proc-type=auto -- -n 0
+${optionsHelp(SPECS)}
+
+${EAL_USAGE}`;
+
+/** What a refused command line prints after its one-line reason. */
+const SHORT = `usage: mpdk mp_server [EAL options] -- -p PORTMASK -n NUM_CLIENTS (1..${MAX_CLIENTS}) [--ring-size N] [--idle=poll|sleep]; see mpdk mp_server --help`;
+
+interface AppOptions {
+  ports: number[];
+  numClients: number;
+  ringSize: number;
+  idle: 'poll' | 'sleep';
+}
+
+function parseApp(args: readonly string[]): AppOptions | 'help' {
+  const o = parseOptions(args, SPECS, SHORT);
+  if (o.has('-h')) return 'help';
+  const ports = parsePortmask(o.get('-p'), SHORT);
+  if (ports.length % 2 !== 0) {
+    throw new UsageError(`-p ${String(o.get('-p'))} selects ${ports.length} port${ports.length === 1 ? '' : 's'} (${ports.join(', ')}): clients forward between pairs of ports, so give an even number\n${SHORT}`);
+  }
+  if (ports.some((p) => p >= MAX_PI_PORTS)) throw new UsageError(`-p ${String(o.get('-p'))}: ports go up to ${MAX_PI_PORTS - 1}\n${SHORT}`);
+  const nv = o.get('-n');
+  if (nv === undefined) throw new UsageError(`the number of clients is required: -n NUM_CLIENTS (1..${MAX_CLIENTS})\n${SHORT}`);
+  const numClients = intOption(nv, '-n (number of clients)', 1, MAX_CLIENTS, SHORT)!;
+  const ringSize = intOption(o.get('--ring-size'), '--ring-size', 32, 1 << 20, SHORT) ?? DEFAULT_RING_SIZE;
+  const iv = o.get('--idle');
+  const idle = iv === undefined ? 'sleep' : parseIdleMode(String(iv));
+  if (!idle) throw new UsageError(`invalid --idle '${String(iv)}': expected poll or sleep\n${SHORT}`);
+  return { ports, numClients, ringSize, idle };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  // Check everything that needs no instance before touching one: a refused start creates nothing.
+  const { eal: ealOpts, appArgs } = parseEalArgs(argv);
+  const app = parseApp(appArgs);
+  if (app === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (ealOpts.procType === 'secondary') {
+    throw new MpdkError('EINVAL', `mp_server runs only as the primary process (it creates the pool, rings and ports the clients use); drop --proc-type=secondary`);
+  }
+  const { eal } = Eal.init(argv, { name: 'mp_server', handleSignals: false });
+  let stopping = false;
+  const cleanup: (() => void)[] = [];
+  const closeAll = (): void => {
+    for (const f of cleanup.splice(0).reverse()) {
+      try {
+        f();
+      } catch {
+        /* best effort on the way out */
+      }
+    }
+    eal.close();
+  };
+  process.once('exit', closeAll);
+  let info: PortInfoView;
+  let dev: EthDev;
+  let pool: PktmbufPool;
+  const rings: Ring[] = [];
+  try {
+    if (!eal.isPrimary) {
+      throw new MpdkError('EBUSY', `a primary process (pid ${eal.primaryPid()}) is already running for --file-prefix=${eal.filePrefix}; mp_server runs only as the primary: stop that one first`);
+    }
+    if (eal.adopted) {
+      const others = eal.processes.list().filter((p) => p.alive && p.pid !== process.pid).map((p) => p.pid);
+      throw new MpdkError('EBUSY', `the previous server's processes are still running for --file-prefix=${eal.filePrefix} (pids ${others.join(', ')}); the server cannot restart under live clients (the guide's note): stop them, then start the server again`);
+    }
+    dev = EthDev.attach(eal);
+    const missing = app.ports.filter((p) => p >= dev.count);
+    if (missing.length > 0) {
+      throw new UsageError(`-p selects port${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, but this instance has ${dev.count} port${dev.count === 1 ? '' : 's'}${dev.count ? ` (0..${dev.count - 1})` : ''}; add --vdev options (e.g. --vdev=net_ring0 --vdev=net_ring1) or change -p`);
+    }
+    const np = app.ports.length;
+    const nc = app.numClients;
+    // DPDK's init_mbuf_pools, plus the far side of software ports (the wire fills the RX
+    // rings from this pool) and a few more lcore caches (clients, pktgen).
+    const nbMbufs = RX_DESC * np * 2 + nc * (app.ringSize + TX_DESC * np + BURST * np) + (nc + 4) * Math.ceil(MBUF_CACHE * 1.5);
+    pool = PktmbufPool.create(eal, PKTMBUF_POOL_NAME, nbMbufs, MBUF_CACHE);
+    for (let i = 0; i < nc; i++) rings.push(Ring.create(eal, clientRingName(i), app.ringSize, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ));
+    for (const p of app.ports) {
+      dev.configure(p, 1, nc);
+      dev.rxQueueSetup(p, 0, RX_DESC, pool);
+      for (let q = 0; q < nc; q++) dev.txQueueSetup(p, q, TX_DESC);
+      dev.start(p);
+    }
+    const mz = eal.memzones.reserve(MZ_PORT_INFO, PORT_INFO_BYTES, 64);
+    const r = eal.region;
+    const z = mz.offset;
+    r.u32[(z + PI.VERSION) >>> 2] = PORT_INFO_VERSION;
+    r.u32[(z + PI.NUM_PORTS) >>> 2] = np;
+    r.u32[(z + PI.NUM_CLIENTS) >>> 2] = nc;
+    r.u32[(z + PI.RING_SIZE) >>> 2] = rings[0]!.capacity;
+    r.i32[(z + PI.SERVER_PID) >>> 2] = process.pid;
+    r.f64[(z + PI.SERVER_START) >>> 3] = eal.processes.list().find((p) => p.pid === process.pid)?.start ?? 0;
+    app.ports.forEach((p, i) => (r.u8[z + PI.PORT_ID + i] = p));
+    r.storeRelease(z + PI.MAGIC, PORT_INFO_MAGIC);
+    info = new PortInfoView(eal, z);
+  } catch (e) {
+    process.off('exit', closeAll);
+    closeAll();
+    throw e;
+  }
+
+  const macOf = (p: number): string => formatMac(dev.macAddr(p), 0);
+  process.stdout.write(`mp_server: ${app.numClients} client ring${app.numClients === 1 ? '' : 's'} (${rings.map((x) => x.name).join(', ')}), ports ${app.ports.join(', ')}; pid ${process.pid}\n`);
+  process.stdout.write(`Finished Process Init.\n`);
+
+  // Statistics lcore (DPDK: one of the other lcores displays, the rest sleep).
+  const stop = new SharedArrayBuffer(4);
+  let statsJob: ReturnType<typeof remoteLaunch> | undefined;
+  const statsLcore = eal.workerLcores[0];
+  if (statsLcore !== undefined) {
+    const macs = Object.fromEntries(app.ports.map((p) => [p, macOf(p)]));
+    statsJob = remoteLaunch(eal, statsLcore, new URL('./stats.js', import.meta.url), { stop, macs, clear: process.stdout.isTTY === true, periodMs: 1000 } satisfies StatsArg);
+    statsJob.done.catch((e: Error) => process.stderr.write(`mp_server: the statistics lcore failed: ${e.message}\n`));
+  }
+
+  const fwd = new Forwarder(eal, dev, info, rings, pool, app.idle);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => (stopping = true));
+
+  while (!stopping) {
+    fwd.slice(SLICE_MS);
+    await new Promise<void>((res) => setImmediate(res));
+  }
+  Atomics.store(new Int32Array(stop), 0, 1);
+  if (statsJob) await Promise.race([statsJob.done.catch(() => 0), new Promise((res) => setTimeout(res, 1500))]);
+  process.stdout.write('\n' + info.format(macOf));
+  process.stdout.write(`mp_server: stopped\n`);
+  for (const p of app.ports) {
+    try {
+      dev.stop(p);
+    } catch {
+      /* on the way out */
+    }
+  }
+  dev.close();
+  return 0;
+}
+
+/** The RX lcore's state: everything the hot loop touches, allocated once. */
+class Forwarder {
+  private readonly rxq: RxQueue[];
+  private readonly rings: Ring[];
+  private readonly mbufs: Mbufs;
+  private readonly idle: IdlePolicy;
+  private readonly f64: Float64Array;
+  /** f64 index of RX[port index]. */
+  private readonly rxIdx: Int32Array;
+  /** f64 index of each client's RX and RX_DROP. */
+  private readonly clRx: Int32Array;
+  private readonly clDrop: Int32Array;
+  private readonly buf = new Uint32Array(BURST);
+  private readonly cbuf: Uint32Array[];
+  private readonly cnt: Int32Array;
+  private next = 0;
+
+  constructor(eal: Eal, dev: EthDev, info: PortInfoView, rings: Ring[], _pool: PktmbufPool, idle: 'poll' | 'sleep') {
+    this.rxq = info.portIds.map((p) => dev.rxQueue(p, 0));
+    this.rings = rings;
+    this.mbufs = new Mbufs(eal);
+    this.idle = new IdlePolicy({ mode: idle });
+    this.f64 = eal.region.f64;
+    this.rxIdx = Int32Array.from(info.portIds, (_, i) => (info.offset + PI.RX + i * 8) >>> 3);
+    this.clRx = Int32Array.from(rings, (_, i) => (clientBlock(info.offset, i) + PC.RX) >>> 3);
+    this.clDrop = Int32Array.from(rings, (_, i) => (clientBlock(info.offset, i) + PC.RX_DROP) >>> 3);
+    this.cbuf = rings.map(() => new Uint32Array(BURST));
+    this.cnt = new Int32Array(rings.length);
+  }
+
+  /** Forward for about `ms` milliseconds. */
+  slice(ms: number): void {
+    const end = performance.now() + ms;
+    const rxq = this.rxq;
+    const np = rxq.length;
+    const buf = this.buf;
+    const f64 = this.f64;
+    const rxIdx = this.rxIdx;
+    const idle = this.idle;
+    for (let round = 1; ; round++) {
+      let got = 0;
+      for (let p = 0; p < np; p++) {
+        const n = rxq[p]!.rxBurst(buf, BURST);
+        if (n === 0) continue;
+        f64[rxIdx[p]!] += n;
+        got += n;
+        this.deal(buf, n);
+      }
+      if (got === 0) idle.idle();
+      else idle.busy();
+      if ((round & 63) === 0 && performance.now() >= end) return;
+    }
+  }
+
+  /** Round-robin the burst to the clients, then one bulk enqueue per client. */
+  private deal(buf: Uint32Array, n: number): void {
+    const nc = this.rings.length;
+    if (nc === 1) {
+      this.flush(0, buf, n);
+      return;
+    }
+    const cbuf = this.cbuf;
+    const cnt = this.cnt;
+    let c = this.next;
+    for (let i = 0; i < n; i++) {
+      cbuf[c]![cnt[c]!++] = buf[i]!;
+      if (++c === nc) c = 0;
+    }
+    this.next = c;
+    for (let k = 0; k < nc; k++) {
+      const m = cnt[k]!;
+      if (m === 0) continue;
+      cnt[k] = 0;
+      this.flush(k, cbuf[k]!, m);
+    }
+  }
+
+  private flush(k: number, b: Uint32Array, m: number): void {
+    if (this.rings[k]!.enqueueBulk(b, m) === 0) {
+      this.mbufs.freeBulk(b, m);
+      this.f64[this.clDrop[k]!] += m;
+    } else {
+      this.f64[this.clRx[k]!] += m;
+    }
+  }
+}

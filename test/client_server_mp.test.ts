@@ -1,0 +1,249 @@
+/**
+ * client_server_mp (mp_server, mp_client) with real processes over two net_ring ports.
+ * The test process attaches to each instance as one more secondary and plays the ports'
+ * wires (src/apps/mp_server/traffic.ts): it injects numbered frames and checks that each
+ * comes out exactly once, unchanged, on the paired port.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Eal } from '../src/index.js';
+import { PortInfoView } from '../src/apps/mp_server/common.js';
+import { Traffic, type TrafficOptions } from '../src/apps/mp_server/traffic.js';
+import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+
+after(reapAll);
+
+const QUIET = ['--log-level', 'warning'];
+const PORTS = ['--vdev=net_ring0', '--vdev=net_ring1'];
+
+async function startServer(p: string, nc: number, extra: string[] = [], lcores = '0'): Promise<Child> {
+  const s = spawnNode('mpdk', ['mp_server', '-l', lcores, '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', String(nc), ...extra]);
+  await s.waitFor(/Finished Process Init/, 10000);
+  return s;
+}
+
+async function startClient(p: string, id: number, lcore: number): Promise<Child> {
+  const c = spawnNode('mpdk', ['mp_client', '-l', String(lcore), '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', String(id)]);
+  await c.waitFor(/Client process \d+ handling packets/, 10000);
+  return c;
+}
+
+interface Wire {
+  eal: Eal;
+  info: PortInfoView;
+  traffic: Traffic;
+}
+
+function attach(p: string, o: TrafficOptions): Wire {
+  const { eal } = Eal.init(['-l', '9', '--file-prefix', p, '--proc-type=secondary', '--log-level', 'error'], { handleSignals: false });
+  eal.onPrimaryExit(() => undefined); // the test decides what a server death means
+  const info = PortInfoView.lookup(eal);
+  return { eal, info, traffic: new Traffic(eal, info, o) };
+}
+
+/**
+ * Send `count` packets in bursts, then collect until `expect` came back or ms passed. With
+ * `pace`, at most 64 packets go in per 2 ms (a client's ring then never overflows while
+ * the client sleeps).
+ */
+async function pump(w: Wire, count: number, expect: number, ms = 15000, pace = false): Promise<void> {
+  const t = w.traffic;
+  const end = Date.now() + ms;
+  const target = t.sent + count;
+  let chunk = 0;
+  while (Date.now() < end) {
+    let moved = 0;
+    if (t.sent < target) {
+      const k = t.inject(Math.min(32, target - t.sent));
+      moved += k;
+      chunk += k;
+    }
+    moved += t.collect();
+    if (t.sent >= target && t.received >= expect) return;
+    if (pace && chunk >= 64) {
+      chunk = 0;
+      await sleep(2);
+    } else if (moved === 0) await sleep(1);
+    else if ((t.sent & 1023) < 32) await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`sent ${t.sent}/${target}, received ${t.received}, expected ${expect}`);
+}
+
+/** Ctrl-C each process in turn (clients before the server), waiting for each exit. */
+async function stop(...cs: Child[]): Promise<number[]> {
+  const codes: number[] = [];
+  for (const c of cs) {
+    c.proc.kill('SIGINT');
+    codes.push(await Promise.race([c.exited, sleep(5000).then(() => -1)]));
+  }
+  return codes;
+}
+
+test('one client: every packet comes out exactly once, unchanged, on the paired port', async () => {
+  const p = uniquePrefix('cs1');
+  const s = await startServer(p, 1);
+  const c = await startClient(p, 0, 3);
+  const w = attach(p, { track: 4000 });
+  try {
+    await pump(w, 4000, 4000, 15000, true);
+    const t = w.traffic;
+    assert.equal(t.received, 4000);
+    assert.equal(t.missing(), 0);
+    assert.equal(t.duplicates, 0);
+    assert.equal(t.wrongPort, 0);
+    assert.equal(t.badChecksum, 0);
+    const cl = w.info.client(0);
+    assert.equal(cl.rx, 4000);
+    assert.equal(cl.tx, 4000);
+    assert.equal(cl.rxDrop + cl.txDrop, 0);
+    assert.equal(w.info.portRx(0) + w.info.portRx(1), 4000);
+  } finally {
+    w.traffic.close();
+    w.eal.close();
+  }
+  assert.deepEqual(await stop(c, s), [0, 0]);
+  assert.match(s.out, /Client  0 - rx:\s+4000/);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('two clients: round-robin split, each packet out once on the paired port; TX queue k carries client k', async () => {
+  const p = uniquePrefix('cs2');
+  const s = await startServer(p, 2, [], '0-1');
+  const c0 = await startClient(p, 0, 3);
+  const c1 = await startClient(p, 1, 4);
+  const w = attach(p, { track: 3001, into: [0] });
+  try {
+    await pump(w, 1001, 1001, 15000, true);
+    assert.equal(w.info.client(0).rx, 501);
+    assert.equal(w.info.client(1).rx, 500);
+    await pump(w, 2000, 3001, 15000, true);
+    const t = w.traffic;
+    assert.equal(t.missing(), 0);
+    assert.equal(t.duplicates + t.wrongPort + t.badChecksum, 0);
+    const a = w.info.client(0);
+    const b = w.info.client(1);
+    assert.equal(a.rx + b.rx, 3001);
+    assert.ok(Math.abs(a.rx - b.rx) <= 1, `split ${a.rx}/${b.rx}`);
+    assert.equal(a.tx, a.rx);
+    assert.equal(b.tx, b.rx);
+    // everything went in on port index 0 and out of port index 1, client k on TX queue k
+    assert.equal(a.txPort[1], a.rx);
+    assert.equal(b.txPort[1], b.rx);
+    const ports = JSON.parse((await run('mpdk', ['info', '--file-prefix', p, '--json'])).out).objects.filter((o: { kind: string }) => o.kind === 'port');
+    const q = ports[1].stats.queues as { q: number; opackets: number }[];
+    assert.equal(q[0]!.opackets, a.tx);
+    assert.equal(q[1]!.opackets, b.tx);
+  } finally {
+    w.traffic.close();
+    w.eal.close();
+  }
+  await s.waitFor(/Client  1 - rx:\s+1500/, 3000); // the statistics lcore's block
+  assert.deepEqual(await stop(c0, c1, s), [0, 0, 0]);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('refusals: no server, bad options, wrong process types, unknown id, taken id', async () => {
+  const p = uniquePrefix('cse');
+  const t0 = Date.now();
+  const none = await run('mpdk', ['mp_client', '-l', '3', '--proc-type=auto', '--file-prefix', p, '--', '-n', '0']);
+  assert.equal(none.code, 1);
+  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(none.err.trim().split('\n').length, 1, none.err);
+  assert.match(none.err, new RegExp(`no server is running for --file-prefix=${p}`));
+  assert.deepEqual(leftovers(p), [], 'a refused client creates nothing');
+  const bad: [string[], RegExp][] = [
+    [['-p', '3', '-n', '0'], /-n.*from 1 to 16/],
+    [['-p', '3'], /number of clients is required/],
+    [['-p', '0', '-n', '2'], /selects no port/],
+    [['-p', '1', '-n', '2'], /even number/],
+    [['-p', '3', '-n', '17'], /from 1 to 16/],
+  ];
+  for (const [args, re] of bad) {
+    const r = await run('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, '--', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re);
+    assert.deepEqual(leftovers(p), []);
+  }
+  const sec = await run('mpdk', ['mp_server', '-l', '0', '--proc-type=secondary', '--file-prefix', p, ...PORTS, '--', '-p', '3', '-n', '1']);
+  assert.equal(sec.code, 1);
+  assert.match(sec.err, /only as the primary/);
+
+  const s = await startServer(p, 2);
+  const c0 = await startClient(p, 0, 3);
+  const r1 = await run('mpdk', ['mp_client', '-l', '4', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', '5']);
+  assert.equal(r1.code, 1);
+  assert.match(r1.err, /client id 5 does not exist.*valid ids 0\.\.1/);
+  const r2 = await run('mpdk', ['mp_client', '-l', '4', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', '0']);
+  assert.equal(r2.code, 1);
+  assert.match(r2.err, new RegExp(`already in use by pid ${c0.proc.pid}`));
+  const r3 = await run('mpdk', ['mp_client', '-l', '4', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', '1', '-p', '3']);
+  assert.equal(r3.code, 2);
+  assert.match(r3.err, /unknown option '-p'/);
+  const r4 = await run('mpdk', ['mp_client', '-l', '4', '--proc-type=primary', '--file-prefix', p, ...QUIET, '--', '-n', '1']);
+  assert.equal(r4.code, 1);
+  assert.match(r4.err, /only as a secondary/);
+  const r5 = await run('mpdk', ['mp_server', '-l', '5', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-p', '3', '-n', '1']);
+  assert.equal(r5.code, 1);
+  assert.match(r5.err, new RegExp(`pid ${s.proc.pid}`));
+  assert.equal(s.proc.exitCode, null, 'the refusals did not disturb the server');
+  assert.deepEqual(await stop(c0, s), [0, 0]);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('a client killed and restarted: the server carries on, counts drops for it while it is down', async () => {
+  const p = uniquePrefix('csr');
+  const s = await startServer(p, 2, ['--ring-size', '1024']);
+  const c0 = await startClient(p, 0, 3);
+  let c1 = await startClient(p, 1, 4);
+  const w = attach(p, { track: 8000, into: [0] });
+  try {
+    await pump(w, 1000, 1000, 15000, true);
+    c1.proc.kill('SIGKILL');
+    await c1.exited;
+    await pump(w, 3000, 1000 + 1500, 15000, true); // client 0's half comes back
+    await until(() => w.info.client(1).rx + w.info.client(1).rxDrop === 2000, 5000, 'server to deal client 1 its half');
+    const down = w.info.client(1);
+    assert.ok(down.rxDrop > 0, 'drops counted while the client is down');
+    assert.ok(down.rx - 500 <= 1024, `at most a ring (1024) queued: ${down.rx - 500}`);
+    assert.equal(s.proc.exitCode, null);
+    c1 = await startClient(p, 1, 4);
+    const queued = down.rx - 500;
+    const before = w.traffic.received;
+    await pump(w, 0, before + queued, 10000); // what waited in its ring comes out
+    await pump(w, 1000, before + queued + 1000, 10000, true); // and new traffic is split again
+    const t = w.traffic;
+    assert.equal(t.duplicates + t.wrongPort + t.badChecksum, 0);
+    assert.equal(t.received, 5000 - down.rxDrop);
+    assert.equal(w.info.client(1).rxDrop, down.rxDrop, 'no drops after the restart');
+  } finally {
+    w.traffic.close();
+    w.eal.close();
+  }
+  assert.deepEqual(await stop(c0, c1, s), [0, 0, 0]);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('server killed: each client says the server died and exits non-zero within 1 s', async () => {
+  const p = uniquePrefix('csk');
+  const s = await startServer(p, 2);
+  const c0 = await startClient(p, 0, 3);
+  const c1 = await startClient(p, 1, 4);
+  const t0 = Date.now();
+  s.proc.kill('SIGKILL');
+  const codes = await Promise.all([c0.exited, c1.exited].map((e) => Promise.race([e, sleep(3000).then(() => -1)])));
+  const took = Date.now() - t0;
+  assert.ok(codes.every((x) => x !== 0 && x !== -1), `exit codes ${codes}`);
+  assert.ok(took < 1000, `took ${took} ms`);
+  for (const c of [c0, c1]) assert.match(c.err, new RegExp(`server \\(pid ${s.proc.pid}\\) has exited`));
+  await until(() => leftovers(p).length === 0, 2000, 'files removed by the last client').catch(() => removeInstance(p));
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('npm run demo: runs, prints the table, exits 0, leaves nothing', async () => {
+  const r = await run('mpdk', ['demo'], 40000);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /forwarded/);
+  const prefix = r.out.match(/instance '([^']+)'/)?.[1];
+  assert.ok(prefix, r.out);
+  assert.deepEqual(leftovers(prefix!), []);
+});
