@@ -45,3 +45,5 @@ export {
 export { ED, EP, EQ, MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
 export { registerDriver, findDriver, driverNames } from './drivers/net/index.js';
 export { watchDeath, unwatchDeath } from './eal/deathwatch.js';
+export { setParentDeathSignal, allowedCpus, onlineCpus, setAffinity, processAlive, processStartTime } from './native/libc.js';
+export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';

@@ -10,8 +10,9 @@ import { netNull } from './null.js';
 import { netRing } from './ring.js';
 import { netPcap } from './pcap.js';
 import { netAfPacket } from './af_packet.js';
+import { netMemif } from './memif.js';
 
-const BUILTIN: readonly NetDriver[] = [netRing, netNull, netPcap, netAfPacket];
+const BUILTIN: readonly NetDriver[] = [netRing, netNull, netPcap, netAfPacket, netMemif];
 
 const drivers = new Map<string, NetDriver>(BUILTIN.map((d) => [d.name, d]));
 

@@ -1,0 +1,124 @@
+/**
+ * net_memif against DPDK's testpmd (copy mode, 64-byte frames, one queue pair, role
+ * client for mpdk, testpmd the server), beside testpmd ↔ testpmd over memif measured in
+ * the same run as the baseline. Each figure: packets that crossed in a ~3 s window / time.
+ *   memif.testpmd_to_testpmd   testpmd txonly (server) → testpmd rxonly (client)
+ *   memif.testpmd_to_mpdk      testpmd txonly (server) → mpdk (test/memif-child.ts rx)
+ *   memif.mpdk_to_testpmd      mpdk (memif-child tx) → testpmd rxonly (server)
+ * When dpdk-testpmd is missing every bench throws saying so (apt-get install dpdk dpdk-dev).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bench } from './harness.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHILD = path.join(ROOT, 'dist/test/memif-child.js');
+const TESTPMD = spawnSync('sh', ['-c', 'command -v dpdk-testpmd'], { encoding: 'utf8' }).stdout.trim();
+const WINDOW_MS = 3000;
+const kids = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const k of kids) k.kill('SIGKILL');
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+let n = 0;
+
+function need(): void {
+  if (!TESTPMD) throw new Error('DPDK is not installed (no dpdk-testpmd): apt-get install -y dpdk dpdk-dev to measure memif against it');
+}
+
+function proc(cmd: string, args: string[]): ChildProcess & { text: string } {
+  const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { text: string };
+  p.text = '';
+  p.stdout!.on('data', (d: Buffer) => (p.text += d.toString()));
+  p.stderr!.on('data', (d: Buffer) => (p.text += d.toString()));
+  kids.add(p);
+  p.on('exit', () => kids.delete(p));
+  return p;
+}
+
+function testpmd(fp: string, vdev: string, mode: string, lcores: string): ChildProcess & { text: string } {
+  return proc(TESTPMD, ['-l', lcores, '--no-pci', '--no-huge', '-m', '512', '--file-prefix', fp, `--vdev=${vdev}`, '--', `--forward-mode=${mode}`, '--auto-start', '--total-num-mbufs=16384']);
+}
+
+async function end(p: ChildProcess, how: 'enter' | 'quit' | 'kill'): Promise<void> {
+  if (p.exitCode !== null) return;
+  if (how === 'kill') p.kill('SIGKILL');
+  else p.stdin!.write(how === 'enter' ? '\n' : 'quit\n');
+  const t = setTimeout(() => p.kill('SIGKILL'), 8000);
+  await new Promise<void>((r) => (p.exitCode !== null ? r() : p.once('exit', () => r())));
+  clearTimeout(t);
+}
+
+function lastCount(text: string, key: 'rx' | 'tx'): number {
+  const lines = text.split('\n').filter((l) => l.startsWith('rx '));
+  const f = (lines[lines.length - 1] ?? '').split(' ');
+  const i = f.indexOf(key);
+  return i >= 0 ? Number(f[i + 1]) : 0;
+}
+
+async function until(fn: () => boolean, ms: number, what: string): Promise<void> {
+  const e = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > e) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** mpdk child on one side, testpmd (server) on the other: Mpps over the window. */
+async function withMpdk(mode: 'rx' | 'tx'): Promise<number> {
+  need();
+  const id = `${process.pid}x${n++}`;
+  const sock = `/tmp/mpdk-bench-${id}`;
+  const fp = `mpdkbench${id}`;
+  const t = testpmd(fp, `net_memif0,role=server,socket=${sock}`, mode === 'rx' ? 'txonly' : 'rxonly', '0-1');
+  let c: (ChildProcess & { text: string }) | undefined;
+  try {
+    await sleep(1500);
+    c = proc(process.execPath, [CHILD, `mb${id}`, `net_memif0,role=client,socket=${sock}`, mode, '0', '64']);
+    await until(() => /\nup\n/.test(c!.text), 15000, 'the memif link');
+    await sleep(500);
+    const key = mode === 'rx' ? 'rx' : 'tx';
+    const a = lastCount(c.text, key);
+    const t0 = Date.now();
+    await sleep(WINDOW_MS);
+    const b = lastCount(c.text, key);
+    const secs = (Date.now() - t0) / 1000;
+    return (b - a) / secs / 1e6;
+  } finally {
+    if (c) await end(c, 'quit');
+    await end(t, 'enter');
+    fs.rmSync(`/var/run/dpdk/${fp}`, { recursive: true, force: true });
+  }
+}
+
+async function testpmdPair(): Promise<number> {
+  need();
+  const id = `${process.pid}x${n++}`;
+  const sock = `/tmp/mpdk-bench-${id}`;
+  const s = testpmd(`mpdkbench${id}s`, `net_memif0,role=server,socket=${sock}`, 'txonly', '0-1');
+  let c: (ChildProcess & { text: string }) | undefined;
+  try {
+    await sleep(1500);
+    c = testpmd(`mpdkbench${id}c`, `net_memif0,role=client,socket=${sock}`, 'rxonly', '0-1');
+    const t0 = Date.now();
+    await sleep(WINDOW_MS);
+    await end(c, 'enter');
+    const secs = (Date.now() - t0) / 1000;
+    const m = /Forward statistics for port 0[\s\S]*?RX-packets:\s+(\d+)/.exec(c.text);
+    if (!m) throw new Error(`testpmd printed no statistics: ${c.text.slice(-300)}`);
+    return Number(m[1]) / secs / 1e6;
+  } finally {
+    if (c) await end(c, 'kill');
+    await end(s, 'enter');
+    for (const x of ['s', 'c']) fs.rmSync(`/var/run/dpdk/mpdkbench${id}${x}`, { recursive: true, force: true });
+  }
+}
+
+export const benches: Bench[] = [
+  { name: 'memif.testpmd_to_testpmd', unit: 'Mpps', what: 'testpmd txonly → testpmd rxonly over memif, 64 B, copy mode (baseline; includes connect time)', run: testpmdPair },
+  { name: 'memif.testpmd_to_mpdk', unit: 'Mpps', baseline: 'memif.testpmd_to_testpmd', what: 'testpmd txonly (server) → mpdk net_memif client, 64 B, bytes checked', run: () => withMpdk('rx') },
+  { name: 'memif.mpdk_to_testpmd', unit: 'Mpps', baseline: 'memif.testpmd_to_testpmd', what: 'mpdk net_memif client → testpmd rxonly (server), 64 B', run: () => withMpdk('tx') },
+];

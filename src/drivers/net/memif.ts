@@ -1,0 +1,255 @@
+/**
+ * net_memif: a port that is one end of a memif interface (DPDK's net_memif, libmemif,
+ * VPP's memif plugin), so an mpdk program exchanges packets with them through shared
+ * memory. DPDK's devargs and defaults:
+ *
+ *   --vdev=net_memif0,role=client|server,socket=/run/memif.sock,socket-abstract=yes|no,
+ *          id=0,secret=S,bsize=2048,rsize=10,mac=xx:..,zero-copy=no
+ *
+ * Files: memif-proto.ts (messages, ring layout), memif-control.ts (control channel state
+ * machine + the shared per-port table MIF), memif-control-worker.ts (its thread),
+ * memif-queue.ts (RX/TX bursts, copy mode), this file (devargs, ethdev hooks, status).
+ *
+ *   who calls what                       where
+ *   probe                                primary at EthDev.attach: devargs → MIF memzone
+ *                                        "MIF_<port>" (offset in port DRV word 0)
+ *   start                                the starting process: one control thread per
+ *                                        port (server: listens; client: connects, retrying
+ *                                        with back-off 50 ms → 1 s); returns at once, the
+ *                                        link comes up when a peer connects
+ *   stop                                 the same process: DISCONNECT "device stopped",
+ *                                        sockets closed, thread ended
+ *   rxQueue / txQueue                    any process (a secondary maps the regions through
+ *                                        /proc/<pid>/fd of the controlling process)
+ *
+ * Queue pairs: client TX q ↔ server RX q (ring C2S q), server TX q ↔ client RX q (S2C q).
+ * A queue the peer has no ring for stays down (bursts return 0). nbDesc of queue setup is
+ * ignored: memif's ring size is rsize (log2), negotiated down to the server's maximum.
+ * Link state (EP.FLAGS PF_LINK_UP, `linkStatus`) follows the connection; counters of the
+ * connection (connects, disconnects, refused peer messages, client attempts) and the
+ * last reason are in `memifStatus` and `mpdk info` (kind 'memif').
+ * Zero-copy and interrupt (sleep on the ring's eventfd) modes are not implemented: RX
+ * rings are set to polling (MASK_INT), as DPDK's; TX signals the peer's eventfd when the
+ * peer's ring asks for interrupts (from the controlling process only).
+ */
+import { Worker } from 'node:worker_threads';
+import type { Eal } from '../../eal/eal.js';
+import { MpdkError } from '../../eal/errors.js';
+import { registerDescriber, type ObjectDescription } from '../../eal/describe.js';
+import { ED } from '../../ethdev/layout.js';
+import { Devargs, Port, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo } from '../../ethdev/driver.js';
+import type { PktmbufPool } from '../../mbuf/mbuf.js';
+import { processAlive } from '../../native/libc.js';
+import { parseMac } from '../../net/packet.js';
+import { CW, MIF, ROLE_CLIENT, ROLE_SERVER } from './memif-control.js';
+import { MEMIF_MAX_LOG2_RING, MEMIF_SECRET_SZ } from './memif-proto.js';
+import { MemifRx, MemifTx } from './memif-queue.js';
+
+const DRV_MIF = 0;
+export const MEMIF_DEFAULT_SOCKET = '/run/memif.sock';
+
+function mzName(port: Port): string {
+  return `MIF_${port.id}`;
+}
+
+/** Control threads of this process: "<prefix>:<port>" → thread. */
+const controls = new Map<string, { worker: Worker; ctl: Int32Array }>();
+
+function key(port: Port): string {
+  return `${port.eal.filePrefix}:${port.id}`;
+}
+
+function yesNo(vdev: string, args: Devargs, k: string, dflt: boolean): boolean {
+  const v = args.str(k);
+  if (v === undefined) return dflt;
+  if (v === 'yes') return true;
+  if (v === 'no') return false;
+  throw new MpdkError('EINVAL', `--vdev ${vdev}: ${k}=${v}: use yes or no`);
+}
+
+class MemifPort implements DriverPort {
+  private readonly queues: { close(): void }[] = [];
+  constructor(private readonly port: Port) {}
+
+  rxQueue(q: number, pool: PktmbufPool): RxQueue {
+    const x = new MemifRx(this.port, q, pool);
+    this.queues.push(x);
+    return x;
+  }
+
+  txQueue(q: number): TxQueue {
+    const x = new MemifTx(this.port, q);
+    this.queues.push(x);
+    return x;
+  }
+
+  close(): void {
+    for (const x of this.queues) x.close();
+    this.queues.length = 0;
+  }
+}
+
+export const netMemif: NetDriver = {
+  name: 'net_memif',
+  args: {
+    role: 'server or client (default client)',
+    socket: `control socket path (default ${MEMIF_DEFAULT_SOCKET})`,
+    'socket-abstract': 'yes (default) = abstract namespace, no = a file',
+    id: 'interface id, 0..2^32-1 (default 0)',
+    secret: `shared secret, at most ${MEMIF_SECRET_SZ} characters (default none)`,
+    bsize: 'buffer size in bytes, 1..65535 (default 2048)',
+    rsize: `log2 of the ring size, 1..${MEMIF_MAX_LOG2_RING} (default 10)`,
+    mac: 'port MAC address xx:xx:xx:xx:xx:xx',
+    'zero-copy': 'no (copy mode; yes is not supported)',
+  },
+
+  probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void {
+    const vdev = port.name;
+    const roleS = args.str('role', 'client')!;
+    const role = roleS === 'server' || roleS === 'master' ? ROLE_SERVER : roleS === 'client' || roleS === 'slave' ? ROLE_CLIENT : -1;
+    if (role < 0) throw new MpdkError('EINVAL', `--vdev ${vdev}: role=${roleS}: use server or client`);
+    const id = args.int(vdev, 'id', 0, 0, 0xffffffff);
+    const bsize = args.int(vdev, 'bsize', 2048, 1, 0xffff);
+    const rsize = args.int(vdev, 'rsize', 10, 1, MEMIF_MAX_LOG2_RING);
+    const socket = args.str('socket', MEMIF_DEFAULT_SOCKET)!;
+    if (socket === '' || Buffer.byteLength(socket) > 107) throw new MpdkError('EINVAL', `--vdev ${vdev}: socket=${socket}: a socket path is 1 to 107 bytes`);
+    const abstract = yesNo(vdev, args, 'socket-abstract', true);
+    const secret = args.str('secret', '')!;
+    if (Buffer.byteLength(secret) > MEMIF_SECRET_SZ) throw new MpdkError('EINVAL', `--vdev ${vdev}: the secret is longer than ${MEMIF_SECRET_SZ} bytes`);
+    if (yesNo(vdev, args, 'zero-copy', false)) throw new MpdkError('EINVAL', `--vdev ${vdev}: zero-copy=yes is not supported by this net_memif (copy mode only); drop it`);
+    if (args.has('mac')) {
+      try {
+        port.setMac(parseMac(args.str('mac')!));
+      } catch {
+        throw new MpdkError('EINVAL', `--vdev ${vdev}: mac=${args.str('mac')} is not a MAC address (xx:xx:xx:xx:xx:xx)`);
+      }
+    }
+    for (const v of vdevs) {
+      if (v.port >= port.id || v.driver !== 'net_memif') continue;
+      const sameSock = (v.args.str('socket', MEMIF_DEFAULT_SOCKET) === socket) && (v.args.str('socket-abstract', 'yes') === (abstract ? 'yes' : 'no'));
+      if (!sameSock) continue;
+      const vRole = v.args.str('role', 'client');
+      const vServer = vRole === 'server' || vRole === 'master';
+      if (vServer && role === ROLE_SERVER) throw new MpdkError('EINVAL', `--vdev ${vdev}: ${v.name} is already a server on socket ${socket}; give each server port its own socket`);
+      if (!vServer && role === ROLE_CLIENT && Number(v.args.str('id', '0')) === id) {
+        throw new MpdkError('EINVAL', `--vdev ${vdev}: ${v.name} is already client id ${id} on socket ${socket}; two interfaces with the same id cannot have the same role`);
+      }
+    }
+    const eal = port.eal;
+    const mz = eal.memzones.tryLookup(mzName(port)) ?? eal.memzones.reserve(mzName(port), MIF.BYTES, 64);
+    const r = eal.region;
+    const m = mz.offset;
+    r.u8.fill(0, m, m + MIF.BYTES);
+    r.u32[(m + MIF.ROLE) >>> 2] = role;
+    r.u32[(m + MIF.ID) >>> 2] = id;
+    r.u32[(m + MIF.BSIZE) >>> 2] = bsize;
+    r.u32[(m + MIF.LOG2) >>> 2] = rsize;
+    r.u32[(m + MIF.ABSTRACT) >>> 2] = abstract ? 1 : 0;
+    r.writeString(m + MIF.SOCKET, MIF.SOCKET_MAX, socket);
+    r.writeString(m + MIF.SECRET, 32, secret);
+    port.setDrv(DRV_MIF, m);
+  },
+
+  start(port: Port): void {
+    const eal = port.eal;
+    const k = key(port);
+    if (controls.has(k)) return;
+    const mif = port.drv(DRV_MIF);
+    const r = eal.region;
+    const pid = r.i32[(mif + MIF.CTL_PID) >>> 2]!;
+    if (pid !== 0 && pid !== process.pid && processAlive(pid, 0)) {
+      throw new MpdkError('EBUSY', `${port.name}: its memif control channel runs in pid ${pid}; start and stop the port in that process`);
+    }
+    const ctl = new Int32Array(new SharedArrayBuffer(16));
+    const worker = new Worker(new URL('./memif-control-worker.js', import.meta.url), {
+      workerData: { handoff: eal.handoff(eal.lcoreId), header: port.header, port: port.id, mif, ctl },
+    });
+    worker.on('error', (e) => eal.log('error', `${port.name}: memif control thread failed: ${e.message}`));
+    worker.unref();
+    controls.set(k, { worker, ctl });
+    // The thread marks the link down and (server) listens before start returns.
+    Atomics.wait(ctl, CW.READY, 0, 3000);
+  },
+
+  stop(port: Port): void {
+    const k = key(port);
+    const c = controls.get(k);
+    if (!c) {
+      const pid = port.eal.region.i32[(port.drv(DRV_MIF) + MIF.CTL_PID) >>> 2]!;
+      if (pid !== 0 && pid !== process.pid && processAlive(pid, 0)) {
+        throw new MpdkError('EBUSY', `${port.name}: its memif control channel runs in pid ${pid}; stop the port in that process`);
+      }
+      return;
+    }
+    Atomics.store(c.ctl, CW.STOP, 1);
+    Atomics.wait(c.ctl, CW.DONE, 0, 3000);
+    controls.delete(k);
+  },
+
+  open(port: Port): DriverPort {
+    return new MemifPort(port);
+  },
+};
+
+export interface MemifStatus {
+  port: number;
+  name: string;
+  role: 'client' | 'server';
+  socket: string;
+  abstract: boolean;
+  id: number;
+  up: boolean;
+  /** Connection generation (bumped on every connect and disconnect). */
+  generation: number;
+  controlPid: number;
+  peerName: string;
+  peerInterface: string;
+  /** Why the last connection ended or was refused ('' while up). */
+  reason: string;
+  connects: number;
+  disconnects: number;
+  refused: number;
+  attempts: number;
+  ringSize: number;
+  bufferSize: number;
+  c2sRings: number;
+  s2cRings: number;
+}
+
+function statusAt(eal: Eal, port: Port): MemifStatus {
+  const r = eal.region;
+  const m = port.drv(DRV_MIF);
+  const conn = Atomics.load(r.u32, (m + MIF.CONN) >>> 2);
+  const up = (conn & 1) === 1;
+  return {
+    port: port.id, name: port.name, role: r.u32At(m + MIF.ROLE) === ROLE_SERVER ? 'server' : 'client',
+    socket: r.readString(m + MIF.SOCKET, MIF.SOCKET_MAX), abstract: r.u32At(m + MIF.ABSTRACT) === 1, id: r.u32At(m + MIF.ID),
+    up, generation: conn >>> 1, controlPid: r.i32[(m + MIF.CTL_PID) >>> 2]!,
+    peerName: r.readString(m + MIF.PEER_NAME, 32), peerInterface: r.readString(m + MIF.PEER_IF, 32), reason: r.readString(m + MIF.REASON, MIF.REASON_MAX),
+    connects: r.f64[(m + MIF.CONNECTS) >>> 3]!, disconnects: r.f64[(m + MIF.DISCONNECTS) >>> 3]!, refused: r.f64[(m + MIF.REFUSED) >>> 3]!,
+    attempts: r.f64[(m + MIF.ATTEMPTS) >>> 3]!,
+    ringSize: up ? 1 << r.u32At(m + MIF.RUN_LOG2) : 0, bufferSize: up ? r.u32At(m + MIF.RUN_BSIZE) : 0,
+    c2sRings: up ? r.u32At(m + MIF.RUN_C2S) : 0, s2cRings: up ? r.u32At(m + MIF.RUN_S2C) : 0,
+  };
+}
+
+/** The memif connection state of port `port` (a net_memif port of `eal`'s instance). */
+export function memifStatus(eal: Eal, port: Port | { port(id: number): Port }, id?: number): MemifStatus {
+  const p = port instanceof Port ? port : port.port(id ?? 0);
+  if (p.driverName !== 'net_memif') throw new MpdkError('EINVAL', `${p.name} is a ${p.driverName} port, not net_memif`);
+  return statusAt(eal, p);
+}
+
+registerDescriber('memif', (eal: Eal): ObjectDescription[] => {
+  const out: ObjectDescription[] = [];
+  const mz = eal.memzones.tryLookup('ETHDEV_DATA');
+  if (!mz) return out;
+  const n = eal.region.u32At(mz.offset + ED.NB_PORTS);
+  for (let i = 0; i < n; i++) {
+    const p = new Port(eal, mz.offset, i);
+    if (p.driverName !== 'net_memif' || p.drv(DRV_MIF) === 0) continue;
+    const { name, ...rest } = statusAt(eal, p);
+    out.push({ kind: 'memif', name, ...rest });
+  }
+  return out;
+});
