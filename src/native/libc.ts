@@ -413,7 +413,7 @@ const F_ADD_SEALS = 1033;
 const F_SEAL_SHRINK = 2;
 const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;
-/** sizeof(struct sockaddr_un): DPDK binds and connects with the whole structure. */
+/** sizeof(struct sockaddr_un). */
 export const SOCKADDR_UN_LEN = 110;
 const SUN_PATH_MAX = 108;
 
@@ -437,13 +437,18 @@ function fail(call: string): never {
   throw new NativeError(call, koffi.errno());
 }
 
-function putAddr(path: string, abstract: boolean): void {
+/**
+ * Build a sockaddr_un at scratch+160; returns its length. An abstract name is '\0' + path
+ * with the length of exactly that (as DPDK 22.11 binds it: the kernel compares names by
+ * length); a file path uses the whole structure.
+ */
+function putAddr(path: string, abstract: boolean): number {
   const name = Buffer.from(path, 'utf8');
-  const room = abstract ? SUN_PATH_MAX - 1 : SUN_PATH_MAX - 1;
-  if (name.length === 0 || name.length > room) throw new NativeError(`socket address '${path}'`, 36);
+  if (name.length === 0 || name.length > SUN_PATH_MAX - 1) throw new NativeError(`socket address '${path}'`, 36);
   scratch.fill(0, 160, 160 + SOCKADDR_UN_LEN);
   sdv.setUint16(160, AF_UNIX, true);
   scratch.set(name, 162 + (abstract ? 1 : 0));
+  return abstract ? 3 + name.length : SOCKADDR_UN_LEN;
 }
 
 /** A non-blocking, close-on-exec AF_UNIX SOCK_SEQPACKET socket. */
@@ -455,8 +460,8 @@ export function seqpacketSocket(): number {
 
 /** bind + listen on `path` (abstract: in the abstract namespace, '\0' + path, as DPDK's socket-abstract=yes). */
 export function unixListen(fd: number, path: string, abstract: boolean, backlog = 8): void {
-  putAddr(path, abstract);
-  if ((mc.bind(fd, scratchAddr + 160n, SOCKADDR_UN_LEN) as number) !== 0) fail('bind');
+  const len = putAddr(path, abstract);
+  if ((mc.bind(fd, scratchAddr + 160n, len) as number) !== 0) fail('bind');
   if ((mc.listen(fd, backlog) as number) !== 0) fail('listen');
 }
 
@@ -471,8 +476,8 @@ export function unixAccept(fd: number): number {
 
 /** Connect `fd` to `path`. Returns 0, or the errno (ENOENT, ECONNREFUSED, EAGAIN...) when refused. */
 export function unixConnect(fd: number, path: string, abstract: boolean): number {
-  putAddr(path, abstract);
-  if ((mc.connect(fd, scratchAddr + 160n, SOCKADDR_UN_LEN) as number) === 0) return 0;
+  const len = putAddr(path, abstract);
+  if ((mc.connect(fd, scratchAddr + 160n, len) as number) === 0) return 0;
   return koffi.errno();
 }
 
