@@ -18,6 +18,7 @@ const PROGRAMS: Record<string, Program> = {
   mp_server: { summary: 'client-server example: the server (RX from every port, round-robin to the clients)', load: () => import('../apps/mp_server/main.js') },
   mp_client: { summary: 'client-server example: a client (forwards its share out of the paired port)', load: () => import('../apps/mp_client/main.js') },
   pktgen: { summary: 'traffic generator: sends flows into ports, counts what comes back (loss, Mpps, latency)', load: () => import('../apps/pktgen/main.js') },
+  l2fwd_fork: { summary: 'master-slave L2 forwarding: the master restarts crashed slaves and reclaims what they held', load: () => import('../apps/l2fwd_fork/main.js') },
   info: { summary: 'print an instance: region, processes, lcores, memzones, rings, pools, heap', load: () => import('../apps/info.js') },
   ls: { summary: 'list every instance on this host, live or stale', load: () => import('../apps/ls.js') },
   cleanup: { summary: 'remove the files a crashed instance left behind', load: () => import('../apps/cleanup.js') },

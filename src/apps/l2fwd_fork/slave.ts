@@ -1,0 +1,184 @@
+/**
+ * l2fwd_fork's slave process: started only by the master (main.ts), as
+ *
+ *   node slave.js -l <lcore> --proc-type=secondary --file-prefix P [--log-level L] \
+ *        -- -p MASK -q N -T PERIOD [-f] [--idle=MODE]
+ *   env  L2FWD_MASTER_PID  the master's pid (the parent-death race check)
+ *        L2FWD_CPUS        CPUs the master was allowed (a floating slave runs on all of them)
+ *        L2FWD_FLOAT_IDS   lcore ids a floating slave may lease (the ids not in the master's -l)
+ *
+ * Life cycle (each step's failure exits ≠ 0 before READY, which the master counts as a
+ * start-up failure and backs off):
+ *   1 parent-death signal (SIGTERM) armed first; if the master is already gone, exit 1
+ *   2 attach as a secondary on lcore <lcore>; find the pool, the ports, our RES record,
+ *     our command rings and drop ring (all created by the master)
+ *   3 -f: drop the CPU affinity, lease a free lcore id X (never using any id before X is
+ *     ours), record it in RES.FLOAT_ID, print `Org lcore_id = L, cur lcore_id = X`, and use
+ *     X for every per-lcore resource (mempool cache, ring claim records, queue claims)
+ *   4 claim our RX queues and the TX queues of their paired ports; tell the master READY
+ *   5 forward (forward.ts) until: STOP on the command ring → flush, release the queues,
+ *     lcores and process slot, then ACK (our last act in the region), exit 0;
+ *     the master dies (EAL death watcher, or SIGTERM from the parent-death signal) → exit 1
+ * Standby (L2FWD_STANDBY=1, no arguments): steps 2.. start when the master sends
+ * {argv} over the IPC channel; until then the process only waits.
+ * SIGINT is ignored: a Ctrl-C reaches the whole process group, and the master stops us.
+ * Exit always releases our lcore ids and process slot (eal.close on 'exit').
+ */
+import {
+  Eal, EthDev, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseIdleMode, setAffinity, setParentDeathSignal, watchDeath, type IdleMode,
+} from '../../index.js';
+import { intOption, parseOptions, parsePortmask } from '../app-options.js';
+import { Forwarder } from './forward.js';
+import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, dropName, m2sName, resName, s2mName } from './layout.js';
+
+const SIGTERM = 15;
+const TRACE = process.env.L2FWD_TRACE === '1';
+if (TRACE) process.on('exit', () => process.stdout.write(`[${Date.now() % 100000}] slave ${process.pid} exit\n`));
+setParentDeathSignal(SIGTERM);
+const masterPid = Number(process.env.L2FWD_MASTER_PID ?? 0);
+if (masterPid > 0 && process.ppid !== masterPid) {
+  process.stderr.write(`l2fwd_fork slave: the master (pid ${masterPid}) exited before this slave started; exiting\n`);
+  process.exit(1);
+}
+process.on('SIGINT', () => { /* the master stops us */ });
+
+const SPECS = [
+  { names: ['-p'], value: 'PORTMASK', help: '' },
+  { names: ['-q'], value: 'NQ', help: '' },
+  { names: ['-T'], value: 'PERIOD', help: '' },
+  { names: ['-f'], help: '' },
+  { names: ['--idle'], value: 'MODE', help: '' },
+];
+
+let runAt = 0;
+function run(argv: string[]): void {
+  runAt = performance.now();
+  const { eal, args } = Eal.init(argv, { name: 'l2fwd_fork:slave', handleSignals: false });
+  process.once('exit', () => eal.close());
+  const usage = 'l2fwd_fork slave: started by the l2fwd_fork master only';
+  const o = parseOptions(args, SPECS, usage);
+  const ports = parsePortmask(o.get('-p'), usage);
+  const q = intOption(o.get('-q'), '-q', 1, 16, usage) ?? 1;
+  const period = intOption(o.get('-T'), '-T', 0, 86400, usage) ?? 10;
+  const float = o.has('-f');
+  const idleMode: IdleMode = parseIdleMode(String(o.get('--idle') ?? 'sleep')) ?? 'sleep';
+  const lcore = eal.options.lcores[0]!;
+  const r = eal.region;
+
+  const ctl = eal.memzones.lookup(CTL_MZ).offset;
+  if (r.loadAcquire(ctl + CTL.MAGIC) !== CTL_MAGIC) throw new MpdkError('ENOENT', `instance '${eal.filePrefix}' has no l2fwd_fork master state`);
+  const mask = ports.reduce((m, p) => m | (1 << p), 0) >>> 0;
+  if (r.u32At(ctl + CTL.PORTMASK) !== mask || r.u32At(ctl + CTL.Q) !== q || r.u32At(ctl + CTL.FLOAT) !== (float ? 1 : 0)) {
+    throw new MpdkError('EINVAL', `slave options -p ${mask.toString(16)} -q ${q}${float ? ' -f' : ''} differ from the master's`);
+  }
+  const res = eal.memzones.lookup(resName(lcore)).offset;
+  if (r.u32At(res + RES.MAGIC) !== RES_MAGIC || r.u32At(res + RES.LCORE) !== lcore) throw new MpdkError('ENOENT', `no l2fwd_fork resources for lcore ${lcore}`);
+  const nrx = r.u32At(res + RES.NRX);
+  const rxPorts: number[] = [];
+  const dstPorts: number[] = [];
+  for (let i = 0; i < nrx; i++) {
+    rxPorts.push(r.u32At(res + RES.RX_PORTS + 4 * i));
+    dstPorts.push(r.u32At(res + RES.DST_PORTS + 4 * i));
+  }
+  process.stdout.write(`l2fwd_fork slave lcore ${lcore} (pid ${process.pid}): portmask ${mask.toString(16)}, -q ${q}, -T ${period}${float ? ', -f' : ''}; rx ports ${rxPorts.join(',')} -> tx ports ${dstPorts.join(',')}\n`);
+
+  if (float) {
+    const cpus = (process.env.L2FWD_CPUS ?? '').split(',').filter((s) => s !== '').map(Number);
+    if (cpus.length > 0) setAffinity(cpus);
+    const candidates = (process.env.L2FWD_FLOAT_IDS ?? '').split(',').filter((s) => s !== '').map(Number);
+    // Until the lease succeeds we keep running as lcore `lcore` (ours): no shared id (T8).
+    const x = eal.lcoreTable.lease(candidates, eal.slot);
+    if (x < 0) {
+      process.stderr.write(`l2fwd_fork slave lcore ${lcore}: no free floating lcore id (all ${candidates.length} of ${fmtIds(candidates)} are leased)\n`);
+      process.exit(3);
+    }
+    r.i32[(res + RES.FLOAT_ID) >>> 2] = x;
+    eal.lcoreId = x;
+    process.stdout.write(`Org lcore_id = ${lcore}, cur lcore_id = ${x}\n`);
+  }
+
+  const dev = EthDev.attach(eal);
+  PktmbufPool.lookup(eal, POOL_NAME); // checks the pool exists; we never get nor put (layout.ts)
+  const m2s = Ring.lookup(eal, m2sName(lcore));
+  const s2m = Ring.lookup(eal, s2mName(lcore));
+  const drop = Ring.lookup(eal, dropName(lcore));
+  const fwd = new Forwarder(eal, dev, res, rxPorts, dstPorts, drop, r.u32At(ctl + CTL.PORT_STAT));
+  const idle = new IdlePolicy({ mode: idleMode });
+  const cmd = new Uint32Array(4);
+  let stopping = false;
+
+  // The ACK is the last thing this process does in the region: after it the master
+  // reclaims and relaunches without waiting for the exit (queues, lcores already released).
+  const finish = (code: number, why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    const left = fwd.drainAll(100);
+    try {
+      dev.close();
+    } catch {
+      /* the ports' lock is robust; never block an exit */
+    }
+    if (float) r.i32[(res + RES.FLOAT_ID) >>> 2] = -1;
+    process.stdout.write(`${TRACE ? `[${Date.now() % 100000}] ` : ""}l2fwd_fork slave lcore ${lcore} (pid ${process.pid}): ${why}; forwarded ${fwd.forwarded}${left ? `, ${left} mbufs left to the master` : ''}\n`);
+    eal.close();
+    if (code === 0) {
+      cmd[0] = CMD_ACK;
+      s2m.enqueueBulk(cmd, 1);
+    }
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => finish(143, 'SIGTERM'));
+  eal.onPrimaryExit((pid) => finish(1, `the master (pid ${pid}) exited`));
+
+  if (process.send) process.send({ ready: lcore, pid: process.pid, floatId: eal.lcoreId });
+  if (process.env.L2FWD_TRACE === '1') process.stdout.write(`l2fwd_fork slave lcore ${lcore}: ready ${Math.round(performance.now() - runAt)} ms after its command line (${Math.round(runAt)} ms after its start)\n`);
+
+  const tick = (): void => {
+    const end = performance.now() + 4;
+    let rounds = 0;
+    while (!stopping) {
+      const now = performance.now();
+      const got = fwd.round(now);
+      if (got > 0) idle.busy();
+      else idle.idle();
+      if (got === 0 || (++rounds & 63) === 0) {
+        if (m2s.dequeueBurst(cmd, 4) > 0 && cmd[0] === CMD_STOP) {
+          finish(0, 'STOP from the master');
+          return;
+        }
+        if (now >= end) break;
+      }
+    }
+    if (!stopping) setImmediate(tick);
+  };
+  setImmediate(tick);
+}
+
+function fmtIds(ids: readonly number[]): string {
+  return ids.length > 6 ? `${ids[0]}..${ids[ids.length - 1]}` : ids.join(',');
+}
+
+function start(argv: string[]): void {
+  try {
+    run(argv);
+  } catch (e) {
+    const msg = e instanceof MpdkError || e instanceof UsageError ? e.message : (e as Error).stack ?? String(e);
+    process.stderr.write(`l2fwd_fork slave: ${msg}\n`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  }
+}
+
+// A standby slave (L2FWD_STANDBY=1) has paid Node's start-up and module loading already and
+// waits, idle, for the master to give it its command line: recovery does not wait for them.
+if (process.env.L2FWD_STANDBY === '1') {
+  const quit = (): never => process.exit(0); // nothing to release yet
+  // Start the death watcher's thread now (Eal.init reuses it): a standby leaves with the master.
+  watchDeath(masterPid, 0, quit);
+  process.on('SIGTERM', quit);
+  process.once('message', (m: { argv?: string[] }) => {
+    process.off('SIGTERM', quit);
+    start(m.argv ?? []);
+  });
+} else {
+  start(process.argv.slice(2));
+}
