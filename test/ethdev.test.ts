@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import {
   Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, formatMac, isMpdkError, MBUF_F_RX_RSS_HASH, type ErrorCode,
 } from '../src/index.js';
-import { leftovers, reapAll, spawnNode, uniquePrefix, type Child } from './helpers.js';
+import { leftovers, reapAll, spawnNode, uniquePrefix, type Child, refused } from './helpers.js';
 
 const CHILD = 'dist/test/ethdev-child.js';
 
@@ -29,13 +29,6 @@ async function withEal(vdevs: string[], fn: (eal: Eal, prefix: string) => Promis
   assert.deepEqual(leftovers(p), []);
 }
 
-function refused(code: ErrorCode, fn: () => unknown, re?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isMpdkError(e, code), `expected ${code}, got ${String(e)}`);
-    if (re) assert.match((e as Error).message, re);
-    return true;
-  });
-}
 
 /** Configure `port` with nbRx/nbTx queues of 512 descriptors and start it. */
 function setup(dev: EthDev, pool: PktmbufPool, port: number, nbRx: number, nbTx: number, conf = {}): void {

@@ -3,10 +3,12 @@
  * check that nothing is left behind. Every test that spawns must call `reapAll` (the
  * `after` hook in each file does).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMpdkError, type ErrorCode } from '../src/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
@@ -121,4 +123,13 @@ export async function until<T>(fn: () => T | undefined | false, ms = 5000, what 
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Assert that `fn` throws an MpdkError with `code` (and a message matching `re`). */
+export function refused(code: ErrorCode, fn: () => unknown, re?: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(isMpdkError(e, code), `expected ${code}, got ${String(e)}`);
+    if (re) assert.match((e as Error).message, re);
+    return true;
+  });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import {
   Eal, Mempool, PktmbufPool, Mbufs, MBUF, PKTMBUF_HEADROOM, MBUF_PORT_INVALID, isMpdkError, type ErrorCode,
 } from '../src/index.js';
-import { leftovers, reapAll, spawnNode, uniquePrefix } from './helpers.js';
+import { leftovers, reapAll, spawnNode, uniquePrefix, refused } from './helpers.js';
 
 const CHILD = 'dist/test/mempool-child.js';
 
@@ -24,9 +24,6 @@ async function withEal(fn: (eal: Eal, prefix: string) => Promise<void> | void): 
   assert.deepEqual(leftovers(p), []);
 }
 
-function refused(code: ErrorCode, fn: () => unknown): void {
-  assert.throws(fn, (e: unknown) => isMpdkError(e, code));
-}
 
 /** Everything about an mbuf that a refused operation must leave alone. */
 function snap(m: Mbufs, h: number): string {

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Eal, Mempool, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE, isMpdkError, type ErrorCode } from '../src/index.js';
-import { leftovers, reapAll, run, spawnNode, uniquePrefix } from './helpers.js';
+import { leftovers, reapAll, run, spawnNode, uniquePrefix, refused } from './helpers.js';
 
 const CHILD = 'dist/test/mempool-child.js';
 
@@ -28,13 +28,6 @@ async function withEal(fn: (eal: Eal, prefix: string) => Promise<void> | void, m
   assert.deepEqual(leftovers(p), []);
 }
 
-function refused(code: ErrorCode, fn: () => unknown, re?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isMpdkError(e, code), `expected ${code}, got ${String(e)}`);
-    if (re) assert.match((e as Error).message, re);
-    return true;
-  });
-}
 
 function assertClean(mp: Mempool, inUse = 0): void {
   const a = mp.audit();

@@ -14,7 +14,7 @@ import path from 'node:path';
 import {
   Eal, EthDev, PktmbufPool, FlowSet, buildUdpFrame, isMpdkError, PcapReader, PcapRecord, PcapWriter, type ErrorCode,
 } from '../src/index.js';
-import { leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until } from './helpers.js';
+import { leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, refused } from './helpers.js';
 
 const CHILD = 'dist/test/pcap-child.js';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-pcap-'));
@@ -61,13 +61,6 @@ function sameFrames(got: Uint8Array[], want: Uint8Array[]): void {
   for (let i = 0; i < want.length; i++) assert.ok(Buffer.from(got[i]!).equals(Buffer.from(want[i]!)), `record ${i} differs`);
 }
 
-function refused(code: ErrorCode, fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isMpdkError(e, code), `expected ${code}, got ${String(e)}`);
-    assert.match((e as Error).message, re);
-    return true;
-  });
-}
 
 /** Forward RX q → TX q in this process until RX is empty (a bounded loop). */
 function forward(dev: EthDev, port: number, q: number, txq = q): number {
