@@ -36,7 +36,7 @@ export {
 } from './net/packet.js';
 export { IdlePolicy, parseIdleMode, type IdleMode, type IdleOptions } from './eal/idle.js';
 export {
-  EthDev, type PortConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
+  EthDev, type WireSide, type PortConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
 } from './ethdev/ethdev.js';
 export {
   Port, Devargs, parseVdev, RssSteer, STAT_PACKETS, STAT_OCTETS, STAT_ERRORS, STAT_NOMBUF, STAT_MISSED,

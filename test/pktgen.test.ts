@@ -34,8 +34,8 @@ interface Result {
   perFlow?: { flow: number; sent: number; received: number }[];
 }
 
-async function pktgen(p: string, args: string[], ms = 20000): Promise<Result> {
-  const r = await run('mpdk', ['pktgen', ...EAL(p, 1), '--', ...args, '--json', '--quiet'], ms);
+async function pktgen(p: string, args: string[], ms = 20000, lcore = 1): Promise<Result> {
+  const r = await run('mpdk', ['pktgen', ...EAL(p, lcore), '--', ...args, '--json', '--quiet'], ms);
   assert.equal(r.code, 0, `pktgen failed (${r.code}): ${r.err}`);
   const lines = r.out.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as Result;
@@ -201,6 +201,25 @@ describe('mpdk pktgen (real processes)', () => {
       const d = await pktgen(p, ['--tx-port', '0', '--rx-port', '1', '--duration', '500ms', '--rate', '2k']);
       assert.ok(d.sent >= 300 && d.sent <= 1100, `sent ${d.sent}`);
       assert.equal(d.lost, 0);
+    } finally {
+      await stopForwarder(fwd, p);
+    }
+  });
+
+  test('two generators play opposite directions of the same two ports at once', async () => {
+    const p = uniquePrefix('pg2dir');
+    const fwd = await forwarder(p);
+    try {
+      const [a, b] = await Promise.all([
+        pktgen(p, ['--tx-port', '0', '--rx-port', '1', '--flows', '8', '--count', '3000', '--rate', '100k'], 20000, 1),
+        pktgen(p, ['--tx-port', '1', '--rx-port', '0', '--flows', '8', '--count', '3000', '--rate', '100k'], 20000, 2),
+      ]);
+      for (const r of [a, b]) {
+        assert.equal(r.sent, 3000);
+        assert.equal(r.received, 3000);
+        assert.equal(r.lost, 0);
+        assert.equal(r.foreign, 0, 'each generator sees only its own frames');
+      }
     } finally {
       await stopForwarder(fwd, p);
     }

@@ -20,6 +20,7 @@ import { MpdkError } from './errors.js';
 import { BLK, Heap } from './heap.js';
 import { ACQUIRED, RobustLock } from './lock.js';
 import type { Region } from './region.js';
+import { processStartTime } from '../native/libc.js';
 import { HDR } from './region.js';
 
 export const MZ = { STATE: 0, OFFSET: 4, LENGTH: 8, ALIGN: 12, CREATOR: 16, NAME: 24, NAME_MAX: 32, TIME: 56, BYTES: 64 } as const;
@@ -53,6 +54,27 @@ export function checkName(name: string, what = 'name', max = MEMZONE_NAMESIZE): 
     throw new MpdkError('EINVAL', `invalid ${what} '${String(name).slice(0, 64)}': it must be 1 to ${max} bytes of text without NUL (it is ${bytes.length})`);
   }
   return bytes;
+}
+
+/**
+ * An object laid out in a memzone becomes usable when its creator stores its magic
+ * (release). A lookup that finds the memzone first waits here, bounded, for `ready()`:
+ * while the creator lives it waits up to `timeoutMs`; a creator that died half-way is an
+ * error naming it (the object must be freed and created again).
+ */
+export function awaitCreated(mz: Memzone, ready: () => boolean, what: string, timeoutMs = 2000): void {
+  if (ready()) return;
+  const end = performance.now() + timeoutMs;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (ready()) return;
+    if (processStartTime(mz.creator) < 0) {
+      if (ready()) return;
+      throw new MpdkError('EIO', `${what} was never finished: its creator (pid ${mz.creator}) died while creating it; free it and create it again`);
+    }
+    if (performance.now() > end) throw new MpdkError('ETIMEDOUT', `${what} is still being created by pid ${mz.creator} (alive) after ${timeoutMs} ms`);
+    Atomics.wait(cell, 0, 0, 1);
+  }
 }
 
 export class Memzones {

@@ -58,6 +58,10 @@ import {
   PortState, RETA_MAX,
 } from './layout.js';
 
+/** Which side of a software port's wire a process plays (see `wire`). */
+export type WireSide = 'both' | 'inject' | 'collect';
+const WIRE_SIDES: readonly WireSide[] = ['both', 'inject', 'collect'];
+
 export interface RssConf {
   /** 40-byte Toeplitz key (default: the Microsoft key; not with `symmetric`). */
   key?: Uint8Array;
@@ -179,8 +183,8 @@ export class EthDev {
     this.rxGen = new Uint32Array(this.count * MAX_QUEUES);
     this.txGen = new Uint32Array(this.count * MAX_QUEUES);
     this.genIdx = Uint32Array.from(this.ports, (p) => (p.entry + EP.GEN) >>> 2);
-    this.wires = new Array<Wire | undefined>(this.count).fill(undefined);
-    this.wireGen = new Uint32Array(this.count);
+    this.wires = new Array<Wire | undefined>(this.count * 3).fill(undefined);
+    this.wireGen = new Uint32Array(this.count * 3);
   }
 
   // --- attach and probe -------------------------------------------------------------------
@@ -584,28 +588,45 @@ export class EthDev {
   }
 
   /**
-   * The far side of a started software port (net_ring): inject / collect. One process
-   * plays a port's wire at a time (EBUSY naming it); EINVAL for drivers without one.
+   * The far side of a started software port (net_ring): `inject` feeds its RX queues,
+   * `collect` drains its TX queues. Each side has one player at a time (EBUSY naming it),
+   * so one process may feed a port while another drains it (two generators, one per
+   * direction); `side` says which this process plays (default both). Calling the side
+   * not claimed throws. EINVAL for drivers without a wire.
    */
-  wire(port: number): Wire {
+  wire(port: number, side: WireSide = 'both'): Wire {
     const p = this.portObj(port);
     const gen = p.get(EP.GEN);
-    const have = this.wires[port];
-    if (have && this.wireGen[port] === gen) return have;
+    const slot = port * 3 + WIRE_SIDES.indexOf(side);
+    const have = this.wires[slot];
+    if (have && this.wireGen[slot] === gen) return have;
     if (p.state !== PortState.STARTED) throw new MpdkError('ENODEV', `${p.name} (port ${p.id}) is not started: start it before playing its wire`);
     const d = this.open(p);
     if (!d.wire) throw new MpdkError('EINVAL', `${p.name}: driver ${p.driverName} has no software wire (only net_ring ports do)`);
-    this.claimEntry(p.entry + EP.WIRE_PID, `the wire of ${p.name} (port ${p.id})`);
     const w = d.wire();
-    this.wires[port] = w;
-    this.wireGen[port] = gen;
-    return w;
+    if (side !== 'collect') this.claimEntry(p.entry + EP.WIRE_PID, `the inject side of the wire of ${p.name} (port ${p.id})`);
+    if (side !== 'inject') {
+      try {
+        this.claimEntry(p.entry + EP.WIRE_COLLECT_PID, `the collect side of the wire of ${p.name} (port ${p.id})`);
+      } catch (e) {
+        if (side === 'both') this.releaseEntry(p.entry + EP.WIRE_PID);
+        throw e;
+      }
+    }
+    const refuse = (what: string) => (): number => {
+      throw new MpdkError('EINVAL', `this process plays only the ${side} side of the wire of ${p.name}: it cannot ${what}; ask for dev.wire(${port}, '${what}') or 'both'`);
+    };
+    const sided: Wire = side === 'both' ? w : side === 'inject' ? { inject: w.inject.bind(w), collect: refuse('collect') } : { inject: refuse('inject'), collect: w.collect.bind(w) };
+    this.wires[slot] = sided;
+    this.wireGen[slot] = gen;
+    return sided;
   }
 
-  releaseWire(port: number): void {
+  releaseWire(port: number, side: WireSide = 'both'): void {
     const p = this.portObj(port);
-    this.releaseEntry(p.entry + EP.WIRE_PID);
-    this.wires[port] = undefined;
+    if (side !== 'collect') this.releaseEntry(p.entry + EP.WIRE_PID);
+    if (side !== 'inject') this.releaseEntry(p.entry + EP.WIRE_COLLECT_PID);
+    this.wires[port * 3 + WIRE_SIDES.indexOf(side)] = undefined;
   }
 
   /** Release every claim this thread holds and close the drivers' per-process state. */
@@ -615,7 +636,7 @@ export class EthDev {
         if (this.rxBound[port * MAX_QUEUES + q]) this.releaseQueue(port, q, 'rx');
         if (this.txBound[port * MAX_QUEUES + q]) this.releaseQueue(port, q, 'tx');
       }
-      if (this.wires[port]) this.releaseWire(port);
+      for (const side of WIRE_SIDES) if (this.wires[port * 3 + WIRE_SIDES.indexOf(side)]) this.releaseWire(port, side);
       this.opened[port]?.close?.();
       this.opened[port] = undefined;
     }
@@ -720,7 +741,7 @@ function portInfo(p: Port): PortInfo {
     nbRx: p.nbRx, nbTx: p.nbTx, mac: formatMac(mac, p.entry + EP.MAC), promiscuous: (flags & PF_PROMISC) !== 0,
     link: { up: (flags & PF_LINK_UP) !== 0, speedMbps: p.get(EP.LINK_SPEED), duplex: 'full' },
     rss: { on: (flags & PF_RSS) !== 0, symmetric: (flags & PF_RSS_SYMMETRIC) !== 0, hashFunctions: p.get(EP.RSS_HF), retaSize: p.get(EP.RETA_SIZE) },
-    wire: ownerAlive(p.eal.region, p.entry + EP.WIRE_PID),
+    wire: ownerAlive(p.eal.region, p.entry + EP.WIRE_PID) || ownerAlive(p.eal.region, p.entry + EP.WIRE_COLLECT_PID),
     rxq: Array.from({ length: p.nbRx }, (_, q) => queueInfo(p, true, q)),
     txq: Array.from({ length: p.nbTx }, (_, q) => queueInfo(p, false, q)),
   };

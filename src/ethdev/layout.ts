@@ -58,7 +58,7 @@ export const EP = {
   MTU: 28, // u32
   MAC: 32, // 6 bytes (+2 pad)
   GEN: 40, // u32 bumped by every configure / queue setup: processes re-bind stale queues
-  WIRE_PID: 48, // i32 process playing this port's wire (0 = none)
+  WIRE_PID: 48, // i32 process feeding this port's RX side from its wire (inject; 0 = none)
   WIRE_LCORE: 52, // i32
   WIRE_START: 56, // f64 start time of WIRE_PID (pid reuse)
   NAME: 64, // 32 bytes, NUL-terminated ("net_ring0")
@@ -67,6 +67,9 @@ export const EP = {
   DEVARGS: 128, // 256 bytes: the --vdev text after the name ("peer=1")
   DEVARGS_MAX: 256,
   RSS_KEY: 384, // 40 bytes
+  WIRE_COLLECT_PID: 424, // i32 process draining this port's TX side into its wire (collect; 0 = none)
+  WIRE_COLLECT_LCORE: 428, // i32
+  WIRE_COLLECT_START: 432, // f64
   DRV: 448, // 16 u32 words owned by the driver
   DRV_WORDS: 16,
   RETA: 512, // u16 × RETA_MAX
@@ -97,7 +100,7 @@ export const EQ = {
 
 export const ETHDEV_MZ = 'ETHDEV_DATA';
 export const ETHDEV_MAGIC = 0x56444854; // 'THDV'
-export const ETHDEV_VERSION = 1;
+export const ETHDEV_VERSION = 2;
 /** Queues per direction per port (DPDK: RTE_MAX_QUEUES_PER_PORT = 1024; 32 fits every example). */
 export const MAX_QUEUES = 32;
 /** Largest redirection table. */

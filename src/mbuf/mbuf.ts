@@ -27,7 +27,8 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
-import { Mempool, MPH } from '../mempool/mempool.js';
+import { Mempool, MPH, MEMPOOL_MZ_PREFIX } from '../mempool/mempool.js';
+import { awaitCreated } from '../eal/memzone.js';
 import type { Region } from '../eal/region.js';
 import { registerDescriber } from '../eal/describe.js';
 
@@ -481,7 +482,16 @@ export class PktmbufPool extends Mbufs {
   /** Find packet-buffer pool `name`: ENOENT when absent, EINVAL when it is a plain mempool. */
   static lookup(eal: Eal, name: string): PktmbufPool {
     const mp = Mempool.lookup(eal, name);
-    if (mp.privateSize < MBUF_POOL_PRIV.BYTES || eal.region.loadAcquire(mp.privOffset + MBUF_POOL_PRIV.MAGIC) !== MBUF_POOL_MAGIC) {
+    const mz = eal.memzones.tryLookup(MEMPOOL_MZ_PREFIX + name);
+    const isPkt = (): boolean => mp.privateSize >= MBUF_POOL_PRIV.BYTES && eal.region.loadAcquire(mp.privOffset + MBUF_POOL_PRIV.MAGIC) === MBUF_POOL_MAGIC;
+    if (mz && mp.privateSize >= MBUF_POOL_PRIV.BYTES) {
+      try {
+        awaitCreated(mz, isPkt, `packet-buffer pool '${name}'`, 500);
+      } catch {
+        /* not a packet pool: refused below */
+      }
+    }
+    if (!isPkt()) {
       throw new MpdkError('EINVAL', `mempool '${name}' is not a packet-buffer pool (or is still being created)`);
     }
     return new PktmbufPool(eal, mp);

@@ -44,7 +44,7 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
-import { checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
+import { awaitCreated, checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
 import { Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, type RepairReport } from '../ring/ring.js';
@@ -299,6 +299,7 @@ export class Mempool {
     checkName(name, 'mempool name', MEMPOOL_NAMESIZE);
     const mz = eal.memzones.tryLookup(MEMPOOL_MZ_PREFIX + name);
     if (!mz) throw new MpdkError('ENOENT', `no mempool named '${name}'; create it first (in the primary)`);
+    awaitCreated(mz, () => eal.region.loadAcquire(mz.offset + MPH.MAGIC) === MEMPOOL_MAGIC, `mempool '${name}'`);
     return Mempool.attachAt(eal, mz.offset);
   }
 

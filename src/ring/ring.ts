@@ -76,7 +76,7 @@
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { RobustLock } from '../eal/lock.js';
-import { checkName } from '../eal/memzone.js';
+import { awaitCreated, checkName } from '../eal/memzone.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { futexWait, futexWake, processAlive, processStartTime, schedYield } from '../native/libc.js';
@@ -276,7 +276,9 @@ export class Ring {
   static tryLookup(eal: Eal, name: string): Ring | undefined {
     checkName(name, 'ring name', RING_NAMESIZE);
     const mz = eal.memzones.tryLookup(RING_MZ_PREFIX + name);
-    return mz ? Ring.attach(eal, mz.offset) : undefined;
+    if (!mz) return undefined;
+    awaitCreated(mz, () => (eal.region.loadAcquire(mz.offset + RING.MAGIC) >>> 0) === RING_MAGIC, `ring '${name}'`);
+    return Ring.attach(eal, mz.offset);
   }
 
   /** Lay out an empty ring at `offset` (memory of at least memSize(count, flags) bytes). */

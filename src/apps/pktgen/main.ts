@@ -31,7 +31,7 @@
  */
 import {
   EAL_USAGE, Eal, EthDev, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
-  isMpdkError, parseEalArgs, parseIdleMode, readPayload, type IdleMode,
+  isMpdkError, parseEalArgs, parseIdleMode, readPayload, type IdleMode, type Wire, type WireSide,
 } from '../../index.js';
 import { intOption, optionsHelp, parseOptions, type OptionSpec } from '../app-options.js';
 import { RxCounter } from './counter.js';
@@ -316,8 +316,11 @@ class Generator {
       throw new MpdkError('EINVAL', `${PKTGEN_POOL} holds frames of at most ${pool.dataRoomSize - PKTMBUF_HEADROOM} bytes; --size ${this.plan.maxSize} does not fit`);
     }
     this.counter = new RxCounter(o.flows);
+    // A port this generator both feeds and drains takes its whole wire; otherwise one side,
+    // so another generator can play the other direction of the same ports.
+    const sideOf = (port: number, mine: 'inject' | 'collect'): WireSide => (o.txPorts.includes(port) && o.rxPorts.includes(port) ? 'both' : mine);
     o.txPorts.forEach((port, k) => {
-      const w = wireOf(dev, port);
+      const w = wireOf(dev, port, sideOf(port, 'inject'));
       let send: TxSide['send'];
       if (w) send = (h, n) => w.inject(h, n);
       else {
@@ -328,7 +331,7 @@ class Generator {
       this.tx.push({ port, k, send, pend: new Uint32Array(o.burst), pendN: 0, sent: 0 });
     });
     for (const port of o.rxPorts) {
-      const w = wireOf(dev, port);
+      const w = wireOf(dev, port, sideOf(port, 'collect'));
       let recv: RxSide['recv'];
       if (w) recv = (h, n) => w.collect(h, n);
       else {
@@ -566,10 +569,10 @@ class Generator {
 }
 
 /** The software wire of a net_ring port, or undefined when the port has none (peered, other driver). */
-function wireOf(dev: EthDev, port: number): { inject(h: Uint32Array, n: number): number; collect(h: Uint32Array, n: number): number } | undefined {
+function wireOf(dev: EthDev, port: number, side: WireSide): Wire | undefined {
   if (dev.info(port).driver !== 'net_ring') return undefined;
   try {
-    return dev.wire(port);
+    return dev.wire(port, side);
   } catch (e) {
     if (isMpdkError(e, 'EINVAL')) return undefined; // peered: it has queues, no wire
     throw e;
