@@ -47,3 +47,7 @@ export { registerDriver, findDriver, driverNames } from './drivers/net/index.js'
 export { watchDeath, unwatchDeath } from './eal/deathwatch.js';
 export { setParentDeathSignal, allowedCpus, onlineCpus, setAffinity, processAlive, processStartTime } from './native/libc.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
+export {
+  CaptureReader, captureStats, captureRingName, tapRx, tapTx, CAPH, CAP_MAGIC, CAP_WRAP, EQ_CAPTURE,
+  type CaptureDir, type CaptureOptions, type CaptureCounters, type CaptureSink, type CaptureRingInfo,
+} from './ethdev/capture.js';

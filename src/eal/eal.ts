@@ -257,6 +257,12 @@ export class Eal {
     const deadline = Date.now() + 5000;
     for (;;) {
       const cfg = readConfigFile(files.config);
+      // A process that won the primary lock an instant ago has created the config file but
+      // not yet written it (it writes after the region is ready): wait for it, bounded.
+      if (!cfg && fs.existsSync(files.config) && Date.now() < deadline) {
+        sleepMs(5);
+        continue;
+      }
       const regionPath = cfg?.region ?? files.region;
       let region: Region;
       try {

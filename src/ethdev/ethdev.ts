@@ -52,6 +52,7 @@ import { PktmbufPool } from '../mbuf/mbuf.js';
 import { formatMac, portMac } from '../net/packet.js';
 import { Reta, RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT, RSS_KEY_LEN, RSS_KEY_SYMMETRIC } from '../net/rss.js';
 import { findDriver } from '../drivers/net/index.js';
+import { tapRx, tapTx } from './capture.js';
 import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
 import {
   ED, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, MAX_PORTS, MAX_QUEUES, PF_LINK_UP, PF_PROMISC, PF_RSS, PF_RSS_SYMMETRIC,
@@ -546,7 +547,7 @@ export class EthDev {
     const poolOff = p.u32[(p.queue(true, q) + EQ.POOL) >>> 2]!;
     const pool = PktmbufPool.lookup(this.eal, Mempool.attachAt(this.eal, poolOff).name);
     this.claimQueue(port, q, 'rx');
-    const rxq = this.open(p).rxQueue(q, pool);
+    const rxq = tapRx(p, q, this.open(p).rxQueue(q, pool)); // capture hook: one load per burst (capture.ts)
     this.rxBound[i] = rxq;
     this.rxGen[i] = gen;
     return rxq;
@@ -561,7 +562,7 @@ export class EthDev {
     if (have && this.txGen[i] === gen && p.state === PortState.STARTED) return have;
     this.checkBind(p, false, q);
     this.claimQueue(port, q, 'tx');
-    const txq = this.open(p).txQueue(q);
+    const txq = tapTx(p, q, this.open(p).txQueue(q)); // capture hook: one load per burst (capture.ts)
     this.txBound[i] = txq;
     this.txGen[i] = gen;
     return txq;

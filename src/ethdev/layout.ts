@@ -85,6 +85,7 @@ export const EQ = {
   OWNER_PID: 32, // i32 process using the queue (0 = none); stored last by the claimer
   OWNER_LCORE: 36, // i32 its lcore
   OWNER_START: 40, // f64 its start time (pid reuse)
+  CAPTURE: 48, // u32 capture armed (dumpcap sets, the queue's burst path reads once per burst: capture.ts)
   PACKETS: 64, // f64 ┐ owner line
   OCTETS: 72, // f64   │ bytes
   ERRORS: 80, // f64  │ RX: ierrors; TX: packets the queue did not take (oerrors, as DPDK's ring PMD)

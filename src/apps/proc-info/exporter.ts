@@ -1,0 +1,2 @@
+/** `mpdk exporter --file-prefix X [--prometheus :PORT]`: the Prometheus endpoint alone (proc-info/metrics.ts). */
+export { exporterMain as main } from './main.js';

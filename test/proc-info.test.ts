@@ -1,0 +1,176 @@
+/**
+ * `mpdk proc-info` and the Prometheus exporter against a running instance
+ * (test/proc-info-child.ts: port 0 = net_ring0 with 2 queues, echoing what its wire
+ * injects): the counters match what was sent, per port and per queue; rings, mempools,
+ * memzones, processes; --stats-reset; the metrics endpoint parses; refusals.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { send, startApp } from './proc-info-app.js';
+
+async function json(prefix: string, ...args: string[]): Promise<Record<string, any>> {
+  const r = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--json', ...args], 15000);
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out) as Record<string, any>;
+}
+
+/** Prometheus text format: every line a comment or `name{labels} value`; returns the samples. */
+export function parseProm(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+-]+|NaN)$/.exec(line);
+    assert.ok(m, `not a Prometheus sample line: ${JSON.stringify(line)}`);
+    const labels: Record<string, string> = {};
+    for (const kv of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[kv[1]!] = kv[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+describe('mpdk proc-info', () => {
+  const prefix = uniquePrefix('pinfo');
+  let app: Child;
+  let pid: number;
+  before(async () => {
+    app = await startApp(prefix, 2);
+    pid = Number(/"ready":(\d+)/.exec(app.out)![1]);
+    await send(app, 200, 100);
+  });
+  after(async () => {
+    await reapAll();
+    removeInstance(prefix); // a failed or filtered run's app was killed: its files (the last test checks a clean exit)
+  });
+
+  test('the port and queue counters match what was sent; rings, pools, memzones, processes', async () => {
+    const r = await json(prefix);
+    const port = r.ports[0];
+    assert.equal(port.name, 'net_ring0');
+    assert.equal(port.state, 'started');
+    assert.equal(port.stats.ipackets, 200);
+    assert.equal(port.stats.ibytes, 200 * 100);
+    assert.equal(port.stats.opackets, 200);
+    assert.equal(port.stats.obytes, 200 * 100);
+    assert.equal(port.stats.imissed + port.stats.ierrors + port.stats.oerrors + port.stats.rxNombuf, 0);
+    assert.equal(port.stats.queues.length, 2);
+    const [q0, q1] = port.stats.queues;
+    assert.equal(q0.ipackets + q1.ipackets, 200);
+    assert.ok(q0.ipackets > 0 && q1.ipackets > 0, 'RSS spread the 16 flows over both queues');
+    assert.equal(q0.opackets, q0.ipackets, 'echoed on the same queue');
+    assert.equal(q0.rxOwner, pid);
+    assert.equal(r.xstats['0'].rx_q0_packets + r.xstats['0'].rx_q1_packets, 200);
+    assert.equal(r.xstats['0'].rx_good_bytes, 20000);
+    const ring = r.rings.find((x: any) => x.name === 'pi_ring');
+    assert.deepEqual([ring.count, ring.capacity, ring.free], [10, 63, 53]);
+    assert.ok(r.rings.some((x: any) => x.name === 'ETH0_RX1' && x.highWater > 0));
+    const pool = r.mempools.find((x: any) => x.name === 'pi_pool');
+    assert.equal(pool.size, 4095);
+    assert.equal(pool.available + pool.inUse, 4095);
+    assert.equal(pool.inUse, 0, 'every mbuf came back');
+    assert.ok(r.memzones.some((z: any) => z.name === 'ETHDEV_DATA'));
+    assert.deepEqual(r.processes.map((p: any) => [p.pid, p.type, p.lcores]), [[pid, 'primary', [0]]]);
+    assert.ok(r.processes[0].cpuSeconds > 0);
+  });
+
+  test('text sections, one ring by name, and one-line refusals', async () => {
+    const s = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--stats'], 15000);
+    assert.equal(s.code, 0, s.err);
+    assert.match(s.out, /RX-packets: 200 {2}RX-bytes: 20000/);
+    assert.match(s.out, /TX-packets: 200 {2}TX-bytes: 20000/);
+    assert.doesNotMatch(s.out, /memzones/);
+    const g = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--ring', 'pi_ring'], 15000);
+    assert.match(g.out, /pi_ring +size +64 capacity +63 count +10 free +53/);
+    assert.doesNotMatch(g.out, /ETH0_RX0|NIC statistics/);
+    const m = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-mempool=pi_pool'], 15000);
+    assert.match(m.out, /pi_pool +size 4095 .*available 4095 {2}in use 0 {2}cache 32\/lcore/);
+    const bad = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--ring', 'nosuch'], 15000);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^proc-info: no ring named 'nosuch' in instance '.*'; rings: .*pi_ring.*\n$/);
+    const none = await run('mpdk', ['proc-info', '--file-prefix', uniquePrefix('gone')], 15000);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /^proc-info: no instance with --file-prefix=\S+ .*\n$/);
+    const opt = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--bogus'], 15000);
+    assert.equal(opt.code, 2);
+    const help = await run('mpdk', ['proc-info', '--help'], 15000);
+    assert.equal(help.code, 0);
+    assert.match(help.out, /--stats-reset/);
+  });
+
+  test('--stats-reset zeroes the counters, leaves nothing registered; counting goes on', async () => {
+    const r = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--stats-reset'], 15000);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /reset the counters of port 0/);
+    let j = await json(prefix, '--stats', '--procs');
+    assert.equal(j.ports[0].stats.ipackets, 0);
+    assert.equal(j.ports[0].stats.obytes, 0);
+    assert.deepEqual(j.processes.filter((p: any) => p.alive).map((p: any) => p.pid), [pid], 'the resetting secondary left');
+    await send(app, 50, 64);
+    j = await json(prefix, '--stats');
+    assert.equal(j.ports[0].stats.ipackets, 50);
+    assert.equal(j.ports[0].stats.ibytes, 50 * 64);
+  });
+
+  test('the Prometheus endpoint serves the same counters and parses', async () => {
+    const exp = spawnNode('mpdk', ['exporter', '--file-prefix', prefix, '--prometheus', ':0']);
+    const [, port] = await exp.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/, 10000);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const samples = parseProm(await res.text());
+    const sum = (name: string): number => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
+    assert.equal(samples.find((s) => s.name === 'mpdk_up')?.value, 1);
+    assert.equal(sum('mpdk_port_rx_packets_total'), 50);
+    assert.equal(sum('mpdk_port_tx_bytes_total'), 50 * 64);
+    assert.equal(samples.filter((s) => s.name === 'mpdk_port_rx_packets_total').length, 2, 'one series per RX queue');
+    assert.equal(samples.find((s) => s.name === 'mpdk_ring_count' && s.labels.ring === 'pi_ring')?.value, 10);
+    assert.equal(samples.find((s) => s.name === 'mpdk_mempool_size' && s.labels.mempool === 'pi_pool')?.value, 4095);
+    assert.equal(samples.find((s) => s.name === 'mpdk_process_alive' && s.labels.pid === String(pid))?.labels.type, 'primary');
+    const nf = await fetch(`http://127.0.0.1:${port}/nope`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(nf.status, 404);
+    exp.proc.kill('SIGTERM');
+    assert.equal(await exp.exited, 0);
+  });
+
+  test('the instance leaves nothing behind', async () => {
+    app.send('quit');
+    assert.equal(await app.exited, 0, app.err);
+    assert.deepEqual(leftovers(prefix), []);
+  });
+});
+
+describe('mpdk proc-info against symmetric_mp and pktgen', () => {
+  const prefix = uniquePrefix('pisym');
+  after(async () => {
+    await reapAll();
+    removeInstance(prefix); // only left by a failure (the test checks a clean exit)
+  });
+
+  test('the counters match what pktgen sent and received, per queue and per process', async () => {
+    const sym: Child[] = [];
+    for (let id = 0; id < 2; id++) {
+      const c = spawnNode('mpdk', ['symmetric_mp', '-l', String(id + 1), '--proc-type=auto', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_ring0', '--vdev=net_ring1', '--', '-p', '3', '--num-procs=2', `--proc-id=${id}`]);
+      await c.waitFor(/APP: Finished Process Init\./, 20000);
+      sym.push(c);
+    }
+    const g = await run('mpdk', ['pktgen', '-l', '7', '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--',
+      '--tx-port', '0', '--rx-port', '1', '--flows', '64', '--count', '20000', '--size', '128', '--drain', '5000', '--json', '--quiet'], 60000);
+    assert.equal(g.code, 0, g.err);
+    const pg = JSON.parse(g.out) as { sent: number; received: number };
+    assert.equal(pg.sent, 20000);
+    const r = await json(prefix, '--stats', '--procs');
+    const [p0, p1] = r.ports;
+    assert.equal(p0.stats.ipackets, pg.sent, 'port 0 received what pktgen sent');
+    assert.equal(p0.stats.ibytes, pg.sent * 128);
+    assert.equal(p1.stats.opackets, pg.received, 'port 1 transmitted what pktgen got back');
+    const pids = sym.map((c) => c.proc.pid);
+    assert.deepEqual(p0.stats.queues.map((q: any) => q.rxOwner).sort(), [...pids].sort(), 'each symmetric_mp owns its RX queue');
+    assert.ok(p0.stats.queues.every((q: any) => q.ipackets > 0), 'RSS spread the flows over both queues');
+    const live = r.processes.filter((p: any) => p.alive);
+    assert.deepEqual(live.map((p: any) => p.pid).sort(), [...pids].sort());
+    assert.deepEqual(live.map((p: any) => p.lcores[0]).sort(), [1, 2]);
+    for (const c of sym) c.proc.kill('SIGINT');
+    for (const c of sym) assert.equal(await c.exited, 0, c.err);
+    await until(() => leftovers(prefix).length === 0, 5000, 'the instance files to go');
+  });
+});
