@@ -48,6 +48,7 @@ import {
   PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, packetBind, packetSocket, sendmmsgRaw, setsockoptBuf, setsockoptInt, SO_SNDBUF, SOL_PACKET,
   SOL_SOCKET, TPACKET_V3, unmap, type Mapping,
 } from '../../native/libc.js';
+import { copyBytes } from '../../net/bytes.js';
 
 /** Port DRV words. */
 const D = { IFINDEX: 0, QPAIRS: 1, GROUP: 2, BLOCKSZ: 3, BLOCKCNT: 4, FLAGS: 5, FANOUT: 6 } as const;
@@ -102,17 +103,6 @@ function native(port: Port, what: string, e: unknown): MpdkError {
   return e as MpdkError;
 }
 
-/** Copy len bytes src[so..] → dst[d..] without allocating for small frames. */
-function copyBytes(sdv: DataView, src: Uint8Array, so: number, ddv: DataView, dst: Uint8Array, d: number, len: number): void {
-  if (len > 256) {
-    dst.set(src.subarray(so, so + len), d);
-    return;
-  }
-  const words = len & ~3;
-  let i = 0;
-  for (; i < words; i += 4) ddv.setUint32(d + i, sdv.getUint32(so + i, true), true);
-  for (; i < len; i++) dst[d + i] = src[so + i]!;
-}
 
 class AfpRx implements RxQueue {
   private readonly port: Port;

@@ -56,6 +56,7 @@ import type { Mempool } from '../../mempool/mempool.js';
 import { PCAP, PcapReader, PcapRecord, PcapWriter } from '../../net/pcap.js';
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
 import type { ToeplitzTable } from '../../net/rss.js';
+import { copyBytes } from '../../net/bytes.js';
 
 /** The port's shared area: byte offsets from the memzone start. */
 export const PCAPZ = {
@@ -109,17 +110,6 @@ function hookExit(): void {
   });
 }
 
-/** Copy len bytes src[so..] → dst[do..] without allocating for small packets. */
-function copyBytes(sdv: DataView, src: Uint8Array, so: number, ddv: DataView, dst: Uint8Array, d: number, len: number): void {
-  if (len > 256) {
-    dst.set(src.subarray(so, so + len), d);
-    return;
-  }
-  const words = len & ~3;
-  let i = 0;
-  for (; i < words; i += 4) ddv.setUint32(d + i, sdv.getUint32(so + i, true), true);
-  for (; i < len; i++) dst[d + i] = src[so + i]!;
-}
 
 class PcapRx implements RxQueue {
   private readonly mp: Mempool;
