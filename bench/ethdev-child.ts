@@ -41,7 +41,7 @@ function rewrite(u8: Uint8Array, u32: Uint32Array, off: number, dst: number, src
   if ((off & 3) === 0) {
     const w = off >>> 2;
     u32[w] = 2;
-    u32[w + 1] = (dst | (src0 << 16)) >>> 0;
+    u32[w + 1] = ((dst << 8) | (src0 << 16)) >>> 0; // bytes 4-7: 00, dst port, src MAC 0-1
     u32[w + 2] = ((src0 >>> 16) | (src1 << 16)) >>> 0;
     return;
   }
