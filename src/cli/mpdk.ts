@@ -5,6 +5,7 @@
  * in place of `./build/simple_mp -c 3 -n 4 --proc-type=primary`).
  */
 import { reportAndExit } from './run.js';
+import { installExit } from './exit.js';
 import { MPDK_VERSION } from '../eal/eal.js';
 
 interface Program {
@@ -43,6 +44,8 @@ function usage(): string {
     "EAL options are the same for every program: see 'mpdk <program> --help'.",
   ].join('\n');
 }
+
+installExit();
 
 const [name, ...rest] = process.argv.slice(2);
 if (!name || name === '-h' || name === '--help' || name === 'help') {

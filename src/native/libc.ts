@@ -36,6 +36,7 @@ const c = {
   gettid: libc.func('int gettid(void)'),
   syscall2: libc.func('long syscall(long nr, long a, long b)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+  _exit: libc.func('void _exit(int status)'),
   prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
 };
 
@@ -217,6 +218,12 @@ export function pollIn(fds: readonly number[], timeoutMs: number, scratch: Buffe
   }
   for (let i = 0; i < fds.length && ready.length < r; i++) if (scratch.readInt16LE(i * 8 + 6) !== 0) ready.push(fds[i]!);
   return ready.length;
+}
+
+/** _exit(2): end the process now, without Node's teardown (see cli/exit.ts for why). */
+export function exitImmediately(code: number): never {
+  c._exit(code);
+  throw new Error('unreachable');
 }
 
 const PR_SET_PDEATHSIG = 1;
