@@ -1,41 +1,51 @@
 /**
- * Being told quickly that a process died: one helper thread per process checks pidfds (a
- * pidfd becomes readable when its process exits) with a non-blocking poll(2) every 10 ms and
- * posts each death to the main thread, which calls the callbacks. Death is seen within
- * ~10 ms; the thread sleeps in Atomics.wait between checks (never inside a native call: see
- * deathwatch-worker.ts), so it costs ~100 cheap wake-ups a second and nothing when idle.
+ * Being told quickly that a process died, without a thread and without reading /proc in a
+ * loop: each watched process gets a pidfd (it becomes readable when the process exits), and
+ * an unref'd 10 ms timer on the main thread checks them all with one non-blocking poll(2)
+ * (one ~1 µs native call per tick, only while something is watched). A death is seen within
+ * ~10 ms whenever the event loop is free.
  *
- *   main thread                         watcher thread (deathwatch-worker.ts)
- *   watchDeath(pid, start, cb)  ──────▶ list in a SharedArrayBuffer: [count, pid, pid, …]
- *   cb(pid) ◀──────────────────────────  postMessage(pid) when its pidfd is readable, or when
- *                                        it is already gone / is another process (start time)
- * The thread is unref'd: it never keeps a process alive.
+ * Why no helper thread: a watcher thread blocked in poll(2) delays process exit, and on
+ * Node 24 terminating threads at exit is where process.exit() was seen to hang (cli/exit.ts).
  */
-import { Worker } from 'node:worker_threads';
-import { processStartTime } from '../native/libc.js';
+import fs from 'node:fs';
+import { pidfdOpen, pollIn, processStartTime } from '../native/libc.js';
 
+const TICK_MS = 10;
 const MAX_WATCHED = 64;
-/** [0] = generation (bumped on change), [1] = count, [2..] = pids. */
-const shared = new Int32Array(new SharedArrayBuffer(4 * (2 + MAX_WATCHED)));
-const callbacks = new Map<number, { start: number; fns: ((pid: number) => void)[] }>();
-let worker: Worker | undefined;
 
-function publish(): void {
-  const pids = [...callbacks.keys()];
-  for (let i = 0; i < pids.length; i++) shared[2 + i] = pids[i]!;
-  shared[1] = pids.length;
-  Atomics.add(shared, 0, 1);
-  Atomics.notify(shared, 0); // wake the watcher to pick up the change at once
+interface Watched {
+  fd: number;
+  fns: ((pid: number) => void)[];
 }
 
-function onDeath(pid: number): void {
-  const entry = callbacks.get(pid);
-  if (!entry) return;
-  // A pidfd names one process for ever, but the pid we were given may already have been
-  // reused when we opened it: check the start time before believing it alive — here it died.
-  callbacks.delete(pid);
-  publish();
-  for (const fn of entry.fns) fn(pid);
+const watched = new Map<number, Watched>(); // pid -> its pidfd and callbacks
+const byFd = new Map<number, number>(); // pidfd -> pid
+const scratch = Buffer.alloc(8 * MAX_WATCHED);
+const ready: number[] = [];
+let timer: NodeJS.Timeout | undefined;
+
+function tick(): void {
+  if (byFd.size === 0) return;
+  pollIn([...byFd.keys()], 0, scratch, ready);
+  for (const fd of ready) {
+    const pid = byFd.get(fd)!;
+    const w = watched.get(pid)!;
+    forget(pid);
+    for (const fn of w.fns) fn(pid);
+  }
+}
+
+function forget(pid: number): void {
+  const w = watched.get(pid);
+  if (!w) return;
+  watched.delete(pid);
+  byFd.delete(w.fd);
+  fs.closeSync(w.fd);
+  if (watched.size === 0 && timer) {
+    clearInterval(timer);
+    timer = undefined;
+  }
 }
 
 /**
@@ -43,28 +53,29 @@ function onDeath(pid: number): void {
  * or the pid now names another process). At most 64 processes are watched at a time.
  */
 export function watchDeath(pid: number, startTime: number, fn: (pid: number) => void): void {
+  const have = watched.get(pid);
+  if (have) {
+    have.fns.push(fn);
+    return;
+  }
+  if (watched.size >= MAX_WATCHED) throw new RangeError(`at most ${MAX_WATCHED} processes can be watched`);
+  const fd = pidfdOpen(pid);
+  // The pidfd names one process for ever; check it is the one we mean (pid reuse).
   const st = processStartTime(pid);
-  if (st < 0 || (startTime > 0 && st !== startTime)) {
+  if (fd < 0 || st < 0 || (startTime > 0 && st !== startTime)) {
+    if (fd >= 0) fs.closeSync(fd);
     queueMicrotask(() => fn(pid));
     return;
   }
-  const entry = callbacks.get(pid);
-  if (entry) {
-    entry.fns.push(fn);
-    return;
-  }
-  if (callbacks.size >= MAX_WATCHED) throw new RangeError(`at most ${MAX_WATCHED} processes can be watched`);
-  callbacks.set(pid, { start: startTime, fns: [fn] });
-  publish();
-  if (!worker) {
-    worker = new Worker(new URL('./deathwatch-worker.js', import.meta.url), { workerData: { shared } });
-    worker.on('message', (pid: number) => onDeath(pid));
-    worker.on('error', (e) => process.stderr.write(`EAL: death watcher failed: ${e.message}\n`));
-    worker.unref();
+  watched.set(pid, { fd, fns: [fn] });
+  byFd.set(fd, pid);
+  if (!timer) {
+    timer = setInterval(tick, TICK_MS);
+    timer.unref();
   }
 }
 
 /** Stop watching `pid` (all its callbacks). */
 export function unwatchDeath(pid: number): void {
-  if (callbacks.delete(pid)) publish();
+  forget(pid);
 }
