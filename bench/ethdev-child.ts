@@ -13,7 +13,7 @@
  *          {fwd, dropped}.
  * The stop word is u32 0 of memzone BENCH_ETH (made by gen).
  */
-import { Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, MBUF, type PortConf } from '../src/index.js';
+import { Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, MBUF, L2fwdRewriter, type PortConf } from '../src/index.js';
 
 const [role, prefix, msArg] = process.argv.slice(2) as [string, string, string];
 const MS = Number(msArg);
@@ -31,38 +31,6 @@ function setup(dev: EthDev, pool: PktmbufPool, port: number, conf: PortConf = {}
   dev.start(port);
 }
 
-/**
- * l2fwd's 12-byte MAC rewrite at region offset `off`: dst = 02:00:00:00:00:<dst>, src =
- * the MAC whose bytes are packed little-endian in src0 (bytes 0-3) and src1 (bytes 4-5).
- * Three u32 stores when the data is 4-aligned (always, right after RX: headroom 128 on a
- * 64-aligned buffer), as DPDK's l2fwd uses wide stores; 12 byte stores otherwise.
- */
-function rewrite(u8: Uint8Array, u32: Uint32Array, off: number, dst: number, src0: number, src1: number): void {
-  if ((off & 3) === 0) {
-    const w = off >>> 2;
-    u32[w] = 2;
-    u32[w + 1] = ((dst << 8) | (src0 << 16)) >>> 0; // bytes 4-7: 00, dst port, src MAC 0-1
-    u32[w + 2] = ((src0 >>> 16) | (src1 << 16)) >>> 0;
-    return;
-  }
-  u8[off] = 2;
-  u8[off + 1] = 0;
-  u8[off + 2] = 0;
-  u8[off + 3] = 0;
-  u8[off + 4] = 0;
-  u8[off + 5] = dst;
-  u8[off + 6] = src0;
-  u8[off + 7] = src0 >>> 8;
-  u8[off + 8] = src0 >>> 16;
-  u8[off + 9] = src0 >>> 24;
-  u8[off + 10] = src1;
-  u8[off + 11] = src1 >>> 8;
-}
-
-/** A MAC's bytes 0-3 and 4-5 as little-endian words (for rewrite). */
-function macWords(mac: Uint8Array): [number, number] {
-  return [(mac[0]! | (mac[1]! << 8) | (mac[2]! << 16) | (mac[3]! << 24)) >>> 0, mac[4]! | (mac[5]! << 8)];
-}
 
 function runNull(): void {
   const { eal } = Eal.init(['-l', '0', '-m', '128', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error', '--vdev', 'net_null0', '--vdev', 'net_null1'], { name: 'bench-l2fwd-null' });
@@ -73,9 +41,10 @@ function runNull(): void {
   const m = new Mbufs(eal);
   const rx = [dev.rxQueue(0, 0), dev.rxQueue(1, 0)];
   const tx = [dev.txQueue(0, 0), dev.txQueue(1, 0)];
-  const macs = [macWords(dev.macAddr(0)), macWords(dev.macAddr(1))];
+  const rw = new L2fwdRewriter(m.u8);
+  rw.setSource(0, dev.macAddr(0));
+  rw.setSource(1, dev.macAddr(1));
   const h = new Uint32Array(BURST);
-  const u8 = m.u8;
   const u16 = m.u16;
   const u32 = m.u32;
   let fwd = 0;
@@ -88,12 +57,9 @@ function runNull(): void {
     for (let p = 0; p < 2; p++) {
       const n = rx[p]!.rxBurst(h, BURST);
       const dst = p ^ 1;
-      const src = macs[dst]!;
-      const s0 = src[0];
-      const s1 = src[1];
       for (let i = 0; i < n; i++) {
         const x = h[i]!;
-        rewrite(u8, u32, u32[(x + MBUF.BUF_OFF) >>> 2]! + u16[(x + MBUF.DATA_OFF) >>> 1]!, dst, s0, s1);
+        rw.rewrite(u32[(x + MBUF.BUF_OFF) >>> 2]! + u16[(x + MBUF.DATA_OFF) >>> 1]!, dst, dst);
       }
       const s = tx[dst]!.txBurst(h, n);
       if (s < n) m.freeBulk(h.subarray(s), n - s);
@@ -197,9 +163,9 @@ function runFwd(): void {
   const dev = EthDev.attach(eal);
   const rx = dev.rxQueue(0, 0);
   const tx = dev.txQueue(1, 0);
-  const [s0, s1] = macWords(dev.macAddr(1));
   const m = new Mbufs(eal);
-  const u8 = m.u8;
+  const rw = new L2fwdRewriter(m.u8);
+  rw.setSource(1, dev.macAddr(1));
   const u16 = m.u16;
   const u32 = m.u32;
   const i32 = eal.region.i32;
@@ -211,7 +177,7 @@ function runFwd(): void {
     if (n > 0) {
       for (let i = 0; i < n; i++) {
         const x = h[i]!;
-        rewrite(u8, u32, u32[(x + MBUF.BUF_OFF) >>> 2]! + u16[(x + MBUF.DATA_OFF) >>> 1]!, 1, s0, s1);
+        rw.rewrite(u32[(x + MBUF.BUF_OFF) >>> 2]! + u16[(x + MBUF.DATA_OFF) >>> 1]!, 1, 1);
       }
       const s = tx.txBurst(h, n);
       fwd += s;

@@ -29,7 +29,7 @@ export {
 } from './net/pcap.js';
 export {
   ETH, ETHERTYPE, IPPROTO, IPV4, IPV6, UDP, TCP, PAYLOAD, PAYLOAD_MAGIC, UDP_FRAME_HLEN, UDP_FRAME_MIN, UDP_FRAME_MAX, FLOWS_MAX,
-  parseMac, formatMac, writeMac, portMac, l2fwdRewrite, parseIpv4, formatIpv4, parseIpv6,
+  parseMac, formatMac, writeMac, portMac, l2fwdRewrite, L2fwdRewriter, parseIpv4, formatIpv4, parseIpv6,
   internetChecksum, setIpv4Checksum, ipv4ChecksumOk, setUdpChecksum4, udpChecksumOk4, frameChecksum,
   writeEth, writeIpv4, writeIpv6, writeUdp, writeTcp, FlowSet, buildUdpFrame, UdpFrameBuilder, checkFrameSize,
   PayloadInfo, readPayload, PacketInfo, parseFrame, type FlowSpec,

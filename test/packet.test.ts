@@ -9,7 +9,7 @@ import { isMpdkError } from '../src/eal/errors.js';
 import {
   ETH, ETHERTYPE, FLOWS_MAX, FlowSet, UdpFrameBuilder, IPPROTO, IPV4, PAYLOAD, PacketInfo, PayloadInfo, UDP, UDP_FRAME_MIN,
   buildUdpFrame, checkFrameSize, formatIpv4, formatMac, frameChecksum, get16, internetChecksum, ipv4ChecksumOk,
-  l2fwdRewrite, parseFrame, parseIpv4, parseIpv6, parseMac, portMac, put16, readPayload, setUdpChecksum4,
+  l2fwdRewrite, L2fwdRewriter, parseFrame, parseIpv4, parseIpv6, parseMac, portMac, put16, readPayload, setUdpChecksum4,
   udpChecksumOk4, writeEth, writeIpv4, writeIpv6, writeTcp, writeUdp,
 } from '../src/net/packet.js';
 
@@ -251,4 +251,17 @@ describe('parseFrame', () => {
     assert.equal(info.ipVersion, 0);
     assert.equal(info.ethertype, ETHERTYPE.ARP);
   });
+});
+
+it('L2fwdRewriter writes exactly the bytes of l2fwdRewrite, aligned or not, and nothing around them', () => {
+  const mac = parseMac('02:ab:cd:ef:12:34');
+  for (const off of [0, 4, 64, 1, 2, 3, 7]) {
+    const a = new Uint8Array(96).fill(0xee);
+    const b = new Uint8Array(96).fill(0xee);
+    l2fwdRewrite(a, off, 3, mac);
+    const rw = new L2fwdRewriter(b);
+    rw.setSource(7, mac);
+    rw.rewrite(off, 3, 7);
+    assert.deepEqual(b, a, `offset ${off}`);
+  }
 });

@@ -133,6 +133,57 @@ export function l2fwdRewrite(u8: Uint8Array, off: number, dstPort: number, srcMa
   u8[off + 11] = srcMac[5]!;
 }
 
+/**
+ * l2fwd's rewrite for a hot loop: the same bytes as `l2fwdRewrite`, written as three 32-bit
+ * stores when the frame starts 4-byte aligned (always the case at an mbuf's default data
+ * offset), else byte by byte. Built once over a buffer (the region's `u8`); `setSource`
+ * caches a port's MAC as two words. No allocation per packet.
+ */
+export class L2fwdRewriter {
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private readonly macLo: number[] = [];
+  private readonly macHi: number[] = [];
+
+  constructor(u8: Uint8Array) {
+    this.u8 = u8;
+    this.u32 = new Uint32Array(u8.buffer, u8.byteOffset, u8.byteLength >>> 2);
+  }
+
+  /** Remember port `port`'s MAC as the source MAC of frames it sends. */
+  setSource(port: number, mac: Uint8Array): void {
+    this.macLo[port] = (mac[0]! | (mac[1]! << 8) | (mac[2]! << 16) | (mac[3]! << 24)) >>> 0;
+    this.macHi[port] = mac[4]! | (mac[5]! << 8);
+  }
+
+  /** Rewrite the frame at `off` to leave through `dstPort`, with `srcPort`'s MAC as source. */
+  rewrite(off: number, dstPort: number, srcPort: number): void {
+    const lo = this.macLo[srcPort]!;
+    const hi = this.macHi[srcPort]!;
+    if ((off & 3) === 0) {
+      const w = off >>> 2; // little-endian words: bytes 0-3, 4-7, 8-11
+      const u32 = this.u32;
+      u32[w] = 2;
+      u32[w + 1] = ((dstPort << 8) | (lo << 16)) >>> 0;
+      u32[w + 2] = ((lo >>> 16) | (hi << 16)) >>> 0;
+      return;
+    }
+    const u8 = this.u8;
+    u8[off] = 2;
+    u8[off + 1] = 0;
+    u8[off + 2] = 0;
+    u8[off + 3] = 0;
+    u8[off + 4] = 0;
+    u8[off + 5] = dstPort;
+    u8[off + 6] = lo;
+    u8[off + 7] = lo >>> 8;
+    u8[off + 8] = lo >>> 16;
+    u8[off + 9] = lo >>> 24;
+    u8[off + 10] = hi;
+    u8[off + 11] = hi >>> 8;
+  }
+}
+
 /** "10.0.0.1" -> 0x0a000001 (host-order u32). EINVAL otherwise. */
 export function parseIpv4(s: string): number {
   const parts = String(s).trim().split('.');

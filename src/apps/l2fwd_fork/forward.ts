@@ -14,7 +14,7 @@
  * ports: each field has this slave as its only writer). Hot path: no allocation, no
  * closure, no try; one plain store per record state change.
  */
-import { Ring, RING, l2fwdRewrite, type EthDev, type RxQueue, type TxQueue, type Eal, Mbufs } from '../../index.js';
+import { Ring, RING, L2fwdRewriter, type EthDev, type RxQueue, type TxQueue, type Eal, Mbufs } from '../../index.js';
 import {
   MAX_PKT_BURST, PSTAT, RES, RXR, RX_RECEIVING, TXBUF_CAP, TXR, TX_FLUSHING, TX_N_MASK, TX_SIDE,
 } from './layout.js';
@@ -30,7 +30,7 @@ const DRAIN_MS = 0.1;
 
 export class Forwarder {
   private readonly u32: Uint32Array;
-  private readonly u8: Uint8Array;
+  private readonly rw: L2fwdRewriter;
   private readonly f64: Float64Array;
   private readonly mbufs: Mbufs;
   private readonly nrx: number;
@@ -40,7 +40,6 @@ export class Forwarder {
   /** u32 index of port_stat's RX of each RX port, TX / DROPPED of its destination. */
   private readonly statRx: Int32Array;
   private readonly statTx: Int32Array;
-  private readonly macs: Uint8Array[];
   /** u32 indexes into the record. */
   private readonly rxCtrl: number;
   private readonly rxTailRec: number;
@@ -63,7 +62,7 @@ export class Forwarder {
   constructor(eal: Eal, dev: EthDev, res: number, rxPorts: readonly number[], dstPorts: readonly number[], drop: Ring, portStat: number) {
     const r = eal.region;
     this.u32 = r.u32;
-    this.u8 = r.u8;
+    this.rw = new L2fwdRewriter(r.u8);
     this.f64 = r.f64;
     this.mbufs = new Mbufs(eal);
     this.nrx = rxPorts.length;
@@ -74,7 +73,7 @@ export class Forwarder {
     const ps = portStat >>> 3;
     this.statRx = Int32Array.from(rxPorts, (p) => ps + p * PSTAT.STRIDE + PSTAT.RX);
     this.statTx = Int32Array.from(dstPorts, (d) => ps + d * PSTAT.STRIDE + PSTAT.TX);
-    this.macs = dstPorts.map((d) => dev.macAddr(d));
+    for (const d of dstPorts) this.rw.setSource(d, dev.macAddr(d)); // l2fwd: src MAC = the output port's
     this.rxCtrl = (res + RES.RX + RXR.CTRL) >>> 2;
     this.rxTailRec = (res + RES.RX + RXR.TAIL) >>> 2;
     this.rxArr = new Uint32Array(r.buffer, res + RES.RX + RXR.ARR, TXBUF_CAP);
@@ -111,7 +110,7 @@ export class Forwarder {
    */
   round(now: number): number {
     const u32 = this.u32;
-    const u8 = this.u8;
+    const rw = this.rw;
     const mbufs = this.mbufs;
     let total = 0;
     for (let j = 0; j < this.nrx; j++) {
@@ -132,11 +131,10 @@ export class Forwarder {
         const side = (ctrl & TX_SIDE) !== 0 ? 1 : 0;
         const arr = this.arrs[2 * j + side]!;
         const dst = this.dstPort[j]!;
-        const mac = this.macs[j]!;
         const rx = this.rxArr;
         for (let i = 0; i < got; i++) {
           const h = rx[i]!;
-          l2fwdRewrite(u8, mbufs.dataOffset(h), dst, mac);
+          rw.rewrite(mbufs.dataOffset(h), dst, dst);
           arr[n + i] = h;
         }
         u32[this.txCtrl[j]!] = (ctrl & TX_SIDE) | (n + got); // commit: now in the TX buffer
