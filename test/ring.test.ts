@@ -291,7 +291,8 @@ describe('ring across processes', () => {
     const N = 600_000;
     const cs = [consumer(0, 32), consumer(1, 32), consumer(2, 16)];
     const ps = [producer(1, N, 32), producer(2, N, 32)];
-    await until(() => consumed(ctl, 2) > 50_000, 10000, 'the victim consuming');
+    // Kill the victim once it has started (it may be starved on 2 cores: a low bar, not a share).
+    await until(() => consumed(ctl, 2) > 2_000, 10000, 'the victim consuming');
     cs[2]!.proc.kill('SIGKILL');
     await cs[2]!.exited;
     const victim = consumed(ctl, 2);
