@@ -5,10 +5,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { Eal, MEMZONE_NAMESIZE } from '../src/index.js';
+import { spawn } from 'node:child_process';
+import { Eal, MEMZONE_NAMESIZE, unwatchDeath, watchDeath, watchStats } from '../src/index.js';
 import { HDR } from '../src/eal/region.js';
 import { MEMZONE_MAX } from '../src/eal/memzone.js';
-import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const CHILD = 'dist/test/eal-child.js';
 const QUIET = ['--log-level', 'error'];
@@ -244,6 +245,42 @@ test('a secondary notices the primary death within a second and exits with a mes
   assert.match(b.err, new RegExp(`primary process \\(pid ${a.proc.pid}\\).*has exited`));
   // The secondary was the last one out: it removed the files.
   assert.deepEqual(leftovers(p), []);
+});
+
+test('a death is seen through the lifeline at once, with no polling; a process without one is polled through its pidfd', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const plain = spawn('sleep', ['30']);
+  try {
+    const seen = new Map<number, number>();
+    watchDeath(a.proc.pid!, 0, (pid) => seen.set(pid, performance.now()));
+    watchDeath(plain.pid!, 0, (pid) => seen.set(pid, performance.now()));
+    // The mpdk process accepted the lifeline; `sleep` refused it and is polled.
+    await until(() => watchStats().polled === 1, 2000, 'the plain process falling back to its pidfd');
+    assert.deepEqual(watchStats(), { lifelines: 1, polled: 1 });
+    // A watcher that stops watching leaves no descriptor behind in the watched process.
+    const fds = (): number => fs.readdirSync(`/proc/${a.proc.pid}/fd`).length;
+    await sleep(300);
+    const base = fds(); // with this test's one lifeline connection
+    for (let i = 0; i < 5; i++) {
+      unwatchDeath(a.proc.pid!);
+      watchDeath(a.proc.pid!, 0, (pid) => seen.set(pid, performance.now()));
+    }
+    await sleep(500);
+    assert.equal(fds(), base, 'the watched process closed the lifelines of the watchers gone');
+    plain.kill('SIGKILL');
+    await until(() => seen.has(plain.pid!), 2000, 'the plain death');
+    assert.deepEqual(watchStats(), { lifelines: 1, polled: 0 }, 'nothing polled while only lifelines are watched');
+    const t0 = performance.now();
+    a.proc.kill('SIGKILL');
+    await until(() => seen.has(a.proc.pid!), 2000, 'the mpdk death');
+    const ms = seen.get(a.proc.pid!)! - t0;
+    assert.ok(ms < 200, `seen after ${ms.toFixed(1)} ms`);
+    assert.deepEqual(watchStats(), { lifelines: 0, polled: 0 });
+  } finally {
+    plain.kill('SIGKILL');
+    removeInstance(p);
+  }
 });
 
 test('worker lcores run a launched function as their own lcore id', async () => {

@@ -27,7 +27,7 @@ import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
 import { RobustLock } from './lock.js';
-import { watchDeath } from './deathwatch.js';
+import { holdLifeline, watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, parseEalArgs, type EalOptions } from './options.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
@@ -238,8 +238,12 @@ export class Eal {
       options, procType: 'primary', region, files: { ...files, region: regionPath }, slot: -1, lcore: options.mainLcore,
       adopted, isWorker: false, configFd,
     });
-    region.i32[HDR.PRIMARY_PID >>> 2] = process.pid;
+    // Whoever reads our pid in the header may watch us at once: the lifeline listens first,
+    // and the start time is stored before the pid (a reader that loads the new pid, then
+    // the start, gets ours; pid then start is the order primaryAlive() reads them in).
+    holdLifeline();
     region.f64[HDR.PRIMARY_START >>> 3] = processStartTime(process.pid);
+    Atomics.store(region.i32, HDR.PRIMARY_PID >>> 2, process.pid);
     eal.registerSelf(ProcKind.PRIMARY, name);
     if (adopted) {
       eal.log('info', `adopted the live instance '${options.filePrefix}' (processes ${eal.processes.livePids().join(', ')}) without re-initialising it`);
@@ -286,7 +290,7 @@ export class Eal {
         throw e;
       }
       const state = region.state;
-      const primaryPid = region.i32[HDR.PRIMARY_PID >>> 2]!;
+      const primaryPid = Atomics.load(region.i32, HDR.PRIMARY_PID >>> 2);
       const primaryAlive = processAlive(primaryPid, region.f64[HDR.PRIMARY_START >>> 3]!);
       if (state === RegionState.INITIALIZING && primaryAlive && Date.now() < deadline) {
         sleepMs(5);
@@ -313,6 +317,7 @@ export class Eal {
 
   /** Register in the process table and claim our lcores; refuses taken lcores. */
   private registerSelf(kind: ProcKind, name: string): void {
+    holdLifeline(); // before the table names us: whoever finds us there can watch us
     const slot = this.processes.register(kind, name);
     (this as { slot: number }).slot = slot;
     try {
@@ -401,8 +406,9 @@ export class Eal {
 
   // --- peers ----------------------------------------------------------------------------
 
+  /** Written last when a primary starts or adopts (see becomePrimary): load it before the start time. */
   primaryPid(): number {
-    return this.region.i32[HDR.PRIMARY_PID >>> 2]!;
+    return Atomics.load(this.region.i32, HDR.PRIMARY_PID >>> 2);
   }
 
   primaryAlive(): boolean {
@@ -419,8 +425,8 @@ export class Eal {
   }
 
   /**
-   * Watch the primary through a pidfd (deathwatch.ts): its death is seen within
-   * milliseconds without polling. A slow re-check of the header re-arms the watch when a
+   * Watch the primary through its lifeline (deathwatch.ts): its death is seen at once,
+   * without polling. A slow re-check of the header re-arms the watch when a
    * new primary adopts the instance.
    */
   private watchPrimary(): void {

@@ -12,8 +12,49 @@
  * A loop that can sleep on a doorbell (Ring.waitDequeueBurst: one ring, futex) should do
  * that instead; this policy is for loops over several queues. Mode 'poll' never sleeps
  * nor yields (DPDK's behaviour, for benchmarks on dedicated cores).
+ *
+ * Interrupt mode (DPDK's rte_eth_dev_rx_intr_enable + epoll on the queues' event fds):
+ * give the policy the loop's RX queues (`wake` option or `watch`). At the sleep stage it
+ * arms every queue that has a wake-up source (the driver asks its producer to signal a
+ * descriptor when packets arrive, then looks once more), and sleeps in poll(2) on those
+ * descriptors for at most `wakeMaxMs` (default 100); a producer's signal ends the sleep at
+ * once. Then it disarms them all (back to pure polling, no signal cost for the producer).
+ *
+ *   arm results                          the sleep
+ *   descriptors (and any INTR_DOWN)      poll(fds, wakeMaxMs): ~0 CPU while idle
+ *   descriptors and some INTR_NONE       poll(fds, the timed back-off above, ≥ 1 ms)
+ *   only INTR_DOWN                       wakeMaxMs (nothing can arrive; a link that comes
+ *                                        back is seen within it)
+ *   no descriptor, some INTR_NONE        the timed back-off (as without `wake`)
+ *   any INTR_PENDING                     no sleep (packets came while arming)
+ *
+ * The bound matters: a producer may check the queue's "signal me" flag just before the
+ * arm and store its packets after (DPDK's memif does a release store, then a plain load),
+ * so a lost wake-up costs at most wakeMaxMs of latency, never a hang.
  */
-import { schedYield } from '../native/libc.js';
+import { pollFds, POLLIN, schedYield } from '../native/libc.js';
+
+/** `WakeSource.intrArm` results other than a descriptor. */
+export const INTR_NONE = -1; // no wake-up source (the driver has none here): timed sleep
+export const INTR_PENDING = -2; // packets arrived while arming: do not sleep
+export const INTR_DOWN = -3; // cannot receive now (link down): does not shorten the sleep
+
+/**
+ * What an idle loop can sleep on: an RX queue in interrupt mode (ethdev's RxQueue has
+ * these as optional members; drivers without a wake-up source leave them out).
+ */
+export interface WakeSource {
+  /**
+   * Ask the producer to signal; then, if packets are already there, INTR_PENDING; else the
+   * descriptor that becomes readable (POLLIN) when they come, INTR_DOWN when nothing can
+   * come (no peer), or INTR_NONE (no wake-up source: sleep briefly and look again).
+   */
+  intrArm?(): number;
+  /** Back to polling: tell the producer not to signal, consume any pending signal. */
+  intrDisarm?(): void;
+}
+
+const WAKE_MAX = 64;
 
 export type IdleMode = 'poll' | 'sleep';
 
@@ -22,6 +63,10 @@ export interface IdleOptions {
   spin?: number;
   yields?: number;
   maxSleepUs?: number;
+  /** RX queues this loop polls, to sleep on their wake-up descriptors (see the header). */
+  wake?: readonly WakeSource[];
+  /** Longest sleep on wake-up descriptors, ms (default 100). */
+  wakeMaxMs?: number;
 }
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
@@ -33,14 +78,29 @@ export class IdlePolicy {
   private readonly maxSleepUs: number;
   private empty = 0;
   private sleepUs = 10;
+  private wake: readonly WakeSource[] = [];
+  private readonly wakeMaxMs: number;
+  private readonly fds = new Int32Array(WAKE_MAX);
+  private readonly events = new Int16Array(WAKE_MAX).fill(POLLIN);
+  private readonly revents = new Int16Array(WAKE_MAX);
   /** Rounds spent sleeping since the last work (for statistics). */
   sleeps = 0;
+  /** Sleeps ended by a wake-up descriptor before their timeout (for statistics and tests). */
+  wakeups = 0;
 
   constructor(o: IdleOptions = {}) {
     this.mode = o.mode ?? 'sleep';
     this.spin = o.spin ?? 64;
     this.yields = o.yields ?? 64;
     this.maxSleepUs = o.maxSleepUs ?? 1000;
+    this.wakeMaxMs = o.wakeMaxMs ?? 100;
+    if (o.wake) this.watch(o.wake);
+  }
+
+  /** Sleep on these RX queues' wake-up descriptors from now on (replaces the previous set). */
+  watch(queues: readonly WakeSource[]): void {
+    if (queues.length > WAKE_MAX) throw new RangeError(`IdlePolicy: at most ${WAKE_MAX} queues to sleep on, not ${queues.length}`);
+    this.wake = queues.filter((q) => typeof q.intrArm === 'function');
   }
 
   busy(): void {
@@ -57,8 +117,36 @@ export class IdlePolicy {
       return;
     }
     this.sleeps++;
-    Atomics.wait(sleepCell, 0, 0, this.sleepUs / 1000);
+    if (this.wake.length === 0 || !this.sleepOnQueues()) Atomics.wait(sleepCell, 0, 0, this.sleepUs / 1000);
     if (this.sleepUs < this.maxSleepUs) this.sleepUs = Math.min(this.maxSleepUs, this.sleepUs * 2);
+  }
+
+  /** Arm, sleep in poll(2), disarm. @returns false when the caller must sleep its timed back-off instead. */
+  private sleepOnQueues(): boolean {
+    const wake = this.wake;
+    const fds = this.fds;
+    let n = 0;
+    let timed = false;
+    let armed = 0;
+    let pending = false;
+    for (; armed < wake.length; ) {
+      const r = wake[armed++]!.intrArm!();
+      if (r >= 0) fds[n++] = r;
+      else if (r === INTR_PENDING) {
+        pending = true;
+        break;
+      } else if (r !== INTR_DOWN) timed = true;
+    }
+    let slept = true;
+    if (pending) {
+      /* no sleep */
+    } else if (n > 0) {
+      const ms = timed ? Math.ceil(this.sleepUs / 1000) : this.wakeMaxMs;
+      if (pollFds(fds, this.events, n, ms, this.revents) > 0) this.wakeups++;
+    } else if (!timed) Atomics.wait(sleepCell, 0, 0, this.wakeMaxMs); // every queue is down
+    else slept = false;
+    for (let i = 0; i < armed; i++) wake[i]!.intrDisarm?.();
+    return slept;
   }
 }
 

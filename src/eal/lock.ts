@@ -16,7 +16,7 @@
  * Waiting is bounded: spin, then yield, and after `checkAfterMs` check whether the
  * holder is alive; give up with ETIMEDOUT after `timeoutMs`, naming the holder.
  */
-import { processStartTime, schedYield } from '../native/libc.js';
+import { processStartTime, processState, schedYield } from '../native/libc.js';
 import { MpdkError } from './errors.js';
 
 export const LOCK_BYTES = 64;
@@ -86,7 +86,7 @@ export class RobustLock {
           continue;
         }
         if (now - start >= timeoutMs) {
-          throw new MpdkError('ETIMEDOUT', `timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? 'shared state'} held by pid ${cur} (alive)`);
+          throw new MpdkError('ETIMEDOUT', `timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? 'shared state'} held by pid ${cur} (${processState(cur)})`);
         }
       }
     }

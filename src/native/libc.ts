@@ -35,6 +35,7 @@ const c = {
   sched_yield: libc.func('int sched_yield(void)'),
   gettid: libc.func('int gettid(void)'),
   syscall2: libc.func('long syscall(long nr, long a, long b)'),
+  syscall3: libc.func('long syscall(long nr, long a, long b, long c)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
   _exit: libc.func('void _exit(int status)'),
   prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
@@ -199,6 +200,25 @@ export function pidfdOpen(pid: number): number {
   throw new NativeError('pidfd_open', e);
 }
 
+const SYS_pidfd_getfd = 438;
+
+/**
+ * A copy, in this process, of descriptor `fd` of live process `pid` (pidfd_getfd(2), Linux
+ * ≥ 5.6; the same user may take descriptors of its own processes). For what /proc/<pid>/fd
+ * cannot reopen, such as an eventfd (ENXIO). Throws NativeError (ESRCH when pid is gone).
+ */
+export function takeFdOf(pid: number, fd: number): number {
+  const pfd = pidfdOpen(pid);
+  if (pfd < 0) throw new NativeError(`pidfd_open(${pid})`, 3);
+  try {
+    const r = Number(c.syscall3(SYS_pidfd_getfd, pfd, fd, 0));
+    if (r < 0) throw new NativeError(`pidfd_getfd(${pid}, ${fd})`, koffi.errno());
+    return r;
+  } finally {
+    fs.closeSync(pfd);
+  }
+}
+
 /**
  * poll(2) for POLLIN on `fds` (at most 64), waiting at most `timeoutMs`. Writes into `ready`
  * the descriptors that are readable and returns how many. `scratch` must hold 8 × fds.length bytes.
@@ -249,6 +269,22 @@ export function processStartTime(pid: number): number {
   // rest[0] is field 3 (state); field 22 is rest[19].
   if (rest[0] === 'Z' || rest[0] === 'X') return -1; // a zombie is dead for our purposes
   return Number(rest[19]);
+}
+
+/**
+ * For messages about a process waited on: "alive, running", "alive, stopped" (SIGSTOP or a
+ * debugger), "alive, sleeping", ... or "dead" (gone or a zombie).
+ */
+export function processState(pid: number): string {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return 'dead';
+  }
+  const st = stat.charAt(stat.lastIndexOf(')') + 2);
+  const name: Record<string, string> = { R: 'running', S: 'sleeping', D: 'in uninterruptible sleep', T: 'stopped', t: 'stopped by a debugger', I: 'idle' };
+  return st === 'Z' || st === 'X' ? 'dead' : `alive, ${name[st] ?? st}`;
 }
 
 /** True while the process (pid, startTime) exists and is not a zombie. */
@@ -560,6 +596,15 @@ export function memfdCreate(name: string, size: number): number {
   }
   mc.fcntl3(fd, F_ADD_SEALS, F_SEAL_SHRINK);
   return fd;
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/** dup(2) with close-on-exec: a second descriptor of the same open file. */
+export function dupFd(fd: number): number {
+  const r = mc.fcntl3(fd, F_DUPFD_CLOEXEC, 0) as number;
+  if (r < 0) fail('fcntl(F_DUPFD_CLOEXEC)');
+  return r;
 }
 
 /** A non-blocking eventfd (memif's interrupt descriptor). */
