@@ -84,6 +84,8 @@ test('every field round-trips and a reset restores the fresh state', () =>
     pool.reset(h);
     assert.deepEqual([pool.dataOff(h), pool.dataLen(h), pool.pktLen(h), pool.port(h), pool.olFlags(h), pool.olFlagsHi(h), pool.refcnt(h), pool.nbSegs(h), pool.vlanTci(h)],
       [128, 0, 0, MBUF_PORT_INVALID, 0, 0, 1, 1, 0]);
+    assert.deepEqual([pool.packetType(h), pool.rssHash(h), pool.seqn(h)], [0, 0, 42], 'reset clears the type and the hash; SEQN is the application\'s');
+    assert.deepEqual([pool.bufLen(h), pool.poolOf(h)], [2176, pool.mp.header], 'the fixed fields survive a reset');
     pool.free(h);
   }));
 

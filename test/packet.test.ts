@@ -264,4 +264,18 @@ it('L2fwdRewriter writes exactly the bytes of l2fwdRewrite, aligned or not, and 
     rw.rewrite(off, 3, 7);
     assert.deepEqual(b, a, `offset ${off}`);
   }
+  // l2fwd's own case (out through the port whose MAC it takes): the 8-byte path where aligned,
+  // also for a MAC whose first 8 bytes would read as a NaN (kept off that path) and a port ≥ 256.
+  for (const [m, port] of [['02:ab:cd:ef:12:34', 5], ['f2:ff:00:11:22:33', 9], ['02:00:00:00:00:01', 300]] as const) {
+    const srcMac = parseMac(m);
+    for (const off of [0, 8, 64, 4, 1, 6]) {
+      const a = new Uint8Array(96).fill(0xee);
+      const b = new Uint8Array(96).fill(0xee);
+      l2fwdRewrite(a, off, port, srcMac);
+      const rw = new L2fwdRewriter(b);
+      rw.setSource(port, srcMac);
+      rw.rewrite(off, port, port);
+      assert.deepEqual(b, a, `${m} port ${port} offset ${off}`); // byte 5 is the port's low byte
+    }
+  }
 });

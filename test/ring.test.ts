@@ -344,6 +344,52 @@ describe('ring across processes', () => {
     });
   }
 
+  it('a producer waiting behind a live but stuck claimer gives up after its bound, naming the pid; its burst is published once repaired', async () => {
+    const { ring } = setup(0, 256);
+    const victim = producer(9, 1000, 24, { MPDK_TEST_HOOK: 'ring-claim:prod' });
+    await victim.waitFor(/MPDK_TEST_HOOK ring-claim reached/, 10000);
+    ring.tailWaitMs = 200;
+    const mine = Uint32Array.from({ length: 8 }, (_, i) => 0x7000 + i);
+    const t0 = performance.now();
+    assert.throws(() => ring.enqueueBulk(mine, 8), (e: Error) => {
+      assert.match(e.message, new RegExp(`waited 200 ms for the producer claim \\[0, 24\\) of pid ${victim.proc.pid} \\(alive, sleeping\\)`));
+      assert.equal((e as { code?: string }).code, 'ETIMEDOUT');
+      return true;
+    });
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 200 && waited < 5000, `waited ${waited.toFixed(0)} ms`);
+    // The side stays refused while the abandoned burst is still behind the live claimer.
+    assert.throws(() => ring.enqueueBulk(mine, 8), new RegExp(`still behind the claim of pid ${victim.proc.pid} \\(alive`));
+    assert.equal(ring.count(), 0);
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    // The next enqueue repairs: the victim's 24 become holes, the abandoned 8 are published.
+    const more = Uint32Array.from({ length: 8 }, (_, i) => 0x8000 + i);
+    assert.equal(ring.enqueueBulk(more, 8), 8);
+    const out = new Uint32Array(64);
+    const got = ring.dequeueBurst(out, 64);
+    assert.deepEqual([...out.subarray(0, got)], [...mine, ...more], 'each handle exactly once, in order, the dead claim dropped');
+    assert.equal(ring.holes(), 24);
+    assert.ok(ring.empty());
+  });
+
+  it('a consumer waiting behind a live but stuck consumer gives up after its bound; its handles are reclaimed by repair', async () => {
+    const { ring } = setup(0, 256);
+    const h = Uint32Array.from({ length: 40 }, (_, i) => 0x100 + i);
+    assert.equal(ring.enqueueBulk(h, 40), 40);
+    const victim = consumer(5, 20, { MPDK_TEST_HOOK: 'ring-claim:cons' });
+    await victim.waitFor(/MPDK_TEST_HOOK ring-claim reached/, 10000);
+    ring.tailWaitMs = 200;
+    const out = new Uint32Array(40);
+    assert.throws(() => ring.dequeueBulk(out, 10), new RegExp(`waited 200 ms for the consumer claim \\[0, 20\\) of pid ${victim.proc.pid} \\(alive, sleeping\\).*reclaimed`));
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    const rep = ring.repair();
+    assert.deepEqual(rep.reclaimed.sort((a, b) => a - b), [...h.subarray(0, 30)], 'the victim\'s 20 and the abandoned 10, once each');
+    assert.equal(ring.dequeueBurst(out, 40), 10);
+    assert.deepEqual([...out.subarray(0, 10)], [...h.subarray(30)]);
+  });
+
   it('a consumer killed between claim and publish: its handles are reclaimed by repair, the others go on', async () => {
     const { ring, ctl } = setup(0, 256);
     const N = 200_000;

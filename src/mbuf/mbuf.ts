@@ -307,7 +307,8 @@ export class Mbufs {
 
   /**
    * Reset the metadata as a fresh mbuf (DPDK's rte_pktmbuf_reset, plus refcnt = 1):
-   * data offset = headroom, lengths 0, one segment, no next, no port, flags 0. Plain
+   * data offset = headroom, lengths 0, one segment, no next, no port, flags, type and RSS
+   * hash 0 (8 stores: zero word pairs go as one 8-byte store). Plain
    * stores only; the caller owns `h`.
    */
   reset(h: number): void {
@@ -317,18 +318,17 @@ export class Mbufs {
   /** `reset` with the DATA_OFF|REFCNT word precomputed (a pool knows its headroom): word stores only. */
   protected resetWith(h: number, rearm: number): void {
     const u32 = this.u32;
+    const f64 = this.f64;
     const w = h >>> 2;
+    const d = h >>> 3; // handles are 64-aligned: an 8-byte store of +0 zeroes two words
     u32[w + (MBUF.DATA_OFF >>> 2)] = rearm; // DATA_OFF = headroom, REFCNT = 1
     u32[w + (MBUF.NB_SEGS >>> 2)] = SEGS1_PORT_NONE; // NB_SEGS = 1, PORT = none
-    u32[w + (MBUF.OL_FLAGS >>> 2)] = 0;
-    u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
-    u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
-    u32[w + (MBUF.PKT_LEN >>> 2)] = 0;
-    u32[w + (MBUF.DATA_LEN >>> 2)] = 0; // and VLAN_TCI
-    u32[w + (MBUF.VLAN_TCI_OUTER >>> 2)] = 0;
+    f64[d + (MBUF.OL_FLAGS >>> 3)] = 0; // OL_FLAGS, OL_FLAGS_HI
+    f64[d + (MBUF.PACKET_TYPE >>> 3)] = 0; // PACKET_TYPE, PKT_LEN
+    f64[d + (MBUF.DATA_LEN >>> 3)] = 0; // DATA_LEN, VLAN_TCI, HASH_RSS (meaningless without its flag)
+    f64[d + (MBUF.HASH_HI >>> 3)] = 0; // HASH_HI, VLAN_TCI_OUTER
     u32[w + (MBUF.NEXT >>> 2)] = 0;
-    u32[w + (MBUF.TX_OFFLOAD >>> 2)] = 0;
-    u32[w + (MBUF.TX_OFFLOAD_HI >>> 2)] = 0;
+    f64[d + (MBUF.TX_OFFLOAD >>> 3)] = 0; // TX_OFFLOAD, TX_OFFLOAD_HI
   }
 
   // --- free ------------------------------------------------------------------------------

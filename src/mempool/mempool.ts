@@ -20,6 +20,9 @@
  *   RING_OFF  the common store: an embedded MP/MC ring of handles, RING_F_EXACT_SZ of N
  *   CACHE_OFF MAX_LCORE per-lcore caches, CACHE_STRIDE bytes each, each on its own lines:
  *               +0  LEN  u32  written only by lcore L's thread (or the supervisor once L is dead)
+ *               +4  OP   u32  cache operation in flight on the ring (OP_REFILL / OP_FLUSH; 0 none)
+ *               +8  OP_N u32  OP_REFILL: LEN before it; OP_FLUSH: handles OBJS[0 .. OP_N) being flushed
+ *               +12 SNAP u32  the ring's burst snapshot (ring.ts burstSnapIndex) before the op
  *               +64 OBJS u32[2 * cacheSize]  (DPDK sizes objs at 2 * MAX for the refill overshoot)
  *   ELT_OFF   N elements, STRIDE bytes apart (cache-line multiple); each element's object
  *             is 64-aligned and preceded by its 16-byte element header (EH) at h - 16
@@ -37,17 +40,23 @@
  * while other lcores' caches hold elements: `available()` counts them, a get cannot take them.
  *
  * Crash windows (the writer dies half-way): every cache update writes the slots first
- * and commits with the LEN store, and a flush stores LEN = 0 before it enqueues; so a
- * thread killed at any instruction leaves an element at worst "in use" by the dead
- * process (counted by audit as inUse; reclaimed by the ownership records of issue 10),
- * never in two places at once. `flushCache(L)` then returns what the dead lcore's cache held.
+ * and commits with the LEN store. The two that move elements between the cache and the
+ * ring are recorded in the cache line (OP, OP_N, SNAP; three plain stores per refill or
+ * flush, i.e. per cacheSize elements):
+ *   refill  SNAP, OP_N = LEN, OP = REFILL; dequeue STRAIGHT INTO OBJS[LEN ..]; LEN += k; OP = 0
+ *   flush   SNAP, OP_N = LEN, OP = FLUSH; LEN = 0; enqueue OBJS[0 .. OP_N); OP = 0
+ * so that for a dead lcore `flushCache(L)` (via recoverCache) first finishes what was in
+ * flight: a refill's dequeued handles (ring.ts burstMoved from SNAP: exactly the burst)
+ * join the cache, a flush the ring did not take (its claim undone) goes back into the
+ * cache; then the cache is flushed. An element is thus never lost nor in two places,
+ * whatever instruction the owner was killed at.
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
-import { Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, type RepairReport } from '../ring/ring.js';
+import { Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, burstMoved, burstSnapIndex, type RepairReport } from '../ring/ring.js';
 
 /** Pool header: byte offsets from the start of the memzone. */
 export const MPH = {
@@ -74,7 +83,20 @@ export const MPH = {
 } as const;
 
 /** Per-lcore cache: byte offsets from the cache's start. */
-export const MPC = { LEN: 0, OBJS: 64 } as const;
+export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, OBJS: 64 } as const;
+/** Test hooks (read once; a constant test when unset): stop inside a refill or a flush. */
+const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
+const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(cell, 0, 0, 1000);
+}
+
+/** MPC.OP values. */
+export const OP_REFILL = 1;
+export const OP_FLUSH = 2;
 
 /** Element header: byte offsets from h - EH.BYTES. */
 export const EH = { STATE: 0, POOL: 4, INDEX: 8, BYTES: 16 } as const;
@@ -154,9 +176,17 @@ export class Mempool {
   private readonly objsIdx: number;
   /** This lcore's OBJS as a view (enqueue source on flush). */
   private readonly cacheObjs: Uint32Array;
-  /** Refill landing area (a ring dequeue writes from index 0; see refill). */
-  private readonly scratch: Uint32Array;
+  /** above[len] = cacheObjs.subarray(len): where a refill lands (made on first use). */
+  private readonly above: Uint32Array[] = [];
+  /** u32 indexes of this lcore's OP, OP_N, SNAP, and of the ring words they snapshot. */
+  private readonly opIdx: number;
+  private readonly opNIdx: number;
+  private readonly snapIdx: number;
+  private readonly consSnap: number;
+  private readonly prodSnap: number;
   private readonly one = new Uint32Array(1);
+  /** ringPut's landing area when it passes EMPTY holes (made on first need). */
+  private squeeze: Uint32Array | undefined;
 
   private constructor(eal: Eal, header: number) {
     const r = eal.region;
@@ -188,12 +218,16 @@ export class Mempool {
       this.lenIdx = (c + MPC.LEN) >>> 2;
       this.objsIdx = (c + MPC.OBJS) >>> 2;
       this.cacheObjs = new Uint32Array(r.buffer, c + MPC.OBJS, 2 * this.cacheSize);
-      this.scratch = new Uint32Array(2 * this.cacheSize);
+      this.opIdx = (c + MPC.OP) >>> 2;
+      this.opNIdx = (c + MPC.OP_N) >>> 2;
+      this.snapIdx = (c + MPC.SNAP) >>> 2;
+      this.consSnap = burstSnapIndex(u32, this.ring.offset, this.lcore, true);
+      this.prodSnap = burstSnapIndex(u32, this.ring.offset, this.lcore, false);
     } else {
       this.lenIdx = -1;
       this.objsIdx = -1;
       this.cacheObjs = new Uint32Array(0);
-      this.scratch = new Uint32Array(0);
+      this.opIdx = this.opNIdx = this.snapIdx = this.consSnap = this.prodSnap = -1;
     }
   }
 
@@ -341,7 +375,7 @@ export class Mempool {
     } else {
       const u32 = this.u32;
       let len = u32[li]!;
-      if (len < n) len = this.refill(len, n);
+      if (len < n) len = this.refill(n);
       if (len < 0) return 0;
       // Copy from the top of the stack, then commit with the LEN store (see crash windows).
       const top = this.objsIdx + len - 1;
@@ -362,28 +396,50 @@ export class Mempool {
   private takeFromRing(buf: Uint32Array, n: number): number {
     for (;;) {
       const k = this.ring.dequeueBulk(buf, n);
+      // Waiting behind a dead getter, we repaired its claim: its elements are ours to put back.
+      if (this.ring.reclaimedPending !== 0) this.repair();
       if (k === n || k === 0) return k;
       this.ring.enqueueBulk(buf, k);
     }
   }
 
   /**
-   * Refill this lcore's cache holding `len` < n handles: first with cacheSize + n - len
-   * from the ring, else with just the n - len missing. Returns the new len, or -1 when
-   * the ring cannot even cover the shortfall (nothing changed).
+   * Refill this lcore's cache, which holds fewer than n: first with cacheSize + n - len
+   * from the ring, else with just the missing ones. Returns the new len, or -1 when the
+   * ring cannot even cover the shortfall (nothing taken by the caller).
    */
-  private refill(len: number, n: number): number {
-    const sc = this.scratch;
-    let req = this.cacheSize + n - len;
-    if (this.takeFromRing(sc, req) !== req) {
-      req = n - len;
-      if (this.takeFromRing(sc, req) !== req) return -1;
-    }
+  private refill(n: number): number {
     const u32 = this.u32;
-    const base = this.objsIdx + len;
-    for (let i = 0; i < req; i++) u32[base + i] = sc[i]!;
-    u32[this.lenIdx] = len + req;
-    return len + req;
+    const li = this.lenIdx;
+    if (this.fill(this.cacheSize + n - u32[li]!)) return u32[li]!;
+    const len = u32[li]!;
+    if (len < n) this.fill(n - len);
+    return u32[li]! >= n ? u32[li]! : -1;
+  }
+
+  /**
+   * Dequeue `req` handles from the ring straight into the cache above LEN, all or nothing
+   * (a burst that loses EMPTY holes is committed and the rest asked for again). The op is
+   * recorded in the cache line (file header: crash windows). Returns whether all came.
+   */
+  private fill(req: number): boolean {
+    const u32 = this.u32;
+    for (;;) {
+      const len = u32[this.lenIdx]!;
+      const dst = this.above[len] ?? (this.above[len] = this.cacheObjs.subarray(len));
+      u32[this.snapIdx] = u32[this.consSnap]!;
+      u32[this.opNIdx] = len;
+      u32[this.opIdx] = OP_REFILL;
+      const k = this.ring.dequeueBulk(dst, req);
+      if (HOOK_REFILL && k > 0) hookStop('mempool:refill');
+      u32[this.lenIdx] = len + k; // commit: they are in the cache
+      u32[this.opIdx] = 0;
+      // Waiting behind a dead getter, we repaired its claim: its elements are ours to put back.
+      if (this.ring.reclaimedPending !== 0) this.repair();
+      if (k === req) return true;
+      if (k === 0) return false;
+      req -= k;
+    }
   }
 
   /**
@@ -402,10 +458,14 @@ export class Mempool {
     const u32 = this.u32;
     let len = u32[li]!;
     if (len + n > this.flushThresh) {
-      // Flush the whole cache: LEN = 0 commits first, so a death during the enqueue loses
-      // (leaks) those handles rather than leaving them in the ring and the cache at once.
+      // Flush the whole cache, recorded as an op in flight (file header: crash windows).
+      u32[this.snapIdx] = u32[this.prodSnap]!;
+      u32[this.opNIdx] = len;
+      u32[this.opIdx] = OP_FLUSH;
       u32[li] = 0;
+      if (HOOK_FLUSH) hookStop('mempool:flush');
       this.ringPut(this.cacheObjs, len);
+      u32[this.opIdx] = 0;
       len = 0;
     }
     const base = this.objsIdx + len;
@@ -417,11 +477,24 @@ export class Mempool {
     throw new MpdkError('EINVAL', `mempool '${this.name}': cannot ${what} ${n} handles through an array of ${objs.length}`);
   }
 
-  /** The ring holds every element, so a bulk enqueue of pool elements cannot fail. */
+  /**
+   * The ring has a slot for every element, so a bulk enqueue of pool elements fits once
+   * the EMPTY holes a repair left (which hold slots until dequeued) are passed.
+   */
   private ringPut(objs: Uint32Array, n: number): void {
-    if (n > 0 && this.ring.enqueueBulk(objs, n) !== n) {
-      throw new MpdkError('EIO', `mempool '${this.name}': its ring refused ${n} handles; more handles were put than the pool has (a double put or a foreign handle: run the pool in debug mode, MPDK_DEBUG_MEMPOOL=1, to find it)`);
+    if (n === 0 || this.ring.enqueueBulk(objs, n) === n) return;
+    // EMPTY holes (a dead putter's claim, filled by repair) take ring slots until a getter
+    // passes them: pass them here — what a dequeue returns goes straight back, the holes
+    // it dropped are gone — until the put fits. Bounded: one pass over the ring.
+    const buf = (this.squeeze ??= new Uint32Array(256));
+    for (let moved = 0; moved <= this.ring.capacity;) {
+      const k = this.ring.dequeueBurst(buf, buf.length);
+      if (k > 0 && this.ring.enqueueBulk(buf, k) !== k) break; // cannot happen: we just took k out
+      moved += buf.length;
+      if (this.ring.enqueueBulk(objs, n) === n) return;
+      if (k === 0 && this.ring.count() === 0) break;
     }
+    throw new MpdkError('EIO', `mempool '${this.name}': its ring refused ${n} handles; more handles were put than the pool has (a double put or a foreign handle: run the pool in debug mode, MPDK_DEBUG_MEMPOOL=1, to find it)`);
   }
 
   /** `getBulk`, throwing ENOENT (nothing taken) when the pool cannot supply n. */
@@ -540,6 +613,7 @@ export class Mempool {
         throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${lcore} is held by live pid ${owner.pid}; only a dead lcore's cache may be flushed (the owner flushes its own)`);
       }
     }
+    if (lcore !== this.lcore) this.recoverCache(lcore);
     const c = this.cacheOffset(lcore);
     const li = (c + MPC.LEN) >>> 2;
     const len = this.u32[li]!;
@@ -549,6 +623,32 @@ export class Mempool {
     this.u32[li] = 0;
     this.ringPut(objs, len);
     return len;
+  }
+
+  /**
+   * Finish the ring op lcore `lcore` (whose owner is dead) had in flight on its cache
+   * (file header: crash windows): afterwards LEN covers exactly what the cache holds.
+   * Run the ring's repair before (reclaimDead does) or after: the outcome is the same.
+   * Returns the handles it added to the cache.
+   */
+  recoverCache(lcore: number): number {
+    if (this.cacheSize === 0 || !isUint(lcore, MAX_LCORE - 1)) return 0;
+    const u32 = this.u32;
+    const c = this.cacheOffset(lcore);
+    const opi = (c + MPC.OP) >>> 2;
+    const op = u32[opi]!;
+    if (op === 0) return 0;
+    const extra: number[] = [];
+    cacheInFlight(u32, this, lcore, (h) => extra.push(h));
+    if (extra.length > 0) {
+      // A refill lands above the LEN it started from; a flush's handles never left OBJS[0 ..).
+      const at = op === OP_REFILL ? u32[(c + MPC.OP_N) >>> 2]! : 0;
+      const o = (c + MPC.OBJS) >>> 2;
+      for (let i = 0; i < extra.length; i++) u32[o + at + i] = extra[i]!;
+      u32[(c + MPC.LEN) >>> 2] = at + extra.length;
+    }
+    u32[opi] = 0;
+    return extra.length;
   }
 
   /**
@@ -642,6 +742,44 @@ export class Mempool {
     }
     return out;
   }
+}
+
+/**
+ * The handles lcore `l`'s cache op in flight moved into the cache (a refill: dequeued,
+ * LEN not yet stored) or failed to move out of it (a flush the ring did not take) — not
+ * covered by LEN. Read-only (tools, audit, reclaim). Returns how many.
+ */
+export function cacheInFlight(u32: Uint32Array, pool: Mempool, l: number, fn: (h: number) => void): number {
+  if (pool.cacheSize === 0) return 0;
+  const base = u32[(pool.header + MPH.CACHE_OFF) >>> 2]!;
+  const c = base + l * u32[(pool.header + MPH.CACHE_STRIDE) >>> 2]!;
+  const op = u32[(c + MPC.OP) >>> 2]!;
+  if (op === 0) return 0;
+  const cap = 2 * pool.cacheSize;
+  const len = u32[(c + MPC.LEN) >>> 2]!;
+  const opN = Math.min(u32[(c + MPC.OP_N) >>> 2]!, cap);
+  const snap = u32[(c + MPC.SNAP) >>> 2]!;
+  let from = 0;
+  let to = 0;
+  if (op === OP_REFILL && len === opN) {
+    // dequeued, LEN not yet stored (once stored, LEN covers them)
+    from = opN;
+    to = Math.min(opN + burstMoved(u32, pool.ring.offset, l, snap, true), cap);
+  } else if (op === OP_FLUSH && len === 0 && burstMoved(u32, pool.ring.offset, l, snap, false) === 0) {
+    to = opN; // LEN = 0 stored, the ring did not take them (or not yet: its claim is undone)
+  }
+  // A dequeue that dropped holes compacted what it kept: skip EMPTY and repeats.
+  const o = (c + MPC.OBJS) >>> 2;
+  let k = 0;
+  const seen = new Set<number>();
+  for (let i = from; i < to; i++) {
+    const h = u32[o + i]!;
+    if (h === RING_EMPTY || seen.has(h) || !pool.isElement(h)) continue;
+    seen.add(h);
+    fn(h);
+    k++;
+  }
+  return k;
 }
 
 registerDescriber('mempool', (eal) => Mempool.list(eal).map((p) => p.describe()));

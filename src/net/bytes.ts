@@ -13,3 +13,18 @@ export function copyBytes(sdv: DataView, src: Uint8Array, so: number, ddv: DataV
   for (; i < words; i += 4) ddv.setUint32(d + i, sdv.getUint32(so + i, true), true);
   for (; i < len; i++) dst[d + i] = src[so + i]!;
 }
+
+/**
+ * The f64 whose 8 bytes are the little-endian u32 words (lo, hi): two adjacent words of a
+ * record written with one Float64Array store. The caller keeps the pattern off NaN
+ * (`f64WordsAreNaN`), whose bits V8 may canonicalise; any other double keeps its bits.
+ */
+export function wordsAsF64(lo: number, hi: number): number {
+  const w = new Uint32Array([lo, hi]);
+  return new Float64Array(w.buffer)[0]!;
+}
+
+/** True when words (lo, hi) read as an f64 are a NaN (exponent all ones, mantissa not 0). */
+export function f64WordsAreNaN(lo: number, hi: number): boolean {
+  return (hi & 0x7ff00000) === 0x7ff00000 && ((hi & 0xfffff) !== 0 || lo !== 0);
+}

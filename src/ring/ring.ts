@@ -28,7 +28,11 @@
  *   until the tail equals our old head, store the tail. The wait spins SPIN_BEFORE_YIELD
  *   times, then sched_yields (processes outnumber cores here: a preempted claimer ahead of
  *   us must get the CPU), and every STUCK_MS checks the claimer ahead and repairs it if it
- *   is dead. A live claimer, however slow, is waited for (it finishes or dies).
+ *   is dead. A live claimer ahead (slow, or stopped) is waited for up to `tailWaitMs`;
+ *   then the waiter marks its own claim ABANDONED, which repair treats as a dead one's
+ *   (a producer's written burst is published when the tail reaches it; a consumer's range
+ *   is released and its handles reclaimed), and throws ETIMEDOUT naming the pid waited
+ *   for and its state. Until that claim is repaired, this object refuses the side (EBUSY).
  *
  * ## Orderings (x86-64 TSO; V8 Atomics are sequentially consistent builtin calls)
  *   R1 producer: plain slot stores, then Atomics.store(PROD_TAIL)   pairs with A1
@@ -79,7 +83,7 @@ import { RobustLock } from '../eal/lock.js';
 import { awaitCreated, checkName } from '../eal/memzone.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
 import { MAX_LCORE } from '../eal/options.js';
-import { futexWait, futexWake, processAlive, processStartTime, schedYield } from '../native/libc.js';
+import { futexWait, futexWake, processAlive, processStartTime, processState, schedYield } from '../native/libc.js';
 
 export const RING_F_SP_ENQ = 1;
 export const RING_F_SC_DEQ = 2;
@@ -118,14 +122,28 @@ export const RING = {
   CLAIMS: 768, CLAIM_BYTES: 64,
   CLAIM_PROD: 0, CLAIM_CONS: 32,
   C_FROM: 0, C_TO: 4, C_STATE: 8, C_PID: 12, C_START: 16, // C_START: f64
+  // Written by repair only, before it sets the dead claim's STATE to IDLE: the FROM of the
+  // last claim of this line it finished, and how (REPAIRED_*). An ownership record
+  // (ownership/hands.ts) reads them to tell a burst that went through from one that was
+  // undone, whoever repaired it. Cost on the hot path: none.
+  C_REP_FROM: 24, C_REP_HOW: 28,
   SLOTS: 768 + MAX_LCORE * 64,
 } as const;
 
-/** Claim record states. */
-const IDLE = 0;
-const CLAIMING = 1;
-const CLAIMED = 2;
-const WRITTEN = 3;
+/** How repair finished a dead claim (C_REP_HOW). */
+export const REPAIRED_PUBLISHED = 1; // producer claim: slots were written, published as is
+export const REPAIRED_FILLED = 2; // producer claim: filled with EMPTY, its handles never entered the ring
+export const REPAIRED_RELEASED = 3; // consumer claim: its handles went to the repairer (`reclaimed`)
+
+/** Claim record states (C_STATE). */
+/** ABANDONED: a live claimer gave up waiting for the claim ahead (waitTail's bound); repair
+ *  treats the record as a dead one's (producer: its slots are written, published as is). */
+export const CLAIM_STATE = { IDLE: 0, CLAIMING: 1, CLAIMED: 2, WRITTEN: 3, ABANDONED: 4 } as const;
+const IDLE = CLAIM_STATE.IDLE;
+const CLAIMING = CLAIM_STATE.CLAIMING;
+const CLAIMED = CLAIM_STATE.CLAIMED;
+const WRITTEN = CLAIM_STATE.WRITTEN;
+const ABANDONED = CLAIM_STATE.ABANDONED;
 
 const SPIN_BEFORE_YIELD = 10;
 /** A tail that has not moved for this long makes the waiter check the claimer ahead. */
@@ -220,6 +238,23 @@ export class Ring {
   holesSkipped = 0;
   /** Handles reclaimed by repairs this object ran while waiting (handed out by repair()). */
   private pendingReclaimed: number[] = [];
+  /**
+   * How long an MP/MC claimer waits for a LIVE claimer ahead of it to publish before it
+   * gives its own burst up to repair and throws ETIMEDOUT (dead claimers ahead are
+   * repaired within milliseconds, whatever this is).
+   */
+  tailWaitMs = 5000;
+  /** Sides (1 prod, 2 cons) on which this object abandoned a claim not yet repaired. */
+  private abandoned = 0;
+
+  /**
+   * Handles a repair run while this object waited (a dead consumer's claim ahead of ours)
+   * took out of the ring: nobody else knows of them, so the caller must hand them on
+   * (repair() returns them). One property load: callers check it after each dequeue.
+   */
+  get reclaimedPending(): number {
+    return this.pendingReclaimed.length;
+  }
 
   private constructor(eal: Eal, offset: number) {
     const r = eal.region;
@@ -406,6 +441,7 @@ export class Ring {
     const h = this.h;
     const cap = this.capacity;
     const rec = this.rec; // + CLAIM_PROD (0)
+    if ((this.abandoned & 1) !== 0) this.settleAbandoned(false);
     let head = h[RING.PROD_HEAD >>> 2]!; // plain: validated by the CAS
     let m = n;
     let next = 0;
@@ -531,6 +567,7 @@ export class Ring {
     const h = this.h;
     const cap = this.capacity;
     const rec = this.rec + (RING.CLAIM_CONS >>> 2);
+    if ((this.abandoned & 2) !== 0) this.settleAbandoned(true);
     let head = h[RING.CONS_HEAD >>> 2]!; // plain: validated by the CAS
     let m = n;
     let next = 0;
@@ -605,17 +642,47 @@ export class Ring {
     const h = this.h;
     let spins = 0;
     let since = 0;
+    let first = 0;
     while (Atomics.load(h, ti) !== expect) {
       if (++spins < SPIN_BEFORE_YIELD) continue;
       schedYield();
       if ((spins & 7) !== 0) continue;
       const now = performance.now();
-      if (since === 0) since = now;
+      if (since === 0) since = first = now;
       else if (now - since >= STUCK_MS) {
         this.repairSide(cons, this.pendingReclaimed, null);
         since = performance.now();
+        if (since - first >= this.tailWaitMs && Atomics.load(h, ti) !== expect) this.abandon(cons, expect);
       }
     }
+  }
+
+  /** waitTail's bound expired behind a live claimer: leave our claim to repair and throw. */
+  private abandon(cons: boolean, from: number): never {
+    const h = this.h;
+    const rec = this.rec + ((cons ? RING.CLAIM_CONS : RING.CLAIM_PROD) >>> 2);
+    const n = (h[rec + (RING.C_TO >>> 2)]! - from) >>> 0;
+    const tail = Atomics.load(h, (cons ? RING.CONS_TAIL : RING.PROD_TAIL) >>> 2);
+    const ahead = this.claims().find((c) => c.side === (cons ? 'cons' : 'prod') && c.from === tail && c.pid !== this.pid);
+    h[rec + (RING.C_STATE >>> 2)] = ABANDONED;
+    this.abandoned |= cons ? 2 : 1;
+    // The claim ahead may have been published meanwhile: repair now publishes ours if so.
+    this.repairSide(cons, this.pendingReclaimed, null);
+    const who = ahead ? `pid ${ahead.pid} (${processState(ahead.pid)})` : 'a claimer that has gone';
+    const fate = cons ? 'released to the ring\'s repair: its handles are reclaimed, not returned here' : 'left written: it is published when the tail reaches it';
+    throw new MpdkError('ETIMEDOUT', `ring '${this.name}': waited ${this.tailWaitMs} ms for the ${cons ? 'consumer' : 'producer'} claim [${tail}, ${from}) of ${who}; this burst of ${n} was ${fate}`);
+  }
+
+  /** Before a claim on a side this object abandoned a burst on: has repair taken it? */
+  private settleAbandoned(cons: boolean): void {
+    const rec = this.rec + ((cons ? RING.CLAIM_CONS : RING.CLAIM_PROD) >>> 2);
+    if (this.h[rec + (RING.C_STATE >>> 2)] === ABANDONED) this.repairSide(cons, this.pendingReclaimed, null);
+    if (this.h[rec + (RING.C_STATE >>> 2)] === ABANDONED) {
+      const tail = Atomics.load(this.h, (cons ? RING.CONS_TAIL : RING.PROD_TAIL) >>> 2);
+      const ahead = this.claims().find((c) => c.side === (cons ? 'cons' : 'prod') && c.from === tail && c.pid !== this.pid);
+      throw new MpdkError('EBUSY', `ring '${this.name}': an earlier ${cons ? 'dequeue' : 'enqueue'} of this process is still behind the claim of ${ahead ? `pid ${ahead.pid} (${processState(ahead.pid)})` : 'another process'}; try again later`);
+    }
+    this.abandoned &= cons ? ~2 : ~1;
   }
 
   private ring(bell: number): void {
@@ -777,7 +844,7 @@ export class Ring {
   /** Claims in flight (not IDLE), both sides. */
   claims(): { side: 'prod' | 'cons'; lcore: number; from: number; to: number; state: string; pid: number; alive: boolean }[] {
     const out: ReturnType<Ring['claims']> = [];
-    const names = ['idle', 'claiming', 'claimed', 'written'];
+    const names = ['idle', 'claiming', 'claimed', 'written', 'abandoned'];
     for (let l = 0; l < MAX_LCORE; l++) {
       for (const side of ['prod', 'cons'] as const) {
         const rec = (RING.CLAIMS + l * RING.CLAIM_BYTES + (side === 'prod' ? RING.CLAIM_PROD : RING.CLAIM_CONS)) >>> 2;
@@ -870,17 +937,17 @@ export class Ring {
           continue;
         }
         const pid = h[rec + (RING.C_PID >>> 2)]!;
-        if (processAlive(pid, this.recF64[(rec >>> 1) + (RING.C_START >>> 3)]!)) {
+        if (st !== ABANDONED && processAlive(pid, this.recF64[(rec >>> 1) + (RING.C_START >>> 3)]!)) {
           live = pid;
           continue;
         }
         deadAtTail.push(rec);
-        if (st === CLAIMED || st === WRITTEN) {
+        if (st === CLAIMED || st === WRITTEN || st === ABANDONED) {
           const to = h[rec + (RING.C_TO >>> 2)]!;
           const dt = (to - tail) >>> 0;
           if (dt > 0 && dt <= span) {
             deadTo = to;
-            deadWritten = st === WRITTEN;
+            deadWritten = st !== CLAIMED; // an abandoned producer claim was written
           }
         }
       }
@@ -912,7 +979,12 @@ export class Ring {
           report.holes += n;
         }
       }
-      for (const rec of deadAtTail) h[rec + (RING.C_STATE >>> 2)] = IDLE;
+      const how = cons ? REPAIRED_RELEASED : deadTo >= 0 && deadWritten ? REPAIRED_PUBLISHED : REPAIRED_FILLED;
+      for (const rec of deadAtTail) {
+        h[rec + (RING.C_REP_FROM >>> 2)] = tail;
+        h[rec + (RING.C_REP_HOW >>> 2)] = how;
+        h[rec + (RING.C_STATE >>> 2)] = IDLE;
+      }
       Atomics.add(h, RING.REPAIRS >>> 2, 1);
       Atomics.store(h, ti, to);
       this.eal.log('warning', `ring '${this.name}': repaired a dead ${cons ? 'consumer' : 'producer'}'s claim [${tail}, ${to})`);
@@ -921,6 +993,41 @@ export class Ring {
       } else if (h[RING.NE_WAITERS >>> 2] !== 0) this.ring(RING.NE_BELL);
     }
   }
+}
+
+/**
+ * Burst snapshots, for ownership records (ownership/hands.ts) and the mempool caches: a
+ * burst by lcore `lc` on one side of `ring` stores the word at `burstSnapIndex` before it
+ * starts; afterwards — its owner alive or dead — `burstMoved` tells how many handles it
+ * moved through the ring:
+ *   single-ended side   the tail (only that burst's owner moves it): tail − snapshot
+ *   MP / MC side        the TO of the lcore's claim line: unchanged → 0 (no claim passed
+ *                       its CAS); consumer CLAIMING / CLAIMED → 0 (repair releases the
+ *                       range to its repairer), repaired RELEASED → 0; producer CLAIMING /
+ *                       CLAIMED → 0 (repair fills EMPTY), repaired FILLED → 0; otherwise
+ *                       TO − FROM (WRITTEN is published by repair)
+ * A consumer's count includes the EMPTY holes the dequeue dropped (it compacts what it
+ * returns): a reader of objs[0 .. moved) skips EMPTY and values seen twice.
+ */
+export function burstSnapIndex(u32: Uint32Array, ring: number, lc: number, cons: boolean): number {
+  const flags = u32[(ring + RING.FLAGS) >>> 2]!;
+  const line = ring + RING.CLAIMS + (lc >= 0 && lc < MAX_LCORE ? lc : 0) * RING.CLAIM_BYTES;
+  if (cons) return flags & RING_F_SC_DEQ ? (ring + RING.CONS_TAIL) >>> 2 : (line + RING.CLAIM_CONS + RING.C_TO) >>> 2;
+  return flags & RING_F_SP_ENQ ? (ring + RING.PROD_TAIL) >>> 2 : (line + RING.CLAIM_PROD + RING.C_TO) >>> 2;
+}
+
+export function burstMoved(u32: Uint32Array, ring: number, lc: number, snap: number, cons: boolean): number {
+  const flags = u32[(ring + RING.FLAGS) >>> 2]!;
+  if (cons && flags & RING_F_SC_DEQ) return (Atomics.load(u32, (ring + RING.CONS_TAIL) >>> 2) - snap) >>> 0;
+  if (!cons && flags & RING_F_SP_ENQ) return (Atomics.load(u32, (ring + RING.PROD_TAIL) >>> 2) - snap) >>> 0;
+  const line = (ring + RING.CLAIMS + (lc >= 0 && lc < MAX_LCORE ? lc : 0) * RING.CLAIM_BYTES + (cons ? RING.CLAIM_CONS : RING.CLAIM_PROD)) >>> 2;
+  const to = u32[line + (RING.C_TO >>> 2)]!;
+  if (to === snap) return 0;
+  const st = u32[line + (RING.C_STATE >>> 2)]!;
+  const from = u32[line + (RING.C_FROM >>> 2)]!;
+  if (st === CLAIMING || st === CLAIMED) return 0;
+  if (st === IDLE && u32[line + (RING.C_REP_FROM >>> 2)] === from && u32[line + (RING.C_REP_HOW >>> 2)] === (cons ? REPAIRED_RELEASED : REPAIRED_FILLED)) return 0;
+  return (to - from) >>> 0;
 }
 
 /** Scratch for the single-handle calls (per thread: module state is per isolate). */
