@@ -14,9 +14,9 @@ export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } f
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { reportAndExit } from './cli/run.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
-export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, RING, type RepairReport } from './ring/ring.js';
+export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, RING, CLAIM_STATE, REPAIRED_PUBLISHED, REPAIRED_FILLED, REPAIRED_RELEASED, type RepairReport } from './ring/ring.js';
 export {
-  Mempool, MPH, MPC, EH, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
+  Mempool, MPH, MPC, EH, OP_REFILL, OP_FLUSH, cacheInFlight, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
   type AuditReport, type ObjInit,
 } from './mempool/mempool.js';
 export {
@@ -34,7 +34,7 @@ export {
   writeEth, writeIpv4, writeIpv6, writeUdp, writeTcp, FlowSet, buildUdpFrame, UdpFrameBuilder, checkFrameSize,
   PayloadInfo, readPayload, PacketInfo, parseFrame, type FlowSpec,
 } from './net/packet.js';
-export { IdlePolicy, parseIdleMode, type IdleMode, type IdleOptions } from './eal/idle.js';
+export { IdlePolicy, INTR_DOWN, INTR_NONE, INTR_PENDING, parseIdleMode, type IdleMode, type IdleOptions, type WakeSource } from './eal/idle.js';
 export {
   EthDev, type WireSide, type PortConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
 } from './ethdev/ethdev.js';
@@ -44,10 +44,16 @@ export {
 } from './ethdev/driver.js';
 export { ED, EP, EQ, MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
 export { registerDriver, findDriver, driverNames } from './drivers/net/index.js';
-export { watchDeath, unwatchDeath } from './eal/deathwatch.js';
+export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { setParentDeathSignal, allowedCpus, onlineCpus, setAffinity, processAlive, processStartTime } from './native/libc.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
 export {
   CaptureReader, captureStats, captureRingName, tapRx, tapTx, CAPH, CAP_MAGIC, CAP_WRAP, EQ_CAPTURE,
   type CaptureDir, type CaptureOptions, type CaptureCounters, type CaptureSink, type CaptureRingInfo,
 } from './ethdev/capture.js';
+export {
+  Hands, Source, Sink, HANDS, HARR, HANDS_MZ_PREFIX, portQueueRing, portQueueRings, listRecords, heldHandles,
+  type HandsRecord, type Held,
+} from './ownership/hands.js';
+export { reclaimDead, RECLAIM_LOCK_MZ, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
+export { auditInstance, type InstanceAudit, type PoolAudit, type AuditOptions } from './ownership/audit.js';

@@ -6,8 +6,8 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eal } from '../src/index.js';
-import { PortInfoView } from '../src/apps/mp_server/common.js';
+import { Eal, PktmbufPool, Ring, auditInstance, type PoolAudit } from '../src/index.js';
+import { PKTMBUF_POOL_NAME, PortInfoView } from '../src/apps/mp_server/common.js';
 import { Traffic, type TrafficOptions } from '../src/apps/mp_server/traffic.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
@@ -223,19 +223,112 @@ test('a client killed and restarted: the server carries on, counts drops for it 
   assert.deepEqual(leftovers(p), []);
 });
 
-test('server killed: each client says the server died and exits non-zero within 1 s', async () => {
-  const p = uniquePrefix('csk');
-  const s = await startServer(p, 2);
+function poolAudit(eal: Eal): PoolAudit {
+  return auditInstance(eal).pools.find((a) => a.name === PKTMBUF_POOL_NAME)!;
+}
+
+/** Inject exactly n packets, per inject call alternating the input ports (bounded). */
+async function injectExactly(w: Wire, n: number, per: number): Promise<void> {
+  const target = w.traffic.sent + n;
+  const end = Date.now() + 5000;
+  while (w.traffic.sent < target) {
+    if (Date.now() > end) throw new Error(`injected ${w.traffic.sent}, wanted ${target}`);
+    if (w.traffic.inject(Math.min(per, target - w.traffic.sent)) === 0) await sleep(1);
+  }
+}
+
+test('a client killed with buffers in hand (after a dequeue, TX buffers partly filled): the server returns them at once, nothing leaked, a new client forwards', async () => {
+  const p = uniquePrefix('csh');
+  const s = await startServer(p, 1);
+  const c = spawnNode('mpdk', ['mp_client', '-l', '3', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', '0'], { MPDK_TEST_HOOK: 'hands:rx-holding' });
+  await c.waitFor(/Client process \d+ handling packets/, 10000);
+  const w = attach(p, { track: 2000 });
+  let c2: Child | undefined;
+  try {
+    const pool = PktmbufPool.lookup(w.eal, PKTMBUF_POOL_NAME);
+    const base = pool.available();
+    const ring = Ring.lookup(w.eal, 'MProc_Client_RX_0');
+    // Two bursts wait in its ring (20 from each port): it dequeues 32 into its TX buffers
+    // (12 + 20, neither full, so none sent), then stops in its next receive window.
+    c.proc.kill('SIGSTOP');
+    await injectExactly(w, 40, 20);
+    await until(() => ring.count() === 40, 5000, 'the server to deal 40 packets to the stopped client');
+    c.proc.kill('SIGCONT');
+    await c.waitFor(/hands:rx-holding reached/, 5000);
+    const live = poolAudit(w.eal);
+    assert.deepEqual([live.heldByLive, live.leaked, live.duplicates], [40, 0, 0], 'the record holds all 40 (TX buffers + the open window)');
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    await s.waitFor(/client 0 \(pid \d+\) exited; reclaimed what pid \d+ held/, 3000);
+    const a = poolAudit(w.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, 0]);
+    assert.equal(pool.available(), base, 'the pool has every mbuf back');
+    c2 = await startClient(p, 0, 3);
+    await pump(w, 1000, 1000, 15000, true);
+    const t = w.traffic;
+    assert.equal(t.duplicates + t.wrongPort + t.badChecksum, 0);
+    assert.equal(t.received, 1000, 'the 40 it held were returned, not sent');
+  } finally {
+    w.traffic.close();
+    w.eal.close();
+  }
+  assert.deepEqual(await stop(c2!, s), [0, 0]);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('server killed inside its receive window: clients forward on; a restarted server adopts the instance, returns what the dead one held, distributes again', async () => {
+  const p = uniquePrefix('css');
+  const s = spawnNode('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '2'], { MPDK_TEST_HOOK: 'hands:rx' });
+  await s.waitFor(/Finished Process Init/, 10000);
   const c0 = await startClient(p, 0, 3);
   const c1 = await startClient(p, 1, 4);
-  const t0 = Date.now();
+  const w = attach(p, { track: 3000, into: [0] });
+  let s2: Child | undefined;
+  try {
+    const pool = PktmbufPool.lookup(w.eal, PKTMBUF_POOL_NAME);
+    const base = pool.available();
+    await injectExactly(w, 20, 20);
+    await s.waitFor(/hands:rx reached/, 5000);
+    assert.equal(poolAudit(w.eal).heldByLive, 20);
+    s.proc.kill('SIGKILL');
+    await s.exited;
+    for (const c of [c0, c1]) await c.waitFor(new RegExp(`server \\(pid ${s.proc.pid}\\) has exited; forwarding on`), 2000);
+    await sleep(300);
+    assert.equal(c0.proc.exitCode, null, 'client 0 still runs');
+    assert.equal(c1.proc.exitCode, null, 'client 1 still runs');
+    const dead = poolAudit(w.eal);
+    assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [20, 0, 0]);
+    s2 = await startServer(p, 2);
+    assert.match(s2.out, /adopted the live instance/);
+    assert.match(s2.out, new RegExp(`reclaimed what pid ${s.proc.pid} held`));
+    const a = poolAudit(w.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+    assert.equal(pool.available(), base, 'the 20 it had received are back');
+    for (const c of [c0, c1]) await c.waitFor(new RegExp(`server pid ${s2.proc.pid} adopted the instance`), 5000);
+    await pump(w, 1000, 1000, 15000, true);
+    const t = w.traffic;
+    assert.equal(t.duplicates + t.wrongPort + t.badChecksum, 0);
+    assert.equal(w.info.client(0).rx + w.info.client(1).rx, 1000, 'the new server dealt the new traffic to both clients');
+  } finally {
+    w.traffic.close();
+    w.eal.close();
+  }
+  assert.deepEqual(await stop(c0, c1, s2!), [0, 0, 0]);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('a restarted server with other -n or -p than the live instance is refused, naming the difference', async () => {
+  const p = uniquePrefix('csm');
+  const s = await startServer(p, 2);
+  const c0 = await startClient(p, 0, 3);
   s.proc.kill('SIGKILL');
-  const codes = await Promise.all([c0.exited, c1.exited].map((e) => Promise.race([e, sleep(3000).then(() => -1)])));
-  const took = Date.now() - t0;
-  assert.ok(codes.every((x) => x !== 0 && x !== -1), `exit codes ${codes}`);
-  assert.ok(took < 1000, `took ${took} ms`);
-  for (const c of [c0, c1]) assert.match(c.err, new RegExp(`server \\(pid ${s.proc.pid}\\) has exited`));
-  await until(() => leftovers(p).length === 0, 2000, 'files removed by the last client').catch(() => removeInstance(p));
+  await s.exited;
+  const r = await run('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '3']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /set up with other options: -n 3 \(it runs 2 clients\)/);
+  assert.equal(c0.proc.exitCode, null, 'the client was not disturbed');
+  assert.deepEqual(await stop(c0), [0]);
+  await until(() => leftovers(p).length === 0, 2000, 'files removed by the last process').catch(() => removeInstance(p));
   assert.deepEqual(leftovers(p), []);
 });
 

@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { Eal, EthDev, FlowSet, PktmbufPool, buildUdpFrame, frameChecksum, type Wire } from '../src/index.js';
+import { Eal, EthDev, FlowSet, PktmbufPool, auditInstance, buildUdpFrame, frameChecksum, type Wire } from '../src/index.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
@@ -485,3 +485,33 @@ function primaryDies(restartType: 'secondary' | 'auto'): Promise<void> {
 test('the primary is killed: the other keeps forwarding; restarted as secondary, id 0 resumes its queues', () => primaryDies('secondary'));
 
 test('after the primary died, --proc-type=auto adopts the live instance instead of wiping it', () => primaryDies('auto'));
+
+test('a process killed with a burst in hand: restarted with its --proc-id, it returns what its predecessor held; nothing leaked, nothing twice', () => withInstance(async (p) => {
+  let net: Net | undefined;
+  try {
+    const a = await startSym(p, 0, 1); // the primary; one queue per port
+    net = new Net(p);
+    const flows = FlowSet.make({ count: 16 });
+    await net.send(0, flows, 64);
+    assert.equal(await net.settle(), 0);
+    await interrupt(a);
+    // id 0 again, stopped by the test hook right after its next receive, then killed there
+    const b = spawnNode('mpdk', symArgs(p, 1, 'auto', ['-p', '3', '--num-procs=1', '--proc-id=0']), { MPDK_TEST_HOOK: 'hands:rx' });
+    await b.waitFor(/APP: Finished Process Init\./, 15000);
+    await net.send(0, flows, 100, undefined, 10000, false);
+    await b.waitFor(/hands:rx reached/, 5000);
+    const held = auditInstance(net.eal).pools.find((x) => x.name === POOL)!;
+    assert.ok(held.heldByLive > 0 && held.leaked === 0, `held ${held.heldByLive}, leaked ${held.leaked}`);
+    b.proc.kill('SIGKILL');
+    await b.exited;
+    const c = await startSym(p, 0, 1, 'auto');
+    assert.match(c.out, /symmetric_mp: reclaimed what pid \d+ held/);
+    assert.equal(await net.settle(3000), held.heldByLive, 'the burst it held was returned, not forwarded; the rest came out');
+    assert.equal(net.unexpected, 0, 'nothing twice');
+    const after = auditInstance(net.eal).pools.find((x) => x.name === POOL)!;
+    assert.deepEqual([after.leaked, after.duplicates, after.heldByDead], [0, 0, 0]);
+    await interrupt(c);
+  } finally {
+    net?.close();
+  }
+}));

@@ -26,6 +26,7 @@ const PROGRAMS: Record<string, Program> = {
   top: { summary: 'live view of a running instance: CPU per process, Mpps/Gbit/s per port and queue, ring and pool fill', load: () => import('../apps/top/main.js') },
   dumpcap: { summary: 'capture what a running application receives (and transmits) on a port into a pcap file', load: () => import('../apps/dumpcap/main.js') },
   exporter: { summary: 'serve the counters of a running instance in the Prometheus text format on 127.0.0.1', load: () => import('../apps/proc-info/exporter.js') },
+  audit: { summary: 'where every buffer of every pool is: pool, caches, rings, port queues, held by processes, leaked', load: () => import('../apps/audit.js') },
   ls: { summary: 'list every instance on this host, live or stale', load: () => import('../apps/ls.js') },
   cleanup: { summary: 'remove the files a crashed instance left behind', load: () => import('../apps/cleanup.js') },
 };

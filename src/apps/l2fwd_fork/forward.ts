@@ -1,107 +1,65 @@
 /**
  * The slave's data path: DPDK l2fwd's loop (receive a burst on each of this slave's
  * ports, rewrite the MACs, buffer for the paired port, flush full buffers at once and
- * the others after a 100 µs drain period) over the ownership record of layout.ts, so
- * that the master knows exactly which mbufs this process held if it is killed at any
- * instruction.
+ * the others after a 100 µs drain period) over the slave's ownership record (the
+ * library's Hands, ownership/hands.ts), so that the master knows exactly which mbufs this
+ * process held if it is killed at any instruction (reclaimDead).
  *
  *   who calls what
  *   slave.ts     new Forwarder(...) once; round() in its loop; drainAll() when it stops
- *   master       nothing here: it reads the record (reclaim.ts)
+ *   master       nothing here: reclaimDead reads the record after a death
  *
- * Shared memory written here: the RES record of this slave (RX record, TX buffers) and
- * the "port_stat" counters (rx of our RX ports; tx and dropped of their destination
- * ports: each field has this slave as its only writer). Hot path: no allocation, no
- * closure, no try; one plain store per record state change.
+ * Record arrays: 0 = the RX burst (rxBurst writes straight into it), 1 + j = the TX
+ * buffer of RX port j (for its paired port), TXBUF_CAP handles: a buffer is flushed once
+ * it holds MAX_PKT_BURST, so it never needs more than that plus one RX burst. Per burst:
+ * receive (window on the port's SC RX ring), rewrite and append to the TX buffer, commit
+ * its count, clear array 0 (a handle is in both only between those two stores). A flush
+ * sends (window on the SP TX ring), then gives what the TX ring refused to the drop ring
+ * (window on that SP ring; the master frees it: this process never puts to the pool);
+ * what both refuse stays for the next flush.
+ *
+ * Shared memory written here: the record, and the "port_stat" counters (rx of our RX
+ * ports; tx and dropped of their destination ports: each field has this slave as its only
+ * writer). Hot path: no allocation, no closure, no try; one plain store per record state change.
  */
-import { Ring, RING, L2fwdRewriter, type EthDev, type RxQueue, type TxQueue, type Eal, Mbufs } from '../../index.js';
-import {
-  MAX_PKT_BURST, PSTAT, RES, RXR, RX_RECEIVING, TXBUF_CAP, TXR, TX_FLUSHING, TX_N_MASK, TX_SIDE,
-} from './layout.js';
-
-/** Region offset of the RX / TX ring of a net_ring port's queue 0 (0 for other drivers). */
-export function portRingOffset(dev: EthDev, port: number, rx: boolean): number {
-  const p = dev.port(port);
-  return p.driverName === 'net_ring' ? p.qDrv(rx, 0, 0) : 0;
-}
+import { L2fwdRewriter, type EthDev, type Eal, type Hands, type Ring, type Sink, type Source, Mbufs } from '../../index.js';
+import { MAX_PKT_BURST, PSTAT, TXBUF_CAP } from './layout.js';
 
 /** Drain period, as l2fwd's BURST_TX_DRAIN_US. */
 const DRAIN_MS = 0.1;
 
 export class Forwarder {
-  private readonly u32: Uint32Array;
+  private readonly hands: Hands;
   private readonly rw: L2fwdRewriter;
   private readonly f64: Float64Array;
   private readonly mbufs: Mbufs;
   private readonly nrx: number;
-  private readonly rxq: RxQueue[];
-  private readonly txq: TxQueue[];
+  private readonly src: Source[];
+  private readonly txs: Sink[];
+  private readonly drop: Sink;
   private readonly dstPort: Int32Array;
-  /** u32 index of port_stat's RX of each RX port, TX / DROPPED of its destination. */
+  /** f64 index of port_stat's RX of each RX port, TX of its destination (DROPPED follows). */
   private readonly statRx: Int32Array;
   private readonly statTx: Int32Array;
-  /** u32 indexes into the record. */
-  private readonly rxCtrl: number;
-  private readonly rxTailRec: number;
-  private readonly rxArr: Uint32Array;
-  /** u32 index of each RX ring's CONS_TAIL (-1: not a ring port, no snapshot). */
-  private readonly rxTailIdx: Int32Array;
-  private readonly txCtrl: Int32Array;
-  private readonly txTailRec: Int32Array;
-  private readonly dropTailRec: Int32Array;
-  private readonly txTailIdx: Int32Array;
-  private readonly dropTailIdx: number;
-  /** TX buffer i, side s: arrs[2 * i + s]; subs[(2 * i + s) * (TXBUF_CAP + 1) + k] = arr.subarray(k). */
-  private readonly arrs: Uint32Array[];
-  private readonly subs: Uint32Array[];
-  private readonly drop: Ring;
   private lastDrain = 0;
   /** Packets forwarded (for the slave's exit line). */
   forwarded = 0;
 
-  constructor(eal: Eal, dev: EthDev, res: number, rxPorts: readonly number[], dstPorts: readonly number[], drop: Ring, portStat: number) {
+  constructor(eal: Eal, dev: EthDev, hands: Hands, rxPorts: readonly number[], dstPorts: readonly number[], drop: Ring, portStat: number) {
     const r = eal.region;
-    this.u32 = r.u32;
+    this.hands = hands;
     this.rw = new L2fwdRewriter(r.u8);
     this.f64 = r.f64;
     this.mbufs = new Mbufs(eal);
     this.nrx = rxPorts.length;
-    this.drop = drop;
-    this.rxq = rxPorts.map((p) => dev.rxQueue(p, 0));
-    this.txq = dstPorts.map((d) => dev.txQueue(d, 0));
+    this.src = rxPorts.map((p) => hands.rxSource(dev, p, 0));
+    this.txs = dstPorts.map((d) => hands.txSink(dev, d, 0));
+    this.drop = hands.sink(drop);
     this.dstPort = Int32Array.from(dstPorts);
     const ps = portStat >>> 3;
     this.statRx = Int32Array.from(rxPorts, (p) => ps + p * PSTAT.STRIDE + PSTAT.RX);
     this.statTx = Int32Array.from(dstPorts, (d) => ps + d * PSTAT.STRIDE + PSTAT.TX);
     for (const d of dstPorts) this.rw.setSource(d, dev.macAddr(d)); // l2fwd: src MAC = the output port's
-    this.rxCtrl = (res + RES.RX + RXR.CTRL) >>> 2;
-    this.rxTailRec = (res + RES.RX + RXR.TAIL) >>> 2;
-    this.rxArr = new Uint32Array(r.buffer, res + RES.RX + RXR.ARR, TXBUF_CAP);
-    this.rxTailIdx = Int32Array.from(rxPorts, (p) => {
-      const o = portRingOffset(dev, p, true);
-      return o ? (o + RING.CONS_TAIL) >>> 2 : -1;
-    });
-    this.txTailIdx = Int32Array.from(dstPorts, (d) => {
-      const o = portRingOffset(dev, d, false);
-      return o ? (o + RING.PROD_TAIL) >>> 2 : -1;
-    });
-    this.dropTailIdx = (drop.offset + RING.PROD_TAIL) >>> 2;
-    const txBase = (i: number): number => res + RES.TX + i * TXR.BYTES;
-    this.txCtrl = Int32Array.from(dstPorts, (_, i) => (txBase(i) + TXR.CTRL) >>> 2);
-    this.txTailRec = Int32Array.from(dstPorts, (_, i) => (txBase(i) + TXR.TXTAIL) >>> 2);
-    this.dropTailRec = Int32Array.from(dstPorts, (_, i) => (txBase(i) + TXR.DROPTAIL) >>> 2);
-    this.arrs = [];
-    this.subs = [];
-    for (let i = 0; i < this.nrx; i++) {
-      for (const side of [TXR.ARR0, TXR.ARR1]) {
-        const a = new Uint32Array(r.buffer, txBase(i) + side, TXBUF_CAP);
-        this.arrs.push(a);
-        for (let k = 0; k <= TXBUF_CAP; k++) this.subs.push(a.subarray(k));
-      }
-    }
-    // A fresh record: the master zeroed it after the previous slave (reclaim.ts).
-    this.u32[this.rxCtrl] = 0;
-    for (let i = 0; i < this.nrx; i++) this.u32[this.txCtrl[i]!] = 0;
   }
 
   /**
@@ -109,78 +67,57 @@ export class Forwarder {
    * Returns the packets received. Allocates nothing.
    */
   round(now: number): number {
-    const u32 = this.u32;
+    const hands = this.hands;
     const rw = this.rw;
     const mbufs = this.mbufs;
     let total = 0;
     for (let j = 0; j < this.nrx; j++) {
-      let ctrl = u32[this.txCtrl[j]!]!;
-      let n = ctrl & TX_N_MASK;
+      const b = 1 + j;
+      let n = hands.count(b);
       if (n > TXBUF_CAP - MAX_PKT_BURST) {
         this.flush(j);
-        ctrl = u32[this.txCtrl[j]!]!;
-        n = ctrl & TX_N_MASK;
+        n = hands.count(b);
       }
       const room = TXBUF_CAP - n < MAX_PKT_BURST ? TXBUF_CAP - n : MAX_PKT_BURST;
       if (room === 0) continue; // TX ring and drop ring both full: back-pressure
-      const ti = this.rxTailIdx[j]!;
-      u32[this.rxTailRec] = ti >= 0 ? u32[ti]! : 0; // we are the only consumer: exact
-      u32[this.rxCtrl] = RX_RECEIVING | j;
-      const got = this.rxq[j]!.rxBurst(this.rxArr, room);
+      const got = hands.rx(0, this.src[j]!, room);
       if (got > 0) {
-        const side = (ctrl & TX_SIDE) !== 0 ? 1 : 0;
-        const arr = this.arrs[2 * j + side]!;
+        const arr = hands.array(b);
+        const rx = hands.array(0);
         const dst = this.dstPort[j]!;
-        const rx = this.rxArr;
         for (let i = 0; i < got; i++) {
           const h = rx[i]!;
           rw.rewrite(mbufs.dataOffset(h), dst, dst);
           arr[n + i] = h;
         }
-        u32[this.txCtrl[j]!] = (ctrl & TX_SIDE) | (n + got); // commit: now in the TX buffer
+        hands.commit(b, n + got); // now in the TX buffer
+        hands.commit(0, 0); // and no longer in the RX burst
         this.f64[this.statRx[j]!] += got;
         total += got;
+        if (n + got >= MAX_PKT_BURST) this.flush(j);
       }
-      u32[this.rxCtrl] = 0; // commit: the RX record holds nothing
-      if (n + got >= MAX_PKT_BURST) this.flush(j);
     }
     if (now - this.lastDrain >= DRAIN_MS || total === 0) {
       this.lastDrain = now;
-      for (let j = 0; j < this.nrx; j++) if ((u32[this.txCtrl[j]!]! & TX_N_MASK) !== 0) this.flush(j);
+      for (let j = 0; j < this.nrx; j++) if (hands.count(1 + j) !== 0) this.flush(j);
     }
     return total;
   }
 
   /**
    * Send TX buffer j; what the TX ring refuses goes to the drop ring (the master frees
-   * it: this process never puts to the pool); what both refuse stays for the next flush.
+   * it); what both refuse stays for the next flush.
    */
   flush(j: number): void {
-    const u32 = this.u32;
-    const ci = this.txCtrl[j]!;
-    const ctrl = u32[ci]!;
-    const n = ctrl & TX_N_MASK;
+    const hands = this.hands;
+    const b = 1 + j;
+    const n = hands.count(b);
     if (n === 0) return;
-    const side = (ctrl & TX_SIDE) !== 0 ? 1 : 0;
-    const ti = this.txTailIdx[j]!;
-    u32[this.txTailRec[j]!] = ti >= 0 ? u32[ti]! : 0; // we are the only producer: exact
-    u32[this.dropTailRec[j]!] = u32[this.dropTailIdx]!;
-    u32[ci] = ctrl | TX_FLUSHING;
-    const arr = this.arrs[2 * j + side]!;
-    const s = this.txq[j]!.txBurst(arr, n);
-    const base = (2 * j + side) * (TXBUF_CAP + 1);
+    const s = hands.tx(b, this.txs[j]!);
     const ps = this.statTx[j]!;
-    let d = 0;
-    if (s < n) {
-      d = this.drop.enqueueBurst(this.subs[base + s]!, n - s);
-      this.f64[ps + (PSTAT.DROPPED - PSTAT.TX)] += d;
-    }
+    if (s < n) this.f64[ps + (PSTAT.DROPPED - PSTAT.TX)] += hands.tx(b, this.drop);
     this.f64[ps] += s;
     this.forwarded += s;
-    const left = n - s - d;
-    const other = this.arrs[2 * j + 1 - side]!;
-    for (let i = 0; i < left; i++) other[i] = arr[s + d + i]!;
-    u32[ci] = (side === 0 ? TX_SIDE : 0) | left; // commit
   }
 
   /** Flush every buffer until empty or `ms` passed (stopping). Returns mbufs still held. */
@@ -190,7 +127,7 @@ export class Forwarder {
       let held = 0;
       for (let j = 0; j < this.nrx; j++) {
         this.flush(j);
-        held += this.u32[this.txCtrl[j]!]! & TX_N_MASK;
+        held += this.hands.count(1 + j);
       }
       if (held === 0 || performance.now() >= end) return held;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);

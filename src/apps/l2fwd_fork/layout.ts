@@ -6,36 +6,20 @@
  *   "port_stat"                    heap block master      slaves (per port, one   master (stats table),
  *                                                          writer per field)       tools (info)
  *   "l2fwd_fork"  (CTL)            memzone    master      master, once            slaves, bench, tools
- *   "l2fwd_res_<L>" (RES)          memzone    master      slave of lcore L        master (reclaim)
+ *   "l2fwd_res_<L>" (RES)          memzone    master      master (FLOAT_ID:       slave L, master
+ *                                                          slave L's lease)
  *   "l2fwd_ring_m2s_<L>"           ring SP/SC master      master (STOP)           slave L
  *   "l2fwd_ring_s2m_<L>"           ring SP/SC master      slave L (ACK)           master
  *   "l2fwd_drop_<L>"               ring SP/SC master      slave L (dropped mbufs) master (frees them)
  *
- * ## Ownership record (RES): what slave L holds, exactly, at any instruction
- * A slave never gets from nor puts to the mempool: it moves mbufs only through SP/SC
- * rings of which it is the single producer (its TX rings, its drop ring) or the single
- * consumer (its RX rings). Each such ring's tail therefore moves only when the slave
- * moves it, so a snapshot of the tail taken before a burst tells the master, after the
- * slave's death, exactly how many of the recorded handles went through:
- *
- *   RX record     CTRL = RECEIVING | port index, TAIL = cons tail of that RX ring, then
- *                 rxBurst straight into RX.ARR (a view over this record), then the
- *                 handles are appended to the TX buffers, then CTRL = IDLE.
- *                 held after a death: RECEIVING → ARR[0 .. consTail − TAIL); IDLE → none.
- *   TX buffer i   CTRL word = FLUSHING? | SIDE | N  (one u32 store commits a state)
- *                 append: ARR[SIDE][N..N+k) = handles, then CTRL = SIDE | N + k
- *                 flush:  TXTAIL, DROPTAIL = the rings' prod tails, CTRL |= FLUSHING,
- *                         s = txBurst(ARR[SIDE], N), d = drop-ring enqueue of the rest,
- *                         copy the r = N − s − d left into ARR[1 − SIDE], then
- *                         CTRL = (1 − SIDE) | r   (double buffer: the source is never
- *                         overwritten before the commit)
- *                 held after a death: FLUSHING → ARR[SIDE][s' + d' .. N) with s', d' the
- *                 tail differences; otherwise ARR[SIDE][0 .. N).
- *   A handle may be recorded twice for an instant (in the RX record and a TX buffer,
- *   between the TX commits and RX CTRL = IDLE): the master takes the set union.
- *   A single producer / consumer killed between its head store and its tail store leaves
- *   head ≠ tail: the master sets head back to tail (the burst was not published; its
- *   handles are still in the record, or still in the ring).
+ * ## What a slave holds
+ * Every mbuf a slave holds is in its ownership record (the library's Hands, memzone
+ * "HN_<pid>_<k>", forward.ts): its RX burst and one TX buffer per RX port. When a slave
+ * dies the master calls reclaimDead, which repairs the single-producer / single-consumer
+ * rings it left half-published, returns exactly what its record held, flushes its lcore
+ * caches (the floating id's too) and frees its lcore ids and process slot. The slave puts
+ * nothing to the pool while it runs: what the TX ring refuses goes to its drop ring,
+ * which the master drains.
  */
 
 /** Control memzone "l2fwd_fork" (written once by the master before any slave exists). */
@@ -69,7 +53,7 @@ export const TXBUF_CAP = 2 * MAX_PKT_BURST;
 /** l2fwd's MAX_RX_QUEUE_PER_LCORE. */
 export const MAX_RX_PER_LCORE = 16;
 
-/** Slave resource memzone "l2fwd_res_<L>": configuration (master) + ownership record (slave). */
+/** Slave resource memzone "l2fwd_res_<L>": configuration (master), the lease and pid. */
 export const RES = {
   MAGIC: 0, // u32 RES_MAGIC (master)
   LCORE: 4, // u32 original lcore id (master)
@@ -79,24 +63,9 @@ export const RES = {
   LAUNCHES: 20, // u32 slaves launched for this lcore (master)
   RX_PORTS: 64, // u32[MAX_RX_PER_LCORE] (master)
   DST_PORTS: 128, // u32[MAX_RX_PER_LCORE] (master): TX buffer i sends to DST_PORTS[i]
-  RX: 192, // the RX record (RXR)
-  TX: 192 + 320, // MAX_RX_PER_LCORE TX buffers (TXR), one per RX port
+  BYTES: 192,
 } as const;
 export const RES_MAGIC = 0x53455252; // 'RRES'
-
-/** RX record, offsets from RES.RX. */
-export const RXR = { CTRL: 0, TAIL: 4, ARR: 64, BYTES: 320 } as const;
-/** RX CTRL: RECEIVING | port index (0..15). */
-export const RX_RECEIVING = 0x80000000;
-
-/** TX buffer record, offsets from its start. */
-export const TXR = { CTRL: 0, TXTAIL: 4, DROPTAIL: 8, ARR0: 64, ARR1: 64 + TXBUF_CAP * 4, BYTES: 64 + 2 * TXBUF_CAP * 4 } as const;
-/** TX CTRL: FLUSHING | SIDE << 16 | N. */
-export const TX_FLUSHING = 0x80000000;
-export const TX_SIDE = 0x10000;
-export const TX_N_MASK = 0xffff;
-
-export const RES_BYTES = RES.TX + MAX_RX_PER_LCORE * TXR.BYTES;
 
 /** Command ring codes (handles on "l2fwd_ring_m2s_<L>" / "..._s2m_<L>"). */
 export const CMD_STOP = 1;

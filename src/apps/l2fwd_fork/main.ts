@@ -22,10 +22,11 @@
  *   STOPPING   —                                       STOP to each live member, wait ACK
  *                                                      ≤ 500 ms (else SIGKILL), wait exit
  *                                                      ≤ 500 ms (else SIGKILL) → DOWN
- *   DOWN       all members gone                        reclaim each (reclaim.ts: rings
- *                                                      fixed, held mbufs back to the pool,
- *                                                      mempool caches flushed, lcore ids
- *                                                      returned), ports stopped + started,
+ *   DOWN       all members gone                        reclaimDead (the library: rings
+ *                                                      fixed, what their records held back
+ *                                                      to the pool, mempool caches flushed,
+ *                                                      lcore ids returned), ports stopped +
+ *                                                      started,
  *                                                      command rings drained → WAITING
  *   WAITING    back-off elapsed (0 unless a member     launch every member → RUNNING
  *              failed to start: 0.1, 0.2, 0.4 … 5 s)
@@ -48,16 +49,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  EAL_USAGE, Eal, EthDev, MAX_LCORE, MBUF, Mempool, MpdkError, isPktmbufPool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, UsageError, allowedCpus, formatMac,
+  EAL_USAGE, Eal, EthDev, MAX_LCORE, Mempool, MpdkError, isPktmbufPool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, UsageError, allowedCpus, auditInstance, formatMac, reclaimDead,
   parseCoreList, parseIdleMode,
 } from '../../index.js';
 import { intOption, optionsHelp, parseOptions, parsePortmask, portmaskOf } from '../app-options.js';
-import { portRingOffset } from './forward.js';
 import {
   CMD_RING_SIZE, CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, DROP_RING_SIZE, MAX_PORTS_L2, MAX_RX_PER_LCORE, MBUF_CACHE, NB_MBUF, NB_RXD, NB_TXD,
-  POOL_NAME, PORT_STAT_BYTES, PORT_STAT_TAG, PSTAT, RES, RES_BYTES, RES_MAGIC, dropName, m2sName, resName, s2mName,
+  POOL_NAME, PORT_STAT_BYTES, PORT_STAT_TAG, PSTAT, RES, RES_MAGIC, dropName, m2sName, resName, s2mName,
 } from './layout.js';
-import { accountPool, clearRecord, fixRings, heldHandles, markPresent, type PoolAccount, type SlaveRings } from './reclaim.js';
 
 const SPECS = [
   { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to forward between, in pairs (0<->1, 2<->3, ...)' },
@@ -102,7 +101,6 @@ interface Slave {
   m2s: Ring;
   s2m: Ring;
   drop: Ring;
-  rings: SlaveRings;
   child: ChildProcess | undefined;
   pid: number;
   alive: boolean;
@@ -190,7 +188,6 @@ class Master {
   private readonly slaveScript = fileURLToPath(new URL('./slave.js', import.meta.url));
   private readonly cmd = new Uint32Array(8);
   private readonly dropBuf = new Uint32Array(256);
-  private readonly poolsByHeader = new Map<number, Mempool>();
   private shuttingDown = false;
   /** Started, idle slave processes waiting for a command line (slave.ts, standby). */
   private readonly standby: ChildProcess[] = [];
@@ -284,7 +281,7 @@ class Master {
       }
       const dstPorts = rx.map((p) => this.dst.get(p)!);
       for (const p of [...rx, ...dstPorts]) if (!g.ports.includes(p)) g.ports.push(p);
-      const res = eal.memzones.reserve(resName(l), RES_BYTES).offset;
+      const res = eal.memzones.reserve(resName(l), RES.BYTES).offset;
       r.u32[(res + RES.LCORE) >>> 2] = l;
       r.u32[(res + RES.NRX) >>> 2] = rx.length;
       r.i32[(res + RES.FLOAT_ID) >>> 2] = -1;
@@ -299,7 +296,6 @@ class Master {
       const drop = Ring.create(eal, dropName(l), DROP_RING_SIZE, flags);
       const s: Slave = {
         lcore: l, res, rxPorts: rx, dstPorts, group: g, m2s, s2m, drop,
-        rings: { rx: rx.map((p) => portRingOffset(this.dev, p, true)), tx: dstPorts.map((d) => portRingOffset(this.dev, d, false)), drop: drop.offset },
         child: undefined, pid: 0, alive: false, ready: false, stopRequested: false, exited: Promise.resolve(), failures: 0, lastEnd: '',
       };
       g.members.push(s);
@@ -483,8 +479,7 @@ class Master {
 
   /** Every member is gone: reclaim what they held, restart their ports, drain their channels. */
   private resetGroup(g: Group): void {
-    const present = new Map<number, Uint8Array>();
-    for (const m of g.members) this.reclaim(m, present);
+    this.reclaim(g.members);
     for (const p of g.ports) this.dev.stop(p);
     for (const p of g.ports) this.dev.start(p);
     for (const m of g.members) {
@@ -494,78 +489,29 @@ class Master {
     log(`ports ${g.ports.join(',')} stopped and started again; command rings of lcore${g.members.length > 1 ? 's' : ''} ${g.members.map((m) => m.lcore).join(', ')} drained`);
   }
 
-  /** The mbuf pools of the instance (ours, and any a traffic generator created). */
-  private mbufPools(): Mempool[] {
-    return Mempool.list(this.eal).filter((mp) => isPktmbufPool(this.eal.region, mp.header));
-  }
-
   /**
-   * Return what gone slave `s` held. `present` marks, per pool (header offset), every
-   * element found in the pool, a cache or a ring: a recorded handle found there is not
-   * returned again (never two places). Filled lazily, shared by the members of a group.
+   * Return what gone slaves held (reclaimDead: every dead process of the instance at once;
+   * a slave that acknowledged STOP freed its record itself), clear their floating leases,
+   * and say what came back, per slave.
    */
-  private reclaim(s: Slave, present: Map<number, Uint8Array>): void {
-    const { eal } = this;
-    const r = eal.region;
-    const u32 = r.u32;
-    const pid = s.pid;
-    const fixed = fixRings(u32, s.rings);
-    const held = heldHandles(u32, s.res, s.rxPorts.length, s.rings);
-    const back: number[] = [];
-    let skipped = 0;
-    for (const h of held.handles) {
-      const ph = h + MBUF.POOL + 4 <= r.size ? u32[(h + MBUF.POOL) >>> 2]! : 0;
-      let mp: Mempool | undefined;
-      try {
-        mp = this.poolsByHeader.get(ph) ?? Mempool.attachAt(eal, ph);
-        this.poolsByHeader.set(ph, mp);
-      } catch {
-        mp = undefined;
-      }
-      const i = mp ? mp.indexOf(h) : -1;
-      let seen = present.get(ph);
-      if (mp && !seen) {
-        seen = markPresent(mp, u32, this.allRings());
-        present.set(ph, seen);
-      }
-      if (!mp || i < 0 || seen![i]) {
-        skipped++;
-        continue;
-      }
-      seen![i] = 1; // also dedups a handle recorded twice
-      back.push(h);
+  private reclaim(members: readonly Slave[]): void {
+    const r = this.eal.region;
+    const rep = reclaimDead(this.eal);
+    for (const s of members) {
+      const floatId = r.i32[(s.res + RES.FLOAT_ID) >>> 2]!;
+      r.i32[(s.res + RES.FLOAT_ID) >>> 2] = -1;
+      const d = rep.processes.find((p) => p.pid === s.pid);
+      if (!d) continue;
+      const parts = [`reclaimed what it held`];
+      if (d.lcores.length) parts.push(`returned lcore id${d.lcores.length > 1 ? 's' : ''} ${d.lcores.join(',')}`);
+      if (floatId >= 0 && floatId !== s.lcore) parts.push(`(floating id ${floatId})`);
+      log(`lcore ${s.lcore} (pid ${s.pid}): ${parts.join(', ')}`);
     }
-    if (back.length > 0) this.pool.freeBulk(Uint32Array.from(back), back.length);
-    clearRecord(u32, s.res, s.rxPorts.length);
-    // Its lcore ids: flush their mempool caches, then return them (a dead pid's leases).
-    const floatId = r.i32[(s.res + RES.FLOAT_ID) >>> 2]!;
-    const ids = new Set([s.lcore, ...eal.lcoreTable.heldBy(pid)]);
-    if (floatId >= 0) ids.add(floatId);
-    let flushed = 0;
-    const pools = this.mbufPools();
-    for (const id of ids) {
-      const owner = eal.lcoreTable.ownerOf(id);
-      if (owner !== 0 && owner !== pid) continue; // already someone else's
-      for (const mp of pools) flushed += mp.flushCache(id);
+    if (rep.processes.length > 0) {
+      const pools = Object.entries(rep.pools).map(([n, p]) => `${n}: ${p.returned} returned from records, ${p.flushed} flushed from caches`);
+      const fixes = rep.singleFixed + rep.repaired;
+      log(`reclaim: ${pools.join('; ') || 'no buffers'}${fixes ? `, ${fixes} half-done ring burst${fixes > 1 ? 's' : ''} finished or undone` : ''}${rep.skipped ? `, ${rep.skipped} recorded mbufs were already back` : ''}${rep.errors.length ? `; ${rep.errors.join('; ')}` : ''}`);
     }
-    const returned = eal.lcoreTable.releaseAllOf(pid);
-    r.i32[(s.res + RES.FLOAT_ID) >>> 2] = -1;
-    const floats = returned.filter((l) => l !== s.lcore);
-    const parts = [`reclaimed ${back.length} mbufs (rx ${held.rx}, tx ${held.tx})`];
-    if (flushed) parts.push(`flushed ${flushed} from its mempool cache`);
-    if (skipped) parts.push(`${skipped} recorded mbufs were already back`);
-    if (fixed) parts.push(`${fixed} half-published ring burst${fixed > 1 ? 's' : ''} undone`);
-    if (returned.length) parts.push(`returned lcore id${returned.length > 1 ? 's' : ''} ${returned.join(',')}`);
-    if (floats.length) parts.push(`(floating id ${floats.join(',')})`);
-    for (const e of held.errors) parts.push(`record ignored: ${e}`);
-    log(`lcore ${s.lcore} (pid ${pid}): ${parts.join(', ')}`);
-  }
-
-  private allRings(): number[] {
-    const out: number[] = [];
-    for (const p of this.cfg.ports) out.push(portRingOffset(this.dev, p, true), portRingOffset(this.dev, p, false));
-    for (const s of this.slaves) out.push(s.drop.offset);
-    return out.filter((o) => o !== 0);
   }
 
   private drainDropRings(): void {
@@ -609,16 +555,6 @@ class Master {
     process.stdout.write(lines.join('\n') + '\n');
   }
 
-  /** Where every mbuf of each mbuf pool is (exact once traffic is still). */
-  account(): { name: string; a: PoolAccount }[] {
-    const u32 = this.eal.region.u32;
-    const held: number[] = [];
-    for (const s of this.slaves) if (!s.alive) held.push(...heldHandles(u32, s.res, s.rxPorts.length, s.rings).handles);
-    const drops = this.slaves.map((s) => s.drop.offset);
-    const portRings = this.allRings().filter((o) => !drops.includes(o));
-    return this.mbufPools().map((mp) => ({ name: mp.name, a: accountPool(mp, u32, portRings, drops, held.filter((h) => mp.isElement(h))) }));
-  }
-
   private async shutdown(sig: string): Promise<void> {
     this.shuttingDown = true;
     log(`${sig}: stopping the slaves`);
@@ -627,12 +563,13 @@ class Master {
     await Promise.all(this.slaves.map((s) => this.stopSlave(s, null)));
     // No process left behind: wait for the acknowledged ones to be gone (bounded).
     await Promise.all(this.slaves.map((s) => gone(s.child, EXIT_WAIT_MS)));
-    const present = new Map<number, Uint8Array>();
-    for (const s of this.slaves) if (s.pid) this.reclaim(s, present);
+    this.reclaim(this.slaves);
     this.drainDropRings();
     this.printStats();
-    for (const { name, a } of this.account()) {
-      log(`${name} audit: ${a.size} mbufs: ${a.inPool} in the pool, ${a.inCaches} in caches, ${a.inPortQueues} in port queues, ${a.inDropRings} in drop rings, ${a.heldBySlaves} held by slaves, ${a.elsewhere} elsewhere (held by other processes, or leaked), ${a.duplicates} duplicates`);
+    // Where every mbuf is (the library's audit: exact now that traffic is still).
+    for (const a of auditInstance(this.eal, { settle: 3 }).pools) {
+      if (!isPktmbufPool(this.eal.region, Mempool.lookup(this.eal, a.name).header)) continue;
+      log(`${a.name} audit: ${a.size} mbufs: ${a.inPool} in the pool, ${a.inCaches} in caches, ${a.inPortQueues} in port queues, ${a.inRings} in other rings, ${a.heldByLive + a.heldByDead} held by processes, ${a.leaked} elsewhere (held by other processes, or leaked), ${a.duplicates} duplicates`);
     }
     try {
       this.dev.close();

@@ -15,9 +15,11 @@
  *   3 -f: drop the CPU affinity, lease a free lcore id X (never using any id before X is
  *     ours), record it in RES.FLOAT_ID, print `Org lcore_id = L, cur lcore_id = X`, and use
  *     X for every per-lcore resource (mempool cache, ring claim records, queue claims)
- *   4 claim our RX queues and the TX queues of their paired ports; tell the master READY
- *   5 forward (forward.ts) until: STOP on the command ring → flush, release the queues,
- *     lcores and process slot, then ACK (our last act in the region), exit 0;
+ *   4 open our ownership record (Hands: everything we hold lives there), claim our RX
+ *     queues and the TX queues of their paired ports; tell the master READY
+ *   5 forward (forward.ts) until: STOP on the command ring → flush, free what is left and
+ *     the record, release the queues, lcores and process slot, then ACK (our last act in
+ *     the region), exit 0;
  *     the master dies (EAL death watcher, or SIGTERM from the parent-death signal) → exit 1
  * Standby (L2FWD_STANDBY=1, no arguments): steps 2.. start when the master sends
  * {argv} over the IPC channel; until then the process only waits.
@@ -25,11 +27,11 @@
  * Exit always releases our lcore ids and process slot (eal.close on 'exit').
  */
 import {
-  Eal, EthDev, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseIdleMode, setAffinity, setParentDeathSignal, watchDeath, type IdleMode,
+  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseIdleMode, setAffinity, setParentDeathSignal, watchDeath, type IdleMode,
 } from '../../index.js';
 import { intOption, parseOptions, parsePortmask } from '../app-options.js';
 import { Forwarder } from './forward.js';
-import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, dropName, m2sName, resName, s2mName } from './layout.js';
+import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, TXBUF_CAP, dropName, m2sName, resName, s2mName } from './layout.js';
 
 const SIGTERM = 15;
 const TRACE = process.env.L2FWD_TRACE === '1';
@@ -98,11 +100,13 @@ function run(argv: string[]): void {
   }
 
   const dev = EthDev.attach(eal);
-  PktmbufPool.lookup(eal, POOL_NAME); // checks the pool exists; we never get nor put (layout.ts)
+  PktmbufPool.lookup(eal, POOL_NAME); // checks the pool exists; we put only at exit (what the ports refused)
   const m2s = Ring.lookup(eal, m2sName(lcore));
   const s2m = Ring.lookup(eal, s2mName(lcore));
   const drop = Ring.lookup(eal, dropName(lcore));
-  const fwd = new Forwarder(eal, dev, res, rxPorts, dstPorts, drop, r.u32At(ctl + CTL.PORT_STAT));
+  // Opened after the lease: the record names the lcore id we run as (our caches, claim lines).
+  const hands = Hands.open(eal, `l2fwd_fork:${lcore}`, 1 + nrx, TXBUF_CAP);
+  const fwd = new Forwarder(eal, dev, hands, rxPorts, dstPorts, drop, r.u32At(ctl + CTL.PORT_STAT));
   const idle = new IdlePolicy({ mode: idleMode });
   const cmd = new Uint32Array(4);
   let stopping = false;
@@ -113,13 +117,14 @@ function run(argv: string[]): void {
     if (stopping) return;
     stopping = true;
     const left = fwd.drainAll(100);
+    hands.close(); // what the ports would not take goes back to the pool, then the record
     try {
       dev.close();
     } catch {
       /* the ports' lock is robust; never block an exit */
     }
     if (float) r.i32[(res + RES.FLOAT_ID) >>> 2] = -1;
-    process.stdout.write(`${TRACE ? `[${Date.now() % 100000}] ` : ""}l2fwd_fork slave lcore ${lcore} (pid ${process.pid}): ${why}; forwarded ${fwd.forwarded}${left ? `, ${left} mbufs left to the master` : ''}\n`);
+    process.stdout.write(`${TRACE ? `[${Date.now() % 100000}] ` : ""}l2fwd_fork slave lcore ${lcore} (pid ${process.pid}): ${why}; forwarded ${fwd.forwarded}${left ? `, ${left} mbufs the ports would not take freed` : ''}\n`);
     eal.close();
     if (code === 0) {
       cmd[0] = CMD_ACK;

@@ -6,25 +6,35 @@
  *
  * Secondary only: it creates nothing. It finds the server's port table
  * ("MProc_port_info"), its ring ("MProc_Client_RX_<id>") and the ports, claims its id in
- * the port table (a live holder: refused, naming its pid), then loops: dequeue a burst of
- * up to 32 from its ring, put each packet in the TX buffer of the port paired with the one
- * it arrived on (i ↔ i^1 within the server's port list), send a buffer when it holds 32,
- * and flush every buffer when the ring is empty; then sleep on the ring's doorbell.
- * It transmits on TX queue <id> of each port, itself, never back through the server.
+ * the port table (a live holder: refused, naming its pid), returns what a dead
+ * predecessor held (reclaimDead), then loops: dequeue a burst of up to 32 from its ring,
+ * put each packet in the TX buffer of the port paired with the one it arrived on (i ↔ i^1
+ * within the server's port list), send the buffers that hold 32 or more, and flush every
+ * buffer when the ring is empty; then sleep on the ring's doorbell. It transmits on TX
+ * queue <id> of each port, itself, never back through the server.
+ *
+ * Every packet it holds is in its ownership record (ownership/hands.ts): array 0 is the
+ * receive burst (the dequeue writes straight into it), array 1 + i the TX buffer of port
+ * index i. Per burst: receive (window on the SC ring), copy the burst into the TX buffers,
+ * commit each buffer's count, clear array 0 (a handle is in two arrays only between those
+ * stores: readers take the union), then send (window on the SP TX ring). Killed at any
+ * instruction, the server (or the next client) returns exactly what it held.
  *
  * Counters (tx/tx_drop per port, dequeue bursts) are this client's lines of the port
  * table; the server's statistics lcore prints them. The loop runs in slices and yields to
- * the event loop between them, so Ctrl-C and the server's death are handled: when the
- * server dies the client says so and exits with status 1.
+ * the event loop between them, so Ctrl-C is handled. When the server dies the client says
+ * so and forwards on (what is in its ring, then whatever a restarted server hands it).
  */
 import {
-  EAL_USAGE, Eal, EthDev, Mbufs, MpdkError, Ring, UsageError, isMpdkError, parseEalArgs, parseIdleMode, MBUF, type TxQueue,
+  EAL_USAGE, Eal, EthDev, Hands, MpdkError, Ring, UsageError, isMpdkError, parseEalArgs, parseIdleMode, reclaimDead, MBUF, type Sink, type Source,
 } from '../../index.js';
 import { intOption, optionsHelp, parseOptions, type OptionSpec } from '../app-options.js';
 import { MAX_CLIENTS, PC, PortInfoView, clientBlock, clientRingName } from '../mp_server/common.js';
 
 /** DPDK's PKT_READ_SIZE and MBQ_CAPACITY. */
 const BURST = 32;
+/** A TX buffer holds up to BURST - 1 packets between sends, plus one whole burst. */
+const TXBUF_CAP = 2 * BURST;
 const SLICE_MS = 4;
 /** Longest sleep on the empty ring before the loop yields to the event loop (death watch). */
 const WAIT_MS = 10;
@@ -88,9 +98,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   let claimed = -1;
   let dev: EthDev | undefined;
+  let hands: Hands | undefined;
   let info: PortInfoView;
   const i32 = eal.region.i32;
   const leave = (): void => {
+    hands?.close(); // frees what it still holds (nothing after flushAll) and the record
+    hands = undefined;
     if (claimed >= 0) Atomics.compareExchange(i32, claimed, process.pid, 0);
     claimed = -1;
     dev?.close();
@@ -105,22 +118,33 @@ export async function main(argv: string[]): Promise<number> {
       throw new MpdkError('EINVAL', `client id ${id} does not exist: the server (pid ${info.serverPid}) runs ${info.numClients} client${info.numClients === 1 ? '' : 's'}, valid ids ${info.numClients === 1 ? '0' : `0..${info.numClients - 1}`}`);
     }
     claimed = claimId(eal, info, id);
+    // A dead predecessor's buffers (its record, its cache) go back before we touch its ring.
+    reclaimDead(eal);
     const ring = Ring.lookup(eal, clientRingName(id));
     dev = EthDev.attach(eal);
-    client = new Client(eal, dev, info, id, ring, idle);
+    hands = Hands.open(eal, `mp_client:${id}`, 1 + info.numPorts, TXBUF_CAP);
+    client = new Client(dev, info, id, ring, hands, idle);
   } catch (e) {
     leave();
     throw e;
   }
 
   let stopping = false;
-  let code = 0;
+  const code = 0;
+  let server = eal.primaryPid();
   eal.onPrimaryExit((pid) => {
     if (stopping) return;
-    process.stderr.write(`mp_client ${id}: the server (pid ${pid}) has exited; exiting too (restart the clients after a new server)\n`);
-    code = 1;
-    stopping = true;
+    process.stderr.write(`mp_client ${id}: the server (pid ${pid}) has exited; forwarding on (a restarted mp_server resumes distributing)\n`);
   });
+  const seeServer = setInterval(() => {
+    // A new pid counts once it is alive: until then (a primary half-way through adopting)
+    // the next tick looks again.
+    const now = eal.primaryPid();
+    if (now === server || !eal.primaryAlive()) return;
+    server = now;
+    process.stderr.write(`mp_client ${id}: server pid ${now} adopted the instance\n`);
+  }, 500);
+  seeServer.unref();
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => (stopping = true));
   process.once('exit', leave);
   process.stdout.write(`\nClient process ${id} handling packets (ring ${ring(id)}, TX queue ${id} of ports ${info.portIds.join(', ')})\n[Press Ctrl-C to quit ...]\n`);
@@ -129,6 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     client.slice(SLICE_MS);
     await new Promise<void>((res) => setImmediate(res));
   }
+  clearInterval(seeServer);
   client.flushAll();
   leave();
   return code;
@@ -160,29 +185,33 @@ function claimId(eal: Eal, info: PortInfoView, id: number): number {
   return w;
 }
 
-/** The client's hot state, allocated once. */
+/** The client's hot state, allocated once. Arrays of its record: 0 = RX burst, 1 + i = TX buffer of port index i. */
 class Client {
-  private readonly ring: Ring;
-  private readonly mbufs: Mbufs;
+  private readonly hands: Hands;
+  private readonly src: Source;
+  private readonly waitSrc: Source;
+  private readonly sinks: Sink[];
   private readonly u16: Uint16Array;
   private readonly f64: Float64Array;
   private readonly poll: boolean;
   /** Port id → index (in the server's list) of the port to send it out of. The server only
    *  receives from listed ports, so other ids cannot arrive; they map to index 0. */
   private readonly outOf: Uint8Array;
-  private readonly txq: TxQueue[];
-  private readonly obuf: Uint32Array[];
+  /** Per burst: each TX buffer's current side and count (JS copies; the record is committed once per burst). */
+  private readonly bufs: Uint32Array[];
   private readonly top: Int32Array;
   private readonly txIdx: Int32Array;
   private readonly dropIdx: Int32Array;
   private readonly deqBursts: number;
   private readonly deqPkts: number;
-  private readonly pkts = new Uint32Array(BURST);
   private needFlush = false;
 
-  constructor(eal: Eal, dev: EthDev, info: PortInfoView, id: number, ring: Ring, idle: 'poll' | 'sleep') {
-    this.ring = ring;
-    this.mbufs = new Mbufs(eal);
+  constructor(dev: EthDev, info: PortInfoView, id: number, ring: Ring, hands: Hands, idle: 'poll' | 'sleep') {
+    const eal = hands.eal;
+    this.hands = hands;
+    this.src = hands.source(ring);
+    // The same ring, sleeping on its doorbell while empty (bounded): the window stays exact.
+    this.waitSrc = hands.sourceOf({ rxBurst: (h, n) => ring.waitDequeueBurst(h, n, WAIT_MS) }, ring);
     this.u16 = new Uint16Array(eal.region.buffer);
     this.f64 = eal.region.f64;
     this.poll = idle === 'poll';
@@ -190,8 +219,8 @@ class Client {
     this.outOf = new Uint8Array(65536);
     for (let i = 0; i < np; i++) this.outOf[info.portIds[i]!] = i ^ 1;
     // Claims TX queue `id` of every port (EBUSY naming a live other user).
-    this.txq = info.portIds.map((p) => dev.txQueue(p, id));
-    this.obuf = info.portIds.map(() => new Uint32Array(BURST));
+    this.sinks = info.portIds.map((p) => hands.txSink(dev, p, id));
+    this.bufs = info.portIds.map((_, i) => hands.array(1 + i));
     this.top = new Int32Array(np);
     const b = clientBlock(info.offset, id);
     this.txIdx = Int32Array.from(info.portIds, (_, i) => (b + PC.TX + i * 8) >>> 3);
@@ -203,15 +232,15 @@ class Client {
   /** Forward for about `ms` milliseconds (less when the ring stays empty for WAIT_MS). */
   slice(ms: number): void {
     const end = performance.now() + ms;
-    const ring = this.ring;
-    const pkts = this.pkts;
+    const hands = this.hands;
     const u16 = this.u16;
     const f64 = this.f64;
     const outOf = this.outOf;
-    const obuf = this.obuf;
+    const bufs = this.bufs;
     const top = this.top;
+    const np = top.length;
     for (let round = 1; ; round++) {
-      let n = ring.dequeueBurst(pkts, BURST);
+      let n = hands.rx(0, this.src, BURST);
       if (n === 0) {
         if (this.needFlush) {
           this.flushAll();
@@ -221,40 +250,38 @@ class Client {
           if ((round & 63) === 0 && performance.now() >= end) return;
           continue;
         }
-        n = ring.waitDequeueBurst(pkts, BURST, WAIT_MS);
+        n = hands.rx(0, this.waitSrc, BURST);
         if (n === 0) return;
       }
       f64[this.deqBursts] += 1;
       f64[this.deqPkts] += n;
+      for (let o = 0; o < np; o++) {
+        bufs[o] = hands.array(1 + o);
+        top[o] = hands.count(1 + o);
+      }
+      const pkts = hands.array(0);
       for (let i = 0; i < n; i++) {
         const h = pkts[i]!;
         const o = outOf[u16[(h + MBUF.PORT) >>> 1]!]!;
-        const b = obuf[o]!;
-        const t = top[o]!;
-        b[t] = h;
-        if (t + 1 === BURST) this.send(o, BURST);
-        else top[o] = t + 1;
+        bufs[o]![top[o]!++] = h;
       }
+      for (let o = 0; o < np; o++) if (top[o] !== hands.count(1 + o)) hands.commit(1 + o, top[o]!);
+      hands.commit(0, 0); // the burst is in the TX buffers now
+      for (let o = 0; o < np; o++) if (top[o]! >= BURST) this.send(o);
       this.needFlush = true;
       if ((round & 63) === 0 && performance.now() >= end) return;
     }
   }
 
   flushAll(): void {
-    const top = this.top;
-    for (let o = 0; o < top.length; o++) if (top[o]! > 0) this.send(o, top[o]!);
+    for (let o = 0; o < this.top.length; o++) if (this.hands.count(1 + o) > 0) this.send(o);
   }
 
-  /** Send obuf[o][0..m); what the queue refuses is freed and counted as tx_drop. */
-  private send(o: number, m: number): void {
-    const b = this.obuf[o]!;
-    const sent = this.txq[o]!.txBurst(b, m);
-    if (sent < m) {
-      b.copyWithin(0, sent, m);
-      this.mbufs.freeBulk(b, m - sent);
-      this.f64[this.dropIdx[o]!] += m - sent;
-    }
+  /** Send TX buffer o; what the queue refuses is freed and counted as tx_drop. */
+  private send(o: number): void {
+    const sent = this.hands.tx(1 + o, this.sinks[o]!);
+    const dropped = this.hands.free(1 + o);
+    if (dropped > 0) this.f64[this.dropIdx[o]!] += dropped;
     this.f64[this.txIdx[o]!] += sent;
-    this.top[o] = 0;
   }
 }

@@ -16,13 +16,22 @@
  * block every second (stats.ts). The loop runs in slices of a few ms and yields to Node's
  * event loop between them, so signals are handled; an empty round idles (IdlePolicy).
  *
- * The server cannot restart under live clients (the guide's note): it refuses to start
- * when the instance still has live processes, and refuses to run as a secondary. When it
- * dies, the clients see it (the EAL's death watch) and exit.
+ * Every packet the server holds is in its ownership record (ownership/hands.ts): array 0
+ * is the receive burst (rxBurst writes straight into it), array 1 + k the burst dealt to
+ * client k. Per burst: receive (window on the port's SC RX ring), deal into the client
+ * arrays, commit their counts, clear array 0, then one bulk enqueue per client (window on
+ * its SP ring), freeing what a full ring refuses (window on the pool cache).
+ *
+ * The server watches every other process of the instance (pidfd death watch): when one
+ * dies it calls reclaimDead at once, so what it held (its record, its lcore caches) is
+ * back in the pool within milliseconds. A killed server can be restarted while the clients run
+ * (they forward on): the new one finds the live instance (the EAL adopts it), checks that
+ * its -p and -n match the port table, reclaims what the dead server held, takes over its
+ * RX queues and resumes distributing. It refuses to run as a secondary.
  */
 import {
-  EAL_USAGE, Eal, EthDev, IdlePolicy, MpdkError, Mbufs, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
-  parseEalArgs, parseIdleMode, remoteLaunch, type RxQueue,
+  EAL_USAGE, Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
+  parseEalArgs, parseIdleMode, processStartTime, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
 } from '../../index.js';
 import { intOption, optionsHelp, parseOptions, parsePortmask, type OptionSpec } from '../app-options.js';
 import { MAX_CLIENTS, MAX_PI_PORTS, MZ_PORT_INFO, PC, PI, PKTMBUF_POOL_NAME, PORT_INFO_BYTES, PORT_INFO_MAGIC, PORT_INFO_VERSION, PortInfoView, clientBlock, clientRingName } from './common.js';
@@ -120,40 +129,16 @@ export async function main(argv: string[]): Promise<number> {
     if (!eal.isPrimary) {
       throw new MpdkError('EBUSY', `a primary process (pid ${eal.primaryPid()}) is already running for --file-prefix=${eal.filePrefix}; mp_server runs only as the primary: stop that one first`);
     }
-    if (eal.adopted) {
-      const others = eal.processes.list().filter((p) => p.alive && p.pid !== process.pid).map((p) => p.pid);
-      throw new MpdkError('EBUSY', `the previous server's processes are still running for --file-prefix=${eal.filePrefix} (pids ${others.join(', ')}); the server cannot restart under live clients (the guide's note): stop them, then start the server again`);
-    }
     dev = EthDev.attach(eal);
     const missing = app.ports.filter((p) => p >= dev.count);
     if (missing.length > 0) {
       throw new UsageError(`-p selects port${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, but this instance has ${dev.count} port${dev.count === 1 ? '' : 's'}${dev.count ? ` (0..${dev.count - 1})` : ''}; add --vdev options (e.g. --vdev=net_ring0 --vdev=net_ring1) or change -p`);
     }
-    const np = app.ports.length;
-    const nc = app.numClients;
-    // DPDK's init_mbuf_pools, plus the far side of software ports (the wire fills the RX
-    // rings from this pool) and a few more lcore caches (clients, pktgen).
-    const nbMbufs = RX_DESC * np * 2 + nc * (app.ringSize + TX_DESC * np + BURST * np) + (nc + 4) * Math.ceil(MBUF_CACHE * 1.5);
-    pool = PktmbufPool.create(eal, PKTMBUF_POOL_NAME, nbMbufs, MBUF_CACHE);
-    for (let i = 0; i < nc; i++) rings.push(Ring.create(eal, clientRingName(i), app.ringSize, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ));
-    for (const p of app.ports) {
-      dev.configure(p, 1, nc);
-      dev.rxQueueSetup(p, 0, RX_DESC, pool);
-      for (let q = 0; q < nc; q++) dev.txQueueSetup(p, q, TX_DESC);
-      dev.start(p);
+    if (eal.adopted) {
+      ({ info, pool } = adopt(eal, app, rings));
+    } else {
+      ({ info, pool } = create(eal, dev, app, rings));
     }
-    const mz = eal.memzones.reserve(MZ_PORT_INFO, PORT_INFO_BYTES, 64);
-    const r = eal.region;
-    const z = mz.offset;
-    r.u32[(z + PI.VERSION) >>> 2] = PORT_INFO_VERSION;
-    r.u32[(z + PI.NUM_PORTS) >>> 2] = np;
-    r.u32[(z + PI.NUM_CLIENTS) >>> 2] = nc;
-    r.u32[(z + PI.RING_SIZE) >>> 2] = rings[0]!.capacity;
-    r.i32[(z + PI.SERVER_PID) >>> 2] = process.pid;
-    r.f64[(z + PI.SERVER_START) >>> 3] = eal.processes.list().find((p) => p.pid === process.pid)?.start ?? 0;
-    app.ports.forEach((p, i) => (r.u8[z + PI.PORT_ID + i] = p));
-    r.storeRelease(z + PI.MAGIC, PORT_INFO_MAGIC);
-    info = new PortInfoView(eal, z);
   } catch (e) {
     process.off('exit', closeAll);
     closeAll();
@@ -174,7 +159,9 @@ export async function main(argv: string[]): Promise<number> {
     statsJob.done.catch((e: Error) => process.stderr.write(`mp_server: the statistics lcore failed: ${e.message}\n`));
   }
 
-  const fwd = new Forwarder(eal, dev, info, rings, pool, app.idle);
+  const fwd = new Forwarder(eal, dev, info, rings, app.idle);
+  cleanup.push(() => fwd.hands.close());
+  watchPeers(eal, info, cleanup);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => (stopping = true));
 
   while (!stopping) {
@@ -196,11 +183,108 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The RX lcore's state: everything the hot loop touches, allocated once. */
+/** A fresh instance: DPDK's init (pool, client rings, ports), then the port table. */
+function create(eal: Eal, dev: EthDev, app: AppOptions, rings: Ring[]): { info: PortInfoView; pool: PktmbufPool } {
+  const np = app.ports.length;
+  const nc = app.numClients;
+  // DPDK's init_mbuf_pools, plus the far side of software ports (the wire fills the RX
+  // rings from this pool) and a few more lcore caches (clients, pktgen).
+  const nbMbufs = RX_DESC * np * 2 + nc * (app.ringSize + TX_DESC * np + 2 * BURST * np) + (nc + 4) * Math.ceil(MBUF_CACHE * 1.5);
+  const pool = PktmbufPool.create(eal, PKTMBUF_POOL_NAME, nbMbufs, MBUF_CACHE);
+  for (let i = 0; i < nc; i++) rings.push(Ring.create(eal, clientRingName(i), app.ringSize, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ));
+  for (const p of app.ports) {
+    dev.configure(p, 1, nc);
+    dev.rxQueueSetup(p, 0, RX_DESC, pool);
+    for (let q = 0; q < nc; q++) dev.txQueueSetup(p, q, TX_DESC);
+    dev.start(p);
+  }
+  const mz = eal.memzones.reserve(MZ_PORT_INFO, PORT_INFO_BYTES, 64);
+  const r = eal.region;
+  const z = mz.offset;
+  r.u32[(z + PI.VERSION) >>> 2] = PORT_INFO_VERSION;
+  r.u32[(z + PI.NUM_PORTS) >>> 2] = np;
+  r.u32[(z + PI.NUM_CLIENTS) >>> 2] = nc;
+  r.u32[(z + PI.RING_SIZE) >>> 2] = rings[0]!.capacity;
+  r.i32[(z + PI.SERVER_PID) >>> 2] = process.pid;
+  r.f64[(z + PI.SERVER_START) >>> 3] = processStartTime(process.pid);
+  app.ports.forEach((p, i) => (r.u8[z + PI.PORT_ID + i] = p));
+  r.storeRelease(z + PI.MAGIC, PORT_INFO_MAGIC);
+  return { info: new PortInfoView(eal, z), pool };
+}
+
+/**
+ * A live instance whose server died (the EAL adopted it): check that it is a
+ * client-server instance with our -p and -n, return what the dead server (and any dead
+ * client) held, and take the server's place in the port table. Nothing is re-created:
+ * the clients see one line (theirs), nothing else.
+ */
+function adopt(eal: Eal, app: AppOptions, rings: Ring[]): { info: PortInfoView; pool: PktmbufPool } {
+  const others = eal.processes.livePids();
+  const info = PortInfoView.lookup(eal);
+  const mismatch: string[] = [];
+  if (info.numClients !== app.numClients) mismatch.push(`-n ${app.numClients} (it runs ${info.numClients} clients)`);
+  if (info.portIds.join(',') !== app.ports.join(',')) mismatch.push(`-p ${app.ports.join(',')} (its ports are ${info.portIds.join(',')})`);
+  if (mismatch.length > 0) {
+    throw new MpdkError('EINVAL', `the live instance '${eal.filePrefix}' (processes ${others.join(', ')}) was set up with other options: ${mismatch.join(', ')}; restart the server with the same -p and -n, or stop its clients first`);
+  }
+  const pool = PktmbufPool.lookup(eal, PKTMBUF_POOL_NAME);
+  for (let i = 0; i < info.numClients; i++) rings.push(Ring.lookup(eal, clientRingName(i)));
+  const rep = reclaimDead(eal); // before we touch the dead server's queues and rings
+  const r = eal.region;
+  r.i32[(info.offset + PI.SERVER_PID) >>> 2] = process.pid;
+  r.f64[(info.offset + PI.SERVER_START) >>> 3] = processStartTime(process.pid);
+  process.stdout.write(`mp_server: adopted the live instance '${eal.filePrefix}' (processes ${others.join(', ')}); ${describeReclaim(rep)}\n`);
+  return { info, pool };
+}
+
+function describeReclaim(rep: ReclaimReport): string {
+  const pools = Object.entries(rep.pools).map(([n, p]) => `${p.returned + p.flushed} buffers back to ${n}`);
+  if (rep.processes.length === 0) return 'nothing to reclaim';
+  return `reclaimed what ${rep.processes.map((p) => `pid ${p.pid}`).join(', ')} held: ${pools.join(', ') || 'nothing'}${rep.errors.length ? ` (${rep.errors.join('; ')})` : ''}`;
+}
+
+/**
+ * Watch every other process of the instance (the process table, looked at every 100 ms:
+ * clients, a traffic generator, tools that attach): when one dies, return what it held at
+ * once (reclaimDead), from the event loop, between forwarding slices.
+ */
+function watchPeers(eal: Eal, info: PortInfoView, cleanup: (() => void)[]): void {
+  const watched = new Set<number>();
+  const gone = (pid: number, name: string): void => {
+    watched.delete(pid);
+    let who = name || 'a process';
+    for (let id = 0; id < info.numClients; id++) if (info.client(id).pid === pid) who = `client ${id}`;
+    try {
+      process.stdout.write(`mp_server: ${who} (pid ${pid}) exited; ${describeReclaim(reclaimDead(eal))}\n`);
+    } catch (e) {
+      process.stderr.write(`mp_server: reclaiming what ${who} (pid ${pid}) held failed: ${(e as Error).message}\n`);
+    }
+  };
+  const look = (): void => {
+    for (const p of eal.processes.list()) {
+      if (p.pid === process.pid || watched.has(p.pid)) continue;
+      // One that died before we looked is handled now (reclaimDead frees its slot).
+      if (!p.alive) gone(p.pid, p.name);
+      else {
+        watched.add(p.pid);
+        watchDeath(p.pid, p.start, (pid) => gone(pid, p.name));
+      }
+    }
+  };
+  look();
+  const t = setInterval(look, 100);
+  t.unref();
+  cleanup.push(() => clearInterval(t));
+}
+
+/**
+ * The RX lcore's state: everything the hot loop touches, allocated once. Arrays of its
+ * record: 0 = the received burst, 1 + k = the part dealt to client k.
+ */
 class Forwarder {
-  private readonly rxq: RxQueue[];
-  private readonly rings: Ring[];
-  private readonly mbufs: Mbufs;
+  readonly hands: Hands;
+  private readonly srcs: Source[];
+  private readonly sinks: Sink[];
   private readonly idle: IdlePolicy;
   private readonly f64: Float64Array;
   /** f64 index of RX[port index]. */
@@ -208,74 +292,80 @@ class Forwarder {
   /** f64 index of each client's RX and RX_DROP. */
   private readonly clRx: Int32Array;
   private readonly clDrop: Int32Array;
-  private readonly buf = new Uint32Array(BURST);
   private readonly cbuf: Uint32Array[];
   private readonly cnt: Int32Array;
   private next = 0;
 
-  constructor(eal: Eal, dev: EthDev, info: PortInfoView, rings: Ring[], _pool: PktmbufPool, idle: 'poll' | 'sleep') {
-    this.rxq = info.portIds.map((p) => dev.rxQueue(p, 0));
-    this.rings = rings;
-    this.mbufs = new Mbufs(eal);
-    this.idle = new IdlePolicy({ mode: idle });
+  constructor(eal: Eal, dev: EthDev, info: PortInfoView, rings: Ring[], idle: 'poll' | 'sleep') {
+    this.hands = Hands.open(eal, 'mp_server', 1 + rings.length, BURST);
+    this.srcs = info.portIds.map((p) => this.hands.rxSource(dev, p, 0));
+    this.sinks = rings.map((ring) => this.hands.sink(ring, true));
+    // Interrupt mode where the driver has it (memif): sleep on the RX queues' wake-up fds.
+    this.idle = new IdlePolicy({ mode: idle, wake: info.portIds.map((p) => dev.rxQueue(p, 0)) });
     this.f64 = eal.region.f64;
     this.rxIdx = Int32Array.from(info.portIds, (_, i) => (info.offset + PI.RX + i * 8) >>> 3);
     this.clRx = Int32Array.from(rings, (_, i) => (clientBlock(info.offset, i) + PC.RX) >>> 3);
     this.clDrop = Int32Array.from(rings, (_, i) => (clientBlock(info.offset, i) + PC.RX_DROP) >>> 3);
-    this.cbuf = rings.map(() => new Uint32Array(BURST));
+    this.cbuf = rings.map((_, k) => this.hands.array(1 + k));
     this.cnt = new Int32Array(rings.length);
   }
 
   /** Forward for about `ms` milliseconds. */
   slice(ms: number): void {
     const end = performance.now() + ms;
-    const rxq = this.rxq;
-    const np = rxq.length;
-    const buf = this.buf;
+    const srcs = this.srcs;
+    const np = srcs.length;
+    const hands = this.hands;
     const f64 = this.f64;
     const rxIdx = this.rxIdx;
     const idle = this.idle;
     for (let round = 1; ; round++) {
       let got = 0;
       for (let p = 0; p < np; p++) {
-        const n = rxq[p]!.rxBurst(buf, BURST);
+        const n = hands.rx(0, srcs[p]!, BURST);
         if (n === 0) continue;
         f64[rxIdx[p]!] += n;
         got += n;
-        this.deal(buf, n);
+        this.deal(n);
       }
       if (got === 0) idle.idle();
       else idle.busy();
-      if ((round & 63) === 0 && performance.now() >= end) return;
+      if ((got === 0 || (round & 63) === 0) && performance.now() >= end) return; // an idle round may have slept
     }
   }
 
-  /** Round-robin the burst to the clients, then one bulk enqueue per client. */
-  private deal(buf: Uint32Array, n: number): void {
-    const nc = this.rings.length;
+  /** Round-robin the burst in array 0 to the clients' arrays, then one bulk enqueue per client. */
+  private deal(n: number): void {
+    const nc = this.sinks.length;
+    const hands = this.hands;
     if (nc === 1) {
-      this.flush(0, buf, n);
+      this.flush(0, 0);
       return;
     }
     const cbuf = this.cbuf;
     const cnt = this.cnt;
+    for (let k = 0; k < nc; k++) cbuf[k] = hands.array(1 + k);
+    const buf = hands.array(0);
     let c = this.next;
     for (let i = 0; i < n; i++) {
       cbuf[c]![cnt[c]!++] = buf[i]!;
       if (++c === nc) c = 0;
     }
     this.next = c;
+    for (let k = 0; k < nc; k++) if (cnt[k] !== 0) hands.commit(1 + k, cnt[k]!);
+    hands.commit(0, 0); // the burst is in the client arrays now
     for (let k = 0; k < nc; k++) {
-      const m = cnt[k]!;
-      if (m === 0) continue;
+      if (cnt[k] === 0) continue;
       cnt[k] = 0;
-      this.flush(k, cbuf[k]!, m);
+      this.flush(1 + k, k);
     }
   }
 
-  private flush(k: number, b: Uint32Array, m: number): void {
-    if (this.rings[k]!.enqueueBulk(b, m) === 0) {
-      this.mbufs.freeBulk(b, m);
+  /** Array a to client k's ring, all or nothing; a refused burst is freed (rx_drop, as DPDK). */
+  private flush(a: number, k: number): void {
+    const m = this.hands.count(a);
+    if (this.hands.tx(a, this.sinks[k]!) === 0) {
+      this.hands.free(a);
       this.f64[this.clDrop[k]!] += m;
     } else {
       this.f64[this.clRx[k]!] += m;

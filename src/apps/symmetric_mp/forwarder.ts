@@ -10,15 +10,17 @@
  *                       queue proc-id of its ports for the calling lcore), new Forwarder
  *                       once, then run(idle, untilMs) in slices
  *
- * Nothing here is in the region: the queues' own counters there are written by the
- * drivers; `stats` is this process's view, as DPDK's pstats[] (RX counted on the source
- * port, TX and drops on the destination port), one writer per entry (the lcore serving
- * the port); main.ts reads it to print.
+ * The burst array is array 0 of the lcore's ownership record (ownership/hands.ts): the RX
+ * queue writes straight into it, the TX queue reads from it, what the TX queue refuses is
+ * freed from it, each step a window the record describes; a process killed at any
+ * instruction has what it held returned by the next process with its --proc-id (main.ts
+ * calls reclaimDead before it binds the queues). `stats` is this process's view, as
+ * DPDK's pstats[] (RX counted on the source port, TX and drops on the destination port),
+ * one writer per entry (the lcore serving the port); main.ts reads it to print.
  *
- * Hot path: no allocation, no closure, no try; one handle array reused; the unsent tail is
- * moved to the front with copyWithin (no subarray) and freed in one freeBulk.
+ * Hot path: no allocation, no closure, no try; three plain stores per burst in the record.
  */
-import { MpdkError, isMpdkError, type EthDev, type IdlePolicy, type Mbufs, type RxQueue, type TxQueue } from '../../index.js';
+import { Hands, MpdkError, isMpdkError, type EthDev, type IdlePolicy, type RxQueue, type Sink, type Source, type TxQueue } from '../../index.js';
 
 /** DPDK's PKT_BURST. */
 export const PKT_BURST = 32;
@@ -33,54 +35,58 @@ export class Forwarder {
   readonly portIds: readonly number[];
   /** [rx, tx, drop] per entry of portIds. */
   readonly stats: Float64Array;
-  private readonly rx: RxQueue[];
+  readonly hands: Hands;
+  private readonly rx: Source[];
+  private readonly rxq: RxQueue[];
   /** tx[i]: the TX queue of portIds[i ^ 1], where what portIds[i] receives goes. */
-  private readonly tx: TxQueue[];
-  private readonly mbufs: Mbufs;
-  private readonly buf = new Uint32Array(PKT_BURST);
+  private readonly tx: Sink[];
 
   /**
-   * @param portIds   the ports this loop serves, in pairs (portIds[i] ↔ portIds[i ^ 1])
-   * @param rx, txOfPort  the bound queues of each of portIds, index for index
+   * @param hands     the calling lcore's record (one array of PKT_BURST)
+   * @param portIds   the ports this loop serves, in pairs (portIds[i] ↔ portIds[i ^ 1]),
+   *                  whose queue `procId` this lcore has bound (bindQueues)
    * @param stats     where to count, 3 per port (default: a fresh array); main.ts passes a
    *                  view of a SharedArrayBuffer when the loop runs on a worker lcore
    */
-  constructor(mbufs: Mbufs, portIds: readonly number[], rx: RxQueue[], txOfPort: TxQueue[], stats?: Float64Array) {
-    this.mbufs = mbufs;
+  constructor(hands: Hands, dev: EthDev, portIds: readonly number[], procId: number, stats?: Float64Array) {
+    this.hands = hands;
     this.portIds = portIds;
-    this.rx = rx;
-    this.tx = portIds.map((_, i) => txOfPort[i ^ 1]!);
+    this.rx = portIds.map((p) => hands.rxSource(dev, p, procId));
+    this.rxq = portIds.map((p) => dev.rxQueue(p, procId));
+    this.tx = portIds.map((_, i) => hands.txSink(dev, portIds[i ^ 1]!, procId));
     this.stats = stats ?? new Float64Array(portIds.length * 3);
+  }
+
+  /** The RX queues this loop polls (for IdlePolicy.watch: sleep on them when idle). */
+  get rxQueues(): readonly RxQueue[] {
+    return this.rxq;
   }
 
   /** One pass over every port: returns the packets received. */
   round(): number {
+    const hands = this.hands;
     const rx = this.rx;
     const tx = this.tx;
-    const buf = this.buf;
     const st = this.stats;
     const n = rx.length;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const k = rx[i]!.rxBurst(buf, PKT_BURST);
+      const k = hands.rx(0, rx[i]!, PKT_BURST);
       if (k === 0) continue;
       total += k;
       st[i * 3 + ST_RX] += k;
-      const s = tx[i]!.txBurst(buf, k);
+      const s = hands.tx(0, tx[i]!);
       const d = (i ^ 1) * 3;
       st[d + ST_TX] += s;
-      if (s < k) {
-        st[d + ST_DROP] += k - s;
-        if (s > 0) buf.copyWithin(0, s, k);
-        this.mbufs.freeBulk(buf, k - s);
-      }
+      if (s < k) st[d + ST_DROP] += hands.free(0);
     }
     return total;
   }
 
   /**
    * Forward until performance.now() reaches `untilMs` (checked every 64 busy rounds and
-   * after every idle one), idling per `idle` when a round finds nothing.
+   * after every idle one), idling per `idle` when a round finds nothing (an idle round may
+   * sleep up to the policy's wakeMaxMs on the RX queues it watches).
    */
   run(idle: IdlePolicy, untilMs: number): void {
     for (let r = 1; ; r++) {

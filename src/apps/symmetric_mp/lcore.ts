@@ -9,12 +9,13 @@
  *     stats   Float64Array, 3 per port of the whole -p list; this worker writes only the
  *             entries of its own ports (start*3 .. (start+count)*3), main reads them
  *
- * On stop the worker releases its queue claims (EthDev.close) and returns; if it is killed
- * with the process, its claims die with the pid and the next claimer takes them over.
+ * On stop the worker frees what its record holds, releases its queue claims (EthDev.close)
+ * and returns; if it is killed with the process, its claims die with the pid and the next
+ * process with this proc-id takes them over, after reclaiming what the record held.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { EthDev, IdlePolicy, PktmbufPool, type Eal, type IdleMode } from '../../index.js';
-import { Forwarder, bindQueues } from './forwarder.js';
+import { EthDev, Hands, IdlePolicy, type Eal, type IdleMode } from '../../index.js';
+import { Forwarder, PKT_BURST, bindQueues } from './forwarder.js';
 
 export interface LcoreArg {
   pool: string;
@@ -34,17 +35,19 @@ const SLICE_MS = 50;
 export async function main(eal: Eal, arg: LcoreArg, port: MessagePort): Promise<number> {
   const dev = EthDev.attach(eal);
   const mine = arg.ports.slice(arg.start, arg.start + arg.count);
+  let hands: Hands | undefined;
   try {
-    const pool = PktmbufPool.lookup(eal, arg.pool);
-    const { rx, tx } = bindQueues(dev, mine, arg.procId, arg.numProcs);
+    bindQueues(dev, mine, arg.procId, arg.numProcs);
+    hands = Hands.open(eal, `symmetric_mp:${arg.procId}:${eal.lcoreId}`, 1, PKT_BURST);
     const stats = new Float64Array(arg.stats, arg.start * 3 * 8, arg.count * 3);
-    const fwd = new Forwarder(pool, mine, rx, tx, stats);
-    const idle = new IdlePolicy({ mode: arg.idle });
+    const fwd = new Forwarder(hands, dev, mine, arg.procId, stats);
+    const idle = new IdlePolicy({ mode: arg.idle, wake: fwd.rxQueues }); // interrupt mode where the driver has it (memif)
     const stop = new Int32Array(arg.stop);
     port.postMessage({ ready: eal.lcoreId });
     while (Atomics.load(stop, 0) === 0) fwd.run(idle, performance.now() + SLICE_MS);
     return 0;
   } finally {
+    hands?.close();
     dev.close();
   }
 }

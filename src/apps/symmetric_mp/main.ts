@@ -25,7 +25,8 @@
  *   Drop - n" per port, releases its queue claims, leaves the EAL, exit 0
  *   The primary's death is logged and forwarding goes on (the guide's note); the dead id
  *   restarts with --proc-type=secondary (or auto: the EAL adopts the live instance instead
- *   of re-initialising it) and takes over its queues.
+ *   of re-initialising it), returns what its dead predecessor held (reclaimDead: the
+ *   burst in its ownership record, its lcore caches) and takes over its queues.
  *
  * The loop (forwarder.ts) runs on the main lcore in slices of SLICE_MS between which the
  * event loop runs (signals, the statistics timer, the primary's death watch). With more
@@ -34,12 +35,12 @@
  * of a process uses queue proc-id; each port pair belongs to one lcore.
  */
 import {
-  EAL_USAGE, Eal, EthDev, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseEalArgs, parseIdleMode, isMpdkError, remoteLaunch,
+  EAL_USAGE, Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseEalArgs, parseIdleMode, isMpdkError, reclaimDead, remoteLaunch,
   type IdleMode, type LcoreJob,
 } from '../../index.js';
 import { optionsHelp, parseOptions, parsePortmask, portmaskOf, type OptionSpec } from '../app-options.js';
 import { confExists, createConf, readConf } from './conf.js';
-import { Forwarder, ST_DROP, ST_RX, ST_TX, assignPairs, bindQueues } from './forwarder.js';
+import { Forwarder, PKT_BURST, ST_DROP, ST_RX, ST_TX, assignPairs, bindQueues } from './forwarder.js';
 import type { LcoreArg } from './lcore.js';
 
 /** The pool's name in DPDK's current example. */
@@ -234,6 +235,7 @@ export async function main(argv: string[]): Promise<number> {
   const jobs: LcoreJob[] = [];
   let dev: EthDev | undefined;
   let fwd: Forwarder | undefined;
+  let hands: Hands | undefined;
   let numProcs: number;
   try {
     dev = attachPorts(eal);
@@ -255,15 +257,21 @@ export async function main(argv: string[]): Promise<number> {
     }
     // A live holder of our id is refused here, before any lcore starts.
     refuseTakenId(dev, o, numProcs);
+    // A dead predecessor with our id: what it held goes back before we take its queues.
+    const rep = reclaimDead(eal);
+    const back = Object.entries(rep.pools).map(([n, x]) => `${x.returned + x.flushed} buffers back to ${n}`);
+    if (rep.processes.length > 0) out(`symmetric_mp: reclaimed what pid ${rep.processes.map((x) => x.pid).join(', pid ')} held: ${back.join(', ') || 'nothing'}`);
     if (mineAt.count > 0) {
       const mine = o.ports.slice(mineAt.start, mineAt.start + mineAt.count);
-      const { rx, tx } = bindQueues(dev, mine, o.procId, numProcs);
-      fwd = new Forwarder(pool, mine, rx, tx, new Float64Array(stats.buffer, mineAt.start * 3 * 8, mineAt.count * 3));
+      bindQueues(dev, mine, o.procId, numProcs);
+      hands = Hands.open(eal, `symmetric_mp:${o.procId}:${mainLcore}`, 1, PKT_BURST);
+      fwd = new Forwarder(hands, dev, mine, o.procId, new Float64Array(stats.buffer, mineAt.start * 3 * 8, mineAt.count * 3));
     }
     await launchWorkers(eal, o, numProcs, plan, stats, stopWord, jobs);
   } catch (e) {
     Atomics.store(new Int32Array(stopWord), 0, 1);
     await Promise.all(jobs.map((j) => j.done.catch(() => undefined)));
+    hands?.close();
     dev?.close();
     eal.close();
     throw e;
@@ -283,7 +291,7 @@ export async function main(argv: string[]): Promise<number> {
   out('APP: Finished Process Init.');
 
   const lines = (): string[] => o.ports.map((p, i) => `Port ${p}: RX - ${stats[i * 3 + ST_RX]}, TX - ${stats[i * 3 + ST_TX]}, Drop - ${stats[i * 3 + ST_DROP]}`);
-  const idle = new IdlePolicy({ mode: o.idle });
+  const idle = new IdlePolicy({ mode: o.idle, wake: fwd?.rxQueues ?? [] }); // interrupt mode where the driver has it (memif)
   let stopping = false;
   const stop = async (why: string, code: number): Promise<void> => {
     if (stopping) return;
@@ -292,6 +300,7 @@ export async function main(argv: string[]): Promise<number> {
     await Promise.race([Promise.all(jobs.map((j) => j.done.catch(() => undefined))), new Promise((r) => setTimeout(r, 1000))]);
     out(`\n${why}\n`);
     for (const l of lines()) out(l);
+    hands?.close();
     dev!.close();
     eal.close();
     process.exit(code);

@@ -1,0 +1,586 @@
+/**
+ * Hands: the mbufs a process holds, kept in shared memory so that another process can
+ * return them, exactly, after this one was killed at any instruction (issue 10: "every
+ * buffer has an owner"). The generalisation of l2fwd_fork's ownership record.
+ *
+ * A process opens one `Hands` record per thread that moves packets, with a few ARRAYS of
+ * handles (a receive burst array, one TX buffer per port, one buffer per client ...).
+ * The arrays ARE views of the record: rxBurst / dequeue write straight into them, txBurst
+ * / enqueue read straight from them; no copy, no allocation. Each array has one count
+ * word (CTRL), written with ONE plain store per burst, and a snapshot word (SNAP).
+ *
+ *   who calls what
+ *   owner thread   Hands.open; source/rxSource, sink/txSink (setup); then per burst
+ *                  rx, tx, free, array, count, commit; close at exit
+ *   reclaimer      reclaim.ts (reclaimDead) reads a dead owner's record through
+ *                  readRecord + heldHandles, returns them, frees the record
+ *   auditor        audit.ts reads every record (read-only) through the same two functions
+ *
+ * ## Windows: what the owner holds at any instruction
+ * Between bursts an array holds exactly arr[SIDE][0..N) (state HELD). A burst opens a
+ * WINDOW with one store (CTRL = state | ring | N, after SNAP), moves packets, and closes
+ * it with one store (CTRL = HELD | side | new N). A reader that finds a window open
+ * computes what went through from the ring named in CTRL:
+ *
+ *   state      opened by   SNAP before the burst            held after the owner's death
+ *   HELD       commit      —                                arr[S][0..N)
+ *   RECEIVING  rx          SC ring: its CONS_TAIL           arr[S][0..N + k), k = tail − SNAP
+ *                          MC ring: TO of our claim line    k = 0 if the claim is not finished
+ *                                                           (the ring's repair hands those
+ *                                                           handles to its repairer), else
+ *                                                           TO − FROM (holes dropped)
+ *   SENDING    tx          SP ring: its PROD_TAIL           arr[S][s..N), s = tail − SNAP
+ *                          MP ring: TO of our claim line    s = 0 if the claim is CLAIMING /
+ *                                                           CLAIMED or was repaired FILLED,
+ *                                                           else TO − FROM
+ *                          no ring (other drivers)          none: counted as sent (a leak
+ *                                                           at worst, never a duplicate)
+ *   FREEING    free        —                                arr[S][0..N) minus the handles
+ *                                                           found in the owner lcore's
+ *                                                           mempool caches (the put's commit)
+ *
+ * A single producer or consumer is the only one that moves its tail, so `tail − SNAP` is
+ * exactly what its burst moved — as long as no successor uses that ring side before the
+ * record is reclaimed: a program that takes over a dead process's rings, queues or lcore
+ * calls reclaimDead first (the shipped programs do, before opening their record).
+ * An MP/MC ring's claim line (ring.ts) belongs to the lcore: the record's LCORE must be
+ * the lcore its rings run as (the Eal's), which it is by construction.
+ *
+ * Not covered exactly (a death there leaks, and the audit shows it; it never duplicates,
+ * except where said):
+ *   - taking from a pool into an array, then commit: a death between leaks the burst;
+ *   - windows on a queue with no ring behind it (pcap, af_packet, memif, null drivers):
+ *     a receive's burst leaks, a send counts as sent;
+ *   - chained mbufs: the recorded first segment is returned, the others leak;
+ *   - FREEING into a pool without a cache, more than its flush threshold, or by an owner
+ *     without an lcore: the put goes to the ring, which the reader cannot tell apart; only
+ *     the reclaim's "found nowhere else" filter guards it (a getter that took a handle in
+ *     between makes it a duplicate);
+ *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
+ *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
+ *
+ * A send that leaves some handles copies them to the other SIDE, then commits SIDE flip |
+ * left in one store: the array the reader trusts is never overwritten before the commit.
+ * A handle may be recorded twice for an instant (moved from one array to another, the
+ * target committed before the source is cleared): readers take the union.
+ *
+ * ## Layout (HANDS: byte offsets from the record's start; memzone "HN_<pid>_<k>")
+ *   0    header    MAGIC VERSION PID LCORE START(f64) NARR CAP NAME[32]   owner, at open, MAGIC last
+ *   64   rings     RINGS u32 × MAX_RINGS: ring offset | RS_RX / RS_TX     owner, at setup (before
+ *                  (the ring sides this record's windows name)            any window names it)
+ *   192  arrays    NARR × arrayBytes(CAP), each:                            owner only
+ *                    +0 CTRL  u32  STATE(2) SIDE(1) RING(5) · N(16)
+ *                    +4 SNAP  u32
+ *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
+ */
+import type { Eal } from '../eal/eal.js';
+import { MpdkError } from '../eal/errors.js';
+import type { Region } from '../eal/region.js';
+import { RING_EMPTY, Ring, burstMoved, burstSnapIndex } from '../ring/ring.js';
+import { Mbufs } from '../mbuf/mbuf.js';
+import type { EthDev } from '../ethdev/ethdev.js';
+import type { RxQueue, TxQueue } from '../ethdev/driver.js';
+import { ED, EP, EQ, ETHDEV_MZ, MAX_QUEUES } from '../ethdev/layout.js';
+import { processAlive, processStartTime } from '../native/libc.js';
+import { registerDescriber } from '../eal/describe.js';
+
+/** Record header and tables: byte offsets from the record's start. */
+export const HANDS = {
+  MAGIC: 0, // u32 HANDS_MAGIC, stored last by the owner (release)
+  VERSION: 4,
+  PID: 8, // i32 owner pid
+  LCORE: 12, // i32 owner's lcore (-1: none; its ring claims then use line 0, its puts skip caches)
+  START: 16, // f64 owner's start time (pid reuse)
+  NARR: 24, // u32 arrays
+  CAP: 28, // u32 handles per array side
+  NAME: 32, NAME_MAX: 32,
+  RINGS: 64, // u32 × MAX_RINGS
+  ARRAYS: 192,
+} as const;
+/** Array block: byte offsets from its start. */
+export const HARR = { CTRL: 0, SNAP: 4, SIDES: 64 } as const;
+
+export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
+export const HANDS_VERSION = 1;
+export const HANDS_MZ_PREFIX = 'HN_';
+/** Ring table entries; index NO_RING in CTRL names "no ring" (a driver without one). */
+export const MAX_RINGS = 31;
+export const NO_RING = 31;
+/** Ring table entry bits (ring offsets are 64-aligned). */
+export const RS_RX = 1;
+export const RS_TX = 2;
+/** Largest array (N is 16 bits). */
+export const HANDS_MAX_CAP = 4096;
+export const HANDS_MAX_ARRAYS = 64;
+
+/** CTRL fields. */
+export const H_STATE_SHIFT = 30;
+export const H_HELD = 0;
+export const H_RECEIVING = 1;
+export const H_SENDING = 2;
+export const H_FREEING = 3;
+export const H_SIDE = 1 << 29;
+export const H_RING_SHIFT = 24;
+export const H_N_MASK = 0xffff;
+const RECEIVING = H_RECEIVING << H_STATE_SHIFT;
+const SENDING = H_SENDING << H_STATE_SHIFT;
+const FREEING = (H_FREEING << H_STATE_SHIFT) >>> 0;
+
+/** Bytes of one array block of capacity `cap`. */
+export function arrayBytes(cap: number): number {
+  return HARR.SIDES + 2 * Math.ceil((cap * 4) / 64) * 64;
+}
+
+/** Test hooks (read once; nothing when unset): stop inside a window so a test can SIGKILL us there. */
+const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK_RX = HOOK === 'hands:rx'; // after the burst was received, before its commit
+const HOOK_RX_HOLDING = HOOK === 'hands:rx-holding'; // same, when another array holds handles too
+const HOOK_TX = HOOK === 'hands:tx'; // after the send, before its commit
+const HOOK_FREE = HOOK === 'hands:free'; // after the put, before its commit
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(cell, 0, 0, 1000);
+}
+
+/** Region offset of the ring behind a net_ring port queue (0 for other drivers). */
+export function portQueueRing(dev: EthDev, port: number, q: number, rx: boolean): number {
+  const p = dev.port(port);
+  return p.driverName === 'net_ring' ? p.qDrv(rx, q, 0) : 0;
+}
+
+/**
+ * Every ring that is a port queue (net_ring ports' DRV0 words, read from ETHDEV_DATA
+ * without attaching: works on a read-only observer). Offsets, for classification.
+ */
+export function portQueueRings(eal: Eal): Set<number> {
+  const out = new Set<number>();
+  const mz = eal.memzones.tryLookup(ETHDEV_MZ);
+  if (!mz) return out;
+  const r = eal.region;
+  const n = r.u32At(mz.offset + ED.NB_PORTS);
+  const stride = r.u32At(mz.offset + ED.PORT_STRIDE);
+  for (let p = 0; p < n && p < 64; p++) {
+    const e = mz.offset + ED.BYTES + p * stride;
+    if (r.readString(e + EP.DRIVER, 32) !== 'net_ring') continue;
+    for (let q = 0; q < 2 * MAX_QUEUES; q++) {
+      const qe = e + EP.RXQ + q * EQ.BYTES;
+      if (r.u32At(qe + EQ.STATE) === 0) continue;
+      const ring = r.u32At(qe + EQ.DRV0);
+      if (ring !== 0) out.add(ring);
+    }
+  }
+  return out;
+}
+
+/** Where a burst comes from: a ring or an RX queue, and the snapshot word of its window. */
+export class Source {
+  constructor(readonly q: RxQueue, readonly ri: number, readonly snapIdx: number) {}
+}
+
+/** Where a burst goes. */
+export class Sink {
+  constructor(readonly q: TxQueue, readonly ri: number, readonly snapIdx: number) {}
+}
+
+class RingRx implements RxQueue {
+  constructor(private readonly ring: Ring, private readonly mbufs: Mbufs) {}
+  rxBurst(handles: Uint32Array, n: number): number {
+    const k = this.ring.dequeueBurst(handles, n);
+    if (this.ring.reclaimedPending !== 0) this.giveBack();
+    return k;
+  }
+
+  /**
+   * This dequeue waited behind a dead consumer and repaired its claim (ring.ts): the dead
+   * one's record counts those handles as the repairer's (hands.ts window table), so they
+   * are freed here, once.
+   */
+  private giveBack(): void {
+    const x = this.ring.repair().reclaimed;
+    if (x.length > 0) this.mbufs.freeBulk(Uint32Array.from(x), x.length);
+  }
+}
+
+class RingTx implements TxQueue {
+  constructor(private readonly ring: Ring, private readonly bulk: boolean) {}
+  txBurst(handles: Uint32Array, n: number): number {
+    return this.bulk ? this.ring.enqueueBulk(handles, n) : this.ring.enqueueBurst(handles, n);
+  }
+}
+
+let seq = 0;
+
+export class Hands {
+  readonly eal: Eal;
+  /** Region offset of the record, and its memzone name. */
+  readonly offset: number;
+  readonly name: string;
+  readonly arrays: number;
+  readonly capacity: number;
+  private readonly u32: Uint32Array;
+  private readonly mbufs: Mbufs;
+  /** u32 index of each array's CTRL and SNAP. */
+  private readonly ctrl: Int32Array;
+  private readonly snap: Int32Array;
+  /** views[2a + s] = side s of array a; subs[(2a + s) * (cap + 1) + k] = its subarray(k). */
+  private readonly views: Uint32Array[] = [];
+  private readonly subs: Uint32Array[] = [];
+  private nrings = 0;
+  /** The lcore our rings' claim lines belong to (the Eal's). */
+  private readonly lcore: number;
+  private closed = false;
+
+  private constructor(eal: Eal, offset: number, name: string, arrays: number, cap: number) {
+    this.eal = eal;
+    this.offset = offset;
+    this.name = name;
+    this.arrays = arrays;
+    this.capacity = cap;
+    const r = eal.region;
+    this.u32 = r.u32;
+    this.mbufs = new Mbufs(eal);
+    const ab = arrayBytes(cap);
+    this.ctrl = new Int32Array(arrays);
+    this.snap = new Int32Array(arrays);
+    for (let a = 0; a < arrays; a++) {
+      const b = offset + HANDS.ARRAYS + a * ab;
+      this.ctrl[a] = (b + HARR.CTRL) >>> 2;
+      this.snap[a] = (b + HARR.SNAP) >>> 2;
+      for (let s = 0; s < 2; s++) {
+        const v = new Uint32Array(r.buffer, b + HARR.SIDES + s * (ab - HARR.SIDES) / 2, cap);
+        this.views.push(v);
+        for (let k = 0; k <= cap; k++) this.subs.push(v.subarray(k));
+      }
+    }
+    this.lcore = eal.lcoreId;
+  }
+
+  /**
+   * Open a record of `arrays` arrays of `capacity` handles each for the calling thread
+   * (its Eal's pid and lcore). A process that may be the successor of a dead one (same
+   * rings, queues or lcore) calls reclaimDead(eal) first. EINVAL for bad sizes; ENOSPC
+   * when the region or the memzone table is full.
+   */
+  static open(eal: Eal, name: string, arrays: number, capacity: number): Hands {
+    if (!Number.isInteger(arrays) || arrays < 1 || arrays > HANDS_MAX_ARRAYS) throw new MpdkError('EINVAL', `hands '${name}': ${arrays} arrays; give 1 to ${HANDS_MAX_ARRAYS}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > HANDS_MAX_CAP) throw new MpdkError('EINVAL', `hands '${name}': capacity ${capacity}; give 1 to ${HANDS_MAX_CAP}`);
+    const bytes = HANDS.ARRAYS + arrays * arrayBytes(capacity);
+    const r = eal.region;
+    let mzName = '';
+    let off = -1;
+    for (let tries = 0; off < 0; tries++) {
+      mzName = `${HANDS_MZ_PREFIX}${process.pid}_${seq++}`;
+      try {
+        off = eal.memzones.reserve(mzName, bytes, 64).offset; // zeroed: every array HELD, N = 0
+      } catch (e) {
+        // A dead process with our pid left a record of that name: reclaimDead frees it; skip the name.
+        if (!(e instanceof MpdkError && e.code === 'EEXIST') || tries > 64) throw e;
+      }
+    }
+    r.u32[(off + HANDS.VERSION) >>> 2] = HANDS_VERSION;
+    r.i32[(off + HANDS.PID) >>> 2] = process.pid;
+    r.i32[(off + HANDS.LCORE) >>> 2] = eal.lcoreId;
+    r.f64[(off + HANDS.START) >>> 3] = processStartTime(process.pid);
+    r.u32[(off + HANDS.NARR) >>> 2] = arrays;
+    r.u32[(off + HANDS.CAP) >>> 2] = capacity;
+    r.writeString(off + HANDS.NAME, HANDS.NAME_MAX, name.slice(0, HANDS.NAME_MAX - 1));
+    r.storeRelease(off + HANDS.MAGIC, HANDS_MAGIC);
+    return new Hands(eal, off, mzName, arrays, capacity);
+  }
+
+  // --- setup: the rings this record's windows may name ----------------------------------
+
+  private addRing(offset: number, side: number): number {
+    if (offset === 0) return NO_RING;
+    const base = (this.offset + HANDS.RINGS) >>> 2;
+    for (let i = 0; i < this.nrings; i++) {
+      const e = this.u32[base + i]!;
+      if ((e & ~3) === offset) {
+        this.u32[base + i] = e | side;
+        return i;
+      }
+    }
+    if (this.nrings === MAX_RINGS) throw new MpdkError('ENOSPC', `hands '${this.name}': more than ${MAX_RINGS} rings`);
+    this.u32[base + this.nrings] = offset | side;
+    return this.nrings++;
+  }
+
+  /** The word whose value before a burst tells how far the burst went (ring.ts burstSnapIndex). */
+  private snapWord(ring: number, side: number): number {
+    if (ring === 0) return (this.offset + HANDS.MAGIC) >>> 2; // no ring: any word, never read back
+    return burstSnapIndex(this.u32, ring, this.lcore, side === RS_RX);
+  }
+
+  /** Receive from `ring` (dequeueBurst). */
+  source(ring: Ring): Source {
+    return new Source(new RingRx(ring, this.mbufs), this.addRing(ring.offset, RS_RX), this.snapWord(ring.offset, RS_RX));
+  }
+
+  /** Receive from RX queue q of `port` (binds it: dev.rxQueue). */
+  rxSource(dev: EthDev, port: number, q: number): Source {
+    const rxq = dev.rxQueue(port, q);
+    const ring = portQueueRing(dev, port, q, true);
+    return new Source(rxq, this.addRing(ring, RS_RX), this.snapWord(ring, RS_RX));
+  }
+
+  /** Send to `ring`: all or nothing with `bulk`, else as many as fit. */
+  sink(ring: Ring, bulk = false): Sink {
+    return new Sink(new RingTx(ring, bulk), this.addRing(ring.offset, RS_TX), this.snapWord(ring.offset, RS_TX));
+  }
+
+  /** Send on TX queue q of `port` (binds it: dev.txQueue). */
+  txSink(dev: EthDev, port: number, q: number): Sink {
+    const txq = dev.txQueue(port, q);
+    const ring = portQueueRing(dev, port, q, false);
+    return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX));
+  }
+
+  /**
+   * Receive through any object with rxBurst (a Wire's collect, a driver queue), naming the
+   * single ring behind it when there is one (its windows are then exact; without a ring a
+   * death inside a receive window leaks that burst, never duplicates it).
+   */
+  sourceOf(q: RxQueue, ring?: Ring): Source {
+    const o = ring?.offset ?? 0;
+    return new Source(q, this.addRing(o, RS_RX), this.snapWord(o, RS_RX));
+  }
+
+  /** Send through any object with txBurst (a Wire's inject ...); see sourceOf. */
+  sinkOf(q: TxQueue, ring?: Ring): Sink {
+    const o = ring?.offset ?? 0;
+    return new Sink(q, this.addRing(o, RS_TX), this.snapWord(o, RS_TX));
+  }
+
+  // --- hot path: one store per state change, nothing per packet ---------------------------
+
+  /** Handles array `a` holds. */
+  count(a: number): number {
+    return this.u32[this.ctrl[a]!]! & H_N_MASK;
+  }
+
+  /** The current side of array `a` (capacity handles): read [0, count), append at count, then commit. */
+  array(a: number): Uint32Array {
+    return this.views[2 * a + ((this.u32[this.ctrl[a]!]! & H_SIDE) !== 0 ? 1 : 0)]!;
+  }
+
+  /** Array `a` now holds array(a)[0..n): ONE plain store. */
+  commit(a: number, n: number): void {
+    const ci = this.ctrl[a]!;
+    this.u32[ci] = (this.u32[ci]! & H_SIDE) | n;
+  }
+
+  /**
+   * Receive up to `max` packets from `src` into array `a`, after what it holds. Returns
+   * how many came. Three plain stores (SNAP, open, commit); allocates nothing.
+   */
+  rx(a: number, src: Source, max: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const c = u32[ci]!;
+    const side = c & H_SIDE;
+    const n = c & H_N_MASK;
+    const room = this.capacity - n;
+    if (max > room) max = room;
+    if (max <= 0) return 0;
+    u32[this.snap[a]!] = u32[src.snapIdx]!; // only we move this tail (or write this claim line)
+    u32[ci] = RECEIVING | side | (src.ri << H_RING_SHIFT) | n;
+    const k = src.q.rxBurst(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + n]!, max);
+    if (HOOK_RX && k > 0) hookStop('hands:rx');
+    if (HOOK_RX_HOLDING && k > 0 && this.holdsBesides(a)) hookStop('hands:rx-holding');
+    u32[ci] = side | (n + k); // commit: HELD
+    return k;
+  }
+
+  /**
+   * Send what array `a` holds to `dst`. Returns how many went; the others stay in `a`
+   * (moved to its front). Allocates nothing.
+   */
+  tx(a: number, dst: Sink): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const c = u32[ci]!;
+    const n = c & H_N_MASK;
+    if (n === 0) return 0;
+    const side = c & H_SIDE;
+    const s0 = side ? 1 : 0;
+    u32[this.snap[a]!] = u32[dst.snapIdx]!;
+    u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
+    const arr = this.views[2 * a + s0]!;
+    const s = dst.q.txBurst(arr, n);
+    if (HOOK_TX && s > 0) hookStop('hands:tx');
+    const left = n - s;
+    if (left === 0) u32[ci] = side; // commit: empty
+    else if (s === 0) u32[ci] = side | n; // commit: nothing went
+    else {
+      const other = this.views[2 * a + 1 - s0]!;
+      for (let i = 0; i < left; i++) other[i] = arr[s + i]!;
+      u32[ci] = (side ^ H_SIDE) | left; // commit: the rest, on the other side
+    }
+    return s;
+  }
+
+  /** Free every packet array `a` holds (back to their pools). Allocates nothing. */
+  free(a: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const c = u32[ci]!;
+    const n = c & H_N_MASK;
+    if (n === 0) return 0;
+    const side = c & H_SIDE;
+    u32[ci] = (FREEING | side | n) >>> 0;
+    this.mbufs.freeBulk(this.views[2 * a + (side ? 1 : 0)]!, n);
+    if (HOOK_FREE) hookStop('hands:free');
+    u32[ci] = side; // commit: empty
+    return n;
+  }
+
+  /** Handles held in all arrays (a snapshot, for logs and tests). */
+  held(): number {
+    let t = 0;
+    for (let a = 0; a < this.arrays; a++) t += this.count(a);
+    return t;
+  }
+
+  private holdsBesides(a: number): boolean {
+    for (let b = 0; b < this.arrays; b++) if (b !== a && this.count(b) > 0) return true;
+    return false;
+  }
+
+  /** Free what the arrays still hold and the record itself. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (let a = 0; a < this.arrays; a++) this.free(a);
+    this.eal.region.storeRelease(this.offset + HANDS.MAGIC, 0);
+    try {
+      this.eal.memzones.free(this.name);
+    } catch {
+      /* reclaimed meanwhile (we were taken for dead): nothing left to free */
+    }
+  }
+}
+
+// --- readers: reclaim.ts and audit.ts ---------------------------------------------------------
+
+/** One record as a reader sees it. */
+export interface HandsRecord {
+  /** Memzone name and region offset. */
+  mz: string;
+  offset: number;
+  name: string;
+  pid: number;
+  lcore: number;
+  start: number;
+  alive: boolean;
+  /** Finished by its owner (MAGIC stored). */
+  ready: boolean;
+  arrays: number;
+  capacity: number;
+  /** Ring table: offset and RS_* bits. */
+  rings: { offset: number; sides: number }[];
+}
+
+/** Every record of the instance (memzones "HN_*"), with its owner's liveness. */
+export function listRecords(eal: Eal): HandsRecord[] {
+  const r = eal.region;
+  const out: HandsRecord[] = [];
+  for (const mz of eal.memzones.list()) {
+    if (!mz.name.startsWith(HANDS_MZ_PREFIX)) continue;
+    const o = mz.offset;
+    const ready = r.loadAcquire(o + HANDS.MAGIC) === HANDS_MAGIC && r.u32At(o + HANDS.VERSION) === HANDS_VERSION;
+    const pid = ready ? r.i32[(o + HANDS.PID) >>> 2]! : mz.creator;
+    const start = ready ? r.f64[(o + HANDS.START) >>> 3]! : 0;
+    const arrays = ready ? r.u32At(o + HANDS.NARR) : 0;
+    const capacity = ready ? r.u32At(o + HANDS.CAP) : 0;
+    const fits = arrays <= HANDS_MAX_ARRAYS && capacity <= HANDS_MAX_CAP && HANDS.ARRAYS + arrays * arrayBytes(capacity) <= mz.length;
+    const rings: HandsRecord['rings'] = [];
+    if (ready) {
+      for (let i = 0; i < MAX_RINGS; i++) {
+        const e = r.u32At(o + HANDS.RINGS + 4 * i);
+        rings.push({ offset: e & ~3, sides: e & 3 });
+      }
+    }
+    out.push({
+      mz: mz.name, offset: o, name: ready ? r.readString(o + HANDS.NAME, HANDS.NAME_MAX) : '', pid, lcore: ready ? r.i32[(o + HANDS.LCORE) >>> 2]! : -1,
+      start, alive: pid > 0 && processAlive(pid, start), ready: ready && fits, arrays: fits ? arrays : 0, capacity: fits ? capacity : 0, rings,
+    });
+  }
+  return out;
+}
+
+/** What a record says its owner holds. */
+export interface Held {
+  handles: number[];
+  /** Open windows found, by state name (for reports). */
+  windows: Record<string, number>;
+  /** Impossible counts: that window was ignored (its handles are then not returned). */
+  errors: string[];
+}
+
+/**
+ * The handles record `rec` holds, per the window table in the file header. Exact for a
+ * dead owner whose ring sides nobody moved since; a snapshot for a live one.
+ * `inCaches(h)` answers "is h in the mempool cache of the owner's lcore" (FREEING windows).
+ * Handles may repeat (a move between arrays): callers dedupe. RING_EMPTY never appears.
+ */
+export function heldHandles(r: Region, rec: HandsRecord, inCaches: (h: number) => boolean): Held {
+  const out: Held = { handles: [], windows: {}, errors: [] };
+  if (!rec.ready) return out;
+  const u32 = r.u32;
+  const cap = rec.capacity;
+  const ab = arrayBytes(cap);
+  const half = (ab - HARR.SIDES) / 2;
+  const lc = rec.lcore;
+  const push = (base: number, from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      const h = u32[base + i]!;
+      if (h !== RING_EMPTY && h !== 0) out.handles.push(h);
+    }
+  };
+  for (let a = 0; a < rec.arrays; a++) {
+    const b = rec.offset + HANDS.ARRAYS + a * ab;
+    const c = u32[(b + HARR.CTRL) >>> 2]!;
+    const snap = u32[(b + HARR.SNAP) >>> 2]!;
+    const state = c >>> H_STATE_SHIFT;
+    const n = c & H_N_MASK;
+    const arr = (b + HARR.SIDES + ((c & H_SIDE) !== 0 ? half : 0)) >>> 2;
+    if (n > cap) {
+      out.errors.push(`array ${a}: count ${n} > capacity ${cap}`);
+      continue;
+    }
+    if (state === H_HELD) {
+      push(arr, 0, n);
+      continue;
+    }
+    const names = ['held', 'receiving', 'sending', 'freeing'];
+    out.windows[names[state]!] = (out.windows[names[state]!] ?? 0) + 1;
+    if (state === H_FREEING) {
+      for (let i = 0; i < n; i++) {
+        const h = u32[arr + i]!;
+        if (!inCaches(h)) out.handles.push(h);
+      }
+      continue;
+    }
+    const ri = (c >>> H_RING_SHIFT) & 31;
+    const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);
+    if (state === H_RECEIVING) {
+      push(arr, 0, n);
+      if (ring === 0) continue; // not a ring: the burst is not known (a leak at worst)
+      const k = burstMoved(u32, ring, lc, snap, true);
+      if (k > cap - n) out.errors.push(`array ${a}: ${k} handles received past the snapshot, room ${cap - n}`);
+      else push(arr, n, n + k);
+      continue;
+    }
+    // SENDING
+    const s = ring === 0 ? n : burstMoved(u32, ring, lc, snap, false);
+    if (s > n) out.errors.push(`array ${a}: ${s} sent > ${n} buffered`);
+    else push(arr, s, n);
+  }
+  return out;
+}
+
+registerDescriber('hands', (eal) => listRecords(eal).map((rec) => {
+  const held = new Set(heldHandles(eal.region, rec, () => false).handles).size;
+  return { kind: 'hands', name: rec.name || rec.mz, record: rec.mz, pid: rec.pid, alive: rec.alive, lcore: rec.lcore, arrays: rec.arrays, capacity: rec.capacity, held };
+}));

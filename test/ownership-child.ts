@@ -1,0 +1,84 @@
+/**
+ * A scripted holder of mbufs for test/ownership.test.ts:
+ *   node ownership-child.js <EAL args> -- <mode> key=value...
+ *
+ *   forward in=RING out=RING burst=B   open a Hands record (2 arrays of 64), receive bursts of up
+ *     [warm=RING]                      to B from ring `in` into array 0, send them to ring `out`
+ *                                      (first one burst from ring `warm`: stale handles in array 0);
+ *                                      run with MPDK_TEST_HOOK=hands:rx / hands:tx to stop inside
+ *                                      a window (the test SIGKILLs it there)
+ *   leak pool=P count=N                allocate N mbufs into a plain JS array (no record), print
+ *                                      "holding", wait to be killed
+ *   free pool=P count=N                allocate N mbufs into array 0 of a record and free them
+ *                                      through it (MPDK_TEST_HOOK=hands:free stops after the put)
+ *   flush pool=P                       take 20 mbufs into a record (its lcore cache keeps 32), free
+ *                                      them through it: the put flushes the cache first
+ *                                      (MPDK_TEST_HOOK=mempool:flush stops there)
+ *   get pool=P count=N                 allocate N mbufs (N > the cache: straight from the pool's
+ *                                      ring; MPDK_TEST_HOOK=ring-claim:cons stops inside that claim)
+ *   reclaim                            call reclaimDead once, print its report as JSON, exit
+ * Prints "ready" once set up.
+ */
+import { Eal, Hands, PktmbufPool, Ring, reclaimDead } from '../src/index.js';
+
+const argv = process.argv.slice(2);
+const dd = argv.indexOf('--');
+const [mode, ...kv] = argv.slice(dd + 1);
+const opt: Record<string, string> = {};
+for (const a of kv) opt[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+
+const { eal } = Eal.init(argv.slice(0, dd), { name: `ownership-child:${mode}` });
+eal.onPrimaryExit(() => undefined);
+const cell = new Int32Array(new SharedArrayBuffer(4));
+const nap = (ms: number): void => void Atomics.wait(cell, 0, 0, ms);
+
+if (mode === 'reclaim') {
+  process.stdout.write(JSON.stringify(reclaimDead(eal)) + '\n');
+  eal.close();
+  process.exit(0);
+} else if (mode === 'forward') {
+  const hands = Hands.open(eal, 'test-forward', 2, 64);
+  const src = hands.source(Ring.lookup(eal, opt.in!));
+  const dst = hands.sink(Ring.lookup(eal, opt.out!));
+  const burst = Number(opt.burst ?? 32);
+  if (opt.warm) {
+    hands.rx(0, hands.source(Ring.lookup(eal, opt.warm)), burst);
+    hands.tx(0, dst);
+  }
+  process.stdout.write('ready\n');
+  const end = Date.now() + 20000;
+  while (Date.now() < end) {
+    if (hands.rx(0, src, burst) === 0) nap(1);
+    hands.tx(0, dst);
+  }
+} else if (mode === 'leak') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const held = new Uint32Array(Number(opt.count));
+  pool.allocBulk(held, held.length);
+  process.stdout.write('ready\nholding\n');
+  for (;;) nap(1000);
+} else if (mode === 'get') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const held = new Uint32Array(Number(opt.count));
+  process.stdout.write('ready\n');
+  pool.allocBulk(held, held.length);
+  for (;;) nap(1000);
+} else if (mode === 'flush') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const hands = Hands.open(eal, 'test-flush', 1, 64);
+  pool.allocBulk(hands.array(0), 20); // the cache is refilled with 32 + 20: 32 stay in it
+  hands.commit(0, 20);
+  process.stdout.write('ready\n');
+  hands.free(0); // 32 + 20 > 48: the put flushes the cache first
+  for (;;) nap(1000);
+} else if (mode === 'free') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const hands = Hands.open(eal, 'test-free', 1, 64);
+  const n = Number(opt.count);
+  pool.allocBulk(hands.array(0), n);
+  hands.commit(0, n);
+  process.stdout.write('ready\n');
+  hands.free(0);
+  process.stdout.write('freed\n');
+  for (;;) nap(1000);
+}

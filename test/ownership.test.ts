@@ -1,0 +1,291 @@
+/**
+ * Ownership records (src/ownership): a process killed with buffers in hand — inside a
+ * receive window, a send window, a free — has exactly what it held returned by
+ * reclaimDead, and the audit finds every element in one place. Real processes
+ * (test/ownership-child.ts), real SIGKILLs at test hooks; the test process is the primary.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Eal, Hands, PktmbufPool, Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import { leftovers, reapAll, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
+
+after(reapAll);
+
+const POOL = 'own_pool';
+const SIZE = 1023;
+const CHILD = 'dist/test/ownership-child.js';
+
+interface Inst {
+  p: string;
+  eal: Eal;
+  pool: PktmbufPool;
+}
+
+function instance(tag: string): Inst {
+  const p = uniquePrefix(tag);
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error'], { handleSignals: false });
+  const pool = PktmbufPool.create(eal, POOL, SIZE, 32);
+  return { p, eal, pool };
+}
+
+function child(p: string, args: string[], hook = ''): Child {
+  return spawnNode(CHILD, ['-l', '2', '--proc-type=secondary', '--file-prefix', p, '--log-level', 'error', '--', ...args], hook ? { MPDK_TEST_HOOK: hook } : {});
+}
+
+function poolAudit(eal: Eal): PoolAudit {
+  return auditInstance(eal).pools.find((a) => a.name === POOL)!;
+}
+
+/** Every handle of `rings` back to the pool. */
+function drain(x: Inst, ...rings: Ring[]): void {
+  const buf = new Uint32Array(64);
+  for (const r of rings) for (let k = r.dequeueBurst(buf, 64); k > 0; k = r.dequeueBurst(buf, 64)) x.pool.freeBulk(buf, k);
+}
+
+for (const kind of ['SP/SC', 'MP/MC'] as const) {
+  const flags = kind === 'SP/SC' ? RING_F_SP_ENQ | RING_F_SC_DEQ : 0;
+
+  test(`${kind} ring: a consumer killed inside its receive window has exactly its burst returned`, async () => {
+    const x = instance('ownrx');
+    try {
+      const rin = Ring.create(x.eal, 'own_in', 256, flags);
+      const rout = Ring.create(x.eal, 'own_out', 256, flags);
+      const buf = new Uint32Array(64);
+      assert.equal(x.pool.allocBulk(buf, 64), 64);
+      assert.equal(rin.enqueueBulk(buf, 64), 64);
+      const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32'], 'hands:rx');
+      await c.waitFor(/hands:rx reached/, 10000);
+      assert.equal(rin.count(), 32, 'the child took one burst');
+      const live = poolAudit(x.eal);
+      assert.equal(live.heldByLive, 32, 'the open window is counted as held');
+      assert.equal(live.leaked + live.duplicates, 0);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      assert.equal(poolAudit(x.eal).heldByDead, 32);
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned, 32);
+      assert.equal(rep.records, 1);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.inRings], [0, 0, 0, 32]);
+      assert.equal(reclaimDead(x.eal).processes.length, 0, 'a second reclaim finds nothing');
+      assert.equal(listRecords(x.eal).length, 0);
+      drain(x, rin, rout);
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+
+  test(`${kind} ring: a producer killed inside its send window, half sent, has exactly the unsent half returned`, async () => {
+    const x = instance('owntx');
+    try {
+      const rin = Ring.create(x.eal, 'own_in', 256, flags);
+      const rout = Ring.create(x.eal, 'own_out', 16, flags | RING_F_EXACT_SZ); // takes 16 of the 32
+      const buf = new Uint32Array(64);
+      assert.equal(x.pool.allocBulk(buf, 64), 64);
+      assert.equal(rin.enqueueBulk(buf, 64), 64);
+      const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32'], 'hands:tx');
+      await c.waitFor(/hands:tx reached/, 10000);
+      assert.equal(rout.count(), 16);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned, 16, 'the 16 the ring refused, not the 16 it took');
+      assert.equal(rep.skipped, 0, 'the record alone was exact');
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.inRings], [0, 0, 0, 48]);
+      drain(x, rin, rout);
+      assert.equal(x.pool.available(), SIZE);
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+test('MP/MC ring: a consumer killed inside its claim, repaired by the next consumer while it waits: the burst is freed by that consumer, and the dead record claims none of it', async () => {
+  const x = instance('ownmc');
+  const hands = Hands.open(x.eal, 'test-consumer', 1, 64);
+  try {
+    const rin = Ring.create(x.eal, 'own_in', 256, 0);
+    const rout = Ring.create(x.eal, 'own_out', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const warm = Ring.create(x.eal, 'own_warm', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const buf = new Uint32Array(64);
+    assert.equal(x.pool.allocBulk(buf, 64), 64);
+    assert.equal(rin.enqueueBulk(buf, 64), 64);
+    assert.equal(x.pool.allocBulk(buf, 32), 32);
+    assert.equal(warm.enqueueBulk(buf, 32), 32);
+    // The child forwards 32 from the warm ring first (its array then holds 32 stale handles, now
+    // in own_out), then stops inside its claim on own_in.
+    const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32', 'warm=own_warm'], 'ring-claim:cons');
+    await c.waitFor(/ring-claim reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    // Our dequeue claims the next 32, waits for the dead claim ahead, repairs it, frees its 32.
+    assert.equal(hands.rx(0, hands.source(rin), 32), 32);
+    assert.equal(rin.count(), 0);
+    const rep = reclaimDead(x.eal);
+    assert.deepEqual([rep.pools[POOL]?.returned ?? 0, rep.skipped], [0, 0], 'the dead record holds nothing: its claim was released to the repairer');
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByLive, a.inRings], [0, 0, 32, 32]);
+    hands.free(0);
+    drain(x, rout);
+    assert.equal(x.pool.available(), SIZE);
+  } finally {
+    hands.close();
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('reclaimDead called by three processes at once: one returns what the dead one held, the others find nothing', async () => {
+  const x = instance('ownconc');
+  try {
+    const rin = Ring.create(x.eal, 'own_in', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const rout = Ring.create(x.eal, 'own_out', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const buf = new Uint32Array(64);
+    assert.equal(x.pool.allocBulk(buf, 64), 64);
+    assert.equal(rin.enqueueBulk(buf, 64), 64);
+    const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32'], 'hands:rx');
+    await c.waitFor(/hands:rx reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const rs = [3, 4].map((l) => spawnNode(CHILD, ['-l', String(l), '--proc-type=secondary', '--file-prefix', x.p, '--log-level', 'error', '--', 'reclaim']));
+    const mine = reclaimDead(x.eal);
+    const codes = await Promise.all(rs.map((r) => r.exited));
+    assert.deepEqual(codes, [0, 0]);
+    const reports = [mine, ...rs.map((r) => JSON.parse(r.out) as ReturnType<typeof reclaimDead>)];
+    const returned = reports.map((r) => r.pools[POOL]?.returned ?? 0);
+    assert.equal(returned.reduce((a, b) => a + b, 0), 32, `returned per caller: ${returned.join(', ')}`);
+    assert.equal(returned.filter((n) => n > 0).length, 1, 'one caller did it');
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+    drain(x, rin, rout);
+    assert.equal(x.pool.available(), SIZE);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('a process killed right after a free through its record: the buffers are in its cache once, not returned twice', async () => {
+  const x = instance('ownfree');
+  try {
+    const c = child(x.p, ['free', `pool=${POOL}`, 'count=20'], 'hands:free');
+    await c.waitFor(/hands:free reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const before = poolAudit(x.eal);
+    assert.equal(before.heldByDead, 0, 'what reached the dead lcore cache is not held');
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.returned ?? 0, 0);
+    assert.ok((rep.pools[POOL]?.flushed ?? 0) >= 20, `flushed ${rep.pools[POOL]?.flushed}`);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.inCaches], [0, 0, 0]);
+    assert.equal(x.pool.available(), SIZE);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('a getter killed inside its claim on the pool ring: the next getter, stuck behind it, repairs the claim and puts its elements back', async () => {
+  const x = instance('ownget');
+  try {
+    const c = child(x.p, ['get', `pool=${POOL}`, 'count=64'], 'ring-claim:cons');
+    await c.waitFor(/ring-claim reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const buf = new Uint32Array(64);
+    assert.equal(x.pool.allocBulk(buf, 64), 64, 'the get behind the dead claim goes through');
+    x.pool.freeBulk(buf, 64);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates], [0, 0], 'the dead getter\'s 64 are back in the pool');
+    assert.equal(x.pool.available(), SIZE);
+    reclaimDead(x.eal);
+    assert.equal(x.pool.available(), SIZE, 'and reclaim adds nothing twice');
+    assert.equal(poolAudit(x.eal).duplicates, 0);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('a process killed between a cache refill\'s dequeue and its commit: the audit sees the elements in its cache, reclaim flushes them, none lost', async () => {
+  const x = instance('ownrefill');
+  try {
+    const c = child(x.p, ['get', `pool=${POOL}`, 'count=8'], 'mempool:refill');
+    await c.waitFor(/mempool:refill reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.inCaches], [0, 0, 40], 'the 32 + 8 dequeued are in its cache, LEN or not');
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.flushed, 40);
+    assert.equal(x.pool.available(), SIZE);
+    assert.deepEqual([poolAudit(x.eal).leaked, poolAudit(x.eal).duplicates], [0, 0]);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+for (const [hook, where] of [['mempool:flush', 'LEN = 0, the ring not yet given them'], ['ring-claim:prod', 'its claim on the pool ring taken, no slot written']] as const) {
+  test(`a process killed inside a cache flush (${where}) while freeing through its record: both come back, once`, async () => {
+    const x = instance('ownflush');
+    try {
+      const c = child(x.p, ['flush', `pool=${POOL}`], hook);
+      await c.waitFor(/reached/, 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.inCaches, a.heldByDead], [0, 0, 32, 20]);
+      const rep = reclaimDead(x.eal);
+      assert.deepEqual([rep.pools[POOL]?.returned, rep.pools[POOL]?.flushed], [20, 32]);
+      assert.equal(x.pool.available(), SIZE);
+      assert.deepEqual([poolAudit(x.eal).leaked, poolAudit(x.eal).duplicates], [0, 0]);
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+test('mpdk audit: clean instance exits 0; buffers a killed process held without a record are leaked, exit 1; bad prefix exit 2', async () => {
+  const x = instance('ownaud');
+  try {
+    const clean = await run('mpdk', ['audit', '--file-prefix', x.p, '--json']);
+    assert.equal(clean.code, 0, clean.err);
+    assert.equal(clean.out.trim().split('\n').length, 1, 'one line');
+    const j = JSON.parse(clean.out) as { pools: PoolAudit[] };
+    assert.deepEqual(Object.keys(j.pools[0]!), ['name', 'size', 'inPool', 'inCaches', 'inRings', 'inPortQueues', 'heldByLive', 'heldByDead', 'leaked', 'duplicates']);
+    assert.deepEqual([j.pools[0]!.name, j.pools[0]!.size, j.pools[0]!.inPool, j.pools[0]!.leaked], [POOL, SIZE, SIZE, 0]);
+    const table = await run('mpdk', ['audit', '--file-prefix', x.p]);
+    assert.equal(table.code, 0);
+    assert.match(table.out, /pool\s+size\s+in pool\s+in caches\s+in rings\s+in port queues\s+held \(live\)\s+held \(dead\)\s+leaked\s+duplicates/);
+    assert.match(table.out, new RegExp(`${POOL}\\s+${SIZE}\\s+${SIZE}\\s+0`));
+
+    const c = child(x.p, ['leak', `pool=${POOL}`, 'count=10']);
+    await c.waitFor(/holding/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    reclaimDead(x.eal); // flushes its cache; the 10 it held in a plain array are gone for good
+    const leak = await run('mpdk', ['audit', '--file-prefix', x.p, '--json']);
+    assert.equal(leak.code, 1);
+    const l = (JSON.parse(leak.out) as { pools: PoolAudit[] }).pools[0]!;
+    assert.deepEqual([l.leaked, l.duplicates, l.inPool + l.inCaches], [10, 0, SIZE - 10]);
+    const t2 = await run('mpdk', ['audit', '--file-prefix', x.p]);
+    assert.equal(t2.code, 1);
+    assert.match(t2.out, /LEAKED/);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+  for (const args of [['--file-prefix', '../x'], ['--file-prefix', 'no_such_instance_here', '--json'], ['--settle', 'x', '--file-prefix', 'a']]) {
+    const r = await run('mpdk', ['audit', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.equal(r.out, '');
+  }
+});
