@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  MBUF,
   Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, formatMac, isMpdkError, MBUF_F_RX_RSS_HASH, type ErrorCode,
 } from '../src/index.js';
 import { leftovers, reapAll, spawnNode, uniquePrefix, type Child, refused } from './helpers.js';
@@ -144,6 +145,22 @@ test('net_null receives packets of the configured size from the pool and frees w
       assert.equal(dev.txBurst(1, 0, h, 32), 32);
     }
     assert.equal(pool.inUse(), 0, 'everything received was freed by TX');
+    // Every field RX resets, on mbufs a previous user left dirty (the cache hands them back).
+    assert.equal(dev.rxBurst(1, 0, h, 4), 4);
+    for (const x of h.subarray(0, 4)) {
+      for (const f of [MBUF.OL_FLAGS, MBUF.OL_FLAGS_HI, MBUF.PACKET_TYPE, MBUF.PKT_LEN]) m.u32[(x + f) >>> 2] = 0xdeadbeef;
+      for (const f of [MBUF.DATA_OFF, MBUF.NB_SEGS, MBUF.PORT, MBUF.DATA_LEN, MBUF.VLAN_TCI]) m.u16[(x + f) >>> 1] = 77;
+      m.u16[(x + MBUF.REFCNT) >>> 1] = 1;
+    }
+    const dirty = [...h.subarray(0, 4)].sort();
+    m.freeBulk(h, 4);
+    assert.equal(dev.rxBurst(1, 0, h, 4), 4);
+    assert.deepEqual([...h.subarray(0, 4)].sort(), dirty, 'the same mbufs came back');
+    for (const x of h.subarray(0, 4)) {
+      assert.deepEqual([MBUF.OL_FLAGS, MBUF.OL_FLAGS_HI, MBUF.PACKET_TYPE, MBUF.PKT_LEN].map((f) => m.u32[(x + f) >>> 2]), [0, 0, 0, 64]);
+      assert.deepEqual([MBUF.DATA_OFF, MBUF.REFCNT, MBUF.NB_SEGS, MBUF.PORT, MBUF.DATA_LEN, MBUF.VLAN_TCI].map((f) => m.u16[(x + f) >>> 1]), [128, 1, 1, 1, 64, 0]);
+    }
+    m.freeBulk(h, 4);
     const s0 = dev.stats(0);
     assert.equal(s0.ipackets, 320);
     assert.equal(s0.ibytes, 32000);

@@ -6,14 +6,19 @@
  *        tx     send COUNT (0 = until 'quit') SIZE-byte packets carrying our pattern
  *        echo   send back what arrives (io forwarding)
  * After COUNT packets (tx) it prints 'txdone <n>' and stays connected until 'quit'.
- * Prints 'ready', 'up' / 'down' when the link changes, 'rx <n> bad <b> ...' every 200 ms
- * and at the end, 'txdone <n>' when COUNT were sent. stdin: 'quit'. Idles with 1 ms sleeps.
+ * Prints 'ready link up|down' (the link right after start), 'up' / 'down' when the link
+ * changes (dev.linkStatus), 'inuse <n>' at exit (mbufs of its pool not given back), 'rx <n> bad <b> ...'
+ * every 200 ms and at the end, 'txdone <n>' when COUNT were sent. stdin: 'quit', 'stats',
+ * 'send N' (tx: N packets more). Idles through IdlePolicy sleeping on its RX queues'
+ * wake-up descriptors (memif interrupt mode), so an idle child costs ~no CPU
+ * (MEMIF_CHILD_IDLE=poll: never sleeps, for benchmarks).
  */
 import readline from 'node:readline';
-import { Eal, EthDev, PktmbufPool, memifStatus } from '../src/index.js';
+import { setImmediate as tick } from 'node:timers/promises';
+import { Eal, EthDev, IdlePolicy, PktmbufPool, memifStatus } from '../src/index.js';
 
 const [prefix, vdev, mode, countS, sizeS, queuesS, secondary] = process.argv.slice(2) as [string, string, string, string, string, string?, string?];
-const count = Number(countS);
+let count = Number(countS);
 const size = Number(sizeS);
 const nq = Number(queuesS ?? '1');
 const sec = secondary === 'secondary';
@@ -52,13 +57,18 @@ const perQ = new Array<number>(nq).fill(0);
 readline.createInterface({ input: process.stdin }).on('line', (l) => {
   if (l.trim() === 'quit') quit = true;
   if (l.trim() === 'stats') report();
+  const m = /^send (\d+)$/.exec(l.trim());
+  if (m) {
+    count = tx + Number(m[1]);
+    txDone = false;
+  }
 });
-process.stdout.write('ready\n');
+process.stdout.write(`ready link ${dev.linkStatus(0).up ? 'up' : 'down'}\n`); // as the port is right after start
 
 function report(): void {
   const s = dev.stats(0);
   const st = memifStatus(eal, dev, 0);
-  process.stdout.write(`rx ${rx} bad ${bad} tx ${tx} q ${perQ.join(',')} ipackets ${s.ipackets} opackets ${s.opackets} ierrors ${s.ierrors} oerrors ${s.oerrors} disconnects ${st.disconnects} connects ${st.connects} refused ${st.refused}\n`);
+  process.stdout.write(`rx ${rx} bad ${bad} tx ${tx} q ${perQ.join(',')} ipackets ${s.ipackets} opackets ${s.opackets} ierrors ${s.ierrors} oerrors ${s.oerrors} disconnects ${st.disconnects} connects ${st.connects} refused ${st.refused} sleeps ${idle.sleeps} wakeups ${idle.wakeups} regions ${st.regions}\n`);
 }
 
 /** Our pattern: byte i of packet = (seq + i) & 0xff, seq in bytes 14..17 after a dummy Ethernet header. */
@@ -89,7 +99,7 @@ function check(h: number): boolean {
   return len >= 42 && u8[d + 12] === 0x08 && u8[d + 13] === 0x00 && u8[d + 23] === 17;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const idle = new IdlePolicy({ mode: process.env.MEMIF_CHILD_IDLE === 'poll' ? 'poll' : 'sleep', wake: rxq }); // poll: for benchmarks
 let lastReport = Date.now();
 let seq = 0;
 while (!quit) {
@@ -131,7 +141,9 @@ while (!quit) {
     work += did;
     if (did === 0) break;
   }
-  const up = memifStatus(eal, dev, 0).up; // (ethdev sets the link bit at start until the control thread corrects it)
+  if (work === 0) idle.idle();
+  else idle.busy();
+  const up = dev.linkStatus(0).up;
   if (up !== lastUp) {
     process.stdout.write(up ? 'up\n' : `down ${memifStatus(eal, dev, 0).reason}\n`);
     lastUp = up;
@@ -145,10 +157,11 @@ while (!quit) {
     report();
     lastReport = Date.now();
   }
-  await sleep(work === 0 ? 1 : 0);
+  await tick();
 }
 report();
 if (!sec) dev.stop(0);
 dev.close();
+if (!sec) process.stdout.write(`inuse ${pool.mp.inUse()}\n`); // mbufs not back in the pool (zero-copy lends them)
 eal.close();
 process.exit(0);

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { leftovers, reapAll, removeInstance, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 import {
   closeFd, eventfdCreate, mapFd, memfdCreate, pollFds, recvWithFds, seqpacketSocket, sendWithFd, unixConnect, POLLIN,
 } from '../src/native/libc.js';
@@ -26,11 +26,17 @@ const prefixes: string[] = [];
 const dpdkKids = new Set<ChildProcess>();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'memif-'));
 
+/** testpmd --file-prefix values used: their runtime dirs (and any hugepage files) go in `after`, pass or fail. */
+const dpdkPrefixes = new Set<string>();
+
 after(async () => {
+  const exits = [...dpdkKids].map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r()))));
   for (const p of dpdkKids) p.kill('SIGKILL');
+  await Promise.race([Promise.all(exits), sleep(5000)]);
   await reapAll();
   await sleep(100);
   for (const p of prefixes) removeInstance(p);
+  for (const fp of dpdkPrefixes) cleanDpdk(fp);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -44,7 +50,10 @@ function start(pfx: string, vdev: string, mode: string, count: number, size = 64
   return spawnNode(CHILD, [pfx, vdev, mode, String(count), String(size), String(nq), ...(secondary ? ['secondary'] : [])]);
 }
 
-interface Stats { rx: number; bad: number; tx: number; q: number[]; ierrors: number; oerrors: number; disconnects: number; connects: number; refused: number }
+interface Stats {
+  rx: number; bad: number; tx: number; q: number[]; ierrors: number; oerrors: number; disconnects: number; connects: number; refused: number;
+  sleeps: number; wakeups: number; regions: number;
+}
 
 function stats(c: Child): Stats | undefined {
   const lines = c.out.split('\n').filter((l) => l.startsWith('rx '));
@@ -52,7 +61,7 @@ function stats(c: Child): Stats | undefined {
   if (!l) return undefined;
   const f = l.split(' ');
   const v = (k: string): number => Number(f[f.indexOf(k) + 1]);
-  return { rx: v('rx'), bad: v('bad'), tx: v('tx'), q: f[f.indexOf('q') + 1]!.split(',').map(Number), ierrors: v('ierrors'), oerrors: v('oerrors'), disconnects: v('disconnects'), connects: v('connects'), refused: v('refused') };
+  return { rx: v('rx'), bad: v('bad'), tx: v('tx'), q: f[f.indexOf('q') + 1]!.split(',').map(Number), ierrors: v('ierrors'), oerrors: v('oerrors'), disconnects: v('disconnects'), connects: v('connects'), refused: v('refused'), sleeps: v('sleeps'), wakeups: v('wakeups'), regions: v('regions') };
 }
 
 async function waitStats(c: Child, pred: (s: Stats) => boolean, ms: number, what: string): Promise<Stats> {
@@ -71,6 +80,7 @@ async function quit(c: Child): Promise<number> {
 }
 
 function testpmd(fp: string, vdev: string, mode: string): ChildProcess & { text: string } {
+  dpdkPrefixes.add(fp);
   const p = spawn(TESTPMD, ['-l', '0-1', '--no-pci', '--no-huge', '-m', '512', '--file-prefix', fp, `--vdev=${vdev}`, '--', `--forward-mode=${mode}`, '--auto-start', '--total-num-mbufs=16384'],
     { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcess & { text: string };
   p.text = '';
@@ -89,8 +99,31 @@ async function testpmdExit(p: ChildProcess & { text: string }): Promise<string> 
   return p.text;
 }
 
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system, every thread) process `pid` has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 utime, 15 stime
+}
+
+/** Share of one CPU each process used over the next `ms` (all of them idle, we hope). */
+async function cpuShare(pids: number[], ms: number): Promise<number[]> {
+  const a = pids.map(cpuSeconds);
+  const t0 = performance.now();
+  await sleep(ms);
+  const secs = (performance.now() - t0) / 1000;
+  return pids.map((p, i) => (cpuSeconds(p) - a[i]!) / secs);
+}
+
 function cleanDpdk(fp: string): void {
   fs.rmSync(`/var/run/dpdk/${fp}`, { recursive: true, force: true });
+  try {
+    for (const f of fs.readdirSync('/dev/hugepages')) if (f.startsWith(fp)) fs.rmSync(path.join('/dev/hugepages', f), { force: true });
+  } catch {
+    /* no hugetlbfs here (the tests run testpmd with --no-huge anyway) */
+  }
 }
 
 describe('net_memif between two mpdk processes', () => {
@@ -185,6 +218,246 @@ describe('net_memif between two mpdk processes', () => {
     await waitStats(cli, (x) => x.connects === 2 && x.rx > before + 10000, 15000, 'traffic after the restart');
     await quit(cli);
     await quit(s2);
+  });
+});
+
+describe('net_memif link state follows the peer', () => {
+  async function infoLink(pfx: string): Promise<{ port: boolean; memif: boolean }> {
+    const r = await run('mpdk', ['info', '--file-prefix', pfx, '--json'], 15000);
+    assert.equal(r.code, 0, r.err);
+    const objs = (JSON.parse(r.out) as { objects: { kind: string; link?: { up: boolean }; up?: boolean }[] }).objects;
+    return { port: objs.find((o) => o.kind === 'port')!.link!.up, memif: objs.find((o) => o.kind === 'memif')!.up! };
+  }
+
+  test('down from start until the peer connects (EthDev.linkStatus and mpdk info; waiting costs < 2.5 % CPU), up within 3 s of the server starting, down within 3 s of its SIGKILL', async () => {
+    const sock = path.join(tmp, 'l1.sock');
+    const a1 = prefix();
+    const lone = start(a1, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', 0);
+    await lone.waitFor(/ready link (up|down)/, 15000);
+    assert.match(lone.out, /ready link down/, 'a server with no client is down right after start');
+    assert.deepEqual(await infoLink(a1), { port: false, memif: false });
+    assert.equal(await quit(lone), 0);
+    const b = prefix();
+    const cli = start(b, `net_memif0,role=client,socket=${sock},socket-abstract=no`, 'rx', 0);
+    await cli.waitFor(/ready link (up|down)/, 15000);
+    assert.match(cli.out, /ready link down/, 'a client with no server is down right after start');
+    assert.deepEqual(await infoLink(b), { port: false, memif: false });
+    await sleep(300);
+    const [waiting] = await cpuShare([cli.proc.pid!], 1000);
+    assert.ok(waiting! < 0.025, `a client waiting for its server used ${(waiting! * 100).toFixed(1)} % CPU`);
+    assert.doesNotMatch(cli.out, /^up$/m, 'never up without a server');
+    const a2 = prefix();
+    const srv = start(a2, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', 0);
+    const t0 = performance.now();
+    await cli.waitFor(/^up$/m, 3000);
+    assert.ok(performance.now() - t0 < 3000);
+    assert.deepEqual(await infoLink(b), { port: true, memif: true });
+    await until(() => /^up$/m.test(srv.out), 3000, 'the server up');
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    removeInstance(a2);
+    await cli.waitFor(/^down peer/m, 3000);
+    assert.deepEqual(await infoLink(b), { port: false, memif: false });
+    assert.equal(await quit(cli), 0);
+    assert.deepEqual(leftovers(b), []);
+  });
+});
+
+describe('net_memif interrupt mode: an idle port costs no CPU and wakes when packets come', () => {
+  test('server and client idle 1.5 s on a connected link use < 2.5 % CPU each; 1000 packets sent after it all arrive, the receiver woken by its eventfd', async () => {
+    const a = prefix();
+    const b = prefix();
+    const sock = path.join(tmp, 'i1.sock');
+    const srv = start(a, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'rx', 0);
+    await srv.waitFor(/ready/, 15000);
+    const cli = start(b, `net_memif0,role=client,socket=${sock},socket-abstract=no`, 'tx', 1000);
+    await cli.waitFor(/txdone 1000/, 20000);
+    await waitStats(srv, (x) => x.rx === 1000, 5000, 'the first 1000');
+    await sleep(300); // both loops reach their sleep stage
+    const [srvCpu, cliCpu] = await cpuShare([srv.proc.pid!, cli.proc.pid!], 1500);
+    assert.ok(srvCpu! < 0.025, `the idle server used ${(srvCpu! * 100).toFixed(1)} % CPU`);
+    assert.ok(cliCpu! < 0.025, `the idle client used ${(cliCpu! * 100).toFixed(1)} % CPU`);
+    const idle = await waitStats(srv, (x) => x.sleeps > 0, 2000, 'the server sleeping');
+    cli.send('send 1000');
+    const t0 = performance.now();
+    const s = await waitStats(srv, (x) => x.rx === 2000, 3000, 'the 1000 sent after the idle window');
+    assert.equal(s.bad, 0);
+    assert.ok(s.wakeups > idle.wakeups, `the server was woken by the ring's eventfd (wakeups ${idle.wakeups} → ${s.wakeups})`);
+    assert.ok(performance.now() - t0 < 3000);
+    assert.equal(await quit(cli), 0);
+    assert.equal(await quit(srv), 0);
+    assert.deepEqual(leftovers(a), []);
+    assert.deepEqual(leftovers(b), []);
+  });
+
+  test('a secondary sleeping on a queue of the port its primary connected is idle, then woken (eventfd taken from the primary with pidfd_getfd)', async () => {
+    const a = prefix();
+    const sock = path.join(tmp, 'i2.sock');
+    const prim = start(a, `net_memif0,role=client,socket=${sock},socket-abstract=no`, 'none', 0);
+    await prim.waitFor(/ready/, 15000);
+    const sec = start(a, '', 'rx', 0, 64, 1, true);
+    await sec.waitFor(/ready/, 15000);
+    const b = prefix();
+    const srv = start(b, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'tx', 500);
+    await srv.waitFor(/txdone 500/, 20000);
+    await waitStats(sec, (x) => x.rx === 500, 5000, 'the secondary receiving the first 500');
+    await sleep(300);
+    const [secCpu] = await cpuShare([sec.proc.pid!], 1500);
+    assert.ok(secCpu! < 0.025, `the idle secondary used ${(secCpu! * 100).toFixed(1)} % CPU`);
+    assert.doesNotMatch(sec.err, /cannot take the ring's interrupt fd/);
+    const before = stats(sec)!;
+    srv.send('send 500');
+    const s = await waitStats(sec, (x) => x.rx === 1000, 3000, 'the 500 sent after the idle window');
+    assert.equal(s.bad, 0);
+    assert.ok(s.wakeups > before.wakeups, `the secondary was woken by the ring's eventfd (wakeups ${before.wakeups} → ${s.wakeups})`);
+    await quit(srv);
+    await quit(sec);
+    await quit(prim);
+    assert.deepEqual(leftovers(a), []);
+    assert.deepEqual(leftovers(b), []);
+  });
+});
+
+describe('net_memif zero-copy client (zero-copy=yes): the peer reads and writes the client\'s mbufs', () => {
+  const inUse = (c: Child): number => Number(/^inuse (\d+)$/m.exec(c.out)?.[1] ?? NaN);
+
+  test('zero-copy client TX → mpdk server and mpdk server TX → zero-copy client RX: every packet arrives with its bytes, 2 regions, no mbuf lost', async () => {
+    const sock = path.join(tmp, 'zc1.sock');
+    const srv = start(prefix(), `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'rx', 0, 200);
+    await srv.waitFor(/ready/, 15000);
+    const cli = start(prefix(), `net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes`, 'tx', 50000, 200);
+    await cli.waitFor(/txdone 50000/, 20000);
+    const s = await waitStats(srv, (x) => x.rx === 50000, 10000, 'the server receiving 50000 from the zero-copy client');
+    assert.equal(s.bad, 0, 'every byte as the client wrote it in its own mbufs');
+    assert.equal(stats(cli)!.regions, 2, 'region 0 (rings) and region 1 (the EAL region)');
+    assert.equal(await quit(cli), 0);
+    assert.equal(inUse(cli), 0, 'the mbufs lent to the TX ring came back to the pool');
+    assert.equal(await quit(srv), 0);
+
+    const sock2 = path.join(tmp, 'zc2.sock');
+    const srv2 = start(prefix(), `net_memif0,role=server,socket=${sock2},socket-abstract=no`, 'tx', 50000, 200);
+    await srv2.waitFor(/ready/, 15000);
+    const cli2 = start(prefix(), `net_memif0,role=client,socket=${sock2},socket-abstract=no,zero-copy=yes`, 'rx', 0, 200);
+    const r = await waitStats(cli2, (x) => x.rx === 50000, 20000, 'the zero-copy client receiving 50000');
+    assert.equal(r.bad, 0, 'every byte as the server wrote it into the client\'s mbufs');
+    assert.equal(await quit(cli2), 0);
+    assert.equal(inUse(cli2), 0, 'the mbufs posted to the RX ring came back to the pool');
+    assert.equal(await quit(srv2), 0);
+  });
+
+  test('a secondary receives on a zero-copy queue of the port its primary connected (it lends mbufs of the shared pool)', async () => {
+    const a = prefix();
+    const sock = path.join(tmp, 'zc3.sock');
+    const prim = start(a, `net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes`, 'none', 0);
+    await prim.waitFor(/ready/, 15000);
+    const sec = start(a, '', 'rx', 0, 64, 1, true);
+    await sec.waitFor(/ready/, 15000);
+    const srv = start(prefix(), `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'tx', 20000);
+    await srv.waitFor(/txdone 20000/, 20000);
+    const s = await waitStats(sec, (x) => x.rx === 20000, 10000, 'the secondary receiving 20000');
+    assert.equal(s.bad, 0);
+    assert.equal(s.regions, 2);
+    await quit(srv);
+    await quit(sec);
+    await quit(prim);
+    assert.deepEqual(leftovers(a), []);
+  });
+
+  test('testpmd txonly (server) → zero-copy mpdk client, and zero-copy client → testpmd rxonly, which counts every packet', { skip: NO_TESTPMD }, async () => {
+    const sock = `/tmp/mpdk-tp-${process.pid}-zc1`;
+    const fp = `mpdktp${process.pid}z1`;
+    const t = testpmd(fp, `net_memif0,role=server,socket=${sock}`, 'txonly');
+    await sleep(1500);
+    const cli = start(prefix(), `net_memif0,role=client,socket=${sock},zero-copy=yes`, 'rx', 0);
+    const s = await waitStats(cli, (x) => x.rx > 100000, 20000, 'packets from testpmd into our mbufs');
+    assert.equal(s.bad, 0, 'testpmd\'s IPv4/UDP frames');
+    assert.equal(s.regions, 2);
+    assert.equal(await quit(cli), 0);
+    assert.equal(inUse(cli), 0, 'no mbuf lost');
+    await testpmdExit(t);
+    cleanDpdk(fp);
+
+    const sock2 = `/tmp/mpdk-tp-${process.pid}-zc2`;
+    const fp2 = `mpdktp${process.pid}z2`;
+    const t2 = testpmd(fp2, `net_memif0,role=server,socket=${sock2}`, 'rxonly');
+    await sleep(1500);
+    const cli2 = start(prefix(), `net_memif0,role=client,socket=${sock2},zero-copy=yes`, 'tx', 100000);
+    await cli2.waitFor(/txdone 100000/, 30000);
+    await sleep(500);
+    const text = await testpmdExit(t2); // stopped first: DPDK's memif zeroes its counters when the client leaves
+    await quit(cli2);
+    cleanDpdk(fp2);
+    const m = /Forward statistics for port 0[\s\S]*?RX-packets:\s+(\d+)/.exec(text);
+    assert.ok(m, `testpmd printed its statistics: ${text.slice(-500)}`);
+    assert.equal(Number(m![1]), 100000);
+  });
+});
+
+describe('net_memif from the programs', () => {
+  function symmetric(pfx: string, lcore: number, vdevs: string[]): Child {
+    return spawnNode('mpdk', ['symmetric_mp', '-l', String(lcore), '--file-prefix', pfx, '--log-level', 'error', ...vdevs.map((v) => `--vdev=${v}`), '--',
+      '-p', '3', '--num-procs=1', '--proc-id=0']);
+  }
+
+  /** SIGINT: symmetric_mp prints each port's RX / TX / Drop and exits 0. */
+  async function symCounters(c: Child): Promise<Map<number, { rx: number; tx: number; drop: number }>> {
+    c.proc.kill('SIGINT');
+    const code = await Promise.race([c.exited, sleep(8000).then(() => -1)]);
+    assert.equal(code, 0, `symmetric_mp exit status; stdout:\n${c.out}\nstderr:\n${c.err}`);
+    const m = new Map<number, { rx: number; tx: number; drop: number }>();
+    for (const x of c.out.matchAll(/^Port (\d+): RX - (\d+), TX - (\d+), Drop - (\d+)$/gm)) m.set(Number(x[1]), { rx: Number(x[2]), tx: Number(x[3]), drop: Number(x[4]) });
+    return m;
+  }
+
+  test('mpdk pktgen (two client ports) → mpdk symmetric_mp (two server ports, port 0 → 1) → pktgen: every packet sent is received or counted as a symmetric_mp drop; then symmetric_mp idles at < 2.5 % CPU', async () => {
+    const s = prefix();
+    const p = prefix();
+    const a = path.join(tmp, 'pg0.sock');
+    const b = path.join(tmp, 'pg1.sock');
+    const sym = symmetric(s, 1, [`net_memif0,role=server,socket=${a},socket-abstract=no`, `net_memif1,role=server,socket=${b},socket-abstract=no`]);
+    await sym.waitFor(/APP: Finished Process Init\./, 15000);
+    assert.match(sym.out, /Port 0: Link Down/, 'no peer yet: symmetric_mp sees the link down');
+    const r = await run('mpdk', ['pktgen', '-l', '0', '--file-prefix', p, '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${a},socket-abstract=no`,
+      `--vdev=net_memif1,role=client,socket=${b},socket-abstract=no`, '--', '--tx-port', '0', '--rx-port', '1', '--count', '20000', '--rate', '100k', '--json'], 20000);
+    assert.equal(r.code, 0, r.err);
+    const res = JSON.parse(r.out.trim().split('\n').pop()!) as { sent: number; received: number; foreign: number; duplicates: number };
+    await sleep(300);
+    const [idleCpu] = await cpuShare([sym.proc.pid!], 1000);
+    assert.ok(idleCpu! < 0.025, `symmetric_mp idle on its memif ports (pktgen gone) used ${(idleCpu! * 100).toFixed(1)} % CPU`);
+    const c = await symCounters(sym);
+    assert.equal(res.sent, 20000);
+    assert.equal(c.get(0)!.rx, 20000, 'symmetric_mp received every packet pktgen sent');
+    assert.equal(c.get(1)!.tx + c.get(1)!.drop, 20000, 'and sent or dropped each on port 1');
+    assert.equal(res.received, c.get(1)!.tx, 'pktgen received all that symmetric_mp sent');
+    assert.ok(res.received >= 18000, `most arrived (${res.received})`);
+    assert.equal(res.foreign + res.duplicates, 0);
+    assert.deepEqual(leftovers(s), []);
+    assert.deepEqual(leftovers(p), []);
+  });
+
+  test('testpmd txonly (server) → mpdk symmetric_mp (client port 0 → server port 1) → mpdk receiver: forwarded unchanged', { skip: NO_TESTPMD }, async () => {
+    const s = prefix();
+    const a = `/tmp/mpdk-tp-${process.pid}-sym`;
+    const b = path.join(tmp, 'sym1.sock');
+    const fp = `mpdktp${process.pid}s`;
+    const t = testpmd(fp, `net_memif0,role=server,socket=${a}`, 'txonly');
+    try {
+      const sym = symmetric(s, 1, [`net_memif0,role=client,socket=${a}`, `net_memif1,role=server,socket=${b},socket-abstract=no`]);
+      await sym.waitFor(/APP: Finished Process Init\./, 15000);
+      const rcv = start(prefix(), `net_memif0,role=client,socket=${b},socket-abstract=no`, 'rx', 0);
+      const got = await waitStats(rcv, (x) => x.rx >= 50000, 20000, 'packets through symmetric_mp');
+      assert.equal(got.bad, 0, 'testpmd\'s frames, unchanged');
+      const c = await symCounters(sym);
+      assert.ok(c.get(0)!.rx >= 50000 && c.get(1)!.tx >= 50000, `symmetric_mp forwarded port 0 → 1 (${JSON.stringify([...c])})`);
+      const last = await (async () => { rcv.send('stats'); await sleep(300); return stats(rcv)!; })();
+      assert.equal(last.rx, c.get(1)!.tx, 'the receiver got every packet symmetric_mp sent');
+      assert.equal(await quit(rcv), 0);
+      assert.deepEqual(leftovers(s), []);
+    } finally {
+      t.kill('SIGKILL');
+      await new Promise((r) => (t.exitCode !== null || t.signalCode !== null ? r(0) : t.once('exit', r)));
+      cleanDpdk(fp);
+    }
   });
 });
 
@@ -402,6 +675,7 @@ describe('net_memif with DPDK testpmd as the peer', { skip: NO_TESTPMD }, () => 
     const gen = start(prefix(), `net_memif0,role=server,socket=${sock}`, 'tx', 0);
     await gen.waitFor(/ready/, 15000);
     const fp = `mpdktp${process.pid}d`;
+    dpdkPrefixes.add(fp);
     const p = spawn(TESTPMD, ['-l', '0-1', '--no-pci', '--no-huge', '-m', '512', '--file-prefix', fp, `--vdev=net_memif0,role=client,socket=${sock}`,
       `--vdev=net_memif1,role=client,socket=${sock2}`, '--', '--forward-mode=io', '--auto-start', '--total-num-mbufs=16384'], { stdio: ['pipe', 'pipe', 'pipe'] });
     dpdkKids.add(p);

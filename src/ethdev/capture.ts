@@ -44,6 +44,7 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
+import { INTR_NONE } from '../eal/idle.js';
 import { MBUF } from '../mbuf/mbuf.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import type { Port, RxQueue, TxQueue } from './driver.js';
@@ -210,6 +211,14 @@ class TappedRx implements RxQueue {
     const r = this.inner.rxBurst(handles, n);
     if (this.u32[this.arm] !== 0 && r !== 0) this.tap.copy(handles, r);
     return r;
+  }
+
+  intrArm(): number {
+    return this.inner.intrArm ? this.inner.intrArm() : INTR_NONE;
+  }
+
+  intrDisarm(): void {
+    this.inner.intrDisarm?.();
   }
 }
 

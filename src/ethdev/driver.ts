@@ -14,6 +14,8 @@
  *   open(port) -> DriverPort                        each process that uses the port, once
  *   DriverPort.rxQueue(q, pool) / txQueue(q)        each process, once per queue it binds
  *   RxQueue.rxBurst / TxQueue.txBurst               the queue's owner, per burst (hot path)
+ *   RxQueue.intrArm / intrDisarm (optional)         the queue's owner, when its loop idles
+ *                                                   (IdlePolicy, eal/idle.ts): interrupt mode
  *   DriverPort.wire?()                              the process playing the wire (tests, pktgen)
  *
  * Hot-path contract for RxQueue.rxBurst(handles, n) / TxQueue.txBurst(handles, n):
@@ -31,6 +33,7 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
+import type { WakeSource } from '../eal/idle.js';
 import type { PktmbufPool } from '../mbuf/mbuf.js';
 import { MBUF } from '../mbuf/mbuf.js';
 import { ToeplitzTable } from '../net/rss.js';
@@ -44,7 +47,12 @@ export const STAT_NOMBUF = 3;
 /** From statIdx to the feeder line's MISSED. */
 export const STAT_MISSED = (EQ.MISSED - EQ.PACKETS) / 8;
 
-export interface RxQueue {
+/**
+ * An RX queue. Interrupt mode is optional (WakeSource, eal/idle.ts): a driver whose
+ * producer can signal a descriptor (memif: the ring's eventfd) implements intrArm /
+ * intrDisarm; without them an idle loop sleeps a short fixed time instead.
+ */
+export interface RxQueue extends WakeSource {
   /** Receive up to n packets into handles[0..r); returns r. Hot path. */
   rxBurst(handles: Uint32Array, n: number): number;
 }
@@ -95,6 +103,12 @@ export interface NetDriver {
   start?(port: Port): void;
   stop?(port: Port): void;
   open(port: Port): DriverPort;
+  /**
+   * The driver sets and clears the port's link bit (EP.FLAGS PF_LINK_UP) itself, when its
+   * peer comes and goes (net_memif); ethdev's start then leaves the link down instead of
+   * raising it. Without it the link is up from start to stop.
+   */
+  readonly ownsLink?: boolean;
 }
 
 /** Parsed `key=value,...` devargs of one vdev. */

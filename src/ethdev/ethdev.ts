@@ -23,7 +23,9 @@
  * Port state machine (EP.STATE; transitions under ED.LOCK):
  *   PROBED      --configure-->            CONFIGURED   queues must be set up again
  *   CONFIGURED  --configure / queue setup--> CONFIGURED
- *   CONFIGURED  --start-->                STARTED      every queue set up; link up
+ *   CONFIGURED  --start-->                STARTED      every queue set up; link up (a driver
+ *                                                      that owns its link, net_memif: when
+ *                                                      its peer connects)
  *   STARTED     --stop-->                 CONFIGURED   link down; setups kept, start again
  *   refused: configure or queue setup on a STARTED port (EBUSY: stop it first); queue
  *   setup or start on a PROBED port (EINVAL: configure first); start with a queue not set
@@ -417,8 +419,9 @@ export class EthDev {
           }
         }
       }
-      findDriver(p.driverName).start?.(p);
-      p.set(EP.FLAGS, p.get(EP.FLAGS) | PF_LINK_UP);
+      const drv = findDriver(p.driverName);
+      drv.start?.(p);
+      if (!drv.ownsLink) Atomics.or(p.u32, (p.entry + EP.FLAGS) >>> 2, PF_LINK_UP);
       this.eal.region.storeRelease(p.entry + EP.STATE, PortState.STARTED);
     });
   }
@@ -429,7 +432,7 @@ export class EthDev {
     this.withLock(() => {
       if (p.state !== PortState.STARTED) return;
       findDriver(p.driverName).stop?.(p);
-      p.set(EP.FLAGS, p.get(EP.FLAGS) & ~PF_LINK_UP);
+      Atomics.and(p.u32, (p.entry + EP.FLAGS) >>> 2, ~PF_LINK_UP);
       this.eal.region.storeRelease(p.entry + EP.STATE, PortState.CONFIGURED);
     });
   }
@@ -456,12 +459,12 @@ export class EthDev {
 
   promiscuousEnable(port: number): void {
     const p = this.portObj(port);
-    this.withLock(() => p.set(EP.FLAGS, p.get(EP.FLAGS) | PF_PROMISC));
+    this.withLock(() => Atomics.or(p.u32, (p.entry + EP.FLAGS) >>> 2, PF_PROMISC)); // atomic: a driver that owns its link flips PF_LINK_UP without the lock
   }
 
   promiscuousDisable(port: number): void {
     const p = this.portObj(port);
-    this.withLock(() => p.set(EP.FLAGS, p.get(EP.FLAGS) & ~PF_PROMISC));
+    this.withLock(() => Atomics.and(p.u32, (p.entry + EP.FLAGS) >>> 2, ~PF_PROMISC));
   }
 
   promiscuous(port: number): boolean {

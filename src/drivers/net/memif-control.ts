@@ -5,7 +5,7 @@
  * touch a socket: they read MIF.CONN once per burst and re-map when it changed.
  *
  *   who writes what (MIF, a memzone "MIF_<port>" reserved by probe)
- *   probe (primary)        ROLE ID BSIZE LOG2 ABSTRACT SOCKET SECRET     then read-only
+ *   probe (primary)        ROLE ID BSIZE LOG2 ABSTRACT SOCKET SECRET ZC  then read-only
  *   control thread         CTL_PID, RUN_*, NB_REGIONS, REGIONS[], RINGS[], PEER_*, REASON,
  *                          counters, then CONN last (Atomics.store)
  *   queue owners           nothing here (their counters are the ethdev queue lines)
@@ -50,6 +50,7 @@ export const MIF = {
   RUN_C2S: 36, // u32   │ rings client → server in use
   RUN_S2C: 40, // u32   │ rings server → client in use
   NB_REGIONS: 44, // u32 ┘
+  ZC: 48, // u32 1 = client in zero-copy mode (probe): region 1 is the EAL region itself
   CONNECTS: 64, // f64 connections made
   DISCONNECTS: 72, // f64 connections lost (any reason)
   REFUSED: 80, // f64 peer messages refused (bad, out of order, wrong secret...)
@@ -460,11 +461,14 @@ export class Control {
     const nS2C = Math.min(maxS2C, this.port.nbRx);
     if (nC2S + nS2C === 0) return 'no ring in common with the server';
     const bsize = this.cfgBsize;
+    const zc = this.u32(MIF.ZC) === 1;
     const lay = regionLayout(nC2S, nS2C, log2, bsize);
-    if (lay.size >= MAX_MAPPING || lay.size > 0xffffffff) return `region of ${lay.size} bytes is too large: lower rsize or bsize`;
-    const fd = memfdCreate('memif_region_0', lay.size);
-    const map = mapFd(fd, lay.size);
-    c.regions.push({ fd, size: lay.size, map });
+    // Zero-copy: region 0 holds the rings only; the buffers are mbufs of region 1.
+    const size0 = zc ? lay.bufOffset : lay.size;
+    if (size0 >= MAX_MAPPING || size0 > 0xffffffff) return `region of ${size0} bytes is too large: lower rsize or bsize`;
+    const fd = memfdCreate('memif_region_0', size0);
+    const map = mapFd(fd, size0);
+    c.regions.push({ fd, size: size0, map });
     const dv = new DataView(map.buffer);
     const rb = ringBytes(log2);
     const size = 1 << log2;
@@ -475,6 +479,7 @@ export class Control {
       dv.setUint16(ro + RING.FLAGS, i >= nC2S ? RING_FLAG_MASK_INT : 0, true);
       dv.setUint16(ro + RING.HEAD, 0, true);
       dv.setUint16(ro + RING.TAIL, 0, true);
+      if (zc) continue; // the queues write each descriptor as they post an mbuf
       for (let j = 0; j < size; j++) {
         const d = ro + RING.DESC + j * DESC.BYTES;
         dv.setUint16(d + DESC.FLAGS, 0, true);
@@ -483,7 +488,19 @@ export class Control {
         dv.setUint32(d + DESC.OFFSET, lay.bufOffset + (i * size + j) * bsize, true);
       }
     }
-    c.queue.push({ m: addRegionMsg(0, lay.size), fd });
+    c.queue.push({ m: addRegionMsg(0, size0), fd });
+    if (zc) {
+      // Region 1 is the EAL region file: mbuf offsets are offsets in it, so a descriptor
+      // names an mbuf's data as (region 1, BUF_OFF + DATA_OFF). The peer maps all of it.
+      let rfd: number;
+      try {
+        rfd = fs.openSync(this.eal.region.path, 'r+');
+      } catch (e) {
+        return `zero-copy: cannot open the shared region ${this.eal.region.path}: ${(e as Error).message}`;
+      }
+      c.regions.push({ fd: rfd, size: this.eal.region.size });
+      c.queue.push({ m: addRegionMsg(1, this.eal.region.size), fd: rfd });
+    }
     for (let i = 0; i < nC2S + nS2C; i++) {
       const c2s = i < nC2S;
       const index = c2s ? i : i - nC2S;
@@ -529,6 +546,13 @@ export class Control {
     c.state = 'connected';
     const r = this.eal.region;
     const mif = this.mif;
+    if (this.role === ROLE_CLIENT && this.u32(MIF.ZC) === 0) {
+      // Post every buffer of our RX (S2C) rings now: the server reset head and tail when it
+      // took CONNECT (DPDK's memif_connect does), and it may transmit as soon as it has sent
+      // CONNECTED; our RX queues start from head = ring size (memif-queue.ts rebind).
+      const ru16 = new Uint16Array(c.regions[0]!.map!.buffer);
+      for (const def of c.s2c.values()) Atomics.store(ru16, (def.offset + RING.HEAD) >>> 1, (1 << def.log2) & 0xffff);
+    }
     // Publish the connection (CONN is even: nobody reads these now).
     r.u32[(mif + MIF.NB_REGIONS) >>> 2] = c.regions.length;
     for (let i = 0; i < c.regions.length; i++) {

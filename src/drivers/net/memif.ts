@@ -8,7 +8,8 @@
  *
  * Files: memif-proto.ts (messages, ring layout), memif-control.ts (control channel state
  * machine + the shared per-port table MIF), memif-control-worker.ts (its thread),
- * memif-queue.ts (RX/TX bursts, copy mode), this file (devargs, ethdev hooks, status).
+ * memif-queue.ts (RX/TX bursts, copy and zero-copy, interrupt mode), this file (devargs,
+ * ethdev hooks, status).
  *
  *   who calls what                       where
  *   probe                                primary at EthDev.attach: devargs → MIF memzone
@@ -20,17 +21,31 @@
  *   stop                                 the same process: DISCONNECT "device stopped",
  *                                        sockets closed, thread ended
  *   rxQueue / txQueue                    any process (a secondary maps the regions through
- *                                        /proc/<pid>/fd of the controlling process)
+ *                                        /proc/<pid>/fd of the controlling process and
+ *                                        takes the rings' eventfds with pidfd_getfd)
  *
  * Queue pairs: client TX q ↔ server RX q (ring C2S q), server TX q ↔ client RX q (S2C q).
  * A queue the peer has no ring for stays down (bursts return 0). nbDesc of queue setup is
  * ignored: memif's ring size is rsize (log2), negotiated down to the server's maximum.
- * Link state (EP.FLAGS PF_LINK_UP, `linkStatus`) follows the connection; counters of the
- * connection (connects, disconnects, refused peer messages, client attempts) and the
- * last reason are in `memifStatus` and `mpdk info` (kind 'memif').
- * Zero-copy and interrupt (sleep on the ring's eventfd) modes are not implemented: RX
- * rings are set to polling (MASK_INT), as DPDK's; TX signals the peer's eventfd when the
- * peer's ring asks for interrupts (from the controlling process only).
+ * Link state (EP.FLAGS PF_LINK_UP, `linkStatus`, `mpdk info`) follows the connection: the
+ * driver owns its link (NetDriver.ownsLink), so start leaves it down and only the control
+ * thread raises it, when the peer has connected, and lowers it when the peer leaves.
+ * Counters of the connection (connects, disconnects, refused peer messages, client
+ * attempts) and the last reason are in `memifStatus` and `mpdk info` (kind 'memif').
+ * Interrupt mode: RX rings poll (MASK_INT set, as DPDK's) while the program is busy; when
+ * it idles, IdlePolicy arms the queues (MASK_INT cleared) and sleeps on the rings'
+ * eventfds, which the peer's TX signals (memif-queue.ts); any process that uses a queue
+ * can sleep on it and wake a peer sleeping on its TX ring.
+ * Zero-copy (zero-copy=yes, client role; DPDK's meaning): the client passes the EAL region
+ * file itself as memif region 1, so descriptors name mbuf data directly; RX posts mbufs of
+ * the queue's pool, TX lends the application's mbufs until the server has read them
+ * (memif-queue.ts). The peer then maps the whole shared region: use it with a trusted peer.
+ * Which mbuf sits in which slot is private to the process using the queue: a zero-copy
+ * queue is not taken over by another process on a live connection (it waits for the next
+ * one), and the mbufs in flight of a process that dies, or that closes its queue while
+ * the link is up, are lost to their pool (the peer may still write into them).
+ * A controlling process that dies leaves CONN and the link bit as they were (the peer
+ * sees the hang-up; the instance is normally gone with its primary).
  */
 import { Worker } from 'node:worker_threads';
 import type { Eal } from '../../eal/eal.js';
@@ -91,6 +106,7 @@ class MemifPort implements DriverPort {
 
 export const netMemif: NetDriver = {
   name: 'net_memif',
+  ownsLink: true,
   args: {
     role: 'server or client (default client)',
     socket: `control socket path (default ${MEMIF_DEFAULT_SOCKET})`,
@@ -100,7 +116,7 @@ export const netMemif: NetDriver = {
     bsize: 'buffer size in bytes, 1..65535 (default 2048)',
     rsize: `log2 of the ring size, 1..${MEMIF_MAX_LOG2_RING} (default 10)`,
     mac: 'port MAC address xx:xx:xx:xx:xx:xx',
-    'zero-copy': 'no (copy mode; yes is not supported)',
+    'zero-copy': 'yes = a client passes its mbufs to the peer, no copy (default no; a server ignores it)',
   },
 
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void {
@@ -116,7 +132,12 @@ export const netMemif: NetDriver = {
     const abstract = yesNo(vdev, args, 'socket-abstract', true);
     const secret = args.str('secret', '')!;
     if (Buffer.byteLength(secret) > MEMIF_SECRET_SZ) throw new MpdkError('EINVAL', `--vdev ${vdev}: the secret is longer than ${MEMIF_SECRET_SZ} bytes`);
-    if (yesNo(vdev, args, 'zero-copy', false)) throw new MpdkError('EINVAL', `--vdev ${vdev}: zero-copy=yes is not supported by this net_memif (copy mode only); drop it`);
+    // Zero-copy concerns the client only (its buffers are the peer's); a server always
+    // copies from and into the client's regions and ignores it, as DPDK's does.
+    const zc = yesNo(vdev, args, 'zero-copy', false) && role === ROLE_CLIENT;
+    if (zc && port.eal.region.size > 0xffffffff) {
+      throw new MpdkError('EINVAL', `--vdev ${vdev}: zero-copy=yes passes the whole shared region (${port.eal.region.size} bytes) as a memif region, which is at most 4 GiB - 1: lower -m or use zero-copy=no`);
+    }
     if (args.has('mac')) {
       try {
         port.setMac(parseMac(args.str('mac')!));
@@ -147,6 +168,7 @@ export const netMemif: NetDriver = {
     r.u32[(m + MIF.ABSTRACT) >>> 2] = abstract ? 1 : 0;
     r.writeString(m + MIF.SOCKET, MIF.SOCKET_MAX, socket);
     r.writeString(m + MIF.SECRET, 32, secret);
+    r.u32[(m + MIF.ZC) >>> 2] = zc ? 1 : 0;
     port.setDrv(DRV_MIF, m);
   },
 
@@ -214,6 +236,10 @@ export interface MemifStatus {
   bufferSize: number;
   c2sRings: number;
   s2cRings: number;
+  /** Client in zero-copy mode (its mbufs are the buffers). */
+  zeroCopy: boolean;
+  /** Regions of the connection (zero-copy: 2, the second is the EAL region). */
+  regions: number;
 }
 
 function statusAt(eal: Eal, port: Port): MemifStatus {
@@ -230,6 +256,7 @@ function statusAt(eal: Eal, port: Port): MemifStatus {
     attempts: r.f64[(m + MIF.ATTEMPTS) >>> 3]!,
     ringSize: up ? 1 << r.u32At(m + MIF.RUN_LOG2) : 0, bufferSize: up ? r.u32At(m + MIF.RUN_BSIZE) : 0,
     c2sRings: up ? r.u32At(m + MIF.RUN_C2S) : 0, s2cRings: up ? r.u32At(m + MIF.RUN_S2C) : 0,
+    zeroCopy: r.u32At(m + MIF.ZC) === 1, regions: up ? r.u32At(m + MIF.NB_REGIONS) : 0,
   };
 }
 

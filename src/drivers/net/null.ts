@@ -8,8 +8,9 @@
  *   shared words: port DRV[0] = size (probe)
  *   per process:  NullRx (pool, size) and NullTx (a Mbufs for freeing) per bound queue
  *
- * RX per packet: the 7 plain stores of rte_pktmbuf_reset that matter on a pool mbuf
- * (data_off|refcnt, nb_segs|port, ol_flags ×2, packet_type, pkt_len, data_len|vlan);
+ * RX per packet: the fields of rte_pktmbuf_reset that matter on a pool mbuf (data_off|
+ * refcnt, nb_segs|port, ol_flags ×2, packet_type, pkt_len, data_len|vlan) in 4 plain
+ * stores: adjacent word pairs go as one 8-byte store (wordsAsF64);
  * NEXT is not written: an mbuf in its pool always has NEXT 0 (Mbufs' free clears it
  * before the put; DPDK's rx rearm relies on the same invariant). The second cache line
  * is not touched. When the pool cannot supply the whole burst,
@@ -19,6 +20,7 @@ import { MpdkError } from '../../eal/errors.js';
 import { Devargs, Port, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue } from '../../ethdev/driver.js';
 import { MBUF, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
 import type { Mempool } from '../../mempool/mempool.js';
+import { wordsAsF64 } from '../../net/bytes.js';
 
 const DEFAULT_SIZE = 64;
 
@@ -32,6 +34,9 @@ class NullRx implements RxQueue {
   /** NB_SEGS 1 | PORT << 16, as one u32. */
   private readonly segsPort: number;
   private readonly size: number;
+  /** Words 2-3 (REARM, NB_SEGS|PORT) and 6-7 (PACKET_TYPE 0, PKT_LEN) as the bits of one f64 each. */
+  private readonly rearmSegs: number;
+  private readonly typeLen: number;
 
   constructor(port: Port, q: number, pool: PktmbufPool, size: number) {
     this.mp = pool.mp;
@@ -45,6 +50,10 @@ class NullRx implements RxQueue {
     }
     this.rearm = (headroom | (1 << 16)) >>> 0;
     this.segsPort = (1 | (port.id << 16)) >>> 0;
+    // Neither pattern is a NaN: the high words (1 | port << 16 with port < MAX_PORTS, and size
+    // < 2^16) never have the exponent bits 20-30 all set.
+    this.rearmSegs = wordsAsF64(this.rearm, this.segsPort);
+    this.typeLen = wordsAsF64(0, size);
   }
 
   rxBurst(handles: Uint32Array, n: number): number {
@@ -53,20 +62,18 @@ class NullRx implements RxQueue {
       return 0;
     }
     const u32 = this.u32;
-    const size = this.size;
-    const rearm = this.rearm;
-    const sp = this.segsPort;
-    for (let i = 0; i < n; i++) {
-      const w = handles[i]! >>> 2;
-      u32[w + (MBUF.DATA_OFF >>> 2)] = rearm;
-      u32[w + (MBUF.NB_SEGS >>> 2)] = sp;
-      u32[w + (MBUF.OL_FLAGS >>> 2)] = 0;
-      u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
-      u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
-      u32[w + (MBUF.PKT_LEN >>> 2)] = size;
-      u32[w + (MBUF.DATA_LEN >>> 2)] = size; // and VLAN_TCI = 0
-    }
     const f64 = this.f64;
+    const size = this.size;
+    const rs = this.rearmSegs;
+    const tl = this.typeLen;
+    for (let i = 0; i < n; i++) {
+      const h = handles[i]!;
+      const d = h >>> 3; // handles are 64-aligned: 8-byte stores never straddle
+      f64[d + (MBUF.DATA_OFF >>> 3)] = rs; // DATA_OFF|REFCNT, NB_SEGS|PORT
+      f64[d + (MBUF.OL_FLAGS >>> 3)] = 0; // OL_FLAGS, OL_FLAGS_HI
+      f64[d + (MBUF.PACKET_TYPE >>> 3)] = tl; // PACKET_TYPE 0, PKT_LEN
+      u32[(h >>> 2) + (MBUF.DATA_LEN >>> 2)] = size; // and VLAN_TCI = 0
+    }
     const st = this.st;
     f64[st + STAT_PACKETS] += n;
     f64[st + STAT_OCTETS] += n * size;
