@@ -3,7 +3,10 @@
  * The primary of an instance with two net_ring ports (--vdev net_ring0 --vdev net_ring1):
  * creates FWD_POOL, configures both ports with QUEUES RX and TX queues (default 1), starts
  * them, prints `ready`, then forwards unchanged: RX queue q of port 0 → TX queue q of port 1
- * and back. With `drop`, every 10th packet from port 0 is freed instead (to see loss).
+ * and back. With `drop`, every 10th packet from port 0 is freed instead (to see loss); with
+ * `corrupt`, every 10th packet from port 0 has one payload byte flipped (its sequence number's
+ * low byte, then the last byte of the frame, in turn) and is forwarded; with `still`, it
+ * reads nothing (the ports' RX queues fill up and stay full).
  * Ends when stdin closes or on SIGTERM/SIGINT, printing `forwarded N`.
  */
 import { Eal, EthDev, IdlePolicy, PktmbufPool } from '../src/index.js';
@@ -14,6 +17,10 @@ const ealArgs = dd < 0 ? argv : argv.slice(0, dd);
 const own = dd < 0 ? [] : argv.slice(dd + 1);
 const nq = Number(own[0] ?? 1);
 const drop = own.includes('drop');
+const corrupt = own.includes('corrupt');
+const still = own.includes('still');
+/** Offset of the payload's SEQ field in a pktgen frame (Eth 14 + IPv4 20 + UDP 8 + magic 4). */
+const SEQ_OFF = 46;
 
 const { eal } = Eal.init(ealArgs, { name: 'pktgen-fwd', handleSignals: false });
 const dev = EthDev.attach(eal);
@@ -40,6 +47,7 @@ const pendN = [0, 1].map(() => new Int32Array(nq));
 const idle = new IdlePolicy();
 let forwarded = 0;
 let seen = 0;
+while (!stop && still) await new Promise<void>((r) => setTimeout(r, 20));
 while (!stop) {
   const end = performance.now() + 20;
   while (performance.now() < end) {
@@ -59,6 +67,14 @@ while (!stop) {
               else h[k++] = h[i]!;
             }
             n = k;
+          }
+          if (corrupt && p === 0) {
+            for (let i = 0; i < n; i++) {
+              if (++seen % 10 !== 0) continue;
+              const off = pool.dataOffset(h[i]!);
+              const at = (seen / 10) % 2 === 1 ? off + SEQ_OFF : off + pool.dataLen(h[i]!) - 1;
+              pool.u8[at] ^= 0x40;
+            }
           }
         }
         const s = txq[1 - p]![q]!.txBurst(h, n);

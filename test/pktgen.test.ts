@@ -12,7 +12,10 @@ import { execFileSync } from 'node:child_process';
 import { PcapReader, PcapRecord, PayloadInfo, PacketInfo, parseFrame, readPayload, portMac, formatMac, formatIpv4 } from '../src/index.js';
 import { LatencyHistogram, RxCounter } from '../src/apps/pktgen/counter.js';
 import { TrafficPlan, parseRate, parseSizeMix, parseDuration, generatorMac } from '../src/apps/pktgen/traffic.js';
-import { leftovers, reapAll, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { FrameSeal } from '../src/apps/pktgen/seal.js';
+import { ETH, IPV4, UDP, ipv4ChecksumOk, udpChecksumOk4 } from '../src/index.js';
+import { get16 } from '../src/net/packet.js';
+import { leftovers, reapAll, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -29,6 +32,7 @@ interface Result {
   reordered: number;
   duplicates: number;
   foreign: number;
+  corrupt: number;
   tx: { port: number; packets: number }[];
   rx: { port: number; packets: number }[];
   perFlow?: { flow: number; sent: number; received: number }[];
@@ -100,6 +104,31 @@ describe('pktgen traffic and counting (in-process)', () => {
       assert.deepEqual(seqs, seqs.map((_, i) => i));
     }
     assert.deepEqual([...new Set(seen.map((s) => s.len))].sort((a, b) => a - b), [64, 128]);
+  });
+
+  test('a sealed frame carries a valid UDP checksum; any flipped byte past the MACs, or a wrong length, breaks the seal', () => {
+    const u8 = new Uint8Array(4096);
+    const seal = new FrameSeal(u8);
+    for (const [size, off] of [62, 64, 65, 128, 1514].flatMap((z) => [[z, 100], [z, 101]] as const)) {
+      // Even offsets take the Uint16Array path, odd ones the byte path: the mbuf data offset need not be aligned.
+      const plan = new TrafficPlan(u8, { txPorts: [0], flows: 3, sizes: [size] });
+      const len = plan.build(0, off, 4321.5);
+      seal.seal(off);
+      const ip = off + ETH.HLEN;
+      const udp = ip + IPV4.HLEN;
+      assert.notEqual(get16(u8, udp + UDP.CSUM), 0, 'a checksum is filled in');
+      assert.ok(udpChecksumOk4(u8, ip, udp) && ipv4ChecksumOk(u8, ip), `the library's checksums agree (size ${size}, offset ${off})`);
+      assert.ok(seal.intact(off, len));
+      assert.equal(seal.intact(off, len - 1), false, 'a frame shorter than its IPv4 length');
+      u8[off] ^= 1; // destination MAC: l2fwd rewrites it, not covered
+      assert.ok(seal.intact(off, len));
+      for (let i = ETH.HLEN; i < len; i++) {
+        u8[off + i] ^= 0x10;
+        assert.equal(seal.intact(off, len), false, `byte ${i} of ${size} at offset ${off} flipped`);
+        u8[off + i] ^= 0x10;
+      }
+      assert.ok(seal.intact(off, len));
+    }
   });
 
   test('the sequence window tells in-order, reordered and duplicate frames apart', () => {
@@ -234,6 +263,61 @@ describe('mpdk pktgen (real processes)', () => {
       assert.equal(r.lost, 100);
       assert.equal(r.received, 900);
       assert.equal(r.duplicates, 0);
+    } finally {
+      await stopForwarder(fwd, p);
+    }
+  });
+
+  test('a frame damaged on the way is counted corrupt, not received; the others are intact', async () => {
+    const p = uniquePrefix('pgbad');
+    const fwd = await forwarder(p, ['1', 'corrupt']);
+    try {
+      const r = await pktgen(p, ['--tx-port', '0', '--rx-port', '1', '--flows', '4', '--count', '1000', '--size-mix', '64:1,300:1', '--drain', '1500']);
+      assert.equal(r.sent, 1000);
+      assert.equal(r.corrupt, 100);
+      assert.equal(r.received, 900);
+      assert.equal(r.duplicates, 0);
+    } finally {
+      await stopForwarder(fwd, p);
+    }
+  });
+
+  test('--progress with --json prints one JSON progress object per interval on stderr', async () => {
+    const p = uniquePrefix('pgprog');
+    const fwd = await forwarder(p);
+    try {
+      const r = await run('mpdk', ['pktgen', ...EAL(p, 1), '--', '--tx-port', '0', '--rx-port', '1', '--duration', '600ms', '--rate', '5k', '--progress', '50', '--json'], 20000);
+      assert.equal(r.code, 0, r.err);
+      const lines = r.err.trim().split('\n').map((l) => JSON.parse(l) as { t: number; sent: number; received: number; corrupt: number });
+      assert.ok(lines.length >= 5, `${lines.length} progress lines`);
+      for (let i = 1; i < lines.length; i++) assert.ok(lines[i]!.received >= lines[i - 1]!.received && lines[i]!.t > lines[i - 1]!.t);
+      assert.ok(lines.at(-1)!.received > 0 && lines.every((l) => l.corrupt === 0));
+    } finally {
+      await stopForwarder(fwd, p);
+    }
+  });
+
+  test('a pktgen killed with frames in hand: the audit finds them held by the dead process, the next pktgen returns them', async () => {
+    const p = uniquePrefix('pgkill');
+    const fwd = await forwarder(p, ['1', 'still']); // RX queues fill up: pktgen keeps its last burst
+    try {
+      const g = spawnNode('mpdk', ['pktgen', ...EAL(p, 1), '--', '--tx-port', '0', '--burst', '32', '--duration', '30', '--progress', '20', '--json']);
+      await g.waitFor(/"sent":1024,/, 10000); // the port's 1024 RX descriptors are full
+      await sleep(50);
+      g.proc.kill('SIGKILL');
+      await g.exited;
+      const a = await run('mpdk', ['audit', '--file-prefix', p, '--json']);
+      const pool = (JSON.parse(a.out) as { pools: { name: string; heldByDead: number; leaked: number; duplicates: number }[] }).pools.find((x) => x.name === 'PKTGEN_POOL')!;
+      assert.equal(pool.heldByDead, 32, `its pending burst is recorded: ${a.out}`);
+      assert.equal(pool.leaked, 0);
+      assert.equal(pool.duplicates, 0);
+      // The next pktgen reclaims what the dead one held before it starts.
+      await pktgen(p, ['--tx-port', '0', '--duration', '100ms']);
+      const b = await run('mpdk', ['audit', '--file-prefix', p, '--json']);
+      assert.equal(b.code, 0, b.out + b.err);
+      const after = (JSON.parse(b.out) as { pools: { name: string; heldByDead: number; leaked: number }[] }).pools.find((x) => x.name === 'PKTGEN_POOL')!;
+      assert.equal(after.heldByDead, 0);
+      assert.equal(after.leaked, 0);
     } finally {
       await stopForwarder(fwd, p);
     }

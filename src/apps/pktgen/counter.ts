@@ -4,9 +4,10 @@
  * matched frame, allocation-free.
  *
  *   who calls what
- *   main.ts run loop    counter.record(flow, seq, latencyUs, len) per frame whose payload
- *                       has pktgen's magic and a TX time from this run; counter.foreign++
- *                       for anything else
+ *   main.ts run loop    counter.record(flow, seq, latencyUs, len) per intact frame whose
+ *                       payload has pktgen's magic and a TX time from this run;
+ *                       counter.corrupt++ for one with the magic that fails seal.ts's
+ *                       check; counter.foreign++ for anything else
  *   main.ts report      counter.latency.quantile(0.5 / 0.99), counter fields
  *
  * Sequence check per flow (the anti-replay window of IPsec, RFC 4303 §3.4.3): `hi` is the
@@ -87,6 +88,8 @@ export class RxCounter {
   duplicates = 0;
   /** Frames that were not this run's (no magic, unknown flow, TX time outside the run). */
   foreign = 0;
+  /** Frames with pktgen's magic whose checksums or lengths are wrong (seal.ts); not received. */
+  corrupt = 0;
   readonly latency = new LatencyHistogram();
 
   constructor(flows: number) {

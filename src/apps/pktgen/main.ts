@@ -15,7 +15,14 @@
  *
  * Frames are mbufs of the pool PKTGEN_POOL (looked up, or created by the first pktgen of
  * the instance; it stays until the instance ends, so frames still in flight when a run
- * ends remain valid). What comes back is freed to its pool. The loop runs on the main
+ * ends remain valid). What comes back is freed to its pool.
+ *
+ * Every frame pktgen holds is in its ownership record (Hands, "pktgen"): array k holds
+ * TX port k's frames built but not yet taken, the last array the burst being counted. A
+ * pktgen killed at any instruction is reclaimed exactly (reclaimDead, which the next
+ * pktgen runs first) — except for a death between a mempool get and the commit that
+ * records it (a leak of at most one burst, never a duplicate), and a burst moved through
+ * several rings at once (a wire that spreads over several RX queues). The loop runs on the main
  * thread (its lcore's mempool cache), in slices of SLICE_MS so that Ctrl-C and the
  * progress timer get a turn; an idle round (nothing to send yet, nothing received) goes
  * through IdlePolicy, so a low --rate costs ~no CPU.
@@ -25,17 +32,21 @@
  * queue are retried (TX time re-stamped) and never counted as sent; lost = sent − received
  * after the drain.
  *
+ * Before sending, pktgen waits (up to 9 s, as DPDK's examples) for the links of its ports
+ * to be up: a net_memif port is up only once its peer has connected.
+ *
  * Without a running instance: exit 1 with one line. pktgen as a fresh primary with its own
  * --vdev ports configures and starts them itself (1 RX + 1 TX queue each), e.g. to measure
  * the generator over net_null.
  */
 import {
-  EAL_USAGE, Eal, EthDev, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
-  isMpdkError, parseEalArgs, parseIdleMode, readPayload, type IdleMode, type Wire, type WireSide,
+  EAL_USAGE, Eal, EthDev, Hands, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
+  isMpdkError, parseEalArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type Sink, type Source, type Wire, type WireSide,
 } from '../../index.js';
 import { intOption, optionsHelp, parseOptions, type OptionSpec } from '../app-options.js';
 import { RxCounter } from './counter.js';
-import { formatProgress, formatSummary, makeResult, type PktgenResult } from './report.js';
+import { formatProgress, formatSummary, makeResult, progressJson, type PktgenResult } from './report.js';
+import { FrameSeal } from './seal.js';
 import { TrafficPlan, checkSize, parseDuration, parsePortList, parseRate, parseSizeMix, writePcap } from './traffic.js';
 
 export const PKTGEN_POOL = 'PKTGEN_POOL';
@@ -44,9 +55,13 @@ const POOL_CACHE = 256;
 /** Data room of PKTGEN_POOL's mbufs: headroom + the largest frame, rounded up. */
 const POOL_DATA_ROOM = PKTMBUF_HEADROOM + 1536;
 const RX_BURST = 64;
+/** Largest burst net_ring's inject takes in one chunk (so what it takes is a prefix). */
+const WIRE_CHUNK = 256;
 /** RX bursts per port per round, at most. */
 const RX_ROUNDS = 8;
 const SLICE_MS = 20;
+/** How long a run waits for its ports' links before sending (DPDK's examples: 9 s). */
+const LINK_WAIT_MS = 9000;
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** Descriptors per queue when pktgen configures its own ports. */
 const OWN_NB_DESC = 1024;
@@ -65,6 +80,7 @@ const SPECS: OptionSpec[] = [
   { names: ['--drain'], value: 'MS', help: 'after the last send, wait up to MS ms for stragglers (default 500)' },
   { names: ['--pcap'], value: 'FILE', help: 'write the same traffic to a pcap file instead of sending, then exit (needs --count, or --duration with --rate)' },
   { names: ['--per-flow'], help: 'list sent/received per flow in the summary and JSON' },
+  { names: ['--progress'], value: 'MS', help: 'progress line on stderr every MS ms (default 1000; with --json one JSON object per line)' },
   { names: ['--json'], help: 'print one JSON object {sent, received, lost, mpps, gbps, latency: {p50Us, p99Us}, ...} instead of the table' },
   { names: ['--quiet'], help: 'no progress line' },
   { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle round sleeps) or poll (never sleeps)' },
@@ -83,6 +99,8 @@ ${optionsHelp(SPECS)}
 
 Gbit/s is the L1 rate: each frame + 20 bytes of preamble and inter-frame gap (frames carry
 no FCS). Latency is from the TX time in each frame's payload to its return (p50/p99, µs).
+Every frame carries a UDP checksum over its payload; a frame that comes back with pktgen's
+magic but a wrong IPv4 or UDP checksum or length is counted as corrupt, not as received.
 
 ${EAL_USAGE}`;
 
@@ -99,6 +117,7 @@ export interface PktgenOptions {
   drainMs: number;
   pcap: string | undefined;
   perFlow: boolean;
+  progressMs: number;
   json: boolean;
   quiet: boolean;
   idle: IdleMode;
@@ -146,6 +165,7 @@ export function parsePktgenOptions(args: readonly string[]): PktgenOptions {
     drainMs: intOption(o.get('--drain'), '--drain', 0, 60000, USAGE_SHORT) ?? 500,
     pcap: str('--pcap'),
     perFlow: o.has('--per-flow'),
+    progressMs: intOption(o.get('--progress'), '--progress', 10, 3600000, USAGE_SHORT) ?? 1000,
     json: o.has('--json'),
     quiet: o.has('--quiet'),
     idle,
@@ -195,10 +215,21 @@ export async function main(argv: string[]): Promise<number> {
     eal.onPrimaryExit((pid) => {
       if (!opts.quiet) process.stderr.write(`pktgen: the primary process (pid ${pid}) has exited; still sending to the ports\n`);
     });
+    // We may be the successor of a killed pktgen (its wires, its lcore): return what it held first.
+    const rec = reclaimDead(eal);
+    const back = Object.values(rec.pools).reduce((n, x) => n + x.returned + x.flushed, 0);
+    if (back > 0 && !opts.quiet) {
+      process.stderr.write(`pktgen: reclaimed ${back} mbufs held by dead process${rec.processes.length === 1 ? '' : 'es'} ${rec.processes.map((x) => x.pid).join(', ')}\n`);
+    }
     pool = getPool(eal);
     dev = EthDev.attach(eal);
     const gen = new Generator(eal, dev, pool, opts);
-    const result = await gen.run();
+    let result: PktgenResult;
+    try {
+      result = await gen.run();
+    } finally {
+      gen.close();
+    }
     if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
     else process.stdout.write(formatSummary(result) + '\n');
     return 0;
@@ -246,17 +277,17 @@ export function getPool(eal: Eal): PktmbufPool {
 
 interface TxSide {
   port: number;
+  /** Index of the port in --tx-port, and of its array in the record: frames built, not yet taken. */
   k: number;
-  send: (h: Uint32Array, n: number) => number;
-  /** Frames built but not yet taken, at pend[0..pendN). */
-  pend: Uint32Array;
-  pendN: number;
+  sink: Sink;
   sent: number;
 }
 
 interface RxSide {
   port: number;
-  recv: (h: Uint32Array, n: number) => number;
+  /** One per ring (a wire's TX queues) or the one RX queue; read in turn. */
+  sources: Source[];
+  next: number;
   matched: number;
 }
 
@@ -264,6 +295,7 @@ const Phase = { SEND: 0, DRAIN: 1, DONE: 2 } as const;
 
 class Generator {
   private readonly eal: Eal;
+  private readonly dev: EthDev;
   private readonly pool: PktmbufPool;
   private readonly o: PktgenOptions;
   private readonly plan: TrafficPlan;
@@ -274,8 +306,11 @@ class Generator {
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private readonly dv: DataView;
-  private readonly rxh = new Uint32Array(RX_BURST);
+  /** The ownership record: arrays 0..nTx-1 pending TX frames per port, array RXA the RX burst. */
+  private readonly hands: Hands;
+  private readonly rxa: number;
   private readonly info = new PayloadInfo();
+  private readonly seal: FrameSeal;
   private readonly idle: IdlePolicy;
   /** performance.timeOrigin in µs: TX times are epoch µs, comparable across processes. */
   private readonly originUs = performance.timeOrigin * 1000;
@@ -297,12 +332,14 @@ class Generator {
 
   constructor(eal: Eal, dev: EthDev, pool: PktmbufPool, o: PktgenOptions) {
     this.eal = eal;
+    this.dev = dev;
     this.pool = pool;
     this.o = o;
     this.u8 = eal.region.u8;
     this.u16 = new Uint16Array(eal.region.buffer);
     this.u32 = eal.region.u32;
     this.dv = eal.region.dv;
+    this.seal = new FrameSeal(this.u8);
     // Few spins: replies come after the application wakes up; spinning for them only burns CPU.
     this.idle = new IdlePolicy({ mode: o.idle, spin: 16, yields: 8 });
     this.limit = o.count ?? Infinity;
@@ -316,31 +353,42 @@ class Generator {
       throw new MpdkError('EINVAL', `${PKTGEN_POOL} holds frames of at most ${pool.dataRoomSize - PKTMBUF_HEADROOM} bytes; --size ${this.plan.maxSize} does not fit`);
     }
     this.counter = new RxCounter(o.flows);
-    // A port this generator both feeds and drains takes its whole wire; otherwise one side,
-    // so another generator can play the other direction of the same ports.
-    const sideOf = (port: number, mine: 'inject' | 'collect'): WireSide => (o.txPorts.includes(port) && o.rxPorts.includes(port) ? 'both' : mine);
-    o.txPorts.forEach((port, k) => {
-      const w = wireOf(dev, port, sideOf(port, 'inject'));
-      let send: TxSide['send'];
-      if (w) send = (h, n) => w.inject(h, n);
-      else {
-        const q = o.queue ?? dev.info(port).nbTx - 1;
-        const txq = dev.txQueue(port, q);
-        send = (h, n) => txq.txBurst(h, n);
+    this.rxa = o.txPorts.length;
+    const h = Hands.open(eal, 'pktgen', o.txPorts.length + 1, Math.max(o.burst, RX_BURST));
+    this.hands = h;
+    try {
+      // A port this generator both feeds and drains takes its whole wire; otherwise one side,
+      // so another generator can play the other direction of the same ports.
+      const sideOf = (port: number, mine: 'inject' | 'collect'): WireSide => (o.txPorts.includes(port) && o.rxPorts.includes(port) ? 'both' : mine);
+      o.txPorts.forEach((port, k) => {
+        const w = wireOf(dev, port, sideOf(port, 'inject'));
+        let sink: Sink;
+        if (w) {
+          // Exact when the frames go into one ring: the port's only RX queue, one chunk.
+          const info = dev.info(port);
+          const ring = info.nbRx === 1 && o.burst <= WIRE_CHUNK ? Ring.attach(eal, dev.port(port).qDrv(true, 0, 0)) : undefined;
+          sink = h.sinkOf({ txBurst: (x, n) => w.inject(x, n) }, ring);
+        } else sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
+        this.tx.push({ port, k, sink, sent: 0 });
+      });
+      for (const port of o.rxPorts) {
+        const w = wireOf(dev, port, sideOf(port, 'collect'));
+        const sources: Source[] = [];
+        if (w) {
+          // The wire's collect drains the port's TX rings: one exact source per ring instead.
+          for (let q = 0; q < dev.info(port).nbTx; q++) sources.push(h.source(Ring.attach(eal, dev.port(port).qDrv(false, q, 0))));
+        } else sources.push(h.rxSource(dev, port, o.queue ?? dev.info(port).nbRx - 1));
+        this.rx.push({ port, sources, next: 0, matched: 0 });
       }
-      this.tx.push({ port, k, send, pend: new Uint32Array(o.burst), pendN: 0, sent: 0 });
-    });
-    for (const port of o.rxPorts) {
-      const w = wireOf(dev, port, sideOf(port, 'collect'));
-      let recv: RxSide['recv'];
-      if (w) recv = (h, n) => w.collect(h, n);
-      else {
-        const q = o.queue ?? dev.info(port).nbRx - 1;
-        const rxq = dev.rxQueue(port, q);
-        recv = (h, n) => rxq.rxBurst(h, n);
-      }
-      this.rx.push({ port, recv, matched: 0 });
+    } catch (e) {
+      h.close();
+      throw e;
     }
+  }
+
+  /** Free what the record holds and the record (the run's end, or a failed start). */
+  close(): void {
+    this.hands.close();
   }
 
   /** pktgen is the primary of its own --vdev ports: 1 RX + 1 TX queue each, started. */
@@ -364,11 +412,12 @@ class Generator {
     const showProgress = !o.quiet;
     const tty = process.stderr.isTTY === true;
     try {
+      await this.waitLinks();
       this.startMs = performance.now();
       this.runStartUs = this.originUs + this.startMs * 1000;
       const endMs = o.durationS !== undefined ? this.startMs + o.durationS * 1000 : Infinity;
       let drainStart = 0;
-      let nextProgress = this.startMs + 1000;
+      let nextProgress = this.startMs + o.progressMs;
       let lastP = { t: this.startMs, sent: 0, recv: 0 };
       while (this.phase !== Phase.DONE) {
         const sliceEnd = performance.now() + SLICE_MS;
@@ -391,14 +440,18 @@ class Generator {
         }
         if (this.phase === Phase.DRAIN && (this.counter.received >= this.sent || now - drainStart >= o.drainMs || this.interrupts > 1)) this.phase = Phase.DONE;
         if (showProgress && now >= nextProgress && this.phase !== Phase.DONE) {
-          const line = formatProgress((now - this.startMs) / 1000, this.sent, this.sent - lastP.sent, this.rx.length ? this.counter.received : null,
-            this.counter.received - lastP.recv, (now - lastP.t) / 1000, this.counter.latency.quantile(0.5));
-          process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+          const t = (now - this.startMs) / 1000;
+          if (o.json) process.stderr.write(progressJson(t, this.sent, this.rx.length ? this.counter : null) + '\n');
+          else {
+            const line = formatProgress(t, this.sent, this.sent - lastP.sent, this.rx.length ? this.counter.received : null,
+              this.counter.received - lastP.recv, (now - lastP.t) / 1000, this.counter.latency.quantile(0.5));
+            process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+          }
           lastP = { t: now, sent: this.sent, recv: this.counter.received };
-          nextProgress = now + 1000;
+          nextProgress = now + o.progressMs;
         }
       }
-      if (showProgress && tty && performance.now() - this.startMs >= 1000) process.stderr.write('\n');
+      if (showProgress && tty && !o.json && performance.now() - this.startMs >= o.progressMs) process.stderr.write('\n');
     } finally {
       process.off('SIGINT', onSig);
       process.off('SIGTERM', onSig);
@@ -420,6 +473,23 @@ class Generator {
   }
 
   /**
+   * Wait, bounded, until every port this run uses has its link up (DPDK's examples'
+   * check_all_ports_link_status: up to 9 s): a port whose peer connects after start
+   * (net_memif) would otherwise refuse or drop the first packets. A link still down after
+   * the bound is reported and the run goes on (its packets are retried or lost, counted).
+   */
+  private async waitLinks(): Promise<void> {
+    const ports = [...new Set([...this.o.txPorts, ...this.o.rxPorts])];
+    const end = performance.now() + LINK_WAIT_MS;
+    let down = ports.filter((p) => !this.dev.linkStatus(p).up);
+    while (down.length > 0 && performance.now() < end && this.interrupts === 0) {
+      await new Promise<void>((r) => setTimeout(r, 10));
+      down = down.filter((p) => !this.dev.linkStatus(p).up);
+    }
+    if (down.length > 0 && !this.o.quiet) process.stderr.write(`pktgen: link of port ${down.join(', ')} still down after ${LINK_WAIT_MS / 1000} s; sending anyway\n`);
+  }
+
+  /**
    * Rate-limited and nothing in flight (all sent frames are back, or nobody listens):
    * sleep until the next batch is due, up to one slice. @returns whether it slept
    */
@@ -434,7 +504,7 @@ class Generator {
 
   private pendingTotal(): number {
     let n = 0;
-    for (const t of this.tx) n += t.pendN;
+    for (const t of this.tx) n += this.hands.count(t.k);
     return n;
   }
 
@@ -447,14 +517,16 @@ class Generator {
   private readonly unsentFlows: number[] = [];
 
   private freePending(): void {
+    const h = this.hands;
     for (const t of this.tx) {
-      if (t.pendN === 0) continue;
-      for (let i = 0; i < t.pendN; i++) {
-        const off = this.dataOffset(t.pend[i]!);
+      const n = h.count(t.k);
+      if (n === 0) continue;
+      const pend = h.array(t.k);
+      for (let i = 0; i < n; i++) {
+        const off = this.dataOffset(pend[i]!);
         this.unsentFlows.push(this.dv.getUint32(off + UDP_FRAME_HLEN + PAYLOAD.FLOW, true));
       }
-      this.pool.freeBulk(t.pend, t.pendN);
-      t.pendN = 0;
+      h.free(t.k);
     }
   }
 
@@ -469,14 +541,17 @@ class Generator {
     this.txCursor = this.txCursor + 1 === tx.length ? 0 : this.txCursor + 1;
     const u16 = this.u16;
     const u32 = this.u32;
-    const pend = t.pend;
+    const hands = this.hands;
+    const pend = hands.array(t.k);
     const nowUs = this.originUs + nowMs * 1000;
-    let n = t.pendN;
+    let n = hands.count(t.k);
     let bytes = 0;
     if (n > 0) {
       for (let i = 0; i < n; i++) {
         const h = pend[i]!;
-        this.dv.setFloat64(this.dataOffset(h) + UDP_FRAME_HLEN + PAYLOAD.TX_TIME, nowUs, true);
+        const off = this.dataOffset(h);
+        this.dv.setFloat64(off + UDP_FRAME_HLEN + PAYLOAD.TX_TIME, nowUs, true);
+        this.seal.seal(off);
         bytes += u16[(h + MBUF.DATA_LEN) >>> 1]!;
       }
     } else {
@@ -494,11 +569,15 @@ class Generator {
         this.noMbuf++;
         return 0;
       }
+      hands.commit(t.k, want); // recorded from here on (a death before this store leaks the burst)
       const plan = this.plan;
+      const seal = this.seal;
       const k = t.k;
       for (let i = 0; i < want; i++) {
         const h = pend[i]!;
-        const len = plan.build(k, this.dataOffset(h), nowUs);
+        const off = this.dataOffset(h);
+        const len = plan.build(k, off, nowUs);
+        seal.seal(off);
         u16[(h + MBUF.DATA_LEN) >>> 1] = len;
         u32[(h + MBUF.PKT_LEN) >>> 2] = len;
         bytes += len;
@@ -506,12 +585,11 @@ class Generator {
       this.built += want;
       n = want;
     }
-    const r = t.send(pend, n);
+    const r = hands.tx(t.k, t.sink);
     if (r < n) {
-      pend.copyWithin(0, r, n);
-      for (let i = 0; i < n - r; i++) bytes -= u16[(pend[i]! + MBUF.DATA_LEN) >>> 1]!;
+      const left = hands.array(t.k); // the rest, moved to its front
+      for (let i = 0; i < n - r; i++) bytes -= u16[(left[i]! + MBUF.DATA_LEN) >>> 1]!;
     }
-    t.pendN = n - r;
     if (r > 0) {
       t.sent += r;
       this.sent += r;
@@ -538,11 +616,18 @@ class Generator {
     return total;
   }
 
-  /** One burst from one RX port: count this run's frames, free everything. */
+  /** One burst from one RX port (its sources in turn): count this run's frames, free everything. */
   private rxBurst(side: RxSide, nowMs: number): number {
-    const h = this.rxh;
-    const k = side.recv(h, RX_BURST);
+    const hands = this.hands;
+    const ns = side.sources.length;
+    let k = 0;
+    for (let i = 0; i < ns && k === 0; i++) {
+      const src = side.sources[side.next]!;
+      side.next = side.next + 1 === ns ? 0 : side.next + 1;
+      k = hands.rx(this.rxa, src, RX_BURST);
+    }
     if (k === 0) return 0;
+    const h = hands.array(this.rxa);
     const u8 = this.u8;
     const u16 = this.u16;
     const info = this.info;
@@ -554,7 +639,9 @@ class Generator {
       const m = h[i]!;
       const len = u16[(m + MBUF.DATA_LEN) >>> 1]!;
       const off = this.dataOffset(m);
-      if (readPayload(u8, off, len, info) && info.flow < flows && info.txTime >= this.runStartUs && info.txTime <= nowUs) {
+      if (!readPayload(u8, off, len, info)) counter.foreign++;
+      else if (!this.seal.intact(off, len)) counter.corrupt++;
+      else if (info.flow < flows && info.txTime >= this.runStartUs && info.txTime <= nowUs) {
         counter.record(info.flow, info.seq, nowUs - info.txTime, len);
         // Erase the magic: a driver that hands out pool buffers without writing them
         // (net_null RX) must not replay this frame as ours.
@@ -563,7 +650,7 @@ class Generator {
     }
     side.matched += counter.received - before;
     if (counter.received > before) this.lastRxMs = nowMs;
-    this.pool.freeBulk(h, k);
+    hands.free(this.rxa);
     return k;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * pktgen's output: the result object (printed as one JSON line with --json), the summary
- * table, and the one-second progress line. Pure formatting; no shared state.
+ * table, and the progress line (human, or one JSON object with --json). Pure formatting;
+ * no shared state.
  *
  * Rates: Mpps = frames / seconds; Gbit/s is the L1 (line) rate: every frame counts its
  * stored bytes + 20 (8 bytes of preamble and start delimiter + 12 of inter-frame gap), as
@@ -35,6 +36,8 @@ export interface PktgenResult {
   duplicates: number;
   /** Frames received that were not this run's (other traffic, an earlier run's stragglers). */
   foreign: number;
+  /** Frames with pktgen's magic and a wrong IPv4/UDP checksum or length (not in `received`). */
+  corrupt: number;
   /** Bursts that found the mbuf pool empty (back-pressure: frames in flight hold the pool). */
   noMbuf: number;
   flows: number;
@@ -88,6 +91,7 @@ export function makeResult(i: ResultInput): PktgenResult {
     reordered: c.reordered,
     duplicates: c.duplicates,
     foreign: c.foreign,
+    corrupt: c.corrupt,
     noMbuf: i.noMbuf,
     flows: c.flows,
     sizes: i.sizes,
@@ -120,7 +124,7 @@ export function formatSummary(r: PktgenResult): string {
     ['lost', `${n(r.lost)}${lossPct}`],
     ['rate', `${r.mpps.toFixed(3)} Mpps   ${r.gbps.toFixed(3)} Gbit/s (L1)   ${r.l2Gbps.toFixed(3)} Gbit/s (L2)`],
     ['latency', r.latency ? `p50 ${r.latency.p50Us.toFixed(1)} us   p99 ${r.latency.p99Us.toFixed(1)} us   min ${r.latency.minUs.toFixed(1)}   max ${r.latency.maxUs.toFixed(1)}` : '-'],
-    ['order', `reordered ${r.reordered}   duplicates ${r.duplicates}   foreign ${r.foreign}`],
+    ['order', `reordered ${r.reordered}   duplicates ${r.duplicates}   foreign ${r.foreign}   corrupt ${r.corrupt}`],
   ];
   for (const p of r.tx) rows.push([`  tx port ${p.port}`, String(p.packets)]);
   for (const p of r.rx) rows.push([`  rx port ${p.port}`, String(p.packets)]);
@@ -141,4 +145,15 @@ export function formatProgress(t: number, sent: number, dSent: number, received:
   let s = `pktgen ${t.toFixed(1)}s  tx ${sent} (${rate(dSent)} Mpps)`;
   if (received !== null) s += `  rx ${received} (${rate(dRecv)} Mpps)  in flight/lost ${Math.max(0, sent - received)}  p50 ${p50Us.toFixed(1)} us`;
   return s;
+}
+
+/**
+ * One progress line for machines (--json): {"t", "sent", "received", "corrupt", "duplicates",
+ * "reordered", "foreign"}; the receive fields are null when pktgen listens on no port.
+ */
+export function progressJson(t: number, sent: number, c: RxCounter | null): string {
+  return JSON.stringify({
+    t: r3(t), sent, received: c ? c.received : null, corrupt: c ? c.corrupt : null, duplicates: c ? c.duplicates : null,
+    reordered: c ? c.reordered : null, foreign: c ? c.foreign : null,
+  });
 }

@@ -20,6 +20,7 @@
 import {
   FlowSet, MpdkError, PAYLOAD, PcapWriter, UDP_FRAME_HLEN, UDP_FRAME_MAX, UDP_FRAME_MIN, UdpFrameBuilder, UsageError, parseIpv4, portMac,
 } from '../../index.js';
+import { FrameSeal } from './seal.js';
 
 /** The generator's own source MAC for TX port index k: 02:00:00:00:10:<k>. */
 export function generatorMac(k: number): Uint8Array {
@@ -193,12 +194,14 @@ export class TrafficPlan {
 
 /**
  * `--pcap FILE`: write `count` frames as the live run would send them (TX ports in turn,
- * `burst` frames each) with record timestamps `1/ratePps` apart (or back to back at
- * 10 Gbit/s when no rate is given); the payload TX time is the record's time in µs.
+ * `burst` frames each, UDP checksum filled in by seal.ts) with record timestamps `1/ratePps`
+ * apart (or back to back at 10 Gbit/s when no rate is given); the payload TX time is the
+ * record's time in µs.
  * @returns frames and bytes written
  */
 export function writePcap(plan: TrafficPlan, scratch: Uint8Array, file: string, count: number, burst: number, ratePps: number | undefined): { frames: number; bytes: number } {
   const w = PcapWriter.open(file);
+  const seal = new FrameSeal(scratch);
   const startUs = Math.floor(Date.now()) * 1000;
   let tUs = startUs;
   let bytes = 0;
@@ -207,6 +210,7 @@ export function writePcap(plan: TrafficPlan, scratch: Uint8Array, file: string, 
   try {
     for (let i = 0; i < count; i++) {
       const len = plan.build(k, 0, tUs);
+      seal.seal(0);
       const sec = Math.floor(tUs / 1e6);
       w.write(scratch, 0, len, len, sec, Math.floor(tUs - sec * 1e6));
       bytes += len;
