@@ -12,6 +12,9 @@
  *                            checks all 64 bytes of each, and puts the buffers back (what
  *                            simple_mp does, in bulk). Counted at the consumer; the run fails
  *                            on any lost, repeated or damaged message.
+ *   baseline.shm_slots_64B.msgs  the same producer and checks over a bare ring of 64-byte
+ *                            slots (bench/slot-ring.ts): the cost of copying 64 bytes across
+ *                            two cores with nothing else, msg.64B's ceiling
  *
  * Each bench starts its own instance (primary here, --file-prefix mpdkbench<pid>x<n>) and
  * closes it; the producer is killed in every path and each wait has a deadline.
@@ -19,6 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Eal, Mempool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../src/index.js';
 import type { Bench } from './harness.js';
+import { SLOTS } from './slot-ring.js';
 
 const MEASURE_MS = 1500;
 const WARM_MS = 200;
@@ -87,16 +91,75 @@ function mbufBench(): number {
   }
 }
 
-async function msgBench(): Promise<number> {
+/**
+ * Where the consumer finds messages: fill `words` with the u32 index of up to 32 messages
+ * and return how many; `release(n)` gives them back (to the pool / the producer).
+ */
+interface MessageSource {
+  take(words: Uint32Array): number;
+  release(n: number): void;
+  /** After the run: throws if an object is missing or duplicated. */
+  check(): void;
+}
+
+function poolSource(eal: Eal): { args: string[]; src: MessageSource } {
+  const mp = Mempool.create(eal, 'msgs', 8192, 64, 256);
+  const ring = Ring.create(eal, 'msgq', 4096, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  const objs = new Uint32Array(32);
+  return {
+    args: ['msgs', 'msgq'],
+    src: {
+      take(words) {
+        const got = ring.dequeueBurst(objs, 32);
+        for (let i = 0; i < got; i++) words[i] = objs[i]! >>> 2;
+        return got;
+      },
+      release(n) {
+        mp.putBulk(objs, n);
+      },
+      check() {
+        const a = mp.audit();
+        if (a.inUse !== 0 || a.duplicates !== 0) throw new Error(`pool audit after the run: ${JSON.stringify(a)}`);
+      },
+    },
+  };
+}
+
+function slotSource(eal: Eal): { args: string[]; src: MessageSource } {
+  const zone = eal.memzones.reserve('msgslots', SLOTS.BYTES).offset;
+  const u32 = eal.region.u32;
+  const prodTail = (zone + SLOTS.PROD_TAIL) >>> 2;
+  const consTail = (zone + SLOTS.CONS_TAIL) >>> 2;
+  const base = (zone + SLOTS.FIRST) >>> 2;
+  const mask = SLOTS.COUNT - 1;
+  let ct = 0;
+  return {
+    args: ['-', 'msgslots'],
+    src: {
+      take(words) {
+        const n = Math.min((Atomics.load(u32, prodTail) - ct) >>> 0, 32);
+        for (let i = 0; i < n; i++) words[i] = base + ((ct + i) & mask) * 16;
+        return n;
+      },
+      release(n) {
+        ct = (ct + n) >>> 0;
+        Atomics.store(u32, consTail, ct);
+      },
+      check() {},
+    },
+  };
+}
+
+/** Messages per µs from mempool-child.js producing into `make`'s source, read and checked here. */
+async function msgBench(make: (eal: Eal) => { args: string[]; src: MessageSource }): Promise<number> {
   const eal = instance();
   let child: ChildProcess | undefined;
   try {
-    const mp = Mempool.create(eal, 'msgs', 8192, 64, 256);
-    const ring = Ring.create(eal, 'msgq', 4096, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const { args, src } = make(eal);
     const ctl = eal.memzones.reserve('msgctl', 64).offset;
     const i32 = eal.region.i32;
     const u32 = eal.region.u32;
-    child = spawn(process.execPath, [CHILD_JS.pathname, '-l', '1', '--file-prefix', eal.filePrefix, '--', 'msgs', 'msgq', 'msgctl'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(process.execPath, [CHILD_JS.pathname, '-l', '1', '--file-prefix', eal.filePrefix, '--', ...args, 'msgctl'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<number>((r) => child!.once('exit', (c) => r(c ?? -1)));
@@ -106,7 +169,7 @@ async function msgBench(): Promise<number> {
       if (Date.now() - t0 > 10_000 || child.exitCode !== null) throw new Error(`producer did not start: ${err}`);
       await new Promise((r) => setTimeout(r, 5));
     }
-    const objs = new Uint32Array(32);
+    const words = new Uint32Array(32);
     let expect = 0;
     let bad = 0;
     let sum = 0;
@@ -117,7 +180,7 @@ async function msgBench(): Promise<number> {
       const end = start + BigInt(ms) * 1_000_000n;
       let now = start;
       for (let round = 0; ; round++) {
-        const got = ring.dequeueBurst(objs, 32);
+        const got = src.take(words);
         if (got === 0) {
           if (++idle > 1000 && stopAfter) break; // drained after stop
           if ((round & 255) === 0) now = process.hrtime.bigint();
@@ -126,7 +189,7 @@ async function msgBench(): Promise<number> {
         }
         idle = 0;
         for (let i = 0; i < got; i++) {
-          const w = objs[i]! >>> 2;
+          const w = words[i]!;
           const seq = u32[w]!;
           let s = 0;
           for (let k = 1; k < 15; k++) s = (s + u32[w + k]!) | 0;
@@ -134,7 +197,7 @@ async function msgBench(): Promise<number> {
           sum = (sum + s) | 0;
           expect = (seq + 1) >>> 0;
         }
-        mp.putBulk(objs, got);
+        src.release(got);
         n += got;
         if ((round & 255) === 0) {
           now = process.hrtime.bigint();
@@ -160,8 +223,7 @@ async function msgBench(): Promise<number> {
     for (let k = 1; k < 15; k++) expectedSum = (expectedSum + Math.imul(0x01010101, k)) | 0;
     if (bad !== 0) throw new Error(`${bad} messages arrived out of order or damaged`);
     if (expect > 0 && sum !== Math.imul(expectedSum, expect)) throw new Error('payload checksum mismatch');
-    const a = mp.audit();
-    if (a.inUse !== 0 || a.duplicates !== 0) throw new Error(`pool audit after the run: ${JSON.stringify(a)}`);
+    src.check();
     return rate;
   } finally {
     if (child && child.exitCode === null) {
@@ -189,8 +251,13 @@ export const benches: Bench[] = [
     run: async () => mbufBench(),
   },
   {
-    name: 'msg.64B.xproc', unit: 'M msgs/s', baseline: 'baseline.child_process.msgs',
+    name: 'baseline.shm_slots_64B.msgs', unit: 'M msgs/s', baseline: 'baseline.child_process.msgs',
+    what: 'the same messages copied into the 64-byte slots of a bare shared-memory ring (no pool, no handles): the copy\'s own cost',
+    run: async () => msgBench(slotSource),
+  },
+  {
+    name: 'msg.64B.xproc', unit: 'M msgs/s', baseline: 'baseline.shm_slots_64B.msgs',
     what: '64-byte messages copied into pool buffers, passed through an SP/SC ring between two processes (target ≥ 40)',
-    run: msgBench,
+    run: async () => msgBench(poolSource),
   },
 ];

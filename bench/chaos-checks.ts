@@ -1,0 +1,148 @@
+/**
+ * The chaos run's checks after each recovery, each a read-only look from outside:
+ *
+ *   audit   `mpdk audit --file-prefix X --json` (one line: per pool inPool, inCaches,
+ *           inRings, inPortQueues, heldByLive, heldByDead, leaked, duplicates); clean =
+ *           every pool leaked 0 and duplicates 0. While traffic flows the audit is a
+ *           snapshot; it is asked to settle (re-scan, keep the minimum of leaked) and a
+ *           non-clean result is retried a few times before it counts.
+ *   files   the entries of the instance's runtime folder ($MPDK_RUNTIME_DIR or /dev/shm,
+ *           mpdk.X/) and any other entry of that folder naming the prefix: the same set
+ *           after every recovery as after the start (a killed process leaves no file).
+ *   fds     /proc/<pid>/fd of every long-lived process (one not killed since): its count
+ *           may not grow by more than a slack over the count first seen (a pidfd, a
+ *           mapping's descriptor or a socket kept per dead peer would grow it per kill).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fdCount, type Fleet } from './chaos-fleet.js';
+
+export interface PoolAudit {
+  name: string;
+  size: number;
+  heldByDead: number;
+  leaked: number;
+  duplicates: number;
+}
+
+export interface AuditResult {
+  /** false when this mpdk has no `audit` program (nothing was checked). */
+  available: boolean;
+  ok: boolean;
+  pools: PoolAudit[];
+  leaked: number;
+  duplicates: number;
+  heldByDead: number;
+  /** Why it is not ok, or why it is unavailable. */
+  error?: string;
+}
+
+/** Rescans the audit makes to see past buffers moving while it scans. */
+const SETTLE = 5;
+/** Attempts before a non-clean audit counts (traffic moves between attempts). */
+const ATTEMPTS = 3;
+
+let settleSupported: boolean | undefined;
+
+/** One audit of instance `prefix` through the `mpdk audit` program (bounded). */
+export async function audit(fleet: Fleet, prefix: string, ms = 10000): Promise<AuditResult> {
+  let last: AuditResult | undefined;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const settle = settleSupported !== false ? ['--settle', String(SETTLE)] : [];
+    const r = await fleet.run(['audit', '--file-prefix', prefix, '--json', ...settle], ms);
+    if (r.code === 2 && /unknown program 'audit'/.test(r.err)) {
+      return { available: false, ok: false, pools: [], leaked: 0, duplicates: 0, heldByDead: 0, error: 'this mpdk has no `mpdk audit`' };
+    }
+    if (r.code === 2 && settle.length > 0 && /settle/.test(r.err)) {
+      settleSupported = false;
+      attempt--;
+      continue;
+    }
+    last = parseAudit(r.code, r.out, r.err);
+    if (last.ok) return last;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return last!;
+}
+
+function parseAudit(code: number, out: string, err: string): AuditResult {
+  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line || (code !== 0 && code !== 1)) {
+    return { available: true, ok: false, pools: [], leaked: 0, duplicates: 0, heldByDead: 0, error: `mpdk audit exited ${code}: ${(err || out).trim().split('\n').slice(-2).join(' | ').slice(0, 300)}` };
+  }
+  const j = JSON.parse(line) as { pools: PoolAudit[] };
+  const pools = j.pools.map((p) => ({ name: p.name, size: p.size, heldByDead: p.heldByDead ?? 0, leaked: p.leaked, duplicates: p.duplicates }));
+  const sum = (k: 'leaked' | 'duplicates' | 'heldByDead'): number => pools.reduce((a, p) => a + p[k], 0);
+  const res: AuditResult = { available: true, ok: code === 0 && sum('leaked') === 0 && sum('duplicates') === 0, pools, leaked: sum('leaked'), duplicates: sum('duplicates'), heldByDead: sum('heldByDead') };
+  if (!res.ok) res.error = pools.filter((p) => p.leaked || p.duplicates).map((p) => `${p.name}: leaked ${p.leaked}, duplicates ${p.duplicates}`).join('; ') || `exit ${code}`;
+  return res;
+}
+
+/** The files instance `prefix` has in the runtime folder (sorted; relative names). */
+export function instanceEntries(prefix: string): string[] {
+  const base = process.env.MPDK_RUNTIME_DIR ?? '/dev/shm';
+  const dir = `mpdk.${prefix}`;
+  const out: string[] = [];
+  let top: string[] = [];
+  try {
+    top = fs.readdirSync(base);
+  } catch {
+    return out;
+  }
+  for (const e of top) {
+    if (e === dir) {
+      for (const f of fs.readdirSync(path.join(base, dir))) out.push(`${dir}/${f}`);
+      out.push(`${dir}/`);
+    } else if (e.includes(prefix)) out.push(e);
+  }
+  return out.sort();
+}
+
+/** Age at which a process's descriptor count is taken as its baseline. */
+const SETTLED_SEC = 2;
+/** Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** Seconds since process `pid` started (0 when it cannot be read). */
+function processAgeSec(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / USER_HZ;
+    const up = Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return Number.isFinite(start) && Number.isFinite(up) ? up - start : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Descriptor counts of long-lived processes against the count first seen per pid (once settled). */
+export class FdWatch {
+  private readonly first = new Map<number, { role: string; n: number }>();
+  /** Largest growth seen, per role. */
+  readonly maxGrowth = new Map<string, number>();
+  readonly slack: number;
+
+  constructor(slack: number) {
+    this.slack = slack;
+  }
+
+  /** Look at `procs` now; @returns one line per process grown past the slack. */
+  check(procs: { role: string; pid: number }[]): string[] {
+    const bad: string[] = [];
+    for (const { role, pid } of procs) {
+      const n = fdCount(pid);
+      if (n < 0) continue;
+      const f = this.first.get(pid);
+      if (!f) {
+        // A process still starting has not opened what it keeps for life (epoll, the region,
+        // its lifeline...): its count then is no baseline.
+        if (processAgeSec(pid) >= SETTLED_SEC) this.first.set(pid, { role, n });
+        continue;
+      }
+      const g = n - f.n;
+      if (g > (this.maxGrowth.get(role) ?? 0)) this.maxGrowth.set(role, g);
+      if (g > this.slack) bad.push(`${role} (pid ${pid}): ${f.n} -> ${n} open descriptors`);
+    }
+    return bad;
+  }
+}
