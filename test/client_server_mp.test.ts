@@ -137,7 +137,7 @@ test('two clients: round-robin split, each packet out once on the paired port; T
     w.traffic.close();
     w.eal.close();
   }
-  await s.waitFor(/Client  1 - rx:\s+1500/, 3000); // the statistics lcore's block
+  await s.waitFor(/Client  1 - rx:\s+1500/, 5000); // the statistics lcore's block
   assert.deepEqual(await stop(c0, c1, s), [0, 0, 0]);
   assert.deepEqual(leftovers(p), []);
 });
@@ -259,7 +259,7 @@ test('a client killed with buffers in hand (after a dequeue, TX buffers partly f
     assert.deepEqual([live.heldByLive, live.leaked, live.duplicates], [40, 0, 0], 'the record holds all 40 (TX buffers + the open window)');
     c.proc.kill('SIGKILL');
     await c.exited;
-    await s.waitFor(/client 0 \(pid \d+\) exited; reclaimed what pid \d+ held/, 3000);
+    await s.waitFor(/client 0 \(pid \d+\) exited; reclaimed what pid \d+ held/, 5000);
     const a = poolAudit(w.eal);
     assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, 0]);
     assert.equal(pool.available(), base, 'the pool has every mbuf back');
@@ -292,7 +292,7 @@ test('server killed inside its receive window: clients forward on; a restarted s
     assert.equal(poolAudit(w.eal).heldByLive, 20);
     s.proc.kill('SIGKILL');
     await s.exited;
-    for (const c of [c0, c1]) await c.waitFor(new RegExp(`server \\(pid ${s.proc.pid}\\) has exited; forwarding on`), 2000);
+    for (const c of [c0, c1]) await c.waitFor(new RegExp(`server \\(pid ${s.proc.pid}\\) has exited; forwarding on`), 5000);
     await sleep(300);
     assert.equal(c0.proc.exitCode, null, 'client 0 still runs');
     assert.equal(c1.proc.exitCode, null, 'client 1 still runs');
@@ -328,7 +328,7 @@ test('a restarted server with other -n or -p than the live instance is refused, 
   assert.match(r.err, /set up with other options: -n 3 \(it runs 2 clients\)/);
   assert.equal(c0.proc.exitCode, null, 'the client was not disturbed');
   assert.deepEqual(await stop(c0), [0]);
-  await until(() => leftovers(p).length === 0, 2000, 'files removed by the last process').catch(() => removeInstance(p));
+  await until(() => leftovers(p).length === 0, 5000, 'files removed by the last process').catch(() => removeInstance(p));
   assert.deepEqual(leftovers(p), []);
 });
 

@@ -129,11 +129,11 @@ describe('Cmdline on pipes (not a TTY)', () => {
 
   test('the prompt is written once before each line is read, and async prints end with a newline', async () => {
     const r = rig([{ name: 'say', args: '<text>', help: 'prints', run: (t) => r.cl.print(t) }]);
-    await until(() => r.out() === PROMPT, 1000, 'first prompt');
+    await until(() => r.out() === PROMPT, 5000, 'first prompt');
     r.cl.print("core 1: Received 'x'"); // as the receiving lcore would, while the prompt waits
     r.cl.print('two\n');
     r.input.write('say hi\n');
-    await until(() => r.out().endsWith('hi\n' + PROMPT), 1000, 'second prompt');
+    await until(() => r.out().endsWith('hi\n' + PROMPT), 5000, 'second prompt');
     assert.equal(r.out(), `${PROMPT}core 1: Received 'x'\ntwo\nhi\n${PROMPT}`);
     r.input.end();
     assert.equal(await r.closed, 'eof');
@@ -202,7 +202,7 @@ describe('Cmdline on pipes (not a TTY)', () => {
       output.setEncoding('utf8').on('data', (d: string) => (out += d));
       const cl = new Cmdline({ prompt: PROMPT, input, output, terminal: true, commands: [] }).start();
       input.write('sen');
-      await until(() => out.endsWith('sen'), 1000, 'echo');
+      await until(() => out.endsWith('sen'), 5000, 'echo');
       cl.print("core 1: Received 'x'");
       await sleep(0);
       assert.equal(out, `${PROMPT}sen\r\ncore 1: Received 'x'\r\n${PROMPT}sen`);
@@ -299,7 +299,7 @@ function pty(args: string[] = [], cols?: number): Pty {
 
 const lastLine = (t: Pty): string => t.screen().filter((l) => l !== '').at(-1) ?? '';
 const waitLast = (t: Pty, want: string): Promise<string> =>
-  until(() => lastLine(t) === want && want, 3000, `last line '${want}'; screen:\n${t.screen().join('\n')}`);
+  until(() => lastLine(t) === want && want, 5000, `last line '${want}'; screen:\n${t.screen().join('\n')}`);
 
 describe('Cmdline in a terminal', { skip: HAVE_SCRIPT ? false : 'util-linux `script` is not installed: no pseudo-terminal without native code' }, () => {
   test('an async print while a line is half typed appears above it, and the typed text is kept', async () => {
@@ -337,7 +337,7 @@ describe('Cmdline in a terminal', { skip: HAVE_SCRIPT ? false : 'util-linux `scr
     await t.type('X'); // inserted where the cursor was: the cursor came back there
     await t.waitFor(/^defgXhij$/m); // Enter in the same chunk would be taken as pasted text
     await t.type('\r');
-    await until(() => t.raw.includes("sent 'abcdefghijabcdefghijabcdefghijabcdefghijabcdefgXhij'"), 3000, 'the edited line ran');
+    await until(() => t.raw.includes("sent 'abcdefghijabcdefghijabcdefghijabcdefghijabcdefgXhij'"), 5000, 'the edited line ran');
     await t.type('quit\r');
     assert.equal(await t.exited, 0);
   });
@@ -356,7 +356,7 @@ describe('Cmdline in a terminal', { skip: HAVE_SCRIPT ? false : 'util-linux `scr
     await t.type('\x1b[A'); // up arrow
     await waitLast(t, 'simple_mp > send first one');
     await t.type('\r');
-    await until(() => t.screen().filter((l) => l === "sent 'first one'").length === 2, 3000, 'the recalled line ran');
+    await until(() => t.screen().filter((l) => l === "sent 'first one'").length === 2, 5000, 'the recalled line ran');
     await t.type('\x04');
     await t.waitFor(/closed eof raw=false/);
     assert.equal(await t.exited, 0);

@@ -256,7 +256,7 @@ test('a death is seen through the lifeline at once, with no polling; a process w
     watchDeath(a.proc.pid!, 0, (pid) => seen.set(pid, performance.now()));
     watchDeath(plain.pid!, 0, (pid) => seen.set(pid, performance.now()));
     // The mpdk process accepted the lifeline; `sleep` refused it and is polled.
-    await until(() => watchStats().polled === 1, 2000, 'the plain process falling back to its pidfd');
+    await until(() => watchStats().polled === 1, 5000, 'the plain process falling back to its pidfd');
     assert.deepEqual(watchStats(), { lifelines: 1, polled: 1 });
     // A watcher that stops watching leaves no descriptor behind in the watched process.
     const fds = (): number => fs.readdirSync(`/proc/${a.proc.pid}/fd`).length;
@@ -269,11 +269,11 @@ test('a death is seen through the lifeline at once, with no polling; a process w
     await sleep(500);
     assert.equal(fds(), base, 'the watched process closed the lifelines of the watchers gone');
     plain.kill('SIGKILL');
-    await until(() => seen.has(plain.pid!), 2000, 'the plain death');
+    await until(() => seen.has(plain.pid!), 5000, 'the plain death');
     assert.deepEqual(watchStats(), { lifelines: 1, polled: 0 }, 'nothing polled while only lifelines are watched');
     const t0 = performance.now();
     a.proc.kill('SIGKILL');
-    await until(() => seen.has(a.proc.pid!), 2000, 'the mpdk death');
+    await until(() => seen.has(a.proc.pid!), 5000, 'the mpdk death');
     const ms = seen.get(a.proc.pid!)! - t0;
     assert.ok(ms < 200, `seen after ${ms.toFixed(1)} ms`);
     assert.deepEqual(watchStats(), { lifelines: 0, polled: 0 });

@@ -194,7 +194,7 @@ describe('net_memif between two mpdk processes', () => {
     await c1.exited;
     removeInstance(b1);
     const down = await waitStats(srv, (x) => x.disconnects === 1, 5000, 'server seeing the kill');
-    await srv.waitFor(/down peer (closed|hung up)/, 3000);
+    await srv.waitFor(/down peer (closed|hung up)/, 5000);
     const c2 = start(prefix(), `net_memif0,role=client,socket=${sock},socket-abstract=no`, 'tx', 0);
     await waitStats(srv, (x) => x.connects === 2 && x.rx > down.rx + 10000, 15000, 'traffic after the restart');
     assert.equal(stats(srv)!.bad, 0);
@@ -249,14 +249,14 @@ describe('net_memif link state follows the peer', () => {
     const a2 = prefix();
     const srv = start(a2, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', 0);
     const t0 = performance.now();
-    await cli.waitFor(/^up$/m, 3000);
+    await cli.waitFor(/^up$/m, 5000);
     assert.ok(performance.now() - t0 < 3000);
     assert.deepEqual(await infoLink(b), { port: true, memif: true });
-    await until(() => /^up$/m.test(srv.out), 3000, 'the server up');
+    await until(() => /^up$/m.test(srv.out), 5000, 'the server up');
     srv.proc.kill('SIGKILL');
     await srv.exited;
     removeInstance(a2);
-    await cli.waitFor(/^down peer/m, 3000);
+    await cli.waitFor(/^down peer/m, 5000);
     assert.deepEqual(await infoLink(b), { port: false, memif: false });
     assert.equal(await quit(cli), 0);
     assert.deepEqual(leftovers(b), []);

@@ -217,7 +217,7 @@ test('a forwarder killed half-way: its successor resumes the read position and c
     await b.waitFor(/"fwd":200/, 15000);
     assert.equal(await b.exited, 0);
     sameFrames(readAll(outFile), frames);
-    await until(() => dev.stats(0).opackets === 300, 2000, 'stats');
+    await until(() => dev.stats(0).opackets === 300, 5000, 'stats');
     assert.equal(dev.stats(0).ipackets, 300);
   } finally {
     eal.close();

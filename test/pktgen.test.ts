@@ -55,7 +55,7 @@ async function stopForwarder(c: Child, p: string): Promise<void> {
   c.proc.stdin!.end();
   const code = await Promise.race([c.exited, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
   assert.equal(code, 0, `forwarder did not exit cleanly: ${c.err}`);
-  await until(() => leftovers(p).length === 0, 3000, `no files of ${p}`);
+  await until(() => leftovers(p).length === 0, 5000, `no files of ${p}`);
 }
 
 describe('pktgen traffic and counting (in-process)', () => {

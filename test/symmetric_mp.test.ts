@@ -58,7 +58,7 @@ async function withInstance(fn: (prefix: string) => Promise<void>): Promise<void
     await reapAll();
     if (!ok) removeInstance(p);
   }
-  await until(() => leftovers(p).length === 0, 3000, 'the instance files to go');
+  await until(() => leftovers(p).length === 0, 5000, 'the instance files to go');
 }
 
 /** The test's side of the network: an EAL secondary holding both ports' wires. */
@@ -422,7 +422,7 @@ test('what the TX queue does not take is freed and counted as drops; --stats-per
     assert.equal(net.got[1], txRing, 'the TX ring held what it could');
     assert.equal(net.missing(), N - txRing);
     assert.equal(net.pool.inUse(), 0, 'every dropped mbuf went back to the pool');
-    await a.waitFor(new RegExp(`stats proc-id 0: Port 0: RX - ${N}, TX - 0, Drop - 0; Port 1: RX - 0, TX - ${txRing}, Drop - ${N - txRing}`), 3000);
+    await a.waitFor(new RegExp(`stats proc-id 0: Port 0: RX - ${N}, TX - 0, Drop - 0; Port 1: RX - 0, TX - ${txRing}, Drop - ${N - txRing}`), 5000);
     // Idle costs nothing: with no traffic the loop sleeps (IdlePolicy), well under a core.
     const cpu = (): number => {
       const f = fs.readFileSync(`/proc/${a.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
