@@ -147,6 +147,34 @@ describe('the pktgen test frame', () => {
     }
   });
 
+  it('UdpFrameBuilder.buildSealed writes build\'s frame with the flow id and setUdpChecksum4\'s checksum, 0 sent as 0xffff', () => {
+    const hi = FlowSet.make({ count: 4, srcIp: '255.255.255.250', dstIp: '192.168.200.254', vary: ['srcIp', 'sport'] });
+    let zeroSums = 0;
+    for (const size of [UDP_FRAME_MIN, 64, 65, 1514]) {
+      for (const off of [2, 3]) {
+        const a = new Uint8Array(size + 8);
+        const b = new Uint8Array(size + 8);
+        const builder = new UdpFrameBuilder(b, hi, size);
+        const ref = new UdpFrameBuilder(a, hi, size);
+        // Sequences sweep every low half-word (one of them makes the sum 0xffff), with
+        // ids and times whose words carry.
+        for (let i = 0; i < (size === 64 && off === 2 ? 70000 : 300); i++) {
+          const flow = i & 3;
+          const seq = (0xfffe0000 + i * 7) >>> 0;
+          const id = (0xffff0000 + i * 13) >>> 0;
+          const t = i % 5 === 0 ? -0 : 1.5e15 + i * 0.25;
+          ref.build(off, flow, seq, t);
+          new DataView(a.buffer).setUint32(off + ETH.HLEN + IPV4.HLEN + UDP.HLEN + PAYLOAD.FLOW, id, true);
+          setUdpChecksum4(a, off + ETH.HLEN, off + ETH.HLEN + IPV4.HLEN);
+          assert.equal(builder.buildSealed(off, flow, seq, t, id), size);
+          if (toHex(a, off, size) !== toHex(b, off, size)) assert.fail(`size ${size} offset ${off} seq ${seq} id ${id} time ${t}: ${toHex(b, off, size)} != ${toHex(a, off, size)}`);
+          if (get16(a, off + ETH.HLEN + IPV4.HLEN + UDP.CSUM) === 0xffff) zeroSums++;
+        }
+      }
+    }
+    assert.ok(zeroSums > 0, 'a computed checksum of 0 was met and sent as 0xffff');
+  });
+
   it('UdpFrameBuilder refuses a bad size; FlowSet refuses more than FLOWS_MAX flows', () => {
     assert.throws(() => new UdpFrameBuilder(new Uint8Array(64), flows, 40), (e) => isMpdkError(e, 'EINVAL'));
     assert.throws(() => FlowSet.make({ count: FLOWS_MAX + 1 }), (e) => isMpdkError(e, 'EINVAL'));

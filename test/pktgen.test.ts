@@ -113,7 +113,9 @@ describe('pktgen traffic and counting (in-process)', () => {
       // Even offsets take the Uint16Array path, odd ones the byte path: the mbuf data offset need not be aligned.
       const plan = new TrafficPlan(u8, { txPorts: [0], flows: 3, sizes: [size] });
       const len = plan.build(0, off, 4321.5);
+      const built = u8.slice(off, off + len);
       seal.seal(off);
+      assert.deepEqual(u8.slice(off, off + len), built, 'TrafficPlan.build seals as it builds: seal() changes nothing');
       const ip = off + ETH.HLEN;
       const udp = ip + IPV4.HLEN;
       assert.notEqual(get16(u8, udp + UDP.CSUM), 0, 'a checksum is filled in');

@@ -571,13 +571,11 @@ class Generator {
       }
       hands.commit(t.k, want); // recorded from here on (a death before this store leaks the burst)
       const plan = this.plan;
-      const seal = this.seal;
       const k = t.k;
       for (let i = 0; i < want; i++) {
         const h = pend[i]!;
         const off = this.dataOffset(h);
-        const len = plan.build(k, off, nowUs);
-        seal.seal(off);
+        const len = plan.build(k, off, nowUs); // sealed (UDP checksum) as it is built
         u16[(h + MBUF.DATA_LEN) >>> 1] = len;
         u32[(h + MBUF.PKT_LEN) >>> 2] = len;
         bytes += len;

@@ -8,8 +8,9 @@
  * The MAC addresses are not covered (l2fwd rewrites them on purpose).
  *
  *   who calls what
- *   main.ts TX     seal(off) after TrafficPlan.build(...) and after re-stamping a retried
- *                  frame's TX time (the checksum covers it)
+ *   main.ts TX     seal(off) after re-stamping a retried frame's TX time (the checksum
+ *                  covers it); new frames come sealed from TrafficPlan.build
+ *                  (UdpFrameBuilder.buildSealed: the same bytes, summed incrementally)
  *   main.ts RX     intact(off, len) per frame readPayload accepted
  *
  * Sum: the one's-complement sum does not depend on byte order (RFC 1071 §2B): it is taken

@@ -18,9 +18,8 @@
  * send 7 small frames then 4 medium ones).
  */
 import {
-  FlowSet, MpdkError, PAYLOAD, PcapWriter, UDP_FRAME_HLEN, UDP_FRAME_MAX, UDP_FRAME_MIN, UdpFrameBuilder, UsageError, parseIpv4, portMac,
+  FlowSet, MpdkError, PcapWriter, UDP_FRAME_MAX, UDP_FRAME_MIN, UdpFrameBuilder, UsageError, parseIpv4, portMac,
 } from '../../index.js';
-import { FrameSeal } from './seal.js';
 
 /** The generator's own source MAC for TX port index k: 02:00:00:00:10:<k>. */
 export function generatorMac(k: number): Uint8Array {
@@ -130,7 +129,6 @@ export class TrafficPlan {
   private readonly sizeIdx: Uint8Array;
   private readonly sizeOf: Uint16Array;
   private sizeCursor = 0;
-  private readonly dv: DataView;
   readonly distinctSizes: readonly number[];
 
   constructor(u8: Uint8Array, spec: PlanSpec) {
@@ -142,7 +140,6 @@ export class TrafficPlan {
     this.flows = spec.flows;
     this.txPorts = spec.txPorts;
     this.seq = new Uint32Array(spec.flows);
-    this.dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
     const distinct = [...new Set(spec.sizes)];
     if (distinct.length > 255) throw new MpdkError('EINVAL', 'at most 255 distinct frame sizes');
     this.distinctSizes = distinct;
@@ -173,7 +170,8 @@ export class TrafficPlan {
 
   /**
    * Write the next frame of TX port index k at u8[off..] with TX time `txTimeUs` (the
-   * payload's f64). @returns its length
+   * payload's f64), its UDP checksum filled in (what FrameSeal.seal would store).
+   * @returns its length
    */
   build(k: number, off: number, txTimeUs: number): number {
     const p = this.ports[k]!;
@@ -185,23 +183,21 @@ export class TrafficPlan {
     const si = this.sizeIdx[c]!;
     const s = this.seq[g]!;
     this.seq[g] = s + 1;
-    p.builders[si]!.build(off, j, s, txTimeUs);
-    // The builder wrote the port-local flow index; the payload carries the global id.
-    this.dv.setUint32(off + UDP_FRAME_HLEN + PAYLOAD.FLOW, g, true);
+    // The template is the port-local flow j's; the payload carries the global id g.
+    p.builders[si]!.buildSealed(off, j, s, txTimeUs, g);
     return this.sizeOf[si]!;
   }
 }
 
 /**
  * `--pcap FILE`: write `count` frames as the live run would send them (TX ports in turn,
- * `burst` frames each, UDP checksum filled in by seal.ts) with record timestamps `1/ratePps`
+ * `burst` frames each, UDP checksum filled in) with record timestamps `1/ratePps`
  * apart (or back to back at 10 Gbit/s when no rate is given); the payload TX time is the
  * record's time in µs.
  * @returns frames and bytes written
  */
 export function writePcap(plan: TrafficPlan, scratch: Uint8Array, file: string, count: number, burst: number, ratePps: number | undefined): { frames: number; bytes: number } {
   const w = PcapWriter.open(file);
-  const seal = new FrameSeal(scratch);
   const startUs = Math.floor(Date.now()) * 1000;
   let tUs = startUs;
   let bytes = 0;
@@ -210,7 +206,6 @@ export function writePcap(plan: TrafficPlan, scratch: Uint8Array, file: string, 
   try {
     for (let i = 0; i < count; i++) {
       const len = plan.build(k, 0, tUs);
-      seal.seal(0);
       const sec = Math.floor(tUs / 1e6);
       w.write(scratch, 0, len, len, sec, Math.floor(tUs - sec * 1e6));
       bytes += len;
