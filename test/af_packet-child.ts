@@ -5,7 +5,8 @@
  *                     0 → 1, then N frames 1 → 0; prints {ab, ba, identical, macs, link}
  *   serve             primary: port 0 with 2 queue pairs, port 1 with 1; prints {ready};
  *                     then per stdin line `send:FLOWS:N` sends N frames over FLOWS flows
- *                     on port 1 and prints {sent}; leaves when stdin closes
+ *                     on port 1 and prints {sent}, `link` prints {link: port 0 up};
+ *                     leaves when stdin closes
  *   rx:PORT:Q:IDLE    secondary: binds RX queue Q, prints {claimed}, receives until IDLE ms
  *                     pass without a packet after the first (8 s at most); prints {got, flows}
  */
@@ -128,6 +129,7 @@ try {
     for await (const line of rl) {
       const [cmd, f, k] = line.trim().split(':');
       if (cmd === 'send') out({ sent: send(dev, pool, 1, FlowSet.make({ count: Number(f), vary: ['srcIp', 'sport'] }), Number(k)) });
+      if (cmd === 'link') out({ link: dev.linkStatus(0).up });
     }
   } else if (op === 'rx') {
     dev.rxQueue(Number(a1), Number(a2));

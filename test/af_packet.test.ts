@@ -126,6 +126,38 @@ test('frames cross the veth pair both ways byte for byte; MAC from the interface
   assert.deepEqual(leftovers(p), []);
 });
 
+test('the link follows the interface carrier: down while the veth peer is down, up again after', { skip, timeout: 30000 }, async () => {
+  const p = uniquePrefix('afp');
+  const prim = nsNode([...ealArgs(p, 0, true, ['net_af_packet0,iface=va,qpairs=2', 'net_af_packet1,iface=vb']), '--', 'serve']);
+  /** Ask until the port's link reads `want` (carrier changes reach sysfs asynchronously). */
+  const linkBecomes = async (want: boolean): Promise<void> => {
+    const end = Date.now() + 5000;
+    for (;;) {
+      const n = prim.lines().length;
+      prim.send('link');
+      const t = Date.now() + 2000;
+      while (prim.lines().length === n && Date.now() < t) await new Promise((r) => setTimeout(r, 20));
+      if (prim.lines().at(-1)?.link === want) return;
+      if (Date.now() > end) assert.fail(`link never read ${want}; output:\n${prim.out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await prim.waitFor(/"ready":true/, 10000);
+    await linkBecomes(true);
+    ip('-n', NS, 'link', 'set', 'vb', 'down');
+    await linkBecomes(false);
+    ip('-n', NS, 'link', 'set', 'vb', 'up');
+    await linkBecomes(true);
+    prim.proc.stdin!.end();
+    assert.equal(await prim.exited, 0, prim.out);
+  } finally {
+    ip('-n', NS, 'link', 'set', 'vb', 'up');
+    removeInstance(p);
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
 test('PACKET_FANOUT splits flows over two processes; no flow is seen by both', { skip, timeout: 40000 }, async () => {
   const p = uniquePrefix('afp');
   try {

@@ -37,7 +37,7 @@ import type { WakeSource } from '../eal/idle.js';
 import type { PktmbufPool } from '../mbuf/mbuf.js';
 import { MBUF } from '../mbuf/mbuf.js';
 import { ToeplitzTable } from '../net/rss.js';
-import { ED, EP, EQ, MAX_QUEUES, MBUF_F_RX_RSS_HASH, PF_RSS } from './layout.js';
+import { ED, EP, EQ, MAX_QUEUES, MBUF_F_RX_RSS_HASH, PF_LINK_UP, PF_RSS } from './layout.js';
 
 /** f64 offsets (in f64 units) within a queue's stats, from `Port.statIdx`. */
 export const STAT_PACKETS = 0;
@@ -104,11 +104,18 @@ export interface NetDriver {
   stop?(port: Port): void;
   open(port: Port): DriverPort;
   /**
-   * The driver sets and clears the port's link bit (EP.FLAGS PF_LINK_UP) itself, when its
-   * peer comes and goes (net_memif); ethdev's start then leaves the link down instead of
-   * raising it. Without it the link is up from start to stop.
+   * The driver sets and clears the port's link bit (Port.setLinkUp) itself: when its peer
+   * comes and goes (net_memif), or from the device's carrier (net_af_packet); ethdev's
+   * start then leaves the link as the driver's start set it. Without it the link is up
+   * from start to stop.
    */
   readonly ownsLink?: boolean;
+  /**
+   * Refresh the link bit and speed from the device (DPDK's link_update), in the process
+   * that asks: EthDev.linkStatus calls it on a started port. For drivers whose link state
+   * lives outside the region (a kernel interface's carrier).
+   */
+  linkUpdate?(port: Port): void;
 }
 
 /** Parsed `key=value,...` devargs of one vdev. */
@@ -221,6 +228,14 @@ export class Port {
 
   set(field: number, v: number): void {
     this.u32[(this.entry + field) >>> 2] = v;
+  }
+
+  /** Raise or clear the link bit (atomic: EP.FLAGS is shared with promiscuous and RSS bits). */
+  setLinkUp(up: boolean): void {
+    const at = (this.entry + EP.FLAGS) >>> 2;
+    const has = (Atomics.load(this.u32, at) & PF_LINK_UP) !== 0;
+    if (up && !has) Atomics.or(this.u32, at, PF_LINK_UP);
+    else if (!up && has) Atomics.and(this.u32, at, ~PF_LINK_UP);
   }
 
   get state(): number {

@@ -454,6 +454,7 @@ export class EthDev {
 
   linkStatus(port: number): LinkStatus {
     const p = this.portObj(port);
+    if (p.state === PortState.STARTED) findDriver(p.driverName).linkUpdate?.(p);
     return { up: (p.get(EP.FLAGS) & PF_LINK_UP) !== 0, speedMbps: p.get(EP.LINK_SPEED), duplex: 'full' };
   }
 

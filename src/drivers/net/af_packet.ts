@@ -33,8 +33,9 @@
  * id, 3 blocksz, 4 blockcnt, 5 flags (AF_QDISC_BYPASS), 6 fanout mode. The interface name
  * comes from the port's devargs. Probe takes the port's MAC, MTU and speed from the
  * interface (/sys/class/net) and refuses an interface that does not exist (ENODEV) or a
- * process without CAP_NET_RAW (EPERM); start checks the interface is still there and
- * refreshes speed. Nothing else lives in shared memory: sockets and rings are per process.
+ * process without CAP_NET_RAW (EPERM); start checks the interface is still there. The
+ * link is the interface's carrier (down while it or its veth peer is down), read at start
+ * and whenever linkStatus is asked (the driver owns its link, NetDriver.linkUpdate). Nothing else lives in shared memory: sockets and rings are per process.
  */
 import fs from 'node:fs';
 import { MpdkError } from '../../eal/errors.js';
@@ -433,9 +434,15 @@ class AfpPort implements DriverPort {
   }
 }
 
-function refreshFromIface(port: Port, iface: string): void {
+function refreshSpeed(port: Port, iface: string): void {
   const speed = Number(sysNet(iface, 'speed'));
   port.set(EP.LINK_SPEED, Number.isInteger(speed) && speed > 0 ? speed : 10000);
+}
+
+/** Link up = the interface has carrier (reading it fails while the interface is down). */
+function refreshLink(port: Port, iface: string): void {
+  port.setLinkUp(sysNet(iface, 'carrier') === '1');
+  refreshSpeed(port, iface);
 }
 
 function checkQueue(port: Port, q: number, rx: boolean): void {
@@ -487,7 +494,7 @@ export const netAfPacket: NetDriver = {
     if (mac && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) port.setMac(Uint8Array.from(mac.split(':').map((x) => parseInt(x, 16))));
     const mtu = Number(sysNet(iface, 'mtu'));
     if (Number.isInteger(mtu) && mtu > 0) port.set(EP.MTU, mtu);
-    refreshFromIface(port, iface);
+    refreshSpeed(port, iface);
   },
 
   rxQueueSetup(port: Port, q: number): void {
@@ -498,10 +505,16 @@ export const netAfPacket: NetDriver = {
     checkQueue(port, q, false);
   },
 
+  ownsLink: true,
+
   start(port: Port): void {
     const iface = ifaceOf(port);
     ifIndexOrThrow(port, iface);
-    refreshFromIface(port, iface);
+    refreshLink(port, iface);
+  },
+
+  linkUpdate(port: Port): void {
+    refreshLink(port, ifaceOf(port));
   },
 
   open(port: Port): DriverPort {

@@ -25,7 +25,6 @@
 import fs from 'node:fs';
 import type { Eal } from '../../eal/eal.js';
 import type { Port } from '../../ethdev/driver.js';
-import { EP, PF_LINK_UP } from '../../ethdev/layout.js';
 import {
   closeFd, eventfdCreate, mapFd, memfdCreate, pollFds, POLLERR, POLLHUP, POLLIN, POLLNVAL, recvWithFds, seqpacketSocket, sendWithFd,
   unixAccept, unixConnect, unixListen, unmap, MAX_MAPPING, type Mapping,
@@ -227,12 +226,7 @@ export class Control {
 
   /** Make EP.FLAGS' link bit follow CONN (ethdev's start sets it before we know). */
   private keepLinkFlag(): void {
-    const up = (Atomics.load(this.eal.region.u32, (this.mif + MIF.CONN) >>> 2) & 1) === 1;
-    const at = (this.port.entry + EP.FLAGS) >>> 2;
-    const u32 = this.eal.region.u32;
-    const has = (u32[at]! & PF_LINK_UP) !== 0;
-    if (up && !has) Atomics.or(u32, at, PF_LINK_UP);
-    else if (!up && has) Atomics.and(u32, at, ~PF_LINK_UP);
+    this.port.setLinkUp((Atomics.load(this.eal.region.u32, (this.mif + MIF.CONN) >>> 2) & 1) === 1);
   }
 
   // --- server ----------------------------------------------------------------------------
