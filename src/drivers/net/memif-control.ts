@@ -117,6 +117,8 @@ export class Control {
   private readonly port: Port;
   private readonly mif: number;
   private readonly ctl: Int32Array;
+  /** Signalled by the driver's stop after it sets CW.STOP: the loop polls it with the sockets. */
+  private readonly stopFd: number;
   private readonly role: number;
   private readonly path: string;
   private readonly abstract: boolean;
@@ -133,12 +135,13 @@ export class Control {
   private readonly rx = new Uint8Array(MEMIF_MSG_SIZE + 64);
   private readonly revents = new Int16Array(64);
 
-  constructor(eal: Eal, port: Port, mif: number, ctl: Int32Array) {
+  constructor(eal: Eal, port: Port, mif: number, ctl: Int32Array, stopFd: number) {
     const r = eal.region;
     this.eal = eal;
     this.port = port;
     this.mif = mif;
     this.ctl = ctl;
+    this.stopFd = stopFd;
     this.role = r.u32At(mif + MIF.ROLE);
     this.id = r.u32At(mif + MIF.ID);
     this.cfgLog2 = r.u32At(mif + MIF.LOG2);
@@ -186,6 +189,8 @@ export class Control {
       if (this.role === ROLE_CLIENT && !this.active && Date.now() >= this.nextAttempt) this.attempt();
       fds.length = 0;
       events.length = 0;
+      fds.push(this.stopFd);
+      events.push(POLLIN);
       if (this.listenFd >= 0) {
         fds.push(this.listenFd);
         events.push(POLLIN);
@@ -194,12 +199,13 @@ export class Control {
         fds.push(c.fd);
         events.push(POLLIN);
       }
-      let timeout = 50;
-      if (this.role === ROLE_CLIENT && !this.active) timeout = Math.max(1, Math.min(50, this.nextAttempt - Date.now()));
-      const n = fds.length > 0 ? pollFds(fds, events, fds.length, timeout, this.revents) : (Atomics.wait(this.ctl, CW.STOP, 0, timeout), 0);
+      // Nothing is timed but a client's next attempt: otherwise sleep until a socket or the
+      // stop eventfd has something (no periodic wake-up while idle).
+      const timeout = this.role === ROLE_CLIENT && !this.active ? Math.max(1, this.nextAttempt - Date.now()) : -1;
+      const n = pollFds(fds, events, fds.length, timeout, this.revents);
       this.keepLinkFlag();
       if (n <= 0) continue;
-      for (let i = 0; i < fds.length; i++) {
+      for (let i = 1; i < fds.length; i++) {
         const ev = this.revents[i]!;
         if (ev === 0) continue;
         if (fds[i] === this.listenFd) this.acceptOne();

@@ -54,7 +54,7 @@ import { registerDescriber, type ObjectDescription } from '../../eal/describe.js
 import { ED } from '../../ethdev/layout.js';
 import { Devargs, Port, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo } from '../../ethdev/driver.js';
 import type { PktmbufPool } from '../../mbuf/mbuf.js';
-import { processAlive } from '../../native/libc.js';
+import { closeFd, eventfdCreate, eventfdSignal, processAlive } from '../../native/libc.js';
 import { parseMac } from '../../net/packet.js';
 import { CW, MIF, ROLE_CLIENT, ROLE_SERVER } from './memif-control.js';
 import { MEMIF_MAX_LOG2_RING, MEMIF_SECRET_SZ } from './memif-proto.js';
@@ -68,7 +68,8 @@ function mzName(port: Port): string {
 }
 
 /** Control threads of this process: "<prefix>:<port>" → thread. */
-const controls = new Map<string, { worker: Worker; ctl: Int32Array }>();
+/** Per started port of this process: its control thread, their shared words, and the eventfd that wakes the thread to stop. */
+const controls = new Map<string, { worker: Worker; ctl: Int32Array; stopFd: number }>();
 
 function key(port: Port): string {
   return `${port.eal.filePrefix}:${port.id}`;
@@ -183,12 +184,13 @@ export const netMemif: NetDriver = {
       throw new MpdkError('EBUSY', `${port.name}: its memif control channel runs in pid ${pid}; start and stop the port in that process`);
     }
     const ctl = new Int32Array(new SharedArrayBuffer(16));
+    const stopFd = eventfdCreate();
     const worker = new Worker(new URL('./memif-control-worker.js', import.meta.url), {
-      workerData: { handoff: eal.handoff(eal.lcoreId), header: port.header, port: port.id, mif, ctl },
+      workerData: { handoff: eal.handoff(eal.lcoreId), header: port.header, port: port.id, mif, ctl, stopFd },
     });
     worker.on('error', (e) => eal.log('error', `${port.name}: memif control thread failed: ${e.message}`));
     worker.unref();
-    controls.set(k, { worker, ctl });
+    controls.set(k, { worker, ctl, stopFd });
     // The thread marks the link down and (server) listens before start returns.
     Atomics.wait(ctl, CW.READY, 0, 3000);
   },
@@ -204,7 +206,8 @@ export const netMemif: NetDriver = {
       return;
     }
     Atomics.store(c.ctl, CW.STOP, 1);
-    Atomics.wait(c.ctl, CW.DONE, 0, 3000);
+    eventfdSignal(c.stopFd); // the thread sleeps in poll(2) with no timeout while nothing is due
+    if (Atomics.wait(c.ctl, CW.DONE, 0, 3000) !== 'timed-out') closeFd(c.stopFd); // else the thread may still poll it: left open
     controls.delete(k);
   },
 
