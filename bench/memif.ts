@@ -31,6 +31,7 @@ import type { Bench } from './harness.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHILD = path.join(ROOT, 'dist/test/memif-child.js');
 const TESTPMD = spawnSync('sh', ['-c', 'command -v dpdk-testpmd'], { encoding: 'utf8' }).stdout.trim();
+const STDBUF = spawnSync('sh', ['-c', 'command -v stdbuf'], { encoding: 'utf8' }).stdout.trim();
 const WINDOW_MS = 3000;
 const kids = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -56,7 +57,9 @@ function proc(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildPr
 
 /** testpmd on lcores 0-1 whose forwarding lcore is `fwdCpu` (the other one is its idle main). */
 function testpmd(fp: string, vdev: string, mode: string, fwdCpu: 0 | 1, extra: string[] = []): ChildProcess & { text: string } {
-  return proc(TESTPMD, ['-l', '0-1', '--main-lcore', String(1 - fwdCpu), '--no-pci', '--no-huge', '-m', '512', '--file-prefix', fp, `--vdev=${vdev}`, '--',
+  // Line-buffered stdout where coreutils' stdbuf is there: the Rx-pps lines come as printed.
+  const [cmd, pre] = STDBUF ? [STDBUF, ['-oL', TESTPMD!]] : [TESTPMD!, []];
+  return proc(cmd, [...pre, '-l', '0-1', '--main-lcore', String(1 - fwdCpu), '--no-pci', '--no-huge', '-m', '512', '--file-prefix', fp, `--vdev=${vdev}`, '--',
     `--forward-mode=${mode}`, '--auto-start', '--total-num-mbufs=16384', ...extra]);
 }
 
@@ -125,6 +128,10 @@ async function testpmdPair(): Promise<number> {
     await until(() => pps().some((v) => v > 0), 15000, 'testpmd rxonly receiving');
     const first = pps().length;
     await sleep(WINDOW_MS + 500);
+    // testpmd's stdout is a pipe (block-buffered unless stdbuf could make it line-buffered):
+    // its per-second blocks may come in bunches, so wait (bounded) for the window's samples.
+    const want = Math.floor(WINDOW_MS / 1000);
+    await until(() => pps().length - first >= want, 10000, `${want} Rx-pps samples from testpmd`).catch(() => {});
     const samples = pps().slice(first); // whole seconds after the one the traffic began in
     if (samples.length < 2) throw new Error(`testpmd printed ${samples.length} Rx-pps samples in ${WINDOW_MS} ms: ${c.text.slice(-300)}`);
     return samples.reduce((a, b) => a + b, 0) / samples.length / 1e6;
