@@ -16,6 +16,9 @@
  *                                      (MPDK_TEST_HOOK=mempool:flush stops there)
  *   get pool=P count=N                 allocate N mbufs (N > the cache: straight from the pool's
  *                                      ring; MPDK_TEST_HOOK=ring-claim:cons stops inside that claim)
+ *   alloc pool=P count=N               take N mbufs into array 0 of a record with Hands.alloc
+ *                                      (MPDK_TEST_HOOK=mempool:get stops before the cache's LEN
+ *                                      store, hands:get after it, before the record's commit)
  *   reclaim                            call reclaimDead once, print its report as JSON, exit
  * Prints "ready" once set up.
  */
@@ -62,6 +65,13 @@ if (mode === 'reclaim') {
   const held = new Uint32Array(Number(opt.count));
   process.stdout.write('ready\n');
   pool.allocBulk(held, held.length);
+  for (;;) nap(1000);
+} else if (mode === 'alloc') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const hands = Hands.open(eal, 'test-alloc', 1, 64);
+  process.stdout.write('ready\n');
+  const k = hands.alloc(0, pool, Number(opt.count));
+  process.stdout.write(`allocated ${k}\n`);
   for (;;) nap(1000);
 } else if (mode === 'flush') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

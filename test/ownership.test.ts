@@ -190,6 +190,54 @@ test('a process killed right after a free through its record: the buffers are in
   assert.deepEqual(leftovers(x.p), []);
 });
 
+for (const [hook, where, held] of [['mempool:get', 'before the cache gave them up', 0], ['hands:get', 'after the cache gave them up, before the record\'s commit', 20]] as const) {
+  test(`Hands.alloc: a process killed inside its pool get (${where}): the 20 are counted once, in its cache or its hands, and all come back`, async () => {
+    const x = instance('ownalloc');
+    try {
+      const c = child(x.p, ['alloc', `pool=${POOL}`, 'count=20'], hook);
+      await c.waitFor(new RegExp(`${hook} reached`), 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      assert.equal(dead.inCaches, 32 + 20 - held, 'the refill brought 32 + 20 into its cache; the rest of them are the record\'s');
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+      assert.equal(x.pool.available(), SIZE, 'every mbuf in the pool or a cache (returned ones land in ours)');
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+test('Hands.alloc: takes into the array after what it holds, all or nothing; refuses more than the room', () => {
+  const x = instance('ownalloc2');
+  try {
+    const h = Hands.open(x.eal, 'alloc-here', 1, 64);
+    assert.equal(h.alloc(0, x.pool, 20), 20);
+    assert.equal(h.alloc(0, x.pool, 30), 30);
+    assert.equal(h.count(0), 50);
+    assert.equal(new Set(h.array(0).subarray(0, 50)).size, 50, 'fifty distinct mbufs');
+    assert.throws(() => h.alloc(0, x.pool, 15), /no room for 15 more/);
+    assert.equal(poolAudit(x.eal).heldByLive, 50);
+    h.free(0);
+    const empty = PktmbufPool.create(x.eal, 'tiny', 8, 0);
+    const h2 = Hands.open(x.eal, 'alloc-tiny', 1, 64);
+    assert.equal(h2.alloc(0, empty, 9), 0, 'a pool that cannot supply all gives none');
+    assert.equal(h2.count(0), 0);
+    assert.equal(empty.available(), 8);
+    h.close();
+    h2.close();
+    assert.equal(x.pool.available(), SIZE);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 test('a getter killed inside its claim on the pool ring: the next getter, stuck behind it, repairs the claim and puts its elements back', async () => {
   const x = instance('ownget');
   try {

@@ -505,9 +505,12 @@ export class PktmbufPool extends Mbufs {
     return h;
   }
 
-  /** `n` fresh mbufs into handles[0..n), all or nothing: returns n, or 0 (nothing taken). */
-  allocBulk(handles: Uint32Array, n: number): number {
-    if (this.mp.getBulk(handles, n) !== n) return 0;
+  /**
+   * `n` fresh mbufs into handles[0..n), all or nothing: returns n, or 0 (nothing taken).
+   * `rec`: an ownership record's word for the get (Mempool.getBulk; Hands.alloc passes it).
+   */
+  allocBulk(handles: Uint32Array, n: number, rec = -1): number {
+    if (this.mp.getBulk(handles, n, rec) !== n) return 0;
     const rearm = this.rearm;
     for (let i = 0; i < n; i++) this.resetWith(handles[i]!, rearm);
     return n;

@@ -88,6 +88,7 @@ export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, OBJS: 64 } as const;
 const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
+const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -103,6 +104,12 @@ export const EH = { STATE: 0, POOL: 4, INDEX: 8, BYTES: 16 } as const;
 
 export const MEMPOOL_MAGIC = 0x4c4f504d; // 'MPOL'
 export const MEMPOOL_VERSION = 1;
+/** u32 index of lcore `l`'s cache LEN in the pool whose header is at `header`; -1 when the pool has no caches. */
+export function cacheLenIndex(u32: Uint32Array, header: number, l: number): number {
+  if (u32[(header + MPH.CACHE_SIZE) >>> 2] === 0 || l < 0 || l >= MAX_LCORE) return -1;
+  return (u32[(header + MPH.CACHE_OFF) >>> 2]! + l * u32[(header + MPH.CACHE_STRIDE) >>> 2]! + MPC.LEN) >>> 2;
+}
+
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
 export const MEMPOOL_CACHE_MAX_SIZE = 512;
 /** Longest pool name: the memzone is "MP_<name>". */
@@ -364,9 +371,12 @@ export class Mempool {
   /**
    * Take `n` handles into `objs[0..n)`, all or nothing. Returns n, or 0 when the pool
    * (ring + this lcore's cache) cannot supply n: nothing is taken (ENOENT semantics,
-   * without a throw on the hot path). Allocates nothing.
+   * without a throw on the hot path). Allocates nothing. `rec`: the u32 index of an
+   * ownership record's word that a get from this lcore's cache fills with
+   * (n << 16) | the LEN it leaves, before it copies (hands.ts alloc); gets that go to the
+   * ring leave it untouched.
    */
-  getBulk(objs: Uint32Array, n: number): number {
+  getBulk(objs: Uint32Array, n: number, rec = -1): number {
     if (n > objs.length) this.tooMany('get', objs, n);
     const li = this.lenIdx;
     let got: number;
@@ -377,9 +387,13 @@ export class Mempool {
       let len = u32[li]!;
       if (len < n) len = this.refill(n);
       if (len < 0) return 0;
+      // An ownership record's get (hands.ts POOL_GET): n and the LEN this get leaves, stored
+      // before the copy; a reader that finds LEN equal to it knows objs holds the n.
+      if (rec >= 0) u32[rec] = ((n << 16) | (len - n)) >>> 0;
       // Copy from the top of the stack, then commit with the LEN store (see crash windows).
       const top = this.objsIdx + len - 1;
       for (let i = 0; i < n; i++) objs[i] = u32[top - i]!;
+      if (HOOK_GET && rec >= 0) hookStop('mempool:get');
       u32[li] = len - n;
       got = n;
     }

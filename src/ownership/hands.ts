@@ -11,7 +11,7 @@
  *
  *   who calls what
  *   owner thread   Hands.open; source/rxSource, sink/txSink (setup); then per burst
- *                  rx, tx, free, array, count, commit; close at exit
+ *                  rx, tx, alloc, free, array, count, commit; close at exit
  *   reclaimer      reclaim.ts (reclaimDead) reads a dead owner's record through
  *                  readRecord + heldHandles, returns them, frees the record
  *   auditor        audit.ts reads every record (read-only) through the same two functions
@@ -35,6 +35,10 @@
  *                                                           else TO − FROM
  *                          no ring (other drivers)          none: counted as sent (a leak
  *                                                           at worst, never a duplicate)
+ *   RECEIVING  alloc       NO_GET; then the mempool stores  arr[S][0..N + k) if the owner
+ *   (POOL_GET)             (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
+ *                          get leaves, before its copy      POOL word) equals that LEN, else
+ *                                                           arr[S][0..N)
  *   FREEING    free        —                                arr[S][0..N) minus the handles
  *                                                           found in the owner lcore's
  *                                                           mempool caches (the put's commit)
@@ -48,7 +52,9 @@
  *
  * Not covered exactly (a death there leaks, and the audit shows it; it never duplicates,
  * except where said):
- *   - taking from a pool into an array, then commit: a death between leaks the burst;
+ *   - taking from a pool into an array other than through alloc (allocBulk, then commit),
+ *     or an alloc that the lcore cache cannot serve (larger than the cache, or a pool or
+ *     thread without caches: the get goes to the pool's ring): a death between leaks;
  *   - windows on a queue with no ring behind it (pcap, af_packet, memif, null drivers):
  *     a receive's burst leaks, a send counts as sent;
  *   - chained mbufs: the recorded first segment is returned, the others leak;
@@ -71,13 +77,15 @@
  *   192  arrays    NARR × arrayBytes(CAP), each:                            owner only
  *                    +0 CTRL  u32  STATE(2) SIDE(1) RING(5) · N(16)
  *                    +4 SNAP  u32
+ *                    +8 POOL  u32  mempool header of a POOL_GET window
  *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import type { Region } from '../eal/region.js';
 import { RING_EMPTY, Ring, burstMoved, burstSnapIndex } from '../ring/ring.js';
-import { Mbufs } from '../mbuf/mbuf.js';
+import { Mbufs, type PktmbufPool } from '../mbuf/mbuf.js';
+import { cacheLenIndex } from '../mempool/mempool.js';
 import type { EthDev } from '../ethdev/ethdev.js';
 import type { RxQueue, TxQueue } from '../ethdev/driver.js';
 import { ED, EP, EQ, ETHDEV_MZ, MAX_QUEUES } from '../ethdev/layout.js';
@@ -97,15 +105,19 @@ export const HANDS = {
   RINGS: 64, // u32 × MAX_RINGS
   ARRAYS: 192,
 } as const;
-/** Array block: byte offsets from its start. */
-export const HARR = { CTRL: 0, SNAP: 4, SIDES: 64 } as const;
+/** Array block: byte offsets from its start. POOL: the mempool header of a POOL_GET window. */
+export const HARR = { CTRL: 0, SNAP: 4, POOL: 8, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 1;
+export const HANDS_VERSION = 2;
 export const HANDS_MZ_PREFIX = 'HN_';
-/** Ring table entries; index NO_RING in CTRL names "no ring" (a driver without one). */
-export const MAX_RINGS = 31;
+/** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
+ *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
+export const MAX_RINGS = 30;
+export const POOL_GET = 30;
 export const NO_RING = 31;
+/** SNAP of a POOL_GET window until the mempool records its get: nothing taken yet. */
+const NO_GET = 0xffffffff;
 /** Ring table entry bits (ring offsets are 64-aligned). */
 export const RS_RX = 1;
 export const RS_TX = 2;
@@ -137,6 +149,7 @@ const HOOK_RX = HOOK === 'hands:rx'; // after the burst was received, before its
 const HOOK_RX_HOLDING = HOOK === 'hands:rx-holding'; // same, when another array holds handles too
 const HOOK_TX = HOOK === 'hands:tx'; // after the send, before its commit
 const HOOK_FREE = HOOK === 'hands:free'; // after the put, before its commit
+const HOOK_GET = HOOK === 'hands:get'; // after a pool get (its LEN stored), before its commit
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -223,6 +236,7 @@ export class Hands {
   /** u32 index of each array's CTRL and SNAP. */
   private readonly ctrl: Int32Array;
   private readonly snap: Int32Array;
+  private readonly pool: Int32Array;
   /** views[2a + s] = side s of array a; subs[(2a + s) * (cap + 1) + k] = its subarray(k). */
   private readonly views: Uint32Array[] = [];
   private readonly subs: Uint32Array[] = [];
@@ -243,10 +257,12 @@ export class Hands {
     const ab = arrayBytes(cap);
     this.ctrl = new Int32Array(arrays);
     this.snap = new Int32Array(arrays);
+    this.pool = new Int32Array(arrays);
     for (let a = 0; a < arrays; a++) {
       const b = offset + HANDS.ARRAYS + a * ab;
       this.ctrl[a] = (b + HARR.CTRL) >>> 2;
       this.snap[a] = (b + HARR.SNAP) >>> 2;
+      this.pool[a] = (b + HARR.POOL) >>> 2;
       for (let s = 0; s < 2; s++) {
         const v = new Uint32Array(r.buffer, b + HARR.SIDES + s * (ab - HARR.SIDES) / 2, cap);
         this.views.push(v);
@@ -362,6 +378,31 @@ export class Hands {
   /** The current side of array `a` (capacity handles): read [0, count), append at count, then commit. */
   array(a: number): Uint32Array {
     return this.views[2 * a + ((this.u32[this.ctrl[a]!]! & H_SIDE) !== 0 ? 1 : 0)]!;
+  }
+
+  /**
+   * Take `n` fresh mbufs from `pool` into array `a`, after what it holds, all or nothing:
+   * returns n or 0. Exact whatever instruction we die at (a POOL_GET window: the mempool
+   * records the get's resulting cache LEN before its copy; see heldHandles) when the get
+   * is served by this lcore's cache; a get larger than the cache, or from a pool without
+   * caches, goes to the pool's ring, and a death inside it leaks that burst (the audit
+   * shows it). Four plain stores besides the get's own; allocates nothing.
+   */
+  alloc(a: number, pool: PktmbufPool, n: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const c = u32[ci]!;
+    const side = c & H_SIDE;
+    const held = c & H_N_MASK;
+    if (n > this.capacity - held) throw new MpdkError('EINVAL', `hands '${this.name}': array ${a} holds ${held} of ${this.capacity}; no room for ${n} more`);
+    if (n <= 0) return 0;
+    u32[this.pool[a]!] = pool.mp.header;
+    u32[this.snap[a]!] = NO_GET;
+    u32[ci] = RECEIVING | side | (POOL_GET << H_RING_SHIFT) | held; // open
+    const k = pool.allocBulk(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!, n, this.snap[a]!);
+    if (HOOK_GET && k > 0) hookStop('hands:get');
+    u32[ci] = side | (held + k); // commit: HELD
+    return k;
   }
 
   /** Array `a` now holds array(a)[0..n): ONE plain store. */
@@ -563,6 +604,19 @@ export function heldHandles(r: Region, rec: HandsRecord, inCaches: (h: number) =
       continue;
     }
     const ri = (c >>> H_RING_SHIFT) & 31;
+    if (state === H_RECEIVING && ri === POOL_GET) {
+      // The get took its n iff the owner lcore's cache LEN is the one it recorded (a LEN
+      // store is the get's commit; before it the handles are still in the cache). Read
+      // before reclaimDead flushes the dead lcores' caches.
+      push(arr, 0, n);
+      if (snap === NO_GET) continue;
+      const li = cacheLenIndex(u32, u32[(b + HARR.POOL) >>> 2]!, lc);
+      const k = snap >>> 16;
+      if (li < 0 || u32[li] !== (snap & 0xffff)) continue;
+      if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
+      else push(arr, n, n + k);
+      continue;
+    }
     const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);
     if (state === H_RECEIVING) {
       push(arr, 0, n);

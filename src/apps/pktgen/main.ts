@@ -565,11 +565,12 @@ class Generator {
         if (tokens < want) want = tokens < this.minBatch && left > tokens ? 0 : tokens;
       }
       if (want <= 0) return 0;
-      if (this.pool.allocBulk(pend, want) !== want) {
+      // Exact at every instruction (Hands.alloc: the cache's own commit tells a reader
+      // whether the burst was taken) for bursts the lcore cache serves.
+      if (hands.alloc(t.k, this.pool, want) !== want) {
         this.noMbuf++;
         return 0;
       }
-      hands.commit(t.k, want); // recorded from here on (a death before this store leaks the burst)
       const plan = this.plan;
       const k = t.k;
       for (let i = 0; i < want; i++) {
