@@ -104,6 +104,13 @@ export const EH = { STATE: 0, POOL: 4, INDEX: 8, BYTES: 16 } as const;
 
 export const MEMPOOL_MAGIC = 0x4c4f504d; // 'MPOL'
 export const MEMPOOL_VERSION = 1;
+/**
+ * The word a recorded get (getBulk's `rec`) writes: GET_N_SHIFT up, how many it takes;
+ * under GET_LEN_MASK, the cache LEN it leaves. Read by hands.ts (POOL_GET windows).
+ */
+export const GET_N_SHIFT = 16;
+export const GET_LEN_MASK = 0xffff;
+
 /** u32 index of lcore `l`'s cache LEN in the pool whose header is at `header`; -1 when the pool has no caches. */
 export function cacheLenIndex(u32: Uint32Array, header: number, l: number): number {
   if (u32[(header + MPH.CACHE_SIZE) >>> 2] === 0 || l < 0 || l >= MAX_LCORE) return -1;
@@ -373,7 +380,7 @@ export class Mempool {
    * (ring + this lcore's cache) cannot supply n: nothing is taken (ENOENT semantics,
    * without a throw on the hot path). Allocates nothing. `rec`: the u32 index of an
    * ownership record's word that a get from this lcore's cache fills with
-   * (n << 16) | the LEN it leaves, before it copies (hands.ts alloc); gets that go to the
+   * (n << GET_N_SHIFT) | the LEN it leaves, before it copies (hands.ts alloc); gets that go to the
    * ring leave it untouched.
    */
   getBulk(objs: Uint32Array, n: number, rec = -1): number {
@@ -389,7 +396,7 @@ export class Mempool {
       if (len < 0) return 0;
       // An ownership record's get (hands.ts POOL_GET): n and the LEN this get leaves, stored
       // before the copy; a reader that finds LEN equal to it knows objs holds the n.
-      if (rec >= 0) u32[rec] = ((n << 16) | (len - n)) >>> 0;
+      if (rec >= 0) u32[rec] = ((n << GET_N_SHIFT) | (len - n)) >>> 0;
       // Copy from the top of the stack, then commit with the LEN store (see crash windows).
       const top = this.objsIdx + len - 1;
       for (let i = 0; i < n; i++) objs[i] = u32[top - i]!;
