@@ -89,6 +89,20 @@ export class Region {
     this.dv = new DataView(this.buffer);
   }
 
+  /**
+   * The offset `off` after checking that `[off, off + len)` lies inside the region.
+   * Every reader that follows an offset or a length it loaded from shared memory (another
+   * process wrote it; a crash or a foreign writer may have left anything there) calls this
+   * before it dereferences, so a damaged region is reported as
+   * `corrupt region PATH: WHAT (offset X beyond SIZE)`, never as a RangeError.
+   */
+  checkSpan(off: number, len: number, what: string): number {
+    if (!(Number.isInteger(off) && Number.isInteger(len) && off >= 0 && len >= 0 && off + len <= this.size)) {
+      throw new MpdkError('EIO', `corrupt region ${this.path}: ${what} (offset ${off}${len > 1 ? ` + ${len}` : ''} beyond ${this.size}); stop its processes and remove it with mpdk cleanup`);
+    }
+    return off;
+  }
+
   get readOnly(): boolean {
     return this.mapping.readOnly;
   }
