@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { pidfdOpen, pollIn, processAlive, processStartTime } from '../native/libc.js';
+import { pidfdOpen, pollIn, processAlive, processStartTime, START_GONE } from '../native/libc.js';
 
 const TICK_MS = 10;
 const MAX_WATCHED = 64;
@@ -106,7 +106,7 @@ function watchByPidfd(pid: number, w: Watched): boolean {
   const fd = pidfdOpen(pid);
   // The pidfd names one process for ever; check it is the one we mean (pid reuse).
   const st = processStartTime(pid);
-  if (fd < 0 || st < 0 || st !== w.startTime) {
+  if (fd < 0 || st !== w.startTime) {
     if (fd >= 0) fs.closeSync(fd);
     return false;
   }

@@ -16,7 +16,7 @@
  * Waiting is bounded: spin, then yield, and after `checkAfterMs` check whether the
  * holder is alive; give up with ETIMEDOUT after `timeoutMs`, naming the holder.
  */
-import { processStartTime, processState, schedYield } from '../native/libc.js';
+import { processStartTime, processState, schedYield, START_GONE } from '../native/libc.js';
 import { MpdkError } from './errors.js';
 
 export const LOCK_BYTES = 64;
@@ -77,7 +77,8 @@ export class RobustLock {
       const now = performance.now();
       if (now >= nextCheck) {
         nextCheck = now + checkAfterMs;
-        if (processStartTime(cur) < 0) {
+        // Only "no such process" is a death; "could not tell" (EMFILE...) waits on.
+        if (processStartTime(cur) === START_GONE) {
           // The holder is dead: take the lock over from exactly that holder.
           if (Atomics.compareExchange(i32, idx, cur, pid) === cur) {
             Atomics.add(i32, idx + (TAKEOVERS >>> 2), 1);

@@ -20,7 +20,7 @@ import { MpdkError } from './errors.js';
 import { BLK, Heap } from './heap.js';
 import { ACQUIRED, RobustLock } from './lock.js';
 import type { Region } from './region.js';
-import { processStartTime } from '../native/libc.js';
+import { processStartTime, processState, START_GONE } from '../native/libc.js';
 import { HDR } from './region.js';
 
 export const MZ = { STATE: 0, OFFSET: 4, LENGTH: 8, ALIGN: 12, CREATOR: 16, NAME: 24, NAME_MAX: 32, TIME: 56, BYTES: 64 } as const;
@@ -68,11 +68,11 @@ export function awaitCreated(mz: Memzone, ready: () => boolean, what: string, ti
   const cell = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
     if (ready()) return;
-    if (processStartTime(mz.creator) < 0) {
+    if (processStartTime(mz.creator) === START_GONE) {
       if (ready()) return;
       throw new MpdkError('EIO', `${what} was never finished: its creator (pid ${mz.creator}) died while creating it; free it and create it again`);
     }
-    if (performance.now() > end) throw new MpdkError('ETIMEDOUT', `${what} is still being created by pid ${mz.creator} (alive) after ${timeoutMs} ms`);
+    if (performance.now() > end) throw new MpdkError('ETIMEDOUT', `${what} is still being created by pid ${mz.creator} (${processState(mz.creator)}) after ${timeoutMs} ms`);
     Atomics.wait(cell, 0, 0, 1);
   }
 }

@@ -1,0 +1,62 @@
+/** poll(2) on a few descriptors, for idle waits (eal/idle.ts) and control loops (memif). */
+import { koffi, libc, NativeError } from './ffi.js';
+
+const c = {
+  pollBuf: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+  pollPtr: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+};
+
+export const POLLIN = 1;
+export const POLLOUT = 4;
+export const POLLERR = 8;
+export const POLLHUP = 16;
+export const POLLNVAL = 32;
+export const POLLRDHUP = 0x2000;
+
+/**
+ * poll(2) for POLLIN on `fds` (at most 64), waiting at most `timeoutMs`. Writes into `ready`
+ * the descriptors that are readable and returns how many. `scratch` must hold 8 × fds.length bytes.
+ */
+export function pollIn(fds: readonly number[], timeoutMs: number, scratch: Buffer, ready: number[]): number {
+  for (let i = 0; i < fds.length; i++) {
+    scratch.writeInt32LE(fds[i]!, i * 8);
+    scratch.writeInt16LE(POLLIN, i * 8 + 4);
+    scratch.writeInt16LE(0, i * 8 + 6);
+  }
+  const r = c.pollBuf(scratch, fds.length, timeoutMs) as number;
+  ready.length = 0;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === 4) return 0; // EINTR
+    throw new NativeError('poll', e);
+  }
+  for (let i = 0; i < fds.length && ready.length < r; i++) if (scratch.readInt16LE(i * 8 + 6) !== 0) ready.push(fds[i]!);
+  return ready.length;
+}
+
+// pollfds for pollFds, in native memory kept for ever (stable pointer, no per-call allocation).
+const POLL_MAX = 64;
+const pollPtr = koffi.alloc('uint8_t', POLL_MAX * 8);
+const pollAddr = koffi.address(pollPtr);
+const pollDv = new DataView(koffi.view(pollPtr, POLL_MAX * 8) as ArrayBuffer);
+
+/**
+ * poll(2): `events[i]` for `fds[i]` (at most 64); writes each revents into `revents`
+ * and returns how many have one (0 on timeout or EINTR).
+ */
+export function pollFds(fds: ArrayLike<number>, events: ArrayLike<number>, n: number, timeoutMs: number, revents: Int16Array): number {
+  if (n > POLL_MAX) throw new RangeError(`poll: at most ${POLL_MAX} descriptors`);
+  for (let i = 0; i < n; i++) {
+    pollDv.setInt32(i * 8, fds[i]!, true);
+    pollDv.setInt16(i * 8 + 4, events[i]!, true);
+    pollDv.setInt16(i * 8 + 6, 0, true);
+  }
+  const r = c.pollPtr(pollAddr, n, timeoutMs) as number;
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === 4) return 0;
+    throw new NativeError('poll', e);
+  }
+  for (let i = 0; i < n; i++) revents[i] = pollDv.getInt16(i * 8 + 6, true);
+  return r;
+}
