@@ -27,7 +27,7 @@ import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
 import { RobustLock } from './lock.js';
-import { holdLifeline, watchDeath } from './deathwatch.js';
+import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, parseEalArgs, type EalOptions } from './options.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
@@ -238,10 +238,8 @@ export class Eal {
       options, procType: 'primary', region, files: { ...files, region: regionPath }, slot: -1, lcore: options.mainLcore,
       adopted, isWorker: false, configFd,
     });
-    // Whoever reads our pid in the header may watch us at once: the lifeline listens first,
-    // and the start time is stored before the pid (a reader that loads the new pid, then
-    // the start, gets ours; pid then start is the order primaryAlive() reads them in).
-    holdLifeline();
+    // The start time is stored before the pid (a reader that loads the new pid, then the
+    // start, gets ours; pid then start is the order primaryAlive() reads them in).
     region.f64[HDR.PRIMARY_START >>> 3] = processStartTime(process.pid);
     Atomics.store(region.i32, HDR.PRIMARY_PID >>> 2, process.pid);
     eal.registerSelf(ProcKind.PRIMARY, name);
@@ -317,7 +315,6 @@ export class Eal {
 
   /** Register in the process table and claim our lcores; refuses taken lcores. */
   private registerSelf(kind: ProcKind, name: string): void {
-    holdLifeline(); // before the table names us: whoever finds us there can watch us
     const slot = this.processes.register(kind, name);
     (this as { slot: number }).slot = slot;
     try {
@@ -425,7 +422,7 @@ export class Eal {
   }
 
   /**
-   * Watch the primary through its lifeline (deathwatch.ts): its death is seen at once,
+   * Watch the primary through its pidfd (deathwatch.ts): its death is seen at once,
    * without polling. A slow re-check of the header re-arms the watch when a
    * new primary adopts the instance.
    */

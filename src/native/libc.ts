@@ -22,7 +22,7 @@ export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR } 
 export { schedYield, gettid, allowedCpus, onlineCpus, setAffinity } from './sched.js';
 export {
   processStartTime, processLiveness, processAlive, processState, livenessName, Liveness, START_GONE, START_UNKNOWN,
-  pidfdOpen, takeFdOf, exitImmediately, setParentDeathSignal,
+  pidfdOpen, watchPidfd, takeFdOf, exitImmediately, setParentDeathSignal, type PidfdWatch,
 } from './process.js';
 export { pollIn, pollFds, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
 export * from './packet.js';

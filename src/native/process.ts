@@ -159,3 +159,34 @@ const PR_SET_PDEATHSIG = 1;
 export function setParentDeathSignal(signal: number): void {
   c.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0);
 }
+
+/** A pidfd watched by the event loop (`watchPidfd`). */
+export interface PidfdWatch {
+  /** Stop watching and close the pidfd. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Call `fn` once, from the event loop, when pidfd `fd` becomes readable (its process has
+ * exited): libuv polls the descriptor with the loop's own epoll (koffi.node.poll), so no
+ * thread and no timer run while nothing dies. The watch is unref'd (it never keeps a
+ * process alive) and owns `fd`: it closes it when it fires or is closed.
+ */
+export function watchPidfd(fd: number, fn: () => void): PidfdWatch {
+  let open = true;
+  const h = koffi.node.poll(fd, { readable: true }, () => {
+    if (!open) return;
+    w.close();
+    fn();
+  });
+  h.unref();
+  const w: PidfdWatch = {
+    close(): void {
+      if (!open) return;
+      open = false;
+      h.close();
+      fs.closeSync(fd);
+    },
+  };
+  return w;
+}
