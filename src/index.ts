@@ -4,7 +4,11 @@
  */
 export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions } from './eal/eal.js';
 export { MpdkError, UsageError, isMpdkError, type ErrorCode } from './eal/errors.js';
-export { parseEalArgs, parseCoreList, parseCoreMask, EAL_USAGE, MAX_LCORE, type EalOptions, type ProcType } from './eal/options.js';
+export { parseEalArgs, parseCoreList, parseCoreMask, checkFilePrefix, EAL_USAGE, EAL_OPTION_NAMES, MAX_LCORE, type EalOptions, type ProcType } from './eal/options.js';
+export {
+  parseArgs, helpText, optionsHelp, parsePortmask, portmaskOf, instancePrefix, ProgramArgs, EXIT_STATUSES, FILE_PREFIX_OPTION, type OptionSpec, type ProgramSpec,
+} from './eal/argparse.js';
+export { looksLikeOption, nearest, wantsHelp } from './eal/option-words.js';
 export { RobustLock, ACQUIRED, TAKEN_OVER } from './eal/lock.js';
 export { checkName, MEMZONE_NAMESIZE, type Memzone } from './eal/memzone.js';
 export { type HeapStats, type HeapBlock } from './eal/heap.js';
@@ -12,7 +16,6 @@ export { type ProcessInfo } from './eal/process-table.js';
 export { type LcoreInfo } from './eal/lcore-table.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
-export { reportAndExit } from './cli/run.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
 export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, RING, CLAIM_STATE, REPAIRED_PUBLISHED, REPAIRED_FILLED, REPAIRED_RELEASED, type RepairReport } from './ring/ring.js';
 export {

@@ -165,7 +165,7 @@ test('refusals: no server, bad options, wrong process types, unknown id, taken i
     assert.deepEqual(leftovers(p), []);
   }
   const sec = await run('mpdk', ['mp_server', '-l', '0', '--proc-type=secondary', '--file-prefix', p, ...PORTS, '--', '-p', '3', '-n', '1']);
-  assert.equal(sec.code, 1);
+  assert.equal(sec.code, 2); // the command line alone is wrong: exit 2
   assert.match(sec.err, /only as the primary/);
 
   const s = await startServer(p, 2);
@@ -180,7 +180,7 @@ test('refusals: no server, bad options, wrong process types, unknown id, taken i
   assert.equal(r3.code, 2);
   assert.match(r3.err, /unknown option '-p'/);
   const r4 = await run('mpdk', ['mp_client', '-l', '4', '--proc-type=primary', '--file-prefix', p, ...QUIET, '--', '-n', '1']);
-  assert.equal(r4.code, 1);
+  assert.equal(r4.code, 2); // the command line alone is wrong: exit 2
   assert.match(r4.err, /only as a secondary/);
   const r5 = await run('mpdk', ['mp_server', '-l', '5', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-p', '3', '-n', '1']);
   assert.equal(r5.code, 1);

@@ -3,30 +3,36 @@
  * of a running instance is (ownership/audit.ts), read-only, as `mpdk info`.
  *
  *   exit 0   every pool: leaked 0 and duplicates 0
- *   exit 1   some pool has leaked or duplicated elements
- *   exit 2   usage error, or no such instance (one line)
+ *   exit 1   some pool has leaked or duplicated elements; or refused (no such instance:
+ *            one line on stderr, nothing on stdout): either way not shown clean
+ *   exit 2   wrong command line (one line)
  *
  * --json prints one line: {"pools":[{"name", "size", "inPool", "inCaches", "inRings",
  * "inPortQueues", "heldByLive", "heldByDead", "leaked", "duplicates"}, ...]}.
  * --settle N re-scans up to N times while traffic makes a scan look leaked (audit.ts).
  */
-import { Eal, MpdkError, UsageError, auditInstance } from '../index.js';
-import { parseToolArgs } from './tool-args.js';
+import { Eal, FILE_PREFIX_OPTION, auditInstance, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
 
-const USAGE = 'usage: mpdk audit --file-prefix NAME [--json] [--settle N]';
+export const spec: ProgramSpec = {
+  name: 'audit',
+  synopsis: '[--file-prefix NAME] [--json] [--settle N]',
+  eal: false,
+  about: 'Where every element of every pool of a running instance is: in the pool, in lcore caches, in rings,\nin port queues, held by live or dead processes, or nowhere (leaked). Read-only.',
+  options: [
+    FILE_PREFIX_OPTION,
+    { names: ['--json'], help: 'one line: {"pools":[{"name", "size", "inPool", ..., "leaked", "duplicates"}, ...]}' },
+    { names: ['--settle'], value: 'N', help: 're-scan up to N times (1..9999) while traffic makes a scan look leaked (default 1)' },
+  ],
+  exits: 'exit status: 0 every element accounted for; 1 leaked or duplicated elements, or refused at run time\n(no such instance: one line on stderr, nothing on stdout); 2 wrong command line',
+};
 
 export function main(argv: string[]): number {
-  const { filePrefix, json, values } = parseToolArgs(argv, USAGE, [], ['--settle']);
-  const sv = values['--settle'];
-  if (sv !== undefined && !/^[1-9]\d{0,3}$/.test(sv)) throw new UsageError(`invalid --settle '${sv}': expected a number of scans from 1 to 9999`);
-  let eal: Eal;
-  try {
-    eal = Eal.observe(filePrefix);
-  } catch (e) {
-    if (e instanceof MpdkError && e.code === 'ENOENT') throw new UsageError(e.message);
-    throw e;
-  }
-  const a = auditInstance(eal, { settle: sv === undefined ? 1 : Number(sv) });
+  const args = parseArgs(spec, argv);
+  const filePrefix = instancePrefix(args);
+  const json = args.has('--json');
+  const settle = args.int('--settle', 1, 9999) ?? 1;
+  const eal = Eal.observe(filePrefix);
+  const a = auditInstance(eal, { settle });
   if (json) {
     const pools = a.pools.map((p) => ({
       name: p.name, size: p.size, inPool: p.inPool, inCaches: p.inCaches, inRings: p.inRings, inPortQueues: p.inPortQueues,

@@ -3,12 +3,18 @@ import fs from 'node:fs';
 import { Eal, instanceFiles } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { flock, LOCK_EX, LOCK_NB } from '../native/libc.js';
-import { parseToolArgs } from './tool-args.js';
+import { FILE_PREFIX_OPTION, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
 
-const USAGE = 'usage: mpdk cleanup --file-prefix NAME';
+export const spec: ProgramSpec = {
+  name: 'cleanup',
+  synopsis: '[--file-prefix NAME]',
+  eal: false,
+  about: "Remove the files a crashed instance left behind; refused while a process of the instance lives.",
+  options: [FILE_PREFIX_OPTION],
+};
 
 export function main(argv: string[]): number {
-  const { filePrefix } = parseToolArgs(argv, USAGE);
+  const filePrefix = instancePrefix(parseArgs(spec, argv));
   const files = instanceFiles(filePrefix);
   if (!fs.existsSync(files.dir)) throw new MpdkError('ENOENT', `no instance with --file-prefix=${filePrefix}: nothing to clean up`);
   let regionPath = files.region;

@@ -1,13 +1,20 @@
 /** `mpdk info --file-prefix X [--json]`: the instance, read-only (changes nothing). */
-import { Eal } from '../index.js';
+import { Eal, FILE_PREFIX_OPTION, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
 import { describeAll } from '../eal/describe.js';
 import { HDR } from '../eal/region.js';
-import { parseToolArgs } from './tool-args.js';
 
-const USAGE = 'usage: mpdk info --file-prefix NAME [--json]';
+export const spec: ProgramSpec = {
+  name: 'info',
+  synopsis: '[--file-prefix NAME] [--json]',
+  eal: false,
+  about: 'The instance, read-only: region, processes, lcores, memzones, heap and every object.',
+  options: [FILE_PREFIX_OPTION, { names: ['--json'], help: 'the same as one JSON document' }],
+};
 
 export function main(argv: string[]): number {
-  const { filePrefix, json } = parseToolArgs(argv, USAGE);
+  const a = parseArgs(spec, argv);
+  const filePrefix = instancePrefix(a);
+  const json = a.has('--json');
   const eal = Eal.observe(filePrefix);
   const r = eal.region;
   const heap = eal.heapStats();

@@ -2,12 +2,18 @@
 import fs from 'node:fs';
 import { Eal, runtimeBase } from '../eal/eal.js';
 import { HDR } from '../eal/region.js';
-import { parseToolArgs } from './tool-args.js';
+import { parseArgs, type ProgramSpec } from '../index.js';
 
-const USAGE = 'usage: mpdk ls [--json]';
+export const spec: ProgramSpec = {
+  name: 'ls',
+  synopsis: '[--json]',
+  eal: false,
+  about: 'Every instance on this host (a folder mpdk.NAME in the runtime folder), live or stale.',
+  options: [{ names: ['--json'], help: 'the list as one JSON document' }],
+};
 
 export function main(argv: string[]): number {
-  const { json } = parseToolArgs(argv, USAGE);
+  const json = parseArgs(spec, argv).has('--json');
   const rows: Record<string, unknown>[] = [];
   for (const d of fs.readdirSync(runtimeBase()).filter((n) => n.startsWith('mpdk.')).sort()) {
     const prefix = d.slice(5);

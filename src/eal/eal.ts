@@ -86,6 +86,8 @@ export interface EalInitOptions {
   name?: string;
   /** Handle SIGINT/SIGTERM/SIGHUP by closing and exiting (default true). */
   handleSignals?: boolean;
+  /** The program runs only as the primary: a refusal then advises no --proc-type that would be refused too. */
+  only?: 'primary';
 }
 
 /** How the EAL state is handed to a worker thread (lcore) of the same process. */
@@ -166,12 +168,12 @@ export class Eal {
   static init(argv: readonly string[], init: EalInitOptions = {}): { eal: Eal; args: string[] } {
     const { eal: options, appArgs } = parseEalArgs(argv);
     if (options.help) throw new UsageError(EAL_USAGE);
-    const eal = Eal.start(options, init.name ?? path.basename(process.argv[1] ?? 'mpdk'));
+    const eal = Eal.start(options, init.name ?? path.basename(process.argv[1] ?? 'mpdk'), init.only);
     if (init.handleSignals !== false) eal.closeOnSignals();
     return { eal, args: appArgs };
   }
 
-  private static start(options: EalOptions, name: string): Eal {
+  private static start(options: EalOptions, name: string, only?: 'primary'): Eal {
     const files = instanceFiles(options.filePrefix, options.hugeDir);
     // A secondary creates nothing: not even the folder.
     if (options.procType === 'secondary') return Eal.becomeSecondary(options, files, name);
@@ -190,7 +192,8 @@ export class Eal {
       }
       if (options.procType === 'primary') {
         const holder = Eal.primaryPid(files);
-        throw new MpdkError('EBUSY', `a primary process${holder ? ` (pid ${holder})` : ''} is already running for --file-prefix=${options.filePrefix}; start this one with --proc-type=secondary or auto`);
+        const advice = only === 'primary' ? `${name.split(':')[0]} runs only as the primary: stop that process or use another --file-prefix` : 'start this one with --proc-type=secondary or auto';
+        throw new MpdkError('EBUSY', `a primary process${holder ? ` (pid ${holder})` : ''} is already running for --file-prefix=${options.filePrefix}; ${advice}`);
       }
       return Eal.becomeSecondary(options, files, name);
     } finally {

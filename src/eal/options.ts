@@ -3,6 +3,7 @@
  * then the program's own (as DPDK's `rte_eal_init` consumes argv up to `--`).
  */
 import { UsageError } from './errors.js';
+import { looksLikeOption, nearest } from './option-words.js';
 
 export type ProcType = 'primary' | 'secondary' | 'auto';
 
@@ -75,15 +76,23 @@ export function checkFilePrefix(s: string): string {
   return s;
 }
 
+/** Every EAL option's spellings (for "did you mean", and to tell EAL options from a program's). */
+export const EAL_OPTION_NAMES: readonly string[] = [
+  '-l', '--lcores', '-c', '--main-lcore', '--master-lcore', '-n', '--proc-type', '--file-prefix', '-m', '--huge-dir',
+  '--vdev', '--log-level', '--no-pci', '--no-huge', '--no-shconf', '-h', '--help',
+];
+
 const PROC_TYPES: readonly string[] = ['primary', 'secondary', 'auto'];
 const LOG_LEVELS: readonly string[] = ['error', 'warning', 'info', 'debug'];
 
 /**
  * Split argv at the first `--` and parse the EAL part. Options take their value either
- * as `--opt=value` or as the next word, and short ones also as `-lVALUE`.
- * Throws UsageError naming the bad option and its valid form.
+ * as `--opt=value` or as the next word (never one that is itself an option: see
+ * option-words.ts), and short ones also as `-lVALUE`. Throws a one-line UsageError naming
+ * the bad option and its valid form, or for an unknown one the nearest EAL option, or
+ * (when `programOptions`, the program's own spellings, holds it) that it goes after `--`.
  */
-export function parseEalArgs(argv: readonly string[]): { eal: EalOptions; appArgs: string[] } {
+export function parseEalArgs(argv: readonly string[], programOptions: readonly string[] = []): { eal: EalOptions; appArgs: string[] } {
   const dd = argv.indexOf('--');
   const ealArgs = dd < 0 ? argv : argv.slice(0, dd);
   const appArgs = dd < 0 ? [] : argv.slice(dd + 1);
@@ -107,7 +116,7 @@ export function parseEalArgs(argv: readonly string[]): { eal: EalOptions; appArg
     const take = (form: string): string => {
       if (value !== undefined) return value;
       const next = ealArgs[i + 1];
-      if (next === undefined || (next.startsWith('-') && next.length > 1 && !/^-\d/.test(next))) {
+      if (next === undefined || looksLikeOption(next)) {
         throw new UsageError(`option ${name} needs a value: ${form}`);
       }
       i++;
@@ -176,11 +185,18 @@ export function parseEalArgs(argv: readonly string[]): { eal: EalOptions; appArg
         o.help = true;
         break;
       default:
-        throw new UsageError(`unknown EAL option '${arg}' (program options go after '--'; see --help)`);
+        throw new UsageError(unknownEalOption(name, programOptions));
     }
   }
   if (!lcoresGiven) o.lcores = [0];
   if (o.mainLcore < 0) o.mainLcore = o.lcores[0]!;
   else if (!o.lcores.includes(o.mainLcore)) throw new UsageError(`invalid --main-lcore ${o.mainLcore}: it is not among the lcores ${o.lcores.join(',')}`);
   return { eal: o, appArgs };
+}
+
+function unknownEalOption(name: string, programOptions: readonly string[]): string {
+  if (programOptions.includes(name)) return `unknown EAL option '${name}': it is an option of the program, give it after '--'`;
+  const guess = nearest(name, EAL_OPTION_NAMES);
+  if (guess !== undefined) return `unknown EAL option '${name}': did you mean ${guess}? (program options go after '--')`;
+  return `unknown EAL option '${name}' (program options go after '--'; see --help)`;
 }

@@ -16,20 +16,31 @@
  * primary's exit, or the instance going away; then disarms, flushes the file and leaves.
  * The capture rings stay in the instance for the next dumpcap (capture.ts explains why).
  */
-import { CaptureReader, EthDev, MpdkError, PcapWriter, UsageError, type CaptureDir, type Eal } from '../../index.js';
-import { parseToolArgs } from '../tool-args.js';
+import {
+  CaptureReader, EthDev, FILE_PREFIX_OPTION, MpdkError, PcapWriter, UsageError, instancePrefix, parseArgs, type CaptureDir, type Eal, type ProgramSpec,
+} from '../../index.js';
 import { attachSecondary } from '../proc-info/attach.js';
 
-const USAGE = `usage: mpdk dumpcap --file-prefix NAME -i PORT[:QUEUE] -w FILE.pcap [options]
-  -i PORT[:QUEUE]   port id or name (net_ring0), optionally one queue (default: all); repeatable
-  -w FILE           the pcap file to write (created or truncated); - writes to stdout (| tcpdump -r -)
-  -c COUNT          stop after COUNT packets
-  --duration S      stop after S seconds (default: until Ctrl-C)
-  --tx              capture what the port transmits too (TX queues, before the driver takes them)
-  -s SNAPLEN        keep at most SNAPLEN bytes of each packet (default 65535)
-  --buffer KIB      size of a queue's capture ring when this creates it: a power of two from
-                    128 to 1048576 (default 1024); a ring made by an earlier dumpcap keeps its size
-  -q                no progress line on stderr`;
+export const spec: ProgramSpec = {
+  name: 'dumpcap',
+  synopsis: '[--file-prefix NAME] -i PORT[:QUEUE] -w FILE.pcap [options]',
+  eal: false,
+  about: 'Capture what a running application receives (and, with --tx, transmits) on a port into a pcap file.',
+  options: [
+    FILE_PREFIX_OPTION,
+    { names: ['-i'], value: 'PORT[:QUEUE]', repeat: true, help: 'port id or name (net_ring0), optionally one queue (default: all); repeatable' },
+    { names: ['-w'], value: 'FILE', help: 'the pcap file to write (created or truncated); - writes to stdout (| tcpdump -r -)' },
+    { names: ['-c'], value: 'COUNT', help: 'stop after COUNT packets' },
+    { names: ['--duration'], value: 'S', help: 'stop after S seconds (default: until Ctrl-C)' },
+    { names: ['--tx'], help: 'capture what the port transmits too (TX queues, before the driver takes them)' },
+    { names: ['-s'], value: 'SNAPLEN', help: 'keep at most SNAPLEN bytes of each packet (default 65535)' },
+    {
+      names: ['--buffer'], value: 'KIB',
+      help: "size of a queue's capture ring when this creates it: a power of two from 128 to 1048576\n(default 1024); a ring made by an earlier dumpcap keeps its size",
+    },
+    { names: ['-q'], help: 'no progress line on stderr' },
+  ],
+};
 
 const IDLE_MS = 5;
 
@@ -52,24 +63,20 @@ function positiveNumber(v: string | undefined, opt: string, integer: boolean): n
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const a = parseToolArgs(argv, USAGE, ['--tx', '-q'], ['-i', '-w', '-c', '--duration', '-s', '--buffer']);
-  const ifaces = (a.repeated['-i'] ?? []).map(parseIface);
-  if (ifaces.length === 0) throw new UsageError(`-i PORT[:QUEUE] is required\n${USAGE}`);
-  const file = a.values['-w'];
-  if (file === undefined) throw new UsageError(`-w FILE.pcap is required\n${USAGE}`);
-  const count = positiveNumber(a.values['-c'], '-c', true);
-  const duration = positiveNumber(a.values['--duration'], '--duration', false);
-  const snaplen = positiveNumber(a.values['-s'], '-s', true) ?? 65535;
+  const a = parseArgs(spec, argv);
+  const ifaces = a.all('-i').map(parseIface);
+  if (ifaces.length === 0) throw new UsageError(`-i PORT[:QUEUE] is required: the port to capture (see 'mpdk dumpcap --help')`);
+  const file = a.value('-w');
+  if (file === undefined) throw new UsageError(`-w FILE.pcap is required: the file to write, or - for stdout (see 'mpdk dumpcap --help')`);
+  const count = positiveNumber(a.value('-c'), '-c', true);
+  const duration = positiveNumber(a.value('--duration'), '--duration', false);
+  const snaplen = positiveNumber(a.value('-s'), '-s', true) ?? 65535;
   if (snaplen > 65535) throw new UsageError(`invalid -s '${snaplen}': at most 65535`);
-  const bufKib = positiveNumber(a.values['--buffer'], '--buffer', true) ?? 1024;
-  const quiet = a.rest.includes('-q');
-  const dirs: CaptureDir[] = a.rest.includes('--tx') ? ['rx', 'tx'] : ['rx'];
+  const bufKib = positiveNumber(a.value('--buffer'), '--buffer', true) ?? 1024;
+  const quiet = a.has('-q');
+  const dirs: CaptureDir[] = a.has('--tx') ? ['rx', 'tx'] : ['rx'];
 
-  const eal = attachSecondary(a.filePrefix, 'dumpcap'); // ENOENT, one line, when there is no instance
+  const eal = attachSecondary(instancePrefix(a), 'dumpcap'); // ENOENT, one line, when there is no instance
   const readers: CaptureReader[] = [];
   let writer: PcapWriter | undefined;
   const cleanup = (): void => {
@@ -98,8 +105,8 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const names = readers.map((r) => `${r.port}:${r.dir}${r.q}`).join(' ');
-  process.stderr.write(`dumpcap: capturing on ${names} of instance '${a.filePrefix}' into ${file === '-' ? 'stdout' : file}${count ? `, ${count} packets` : ''}${duration ? `, ${duration} s` : ''}\n`);
-  return capture(eal, readers, writer, count, duration, quiet, a.filePrefix, cleanup);
+  process.stderr.write(`dumpcap: capturing on ${names} of instance '${eal.filePrefix}' into ${file === '-' ? 'stdout' : file}${count ? `, ${count} packets` : ''}${duration ? `, ${duration} s` : ''}\n`);
+  return capture(eal, readers, writer, count, duration, quiet, eal.filePrefix, cleanup);
 }
 
 function capture(eal: Eal, readers: CaptureReader[], writer: PcapWriter, count: number | undefined, duration: number | undefined, quiet: boolean, prefix: string, cleanup: () => void): Promise<number> {

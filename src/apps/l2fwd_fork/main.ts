@@ -49,31 +49,30 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  EAL_USAGE, Eal, EthDev, MAX_LCORE, Mempool, MpdkError, isPktmbufPool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, UsageError, allowedCpus, auditInstance, formatMac, reclaimDead,
-  parseCoreList, parseIdleMode,
+  Eal, EthDev, MAX_LCORE, Mempool, MpdkError, isPktmbufPool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, UsageError, allowedCpus, auditInstance, formatMac, reclaimDead,
+  parseArgs, parseCoreList, parseIdleMode, parsePortmask, portmaskOf, type ProgramSpec,
 } from '../../index.js';
-import { intOption, optionsHelp, parseOptions, parsePortmask, portmaskOf } from '../app-options.js';
 import {
   CMD_RING_SIZE, CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, DROP_RING_SIZE, MAX_PORTS_L2, MAX_RX_PER_LCORE, MBUF_CACHE, NB_MBUF, NB_RXD, NB_TXD,
   POOL_NAME, PORT_STAT_BYTES, PORT_STAT_TAG, PSTAT, RES, RES_MAGIC, dropName, m2sName, resName, s2mName,
 } from './layout.js';
 
-const SPECS = [
-  { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to forward between, in pairs (0<->1, 2<->3, ...)' },
-  { names: ['-q'], value: 'NQ', help: 'ports each slave receives on (1-16, default 1)' },
-  { names: ['-T'], value: 'PERIOD', help: 'statistics every PERIOD seconds (default 10, 0 = off)' },
-  { names: ['-f'], help: 'floating slaves: no CPU affinity, each leases an lcore id not given with -l' },
-  { names: ['--idle'], value: 'MODE', help: 'slaves idle by sleeping (sleep, default) or busy-poll (poll)' },
-  { names: ['--standby'], value: 'N', help: 'slave processes kept started and idle for fast recovery (default: the largest group, 0 = none)' },
-];
-
-const USAGE = `usage: mpdk l2fwd_fork [EAL options] -- -p PORTMASK [-q NQ] [-T PERIOD] [-f] [--idle=MODE]
-Only this master is started by hand; it starts one slave process per worker lcore, so give
-one lcore for the master plus one per slave (-l 0-2 for two ports with -q 1).
-${optionsHelp(SPECS)}
-Environment: MPDK_L2FWD_FLOAT_IDS=LIST limits the lcore ids floating slaves may lease.
-
-${EAL_USAGE}`;
+export const spec: ProgramSpec = {
+  name: 'l2fwd_fork',
+  synopsis: '[EAL options] -- -p PORTMASK [-q NQ] [-T PERIOD] [-f] [--idle=MODE]',
+  eal: true,
+  about: `Only this master is started by hand, as the primary of its instance; it starts one slave process
+per worker lcore, so give one lcore for the master plus one per slave (-l 0-2 for two ports with -q 1).`,
+  options: [
+    { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to forward between, in pairs (0<->1, 2<->3, ...)' },
+    { names: ['-q'], value: 'NQ', help: 'ports each slave receives on (1-16, default 1)' },
+    { names: ['-T'], value: 'PERIOD', help: 'statistics every PERIOD seconds (default 10, 0 = off)' },
+    { names: ['-f'], help: 'floating slaves: no CPU affinity, each leases an lcore id not given with -l' },
+    { names: ['--idle'], value: 'MODE', help: 'slaves idle by sleeping (sleep, default) or busy-poll (poll)' },
+    { names: ['--standby'], value: 'N', help: 'slave processes kept started and idle for fast recovery (default: the largest group, 0 = none)' },
+  ],
+  notes: 'Environment: MPDK_L2FWD_FLOAT_IDS=LIST limits the lcore ids floating slaves may lease.',
+};
 
 const STOP_ACK_MS = 500;
 const EXIT_WAIT_MS = 500;
@@ -127,28 +126,24 @@ const log = (s: string): void => {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  // Program options first: a bad one creates nothing.
-  const dd = argv.indexOf('--');
-  const opts = parseOptions(dd >= 0 ? argv.slice(dd + 1) : [], SPECS, USAGE);
-  const ports = parsePortmask(opts.get('-p'), USAGE);
-  const q = intOption(opts.get('-q'), '-q', 1, MAX_RX_PER_LCORE, USAGE) ?? 1;
-  const period = intOption(opts.get('-T'), '-T', 0, 86400, USAGE) ?? 10;
+  // Options first: a bad one creates nothing.
+  const opts = parseArgs(spec, argv);
+  if (opts.eal!.procType === 'secondary') throw new UsageError('l2fwd_fork runs only as the primary (the master sets up the instance its slaves join); drop --proc-type=secondary');
+  const ports = parsePortmask(opts.value('-p'));
+  const q = opts.int('-q', 1, MAX_RX_PER_LCORE) ?? 1;
+  const period = opts.int('-T', 0, 86400) ?? 10;
   const float = opts.has('-f');
-  const standby = intOption(opts.get('--standby'), '--standby', 0, 16, USAGE);
-  const idleArg = opts.get('--idle');
-  const idle = idleArg === undefined ? 'sleep' : parseIdleMode(String(idleArg));
-  if (!idle) throw new UsageError(`invalid --idle '${String(idleArg)}': expected poll or sleep\n${USAGE}`);
+  const standby = opts.int('--standby', 0, 16);
+  const idleArg = opts.value('--idle');
+  const idle = idleArg === undefined ? 'sleep' : parseIdleMode(idleArg);
+  if (!idle) throw new UsageError(`invalid --idle '${idleArg}': expected poll or sleep`);
   if (ports.some((p) => p >= MAX_PORTS_L2)) throw new UsageError(`-p selects port ${Math.max(...ports)}: at most ${MAX_PORTS_L2} ports`);
   if (ports.length % 2 !== 0) {
     throw new UsageError(`port ${ports[ports.length - 1]} has no pair: l2fwd_fork forwards between pairs of ports (the 1st and 2nd of -p, the 3rd and 4th, ...); give an even number of ports in -p`);
   }
   const masterCpus = allowedCpus(); // before the EAL pins this thread to its lcore
 
-  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:master', handleSignals: false });
+  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:master', handleSignals: false, only: 'primary' });
   if (!eal.isPrimary || eal.adopted) {
     const pids = eal.processes.livePids().join(', ');
     eal.close();
@@ -203,7 +198,7 @@ class Master {
     const workers = eal.workerLcores;
     const need = Math.ceil(ports.length / q);
     if (workers.length < need) {
-      throw new MpdkError('EINVAL', `not enough lcores: l2fwd_fork needs ${need + 1} lcores for ${ports.length} ports with -q ${q} (one for the master, which only supervises, and ${need} for the slaves), but -l gave ${eal.options.lcores.length}; use e.g. -l 0-${need}`);
+      throw new UsageError(`not enough lcores: l2fwd_fork needs ${need + 1} lcores for ${ports.length} ports with -q ${q} (one for the master, which only supervises, and ${need} for the slaves), but -l gave ${eal.options.lcores.length}; use e.g. -l 0-${need}`);
     }
     this.dev = EthDev.attach(eal);
     for (const p of ports) {

@@ -27,9 +27,9 @@
  * Exit always releases our lcore ids and process slot (eal.close on 'exit').
  */
 import {
-  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseIdleMode, setAffinity, setParentDeathSignal, watchDeath, type IdleMode,
+  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseArgs, parseIdleMode, parsePortmask, setAffinity, setParentDeathSignal, watchDeath,
+  type IdleMode, type ProgramSpec,
 } from '../../index.js';
-import { intOption, parseOptions, parsePortmask } from '../app-options.js';
 import { Forwarder } from './forward.js';
 import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, TXBUF_CAP, dropName, m2sName, resName, s2mName } from './layout.js';
 
@@ -44,26 +44,31 @@ if (masterPid > 0 && process.ppid !== masterPid) {
 }
 process.on('SIGINT', () => { /* the master stops us */ });
 
-const SPECS = [
-  { names: ['-p'], value: 'PORTMASK', help: '' },
-  { names: ['-q'], value: 'NQ', help: '' },
-  { names: ['-T'], value: 'PERIOD', help: '' },
-  { names: ['-f'], help: '' },
-  { names: ['--idle'], value: 'MODE', help: '' },
-];
+/** The master's options that concern a slave (the master passes them on). */
+const spec: ProgramSpec = {
+  name: 'l2fwd_fork',
+  synopsis: '[EAL options] -- -p PORTMASK [-q NQ] [-T PERIOD] [-f] [--idle=MODE]   (a slave: started by the l2fwd_fork master only)',
+  eal: true,
+  options: [
+    { names: ['-p'], value: 'PORTMASK', help: '' },
+    { names: ['-q'], value: 'NQ', help: '' },
+    { names: ['-T'], value: 'PERIOD', help: '' },
+    { names: ['-f'], help: '' },
+    { names: ['--idle'], value: 'MODE', help: '' },
+  ],
+};
 
 let runAt = 0;
 function run(argv: string[]): void {
   runAt = performance.now();
-  const { eal, args } = Eal.init(argv, { name: 'l2fwd_fork:slave', handleSignals: false });
+  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:slave', handleSignals: false });
   process.once('exit', () => eal.close());
-  const usage = 'l2fwd_fork slave: started by the l2fwd_fork master only';
-  const o = parseOptions(args, SPECS, usage);
-  const ports = parsePortmask(o.get('-p'), usage);
-  const q = intOption(o.get('-q'), '-q', 1, 16, usage) ?? 1;
-  const period = intOption(o.get('-T'), '-T', 0, 86400, usage) ?? 10;
+  const o = parseArgs(spec, argv);
+  const ports = parsePortmask(o.value('-p'));
+  const q = o.int('-q', 1, 16) ?? 1;
+  const period = o.int('-T', 0, 86400) ?? 10;
   const float = o.has('-f');
-  const idleMode: IdleMode = parseIdleMode(String(o.get('--idle') ?? 'sleep')) ?? 'sleep';
+  const idleMode: IdleMode = parseIdleMode(o.value('--idle') ?? 'sleep') ?? 'sleep';
   const lcore = eal.options.lcores[0]!;
   const r = eal.region;
 

@@ -12,26 +12,29 @@
  * Prints `gen sent=S rx=R bad=B t=MS` every --report ms (default 100) and, on SIGTERM or
  * SIGINT, stops sending, collects for 200 ms, prints `gen final ...` and exits 0.
  */
-import { Eal, EthDev, MpdkError, PktmbufPool, UsageError, portMac, type Wire } from '../../index.js';
-import { intOption, parseOptions, parsePortmask } from '../app-options.js';
+import { Eal, EthDev, MpdkError, PktmbufPool, UsageError, parseArgs, parsePortmask, portMac, type ProgramSpec, type Wire } from '../../index.js';
 import { POOL_NAME } from './layout.js';
 
-const SPECS = [
-  { names: ['-p'], value: 'PORTMASK', help: 'ports to play the wire of (pairs, as l2fwd_fork)' },
-  { names: ['--rate'], value: 'PPS', help: 'packets per second in all (0 = as fast as possible)' },
-  { names: ['--report'], value: 'MS', help: 'progress line period (default 100)' },
-];
+const spec: ProgramSpec = {
+  name: 'l2fwd_fork wiregen',
+  synopsis: '[EAL options] -- -p PORTMASK [--rate PPS] [--report MS]',
+  eal: true,
+  options: [
+    { names: ['-p'], value: 'PORTMASK', help: 'ports to play the wire of (pairs, as l2fwd_fork)' },
+    { names: ['--rate'], value: 'PPS', help: 'packets per second in all (0 = as fast as possible)' },
+    { names: ['--report'], value: 'MS', help: 'progress line period (default 100)' },
+  ],
+};
 const BURST = 32;
 const FRAME = 64;
 
 function run(): void {
-  const { eal, args } = Eal.init(process.argv.slice(2), { name: 'l2fwd_fork:wiregen', handleSignals: false });
+  const { eal } = Eal.init(process.argv.slice(2), { name: 'l2fwd_fork:wiregen', handleSignals: false });
   process.once('exit', () => eal.close());
-  const usage = 'usage: wiregen.js [EAL options] -- -p PORTMASK [--rate PPS] [--report MS]';
-  const o = parseOptions(args, SPECS, usage);
-  const ports = parsePortmask(o.get('-p'), usage);
-  const rate = intOption(o.get('--rate'), '--rate', 0, 1e9, usage) ?? 0;
-  const reportMs = intOption(o.get('--report'), '--report', 10, 60000, usage) ?? 100;
+  const o = parseArgs(spec, process.argv.slice(2));
+  const ports = parsePortmask(o.value('-p'));
+  const rate = o.int('--rate', 0, 1e9) ?? 0;
+  const reportMs = o.int('--report', 10, 60000) ?? 100;
   const dev = EthDev.attach(eal);
   const pool = PktmbufPool.lookup(eal, POOL_NAME);
   const partner = new Map<number, number>();

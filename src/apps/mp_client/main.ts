@@ -26,9 +26,8 @@
  * so and forwards on (what is in its ring, then whatever a restarted server hands it).
  */
 import {
-  EAL_USAGE, Eal, EthDev, Hands, MpdkError, Ring, UsageError, isMpdkError, parseEalArgs, parseIdleMode, reclaimDead, MBUF, type Sink, type Source,
+  Eal, EthDev, Hands, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, MBUF, type ProgramSpec, type Sink, type Source,
 } from '../../index.js';
-import { intOption, optionsHelp, parseOptions, type OptionSpec } from '../app-options.js';
 import { MAX_CLIENTS, PC, PortInfoView, clientBlock, clientRingName } from '../mp_server/common.js';
 
 /** DPDK's PKT_READ_SIZE and MBQ_CAPACITY. */
@@ -39,21 +38,17 @@ const SLICE_MS = 4;
 /** Longest sleep on the empty ring before the loop yields to the event loop (death watch). */
 const WAIT_MS = 10;
 
-const SPECS: OptionSpec[] = [
-  { names: ['-n'], value: 'CLIENT_ID', help: `this client's id, 0 .. (the server's -n) - 1` },
-  { names: ['--idle'], value: 'MODE', help: 'sleep (default: sleep on the ring when it is empty) or poll (spin, as DPDK)' },
-  { names: ['-h', '--help'], help: 'this help' },
-];
-
-const USAGE = `usage: mpdk mp_client [EAL options] -- -n CLIENT_ID [--idle=poll|sleep]
-A client runs as a secondary of a running mp_server; the server's port table gives it
-everything else (no -p, no --vdev). It forwards what the server hands it out of the paired port.
-${optionsHelp(SPECS)}
-
-${EAL_USAGE}`;
-
-/** What a refused command line prints after its one-line reason. */
-const SHORT = `usage: mpdk mp_client [EAL options] -- -n CLIENT_ID [--idle=poll|sleep]; see mpdk mp_client --help`;
+export const spec: ProgramSpec = {
+  name: 'mp_client',
+  synopsis: '[EAL options] -- -n CLIENT_ID [--idle=poll|sleep]',
+  eal: true,
+  about: `A client runs as a secondary of a running mp_server; the server's port table gives it
+everything else (no -p, no --vdev). It forwards what the server hands it out of the paired port.`,
+  options: [
+    { names: ['-n'], value: 'CLIENT_ID', help: `this client's id, 0 .. (the server's -n) - 1` },
+    { names: ['--idle'], value: 'MODE', help: 'sleep (default: sleep on the ring when it is empty) or poll (spin, as DPDK)' },
+  ],
+};
 
 /** The EAL options with --proc-type forced to secondary (a client never creates an instance). */
 function asSecondary(argv: readonly string[]): string[] {
@@ -73,20 +68,15 @@ function asSecondary(argv: readonly string[]): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const { eal: ealOpts, appArgs } = parseEalArgs(argv);
-  const o = parseOptions(appArgs, SPECS, SHORT);
-  const idv = o.get('-n');
-  if (idv === undefined) throw new UsageError(`the client id is required: -n CLIENT_ID\n${SHORT}`);
-  const id = intOption(idv, '-n (client id)', 0, MAX_CLIENTS - 1, SHORT)!;
-  const iv = o.get('--idle');
-  const idle = iv === undefined ? 'sleep' : parseIdleMode(String(iv));
-  if (!idle) throw new UsageError(`invalid --idle '${String(iv)}': expected poll or sleep\n${SHORT}`);
+  const o = parseArgs(spec, argv);
+  const ealOpts = o.eal!;
+  if (!o.has('-n')) throw new UsageError(`the client id is required: -n CLIENT_ID`);
+  const id = o.int('-n', 0, MAX_CLIENTS - 1, '-n (client id)')!;
+  const iv = o.value('--idle');
+  const idle = iv === undefined ? 'sleep' : parseIdleMode(iv);
+  if (!idle) throw new UsageError(`invalid --idle '${iv}': expected poll or sleep`);
   if (ealOpts.procTypeGiven && ealOpts.procType === 'primary') {
-    throw new MpdkError('EINVAL', `mp_client runs only as a secondary (it looks up what the server created); use --proc-type=auto or secondary, after starting mp_server`);
+    throw new UsageError(`mp_client runs only as a secondary (it looks up what the server created); use --proc-type=auto or secondary, after starting mp_server`);
   }
   const noServer = (): MpdkError => new MpdkError('ENOENT', `no server is running for --file-prefix=${ealOpts.filePrefix}; start mpdk mp_server first`);
   let eal: Eal;

@@ -30,10 +30,9 @@
  * RX queues and resumes distributing. It refuses to run as a secondary.
  */
 import {
-  EAL_USAGE, Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
-  parseEalArgs, parseIdleMode, processStartTime, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
+  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
+  parseArgs, parseIdleMode, parsePortmask, processStartTime, type ProgramArgs, type ProgramSpec, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
 } from '../../index.js';
-import { intOption, optionsHelp, parseOptions, parsePortmask, type OptionSpec } from '../app-options.js';
 import { MAX_CLIENTS, MAX_PI_PORTS, MZ_PORT_INFO, PC, PI, PKTMBUF_POOL_NAME, PORT_INFO_BYTES, PORT_INFO_MAGIC, PORT_INFO_VERSION, PortInfoView, clientBlock, clientRingName } from './common.js';
 import type { StatsArg } from './stats.js';
 
@@ -48,24 +47,20 @@ const DEFAULT_RING_SIZE = 2048;
 /** A forwarding slice: the loop yields to the event loop this often (ms). */
 const SLICE_MS = 4;
 
-const SPECS: OptionSpec[] = [
-  { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to use (an even number of them, paired 0-1, 2-3, ...)' },
-  { names: ['-n'], value: 'NUM_CLIENTS', help: `number of client processes (1..${MAX_CLIENTS})` },
-  { names: ['--ring-size'], value: 'N', help: `packets each client ring holds (default ${DEFAULT_RING_SIZE})` },
-  { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle server uses no CPU) or poll (DPDK: spin)' },
-  { names: ['-h', '--help'], help: 'this help' },
-];
-
-const USAGE = `usage: mpdk mp_server [EAL options] -- -p PORTMASK -n NUM_CLIENTS [--ring-size N] [--idle=poll|sleep]
-The server runs as the primary. Its lowest lcore receives from every port and hands the packets
+export const spec: ProgramSpec = {
+  name: 'mp_server',
+  synopsis: '[EAL options] -- -p PORTMASK -n NUM_CLIENTS [--ring-size N] [--idle=poll|sleep]',
+  eal: true,
+  about: `The server runs as the primary. Its lowest lcore receives from every port and hands the packets
 round-robin to the clients' rings; a second lcore, if given, prints statistics every second.
-Start it first, then the clients: mpdk mp_client -l 3 --proc-type=auto -- -n 0
-${optionsHelp(SPECS)}
-
-${EAL_USAGE}`;
-
-/** What a refused command line prints after its one-line reason. */
-const SHORT = `usage: mpdk mp_server [EAL options] -- -p PORTMASK -n NUM_CLIENTS (1..${MAX_CLIENTS}) [--ring-size N] [--idle=poll|sleep]; see mpdk mp_server --help`;
+Start it first, then the clients: mpdk mp_client -l 3 --proc-type=auto -- -n 0`,
+  options: [
+    { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to use (an even number of them, paired 0-1, 2-3, ...)' },
+    { names: ['-n'], value: 'NUM_CLIENTS', help: `number of client processes (1..${MAX_CLIENTS})` },
+    { names: ['--ring-size'], value: 'N', help: `packets each client ring holds (default ${DEFAULT_RING_SIZE})` },
+    { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle server uses no CPU) or poll (DPDK: spin)' },
+  ],
+};
 
 interface AppOptions {
   ports: number[];
@@ -74,40 +69,30 @@ interface AppOptions {
   idle: 'poll' | 'sleep';
 }
 
-function parseApp(args: readonly string[]): AppOptions | 'help' {
-  const o = parseOptions(args, SPECS, SHORT);
-  if (o.has('-h')) return 'help';
-  const ports = parsePortmask(o.get('-p'), SHORT);
+function parseApp(o: ProgramArgs): AppOptions {
+  const pv = o.value('-p');
+  const ports = parsePortmask(pv);
   if (ports.length % 2 !== 0) {
-    throw new UsageError(`-p ${String(o.get('-p'))} selects ${ports.length} port${ports.length === 1 ? '' : 's'} (${ports.join(', ')}): clients forward between pairs of ports, so give an even number\n${SHORT}`);
+    throw new UsageError(`-p ${pv} selects ${ports.length} port${ports.length === 1 ? '' : 's'} (${ports.join(', ')}): clients forward between pairs of ports, so give an even number`);
   }
-  if (ports.some((p) => p >= MAX_PI_PORTS)) throw new UsageError(`-p ${String(o.get('-p'))}: ports go up to ${MAX_PI_PORTS - 1}\n${SHORT}`);
-  const nv = o.get('-n');
-  if (nv === undefined) throw new UsageError(`the number of clients is required: -n NUM_CLIENTS (1..${MAX_CLIENTS})\n${SHORT}`);
-  const numClients = intOption(nv, '-n (number of clients)', 1, MAX_CLIENTS, SHORT)!;
-  const ringSize = intOption(o.get('--ring-size'), '--ring-size', 32, 1 << 20, SHORT) ?? DEFAULT_RING_SIZE;
-  const iv = o.get('--idle');
-  const idle = iv === undefined ? 'sleep' : parseIdleMode(String(iv));
-  if (!idle) throw new UsageError(`invalid --idle '${String(iv)}': expected poll or sleep\n${SHORT}`);
+  if (ports.some((p) => p >= MAX_PI_PORTS)) throw new UsageError(`-p ${pv}: ports go up to ${MAX_PI_PORTS - 1}`);
+  if (!o.has('-n')) throw new UsageError(`the number of clients is required: -n NUM_CLIENTS (1..${MAX_CLIENTS})`);
+  const numClients = o.int('-n', 1, MAX_CLIENTS, '-n (number of clients)')!;
+  const ringSize = o.int('--ring-size', 32, 1 << 20) ?? DEFAULT_RING_SIZE;
+  const iv = o.value('--idle');
+  const idle = iv === undefined ? 'sleep' : parseIdleMode(iv);
+  if (!idle) throw new UsageError(`invalid --idle '${iv}': expected poll or sleep`);
   return { ports, numClients, ringSize, idle };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
   // Check everything that needs no instance before touching one: a refused start creates nothing.
-  const { eal: ealOpts, appArgs } = parseEalArgs(argv);
-  const app = parseApp(appArgs);
-  if (app === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return 0;
+  const parsed = parseArgs(spec, argv);
+  const app = parseApp(parsed);
+  if (parsed.eal!.procType === 'secondary') {
+    throw new UsageError(`mp_server runs only as the primary process (it creates the pool, rings and ports the clients use); drop --proc-type=secondary`);
   }
-  if (ealOpts.procType === 'secondary') {
-    throw new MpdkError('EINVAL', `mp_server runs only as the primary process (it creates the pool, rings and ports the clients use); drop --proc-type=secondary`);
-  }
-  const { eal } = Eal.init(argv, { name: 'mp_server', handleSignals: false });
+  const { eal } = Eal.init(argv, { name: 'mp_server', handleSignals: false, only: 'primary' });
   let stopping = false;
   const cleanup: (() => void)[] = [];
   const closeAll = (): void => {
@@ -132,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     dev = EthDev.attach(eal);
     const missing = app.ports.filter((p) => p >= dev.count);
     if (missing.length > 0) {
-      throw new UsageError(`-p selects port${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, but this instance has ${dev.count} port${dev.count === 1 ? '' : 's'}${dev.count ? ` (0..${dev.count - 1})` : ''}; add --vdev options (e.g. --vdev=net_ring0 --vdev=net_ring1) or change -p`);
+      throw new MpdkError('ENODEV', `-p selects port${missing.length === 1 ? '' : 's'} ${missing.join(', ')}, but this instance has ${dev.count} port${dev.count === 1 ? '' : 's'}${dev.count ? ` (0..${dev.count - 1})` : ''}; add --vdev options (e.g. --vdev=net_ring0 --vdev=net_ring1) or change -p`);
     }
     if (eal.adopted) {
       ({ info, pool } = adopt(eal, app, rings));

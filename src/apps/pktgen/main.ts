@@ -40,10 +40,9 @@
  * the generator over net_null.
  */
 import {
-  EAL_USAGE, Eal, EthDev, Hands, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
-  isMpdkError, parseEalArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type Sink, type Source, type Wire, type WireSide,
+  Eal, EthDev, Hands, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
+  isMpdkError, parseArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type ProgramArgs, type ProgramSpec, type Sink, type Source, type Wire, type WireSide,
 } from '../../index.js';
-import { intOption, optionsHelp, parseOptions, type OptionSpec } from '../app-options.js';
 import { RxCounter } from './counter.js';
 import { formatProgress, formatSummary, makeResult, progressJson, type PktgenResult } from './report.js';
 import { FrameSeal } from './seal.js';
@@ -66,43 +65,39 @@ const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** Descriptors per queue when pktgen configures its own ports. */
 const OWN_NB_DESC = 1024;
 
-const SPECS: OptionSpec[] = [
-  { names: ['--tx-port'], value: 'PORTS', help: 'send into these ports: 0, 0,1 or 0-3; repeatable (required, except with --pcap)' },
-  { names: ['--rx-port'], value: 'PORTS', help: 'count what comes back on these ports (without it: no loss or latency)' },
-  { names: ['--flows'], value: 'F', help: 'distinct UDP 5-tuples, src IP 10.0.0.1 + flow (default 16); flow f goes to TX port f mod nTx' },
-  { names: ['--size'], value: 'N', help: 'frame bytes, no FCS (default 64; 62..1514)' },
-  { names: ['--size-mix'], value: 'MIX', help: 'frame sizes with weights, interleaved: e.g. 64:7,576:4,1500:1 (IMIX)' },
-  { names: ['--rate'], value: 'PPS', help: 'packets per second in all, e.g. 1000, 250k, 1.5M (default: as fast as possible)' },
-  { names: ['--count'], value: 'C', help: 'send C packets, then drain and stop' },
-  { names: ['--duration'], value: 'S', help: 'send for S seconds (10, 2.5, 500ms), then drain and stop' },
-  { names: ['--burst'], value: 'B', help: 'packets per burst (default 32; 1..512)' },
-  { names: ['--queue'], value: 'Q', help: 'queue used on ports without a software wire (default: the last queue, nbTx-1 / nbRx-1)' },
-  { names: ['--drain'], value: 'MS', help: 'after the last send, wait up to MS ms for stragglers (default 500)' },
-  { names: ['--pcap'], value: 'FILE', help: 'write the same traffic to a pcap file instead of sending, then exit (needs --count, or --duration with --rate)' },
-  { names: ['--per-flow'], help: 'list sent/received per flow in the summary and JSON' },
-  { names: ['--progress'], value: 'MS', help: 'progress line on stderr every MS ms (default 1000; with --json one JSON object per line)' },
-  { names: ['--json'], help: 'print one JSON object {sent, received, lost, mpps, gbps, latency: {p50Us, p99Us}, ...} instead of the table' },
-  { names: ['--quiet'], help: 'no progress line' },
-  { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle round sleeps) or poll (never sleeps)' },
-  { names: ['-h', '--help'], help: 'this help' },
-];
-
-const USAGE = `usage: mpdk pktgen [EAL options] -- --tx-port A [--rx-port B] [options]
-Sends test frames into ports of a running application and counts what comes back.
+export const spec: ProgramSpec = {
+  name: 'pktgen',
+  synopsis: '[EAL options] -- --tx-port A [--rx-port B] [options]',
+  eal: true,
+  about: `Sends test frames into ports of a running application and counts what comes back.
 net_ring ports are fed through their software wire (pktgen plays the network); other
 ports through one of their queues (--queue). Run it as a secondary (--proc-type=secondary)
 next to the application; Ctrl-C ends early with the summary. Loss is reported, not an
-error (exit 0); bad options exit 2; no running instance exits 1.
-
-program options (after --):
-${optionsHelp(SPECS)}
-
-Gbit/s is the L1 rate: each frame + 20 bytes of preamble and inter-frame gap (frames carry
+error (exit 0).`,
+  options: [
+    { names: ['--tx-port'], value: 'PORTS', repeat: true, help: 'send into these ports: 0, 0,1 or 0-3; repeatable (required, except with --pcap)' },
+    { names: ['--rx-port'], value: 'PORTS', repeat: true, help: 'count what comes back on these ports (without it: no loss or latency)' },
+    { names: ['--flows'], value: 'F', help: 'distinct UDP 5-tuples, src IP 10.0.0.1 + flow (default 16); flow f goes to TX port f mod nTx' },
+    { names: ['--size'], value: 'N', help: 'frame bytes, no FCS (default 64; 62..1514)' },
+    { names: ['--size-mix'], value: 'MIX', help: 'frame sizes with weights, interleaved: e.g. 64:7,576:4,1500:1 (IMIX)' },
+    { names: ['--rate'], value: 'PPS', help: 'packets per second in all, e.g. 1000, 250k, 1.5M (default: as fast as possible)' },
+    { names: ['--count'], value: 'C', help: 'send C packets, then drain and stop' },
+    { names: ['--duration'], value: 'S', help: 'send for S seconds (10, 2.5, 500ms), then drain and stop' },
+    { names: ['--burst'], value: 'B', help: 'packets per burst (default 32; 1..512)' },
+    { names: ['--queue'], value: 'Q', help: 'queue used on ports without a software wire (default: the last queue, nbTx-1 / nbRx-1)' },
+    { names: ['--drain'], value: 'MS', help: 'after the last send, wait up to MS ms for stragglers (default 500)' },
+    { names: ['--pcap'], value: 'FILE', help: 'write the same traffic to a pcap file instead of sending, then exit (needs --count, or --duration with --rate)' },
+    { names: ['--per-flow'], help: 'list sent/received per flow in the summary and JSON' },
+    { names: ['--progress'], value: 'MS', help: 'progress line on stderr every MS ms (default 1000; with --json one JSON object per line)' },
+    { names: ['--json'], help: 'print one JSON object {sent, received, lost, mpps, gbps, latency: {p50Us, p99Us}, ...} instead of the table' },
+    { names: ['--quiet'], help: 'no progress line' },
+    { names: ['--idle'], value: 'MODE', help: 'sleep (default: an idle round sleeps) or poll (never sleeps)' },
+  ],
+  notes: `Gbit/s is the L1 rate: each frame + 20 bytes of preamble and inter-frame gap (frames carry
 no FCS). Latency is from the TX time in each frame's payload to its return (p50/p99, µs).
 Every frame carries a UDP checksum over its payload; a frame that comes back with pktgen's
-magic but a wrong IPv4 or UDP checksum or length is counted as corrupt, not as received.
-
-${EAL_USAGE}`;
+magic but a wrong IPv4 or UDP checksum or length is counted as corrupt, not as received.`,
+};
 
 export interface PktgenOptions {
   txPorts: number[];
@@ -123,28 +118,13 @@ export interface PktgenOptions {
   idle: IdleMode;
 }
 
-/** Parse the program options (after `--`); UsageError (exit 2) for anything wrong. */
-export function parsePktgenOptions(args: readonly string[]): PktgenOptions {
-  // --tx-port / --rx-port may repeat: collect them before the generic parser keeps the last.
+/** Check the program options (after `--`); UsageError (exit 2) for anything wrong. */
+export function parsePktgenOptions(o: ProgramArgs): PktgenOptions {
   const txPorts: number[] = [];
   const rxPorts: number[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const m = /^(--tx-port|--rx-port)(?:=(.*))?$/.exec(a);
-    if (!m) {
-      rest.push(a);
-      continue;
-    }
-    const v = m[2] ?? args[++i];
-    if (v === undefined || v === '') throw new UsageError(`option ${m[1]} needs a value: ${m[1]} PORTS\n${USAGE_SHORT}`);
-    parsePortList(v, m[1]!, m[1] === '--tx-port' ? txPorts : rxPorts, USAGE_SHORT);
-  }
-  const o = parseOptions(rest, SPECS, USAGE_SHORT);
-  const str = (k: string): string | undefined => {
-    const v = o.get(k);
-    return v === true ? undefined : v;
-  };
+  for (const v of o.all('--tx-port')) parsePortList(v, '--tx-port', txPorts, USAGE_SHORT);
+  for (const v of o.all('--rx-port')) parsePortList(v, '--rx-port', rxPorts, USAGE_SHORT);
+  const str = (k: string): string | undefined => o.value(k);
   if (o.has('--size') && o.has('--size-mix')) throw new UsageError(`give --size or --size-mix, not both\n${USAGE_SHORT}`);
   if (o.has('--count') && o.has('--duration')) throw new UsageError(`give --count or --duration, not both\n${USAGE_SHORT}`);
   const sizeStr = str('--size');
@@ -155,17 +135,17 @@ export function parsePktgenOptions(args: readonly string[]): PktgenOptions {
   if (!idle) throw new UsageError(`invalid --idle '${idleStr}': expected sleep or poll\n${USAGE_SHORT}`);
   const opts: PktgenOptions = {
     txPorts, rxPorts,
-    flows: intOption(o.get('--flows'), '--flows', 1, 1 << 20, USAGE_SHORT) ?? 16,
+    flows: o.int('--flows', 1, 1 << 20) ?? 16,
     sizes,
     ratePps: str('--rate') !== undefined ? parseRate(str('--rate')!, USAGE_SHORT) : undefined,
-    count: intOption(o.get('--count'), '--count', 1, Number.MAX_SAFE_INTEGER, USAGE_SHORT),
+    count: o.int('--count', 1, Number.MAX_SAFE_INTEGER),
     durationS: str('--duration') !== undefined ? parseDuration(str('--duration')!, USAGE_SHORT) : undefined,
-    burst: intOption(o.get('--burst'), '--burst', 1, 512, USAGE_SHORT) ?? 32,
-    queue: intOption(o.get('--queue'), '--queue', 0, 1023, USAGE_SHORT),
-    drainMs: intOption(o.get('--drain'), '--drain', 0, 60000, USAGE_SHORT) ?? 500,
+    burst: o.int('--burst', 1, 512) ?? 32,
+    queue: o.int('--queue', 0, 1023),
+    drainMs: o.int('--drain', 0, 60000) ?? 500,
     pcap: str('--pcap'),
     perFlow: o.has('--per-flow'),
-    progressMs: intOption(o.get('--progress'), '--progress', 10, 3600000, USAGE_SHORT) ?? 1000,
+    progressMs: o.int('--progress', 10, 3600000) ?? 1000,
     json: o.has('--json'),
     quiet: o.has('--quiet'),
     idle,
@@ -186,16 +166,9 @@ export function parsePktgenOptions(args: readonly string[]): PktgenOptions {
 const USAGE_SHORT = "see 'mpdk pktgen --help'";
 
 export async function main(argv: string[]): Promise<number> {
-  const dd = argv.indexOf('--');
-  const appArgs = dd < 0 ? [] : argv.slice(dd + 1);
-  if (appArgs.includes('-h') || appArgs.includes('--help') || (dd < 0 && (argv.includes('-h') || argv.includes('--help')))) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  parseEalArgs(argv); // bad EAL options are usage errors before anything else
   let opts: PktgenOptions;
   try {
-    opts = parsePktgenOptions(appArgs);
+    opts = parsePktgenOptions(parseArgs(spec, argv));
   } catch (e) {
     // One line: the reason, then where the help is.
     if (e instanceof UsageError) throw new UsageError(e.message.replace(/\n/g, '; '));

@@ -12,46 +12,53 @@
  * `--prometheus [127.0.0.1]:PORT` serves the same counters for monitoring (metrics.ts);
  * `mpdk exporter` is the same program with --prometheus defaulting to :9091.
  */
-import { Eal, EthDev, MpdkError } from '../../index.js';
-import { parseToolArgs } from '../tool-args.js';
-import { parsePortmask } from '../app-options.js';
+import { Eal, EthDev, FILE_PREFIX_OPTION, MpdkError, instancePrefix, parseArgs, parsePortmask, type ProgramSpec } from '../../index.js';
 import { attachSecondary } from './attach.js';
 import { serveMetrics } from './metrics.js';
 import { snapshot, type PortSnap, type Snapshot } from './snapshot.js';
 
-export const USAGE = `usage: mpdk proc-info --file-prefix NAME [options]
-  (no section option: every section)
-  --stats               ports: counters per port and per queue (RX/TX packets, bytes, drops)
-  --xstats              ports: extended statistics with DPDK's names (rx_q0_packets, ...)
-  -p PORTMASK           only these ports (hexadecimal mask), for --stats, --xstats, --stats-reset
-  --stats-reset         reset the counters of the ports (attaches briefly as a secondary)
-  --memzone             memzones
-  --ring NAME           one ring (repeatable; --show-ring=NAME too); --rings: every ring
-  --mempool NAME        one mempool (repeatable; --show-mempool=NAME too); --mempools: every pool
-  --procs               processes and lcores
-  --captures            capture rings (mpdk dumpcap)
-  --json                the report as JSON
-  --prometheus [127.0.0.1]:PORT   serve the counters in the Prometheus text format until killed`;
+const PROMETHEUS = { names: ['--prometheus'], value: '[127.0.0.1]:PORT', help: 'serve the counters in the Prometheus text format until killed' };
 
-const FLAGS = ['--stats', '--xstats', '--stats-reset', '--memzone', '--rings', '--mempools', '--procs', '--captures'];
-const VALUES = ['--ring', '--show-ring', '--mempool', '--show-mempool', '-p', '--prometheus'];
+export const spec: ProgramSpec = {
+  name: 'proc-info',
+  synopsis: '[--file-prefix NAME] [options]',
+  eal: false,
+  about: 'A one-shot report of a running instance, read-only (no section option: every section).',
+  options: [
+    FILE_PREFIX_OPTION,
+    { names: ['--stats'], help: 'ports: counters per port and per queue (RX/TX packets, bytes, drops)' },
+    { names: ['--xstats'], help: "ports: extended statistics with DPDK's names (rx_q0_packets, ...)" },
+    { names: ['-p'], value: 'PORTMASK', help: 'only these ports (hexadecimal mask), for --stats, --xstats, --stats-reset' },
+    { names: ['--stats-reset'], help: 'reset the counters of the ports (attaches briefly as a secondary)' },
+    { names: ['--memzone'], help: 'memzones' },
+    { names: ['--ring', '--show-ring'], value: 'NAME', repeat: true, help: 'one ring (repeatable)' },
+    { names: ['--rings'], help: 'every ring' },
+    { names: ['--mempool', '--show-mempool'], value: 'NAME', repeat: true, help: 'one mempool (repeatable)' },
+    { names: ['--mempools'], help: 'every mempool' },
+    { names: ['--procs'], help: 'processes and lcores' },
+    { names: ['--captures'], help: 'capture rings (mpdk dumpcap)' },
+    { names: ['--json'], help: 'the report as JSON' },
+    PROMETHEUS,
+  ],
+};
 
-export async function main(argv: string[], usage = USAGE, defaultListen?: string): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(usage + '\n');
-    return 0;
-  }
-  const a = parseToolArgs(argv, usage, FLAGS, VALUES);
-  const has = (f: string): boolean => a.rest.includes(f);
-  const listen = a.values['--prometheus'] ?? defaultListen;
-  if (listen !== undefined) return serveMetrics(a.filePrefix, listen);
-  const mask = a.values['-p'] !== undefined ? parsePortmask(a.values['-p'], usage) : undefined;
-  const ringNames = [...(a.repeated['--ring'] ?? []), ...(a.repeated['--show-ring'] ?? [])];
-  const poolNames = [...(a.repeated['--mempool'] ?? []), ...(a.repeated['--show-mempool'] ?? [])];
+/** The section flags: without any, every section. */
+const SECTIONS = ['--stats', '--xstats', '--memzone', '--rings', '--mempools', '--procs', '--captures'];
+
+export async function main(argv: string[]): Promise<number> {
+  const a = parseArgs(spec, argv);
+  const filePrefix = instancePrefix(a);
+  const has = (f: string): boolean => a.has(f);
+  const listen = a.value('--prometheus');
+  if (listen !== undefined) return serveMetrics(filePrefix, listen);
+  const pv = a.value('-p');
+  const mask = pv !== undefined ? parsePortmask(pv) : undefined;
+  const ringNames = a.all('--ring');
+  const poolNames = a.all('--mempool');
 
   if (has('--stats-reset')) {
-    Eal.observe(a.filePrefix); // refuse (ENOENT) before anything else
-    const eal = attachSecondary(a.filePrefix, 'proc-info');
+    Eal.observe(filePrefix); // refuse (ENOENT) before anything else
+    const eal = attachSecondary(filePrefix, 'proc-info');
     try {
       const dev = EthDev.attach(eal);
       const reset: number[] = [];
@@ -64,19 +71,19 @@ export async function main(argv: string[], usage = USAGE, defaultListen?: string
     } finally {
       eal.close();
     }
-    if (a.rest.length === 1 && ringNames.length === 0 && poolNames.length === 0) return 0;
+    if (!SECTIONS.some(has) && ringNames.length === 0 && poolNames.length === 0) return 0;
   }
 
-  const eal = Eal.observe(a.filePrefix);
+  const eal = Eal.observe(filePrefix);
   const s = snapshot(eal);
-  const any = ringNames.length > 0 || poolNames.length > 0 || a.rest.some((f) => f !== '--stats-reset');
+  const any = ringNames.length > 0 || poolNames.length > 0 || SECTIONS.some(has);
   const want = (f: string): boolean => !any || has(f);
   const ports = s.ports.filter((p) => mask === undefined || mask.includes(p.id));
-  if (mask !== undefined) for (const p of mask) if (!s.ports.some((x) => x.id === p)) throw new MpdkError('ENODEV', `no port ${p} in instance '${a.filePrefix}' (it has ${s.ports.length})`);
+  if (mask !== undefined) for (const p of mask) if (!s.ports.some((x) => x.id === p)) throw new MpdkError('ENODEV', `no port ${p} in instance '${filePrefix}' (it has ${s.ports.length})`);
   const pick = <T extends { name: string }>(all: T[], names: string[], what: string): T[] =>
     names.map((n) => {
       const o = all.find((x) => x.name === n);
-      if (!o) throw new MpdkError('ENOENT', `no ${what} named '${n}' in instance '${a.filePrefix}'; ${what}s: ${all.map((x) => x.name).join(', ') || 'none'}`);
+      if (!o) throw new MpdkError('ENOENT', `no ${what} named '${n}' in instance '${filePrefix}'; ${what}s: ${all.map((x) => x.name).join(', ') || 'none'}`);
       return o;
     });
   const rings = ringNames.length ? pick(s.rings, ringNames, 'ring') : want('--rings') ? s.rings : [];
@@ -90,7 +97,7 @@ export async function main(argv: string[], usage = USAGE, defaultListen?: string
   if (pools.length || want('--mempools')) report.mempools = pools;
   if (want('--memzone')) report.memzones = s.memzones;
   if (want('--captures')) report.captures = s.captures;
-  if (a.json) {
+  if (a.has('--json')) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return 0;
   }
@@ -174,13 +181,16 @@ function printText(s: Snapshot, report: Record<string, unknown>, ports: PortSnap
   }
 }
 
+export const exporterSpec: ProgramSpec = {
+  name: 'exporter',
+  synopsis: '[--file-prefix NAME] [--prometheus [127.0.0.1]:PORT]',
+  eal: false,
+  about: "proc-info's counters in the Prometheus text format at /metrics, on the loopback, until killed.",
+  options: [FILE_PREFIX_OPTION, { ...PROMETHEUS, help: 'where to listen (default :9091)' }],
+};
+
 /** `mpdk exporter`: proc-info --prometheus, listening on :9091 unless told otherwise. */
 export async function exporterMain(argv: string[]): Promise<number> {
-  const usage = 'usage: mpdk exporter --file-prefix NAME [--prometheus [127.0.0.1]:PORT]  (default :9091; serves /metrics until killed)';
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(usage + '\n');
-    return 0;
-  }
-  const a = parseToolArgs(argv, usage, [], ['--prometheus']);
-  return serveMetrics(a.filePrefix, a.values['--prometheus'] ?? ':9091');
+  const a = parseArgs(exporterSpec, argv);
+  return serveMetrics(instancePrefix(a), a.value('--prometheus') ?? ':9091');
 }

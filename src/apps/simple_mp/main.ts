@@ -12,30 +12,23 @@
  * after a new primary). quit, Ctrl-C and Ctrl-D release the lcores; the last process out
  * removes the instance's files.
  */
-import { Cmdline, Eal, Mempool, MpdkError, Ring, UsageError, remoteLaunch, EAL_USAGE } from '../../index.js';
+import { Cmdline, Eal, Mempool, MpdkError, Ring, UsageError, parseArgs, remoteLaunch, type ProgramSpec } from '../../index.js';
 import { MSG_MAX, MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, writeMessage } from './messages.js';
 import type { ReceiverArg } from './receiver.js';
 
-const USAGE = `usage: mpdk simple_mp [EAL options]   (no program options)
-Give at least two lcores: the main one runs the prompt, the next one receives.
-Commands at the prompt: send <string> | help | quit
-
-${EAL_USAGE}`;
+export const spec: ProgramSpec = {
+  name: 'simple_mp',
+  synopsis: '[EAL options]   (no program options)',
+  eal: true,
+  about: 'Give at least two lcores: the main one runs the prompt, the next one receives.\nCommands at the prompt: send <string> | help | quit',
+  options: [],
+};
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const { eal, args } = Eal.init(argv, { name: 'simple_mp' });
-  if (args.length > 0) {
-    eal.close();
-    throw new UsageError(`simple_mp takes no program options (got '${args.join(' ')}')`);
-  }
-  if (eal.workerLcores.length < 1) {
-    eal.close();
-    throw new UsageError(`simple_mp needs at least 2 lcores (one runs the prompt, one receives); give e.g. -l 0-1`);
-  }
+  // Everything the command line alone decides is checked before the instance is touched.
+  const { eal: opts } = parseArgs(spec, argv);
+  if (opts!.lcores.length < 2) throw new UsageError(`simple_mp needs at least 2 lcores (one runs the prompt, one receives); give e.g. -l 0-1`);
+  const { eal } = Eal.init(argv, { name: 'simple_mp' });
 
   let sendRing: Ring;
   let recvRing: Ring;

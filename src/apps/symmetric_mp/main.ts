@@ -13,12 +13,14 @@
  * name and must agree with it.
  *
  * Refused, each with one line, nothing in the instance touched:
- *   exit 2  unknown option, bad or missing -p, an odd number of ports, --proc-id outside
- *           0..N-1, a primary without --num-procs
- *   exit 1  a port of the mask that does not exist; -p or --num-procs different from what
- *           the primary recorded (both values named); a proc-id already running (the
- *           holder's pid named: the ethdev queue claims, pid + start time, tell a live
- *           holder from a dead one, whose claim is taken over)
+ *   exit 2  (the command line alone) unknown option, bad or missing -p, an odd number of
+ *           ports, --proc-id outside 0..N-1
+ *   exit 1  (what it met) a port of the mask that does not exist; -p or --num-procs
+ *           different from what the primary recorded (both values named), or a --proc-id
+ *           beyond its --num-procs; no --num-procs in the process that sets the instance
+ *           up; a proc-id already running (the holder's pid named: the ethdev
+ *           queue claims, pid + start time, tell a live holder from a dead one, whose claim
+ *           is taken over)
  *
  * Life cycle of one process:
  *   start --setup ok--> FORWARDING --SIGINT/SIGTERM/SIGHUP--> prints "Port P: RX - n, TX - n,
@@ -35,10 +37,9 @@
  * of a process uses queue proc-id; each port pair belongs to one lcore.
  */
 import {
-  EAL_USAGE, Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseEalArgs, parseIdleMode, isMpdkError, reclaimDead, remoteLaunch,
-  type IdleMode, type LcoreJob,
+  Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseArgs, parseIdleMode, parsePortmask, portmaskOf, isMpdkError, reclaimDead, remoteLaunch,
+  type IdleMode, type LcoreJob, type ProgramArgs, type ProgramSpec,
 } from '../../index.js';
-import { optionsHelp, parseOptions, parsePortmask, portmaskOf, type OptionSpec } from '../app-options.js';
 import { confExists, createConf, readConf } from './conf.js';
 import { Forwarder, PKT_BURST, ST_DROP, ST_RX, ST_TX, assignPairs, bindQueues } from './forwarder.js';
 import type { LcoreArg } from './lcore.js';
@@ -61,24 +62,21 @@ const SLICE_MS = 10;
 /** How long a secondary waits for a primary that is still setting up. */
 const CONF_WAIT_MS = 5000;
 
-const SPECS: OptionSpec[] = [
-  { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to use (an even number of them), e.g. 3 for ports 0 and 1' },
-  { names: ['--num-procs'], value: 'N', help: `number of symmetric_mp processes (1..${MAX_QUEUES}): RX and TX queues per port; required for the primary` },
-  { names: ['--proc-id'], value: 'ID', help: 'this process: 0..N-1; it reads RX queue ID of every port and sends on TX queue ID' },
-  { names: ['--stats-period'], value: 'S', help: 'print this process\'s counters every S seconds (1..3600; default: only at exit)' },
-  { names: ['--idle'], value: 'MODE', help: 'sleep (default: back off to sleeping when no packet comes) or poll (spin, as DPDK)' },
-  { names: ['-h', '--help'], help: 'this text' },
-];
-
-const USAGE = `usage: mpdk symmetric_mp [EAL options] -- -p PORTMASK --num-procs N --proc-id ID [--stats-period S] [--idle sleep|poll]
-
-Every process gets the same -p and --num-procs and its own --proc-id; the first one
+export const spec: ProgramSpec = {
+  name: 'symmetric_mp',
+  synopsis: '[EAL options] -- -p PORTMASK --num-procs N --proc-id ID [--stats-period S] [--idle sleep|poll]',
+  eal: true,
+  about: `Every process gets the same -p and --num-procs and its own --proc-id; the first one
 (--proc-type=auto or primary) creates the mbuf pool and configures the ports.
-Ctrl-C (SIGINT) prints "Port P: RX - n, TX - n, Drop - n" for each port and exits.
-
-${optionsHelp(SPECS)}
-
-${EAL_USAGE}`;
+Ctrl-C (SIGINT) prints "Port P: RX - n, TX - n, Drop - n" for each port and exits.`,
+  options: [
+    { names: ['-p'], value: 'PORTMASK', help: 'hexadecimal mask of the ports to use (an even number of them), e.g. 3 for ports 0 and 1' },
+    { names: ['--num-procs'], value: 'N', help: `number of symmetric_mp processes (1..${MAX_QUEUES}): RX and TX queues per port; required for the primary` },
+    { names: ['--proc-id'], value: 'ID', help: 'this process: 0..N-1; it reads RX queue ID of every port and sends on TX queue ID' },
+    { names: ['--stats-period'], value: 'S', help: 'print this process\'s counters every S seconds (1..3600; default: only at exit)' },
+    { names: ['--idle'], value: 'MODE', help: 'sleep (default: back off to sleeping when no packet comes) or poll (spin, as DPDK)' },
+  ],
+};
 
 const HINT = "(see 'mpdk symmetric_mp --help')";
 
@@ -92,42 +90,28 @@ interface AppOptions {
 }
 
 /** A whole number in [min, max] (one-line UsageError otherwise). */
-function wholeNumber(v: string | true | undefined, name: string, min: number, max: number, what: string): number | undefined {
+function wholeNumber(v: string | undefined, name: string, min: number, max: number, what: string): number | undefined {
   if (v === undefined) return undefined;
-  const s = v === true ? '' : v;
-  if (!/^-?\d+$/.test(s)) throw new UsageError(`invalid ${name} '${s}': expected a whole number from ${min} to ${max} ${HINT}`);
-  const n = Number(s);
+  if (!/^-?\d+$/.test(v)) throw new UsageError(`invalid ${name} '${v}': expected a whole number from ${min} to ${max} ${HINT}`);
+  const n = Number(v);
   if (n < min || n > max) throw new UsageError(`invalid ${name} ${n}: ${what} ${HINT}`);
   return n;
 }
 
-function parseAppOptions(args: readonly string[]): AppOptions {
-  let o;
-  try {
-    o = parseOptions(args, SPECS, '');
-  } catch (e) {
-    if (e instanceof UsageError) throw new UsageError(`${e.message.split('\n')[0]} ${HINT}`);
-    throw e;
-  }
-  let ports: number[];
-  try {
-    ports = parsePortmask(o.get('-p'), '');
-  } catch (e) {
-    if (e instanceof UsageError) throw new UsageError(`${e.message.split('\n')[0]} ${HINT}`);
-    throw e;
-  }
+function parseAppOptions(o: ProgramArgs): AppOptions {
+  const ports = parsePortmask(o.value('-p'));
   const mask = ports.reduce((m, p) => (m | (1 << p)) >>> 0, 0);
   if (ports.length % 2 !== 0) {
     throw new UsageError(`-p ${portmaskOf(ports)} selects ${ports.length} port${ports.length === 1 ? '' : 's'} (${ports.join(' ')}): symmetric_mp needs an even number of ports, forwarding between pairs (0↔1, 2↔3, ...)`);
   }
-  const numProcs = wholeNumber(o.get('--num-procs'), '--num-procs', 1, MAX_QUEUES, `the number of processes must be from 1 to ${MAX_QUEUES} (one RX and one TX queue per process on every port)`);
+  const numProcs = wholeNumber(o.value('--num-procs'), '--num-procs', 1, MAX_QUEUES, `the number of processes must be from 1 to ${MAX_QUEUES} (one RX and one TX queue per process on every port)`);
   const top = numProcs === undefined ? MAX_QUEUES - 1 : numProcs - 1;
-  const procIdOpt = o.get('--proc-id');
+  const procIdOpt = o.value('--proc-id');
   if (procIdOpt === undefined) throw new UsageError(`missing --proc-id ID: each symmetric_mp process needs its own id from 0 to ${numProcs === undefined ? 'N-1' : top} ${HINT}`);
   const procId = wholeNumber(procIdOpt, '--proc-id', 0, top, numProcs === undefined ? `it must be from 0 to N-1 (at most ${top})` : `with --num-procs=${numProcs} it must be from 0 to ${top}`)!;
-  const statsPeriod = wholeNumber(o.get('--stats-period'), '--stats-period', 1, 3600, 'give a period from 1 to 3600 seconds') ?? 0;
-  const idleOpt = o.get('--idle');
-  const idle = idleOpt === undefined ? 'sleep' : parseIdleMode(idleOpt === true ? '' : idleOpt);
+  const statsPeriod = wholeNumber(o.value('--stats-period'), '--stats-period', 1, 3600, 'give a period from 1 to 3600 seconds') ?? 0;
+  const idleOpt = o.value('--idle');
+  const idle = idleOpt === undefined ? 'sleep' : parseIdleMode(idleOpt);
   if (idle === undefined) throw new UsageError(`invalid --idle '${String(idleOpt)}': expected sleep or poll ${HINT}`);
   return { ports, mask, numProcs, procId, statsPeriod, idle };
 }
@@ -169,7 +153,7 @@ function joinInstance(eal: Eal, o: AppOptions): { pool: PktmbufPool; numProcs: n
     throw new MpdkError('EINVAL', `--num-procs=${o.numProcs} differs from --num-procs=${c.numProcs} that the primary (pid ${c.creatorPid}) configured; give every symmetric_mp process of '${eal.filePrefix}' the same --num-procs`);
   }
   if (o.procId >= c.numProcs) {
-    throw new UsageError(`invalid --proc-id ${o.procId}: the primary configured --num-procs=${c.numProcs}, so it must be from 0 to ${c.numProcs - 1}`);
+    throw new MpdkError('EINVAL', `invalid --proc-id ${o.procId}: the primary configured --num-procs=${c.numProcs}, so it must be from 0 to ${c.numProcs - 1}`);
   }
   let pool: PktmbufPool;
   try {
@@ -216,16 +200,10 @@ function attachPorts(eal: Eal): EthDev {
 const SIGNO: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
 export async function main(argv: string[]): Promise<number> {
-  const dd = argv.indexOf('--');
-  const appPart = dd < 0 ? [] : argv.slice(dd + 1);
-  if (appPart.includes('-h') || appPart.includes('--help') || (dd < 0 && (argv.includes('-h') || argv.includes('--help')))) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
   // Every option is checked before the instance is touched.
-  const parsed = parseEalArgs(argv);
-  const o = parseAppOptions(parsed.appArgs);
-  const eal = initEal(argv, parsed.eal.procType === 'auto');
+  const parsed = parseArgs(spec, argv);
+  const o = parseAppOptions(parsed);
+  const eal = initEal(argv, parsed.eal!.procType === 'auto');
   const mainLcore = eal.lcoreId;
   const plan = assignPairs(o.ports.length, [mainLcore, ...eal.workerLcores]);
   const mineAt = plan.get(mainLcore)!;
@@ -247,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     let pool: PktmbufPool;
     if (eal.isPrimary && !eal.adopted && !confExists(eal)) {
-      if (o.numProcs === undefined) throw new UsageError(`missing --num-procs N: the primary configures N RX and TX queues on every port ${HINT}`);
+      if (o.numProcs === undefined) throw new MpdkError('EINVAL', `missing --num-procs N: this process sets up the instance '${eal.filePrefix}' as its primary, and the primary configures N RX and TX queues on every port ${HINT}`);
       numProcs = o.numProcs;
       pool = setUpInstance(eal, dev, o, numProcs);
       out(`symmetric_mp: primary: created ${POOL_NAME} (${NB_MBUFS} mbufs) and ports ${o.ports.join(' ')} with ${numProcs} RX/TX queues each`);

@@ -16,14 +16,21 @@
  * SIGHUP, on an error and when the instance goes away. Without a TTY (piped) or with --once
  * it prints ONE frame, plain text, rates over one interval, and exits.
  */
-import { Eal, UsageError } from '../../index.js';
-import { parseToolArgs } from '../tool-args.js';
+import { Eal, FILE_PREFIX_OPTION, UsageError, instancePrefix, parseArgs, type ProgramSpec } from '../../index.js';
 import { instanceGone, rates, rememberInstance, si, snapshot, type Rates, type Snapshot } from '../proc-info/snapshot.js';
 
-const USAGE = `usage: mpdk top --file-prefix NAME [-d SECONDS] [--once] [--view ports|rings|mempools]
-  -d SECONDS      refresh interval (default 1; 0.1 to 60)
-  --once          print one frame (rates over one interval) and exit; the default without a TTY
-  --view V        the view to start with; keys: p ports, r rings, m mempools, Tab next, q quit`;
+export const spec: ProgramSpec = {
+  name: 'top',
+  synopsis: '[--file-prefix NAME] [-d SECONDS] [--once] [--view ports|rings|mempools]',
+  eal: false,
+  about: 'A live view of a running instance: CPU per process, Mpps and Gbit/s per port and queue, ring and pool fill.',
+  options: [
+    FILE_PREFIX_OPTION,
+    { names: ['-d'], value: 'SECONDS', help: 'refresh interval (default 1; 0.1 to 60)' },
+    { names: ['--once'], help: 'print one frame (rates over one interval) and exit; the default without a TTY' },
+    { names: ['--view'], value: 'V', help: 'the view to start with; keys: p ports, r rings, m mempools, Tab next, q quit' },
+  ],
+};
 
 type View = 'ports' | 'rings' | 'mempools';
 const VIEWS: View[] = ['ports', 'rings', 'mempools'];
@@ -92,23 +99,20 @@ export function renderFrame(s: Snapshot, r: Rates | undefined, view: View, cols:
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  const a = parseToolArgs(argv, USAGE, ['--once'], ['-d', '--view']);
-  const secs = a.values['-d'] !== undefined ? Number(a.values['-d']) : 1;
-  if (!Number.isFinite(secs) || secs < 0.1 || secs > 60) throw new UsageError(`invalid -d '${a.values['-d']}': a refresh interval in seconds from 0.1 to 60`);
-  const v0 = a.values['--view'];
+  const a = parseArgs(spec, argv);
+  const d = a.value('-d');
+  const secs = d !== undefined ? Number(d) : 1;
+  if (!Number.isFinite(secs) || secs < 0.1 || secs > 60) throw new UsageError(`invalid -d '${d}': a refresh interval in seconds from 0.1 to 60`);
+  const v0 = a.value('--view');
   let view: View = 'ports';
   if (v0 !== undefined) {
     const found = VIEWS.find((v) => v === v0 || v[0] === v0);
     if (!found) throw new UsageError(`invalid --view '${v0}': ports, rings or mempools`);
     view = found;
   }
-  const eal = Eal.observe(a.filePrefix); // ENOENT, one line, when there is no such instance
+  const eal = Eal.observe(instancePrefix(a)); // ENOENT, one line, when there is no such instance
   rememberInstance(eal);
-  const interactive = !a.rest.includes('--once') && process.stdout.isTTY === true && process.stdin.isTTY === true;
+  const interactive = !a.has('--once') && process.stdout.isTTY === true && process.stdin.isTTY === true;
   const ms = Math.round(secs * 1000);
 
   if (!interactive) {
@@ -176,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
     draw();
     timer = setInterval(() => {
       try {
-        if (instanceGone(eal)) return finish(0, `mpdk top: instance '${a.filePrefix}' went away`);
+        if (instanceGone(eal)) return finish(0, `mpdk top: instance '${eal.filePrefix}' went away`);
         cur = snapshot(eal);
         last = rates(prev, cur);
         prev = cur;
