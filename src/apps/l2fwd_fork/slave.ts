@@ -28,9 +28,10 @@
  */
 import {
   Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseArgs, parseIdleMode, parsePortmask, setAffinity, setParentDeathSignal, watchDeath,
-  type IdleMode, type ProgramSpec,
+  type IdleMode,
 } from '../../index.js';
 import { Forwarder } from './forward.js';
+import { spec } from './main.js'; // the master passes its own options on
 import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, TXBUF_CAP, dropName, m2sName, resName, s2mName } from './layout.js';
 
 const SIGTERM = 15;
@@ -43,20 +44,6 @@ if (masterPid > 0 && process.ppid !== masterPid) {
   process.exit(1);
 }
 process.on('SIGINT', () => { /* the master stops us */ });
-
-/** The master's options that concern a slave (the master passes them on). */
-const spec: ProgramSpec = {
-  name: 'l2fwd_fork',
-  synopsis: '[EAL options] -- -p PORTMASK [-q NQ] [-T PERIOD] [-f] [--idle=MODE]   (a slave: started by the l2fwd_fork master only)',
-  eal: true,
-  options: [
-    { names: ['-p'], value: 'PORTMASK', help: '' },
-    { names: ['-q'], value: 'NQ', help: '' },
-    { names: ['-T'], value: 'PERIOD', help: '' },
-    { names: ['-f'], help: '' },
-    { names: ['--idle'], value: 'MODE', help: '' },
-  ],
-};
 
 let runAt = 0;
 function run(argv: string[]): void {
