@@ -6,10 +6,12 @@
  *   --vdev=net_memif0,role=client|server,socket=/run/memif.sock,socket-abstract=yes|no,
  *          id=0,secret=S,bsize=2048,rsize=10,mac=xx:..,zero-copy=no
  *
- * Files: memif-proto.ts (messages, ring layout), memif-control.ts (control channel state
- * machine + the shared per-port table MIF), memif-control-worker.ts (its thread),
- * memif-queue.ts (RX/TX bursts, copy and zero-copy, interrupt mode), this file (devargs,
- * ethdev hooks, status).
+ * Files: memif-proto.ts (messages, ring layout), memif-table.ts (the shared per-port table
+ * MIF), memif-control.ts (the control channel's loop and link) with its thread
+ * (memif-control-worker.ts), state machine (memif-transitions.ts, memif-channel.ts) and
+ * message handlers (memif-server.ts, memif-client.ts), memif-queue.ts (what every queue does: mapping,
+ * rebind) with the bursts (memif-rx.ts, memif-tx.ts copy; memif-zc.ts zero-copy), this
+ * file (devargs, ethdev hooks, status).
  *
  *   who calls what                       where
  *   probe                                primary at EthDev.attach: devargs → MIF memzone
@@ -56,9 +58,13 @@ import { Devargs, Port, type DriverPort, type NetDriver, type RxQueue, type TxQu
 import type { PktmbufPool } from '../../mbuf/mbuf.js';
 import { closeFd, eventfdCreate, eventfdSignal, processAlive } from '../../native/libc.js';
 import { parseMac } from '../../net/packet.js';
-import { CW, MIF, ROLE_CLIENT, ROLE_SERVER } from './memif-control.js';
+import { CW } from './memif-control.js';
 import { MEMIF_MAX_LOG2_RING, MEMIF_SECRET_SZ } from './memif-proto.js';
-import { MemifRx, MemifTx } from './memif-queue.js';
+import { isZeroCopy } from './memif-queue.js';
+import { MemifRx } from './memif-rx.js';
+import { MIF, ROLE_CLIENT, ROLE_SERVER } from './memif-table.js';
+import { MemifTx } from './memif-tx.js';
+import { MemifRxZc, MemifTxZc } from './memif-zc.js';
 
 const DRV_MIF = 0;
 export const MEMIF_DEFAULT_SOCKET = '/run/memif.sock';
@@ -67,7 +73,6 @@ function mzName(port: Port): string {
   return `MIF_${port.id}`;
 }
 
-/** Control threads of this process: "<prefix>:<port>" → thread. */
 /** Per started port of this process: its control thread, their shared words, and the eventfd that wakes the thread to stop. */
 const controls = new Map<string, { worker: Worker; ctl: Int32Array; stopFd: number }>();
 
@@ -85,16 +90,20 @@ function yesNo(vdev: string, args: Devargs, k: string, dflt: boolean): boolean {
 
 class MemifPort implements DriverPort {
   private readonly queues: { close(): void }[] = [];
-  constructor(private readonly port: Port) {}
+  /** The mode is the probe's (MIF.ZC, client role) and never changes: each queue is of one. */
+  private readonly zc: boolean;
+  constructor(private readonly port: Port) {
+    this.zc = isZeroCopy(port);
+  }
 
   rxQueue(q: number, pool: PktmbufPool): RxQueue {
-    const x = new MemifRx(this.port, q, pool);
+    const x = this.zc ? new MemifRxZc(this.port, q, pool) : new MemifRx(this.port, q, pool);
     this.queues.push(x);
     return x;
   }
 
   txQueue(q: number): TxQueue {
-    const x = new MemifTx(this.port, q);
+    const x = this.zc ? new MemifTxZc(this.port, q) : new MemifTx(this.port, q);
     this.queues.push(x);
     return x;
   }
