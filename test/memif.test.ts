@@ -625,6 +625,89 @@ describe('net_memif refuses bad input from the peer', () => {
   });
 });
 
+describe('net_memif socket=PATH: a server removes only a stale socket of its own user', () => {
+  const NOT_ROOT = process.getuid?.() === 0 ? false : 'playing another user (uid 65534) needs root';
+  const NOBODY = 65534;
+
+  /** symmetric_mp with a memif server on `sock`: must be refused in one line, leaving no instance file. */
+  async function refusedAt(sock: string, re: RegExp): Promise<void> {
+    const p = prefix();
+    const other = path.join(tmp, `other-${p}.sock`);
+    const r = await run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, '--log-level', 'error', `--vdev=net_memif0,role=server,socket=${sock},socket-abstract=no`,
+      `--vdev=net_memif1,role=server,socket=${other},socket-abstract=no`, '--', '-p', '3', '--num-procs=1', '--proc-id=0'], 15000);
+    assert.notEqual(r.code, 0, `refused (stdout: ${r.out})`);
+    assert.equal(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
+    assert.match(r.err, re);
+    assert.deepEqual(leftovers(p), []);
+    assert.equal(fs.existsSync(other), false, 'the other port never listened');
+  }
+
+  /** Run `js` (CommonJS, `fs`, `net` and `P` bound) as uid/gid 65534. */
+  function asNobody(js: string, p: string): void {
+    const r = spawnSync(process.execPath, ['-e', `const fs = require('fs'); const net = require('net'); const P = ${JSON.stringify(p)}; ${js}`],
+      { uid: NOBODY, gid: NOBODY, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 0, `as uid ${NOBODY}: ${r.stderr}`);
+  }
+
+  test('a regular file at PATH (an operator\'s typo) is refused in one line and left as it was', async () => {
+    const f = path.join(tmp, 'notes.txt');
+    fs.writeFileSync(f, 'precious\n');
+    await refusedAt(f, /memif socket=.*notes\.txt: a regular file is there, not a socket .*remove it or choose another socket path/);
+    assert.equal(fs.readFileSync(f, 'utf8'), 'precious\n');
+  });
+
+  test('a symbolic link, a regular file and a socket planted by another user (uid 65534) are refused and left untouched, and so is the link\'s target', { skip: NOT_ROOT }, async () => {
+    // A directory every user may write, sticky as /tmp is; the victim is root's, outside it.
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'memif-shared-'));
+    fs.chmodSync(shared, 0o1777);
+    const victim = path.join(tmp, 'victim');
+    fs.writeFileSync(victim, 'root data\n');
+    fs.chmodSync(tmp, 0o755); // so that the link's target can be named by nobody
+    try {
+      const link = path.join(shared, 'link.sock');
+      asNobody(`fs.symlinkSync(${JSON.stringify(victim)}, P)`, link);
+      await refusedAt(link, /a symbolic link is there, not a socket/);
+      assert.equal(fs.lstatSync(link).isSymbolicLink(), true, 'the link is still there');
+      assert.equal(fs.lstatSync(link).uid, NOBODY);
+      assert.equal(fs.readFileSync(victim, 'utf8'), 'root data\n', 'its target untouched');
+
+      const file = path.join(shared, 'file.sock');
+      asNobody("fs.writeFileSync(P, 'theirs\\n')", file);
+      await refusedAt(file, /a regular file is there, not a socket/);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'theirs\n');
+
+      // A socket of theirs that nobody listens on any more: stale, but not ours to remove.
+      const sock = path.join(shared, 'theirs.sock');
+      asNobody('net.createServer().listen(P, () => process.exit(0))', sock);
+      assert.equal(fs.lstatSync(sock).isSocket(), true);
+      await refusedAt(sock, new RegExp(`a socket of uid ${NOBODY} is there, not of this user`));
+      assert.equal(fs.lstatSync(sock).isSocket(), true, 'their socket is still there');
+    } finally {
+      fs.chmodSync(tmp, 0o700);
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  test('a stale socket of ours (its server killed) is replaced; at stop the server removes its socket only if PATH is still it', async () => {
+    const sock = path.join(tmp, 'stale.sock');
+    const a1 = prefix();
+    const s1 = start(a1, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', 0);
+    await s1.waitFor(/ready/, 15000);
+    s1.proc.kill('SIGKILL');
+    await s1.exited;
+    removeInstance(a1);
+    assert.equal(fs.lstatSync(sock).isSocket(), true, 'the dead server left its socket');
+    const s2 = start(prefix(), `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', 0);
+    await s2.waitFor(/listening/, 15000);
+    // Something else takes PATH while the server runs: stop must leave it.
+    fs.unlinkSync(sock);
+    fs.writeFileSync(sock, 'not the server\'s\n');
+    assert.equal(await quit(s2), 0);
+    assert.equal(fs.readFileSync(sock, 'utf8'), 'not the server\'s\n');
+    fs.unlinkSync(sock);
+  });
+});
+
 describe('net_memif with DPDK testpmd as the peer', { skip: NO_TESTPMD }, () => {
   test('testpmd txonly (server) → mpdk client: every packet counted and checked; testpmd killed and restarted → down, up, traffic resumes', async () => {
     const sock = `/tmp/mpdk-tp-${process.pid}-1`;

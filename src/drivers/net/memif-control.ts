@@ -16,7 +16,6 @@
  * A refusal (message size, order, or any check of a handler) sends DISCONNECT with the
  * reason, counts MIF.REFUSED, logs one line and closes the channel.
  */
-import fs from 'node:fs';
 import type { Eal } from '../../eal/eal.js';
 import type { Port } from '../../ethdev/driver.js';
 import {
@@ -24,6 +23,7 @@ import {
 } from '../../native/libc.js';
 import { APP_NAME, newChannel, type Channel, type ControlOps } from './memif-channel.js';
 import { disconnectMsg, helloMsg, MEMIF_MAX_LOG2_RING, MEMIF_MAX_REGIONS, MEMIF_MSG_SIZE, RING } from './memif-proto.js';
+import { boundSocket, removeBoundSocket, type BoundSocket } from './memif-socket.js';
 import { dispatch } from './memif-transitions.js';
 import { MIF, MIF_NO_RING, MIF_RING, MIF_RINGS, mifRingAt, readConfig, ROLE_CLIENT, ROLE_SERVER, type MemifConfig } from './memif-table.js';
 
@@ -43,6 +43,8 @@ export class Control implements ControlOps {
   /** Signalled by the driver's stop after it sets CW.STOP: the loop polls it with the sockets. */
   private readonly stopFd: number;
   private listenFd = -1;
+  /** Server, socket file: the socket bind created (removed at stop only if still it). */
+  private bound: BoundSocket | undefined;
   private chans: Channel[] = [];
   private nextAttempt = 0;
   private backoff = CLIENT_BACKOFF_MIN;
@@ -128,13 +130,7 @@ export class Control implements ControlOps {
     if (this.listenFd >= 0) {
       closeFd(this.listenFd);
       this.listenFd = -1;
-      if (!this.cfg.abstract) {
-        try {
-          fs.unlinkSync(this.cfg.path);
-        } catch {
-          /* already gone */
-        }
-      }
+      if (!this.cfg.abstract) removeBoundSocket(this.cfg.path, this.bound);
     }
     r.i32[(this.mif + MIF.CTL_PID) >>> 2] = 0;
   }
@@ -146,17 +142,10 @@ export class Control implements ControlOps {
 
   // --- sockets -----------------------------------------------------------------------------
 
+  /** Server: bind and listen (the driver's start made the path free: memif-socket.ts). */
   private listen(): void {
     const fd = seqpacketSocket();
     try {
-      if (!this.cfg.abstract && fs.existsSync(this.cfg.path)) {
-        // A socket file left by a dead server: remove it if nobody answers on it.
-        const probe = seqpacketSocket();
-        const e = unixConnect(probe, this.cfg.path, false);
-        closeFd(probe);
-        if (e === 0) throw new Error(`another server is listening on ${this.cfg.path}`);
-        fs.unlinkSync(this.cfg.path);
-      }
       unixListen(fd, this.cfg.path, this.cfg.abstract);
     } catch (e) {
       closeFd(fd);
@@ -164,6 +153,7 @@ export class Control implements ControlOps {
       this.log('error', `cannot listen: ${(e as Error).message}; the port stays down`);
       return;
     }
+    if (!this.cfg.abstract) this.bound = boundSocket(this.cfg.path);
     this.listenFd = fd;
     this.log('info', 'listening');
   }

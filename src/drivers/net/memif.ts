@@ -9,7 +9,8 @@
  * Files: memif-proto.ts (messages, ring layout), memif-table.ts (the shared per-port table
  * MIF), memif-control.ts (the control channel's loop and link) with its thread
  * (memif-control-worker.ts), state machine (memif-transitions.ts, memif-channel.ts) and
- * message handlers (memif-server.ts, memif-client.ts), memif-queue.ts (what every queue does: mapping,
+ * message handlers (memif-server.ts, memif-client.ts), memif-socket.ts (what a server may
+ * find and remove at its socket path), memif-queue.ts (what every queue does: mapping,
  * rebind) with the bursts (memif-rx.ts, memif-tx.ts copy; memif-zc.ts zero-copy), this
  * file (devargs, ethdev hooks, status).
  *
@@ -19,7 +20,9 @@
  *   start                                the starting process: one control thread per
  *                                        port (server: listens; client: connects, retrying
  *                                        with back-off 50 ms → 1 s); returns at once, the
- *                                        link comes up when a peer connects
+ *                                        link comes up when a peer connects. A server's
+ *                                        socket file: refused unless the path is free or
+ *                                        holds a stale socket of ours (memif-socket.ts)
  *   stop                                 the same process: DISCONNECT "device stopped",
  *                                        sockets closed, thread ended
  *   rxQueue / txQueue                    any process (a secondary maps the regions through
@@ -62,6 +65,7 @@ import { CW } from './memif-control.js';
 import { MEMIF_MAX_LOG2_RING, MEMIF_SECRET_SZ } from './memif-proto.js';
 import { isZeroCopy } from './memif-queue.js';
 import { MemifRx } from './memif-rx.js';
+import { claimSocketPath } from './memif-socket.js';
 import { MIF, ROLE_CLIENT, ROLE_SERVER } from './memif-table.js';
 import { MemifTx } from './memif-tx.js';
 import { MemifRxZc, MemifTxZc } from './memif-zc.js';
@@ -119,7 +123,7 @@ export const netMemif: NetDriver = {
   ownsLink: true,
   args: {
     role: 'server or client (default client)',
-    socket: `control socket path (default ${MEMIF_DEFAULT_SOCKET})`,
+    socket: `control socket path (default ${MEMIF_DEFAULT_SOCKET}); a server refuses a path holding anything but a stale socket of its own user`,
     'socket-abstract': 'yes (default) = abstract namespace, no = a file',
     id: 'interface id, 0..2^32-1 (default 0)',
     secret: `shared secret, at most ${MEMIF_SECRET_SZ} characters (default none)`,
@@ -191,6 +195,13 @@ export const netMemif: NetDriver = {
     const pid = r.i32[(mif + MIF.CTL_PID) >>> 2]!;
     if (pid !== 0 && pid !== process.pid && processAlive(pid, 0)) {
       throw new MpdkError('EBUSY', `${port.name}: its memif control channel runs in pid ${pid}; start and stop the port in that process`);
+    }
+    if (r.u32At(mif + MIF.ROLE) === ROLE_SERVER && r.u32At(mif + MIF.ABSTRACT) === 0) {
+      try {
+        claimSocketPath(r.readString(mif + MIF.SOCKET, MIF.SOCKET_MAX));
+      } catch (e) {
+        throw e instanceof MpdkError ? new MpdkError(e.code, `${port.name}: ${e.message}`) : e;
+      }
     }
     const ctl = new Int32Array(new SharedArrayBuffer(16));
     const stopFd = eventfdCreate();
