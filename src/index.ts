@@ -17,7 +17,9 @@ export { type LcoreInfo } from './eal/lcore-table.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
-export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, RING, CLAIM_STATE, REPAIRED_PUBLISHED, REPAIRED_FILLED, REPAIRED_RELEASED, type RepairReport } from './ring/ring.js';
+export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, type RepairReport } from './ring/ring.js';
+export { RingView, type RingEntry } from './ring/view.js';
+export { type ClaimInfo } from './ring/claims.js';
 export {
   Mempool, MPH, MPC, EH, OP_REFILL, OP_FLUSH, cacheInFlight, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
   type AuditReport, type ObjInit,

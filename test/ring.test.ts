@@ -7,8 +7,9 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  Eal, describeAll, isMpdkError, Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ,
+  Eal, describeAll, isMpdkError, Ring, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ,
 } from '../src/index.js';
+import { RING } from '../src/ring/layout.js';
 import { leftovers, reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const CHILD = 'dist/test/ring-child.js';

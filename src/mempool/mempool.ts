@@ -22,7 +22,7 @@
  *               +0  LEN  u32  written only by lcore L's thread (or the supervisor once L is dead)
  *               +4  OP   u32  cache operation in flight on the ring (OP_REFILL / OP_FLUSH; 0 none)
  *               +8  OP_N u32  OP_REFILL: LEN before it; OP_FLUSH: handles OBJS[0 .. OP_N) being flushed
- *               +12 SNAP u32  the ring's burst snapshot (ring.ts burstSnapIndex) before the op
+ *               +12 SNAP u32  the ring's burst snapshot (ring/claims.ts burstSnapIndex) before the op
  *               +64 OBJS u32[2 * cacheSize]  (DPDK sizes objs at 2 * MAX for the refill overshoot)
  *   ELT_OFF   N elements, STRIDE bytes apart (cache-line multiple); each element's object
  *             is 64-aligned and preceded by its 16-byte element header (EH) at h - 16
@@ -46,7 +46,7 @@
  *   refill  SNAP, OP_N = LEN, OP = REFILL; dequeue STRAIGHT INTO OBJS[LEN ..]; LEN += k; OP = 0
  *   flush   SNAP, OP_N = LEN, OP = FLUSH; LEN = 0; enqueue OBJS[0 .. OP_N); OP = 0
  * so that for a dead lcore `flushCache(L)` (via recoverCache) first finishes what was in
- * flight: a refill's dequeued handles (ring.ts burstMoved from SNAP: exactly the burst)
+ * flight: a refill's dequeued handles (ring/claims.ts burstMoved from SNAP: exactly the burst)
  * join the cache, a flush the ring did not take (its claim undone) goes back into the
  * cache; then the cache is flushed. An element is thus never lost nor in two places,
  * whatever instruction the owner was killed at.
@@ -56,7 +56,7 @@ import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
-import { Ring, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, burstMoved, burstSnapIndex, type RepairReport } from '../ring/ring.js';
+import { Ring, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, type RepairReport } from '../ring/ring.js';
 
 /** Pool header: byte offsets from the start of the memzone. */
 export const MPH = {
@@ -235,8 +235,8 @@ export class Mempool {
       this.opIdx = (c + MPC.OP) >>> 2;
       this.opNIdx = (c + MPC.OP_N) >>> 2;
       this.snapIdx = (c + MPC.SNAP) >>> 2;
-      this.consSnap = burstSnapIndex(u32, this.ring.offset, this.lcore, true);
-      this.prodSnap = burstSnapIndex(u32, this.ring.offset, this.lcore, false);
+      this.consSnap = this.ring.burstSnapIndex(this.lcore, true);
+      this.prodSnap = this.ring.burstSnapIndex(this.lcore, false);
     } else {
       this.lenIdx = -1;
       this.objsIdx = -1;
@@ -686,21 +686,9 @@ export class Mempool {
       if (i < 0) foreign++;
       else if (seen[i]++ !== 0) duplicates++;
     };
-    // The ring's published entries: slots [CONS_TAIL, PROD_TAIL) of its layout (ring.ts),
-    // minus the EMPTY holes a repair left for dead producers.
-    const r = this.eal.region;
-    const ro = this.ring.offset;
-    const ct = r.loadAcquire(ro + RING.CONS_TAIL) >>> 0;
-    const pt = r.loadAcquire(ro + RING.PROD_TAIL) >>> 0;
-    const entries = Math.min((pt - ct) >>> 0, this.ring.capacity);
-    const slots = (ro + RING.SLOTS) >>> 2;
-    let inRing = 0;
-    for (let i = 0; i < entries; i++) {
-      const hnd = this.u32[slots + (((ct + i) >>> 0) & this.ring.mask)]!;
-      if (hnd === RING_EMPTY) continue;
-      inRing++;
-      note(hnd);
-    }
+    // The ring's published entries, minus the EMPTY holes a repair left for dead producers.
+    const inRing = this.ring.contents();
+    for (let i = 0; i < inRing.length; i++) note(inRing[i]!);
     let inCaches = 0;
     const caches: Record<number, number> = {};
     if (this.cacheSize > 0) {
@@ -717,7 +705,7 @@ export class Mempool {
     let present = 0;
     for (let i = 0; i < this.size; i++) if (seen[i]) present++;
     const report: AuditReport = {
-      name: this.name, size: this.size, inRing, inCaches, inUse: this.size - present, duplicates, foreign, caches, ok: duplicates === 0 && foreign === 0,
+      name: this.name, size: this.size, inRing: inRing.length, inCaches, inUse: this.size - present, duplicates, foreign, caches, ok: duplicates === 0 && foreign === 0,
     };
     return report;
   }
@@ -785,8 +773,8 @@ export function cacheInFlight(u32: Uint32Array, pool: Mempool, l: number, fn: (h
   if (op === OP_REFILL && len === opN) {
     // dequeued, LEN not yet stored (once stored, LEN covers them)
     from = opN;
-    to = Math.min(opN + burstMoved(u32, pool.ring.offset, l, snap, true), cap);
-  } else if (op === OP_FLUSH && len === 0 && burstMoved(u32, pool.ring.offset, l, snap, false) === 0) {
+    to = Math.min(opN + pool.ring.burstMoved(l, snap, true), cap);
+  } else if (op === OP_FLUSH && len === 0 && pool.ring.burstMoved(l, snap, false) === 0) {
     to = opN; // LEN = 0 stored, the ring did not take them (or not yet: its claim is undone)
   }
   // A dequeue that dropped holes compacted what it kept: skip EMPTY and repeats.

@@ -72,13 +72,13 @@ function scan(eal: Eal): PoolAudit[] {
     if (seen[i]![idx]++ !== 0) a.duplicates++;
   };
   col = 'inPool';
-  for (const mp of pools.pools) eachInRing(u32, mp.ring.offset, note);
+  for (const mp of pools.pools) mp.ring.forEach(note);
   col = 'inCaches';
   for (const mp of pools.pools) for (let l = 0; l < MAX_LCORE; l++) eachInCache(u32, mp, l, note);
   const ports = portQueueRings(eal);
   for (const { offset } of listRings(eal)) {
     col = ports.has(offset) ? 'inPortQueues' : 'inRings';
-    eachInRing(u32, offset, note);
+    eachInRing(eal, offset, note);
   }
   for (const rec of listRecords(eal)) {
     // A dead owner's FREEING window: what reached its lcore's cache is counted there.

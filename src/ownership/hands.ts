@@ -83,7 +83,8 @@
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import type { Region } from '../eal/region.js';
-import { RING_EMPTY, Ring, burstMoved, burstSnapIndex } from '../ring/ring.js';
+import { RING_EMPTY, Ring } from '../ring/ring.js';
+import { RingView } from '../ring/view.js';
 import { Mbufs, type PktmbufPool } from '../mbuf/mbuf.js';
 import { GET_LEN_MASK, GET_N_SHIFT, cacheLenIndex } from '../mempool/mempool.js';
 import type { EthDev } from '../ethdev/ethdev.js';
@@ -325,7 +326,7 @@ export class Hands {
   /** The word whose value before a burst tells how far the burst went (ring.ts burstSnapIndex). */
   private snapWord(ring: number, side: number): number {
     if (ring === 0) return (this.offset + HANDS.MAGIC) >>> 2; // no ring: any word, never read back
-    return burstSnapIndex(this.u32, ring, this.lcore, side === RS_RX);
+    return RingView.at(this.eal.region, ring).burstSnapIndex(this.lcore, side === RS_RX);
   }
 
   /** Receive from `ring` (dequeueBurst). */
@@ -621,13 +622,13 @@ export function heldHandles(r: Region, rec: HandsRecord, inCaches: (h: number) =
     if (state === H_RECEIVING) {
       push(arr, 0, n);
       if (ring === 0) continue; // not a ring: the burst is not known (a leak at worst)
-      const k = burstMoved(u32, ring, lc, snap, true);
+      const k = RingView.at(r, ring).burstMoved(lc, snap, true);
       if (k > cap - n) out.errors.push(`array ${a}: ${k} handles received past the snapshot, room ${cap - n}`);
       else push(arr, n, n + k);
       continue;
     }
     // SENDING
-    const s = ring === 0 ? n : burstMoved(u32, ring, lc, snap, false);
+    const s = ring === 0 ? n : RingView.at(r, ring).burstMoved(lc, snap, false);
     if (s > n) out.errors.push(`array ${a}: ${s} sent > ${n} buffered`);
     else push(arr, s, n);
   }

@@ -13,43 +13,12 @@
  *                  publish them)
  */
 import type { Eal } from '../eal/eal.js';
-import { MAX_LCORE } from '../eal/options.js';
 import { Mempool, MPC, MPH, cacheInFlight } from '../mempool/mempool.js';
-import { RING, RING_EMPTY, RING_F_SP_ENQ, RING_MAGIC, RING_MZ_PREFIX, CLAIM_STATE } from '../ring/ring.js';
+import { RingView } from '../ring/view.js';
 
-/** Call `fn` on every handle ring `ring` holds; returns how many. */
-export function eachInRing(u32: Uint32Array, ring: number, fn: (h: number) => void): number {
-  const ct = Atomics.load(u32, (ring + RING.CONS_TAIL) >>> 2);
-  const pt = Atomics.load(u32, (ring + RING.PROD_TAIL) >>> 2);
-  const mask = u32[(ring + RING.MASK) >>> 2]!;
-  const cap = u32[(ring + RING.CAPACITY) >>> 2]!;
-  const n = Math.min((pt - ct) >>> 0, cap);
-  const slots = (ring + RING.SLOTS) >>> 2;
-  let k = 0;
-  for (let i = 0; i < n; i++) {
-    const h = u32[slots + (((ct + i) >>> 0) & mask)]!;
-    if (h === RING_EMPTY) continue;
-    fn(h);
-    k++;
-  }
-  if ((u32[(ring + RING.FLAGS) >>> 2]! & RING_F_SP_ENQ) === 0) {
-    // MP: a producer that wrote its slots but has not published them (or died there).
-    for (let l = 0; l < MAX_LCORE; l++) {
-      const line = (ring + RING.CLAIMS + l * RING.CLAIM_BYTES + RING.CLAIM_PROD) >>> 2;
-      if (u32[line + (RING.C_STATE >>> 2)] !== CLAIM_STATE.WRITTEN) continue;
-      const from = u32[line + (RING.C_FROM >>> 2)]!;
-      const to = u32[line + (RING.C_TO >>> 2)]!;
-      const m = (to - from) >>> 0;
-      if (((from - pt) >>> 0) >= 0x80000000 || m > cap) continue; // already published
-      for (let i = 0; i < m; i++) {
-        const h = u32[slots + (((from + i) >>> 0) & mask)]!;
-        if (h === RING_EMPTY) continue;
-        fn(h);
-        k++;
-      }
-    }
-  }
-  return k;
+/** Call `fn` on every handle the ring at `ring` holds (ring/view.ts forEach); returns how many. */
+export function eachInRing(eal: Eal, ring: number, fn: (h: number) => void): number {
+  return RingView.at(eal.region, ring).forEach(fn);
 }
 
 /**
@@ -69,13 +38,7 @@ export function eachInCache(u32: Uint32Array, pool: Mempool, l: number, fn: (h: 
 
 /** Region offsets of every ring made by Ring.create (memzones "RG_*"), valid ones only. */
 export function listRings(eal: Eal): { name: string; offset: number }[] {
-  const out: { name: string; offset: number }[] = [];
-  for (const mz of eal.memzones.list()) {
-    if (!mz.name.startsWith(RING_MZ_PREFIX)) continue;
-    if ((eal.region.loadAcquire(mz.offset + RING.MAGIC) >>> 0) !== RING_MAGIC) continue;
-    out.push({ name: mz.name.slice(RING_MZ_PREFIX.length), offset: mz.offset });
-  }
-  return out;
+  return RingView.list(eal).filter((e) => e.view !== undefined).map((e) => ({ name: e.name, offset: e.offset }));
 }
 
 /** The pools of the instance, with a lookup from handle to (pool, element index). */

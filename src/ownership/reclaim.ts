@@ -34,7 +34,8 @@ import { processAlive } from '../native/libc.js';
 import { Mempool } from '../mempool/mempool.js';
 import { MBUF } from '../mbuf/mbuf.js';
 import { isPktmbufPool } from '../mbuf/mbuf.js';
-import { Ring, RING, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../ring/ring.js';
+import { Ring } from '../ring/ring.js';
+import { RingView } from '../ring/view.js';
 import { ED, EP, EQ, ETHDEV_MZ, MAX_QUEUES } from '../ethdev/layout.js';
 import { heldHandles, listRecords, RS_RX, RS_TX } from './hands.js';
 import { PoolIndex, eachInCache, eachInRing, listRings } from './places.js';
@@ -124,13 +125,7 @@ function reclaimLocked(eal: Eal): ReclaimReport {
 
   // 1 single-ended ring sides of the dead: put the head back to the tail.
   const fix = (ring: number, cons: boolean): void => {
-    const flags = u32[(ring + RING.FLAGS) >>> 2]!;
-    if (!(flags & (cons ? RING_F_SC_DEQ : RING_F_SP_ENQ))) return;
-    const hi = (ring + (cons ? RING.CONS_HEAD : RING.PROD_HEAD)) >>> 2;
-    const tail = Atomics.load(u32, (ring + (cons ? RING.CONS_TAIL : RING.PROD_TAIL)) >>> 2);
-    if (u32[hi] === tail) return;
-    Atomics.store(u32, hi, tail);
-    rep.singleFixed++;
+    if (Ring.attach(eal, ring).rollBackSingle(cons)) rep.singleFixed++;
   };
   const liveOwned = new Set<number>(); // port queue rings a live process now uses
   const deadOwned: [number, boolean][] = [];
@@ -171,8 +166,7 @@ function reclaimLocked(eal: Eal): ReclaimReport {
     }
   };
   for (const { name, offset } of listRings(eal)) {
-    const flags = u32[(offset + RING.FLAGS) >>> 2]!;
-    if ((flags & RING_F_SP_ENQ) && (flags & RING_F_SC_DEQ)) continue;
+    if (!RingView.at(r, offset).hasClaims) continue;
     repair(`ring '${name}'`, () => {
       const x = Ring.attach(eal, offset).repair();
       fromRings.push(...x.reclaimed);
@@ -224,10 +218,10 @@ function reclaimLocked(eal: Eal): ReclaimReport {
     if (i >= 0) present[i]![pools.pools[i]!.indexOf(h)] = 1;
   };
   for (const mp of pools.pools) {
-    eachInRing(u32, mp.ring.offset, mark);
+    mp.ring.forEach(mark);
     for (let l = 0; l < MAX_LCORE; l++) eachInCache(u32, mp, l, mark);
   }
-  for (const { offset } of listRings(eal)) eachInRing(u32, offset, mark);
+  for (const { offset } of listRings(eal)) eachInRing(eal, offset, mark);
   const back = pools.pools.map((): number[] => []);
   for (const h of [...fromRings, ...recorded]) {
     const i = pools.poolOf(h);
