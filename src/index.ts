@@ -21,8 +21,8 @@ export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_N
 export { RingView, type RingEntry } from './ring/view.js';
 export { type ClaimInfo } from './ring/claims.js';
 export {
-  Mempool, MPH, MPC, EH, OP_REFILL, OP_FLUSH, cacheInFlight, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
-  type AuditReport, type ObjInit,
+  Mempool, MPH, MPC, EH, OP_REFILL, OP_FLUSH, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
+  type AuditReport, type ObjInit, type PoolEntry,
 } from './mempool/mempool.js';
 export {
   Mbufs, PktmbufPool, MBUF, MBUF_POOL_PRIV, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
@@ -48,7 +48,8 @@ export {
   type NetDriver, type DriverPort, type RxQueue, type TxQueue, type Wire, type VdevInfo,
 } from './ethdev/driver.js';
 export { ED, EP, EQ, MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
-export { registerDriver, findDriver, driverNames } from './drivers/net/index.js';
+export { registerDriver, findDriver, driverNames } from './ethdev/registry.js';
+export { portTable, portQueues, type QueueView } from './ethdev/table.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { setParentDeathSignal, allowedCpus, onlineCpus, setAffinity, processAlive, processStartTime } from './native/libc.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
@@ -57,8 +58,13 @@ export {
   type CaptureDir, type CaptureOptions, type CaptureCounters, type CaptureSink, type CaptureRingInfo,
 } from './ethdev/capture.js';
 export {
-  Hands, Source, Sink, HANDS, HARR, HANDS_MZ_PREFIX, portQueueRing, portQueueRings, listRecords, heldHandles,
+  Hands, Source, Sink, HANDS, HARR, HANDS_MZ_PREFIX, listRecords, heldHandles,
   type HandsRecord, type Held,
 } from './ownership/hands.js';
 export { reclaimDead, RECLAIM_LOCK_MZ, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
 export { auditInstance, type InstanceAudit, type PoolAudit, type AuditOptions } from './ownership/audit.js';
+
+// The built-in network drivers, registered with ethdev's registry when the package loads
+// (ethdev depends on no driver; the drivers depend on ethdev).
+import { registerBuiltinDrivers } from './drivers/net/index.js';
+registerBuiltinDrivers();

@@ -48,7 +48,8 @@ import { INTR_NONE } from '../eal/idle.js';
 import { MBUF } from '../mbuf/mbuf.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import type { Port, RxQueue, TxQueue } from './driver.js';
-import { ED, EP, EQ, ETHDEV_MAGIC, ETHDEV_MZ, MAX_QUEUES } from './layout.js';
+import { EQ, MAX_QUEUES } from './layout.js';
+import { portTable } from './table.js';
 
 /** Arm word: byte offset in a queue entry (line 0, after OWNER_START; layout.ts leaves 48..63 unused). */
 export const EQ_CAPTURE = EQ.CAPTURE;
@@ -90,9 +91,9 @@ export function captureRingName(port: number, dir: CaptureDir, q: number): strin
   return `${CAP_MZ_PREFIX}${port}_${dir === 'rx' ? 'R' : 'T'}${q}`;
 }
 
-/** Region offset of the arm word of queue q of the port entry at `entry`. */
-function armOffset(entry: number, rx: boolean, q: number): number {
-  return entry + EP.RXQ + ((rx ? 0 : MAX_QUEUES) + q) * EQ.BYTES + EQ_CAPTURE;
+/** Region offset of the arm word of queue q of `port`. */
+function armOffset(port: Port, rx: boolean, q: number): number {
+  return port.queue(rx, q) + EQ_CAPTURE;
 }
 
 const timeOrigin = performance.timeOrigin;
@@ -117,7 +118,7 @@ class Tap {
     this.u32 = r.u32;
     this.i32 = r.i32;
     this.f64 = r.f64;
-    this.arm = armOffset(port.entry, rx, q) >>> 2;
+    this.arm = armOffset(port, rx, q) >>> 2;
   }
 
   /** Copy packets handles[0..n) into the ring the arm word points at (caller checked it is set). */
@@ -262,16 +263,10 @@ export interface CaptureCounters {
 /** Where drained records go: the pcap record header fields and the bytes at u8[off, off + caplen). */
 export type CaptureSink = (u8: Uint8Array, off: number, caplen: number, len: number, sec: number, usec: number) => void;
 
-function ethdevHeader(eal: Eal): number {
-  const mz = eal.memzones.tryLookup(ETHDEV_MZ);
-  if (!mz || eal.region.loadAcquire(mz.offset + ED.MAGIC) !== ETHDEV_MAGIC) {
-    throw new MpdkError('ENODEV', `instance '${eal.filePrefix}' has no ports (its primary has not set them up): nothing to capture`);
-  }
-  return mz.offset;
-}
-
-function portEntry(eal: Eal, header: number, port: number): number {
-  return header + ED.BYTES + port * eal.region.u32At(header + ED.PORT_STRIDE);
+function portsOrThrow(eal: Eal): Port[] {
+  const ports = portTable(eal);
+  if (!ports) throw new MpdkError('ENODEV', `instance '${eal.filePrefix}' has no ports (its primary has not set them up): nothing to capture`);
+  return ports;
 }
 
 /** The consumer of one queue's capture ring. */
@@ -309,13 +304,13 @@ export class CaptureReader {
       throw new MpdkError('EINVAL', `capture buffer of ${ringBytes} bytes: use a power of two from ${CAP_MIN_BYTES >> 10} KiB to 1 GiB`);
     }
     const r = eal.region;
-    const header = ethdevHeader(eal);
-    const nbPorts = r.u32At(header + ED.NB_PORTS);
+    const ports = portsOrThrow(eal);
+    const nbPorts = ports.length;
     if (!Number.isInteger(port) || port < 0 || port >= nbPorts) {
       throw new MpdkError('ENODEV', `no port ${port}: instance '${eal.filePrefix}' has ${nbPorts} port${nbPorts === 1 ? '' : 's'}${nbPorts ? ` (0..${nbPorts - 1})` : ''}`);
     }
-    const entry = portEntry(eal, header, port);
-    const nb = r.u32At(entry + (dir === 'rx' ? EP.NB_RXQ : EP.NB_TXQ));
+    const p = ports[port]!;
+    const nb = Math.min(dir === 'rx' ? p.nbRx : p.nbTx, MAX_QUEUES);
     if (!Number.isInteger(q) || q < 0 || q >= nb) {
       throw new MpdkError('EINVAL', `port ${port} has ${nb} ${dir.toUpperCase()} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
     }
@@ -349,7 +344,7 @@ export class CaptureReader {
       if (Atomics.compareExchange(r.i32, ownerIdx, pid, process.pid) === pid) break;
     }
     r.f64[(cap + CAPH.OWNER_START) >>> 3] = processStartTime(process.pid);
-    const arm = armOffset(entry, dir === 'rx', q);
+    const arm = armOffset(p, dir === 'rx', q);
     // A previous session's late producer burst may still be landing: let it, then skip it all.
     Atomics.store(r.i32, arm >>> 2, 0);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
@@ -430,7 +425,7 @@ export interface CaptureRingInfo extends CaptureCounters {
 export function captureStats(eal: Eal): CaptureRingInfo[] {
   const r = eal.region;
   const out: CaptureRingInfo[] = [];
-  const ed = eal.memzones.tryLookup(ETHDEV_MZ);
+  const ports = portTable(eal) ?? [];
   for (const mz of eal.memzones.list()) {
     if (!mz.name.startsWith(CAP_MZ_PREFIX)) continue;
     const cap = mz.offset;
@@ -440,7 +435,8 @@ export function captureStats(eal: Eal): CaptureRingInfo[] {
     const dir: CaptureDir = dq >>> 16 === 0 ? 'rx' : 'tx';
     const queue = dq & 0xffff;
     const owner = r.i32[(cap + CAPH.OWNER_PID) >>> 2]!;
-    const armed = ed !== undefined && r.u32At(armOffset(portEntry(eal, ed.offset, port), dir === 'rx', queue)) === cap;
+    const p = ports[port];
+    const armed = p !== undefined && queue < MAX_QUEUES && r.u32At(armOffset(p, dir === 'rx', queue)) === cap;
     out.push({
       name: mz.name, port, dir, queue, armed, owner, ownerAlive: owner !== 0 && processAlive(owner, r.f64[(cap + CAPH.OWNER_START) >>> 3]!),
       size: r.u32At(cap + CAPH.SIZE), fill: (r.u32At(cap + CAPH.PROD) - r.u32At(cap + CAPH.CONS)) >>> 0, sessions: r.u32At(cap + CAPH.SESSIONS),

@@ -2,7 +2,8 @@
  * The driver interface of the ports layer (DPDK's PMD ops, cut to what a software port
  * needs) and the per-process view of one port's shared entry that drivers work through.
  * A driver is one module (src/drivers/net/<name>.ts) exporting a `NetDriver`; the registry
- * (src/drivers/net/index.ts) maps names to drivers. Adding a driver touches nothing else.
+ * (registry.ts) maps names to drivers, and src/drivers/net/index.ts lists the built-in ones.
+ * A driver answers for its own queues (queueRing): no code above the drivers names one.
  *
  *   who calls what                                  where it runs
  *   probe(port, args, vdevs)                        the primary, once, at EthDev.attach:
@@ -17,6 +18,8 @@
  *   RxQueue.intrArm / intrDisarm (optional)         the queue's owner, when its loop idles
  *                                                   (IdlePolicy, eal/idle.ts): interrupt mode
  *   DriverPort.wire?()                              the process playing the wire (tests, pktgen)
+ *   queueRing?(port, rx, q)                         anyone, read-only (ownership records, the
+ *                                                   audit, crash recovery: table.ts)
  *
  * Hot-path contract for RxQueue.rxBurst(handles, n) / TxQueue.txBurst(handles, n):
  *   - move up to n packets; return how many; allocate nothing; no try/catch; no Atomics
@@ -116,6 +119,17 @@ export interface NetDriver {
    * lives outside the region (a kernel interface's carrier).
    */
   linkUpdate?(port: Port): void;
+  /**
+   * The ring in the region behind queue q (its region offset; 0 = none), for whoever must
+   * account for the packets a queue holds without knowing the driver: ownership records
+   * (a burst on a ring is exact at any instruction), the audit (what the ring holds is in
+   * the port's queues) and crash recovery (a dead owner's half-done burst is rolled back).
+   * Read-only and callable in any process, a read-only observer included. Drivers whose
+   * queues are not rings of the region (net_null, net_pcap, net_af_packet, net_memif) leave
+   * it out: their in-flight packets are then not seen (a death inside a burst leaks it,
+   * never duplicates it).
+   */
+  queueRing?(port: Port, rx: boolean, q: number): number;
 }
 
 /** Parsed `key=value,...` devargs of one vdev. */

@@ -1,7 +1,8 @@
 /**
  * Ports (DPDK's rte_ethdev): numbered 0..n−1 in the order of the primary's --vdev options,
  * each with N RX and M TX queues, RSS, per-queue statistics, and a driver behind it
- * (src/drivers/net/*, interface in driver.ts). Shared layout: layout.ts.
+ * (src/drivers/net/*, interface in driver.ts, registry.ts). Shared layout: layout.ts; the
+ * read-only walks of it (observers, audit, recovery): table.ts.
  *
  *   who calls what
  *   every process      EthDev.attach(eal) (the primary's first call probes the ports and
@@ -53,7 +54,8 @@ import { Mempool, MPH } from '../mempool/mempool.js';
 import { PktmbufPool } from '../mbuf/mbuf.js';
 import { formatMac, portMac } from '../net/packet.js';
 import { Reta, RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT, RSS_KEY_LEN, RSS_KEY_SYMMETRIC } from '../net/rss.js';
-import { findDriver } from '../drivers/net/index.js';
+import { findDriver } from './registry.js';
+import { checkPortTable, portTable } from './table.js';
 import { tapRx, tapTx } from './capture.js';
 import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
 import {
@@ -217,10 +219,7 @@ export class EthDev {
       if (Date.now() > deadline) throw new MpdkError('ETIMEDOUT', `ports of instance '${eal.filePrefix}' are still being probed after 2 s (by pid ${r.i32[(mz.offset + ED.CREATOR) >>> 2]}); is the primary stuck?`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
     }
-    const ver = r.u32At(mz.offset + ED.VERSION);
-    if (ver !== ETHDEV_VERSION || r.u32At(mz.offset + ED.MAX_QUEUES) !== MAX_QUEUES || r.u32At(mz.offset + ED.PORT_STRIDE) !== EP_STRIDE) {
-      throw new MpdkError('EPROTO', `the ports of instance '${eal.filePrefix}' have layout version ${ver}; this code reads ${ETHDEV_VERSION}: run the same mpdk in every process`);
-    }
+    checkPortTable(eal, mz.offset);
     const dev = new EthDev(eal, mz.offset);
     if (!probedHere && eal.options.vdevs.length > 0) {
       const mine = eal.options.vdevs.map((v) => v.trim());
@@ -296,6 +295,16 @@ export class EthDev {
     const p = this.ports.find((x) => x.name === name);
     if (!p) throw new MpdkError('ENODEV', `no port named '${name}'; ports: ${this.ports.map((x) => x.name).join(', ') || 'none'}`);
     return p.id;
+  }
+
+  /**
+   * Region offset of the ring behind a queue, as its driver answers (NetDriver.queueRing;
+   * 0 for drivers whose queues are not rings). ENODEV for an unknown port.
+   */
+  queueRing(port: number, q: number, dir: 'rx' | 'tx'): number {
+    const p = this.portObj(port);
+    if (!isUint(q, MAX_QUEUES - 1)) return 0;
+    return findDriver(p.driverName).queueRing?.(p, dir === 'rx', q) ?? 0;
   }
 
   /** The driver's view of port `port` (for drivers and tools). */
@@ -682,16 +691,10 @@ export class EthDev {
 
   /** Every port of the instance, read-only (works on an observer Eal: `mpdk info`). */
   static describe(eal: Eal): ObjectDescription[] {
-    const mz = eal.memzones.tryLookup(ETHDEV_MZ);
-    if (!mz || eal.region.loadAcquire(mz.offset + ED.MAGIC) !== ETHDEV_MAGIC) return [];
-    const n = eal.region.u32At(mz.offset + ED.NB_PORTS);
-    const out: ObjectDescription[] = [];
-    for (let i = 0; i < n; i++) {
-      const p = new Port(eal, mz.offset, i);
+    return (portTable(eal) ?? []).map((p) => {
       const { name, ...rest } = portInfo(p);
-      out.push({ kind: 'port', name, ...rest, stats: portStats(p) });
-    }
-    return out;
+      return { kind: 'port', name, ...rest, stats: portStats(p) };
+    });
   }
 }
 
@@ -752,4 +755,10 @@ function portInfo(p: Port): PortInfo {
   };
 }
 
-registerDescriber('port', (eal) => EthDev.describe(eal));
+registerDescriber('port', (eal) => {
+  try {
+    return EthDev.describe(eal);
+  } catch (e) {
+    return [{ kind: 'port', name: ETHDEV_MZ, error: (e as Error).message }];
+  }
+});

@@ -27,7 +27,7 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
-import { Mempool, MPH, MEMPOOL_MZ_PREFIX } from '../mempool/mempool.js';
+import { Mempool, MEMPOOL_MZ_PREFIX } from '../mempool/mempool.js';
 import { awaitCreated } from '../eal/memzone.js';
 import type { Region } from '../eal/region.js';
 import { registerDescriber } from '../eal/describe.js';
@@ -483,7 +483,7 @@ export class PktmbufPool extends Mbufs {
   static lookup(eal: Eal, name: string): PktmbufPool {
     const mp = Mempool.lookup(eal, name);
     const mz = eal.memzones.tryLookup(MEMPOOL_MZ_PREFIX + name);
-    const isPkt = (): boolean => mp.privateSize >= MBUF_POOL_PRIV.BYTES && eal.region.loadAcquire(mp.privOffset + MBUF_POOL_PRIV.MAGIC) === MBUF_POOL_MAGIC;
+    const isPkt = (): boolean => isPktmbufPool(mp);
     if (mz && mp.privateSize >= MBUF_POOL_PRIV.BYTES) {
       try {
         awaitCreated(mz, isPkt, `packet-buffer pool '${name}'`, 500);
@@ -543,16 +543,15 @@ function initMbuf(r: Region, h: number, poolHeader: number, privSize: number, da
   u32[(h + MBUF.NB_SEGS) >>> 2] = SEGS1_PORT_NONE;
 }
 
-/** Does the pool at `header` hold mbufs? (for tools) */
-export function isPktmbufPool(r: Region, header: number): boolean {
-  const priv = r.u32At(header + MPH.PRIV_OFF);
-  return r.u32At(header + MPH.PRIV_SIZE) >= MBUF_POOL_PRIV.BYTES && r.loadAcquire(priv + MBUF_POOL_PRIV.MAGIC) === MBUF_POOL_MAGIC;
+/** Does pool `mp` hold mbufs (a PktmbufPool's, finished)? */
+export function isPktmbufPool(mp: Mempool): boolean {
+  return mp.privateSize >= MBUF_POOL_PRIV.BYTES && mp.eal.region.loadAcquire(mp.privOffset + MBUF_POOL_PRIV.MAGIC) === MBUF_POOL_MAGIC;
 }
 
 registerDescriber('mbuf_pool', (eal) => {
   const out = [];
   for (const mp of Mempool.list(eal)) {
-    if (!isPktmbufPool(eal.region, mp.header)) continue;
+    if (!isPktmbufPool(mp)) continue;
     const u32 = eal.region.u32;
     out.push({
       kind: 'mbuf_pool', name: mp.name, size: mp.size, dataRoom: u32[(mp.privOffset + MBUF_POOL_PRIV.DATA_ROOM) >>> 2], privSize: u32[(mp.privOffset + MBUF_POOL_PRIV.PRIV_SIZE) >>> 2],

@@ -106,16 +106,10 @@ export const MEMPOOL_MAGIC = 0x4c4f504d; // 'MPOL'
 export const MEMPOOL_VERSION = 1;
 /**
  * The word a recorded get (getBulk's `rec`) writes: GET_N_SHIFT up, how many it takes;
- * under GET_LEN_MASK, the cache LEN it leaves. Read by hands.ts (POOL_GET windows).
+ * under GET_LEN_MASK, the cache LEN it leaves. Read back by recordedGetTook.
  */
-export const GET_N_SHIFT = 16;
-export const GET_LEN_MASK = 0xffff;
-
-/** u32 index of lcore `l`'s cache LEN in the pool whose header is at `header`; -1 when the pool has no caches. */
-export function cacheLenIndex(u32: Uint32Array, header: number, l: number): number {
-  if (u32[(header + MPH.CACHE_SIZE) >>> 2] === 0 || l < 0 || l >= MAX_LCORE) return -1;
-  return (u32[(header + MPH.CACHE_OFF) >>> 2]! + l * u32[(header + MPH.CACHE_STRIDE) >>> 2]! + MPC.LEN) >>> 2;
-}
+const GET_N_SHIFT = 16;
+const GET_LEN_MASK = 0xffff;
 
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
 export const MEMPOOL_CACHE_MAX_SIZE = 512;
@@ -224,7 +218,9 @@ export class Mempool {
     this.cacheStride = u32[h + (MPH.CACHE_STRIDE >>> 2)]!;
     this.eltStart = u32[h + (MPH.ELT_OFF >>> 2)]!;
     this.eltEnd = u32[h + (MPH.ELT_END >>> 2)]!;
-    this.ring = Ring.attach(eal, u32[h + (MPH.RING_OFF >>> 2)]!);
+    this.checkLayout();
+    this.ring = Ring.attach(eal, r.checkSpan(u32[h + (MPH.RING_OFF >>> 2)]!, 64, `mempool '${this.name}': its ring`));
+    if (this.ring.capacity !== this.size) throw new MpdkError('EPROTO', `mempool '${this.name}' at offset ${header} is damaged: its ring holds ${this.ring.capacity}, not its ${this.size} elements; recreate it`);
     const lc = eal.lcoreId;
     this.lcore = this.cacheSize > 0 && Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? lc : -1;
     if (this.lcore >= 0) {
@@ -243,6 +239,24 @@ export class Mempool {
       this.cacheObjs = new Uint32Array(0);
       this.opIdx = this.opNIdx = this.snapIdx = this.consSnap = this.prodSnap = -1;
     }
+  }
+
+  /**
+   * The header's geometry, checked before anything is read through it: a damaged header
+   * (another process's stray write, a crash in the middle of nothing we know) is an error
+   * naming the pool, never a read outside the region.
+   */
+  private checkLayout(): void {
+    const r = this.eal.region;
+    const what = `mempool '${this.name}' at offset ${this.header}`;
+    if (this.size < 1 || this.stride % 64 !== 0 || this.stride < this.eltSize + EH.BYTES || this.eltEnd !== this.eltStart + this.size * this.stride
+      || this.cacheSize > MEMPOOL_CACHE_MAX_SIZE || this.flushThresh !== Math.floor(this.cacheSize * 1.5)
+      || (this.cacheSize > 0 && this.cacheStride < MPC.OBJS + 8 * this.cacheSize)) {
+      throw new MpdkError('EPROTO', `${what} is damaged (${this.size} elements of ${this.eltSize} bytes, stride ${this.stride}, elements at ${this.eltStart}..${this.eltEnd}, cache ${this.cacheSize} in ${this.cacheStride}-byte lines): recreate it`);
+    }
+    r.checkSpan(this.privOffset, this.privateSize, `${what}: its private area`);
+    if (this.cacheSize > 0) r.checkSpan(this.cacheBase, MAX_LCORE * this.cacheStride, `${what}: its lcore caches`);
+    r.checkSpan(this.eltStart - EH.BYTES, this.size * this.stride, `${what}: its elements`);
   }
 
   // --- life cycle -------------------------------------------------------------------------
@@ -620,6 +634,33 @@ export class Mempool {
   }
 
   /**
+   * Call `fn` on every handle lcore `l`'s cache holds: OBJS[0 .. LEN), and what a refill or
+   * flush in flight holds beyond LEN (file header: crash windows). Read-only; exact while
+   * that lcore is idle or dead. Returns how many.
+   */
+  eachInCache(l: number, fn: (h: number) => void): number {
+    if (this.cacheSize === 0 || !isUint(l, MAX_LCORE - 1)) return 0;
+    const u32 = this.u32;
+    const c = this.cacheOffset(l);
+    const len = Math.min(u32[(c + MPC.LEN) >>> 2]!, 2 * this.cacheSize);
+    const o = (c + MPC.OBJS) >>> 2;
+    for (let i = 0; i < len; i++) fn(u32[o + i]!);
+    return len + this.eachInFlight(l, fn);
+  }
+
+  /**
+   * How many handles a recorded get (getBulk's `rec` word: `word` is what it wrote) by
+   * lcore `lcore` took: the n it recorded when the cache's LEN is the LEN it recorded (the
+   * LEN store is the get's commit), else 0 (they are still in the cache). Exact while that
+   * lcore is idle or dead, read before its cache is flushed.
+   */
+  recordedGetTook(lcore: number, word: number): number {
+    if (this.cacheSize === 0 || !isUint(lcore, MAX_LCORE - 1)) return 0;
+    const len = this.u32[(this.cacheOffset(lcore) + MPC.LEN) >>> 2]!;
+    return len === (word & GET_LEN_MASK) ? word >>> GET_N_SHIFT : 0;
+  }
+
+  /**
    * Move everything in lcore `lcore`'s cache to the ring and return how many moved. For
    * a supervisor after that lcore's process died, or for the calling thread's own lcore
    * (before it stops). EBUSY when a live process other than the caller holds the lcore
@@ -660,7 +701,7 @@ export class Mempool {
     const op = u32[opi]!;
     if (op === 0) return 0;
     const extra: number[] = [];
-    cacheInFlight(u32, this, lcore, (h) => extra.push(h));
+    this.eachInFlight(lcore, (h) => extra.push(h));
     if (extra.length > 0) {
       // A refill lands above the LEN it started from; a flush's handles never left OBJS[0 ..).
       const at = op === OP_REFILL ? u32[(c + MPC.OP_N) >>> 2]! : 0;
@@ -670,6 +711,43 @@ export class Mempool {
     }
     u32[opi] = 0;
     return extra.length;
+  }
+
+  /**
+   * The handles lcore `l`'s cache op in flight moved into the cache (a refill: dequeued,
+   * LEN not yet stored) or failed to move out of it (a flush the ring did not take) — not
+   * covered by LEN. Read-only. Returns how many.
+   */
+  private eachInFlight(l: number, fn: (h: number) => void): number {
+    const u32 = this.u32;
+    const c = this.cacheOffset(l);
+    const op = u32[(c + MPC.OP) >>> 2]!;
+    if (op === 0) return 0;
+    const cap = 2 * this.cacheSize;
+    const len = u32[(c + MPC.LEN) >>> 2]!;
+    const opN = Math.min(u32[(c + MPC.OP_N) >>> 2]!, cap);
+    const snap = u32[(c + MPC.SNAP) >>> 2]!;
+    let from = 0;
+    let to = 0;
+    if (op === OP_REFILL && len === opN) {
+      // dequeued, LEN not yet stored (once stored, LEN covers them)
+      from = opN;
+      to = Math.min(opN + this.ring.burstMoved(l, snap, true), cap);
+    } else if (op === OP_FLUSH && len === 0 && this.ring.burstMoved(l, snap, false) === 0) {
+      to = opN; // LEN = 0 stored, the ring did not take them (or not yet: its claim is undone)
+    }
+    // A dequeue that dropped holes compacted what it kept: skip EMPTY and repeats.
+    const o = (c + MPC.OBJS) >>> 2;
+    let k = 0;
+    const seen = new Set<number>();
+    for (let i = from; i < to; i++) {
+      const h = u32[o + i]!;
+      if (h === RING_EMPTY || seen.has(h) || !this.isElement(h)) continue;
+      seen.add(h);
+      fn(h);
+      k++;
+    }
+    return k;
   }
 
   /**
@@ -738,57 +816,47 @@ export class Mempool {
     };
   }
 
-  /** Every pool of the instance (for tools). */
+  /** Every readable pool of the instance (for tools; damaged ones are left out: see `entries`). */
   static list(eal: Eal): Mempool[] {
     const out: Mempool[] = [];
+    for (const e of Mempool.entries(eal)) if (e.pool) out.push(e.pool);
+    return out;
+  }
+
+  /**
+   * Every pool of the instance (memzones "MP_*"), each attached or with the error that
+   * stops its reading (a damaged header). Pools still being created (or being freed: no
+   * magic yet or any more) are left out.
+   */
+  static entries(eal: Eal): PoolEntry[] {
+    const out: PoolEntry[] = [];
     for (const mz of eal.memzones.list()) {
-      if (!mz.name.startsWith(MEMPOOL_MZ_PREFIX) || eal.region.loadAcquire(mz.offset + MPH.MAGIC) !== MEMPOOL_MAGIC) continue;
+      if (!mz.name.startsWith(MEMPOOL_MZ_PREFIX)) continue;
+      const name = mz.name.slice(MEMPOOL_MZ_PREFIX.length);
+      const magic = eal.region.loadAcquire(mz.offset + MPH.MAGIC) >>> 0;
+      if (magic === 0) continue;
+      if (magic !== MEMPOOL_MAGIC) {
+        out.push({ name, header: mz.offset, error: `mempool '${name}': no pool header (magic 0x${magic.toString(16)}): the memzone is damaged` });
+        continue;
+      }
       try {
-        out.push(Mempool.attachAt(eal, mz.offset));
-      } catch {
-        /* freed meanwhile */
+        out.push({ name, header: mz.offset, pool: Mempool.attachAt(eal, mz.offset) });
+      } catch (e) {
+        out.push({ name, header: mz.offset, error: (e as Error).message });
       }
     }
     return out;
   }
 }
 
-/**
- * The handles lcore `l`'s cache op in flight moved into the cache (a refill: dequeued,
- * LEN not yet stored) or failed to move out of it (a flush the ring did not take) — not
- * covered by LEN. Read-only (tools, audit, reclaim). Returns how many.
- */
-export function cacheInFlight(u32: Uint32Array, pool: Mempool, l: number, fn: (h: number) => void): number {
-  if (pool.cacheSize === 0) return 0;
-  const base = u32[(pool.header + MPH.CACHE_OFF) >>> 2]!;
-  const c = base + l * u32[(pool.header + MPH.CACHE_STRIDE) >>> 2]!;
-  const op = u32[(c + MPC.OP) >>> 2]!;
-  if (op === 0) return 0;
-  const cap = 2 * pool.cacheSize;
-  const len = u32[(c + MPC.LEN) >>> 2]!;
-  const opN = Math.min(u32[(c + MPC.OP_N) >>> 2]!, cap);
-  const snap = u32[(c + MPC.SNAP) >>> 2]!;
-  let from = 0;
-  let to = 0;
-  if (op === OP_REFILL && len === opN) {
-    // dequeued, LEN not yet stored (once stored, LEN covers them)
-    from = opN;
-    to = Math.min(opN + pool.ring.burstMoved(l, snap, true), cap);
-  } else if (op === OP_FLUSH && len === 0 && pool.ring.burstMoved(l, snap, false) === 0) {
-    to = opN; // LEN = 0 stored, the ring did not take them (or not yet: its claim is undone)
-  }
-  // A dequeue that dropped holes compacted what it kept: skip EMPTY and repeats.
-  const o = (c + MPC.OBJS) >>> 2;
-  let k = 0;
-  const seen = new Set<number>();
-  for (let i = from; i < to; i++) {
-    const h = u32[o + i]!;
-    if (h === RING_EMPTY || seen.has(h) || !pool.isElement(h)) continue;
-    seen.add(h);
-    fn(h);
-    k++;
-  }
-  return k;
+/** One pool of the instance as `Mempool.entries` finds it: attached, or why it cannot be read. */
+export interface PoolEntry {
+  name: string;
+  /** Region offset of its header. */
+  header: number;
+  pool?: Mempool;
+  error?: string;
 }
 
-registerDescriber('mempool', (eal) => Mempool.list(eal).map((p) => p.describe()));
+registerDescriber('mempool', (eal) => Mempool.entries(eal).map((e) => (e.pool ? e.pool.describe() : { kind: 'mempool', name: e.name, error: e.error })));
+

@@ -8,7 +8,7 @@
  *   inPool         the pool's ring
  *   inCaches       every lcore's cache of the pool
  *   inRings        every ring of the instance (memzones "RG_*") that is not a port queue
- *   inPortQueues   the rings of net_ring ports' queues (ETHDEV_DATA)
+ *   inPortQueues   the rings behind port queues (their drivers say which: places.ts)
  *   heldByLive     the ownership records (hands.ts) of live processes
  *   heldByDead     the records of dead processes not yet reclaimed (0 after reclaimDead)
  *   leaked         elements found in no place at all
@@ -20,11 +20,15 @@
  * for this scan), one moving the other way is seen twice. `settle: k` scans up to k times
  * (10 ms apart) and keeps, per pool, the scan with the fewest leaked + duplicates; a
  * quiet instance (or one that only holds buffers still) needs one scan.
+ *
+ * A pool or ring whose header is damaged cannot be read (places.ts): it is named in
+ * `errors` and the audit is not ok — it cannot account for what that object holds, and
+ * says so rather than count what it could read as everything.
  */
 import type { Eal } from '../eal/eal.js';
 import { MAX_LCORE } from '../eal/options.js';
-import { heldHandles, listRecords, portQueueRings } from './hands.js';
-import { PoolIndex, eachInCache, eachInRing, listRings } from './places.js';
+import { heldHandles, listRecords } from './hands.js';
+import { Places } from './places.js';
 
 export interface PoolAudit {
   name: string;
@@ -41,7 +45,12 @@ export interface PoolAudit {
 
 export interface InstanceAudit {
   pools: PoolAudit[];
-  /** Every pool has leaked 0 and duplicates 0. */
+  /**
+   * Pools, rings or the port table that could not be read (a damaged header): what they
+   * hold is not seen, so the audit cannot account for every element.
+   */
+  errors: string[];
+  /** Every pool has leaked 0 and duplicates 0, and nothing was unreadable. */
   ok: boolean;
   /** Scans made (≤ settle). */
   scans: number;
@@ -54,37 +63,35 @@ export interface AuditOptions {
 
 type Column = 'inPool' | 'inCaches' | 'inRings' | 'inPortQueues' | 'heldByLive' | 'heldByDead';
 
-function scan(eal: Eal): PoolAudit[] {
-  const r = eal.region;
-  const u32 = r.u32;
-  const pools = new PoolIndex(eal);
-  const out: PoolAudit[] = pools.pools.map((mp) => ({
+function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
+  const places = new Places(eal);
+  const pools = places.pools;
+  const out: PoolAudit[] = pools.map((mp) => ({
     name: mp.name, size: mp.size, inPool: 0, inCaches: 0, inRings: 0, inPortQueues: 0, heldByLive: 0, heldByDead: 0, leaked: 0, duplicates: 0,
   }));
-  const seen = pools.pools.map((mp) => new Uint8Array(mp.size));
+  const seen = pools.map((mp) => new Uint8Array(mp.size));
   let col: Column = 'inPool';
   const note = (h: number): void => {
-    const i = pools.poolOf(h);
+    const i = places.poolOf(h);
     if (i < 0) return; // not an element (a command code, another kind of handle)
-    const idx = pools.pools[i]!.indexOf(h);
+    const idx = pools[i]!.indexOf(h);
     const a = out[i]!;
     a[col]++;
     if (seen[i]![idx]++ !== 0) a.duplicates++;
   };
   col = 'inPool';
-  for (const mp of pools.pools) mp.ring.forEach(note);
+  places.eachInPools(note);
   col = 'inCaches';
-  for (const mp of pools.pools) for (let l = 0; l < MAX_LCORE; l++) eachInCache(u32, mp, l, note);
-  const ports = portQueueRings(eal);
-  for (const { offset } of listRings(eal)) {
-    col = ports.has(offset) ? 'inPortQueues' : 'inRings';
-    eachInRing(eal, offset, note);
+  places.eachInCaches(note);
+  for (const r of places.rings) {
+    col = r.portQueue ? 'inPortQueues' : 'inRings';
+    r.view.forEach(note);
   }
   for (const rec of listRecords(eal)) {
     // A dead owner's FREEING window: what reached its lcore's cache is counted there.
     const cached = new Set<number>();
-    if (!rec.alive && rec.lcore >= 0 && rec.lcore < MAX_LCORE) for (const mp of pools.pools) eachInCache(u32, mp, rec.lcore, (h) => cached.add(h));
-    const held = heldHandles(r, rec, (h) => cached.has(h));
+    if (!rec.alive && rec.lcore >= 0 && rec.lcore < MAX_LCORE) places.eachInCaches((h) => cached.add(h), rec.lcore);
+    const held = heldHandles(eal, rec, (h) => cached.has(h));
     col = rec.alive ? 'heldByLive' : 'heldByDead';
     for (const h of new Set(held.handles)) note(h);
   }
@@ -94,7 +101,7 @@ function scan(eal: Eal): PoolAudit[] {
     for (let k = 0; k < s.length; k++) if (s[k]) present++;
     a.leaked = a.size - present;
   });
-  return out;
+  return { pools: out, errors: places.errors };
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -102,14 +109,15 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 /** Audit every pool of the instance (file header). Allocates: not for a hot path. */
 export function auditInstance(eal: Eal, opts: AuditOptions = {}): InstanceAudit {
   const settle = Math.max(1, Math.floor(opts.settle ?? 1));
-  let best = scan(eal);
+  let { pools: best, errors } = scan(eal);
   let scans = 1;
   const bad = (a: PoolAudit): number => a.leaked + a.duplicates;
   while (scans < settle && best.some((a) => bad(a) > 0)) {
     Atomics.wait(pause, 0, 0, 10);
     const next = scan(eal);
     scans++;
-    best = best.map((a) => next.find((b) => b.name === a.name && bad(b) < bad(a)) ?? a);
+    errors = next.errors;
+    best = best.map((a) => next.pools.find((b) => b.name === a.name && bad(b) < bad(a)) ?? a);
   }
-  return { pools: best, ok: best.every((a) => bad(a) === 0), scans };
+  return { pools: best, errors, ok: errors.length === 0 && best.every((a) => bad(a) === 0), scans };
 }

@@ -82,14 +82,12 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
-import type { Region } from '../eal/region.js';
 import { RING_EMPTY, Ring } from '../ring/ring.js';
 import { RingView } from '../ring/view.js';
 import { Mbufs, type PktmbufPool } from '../mbuf/mbuf.js';
-import { GET_LEN_MASK, GET_N_SHIFT, cacheLenIndex } from '../mempool/mempool.js';
+import { Mempool } from '../mempool/mempool.js';
 import type { EthDev } from '../ethdev/ethdev.js';
 import type { RxQueue, TxQueue } from '../ethdev/driver.js';
-import { ED, EP, EQ, ETHDEV_MZ, MAX_QUEUES } from '../ethdev/layout.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { registerDescriber } from '../eal/describe.js';
 
@@ -155,36 +153,6 @@ function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
   for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
-
-/** Region offset of the ring behind a net_ring port queue (0 for other drivers). */
-export function portQueueRing(dev: EthDev, port: number, q: number, rx: boolean): number {
-  const p = dev.port(port);
-  return p.driverName === 'net_ring' ? p.qDrv(rx, q, 0) : 0;
-}
-
-/**
- * Every ring that is a port queue (net_ring ports' DRV0 words, read from ETHDEV_DATA
- * without attaching: works on a read-only observer). Offsets, for classification.
- */
-export function portQueueRings(eal: Eal): Set<number> {
-  const out = new Set<number>();
-  const mz = eal.memzones.tryLookup(ETHDEV_MZ);
-  if (!mz) return out;
-  const r = eal.region;
-  const n = r.u32At(mz.offset + ED.NB_PORTS);
-  const stride = r.u32At(mz.offset + ED.PORT_STRIDE);
-  for (let p = 0; p < n && p < 64; p++) {
-    const e = mz.offset + ED.BYTES + p * stride;
-    if (r.readString(e + EP.DRIVER, 32) !== 'net_ring') continue;
-    for (let q = 0; q < 2 * MAX_QUEUES; q++) {
-      const qe = e + EP.RXQ + q * EQ.BYTES;
-      if (r.u32At(qe + EQ.STATE) === 0) continue;
-      const ring = r.u32At(qe + EQ.DRV0);
-      if (ring !== 0) out.add(ring);
-    }
-  }
-  return out;
 }
 
 /** Where a burst comes from: a ring or an RX queue, and the snapshot word of its window. */
@@ -337,7 +305,7 @@ export class Hands {
   /** Receive from RX queue q of `port` (binds it: dev.rxQueue). */
   rxSource(dev: EthDev, port: number, q: number): Source {
     const rxq = dev.rxQueue(port, q);
-    const ring = portQueueRing(dev, port, q, true);
+    const ring = dev.queueRing(port, q, 'rx');
     return new Source(rxq, this.addRing(ring, RS_RX), this.snapWord(ring, RS_RX));
   }
 
@@ -349,7 +317,7 @@ export class Hands {
   /** Send on TX queue q of `port` (binds it: dev.txQueue). */
   txSink(dev: EthDev, port: number, q: number): Sink {
     const txq = dev.txQueue(port, q);
-    const ring = portQueueRing(dev, port, q, false);
+    const ring = dev.queueRing(port, q, 'tx');
     return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX));
   }
 
@@ -565,10 +533,12 @@ export interface Held {
  * dead owner whose ring sides nobody moved since; a snapshot for a live one.
  * `inCaches(h)` answers "is h in the mempool cache of the owner's lcore" (FREEING windows).
  * Handles may repeat (a move between arrays): callers dedupe. RING_EMPTY never appears.
+ * A window naming a ring or a pool that cannot be read (damaged) is reported in `errors`.
  */
-export function heldHandles(r: Region, rec: HandsRecord, inCaches: (h: number) => boolean): Held {
+export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) => boolean): Held {
   const out: Held = { handles: [], windows: {}, errors: [] };
   if (!rec.ready) return out;
+  const r = eal.region;
   const u32 = r.u32;
   const cap = rec.capacity;
   const ab = arrayBytes(cap);
@@ -605,37 +575,38 @@ export function heldHandles(r: Region, rec: HandsRecord, inCaches: (h: number) =
       continue;
     }
     const ri = (c >>> H_RING_SHIFT) & 31;
-    if (state === H_RECEIVING && ri === POOL_GET) {
-      // The get took its n iff the owner lcore's cache LEN is the one it recorded (a LEN
-      // store is the get's commit; before it the handles are still in the cache). Read
-      // before reclaimDead flushes the dead lcores' caches.
-      push(arr, 0, n);
-      if (snap === NO_GET) continue;
-      const li = cacheLenIndex(u32, u32[(b + HARR.POOL) >>> 2]!, lc);
-      const k = snap >>> GET_N_SHIFT;
-      if (li < 0 || u32[li] !== (snap & GET_LEN_MASK)) continue;
-      if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
-      else push(arr, n, n + k);
-      continue;
+    try {
+      if (state === H_RECEIVING && ri === POOL_GET) {
+        // The get took its n iff the owner lcore's cache LEN is the one it recorded (mempool.ts
+        // recordedGetTook). Read before reclaimDead flushes the dead lcores' caches.
+        push(arr, 0, n);
+        if (snap === NO_GET) continue;
+        const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).recordedGetTook(lc, snap);
+        if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
+        else push(arr, n, n + k);
+        continue;
+      }
+      const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);
+      if (state === H_RECEIVING) {
+        push(arr, 0, n);
+        if (ring === 0) continue; // not a ring: the burst is not known (a leak at worst)
+        const k = RingView.at(r, ring).burstMoved(lc, snap, true);
+        if (k > cap - n) out.errors.push(`array ${a}: ${k} handles received past the snapshot, room ${cap - n}`);
+        else push(arr, n, n + k);
+        continue;
+      }
+      // SENDING
+      const s = ring === 0 ? n : RingView.at(r, ring).burstMoved(lc, snap, false);
+      if (s > n) out.errors.push(`array ${a}: ${s} sent > ${n} buffered`);
+      else push(arr, s, n);
+    } catch (e) {
+      out.errors.push(`array ${a}: ${(e as Error).message}`);
     }
-    const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);
-    if (state === H_RECEIVING) {
-      push(arr, 0, n);
-      if (ring === 0) continue; // not a ring: the burst is not known (a leak at worst)
-      const k = RingView.at(r, ring).burstMoved(lc, snap, true);
-      if (k > cap - n) out.errors.push(`array ${a}: ${k} handles received past the snapshot, room ${cap - n}`);
-      else push(arr, n, n + k);
-      continue;
-    }
-    // SENDING
-    const s = ring === 0 ? n : RingView.at(r, ring).burstMoved(lc, snap, false);
-    if (s > n) out.errors.push(`array ${a}: ${s} sent > ${n} buffered`);
-    else push(arr, s, n);
   }
   return out;
 }
 
 registerDescriber('hands', (eal) => listRecords(eal).map((rec) => {
-  const held = new Set(heldHandles(eal.region, rec, () => false).handles).size;
+  const held = new Set(heldHandles(eal, rec, () => false).handles).size;
   return { kind: 'hands', name: rec.name || rec.mz, record: rec.mz, pid: rec.pid, alive: rec.alive, lcore: rec.lcore, arrays: rec.arrays, capacity: rec.capacity, held };
 }));

@@ -1,54 +1,63 @@
 /**
- * Where elements can be, read straight from the region (no object is attached, nothing
- * is written: works on a read-only observer's mapping). Shared by reclaim.ts (what must
- * never be returned a second time) and audit.ts (where every element is).
+ * Where elements can be, seen through the views their layers export (nothing is attached
+ * for writing, nothing is written: works on a read-only observer's mapping). Shared by
+ * reclaim.ts (what must never be returned a second time) and audit.ts (where every
+ * element is).
  *
- *   place          read from                                     exact when
- *   pool ring      its [CONS_TAIL, PROD_TAIL) slots, EMPTY holes   nobody gets / puts meanwhile
- *                  left out (ring.ts)
- *   lcore cache    OBJS[0 .. LEN) of each lcore (mempool.ts MPC),  its lcore is idle or dead
- *                  plus a refill / flush in flight
- *   any ring       the same slots, plus the slots of WRITTEN       nobody enqueues / dequeues
- *                  producer claims past the tail (repair will      meanwhile
- *                  publish them)
+ *   place          read through                                  exact when
+ *   pool ring      the pool's Ring (a RingView): its published    nobody gets / puts meanwhile
+ *                  entries, EMPTY holes left out
+ *   lcore cache    Mempool.eachInCache: OBJS[0 .. LEN) plus a      its lcore is idle or dead
+ *                  refill / flush in flight
+ *   any ring       RingView.forEach: the published entries, plus   nobody enqueues / dequeues
+ *                  WRITTEN producer claims past the tail (repair   meanwhile
+ *                  will publish them)
+ *   port queue     a ring its driver names (ethdev table.ts         as any ring
+ *                  portQueues: NetDriver.queueRing)
+ *
+ * A pool or a ring whose header is damaged cannot be read: it is listed in `errors`, and
+ * whatever it holds cannot be accounted for.
  */
 import type { Eal } from '../eal/eal.js';
-import { Mempool, MPC, MPH, cacheInFlight } from '../mempool/mempool.js';
+import { MAX_LCORE } from '../eal/options.js';
+import { portQueues } from '../ethdev/table.js';
+import { Mempool } from '../mempool/mempool.js';
 import { RingView } from '../ring/view.js';
 
-/** Call `fn` on every handle the ring at `ring` holds (ring/view.ts forEach); returns how many. */
-export function eachInRing(eal: Eal, ring: number, fn: (h: number) => void): number {
-  return RingView.at(eal.region, ring).forEach(fn);
+/** A ring of the instance (memzone "RG_*"), readable, and whether a port queue is made of it. */
+export interface RingPlace {
+  name: string;
+  view: RingView;
+  portQueue: boolean;
 }
 
-/**
- * Call `fn` on every handle in lcore `l`'s cache of `pool` — OBJS[0 .. LEN), and what a
- * refill or flush in flight holds beyond LEN (mempool.ts cacheInFlight); returns how many.
- */
-export function eachInCache(u32: Uint32Array, pool: Mempool, l: number, fn: (h: number) => void): number {
-  if (pool.cacheSize === 0) return 0;
-  const base = u32[(pool.header + MPH.CACHE_OFF) >>> 2]!;
-  const stride = u32[(pool.header + MPH.CACHE_STRIDE) >>> 2]!;
-  const c = base + l * stride;
-  const len = Math.min(u32[(c + MPC.LEN) >>> 2]!, 2 * pool.cacheSize);
-  const o = (c + MPC.OBJS) >>> 2;
-  for (let i = 0; i < len; i++) fn(u32[o + i]!);
-  return len + cacheInFlight(u32, pool, l, fn);
-}
-
-/** Region offsets of every ring made by Ring.create (memzones "RG_*"), valid ones only. */
-export function listRings(eal: Eal): { name: string; offset: number }[] {
-  return RingView.list(eal).filter((e) => e.view !== undefined).map((e) => ({ name: e.name, offset: e.offset }));
-}
-
-/** The pools of the instance, with a lookup from handle to (pool, element index). */
-export class PoolIndex {
+export class Places {
+  /** The readable pools, by element address (for poolOf). */
   readonly pools: Mempool[];
+  readonly rings: RingPlace[];
+  /** Pools, rings or the port table that could not be read (a damaged header): what they hold is not seen. */
+  readonly errors: string[] = [];
   private readonly starts: number[];
 
   constructor(eal: Eal) {
-    this.pools = Mempool.list(eal).sort((a, b) => a.eltStart - b.eltStart);
+    const pools: Mempool[] = [];
+    for (const e of Mempool.entries(eal)) {
+      if (e.pool) pools.push(e.pool);
+      else this.errors.push(e.error!);
+    }
+    this.pools = pools.sort((a, b) => a.eltStart - b.eltStart);
     this.starts = this.pools.map((p) => p.eltStart);
+    const queueRings = new Set<number>();
+    try {
+      for (const q of portQueues(eal)) if (q.setUp && q.ring !== 0) queueRings.add(q.ring);
+    } catch (e) {
+      this.errors.push(`ports: ${(e as Error).message}`);
+    }
+    this.rings = [];
+    for (const e of RingView.list(eal)) {
+      if (e.view) this.rings.push({ name: e.name, view: e.view, portQueue: queueRings.has(e.offset) });
+      else this.errors.push(`ring '${e.name}': ${e.error}`);
+    }
   }
 
   /** Index into `pools` of the pool `h` is an element of, or -1. */
@@ -61,5 +70,23 @@ export class PoolIndex {
       else hi = mid - 1;
     }
     return hi >= 0 && this.pools[hi]!.isElement(h) ? hi : -1;
+  }
+
+  /** `fn` on every handle in the pools' own rings. */
+  eachInPools(fn: (h: number) => void): void {
+    for (const mp of this.pools) mp.ring.forEach(fn);
+  }
+
+  /** `fn` on every handle in lcore `lcore`'s caches of every pool (every lcore's when -1). */
+  eachInCaches(fn: (h: number) => void, lcore = -1): void {
+    for (const mp of this.pools) {
+      if (lcore >= 0) mp.eachInCache(lcore, fn);
+      else for (let l = 0; l < MAX_LCORE; l++) mp.eachInCache(l, fn);
+    }
+  }
+
+  /** `fn` on every handle in the instance's rings (memzones "RG_*", port queues included). */
+  eachInRings(fn: (h: number) => void): void {
+    for (const r of this.rings) r.view.forEach(fn);
   }
 }

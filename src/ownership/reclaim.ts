@@ -13,32 +13,41 @@
  * table, the lcore table and the ownership records (hands.ts) — any of them, since a new
  * process may already have reused a dead one's process slot. For all of them together:
  *
- *   1 single-ended rings: a dead single producer / consumer killed between its head and
- *     tail stores left head ≠ tail; the burst was never published: head = tail (its
- *     handles are still in its record, or still in the ring). Only the ring sides its
- *     records name and the port queues it owned (whose owner word still names it).
- *   2 MP/MC rings: Ring.repair on every ring and every mempool's ring (ring.ts): a dead
- *     consumer's claimed handles come back to us (returned in step 5).
- *   3 what its records hold (hands.ts heldHandles), read now: the FREEING windows are
- *     checked against the dead lcores' caches BEFORE they are flushed.
- *   4 its lcores' mempool caches flushed to the pools (lcores whose owner is still it).
- *   5 return: every recorded handle that is an element of a pool and is found in no pool,
- *     cache or ring (a safety net on top of the exact record: never two places), once.
- *   6 free its records, release its lcores, free its process slot.
+ *   1 rollBackSingleSides  single-ended rings: a dead single producer / consumer killed
+ *                          between its head and tail stores left head ≠ tail; that burst
+ *                          was never published: Ring.rollBackSingle (its handles are still
+ *                          in its record, or still in the ring). Only the ring sides its
+ *                          records name and the port queues it owned (whose owner word,
+ *                          ethdev's portQueues, still names it; the ring is the driver's
+ *                          answer).
+ *   2 repairClaims         MP/MC rings: Ring.repair on every ring and every mempool's ring
+ *                          (ring/claims.ts): a dead consumer's claimed handles come back to
+ *                          us (returned in step 5).
+ *   3 readRecords          what its records hold (hands.ts heldHandles), read now: the
+ *                          FREEING windows are checked against the dead lcores' caches
+ *                          BEFORE they are flushed.
+ *   4 flushDeadCaches      its lcores' mempool caches flushed to the pools (lcores whose
+ *                          owner is still it): Mempool.flushCache.
+ *   5 returnLost           every recorded handle that is an element of a pool and is found
+ *                          in no pool, cache or ring (places.ts; a safety net on top of the
+ *                          exact record: never two places) goes back to its pool, once,
+ *                          reset (Mbufs.reset) when it is an mbuf.
+ *   6 releaseDead          free its records, release its lcores, free its process slot.
+ *
+ * Everything is read and repaired through the views and operations the layers export; a
+ * pool or ring that cannot be read (a damaged header) is reported in `errors` and left alone.
  */
 import type { Eal } from '../eal/eal.js';
 import { RobustLock } from '../eal/lock.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { MpdkError } from '../eal/errors.js';
 import { processAlive } from '../native/libc.js';
-import { Mempool } from '../mempool/mempool.js';
-import { MBUF } from '../mbuf/mbuf.js';
-import { isPktmbufPool } from '../mbuf/mbuf.js';
+import type { Mempool } from '../mempool/mempool.js';
+import { isPktmbufPool, Mbufs } from '../mbuf/mbuf.js';
 import { Ring } from '../ring/ring.js';
-import { RingView } from '../ring/view.js';
-import { ED, EP, EQ, ETHDEV_MZ, MAX_QUEUES } from '../ethdev/layout.js';
-import { heldHandles, listRecords, RS_RX, RS_TX } from './hands.js';
-import { PoolIndex, eachInCache, eachInRing, listRings } from './places.js';
+import { portQueues } from '../ethdev/table.js';
+import { heldHandles, listRecords, RS_RX, RS_TX, type HandsRecord } from './hands.js';
+import { Places } from './places.js';
 
 export const RECLAIM_LOCK_MZ = 'mpdk_reclaim';
 
@@ -113,167 +122,191 @@ export function reclaimDead(eal: Eal): ReclaimReport {
 }
 
 function reclaimLocked(eal: Eal): ReclaimReport {
-  const rep = emptyReport();
   const dead = findDead(eal);
-  if (dead.size === 0) return rep;
-  const r = eal.region;
-  const u32 = r.u32;
-  rep.processes = [...dead.values()].map((d) => ({ pid: d.pid, name: d.name, lcores: [] as number[] }));
-  const records = listRecords(eal).filter((x) => dead.has(x.pid) && !x.alive);
-  const pools = new PoolIndex(eal);
-  const pr = (i: number): PoolReclaim => (rep.pools[pools.pools[i]!.name] ??= { returned: 0, flushed: 0 });
+  return dead.size === 0 ? emptyReport() : new Reclaim(eal, dead).run();
+}
 
-  // 1 single-ended ring sides of the dead: put the head back to the tail.
-  const fix = (ring: number, cons: boolean): void => {
-    if (Ring.attach(eal, ring).rollBackSingle(cons)) rep.singleFixed++;
-  };
-  const liveOwned = new Set<number>(); // port queue rings a live process now uses
-  const deadOwned: [number, boolean][] = [];
-  const emz = eal.memzones.tryLookup(ETHDEV_MZ);
-  if (emz) {
-    const np = r.u32At(emz.offset + ED.NB_PORTS);
-    const stride = r.u32At(emz.offset + ED.PORT_STRIDE);
-    for (let p = 0; p < np; p++) {
-      const e = emz.offset + ED.BYTES + p * stride;
-      if (r.readString(e + EP.DRIVER, 32) !== 'net_ring') continue;
-      for (let q = 0; q < 2 * MAX_QUEUES; q++) {
-        const qe = e + EP.RXQ + q * EQ.BYTES;
-        const ring = r.u32At(qe + EQ.DRV0);
-        const owner = r.i32[(qe + EQ.OWNER_PID) >>> 2]!;
-        if (ring === 0 || owner === 0) continue;
-        if (processAlive(owner, r.f64[(qe + EQ.OWNER_START) >>> 3]!)) liveOwned.add(ring);
-        else if (dead.has(owner)) deadOwned.push([ring, q < MAX_QUEUES]);
+/** One reclaim of the dead found at its start: the steps of the file header, in order. */
+class Reclaim {
+  readonly rep = emptyReport();
+  private readonly records: HandsRecord[];
+  private readonly places: Places;
+  /** Handles given back by the repair of dead consumers' ring claims (step 2). */
+  private readonly fromRings: number[] = [];
+  /** Handles the dead records hold (step 3). */
+  private readonly recorded: number[] = [];
+
+  constructor(private readonly eal: Eal, private readonly dead: Map<number, Dead>) {
+    this.rep.processes = [...dead.values()].map((d) => ({ pid: d.pid, name: d.name, lcores: [] as number[] }));
+    this.records = listRecords(eal).filter((x) => dead.has(x.pid) && !x.alive);
+    this.places = new Places(eal);
+    this.rep.errors.push(...this.places.errors);
+  }
+
+  run(): ReclaimReport {
+    this.rollBackSingleSides();
+    this.repairClaims();
+    this.readRecords();
+    this.flushDeadCaches();
+    this.returnLost();
+    this.releaseDead();
+    this.log();
+    return this.rep;
+  }
+
+  /**
+   * 1 The single-ended ring sides the dead left half-published: the port queues whose owner
+   * word still names a dead process, and the ring sides the dead records name — except a
+   * port queue a live process uses now (its new owner moves that side).
+   */
+  private rollBackSingleSides(): void {
+    const liveOwned = new Set<number>();
+    const deadOwned: { ring: number; rx: boolean }[] = [];
+    this.step('ports', () => {
+      for (const q of portQueues(this.eal)) {
+        if (q.ring === 0 || q.owner === 0) continue;
+        if (processAlive(q.owner, q.ownerStart)) liveOwned.add(q.ring);
+        else if (this.dead.has(q.owner)) deadOwned.push({ ring: q.ring, rx: q.rx });
+      }
+    });
+    for (const { ring, rx } of deadOwned) this.rollBack(ring, rx);
+    for (const rec of this.records) {
+      for (const { offset, sides } of rec.rings) {
+        if (offset === 0 || liveOwned.has(offset)) continue;
+        if (sides & RS_RX) this.rollBack(offset, true);
+        if (sides & RS_TX) this.rollBack(offset, false);
       }
     }
   }
-  for (const [ring, rx] of deadOwned) fix(ring, rx);
-  for (const rec of records) {
-    for (const { offset, sides } of rec.rings) {
-      if (offset === 0 || liveOwned.has(offset)) continue;
-      if (sides & RS_RX) fix(offset, true);
-      if (sides & RS_TX) fix(offset, false);
-    }
-  }
 
-  // 2 MP/MC rings: dead claimers' claims finished or undone.
-  const fromRings: number[] = [];
-  const repair = (what: string, fn: () => { published: number; filled: number; released: number }): void => {
-    try {
-      const x = fn();
-      rep.repaired += x.published + x.filled + x.released;
-    } catch (e) {
-      rep.errors.push(`${what}: ${(e as Error).message}`);
-    }
-  };
-  for (const { name, offset } of listRings(eal)) {
-    if (!RingView.at(r, offset).hasClaims) continue;
-    repair(`ring '${name}'`, () => {
-      const x = Ring.attach(eal, offset).repair();
-      fromRings.push(...x.reclaimed);
-      return x;
+  private rollBack(ring: number, cons: boolean): void {
+    this.step(`ring at offset ${ring}`, () => {
+      if (Ring.attach(this.eal, ring).rollBackSingle(cons)) this.rep.singleFixed++;
     });
   }
-  for (const mp of pools.pools) repair(`mempool '${mp.name}'`, () => mp.repair());
 
-  // 3 what the dead records hold; the dead lcores' caches read before step 4 flushes them.
-  const deadLcores: number[] = [];
-  for (let l = 0; l < MAX_LCORE; l++) {
-    const o = eal.lcoreTable.ownerOf(l);
-    if (o !== 0 && dead.has(o)) deadLcores.push(l);
-  }
-  const cacheOf = new Map<number, Set<number>>();
-  const cacheSet = (l: number): Set<number> => {
-    let s = cacheOf.get(l);
-    if (!s) {
-      s = new Set();
-      const owner = l >= 0 && l < MAX_LCORE ? eal.lcoreTable.ownerOf(l) : -1;
-      if (owner === 0 || dead.has(owner)) for (const mp of pools.pools) eachInCache(u32, mp, l, (h) => s!.add(h));
-      cacheOf.set(l, s);
+  /** 2 MP / MC rings and every pool's ring: the dead claimers' claims finished or undone. */
+  private repairClaims(): void {
+    const count = (x: { published: number; filled: number; released: number }): void => {
+      this.rep.repaired += x.published + x.filled + x.released;
+    };
+    for (const r of this.places.rings) {
+      if (!r.view.hasClaims) continue;
+      this.step(`ring '${r.name}'`, () => {
+        const x = Ring.attach(this.eal, r.view.offset).repair();
+        this.fromRings.push(...x.reclaimed);
+        count(x);
+      });
     }
-    return s;
-  };
-  const recorded: number[] = [];
-  for (const rec of records) {
-    const held = heldHandles(r, rec, (h) => cacheSet(rec.lcore).has(h));
-    recorded.push(...held.handles);
-    for (const e of held.errors) rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
+    for (const mp of this.places.pools) this.step(`mempool '${mp.name}'`, () => count(mp.repair()));
   }
 
-  // 4 the dead lcores' caches, back to their pools.
-  for (const l of deadLcores) {
-    for (let i = 0; i < pools.pools.length; i++) {
-      try {
-        const n = pools.pools[i]!.flushCache(l);
-        if (n > 0) pr(i).flushed += n;
-      } catch (e) {
-        rep.errors.push(`cache of lcore ${l}: ${(e as Error).message}`);
+  /** 3 What the dead records hold; a FREEING window is checked against the dead lcore's caches before step 4 flushes them. */
+  private readRecords(): void {
+    const cached = new Map<number, Set<number>>();
+    const inCaches = (l: number): Set<number> => {
+      let s = cached.get(l);
+      if (!s) {
+        s = new Set();
+        const owner = l >= 0 && l < MAX_LCORE ? this.eal.lcoreTable.ownerOf(l) : -1;
+        if (owner === 0 || this.dead.has(owner)) this.places.eachInCaches((h) => s!.add(h), l);
+        cached.set(l, s);
+      }
+      return s;
+    };
+    for (const rec of this.records) {
+      const held = heldHandles(this.eal, rec, (h) => inCaches(rec.lcore).has(h));
+      this.recorded.push(...held.handles);
+      for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
+    }
+  }
+
+  /** 4 The caches of the lcores the dead held, back to their pools (finishing what was in flight: Mempool.flushCache). */
+  private flushDeadCaches(): void {
+    for (let l = 0; l < MAX_LCORE; l++) {
+      const o = this.eal.lcoreTable.ownerOf(l);
+      if (o === 0 || !this.dead.has(o)) continue;
+      for (const mp of this.places.pools) {
+        this.step(`cache of lcore ${l}`, () => {
+          const n = mp.flushCache(l);
+          if (n > 0) this.pool(mp).flushed += n;
+        });
       }
     }
   }
 
-  // 5 return each recorded handle found nowhere else, once.
-  const present = pools.pools.map((mp) => new Uint8Array(mp.size));
-  const mark = (h: number): void => {
-    const i = pools.poolOf(h);
-    if (i >= 0) present[i]![pools.pools[i]!.indexOf(h)] = 1;
-  };
-  for (const mp of pools.pools) {
-    mp.ring.forEach(mark);
-    for (let l = 0; l < MAX_LCORE; l++) eachInCache(u32, mp, l, mark);
-  }
-  for (const { offset } of listRings(eal)) eachInRing(eal, offset, mark);
-  const back = pools.pools.map((): number[] => []);
-  for (const h of [...fromRings, ...recorded]) {
-    const i = pools.poolOf(h);
-    if (i < 0) {
-      rep.skipped++;
-      continue;
+  /** 5 Each recorded (or reclaimed) handle that is an element found in no pool, cache or ring goes back to its pool, once. */
+  private returnLost(): void {
+    const { pools } = this.places;
+    const present = pools.map((mp) => new Uint8Array(mp.size));
+    const mark = (h: number): void => {
+      const i = this.places.poolOf(h);
+      if (i >= 0) present[i]![pools[i]!.indexOf(h)] = 1;
+    };
+    this.places.eachInPools(mark);
+    this.places.eachInCaches(mark);
+    this.places.eachInRings(mark);
+    const back = pools.map((): number[] => []);
+    for (const h of [...this.fromRings, ...this.recorded]) {
+      const i = this.places.poolOf(h);
+      const idx = i < 0 ? -1 : pools[i]!.indexOf(h);
+      if (i < 0 || present[i]![idx]) {
+        this.rep.skipped++;
+        continue;
+      }
+      present[i]![idx] = 1;
+      back[i]!.push(h);
     }
-    const idx = pools.pools[i]!.indexOf(h);
-    if (present[i]![idx]) {
-      rep.skipped++;
-      continue;
-    }
-    present[i]![idx] = 1;
-    back[i]!.push(h);
+    back.forEach((hs, i) => {
+      if (hs.length === 0) return;
+      returnTo(this.eal, pools[i]!, hs);
+      this.pool(pools[i]!).returned += hs.length;
+    });
   }
-  back.forEach((hs, i) => {
-    if (hs.length === 0) return;
-    const mp = pools.pools[i]!;
-    if (isPktmbufPool(r, mp.header)) for (const h of hs) resetMbuf(eal, h);
-    returnTo(mp, hs);
-    pr(i).returned += hs.length;
-  });
 
-  // 6 the records, lcores and process slots of the dead.
-  for (const rec of records) {
+  /** 6 The records, lcores and process slots of the dead. */
+  private releaseDead(): void {
+    for (const rec of this.records) {
+      try {
+        this.eal.memzones.free(rec.mz);
+        this.rep.records++;
+      } catch {
+        /* freed by a caller killed after this step: fine */
+      }
+    }
+    for (const d of this.dead.values()) {
+      this.rep.processes.find((p) => p.pid === d.pid)!.lcores.push(...this.eal.lcoreTable.releaseAllOf(d.pid));
+      if (d.slot >= 0) this.eal.processes.unregister(d.slot, d.pid);
+    }
+  }
+
+  private log(): void {
+    const rep = this.rep;
+    const total = Object.values(rep.pools).reduce((a, p) => a + p.returned + p.flushed, 0);
+    this.eal.log('info', `reclaimed what ${rep.processes.map((p) => `pid ${p.pid}${p.name ? ` (${p.name})` : ''}`).join(', ')} held: ${total} buffers back to their pools${rep.repaired ? `, ${rep.repaired} ring claims repaired` : ''}${rep.singleFixed ? `, ${rep.singleFixed} half-published bursts undone` : ''}`);
+  }
+
+  private pool(mp: Mempool): PoolReclaim {
+    return (this.rep.pools[mp.name] ??= { returned: 0, flushed: 0 });
+  }
+
+  /** Run one piece of a step; what refuses (a damaged object, a lock not given) is reported, the rest goes on. */
+  private step(what: string, fn: () => void): void {
     try {
-      eal.memzones.free(rec.mz);
-      rep.records++;
-    } catch {
-      /* freed by a caller killed after this step: fine */
+      fn();
+    } catch (e) {
+      this.rep.errors.push(`${what}: ${(e as Error).message}`);
     }
   }
-  for (const d of dead.values()) {
-    rep.processes.find((p) => p.pid === d.pid)!.lcores.push(...eal.lcoreTable.releaseAllOf(d.pid));
-    if (d.slot >= 0) eal.processes.unregister(d.slot, d.pid);
-  }
-  const total = Object.values(rep.pools).reduce((a, p) => a + p.returned + p.flushed, 0);
-  eal.log('info', `reclaimed what ${rep.processes.map((p) => `pid ${p.pid}${p.name ? ` (${p.name})` : ''}`).join(', ')} held: ${total} buffers back to their pools${rep.repaired ? `, ${rep.repaired} ring claims repaired` : ''}${rep.singleFixed ? `, ${rep.singleFixed} half-published bursts undone` : ''}`);
-  return rep;
 }
 
-/** An mbuf back to its pool: one segment, refcnt 1, as the pool keeps them (mbuf.ts). */
-function resetMbuf(eal: Eal, h: number): void {
-  const r = eal.region;
-  r.u32[(h + MBUF.NEXT) >>> 2] = 0;
-  const dv = r.dv;
-  dv.setUint16(h + MBUF.REFCNT, 1, true);
-  dv.setUint16(h + MBUF.NB_SEGS, 1, true);
-}
-
-function returnTo(mp: Mempool, hs: number[]): void {
+/** Handles back to their pool as the pool keeps them: mbufs reset first (one segment, refcnt 1: Mbufs.reset). */
+function returnTo(eal: Eal, mp: Mempool, hs: number[]): void {
   const buf = new Uint32Array(hs);
+  if (isPktmbufPool(mp)) {
+    const mbufs = new Mbufs(eal);
+    for (let i = 0; i < buf.length; i++) mbufs.reset(buf[i]!);
+  }
   for (let i = 0; i < buf.length; i += 256) {
     const n = Math.min(256, buf.length - i);
     mp.putBulk(buf.subarray(i, i + n), n);

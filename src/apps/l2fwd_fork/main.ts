@@ -563,7 +563,7 @@ class Master {
     this.printStats();
     // Where every mbuf is (the library's audit: exact now that traffic is still).
     for (const a of auditInstance(this.eal, { settle: 3 }).pools) {
-      if (!isPktmbufPool(this.eal.region, Mempool.lookup(this.eal, a.name).header)) continue;
+      if (!isPktmbufPool(Mempool.lookup(this.eal, a.name))) continue;
       log(`${a.name} audit: ${a.size} mbufs: ${a.inPool} in the pool, ${a.inCaches} in caches, ${a.inPortQueues} in port queues, ${a.inRings} in other rings, ${a.heldByLive + a.heldByDead} held by processes, ${a.leaked} elsewhere (held by other processes, or leaked), ${a.duplicates} duplicates`);
     }
     try {

@@ -282,4 +282,8 @@ export const netRing: NetDriver = {
   open(port: Port): DriverPort {
     return new RingPort(port);
   },
+
+  queueRing(port: Port, rx: boolean, q: number): number {
+    return port.qDrv(rx, q, 0);
+  },
 };
