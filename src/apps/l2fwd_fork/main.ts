@@ -46,10 +46,9 @@
  * They are children of the master too (ps --ppid lists slaves + standbys; --standby 0
  * for exactly one child per slave). L2FWD_TRACE=1 adds timestamps to the log.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import {
-  Eal, EthDev, MAX_LCORE, Mempool, MpdkError, isPktmbufPool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, UsageError, allowedCpus, auditInstance, formatMac, reclaimDead,
+  Eal, EthDev, MAX_LCORE, Mempool, MpdkError, isPktmbufPool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, Supervisor, UsageError, auditInstance, formatMac, reclaimDead,
   parseArgs, parseCoreList, parseIdleMode, parsePortmask, portmaskOf, type ProgramSpec,
 } from '../../index.js';
 import {
@@ -141,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
   if (ports.length % 2 !== 0) {
     throw new UsageError(`port ${ports[ports.length - 1]} has no pair: l2fwd_fork forwards between pairs of ports (the 1st and 2nd of -p, the 3rd and 4th, ...); give an even number of ports in -p`);
   }
-  const masterCpus = allowedCpus(); // before the EAL pins this thread to its lcore
+  const supervisor = new Supervisor(); // before the EAL pins this thread to its lcore: slaves get all our CPUs
 
   const { eal } = Eal.init(argv, { name: 'l2fwd_fork:master', handleSignals: false, only: 'primary' });
   if (!eal.isPrimary || eal.adopted) {
@@ -151,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let master: Master;
   try {
-    master = new Master(eal, { ports, q, period, float, idle, masterCpus, mask: portmaskOf(ports), standby });
+    master = new Master(eal, { ports, q, period, float, idle, supervisor, mask: portmaskOf(ports), standby });
   } catch (e) {
     eal.close();
     throw e;
@@ -165,7 +164,7 @@ interface Config {
   period: number;
   float: boolean;
   idle: string;
-  masterCpus: number[];
+  supervisor: Supervisor;
   mask: string;
   standby: number | undefined;
 }
@@ -180,7 +179,7 @@ class Master {
   private readonly dst = new Map<number, number>();
   private readonly portStat: number;
   private readonly floatIds: number[];
-  private readonly slaveScript = fileURLToPath(new URL('./slave.js', import.meta.url));
+  private readonly slaveScript = new URL('./slave.js', import.meta.url);
   private readonly cmd = new Uint32Array(8);
   private readonly dropBuf = new Uint32Array(256);
   private shuttingDown = false;
@@ -346,7 +345,7 @@ class Master {
       child.send({ argv: args });
       setImmediate(() => this.fillStandby());
     } else {
-      child = fork(this.slaveScript, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: this.slaveEnv(false) });
+      child = this.cfg.supervisor.fork(this.slaveScript, args, { env: this.slaveEnv(false) });
     }
     s.child = child;
     s.pid = child.pid ?? 0;
@@ -385,17 +384,15 @@ class Master {
   }
 
   private slaveEnv(standby: boolean): NodeJS.ProcessEnv {
-    const { cfg } = this;
     return {
-      ...process.env, L2FWD_MASTER_PID: String(process.pid), L2FWD_CPUS: cfg.masterCpus.join(','), L2FWD_FLOAT_IDS: this.floatIds.join(','),
-      L2FWD_STANDBY: standby ? '1' : '0',
+      L2FWD_FLOAT_IDS: this.floatIds.join(','), L2FWD_STANDBY: standby ? '1' : '0',
     };
   }
 
   /** Keep `standbyWanted` standby slaves started (one at a time: they load modules). */
   private fillStandby(): void {
     if (this.shuttingDown || this.standby.length >= this.standbyWanted) return;
-    const c = fork(this.slaveScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: this.slaveEnv(true) });
+    const c = this.cfg.supervisor.fork(this.slaveScript, [], { env: this.slaveEnv(true) });
     this.standby.push(c);
     c.once('exit', () => {
       const i = this.standby.indexOf(c);

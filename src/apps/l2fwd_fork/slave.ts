@@ -3,9 +3,9 @@
  *
  *   node slave.js -l <lcore> --proc-type=secondary --file-prefix P [--log-level L] \
  *        -- -p MASK -q N -T PERIOD [-f] [--idle=MODE]
- *   env  L2FWD_MASTER_PID  the master's pid (the parent-death race check)
- *        L2FWD_CPUS        CPUs the master was allowed (a floating slave runs on all of them)
- *        L2FWD_FLOAT_IDS   lcore ids a floating slave may lease (the ids not in the master's -l)
+ *   env  L2FWD_FLOAT_IDS   lcore ids a floating slave may lease (the ids not in the master's -l)
+ *   (the master is its Supervisor: joinSupervisor gives its pid and the CPUs it was allowed,
+ *   on all of which a floating slave runs)
  *
  * Life cycle (each step's failure exits ≠ 0 before READY, which the master counts as a
  * start-up failure and backs off):
@@ -27,19 +27,17 @@
  * Exit always releases our lcore ids and process slot (eal.close on 'exit').
  */
 import {
-  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, parseArgs, parseIdleMode, parsePortmask, setAffinity, setParentDeathSignal, watchDeath,
-  type IdleMode,
+  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, joinSupervisor, parseArgs, parseIdleMode, parsePortmask, watchDeath, type IdleMode,
 } from '../../index.js';
 import { Forwarder } from './forward.js';
 import { spec } from './main.js'; // the master passes its own options on
 import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, TXBUF_CAP, dropName, m2sName, resName, s2mName } from './layout.js';
 
-const SIGTERM = 15;
 const TRACE = process.env.L2FWD_TRACE === '1';
 if (TRACE) process.on('exit', () => process.stdout.write(`[${Date.now() % 100000}] slave ${process.pid} exit\n`));
-setParentDeathSignal(SIGTERM);
-const masterPid = Number(process.env.L2FWD_MASTER_PID ?? 0);
-if (masterPid > 0 && process.ppid !== masterPid) {
+const master = joinSupervisor(); // SIGTERM when the master dies
+const masterPid = master.supervisorPid;
+if (master.orphaned) {
   process.stderr.write(`l2fwd_fork slave: the master (pid ${masterPid}) exited before this slave started; exiting\n`);
   process.exit(1);
 }
@@ -77,8 +75,7 @@ function run(argv: string[]): void {
   process.stdout.write(`l2fwd_fork slave lcore ${lcore} (pid ${process.pid}): portmask ${mask.toString(16)}, -q ${q}, -T ${period}${float ? ', -f' : ''}; rx ports ${rxPorts.join(',')} -> tx ports ${dstPorts.join(',')}\n`);
 
   if (float) {
-    const cpus = (process.env.L2FWD_CPUS ?? '').split(',').filter((s) => s !== '').map(Number);
-    if (cpus.length > 0) setAffinity(cpus);
+    master.runOnSupervisorCpus();
     const candidates = (process.env.L2FWD_FLOAT_IDS ?? '').split(',').filter((s) => s !== '').map(Number);
     // Until the lease succeeds we keep running as lcore `lcore` (ours): no shared id (T8).
     const x = eal.lcoreTable.lease(candidates, eal.slot);
