@@ -26,7 +26,7 @@
  * so and forwards on (what is in its ring, then whatever a restarted server hands it).
  */
 import {
-  Eal, EthDev, Hands, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, MBUF, type ProgramSpec, type Sink, type Source,
+  Eal, EthDev, Hands, Mbufs, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, type ProgramSpec, type Sink, type Source,
 } from '../../index.js';
 import { MAX_CLIENTS, PC, PortInfoView, clientBlock, clientRingName } from '../mp_server/common.js';
 
@@ -181,7 +181,7 @@ class Client {
   private readonly src: Source;
   private readonly waitSrc: Source;
   private readonly sinks: Sink[];
-  private readonly u16: Uint16Array;
+  private readonly mbufs: Mbufs;
   private readonly f64: Float64Array;
   private readonly poll: boolean;
   /** Port id → index (in the server's list) of the port to send it out of. The server only
@@ -202,7 +202,7 @@ class Client {
     this.src = hands.source(ring);
     // The same ring, sleeping on its doorbell while empty (bounded): the window stays exact.
     this.waitSrc = hands.sourceOf({ rxBurst: (h, n) => ring.waitDequeueBurst(h, n, WAIT_MS) }, ring);
-    this.u16 = new Uint16Array(eal.region.buffer);
+    this.mbufs = new Mbufs(eal);
     this.f64 = eal.region.f64;
     this.poll = idle === 'poll';
     const np = info.numPorts;
@@ -223,7 +223,7 @@ class Client {
   slice(ms: number): void {
     const end = performance.now() + ms;
     const hands = this.hands;
-    const u16 = this.u16;
+    const mbufs = this.mbufs;
     const f64 = this.f64;
     const outOf = this.outOf;
     const bufs = this.bufs;
@@ -252,7 +252,7 @@ class Client {
       const pkts = hands.array(0);
       for (let i = 0; i < n; i++) {
         const h = pkts[i]!;
-        const o = outOf[u16[(h + MBUF.PORT) >>> 1]!]!;
+        const o = outOf[mbufs.port(h)]!;
         bufs[o]![top[o]!++] = h;
       }
       for (let o = 0; o < np; o++) if (top[o] !== hands.count(1 + o)) hands.commit(1 + o, top[o]!);

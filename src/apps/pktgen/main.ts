@@ -40,7 +40,7 @@
  * the generator over net_null.
  */
 import {
-  Eal, EthDev, Hands, MBUF, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
+  Eal, EthDev, Hands, Mbufs, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
   isMpdkError, parseArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type ProgramArgs, type ProgramSpec, type Sink, type Source, type Wire, type WireSide,
 } from '../../index.js';
 import { RxCounter } from './counter.js';
@@ -276,8 +276,7 @@ class Generator {
   private readonly tx: TxSide[] = [];
   private readonly rx: RxSide[] = [];
   private readonly u8: Uint8Array;
-  private readonly u16: Uint16Array;
-  private readonly u32: Uint32Array;
+  private readonly mbufs: Mbufs;
   private readonly dv: DataView;
   /** The ownership record: arrays 0..nTx-1 pending TX frames per port, array RXA the RX burst. */
   private readonly hands: Hands;
@@ -309,8 +308,7 @@ class Generator {
     this.pool = pool;
     this.o = o;
     this.u8 = eal.region.u8;
-    this.u16 = new Uint16Array(eal.region.buffer);
-    this.u32 = eal.region.u32;
+    this.mbufs = new Mbufs(eal);
     this.dv = eal.region.dv;
     this.seal = new FrameSeal(this.u8);
     // Few spins: replies come after the application wakes up; spinning for them only burns CPU.
@@ -496,15 +494,11 @@ class Generator {
       if (n === 0) continue;
       const pend = h.array(t.k);
       for (let i = 0; i < n; i++) {
-        const off = this.dataOffset(pend[i]!);
+        const off = this.mbufs.dataOffset(pend[i]!);
         this.unsentFlows.push(this.dv.getUint32(off + UDP_FRAME_HLEN + PAYLOAD.FLOW, true));
       }
       h.free(t.k);
     }
-  }
-
-  private dataOffset(h: number): number {
-    return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + this.u16[(h + MBUF.DATA_OFF) >>> 1]!;
   }
 
   /** One burst for the next TX port: retry what it refused last time, or build new frames. */
@@ -512,8 +506,7 @@ class Generator {
     const tx = this.tx;
     const t = tx[this.txCursor]!;
     this.txCursor = this.txCursor + 1 === tx.length ? 0 : this.txCursor + 1;
-    const u16 = this.u16;
-    const u32 = this.u32;
+    const mbufs = this.mbufs;
     const hands = this.hands;
     const pend = hands.array(t.k);
     const nowUs = this.originUs + nowMs * 1000;
@@ -522,10 +515,10 @@ class Generator {
     if (n > 0) {
       for (let i = 0; i < n; i++) {
         const h = pend[i]!;
-        const off = this.dataOffset(h);
+        const off = mbufs.dataOffset(h);
         this.dv.setFloat64(off + UDP_FRAME_HLEN + PAYLOAD.TX_TIME, nowUs, true);
         this.seal.seal(off);
-        bytes += u16[(h + MBUF.DATA_LEN) >>> 1]!;
+        bytes += mbufs.dataLen(h);
       }
     } else {
       let want = this.o.burst;
@@ -548,10 +541,10 @@ class Generator {
       const k = t.k;
       for (let i = 0; i < want; i++) {
         const h = pend[i]!;
-        const off = this.dataOffset(h);
+        const off = mbufs.dataOffset(h);
         const len = plan.build(k, off, nowUs); // sealed (UDP checksum) as it is built
-        u16[(h + MBUF.DATA_LEN) >>> 1] = len;
-        u32[(h + MBUF.PKT_LEN) >>> 2] = len;
+        mbufs.setDataLen(h, len);
+        mbufs.setPktLen(h, len);
         bytes += len;
       }
       this.built += want;
@@ -560,7 +553,7 @@ class Generator {
     const r = hands.tx(t.k, t.sink);
     if (r < n) {
       const left = hands.array(t.k); // the rest, moved to its front
-      for (let i = 0; i < n - r; i++) bytes -= u16[(left[i]! + MBUF.DATA_LEN) >>> 1]!;
+      for (let i = 0; i < n - r; i++) bytes -= mbufs.dataLen(left[i]!);
     }
     if (r > 0) {
       t.sent += r;
@@ -601,7 +594,7 @@ class Generator {
     if (k === 0) return 0;
     const h = hands.array(this.rxa);
     const u8 = this.u8;
-    const u16 = this.u16;
+    const mbufs = this.mbufs;
     const info = this.info;
     const counter = this.counter;
     const flows = counter.flows;
@@ -609,8 +602,8 @@ class Generator {
     const before = counter.received;
     for (let i = 0; i < k; i++) {
       const m = h[i]!;
-      const len = u16[(m + MBUF.DATA_LEN) >>> 1]!;
-      const off = this.dataOffset(m);
+      const len = mbufs.dataLen(m);
+      const off = mbufs.dataOffset(m);
       if (!readPayload(u8, off, len, info)) counter.foreign++;
       else if (!this.seal.intact(off, len)) counter.corrupt++;
       else if (info.flow < flows && info.txTime >= this.runStartUs && info.txTime <= nowUs) {
