@@ -31,7 +31,7 @@
  */
 import {
   Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
-  parseArgs, parseIdleMode, parsePortmask, processStartTime, type ProgramArgs, type ProgramSpec, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
+  parseArgs, parseIdleMode, parsePortmask, thisProcess, type ProgramArgs, type ProgramSpec, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
 } from '../../index.js';
 import { MAX_CLIENTS, MAX_PI_PORTS, MZ_PORT_INFO, PC, PI, PKTMBUF_POOL_NAME, PORT_INFO_BYTES, PORT_INFO_MAGIC, PORT_INFO_VERSION, PortInfoView, clientBlock, clientRingName } from './common.js';
 import type { StatsArg } from './stats.js';
@@ -191,7 +191,7 @@ function create(eal: Eal, dev: EthDev, app: AppOptions, rings: Ring[]): { info: 
   r.u32[(z + PI.NUM_CLIENTS) >>> 2] = nc;
   r.u32[(z + PI.RING_SIZE) >>> 2] = rings[0]!.capacity;
   r.i32[(z + PI.SERVER_PID) >>> 2] = process.pid;
-  r.f64[(z + PI.SERVER_START) >>> 3] = processStartTime(process.pid);
+  r.f64[(z + PI.SERVER_START) >>> 3] = thisProcess().start;
   app.ports.forEach((p, i) => (r.u8[z + PI.PORT_ID + i] = p));
   r.storeRelease(z + PI.MAGIC, PORT_INFO_MAGIC);
   return { info: new PortInfoView(eal, z), pool };
@@ -217,7 +217,7 @@ function adopt(eal: Eal, app: AppOptions, rings: Ring[]): { info: PortInfoView; 
   const rep = reclaimDead(eal); // before we touch the dead server's queues and rings
   const r = eal.region;
   r.i32[(info.offset + PI.SERVER_PID) >>> 2] = process.pid;
-  r.f64[(info.offset + PI.SERVER_START) >>> 3] = processStartTime(process.pid);
+  r.f64[(info.offset + PI.SERVER_START) >>> 3] = thisProcess().start;
   process.stdout.write(`mp_server: adopted the live instance '${eal.filePrefix}' (processes ${others.join(', ')}); ${describeReclaim(rep)}\n`);
   return { info, pool };
 }

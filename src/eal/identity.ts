@@ -1,0 +1,26 @@
+/**
+ * A process as mpdk names it in shared memory: its pid and its start time (clock ticks
+ * since boot, /proc/PID/stat field 22), so that a reused pid is never taken for the process
+ * it replaced. A program that publishes who it is (mp_server in its port table) writes both;
+ * whoever reads them asks `livenessOf`, which decides death on evidence only.
+ */
+import { livenessName, processLiveness, processStartTime } from '../native/libc.js';
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly start: number;
+}
+
+/** This process. */
+export function thisProcess(): ProcessIdentity {
+  return { pid: process.pid, start: processStartTime(process.pid) };
+}
+
+/**
+ * What is known of process `p`: 'alive'; 'dead' (proven: no such process, a zombie, or its
+ * pid now names a later process); 'unknown' (could not tell, e.g. out of descriptors):
+ * never to be treated as dead.
+ */
+export function livenessOf(p: ProcessIdentity): 'alive' | 'dead' | 'unknown' {
+  return livenessName(processLiveness(p.pid, p.start));
+}
