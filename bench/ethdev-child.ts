@@ -13,7 +13,8 @@
  *          {fwd, dropped}.
  * The stop word is u32 0 of memzone BENCH_ETH (made by gen).
  */
-import { Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, MBUF, L2fwdRewriter, type PortConf } from '../src/index.js';
+import { Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, L2fwdRewriter, type PortConf } from '../src/index.js';
+import { MBUF } from '../src/internal.js';
 
 const [role, prefix, msArg] = process.argv.slice(2) as [string, string, string];
 const MS = Number(msArg);

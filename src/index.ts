@@ -1,6 +1,13 @@
 /**
- * mpdk: DPDK's multi-process model for Node.js. Everything the shipped programs use is
- * exported from here.
+ * mpdk: DPDK's multi-process model for Node.js. The public face: everything the shipped
+ * programs (src/apps) use is exported from here, and they import nothing else.
+ *
+ * It exports concepts, not layouts: objects and their operations, read-only views for
+ * inspection, constants of the API (flags, sizes, states a method returns). No table of
+ * mpdk's own shared-memory layouts and no libc call is part of it; those are in
+ * 'mpdk/internal' (src/internal.ts) for the library's own tests and tools, with no
+ * stability promise. The byte layouts of standard formats (Ethernet, IP, UDP and TCP
+ * headers, pktgen's payload, pcap files) are exported: they do not change with mpdk.
  */
 export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions } from './eal/eal.js';
 export { MpdkError, UsageError, isMpdkError, type ErrorCode } from './eal/errors.js';
@@ -21,11 +28,11 @@ export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_N
 export { RingView, type RingEntry } from './ring/view.js';
 export { type ClaimInfo } from './ring/claims.js';
 export {
-  Mempool, MPH, MPC, EH, OP_REFILL, OP_FLUSH, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
+  Mempool, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
   type AuditReport, type ObjInit, type PoolEntry,
 } from './mempool/mempool.js';
 export {
-  Mbufs, PktmbufPool, MBUF, MBUF_POOL_PRIV, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
+  Mbufs, PktmbufPool, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
 } from './mbuf/mbuf.js';
 export { toeplitz, ToeplitzTable, PacketHasher, Reta, RSS_KEY_DEFAULT, RSS_KEY_SYMMETRIC, RSS_KEY_LEN, RSS_HF, RETA_SIZE_DEFAULT } from './net/rss.js';
 export {
@@ -47,23 +54,22 @@ export {
   Port, Devargs, parseVdev, RssSteer, STAT_PACKETS, STAT_OCTETS, STAT_ERRORS, STAT_NOMBUF, STAT_MISSED,
   type NetDriver, type DriverPort, type RxQueue, type TxQueue, type Wire, type VdevInfo,
 } from './ethdev/driver.js';
-export { ED, EP, EQ, MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
+export { MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
 export { registerDriver, findDriver, driverNames } from './ethdev/registry.js';
 export { portTable, portQueues, type QueueView } from './ethdev/table.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { Supervisor, joinSupervisor, type Supervised } from './eal/supervise.js';
 export { thisProcess, livenessOf, type ProcessIdentity } from './eal/identity.js';
-export { setParentDeathSignal, allowedCpus, onlineCpus, setAffinity, processAlive, processStartTime } from './native/libc.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
 export {
-  CaptureReader, captureStats, captureRingName, tapRx, tapTx, CAPH, CAP_MAGIC, CAP_WRAP, EQ_CAPTURE,
+  CaptureReader, captureStats,
   type CaptureDir, type CaptureOptions, type CaptureCounters, type CaptureSink, type CaptureRingInfo,
 } from './ethdev/capture.js';
 export {
-  Hands, Source, Sink, HANDS, HARR, HANDS_MZ_PREFIX, listRecords, heldHandles,
+  Hands, Source, Sink, listRecords, heldHandles,
   type HandsRecord, type Held,
 } from './ownership/hands.js';
-export { reclaimDead, RECLAIM_LOCK_MZ, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
+export { reclaimDead, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
 export { auditInstance, type InstanceAudit, type PoolAudit, type AuditOptions } from './ownership/audit.js';
 
 // The built-in network drivers, registered with ethdev's registry when the package loads

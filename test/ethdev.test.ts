@@ -6,9 +6,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  MBUF,
   Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, formatMac, isMpdkError, MBUF_F_RX_RSS_HASH, type ErrorCode,
 } from '../src/index.js';
+import { MBUF } from '../src/internal.js';
 import { leftovers, reapAll, spawnNode, uniquePrefix, type Child, refused } from './helpers.js';
 
 const CHILD = 'dist/test/ethdev-child.js';

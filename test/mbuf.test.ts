@@ -4,9 +4,8 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Eal, Mempool, PktmbufPool, Mbufs, MBUF, PKTMBUF_HEADROOM, MBUF_PORT_INVALID, isMpdkError, type ErrorCode,
-} from '../src/index.js';
+import { Eal, Mempool, PktmbufPool, Mbufs, PKTMBUF_HEADROOM, MBUF_PORT_INVALID, isMpdkError, type ErrorCode } from '../src/index.js';
+import { MBUF } from '../src/internal.js';
 import { leftovers, reapAll, spawnNode, uniquePrefix, refused } from './helpers.js';
 
 const CHILD = 'dist/test/mempool-child.js';
