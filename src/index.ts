@@ -10,6 +10,7 @@
  * headers, pktgen's payload, pcap files) are exported: they do not change with mpdk.
  */
 export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions } from './eal/eal.js';
+export { listInstances, cleanupInstance, mib, type InstanceSummary, type CleanupReport } from './eal/instances.js';
 export { MpdkError, UsageError, isMpdkError, type ErrorCode } from './eal/errors.js';
 export { parseEalArgs, parseCoreList, parseCoreMask, checkFilePrefix, EAL_USAGE, EAL_OPTION_NAMES, MAX_LCORE, type EalOptions, type ProcType } from './eal/options.js';
 export {

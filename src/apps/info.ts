@@ -1,28 +1,29 @@
 /** `mpdk info --file-prefix X [--json]`: the instance, read-only (changes nothing). */
-import { Eal, FILE_PREFIX_OPTION, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
-import { describeAll } from '../eal/describe.js';
-import { HDR } from '../eal/region.js';
+import { describeAll, Eal, FILE_PREFIX_OPTION, instancePrefix, mib, parseArgs, type ProgramSpec } from '../index.js';
 
 export const spec: ProgramSpec = {
   name: 'info',
-  synopsis: '[--file-prefix NAME] [--json]',
+  synopsis: '[--file-prefix NAME] [--json] [--huge-dir DIR]',
   eal: false,
   about: 'The instance, read-only: region, processes, lcores, memzones, heap and every object.',
-  options: [FILE_PREFIX_OPTION, { names: ['--json'], help: 'the same as one JSON document' }],
+  options: [
+    FILE_PREFIX_OPTION, { names: ['--json'], help: 'the same as one JSON document' },
+    { names: ['--huge-dir'], value: 'DIR', help: 'where the region is when the instance used --huge-dir' },
+  ],
 };
 
 export function main(argv: string[]): number {
   const a = parseArgs(spec, argv);
   const filePrefix = instancePrefix(a);
   const json = a.has('--json');
-  const eal = Eal.observe(filePrefix);
+  const eal = Eal.observe(filePrefix, 'warning', a.value('--huge-dir'));
   const r = eal.region;
   const heap = eal.heapStats();
   const lcores = eal.lcoreTable.list();
   const processes = eal.processes.list().map((p) => ({ ...p, lcores: lcores.filter((l) => l.pid === p.pid).map((l) => l.lcore) }));
   const report = {
     filePrefix,
-    region: { path: r.path, size: r.size, used: heap.total - heap.free, generation: r.generation, created: new Date(r.f64[HDR.CREATED_MS >>> 3]!).toISOString() },
+    region: { path: r.path, size: r.size, used: heap.total - heap.free, generation: r.generation, created: new Date(r.createdMs).toISOString() },
     primary: { pid: eal.primaryPid(), alive: eal.primaryAlive() },
     processes,
     lcores,
@@ -36,10 +37,10 @@ export function main(argv: string[]): number {
     return 0;
   }
   const w = (s: string): boolean => process.stdout.write(s + '\n');
-  w(`instance '${filePrefix}': ${r.size >> 20} MiB region at ${r.path}, ${((report.region.used / r.size) * 100).toFixed(1)}% used, generation ${r.generation}`);
+  w(`instance '${filePrefix}': ${mib(r.size)} MiB region at ${r.path}, ${((report.region.used / r.size) * 100).toFixed(1)}% used, generation ${r.generation}`);
   w(`primary: pid ${report.primary.pid} (${report.primary.alive ? 'alive' : 'not running'})`);
   w(`processes:`);
-  for (const p of processes) w(`  pid ${String(p.pid).padEnd(8)} ${p.type.padEnd(9)} ${p.name.padEnd(24)} lcores ${p.lcores.join(',') || '-'}  ${p.alive ? 'alive' : 'DEAD'}`);
+  for (const p of processes) w(`  pid ${String(p.pid).padEnd(8)} ${p.type.padEnd(9)} ${p.name.padEnd(24)} lcores ${p.lcores.join(',') || '-'}  ${p.liveness === 'alive' ? 'alive' : p.liveness === 'dead' ? 'DEAD' : 'UNKNOWN (could not tell; not treated as dead)'}`);
   w(`memzones (${report.memzones.length}):`);
   for (const m of report.memzones) w(`  ${m.name.padEnd(32)} offset 0x${m.offset.toString(16).padStart(8, '0')}  length ${m.length}  by pid ${m.creator}`);
   w(`heap: total ${heap.total}, free ${heap.free}, largest free ${heap.largestFree}, allocations ${heap.allocations}`);

@@ -4,11 +4,9 @@
  * claims its lcores; `close()` undoes all of it, and the last process out removes the
  * instance's files.
  *
- * Files of instance P (all 0600, folder 0700):
- *   $MPDK_RUNTIME_DIR/mpdk.P/        (default /dev/shm/mpdk.P)
- *     config    the primary holds an exclusive flock on it for its whole life; it holds
- *               {"pid", "region"} as JSON for tools
- *     region    the shared region (or <huge-dir>/mpdk.P.region with --huge-dir)
+ * Files of instance P: instance.ts (where they are) and safe-open.ts (how they are opened:
+ * through the checked folder's descriptor, no link followed, created exclusively, read only
+ * if regular). No path is read from a file.
  *
  * Process life cycle (who may move it):
  *   (none) --init primary--> PRIMARY        creates or adopts the region
@@ -22,7 +20,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
+import { closeFd, onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
+import {
+  CONFIG_FILE, hugeRegionName, instanceFiles, needHugeDir, openHugeDir, openInstanceDir, readConfig, regionPlace, removeInstanceDirIfEmpty, REGION_FILE,
+  type ConfigFile, type InstanceFiles, type RegionPlace,
+} from './instance.js';
+import { SafeDir } from './safe-open.js';
+import { guardStartup } from './startup.js';
 import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
@@ -32,7 +36,7 @@ import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, parseEalArgs, type EalOptions } from './options.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
 import {
-  createRegionFile, fnv1a, HDR, openRegionFile, Region, REGION_MAGIC, REGION_VERSION, RegionState, TABLES_OFFSET,
+  createRegionFile, fnv1a, HDR, mib, openRegionFile, Region, REGION_MAGIC, REGION_VERSION, RegionState, TABLES_OFFSET,
 } from './region.js';
 import { BLK } from './heap.js';
 import { MZ } from './memzone.js';
@@ -45,38 +49,7 @@ export const MPDK_VERSION: string = (require('../../../package.json') as { versi
 /** Hash of every EAL layout table: a process built from other code refuses to attach. */
 export const LAYOUT_HASH = fnv1a(JSON.stringify({ REGION_VERSION, HDR, BLK, MZ, PROC, LC, v: MPDK_VERSION }));
 
-export function runtimeBase(): string {
-  return process.env.MPDK_RUNTIME_DIR ?? '/dev/shm';
-}
-
-export function instanceDir(prefix: string): string {
-  return path.join(runtimeBase(), `mpdk.${prefix}`);
-}
-
-export interface InstanceFiles {
-  dir: string;
-  config: string;
-  region: string;
-}
-
-export function instanceFiles(prefix: string, hugeDir?: string): InstanceFiles {
-  const dir = instanceDir(prefix);
-  return { dir, config: path.join(dir, 'config'), region: hugeDir ? path.join(hugeDir, `mpdk.${prefix}.region`) : path.join(dir, 'region') };
-}
-
-/** What the primary writes into config for tools. */
-interface ConfigFile {
-  pid: number;
-  region: string;
-}
-
-function readConfigFile(p: string): ConfigFile | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(p, 'utf8')) as ConfigFile;
-  } catch {
-    return undefined;
-  }
-}
+export { runtimeBase, instanceFiles, type InstanceFiles } from './instance.js';
 
 const LEVELS = { error: 0, warning: 1, info: 2, debug: 3 } as const;
 export type LogLevel = keyof typeof LEVELS;
@@ -84,7 +57,11 @@ export type LogLevel = keyof typeof LEVELS;
 export interface EalInitOptions {
   /** Program name, recorded in the process table (e.g. "simple_mp" or "l2fwd_fork:slave"). */
   name?: string;
-  /** Handle SIGINT/SIGTERM/SIGHUP by closing and exiting (default true). */
+  /**
+   * Kept for compatibility; no longer changes anything: from `Eal.init` on, SIGINT, SIGTERM
+   * and SIGHUP close the EAL and exit unless the program listens for that signal itself
+   * (startup.ts). Programs add listeners with process.on/once, never removeAllListeners.
+   */
   handleSignals?: boolean;
   /** The program runs only as the primary: a refusal then advises no --proc-type that would be refused too. */
   only?: 'primary';
@@ -93,7 +70,10 @@ export interface EalInitOptions {
 /** How the EAL state is handed to a worker thread (lcore) of the same process. */
 export interface WorkerHandoff {
   options: EalOptions;
-  regionPath: string;
+  /** The region's folder: a descriptor this process opened and checked, and its path. */
+  regionDirFd: number;
+  regionDir: string;
+  regionName: string;
   procType: 'primary' | 'secondary';
   slot: number;
   lcore: number;
@@ -117,6 +97,9 @@ export class Eal {
   readonly adopted: boolean;
   readonly isWorker: boolean;
   private configFd = -1;
+  /** The instance folder (checked, open for this process's life); null for a worker. */
+  private dir: SafeDir | null;
+  private readonly place: RegionPlace;
   private closed = false;
   private watch: NodeJS.Timeout | undefined;
   private primaryExitHandlers: ((pid: number) => void)[] = [];
@@ -124,8 +107,10 @@ export class Eal {
 
   private constructor(a: {
     options: EalOptions; procType: 'primary' | 'secondary'; region: Region; files: InstanceFiles; slot: number;
-    lcore: number; adopted: boolean; isWorker: boolean; configFd: number;
+    lcore: number; adopted: boolean; isWorker: boolean; configFd: number; dir: SafeDir | null; place: RegionPlace;
   }) {
+    this.dir = a.dir;
+    this.place = a.place;
     this.options = a.options;
     this.procType = a.procType;
     this.region = a.region;
@@ -168,7 +153,10 @@ export class Eal {
   static init(argv: readonly string[], init: EalInitOptions = {}): { eal: Eal; args: string[] } {
     const { eal: options, appArgs } = parseEalArgs(argv);
     if (options.help) throw new UsageError(EAL_USAGE);
+    // Before anything is created: a signal from here on is honoured (startup.ts).
+    const guard = guardStartup();
     const eal = Eal.start(options, init.name ?? path.basename(process.argv[1] ?? 'mpdk'), init.only);
+    guard.started(eal);
     if (init.handleSignals !== false) eal.closeOnSignals();
     return { eal, args: appArgs };
   }
@@ -177,70 +165,65 @@ export class Eal {
     const files = instanceFiles(options.filePrefix, options.hugeDir);
     // A secondary creates nothing: not even the folder.
     if (options.procType === 'secondary') return Eal.becomeSecondary(options, files, name);
-    fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-    const dirStat = fs.statSync(files.dir);
-    if (typeof process.getuid === 'function' && dirStat.uid !== process.getuid()) {
-      throw new MpdkError('EACCES', `${files.dir} belongs to uid ${dirStat.uid}, not to you; use another --file-prefix`);
-    }
-    const fd = fs.openSync(files.config, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    let keepFd = false;
+    // --huge-dir is checked before anything is made, so a bad one leaves nothing.
+    const hugeDir = options.hugeDir ? openHugeDir(options.hugeDir) : null;
+    // Owned here until becomePrimary hands them to the Eal (own.fd = -1 then).
+    const own = { fd: -1, locked: false, dir: null as SafeDir | null, handed: false };
     try {
-      if (flock(fd, LOCK_EX | LOCK_NB)) {
-        const eal = Eal.becomePrimary(options, files, fd, name);
-        keepFd = true;
-        return eal;
-      }
+      own.dir = openInstanceDir(options.filePrefix, true)!;
+      own.fd = openOrCreateConfig(own.dir);
+      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name);
       if (options.procType === 'primary') {
-        const holder = Eal.primaryPid(files);
+        const holder = readConfig(own.dir)?.pid ?? 0;
         const advice = only === 'primary' ? `${name.split(':')[0]} runs only as the primary: stop that process or use another --file-prefix` : 'start this one with --proc-type=secondary or auto';
         throw new MpdkError('EBUSY', `a primary process${holder ? ` (pid ${holder})` : ''} is already running for --file-prefix=${options.filePrefix}; ${advice}`);
       }
-      return Eal.becomeSecondary(options, files, name);
+    } catch (e) {
+      // We hold the primary lock and nothing was handed over: remove what this start made.
+      if (!own.handed && own.locked && own.dir) removeStale(own.dir, options.filePrefix, hugeDir);
+      throw e;
     } finally {
-      if (!keepFd) fs.closeSync(fd);
+      if (!own.handed) {
+        closeFd(own.fd);
+        own.dir?.close();
+        hugeDir?.close();
+      }
     }
+    return Eal.becomeSecondary(options, files, name);
   }
 
-  private static primaryPid(files: InstanceFiles): number {
-    return readConfigFile(files.config)?.pid ?? 0;
-  }
-
-  private static becomePrimary(options: EalOptions, files: InstanceFiles, configFd: number, name: string): Eal {
+  private static becomePrimary(
+    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean }, hugeDir: SafeDir | null, name: string,
+  ): Eal {
+    const configFd = own.fd;
+    const dir = own.dir!;
     // Trap T3: never re-initialise a region while a registered process of it lives.
     let region: Region | undefined;
     let adopted = false;
-    let regionPath = files.region;
-    const prev = readConfigFile(files.config);
-    if (prev?.region && fs.existsSync(prev.region)) regionPath = prev.region;
-    if (fs.existsSync(regionPath)) {
-      try {
-        const old = openRegionFile(regionPath, LAYOUT_HASH, MPDK_VERSION);
-        if (old.state === RegionState.READY && new ProcessTable(old).livePids().length > 0) {
-          region = old;
-          adopted = true;
-        }
-      } catch (e) {
-        if (e instanceof MpdkError && e.code === 'EPROTO') {
-          const pids = livePidsOfFile(regionPath);
-          if (pids.length > 0) throw new MpdkError('EPROTO', `${e.message} (live pids: ${pids.join(', ')})`);
-        }
-        // Otherwise a stale or damaged file: re-initialise below.
+    const place = regionPlace(options.filePrefix, dir, hugeDir);
+    try {
+      const old = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
+      if (old.state === RegionState.READY && new ProcessTable(old).livePids().length > 0) {
+        region = old;
+        adopted = true;
       }
-    }
-    if (!region) {
-      if (options.hugeDir) {
-        if (!fs.existsSync(options.hugeDir)) throw new MpdkError('ENOENT', `--huge-dir ${options.hugeDir} does not exist; mount hugetlbfs there (mount -t hugetlbfs nodev ${options.hugeDir})`);
-        if (regionPath !== files.region) tryUnlink(regionPath);
-        regionPath = files.region;
+    } catch (e) {
+      if (e instanceof MpdkError && e.code === 'EPROTO') {
+        const pids = livePidsOfFile(place);
+        if (pids.length > 0) throw new MpdkError('EPROTO', `${e.message} (live pids: ${pids.join(', ')})`);
       }
-      region = initRegion(regionPath, options);
+      if (e instanceof MpdkError && e.code === 'EACCES') throw e;
+      // Otherwise absent, stale or damaged: (re-)initialise below.
     }
+    // A region left on tmpfs by an instance that used --huge-dir before (or the reverse) goes.
+    if (!region && hugeDir) dir.remove(REGION_FILE);
+    region ??= initRegion(place, options);
     fs.ftruncateSync(configFd, 0);
-    fs.writeSync(configFd, JSON.stringify({ pid: process.pid, region: regionPath } satisfies ConfigFile), 0);
+    fs.writeSync(configFd, JSON.stringify({ pid: process.pid, hugetlbfs: place.hugetlbfs } satisfies ConfigFile), 0);
     const eal = new Eal({
-      options, procType: 'primary', region, files: { ...files, region: regionPath }, slot: -1, lcore: options.mainLcore,
-      adopted, isWorker: false, configFd,
+      options, procType: 'primary', region, files, slot: -1, lcore: options.mainLcore, adopted, isWorker: false, configFd, dir, place,
     });
+    own.handed = true; // the Eal's now: its close() or a failed registerSelf releases them
     // The start time is stored before the pid (a reader that loads the new pid, then the
     // start, gets ours; pid then start is the order primaryAlive() reads them in).
     region.f64[HDR.PRIMARY_START >>> 3] = processStartTime(process.pid);
@@ -252,67 +235,71 @@ export class Eal {
       region.setConfig({ vdevs: options.vdevs, lcores: options.lcores, name });
       region.storeRelease(HDR.STATE, RegionState.READY);
     }
-    eal.log('info', `primary: ${region.size >> 20} MiB shared region at ${regionPath} (${options.hugeDir ? 'hugetlbfs' : 'tmpfs'}), file prefix '${options.filePrefix}'`);
+    eal.log('info', `primary: ${mib(region.size)} MiB shared region at ${place.path} (${place.hugetlbfs ? 'hugetlbfs' : 'tmpfs'}), file prefix '${options.filePrefix}'`);
     return eal;
   }
 
   private static becomeSecondary(options: EalOptions, files: InstanceFiles, name: string): Eal {
     const noPrimary = (): MpdkError =>
       new MpdkError('ENOENT', `no primary process is running for --file-prefix=${options.filePrefix}; start the primary first (or use --proc-type=auto)`);
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const cfg = readConfigFile(files.config);
-      // A process that won the primary lock an instant ago has created the config file but
-      // not yet written it (it writes after the region is ready): wait for it, bounded.
-      if (!cfg && fs.existsSync(files.config) && Date.now() < deadline) {
-        sleepMs(5);
-        continue;
-      }
-      const regionPath = cfg?.region ?? files.region;
-      let region: Region;
-      try {
-        region = openRegionFile(regionPath, LAYOUT_HASH, MPDK_VERSION);
-      } catch (e) {
-        if (e instanceof MpdkError && e.code === 'ENOENT') {
+    const dir = openInstanceDir(options.filePrefix, false);
+    if (!dir) throw noPrimary();
+    let place: RegionPlace | undefined;
+    try {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const cfg = readConfig(dir);
+        // A process that won the primary lock an instant ago has created the config file but
+        // not yet written it (it writes after the region is ready): wait for it, bounded.
+        if (!cfg && Date.now() < deadline && dir.openExisting(CONFIG_FILE, false, 'the config file') >= 0) {
+          sleepMs(5);
+          continue;
+        }
+        if (cfg?.hugetlbfs && !options.hugeDir) throw needHugeDir(options.filePrefix);
+        place ??= regionPlace(options.filePrefix, dir, options.hugeDir);
+        const primaryMayLive = (): boolean => cfg !== undefined && processAlive(cfg.pid, 0);
+        let region: Region;
+        try {
+          region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
+        } catch (e) {
           // Being created right now by a primary that holds the lock? Wait, bounded.
-          if (cfg && processAlive(cfg.pid, 0) && Date.now() < deadline) {
-            sleepMs(5);
-            continue;
+          if (e instanceof MpdkError && (e.code === 'ENOENT' || e.code === 'EBUSY')) {
+            if (primaryMayLive() && Date.now() < deadline) {
+              sleepMs(5);
+              continue;
+            }
+            throw noPrimary();
           }
+          throw e;
+        }
+        const state = region.state;
+        const primaryPid = Atomics.load(region.i32, HDR.PRIMARY_PID >>> 2);
+        const primaryAlive = processAlive(primaryPid, region.f64[HDR.PRIMARY_START >>> 3]!);
+        if (state === RegionState.INITIALIZING && primaryAlive && Date.now() < deadline) {
+          sleepMs(5);
+          continue;
+        }
+        if (state !== RegionState.READY) throw noPrimary();
+        const eal = new Eal({
+          options, procType: 'secondary', region, files, slot: -1, lcore: options.mainLcore, adopted: false, isWorker: false, configFd: -1, dir, place,
+        });
+        // Without a live primary, a secondary may still join a live instance (a symmetric_mp
+        // restarted as secondary); with no live process at all, nobody is running it.
+        if (!primaryAlive && eal.processes.livePids().length === 0) throw noPrimary();
+        eal.registerSelf(ProcKind.SECONDARY, name);
+        if (eal.region.state !== RegionState.READY) {
+          eal.close();
           throw noPrimary();
         }
-        if (e instanceof MpdkError && e.code === 'EBUSY') {
-          if (cfg && processAlive(cfg.pid, 0) && Date.now() < deadline) {
-            sleepMs(5); // the primary has not finished writing the header
-            continue;
-          }
-          throw noPrimary();
-        }
-        throw e;
+        eal.log('info', `secondary: attached to the ${mib(region.size)} MiB region of '${options.filePrefix}' (primary pid ${primaryPid}${primaryAlive ? '' : ', not running'})`);
+        eal.watchPrimary();
+        place = undefined; // kept by the Eal
+        return eal;
       }
-      const state = region.state;
-      const primaryPid = Atomics.load(region.i32, HDR.PRIMARY_PID >>> 2);
-      const primaryAlive = processAlive(primaryPid, region.f64[HDR.PRIMARY_START >>> 3]!);
-      if (state === RegionState.INITIALIZING && primaryAlive && Date.now() < deadline) {
-        sleepMs(5);
-        continue;
-      }
-      if (state !== RegionState.READY) throw noPrimary();
-      const eal = new Eal({
-        options, procType: 'secondary', region, files: { ...files, region: regionPath }, slot: -1, lcore: options.mainLcore,
-        adopted: false, isWorker: false, configFd: -1,
-      });
-      // Without a live primary, a secondary may still join a live instance (a symmetric_mp
-      // restarted as secondary); with no live process at all, nobody is running it.
-      if (!primaryAlive && eal.processes.livePids().length === 0) throw noPrimary();
-      eal.registerSelf(ProcKind.SECONDARY, name);
-      if (eal.region.state !== RegionState.READY) {
-        eal.close();
-        throw noPrimary();
-      }
-      eal.log('info', `secondary: attached to the ${region.size >> 20} MiB region of '${options.filePrefix}' (primary pid ${primaryPid}${primaryAlive ? '' : ', not running'})`);
-      eal.watchPrimary();
-      return eal;
+    } catch (e) {
+      if (place?.hugetlbfs) place.dir.close();
+      dir.close();
+      throw e;
     }
   }
 
@@ -344,10 +331,11 @@ export class Eal {
 
   /** Attach from a worker thread of a process that already ran `init`. */
   static attachWorker(h: WorkerHandoff): Eal {
-    const region = openRegionFile(h.regionPath, LAYOUT_HASH, MPDK_VERSION);
+    const place: RegionPlace = { dir: SafeDir.adopt(h.regionDirFd, h.regionDir), name: h.regionName, path: path.join(h.regionDir, h.regionName), hugetlbfs: false };
+    const region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
     const eal = new Eal({
-      options: h.options, procType: h.procType, region, files: { ...instanceFiles(h.options.filePrefix, h.options.hugeDir), region: h.regionPath },
-      slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1,
+      options: h.options, procType: h.procType, region, files: instanceFiles(h.options.filePrefix, h.options.hugeDir),
+      slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1, dir: null, place,
     });
     if (onlineCpus().includes(h.lcore)) setAffinity([h.lcore]);
     return eal;
@@ -355,21 +343,36 @@ export class Eal {
 
   /** What a worker thread needs to attach as lcore `lcore`. */
   handoff(lcore: number): WorkerHandoff {
-    return { options: this.options, regionPath: this.files.region, procType: this.procType, slot: this.slot, lcore };
+    const { dir, name } = this.place;
+    return { options: this.options, regionDirFd: dir.fd, regionDir: dir.path, regionName: name, procType: this.procType, slot: this.slot, lcore };
   }
 
   /**
    * Attach read-only to instance `prefix` for tools (info, proc-info, top): no lock, no
    * registration; a write through the mapping would kill the process, so none can happen.
    */
-  static observe(prefix: string, logLevel = 'warning'): Eal {
-    const files = instanceFiles(prefix);
-    const cfg = readConfigFile(files.config);
-    const regionPath = cfg?.region ?? files.region;
-    if (!fs.existsSync(regionPath)) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${regionPath})`);
-    const region = openRegionFile(regionPath, LAYOUT_HASH, MPDK_VERSION, true);
-    const options = parseEalArgs(['--file-prefix', prefix, '--log-level', logLevel]).eal;
-    return new Eal({ options, procType: 'secondary', region, files: { ...files, region: regionPath }, slot: -1, lcore: -1, adopted: false, isWorker: false, configFd: -1 });
+  static observe(prefix: string, logLevel = 'warning', hugeDir?: string): Eal {
+    const files = instanceFiles(prefix, hugeDir);
+    const dir = openInstanceDir(prefix, false);
+    if (!dir) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${files.dir})`);
+    let place: RegionPlace | undefined;
+    try {
+      if (readConfig(dir)?.hugetlbfs && !hugeDir) throw needHugeDir(prefix);
+      place = regionPlace(prefix, dir, hugeDir);
+      let region: Region;
+      try {
+        region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION, true);
+      } catch (e) {
+        if (e instanceof MpdkError && e.code === 'ENOENT') throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${place.path})`);
+        throw e;
+      }
+      const options = parseEalArgs(['--file-prefix', prefix, '--log-level', logLevel]).eal;
+      return new Eal({ options, procType: 'secondary', region, files, slot: -1, lcore: -1, adopted: false, isWorker: false, configFd: -1, dir, place });
+    } catch (e) {
+      if (place?.hugetlbfs) place.dir.close();
+      dir.close();
+      throw e;
+    }
   }
 
   // --- shared heap --------------------------------------------------------------------
@@ -477,7 +480,10 @@ export class Eal {
     }
     this.closed = true;
     if (this.watch) clearInterval(this.watch);
-    if (this.slot < 0) return; // observer
+    if (this.slot < 0) {
+      this.dir?.close(); // an observer: its folder descriptor is all it holds
+      return;
+    }
     this.lcoreTable.releaseAllOf(process.pid);
     const lastOut = new RobustLock(this.region.i32, HDR.PROC_LOCK).with(() => {
       this.processes.unregister(this.slot);
@@ -490,31 +496,23 @@ export class Eal {
   }
 
   private removeFiles(): void {
-    tryUnlink(this.files.region);
-    tryUnlink(this.files.config);
-    try {
-      fs.rmdirSync(this.files.dir);
-    } catch {
-      /* not empty or gone */
-    }
+    this.place.dir.remove(this.place.name);
+    this.dir?.remove(CONFIG_FILE);
+    removeInstanceDirIfEmpty(this.filePrefix);
   }
 
-  /** Close on SIGINT/SIGTERM/SIGHUP and on normal exit. Programs may add their own first. */
+  /**
+   * Close on SIGINT/SIGTERM/SIGHUP (unless the program has its own listener for the
+   * signal) and on exit: startup.ts. Eal.init arranges it for every process; idempotent.
+   */
   closeOnSignals(): void {
-    process.once('exit', () => this.close());
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      if (process.listenerCount(sig) > 0) continue;
-      process.once(sig, () => {
-        this.close();
-        process.exit(sig === 'SIGINT' ? 130 : 143);
-      });
-    }
+    guardStartup().started(this);
   }
 }
 
-function initRegion(regionPath: string, options: EalOptions): Region {
+function initRegion(place: RegionPlace, options: EalOptions): Region {
   const size = options.memoryMb * 1024 * 1024;
-  const r = createRegionFile(regionPath, Math.min(size, 2 ** 32 - 4096));
+  const r = createRegionFile(place, Math.min(size, 2 ** 32 - 4096));
   const u32 = r.u32;
   const procTable = TABLES_OFFSET;
   const lcoreTable = procTable + PROC_TABLE_BYTES;
@@ -535,14 +533,18 @@ function initRegion(regionPath: string, options: EalOptions): Region {
   return r;
 }
 
-function livePidsOfFile(regionPath: string): number[] {
+function livePidsOfFile(place: RegionPlace): number[] {
   // A region of another layout: read only the process table's pid words we know are at
   // TABLES_OFFSET in every format so far.
   try {
-    const fd = fs.openSync(regionPath, 'r');
+    const fd = place.dir.openExisting(place.name, false, 'the shared region');
+    if (fd < 0) return [];
     const buf = Buffer.alloc(PROC_TABLE_BYTES);
-    fs.readSync(fd, buf, 0, buf.length, TABLES_OFFSET);
-    fs.closeSync(fd);
+    try {
+      fs.readSync(fd, buf, 0, buf.length, TABLES_OFFSET);
+    } finally {
+      closeFd(fd);
+    }
     const out: number[] = [];
     for (let i = 0; i < PROC_TABLE_BYTES; i += PROC.BYTES) {
       const pid = buf.readInt32LE(i);
@@ -554,12 +556,23 @@ function livePidsOfFile(regionPath: string): number[] {
   }
 }
 
-function tryUnlink(p: string): void {
-  try {
-    fs.unlinkSync(p);
-  } catch {
-    /* gone */
+/** The config file, opened (made exclusively when absent): the primary lock's file. */
+function openOrCreateConfig(dir: SafeDir): number {
+  for (let i = 0; i < 3; i++) {
+    const fd = dir.openExisting(CONFIG_FILE, true, 'the config file');
+    if (fd >= 0) return fd;
+    const made = dir.createExclusive(CONFIG_FILE, 'the config file');
+    if (made >= 0) return made;
   }
+  throw new MpdkError('EBUSY', `the config file ${dir.pathOf(CONFIG_FILE)} keeps appearing and vanishing; is another mpdk starting or cleaning up the same --file-prefix?`);
+}
+
+/** Remove an instance's files while holding its primary lock with no live process. */
+function removeStale(dir: SafeDir, prefix: string, hugeDir: SafeDir | null): void {
+  if (hugeDir) hugeDir.remove(hugeRegionName(prefix));
+  dir.remove(REGION_FILE);
+  dir.remove(CONFIG_FILE);
+  removeInstanceDirIfEmpty(prefix);
 }
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));

@@ -21,7 +21,7 @@ import { BLK, Heap } from './heap.js';
 import { ACQUIRED, RobustLock } from './lock.js';
 import type { Region } from './region.js';
 import { processStartTime, processState, START_GONE } from '../native/libc.js';
-import { HDR } from './region.js';
+import { HDR, mib } from './region.js';
 
 export const MZ = { STATE: 0, OFFSET: 4, LENGTH: 8, ALIGN: 12, CREATOR: 16, NAME: 24, NAME_MAX: 32, TIME: 56, BYTES: 64 } as const;
 export const MEMZONE_MAX = 512;
@@ -141,7 +141,7 @@ export class Memzones {
       if (payload < 0) {
         r.storeRelease(e + MZ.STATE, MzState.FREE);
         const st = this.heap.stats();
-        throw new MpdkError('ENOSPC', `cannot reserve memzone '${name}' of ${length} bytes: the largest free block is ${st.largestFree} bytes (region ${r.size >> 20} MiB; start the primary with a larger -m)`);
+        throw new MpdkError('ENOSPC', `cannot reserve memzone '${name}' of ${length} bytes: the largest free block is ${st.largestFree} bytes (region ${mib(r.size)} MiB; start the primary with a larger -m)`);
       }
       r.u8.fill(0, payload, payload + length);
       r.u32[(e + MZ.OFFSET) >>> 2] = payload;

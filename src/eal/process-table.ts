@@ -13,7 +13,7 @@
  *   28  STATE   u32  ProcState            owner; RUNNING stored last
  *   32  NAME    32 bytes: program and role, e.g. "l2fwd_fork:slave"
  */
-import { processAlive, processStartTime } from '../native/libc.js';
+import { Liveness, livenessName, processAlive, processLiveness, processStartTime } from '../native/libc.js';
 import { MpdkError } from './errors.js';
 import type { Region } from './region.js';
 import { HDR } from './region.js';
@@ -41,7 +41,10 @@ export interface ProcessInfo {
   joined: number;
   parent: number;
   name: string;
+  /** Not known to be dead (alive, or could not tell: never treated as dead). */
   alive: boolean;
+  /** What is known: alive, dead (no such process, or another start time) or unknown. */
+  liveness: 'alive' | 'dead' | 'unknown';
 }
 
 export class ProcessTable {
@@ -119,6 +122,7 @@ export class ProcessTable {
       const off = this.slotOffset(slot);
       const pid = this.pidOf(slot);
       if (pid === 0) continue;
+      const liveness = processLiveness(pid, this.startOf(slot));
       out.push({
         slot,
         pid,
@@ -127,7 +131,8 @@ export class ProcessTable {
         joined: r.f64[(off + PROC.JOINED) >>> 3]!,
         parent: r.i32[(off + PROC.PARENT) >>> 2]!,
         name: r.readString(off + PROC.NAME, PROC.NAME_MAX),
-        alive: processAlive(pid, this.startOf(slot)),
+        alive: liveness !== Liveness.DEAD,
+        liveness: livenessName(liveness),
       });
     }
     return out;

@@ -17,7 +17,8 @@
  * never a read outside the mapping), then waits (bounded) for state READY.
  */
 import fs from 'node:fs';
-import { mapFd, type Mapping } from '../native/libc.js';
+import { closeFd, errnoName, mapFd, reserve, type Mapping } from '../native/libc.js';
+import type { RegionPlace } from './instance.js';
 import { MpdkError } from './errors.js';
 
 export const REGION_MAGIC = 0x4b44504d; // 'MPDK' little-endian
@@ -136,6 +137,11 @@ export class Region {
     return this.loadAcquire(HDR.STATE) as RegionState;
   }
 
+  /** Date.now() when the region was initialised. */
+  get createdMs(): number {
+    return this.f64[HDR.CREATED_MS >>> 3]!;
+  }
+
   get generation(): number {
     return this.u32At(HDR.GENERATION);
   }
@@ -155,44 +161,71 @@ export class Region {
   }
 }
 
-/** Create (or truncate) the region file with mode 0600, size `size`, and map it. */
-export function createRegionFile(path: string, size: number): Region {
-  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+const MIB = 1024 * 1024;
+
+/** Bytes as MiB for messages (unsigned: 2 GiB and more print right). */
+export function mib(bytes: number): string {
+  const m = bytes / MIB;
+  return Number.isInteger(m) ? String(m) : m.toFixed(1);
+}
+
+/**
+ * Create the region file `place` exclusively (mode 0600), reserve `size` bytes of it
+ * (fallocate: no page can later fail for want of space, so no SIGBUS) and map it. A stale
+ * file of that name is removed first (never followed). A region that does not fit is
+ * refused in one line saying how much is free and what to do; nothing is left behind.
+ */
+export function createRegionFile(place: RegionPlace, size: number): Region {
+  const { dir, name, path } = place;
+  let fd = dir.createExclusive(name, 'the shared region');
+  if (fd < 0) {
+    dir.remove(name);
+    fd = dir.createExclusive(name, 'the shared region');
+    if (fd < 0) throw new MpdkError('EEXIST', `the shared region ${path} appeared while it was being created; is another primary starting with the same --file-prefix?`);
+  }
+  let ok = false;
   try {
-    fs.fchmodSync(fd, 0o600);
+    const tooBig = (free: number): MpdkError => new MpdkError('ENOMEM',
+      `the shared region needs ${mib(size)} MiB but ${place.hugetlbfs ? `--huge-dir ${dir.path}` : dir.path} has ${mib(free)} MiB free; ` +
+      `start with a smaller -m (at most ${Math.max(0, Math.floor(free / MIB) - 1)}), free space there, or use --huge-dir DIR`);
+    const fsStat = fs.statfsSync(`/proc/self/fd/${dir.fd}`);
+    const free = fsStat.bavail * fsStat.bsize;
+    if (size > free) throw tooBig(free);
     try {
       fs.ftruncateSync(fd, size);
     } catch (e) {
       throw new MpdkError('ENOMEM', `cannot size the shared region ${path} to ${size} bytes (${(e as Error).message}); on hugetlbfs the size must be a multiple of the page size`);
     }
-    return new Region(path, mapFd(fd, size));
-  } catch (e) {
-    if (e instanceof MpdkError) throw e;
-    throw new MpdkError('ENOMEM', `cannot map the shared region ${path} (${(e as Error).message}); try a smaller -m or free hugepages`);
+    const r = reserve(fd, size);
+    if (r === -28 /* ENOSPC */) throw tooBig(free);
+    if (r < 0 && r !== -95 /* EOPNOTSUPP: statfs above is all we can check */) {
+      throw new MpdkError('ENOMEM', `cannot reserve ${mib(size)} MiB for the shared region ${path} (fallocate: ${errnoName(-r)})`);
+    }
+    let region: Region;
+    try {
+      region = new Region(path, mapFd(fd, size));
+    } catch (e) {
+      throw new MpdkError('ENOMEM', `cannot map the shared region ${path} (${(e as Error).message}); try a smaller -m or free hugepages`);
+    }
+    ok = true;
+    return region;
   } finally {
-    fs.closeSync(fd);
+    closeFd(fd);
+    if (!ok) dir.remove(name);
   }
 }
 
 /**
- * Map an existing region after validating its header against this code. Refuses a
- * file that is too small, foreign, of another version or layout, or owned by another user.
+ * Map an existing region after validating its header against this code. Refuses a file
+ * that is not a regular file of ours, too small, foreign, of another version or layout.
  */
-export function openRegionFile(path: string, layoutHash: number, version: string, readOnly = false): Region {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new MpdkError('ENOENT', `no shared region at ${path}`);
-    throw new MpdkError('EACCES', `cannot open the shared region ${path}: ${code}`);
-  }
+export function openRegionFile(place: RegionPlace, layoutHash: number, version: string, readOnly = false): Region {
+  const { path } = place;
+  const fd = place.dir.openExisting(place.name, !readOnly, 'the shared region');
+  if (fd < 0) throw new MpdkError('ENOENT', `no shared region at ${path}`);
   try {
     const st = fs.fstatSync(fd);
-    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-      throw new MpdkError('EACCES', `the shared region ${path} belongs to uid ${st.uid}, not to you (uid ${process.getuid()}); use your own --file-prefix`);
-    }
-    // A primary creating the file truncates it to 0, sizes it, and writes the magic last.
+    // A primary creating the file sizes it first and writes the magic last.
     if (st.size === 0) throw new MpdkError('EBUSY', `the shared region ${path} is being initialised`);
     if (st.size < TABLES_OFFSET) throw new MpdkError('EINVAL', `the shared region ${path} is truncated (${st.size} bytes); remove it with mpdk cleanup`);
     // Read the header with a plain read first: nothing is mapped until it checks out.
@@ -215,6 +248,6 @@ export function openRegionFile(path: string, layoutHash: number, version: string
     if (!tablesOk) throw new MpdkError('EINVAL', `the shared region ${path} has table offsets outside the file; it is damaged: remove it with mpdk cleanup`);
     return new Region(path, mapFd(fd, size, readOnly));
   } finally {
-    fs.closeSync(fd);
+    closeFd(fd);
   }
 }

@@ -294,7 +294,7 @@ export class Mempool {
     const eltRel = align64(cacheRel + cacheStride * MAX_LCORE) + 64; // element 0's header sits in the line before it
     const total = eltRel - 64 + stride * n;
     if (total >= eal.region.size) {
-      throw new MpdkError('ENOSPC', `mempool '${name}' needs ${total} bytes (${n} × ${stride}-byte elements); the region is ${eal.region.size >> 20} MiB: start the primary with a larger -m or ask for fewer or smaller elements`);
+      throw new MpdkError('ENOSPC', `mempool '${name}' needs ${total} bytes (${n} × ${stride}-byte elements); the region is ${eal.region.size >>> 20} MiB: start the primary with a larger -m or ask for fewer or smaller elements`);
     }
     const mz = eal.memzones.reserve(MEMPOOL_MZ_PREFIX + name, total, 64);
     try {

@@ -135,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mp_client ${id}: server pid ${now} adopted the instance\n`);
   }, 500);
   seeServer.unref();
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => (stopping = true));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => (stopping = true));
   process.once('exit', leave);
   process.stdout.write(`\nClient process ${id} handling packets (ring ${ring(id)}, TX queue ${id} of ports ${info.portIds.join(', ')})\n[Press Ctrl-C to quit ...]\n`);
 

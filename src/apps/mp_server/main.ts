@@ -147,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
   const fwd = new Forwarder(eal, dev, info, rings, app.idle);
   cleanup.push(() => fwd.hands.close());
   watchPeers(eal, info, cleanup);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => (stopping = true));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => (stopping = true));
 
   while (!stopping) {
     fwd.slice(SLICE_MS);

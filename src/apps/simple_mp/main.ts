@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!quitting) void quit(0); // Ctrl-D or end of piped input
   });
   cmd.on('interrupt', () => void quit(0)); // Ctrl-C at the prompt
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => void quit(sig === 'SIGINT' ? 0 : 1));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void quit(sig === 'SIGINT' ? 0 : 1));
   eal.onPrimaryExit((pid) => {
     if (eal.isPrimary) return;
     cmd.print(`simple_mp: the primary process (pid ${pid}) has exited; this secondary exits too: restart it after a new primary`);

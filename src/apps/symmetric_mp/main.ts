@@ -283,7 +283,7 @@ export async function main(argv: string[]): Promise<number> {
     eal.close();
     process.exit(code);
   };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig).once(sig, () => void stop(`Exiting on signal ${SIGNO[sig]}`, 0));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void stop(`Exiting on signal ${SIGNO[sig]}`, 0));
   for (const j of jobs) {
     j.done.catch((e: Error) => {
       if (stopping) return;
