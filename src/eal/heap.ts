@@ -55,7 +55,7 @@ export class Heap {
   constructor(private readonly r: Region) {}
 
   get start(): number {
-    return this.r.u32At(HDR.HEAP_START);
+    return this.r.checkSpan(this.r.u32At(HDR.HEAP_START), BLK.BYTES, 'heap start');
   }
 
   get end(): number {
@@ -73,6 +73,7 @@ export class Heap {
   }
 
   private checkBlock(off: number): number {
+    this.r.checkSpan(off, BLK.BYTES, 'heap block header');
     const size = this.r.u32[(off + BLK.SIZE) >>> 2]!;
     const state = this.r.u32[(off + BLK.STATE) >>> 2]!;
     if (size < BLK.BYTES || size % BLK.BYTES !== 0 || off + size > this.end || (state !== BLOCK_FREE && state !== BLOCK_USED)) {
@@ -150,6 +151,7 @@ export class Heap {
 
   /** Payload size of the used block at `payload` (headers excluded). */
   blockSize(payload: number): number {
+    this.r.checkSpan(payload - BLK.BYTES, BLK.BYTES, 'heap block header');
     return this.r.u32[(payload - BLK.BYTES + BLK.SIZE) >>> 2]! - BLK.BYTES;
   }
 

@@ -29,7 +29,7 @@ export class LcoreTable {
   private readonly base: number;
 
   constructor(private readonly r: Region) {
-    this.base = r.u32At(HDR.LCORE_TABLE);
+    this.base = r.checkSpan(r.u32At(HDR.LCORE_TABLE), LCORE_TABLE_BYTES, 'lcore table');
   }
 
   private off(lcore: number): number {

@@ -81,7 +81,7 @@ export class Memzones {
   private readonly table: number;
 
   constructor(private readonly r: Region, private readonly heap: Heap, private readonly lock: RobustLock) {
-    this.table = r.u32At(HDR.MEMZONE_TABLE);
+    this.table = r.checkSpan(r.u32At(HDR.MEMZONE_TABLE), MEMZONE_TABLE_BYTES, 'memzone table');
   }
 
   private entry(i: number): number {
@@ -106,10 +106,15 @@ export class Memzones {
 
   private describe(e: number): Memzone {
     const r = this.r;
+    const name = r.readString(e + MZ.NAME, MZ.NAME_MAX);
+    const offset = r.u32At(e + MZ.OFFSET);
+    const length = r.u32At(e + MZ.LENGTH);
+    // Whoever follows a memzone dereferences [offset, offset + length): check it once here.
+    r.checkSpan(offset, length, `memzone '${name}'`);
     return {
-      name: r.readString(e + MZ.NAME, MZ.NAME_MAX),
-      offset: r.u32At(e + MZ.OFFSET),
-      length: r.u32At(e + MZ.LENGTH),
+      name,
+      offset,
+      length,
       align: r.u32At(e + MZ.ALIGN),
       creator: r.i32[(e + MZ.CREATOR) >>> 2]!,
       time: r.f64[(e + MZ.TIME) >>> 3]!,

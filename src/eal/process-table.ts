@@ -51,7 +51,7 @@ export class ProcessTable {
   private readonly base: number;
 
   constructor(private readonly r: Region) {
-    this.base = r.u32At(HDR.PROC_TABLE);
+    this.base = r.checkSpan(r.u32At(HDR.PROC_TABLE), PROC_TABLE_BYTES, 'process table');
   }
 
   slotOffset(slot: number): number {

@@ -148,8 +148,13 @@ export class Region {
 
   config<T = unknown>(): T {
     const len = this.u32At(HDR.CONFIG_LEN);
-    if (len === 0 || len > CONFIG_MAX) return {} as T;
-    return JSON.parse(Buffer.from(this.buffer, CONFIG_OFFSET, len).toString('utf8')) as T;
+    if (len === 0) return {} as T;
+    if (len > CONFIG_MAX) throw new MpdkError('EIO', `corrupt region ${this.path}: configuration length ${len} beyond its ${CONFIG_MAX}-byte area; stop its processes and remove it with mpdk cleanup`);
+    try {
+      return JSON.parse(Buffer.from(this.buffer, CONFIG_OFFSET, len).toString('utf8')) as T;
+    } catch {
+      throw new MpdkError('EIO', `corrupt region ${this.path}: its configuration (${len} bytes at ${CONFIG_OFFSET}) is not JSON; stop its processes and remove it with mpdk cleanup`);
+    }
   }
 
   /** Replace the stored configuration (primary, before READY, or under the alloc lock). */

@@ -50,7 +50,7 @@ function describeAt(p: string): string {
         /* gone meanwhile */
       }
     }
-    return `${what} owned by uid ${st.uid}`;
+    return st.uid === euid() ? what : `${what} owned by uid ${st.uid}`;
   } catch {
     return 'something that is not a folder';
   }
@@ -203,5 +203,47 @@ export function readAllAndClose(fd: number, max = 65536): string {
     return buf.toString('utf8', 0, n);
   } finally {
     closeFd(fd);
+  }
+}
+
+/**
+ * Open a file the user named on the command line (rx_pcap=, tx_pcap=, dumpcap -w): the
+ * folders on its path are the user's choice, its last component is never followed (a link
+ * is refused), a FIFO or device is refused at once (O_NONBLOCK, then fstat), and an
+ * existing file written to must be a regular file of ours with one name (no hard link into
+ * someone else's file). 'write' creates (0644) or truncates; 'append' needs the file.
+ * Throws MpdkError whose message starts with `path:` and names the cause.
+ */
+export function openUserFile(file: string, how: 'read' | 'write' | 'append'): number {
+  const flags = how === 'read' ? O_RDONLY : how === 'write' ? fs.constants.O_WRONLY | O_CREAT : fs.constants.O_WRONLY | fs.constants.O_APPEND;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags | O_NOFOLLOW | O_NONBLOCK, 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    let link = code === 'ELOOP';
+    try {
+      link ||= fs.lstatSync(file).isSymbolicLink(); // EACCES from fs.protected_symlinks, for one
+    } catch {
+      /* absent */
+    }
+    if (link) throw new MpdkError('EACCES', `${file}: is a symbolic link (${describeAt(file)}); mpdk does not follow links for files it opens: give the file it points to`);
+    if (code === 'ENXIO') throw new MpdkError('EINVAL', `${file}: is a FIFO or socket with nobody at the other end, not a regular file`);
+    if (code === 'ENOENT') throw new MpdkError('ENOENT', `${file}: no such file (check the path and that its folder exists)`);
+    if (code === 'EACCES' || code === 'EPERM') throw new MpdkError('EACCES', `${file}: permission denied (check the file permissions)`);
+    throw new MpdkError('EIO', `${file}: cannot open: ${code ?? (e as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new MpdkError('EINVAL', `${file}: is ${kindOf(st)}, not a regular file`);
+    if (how !== 'read') {
+      if (st.uid !== euid()) throw new MpdkError('EACCES', `${file}: belongs to uid ${st.uid}, not to you (uid ${euid()}); mpdk will not write into another user's file: remove it or choose another name`);
+      if (st.nlink > 1) throw new MpdkError('EACCES', `${file}: has ${st.nlink} names (hard links); mpdk will not write through one: remove it or choose another name`);
+      if (how === 'write') fs.ftruncateSync(fd, 0);
+    }
+    return fd;
+  } catch (e) {
+    closeFd(fd);
+    throw e;
   }
 }

@@ -27,6 +27,7 @@
  */
 import fs from 'node:fs';
 import { MpdkError, type ErrorCode } from '../eal/errors.js';
+import { openUserFile } from '../eal/safe-open.js';
 
 export const PCAP = { MAGIC: 0, VERSION_MAJOR: 4, VERSION_MINOR: 6, THISZONE: 8, SIGFIGS: 12, SNAPLEN: 16, LINKTYPE: 20, HLEN: 24 } as const;
 export const PCAP_REC = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, LEN: 12, HLEN: 16 } as const;
@@ -100,9 +101,9 @@ export class PcapWriter {
     }
     let fd: number;
     try {
-      fd = fs.openSync(path, 'w', 0o644);
+      fd = openUserFile(path, 'write'); // no link followed, no FIFO, not another user's file
     } catch (e) {
-      throw fsError(e, 'create the file', path);
+      throw new MpdkError((e as MpdkError).code, `pcap ${(e as Error).message}`);
     }
     const w = new PcapWriter(path, fd, snaplen, opts.nanosecond === true, bufferSize);
     const dv = w.dv;
@@ -281,9 +282,9 @@ export class PcapReader {
   static open(path: string, opts: PcapReaderOptions = {}): PcapReader {
     let fd: number;
     try {
-      fd = fs.openSync(path, 'r');
+      fd = openUserFile(path, 'read'); // no link followed; a FIFO is refused, never waited on
     } catch (e) {
-      throw fsError(e, 'open the file', path);
+      throw new MpdkError((e as MpdkError).code, `pcap ${(e as Error).message}`);
     }
     try {
       const size = fs.fstatSync(fd).size;

@@ -55,6 +55,7 @@ import { MBUF, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
 import type { Mempool } from '../../mempool/mempool.js';
 import { PCAP, PcapReader, PcapRecord, PcapWriter } from '../../net/pcap.js';
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
+import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
 import { copyBytes } from '../../net/bytes.js';
 
@@ -303,10 +304,10 @@ class PcapTx implements TxQueue {
     this.fd = -1;
     if (txPath !== '') {
       try {
-        // O_APPEND without O_CREAT: the file and its header come from probe.
-        this.fd = fs.openSync(txPath, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+        // Append without creating: the file and its header come from probe. No link followed.
+        this.fd = openUserFile(txPath, 'append');
       } catch (e) {
-        throw new MpdkError((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENOENT' : 'EIO', `${port.name}: cannot open tx_pcap=${txPath} for appending: ${(e as Error).message} (probe created it; was it removed? restart the primary to re-create it)`);
+        throw new MpdkError((e as MpdkError).code, `${port.name}: cannot open tx_pcap for appending: ${(e as Error).message} (probe created it; was it removed? restart the primary to re-create it)`);
       }
       openTx.add(this);
       hookExit();
