@@ -137,6 +137,9 @@ test('--huge-dir shared with other users: a link or FIFO planted at the region n
     const i = await run('mpdk', ['info', '--file-prefix', p]);
     assert.notEqual(i.code, 0);
     assert.match(i.err, /on hugetlbfs \(--huge-dir\); give the same --huge-dir DIR/);
+    const i2 = await run('mpdk', ['info', '--file-prefix', p, '--huge-dir', huge]);
+    assert.equal(i2.code, 0, i2.err);
+    assert.match(i2.out, new RegExp(`16 MiB region at ${region}`));
     a.proc.stdin!.end();
     assert.equal(await a.exited, 0, a.err);
     assert.deepEqual(fs.readdirSync(huge), []);

@@ -16,13 +16,14 @@ import { Eal, FILE_PREFIX_OPTION, auditInstance, instancePrefix, parseArgs, type
 
 export const spec: ProgramSpec = {
   name: 'audit',
-  synopsis: '[--file-prefix NAME] [--json] [--settle N]',
+  synopsis: '[--file-prefix NAME] [--json] [--settle N] [--huge-dir DIR]',
   eal: false,
   about: 'Where every element of every pool of a running instance is: in the pool, in lcore caches, in rings,\nin port queues, held by live or dead processes, or nowhere (leaked). Read-only.',
   options: [
     FILE_PREFIX_OPTION,
     { names: ['--json'], help: 'one line: {"pools":[{"name", "size", "inPool", ..., "leaked", "duplicates"}, ...], "errors":[...]}' },
     { names: ['--settle'], value: 'N', help: 're-scan up to N times (1..9999) while traffic makes a scan look leaked (default 1)' },
+    { names: ['--huge-dir'], value: 'DIR', help: 'where the region is when the instance used --huge-dir' },
   ],
   exits: 'exit status: 0 every element accounted for; 1 leaked or duplicated elements, a pool or ring that cannot be\nread (cannot account), or refused at run time (no such instance: one line on stderr, nothing on stdout); 2 wrong command line',
 };
@@ -32,7 +33,7 @@ export function main(argv: string[]): number {
   const filePrefix = instancePrefix(args);
   const json = args.has('--json');
   const settle = args.int('--settle', 1, 9999) ?? 1;
-  const eal = Eal.observe(filePrefix);
+  const eal = Eal.observe(filePrefix, 'warning', args.value('--huge-dir'));
   const a = auditInstance(eal, { settle });
   if (json) {
     const pools = a.pools.map((p) => ({

@@ -3,7 +3,7 @@
  * and reports a failed call as a `NativeError` (the errno and its name).
  *
  * Everything above src/native sees ArrayBuffers, numbers and file descriptors, never koffi.
- * Pitfalls measured before this layer was written (docs/architecture.md, "native layer"):
+ * Pitfalls measured before this layer was written:
  * - `koffi.view` does not own the mapping; GC never unmaps it (memory.ts).
  * - A view is at most 4 GiB; larger requests abort the process (memory.ts refuses).
  * - `Atomics.wait` does not work on mapped buffers; cross-process sleep is a futex (futex.ts).
