@@ -168,7 +168,7 @@ export class Eal {
     // --huge-dir is checked before anything is made, so a bad one leaves nothing.
     const hugeDir = options.hugeDir ? openHugeDir(options.hugeDir) : null;
     // Owned here until becomePrimary hands them to the Eal (own.fd = -1 then).
-    const own = { fd: -1, locked: false, dir: null as SafeDir | null, handed: false };
+    const own = { fd: -1, locked: false, dir: null as SafeDir | null, handed: false, keep: false };
     try {
       own.dir = openInstanceDir(options.filePrefix, true)!;
       own.fd = openOrCreateConfig(own.dir);
@@ -180,7 +180,7 @@ export class Eal {
       }
     } catch (e) {
       // We hold the primary lock and nothing was handed over: remove what this start made.
-      if (!own.handed && own.locked && own.dir) removeStale(own.dir, options.filePrefix, hugeDir);
+      if (!own.handed && !own.keep && own.locked && own.dir) removeStale(own.dir, options.filePrefix, hugeDir);
       throw e;
     } finally {
       if (!own.handed) {
@@ -193,7 +193,7 @@ export class Eal {
   }
 
   private static becomePrimary(
-    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean }, hugeDir: SafeDir | null, name: string,
+    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean; keep: boolean }, hugeDir: SafeDir | null, name: string,
   ): Eal {
     const configFd = own.fd;
     const dir = own.dir!;
@@ -201,21 +201,36 @@ export class Eal {
     let region: Region | undefined;
     let adopted = false;
     const place = regionPlace(options.filePrefix, dir, hugeDir);
-    try {
-      const old = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
-      if (old.state === RegionState.READY && new ProcessTable(old).livePids().length > 0) {
-        region = old;
-        adopted = true;
-      }
-    } catch (e) {
-      if (e instanceof MpdkError && e.code === 'EPROTO') {
-        const pids = livePidsOfFile(place);
-        if (pids.length > 0) throw new MpdkError('EPROTO', `${e.message} (live pids: ${pids.join(', ')})`);
-      }
-      if (e instanceof MpdkError && e.code === 'EACCES') throw e;
-      // Otherwise absent, stale or damaged: (re-)initialise below.
+    // The previous primary's region may be elsewhere (it used --huge-dir, or did not):
+    // never start a second region beside a live one.
+    const prev = readConfig(dir);
+    if (prev?.hugetlbfs && !hugeDir) {
+      own.keep = true; // its files are not ours to remove
+      throw new MpdkError('EBUSY', `the instance '${options.filePrefix}' was started with --huge-dir (its region is there, perhaps still in use); start with the same --huge-dir, or remove it with mpdk cleanup --file-prefix ${options.filePrefix} --huge-dir DIR`);
     }
-    // A region left on tmpfs by an instance that used --huge-dir before (or the reverse) goes.
+    const candidates = hugeDir ? [place, regionPlace(options.filePrefix, dir, null)] : [place];
+    for (const cand of candidates) {
+      try {
+        const old = openRegionFile(cand, LAYOUT_HASH, MPDK_VERSION);
+        const live = old.state === RegionState.READY ? new ProcessTable(old).livePids() : [];
+        if (live.length > 0 && cand !== place) {
+          own.keep = true;
+          throw new MpdkError('EBUSY', `the live instance '${options.filePrefix}' (processes ${live.join(', ')}) has its region at ${cand.path}; start with the same --huge-dir setting as its processes`);
+        }
+        if (live.length > 0) {
+          region = old;
+          adopted = true;
+        }
+      } catch (e) {
+        if (e instanceof MpdkError && e.code === 'EPROTO') {
+          const pids = livePidsOfFile(cand);
+          if (pids.length > 0) throw new MpdkError('EPROTO', `${e.message} (live pids: ${pids.join(', ')})`);
+        }
+        if (own.keep || (e instanceof MpdkError && e.code === 'EACCES')) throw e;
+        // Otherwise absent, stale, half-made (we hold the lock) or damaged: (re-)initialise below.
+      }
+    }
+    // A stale region left on tmpfs by an instance that used no --huge-dir goes.
     if (!region && hugeDir) dir.remove(REGION_FILE);
     region ??= initRegion(place, options);
     fs.ftruncateSync(configFd, 0);
@@ -256,7 +271,8 @@ export class Eal {
           continue;
         }
         if (cfg?.hugetlbfs && !options.hugeDir) throw needHugeDir(options.filePrefix);
-        place ??= regionPlace(options.filePrefix, dir, options.hugeDir);
+        // The config says where the primary put it; --huge-dir only says which folder.
+        place ??= regionPlace(options.filePrefix, dir, cfg && !cfg.hugetlbfs ? null : options.hugeDir);
         const primaryMayLive = (): boolean => cfg !== undefined && processAlive(cfg.pid, 0);
         let region: Region;
         try {
@@ -357,8 +373,9 @@ export class Eal {
     if (!dir) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${files.dir})`);
     let place: RegionPlace | undefined;
     try {
-      if (readConfig(dir)?.hugetlbfs && !hugeDir) throw needHugeDir(prefix);
-      place = regionPlace(prefix, dir, hugeDir);
+      const cfg = readConfig(dir);
+      if (cfg?.hugetlbfs && !hugeDir) throw needHugeDir(prefix);
+      place = regionPlace(prefix, dir, cfg && !cfg.hugetlbfs ? null : hugeDir);
       let region: Region;
       try {
         region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION, true);

@@ -4,14 +4,13 @@
  * opened through the checked folder (safe-open.ts); "could not tell whether a process
  * lives" never lets cleanup remove anything.
  */
-import { flock, LOCK_EX, LOCK_NB } from '../native/libc.js';
+import { closeFd, flock, LOCK_EX, LOCK_NB } from '../native/libc.js';
 import { Eal } from './eal.js';
 import { MpdkError } from './errors.js';
 import {
   CONFIG_FILE, needHugeDir, openInstanceDir, openRuntimeBase, prefixOfDirName, readConfig, regionPlace, removeInstanceDirIfEmpty, runtimeBase,
 } from './instance.js';
 import { mib } from './region.js';
-import { closeFd } from '../native/libc.js';
 
 /** One instance as `listInstances` sees it. */
 export interface InstanceSummary {
@@ -83,8 +82,9 @@ export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport
     if (lockFd >= 0 && !flock(lockFd, LOCK_EX | LOCK_NB)) {
       throw new MpdkError('EBUSY', `the instance '${prefix}' is live (its primary holds ${dir.pathOf(CONFIG_FILE)}); stop its processes first`);
     }
-    if (readConfig(dir)?.hugetlbfs && !hugeDir) throw needHugeDir(prefix);
-    place = regionPlace(prefix, dir, hugeDir);
+    const cfg = readConfig(dir);
+    if (cfg?.hugetlbfs && !hugeDir) throw needHugeDir(prefix);
+    place = regionPlace(prefix, dir, cfg && !cfg.hugetlbfs ? null : hugeDir);
     let eal: Eal | undefined;
     try {
       eal = Eal.observe(prefix, 'error', hugeDir);
