@@ -224,9 +224,11 @@ export class Eal {
       } catch (e) {
         if (e instanceof MpdkError && e.code === 'EPROTO') {
           const pids = livePidsOfFile(cand);
-          if (pids.length > 0) throw new MpdkError('EPROTO', `${e.message} (live pids: ${pids.join(', ')})`);
+          own.keep = pids.length > 0; // in use by other code: not ours to remove
+          if (own.keep) throw new MpdkError('EPROTO', `${e.message} (live pids: ${pids.join(', ')})`);
         }
-        if (own.keep || (e instanceof MpdkError && e.code === 'EACCES')) throw e;
+        if (e instanceof MpdkError && e.code === 'EACCES') own.keep = true;
+        if (own.keep) throw e;
         // Otherwise absent, stale, half-made (we hold the lock) or damaged: (re-)initialise below.
       }
     }
