@@ -60,7 +60,7 @@ export { registerDriver, findDriver, driverNames } from './ethdev/registry.js';
 export { portTable, portQueues, type QueueView } from './ethdev/table.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { Supervisor, joinSupervisor, type Supervised } from './eal/supervise.js';
-export { thisProcess, livenessOf, type ProcessIdentity } from './eal/identity.js';
+export { thisProcess, livenessOf, identityOf, stateOf, type ProcessIdentity } from './eal/identity.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
 export {
   CaptureReader, captureStats,

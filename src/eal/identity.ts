@@ -4,7 +4,7 @@
  * it replaced. A program that publishes who it is (mp_server in its port table) writes both;
  * whoever reads them asks `livenessOf`, which decides death on evidence only.
  */
-import { livenessName, processLiveness, processStartTime } from '../native/libc.js';
+import { livenessName, processLiveness, processStartTime, processState } from '../native/libc.js';
 
 export interface ProcessIdentity {
   readonly pid: number;
@@ -23,4 +23,19 @@ export function thisProcess(): ProcessIdentity {
  */
 export function livenessOf(p: ProcessIdentity): 'alive' | 'dead' | 'unknown' {
   return livenessName(processLiveness(p.pid, p.start));
+}
+
+/** The identity of process `pid` as it is now (start 0 when it cannot be read: gone, or could not tell). */
+export function identityOf(pid: number): ProcessIdentity {
+  const start = processStartTime(pid);
+  return { pid, start: start > 0 ? start : 0 };
+}
+
+/**
+ * For decisions and messages about a process waited on: 'dead' (proven, as livenessOf),
+ * else /proc's word: 'alive, running', 'alive, sleeping', 'alive, stopped' (SIGSTOP),
+ * 'alive, stopped by a debugger', ..., or 'state unknown'.
+ */
+export function stateOf(p: ProcessIdentity): string {
+  return livenessOf(p) === 'dead' ? 'dead' : processState(p.pid);
 }

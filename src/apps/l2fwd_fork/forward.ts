@@ -44,6 +44,8 @@ export class Forwarder {
   private lastDrain = 0;
   /** Packets forwarded (for the slave's exit line). */
   forwarded = 0;
+  /** Epoch ms (performance.timeOrigin + now) of the first burst sent, 0 before. */
+  firstAt = 0;
 
   constructor(eal: Eal, dev: EthDev, hands: Hands, rxPorts: readonly number[], dstPorts: readonly number[], drop: Ring, portStat: number) {
     const r = eal.region;
@@ -117,6 +119,7 @@ export class Forwarder {
     const ps = this.statTx[j]!;
     if (s < n) this.f64[ps + (PSTAT.DROPPED - PSTAT.TX)] += hands.tx(b, this.drop);
     this.f64[ps] += s;
+    if (this.firstAt === 0 && s > 0) this.firstAt = performance.timeOrigin + performance.now();
     this.forwarded += s;
   }
 

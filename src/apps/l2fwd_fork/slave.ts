@@ -1,11 +1,13 @@
 /**
- * l2fwd_fork's slave process: started only by the master (main.ts), as
+ * l2fwd_fork's slave process: started only by the master (launcher.ts), as
  *
  *   node slave.js -l <lcore> --proc-type=secondary --file-prefix P [--log-level L] \
  *        -- -p MASK -q N -T PERIOD [-f] [--idle=MODE]
+ *   node slave.js --standby <the same without -l>     (a standby: gets {lcore} over IPC)
  *   env  L2FWD_FLOAT_IDS   lcore ids a floating slave may lease (the ids not in the master's -l)
  *   (the master is its Supervisor: joinSupervisor gives its pid and the CPUs it was allowed,
- *   on all of which a floating slave runs)
+ *   taken first thing, since a fork inherits the master's own pin; the EAL then pins lcores
+ *   this machine has, and a slave on an lcore beyond its CPUs, or floating, keeps them)
  *
  * Life cycle (each step's failure exits ≠ 0 before READY, which the master counts as a
  * start-up failure and backs off):
@@ -17,12 +19,17 @@
  *     X for every per-lcore resource (mempool cache, ring claim records, queue claims)
  *   4 open our ownership record (Hands: everything we hold lives there), claim our RX
  *     queues and the TX queues of their paired ports; tell the master READY
- *   5 forward (forward.ts) until: STOP on the command ring → flush, free what is left and
+ *   5 forward (forward.ts); the first forwarded packet is told to the master once
+ *     ({forwarding: epoch ms}: the recovery's last step); until: STOP on the command ring → flush, free what is left and
  *     the record, release the queues, lcores and process slot, then ACK (our last act in
  *     the region), exit 0;
  *     the master dies (EAL death watcher, or SIGTERM from the parent-death signal) → exit 1
- * Standby (L2FWD_STANDBY=1, no arguments): steps 2.. start when the master sends
- * {argv} over the IPC channel; until then the process only waits.
+ * Standby (--standby): steps 2.. start when the master sends {lcore} over the IPC channel;
+ * until then the process only waits ({standby: 'ready'} once its modules are loaded).
+ * The process title (ps -f, /proc/PID/cmdline) says the role: "l2fwd_fork standby slave
+ * (master M): <args>", then "l2fwd_fork slave lcore L (master M): -l L <args>".
+ * Test hook: MPDK_TEST_HOOK=l2fwd:fail-start:<L> makes the slave of lcore L exit 1 right
+ * after attaching (a start-up failure).
  * SIGINT is ignored: a Ctrl-C reaches the whole process group, and the master stops us.
  * Exit always releases our lcore ids and process slot (eal.close on 'exit').
  */
@@ -30,7 +37,7 @@ import {
   Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, joinSupervisor, parseArgs, parseIdleMode, parsePortmask, watchDeath, type IdleMode,
 } from '../../index.js';
 import { Forwarder } from './forward.js';
-import { spec } from './main.js'; // the master passes its own options on
+import { spec } from './options.js'; // the master passes its own options on
 import { CMD_ACK, CMD_STOP, CTL, CTL_MAGIC, CTL_MZ, POOL_NAME, RES, RES_MAGIC, TXBUF_CAP, dropName, m2sName, resName, s2mName } from './layout.js';
 
 const TRACE = process.env.L2FWD_TRACE === '1';
@@ -42,11 +49,23 @@ if (master.orphaned) {
   process.exit(1);
 }
 process.on('SIGINT', () => { /* the master stops us */ });
+master.runOnSupervisorCpus(); // not the master's own CPU, which a fork inherits
+const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 
 let runAt = 0;
+const steps: string[] = [];
+const mark = (what: string): void => {
+  if (TRACE) steps.push(`${what} +${(performance.now() - runAt).toFixed(1)}`);
+};
 function run(argv: string[]): void {
   runAt = performance.now();
+  process.title = `l2fwd_fork slave lcore ${argv[1]} (master ${masterPid}): ${argv.join(' ')}`;
   const { eal } = Eal.init(argv, { name: 'l2fwd_fork:slave', handleSignals: false });
+  mark('eal');
+  if (HOOK === `l2fwd:fail-start:${eal.options.lcores[0]}`) {
+    process.stderr.write('MPDK_TEST_HOOK l2fwd:fail-start reached\n');
+    process.exit(1);
+  }
   process.once('exit', () => eal.close());
   const o = parseArgs(spec, argv);
   const ports = parsePortmask(o.value('-p'));
@@ -88,14 +107,19 @@ function run(argv: string[]): void {
     process.stdout.write(`Org lcore_id = ${lcore}, cur lcore_id = ${x}\n`);
   }
 
+  mark('checks');
   const dev = EthDev.attach(eal);
+  mark('ethdev');
   PktmbufPool.lookup(eal, POOL_NAME); // checks the pool exists; we put only at exit (what the ports refused)
   const m2s = Ring.lookup(eal, m2sName(lcore));
   const s2m = Ring.lookup(eal, s2mName(lcore));
   const drop = Ring.lookup(eal, dropName(lcore));
   // Opened after the lease: the record names the lcore id we run as (our caches, claim lines).
+  mark('lookups');
   const hands = Hands.open(eal, `l2fwd_fork:${lcore}`, 1 + nrx, TXBUF_CAP);
+  mark('hands');
   const fwd = new Forwarder(eal, dev, hands, rxPorts, dstPorts, drop, r.u32At(ctl + CTL.PORT_STAT));
+  mark('forwarder');
   const idle = new IdlePolicy({ mode: idleMode });
   const cmd = new Uint32Array(4);
   let stopping = false;
@@ -125,8 +149,9 @@ function run(argv: string[]): void {
   eal.onPrimaryExit((pid) => finish(1, `the master (pid ${pid}) exited`));
 
   if (process.send) process.send({ ready: lcore, pid: process.pid, floatId: eal.lcoreId });
-  if (process.env.L2FWD_TRACE === '1') process.stdout.write(`l2fwd_fork slave lcore ${lcore}: ready ${Math.round(performance.now() - runAt)} ms after its command line (${Math.round(runAt)} ms after its start)\n`);
+  if (process.env.L2FWD_TRACE === '1') process.stdout.write(`l2fwd_fork slave lcore ${lcore}: ready ${Math.round(performance.now() - runAt)} ms after its command line (${Math.round(runAt)} ms after its start): ${steps.join(', ')}\n`);
 
+  let toldForwarding = false;
   const tick = (): void => {
     const end = performance.now() + 4;
     let rounds = 0;
@@ -142,6 +167,10 @@ function run(argv: string[]): void {
         }
         if (now >= end) break;
       }
+    }
+    if (!toldForwarding && fwd.firstAt > 0) {
+      toldForwarding = true;
+      process.send?.({ forwarding: fwd.firstAt });
     }
     if (!stopping) setImmediate(tick);
   };
@@ -162,17 +191,44 @@ function start(argv: string[]): void {
   }
 }
 
-// A standby slave (L2FWD_STANDBY=1) has paid Node's start-up and module loading already and
-// waits, idle, for the master to give it its command line: recovery does not wait for them.
-if (process.env.L2FWD_STANDBY === '1') {
+/**
+ * A standby's rehearsal: attach read-only (Eal.observe), look the master's objects up,
+ * leave. V8 compiles functions at their first call; this moves the region, memzone and
+ * ring code's first calls out of the recovery (measured: a promoted slave's Eal.init
+ * 7 ms instead of 12, on a loaded 2-core machine). Any failure here is irrelevant.
+ */
+function warmUp(common: string[]): void {
+  const i = common.indexOf('--file-prefix');
+  if (i < 0) return;
+  try {
+    const o = Eal.observe(common[i + 1]!, 'error');
+    try {
+      o.memzones.lookup(CTL_MZ);
+      PktmbufPool.lookup(o, POOL_NAME);
+      Ring.lookup(o, dropName(Number(o.region.u32At(o.memzones.lookup(CTL_MZ).offset + CTL.SLAVES))));
+    } finally {
+      o.close();
+    }
+  } catch {
+    /* a rehearsal only */
+  }
+}
+
+// A standby has paid Node's start-up and module loading already and waits, idle, for the
+// master to give it its lcore: recovery does not wait for them.
+const argv = process.argv.slice(2);
+if (argv[0] === '--standby') {
+  const common = argv.slice(1);
+  process.title = `l2fwd_fork standby slave (master ${masterPid}): ${common.join(' ')}`;
   const quit = (): never => process.exit(0); // nothing to release yet
-  // Start the death watcher's thread now (Eal.init reuses it): a standby leaves with the master.
-  watchDeath(masterPid, 0, quit);
+  watchDeath(masterPid, 0, quit); // a standby leaves with the master
   process.on('SIGTERM', quit);
-  process.once('message', (m: { argv?: string[] }) => {
+  process.once('message', (m: { lcore?: number }) => {
     process.off('SIGTERM', quit);
-    start(m.argv ?? []);
+    start(['-l', String(m.lcore ?? -1), ...common]);
   });
+  warmUp(common);
+  process.send?.({ standby: 'ready' });
 } else {
-  start(process.argv.slice(2));
+  start(argv);
 }
