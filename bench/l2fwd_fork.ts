@@ -4,8 +4,12 @@
  * generator (src/apps/l2fwd_fork/wiregen.ts). The bench process observes the instance
  * read-only (Eal.observe) and polls the "port_stat" counters every millisecond: recovery
  * ends when the victim's TX port counter moves again (only the victim sends on it).
+ * Between kills it waits until the master has its standby slaves again (the steady state
+ * the figure is about; a kill before that pays a process start): 1.5 s, then until two
+ * children of the master are standbys (bounded, 10 s).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal } from '../src/index.js';
@@ -15,12 +19,17 @@ import type { Bench } from './harness.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
 const GEN = path.join(ROOT, 'dist/src/apps/l2fwd_fork/wiregen.js');
-const KILLS = 10;
+const KILLS = 20;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function start(file: string, args: string[]): ChildProcess {
   return spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+/** The master's own account of each recovery ("recovery of lcores ...: partners stopped +x, ..."), in order. */
+function recoveryLines(out: string): string[] {
+  return [...out.matchAll(/recovery of lcores? [\d, ]+ \(ms after the exit was seen\): (.*)/g)].map((m) => m[1]!);
 }
 
 async function until<T>(fn: () => T | undefined | false, ms: number, what: string, every = 5): Promise<T> {
@@ -33,6 +42,23 @@ async function until<T>(fn: () => T | undefined | false, ms: number, what: strin
   }
 }
 
+/** Children of `pid` that are standby slaves (title "l2fwd_fork standby ...", or a slave.js with no arguments). */
+function standbys(pid: number): number {
+  let n = 0;
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'latin1').replace(/\0+$/, '').split('\0');
+      if (cmd[0]!.startsWith('l2fwd_fork standby') || (cmd.length === 2 && cmd[1]!.endsWith('slave.js'))) n++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return n;
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -40,7 +66,10 @@ function pct(sorted: number[], p: number): number {
 async function measure(): Promise<Record<string, number>> {
   const prefix = `l2fb${process.pid}`;
   const procs: ChildProcess[] = [];
-  const master = start(MPDK, ['l2fwd_fork', '-l', '0-2', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_ring0', '--vdev=net_ring1', '--', '-p', '3', '-T', '0']);
+  const master = spawn(process.execPath, [MPDK, 'l2fwd_fork', '-l', '0-2', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_ring0', '--vdev=net_ring1', '--', '-p', '3', '-T', '0'],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  master.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   procs.push(master);
   let eal: Eal | undefined;
   try {
@@ -64,6 +93,7 @@ async function measure(): Promise<Record<string, number>> {
     const gen = start(GEN, ['-l', '120', '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--', '-p', '3', '--rate', '50000', '--report', '60000']);
     procs.push(gen);
     await until(() => tx1() > 1000, 20000, 'forwarding');
+    await until(() => standbys(master.pid!) >= 2, 10000, 'two standby slaves', 50);
     const rec: number[] = [];
     for (let k = 0; k < KILLS; k++) {
       const victim = pid1();
@@ -78,6 +108,7 @@ async function measure(): Promise<Record<string, number>> {
       await until(() => tx1() > base, 10000, 'forwarding again', 1);
       rec.push(performance.now() - t0);
       await sleep(1500); // the master's standby slaves start again (they are what makes recovery fast)
+      await until(() => standbys(master.pid!) >= 2, 10000, 'two standby slaves', 50);
     }
     // Forwarding rate: the generator as fast as it can for 2 s.
     gen.kill('SIGTERM');
@@ -91,7 +122,12 @@ async function measure(): Promise<Record<string, number>> {
     const mpps = (total() - c0) / ((performance.now() - t0) * 1000);
     fast.kill('SIGTERM');
     await new Promise((res) => fast.once('exit', res));
+    // Where the time went in the slowest recovery, by the master's log (its clock starts when it sees the exit).
+    const steps = recoveryLines(out);
+    const worst = rec.indexOf(Math.max(...rec));
+    process.stderr.write(`  l2fwd_fork: slowest recovery ${rec[worst]!.toFixed(0)} ms after the kill; the master's steps: ${steps[worst] ?? '(no recovery line)'}\n`);
     rec.sort((a, b) => a - b);
+    process.stderr.write(`  l2fwd_fork: recovery times (ms), sorted: ${rec.map((x) => x.toFixed(0)).join(' ')}\n`);
     return { 'l2fwd_fork.recovery_p50_ms': pct(rec, 50), 'l2fwd_fork.recovery_p99_ms': pct(rec, 99), 'l2fwd_fork.fwd_mpps': mpps };
   } finally {
     eal?.close();
