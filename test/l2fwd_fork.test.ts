@@ -328,7 +328,7 @@ describe('l2fwd_fork', () => {
     assert.equal(fire('backoff-elapsed'), undefined);
     assert.equal(g.state, GroupState.STOPPING);
     assert.match(refused[0]!, /reset-clean in STOPPING: a member may still run/);
-    assert.match(refused[1]!, /backoff-elapsed in STOPPING: a member may still run: launching now would put two processes on its queues/);
+    assert.match(refused[1]!, /backoff-elapsed in STOPPING: a member may still run: a second launch would put two processes on its queues/);
     assert.equal(fire('all-gone'), GroupState.DOWN);
     assert.equal(fire('reset-failed'), GroupState.WAITING);
     assert.equal(fire('backoff-elapsed'), GroupState.STARTING);

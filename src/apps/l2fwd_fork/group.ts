@@ -54,21 +54,26 @@ export const TRANSITIONS: readonly { from: GroupState; on: GroupEvent; to: Group
   ...[S.STARTING, S.RUNNING, S.STOPPING, S.DOWN, S.WAITING].map((from) => ({ from, on: 'shutdown' as const, to: S.CLOSED })),
 ];
 
+const MAY_RUN_RESET = 'a member may still run: its queues and ownership record cannot be reset or reclaimed under it';
+const TWO_ON_QUEUES = 'a second launch would put two processes on its queues';
+const NOT_STOPPED = 'members that were not stopped cannot all be gone without exit events';
+const LATE_READY = 'a member stopping (or already replaced) said READY late: it is not part of the group any more';
+
 /** Refused transitions, each with its reason. */
 export const REFUSED: readonly { from: GroupState; on: GroupEvent; why: string }[] = [
-  { from: S.STOPPING, on: 'reset-clean', why: 'a member may still run: its queues and ownership record cannot be reset or reclaimed under it' },
-  { from: S.STOPPING, on: 'reset-failed', why: 'a member may still run: its queues and ownership record cannot be reset or reclaimed under it' },
-  { from: S.STOPPING, on: 'backoff-elapsed', why: 'a member may still run: launching now would put two processes on its queues' },
-  { from: S.RUNNING, on: 'backoff-elapsed', why: 'the group runs: a second launch would put two processes on its queues' },
-  { from: S.STARTING, on: 'backoff-elapsed', why: 'the group is starting: a second launch would put two processes on its queues' },
+  { from: S.STOPPING, on: 'reset-clean', why: MAY_RUN_RESET },
+  { from: S.STOPPING, on: 'reset-failed', why: MAY_RUN_RESET },
+  { from: S.STOPPING, on: 'backoff-elapsed', why: `a member may still run: ${TWO_ON_QUEUES}` },
+  { from: S.RUNNING, on: 'backoff-elapsed', why: `the group runs: ${TWO_ON_QUEUES}` },
+  { from: S.STARTING, on: 'backoff-elapsed', why: `the group is starting: ${TWO_ON_QUEUES}` },
   { from: S.RUNNING, on: 'reset-clean', why: 'the group runs: its members were not stopped' },
-  { from: S.RUNNING, on: 'all-gone', why: 'members that were not stopped cannot all be gone without exit events' },
-  { from: S.STARTING, on: 'all-gone', why: 'members that were not stopped cannot all be gone without exit events' },
+  { from: S.RUNNING, on: 'all-gone', why: NOT_STOPPED },
+  { from: S.STARTING, on: 'all-gone', why: NOT_STOPPED },
   { from: S.DOWN, on: 'member-exit', why: 'no member runs while the group is down' },
   { from: S.WAITING, on: 'member-exit', why: 'no member runs while the group waits' },
   { from: S.RUNNING, on: 'all-ready', why: 'already running' },
-  { from: S.STOPPING, on: 'member-ready', why: 'a member stopping (or already replaced) said READY late: it is not part of the group any more' },
-  { from: S.STOPPING, on: 'all-ready', why: 'a member stopping (or already replaced) said READY late: it is not part of the group any more' },
+  { from: S.STOPPING, on: 'member-ready', why: LATE_READY },
+  { from: S.STOPPING, on: 'all-ready', why: LATE_READY },
 ];
 
 const NEXT = new Map<string, GroupState>(TRANSITIONS.map((t) => [`${t.from}:${t.on}`, t.to]));
