@@ -14,7 +14,6 @@
  * The stop word is u32 0 of memzone BENCH_ETH (made by gen).
  */
 import { Eal, EthDev, PktmbufPool, Mbufs, FlowSet, buildUdpFrame, L2fwdRewriter, type PortConf } from '../src/index.js';
-import { MBUF } from '../src/internal.js';
 
 const [role, prefix, msArg] = process.argv.slice(2) as [string, string, string];
 const MS = Number(msArg);
@@ -46,8 +45,6 @@ function runNull(): void {
   rw.setSource(0, dev.macAddr(0));
   rw.setSource(1, dev.macAddr(1));
   const h = new Uint32Array(BURST);
-  const u16 = m.u16;
-  const u32 = m.u32;
   let fwd = 0;
   let t0 = 0;
   let counted = 0;
@@ -60,7 +57,7 @@ function runNull(): void {
       const dst = p ^ 1;
       for (let i = 0; i < n; i++) {
         const x = h[i]!;
-        rw.rewrite(u32[(x + MBUF.BUF_OFF) >>> 2]! + u16[(x + MBUF.DATA_OFF) >>> 1]!, dst, dst);
+        rw.rewrite(m.dataOffset(x), dst, dst);
       }
       const s = tx[dst]!.txBurst(h, n);
       if (s < n) m.freeBulk(h.subarray(s), n - s);
@@ -167,8 +164,6 @@ function runFwd(): void {
   const m = new Mbufs(eal);
   const rw = new L2fwdRewriter(m.u8);
   rw.setSource(1, dev.macAddr(1));
-  const u16 = m.u16;
-  const u32 = m.u32;
   const i32 = eal.region.i32;
   const h = new Uint32Array(BURST);
   let fwd = 0;
@@ -178,7 +173,7 @@ function runFwd(): void {
     if (n > 0) {
       for (let i = 0; i < n; i++) {
         const x = h[i]!;
-        rw.rewrite(u32[(x + MBUF.BUF_OFF) >>> 2]! + u16[(x + MBUF.DATA_OFF) >>> 1]!, 1, 1);
+        rw.rewrite(m.dataOffset(x), 1, 1);
       }
       const s = tx.txBurst(h, n);
       fwd += s;

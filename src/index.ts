@@ -33,7 +33,8 @@ export {
   type AuditReport, type ObjInit, type PoolEntry,
 } from './mempool/mempool.js';
 export {
-  Mbufs, PktmbufPool, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
+  Mbufs, PktmbufPool, MbufRx, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
+  MBUF_F_RX_RSS_HASH, MBUF_F_RX_VLAN, MBUF_F_RX_VLAN_STRIPPED,
 } from './mbuf/mbuf.js';
 export { toeplitz, ToeplitzTable, PacketHasher, Reta, RSS_KEY_DEFAULT, RSS_KEY_SYMMETRIC, RSS_KEY_LEN, RSS_HF, RETA_SIZE_DEFAULT } from './net/rss.js';
 export {
@@ -55,7 +56,7 @@ export {
   Port, Devargs, parseVdev, RssSteer, STAT_PACKETS, STAT_OCTETS, STAT_ERRORS, STAT_NOMBUF, STAT_MISSED,
   type NetDriver, type DriverPort, type RxQueue, type TxQueue, type Wire, type VdevInfo,
 } from './ethdev/driver.js';
-export { MAX_QUEUES, MAX_PORTS, MBUF_F_RX_RSS_HASH, PortState } from './ethdev/layout.js';
+export { MAX_QUEUES, MAX_PORTS, PortState } from './ethdev/layout.js';
 export { registerDriver, findDriver, driverNames } from './ethdev/registry.js';
 export { portTable, portQueues, type QueueView } from './ethdev/table.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';

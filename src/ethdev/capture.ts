@@ -24,10 +24,13 @@
  *               memory. Layout CAPH below: a single-producer single-consumer byte ring of
  *               records; the producer is the queue's owner (one per queue: ethdev's claims),
  *               the consumer the dumpcap that holds OWNER_PID.
- *   record      exactly a pcap record header — CAPLEN u32, LEN u32 (wire length), TS_SEC u32,
- *               TS_USEC u32 — then CAPLEN packet bytes, padded to 4. A record never wraps: when
- *               it does not fit before the end, the producer writes CAPLEN = CAP_WRAP there and
- *               starts again at 0. PROD and CONS count bytes (mod 2^32), SIZE is a power of two.
+ *   record      a pcap record exactly as a pcap file holds it (net/pcap.ts writes and reads its
+ *               header: TS_SEC, TS_USEC, CAPLEN, LEN = the wire length), then CAPLEN packet
+ *               bytes, padded to 4. A record never wraps: when it does not fit before the end,
+ *               the producer starts again at 0, leaving there a header whose CAPLEN is CAP_WRAP
+ *               (no pcap record has one) — or nothing, when fewer than a header's 16 bytes are
+ *               left, which the consumer skips too. PROD and CONS count bytes (mod 2^32), SIZE
+ *               is a power of two.
  *
  * Cost to the application: unarmed, one load and one compare per burst (plus one call:
  * the wrapper). Armed, per burst: one Atomics.load (CONS), one Atomics.store (PROD), two
@@ -45,7 +48,9 @@
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { INTR_NONE } from '../eal/idle.js';
-import { MBUF } from '../mbuf/mbuf.js';
+import { Mbufs } from '../mbuf/mbuf.js';
+import { copyBytes } from '../net/bytes.js';
+import { PCAP_REC, PcapRecord, readRecordHeader, writeRecordHeader } from '../net/pcap.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import type { Port, RxQueue, TxQueue } from './driver.js';
 import { EQ, MAX_QUEUES } from './layout.js';
@@ -78,9 +83,9 @@ export const CAPH = {
 export const CAP_MAGIC = 0x50414350; // 'PCAP'
 /** CAPLEN value of a wrap marker: the rest of the data area is empty, continue at 0. */
 export const CAP_WRAP = 0xffffffff;
-/** Record header bytes (= pcap record header). */
-export const CAP_REC_HLEN = 16;
 export const CAP_DEFAULT_BYTES = 1 << 20;
+/** Largest snaplen (bytes kept per packet). */
+const MAX_SNAPLEN = 65535;
 /** Smallest ring: twice the largest record (snaplen 65535 + header), so any packet fits. */
 export const CAP_MIN_BYTES = 1 << 17;
 export const CAP_MZ_PREFIX = 'CAP_P';
@@ -97,13 +102,12 @@ function armOffset(port: Port, rx: boolean, q: number): number {
 }
 
 const timeOrigin = performance.timeOrigin;
-/** Segments up to this many bytes are copied word by word (aligned), longer ones with copyWithin. */
-const SMALL_COPY = 256;
 
 /** The producer side for one queue in one process: copies a burst into the armed ring. */
 class Tap {
+  private readonly mbufs: Mbufs;
   private readonly u8: Uint8Array;
-  private readonly u16: Uint16Array;
+  private readonly dv: DataView;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -113,8 +117,9 @@ class Tap {
 
   constructor(port: Port, rx: boolean, q: number) {
     const r = port.eal.region;
+    this.mbufs = new Mbufs(port.eal);
     this.u8 = r.u8;
-    this.u16 = new Uint16Array(r.buffer);
+    this.dv = r.dv;
     this.u32 = r.u32;
     this.i32 = r.i32;
     this.f64 = r.f64;
@@ -124,8 +129,9 @@ class Tap {
   /** Copy packets handles[0..n) into the ring the arm word points at (caller checked it is set). */
   copy(handles: Uint32Array, n: number): void {
     const u32 = this.u32;
-    const u16 = this.u16;
     const u8 = this.u8;
+    const dv = this.dv;
+    const mbufs = this.mbufs;
     const cap = u32[this.arm]!;
     const t0 = performance.now();
     const size = u32[(cap + CAPH.SIZE) >>> 2]!;
@@ -142,43 +148,30 @@ class Tap {
     let i = 0;
     for (; i < n; i++) {
       const m = handles[i]!;
-      const wire = u32[(m + MBUF.PKT_LEN) >>> 2]!;
+      const wire = mbufs.pktLen(m);
       const want = wire < snap ? wire : snap;
-      const need = (CAP_REC_HLEN + want + 3) & ~3;
+      const need = (PCAP_REC.HLEN + want + 3) & ~3;
       let pos = prod & mask;
       const contig = size - pos;
       if ((contig < need ? need + contig : need) > free) break;
       if (contig < need) {
-        u32[(data + pos) >>> 2] = CAP_WRAP;
+        if (contig >= PCAP_REC.HLEN) writeRecordHeader(dv, data + pos, 0, 0, CAP_WRAP, 0);
         prod = (prod + contig) >>> 0;
         free -= contig;
         pos = 0;
       }
       const rec = data + pos;
-      let dst = rec + CAP_REC_HLEN;
+      let dst = rec + PCAP_REC.HLEN;
       let left = want;
-      let s = m;
-      while (left > 0 && s !== 0) {
-        const dl = u16[(s + MBUF.DATA_LEN) >>> 1]!;
+      for (let s = m; left > 0 && s !== 0; s = mbufs.next(s)) {
+        const dl = mbufs.dataLen(s);
         const k = dl < left ? dl : left;
-        const src = u32[(s + MBUF.BUF_OFF) >>> 2]! + u16[(s + MBUF.DATA_OFF) >>> 1]!;
-        if (k <= SMALL_COPY && ((src | dst) & 3) === 0) {
-          // word loop: cheaper than a copyWithin call for short packets
-          const w = k >>> 2;
-          const si = src >>> 2;
-          const di = dst >>> 2;
-          for (let j = 0; j < w; j++) u32[di + j] = u32[si + j]!;
-          for (let b = w << 2; b < k; b++) u8[dst + b] = u8[src + b]!;
-        } else u8.copyWithin(dst, src, src + k);
+        copyBytes(dv, u8, mbufs.dataOffset(s), dv, u8, dst, k);
         dst += k;
         left -= k;
-        s = u32[(s + MBUF.NEXT) >>> 2]!;
       }
       const got = want - left;
-      u32[rec >>> 2] = got;
-      u32[(rec + 4) >>> 2] = wire;
-      u32[(rec + 8) >>> 2] = sec;
-      u32[(rec + 12) >>> 2] = usec;
+      writeRecordHeader(dv, rec, sec, usec, got, wire);
       prod = (prod + need) >>> 0;
       free -= need;
       bytes += got;
@@ -280,6 +273,10 @@ export class CaptureReader {
   private readonly arm: number;
   /** Counters when this session started (the ring's counters are cumulative). */
   private readonly base: CaptureCounters;
+  /** drain's record header, reused. */
+  private readonly rec = new PcapRecord();
+  /** Data bytes of the ring (checked at open). */
+  private readonly size: number;
   private closed = false;
 
   private constructor(eal: Eal, port: number, q: number, dir: CaptureDir, cap: number, arm: number) {
@@ -290,6 +287,7 @@ export class CaptureReader {
     this.cap = cap;
     this.arm = arm;
     this.base = readCounters(eal, cap);
+    this.size = eal.region.u32At(cap + CAPH.SIZE);
   }
 
   /**
@@ -297,9 +295,9 @@ export class CaptureReader {
    * the live dumpcap that holds it), skip whatever an earlier session left, arm it.
    */
   static open(eal: Eal, port: number, q: number, dir: CaptureDir, opts: CaptureOptions = {}): CaptureReader {
-    const snaplen = opts.snaplen ?? 65535;
+    const snaplen = opts.snaplen ?? MAX_SNAPLEN;
     const ringBytes = opts.ringBytes ?? CAP_DEFAULT_BYTES;
-    if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 65535) throw new MpdkError('EINVAL', `snaplen ${snaplen}: use 1..65535`);
+    if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_SNAPLEN) throw new MpdkError('EINVAL', `snaplen ${snaplen}: use 1..${MAX_SNAPLEN}`);
     if (!Number.isInteger(ringBytes) || ringBytes < CAP_MIN_BYTES || ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0) {
       throw new MpdkError('EINVAL', `capture buffer of ${ringBytes} bytes: use a power of two from ${CAP_MIN_BYTES >> 10} KiB to 1 GiB`);
     }
@@ -334,6 +332,9 @@ export class CaptureReader {
       if (Date.now() > deadline) throw new MpdkError('ETIMEDOUT', `capture ring ${name} is still being created after 1 s; try again`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
+    const size = r.u32At(cap + CAPH.SIZE);
+    if (size < CAP_MIN_BYTES || (size & (size - 1)) !== 0) throw new MpdkError('EPROTO', `capture ring ${name} is damaged (size ${size}); stop the instance's processes and remove it with mpdk cleanup`);
+    r.checkSpan(cap + CAPH.DATA, size, `capture ring ${name}`);
     // claim: free, or a dead consumer's
     const ownerIdx = (cap + CAPH.OWNER_PID) >>> 2;
     for (;;) {
@@ -364,26 +365,36 @@ export class CaptureReader {
     const r = this.eal.region;
     const u32 = r.u32;
     const cap = this.cap;
-    const size = u32[(cap + CAPH.SIZE) >>> 2]!;
+    const size = this.size;
     const mask = size - 1;
     const data = cap + CAPH.DATA;
     const prod = Atomics.load(r.i32, (cap + CAPH.PROD) >>> 2) >>> 0;
     let cons = u32[(cap + CAPH.CONS) >>> 2]!;
+    const rec = this.rec;
     let n = 0;
     while (cons !== prod && n < max) {
       const pos = cons & mask;
-      const rec = data + pos;
-      const caplen = u32[rec >>> 2]!;
-      if (caplen === CAP_WRAP) {
+      const filled = (prod - cons) >>> 0;
+      // Fewer bytes than a header before the end, or a wrap marker: the producer went on at 0.
+      if (size - pos >= PCAP_REC.HLEN) readRecordHeader(r.dv, data + pos, rec);
+      if (size - pos < PCAP_REC.HLEN || rec.caplen === CAP_WRAP) {
+        if (size - pos > filled) throw this.damaged(cons, prod);
         cons = (cons + (size - pos)) >>> 0;
         continue;
       }
-      sink(r.u8, rec + CAP_REC_HLEN, caplen, u32[(rec + 4) >>> 2]!, u32[(rec + 8) >>> 2]!, u32[(rec + 12) >>> 2]!);
-      cons = (cons + ((CAP_REC_HLEN + caplen + 3) & ~3)) >>> 0;
+      const step = (PCAP_REC.HLEN + rec.caplen + 3) & ~3;
+      if (rec.caplen > MAX_SNAPLEN || step > filled) throw this.damaged(cons, prod);
+      sink(r.u8, rec.offset, rec.caplen, rec.len, rec.tsSec, rec.tsFrac);
+      cons = (cons + step) >>> 0;
       n++;
     }
     Atomics.store(r.i32, (cap + CAPH.CONS) >>> 2, cons | 0);
     return n;
+  }
+
+  /** A record that does not fit what the producer published: something else wrote into the ring. */
+  private damaged(cons: number, prod: number): MpdkError {
+    return new MpdkError('EIO', `capture ring ${captureRingName(this.port, this.dir, this.q)} is damaged: the record at byte ${cons} does not fit the ${(prod - cons) >>> 0} bytes published; stop this capture and start it again`);
   }
 
   /** Counters of this session so far (packets the producer copied, dropped; time it spent). */

@@ -38,9 +38,9 @@ import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import type { WakeSource } from '../eal/idle.js';
 import type { PktmbufPool } from '../mbuf/mbuf.js';
-import { MBUF } from '../mbuf/mbuf.js';
+import { Mbufs } from '../mbuf/mbuf.js';
 import { ToeplitzTable } from '../net/rss.js';
-import { ED, EP, EQ, MAX_QUEUES, MBUF_F_RX_RSS_HASH, PF_LINK_UP, PF_RSS } from './layout.js';
+import { ED, EP, EQ, MAX_QUEUES, PF_LINK_UP, PF_RSS } from './layout.js';
 
 /** f64 offsets (in f64 units) within a queue's stats, from `Port.statIdx`. */
 export const STAT_PACKETS = 0;
@@ -287,6 +287,11 @@ export class Port {
     this.u32[((this.queue(rx, q) + EQ.DRV0) >>> 2) + i] = v;
   }
 
+  /** u32 index (into `u32`) of driver word i of queue q: for a queue's owner that stores it once per burst. */
+  qDrvIndex(rx: boolean, q: number, i: number): number {
+    return ((this.queue(rx, q) + EQ.DRV0) >>> 2) + i;
+  }
+
   /** f64 index of queue q's PACKETS counter; add STAT_* for the others. */
   statIdx(rx: boolean, q: number): number {
     return (this.queue(rx, q) + EQ.PACKETS) >>> 3;
@@ -336,8 +341,7 @@ export class RssSteer {
   private readonly mask: number;
   private readonly nbRx: number;
   private readonly u8: Uint8Array;
-  private readonly u16: Uint16Array;
-  private readonly u32: Uint32Array;
+  private readonly mbufs: Mbufs;
 
   constructor(port: Port) {
     this.table = port.rss();
@@ -345,18 +349,14 @@ export class RssSteer {
     this.mask = port.retaMask;
     this.nbRx = port.nbRx;
     this.u8 = port.eal.region.u8;
-    this.u16 = new Uint16Array(port.eal.region.buffer);
-    this.u32 = port.u32;
+    this.mbufs = new Mbufs(port.eal);
   }
 
   /** Hash mbuf h, record the hash in it, return its RX queue. */
   queueOf(h: number): number {
-    const u32 = this.u32;
-    const u16 = this.u16;
-    const data = u32[(h + MBUF.BUF_OFF) >>> 2]! + u16[(h + MBUF.DATA_OFF) >>> 1]!;
-    const hash = this.table.hashPacket(this.u8, data, u16[(h + MBUF.DATA_LEN) >>> 1]!);
-    u32[(h + MBUF.HASH_RSS) >>> 2] = hash;
-    u32[(h + MBUF.OL_FLAGS) >>> 2] = u32[(h + MBUF.OL_FLAGS) >>> 2]! | MBUF_F_RX_RSS_HASH;
+    const mbufs = this.mbufs;
+    const hash = this.table.hashPacket(this.u8, mbufs.dataOffset(h), mbufs.dataLen(h));
+    mbufs.setRxRssHash(h, hash);
     const q = this.reta[hash & this.mask]!;
     return q < this.nbRx ? q : q % this.nbRx;
   }

@@ -125,5 +125,3 @@ export const PF_LINK_UP = 2;
 export const PF_RSS = 4;
 export const PF_RSS_SYMMETRIC = 8;
 
-/** DPDK's RTE_MBUF_F_RX_RSS_HASH: the mbuf's HASH_RSS holds the RSS hash. */
-export const MBUF_F_RX_RSS_HASH = 1 << 1;

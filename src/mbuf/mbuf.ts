@@ -31,6 +31,7 @@ import { Mempool, MEMPOOL_MZ_PREFIX } from '../mempool/mempool.js';
 import { awaitCreated } from '../eal/memzone.js';
 import type { Region } from '../eal/region.js';
 import { registerDescriber } from '../eal/describe.js';
+import { wordsAsF64 } from '../net/bytes.js';
 
 /** The mbuf header: byte offsets from the handle. u16 fields are 2-aligned, words 4-aligned. */
 export const MBUF = {
@@ -78,6 +79,12 @@ export const MBUF_MAX_NB_SEGS = 0xffff;
 /** The private area's size must be a multiple of this (RTE_MBUF_PRIV_ALIGN). */
 export const MBUF_PRIV_ALIGN = 8;
 
+/** Offload flags (OL_FLAGS, the RX half), DPDK's RTE_MBUF_F_RX_*. */
+export const MBUF_F_RX_VLAN = 1 << 0;
+/** The mbuf's HASH_RSS holds the RSS hash. */
+export const MBUF_F_RX_RSS_HASH = 1 << 1;
+export const MBUF_F_RX_VLAN_STRIPPED = 1 << 6;
+
 /** Word 2 after a reset: DATA_OFF (set per mbuf) | REFCNT 1 << 16. */
 const REFCNT_ONE_HI = 1 << 16;
 /** Word 3 after a reset: NB_SEGS 1 | PORT 0xFFFF << 16. */
@@ -114,7 +121,10 @@ export class Mbufs {
 
   // --- fields --------------------------------------------------------------------------
 
-  /** Region offset of the first data byte (DPDK's rte_pktmbuf_mtod). */
+  /**
+   * Region offset of the first data byte (DPDK's rte_pktmbuf_mtod): the packet data
+   * address, the one place it is computed (buffer + data offset).
+   */
   dataOffset(h: number): number {
     return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + this.u16[(h + MBUF.DATA_OFF) >>> 1]!;
   }
@@ -153,6 +163,19 @@ export class Mbufs {
   }
   setRssHash(h: number, v: number): void {
     this.u32[(h + MBUF.HASH_RSS) >>> 2] = v;
+  }
+  /** A received packet's RSS hash: HASH_RSS, and the MBUF_F_RX_RSS_HASH offload flag that says it is there. */
+  setRxRssHash(h: number, hash: number): void {
+    const u32 = this.u32;
+    u32[(h + MBUF.HASH_RSS) >>> 2] = hash;
+    u32[(h + MBUF.OL_FLAGS) >>> 2] = u32[(h + MBUF.OL_FLAGS) >>> 2]! | MBUF_F_RX_RSS_HASH;
+  }
+  /** PKT_LEN of handles[0..n) added up (a burst's bytes, for the queue statistics). */
+  pktLenSum(handles: Uint32Array, n: number): number {
+    const u32 = this.u32;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += u32[(handles[i]! + MBUF.PKT_LEN) >>> 2]!;
+    return bytes;
   }
   /** Offload flags, low 32 bits (the RX flags). */
   olFlags(h: number): number {
@@ -380,8 +403,31 @@ export class Mbufs {
     if (this.prefree(m)) this.poolAt(this.u32[(m + MBUF.POOL) >>> 2]!).put(m);
   }
 
-  /** Free `n` packets (chains included), batching segments per pool into bulk puts. */
-  freeBulk(handles: Uint32Array, n: number): void {
+  /**
+   * Free `n` packets (chains included), batching segments per pool into bulk puts; returns
+   * their bytes (PKT_LEN added up: a TX queue's statistics, in the same pass). The common
+   * case (rte_pktmbuf_free_bulk's) first: every mbuf a lone segment with refcnt 1, all of
+   * one pool, goes back with one putBulk of `handles` itself.
+   */
+  freeBulk(handles: Uint32Array, n: number): number {
+    if (n === 0) return 0;
+    const u32 = this.u32;
+    const pool = u32[(handles[0]! + MBUF.POOL) >>> 2]!;
+    let bytes = 0;
+    let plain = true;
+    for (let i = 0; i < n; i++) {
+      const w = handles[i]! >>> 2;
+      bytes += u32[w + (MBUF.PKT_LEN >>> 2)]!;
+      // DATA_OFF|REFCNT word: refcnt is the high half.
+      if ((u32[w + (MBUF.DATA_OFF >>> 2)]! >>> 16) !== 1 || u32[w + (MBUF.NEXT >>> 2)] !== 0 || u32[w + (MBUF.POOL >>> 2)] !== pool) plain = false;
+    }
+    if (plain) this.poolAt(pool).putBulk(handles, n);
+    else this.freeEach(handles, n);
+    return bytes;
+  }
+
+  /** freeBulk's general case: each segment loses a reference; the unshared ones are batched per pool. */
+  private freeEach(handles: Uint32Array, n: number): void {
     const pend = this.pending;
     const u32 = this.u32;
     let k = 0;
@@ -527,6 +573,75 @@ export class PktmbufPool extends Mbufs {
   /** Free the pool itself (rte_mempool_free); every mbuf of it becomes invalid. */
   freePool(): void {
     this.mp.free();
+  }
+}
+
+/**
+ * What a driver's RX writes into each fresh mbuf it takes from its queue's pool and fills
+ * (DPDK's RX rearm plus the descriptor's fields): data offset = headroom, refcnt 1, one
+ * segment, the input port, the lengths, offload flags, RSS hash, VLAN tag — in whole-word
+ * stores (DATA_OFF|REFCNT and NB_SEGS|PORT as one 8-byte store). Made once per RX queue;
+ * nothing here allocates. NEXT is not written: a pooled mbuf always has NEXT 0 (free clears
+ * it before the put; DPDK's rearm relies on the same invariant), nor is the second cache line.
+ */
+export class MbufRx {
+  /** Bytes of data a fresh mbuf of the pool holds (data room − headroom). */
+  readonly room: number;
+  private readonly u32: Uint32Array;
+  private readonly f64: Float64Array;
+  private readonly headroom: number;
+  /** Words 2-3 (DATA_OFF|REFCNT, NB_SEGS 1|PORT) as the bits of one f64. */
+  private readonly rearmSegs: number;
+  /** setFixedBulk's words 6-7 (PACKET_TYPE 0, PKT_LEN) as one f64, and its DATA_LEN word. */
+  private readonly typeLen: number;
+  private readonly fixedLen: number;
+
+  /** For RX into `pool` on port `port`; `fixedLen`: the one length setFixedBulk writes (net_null). */
+  constructor(pool: PktmbufPool, port: number, fixedLen = 0) {
+    this.u32 = pool.u32;
+    this.f64 = pool.f64;
+    this.headroom = Math.min(PKTMBUF_HEADROOM, pool.dataRoomSize);
+    this.room = pool.dataRoomSize - this.headroom;
+    // Neither pattern is a NaN (wordsAsF64): the high words, 1 | port << 16 with port <
+    // 2^15 and a length < 2^16, never have the exponent bits 20-30 all set.
+    this.rearmSegs = wordsAsF64((this.headroom | REFCNT_ONE_HI) >>> 0, (1 | ((port & 0x7fff) << 16)) >>> 0);
+    this.typeLen = wordsAsF64(0, fixedLen & 0xffff);
+    this.fixedLen = fixedLen & 0xffff;
+  }
+
+  /** Region offset of a fresh mbuf's first data byte (its buffer + headroom): where RX copies the frame. */
+  dataAt(h: number): number {
+    return this.u32[(h + MBUF.BUF_OFF) >>> 2]! + this.headroom;
+  }
+
+  /** Fresh mbuf `h` as a received single-segment frame of `len` bytes with these offload flags, RSS hash and VLAN TCI. */
+  set(h: number, len: number, olFlags: number, hash: number, vlanTci: number): void {
+    const u32 = this.u32;
+    const w = h >>> 2;
+    this.f64[(h >>> 3) + (MBUF.DATA_OFF >>> 3)] = this.rearmSegs; // handles are 64-aligned: never straddles
+    u32[w + (MBUF.OL_FLAGS >>> 2)] = olFlags;
+    u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
+    u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
+    u32[w + (MBUF.PKT_LEN >>> 2)] = len;
+    u32[w + (MBUF.DATA_LEN >>> 2)] = (len | (vlanTci << 16)) >>> 0; // DATA_LEN, VLAN_TCI
+    u32[w + (MBUF.HASH_RSS >>> 2)] = hash;
+  }
+
+  /** Fresh mbufs handles[0..n) as received frames of the constructor's fixed length, no flags: four stores each. */
+  setFixedBulk(handles: Uint32Array, n: number): void {
+    const f64 = this.f64;
+    const u32 = this.u32;
+    const rs = this.rearmSegs;
+    const tl = this.typeLen;
+    const len = this.fixedLen;
+    for (let i = 0; i < n; i++) {
+      const h = handles[i]!;
+      const d = h >>> 3;
+      f64[d + (MBUF.DATA_OFF >>> 3)] = rs; // DATA_OFF|REFCNT, NB_SEGS|PORT
+      f64[d + (MBUF.OL_FLAGS >>> 3)] = 0; // OL_FLAGS, OL_FLAGS_HI
+      f64[d + (MBUF.PACKET_TYPE >>> 3)] = tl; // PACKET_TYPE 0, PKT_LEN
+      u32[(h >>> 2) + (MBUF.DATA_LEN >>> 2)] = len; // and VLAN_TCI = 0
+    }
   }
 }
 

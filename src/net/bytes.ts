@@ -1,11 +1,14 @@
 /**
- * Copying packet bytes between two buffers (a file or a kernel ring and an mbuf in the
- * shared region) without allocating: 32-bit words through DataViews for small frames,
- * TypedArray.set for large ones (where a subarray's allocation is worth it).
+ * The byte copy of the packet paths (an mbuf and a file buffer, a kernel ring, a capture
+ * ring, another mbuf): src[so, so + len) to dst[d ..), each buffer with a DataView over it.
+ * Up to 256 bytes (a small frame), 32-bit words through the DataViews — any alignment,
+ * cheaper than a call into TypedArray.set — then the last bytes; longer, one copyWithin
+ * (same buffer) or set of a subarray (where its allocation is worth it).
  */
 export function copyBytes(sdv: DataView, src: Uint8Array, so: number, ddv: DataView, dst: Uint8Array, d: number, len: number): void {
   if (len > 256) {
-    dst.set(src.subarray(so, so + len), d);
+    if (src === dst) dst.copyWithin(d, so, so + len);
+    else dst.set(src.subarray(so, so + len), d);
     return;
   }
   const words = len & ~3;

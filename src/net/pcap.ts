@@ -28,9 +28,31 @@
 import fs from 'node:fs';
 import { MpdkError, type ErrorCode } from '../eal/errors.js';
 import { openUserFile } from '../eal/safe-open.js';
+import { copyBytes } from './bytes.js';
 
 export const PCAP = { MAGIC: 0, VERSION_MAJOR: 4, VERSION_MINOR: 6, THISZONE: 8, SIGFIGS: 12, SNAPLEN: 16, LINKTYPE: 20, HLEN: 24 } as const;
 export const PCAP_REC = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, LEN: 12, HLEN: 16 } as const;
+
+/**
+ * Write a record header (PCAP_REC, little-endian: what this writer writes) at `at` of `dv`:
+ * the one place its field order is written down in code. The net_pcap driver's TX buffer
+ * and the capture rings (ethdev/capture.ts) hold records in exactly this form.
+ */
+export function writeRecordHeader(dv: DataView, at: number, tsSec: number, tsFrac: number, caplen: number, len: number): void {
+  dv.setUint32(at + PCAP_REC.TS_SEC, tsSec, true);
+  dv.setUint32(at + PCAP_REC.TS_FRAC, tsFrac, true);
+  dv.setUint32(at + PCAP_REC.CAPLEN, caplen, true);
+  dv.setUint32(at + PCAP_REC.LEN, len, true);
+}
+
+/** Read the record header at `at` of `dv` into `rec` (byte order `le`); its bytes start at rec.offset. */
+export function readRecordHeader(dv: DataView, at: number, rec: PcapRecord, le = true): void {
+  rec.tsSec = dv.getUint32(at + PCAP_REC.TS_SEC, le);
+  rec.tsFrac = dv.getUint32(at + PCAP_REC.TS_FRAC, le);
+  rec.caplen = dv.getUint32(at + PCAP_REC.CAPLEN, le);
+  rec.len = dv.getUint32(at + PCAP_REC.LEN, le);
+  rec.offset = at + PCAP_REC.HLEN;
+}
 export const PCAP_MAGIC_USEC = 0xa1b2c3d4;
 export const PCAP_MAGIC_NSEC = 0xa1b23c4d;
 const PCAPNG_MAGIC = 0x0a0d0d0a;
@@ -129,12 +151,8 @@ export class PcapWriter {
     if (caplen > this.snaplen) caplen = this.snaplen;
     const need = PCAP_REC.HLEN + caplen;
     if (this.pos + need > this.buf.length) this.flush();
-    const dv = this.dv;
     let p = this.pos;
-    dv.setUint32(p + PCAP_REC.TS_SEC, tsSec, true);
-    dv.setUint32(p + PCAP_REC.TS_FRAC, tsFrac, true);
-    dv.setUint32(p + PCAP_REC.CAPLEN, caplen, true);
-    dv.setUint32(p + PCAP_REC.LEN, len < caplen ? caplen : len, true);
+    writeRecordHeader(this.dv, p, tsSec, tsFrac, caplen, len < caplen ? caplen : len);
     p += PCAP_REC.HLEN;
     if (need > this.buf.length) {
       // Larger than the whole buffer: header through the buffer, data straight from u8.
@@ -142,20 +160,12 @@ export class PcapWriter {
       this.flush();
       this.writeAll(u8, off, caplen);
     } else {
-      if (caplen <= 256) {
-        // Word copy through DataViews; the source's view is cached (the region: made once).
-        if (u8 !== this.src) {
-          this.src = u8;
-          this.srcDv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-        }
-        const sdv = this.srcDv;
-        const words = caplen & ~3;
-        let i = 0;
-        for (; i < words; i += 4) dv.setUint32(p + i, sdv.getUint32(off + i, true), true);
-        for (; i < caplen; i++) dv.setUint8(p + i, sdv.getUint8(off + i));
-      } else {
-        this.buf.set(u8.subarray(off, off + caplen), p);
+      // The source's DataView is cached (the region: made once).
+      if (u8 !== this.src) {
+        this.src = u8;
+        this.srcDv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
       }
+      copyBytes(this.srcDv, u8, off, this.dv, this.buf, p, caplen);
       this.pos = p + caplen;
     }
     this.records++;
@@ -334,12 +344,7 @@ export class PcapReader {
       throw this.corrupt(this.base + this.pos, `truncated record: caplen ${caplen} but only ${this.lim - this.pos - PCAP_REC.HLEN} bytes left in the file`);
     }
     const r = this.pos; // ensure() may have slid (or replaced) the window
-    const d = this.dv;
-    rec.tsSec = d.getUint32(r + PCAP_REC.TS_SEC, le);
-    rec.tsFrac = d.getUint32(r + PCAP_REC.TS_FRAC, le);
-    rec.caplen = caplen;
-    rec.len = d.getUint32(r + PCAP_REC.LEN, le);
-    rec.offset = r + PCAP_REC.HLEN;
+    readRecordHeader(this.dv, r, rec, le);
     rec.fileOffset = this.base + r;
     this.pos = r + PCAP_REC.HLEN + caplen;
     return true;

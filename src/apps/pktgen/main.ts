@@ -337,7 +337,7 @@ class Generator {
         if (w) {
           // Exact when the frames go into one ring: the port's only RX queue, one chunk.
           const info = dev.info(port);
-          const ring = info.nbRx === 1 && o.burst <= WIRE_CHUNK ? Ring.attach(eal, dev.port(port).qDrv(true, 0, 0)) : undefined;
+          const ring = info.nbRx === 1 && o.burst <= WIRE_CHUNK ? Ring.attach(eal, dev.queueRing(port, 0, 'rx')) : undefined;
           sink = h.sinkOf({ txBurst: (x, n) => w.inject(x, n) }, ring);
         } else sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
         this.tx.push({ port, k, sink, sent: 0 });
@@ -347,7 +347,7 @@ class Generator {
         const sources: Source[] = [];
         if (w) {
           // The wire's collect drains the port's TX rings: one exact source per ring instead.
-          for (let q = 0; q < dev.info(port).nbTx; q++) sources.push(h.source(Ring.attach(eal, dev.port(port).qDrv(false, q, 0))));
+          for (let q = 0; q < dev.info(port).nbTx; q++) sources.push(h.source(Ring.attach(eal, dev.queueRing(port, q, 'tx'))));
         } else sources.push(h.rxSource(dev, port, o.queue ?? dev.info(port).nbRx - 1));
         this.rx.push({ port, sources, next: 0, matched: 0 });
       }
@@ -620,13 +620,12 @@ class Generator {
   }
 }
 
-/** The software wire of a net_ring port, or undefined when the port has none (peered, other driver). */
+/** The software wire of a port, or undefined when it has none (a driver without one, a peered net_ring). */
 function wireOf(dev: EthDev, port: number, side: WireSide): Wire | undefined {
-  if (dev.info(port).driver !== 'net_ring') return undefined;
   try {
     return dev.wire(port, side);
   } catch (e) {
-    if (isMpdkError(e, 'EINVAL')) return undefined; // peered: it has queues, no wire
+    if (isMpdkError(e, 'EINVAL')) return undefined; // no wire: it has queues
     throw e;
   }
 }

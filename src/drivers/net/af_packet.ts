@@ -40,8 +40,8 @@
 import fs from 'node:fs';
 import { MpdkError } from '../../eal/errors.js';
 import { Devargs, parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue } from '../../ethdev/driver.js';
-import { EP, MAX_QUEUES, MBUF_F_RX_RSS_HASH, PF_PROMISC } from '../../ethdev/layout.js';
-import { MBUF, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
+import { EP, MAX_QUEUES, PF_PROMISC } from '../../ethdev/layout.js';
+import { MBUF_F_RX_RSS_HASH, MBUF_F_RX_VLAN, MBUF_F_RX_VLAN_STRIPPED, MbufRx, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
 import type { Mempool } from '../../mempool/mempool.js';
 import {
   bufferAddress, closeFd, ETH_P_ALL, getsockoptBuf, ifNameToIndex, mapFd, MSG_DONTWAIT, NativeError, PACKET_ADD_MEMBERSHIP, PACKET_FANOUT,
@@ -62,8 +62,7 @@ const TP3 = { NEXT: 0, SNAPLEN: 12, LEN: 16, STATUS: 20, MAC: 24, RXHASH: 28, VL
 const TP_STATUS_USER = 1;
 const TP_STATUS_VLAN_VALID = 0x10;
 const TP_FT_REQ_FILL_RXHASH = 1;
-const MBUF_F_RX_VLAN = 1 << 0;
-const MBUF_F_RX_VLAN_STRIPPED = 1 << 6;
+const RX_FLAGS_VLAN = MBUF_F_RX_RSS_HASH | MBUF_F_RX_VLAN | MBUF_F_RX_VLAN_STRIPPED;
 
 const TX_BATCH = 64;
 const TX_IOV = 256;
@@ -108,14 +107,11 @@ function native(port: Port, what: string, e: unknown): MpdkError {
 class AfpRx implements RxQueue {
   private readonly port: Port;
   private readonly mp: Mempool;
+  private readonly rx: MbufRx;
   private readonly u8: Uint8Array;
-  private readonly u32: Uint32Array;
   private readonly dv: DataView;
   private readonly f64: Float64Array;
   private readonly st: number;
-  private readonly rearm: number;
-  private readonly segsPort: number;
-  private readonly room: number;
   private fd: number;
   private ring: Mapping | null;
   private ru8: Uint8Array;
@@ -137,14 +133,10 @@ class AfpRx implements RxQueue {
     this.port = port;
     this.mp = pool.mp;
     this.u8 = r.u8;
-    this.u32 = r.u32;
     this.dv = r.dv;
     this.f64 = r.f64;
     this.st = port.statIdx(true, q);
-    const headroom = Math.min(128, pool.dataRoomSize);
-    this.room = pool.dataRoomSize - headroom;
-    this.rearm = (headroom | (1 << 16)) >>> 0;
-    this.segsPort = (1 | (port.id << 16)) >>> 0;
+    this.rx = new MbufRx(pool, port.id);
     this.blockSize = port.drv(D.BLOCKSZ);
     this.nblocks = port.drv(D.BLOCKCNT);
     const iface = ifaceOf(port);
@@ -213,8 +205,8 @@ class AfpRx implements RxQueue {
     }
     const ru32 = this.ru32;
     const ru16 = this.ru16;
-    const u32 = this.u32;
-    const room = this.room;
+    const rx = this.rx;
+    const room = rx.room;
     let pkt = this.pkt;
     let got = 0;
     let bytes = 0;
@@ -223,22 +215,11 @@ class AfpRx implements RxQueue {
       const len = ru32[(pkt + TP3.SNAPLEN) >>> 2]!;
       if (len <= room) {
         const h = handles[got++]!;
-        const w = h >>> 2;
-        copyBytes(this.rdv, this.ru8, pkt + ru16[(pkt + TP3.MAC) >>> 1]!, this.dv, this.u8, u32[w + (MBUF.BUF_OFF >>> 2)]! + (this.rearm & 0xffff), len);
-        const status = ru32[(pkt + TP3.STATUS) >>> 2]!;
-        u32[w + (MBUF.DATA_OFF >>> 2)] = this.rearm;
-        u32[w + (MBUF.NB_SEGS >>> 2)] = this.segsPort;
-        u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
-        u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
-        u32[w + (MBUF.PKT_LEN >>> 2)] = len;
-        u32[w + (MBUF.HASH_RSS >>> 2)] = ru32[(pkt + TP3.RXHASH) >>> 2]!;
-        if ((status & TP_STATUS_VLAN_VALID) !== 0) {
-          u32[w + (MBUF.OL_FLAGS >>> 2)] = MBUF_F_RX_RSS_HASH | MBUF_F_RX_VLAN | MBUF_F_RX_VLAN_STRIPPED;
-          u32[w + (MBUF.DATA_LEN >>> 2)] = (len | ((ru32[(pkt + TP3.VLAN_TCI) >>> 2]! & 0xffff) << 16)) >>> 0;
-        } else {
-          u32[w + (MBUF.OL_FLAGS >>> 2)] = MBUF_F_RX_RSS_HASH;
-          u32[w + (MBUF.DATA_LEN >>> 2)] = len; // and VLAN_TCI = 0
-        }
+        copyBytes(this.rdv, this.ru8, pkt + ru16[(pkt + TP3.MAC) >>> 1]!, this.dv, this.u8, rx.dataAt(h), len);
+        const hash = ru32[(pkt + TP3.RXHASH) >>> 2]!;
+        // VLAN tags the kernel stripped go to VLAN_TCI (RX_VLAN | RX_VLAN_STRIPPED).
+        if ((ru32[(pkt + TP3.STATUS) >>> 2]! & TP_STATUS_VLAN_VALID) !== 0) rx.set(h, len, RX_FLAGS_VLAN, hash, ru32[(pkt + TP3.VLAN_TCI) >>> 2]! & 0xffff);
+        else rx.set(h, len, MBUF_F_RX_RSS_HASH, hash, 0);
         bytes += len;
       } else {
         errors++;
@@ -304,8 +285,6 @@ class AfpRx implements RxQueue {
 
 class AfpTx implements TxQueue {
   private readonly mbufs: Mbufs;
-  private readonly u32: Uint32Array;
-  private readonly u16: Uint16Array;
   private readonly f64: Float64Array;
   private readonly st: number;
   private readonly base: number;
@@ -320,8 +299,6 @@ class AfpTx implements TxQueue {
   constructor(port: Port, q: number) {
     const r = port.eal.region;
     this.mbufs = new Mbufs(port.eal);
-    this.u32 = r.u32;
-    this.u16 = new Uint16Array(r.buffer);
     this.f64 = r.f64;
     this.st = port.statIdx(false, q);
     this.base = r.mapping.addr;
@@ -346,8 +323,7 @@ class AfpTx implements TxQueue {
   }
 
   txBurst(handles: Uint32Array, n: number): number {
-    const u32 = this.u32;
-    const u16 = this.u16;
+    const mbufs = this.mbufs;
     const m32 = this.m32;
     const v32 = this.v32;
     const base = this.base;
@@ -361,16 +337,16 @@ class AfpTx implements TxQueue {
       let chunkBytes = 0;
       for (let i = sent; i < n && nm < TX_BATCH; i++) {
         const h = handles[i]!;
-        const segs = u16[(h + MBUF.NB_SEGS) >>> 1]!;
+        const segs = mbufs.nbSegs(h);
         if (nv + segs > TX_IOV) break;
         const m = nm * 16; // u32 index of mmsghdr nm
         const first = nv;
-        for (let s = h; s !== 0; s = u32[(s + MBUF.NEXT) >>> 2]!) {
-          const addr = base + u32[(s + MBUF.BUF_OFF) >>> 2]! + u16[(s + MBUF.DATA_OFF) >>> 1]!;
+        for (let s = h; s !== 0; s = mbufs.next(s)) {
+          const addr = base + mbufs.dataOffset(s);
           const v = nv * 4;
           v32[v] = addr >>> 0;
           v32[v + 1] = Math.floor(addr / 4294967296);
-          v32[v + 2] = u16[(s + MBUF.DATA_LEN) >>> 1]!;
+          v32[v + 2] = mbufs.dataLen(s);
           v32[v + 3] = 0;
           nv++;
         }
@@ -379,14 +355,14 @@ class AfpTx implements TxQueue {
         m32[m + 5] = Math.floor(ia / 4294967296);
         m32[m + 6] = nv - first; // msg_iovlen
         m32[m + 7] = 0;
-        chunkBytes += u32[(h + MBUF.PKT_LEN) >>> 2]!;
+        chunkBytes += mbufs.pktLen(h);
         nm++;
       }
       if (nm === 0) break;
       const r = sendmmsgRaw(this.fd, this.msgs, nm, MSG_DONTWAIT);
       if (r <= 0) break;
       if (r < nm) {
-        for (let i = sent; i < sent + r; i++) bytes += u32[(handles[i]! + MBUF.PKT_LEN) >>> 2]!;
+        for (let i = sent; i < sent + r; i++) bytes += mbufs.pktLen(handles[i]!);
         sent += r;
         break;
       }

@@ -50,10 +50,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MpdkError } from '../../eal/errors.js';
 import { Devargs, Port, STAT_ERRORS, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue } from '../../ethdev/driver.js';
-import { EQ, MBUF_F_RX_RSS_HASH } from '../../ethdev/layout.js';
-import { MBUF, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
+import { MBUF_F_RX_RSS_HASH, MbufRx, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
 import type { Mempool } from '../../mempool/mempool.js';
-import { PCAP, PcapReader, PcapRecord, PcapWriter } from '../../net/pcap.js';
+import { PCAP, PCAP_REC, PcapReader, PcapRecord, PcapWriter, writeRecordHeader } from '../../net/pcap.js';
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
 import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
@@ -114,6 +113,7 @@ function hookExit(): void {
 
 class PcapRx implements RxQueue {
   private readonly mp: Mempool;
+  private readonly rx: MbufRx;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private readonly dv: DataView;
@@ -126,9 +126,6 @@ class PcapRx implements RxQueue {
   private readonly loopIdx: number;
   private readonly infinite: boolean;
   private readonly nrec: number;
-  private readonly rearm: number;
-  private readonly segsPort: number;
-  private readonly room: number;
   private readonly q: number;
   /** RSS: table, RETA, mask, queue count (null when RSS is off). */
   private readonly rss: ToeplitzTable | null;
@@ -150,12 +147,9 @@ class PcapRx implements RxQueue {
     this.st = port.statIdx(true, q);
     this.q = q;
     this.infinite = infinite;
-    const headroom = Math.min(128, pool.dataRoomSize);
-    this.room = pool.dataRoomSize - headroom;
-    this.rearm = (headroom | (1 << 16)) >>> 0;
-    this.segsPort = (1 | (port.id << 16)) >>> 0;
-    this.curIdx = (port.queue(true, q) + EQ.DRV0 + 4 * QD_CURSOR) >>> 2;
-    this.loopIdx = (port.queue(true, q) + EQ.DRV0 + 4 * QD_LOOPS) >>> 2;
+    this.rx = new MbufRx(pool, port.id);
+    this.curIdx = port.qDrvIndex(true, q, QD_CURSOR);
+    this.loopIdx = port.qDrvIndex(true, q, QD_LOOPS);
     this.nbRx = port.nbRx;
     this.rss = port.rssOn ? port.rss() : null;
     this.reta = port.reta;
@@ -187,12 +181,12 @@ class PcapRx implements RxQueue {
       this.f64[this.st + STAT_NOMBUF] += n;
       return 0;
     }
-    const u8 = this.u8;
     const u32 = this.u32;
-    const dv = this.dv;
+    const rx = this.rx;
     const rec = this.rec;
     const rss = this.rss;
-    const room = this.room;
+    const room = rx.room;
+    const olFlags = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
     let k = 0;
     let bytes = 0;
     let errors = 0;
@@ -226,16 +220,8 @@ class PcapRx implements RxQueue {
         this.srcDv = new DataView(src.buffer, src.byteOffset, src.byteLength);
       }
       const h = handles[k++]!;
-      const w = h >>> 2;
-      copyBytes(this.srcDv, src, rec.offset, dv, u8, u32[w + (MBUF.BUF_OFF >>> 2)]! + (this.rearm & 0xffff), len);
-      u32[w + (MBUF.DATA_OFF >>> 2)] = this.rearm;
-      u32[w + (MBUF.NB_SEGS >>> 2)] = this.segsPort;
-      u32[w + (MBUF.OL_FLAGS >>> 2)] = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
-      u32[w + (MBUF.OL_FLAGS_HI >>> 2)] = 0;
-      u32[w + (MBUF.PACKET_TYPE >>> 2)] = 0;
-      u32[w + (MBUF.PKT_LEN >>> 2)] = len;
-      u32[w + (MBUF.DATA_LEN >>> 2)] = len; // and VLAN_TCI = 0
-      u32[w + (MBUF.HASH_RSS >>> 2)] = hash;
+      copyBytes(this.srcDv, src, rec.offset, this.dv, this.u8, rx.dataAt(h), len);
+      rx.set(h, len, olFlags, hash, 0);
       bytes += len;
     }
     this.cursor = cursor;
@@ -268,7 +254,6 @@ class PcapTx implements TxQueue {
   private readonly mbufs: Mbufs;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
-  private readonly u16: Uint16Array;
   private readonly f64: Float64Array;
   private readonly st: number;
   private readonly path: string;
@@ -290,7 +275,6 @@ class PcapTx implements TxQueue {
     this.mbufs = new Mbufs(port.eal);
     this.u8 = r.u8;
     this.u32 = r.u32;
-    this.u16 = new Uint16Array(r.buffer);
     this.f64 = r.f64;
     this.rdv = r.dv;
     this.st = port.statIdx(false, q);
@@ -319,8 +303,7 @@ class PcapTx implements TxQueue {
       if (this.pos > 0) this.flush();
       return 0;
     }
-    const u32 = this.u32;
-    const u16 = this.u16;
+    const mbufs = this.mbufs;
     let bytes = 0;
     if (this.fd >= 0) {
       const now = Date.now();
@@ -330,30 +313,27 @@ class PcapTx implements TxQueue {
       const bdv = this.bdv;
       for (let i = 0; i < n; i++) {
         const h = handles[i]!;
-        const len = u32[(h + MBUF.PKT_LEN) >>> 2]!;
+        const len = mbufs.pktLen(h);
         const cap = len > 65535 ? 65535 : len;
-        if (this.pos + 16 + cap > this.buf.length) this.flush();
+        if (this.pos + PCAP_REC.HLEN + cap > this.buf.length) this.flush();
         let p = this.pos;
-        bdv.setUint32(p, sec, true);
-        bdv.setUint32(p + 4, usec, true);
-        bdv.setUint32(p + 8, cap, true);
-        bdv.setUint32(p + 12, len, true);
-        p += 16;
+        writeRecordHeader(bdv, p, sec, usec, cap, len);
+        p += PCAP_REC.HLEN;
         // Segments in order (a chain's PKT_LEN is the sum of its DATA_LENs).
         let left = cap;
-        for (let m = h; m !== 0 && left > 0; m = u32[(m + MBUF.NEXT) >>> 2]!) {
-          let dl = u16[(m + MBUF.DATA_LEN) >>> 1]!;
+        for (let m = h; m !== 0 && left > 0; m = mbufs.next(m)) {
+          let dl = mbufs.dataLen(m);
           if (dl > left) dl = left;
-          copyBytes(this.rdv, this.u8, u32[(m + MBUF.BUF_OFF) >>> 2]! + u16[(m + MBUF.DATA_OFF) >>> 1]!, bdv, this.buf, p, dl);
+          copyBytes(this.rdv, this.u8, mbufs.dataOffset(m), bdv, this.buf, p, dl);
           p += dl;
           left -= dl;
         }
         this.pos = p;
         bytes += len;
       }
-      if (this.pos >= FLUSH_BYTES || now - this.pendingSince >= FLUSH_MS || u32[this.genIdx] !== this.gen) this.flush();
+      if (this.pos >= FLUSH_BYTES || now - this.pendingSince >= FLUSH_MS || this.u32[this.genIdx] !== this.gen) this.flush();
     } else {
-      for (let i = 0; i < n; i++) bytes += u32[(handles[i]! + MBUF.PKT_LEN) >>> 2]!;
+      bytes = mbufs.pktLenSum(handles, n);
     }
     this.mbufs.freeBulk(handles, n);
     const f64 = this.f64;

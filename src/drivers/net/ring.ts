@@ -31,7 +31,7 @@
 import { MpdkError } from '../../eal/errors.js';
 import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_MISSED, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
 import { PortState } from '../../ethdev/layout.js';
-import { MBUF, Mbufs } from '../../mbuf/mbuf.js';
+import { Mbufs } from '../../mbuf/mbuf.js';
 import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../../ring/ring.js';
 
 const RING_FLAGS = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
@@ -67,21 +67,15 @@ function setupRing(port: Port, name: string, nbDesc: number, keep: boolean): Rin
   return ring ?? Ring.create(eal, name, nbDesc, RING_FLAGS);
 }
 
-function byteSum(u32: Uint32Array, handles: Uint32Array, n: number): number {
-  let bytes = 0;
-  for (let i = 0; i < n; i++) bytes += u32[(handles[i]! + MBUF.PKT_LEN) >>> 2]!;
-  return bytes;
-}
-
 class RingRx implements RxQueue {
   private readonly ring: Ring;
-  private readonly u32: Uint32Array;
+  private readonly mbufs: Mbufs;
   private readonly f64: Float64Array;
   private readonly st: number;
 
   constructor(port: Port, q: number) {
     this.ring = Ring.attach(port.eal, port.qDrv(true, q, 0));
-    this.u32 = port.u32;
+    this.mbufs = new Mbufs(port.eal);
     this.f64 = port.f64;
     this.st = port.statIdx(true, q);
   }
@@ -89,7 +83,7 @@ class RingRx implements RxQueue {
   rxBurst(handles: Uint32Array, n: number): number {
     const r = this.ring.dequeueBurst(handles, n);
     if (r === 0) return 0;
-    const bytes = byteSum(this.u32, handles, r);
+    const bytes = this.mbufs.pktLenSum(handles, r);
     const f64 = this.f64;
     const st = this.st;
     f64[st + STAT_PACKETS] += r;
@@ -100,13 +94,13 @@ class RingRx implements RxQueue {
 
 class RingTx implements TxQueue {
   private readonly ring: Ring;
-  private readonly u32: Uint32Array;
+  private readonly mbufs: Mbufs;
   private readonly f64: Float64Array;
   private readonly st: number;
 
   constructor(port: Port, q: number) {
     this.ring = Ring.attach(port.eal, port.qDrv(false, q, 0));
-    this.u32 = port.u32;
+    this.mbufs = new Mbufs(port.eal);
     this.f64 = port.f64;
     this.st = port.statIdx(false, q);
   }
@@ -118,7 +112,7 @@ class RingTx implements TxQueue {
     if (r < n) f64[st + STAT_ERRORS] += n - r;
     if (r === 0) return 0;
     f64[st + STAT_PACKETS] += r;
-    f64[st + STAT_OCTETS] += byteSum(this.u32, handles, r);
+    f64[st + STAT_OCTETS] += this.mbufs.pktLenSum(handles, r);
     return r;
   }
 }
@@ -128,7 +122,7 @@ class RingWire implements Wire {
   private readonly rx: Ring[];
   private readonly tx: Ring[];
   private readonly steer: RssSteer | null;
-  private readonly u16: Uint16Array;
+  private readonly mbufs: Mbufs;
   private readonly f64: Float64Array;
   /** f64 index of each RX queue's MISSED counter (the wire's own line). */
   private readonly missed: Int32Array;
@@ -149,18 +143,18 @@ class RingWire implements Wire {
     }
     for (let q = 0; q < port.nbTx; q++) this.tx.push(Ring.attach(eal, port.qDrv(false, q, 0)));
     this.steer = port.rssOn ? new RssSteer(port) : null;
-    this.u16 = new Uint16Array(eal.region.buffer);
+    this.mbufs = new Mbufs(eal);
     this.f64 = port.f64;
     this.parts = this.rx.map(() => new Uint32Array(CHUNK));
     this.cnt = new Int32Array(this.rx.length);
   }
 
   inject(handles: Uint32Array, n: number): number {
-    const u16 = this.u16;
+    const mbufs = this.mbufs;
     const id = this.id;
     const steer = this.steer;
     if (steer === null) {
-      for (let i = 0; i < n; i++) u16[(handles[i]! + MBUF.PORT) >>> 1] = id;
+      for (let i = 0; i < n; i++) mbufs.setPort(handles[i]!, id);
       const r = this.rx[0]!.enqueueBurst(handles, n);
       if (r < n) this.f64[this.missed[0]!] += n - r;
       return r;
@@ -174,7 +168,7 @@ class RingWire implements Wire {
       for (let q = 0; q < nq; q++) cnt[q] = 0;
       for (let i = c; i < end; i++) {
         const h = handles[i]!;
-        u16[(h + MBUF.PORT) >>> 1] = id;
+        mbufs.setPort(h, id);
         const q = steer.queueOf(h);
         parts[q]![cnt[q]!++] = h;
       }
