@@ -50,7 +50,7 @@ import { MpdkError } from '../eal/errors.js';
 import { RobustLock } from '../eal/lock.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
 import { processAlive, processStartTime } from '../native/libc.js';
-import { Mempool, MPH } from '../mempool/mempool.js';
+import { Mempool } from '../mempool/mempool.js';
 import { PktmbufPool } from '../mbuf/mbuf.js';
 import { formatMac, portMac } from '../net/packet.js';
 import { Reta, RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT, RSS_KEY_LEN, RSS_KEY_SYMMETRIC } from '../net/rss.js';
@@ -728,11 +728,20 @@ function portStats(p: Port): PortStats {
   return s;
 }
 
+/** The name of the pool whose header is at `off` (an RX queue's), or what stops its reading. */
+function poolName(eal: Eal, off: number): string {
+  try {
+    return Mempool.attachAt(eal, off).name;
+  } catch (e) {
+    return `(unreadable: ${(e as Error).message})`;
+  }
+}
+
 function queueInfo(p: Port, rx: boolean, q: number): QueueInfo {
   const r = p.eal.region;
   const e = p.queue(rx, q);
   const poolOff = r.u32At(e + EQ.POOL);
-  const pool = rx && poolOff !== 0 ? r.readString(poolOff + MPH.NAME, MPH.NAME_MAX) : undefined;
+  const pool = rx && poolOff !== 0 ? poolName(p.eal, poolOff) : undefined;
   const owner = r.i32[(e + EQ.OWNER_PID) >>> 2]!;
   return {
     q, setUp: r.u32At(e + EQ.STATE) === 1, nbDesc: r.u32At(e + EQ.NB_DESC), ...(rx ? { pool } : {}),
