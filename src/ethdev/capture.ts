@@ -49,8 +49,8 @@ import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { INTR_NONE } from '../eal/idle.js';
 import { Mbufs } from '../mbuf/mbuf.js';
-import { copyBytes } from '../net/bytes.js';
-import { PCAP_REC, PcapRecord, readRecordHeader, writeRecordHeader } from '../net/pcap.js';
+import { Bytes, copyBytes } from '../net/bytes.js';
+import { PCAP_REC, PcapRecord, readRecordHeader, writeRecordHeaderAligned } from '../net/pcap.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import type { Port, RxQueue, TxQueue } from './driver.js';
 import { EQ, MAX_QUEUES } from './layout.js';
@@ -106,8 +106,8 @@ const timeOrigin = performance.timeOrigin;
 /** The producer side for one queue in one process: copies a burst into the armed ring. */
 class Tap {
   private readonly mbufs: Mbufs;
-  private readonly u8: Uint8Array;
-  private readonly dv: DataView;
+  /** The region as copyBytes sees it. */
+  private readonly region: Bytes;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -118,8 +118,7 @@ class Tap {
   constructor(port: Port, rx: boolean, q: number) {
     const r = port.eal.region;
     this.mbufs = new Mbufs(port.eal);
-    this.u8 = r.u8;
-    this.dv = r.dv;
+    this.region = new Bytes(r.u8);
     this.u32 = r.u32;
     this.i32 = r.i32;
     this.f64 = r.f64;
@@ -129,8 +128,7 @@ class Tap {
   /** Copy packets handles[0..n) into the ring the arm word points at (caller checked it is set). */
   copy(handles: Uint32Array, n: number): void {
     const u32 = this.u32;
-    const u8 = this.u8;
-    const dv = this.dv;
+    const region = this.region;
     const mbufs = this.mbufs;
     const cap = u32[this.arm]!;
     const t0 = performance.now();
@@ -155,7 +153,7 @@ class Tap {
       const contig = size - pos;
       if ((contig < need ? need + contig : need) > free) break;
       if (contig < need) {
-        if (contig >= PCAP_REC.HLEN) writeRecordHeader(dv, data + pos, 0, 0, CAP_WRAP, 0);
+        if (contig >= PCAP_REC.HLEN) writeRecordHeaderAligned(u32, data + pos, 0, 0, CAP_WRAP, 0);
         prod = (prod + contig) >>> 0;
         free -= contig;
         pos = 0;
@@ -166,12 +164,12 @@ class Tap {
       for (let s = m; left > 0 && s !== 0; s = mbufs.next(s)) {
         const dl = mbufs.dataLen(s);
         const k = dl < left ? dl : left;
-        copyBytes(dv, u8, mbufs.dataOffset(s), dv, u8, dst, k);
+        copyBytes(region, mbufs.dataOffset(s), region, dst, k);
         dst += k;
         left -= k;
       }
       const got = want - left;
-      writeRecordHeader(dv, rec, sec, usec, got, wire);
+      writeRecordHeaderAligned(u32, rec, sec, usec, got, wire);
       prod = (prod + need) >>> 0;
       free -= need;
       bytes += got;

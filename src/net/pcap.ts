@@ -28,7 +28,7 @@
 import fs from 'node:fs';
 import { MpdkError, type ErrorCode } from '../eal/errors.js';
 import { openUserFile } from '../eal/safe-open.js';
-import { copyBytes } from './bytes.js';
+import { Bytes, copyBytes } from './bytes.js';
 
 export const PCAP = { MAGIC: 0, VERSION_MAJOR: 4, VERSION_MINOR: 6, THISZONE: 8, SIGFIGS: 12, SNAPLEN: 16, LINKTYPE: 20, HLEN: 24 } as const;
 export const PCAP_REC = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, LEN: 12, HLEN: 16 } as const;
@@ -43,6 +43,18 @@ export function writeRecordHeader(dv: DataView, at: number, tsSec: number, tsFra
   dv.setUint32(at + PCAP_REC.TS_FRAC, tsFrac, true);
   dv.setUint32(at + PCAP_REC.CAPLEN, caplen, true);
   dv.setUint32(at + PCAP_REC.LEN, len, true);
+}
+
+/**
+ * writeRecordHeader for a 4-aligned `at` in the buffer of `u32` (a capture ring in the
+ * region): four word stores instead of four DataView stores, on a little-endian host.
+ */
+export function writeRecordHeaderAligned(u32: Uint32Array, at: number, tsSec: number, tsFrac: number, caplen: number, len: number): void {
+  const w = at >>> 2;
+  u32[w + (PCAP_REC.TS_SEC >>> 2)] = tsSec;
+  u32[w + (PCAP_REC.TS_FRAC >>> 2)] = tsFrac;
+  u32[w + (PCAP_REC.CAPLEN >>> 2)] = caplen;
+  u32[w + (PCAP_REC.LEN >>> 2)] = len;
 }
 
 /** Read the record header at `at` of `dv` into `rec` (byte order `le`); its bytes start at rec.offset. */
@@ -94,9 +106,9 @@ export class PcapWriter {
   private readonly buf: Uint8Array;
   private readonly dv: DataView;
   private pos = 0;
-  /** Last source buffer and a DataView over it (write's copy path). */
-  private src: Uint8Array = new Uint8Array(0);
-  private srcDv: DataView = new DataView(new ArrayBuffer(0));
+  /** The buffer as copyBytes sees it, and the last source buffer's (write's copy path). */
+  private readonly out: Bytes;
+  private src = new Bytes(new Uint8Array(0));
 
   private constructor(path: string, fd: number, snaplen: number, nanosecond: boolean, bufferSize: number) {
     this.path = path;
@@ -105,6 +117,7 @@ export class PcapWriter {
     this.nanosecond = nanosecond;
     this.buf = new Uint8Array(bufferSize);
     this.dv = new DataView(this.buf.buffer);
+    this.out = new Bytes(this.buf);
   }
 
   /** Create (or truncate) `path` and write the global header. */
@@ -143,7 +156,7 @@ export class PcapWriter {
   /**
    * Append one record: u8[off .. off+caplen) (cut to snaplen), original length `len`,
    * timestamp tsSec + tsFrac (µs, or ns for a nanosecond file). No allocation for records
-   * ≤ 256 bytes (a DataView over `u8` is made when the source buffer changes); longer ones
+   * ≤ 256 bytes (views of `u8` are made when the source buffer changes); longer ones
    * are copied with one subarray view.
    */
   write(u8: Uint8Array, off: number, caplen: number, len: number = caplen, tsSec = 0, tsFrac = 0): void {
@@ -160,12 +173,9 @@ export class PcapWriter {
       this.flush();
       this.writeAll(u8, off, caplen);
     } else {
-      // The source's DataView is cached (the region: made once).
-      if (u8 !== this.src) {
-        this.src = u8;
-        this.srcDv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-      }
-      copyBytes(this.srcDv, u8, off, this.dv, this.buf, p, caplen);
+      // The source's views are made when it changes (the region: once).
+      if (u8 !== this.src.view) this.src = new Bytes(u8);
+      copyBytes(this.src, off, this.out, p, caplen);
       this.pos = p + caplen;
     }
     this.records++;
@@ -333,18 +343,18 @@ export class PcapReader {
       if (left === 0) return false;
       throw this.corrupt(this.base + this.pos, `truncated record header (${left} of ${PCAP_REC.HLEN} bytes) at end of file`);
     }
-    const le = this.le;
     const h = this.pos;
-    const caplen = this.dv.getUint32(h + PCAP_REC.CAPLEN, le);
+    readRecordHeader(this.dv, h, rec, this.le);
+    const caplen = rec.caplen;
     if (caplen > PCAP_MAX_CAPLEN) {
       throw this.corrupt(this.base + h, `record caplen ${caplen} is larger than ${PCAP_MAX_CAPLEN}: the file is corrupt`);
     }
-    // ensure() may slide the window: the record is at base + pos again afterwards.
+    // ensure() may slide (or replace) the window: the record is at base + pos again afterwards.
     if (!this.ensure(PCAP_REC.HLEN + caplen)) {
       throw this.corrupt(this.base + this.pos, `truncated record: caplen ${caplen} but only ${this.lim - this.pos - PCAP_REC.HLEN} bytes left in the file`);
     }
-    const r = this.pos; // ensure() may have slid (or replaced) the window
-    readRecordHeader(this.dv, r, rec, le);
+    const r = this.pos;
+    if (r !== h) rec.offset = r + PCAP_REC.HLEN;
     rec.fileOffset = this.base + r;
     this.pos = r + PCAP_REC.HLEN + caplen;
     return true;

@@ -49,7 +49,7 @@ import {
   PACKET_RX_RING, PACKET_STATISTICS, PACKET_VERSION, packetBind, packetSocket, sendmmsgRaw, setsockoptBuf, setsockoptInt, SO_SNDBUF, SOL_PACKET,
   SOL_SOCKET, TPACKET_V3, unmap, type Mapping,
 } from '../../native/libc.js';
-import { copyBytes } from '../../net/bytes.js';
+import { Bytes, copyBytes } from '../../net/bytes.js';
 
 /** Port DRV words. */
 const D = { IFINDEX: 0, QPAIRS: 1, GROUP: 2, BLOCKSZ: 3, BLOCKCNT: 4, FLAGS: 5, FANOUT: 6 } as const;
@@ -108,8 +108,9 @@ class AfpRx implements RxQueue {
   private readonly port: Port;
   private readonly mp: Mempool;
   private readonly rx: MbufRx;
-  private readonly u8: Uint8Array;
-  private readonly dv: DataView;
+  /** The region and the kernel ring as copyBytes sees them. */
+  private readonly region: Bytes;
+  private rbytes: Bytes;
   private readonly f64: Float64Array;
   private readonly st: number;
   private fd: number;
@@ -118,7 +119,6 @@ class AfpRx implements RxQueue {
   private ru32: Uint32Array;
   private ri32: Int32Array;
   private ru16: Uint16Array;
-  private rdv: DataView;
   private blockSize: number;
   private nblocks: number;
   /** Current block, packets left in it, offset of the next packet header in the ring. */
@@ -132,8 +132,7 @@ class AfpRx implements RxQueue {
     const r = port.eal.region;
     this.port = port;
     this.mp = pool.mp;
-    this.u8 = r.u8;
-    this.dv = r.dv;
+    this.region = new Bytes(r.u8);
     this.f64 = r.f64;
     this.st = port.statIdx(true, q);
     this.rx = new MbufRx(pool, port.id);
@@ -178,7 +177,7 @@ class AfpRx implements RxQueue {
     this.ru32 = new Uint32Array(ring.buffer);
     this.ri32 = new Int32Array(ring.buffer);
     this.ru16 = new Uint16Array(ring.buffer);
-    this.rdv = new DataView(ring.buffer);
+    this.rbytes = new Bytes(this.ru8);
   }
 
   rxBurst(handles: Uint32Array, n: number): number {
@@ -215,7 +214,7 @@ class AfpRx implements RxQueue {
       const len = ru32[(pkt + TP3.SNAPLEN) >>> 2]!;
       if (len <= room) {
         const h = handles[got++]!;
-        copyBytes(this.rdv, this.ru8, pkt + ru16[(pkt + TP3.MAC) >>> 1]!, this.dv, this.u8, rx.dataAt(h), len);
+        copyBytes(this.rbytes, pkt + ru16[(pkt + TP3.MAC) >>> 1]!, this.region, rx.dataAt(h), len);
         const hash = ru32[(pkt + TP3.RXHASH) >>> 2]!;
         // VLAN tags the kernel stripped go to VLAN_TCI (RX_VLAN | RX_VLAN_STRIPPED).
         if ((ru32[(pkt + TP3.STATUS) >>> 2]! & TP_STATUS_VLAN_VALID) !== 0) rx.set(h, len, RX_FLAGS_VLAN, hash, ru32[(pkt + TP3.VLAN_TCI) >>> 2]! & 0xffff);
@@ -273,7 +272,7 @@ class AfpRx implements RxQueue {
     this.ru32 = new Uint32Array(dummy);
     this.ri32 = new Int32Array(dummy);
     this.ru16 = new Uint16Array(dummy);
-    this.rdv = new DataView(dummy);
+    this.rbytes = new Bytes(this.ru8);
     this.nblocks = 1;
     this.blk = 0;
     this.left = -1;

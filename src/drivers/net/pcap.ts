@@ -56,7 +56,7 @@ import { PCAP, PCAP_REC, PcapReader, PcapRecord, PcapWriter, writeRecordHeader }
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
 import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
-import { copyBytes } from '../../net/bytes.js';
+import { Bytes, copyBytes } from '../../net/bytes.js';
 
 /** The port's shared area: byte offsets from the memzone start. */
 export const PCAPZ = {
@@ -114,9 +114,7 @@ function hookExit(): void {
 class PcapRx implements RxQueue {
   private readonly mp: Mempool;
   private readonly rx: MbufRx;
-  private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
-  private readonly dv: DataView;
   private readonly f64: Float64Array;
   private readonly st: number;
   private readonly reader: PcapReader | null;
@@ -133,16 +131,16 @@ class PcapRx implements RxQueue {
   private readonly retaMask: number;
   private readonly nbRx: number;
   private cursor: number;
-  private srcBuf: Uint8Array = new Uint8Array(0);
-  private srcDv: DataView = new DataView(new ArrayBuffer(0));
+  /** The region and the reader's current buffer as copyBytes sees them. */
+  private readonly region: Bytes;
+  private src = new Bytes(new Uint8Array(0));
   private spare: Uint32Array = new Uint32Array(32);
 
   constructor(port: Port, q: number, pool: PktmbufPool, rxPath: string, infinite: boolean) {
     const r = port.eal.region;
     this.mp = pool.mp;
-    this.u8 = r.u8;
     this.u32 = r.u32;
-    this.dv = r.dv;
+    this.region = new Bytes(r.u8);
     this.f64 = r.f64;
     this.st = port.statIdx(true, q);
     this.q = q;
@@ -214,13 +212,9 @@ class PcapRx implements RxQueue {
         errors++;
         continue;
       }
-      const src = reader.buf;
-      if (src !== this.srcBuf) {
-        this.srcBuf = src;
-        this.srcDv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-      }
+      if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
       const h = handles[k++]!;
-      copyBytes(this.srcDv, src, rec.offset, this.dv, this.u8, rx.dataAt(h), len);
+      copyBytes(this.src, rec.offset, this.region, rx.dataAt(h), len);
       rx.set(h, len, olFlags, hash, 0);
       bytes += len;
     }
@@ -252,7 +246,6 @@ class PcapRx implements RxQueue {
 class PcapTx implements TxQueue {
   readonly port: Port;
   private readonly mbufs: Mbufs;
-  private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
   private readonly st: number;
@@ -260,7 +253,9 @@ class PcapTx implements TxQueue {
   private fd: number;
   private readonly buf: Uint8Array;
   private readonly bdv: DataView;
-  private readonly rdv: DataView;
+  /** The region and the TX buffer as copyBytes sees them. */
+  private readonly region: Bytes;
+  private readonly bytes: Bytes;
   private pos = 0;
   /** Wall time (ms) of the oldest buffered record. */
   private pendingSince = 0;
@@ -273,10 +268,9 @@ class PcapTx implements TxQueue {
     const r = port.eal.region;
     this.port = port;
     this.mbufs = new Mbufs(port.eal);
-    this.u8 = r.u8;
     this.u32 = r.u32;
     this.f64 = r.f64;
-    this.rdv = r.dv;
+    this.region = new Bytes(r.u8);
     this.st = port.statIdx(false, q);
     this.path = txPath;
     const z = zoneOf(port);
@@ -285,6 +279,7 @@ class PcapTx implements TxQueue {
     this.endIdx = (z + PCAPZ.TX_END) >>> 3;
     this.buf = new Uint8Array(txPath === '' ? 0 : TX_BUF_BYTES);
     this.bdv = new DataView(this.buf.buffer);
+    this.bytes = new Bytes(this.buf);
     this.fd = -1;
     if (txPath !== '') {
       try {
@@ -324,7 +319,7 @@ class PcapTx implements TxQueue {
         for (let m = h; m !== 0 && left > 0; m = mbufs.next(m)) {
           let dl = mbufs.dataLen(m);
           if (dl > left) dl = left;
-          copyBytes(this.rdv, this.u8, mbufs.dataOffset(m), bdv, this.buf, p, dl);
+          copyBytes(this.region, mbufs.dataOffset(m), this.bytes, p, dl);
           p += dl;
           left -= dl;
         }
