@@ -14,11 +14,11 @@ const [prefix, msArg] = process.argv.slice(2);
 const ms = Number(msArg ?? 1000);
 const { eal } = Eal.init(['-l', '0', '--file-prefix', prefix!, '--proc-type=primary', '--log-level', 'error', '--vdev', 'net_null0'], { name: 'bench-dumpcap', handleSignals: false });
 try {
-  const pool = PktmbufPool.create(eal, 'bench_pool', 8191, 256);
+  const pool = PktmbufPool.create(eal, 'bench_pool', { count: 8191, cacheSize: 256 });
   const dev = EthDev.attach(eal);
-  dev.configure(0, 1, 1);
-  dev.rxQueueSetup(0, 0, 1024, pool);
-  dev.txQueueSetup(0, 0, 1024);
+  dev.configure(0, { rxQueues: 1, txQueues: 1 });
+  dev.rxQueueSetup(0, 0, { descriptors: 1024, pool });
+  dev.txQueueSetup(0, 0, { descriptors: 1024 });
   dev.start(0);
   const drv = findDriver('net_null').open(dev.port(0));
   const raw = { rx: drv.rxQueue(0, pool), tx: drv.txQueue(0) };

@@ -24,10 +24,10 @@ const out = (o: unknown): void => {
 };
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
-function setup(dev: EthDev, pool: PktmbufPool, port: number, conf: PortConf = {}): void {
-  dev.configure(port, 1, 1, conf);
-  dev.rxQueueSetup(port, 0, 1024, pool);
-  dev.txQueueSetup(port, 0, 1024);
+function setup(dev: EthDev, pool: PktmbufPool, port: number, conf: Partial<PortConf> = {}): void {
+  dev.configure(port, { rxQueues: 1, txQueues: 1, ...conf });
+  dev.rxQueueSetup(port, 0, { descriptors: 1024, pool });
+  dev.txQueueSetup(port, 0, { descriptors: 1024 });
   dev.start(port);
 }
 
@@ -35,7 +35,7 @@ function setup(dev: EthDev, pool: PktmbufPool, port: number, conf: PortConf = {}
 function runNull(): void {
   const { eal } = Eal.init(['-l', '0', '-m', '128', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error', '--vdev', 'net_null0', '--vdev', 'net_null1'], { name: 'bench-l2fwd-null' });
   const dev = EthDev.attach(eal);
-  const pool = PktmbufPool.create(eal, 'pkt', 8192, 256);
+  const pool = PktmbufPool.create(eal, 'pkt', { count: 8192, cacheSize: 256 });
   setup(dev, pool, 0);
   setup(dev, pool, 1);
   const m = new Mbufs(eal);
@@ -84,7 +84,7 @@ function runGen(): void {
   const { eal } = Eal.init(['-l', '0', '-m', '128', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error', '--vdev', 'net_ring0', '--vdev', 'net_ring1'], { name: 'bench-gen' });
   const ctl = eal.memzones.reserve('BENCH_ETH', 64);
   const dev = EthDev.attach(eal);
-  const pool = PktmbufPool.create(eal, 'pkt', 16384, 256);
+  const pool = PktmbufPool.create(eal, 'pkt', { count: 16384, cacheSize: 256 });
   setup(dev, pool, 0);
   setup(dev, pool, 1);
   // Write a 64-byte frame into every mbuf once: the loop below only moves handles.

@@ -20,7 +20,7 @@
  * closes it; the producer is killed in every path and each wait has a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Eal, Mempool, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../src/index.js';
+import { Eal, Mempool, PktmbufPool, Ring } from '../src/index.js';
 import type { Bench } from './harness.js';
 import { SLOTS } from './slot-ring.js';
 
@@ -56,7 +56,7 @@ function getPutLoop(mp: Mempool, burst: number, ms: number): number {
 function mempoolBench(cache: number): number {
   const eal = instance();
   try {
-    const mp = Mempool.create(eal, 'bench', 8192, 64, cache);
+    const mp = Mempool.create(eal, 'bench', { count: 8192, eltSize: 64, cacheSize: cache });
     getPutLoop(mp, 32, WARM_MS);
     return getPutLoop(mp, 32, MEASURE_MS);
   } finally {
@@ -67,7 +67,7 @@ function mempoolBench(cache: number): number {
 function mbufBench(): number {
   const eal = instance();
   try {
-    const pool = PktmbufPool.create(eal, 'mbench', 8192, 256);
+    const pool = PktmbufPool.create(eal, 'mbench', { count: 8192, cacheSize: 256 });
     const hs = new Uint32Array(32);
     const loop = (ms: number): number => {
       let n = 0;
@@ -103,8 +103,8 @@ interface MessageSource {
 }
 
 function poolSource(eal: Eal): { args: string[]; src: MessageSource } {
-  const mp = Mempool.create(eal, 'msgs', 8192, 64, 256);
-  const ring = Ring.create(eal, 'msgq', 4096, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  const mp = Mempool.create(eal, 'msgs', { count: 8192, eltSize: 64, cacheSize: 256 });
+  const ring = Ring.create(eal, 'msgq', { count: 4096, singleProducer: true, singleConsumer: true });
   const objs = new Uint32Array(32);
   return {
     args: ['msgs', 'msgq'],

@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Eal, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../src/index.js';
+import { Eal, Ring, type RingOptions } from '../src/index.js';
 import type { Bench } from './harness.js';
 import { CTL, CTL_BYTES } from './ring-child.js';
 
@@ -33,7 +33,9 @@ const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ring-chil
 const PERF_RING_SIZE = 4096;
 const WARMUP_MS = 300;
 const MEASURE_MS = 1000;
-const SPSC = RING_F_SP_ENQ | RING_F_SC_DEQ;
+type Kind = Omit<RingOptions, 'count'>;
+const SPSC: Kind = { singleProducer: true, singleConsumer: true };
+const MPMC: Kind = {};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 let instances = 0;
@@ -93,9 +95,9 @@ function counted(inst: Instance, slots: number[]): number {
 }
 
 /** Producers on `prodLcores`, consumers on `consLcores`; returns M handles/s dequeued. */
-function xproc(flags: number, burst: number, prodLcores: number[], consLcores: number[], yieldAfter: number): () => Promise<number> {
+function xproc(kind: Kind, burst: number, prodLcores: number[], consLcores: number[], yieldAfter: number): () => Promise<number> {
   return () => withInstance(async (inst) => {
-    Ring.create(inst.eal, 'bench', PERF_RING_SIZE, flags);
+    Ring.create(inst.eal, 'bench', { count: PERF_RING_SIZE, ...kind });
     const consSlots: number[] = [];
     prodLcores.forEach((l, i) => spawnChild(inst, l, 'prod', { ring: 'bench', slot: i, burst, yield: yieldAfter }));
     consLcores.forEach((l, i) => {
@@ -121,9 +123,9 @@ function xproc(flags: number, burst: number, prodLcores: number[], consLcores: n
 }
 
 /** Enqueue + dequeue in this thread for ~MEASURE_MS. */
-function oneProc(flags: number, burst: number, mp: boolean): () => Promise<number> {
+function oneProc(kind: Kind, burst: number, mp: boolean): () => Promise<number> {
   return () => withInstance(async (inst) => {
-    const r = Ring.create(inst.eal, 'bench', PERF_RING_SIZE, flags);
+    const r = Ring.create(inst.eal, 'bench', { count: PERF_RING_SIZE, ...kind });
     const a = new Uint32Array(burst).fill(7);
     const b = new Uint32Array(burst);
     const loop = (iters: number): number => {
@@ -167,7 +169,7 @@ function percentile(sorted: number[], p: number): number {
 /** Wake-up latency of a consumer process asleep on the doorbell. */
 function doorbell(): Promise<Record<string, number>> {
   return withInstance(async (inst) => {
-    const r = Ring.create(inst.eal, 'bell', 1024, SPSC);
+    const r = Ring.create(inst.eal, 'bell', { count: 1024, ...SPSC });
     spawnChild(inst, 1, 'pong', { ring: 'bell', slot: 0, burst: 1 });
     await waitReady(inst, 1);
     Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
@@ -197,7 +199,7 @@ function ticksOf(pid: number): number {
 
 function sleepingConsumer(): Promise<number> {
   return withInstance(async (inst) => {
-    Ring.create(inst.eal, 'idle', 1024, SPSC);
+    Ring.create(inst.eal, 'idle', { count: 1024, ...SPSC });
     const c = spawnChild(inst, 1, 'sleep', { ring: 'idle', slot: 0, burst: 32 });
     await waitReady(inst, 1);
     Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
@@ -215,12 +217,12 @@ export const benches: Bench[] = [
   { name: 'ring.spsc.single.1proc', unit: 'M/s', what: 'SP/SC enqueue(1) + dequeue(), one thread', run: oneProc(SPSC, 1, false) },
   { name: 'ring.spsc.burst8.1proc', unit: 'M/s', what: 'SP/SC burst 8, one thread', run: oneProc(SPSC, 8, false) },
   { name: 'ring.spsc.burst32.1proc', unit: 'M/s', what: 'SP/SC burst 32, one thread', run: oneProc(SPSC, 32, false) },
-  { name: 'ring.mpmc.burst32.1proc', unit: 'M/s', what: 'MP/MC burst 32, one thread (CAS path + claim records)', run: oneProc(0, 32, true) },
+  { name: 'ring.mpmc.burst32.1proc', unit: 'M/s', what: 'MP/MC burst 32, one thread (CAS path + claim records)', run: oneProc(MPMC, 32, true) },
   { name: 'ring.spsc.burst8.xproc', unit: 'M/s', what: 'SP/SC burst 8, producer on CPU 0, consumer on CPU 1', run: xproc(SPSC, 8, [0], [1], 1000) },
   { name: 'ring.spsc.burst32.xproc', unit: 'M/s', what: 'SP/SC burst 32, two processes on two CPUs (target >= 150)', run: xproc(SPSC, 32, [0], [1], 1000) },
-  { name: 'ring.mpmc.burst8.xproc', unit: 'M/s', what: 'MP/MC burst 8, 1 producer + 1 consumer process', run: xproc(0, 8, [0], [1], 1000) },
-  { name: 'ring.mpmc.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 1 producer + 1 consumer process (target >= 60)', run: xproc(0, 32, [0], [1], 1000) },
-  { name: 'ring.mpmc.2p2c.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 2 producers + 2 consumers on 2 CPUs (yield after 10 polls)', run: xproc(0, 32, [0, 2], [1, 3], 10) },
+  { name: 'ring.mpmc.burst8.xproc', unit: 'M/s', what: 'MP/MC burst 8, 1 producer + 1 consumer process', run: xproc(MPMC, 8, [0], [1], 1000) },
+  { name: 'ring.mpmc.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 1 producer + 1 consumer process (target >= 60)', run: xproc(MPMC, 32, [0], [1], 1000) },
+  { name: 'ring.mpmc.2p2c.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 2 producers + 2 consumers on 2 CPUs (yield after 10 polls)', run: xproc(MPMC, 32, [0, 2], [1, 3], 10) },
   { name: 'ring.doorbell', unit: 'us', what: 'wake-up of a consumer process asleep on the doorbell (futex), p50 / p99', run: doorbell },
   { name: 'ring.sleeping_consumer.cpu_pct', unit: '%', what: 'CPU use of a consumer asleep on an empty ring', run: sleepingConsumer },
 ];

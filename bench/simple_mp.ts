@@ -23,9 +23,9 @@ async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number
   const child = spawn(process.execPath, [new URL('./simple_mp-echo.js', import.meta.url).pathname, '-l', '1', '--file-prefix', prefix, '--', mode, 'smpctl'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    const send = Ring.create(eal, PRI_2_SEC, RING_SIZE);
-    const recv = Ring.create(eal, SEC_2_PRI, RING_SIZE);
-    const pool = Mempool.create(eal, MSG_POOL, POOL_SIZE, MSG_SIZE, POOL_CACHE);
+    const send = Ring.create(eal, PRI_2_SEC, { count: RING_SIZE });
+    const recv = Ring.create(eal, SEC_2_PRI, { count: RING_SIZE });
+    const pool = Mempool.create(eal, MSG_POOL, { count: POOL_SIZE, eltSize: MSG_SIZE, cacheSize: POOL_CACHE });
     const ctl = eal.memzones.reserve('smpctl', 64).offset >>> 2;
     const i32 = eal.region.i32;
     const t0 = Date.now();

@@ -10,6 +10,8 @@
  * headers, pktgen's payload, pcap files) are exported: they do not change with mpdk.
  */
 export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions } from './eal/eal.js';
+export { type EalConfig } from './eal/config.js';
+export { stderrLogger, type Logger, type LogLevel, type ConsoleLike } from './eal/log.js';
 export { listInstances, cleanupInstance, mib, type InstanceSummary, type CleanupReport } from './eal/instances.js';
 export { MpdkError, UsageError, isMpdkError, type ErrorCode } from './eal/errors.js';
 export { parseEalArgs, parseCoreList, parseCoreMask, checkFilePrefix, EAL_USAGE, EAL_OPTION_NAMES, MAX_LCORE, type EalOptions, type ProcType } from './eal/options.js';
@@ -25,15 +27,15 @@ export { type LcoreInfo } from './eal/lcore-table.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
-export { Ring, RING_F_SP_ENQ, RING_F_SC_DEQ, RING_F_EXACT_SZ, RING_EMPTY, RING_NAMESIZE, type RepairReport } from './ring/ring.js';
+export { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions } from './ring/ring.js';
 export { RingView, type RingEntry } from './ring/view.js';
 export { type ClaimInfo } from './ring/claims.js';
 export {
-  Mempool, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, MEMPOOL_F_SP_PUT, MEMPOOL_F_SC_GET, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE,
-  type AuditReport, type ObjInit, type PoolEntry,
+  Mempool, MEMPOOL_CACHE_MAX_SIZE, MEMPOOL_NAMESIZE, ELT_FREE, ELT_IN_USE,
+  type AuditReport, type ObjInit, type PoolEntry, type MempoolOptions,
 } from './mempool/mempool.js';
 export {
-  Mbufs, PktmbufPool, MbufRx, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
+  Mbufs, PktmbufPool, MbufRx, type PktmbufPoolOptions, PKTMBUF_HEADROOM, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, MBUF_MAX_NB_SEGS, MBUF_PRIV_ALIGN, isPktmbufPool,
   MBUF_F_RX_RSS_HASH, MBUF_F_RX_VLAN, MBUF_F_RX_VLAN_STRIPPED,
 } from './mbuf/mbuf.js';
 export { toeplitz, ToeplitzTable, PacketHasher, Reta, RSS_KEY_DEFAULT, RSS_KEY_SYMMETRIC, RSS_KEY_LEN, RSS_HF, RETA_SIZE_DEFAULT } from './net/rss.js';
@@ -50,7 +52,7 @@ export {
 } from './net/packet.js';
 export { IdlePolicy, INTR_DOWN, INTR_NONE, INTR_PENDING, parseIdleMode, type IdleMode, type IdleOptions, type WakeSource } from './eal/idle.js';
 export {
-  EthDev, type WireSide, type PortConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
+  EthDev, type WireSide, type PortConf, type RxQueueConf, type TxQueueConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
 } from './ethdev/ethdev.js';
 export {
   Port, Devargs, parseVdev, RssSteer, STAT_PACKETS, STAT_OCTETS, STAT_ERRORS, STAT_NOMBUF, STAT_MISSED,

@@ -11,7 +11,7 @@
  *                     pass without a packet after the first (8 s at most); prints {got, flows}
  */
 import readline from 'node:readline';
-import { Eal, EthDev, FlowSet, Mbufs, MpdkError, PayloadInfo, PktmbufPool, buildUdpFrame, formatMac, readPayload } from '../src/index.js';
+import { Eal, EthDev, FlowSet, Mbufs, MpdkError, PayloadInfo, PktmbufPool, buildUdpFrame, formatMac, readPayload, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -21,7 +21,7 @@ const out = (o: unknown): void => {
 };
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const nap = (ms: number): void => void Atomics.wait(cell, 0, 0, ms);
-const eal = Eal.init(argv.slice(0, dd), { name: 'afp-child' }).eal;
+const eal = Eal.init(argv.slice(0, dd), { name: 'afp-child', logger: stderrLogger, handleSignals: true }).eal;
 
 /** Send n frames (flow i % flows) on port/queue 0, retrying refused ones for up to 3 s. */
 function send(dev: EthDev, pool: PktmbufPool, port: number, flows: FlowSet, n: number, keep?: Uint8Array[]): number {
@@ -89,11 +89,11 @@ try {
   const dev = EthDev.attach(eal);
   if (op === 'pair') {
     const n = Number(a1);
-    const pool = PktmbufPool.create(eal, 'pool', 4095, 32);
+    const pool = PktmbufPool.create(eal, 'pool', { count: 4095, cacheSize: 32 });
     for (const p of [0, 1]) {
-      dev.configure(p, 1, 1);
-      dev.rxQueueSetup(p, 0, 1024, pool);
-      dev.txQueueSetup(p, 0, 1024);
+      dev.configure(p, { rxQueues: 1, txQueues: 1 });
+      dev.rxQueueSetup(p, 0, { descriptors: 1024, pool });
+      dev.txQueueSetup(p, 0, { descriptors: 1024 });
       dev.start(p);
     }
     dev.rxQueue(0, 0);
@@ -113,16 +113,16 @@ try {
       available: pool.available(),
     });
   } else if (op === 'serve') {
-    const pool = PktmbufPool.create(eal, 'pool', 8191, 32);
-    dev.configure(0, 2, 2);
+    const pool = PktmbufPool.create(eal, 'pool', { count: 8191, cacheSize: 32 });
+    dev.configure(0, { rxQueues: 2, txQueues: 2 });
     for (let q = 0; q < 2; q++) {
-      dev.rxQueueSetup(0, q, 1024, pool);
-      dev.txQueueSetup(0, q, 1024);
+      dev.rxQueueSetup(0, q, { descriptors: 1024, pool });
+      dev.txQueueSetup(0, q, { descriptors: 1024 });
     }
     dev.start(0);
-    dev.configure(1, 1, 1);
-    dev.rxQueueSetup(1, 0, 1024, pool);
-    dev.txQueueSetup(1, 0, 1024);
+    dev.configure(1, { rxQueues: 1, txQueues: 1 });
+    dev.rxQueueSetup(1, 0, { descriptors: 1024, pool });
+    dev.txQueueSetup(1, 0, { descriptors: 1024 });
     dev.start(1);
     out({ ready: true });
     const rl = readline.createInterface({ input: process.stdin });

@@ -33,8 +33,8 @@ function words(seed: number): () => number {
 function primary(tag: string): { p: string; eal: Eal; pool: PktmbufPool; ring: Ring } {
   const p = uniquePrefix(tag);
   const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error'], { handleSignals: false });
-  const pool = PktmbufPool.create(eal, POOL, 255, 16);
-  const ring = Ring.create(eal, RING_NAME, 64);
+  const pool = PktmbufPool.create(eal, POOL, { count: 255, cacheSize: 16 });
+  const ring = Ring.create(eal, RING_NAME, { count: 64 });
   const buf = new Uint32Array(10);
   assert.equal(pool.allocBulk(buf, 10), 10);
   assert.equal(ring.enqueueBulk(buf, 10), 10);

@@ -11,7 +11,7 @@
  *   hold                     print {"ready":…} and stay until stdin closes or a signal
  *   exit                     close and exit 0
  */
-import { Eal, remoteLaunch, MpdkError } from '../src/index.js';
+import { Eal, remoteLaunch, MpdkError, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -24,7 +24,7 @@ function out(o: unknown): void {
 
 let eal: Eal;
 try {
-  eal = Eal.init(ealArgs, { name: 'eal-child' }).eal;
+  eal = Eal.init(ealArgs, { name: 'eal-child', logger: stderrLogger, handleSignals: true }).eal;
 } catch (e) {
   process.stderr.write(`eal-child: ${(e as Error).message}\n`);
   process.exit(e instanceof MpdkError ? 1 : 2);

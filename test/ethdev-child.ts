@@ -8,7 +8,7 @@
  *   claim:PORT:Q         try to claim RX queue Q, print {claimed} or {error, message}
  *   hold                 (after claim) stay until stdin closes
  */
-import { Eal, EthDev, MpdkError, Mbufs, formatMac } from '../src/index.js';
+import { Eal, EthDev, MpdkError, Mbufs, formatMac, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -20,7 +20,7 @@ const out = (o: unknown): void => {
 
 let eal: Eal;
 try {
-  eal = Eal.init(ealArgs, { name: 'ethdev-child' }).eal;
+  eal = Eal.init(ealArgs, { name: 'ethdev-child', logger: stderrLogger, handleSignals: true }).eal;
 } catch (e) {
   process.stderr.write(`ethdev-child: ${(e as Error).message}\n`);
   process.exit(1);

@@ -34,9 +34,9 @@ async function withEal(vdevs: string[], fn: (eal: Eal, prefix: string) => Promis
 
 /** Configure `port` with nbRx/nbTx queues of 512 descriptors and start it. */
 function setup(dev: EthDev, pool: PktmbufPool, port: number, nbRx: number, nbTx: number, conf = {}): void {
-  dev.configure(port, nbRx, nbTx, conf);
-  for (let q = 0; q < nbRx; q++) dev.rxQueueSetup(port, q, 512, pool);
-  for (let q = 0; q < nbTx; q++) dev.txQueueSetup(port, q, 512);
+  dev.configure(port, { rxQueues: nbRx, txQueues: nbTx, ...conf });
+  for (let q = 0; q < nbRx; q++) dev.rxQueueSetup(port, q, { descriptors: 512, pool });
+  for (let q = 0; q < nbTx; q++) dev.txQueueSetup(port, q, { descriptors: 512 });
   dev.start(port);
 }
 
@@ -101,25 +101,25 @@ test('bad devargs, an unknown driver and a duplicate name are refused and leave 
 test('configure, queue setup, start and bind refuse what does not exist or is in the wrong state', () =>
   withEal(['net_ring0', 'net_ring1'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 1024, 32);
-    refused('ENODEV', () => dev.configure(2, 1, 1), /no port 2.*2 ports/);
-    refused('EINVAL', () => dev.rxQueueSetup(0, 0, 512, pool), /not configured/);
-    refused('EINVAL', () => dev.configure(0, 33, 1), /0\.\.32/);
-    refused('EINVAL', () => dev.configure(0, 0, 0));
-    dev.configure(0, 2, 1);
-    refused('EINVAL', () => dev.rxQueueSetup(0, 2, 512, pool), /2 RX queues \(0\.\.1\): queue 2 does not exist/);
-    refused('EINVAL', () => dev.txQueueSetup(0, 1, 512), /queue 1 does not exist/);
-    refused('EINVAL', () => dev.rxQueueSetup(0, 0, 0, pool), /descriptors/);
-    dev.rxQueueSetup(0, 0, 512, pool);
-    dev.txQueueSetup(0, 0, 512);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 1024, cacheSize: 32 });
+    refused('ENODEV', () => dev.configure(2, { rxQueues: 1, txQueues: 1 }), /no port 2.*2 ports/);
+    refused('EINVAL', () => dev.rxQueueSetup(0, 0, { descriptors: 512, pool }), /not configured/);
+    refused('EINVAL', () => dev.configure(0, { rxQueues: 33, txQueues: 1 }), /0\.\.32/);
+    refused('EINVAL', () => dev.configure(0, { rxQueues: 0, txQueues: 0 }));
+    dev.configure(0, { rxQueues: 2, txQueues: 1 });
+    refused('EINVAL', () => dev.rxQueueSetup(0, 2, { descriptors: 512, pool }), /2 RX queues \(0\.\.1\): queue 2 does not exist/);
+    refused('EINVAL', () => dev.txQueueSetup(0, 1, { descriptors: 512 }), /queue 1 does not exist/);
+    refused('EINVAL', () => dev.rxQueueSetup(0, 0, { descriptors: 0, pool }), /descriptors/);
+    dev.rxQueueSetup(0, 0, { descriptors: 512, pool });
+    dev.txQueueSetup(0, 0, { descriptors: 512 });
     refused('EINVAL', () => dev.start(0), /RX queue 1 is not set up/);
     refused('ENODEV', () => dev.rxQueue(0, 0), /not started/);
-    dev.rxQueueSetup(0, 1, 512, pool);
+    dev.rxQueueSetup(0, 1, { descriptors: 512, pool });
     dev.start(0);
     assert.equal(dev.isStarted(0), true);
     assert.equal(dev.linkStatus(0).up, true);
-    refused('EBUSY', () => dev.configure(0, 1, 1), /stop it/);
-    refused('EBUSY', () => dev.txQueueSetup(0, 0, 512), /stop it/);
+    refused('EBUSY', () => dev.configure(0, { rxQueues: 1, txQueues: 1 }), /stop it/);
+    refused('EBUSY', () => dev.txQueueSetup(0, 0, { descriptors: 512 }), /stop it/);
     refused('EINVAL', () => dev.rxQueue(0, 2), /queue 2 does not exist/);
     refused('EINVAL', () => dev.txBurst(0, 1, new Uint32Array(1), 0), /TX queue.*queue 1 does not exist/);
     refused('ENODEV', () => dev.wire(1), /not started/);
@@ -133,7 +133,7 @@ test('configure, queue setup, start and bind refuse what does not exist or is in
 test('net_null receives packets of the configured size from the pool and frees what it transmits; stats per queue and reset', () =>
   withEal(['net_null0,size=100', 'net_null1'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 2048, 64);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 2048, cacheSize: 64 });
     setup(dev, pool, 0, 2, 2);
     setup(dev, pool, 1, 1, 1);
     const h = new Uint32Array(32);
@@ -185,7 +185,7 @@ test('net_null receives packets of the configured size from the pool and frees w
 test('net_null refuses a size that does not fit the pool', () =>
   withEal(['net_null0,size=3000'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 256, 16);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 256, cacheSize: 16 });
     setup(dev, pool, 0, 1, 1);
     refused('EINVAL', () => dev.rxQueue(0, 0), /size=3000/);
   }));
@@ -193,7 +193,7 @@ test('net_null refuses a size that does not fit the pool', () =>
 test('RSS: a flow lands on the same queue every time, flows spread over the queues, and the hash is in the mbuf', () =>
   withEal(['net_ring0'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 4096, 64);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 4096, cacheSize: 64 });
     setup(dev, pool, 0, 4, 1);
     const wire = dev.wire(0);
     const m = new Mbufs(eal);
@@ -238,7 +238,7 @@ test('RSS: a flow lands on the same queue every time, flows spread over the queu
 test('symmetric RSS keeps both directions of a flow on one queue', () =>
   withEal(['net_ring0'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 4096, 64);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 4096, cacheSize: 64 });
     setup(dev, pool, 0, 4, 1, { rss: { symmetric: true } });
     assert.equal(dev.info(0).rss.symmetric, true);
     const wire = dev.wire(0);
@@ -276,7 +276,7 @@ test('symmetric RSS keeps both directions of a flow on one queue', () =>
 test('wire: every packet injected comes out once when forwarded; a full ring counts imissed and leaves the rest to the caller', () =>
   withEal(['net_ring0', 'net_ring1'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 8192, 64);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 8192, cacheSize: 64 });
     setup(dev, pool, 0, 2, 2);
     setup(dev, pool, 1, 2, 2);
     const w0 = dev.wire(0);
@@ -332,7 +332,7 @@ test('wire: every packet injected comes out once when forwarded; a full ring cou
 test('a capture ring holds pcap records that wrap at its end without a byte lost or changed', () =>
   withEal(['net_ring0'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 1024, 0);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 1024 });
     setup(dev, pool, 0, 1, 1);
     const w = dev.wire(0, 'inject');
     const rxq = dev.rxQueue(0, 0); // bound before the capture: it is tapped
@@ -391,13 +391,13 @@ test('a capture ring holds pcap records that wrap at its end without a byte lost
 test('peer=1 wires two ring ports back to back: what port 0 sends on TX q, port 1 receives on RX q', () =>
   withEal(['net_ring0,peer=1', 'net_ring1'], (eal) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 1024, 32);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 1024, cacheSize: 32 });
     setup(dev, pool, 0, 2, 2);
     refused('EINVAL', () => setup(dev, pool, 1, 1, 2), /peered ports/);
-    dev.configure(1, 2, 2);
+    dev.configure(1, { rxQueues: 2, txQueues: 2 });
     for (let q = 0; q < 2; q++) {
-      dev.rxQueueSetup(1, q, 512, pool);
-      dev.txQueueSetup(1, q, 512);
+      dev.rxQueueSetup(1, q, { descriptors: 512, pool });
+      dev.txQueueSetup(1, q, { descriptors: 512 });
     }
     dev.start(1);
     refused('EINVAL', () => dev.wire(1), /back to back/);
@@ -430,7 +430,7 @@ async function json(c: Child, re: RegExp, ms = 8000): Promise<Record<string, unk
 test('a secondary sees the same ports without --vdev and its attach resets no counter', () =>
   withEal(['net_ring0', 'net_null0'], async (eal, prefix) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 1024, 32);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 1024, cacheSize: 32 });
     setup(dev, pool, 1, 1, 1);
     const h = new Uint32Array(32);
     for (let i = 0; i < 3; i++) {
@@ -456,7 +456,7 @@ test('a secondary sees the same ports without --vdev and its attach resets no co
 test('two processes use two RX queues of one ring port; a second claim of a live owner\'s queue is refused naming its pid', () =>
   withEal(['net_ring0'], async (eal, prefix) => {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pkt', 4096, 64);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 4096, cacheSize: 64 });
     setup(dev, pool, 0, 2, 1);
     const a = child(prefix, 1, 'rx:0:0:300');
     const b = child(prefix, 2, 'rx:0:1:300');

@@ -31,7 +31,7 @@ function snap(m: Mbufs, h: number): string {
 
 test('a fresh mbuf has 128 bytes of headroom, one segment, refcnt 1, no port and no flags', () =>
   withEal((eal) => {
-    const pool = PktmbufPool.create(eal, 'pkt', 64, 8);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 64, cacheSize: 8 });
     assert.equal(pool.dataRoomSize, 2048 + 128);
     const h = pool.alloc();
     assert.ok(pool.mp.isElement(h));
@@ -49,7 +49,7 @@ test('a fresh mbuf has 128 bytes of headroom, one segment, refcnt 1, no port and
     pool.free(h);
     assert.equal(pool.available(), 64);
     // A small data room gets a smaller headroom; a private area sits before the buffer.
-    const small = PktmbufPool.create(eal, 'small', 16, 0, 16, 64);
+    const small = PktmbufPool.create(eal, 'small', { count: 16, privSize: 16, dataRoomSize: 64 });
     const s = small.alloc();
     assert.equal(small.dataOff(s), 64);
     assert.equal(small.tailroom(s), 0);
@@ -60,7 +60,7 @@ test('a fresh mbuf has 128 bytes of headroom, one segment, refcnt 1, no port and
 
 test('every field round-trips and a reset restores the fresh state', () =>
   withEal((eal) => {
-    const pool = PktmbufPool.create(eal, 'rt', 32, 0);
+    const pool = PktmbufPool.create(eal, 'rt', { count: 32 });
     const h = pool.alloc();
     pool.setDataLen(h, 1500);
     pool.setPktLen(h, 70000);
@@ -90,7 +90,7 @@ test('every field round-trips and a reset restores the fresh state', () =>
 
 test('prepend, append, adj and trim follow DPDK and a refusal changes nothing', () =>
   withEal((eal) => {
-    const pool = PktmbufPool.create(eal, 'room', 8, 0, 0, 256);
+    const pool = PktmbufPool.create(eal, 'room', { count: 8, dataRoomSize: 256 });
     const h = pool.alloc();
     const start = pool.dataOffset(h);
     assert.equal(pool.append(h, 100), start, 'append returns where the new bytes go');
@@ -126,7 +126,7 @@ test('prepend, append, adj and trim follow DPDK and a refusal changes nothing', 
 
 test('a chain of segments carries the packet length and frees every segment back to the pool', () =>
   withEal((eal) => {
-    const pool = PktmbufPool.create(eal, 'ch', 16, 4);
+    const pool = PktmbufPool.create(eal, 'ch', { count: 16, cacheSize: 4 });
     const segs = new Uint32Array(3);
     assert.equal(pool.allocBulk(segs, 3), 3);
     const [a, b, c] = segs as unknown as [number, number, number];
@@ -153,7 +153,7 @@ test('a chain of segments carries the packet length and frees every segment back
 
 test('refcnt: a shared mbuf returns to the pool only when its last reference is freed', () =>
   withEal((eal) => {
-    const pool = PktmbufPool.create(eal, 'rc', 8, 0);
+    const pool = PktmbufPool.create(eal, 'rc', { count: 8 });
     const h = pool.alloc();
     assert.equal(pool.refcntUpdate(h, 2), 3);
     pool.free(h);
@@ -171,7 +171,7 @@ test('refcnt: a shared mbuf returns to the pool only when its last reference is 
 
 test('alloc returns 0 and allocBulk takes nothing when the pool cannot supply', () =>
   withEal((eal) => {
-    const pool = PktmbufPool.create(eal, 'few', 4, 0);
+    const pool = PktmbufPool.create(eal, 'few', { count: 4 });
     const hs = new Uint32Array(5);
     assert.equal(pool.allocBulk(hs, 5), 0);
     assert.equal(pool.available(), 4);
@@ -183,8 +183,8 @@ test('alloc returns 0 and allocBulk takes nothing when the pool cannot supply', 
 
 test('freeBulk returns chains and mbufs of several pools each to its own pool', () =>
   withEal((eal) => {
-    const p1 = PktmbufPool.create(eal, 'p1', 100, 8);
-    const p2 = PktmbufPool.create(eal, 'p2', 100, 0);
+    const p1 = PktmbufPool.create(eal, 'p1', { count: 100, cacheSize: 8 });
+    const p2 = PktmbufPool.create(eal, 'p2', { count: 100 });
     const hs = new Uint32Array(90);
     for (let i = 0; i < 90; i++) hs[i] = (i % 3 === 0 ? p2 : p1).alloc();
     p1.chain(hs[1]!, hs[2]!); // a chain mixing... same pool
@@ -199,18 +199,18 @@ test('freeBulk returns chains and mbufs of several pools each to its own pool', 
 
 test('bad private and data room sizes are refused with EINVAL; a plain mempool is not an mbuf pool', () =>
   withEal((eal) => {
-    refused('EINVAL', () => PktmbufPool.create(eal, 'b', 8, 0, 4));
-    refused('EINVAL', () => PktmbufPool.create(eal, 'b', 8, 0, 0, 70000));
-    refused('EINVAL', () => PktmbufPool.create(eal, 'b', 8, 100));
+    refused('EINVAL', () => PktmbufPool.create(eal, 'b', { count: 8, privSize: 4 }));
+    refused('EINVAL', () => PktmbufPool.create(eal, 'b', { count: 8, dataRoomSize: 70000 }));
+    refused('EINVAL', () => PktmbufPool.create(eal, 'b', { count: 8, cacheSize: 100 }));
     assert.equal(eal.memzones.tryLookup('MP_b'), undefined);
-    Mempool.create(eal, 'plain', 8, 64);
+    Mempool.create(eal, 'plain', { count: 8, eltSize: 64 });
     refused('EINVAL', () => PktmbufPool.lookup(eal, 'plain'));
     refused('ENOENT', () => PktmbufPool.lookup(eal, 'none'));
   }));
 
 test('packet bytes written in one process are read in another through the region', () =>
   withEal(async (eal, p) => {
-    const pool = PktmbufPool.create(eal, 'xp', 64, 8);
+    const pool = PktmbufPool.create(eal, 'xp', { count: 64, cacheSize: 8 });
     const c = spawnNode(CHILD, ['-l', '1', '--file-prefix', p, '--', 'mbuf-write', 'xp', '1000', '99']);
     assert.equal(await c.exited, 0, c.err);
     const { handle, sum, len } = JSON.parse(c.out.trim()) as { handle: number; sum: number; len: number };

@@ -15,7 +15,7 @@
  */
 import readline from 'node:readline';
 import { setImmediate as tick } from 'node:timers/promises';
-import { Eal, EthDev, IdlePolicy, PktmbufPool, memifStatus } from '../src/index.js';
+import { Eal, EthDev, IdlePolicy, PktmbufPool, memifStatus, stderrLogger } from '../src/index.js';
 
 const [prefix, vdev, mode, countS, sizeS, queuesS, secondary] = process.argv.slice(2) as [string, string, string, string, string, string?, string?];
 let count = Number(countS);
@@ -24,15 +24,15 @@ const nq = Number(queuesS ?? '1');
 const sec = secondary === 'secondary';
 const argv = ['-l', sec ? '1' : '0', '--file-prefix', prefix, `--proc-type=${sec ? 'secondary' : 'primary'}`, '--log-level', 'info'];
 if (!sec) argv.push('--vdev', vdev);
-const { eal } = Eal.init(argv, { name: 'memif-child', handleSignals: true });
+const { eal } = Eal.init(argv, { name: 'memif-child', logger: stderrLogger, handleSignals: true });
 const dev = EthDev.attach(eal);
 let pool: PktmbufPool;
 if (!sec) {
-  pool = PktmbufPool.create(eal, 'MIFPOOL', 8191, 256);
-  dev.configure(0, nq, nq);
+  pool = PktmbufPool.create(eal, 'MIFPOOL', { count: 8191, cacheSize: 256 });
+  dev.configure(0, { rxQueues: nq, txQueues: nq });
   for (let q = 0; q < nq; q++) {
-    dev.rxQueueSetup(0, q, 1024, pool);
-    dev.txQueueSetup(0, q, 1024);
+    dev.rxQueueSetup(0, q, { descriptors: 1024, pool });
+    dev.txQueueSetup(0, q, { descriptors: 1024 });
   }
   dev.start(0);
 } else {

@@ -10,7 +10,7 @@
  *   mbuf-write POOL LEN SEED  allocate an mbuf, write LEN pseudo-random bytes, print its handle
  *                             and checksum, and exit without freeing it (the reader frees it)
  */
-import { Eal, Mempool, MpdkError, PktmbufPool } from '../src/index.js';
+import { Eal, Mempool, MpdkError, PktmbufPool, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -23,7 +23,7 @@ function out(o: unknown): void {
 
 let eal: Eal;
 try {
-  eal = Eal.init([...ealArgs, '--proc-type=secondary', '--log-level', 'error'], { name: 'mempool-child' }).eal;
+  eal = Eal.init([...ealArgs, '--proc-type=secondary', '--log-level', 'error'], { name: 'mempool-child', logger: stderrLogger, handleSignals: true }).eal;
 } catch (e) {
   process.stderr.write(`mempool-child: ${(e as Error).message}\n`);
   process.exit(e instanceof MpdkError ? 1 : 2);

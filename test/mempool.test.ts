@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eal, Mempool, MEMPOOL_F_DEBUG, ELT_FREE, ELT_IN_USE, isMpdkError, type ErrorCode } from '../src/index.js';
+import { Eal, Mempool, ELT_FREE, ELT_IN_USE, isMpdkError, type ErrorCode } from '../src/index.js';
 import { leftovers, reapAll, run, spawnNode, uniquePrefix, refused } from './helpers.js';
 
 const CHILD = 'dist/test/mempool-child.js';
@@ -40,7 +40,7 @@ function assertClean(mp: Mempool, inUse = 0): void {
 
 test('a pool is created, found by name from its header, and freed', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'pkts', 1000, 100, 32, 16);
+    const mp = Mempool.create(eal, 'pkts', { count: 1000, eltSize: 100, cacheSize: 32, privateSize: 16 });
     assert.equal(mp.size, 1000);
     assert.equal(mp.eltSize, 100);
     assert.equal(mp.stride % 64, 0);
@@ -60,28 +60,28 @@ test('a pool is created, found by name from its header, and freed', () =>
     assert.equal(eal.memzones.tryLookup('MP_pkts'), undefined);
   }));
 
-test('bad sizes, names and flags are refused with EINVAL and reserve nothing', () =>
+test('bad sizes, names and options are refused with EINVAL and reserve nothing', () =>
   withEal((eal) => {
     const before = eal.memzones.list().length;
-    refused('EINVAL', () => Mempool.create(eal, 'a', 0, 64), /element count 0/);
-    refused('EINVAL', () => Mempool.create(eal, 'a', 1.5, 64));
-    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 0), /element size 0/);
-    refused('EINVAL', () => Mempool.create(eal, 'a', 10000, 64, 513), /cache size 513/);
-    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, 68), /at most 67/);
-    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, -1));
-    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, 0, -4));
-    refused('EINVAL', () => Mempool.create(eal, 'a', 100, 64, 0, 0, 0x80000));
-    refused('EINVAL', () => Mempool.create(eal, 'x'.repeat(29), 100, 64), /mempool name/);
-    refused('EINVAL', () => Mempool.create(eal, '', 100, 64));
-    Mempool.create(eal, 'y'.repeat(28), 100, 64, 67); // the limits themselves are fine
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 0, eltSize: 64 }), /element count 0/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 1.5, eltSize: 64 }));
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 100, eltSize: 0 }), /element size 0/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 10000, eltSize: 64, cacheSize: 513 }), /cache size 513/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 100, eltSize: 64, cacheSize: 68 }), /at most 67/);
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 100, eltSize: 64, cacheSize: -1 }));
+    refused('EINVAL', () => Mempool.create(eal, 'a', { count: 100, eltSize: 64, privateSize: -4 }));
+    refused('EINVAL', () => Mempool.create(eal, 'a', 100 as never), /options must be an object/);
+    refused('EINVAL', () => Mempool.create(eal, 'x'.repeat(29), { count: 100, eltSize: 64 }), /mempool name/);
+    refused('EINVAL', () => Mempool.create(eal, '', { count: 100, eltSize: 64 }));
+    Mempool.create(eal, 'y'.repeat(28), { count: 100, eltSize: 64, cacheSize: 67 }); // the limits themselves are fine
     assert.equal(eal.memzones.list().length, before + 1);
   }));
 
 test('a taken name is refused with EEXIST and the first pool is unchanged', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'dup', 64, 64);
+    const mp = Mempool.create(eal, 'dup', { count: 64, eltSize: 64 });
     const h = mp.get();
-    refused('EEXIST', () => Mempool.create(eal, 'dup', 128, 32), /already exists/);
+    refused('EEXIST', () => Mempool.create(eal, 'dup', { count: 128, eltSize: 32 }), /already exists/);
     assert.equal(Mempool.lookup(eal, 'dup').size, 64);
     mp.put(h);
     assertClean(mp);
@@ -90,10 +90,10 @@ test('a taken name is refused with EEXIST and the first pool is unchanged', () =
 test('a pool larger than the region is refused with ENOSPC and reserves nothing', () =>
   withEal((eal) => {
     const before = eal.heapStats();
-    refused('ENOSPC', () => Mempool.create(eal, 'huge', 1 << 20, 2048), /larger -m/);
+    refused('ENOSPC', () => Mempool.create(eal, 'huge', { count: 1 << 20, eltSize: 2048 }), /larger -m/);
     // Fits the region size check but not the heap that is left.
-    const big = Mempool.create(eal, 'big', 9000, 1000);
-    refused('ENOSPC', () => Mempool.create(eal, 'big2', 9000, 1000));
+    const big = Mempool.create(eal, 'big', { count: 9000, eltSize: 1000 });
+    refused('ENOSPC', () => Mempool.create(eal, 'big2', { count: 9000, eltSize: 1000 }));
     big.free();
     const after = eal.heapStats();
     assert.equal(after.allocations, before.allocations);
@@ -103,7 +103,7 @@ test('a pool larger than the region is refused with ENOSPC and reserves nothing'
 test('getting from an empty pool takes nothing: getBulk returns 0, get and getOrThrow throw ENOENT', () =>
   withEal((eal) => {
     for (const cache of [0, 4]) {
-      const mp = Mempool.create(eal, `e${cache}`, 8, 64, cache);
+      const mp = Mempool.create(eal, `e${cache}`, { count: 8, eltSize: 64, cacheSize: cache });
       const objs = new Uint32Array(8);
       assert.equal(mp.getBulk(objs, 6), 6);
       const cached = mp.cacheCount(0);
@@ -124,7 +124,7 @@ test('getting from an empty pool takes nothing: getBulk returns 0, get and getOr
 
 test('the cache refills from the ring with cacheSize + n - len and flushes past 1.5 x cacheSize', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'c', 1024, 64, 32);
+    const mp = Mempool.create(eal, 'c', { count: 1024, eltSize: 64, cacheSize: 32 });
     const a = new Uint32Array(64);
     assert.equal(mp.getBulk(a, 8), 8);
     assert.equal(mp.cacheCount(0), 32, 'an empty cache is refilled with 32 + 8, and 8 are taken');
@@ -160,7 +160,7 @@ test('the cache refills from the ring with cacheSize + n - len and flushes past 
 
 test('a pool without a cache goes straight to the ring', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'nc', 100, 8, 0);
+    const mp = Mempool.create(eal, 'nc', { count: 100, eltSize: 8 });
     const a = new Uint32Array(10);
     assert.equal(mp.getBulk(a, 10), 10);
     assert.equal(mp.ring.count(), 90);
@@ -171,7 +171,7 @@ test('a pool without a cache goes straight to the ring', () =>
 
 test('after random get/put sequences the audit accounts for every element exactly once', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'rnd', 2000, 32, 64);
+    const mp = Mempool.create(eal, 'rnd', { count: 2000, eltSize: 32, cacheSize: 64 });
     let s = 12345;
     const rnd = (n: number): number => {
       s = (Math.imul(s, 1103515245) + 12345) >>> 0;
@@ -200,7 +200,7 @@ test('after random get/put sequences the audit accounts for every element exactl
 
 test('without debug mode a single put of a handle that is not an element is refused with EINVAL', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'nd', 16, 64, 4);
+    const mp = Mempool.create(eal, 'nd', { count: 16, eltSize: 64, cacheSize: 4 });
     const h = mp.get();
     refused('EINVAL', () => mp.put(h + 8), /not an element/);
     refused('EINVAL', () => mp.put(0));
@@ -212,8 +212,8 @@ test('without debug mode a single put of a handle that is not an element is refu
 
 test('debug mode refuses foreign and double puts with EINVAL and the pool stays intact', () =>
   withEal((eal) => {
-    const mp = Mempool.create(eal, 'dbg', 64, 64, 8, 0, MEMPOOL_F_DEBUG);
-    const other = Mempool.create(eal, 'dbg2', 8, 64, 0, 0, MEMPOOL_F_DEBUG);
+    const mp = Mempool.create(eal, 'dbg', { count: 64, eltSize: 64, cacheSize: 8, debug: true });
+    const other = Mempool.create(eal, 'dbg2', { count: 8, eltSize: 64, debug: true });
     assert.ok(mp.debug);
     const a = new Uint32Array(10);
     mp.getOrThrow(a, 10);
@@ -241,18 +241,18 @@ test('MPDK_DEBUG_MEMPOOL=1 turns debug mode on at creation, for every process', 
   withEal((eal) => {
     process.env.MPDK_DEBUG_MEMPOOL = '1';
     try {
-      const mp = Mempool.create(eal, 'envdbg', 16, 64);
+      const mp = Mempool.create(eal, 'envdbg', { count: 16, eltSize: 64 });
       assert.ok(mp.debug);
     } finally {
       delete process.env.MPDK_DEBUG_MEMPOOL;
     }
     assert.ok(Mempool.lookup(eal, 'envdbg').debug, 'the mode is stored in the pool');
-    assert.ok(!Mempool.create(eal, 'plain', 16, 64).debug);
+    assert.ok(!Mempool.create(eal, 'plain', { count: 16, eltSize: 64 }).debug);
   }));
 
 test('the pool describes itself for mpdk info', () =>
   withEal(async (eal, p) => {
-    const mp = Mempool.create(eal, 'shown', 100, 64, 8);
+    const mp = Mempool.create(eal, 'shown', { count: 100, eltSize: 64, cacheSize: 8 });
     mp.get();
     const d = mp.describe();
     assert.equal(d.kind, 'mempool');
@@ -265,7 +265,7 @@ test('the pool describes itself for mpdk info', () =>
 
 test('several processes share one pool through their caches and the audit is clean afterwards', () =>
   withEal(async (eal, p) => {
-    const mp = Mempool.create(eal, 'shared', 4096, 64, 64, 0, MEMPOOL_F_DEBUG);
+    const mp = Mempool.create(eal, 'shared', { count: 4096, eltSize: 64, cacheSize: 64, debug: true });
     const kids = [1, 2, 3].map((l) => spawnNode(CHILD, ['-l', String(l), '--file-prefix', p, '--', 'churn', 'shared', '20000', String(l * 7919)]));
     const codes = await Promise.all(kids.map((k) => k.exited));
     for (const [i, k] of kids.entries()) assert.equal(codes[i], 0, k.err);
@@ -284,7 +284,7 @@ test('several processes share one pool through their caches and the audit is cle
 
 test('flushCache of a killed process lcore returns its cache to the ring and the audit accounts for everything', () =>
   withEal(async (eal, p) => {
-    const mp = Mempool.create(eal, 'crash', 512, 64, 32);
+    const mp = Mempool.create(eal, 'crash', { count: 512, eltSize: 64, cacheSize: 32 });
     const c = spawnNode(CHILD, ['-l', '2', '--file-prefix', p, '--', 'hold', 'crash', '100', '60']);
     await c.waitFor(/"ready":true/, 10000);
     const info = JSON.parse(c.out.trim()) as { held: number; cache: number; lcore: number };

@@ -22,7 +22,7 @@
  *   reclaim                            call reclaimDead once, print its report as JSON, exit
  * Prints "ready" once set up.
  */
-import { Eal, Hands, PktmbufPool, Ring, reclaimDead } from '../src/index.js';
+import { Eal, Hands, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -30,7 +30,7 @@ const [mode, ...kv] = argv.slice(dd + 1);
 const opt: Record<string, string> = {};
 for (const a of kv) opt[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
 
-const { eal } = Eal.init(argv.slice(0, dd), { name: `ownership-child:${mode}` });
+const { eal } = Eal.init(argv.slice(0, dd), { name: `ownership-child:${mode}`, logger: stderrLogger, handleSignals: true });
 eal.onPrimaryExit(() => undefined);
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const nap = (ms: number): void => void Atomics.wait(cell, 0, 0, ms);

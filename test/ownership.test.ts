@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eal, Hands, PktmbufPool, Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import { Eal, Hands, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
 import { leftovers, reapAll, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
 
 after(reapAll);
@@ -24,7 +24,7 @@ interface Inst {
 function instance(tag: string): Inst {
   const p = uniquePrefix(tag);
   const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error'], { handleSignals: false });
-  const pool = PktmbufPool.create(eal, POOL, SIZE, 32);
+  const pool = PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 });
   return { p, eal, pool };
 }
 
@@ -43,13 +43,13 @@ function drain(x: Inst, ...rings: Ring[]): void {
 }
 
 for (const kind of ['SP/SC', 'MP/MC'] as const) {
-  const flags = kind === 'SP/SC' ? RING_F_SP_ENQ | RING_F_SC_DEQ : 0;
+  const sides = kind === 'SP/SC' ? { singleProducer: true, singleConsumer: true } : {};
 
   test(`${kind} ring: a consumer killed inside its receive window has exactly its burst returned`, async () => {
     const x = instance('ownrx');
     try {
-      const rin = Ring.create(x.eal, 'own_in', 256, flags);
-      const rout = Ring.create(x.eal, 'own_out', 256, flags);
+      const rin = Ring.create(x.eal, 'own_in', { count: 256, ...sides });
+      const rout = Ring.create(x.eal, 'own_out', { count: 256, ...sides });
       const buf = new Uint32Array(64);
       assert.equal(x.pool.allocBulk(buf, 64), 64);
       assert.equal(rin.enqueueBulk(buf, 64), 64);
@@ -80,8 +80,8 @@ for (const kind of ['SP/SC', 'MP/MC'] as const) {
   test(`${kind} ring: a producer killed inside its send window, half sent, has exactly the unsent half returned`, async () => {
     const x = instance('owntx');
     try {
-      const rin = Ring.create(x.eal, 'own_in', 256, flags);
-      const rout = Ring.create(x.eal, 'own_out', 16, flags | RING_F_EXACT_SZ); // takes 16 of the 32
+      const rin = Ring.create(x.eal, 'own_in', { count: 256, ...sides });
+      const rout = Ring.create(x.eal, 'own_out', { count: 16, ...sides, exactSize: true }); // takes 16 of the 32
       const buf = new Uint32Array(64);
       assert.equal(x.pool.allocBulk(buf, 64), 64);
       assert.equal(rin.enqueueBulk(buf, 64), 64);
@@ -108,9 +108,9 @@ test('MP/MC ring: a consumer killed inside its claim, repaired by the next consu
   const x = instance('ownmc');
   const hands = Hands.open(x.eal, 'test-consumer', 1, 64);
   try {
-    const rin = Ring.create(x.eal, 'own_in', 256, 0);
-    const rout = Ring.create(x.eal, 'own_out', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    const warm = Ring.create(x.eal, 'own_warm', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const rin = Ring.create(x.eal, 'own_in', { count: 256 });
+    const rout = Ring.create(x.eal, 'own_out', { count: 256, singleProducer: true, singleConsumer: true });
+    const warm = Ring.create(x.eal, 'own_warm', { count: 256, singleProducer: true, singleConsumer: true });
     const buf = new Uint32Array(64);
     assert.equal(x.pool.allocBulk(buf, 64), 64);
     assert.equal(rin.enqueueBulk(buf, 64), 64);
@@ -142,8 +142,8 @@ test('MP/MC ring: a consumer killed inside its claim, repaired by the next consu
 test('reclaimDead called by three processes at once: one returns what the dead one held, the others find nothing', async () => {
   const x = instance('ownconc');
   try {
-    const rin = Ring.create(x.eal, 'own_in', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    const rout = Ring.create(x.eal, 'own_out', 256, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    const rin = Ring.create(x.eal, 'own_in', { count: 256, singleProducer: true, singleConsumer: true });
+    const rout = Ring.create(x.eal, 'own_out', { count: 256, singleProducer: true, singleConsumer: true });
     const buf = new Uint32Array(64);
     assert.equal(x.pool.allocBulk(buf, 64), 64);
     assert.equal(rin.enqueueBulk(buf, 64), 64);
@@ -224,7 +224,7 @@ test('Hands.alloc: takes into the array after what it holds, all or nothing; ref
     assert.throws(() => h.alloc(0, x.pool, 15), /no room for 15 more/);
     assert.equal(poolAudit(x.eal).heldByLive, 50);
     h.free(0);
-    const empty = PktmbufPool.create(x.eal, 'tiny', 8, 0);
+    const empty = PktmbufPool.create(x.eal, 'tiny', { count: 8 });
     const h2 = Hands.open(x.eal, 'alloc-tiny', 1, 64);
     assert.equal(h2.alloc(0, empty, 9), 0, 'a pool that cannot supply all gives none');
     assert.equal(h2.count(0), 0);

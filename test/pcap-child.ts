@@ -5,7 +5,7 @@
  * packets or until RX stays empty for 300 ms, flushes TX (txBurst(h, 0)), prints
  * {"fwd": n}; HOLD=1 then waits for stdin to close (the test kills it), else it leaves.
  */
-import { Eal, EthDev, MpdkError } from '../src/index.js';
+import { Eal, EthDev, MpdkError, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -13,7 +13,7 @@ const [op, maxS, holdS] = (argv[dd + 1] ?? '').split(':');
 const out = (o: unknown): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
 };
-const eal = Eal.init(argv.slice(0, dd), { name: 'pcap-child' }).eal;
+const eal = Eal.init(argv.slice(0, dd), { name: 'pcap-child', logger: stderrLogger, handleSignals: true }).eal;
 const cell = new Int32Array(new SharedArrayBuffer(4));
 try {
   const dev = EthDev.attach(eal);

@@ -82,10 +82,10 @@ function withPort(vdev: string, nbRx: number, fn: (dev: EthDev, eal: Eal) => voi
   const eal = Eal.init(ealArgs(p, [vdev]), { handleSignals: false }).eal;
   try {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pool', 1023, 32);
-    dev.configure(0, nbRx, 1);
-    for (let q = 0; q < nbRx; q++) dev.rxQueueSetup(0, q, 256, pool);
-    dev.txQueueSetup(0, 0, 256);
+    const pool = PktmbufPool.create(eal, 'pool', { count: 1023, cacheSize: 32 });
+    dev.configure(0, { rxQueues: nbRx, txQueues: 1 });
+    for (let q = 0; q < nbRx; q++) dev.rxQueueSetup(0, q, { descriptors: 256, pool });
+    dev.txQueueSetup(0, 0, { descriptors: 256 });
     dev.start(0);
     fn(dev, eal);
     dev.close();
@@ -203,10 +203,10 @@ test('a forwarder killed half-way: its successor resumes the read position and c
   const eal = Eal.init(ealArgs(p, [`net_pcap0,rx_pcap=${inFile},tx_pcap=${outFile}`]), { handleSignals: false }).eal;
   try {
     const dev = EthDev.attach(eal);
-    const pool = PktmbufPool.create(eal, 'pool', 1023, 32);
-    dev.configure(0, 1, 1);
-    dev.rxQueueSetup(0, 0, 256, pool);
-    dev.txQueueSetup(0, 0, 256);
+    const pool = PktmbufPool.create(eal, 'pool', { count: 1023, cacheSize: 32 });
+    dev.configure(0, { rxQueues: 1, txQueues: 1 });
+    dev.rxQueueSetup(0, 0, { descriptors: 256, pool });
+    dev.txQueueSetup(0, 0, { descriptors: 256 });
     dev.start(0);
     const sec = (lcore: number, action: string) => spawnNode(CHILD, ['-l', String(lcore), '--file-prefix', p, '--proc-type=secondary', '--log-level', 'error', '--', action]);
     const a = sec(1, 'fwd:100:1');

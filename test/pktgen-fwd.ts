@@ -9,7 +9,7 @@
  * reads nothing (the ports' RX queues fill up and stay full).
  * Ends when stdin closes or on SIGTERM/SIGINT, printing `forwarded N`.
  */
-import { Eal, EthDev, IdlePolicy, PktmbufPool } from '../src/index.js';
+import { Eal, EthDev, IdlePolicy, PktmbufPool, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -22,14 +22,14 @@ const still = own.includes('still');
 /** Offset of the payload's SEQ field in a pktgen frame (Eth 14 + IPv4 20 + UDP 8 + magic 4). */
 const SEQ_OFF = 46;
 
-const { eal } = Eal.init(ealArgs, { name: 'pktgen-fwd', handleSignals: false });
+const { eal } = Eal.init(ealArgs, { name: 'pktgen-fwd', logger: stderrLogger, handleSignals: true });
 const dev = EthDev.attach(eal);
-const pool = PktmbufPool.create(eal, 'FWD_POOL', 2047, 64);
+const pool = PktmbufPool.create(eal, 'FWD_POOL', { count: 2047, cacheSize: 64 });
 for (let p = 0; p < 2; p++) {
-  dev.configure(p, nq, nq);
+  dev.configure(p, { rxQueues: nq, txQueues: nq });
   for (let q = 0; q < nq; q++) {
-    dev.rxQueueSetup(p, q, 1024, pool);
-    dev.txQueueSetup(p, q, 1024);
+    dev.rxQueueSetup(p, q, { descriptors: 1024, pool });
+    dev.txQueueSetup(p, q, { descriptors: 1024 });
   }
   dev.start(p);
 }

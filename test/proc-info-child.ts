@@ -12,21 +12,21 @@
  * Every wait is bounded; nothing busy-polls while idle (the process waits on stdin).
  */
 import readline from 'node:readline';
-import { Eal, EthDev, FlowSet, Mbufs, PcapWriter, PktmbufPool, Ring, buildUdpFrame, type RxQueue, type TxQueue } from '../src/index.js';
+import { Eal, EthDev, FlowSet, Mbufs, PcapWriter, PktmbufPool, Ring, buildUdpFrame, type RxQueue, type TxQueue, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
 const nq = Number(argv[dd + 1] ?? 1);
-const { eal } = Eal.init(argv.slice(0, dd), { name: 'pi-child' });
-const pool = PktmbufPool.create(eal, 'pi_pool', 4095, 32);
+const { eal } = Eal.init(argv.slice(0, dd), { name: 'pi-child', logger: stderrLogger, handleSignals: true });
+const pool = PktmbufPool.create(eal, 'pi_pool', { count: 4095, cacheSize: 32 });
 const dev = EthDev.attach(eal);
-dev.configure(0, nq, nq);
+dev.configure(0, { rxQueues: nq, txQueues: nq });
 for (let q = 0; q < nq; q++) {
-  dev.rxQueueSetup(0, q, 1024, pool);
-  dev.txQueueSetup(0, q, 1024);
+  dev.rxQueueSetup(0, q, { descriptors: 1024, pool });
+  dev.txQueueSetup(0, q, { descriptors: 1024 });
 }
 dev.start(0);
-const ring = Ring.create(eal, 'pi_ring', 64);
+const ring = Ring.create(eal, 'pi_ring', { count: 64 });
 const vals = Uint32Array.from({ length: 10 }, (_, i) => i + 1);
 ring.enqueueBurst(vals, 10);
 const rxq: RxQueue[] = [];

@@ -16,7 +16,7 @@
  * Control memzone layout (u32 words): 0 STOP (test sets 1 when producers are done),
  * 16 + 16*S: consumer S's running count.
  */
-import { Eal, MpdkError, Ring } from '../src/index.js';
+import { Eal, MpdkError, Ring, stderrLogger } from '../src/index.js';
 
 const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;
 
@@ -36,7 +36,7 @@ function out(o: unknown): void {
 
 let eal: Eal;
 try {
-  eal = Eal.init(ealArgs, { name: 'ring-child' }).eal;
+  eal = Eal.init(ealArgs, { name: 'ring-child', logger: stderrLogger, handleSignals: true }).eal;
 } catch (e) {
   process.stderr.write(`ring-child: ${(e as Error).message}\n`);
   process.exit(e instanceof MpdkError ? 1 : 2);

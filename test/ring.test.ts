@@ -7,11 +7,13 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  Eal, describeAll, isMpdkError, Ring, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ,
+  Eal, describeAll, isMpdkError, Ring, RING_EMPTY, type RingOptions,
 } from '../src/index.js';
 import { RING } from '../src/ring/layout.js';
 import { leftovers, reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
+const MPMC: Omit<RingOptions, 'count'> = {};
+const SPSC: Omit<RingOptions, 'count'> = { singleProducer: true, singleConsumer: true };
 const CHILD = 'dist/test/ring-child.js';
 /** The control memzone of ring-child.ts (kept in step with it). */
 const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;
@@ -47,7 +49,7 @@ describe('ring in one process', () => {
   });
 
   it('is created, looked up by name, and freed', () => {
-    const r = Ring.create(eal, 'life', 64);
+    const r = Ring.create(eal, 'life', { count: 64 });
     assert.equal(r.size, 64);
     assert.equal(r.capacity, 63);
     assert.equal(r.name, 'life');
@@ -61,22 +63,22 @@ describe('ring in one process', () => {
     assert.equal(code(() => Ring.attach(eal, r.offset)), 'EPROTO');
   });
 
-  it('refuses a taken name, bad counts and flags, long names, unknown names', () => {
-    const r = Ring.create(eal, 'taken', 16);
-    assert.equal(code(() => Ring.create(eal, 'taken', 16)), 'EEXIST');
+  it('refuses a taken name, bad counts and options, long names, unknown names', () => {
+    const r = Ring.create(eal, 'taken', { count: 16 });
+    assert.equal(code(() => Ring.create(eal, 'taken', { count: 16 })), 'EEXIST');
     r.free();
-    for (const c of [0, 1, 3, 100, -4, 1.5, 2 ** 29]) assert.equal(code(() => Ring.create(eal, 'bad', c)), 'EINVAL', `count ${c}`);
-    assert.equal(code(() => Ring.create(eal, 'bad', 16, 8)), 'EINVAL');
-    assert.equal(code(() => Ring.create(eal, 'x'.repeat(28), 16)), 'EINVAL');
-    assert.equal(code(() => Ring.create(eal, '', 16)), 'EINVAL');
+    for (const c of [0, 1, 3, 100, -4, 1.5, 2 ** 29]) assert.equal(code(() => Ring.create(eal, 'bad', { count: c })), 'EINVAL', `count ${c}`);
+    assert.equal(code(() => Ring.create(eal, 'bad', 16 as unknown as RingOptions)), 'EINVAL', 'a count where the options go');
+    assert.equal(code(() => Ring.create(eal, 'x'.repeat(28), { count: 16 })), 'EINVAL');
+    assert.equal(code(() => Ring.create(eal, '', { count: 16 })), 'EINVAL');
     assert.equal(code(() => Ring.lookup(eal, 'absent')), 'ENOENT');
     assert.match((() => { try { Ring.lookup(eal, 'absent'); } catch (e) { return (e as Error).message; } return ''; })(), /absent.*create it first/);
     assert.equal(eal.memzones.list().filter((m) => m.name.startsWith('RG_')).length, 0);
   });
 
-  for (const [label, flags] of [['MP/MC', 0], ['SP/SC', RING_F_SP_ENQ | RING_F_SC_DEQ]] as const) {
+  for (const [label, kind] of [['MP/MC', MPMC], ['SP/SC', SPSC]] as const) {
     it(`${label}: bulk is all or nothing, burst moves what fits, with DPDK's free space and available counts`, () => {
-      const r = Ring.create(eal, `bulk${flags}`, 8, flags); // capacity 7
+      const r = Ring.create(eal, `bulk${label.replace('/', '')}`, { count: 8, ...kind }); // capacity 7
       const a = Uint32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       const b = new Uint32Array(10);
       assert.equal(r.enqueueBulk(a, 5), 5);
@@ -105,7 +107,7 @@ describe('ring in one process', () => {
   }
 
   it('explicit sp/mp/sc/mc variants work on any ring', () => {
-    const r = Ring.create(eal, 'variants', 16);
+    const r = Ring.create(eal, 'variants', { count: 16 });
     const a = Uint32Array.from([10, 11, 12, 13]);
     const b = new Uint32Array(4);
     assert.equal(r.spEnqueueBulk(a, 2), 2);
@@ -116,9 +118,9 @@ describe('ring in one process', () => {
     r.free();
   });
 
-  it('RING_F_EXACT_SZ holds exactly the count asked for', () => {
+  it('exactSize holds exactly the count asked for', () => {
     for (const n of [1, 5, 8, 1000]) {
-      const r = Ring.create(eal, `exact${n}`, n, RING_F_EXACT_SZ);
+      const r = Ring.create(eal, `exact${n}`, { count: n, exactSize: true });
       assert.equal(r.capacity, n);
       assert.ok(r.size > n && (r.size & (r.size - 1)) === 0);
       let k = 0;
@@ -130,8 +132,8 @@ describe('ring in one process', () => {
   });
 
   it('keeps FIFO order across many wraparounds, with odd burst sizes', () => {
-    for (const flags of [0, RING_F_SP_ENQ | RING_F_SC_DEQ]) {
-      const r = Ring.create(eal, `wrap${flags}`, 64, flags);
+    for (const [label, kind] of [['MPMC', MPMC], ['SPSC', SPSC]] as const) {
+      const r = Ring.create(eal, `wrap${label}`, { count: 64, ...kind });
       const a = new Uint32Array(37);
       const b = new Uint32Array(37);
       let next = 0;
@@ -149,7 +151,7 @@ describe('ring in one process', () => {
   });
 
   it('dumps its state for humans and describes itself for tools', () => {
-    const r = Ring.create(eal, 'shown', 32);
+    const r = Ring.create(eal, 'shown', { count: 32 });
     r.enqueue(1);
     const d = r.dump();
     assert.match(d, /^ring <shown>@\d+/);
@@ -162,9 +164,9 @@ describe('ring in one process', () => {
   });
 
   it('embeds at an offset (init / attach) and refuses a damaged header', () => {
-    const bytes = Ring.memSize(128);
+    const bytes = Ring.memSize({ count: 128 });
     const off = eal.zmalloc('ringtest', bytes, 64);
-    const r = Ring.init(eal, off, 'embedded', 128);
+    const r = Ring.init(eal, off, 'embedded', { count: 128 });
     const a = Ring.attach(eal, off);
     assert.equal(a.capacity, 127);
     eal.region.u32[(off + RING.SIZE) >>> 2] = 12345;
@@ -175,7 +177,7 @@ describe('ring in one process', () => {
   });
 
   it('drops EMPTY slots left by a repaired producer and counts them', () => {
-    const r = Ring.create(eal, 'holes', 16);
+    const r = Ring.create(eal, 'holes', { count: 16 });
     const a = Uint32Array.from([1, RING_EMPTY, RING_EMPTY, 4]);
     // Simulate what repair does: EMPTY slots and HOLES written before the tail.
     eal.region.u32[(r.offset + RING.HOLES) >>> 2] = 2;
@@ -221,10 +223,10 @@ describe('ring across processes', () => {
     assert.deepEqual(leftovers(prefix), []);
   });
 
-  function setup(flags: number, count = 1024): { ring: Ring; ctl: number } {
+  function setup(kind: Omit<RingOptions, 'count'>, count = 1024): { ring: Ring; ctl: number } {
     prefix = uniquePrefix('ringx');
     eal = primary(prefix, 100);
-    const ring = Ring.create(eal, 'r', count, flags);
+    const ring = Ring.create(eal, 'r', { count, ...kind });
     const ctl = eal.memzones.reserve('ctl', CTL.BYTES).offset;
     return { ring, ctl };
   }
@@ -256,7 +258,7 @@ describe('ring across processes', () => {
   }
 
   it('2 producers and 2 consumers on an MP/MC ring pass 3M handles, each exactly once', async () => {
-    const { ctl } = setup(0);
+    const { ctl } = setup(MPMC);
     const N = 1_500_000;
     const cs = [consumer(0, 32), consumer(1, 13)];
     const ps = [producer(1, N, 32), producer(2, N, 7)];
@@ -273,7 +275,7 @@ describe('ring across processes', () => {
   });
 
   it('3 producers and a single consumer (MP/SC) keep each producer\'s order', async () => {
-    const { ctl } = setup(RING_F_SC_DEQ, 256);
+    const { ctl } = setup({ singleConsumer: true }, 256);
     const N = 700_000;
     const cs = [consumer(0, 32)];
     const ps = [producer(1, N, 32), producer(2, N, 32), producer(3, N, 5)];
@@ -288,7 +290,7 @@ describe('ring across processes', () => {
   });
 
   it('a consumer killed with -9 between operations does not stop the others', async () => {
-    const { ring, ctl } = setup(0);
+    const { ring, ctl } = setup(MPMC);
     const N = 600_000;
     const cs = [consumer(0, 32), consumer(1, 32), consumer(2, 16)];
     const ps = [producer(1, N, 32), producer(2, N, 32)];
@@ -314,7 +316,7 @@ describe('ring across processes', () => {
 
   for (const hook of ['ring-claim:prod', 'ring-claim:prod-early'] as const) {
     it(`a producer killed between claim and publish (${hook}) is repaired: the others carry on, its claim becomes holes`, async () => {
-      const { ring, ctl } = setup(0, 256);
+      const { ring, ctl } = setup(MPMC, 256);
       const N = 200_000;
       const cs = [consumer(0, 32), consumer(1, 32)];
       const victim = producer(9, 1000, 24, { MPDK_TEST_HOOK: hook });
@@ -346,7 +348,7 @@ describe('ring across processes', () => {
   }
 
   it('a producer waiting behind a live but stuck claimer gives up after its bound, naming the pid; its burst is published once repaired', async () => {
-    const { ring } = setup(0, 256);
+    const { ring } = setup(MPMC, 256);
     const victim = producer(9, 1000, 24, { MPDK_TEST_HOOK: 'ring-claim:prod' });
     await victim.waitFor(/MPDK_TEST_HOOK ring-claim reached/, 10000);
     ring.tailWaitMs = 200;
@@ -375,7 +377,7 @@ describe('ring across processes', () => {
   });
 
   it('a consumer waiting behind a live but stuck consumer gives up after its bound; its handles are reclaimed by repair', async () => {
-    const { ring } = setup(0, 256);
+    const { ring } = setup(MPMC, 256);
     const h = Uint32Array.from({ length: 40 }, (_, i) => 0x100 + i);
     assert.equal(ring.enqueueBulk(h, 40), 40);
     const victim = consumer(5, 20, { MPDK_TEST_HOOK: 'ring-claim:cons' });
@@ -392,7 +394,7 @@ describe('ring across processes', () => {
   });
 
   it('a consumer killed between claim and publish: its handles are reclaimed by repair, the others go on', async () => {
-    const { ring, ctl } = setup(0, 256);
+    const { ring, ctl } = setup(MPMC, 256);
     const N = 200_000;
     const ps = [producer(1, N, 32), producer(2, N, 32)];
     await until(() => ring.count() >= 20, 10000, 'the ring filling');
@@ -422,7 +424,7 @@ describe('ring across processes', () => {
   });
 
   it('a sleeping consumer uses ~0 CPU and wakes when a handle is enqueued', async () => {
-    const { ring } = setup(0);
+    const { ring } = setup(MPMC);
     const c = spawnNode(CHILD, [...ealArgs(), 'sleep', 'ring=r']);
     const m = await c.waitFor(/"waiting":true/, 10000);
     assert.ok(m);

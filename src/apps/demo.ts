@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Eal, instanceFiles, parseArgs, type ProgramSpec } from '../index.js';
+import { stderrLogger, Eal, instanceFiles, parseArgs, type ProgramSpec } from '../index.js';
 import { PortInfoView } from './mp_server/common.js';
 
 const MPDK = fileURLToPath(new URL('../cli/mpdk.js', import.meta.url));
@@ -172,7 +172,7 @@ async function runPktgen(eal: string[]): Promise<Outcome> {
 
 async function runBuiltIn(prefix: string): Promise<Outcome> {
   const { Traffic } = await import('./mp_server/traffic.js');
-  const { eal } = Eal.init(['-l', '4', '--file-prefix', prefix, '--proc-type=secondary', '--log-level', 'error'], { handleSignals: false });
+  const { eal } = Eal.init(['-l', '4', '--file-prefix', prefix, '--proc-type=secondary', '--log-level', 'error'], { logger: stderrLogger, handleSignals: true });
   eal.onPrimaryExit(() => undefined);
   const t = new Traffic(eal, PortInfoView.lookup(eal));
   try {

@@ -26,7 +26,7 @@ import {
   type ConfigFile, type InstanceFiles, type RegionPlace,
 } from './instance.js';
 import { SafeDir } from './safe-open.js';
-import { guardStartup } from './startup.js';
+import { guardExit, guardStartup, unguard } from './startup.js';
 import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
@@ -34,6 +34,8 @@ import { RobustLock } from './lock.js';
 import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, parseEalArgs, type EalOptions } from './options.js';
+import { ealArgv, ealOptionsError, type EalConfig } from './config.js';
+import { LogSink, type Logger, type LogLevel, type LogRoute } from './log.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
 import {
   createRegionFile, fnv1a, HDR, mib, openRegionFile, Region, REGION_MAGIC, REGION_VERSION, RegionState, TABLES_OFFSET,
@@ -51,20 +53,28 @@ export const LAYOUT_HASH = fnv1a(JSON.stringify({ REGION_VERSION, HDR, BLK, MZ, 
 
 export { runtimeBase, instanceFiles, type InstanceFiles } from './instance.js';
 
-const LEVELS = { error: 0, warning: 1, info: 2, debug: 3 } as const;
-export type LogLevel = keyof typeof LEVELS;
+export type { LogLevel } from './log.js';
 
+/** What `Eal.init` is told besides the EAL options (the argv form's second argument; part of EalConfig). */
 export interface EalInitOptions {
   /** Program name, recorded in the process table (e.g. "simple_mp" or "l2fwd_fork:slave"). */
   name?: string;
   /**
-   * Kept for compatibility; no longer changes anything: from `Eal.init` on, SIGINT, SIGTERM
-   * and SIGHUP close the EAL and exit unless the program listens for that signal itself
-   * (startup.ts). Programs add listeners with process.on/once, never removeAllListeners.
+   * Close the EAL and exit on SIGINT, SIGTERM and SIGHUP from the first instant of
+   * `Eal.init` on (a signal during start-up included), unless the program listens for that
+   * signal itself (startup.ts). Default false: the library installs no process-wide signal
+   * handler unless asked; the shipped programs ask. Programs add their own listeners with
+   * process.on/once, never removeAllListeners.
    */
   handleSignals?: boolean;
   /** The program runs only as the primary: a refusal then advises no --proc-type that would be refused too. */
   only?: 'primary';
+  /**
+   * Where the EAL's messages go (log.ts): `stderrLogger` for DPDK's `EAL: ...` lines on
+   * stderr, `console`, or a function (level, message). Default: nowhere, unless
+   * NODE_DEBUG=mpdk. The threshold is the log level (`--log-level`, `logLevel`; default info).
+   */
+  logger?: Logger;
 }
 
 /** How the EAL state is handed to a worker thread (lcore) of the same process. */
@@ -77,6 +87,8 @@ export interface WorkerHandoff {
   procType: 'primary' | 'secondary';
   slot: number;
   lcore: number;
+  /** Where the worker's messages go (its process's logger: log.ts). */
+  log: LogRoute;
 }
 
 export class Eal {
@@ -103,11 +115,11 @@ export class Eal {
   private closed = false;
   private watch: NodeJS.Timeout | undefined;
   private primaryExitHandlers: ((pid: number) => void)[] = [];
-  private readonly level: number;
+  private readonly sink: LogSink;
 
   private constructor(a: {
     options: EalOptions; procType: 'primary' | 'secondary'; region: Region; files: InstanceFiles; slot: number;
-    lcore: number; adopted: boolean; isWorker: boolean; configFd: number; dir: SafeDir | null; place: RegionPlace;
+    lcore: number; adopted: boolean; isWorker: boolean; configFd: number; dir: SafeDir | null; place: RegionPlace; log: LogSink;
   }) {
     this.dir = a.dir;
     this.place = a.place;
@@ -125,7 +137,7 @@ export class Eal {
     this.memzones = new Memzones(a.region, this.heap, this.allocLock);
     this.processes = new ProcessTable(a.region);
     this.lcoreTable = new LcoreTable(a.region);
-    this.level = LEVELS[a.options.logLevel as LogLevel] ?? LEVELS.info;
+    this.sink = a.log;
   }
 
   get filePrefix(): string {
@@ -141,30 +153,49 @@ export class Eal {
     return this.options.lcores.filter((l) => l !== this.options.mainLcore);
   }
 
+  /** Send `msg` to this process's logger when `level` is at or above the log level (log.ts). */
   log(level: LogLevel, msg: string): void {
-    if (LEVELS[level] <= this.level) process.stderr.write(`EAL: ${msg}\n`);
+    this.sink.log(level, msg);
   }
 
   /**
-   * Initialise this process from argv (EAL options, then `--`, then the program's).
-   * Returns the runtime and the program's own arguments. Throws UsageError for a bad
-   * command line (exit 2) and MpdkError for a refusal (exit 1).
+   * Join an instance, as a Node program does: `Eal.init({ lcores: [0, 1], procType: 'auto',
+   * filePrefix: 'app' })` (EalConfig; every field optional). Returns the runtime; `close()`
+   * or `using eal = Eal.init(...)` leaves the instance. Throws MpdkError: EINVAL for a bad
+   * option (naming its key), and the refusals of the argv form (no primary, a taken lcore ...).
    */
-  static init(argv: readonly string[], init: EalInitOptions = {}): { eal: Eal; args: string[] } {
+  static init(config: EalConfig): Eal;
+  /**
+   * Initialise this process from a DPDK command line: EAL options, then `--`, then the
+   * program's own, which are returned as `args`. Throws UsageError for a bad command line
+   * (the programs exit 2) and MpdkError for a refusal (exit 1).
+   */
+  static init(argv: readonly string[], init?: EalInitOptions): { eal: Eal; args: string[] };
+  static init(argvOrConfig: readonly string[] | EalConfig, init: EalInitOptions = {}): Eal | { eal: Eal; args: string[] } {
+    if (Array.isArray(argvOrConfig)) return Eal.initArgv(argvOrConfig as readonly string[], init);
+    const config = argvOrConfig as EalConfig;
+    const argv = ealArgv(config);
+    try {
+      return Eal.initArgv(argv, config).eal;
+    } catch (e) {
+      throw ealOptionsError(e);
+    }
+  }
+
+  private static initArgv(argv: readonly string[], init: EalInitOptions): { eal: Eal; args: string[] } {
     const { eal: options, appArgs } = parseEalArgs(argv);
     if (options.help) throw new UsageError(EAL_USAGE);
-    // Before anything is created: a signal from here on is honoured (startup.ts).
-    const guard = guardStartup();
-    const eal = Eal.start(options, init.name ?? path.basename(process.argv[1] ?? 'mpdk'), init.only);
+    // Before anything is created: a signal from here on is honoured when asked (startup.ts).
+    const guard = init.handleSignals === true ? guardStartup() : guardExit();
+    const eal = Eal.start(options, init.name ?? path.basename(process.argv[1] ?? 'mpdk'), init.only, LogSink.of(init.logger, options.logLevel as LogLevel));
     guard.started(eal);
-    if (init.handleSignals !== false) eal.closeOnSignals();
     return { eal, args: appArgs };
   }
 
-  private static start(options: EalOptions, name: string, only?: 'primary'): Eal {
+  private static start(options: EalOptions, name: string, only: 'primary' | undefined, log: LogSink): Eal {
     const files = instanceFiles(options.filePrefix, options.hugeDir);
     // A secondary creates nothing: not even the folder.
-    if (options.procType === 'secondary') return Eal.becomeSecondary(options, files, name);
+    if (options.procType === 'secondary') return Eal.becomeSecondary(options, files, name, log);
     // --huge-dir is checked before anything is made, so a bad one leaves nothing.
     const hugeDir = options.hugeDir ? openHugeDir(options.hugeDir) : null;
     // Owned here until becomePrimary hands them to the Eal (own.fd = -1 then).
@@ -172,7 +203,7 @@ export class Eal {
     try {
       own.dir = openInstanceDir(options.filePrefix, true)!;
       own.fd = openOrCreateConfig(own.dir);
-      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name);
+      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name, log);
       if (options.procType === 'primary') {
         const holder = readConfig(own.dir)?.pid ?? 0;
         const advice = only === 'primary' ? `${name.split(':')[0]} runs only as the primary: stop that process or use another --file-prefix` : 'start this one with --proc-type=secondary or auto';
@@ -189,11 +220,11 @@ export class Eal {
         hugeDir?.close();
       }
     }
-    return Eal.becomeSecondary(options, files, name);
+    return Eal.becomeSecondary(options, files, name, log);
   }
 
   private static becomePrimary(
-    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean; keep: boolean }, hugeDir: SafeDir | null, name: string,
+    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean; keep: boolean }, hugeDir: SafeDir | null, name: string, log: LogSink,
   ): Eal {
     const configFd = own.fd;
     const dir = own.dir!;
@@ -238,7 +269,7 @@ export class Eal {
     fs.ftruncateSync(configFd, 0);
     fs.writeSync(configFd, JSON.stringify({ pid: process.pid, hugetlbfs: place.hugetlbfs } satisfies ConfigFile), 0);
     const eal = new Eal({
-      options, procType: 'primary', region, files, slot: -1, lcore: options.mainLcore, adopted, isWorker: false, configFd, dir, place,
+      options, procType: 'primary', region, files, slot: -1, lcore: options.mainLcore, adopted, isWorker: false, configFd, dir, place, log,
     });
     own.handed = true; // the Eal's now: its close() or a failed registerSelf releases them
     // The start time is stored before the pid (a reader that loads the new pid, then the
@@ -256,7 +287,7 @@ export class Eal {
     return eal;
   }
 
-  private static becomeSecondary(options: EalOptions, files: InstanceFiles, name: string): Eal {
+  private static becomeSecondary(options: EalOptions, files: InstanceFiles, name: string, log: LogSink): Eal {
     const noPrimary = (): MpdkError =>
       new MpdkError('ENOENT', `no primary process is running for --file-prefix=${options.filePrefix}; start the primary first (or use --proc-type=auto)`);
     const dir = openInstanceDir(options.filePrefix, false);
@@ -299,7 +330,7 @@ export class Eal {
         }
         if (state !== RegionState.READY) throw noPrimary();
         const eal = new Eal({
-          options, procType: 'secondary', region, files, slot: -1, lcore: options.mainLcore, adopted: false, isWorker: false, configFd: -1, dir, place,
+          options, procType: 'secondary', region, files, slot: -1, lcore: options.mainLcore, adopted: false, isWorker: false, configFd: -1, dir, place, log,
         });
         // Without a live primary, a secondary may still join a live instance (a symmetric_mp
         // restarted as secondary); with no live process at all, nobody is running it.
@@ -353,7 +384,7 @@ export class Eal {
     const region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
     const eal = new Eal({
       options: h.options, procType: h.procType, region, files: instanceFiles(h.options.filePrefix, h.options.hugeDir),
-      slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1, dir: null, place,
+      slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1, dir: null, place, log: LogSink.routed(h.log, h.options.logLevel as LogLevel),
     });
     if (onlineCpus().includes(h.lcore)) setAffinity([h.lcore]);
     return eal;
@@ -362,7 +393,7 @@ export class Eal {
   /** What a worker thread needs to attach as lcore `lcore`. */
   handoff(lcore: number): WorkerHandoff {
     const { dir, name } = this.place;
-    return { options: this.options, regionDirFd: dir.fd, regionDir: dir.path, regionName: name, procType: this.procType, slot: this.slot, lcore };
+    return { options: this.options, regionDirFd: dir.fd, regionDir: dir.path, regionName: name, procType: this.procType, slot: this.slot, lcore, log: this.sink.routeForWorker() };
   }
 
   /**
@@ -386,7 +417,7 @@ export class Eal {
         throw e;
       }
       const options = parseEalArgs(['--file-prefix', prefix, '--log-level', logLevel]).eal;
-      return new Eal({ options, procType: 'secondary', region, files, slot: -1, lcore: -1, adopted: false, isWorker: false, configFd: -1, dir, place });
+      return new Eal({ options, procType: 'secondary', region, files, slot: -1, lcore: -1, adopted: false, isWorker: false, configFd: -1, dir, place, log: LogSink.of(undefined, options.logLevel as LogLevel) });
     } catch (e) {
       if (place?.hugetlbfs) place.dir.close();
       dir.close();
@@ -498,6 +529,8 @@ export class Eal {
       return;
     }
     this.closed = true;
+    this.sink.close();
+    unguard(this);
     if (this.watch) clearInterval(this.watch);
     if (this.slot < 0) {
       this.dir?.close(); // an observer: its folder descriptor is all it holds
@@ -520,9 +553,15 @@ export class Eal {
     removeInstanceDirIfEmpty(this.filePrefix);
   }
 
+  /** `close()`: `using eal = Eal.init({...})` leaves the instance at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /**
    * Close on SIGINT/SIGTERM/SIGHUP (unless the program has its own listener for the
-   * signal) and on exit: startup.ts. Eal.init arranges it for every process; idempotent.
+   * signal) and on exit: startup.ts. `Eal.init` arranges it with `handleSignals: true`;
+   * idempotent.
    */
   closeOnSignals(): void {
     guardStartup().started(this);

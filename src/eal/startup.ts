@@ -1,6 +1,10 @@
 /**
- * A signal at any moment of a program's life is honoured: the program stops and the EAL
- * leaves the instance (the last process out removes the files).
+ * How a process leaves its instance when it ends: on exit always (`guardExit`), and on a
+ * signal when the program asks (`Eal.init` with `handleSignals: true`: `guardStartup`) — a
+ * signal at any moment of such a program's life is honoured: the program stops and the EAL
+ * leaves the instance (the last process out removes the files). Without it the library
+ * installs no signal handler: Node's default (a signal ends the process at once) stands,
+ * and what the process held is returned by the others' `reclaimDead`, as after a crash.
  *
  * Node installs a signal's OS handler only once a listener exists; before that SIGTERM
  * kills at once, without 'exit' listeners. So `Eal.init` calls `guardStartup` before it
@@ -17,7 +21,8 @@ import type { Eal } from './eal.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const live = new Set<Eal>();
-let installed = false;
+let exitInstalled = false;
+let signalsInstalled = false;
 
 function closeAll(): void {
   for (const e of live) {
@@ -36,12 +41,27 @@ function onSignal(sig: NodeJS.Signals): void {
   process.exit(sig === 'SIGINT' ? 130 : 143);
 }
 
-/** Install the EAL's signal and exit listeners (idempotent); `started` hands it the EAL to close. */
-export function guardStartup(): { started(eal: Eal): void } {
-  if (!installed) {
-    installed = true;
-    for (const sig of SIGNALS) process.on(sig, onSignal);
+const guard = { started: (eal: Eal): void => void live.add(eal) };
+
+/** Install the EAL's exit listener (idempotent); `started` hands it the EAL to close at exit. */
+export function guardExit(): { started(eal: Eal): void } {
+  if (!exitInstalled) {
+    exitInstalled = true;
     process.on('exit', closeAll);
   }
-  return { started: (eal: Eal) => void live.add(eal) };
+  return guard;
+}
+
+/** Install the EAL's signal and exit listeners (idempotent); `started` hands it the EAL to close. */
+export function guardStartup(): { started(eal: Eal): void } {
+  if (!signalsInstalled) {
+    signalsInstalled = true;
+    for (const sig of SIGNALS) process.on(sig, onSignal);
+  }
+  return guardExit();
+}
+
+/** Forget `eal` (it closed): the exit listener no longer holds it. */
+export function unguard(eal: Eal): void {
+  live.delete(eal);
 }

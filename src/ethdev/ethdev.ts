@@ -76,10 +76,30 @@ export interface RssConf {
   symmetric?: boolean;
 }
 
+/** How a port is configured (`configure`). */
 export interface PortConf {
+  /** RX queues, 0 to 32 (not both counts 0). */
+  rxQueues: number;
+  /** TX queues, 0 to 32. */
+  txQueues: number;
+  /** RSS: spread received flows over the RX queues (on by itself when rxQueues > 1). */
   rss?: RssConf;
   /** Redirection table entries: a power of two ≤ 512 (default 128). */
   retaSize?: number;
+}
+
+/** How an RX queue is set up (`rxQueueSetup`). */
+export interface RxQueueConf {
+  /** Descriptors (slots) of the queue, 1 to 65536 (a power of two such as 1024 is usual). */
+  descriptors: number;
+  /** The packet-buffer pool received packets are put in. */
+  pool: PktmbufPool;
+}
+
+/** How a TX queue is set up (`txQueueSetup`). */
+export interface TxQueueConf {
+  /** Descriptors (slots) of the queue, 1 to 65536. */
+  descriptors: number;
 }
 
 export interface LinkStatus {
@@ -319,11 +339,14 @@ export class EthDev {
   // --- configuration ----------------------------------------------------------------------
 
   /**
-   * Set the queue counts and RSS of a stopped port (rte_eth_dev_configure). Every queue
+   * Set the queue counts and RSS of a stopped port (rte_eth_dev_configure), e.g.
+   * `configure(0, { rxQueues: 2, txQueues: 2, rss: { symmetric: true } })`. Every queue
    * must be set up again afterwards. EBUSY when started; EINVAL for bad counts or RSS.
    */
-  configure(port: number, nbRx: number, nbTx: number, conf: PortConf = {}): void {
+  configure(port: number, conf: PortConf): void {
     const p = this.portObj(port);
+    if (conf === null || typeof conf !== 'object') throw new MpdkError('EINVAL', `${p.name}: configure needs { rxQueues, txQueues }, not ${String(conf)}`);
+    const { rxQueues: nbRx, txQueues: nbTx } = conf;
     if (!isUint(nbRx, MAX_QUEUES) || !isUint(nbTx, MAX_QUEUES) || nbRx + nbTx === 0) {
       throw new MpdkError('EINVAL', `${p.name}: cannot configure ${nbRx} RX and ${nbTx} TX queues: each count must be 0..${MAX_QUEUES}, not both 0`);
     }
@@ -376,7 +399,7 @@ export class EthDev {
   private checkSetup(p: Port, rx: boolean, q: number, nbDesc: number): void {
     const st = p.state;
     if (st === PortState.STARTED) throw new MpdkError('EBUSY', `${p.name} is started: stop it before setting up queues`);
-    if (st !== PortState.CONFIGURED) throw new MpdkError('EINVAL', `${p.name} is not configured: call configure(${p.id}, nbRx, nbTx) first`);
+    if (st !== PortState.CONFIGURED) throw new MpdkError('EINVAL', `${p.name} is not configured: call configure(${p.id}, { rxQueues, txQueues }) first`);
     const nb = rx ? p.nbRx : p.nbTx;
     if (!isUint(q, MAX_QUEUES - 1) || q >= nb) {
       throw new MpdkError('EINVAL', `${p.name} has ${nb} ${rx ? 'RX' : 'TX'} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
@@ -384,9 +407,14 @@ export class EthDev {
     if (!isUint(nbDesc, 65536) || nbDesc < 1) throw new MpdkError('EINVAL', `${p.name}: ${nbDesc} descriptors: use 1..65536 (a power of two such as 1024 is usual)`);
   }
 
-  /** Set up RX queue q with nbDesc descriptors, receiving into `pool` (rte_eth_rx_queue_setup). */
-  rxQueueSetup(port: number, q: number, nbDesc: number, pool: PktmbufPool): void {
+  /**
+   * Set up RX queue q of a configured, stopped port (rte_eth_rx_queue_setup), e.g.
+   * `rxQueueSetup(0, 0, { descriptors: 1024, pool })`: its driver makes the queue, received
+   * packets come in mbufs of `pool`. EBUSY when started, EINVAL for a bad queue or count.
+   */
+  rxQueueSetup(port: number, q: number, conf: RxQueueConf): void {
     const p = this.portObj(port);
+    const { descriptors: nbDesc, pool } = conf ?? {};
     if (!(pool instanceof PktmbufPool)) throw new MpdkError('EINVAL', `${p.name}: RX queue ${q} needs a PktmbufPool`);
     this.withLock(() => {
       this.checkSetup(p, true, q, nbDesc);
@@ -399,9 +427,10 @@ export class EthDev {
     });
   }
 
-  /** Set up TX queue q with nbDesc descriptors (rte_eth_tx_queue_setup). */
-  txQueueSetup(port: number, q: number, nbDesc: number): void {
+  /** Set up TX queue q (rte_eth_tx_queue_setup), e.g. `txQueueSetup(0, 0, { descriptors: 1024 })`; errors as rxQueueSetup. */
+  txQueueSetup(port: number, q: number, conf: TxQueueConf): void {
     const p = this.portObj(port);
+    const nbDesc = conf?.descriptors;
     this.withLock(() => {
       this.checkSetup(p, false, q, nbDesc);
       findDriver(p.driverName).txQueueSetup?.(p, q, nbDesc);
@@ -655,6 +684,11 @@ export class EthDev {
       this.opened[port] = undefined;
     }
     instances.delete(this.eal);
+  }
+
+  /** `close()`: `using dev = EthDev.attach(eal)` releases this thread's queues and wires at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   // --- statistics -------------------------------------------------------------------------------

@@ -477,6 +477,24 @@ export class Mbufs {
   }
 }
 
+/** What a packet-buffer pool is made with (`PktmbufPool.create`). */
+export interface PktmbufPoolOptions {
+  /** Number of mbufs (DPDK advises 2^k - 1). */
+  count: number;
+  /** Mbufs each lcore keeps in its own cache, 0 (default) to 512 and at most count / 1.5 (see MempoolOptions). */
+  cacheSize?: number;
+  /** Bytes of application private area after each mbuf's header, a multiple of 8 (default 0). */
+  privSize?: number;
+  /** Bytes of each buffer, headroom included, 0 to 65535 (default MBUF_DEFAULT_BUF_SIZE: 2048 + 128). */
+  dataRoomSize?: number;
+  /** Bytes before the data of a fresh mbuf (default min(128, dataRoomSize), DPDK's RTE_PKTMBUF_HEADROOM). */
+  headroom?: number;
+  /** As MempoolOptions: one putting thread, one getting thread, debug states. Default false. */
+  singlePut?: boolean;
+  singleGet?: boolean;
+  debug?: boolean;
+}
+
 /**
  * A pool of packet buffers (DPDK's rte_pktmbuf_pool_create) and the field accessors of
  * `Mbufs`. Like a Mempool, one object per thread: alloc and free use that thread's lcore cache.
@@ -495,7 +513,8 @@ export class PktmbufPool extends Mbufs {
     const u32 = eal.region.u32;
     this.dataRoomSize = u32[(mp.privOffset + MBUF_POOL_PRIV.DATA_ROOM) >>> 2]!;
     this.mbufPrivSize = u32[(mp.privOffset + MBUF_POOL_PRIV.PRIV_SIZE) >>> 2]!;
-    this.rearm = Math.min(PKTMBUF_HEADROOM, this.dataRoomSize) | REFCNT_ONE_HI;
+    // Every mbuf of the pool has the pool's headroom (set at creation): read it from the first.
+    this.rearm = Math.min(this.u16[(mp.eltStart + MBUF.HEADROOM) >>> 1]!, this.dataRoomSize) | REFCNT_ONE_HI;
     this.poolAt(mp.header);
   }
 
@@ -504,20 +523,28 @@ export class PktmbufPool extends Mbufs {
   }
 
   /**
-   * Create a pool of `n` mbufs with a per-lcore cache of `cacheSize`, `privSize` bytes of
-   * application private area per mbuf (a multiple of 8) and `dataRoomSize` bytes of buffer
-   * (headroom included; default 2048 + 128). EINVAL / EEXIST / ENOSPC as Mempool.create.
+   * Create a pool of packet buffers (DPDK's rte_pktmbuf_pool_create), e.g.
+   * `PktmbufPool.create(eal, 'pkts', { count: 8191, cacheSize: 256 })` (PktmbufPoolOptions).
+   * EINVAL / EEXIST / ENOSPC as Mempool.create.
    */
-  static create(eal: Eal, name: string, n: number, cacheSize: number, privSize = 0, dataRoomSize = MBUF_DEFAULT_BUF_SIZE, flags = 0): PktmbufPool {
+  static create(eal: Eal, name: string, opts: PktmbufPoolOptions): PktmbufPool {
+    if (opts === null || typeof opts !== 'object') throw new MpdkError('EINVAL', `mbuf pool '${name}': options must be an object such as { count: 8191, cacheSize: 256 }, not ${String(opts)}`);
+    const { count, cacheSize = 0, privSize = 0, dataRoomSize = MBUF_DEFAULT_BUF_SIZE } = opts;
     if (!Number.isInteger(privSize) || privSize < 0 || privSize > 0xffff || privSize % MBUF_PRIV_ALIGN !== 0) {
       throw new MpdkError('EINVAL', `mbuf pool '${name}': invalid private size ${privSize}; it must be a multiple of ${MBUF_PRIV_ALIGN} from 0 to 65528`);
     }
     if (!Number.isInteger(dataRoomSize) || dataRoomSize < 0 || dataRoomSize > 0xffff) {
       throw new MpdkError('EINVAL', `mbuf pool '${name}': invalid data room size ${dataRoomSize}; it must be 0 to 65535 bytes (headroom included)`);
     }
-    const headroom = Math.min(PKTMBUF_HEADROOM, dataRoomSize);
+    const headroom = opts.headroom ?? Math.min(PKTMBUF_HEADROOM, dataRoomSize);
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom > dataRoomSize) {
+      throw new MpdkError('EINVAL', `mbuf pool '${name}': invalid headroom ${headroom}; it must be 0 to the data room size ${dataRoomSize}`);
+    }
     const init = (h: number, _i: number, poolHeader: number): void => initMbuf(eal.region, h, poolHeader, privSize, dataRoomSize, headroom);
-    const mp = Mempool.create(eal, name, n, MBUF.BYTES + privSize + dataRoomSize, cacheSize, MBUF_POOL_PRIV.BYTES, flags, init);
+    const mp = Mempool.create(eal, name, {
+      count, eltSize: MBUF.BYTES + privSize + dataRoomSize, cacheSize, privateSize: MBUF_POOL_PRIV.BYTES,
+      singlePut: opts.singlePut, singleGet: opts.singleGet, debug: opts.debug, objInit: init,
+    });
     const u32 = eal.region.u32;
     u32[(mp.privOffset + MBUF_POOL_PRIV.DATA_ROOM) >>> 2] = dataRoomSize;
     u32[(mp.privOffset + MBUF_POOL_PRIV.PRIV_SIZE) >>> 2] = privSize;
@@ -573,6 +600,16 @@ export class PktmbufPool extends Mbufs {
   /** Free the pool itself (rte_mempool_free); every mbuf of it becomes invalid. */
   freePool(): void {
     this.mp.free();
+  }
+
+  /** This object is done: its lcore's cache goes back to the pool (Mempool.close); the pool stays. */
+  close(): void {
+    this.mp.close();
+  }
+
+  /** `close()`, for `using pool = PktmbufPool.lookup(eal, name)`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

@@ -56,7 +56,7 @@ import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
-import { Ring, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, type RepairReport } from '../ring/ring.js';
+import { Ring, RING_EMPTY, type RepairReport, type RingOptions } from '../ring/ring.js';
 
 /** Pool header: byte offsets from the start of the memzone. */
 export const MPH = {
@@ -123,7 +123,6 @@ export const MEMPOOL_F_SP_PUT = 0x4;
 export const MEMPOOL_F_SC_GET = 0x8;
 /** Debug mode: per-element state; foreign and double puts are refused with EINVAL. */
 export const MEMPOOL_F_DEBUG = 0x1000;
-const KNOWN_FLAGS = MEMPOOL_F_SP_PUT | MEMPOOL_F_SC_GET | MEMPOOL_F_DEBUG;
 
 /** Element states in debug pools (EH.STATE). 0 = never initialised. */
 export const ELT_FREE = 1;
@@ -147,6 +146,33 @@ export interface AuditReport {
 
 /** Called on each element at creation: its handle, index, and the pool header's offset. */
 export type ObjInit = (h: number, index: number, poolHeader: number) => void;
+
+/** What a pool is made with (`Mempool.create`). */
+export interface MempoolOptions {
+  /** Number of elements, 1 to 2^31-1. */
+  count: number;
+  /** Bytes of each element's object (its handle is the offset of byte 0, 64-aligned). */
+  eltSize: number;
+  /**
+   * Elements each lcore keeps in its own cache (DPDK's cache_size), 0 (default) to 512 and at
+   * most count / 1.5: gets and puts of an lcore thread then touch the shared ring once per
+   * cache-full instead of every call.
+   */
+  cacheSize?: number;
+  /** Bytes of the pool's private area (`privOffset`; the mbuf layer keeps its sizes there). Default 0. */
+  privateSize?: number;
+  /** Only one thread ever puts (DPDK's MEMPOOL_F_SP_PUT: the ring is single-producer). Default false. */
+  singlePut?: boolean;
+  /** Only one thread ever gets (MEMPOOL_F_SC_GET). Default false. */
+  singleGet?: boolean;
+  /**
+   * Debug mode (MEMPOOL_F_DEBUG; also forced by MPDK_DEBUG_MEMPOOL=1): each element records
+   * FREE or IN_USE, and a put of a foreign or already free element is refused (EINVAL).
+   */
+  debug?: boolean;
+  /** Run on each element before the pool becomes visible to `lookup` (DPDK's obj_init). */
+  objInit?: ObjInit;
+}
 
 const align64 = (x: number): number => Math.ceil(x / 64) * 64;
 
@@ -262,15 +288,14 @@ export class Mempool {
   // --- life cycle -------------------------------------------------------------------------
 
   /**
-   * Create pool `name` of `n` elements of `eltSize` bytes with a per-lcore cache of
-   * `cacheSize` (0 = none; at most 512 and at most n / 1.5) and a private area of
-   * `privateSize` bytes. EINVAL for bad arguments, EEXIST for a taken name, ENOSPC when
-   * the region has no room; a refusal reserves nothing. `objInit` (DPDK's obj_init) runs
-   * on each element before the pool becomes visible to `lookup`.
+   * Create pool `name`, e.g. `Mempool.create(eal, 'msgs', { count: 1024, eltSize: 64,
+   * cacheSize: 32 })` (MempoolOptions). EINVAL for bad options, EEXIST for a taken name,
+   * ENOSPC when the region has no room; a refusal reserves nothing.
    */
-  static create(
-    eal: Eal, name: string, n: number, eltSize: number, cacheSize = 0, privateSize = 0, flags = 0, objInit?: ObjInit,
-  ): Mempool {
+  static create(eal: Eal, name: string, opts: MempoolOptions): Mempool {
+    if (opts === null || typeof opts !== 'object') throw new MpdkError('EINVAL', `mempool '${name}': options must be an object such as { count: 1024, eltSize: 64 }, not ${String(opts)}`);
+    const { count: n, eltSize, cacheSize = 0, privateSize = 0, objInit } = opts;
+    let flags = (opts.singlePut ? MEMPOOL_F_SP_PUT : 0) | (opts.singleGet ? MEMPOOL_F_SC_GET : 0) | (opts.debug ? MEMPOOL_F_DEBUG : 0);
     checkName(name, 'mempool name', MEMPOOL_NAMESIZE);
     if (!isUint(n, 0x7fffffff) || n < 1) throw new MpdkError('EINVAL', `mempool '${name}': invalid element count ${n}; it must be a whole number from 1 to 2^31-1`);
     if (!isUint(eltSize) || eltSize < 1) throw new MpdkError('EINVAL', `mempool '${name}': invalid element size ${eltSize}; it must be a whole number of bytes ≥ 1`);
@@ -282,14 +307,13 @@ export class Mempool {
       throw new MpdkError('EINVAL', `mempool '${name}': cache size ${cacheSize} is too large for ${n} elements (1.5 × cache size must not exceed n); use a cache of at most ${Math.floor((2 * n + 1) / 3)}`);
     }
     if (!isUint(privateSize)) throw new MpdkError('EINVAL', `mempool '${name}': invalid private size ${privateSize}`);
-    if (!isUint(flags) || (flags & ~KNOWN_FLAGS) !== 0) throw new MpdkError('EINVAL', `mempool '${name}': unknown flags 0x${Number(flags).toString(16)}`);
     if (process.env.MPDK_DEBUG_MEMPOOL === '1') flags |= MEMPOOL_F_DEBUG;
 
     const stride = align64(eltSize + EH.BYTES);
-    const ringFlags = RING_F_EXACT_SZ | (flags & MEMPOOL_F_SP_PUT ? RING_F_SP_ENQ : 0) | (flags & MEMPOOL_F_SC_GET ? RING_F_SC_DEQ : 0);
+    const ringOpts = { count: n, exactSize: true, singleProducer: (flags & MEMPOOL_F_SP_PUT) !== 0, singleConsumer: (flags & MEMPOOL_F_SC_GET) !== 0 };
     const privRel = MPH.BYTES;
     const ringRel = privRel + align64(privateSize);
-    const cacheRel = ringRel + align64(Ring.memSize(n, ringFlags));
+    const cacheRel = ringRel + align64(Ring.memSize(ringOpts));
     const cacheStride = cacheSize > 0 ? MPC.OBJS + align64(4 * 2 * cacheSize) : 0;
     const eltRel = align64(cacheRel + cacheStride * MAX_LCORE) + 64; // element 0's header sits in the line before it
     const total = eltRel - 64 + stride * n;
@@ -298,7 +322,7 @@ export class Mempool {
     }
     const mz = eal.memzones.reserve(MEMPOOL_MZ_PREFIX + name, total, 64);
     try {
-      return Mempool.layOut(eal, name, mz.offset, { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringFlags, privRel, ringRel, cacheRel, cacheStride, eltRel }, objInit);
+      return Mempool.layOut(eal, name, mz.offset, { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringOpts, privRel, ringRel, cacheRel, cacheStride, eltRel }, objInit);
     } catch (e) {
       eal.memzones.free(MEMPOOL_MZ_PREFIX + name);
       throw e;
@@ -307,11 +331,11 @@ export class Mempool {
 
   private static layOut(
     eal: Eal, name: string, z: number,
-    a: { n: number; eltSize: number; stride: number; cacheSize: number; flushThresh: number; privateSize: number; flags: number; ringFlags: number;
+    a: { n: number; eltSize: number; stride: number; cacheSize: number; flushThresh: number; privateSize: number; flags: number; ringOpts: RingOptions;
       privRel: number; ringRel: number; cacheRel: number; cacheStride: number; eltRel: number },
     objInit: ObjInit | undefined,
   ): Mempool {
-    const { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringFlags, privRel, ringRel, cacheRel, cacheStride, eltRel } = a;
+    const { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringOpts, privRel, ringRel, cacheRel, cacheStride, eltRel } = a;
     const r = eal.region;
     const u32 = r.u32;
     const w = (field: number, v: number): void => {
@@ -333,7 +357,7 @@ export class Mempool {
     w(MPH.ELT_END, z + eltRel + stride * n);
     r.i32[(z + MPH.CREATOR) >>> 2] = process.pid;
     r.writeString(z + MPH.NAME, MPH.NAME_MAX, name);
-    const ring = Ring.init(eal, z + ringRel, MEMPOOL_MZ_PREFIX + name, n, ringFlags);
+    const ring = Ring.init(eal, z + ringRel, MEMPOOL_MZ_PREFIX + name, ringOpts);
     // Element headers, and every handle into the ring (in index order, in bursts).
     const burst = new Uint32Array(Math.min(n, 1024));
     let k = 0;
@@ -385,6 +409,21 @@ export class Mempool {
   free(): void {
     this.eal.region.storeRelease(this.header + MPH.MAGIC, 0);
     this.eal.memzones.free(MEMPOOL_MZ_PREFIX + this.name);
+  }
+
+  /**
+   * This object is done: what its lcore's cache holds goes back to the pool's ring, so
+   * other lcores can get it (the pool itself stays; `free()` removes it). Call it from the
+   * thread the object was made on. Idempotent; the object still works afterwards (its next
+   * get refills the cache).
+   */
+  close(): void {
+    if (this.lcore >= 0) this.flushCache(this.lcore);
+  }
+
+  /** `close()`: `using pool = Mempool.lookup(eal, name)` returns this lcore's cache at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   // --- hot path -----------------------------------------------------------------------------

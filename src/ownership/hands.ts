@@ -457,6 +457,11 @@ export class Hands {
     return false;
   }
 
+  /** `close()`: `using hands = Hands.open(...)` frees what it holds and the record at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** Free what the arrays still hold and the record itself. Idempotent. */
   close(): void {
     if (this.closed) return;

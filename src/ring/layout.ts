@@ -83,20 +83,41 @@ export const CLAIM_STATE = { IDLE: 0, CLAIMING: 1, CLAIMED: 2, WRITTEN: 3, ABAND
 /** Slots for `count` entries (validated: EINVAL naming the rule). */
 export function checkCount(count: number, flags: number): number {
   if (!Number.isInteger(flags) || (flags & ~ALL_FLAGS) !== 0) {
-    throw new MpdkError('EINVAL', `invalid ring flags ${flags}: use RING_F_SP_ENQ (1), RING_F_SC_DEQ (2), RING_F_EXACT_SZ (4) or'ed together`);
+    throw new MpdkError('EINVAL', `invalid ring flags ${flags}: RING_F_SP_ENQ (1), RING_F_SC_DEQ (2), RING_F_EXACT_SZ (4) or'ed together`);
   }
   if (flags & RING_F_EXACT_SZ) {
     if (!Number.isInteger(count) || count < 1 || count >= RING_MAX_COUNT) {
-      throw new MpdkError('EINVAL', `invalid ring count ${count} with RING_F_EXACT_SZ: it must be a whole number from 1 to ${RING_MAX_COUNT - 1}`);
+      throw new MpdkError('EINVAL', `invalid ring count ${count} with exactSize: it must be a whole number from 1 to ${RING_MAX_COUNT - 1}`);
     }
     let size = 2;
     while (size <= count) size *= 2;
     return size;
   }
   if (!Number.isInteger(count) || count < 2 || count > RING_MAX_COUNT || (count & (count - 1)) !== 0) {
-    throw new MpdkError('EINVAL', `invalid ring count ${count}: it must be a power of two from 2 to ${RING_MAX_COUNT} (it holds count-1 entries), or pass RING_F_EXACT_SZ for any count`);
+    throw new MpdkError('EINVAL', `invalid ring count ${count}: it must be a power of two from 2 to ${RING_MAX_COUNT} (it holds count-1 entries), or give exactSize: true for any count`);
   }
   return count;
+}
+
+/** What a ring is made with (Ring.create, Ring.init, Ring.memSize). */
+export interface RingOptions {
+  /**
+   * Slots: a power of two from 2 to 2^28, of which count - 1 hold handles (DPDK's rule);
+   * with `exactSize`, any count from 1, held exactly.
+   */
+  count: number;
+  /** Only one thread ever enqueues (DPDK's RING_F_SP_ENQ): no CAS and no claim records. Default false. */
+  singleProducer?: boolean;
+  /** Only one thread ever dequeues (RING_F_SC_DEQ). Default false. */
+  singleConsumer?: boolean;
+  /** Hold exactly `count` handles, the slots rounded up to a power of two (RING_F_EXACT_SZ). Default false. */
+  exactSize?: boolean;
+}
+
+/** The header's FLAGS word for `o`; EINVAL for a missing object or count. */
+export function ringFlags(o: RingOptions): number {
+  if (o === null || typeof o !== 'object') throw new MpdkError('EINVAL', `ring options must be an object such as { count: 1024 }, not ${String(o)}`);
+  return (o.singleProducer ? RING_F_SP_ENQ : 0) | (o.singleConsumer ? RING_F_SC_DEQ : 0) | (o.exactSize ? RING_F_EXACT_SZ : 0);
 }
 
 /**

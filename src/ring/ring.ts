@@ -9,6 +9,7 @@
  *   view.ts      RingView: read-only inspection (counts, contents, claims, describe);
  *                a Ring is a RingView plus the producer and consumer operations
  *
+ *
  *   who calls what
  *   producer  enqueue / enqueueBulk / enqueueBurst (+ sp / mp variants), waitEnqueueBurst
  *   consumer  dequeue / dequeueBulk / dequeueBurst (+ sc / mc variants), waitDequeueBurst
@@ -60,10 +61,13 @@ import { MAX_LCORE } from '../eal/options.js';
 import { processStartTime, processState, schedYield } from '../native/libc.js';
 import { claimAtTail, emptyRepairReport, repairSide, rollBackSingle, type RepairReport } from './claims.js';
 import { ringBell, waitForBurst } from './doorbell.js';
-import { checkCount, CLAIM_STATE, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_MAGIC, RING_MZ_PREFIX, RING_NAMESIZE, RING_VERSION, RingMemory } from './layout.js';
+import {
+  checkCount, CLAIM_STATE, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_MAGIC, RING_MZ_PREFIX, RING_NAMESIZE, RING_VERSION, RingMemory, ringFlags,
+  type RingOptions,
+} from './layout.js';
 import { RingView } from './view.js';
 
-export { RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_NAMESIZE } from './layout.js';
+export { RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_NAMESIZE, type RingOptions } from './layout.js';
 export type { RepairReport } from './claims.js';
 
 const { IDLE, CLAIMING, CLAIMED, WRITTEN, ABANDONED } = CLAIM_STATE;
@@ -177,21 +181,23 @@ export class Ring extends RingView {
 
   // ---------------------------------------------------------------- life cycle
 
-  /** Bytes needed to embed a ring of `count` (validated as by create). */
-  static memSize(count: number, flags = 0): number {
-    const size = checkCount(count, flags);
+  /** Bytes needed to embed a ring made with `opts` (validated as by create). */
+  static memSize(opts: RingOptions): number {
+    const size = checkCount(opts.count, ringFlags(opts));
     return RING.SLOTS + size * 4;
   }
 
   /**
-   * Create a ring in its own memzone "RG_<name>". EINVAL for a bad count, flags or name;
-   * EEXIST when the name is taken; ENOSPC when the region is full.
+   * Create ring `name` in its own memzone "RG_<name>", e.g. `Ring.create(eal, 'jobs',
+   * { count: 1024 })`; any process of the instance may then `lookup` it. EINVAL for a bad
+   * count or name; EEXIST when the name is taken; ENOSPC when the region is full.
    */
-  static create(eal: Eal, name: string, count: number, flags = 0): Ring {
+  static create(eal: Eal, name: string, opts: RingOptions): Ring {
     checkName(name, 'ring name', RING_NAMESIZE);
-    const bytes = Ring.memSize(count, flags);
+    const flags = ringFlags(opts);
+    const bytes = Ring.memSize(opts);
     const mz = eal.memzones.reserve(RING_MZ_PREFIX + name, bytes, 64);
-    return Ring.layout(eal, mz.offset, name, count, flags, true);
+    return Ring.layout(eal, mz.offset, name, opts.count, flags, true);
   }
 
   static lookup(eal: Eal, name: string): Ring {
@@ -210,9 +216,9 @@ export class Ring extends RingView {
     return Ring.attach(eal, mz.offset);
   }
 
-  /** Lay out an empty ring at `offset` (memory of at least memSize(count, flags) bytes). */
-  static init(eal: Eal, offset: number, name: string, count: number, flags = 0): Ring {
-    return Ring.layout(eal, offset, name, count, flags, false);
+  /** Lay out an empty ring at `offset` of the region (memory of at least `memSize(opts)` bytes, 64-aligned). */
+  static init(eal: Eal, offset: number, name: string, opts: RingOptions): Ring {
+    return Ring.layout(eal, offset, name, opts.count, ringFlags(opts), false);
   }
 
   private static layout(eal: Eal, offset: number, name: string, count: number, flags: number, ownsMemzone: boolean): Ring {

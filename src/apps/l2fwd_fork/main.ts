@@ -17,7 +17,7 @@
  * too, titled "l2fwd_fork standby slave" (ps --ppid lists slaves + standbys; --standby 0
  * for exactly one child per slave, as in the guide).
  */
-import { Eal, MpdkError, Supervisor, UsageError, parseArgs } from '../../index.js';
+import { stderrLogger, Eal, MpdkError, Supervisor, UsageError, parseArgs } from '../../index.js';
 import { commonArgs } from './launcher.js';
 import { Master } from './master.js';
 import { masterConfig, spec } from './options.js';
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   const cfg = masterConfig(opts);
   const supervisor = new Supervisor(); // before the EAL pins this thread to its lcore: slaves get all our CPUs
 
-  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:master', handleSignals: false, only: 'primary' });
+  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:master', logger: stderrLogger, handleSignals: true, only: 'primary' });
   if (!eal.isPrimary || eal.adopted) {
     const pids = eal.processes.livePids().join(', ');
     eal.close();

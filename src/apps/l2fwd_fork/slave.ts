@@ -34,7 +34,7 @@
  * Exit always releases our lcore ids and process slot (eal.close on 'exit').
  */
 import {
-  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, joinSupervisor, parseArgs, parseIdleMode, parsePortmask, watchDeath, type IdleMode,
+  stderrLogger, Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, joinSupervisor, parseArgs, parseIdleMode, parsePortmask, watchDeath, type IdleMode,
 } from '../../index.js';
 import { Forwarder } from './forward.js';
 import { spec } from './options.js'; // the master passes its own options on
@@ -60,7 +60,7 @@ const mark = (what: string): void => {
 function run(argv: string[]): void {
   runAt = performance.now();
   process.title = `l2fwd_fork slave lcore ${argv[1]} (master ${masterPid}): ${argv.join(' ')}`;
-  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:slave', handleSignals: false });
+  const { eal } = Eal.init(argv, { name: 'l2fwd_fork:slave', logger: stderrLogger, handleSignals: true });
   mark('eal');
   if (HOOK === `l2fwd:fail-start:${eal.options.lcores[0]}`) {
     process.stderr.write('MPDK_TEST_HOOK l2fwd:fail-start reached\n');

@@ -7,7 +7,7 @@
  * paired). Everything here is created once; recovery reuses it.
  */
 import type { ChildProcess } from 'node:child_process';
-import { EthDev, MAX_LCORE, MpdkError, PktmbufPool, Ring, RING_F_SC_DEQ, RING_F_SP_ENQ, UsageError, formatMac, parseCoreList, type Eal } from '../../index.js';
+import { EthDev, MAX_LCORE, MpdkError, PktmbufPool, Ring, UsageError, formatMac, parseCoreList, type Eal } from '../../index.js';
 import { Group } from './group.js';
 import {
   CMD_RING_SIZE, CTL, CTL_MAGIC, CTL_MZ, DROP_RING_SIZE, MAX_PORTS_L2, MBUF_CACHE, NB_MBUF, NB_RXD, NB_TXD, POOL_NAME, PORT_STAT_BYTES, PORT_STAT_TAG, RES, RES_MAGIC,
@@ -80,12 +80,12 @@ export function buildTopology(eal: Eal, cfg: MasterConfig): Topology {
     process.stdout.write(`Lcore ${l}: RX port ${p}\n`);
   }
 
-  const pool = PktmbufPool.create(eal, POOL_NAME, NB_MBUF, MBUF_CACHE);
+  const pool = PktmbufPool.create(eal, POOL_NAME, { count: NB_MBUF, cacheSize: MBUF_CACHE });
   for (const p of ports) {
     process.stdout.write(`Initializing port ${p}... `);
-    dev.configure(p, 1, 1);
-    dev.rxQueueSetup(p, 0, NB_RXD, pool);
-    dev.txQueueSetup(p, 0, NB_TXD);
+    dev.configure(p, { rxQueues: 1, txQueues: 1 });
+    dev.rxQueueSetup(p, 0, { descriptors: NB_RXD, pool });
+    dev.txQueueSetup(p, 0, { descriptors: NB_TXD });
     dev.start(p);
     dev.promiscuousEnable(p);
     process.stdout.write(`done: Port ${p}, MAC address: ${formatMac(dev.macAddr(p))}\n`);
@@ -129,10 +129,10 @@ export function buildTopology(eal: Eal, cfg: MasterConfig): Topology {
       r.u32[(res + RES.DST_PORTS) / 4 + i] = dstPorts[i]!;
     });
     r.storeRelease(res + RES.MAGIC, RES_MAGIC);
-    const flags = RING_F_SP_ENQ | RING_F_SC_DEQ;
+    const spsc = { singleProducer: true, singleConsumer: true };
     const s: Slave = {
       lcore: l, res, rxPorts: rx, dstPorts, group: g,
-      m2s: Ring.create(eal, m2sName(l), CMD_RING_SIZE, flags), s2m: Ring.create(eal, s2mName(l), CMD_RING_SIZE, flags), drop: Ring.create(eal, dropName(l), DROP_RING_SIZE, flags),
+      m2s: Ring.create(eal, m2sName(l), { count: CMD_RING_SIZE, ...spsc }), s2m: Ring.create(eal, s2mName(l), { count: CMD_RING_SIZE, ...spsc }), drop: Ring.create(eal, dropName(l), { count: DROP_RING_SIZE, ...spsc }),
       child: undefined, pid: 0, start: 0, alive: false, ready: false, stopRequested: false, exited: Promise.resolve(), forwardingAt: 0, lastEnd: '',
     };
     g.members.push(s);

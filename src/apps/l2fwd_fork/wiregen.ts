@@ -12,7 +12,7 @@
  * Prints `gen sent=S rx=R bad=B t=MS` every --report ms (default 100) and, on SIGTERM or
  * SIGINT, stops sending, collects for 200 ms, prints `gen final ...` and exits 0.
  */
-import { Eal, EthDev, MpdkError, PktmbufPool, UsageError, parseArgs, parsePortmask, portMac, type ProgramSpec, type Wire } from '../../index.js';
+import { stderrLogger, Eal, EthDev, MpdkError, PktmbufPool, UsageError, parseArgs, parsePortmask, portMac, type ProgramSpec, type Wire } from '../../index.js';
 import { POOL_NAME } from './layout.js';
 
 const spec: ProgramSpec = {
@@ -29,7 +29,7 @@ const BURST = 32;
 const FRAME = 64;
 
 function run(): void {
-  const { eal } = Eal.init(process.argv.slice(2), { name: 'l2fwd_fork:wiregen', handleSignals: false });
+  const { eal } = Eal.init(process.argv.slice(2), { name: 'l2fwd_fork:wiregen', logger: stderrLogger, handleSignals: true });
   process.once('exit', () => eal.close());
   const o = parseArgs(spec, process.argv.slice(2));
   const ports = parsePortmask(o.value('-p'));

@@ -26,7 +26,7 @@
  * so and forwards on (what is in its ring, then whatever a restarted server hands it).
  */
 import {
-  Eal, EthDev, Hands, Mbufs, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, type ProgramSpec, type Sink, type Source,
+  stderrLogger, Eal, EthDev, Hands, Mbufs, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, type ProgramSpec, type Sink, type Source,
 } from '../../index.js';
 import { MAX_CLIENTS, PC, PortInfoView, clientBlock, clientRingName } from '../mp_server/common.js';
 
@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   const noServer = (): MpdkError => new MpdkError('ENOENT', `no server is running for --file-prefix=${ealOpts.filePrefix}; start mpdk mp_server first`);
   let eal: Eal;
   try {
-    eal = Eal.init(asSecondary(argv), { name: `mp_client:${id}`, handleSignals: false }).eal;
+    eal = Eal.init(asSecondary(argv), { name: `mp_client:${id}`, logger: stderrLogger, handleSignals: true }).eal;
   } catch (e) {
     if (isMpdkError(e) && e.code === 'ENOENT') throw noServer();
     throw e;

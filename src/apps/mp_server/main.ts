@@ -30,7 +30,7 @@
  * RX queues and resumes distributing. It refuses to run as a secondary.
  */
 import {
-  Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, Ring, UsageError, formatMac,
+  stderrLogger, Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, formatMac,
   parseArgs, parseIdleMode, parsePortmask, thisProcess, type ProgramArgs, type ProgramSpec, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
 } from '../../index.js';
 import { MAX_CLIENTS, MAX_PI_PORTS, MZ_PORT_INFO, PC, PI, PKTMBUF_POOL_NAME, PORT_INFO_BYTES, PORT_INFO_MAGIC, PORT_INFO_VERSION, PortInfoView, clientBlock, clientRingName } from './common.js';
@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
   if (parsed.eal!.procType === 'secondary') {
     throw new UsageError(`mp_server runs only as the primary process (it creates the pool, rings and ports the clients use); drop --proc-type=secondary`);
   }
-  const { eal } = Eal.init(argv, { name: 'mp_server', handleSignals: false, only: 'primary' });
+  const { eal } = Eal.init(argv, { name: 'mp_server', logger: stderrLogger, handleSignals: true, only: 'primary' });
   let stopping = false;
   const cleanup: (() => void)[] = [];
   const closeAll = (): void => {
@@ -175,12 +175,12 @@ function create(eal: Eal, dev: EthDev, app: AppOptions, rings: Ring[]): { info: 
   // DPDK's init_mbuf_pools, plus the far side of software ports (the wire fills the RX
   // rings from this pool) and a few more lcore caches (clients, pktgen).
   const nbMbufs = RX_DESC * np * 2 + nc * (app.ringSize + TX_DESC * np + 2 * BURST * np) + (nc + 4) * Math.ceil(MBUF_CACHE * 1.5);
-  const pool = PktmbufPool.create(eal, PKTMBUF_POOL_NAME, nbMbufs, MBUF_CACHE);
-  for (let i = 0; i < nc; i++) rings.push(Ring.create(eal, clientRingName(i), app.ringSize, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ));
+  const pool = PktmbufPool.create(eal, PKTMBUF_POOL_NAME, { count: nbMbufs, cacheSize: MBUF_CACHE });
+  for (let i = 0; i < nc; i++) rings.push(Ring.create(eal, clientRingName(i), { count: app.ringSize, singleProducer: true, singleConsumer: true, exactSize: true }));
   for (const p of app.ports) {
-    dev.configure(p, 1, nc);
-    dev.rxQueueSetup(p, 0, RX_DESC, pool);
-    for (let q = 0; q < nc; q++) dev.txQueueSetup(p, q, TX_DESC);
+    dev.configure(p, { rxQueues: 1, txQueues: nc });
+    dev.rxQueueSetup(p, 0, { descriptors: RX_DESC, pool });
+    for (let q = 0; q < nc; q++) dev.txQueueSetup(p, q, { descriptors: TX_DESC });
     dev.start(p);
   }
   const mz = eal.memzones.reserve(MZ_PORT_INFO, PORT_INFO_BYTES, 64);

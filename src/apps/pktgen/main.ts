@@ -40,7 +40,7 @@
  * the generator over net_null.
  */
 import {
-  Eal, EthDev, Hands, Mbufs, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
+  stderrLogger, Eal, EthDev, Hands, Mbufs, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
   isMpdkError, parseArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type ProgramArgs, type ProgramSpec, type Sink, type Source, type Wire, type WireSide,
 } from '../../index.js';
 import { RxCounter } from './counter.js';
@@ -176,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (opts.pcap !== undefined) return pcapMode(opts);
 
-  const { eal } = Eal.init(argv, { name: 'pktgen', handleSignals: false });
+  const { eal } = Eal.init(argv, { name: 'pktgen', logger: stderrLogger, handleSignals: true });
   process.once('exit', () => eal.close());
   let dev: EthDev | undefined;
   let pool: PktmbufPool | undefined;
@@ -238,7 +238,7 @@ export function getPool(eal: Eal): PktmbufPool {
   let last: unknown;
   for (const n of POOL_SIZES) {
     try {
-      return PktmbufPool.create(eal, PKTGEN_POOL, n, POOL_CACHE, 0, POOL_DATA_ROOM);
+      return PktmbufPool.create(eal, PKTGEN_POOL, { count: n, cacheSize: POOL_CACHE, dataRoomSize: POOL_DATA_ROOM });
     } catch (e) {
       if (isMpdkError(e, 'EEXIST')) return PktmbufPool.lookup(eal, PKTGEN_POOL);
       if (!isMpdkError(e, 'ENOSPC')) throw e;
@@ -365,9 +365,9 @@ class Generator {
   /** pktgen is the primary of its own --vdev ports: 1 RX + 1 TX queue each, started. */
   private setUpOwnPorts(dev: EthDev): void {
     for (let p = 0; p < dev.count; p++) {
-      dev.configure(p, 1, 1);
-      dev.rxQueueSetup(p, 0, OWN_NB_DESC, this.pool);
-      dev.txQueueSetup(p, 0, OWN_NB_DESC);
+      dev.configure(p, { rxQueues: 1, txQueues: 1 });
+      dev.rxQueueSetup(p, 0, { descriptors: OWN_NB_DESC, pool: this.pool });
+      dev.txQueueSetup(p, 0, { descriptors: OWN_NB_DESC });
     }
     for (let p = 0; p < dev.count; p++) dev.start(p);
   }

@@ -5,7 +5,7 @@
  * the application), and leave with eal.close(). Everything else they do goes through an
  * observer (Eal.observe, read-only).
  */
-import { Eal, MAX_LCORE, MpdkError } from '../../index.js';
+import { stderrLogger, Eal, MAX_LCORE, MpdkError } from '../../index.js';
 
 export function attachSecondary(prefix: string, name: string): Eal {
   const obs = Eal.observe(prefix); // ENOENT, one line, when there is no such instance
@@ -16,5 +16,5 @@ export function attachSecondary(prefix: string, name: string): Eal {
   let lcore = MAX_LCORE - 1;
   while (lcore >= 0 && used.has(lcore)) lcore--;
   if (lcore < 0) throw new MpdkError('EBUSY', `instance '${prefix}' has no free lcore left for ${name} to attach with`);
-  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, '--proc-type=secondary', '--log-level', 'error'], { name, handleSignals: false }).eal;
+  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, '--proc-type=secondary', '--log-level', 'error'], { name, logger: stderrLogger, handleSignals: true }).eal;
 }

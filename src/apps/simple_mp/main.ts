@@ -12,7 +12,7 @@
  * after a new primary). quit, Ctrl-C and Ctrl-D release the lcores; the last process out
  * removes the instance's files.
  */
-import { Cmdline, Eal, Mempool, MpdkError, Ring, UsageError, parseArgs, remoteLaunch, type ProgramSpec } from '../../index.js';
+import { stderrLogger, Cmdline, Eal, Mempool, MpdkError, Ring, UsageError, parseArgs, remoteLaunch, type ProgramSpec } from '../../index.js';
 import { MSG_MAX, MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, writeMessage } from './messages.js';
 import type { ReceiverArg } from './receiver.js';
 
@@ -28,16 +28,16 @@ export async function main(argv: string[]): Promise<number> {
   // Everything the command line alone decides is checked before the instance is touched.
   const { eal: opts } = parseArgs(spec, argv);
   if (opts!.lcores.length < 2) throw new UsageError(`simple_mp needs at least 2 lcores (one runs the prompt, one receives); give e.g. -l 0-1`);
-  const { eal } = Eal.init(argv, { name: 'simple_mp' });
+  const { eal } = Eal.init(argv, { name: 'simple_mp', logger: stderrLogger, handleSignals: true });
 
   let sendRing: Ring;
   let recvRing: Ring;
   let pool: Mempool;
   try {
     if (eal.isPrimary && !eal.adopted) {
-      sendRing = Ring.create(eal, PRI_2_SEC, RING_SIZE);
-      recvRing = Ring.create(eal, SEC_2_PRI, RING_SIZE);
-      pool = Mempool.create(eal, MSG_POOL, POOL_SIZE, MSG_SIZE, POOL_CACHE);
+      sendRing = Ring.create(eal, PRI_2_SEC, { count: RING_SIZE });
+      recvRing = Ring.create(eal, SEC_2_PRI, { count: RING_SIZE });
+      pool = Mempool.create(eal, MSG_POOL, { count: POOL_SIZE, eltSize: MSG_SIZE, cacheSize: POOL_CACHE });
     } else {
       const find = <T>(what: string, fn: () => T): T => {
         try {

@@ -37,7 +37,7 @@
  * of a process uses queue proc-id; each port pair belongs to one lcore.
  */
 import {
-  Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseArgs, parseIdleMode, parsePortmask, portmaskOf, isMpdkError, reclaimDead, remoteLaunch,
+  stderrLogger, Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseArgs, parseIdleMode, parsePortmask, portmaskOf, isMpdkError, reclaimDead, remoteLaunch,
   type IdleMode, type LcoreJob, type ProgramArgs, type ProgramSpec,
 } from '../../index.js';
 import { confExists, createConf, readConf } from './conf.js';
@@ -124,7 +124,7 @@ const out = (s: string): void => {
 function setUpInstance(eal: Eal, dev: EthDev, o: AppOptions, numProcs: number): PktmbufPool {
   let pool: PktmbufPool;
   try {
-    pool = PktmbufPool.create(eal, POOL_NAME, NB_MBUFS, MBUF_CACHE_SIZE);
+    pool = PktmbufPool.create(eal, POOL_NAME, { count: NB_MBUFS, cacheSize: MBUF_CACHE_SIZE });
   } catch (e) {
     if (isMpdkError(e, 'ENOSPC')) throw new MpdkError('ENOSPC', `cannot create ${POOL_NAME} (${NB_MBUFS} mbufs of 2 KiB, about 150 MiB): ${e.message}; give the primary more memory (-m 256 or more)`);
     throw e;
@@ -132,9 +132,9 @@ function setUpInstance(eal: Eal, dev: EthDev, o: AppOptions, numProcs: number): 
   for (const p of o.ports) {
     process.stdout.write(`# Initialising port ${p}... `);
     // RSS on (even with one queue) over every hash type: flows spread over the queues.
-    dev.configure(p, numProcs, numProcs, { rss: {} });
-    for (let q = 0; q < numProcs; q++) dev.rxQueueSetup(p, q, RX_DESC, pool);
-    for (let q = 0; q < numProcs; q++) dev.txQueueSetup(p, q, TX_DESC);
+    dev.configure(p, { rxQueues: numProcs, txQueues: numProcs, rss: {} });
+    for (let q = 0; q < numProcs; q++) dev.rxQueueSetup(p, q, { descriptors: RX_DESC, pool });
+    for (let q = 0; q < numProcs; q++) dev.txQueueSetup(p, q, { descriptors: TX_DESC });
     dev.promiscuousEnable(p);
     dev.start(p);
     out('done');
@@ -176,7 +176,7 @@ function initEal(argv: string[], auto: boolean): Eal {
   const deadline = Date.now() + CONF_WAIT_MS;
   for (;;) {
     try {
-      return Eal.init(argv, { name: 'symmetric_mp' }).eal;
+      return Eal.init(argv, { name: 'symmetric_mp', logger: stderrLogger, handleSignals: true }).eal;
     } catch (e) {
       if (!auto || !isMpdkError(e, 'ENOENT') || Date.now() > deadline) throw e;
     }

@@ -32,9 +32,10 @@ import { MpdkError } from '../../eal/errors.js';
 import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_MISSED, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
 import { PortState } from '../../ethdev/layout.js';
 import { Mbufs } from '../../mbuf/mbuf.js';
-import { Ring, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ } from '../../ring/ring.js';
+import { Ring } from '../../ring/ring.js';
 
-const RING_FLAGS = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
+/** Every queue ring: one producer, one consumer, exactly nbDesc slots. */
+const QUEUE_RING = { singleProducer: true, singleConsumer: true, exactSize: true } as const;
 /** Port DRV word 0: peer port id + 1 (0 = no peer). */
 const DRV_PEER = 0;
 /** Packets the wire steers per round (per-queue staging arrays of this size). */
@@ -64,7 +65,7 @@ function setupRing(port: Port, name: string, nbDesc: number, keep: boolean): Rin
     ring.free();
     ring = undefined;
   }
-  return ring ?? Ring.create(eal, name, nbDesc, RING_FLAGS);
+  return ring ?? Ring.create(eal, name, { count: nbDesc, ...QUEUE_RING });
 }
 
 class RingRx implements RxQueue {
