@@ -1,8 +1,8 @@
 /**
  * client_server_mp benches: the real `mpdk mp_server` / `mpdk mp_client` processes,
  * measured from the outside through the server's port table (MProc_port_info, read with
- * a read-only Eal.observe) over MEASURE_MS after WARMUP_MS. Every child is killed and the
- * instance removed whatever happens.
+ * a read-only Eal.observe) over MEASURE_MS after WARMUP_MS. Every child is killed (SIGINT
+ * first under MPDK_BENCH_PROF, so that profiles get written) and the instance removed whatever happens.
  *
  *   clientserver.null.1client   server (lcore 0, --idle=poll) receives from two net_null
  *                               ports and feeds one client (lcore 1, --idle=poll), which
@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 import { Eal } from '../src/index.js';
 import { PortInfoView } from '../src/apps/mp_server/common.js';
 import { Traffic } from '../src/apps/mp_server/traffic.js';
@@ -38,7 +38,7 @@ interface Proc {
 }
 
 function start(args: string[]): Proc {
-  const c = spawn(process.execPath, [MPDK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn(process.execPath, nodeArgs([MPDK, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { c, out: '', done: new Promise((r) => c.on('exit', (code) => r(code ?? 1))) };
   c.stdout!.setEncoding('utf8').on('data', (d: string) => (p.out += d));
   c.stderr!.setEncoding('utf8').on('data', (d: string) => (p.out += d));
@@ -68,9 +68,12 @@ async function system(p: string, vdev: string, clients: number, idle: string, bo
     const info = PortInfoView.lookup(Eal.observe(p));
     return await body(info);
   } finally {
+    // Clients first, then the server; SIGINT (a profiled child writes its profile), SIGKILL after 5 s.
     for (const x of procs.reverse()) {
-      if (x.c.exitCode === null) x.c.kill('SIGKILL');
+      if (x.c.exitCode === null) x.c.kill(process.env.MPDK_BENCH_PROF ? 'SIGINT' : 'SIGKILL');
+      const timer = setTimeout(() => x.c.kill('SIGKILL'), 5000);
       await x.done;
+      clearTimeout(timer);
     }
     fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`), { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(HERE, 'dumpcap-child.js');
@@ -24,7 +24,7 @@ let seq = 0;
 function measure(): Promise<Record<string, number>> {
   result ??= new Promise((resolve, reject) => {
     const prefix = `bCap${process.pid}x${seq++}`;
-    const c = spawn(process.execPath, [CHILD, prefix, '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, nodeArgs([CHILD, prefix, '1000']), { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const t = setTimeout(() => c.kill('SIGKILL'), 30000);
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

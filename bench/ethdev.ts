@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(HERE, 'ethdev-child.js');
@@ -38,7 +38,7 @@ interface Proc {
 }
 
 function start(role: string, p: string): Proc {
-  const c = spawn(process.execPath, [CHILD, role, p, String(MEASURE_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, nodeArgs([CHILD, role, p, String(MEASURE_MS)]), { stdio: ['ignore', 'pipe', 'inherit'] });
   const pr: Proc = { c, out: '', done: new Promise((r) => c.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))) };
   c.stdout!.setEncoding('utf8').on('data', (d: string) => (pr.out += d));
   return pr;

@@ -32,3 +32,14 @@ export interface Figure {
   unit: string;
   baseline?: string;
 }
+
+/**
+ * Node's arguments for a bench child running `args` (a script and its arguments). With
+ * MPDK_BENCH_PROF=DIR in the environment every child is profiled: `--cpu-prof` writes
+ * DIR/CPU.<date>.<pid>...cpuprofile when the child exits (mpdk programs then leave through
+ * Node's own exit: src/cli/exit.ts). Children that are SIGKILLed write nothing.
+ */
+export function nodeArgs(args: readonly string[]): string[] {
+  const dir = process.env.MPDK_BENCH_PROF ?? '';
+  return dir === '' ? [...args] : ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...args];
+}

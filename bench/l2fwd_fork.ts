@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal } from '../src/index.js';
 import { CTL, CTL_MZ, PSTAT, RES, resName } from '../src/apps/l2fwd_fork/layout.js';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
@@ -24,7 +24,7 @@ const KILLS = 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function start(file: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
+  return spawn(process.execPath, nodeArgs([file, ...args]), { stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
 /** The master's own account of each recovery ("recovery of lcores ...: partners stopped +x, ..."), in order. */
@@ -66,7 +66,7 @@ function pct(sorted: number[], p: number): number {
 async function measure(): Promise<Record<string, number>> {
   const prefix = `l2fb${process.pid}`;
   const procs: ChildProcess[] = [];
-  const master = spawn(process.execPath, [MPDK, 'l2fwd_fork', '-l', '0-2', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_ring0', '--vdev=net_ring1', '--', '-p', '3', '-T', '0'],
+  const master = spawn(process.execPath, nodeArgs([MPDK, 'l2fwd_fork', '-l', '0-2', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_ring0', '--vdev=net_ring1', '--', '-p', '3', '-T', '0']),
     { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   master.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -21,7 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Eal, Mempool, PktmbufPool, Ring } from '../src/index.js';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 import { SLOTS } from './slot-ring.js';
 
 const MEASURE_MS = 1500;
@@ -159,7 +159,7 @@ async function msgBench(make: (eal: Eal) => { args: string[]; src: MessageSource
     const ctl = eal.memzones.reserve('msgctl', 64).offset;
     const i32 = eal.region.i32;
     const u32 = eal.region.u32;
-    child = spawn(process.execPath, [CHILD_JS.pathname, '-l', '1', '--file-prefix', eal.filePrefix, '--', ...args, 'msgctl'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(process.execPath, nodeArgs([CHILD_JS.pathname, '-l', '1', '--file-prefix', eal.filePrefix, '--', ...args, 'msgctl']), { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<number>((r) => child!.once('exit', (c) => r(c ?? -1)));

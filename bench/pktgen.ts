@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
@@ -29,7 +29,7 @@ interface Out {
 
 function runNode(args: string[], ms: number): Promise<Out> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, nodeArgs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -56,7 +56,7 @@ async function nullTx(): Promise<number> {
 
 async function ringFwd(): Promise<Record<string, number>> {
   const prefix = `bpg${process.pid}r`;
-  const fwd: ChildProcess = spawn(process.execPath, [FWD, '-l', '0', '--file-prefix', prefix, '--vdev=net_ring0', '--vdev=net_ring1', '--log-level', 'error'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const fwd: ChildProcess = spawn(process.execPath, nodeArgs([FWD, '-l', '0', '--file-prefix', prefix, '--vdev=net_ring0', '--vdev=net_ring1', '--log-level', 'error']), { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => fwd.on('exit', () => r()));
   try {
     await new Promise<void>((resolve, reject) => {

@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal, Ring, type RingOptions } from '../src/index.js';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 import { CTL, CTL_BYTES } from './ring-child.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ring-child.js');
@@ -74,7 +74,7 @@ function exitOf(c: ChildProcess, ms: number): Promise<void> {
 function spawnChild(inst: Instance, lcore: number, role: string, opts: Record<string, string | number>): ChildProcess {
   const args = [CHILD, '-l', String(lcore), '--file-prefix', inst.prefix, '--proc-type=secondary', '--log-level', 'error', '--', role,
     'ctl=ctl', ...Object.entries(opts).map(([k, v]) => `${k}=${v}`)];
-  const c = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const c = spawn(process.execPath, nodeArgs(args), { stdio: ['ignore', 'ignore', 'inherit'] });
   inst.children.push(c);
   return c;
 }

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { Eal, Mempool, Ring } from '../src/index.js';
 import { MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, writeMessage } from '../src/apps/simple_mp/messages.js';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 
 const ROUNDS = { spin: 20000, sleep: 2000 } as const;
 /** In sleep mode each message leaves after this pause, so that both sides are asleep. */
@@ -20,7 +20,7 @@ let instances = 0;
 async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number>> {
   const prefix = `mpdkbsmp${process.pid}x${instances++}`;
   const { eal } = Eal.init(['-l', '0', '--file-prefix', prefix, '--log-level', 'error'], { handleSignals: false });
-  const child = spawn(process.execPath, [new URL('./simple_mp-echo.js', import.meta.url).pathname, '-l', '1', '--file-prefix', prefix, '--', mode, 'smpctl'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, nodeArgs([new URL('./simple_mp-echo.js', import.meta.url).pathname, '-l', '1', '--file-prefix', prefix, '--', mode, 'smpctl']), { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
     const send = Ring.create(eal, PRI_2_SEC, { count: RING_SIZE });

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal, EthDev } from '../src/index.js';
-import type { Bench } from './harness.js';
+import { nodeArgs, type Bench } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MPDK = path.join(HERE, '../src/cli/mpdk.js');
@@ -43,7 +43,7 @@ function startSym(prefix: string, lcore: number, id: number, n: number, driver: 
 }
 
 function startMpdk(args: string[]): Proc {
-  const c = spawn(process.execPath, [MPDK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn(process.execPath, nodeArgs([MPDK, ...args]), { stdio: ['ignore', 'pipe', 'pipe'] });
   const pr: Proc = { c, out: '', done: new Promise((r) => c.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))) };
   c.stdout!.setEncoding('utf8').on('data', (d: string) => (pr.out += d));
   c.stderr!.setEncoding('utf8').on('data', (d: string) => (pr.out += d));
