@@ -8,6 +8,8 @@
  *                                                                            32 frames per write()
  *   baseline.worker_postmessage.msgs          postMessage() one string each  baseline-worker.js: counts
  *   baseline.worker_postmessage_batch32.msgs  postMessage() arrays of 32     baseline-worker.js: counts
+ *   baseline.worker_wake.wake_p50_us / p99    postMessage(i) to an idle worker wake-worker.js: time from
+ *                                             every 2 ms                     the post to its handler
  *
  * Each figure is M messages/s over ~MEASURE_MS of steady sending (after the far end is up),
  * counted at the receiver: a message counts once the receiving side has seen it, and the run
@@ -323,6 +325,40 @@ async function workerPostMessage(batch: number): Promise<number> {
   }
 }
 
+// ---- worker_threads wake-up latency -------------------------------------------------------
+
+const WAKES = 300;
+
+/** Time from postMessage to the handler of a worker idle in its event loop (p50, p99 µs). */
+async function workerWake(): Promise<Record<string, number>> {
+  const sab = new SharedArrayBuffer(8 * (1 + WAKES));
+  const f64 = new Float64Array(sab);
+  f64.fill(-1);
+  const worker = new Worker(new URL('./wake-worker.js', import.meta.url), { workerData: sab });
+  try {
+    return await withDeadline((async () => {
+      await new Promise<void>((resolve, reject) => {
+        worker.once('online', resolve);
+        worker.once('error', reject);
+      });
+      await sleep(50);
+      for (let i = 0; i < WAKES; i++) {
+        await sleep(2); // long enough for the worker to be asleep in epoll
+        f64[0] = Number(process.hrtime.bigint());
+        worker.postMessage(i);
+        const end = Date.now() + 1000;
+        while (f64[1 + i]! < 0 && Date.now() < end) await sleep(0);
+      }
+      const got = Array.from(f64.subarray(1)).filter((v) => v >= 0).sort((a, b) => a - b);
+      if (got.length < WAKES / 2) throw new Error(`only ${got.length} of ${WAKES} wake-ups seen`);
+      const pct = (p: number): number => got[Math.min(got.length - 1, Math.floor((got.length * p) / 100))]! / 1000;
+      return { 'baseline.worker_wake.wake_p50_us': pct(50), 'baseline.worker_wake.wake_p99_us': pct(99) };
+    })(), DEADLINE_MS, 'baseline.worker_wake');
+  } finally {
+    await worker.terminate();
+  }
+}
+
 // ---- registry ----------------------------------------------------------------------------
 
 export const benches: Bench[] = [
@@ -352,5 +388,11 @@ export const benches: Bench[] = [
     baseline: 'baseline.child_process.msgs',
     what: 'worker_threads postMessage() of arrays of 32 64-byte strings, main thread -> worker (one process)',
     run: () => workerPostMessage(32),
+  },
+  {
+    name: 'baseline.worker_wake',
+    unit: 'us',
+    what: 'worker_threads postMessage() to a worker idle in its event loop: time to its handler (p50, p99)',
+    run: workerWake,
   },
 ];

@@ -10,6 +10,8 @@ export interface Bench {
   unit: string;
   /** Name of the figure this one is judged against (measured in the same run), if any. */
   baseline?: string;
+  /** For a bench of several figures: the baseline of each figure by its full name (wins over `baseline`). */
+  baselines?: Record<string, string>;
   /** Human description for the table. */
   what: string;
   /**

@@ -5,6 +5,7 @@
  *     prod   enqueueBurst a fixed burst of handles in a loop
  *     cons   dequeueBurst in a loop
  *     pong   sleep in waitDequeueBurst; on each wake, store (now - T0) in SAMPLES[handle]
+ *     apong  the same awaiting dequeueBurstAsync (the event loop's way: doorbell-async.ts)
  *     sleep  sleep in waitDequeueBurst until STOP (the CPU-use figure)
  *
  * prod / cons count handles into their own line of the control memzone (a plain f64 store
@@ -21,7 +22,7 @@ import { schedYield } from '../src/native/libc.js';
 export const CTL = { READY: 0, GO: 4, STOP: 8, T0: 64, COUNTS: 128, LINE: 64, SLOTS: 16, SAMPLES: 128 + 16 * 64, MAX_SAMPLES: 4096 } as const;
 export const CTL_BYTES = CTL.SAMPLES + CTL.MAX_SAMPLES * 8;
 
-function main(): void {
+async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const dd = argv.indexOf('--');
   const [role, ...kv] = argv.slice(dd + 1);
@@ -80,6 +81,16 @@ function main(): void {
       const i = buf[0]!;
       if (i < CTL.MAX_SAMPLES) f64[samples + i] = dt;
     }
+  } else if (role === 'apong') {
+    const t0Idx = (ctl + CTL.T0) >>> 3;
+    const samples = (ctl + CTL.SAMPLES) >>> 3;
+    while (Atomics.load(u32, stopIdx) === 0) {
+      const k = await ring.dequeueBurstAsync(buf, 1, { timeout: 100 });
+      if (k === 0) continue;
+      const dt = Number(process.hrtime.bigint()) - f64[t0Idx]!;
+      const i = buf[0]!;
+      if (i < CTL.MAX_SAMPLES) f64[samples + i] = dt;
+    }
   } else if (role === 'sleep') {
     while (Atomics.load(u32, stopIdx) === 0) ring.waitDequeueBurst(buf, 1, 200);
   } else {
@@ -89,4 +100,4 @@ function main(): void {
   eal.close();
 }
 
-if (process.argv[1]?.endsWith('ring-child.js')) main();
+if (process.argv[1]?.endsWith('ring-child.js')) await main();

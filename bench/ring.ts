@@ -9,6 +9,10 @@
  *   ring.doorbell.wake_p50_us / _p99_us       a consumer process asleep on the doorbell (futex);
  *                                             time from the enqueue to its wake-up, taken with
  *                                             the monotonic clock in both processes
+ *   ring.async.wake_p50_us / _p99_us          the same consumer awaiting dequeueBurstAsync: its
+ *                                             event loop runs, a libuv pool thread sleeps in
+ *                                             futex_waitv; judged against the sync wake's p50
+ *                                             (goal: within 2x) and the worker postMessage wake
  *   ring.sleeping_consumer.cpu_pct            CPU use of a consumer asleep on an empty ring (1 s)
  *
  * The throughput rings have 4096 slots, as DPDK's ring_perf_autotest (the anchor's figures).
@@ -166,11 +170,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
 
-/** Wake-up latency of a consumer process asleep on the doorbell. */
-function doorbell(): Promise<Record<string, number>> {
+/** Wake-up latency of a consumer process asleep on the doorbell: sync (pong) or async (apong). */
+function doorbell(role: 'pong' | 'apong', name: string): Promise<Record<string, number>> {
   return withInstance(async (inst) => {
     const r = Ring.create(inst.eal, 'bell', { count: 1024, ...SPSC });
-    spawnChild(inst, 1, 'pong', { ring: 'bell', slot: 0, burst: 1 });
+    spawnChild(inst, 1, role, { ring: 'bell', slot: 0, burst: 1 });
     await waitReady(inst, 1);
     Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
     const f64 = inst.eal.region.f64;
@@ -187,7 +191,7 @@ function doorbell(): Promise<Record<string, number>> {
     }
     const got = Array.from(f64.subarray(samples, samples + N)).filter((v) => v >= 0).sort((x, y) => x - y);
     if (got.length < N / 2) throw new Error(`doorbell: only ${got.length} of ${N} wake-ups seen`);
-    return { 'ring.doorbell.wake_p50_us': percentile(got, 50) / 1000, 'ring.doorbell.wake_p99_us': percentile(got, 99) / 1000 };
+    return { [`${name}.wake_p50_us`]: percentile(got, 50) / 1000, [`${name}.wake_p99_us`]: percentile(got, 99) / 1000 };
   });
 }
 
@@ -223,6 +227,11 @@ export const benches: Bench[] = [
   { name: 'ring.mpmc.burst8.xproc', unit: 'M/s', what: 'MP/MC burst 8, 1 producer + 1 consumer process', run: xproc(MPMC, 8, [0], [1], 1000) },
   { name: 'ring.mpmc.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 1 producer + 1 consumer process (target >= 60)', run: xproc(MPMC, 32, [0], [1], 1000) },
   { name: 'ring.mpmc.2p2c.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 2 producers + 2 consumers on 2 CPUs (yield after 10 polls)', run: xproc(MPMC, 32, [0, 2], [1, 3], 10) },
-  { name: 'ring.doorbell', unit: 'us', what: 'wake-up of a consumer process asleep on the doorbell (futex), p50 / p99', run: doorbell },
+  { name: 'ring.doorbell', unit: 'us', what: 'wake-up of a consumer process asleep on the doorbell (futex), p50 / p99', run: () => doorbell('pong', 'ring.doorbell') },
+  {
+    name: 'ring.async', unit: 'us', what: 'wake-up of a consumer process awaiting dequeueBurstAsync (event loop free; futex_waitv on the libuv pool), p50 / p99',
+    baselines: { 'ring.async.wake_p50_us': 'ring.doorbell.wake_p50_us', 'ring.async.wake_p99_us': 'ring.doorbell.wake_p99_us' },
+    run: () => doorbell('apong', 'ring.async'),
+  },
   { name: 'ring.sleeping_consumer.cpu_pct', unit: '%', what: 'CPU use of a consumer asleep on an empty ring', run: sleepingConsumer },
 ];

@@ -130,10 +130,13 @@ function unitOf(name: string, benchUnit: string): string {
 
 /** The figures of one bench's result (see harness.ts for the convention). */
 function figuresOf(b: Bench, result: number | Record<string, number>): Figure[] {
-  const base = b.baseline === undefined ? {} : { baseline: b.baseline };
-  if (typeof result === 'number') return [{ name: b.name, value: result, unit: b.unit, ...base }];
+  const base = (name: string): { baseline?: string } => {
+    const bl = b.baselines?.[name] ?? b.baseline;
+    return bl === undefined ? {} : { baseline: bl };
+  };
+  if (typeof result === 'number') return [{ name: b.name, value: result, unit: b.unit, ...base(b.name) }];
   if (result === null || typeof result !== 'object') throw new Error(`run() returned ${String(result)}, not a number or a record of numbers`);
-  return Object.entries(result).map(([name, value]) => ({ name, value, unit: unitOf(name, b.unit), ...base }));
+  return Object.entries(result).map(([name, value]) => ({ name, value, unit: unitOf(name, b.unit), ...base(name) }));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

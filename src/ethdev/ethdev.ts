@@ -20,6 +20,8 @@
  *                      conveniences over the same objects (one array load + one compare more).
  *   the wire           wire(port): the far side of a software port (net_ring), one process
  *                      at a time
+ *   queue user, async  rxBurstAsync / rxBursts: the same receive, waiting without blocking
+ *                      the event loop while the queue is empty (rx-wait.ts)
  *
  * Port state machine (EP.STATE; transitions under ED.LOCK):
  *   PROBED      --configure-->            CONFIGURED   queues must be set up again
@@ -55,6 +57,9 @@ import { PktmbufPool } from '../mbuf/mbuf.js';
 import { formatMac, portMac } from '../net/packet.js';
 import { Reta, RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT, RSS_KEY_LEN, RSS_KEY_SYMMETRIC } from '../net/rss.js';
 import { findDriver } from './registry.js';
+import { RxWaiter } from './rx-wait.js';
+import { Ring } from '../ring/ring.js';
+import type { WaitOptions } from '../ring/doorbell-async.js';
 import { checkPortTable, portTable } from './table.js';
 import { tapRx, tapTx } from './capture.js';
 import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
@@ -193,6 +198,10 @@ export class EthDev {
   private readonly u32: Uint32Array;
   private readonly wires: (Wire | undefined)[];
   private readonly wireGen: Uint32Array;
+  /** Async RX waits per queue index (rx-wait.ts), with the queue object they were made for. */
+  private readonly rxWaiters = new Map<number, { q: RxQueue; w: RxWaiter }>();
+  /** Aborts pending async waits when this object is closed. */
+  private closer: AbortController | undefined;
 
   private constructor(eal: Eal, header: number) {
     this.eal = eal;
@@ -622,6 +631,52 @@ export class EthDev {
     return b.rxBurst(handles, n);
   }
 
+  /**
+   * Receive up to n packets from RX queue q into handles[0..), waiting without blocking the
+   * event loop while the queue is empty (rx-wait.ts: the queue's ring doorbell, its driver's
+   * wake-up descriptor, or a short timer). Resolves how many came (≥ 1), or 0 when
+   * `opts.timeout` ms pass first; rejects with `opts.signal`'s reason when it aborts, or an
+   * AbortError when this EthDev is closed. Binds the queue at the first call (errors as rxQueue).
+   */
+  rxBurstAsync(port: number, q: number, handles: Uint32Array, n: number, opts?: WaitOptions): Promise<number> {
+    return this.rxWaiter(port, q).burst(handles, n, this.withClose(opts));
+  }
+
+  /**
+   * RX queue q's bursts as they come, for `for await (const burst of dev.rxBursts(0, 0,
+   * handles))`: each is `handles.subarray(0, k)` (k ≥ 1; one view per k, made once), its
+   * mbufs the caller's, valid until the next step. Ends after `opts.timeout` ms without a
+   * burst; throws the abort reason when `opts.signal` aborts or this EthDev is closed.
+   */
+  async *rxBursts(port: number, q: number, handles: Uint32Array, opts?: WaitOptions): AsyncGenerator<Uint32Array, void, undefined> {
+    const w = this.rxWaiter(port, q);
+    const subs: Uint32Array[] = [];
+    for (;;) {
+      const k = await w.burst(handles, handles.length, this.withClose(opts));
+      if (k === 0) return;
+      yield (subs[k] ??= handles.subarray(0, k));
+    }
+  }
+
+  /** The waiter of RX queue q, bound (and its queue claimed) at first use, re-bound after a reconfiguration. */
+  private rxWaiter(port: number, q: number): RxWaiter {
+    const i = port * MAX_QUEUES + q;
+    const rxq = this.rxQueue(port, q);
+    const have = this.rxWaiters.get(i);
+    if (have && have.q === rxq) return have.w;
+    const off = this.queueRing(port, q, 'rx');
+    const w = new RxWaiter(rxq, off !== 0 ? Ring.attach(this.eal, off) : undefined, `${this.portObj(port).name} RX queue ${q}`);
+    this.rxWaiters.set(i, { q: rxq, w });
+    return w;
+  }
+
+  /** `opts` with this EthDev's close signal joined to the caller's. */
+  private withClose(opts: WaitOptions | undefined): WaitOptions {
+    this.closer ??= new AbortController();
+    const signal = opts?.signal ? AbortSignal.any([opts.signal, this.closer.signal]) : this.closer.signal;
+    return { timeout: opts?.timeout, signal };
+  }
+
   /** rte_eth_tx_burst: send handles[0..r) of n; handles[r..n) stay the caller's. */
   txBurst(port: number, q: number, handles: Uint32Array, n: number): number {
     const i = port * MAX_QUEUES + q;
@@ -684,6 +739,10 @@ export class EthDev {
       this.opened[port] = undefined;
     }
     instances.delete(this.eal);
+    this.rxWaiters.clear();
+    const c = this.closer;
+    this.closer = undefined;
+    c?.abort(new DOMException(`the ports of '${this.eal.filePrefix}' were closed in this thread`, 'AbortError'));
   }
 
   /** `close()`: `using dev = EthDev.attach(eal)` releases this thread's queues and wires at the end of the scope. */

@@ -47,3 +47,92 @@ export function futexWake(m: Mapping, byteOffset: number, n = 0x7fffffff): numbe
   if (r < 0) throw new NativeError('futex(WAKE)', koffi.errno());
   return r;
 }
+
+// --- futex_waitv: one thread asleep on many words (Linux ≥ 5.16) ----------------------------
+
+const SYS_futex_waitv = 449; // the same number on x86-64 and arm64 (the unified syscall table)
+const FUTEX_32 = 2;
+const FUTEX_PRIVATE_FLAG = 128;
+const CLOCK_MONOTONIC = 1;
+/** Most words one futex_waitv call sleeps on (the kernel's FUTEX_WAITV_MAX). */
+export const FUTEX_WAITV_MAX = 128;
+/** struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 reserved; } */
+const WAITER_BYTES = 24;
+
+const waitvCall = libc.func('long syscall(long nr, intptr_t waiters, unsigned int n, unsigned int flags, intptr_t timeout, int clockid)');
+const wakePrivate = libc.func('long syscall(long nr, intptr_t uaddr, int op, int val, intptr_t ts, intptr_t uaddr2, int val3)');
+
+let waitvSupport: boolean | undefined;
+
+/** Whether this kernel has futex_waitv (a call with no waiters: EINVAL if it does, ENOSYS if not). */
+export function futexWaitvSupported(): boolean {
+  if (waitvSupport === undefined) {
+    const r = Number(waitvCall(SYS_futex_waitv, 0, 0, 0, 0, 0));
+    waitvSupport = !(r < 0 && koffi.errno() === 38);
+  }
+  return waitvSupport;
+}
+
+/**
+ * The native memory of futex_waitv calls made from one thread: FUTEX_WAITV_MAX waiter
+ * entries, the absolute timeout, and an `interrupt` word of this process's own memory (a
+ * private futex) that `interrupt()` bumps and wakes, so that a call in flight returns
+ * (EAGAIN or woken) when the caller wants to change what it waits for, or to exit.
+ *
+ * The memory is koffi's (never moved or freed): the thread that runs an async call reads
+ * it while the JS thread goes on. The caller fills the entries only while no call of this
+ * object is in flight; entry 0 is the interrupt word.
+ */
+export class FutexWaitv {
+  private readonly mem: unknown;
+  private readonly base: number;
+  private readonly dv: DataView;
+  private readonly word: Int32Array;
+  /** Region of waiter i: base + i * 24; the timeout at TS; the interrupt word at WORD. */
+  private static readonly TS = FUTEX_WAITV_MAX * WAITER_BYTES;
+  private static readonly WORD = FutexWaitv.TS + 16;
+
+  constructor() {
+    const bytes = FutexWaitv.WORD + 8;
+    this.mem = koffi.alloc('uint8_t', bytes);
+    this.base = Number(koffi.address(this.mem));
+    const ab = koffi.view(this.mem, bytes) as ArrayBuffer;
+    this.dv = new DataView(ab);
+    this.word = new Int32Array(ab, FutexWaitv.WORD, 1);
+  }
+
+  /** Make a call in flight return soon (it finds the interrupt word changed, or is woken). */
+  interrupt(): void {
+    Atomics.add(this.word, 0, 1);
+    wakePrivate(SYS_futex, this.base + FutexWaitv.WORD, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, 0, 0, 0);
+  }
+
+  /** Entry i (1 ≤ i < FUTEX_WAITV_MAX): sleep while the shared 32-bit word at `addr` holds `expect`. */
+  set(i: number, addr: number, expect: number): void {
+    const o = i * WAITER_BYTES;
+    this.dv.setBigUint64(o, BigInt(expect >>> 0), true);
+    this.dv.setBigUint64(o + 8, BigInt(addr), true);
+    this.dv.setUint32(o + 16, FUTEX_32, true);
+    this.dv.setUint32(o + 20, 0, true);
+  }
+
+  /**
+   * Sleep (on the libuv threadpool) until one of entries 1..n-1 changes or is woken, the
+   * interrupt word moves, or `deadlineNs` (CLOCK_MONOTONIC, as process.hrtime.bigint())
+   * passes; then `done(result, errno)` on this thread: result ≥ 0 the index woken, or -1 with
+   * errno EAGAIN (a word had already changed), ETIMEDOUT, EINTR. One call at a time.
+   */
+  waitAsync(n: number, deadlineNs: bigint, done: (result: number, errno: number) => void): void {
+    const w = this.word;
+    this.dv.setBigUint64(0, BigInt(Atomics.load(w, 0) >>> 0), true);
+    this.dv.setBigUint64(8, BigInt(this.base + FutexWaitv.WORD), true);
+    this.dv.setUint32(16, FUTEX_32 | FUTEX_PRIVATE_FLAG, true);
+    this.dv.setUint32(20, 0, true);
+    this.dv.setBigInt64(FutexWaitv.TS, deadlineNs / 1_000_000_000n, true);
+    this.dv.setBigInt64(FutexWaitv.TS + 8, deadlineNs % 1_000_000_000n, true);
+    (waitvCall as unknown as { async: (...a: unknown[]) => void }).async(
+      SYS_futex_waitv, this.base, n, 0, this.base + FutexWaitv.TS, CLOCK_MONOTONIC,
+      (err: unknown, r: unknown) => done(err ? -1 : Number(r), err ? 5 /* EIO */ : Number(r) < 0 ? koffi.errno() : 0),
+    );
+  }
+}

@@ -18,12 +18,12 @@ export {
   openAt, mkdirAt, unlinkAt, reserve, flock, closeFd, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_CLOEXEC,
 } from './files.js';
-export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR } from './futex.js';
+export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR, FutexWaitv, FUTEX_WAITV_MAX, futexWaitvSupported } from './futex.js';
 export { schedYield, gettid, allowedCpus, onlineCpus, setAffinity } from './sched.js';
 export {
   processStartTime, processLiveness, processAlive, processState, livenessName, Liveness, START_GONE, START_UNKNOWN,
   pidfdOpen, watchPidfd, takeFdOf, exitImmediately, setParentDeathSignal, type PidfdWatch,
 } from './process.js';
-export { pollIn, pollFds, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
+export { pollIn, pollFds, whenReadable, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
 export * from './packet.js';
 export * from './unix.js';

@@ -60,3 +60,27 @@ export function pollFds(fds: ArrayLike<number>, events: ArrayLike<number>, n: nu
   for (let i = 0; i < n; i++) revents[i] = pollDv.getInt16(i * 8 + 6, true);
   return r;
 }
+
+/**
+ * Resolve once descriptor `fd` is readable (POLLIN, or an error / hang-up on it), watched by
+ * the event loop's own epoll (koffi.node.poll): no thread and no timer while it waits. The
+ * watch holds the event loop alive and is closed when it fires or `cancel` is called; `fd`
+ * stays the caller's.
+ */
+export function whenReadable(fd: number): { ready: Promise<void>; cancel(): void } {
+  let done = false;
+  let h: { close(): void } | undefined;
+  let resolve!: () => void;
+  const ready = new Promise<void>((r) => (resolve = r));
+  const cancel = (): void => {
+    if (done) return;
+    done = true;
+    h?.close();
+  };
+  h = koffi.node.poll(fd, { readable: true }, () => {
+    if (done) return;
+    cancel();
+    resolve();
+  }) as { close(): void };
+  return { ready, cancel };
+}

@@ -9,11 +9,15 @@
  *   view.ts      RingView: read-only inspection (counts, contents, claims, describe);
  *                a Ring is a RingView plus the producer and consumer operations
  *
+ *   doorbell-async.ts  the same sleep without blocking the event loop (one futex_waitv per thread)
  *
  *   who calls what
- *   producer  enqueue / enqueueBulk / enqueueBurst (+ sp / mp variants), waitEnqueueBurst
- *   consumer  dequeue / dequeueBulk / dequeueBurst (+ sc / mc variants), waitDequeueBurst
+ *   producer  enqueue / enqueueBulk / enqueueBurst (+ sp / mp variants), waitEnqueueBurst;
+ *             enqueueBurstAsync / enqueueBulkAsync (await room: back-pressure)
+ *   consumer  dequeue / dequeueBulk / dequeueBurst (+ sc / mc variants), waitDequeueBurst;
+ *             dequeueBurstAsync, `for await (const burst of ring.bursts(handles))`
  *   anyone    count, freeCount, full, empty, highWater, dump, describe (RingView)
+ *   the handle's user  close() / [Symbol.dispose]: ends this handle's pending async waits
  *   repairer  repair(): finishes or undoes the claims of dead producers / consumers;
  *             rollBackSingle(): a dead single producer's / consumer's unpublished burst
  *
@@ -61,6 +65,7 @@ import { MAX_LCORE } from '../eal/options.js';
 import { processStartTime, processState, schedYield } from '../native/libc.js';
 import { claimAtTail, emptyRepairReport, repairSide, rollBackSingle, type RepairReport } from './claims.js';
 import { ringBell, waitForBurst } from './doorbell.js';
+import { attempt, deadlineOf, DEQ_BURST, ENQ_BULK, ENQ_BURST, waitBurstAsync, WHEN_ENTRIES, WHEN_ROOM, type WaitOptions } from './doorbell-async.js';
 import {
   checkCount, CLAIM_STATE, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_MAGIC, RING_MZ_PREFIX, RING_NAMESIZE, RING_VERSION, RingMemory, ringFlags,
   type RingOptions,
@@ -69,6 +74,7 @@ import { RingView } from './view.js';
 
 export { RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_NAMESIZE, type RingOptions } from './layout.js';
 export type { RepairReport } from './claims.js';
+export type { WaitOptions } from './doorbell-async.js';
 
 const { IDLE, CLAIMING, CLAIMED, WRITTEN, ABANDONED } = CLAIM_STATE;
 
@@ -153,6 +159,11 @@ export class Ring extends RingView {
   tailWaitMs = 5000;
   /** Sides (1 prod, 2 cons) on which this object abandoned a claim not yet repaired. */
   private abandoned = 0;
+  /** Aborts this handle's pending async waits (close); made at the first async wait. */
+  private closer: AbortController | undefined;
+  /** subs[k] = handles.subarray(0, k) of the last array `bursts` iterated over. */
+  private subs: Uint32Array[] = [];
+  private subsOf: Uint32Array | undefined;
 
   /**
    * Handles a repair run while this object waited (a dead consumer's claim ahead of ours)
@@ -555,6 +566,97 @@ export class Ring extends RingView {
     const r = this.enqueueBurst(objs, n);
     if (r !== 0 || timeoutMs <= 0) return r;
     return waitForBurst(this.mem, this, objs, n, timeoutMs, true);
+  }
+
+  // ---------------------------------------------------------------- waiting without blocking (async)
+
+  /**
+   * Dequeue a burst of up to n handles into objs[0..), waiting without blocking the thread
+   * when the ring is empty: the event loop runs, and no CPU is used until a producer
+   * enqueues (doorbell-async.ts). Resolves with how many came (≥ 1), or 0 when
+   * `opts.timeout` ms passed first; rejects with `opts.signal`'s reason when it aborts,
+   * or an AbortError when this handle is closed.
+   */
+  dequeueBurstAsync(objs: Uint32Array, n: number, opts?: WaitOptions): Promise<number> {
+    return this.retryAsync(DEQ_BURST, objs, n, opts);
+  }
+
+  /**
+   * Enqueue as many of objs[0..n) as fit, waiting (as dequeueBurstAsync) while the ring is
+   * full: back-pressure for a producer. Resolves with how many went (≥ 1), or 0 at the timeout.
+   */
+  enqueueBurstAsync(objs: Uint32Array, n: number, opts?: WaitOptions): Promise<number> {
+    return this.retryAsync(ENQ_BURST, objs, n, opts);
+  }
+
+  /**
+   * Enqueue all of objs[0..n) at once, waiting until there is room for all of them:
+   * resolves n, or 0 at the timeout (nothing enqueued). EINVAL when n exceeds the capacity.
+   */
+  enqueueBulkAsync(objs: Uint32Array, n: number, opts?: WaitOptions): Promise<number> {
+    if (n > this.capacity) return Promise.reject(new MpdkError('EINVAL', `ring '${this.name}' holds at most ${this.capacity}: a bulk of ${n} never fits`));
+    return this.retryAsync(ENQ_BULK, objs, n, opts);
+  }
+
+  /**
+   * The ring's bursts as they come, for `for await (const burst of ring.bursts(handles))`:
+   * each burst is `handles.subarray(0, k)` (k ≥ 1; made once per k, so iterating allocates
+   * no view), valid until the next step. Ends when `opts.timeout` ms pass without a burst;
+   * throws the abort reason when `opts.signal` aborts or this handle is closed.
+   */
+  async *bursts(handles: Uint32Array, opts?: WaitOptions): AsyncGenerator<Uint32Array, void, undefined> {
+    if (this.subsOf !== handles) {
+      this.subsOf = handles;
+      this.subs = [];
+    }
+    const subs = this.subs;
+    for (;;) {
+      const k = await this.retryAsync(DEQ_BURST, handles, handles.length, opts);
+      if (k === 0) return;
+      yield (subs[k] ??= handles.subarray(0, k));
+    }
+  }
+
+  /**
+   * Wait until the ring holds entries, without taking any: resolves true, or false when
+   * `opts.timeout` ms passed first (rejections as dequeueBurstAsync). For a consumer whose
+   * dequeue is someone else's call (a port's RX queue backed by this ring).
+   */
+  async whenNotEmpty(opts?: WaitOptions): Promise<boolean> {
+    return (await this.retryAsync(WHEN_ENTRIES, one, 0, opts)) !== 0;
+  }
+
+  /** Wait until there is room for n handles, without enqueuing: resolves true, or false at the timeout. */
+  async whenRoom(n: number, opts?: WaitOptions): Promise<boolean> {
+    if (n > this.capacity) throw new MpdkError('EINVAL', `ring '${this.name}' holds at most ${this.capacity}: room for ${n} never comes`);
+    return (await this.retryAsync(WHEN_ROOM, one, n, opts)) !== 0;
+  }
+
+  /** One try now, or a wait in this thread's hub (the first try allocates only the promise). */
+  private async retryAsync(op: number, objs: Uint32Array, n: number, opts: WaitOptions | undefined): Promise<number> {
+    const deadline = deadlineOf(opts);
+    const r = attempt(this, op, objs, n);
+    if (r !== 0) return r;
+    this.closer ??= new AbortController();
+    const mine = this.closer.signal;
+    const signal = opts?.signal ? AbortSignal.any([opts.signal, mine]) : mine;
+    signal.throwIfAborted();
+    return waitBurstAsync(this.mem, this, op, objs, n, deadline, signal);
+  }
+
+  /**
+   * This handle is done: its pending async waits (and `bursts` iterations) end with an
+   * AbortError; later ones start afresh. The ring itself stays (`free()` removes it).
+   */
+  close(): void {
+    const c = this.closer;
+    this.closer = undefined;
+    c?.abort(new DOMException(`ring '${this.name}': the handle was closed`, 'AbortError'));
+  }
+
+  /** `close()`: `using ring = Ring.lookup(eal, name)` ends its pending waits at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   // ---------------------------------------------------------------- state
