@@ -16,8 +16,8 @@ after(reapAll);
 const QUIET = ['--log-level', 'warning'];
 const PORTS = ['--vdev=net_ring0', '--vdev=net_ring1'];
 
-async function startServer(p: string, nc: number, extra: string[] = [], lcores = '0'): Promise<Child> {
-  const s = spawnNode('mpdk', ['mp_server', '-l', lcores, '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', String(nc), ...extra]);
+async function startServer(p: string, nc: number, extra: string[] = [], lcores = '0', eal: string[] = []): Promise<Child> {
+  const s = spawnNode('mpdk', ['mp_server', '-l', lcores, ...eal, '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', String(nc), ...extra]);
   await s.waitFor(/Finished Process Init/, 10000);
   return s;
 }
@@ -298,7 +298,7 @@ test('server killed inside its receive window: clients forward on; a restarted s
     assert.equal(c1.proc.exitCode, null, 'client 1 still runs');
     const dead = poolAudit(w.eal);
     assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [20, 0, 0]);
-    s2 = await startServer(p, 2);
+    s2 = await startServer(p, 2, [], '0', ['--proc-type=auto']); // auto adopts the live instance (T3)
     assert.match(s2.out, /adopted the live instance/);
     assert.match(s2.out, new RegExp(`reclaimed what pid ${s.proc.pid} held`));
     const a = poolAudit(w.eal);
@@ -323,7 +323,11 @@ test('a restarted server with other -n or -p than the live instance is refused, 
   const c0 = await startClient(p, 0, 3);
   s.proc.kill('SIGKILL');
   await s.exited;
-  const r = await run('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '3']);
+  // T3: without auto, a restart would re-initialise what the client uses: refused, naming it.
+  const plain = await run('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '2']);
+  assert.equal(plain.code, 1);
+  assert.match(plain.err, new RegExp(`is live \\(processes ${c0.proc.pid} \\(mp_client.*--proc-type=auto`));
+  const r = await run('mpdk', ['mp_server', '-l', '0', '--proc-type=auto', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '3']);
   assert.equal(r.code, 1);
   assert.match(r.err, /set up with other options: -n 3 \(it runs 2 clients\)/);
   assert.equal(c0.proc.exitCode, null, 'the client was not disturbed');

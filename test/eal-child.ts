@@ -12,6 +12,7 @@
  *   exit                     close and exit 0
  */
 import { Eal, remoteLaunch, MpdkError, stderrLogger } from '../src/index.js';
+import { allowedCpus } from '../src/native/libc.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -29,7 +30,7 @@ try {
   process.stderr.write(`eal-child: ${(e as Error).message}\n`);
   process.exit(e instanceof MpdkError ? 1 : 2);
 }
-out({ type: eal.procType, slot: eal.slot, pid: process.pid, adopted: eal.adopted });
+out({ type: eal.procType, slot: eal.slot, pid: process.pid, adopted: eal.adopted, cpus: allowedCpus() });
 for (const a of actions) {
   const [op, x, y, z] = a.split(':');
   try {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Eal, MEMZONE_NAMESIZE, unwatchDeath, watchDeath, watchStats } from '../src/index.js';
 import { HDR } from '../src/eal/region.js';
+import { allowedCpus, onlineCpus, setAffinity } from '../src/native/libc.js';
 import { MEMZONE_MAX } from '../src/eal/memzone.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
@@ -76,20 +77,25 @@ test('after kill -9 of a lone primary the next auto start becomes primary and re
   assert.deepEqual(leftovers(p), []);
 });
 
-test('a primary does not wipe a region that live secondaries still use: it adopts it', async () => {
+test('T3: a primary (explicit or by default) is refused while secondaries live, naming them; only auto adopts the live instance', async () => {
   const p = uniquePrefix();
   const a = await holder(p, ['-l', '0'], ['reserve:kept:64:42']);
   const b = await holder(p, ['-l', '1', '--proc-type=secondary'], ['survive']);
   a.proc.kill('SIGKILL');
   await a.exited;
   await b.waitFor(/"primaryExit":\d+/);
-  for (const type of ['auto', 'primary']) {
-    const c = await run(CHILD, ['-l', '0', `--proc-type=${type}`, '--file-prefix', p, ...QUIET, '--', 'read:kept']);
-    assert.equal(c.code, 0, c.err);
-    assert.equal(lines(c)[0]!.type, 'primary');
-    assert.equal(lines(c)[0]!.adopted, true, `${type} adopts the live instance`);
-    assert.equal(lines(c)[1]!.value, 42, 'the region was not re-initialised');
+  for (const eal of [['--proc-type=primary'], []]) {
+    const r = await run(CHILD, ['-l', '0', ...eal, '--file-prefix', p, ...QUIET, '--', 'read:kept']);
+    assert.equal(r.code, 1, r.err);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, new RegExp(`the instance '${p}' is live \\(processes ${b.proc.pid} \\(`), r.err);
+    assert.match(r.err, /--proc-type=auto to adopt it/);
   }
+  const c = await run(CHILD, ['-l', '0', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', 'read:kept']);
+  assert.equal(c.code, 0, c.err);
+  assert.equal(lines(c)[0]!.type, 'primary');
+  assert.equal(lines(c)[0]!.adopted, true, 'auto adopts the live instance');
+  assert.equal(lines(c)[1]!.value, 42, 'the region was not re-initialised');
   assert.equal(b.proc.exitCode, null, 'the secondary was not disturbed');
   await stop(b);
   assert.deepEqual(leftovers(p), []);
@@ -345,9 +351,18 @@ test('every malformed EAL option is one line naming it and the valid form, exit 
 
 test('lcore ids beyond the CPUs run unpinned with a one-line warning; -n is accepted', async () => {
   const p = uniquePrefix();
-  const r = await run(CHILD, ['-l', '100-101', '-n', '4', '--file-prefix', p]);
+  // Started by a parent pinned to one CPU: unpinned means every online CPU, not the parent's one.
+  const before = allowedCpus();
+  setAffinity([before[0]!]);
+  let r: Awaited<ReturnType<typeof run>>;
+  try {
+    r = await run(CHILD, ['-l', '100-101', '-n', '4', '--file-prefix', p]);
+  } finally {
+    setAffinity(before);
+  }
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /lcores 100,101 beyond this machine's CPUs .*running unpinned/);
+  assert.deepEqual(lines(r)[0]!.cpus, onlineCpus(), 'allowed on every online CPU');
   const help = await run('mpdk', ['info', '--help']);
   assert.equal(help.code, 0); // --help is help, on stdout, exit 0, for every program (cli.test.ts)
 });

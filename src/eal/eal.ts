@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { closeFd, onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
+import { closeFd, unmap, onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
 import {
   CONFIG_FILE, hugeRegionName, instanceFiles, needHugeDir, openHugeDir, openInstanceDir, readConfig, regionPlace, removeInstanceDirIfEmpty, REGION_FILE,
   type ConfigFile, type InstanceFiles, type RegionPlace,
@@ -203,7 +203,7 @@ export class Eal {
     try {
       own.dir = openInstanceDir(options.filePrefix, true)!;
       own.fd = openOrCreateConfig(own.dir);
-      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name, log);
+      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name, log, only);
       if (options.procType === 'primary') {
         const holder = readConfig(own.dir)?.pid ?? 0;
         const advice = only === 'primary' ? `${name.split(':')[0]} runs only as the primary: stop that process or use another --file-prefix` : 'start this one with --proc-type=secondary or auto';
@@ -224,7 +224,7 @@ export class Eal {
   }
 
   private static becomePrimary(
-    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean; keep: boolean }, hugeDir: SafeDir | null, name: string, log: LogSink,
+    options: EalOptions, files: InstanceFiles, own: { fd: number; dir: SafeDir | null; handed: boolean; keep: boolean }, hugeDir: SafeDir | null, name: string, log: LogSink, only?: 'primary',
   ): Eal {
     const configFd = own.fd;
     const dir = own.dir!;
@@ -247,6 +247,15 @@ export class Eal {
         if (live.length > 0 && cand !== place) {
           own.keep = true;
           throw new MpdkError('EBUSY', `the live instance '${options.filePrefix}' (processes ${live.join(', ')}) has its region at ${cand.path}; start with the same --huge-dir setting as its processes`);
+        }
+        if (live.length > 0 && options.procType === 'primary') {
+          // T3: only auto adopts. A primary (asked for, or by default) would re-initialise
+          // what these processes use: refused, naming them.
+          own.keep = true;
+          const who = new ProcessTable(old).list().filter((p) => p.alive && p.pid !== process.pid).map((p) => `${p.pid} (${p.name}, ${p.type}${p.liveness === 'unknown' ? ', liveness unknown' : ''})`);
+          unmap(old.mapping);
+          const advice = only === 'primary' ? `stop them, or restart ${name.split(':')[0]} with --proc-type=auto to adopt the instance` : 'start with --proc-type=auto to adopt it, or --proc-type=secondary to join it';
+          throw new MpdkError('EBUSY', `the instance '${options.filePrefix}' is live (processes ${who.join(', ')}); --proc-type=${options.procTypeGiven ? 'primary' : 'primary (the default)'} would re-initialise it: ${advice}`);
         }
         if (live.length > 0) {
           region = old;
@@ -375,7 +384,8 @@ export class Eal {
     const lc = this.options.mainLcore;
     const beyond = this.options.lcores.filter((l) => !cpus.includes(l));
     if (beyond.length > 0) this.log('warning', `lcore${beyond.length > 1 ? 's' : ''} ${beyond.join(',')} beyond this machine's CPUs (${cpus.join(',')}): running unpinned`);
-    if (cpus.includes(lc)) setAffinity([lc]);
+    // Beyond the CPUs: unpinned means every online CPU, not whatever the parent was pinned to.
+    setAffinity(cpus.includes(lc) ? [lc] : cpus);
   }
 
   /** Attach from a worker thread of a process that already ran `init`. */
@@ -386,7 +396,8 @@ export class Eal {
       options: h.options, procType: h.procType, region, files: instanceFiles(h.options.filePrefix, h.options.hugeDir),
       slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1, dir: null, place, log: LogSink.routed(h.log, h.options.logLevel as LogLevel),
     });
-    if (onlineCpus().includes(h.lcore)) setAffinity([h.lcore]);
+    const cpus = onlineCpus();
+    setAffinity(cpus.includes(h.lcore) ? [h.lcore] : cpus);
     return eal;
   }
 

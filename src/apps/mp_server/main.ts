@@ -25,7 +25,8 @@
  * The server watches every other process of the instance (pidfd death watch): when one
  * dies it calls reclaimDead at once, so what it held (its record, its lcore caches) is
  * back in the pool within milliseconds. A killed server can be restarted while the clients run
- * (they forward on): the new one finds the live instance (the EAL adopts it), checks that
+ * (they forward on) with --proc-type=auto: the new one finds the live instance (the EAL adopts
+ * it; a plain primary is refused while processes live, T3), checks that
  * its -p and -n match the port table, reclaims what the dead server held, takes over its
  * RX queues and resumes distributing. It refuses to run as a secondary.
  */
