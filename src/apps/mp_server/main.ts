@@ -32,7 +32,7 @@
  */
 import {
   stderrLogger, Eal, EthDev, Hands, IdlePolicy, MpdkError, PktmbufPool, Ring, UsageError, formatMac,
-  parseArgs, parseIdleMode, parsePortmask, thisProcess, type ProgramArgs, type ProgramSpec, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
+  parseArgs, parseIdleMode, parsePortmask, thisProcess, stateOf, identityOf, type ProgramArgs, type ProgramSpec, reclaimDead, remoteLaunch, watchDeath, type ReclaimReport, type Sink, type Source,
 } from '../../index.js';
 import { MAX_CLIENTS, MAX_PI_PORTS, MZ_PORT_INFO, PC, PI, PKTMBUF_POOL_NAME, PORT_INFO_BYTES, PORT_INFO_MAGIC, PORT_INFO_VERSION, PortInfoView, clientBlock, clientRingName } from './common.js';
 import type { StatsArg } from './stats.js';
@@ -148,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
   const fwd = new Forwarder(eal, dev, info, rings, app.idle);
   cleanup.push(() => fwd.hands.close());
   watchPeers(eal, info, cleanup);
+  watchStalls(info, rings, cleanup);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => (stopping = true));
 
   while (!stopping) {
@@ -259,6 +260,48 @@ function watchPeers(eal: Eal, info: PortInfoView, cleanup: (() => void)[]): void
   };
   look();
   const t = setInterval(look, 100);
+  t.unref();
+  cleanup.push(() => clearInterval(t));
+}
+
+/** A client whose ring stays full this long is named (within a second of its stop). */
+const STALL_NOTICE_MS = 500;
+
+/**
+ * Flow control, said: the distribution never waits for a client (a full ring's burst is
+ * dropped and counted, rx_drop, and the others receive on). A client whose ring stays full
+ * while drops are counted for it (stopped, or too slow) is named once, with its pid and
+ * state, from the event loop (every 100 ms, between forwarding slices); and again when its
+ * ring takes packets again, with what was dropped meanwhile.
+ */
+function watchStalls(info: PortInfoView, rings: Ring[], cleanup: (() => void)[]): void {
+  const since = new Float64Array(rings.length); // 0: not stalled
+  const base = new Float64Array(rings.length); // rx_drop when the stall began
+  const last = Float64Array.from(rings, (_, k) => info.client(k).rxDrop);
+  const named = new Uint8Array(rings.length);
+  const t = setInterval(() => {
+    const now = performance.now();
+    for (let k = 0; k < rings.length; k++) {
+      const c = info.client(k);
+      const ring = rings[k]!;
+      const dropping = c.rxDrop > last[k]!;
+      if (since[k] === 0) {
+        if (dropping) {
+          since[k] = now;
+          base[k] = last[k]!;
+        }
+      } else if (!dropping && ring.count() < ring.capacity / 2) {
+        if (named[k]) process.stdout.write(`mp_server: client ${k} (pid ${c.pid}) receives again after ${((now - since[k]!) / 1000).toFixed(1)} s; ${c.rxDrop - base[k]!} packets dropped for it meanwhile\n`);
+        since[k] = 0;
+        named[k] = 0;
+      } else if (!named[k] && now - since[k]! >= STALL_NOTICE_MS) {
+        named[k] = 1;
+        const who = c.pid > 0 ? `pid ${c.pid}, ${stateOf(identityOf(c.pid))}` : 'no client process';
+        process.stdout.write(`mp_server: client ${k} (${who}) takes nothing: its ring ${ring.name} is full, ${c.rxDrop - base[k]!} packets dropped for it (rx_drop); the other clients receive on\n`);
+      }
+      last[k] = c.rxDrop;
+    }
+  }, 100);
   t.unref();
   cleanup.push(() => clearInterval(t));
 }

@@ -46,6 +46,7 @@ import {
 import { RxCounter } from './counter.js';
 import { formatProgress, formatSummary, makeResult, progressJson, type PktgenResult } from './report.js';
 import { FrameSeal } from './seal.js';
+import { HeldBack } from './hold.js';
 import { TrafficPlan, checkSize, parseDuration, parsePortList, parseRate, parseSizeMix, writePcap } from './traffic.js';
 
 export const PKTGEN_POOL = 'PKTGEN_POOL';
@@ -254,6 +255,8 @@ interface TxSide {
   k: number;
   sink: Sink;
   sent: number;
+  /** A wire port: what its full RX queues refused, held back per flow (hold.ts). */
+  hold?: HeldBack;
 }
 
 interface RxSide {
@@ -325,7 +328,8 @@ class Generator {
     }
     this.counter = new RxCounter(o.flows);
     this.rxa = o.txPorts.length;
-    const h = Hands.open(eal, 'pktgen', o.txPorts.length + 1, Math.max(o.burst, RX_BURST));
+    // Arrays: 0..nTx-1 each TX port's send burst, nTx the RX burst, nTx+1+k port k's held frames.
+    const h = Hands.open(eal, 'pktgen', 2 * o.txPorts.length + 1, Math.max(2 * o.burst, RX_BURST));
     this.hands = h;
     try {
       // A port this generator both feeds and drains takes its whole wire; otherwise one side,
@@ -339,7 +343,13 @@ class Generator {
           const info = dev.info(port);
           const ring = info.nbRx === 1 && o.burst <= WIRE_CHUNK ? Ring.attach(eal, dev.queueRing(port, 0, 'rx')) : undefined;
           sink = h.sinkOf({ txBurst: (x, n) => w.inject(x, n) }, ring);
-        } else sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
+          const hold = new HeldBack(eal, dev, port, h, this.rxa + 1 + k, o.flows, (line) => {
+            if (!o.quiet) process.stderr.write(line + '\n');
+          });
+          this.tx.push({ port, k, sink, sent: 0, hold });
+          return;
+        }
+        sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
         this.tx.push({ port, k, sink, sent: 0 });
       });
       for (const port of o.rxPorts) {
@@ -404,6 +414,7 @@ class Generator {
         }
         await new Promise<void>((r) => setImmediate(r));
         now = performance.now();
+        for (const t of this.tx) t.hold?.report(now);
         if (this.phase === Phase.SEND && ((this.built >= this.limit && this.pendingTotal() === 0) || now >= endMs || this.interrupts > 0)) {
           this.endSend(now);
           drainStart = now;
@@ -465,7 +476,7 @@ class Generator {
    * sleep until the next batch is due, up to one slice. @returns whether it slept
    */
   private sleepUntilDue(now: number): boolean {
-    if (this.phase !== Phase.SEND || this.ratePerMs === 0 || (this.rx.length > 0 && this.counter.received < this.sent) || this.pendingTotal() > 0) return false;
+    if (this.phase !== Phase.SEND || this.ratePerMs === 0 || (this.rx.length > 0 && this.counter.received < this.sent) || this.pendingTotal(false) > 0) return false;
     const due = this.startMs + (this.built + this.minBatch - 1) / this.ratePerMs;
     const wait = Math.min(due - now, SLICE_MS);
     if (wait < 1) return false;
@@ -473,9 +484,10 @@ class Generator {
     return true;
   }
 
-  private pendingTotal(): number {
+  /** Frames built and not yet sent: in the send arrays, and (with `held`) held back by full queues. */
+  private pendingTotal(held = true): number {
     let n = 0;
-    for (const t of this.tx) n += this.hands.count(t.k);
+    for (const t of this.tx) n += this.hands.count(t.k) + (held && t.hold ? t.hold.held : 0);
     return n;
   }
 
@@ -490,6 +502,11 @@ class Generator {
   private freePending(): void {
     const h = this.hands;
     for (const t of this.tx) {
+      if (t.hold) {
+        t.hold.heldFlows(this.unsentFlows);
+        h.free(this.rxa + 1 + t.k);
+        t.hold.held = 0;
+      }
       const n = h.count(t.k);
       if (n === 0) continue;
       const pend = h.array(t.k);
@@ -501,18 +518,25 @@ class Generator {
     }
   }
 
-  /** One burst for the next TX port: retry what it refused last time, or build new frames. */
+  /**
+   * One burst for the next TX port. A port behind a software wire: what its full queues
+   * held back and now has room goes again, with new frames of the flows not held back
+   * (hold.ts: no head-of-line blocking). Other ports: retry what the queue refused last
+   * time, or build new frames.
+   */
   private txRound(nowMs: number): number {
     const tx = this.tx;
     const t = tx[this.txCursor]!;
     this.txCursor = this.txCursor + 1 === tx.length ? 0 : this.txCursor + 1;
     const mbufs = this.mbufs;
     const hands = this.hands;
-    const pend = hands.array(t.k);
+    const hold = t.hold;
     const nowUs = this.originUs + nowMs * 1000;
     let n = hands.count(t.k);
+    if (hold !== undefined && hold.held > 0) n += hold.release(t.k, n, nowMs);
     let bytes = 0;
     if (n > 0) {
+      const pend = hands.array(t.k);
       for (let i = 0; i < n; i++) {
         const h = pend[i]!;
         const off = mbufs.dataOffset(h);
@@ -520,40 +544,19 @@ class Generator {
         this.seal.seal(off);
         bytes += mbufs.dataLen(h);
       }
-    } else {
-      let want = this.o.burst;
-      const left = this.limit - this.built;
-      if (left < want) want = left;
-      if (this.ratePerMs > 0) {
-        // Token bucket; at low rates frames leave in batches of ~1 ms worth, so the loop
-        // sleeps between batches instead of waking per frame.
-        const tokens = Math.floor((nowMs - this.startMs) * this.ratePerMs) + 1 - this.built;
-        if (tokens < want) want = tokens < this.minBatch && left > tokens ? 0 : tokens;
-      }
-      if (want <= 0) return 0;
-      // Exact at every instruction (Hands.alloc: the cache's own commit tells a reader
-      // whether the burst was taken) for bursts the lcore cache serves.
-      if (hands.alloc(t.k, this.pool, want) !== want) {
-        this.noMbuf++;
-        return 0;
-      }
-      const plan = this.plan;
-      const k = t.k;
-      for (let i = 0; i < want; i++) {
-        const h = pend[i]!;
-        const off = mbufs.dataOffset(h);
-        const len = plan.build(k, off, nowUs); // sealed (UDP checksum) as it is built
-        mbufs.setDataLen(h, len);
-        mbufs.setPktLen(h, len);
-        bytes += len;
-      }
-      this.built += want;
-      n = want;
     }
+    if (n === 0 || hold !== undefined) {
+      const built = this.build(t, n, nowMs, nowUs, hold);
+      if (built > 0) bytes += built;
+      else if (built < 0 && n === 0) return 0;
+      n = hands.count(t.k);
+    }
+    if (n === 0) return 0;
     const r = hands.tx(t.k, t.sink);
     if (r < n) {
       const left = hands.array(t.k); // the rest, moved to its front
       for (let i = 0; i < n - r; i++) bytes -= mbufs.dataLen(left[i]!);
+      if (hold !== undefined) hold.hold(t.k, n - r, nowMs);
     }
     if (r > 0) {
       t.sent += r;
@@ -562,6 +565,50 @@ class Generator {
       this.txEndMs = nowMs;
     }
     return r;
+  }
+
+  /**
+   * Build new frames for port t after the `have` its send array holds (at most a burst in
+   * all, as the rate allows, none for a flow held back). @returns their bytes, -1 when no
+   * mbuf could be had
+   */
+  private build(t: TxSide, have: number, nowMs: number, nowUs: number, hold: HeldBack | undefined): number {
+    const hands = this.hands;
+    let want = this.o.burst - have;
+    const left = this.limit - this.built;
+    if (left < want) want = left;
+    if (this.ratePerMs > 0) {
+      // Token bucket; at low rates frames leave in batches of ~1 ms worth, so the loop
+      // sleeps between batches instead of waking per frame.
+      const tokens = Math.floor((nowMs - this.startMs) * this.ratePerMs) + 1 - this.built;
+      if (tokens < want) want = tokens < this.minBatch && left > tokens ? 0 : tokens;
+    }
+    if (hold !== undefined) {
+      // What the wire may refuse must fit in the held array; blocked flows get nothing.
+      if (want > hold.free - have) want = hold.free - have;
+      if (hold.held > 0 && want > 0 && this.plan.openFlows(t.k, hold) === 0) want = 0;
+    }
+    if (want <= 0) return 0;
+    // Exact at every instruction (Hands.alloc: the cache's own commit tells a reader
+    // whether the burst was taken) for bursts the lcore cache serves.
+    if (hands.alloc(t.k, this.pool, want) !== want) {
+      this.noMbuf++;
+      return -1;
+    }
+    const pend = hands.array(t.k);
+    const plan = this.plan;
+    const mbufs = this.mbufs;
+    const gate = hold !== undefined && hold.held > 0 ? hold : undefined;
+    let bytes = 0;
+    for (let i = have; i < have + want; i++) {
+      const h = pend[i]!;
+      const len = plan.build(t.k, mbufs.dataOffset(h), nowUs, gate); // sealed (UDP checksum) as it is built
+      mbufs.setDataLen(h, len);
+      mbufs.setPktLen(h, len);
+      bytes += len;
+    }
+    this.built += want;
+    return bytes;
   }
 
   /** Receive one burst from every RX port; count this run's frames; free everything. */

@@ -7,7 +7,8 @@
  *
  *   who calls what
  *   main.ts (options)   parseRate, parseDuration, parseSizeMix, parsePortList
- *   main.ts (run loop)  plan.build(k, off, txTimeUs) per packet (k = index of the TX port)
+ *   main.ts (run loop)  plan.build(k, off, txTimeUs, gate?) per packet (k = index of the TX
+ *                       port; flows the gate holds back are skipped), openFlows(k, gate)
  *   main.ts (--pcap)    writePcap(plan, file, count, ratePps)
  *
  * Flows: F distinct 5-tuples (src IP 10.0.0.1 + g, dst 10.1.0.1, UDP 1024 → 5001), global
@@ -98,6 +99,11 @@ export function parsePortList(v: string, opt: string, into: number[], usage: str
   }
 }
 
+/** Which flows may not get a new frame now (pktgen/hold.ts: one of theirs is held back). */
+export interface FlowGate {
+  blocked(g: number): boolean;
+}
+
 interface PortPlan {
   /** Global flow id of local flow j. */
   global: Uint32Array;
@@ -163,6 +169,14 @@ export class TrafficPlan {
     });
   }
 
+  /** TX port index k's flows that `gate` does not hold back. */
+  openFlows(k: number, gate: FlowGate): number {
+    const g = this.ports[k]!.global;
+    let n = 0;
+    for (let j = 0; j < g.length; j++) if (!gate.blocked(g[j]!)) n++;
+    return n;
+  }
+
   /** Largest frame of the pattern. */
   get maxSize(): number {
     return Math.max(...this.distinctSizes);
@@ -173,9 +187,11 @@ export class TrafficPlan {
    * payload's f64), its UDP checksum filled in (what FrameSeal.seal would store).
    * @returns its length
    */
-  build(k: number, off: number, txTimeUs: number): number {
+  build(k: number, off: number, txTimeUs: number, gate?: FlowGate): number {
     const p = this.ports[k]!;
-    const j = p.cursor;
+    let j = p.cursor;
+    // Flows the gate holds back are skipped (openFlows(k, gate) > 0 is the caller's promise).
+    if (gate !== undefined) for (let i = 0; i < p.global.length && gate.blocked(p.global[j]!); i++) j = j + 1 === p.global.length ? 0 : j + 1;
     p.cursor = j + 1 === p.global.length ? 0 : j + 1;
     const g = p.global[j]!;
     const c = this.sizeCursor;
