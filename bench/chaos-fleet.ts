@@ -100,6 +100,14 @@ export class Proc {
     });
   }
 
+  /** Write a line to its stdin (started with `stdin: true`); false when it cannot take it. */
+  send(line: string): boolean {
+    const i = this.child.stdin;
+    if (!i || !this.running || i.destroyed || !i.writable) return false;
+    i.write(line + '\n');
+    return true;
+  }
+
   /** SIGKILL this process (not its children). */
   kill(): void {
     if (this.running) {
@@ -126,8 +134,9 @@ export class Fleet {
   readonly all: Proc[] = [];
 
   /** Start `mpdk <args...>` as role `role`. */
-  start(role: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const child = spawn(process.execPath, [MPDK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  start(role: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin = false): Proc {
+    const child = spawn(process.execPath, [MPDK, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    child.stdin?.on('error', () => {}); // a killed process's pipe: EPIPE is expected
     const p = new Proc(role, child);
     this.all.push(p);
     return p;

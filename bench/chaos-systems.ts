@@ -27,14 +27,20 @@
  * counter; l2fwd_fork's per-port TX counters) AND the generator has received RESUME more
  * frames (a new generator: RESUME frames).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Eal } from '../src/index.js';
 import { PortInfoView } from '../src/apps/mp_server/common.js';
 import { CTL, CTL_MZ, PSTAT } from '../src/apps/l2fwd_fork/layout.js';
 import { Generator } from './chaos-pktgen.js';
 import type { Fleet, Proc } from './chaos-fleet.js';
 
-export const VICTIM_KINDS = ['mp_client', 'mp_server', 'slave', 'pktgen'] as const;
-/** What was killed: a client or the server of client_server_mp, a slave of l2fwd_fork, a generator. */
+export const VICTIM_KINDS = ['mp_client', 'mp_server', 'slave', 'pktgen', 'symmetric_mp', 'simple_mp', 'dumpcap'] as const;
+/**
+ * What was killed: a client or the server of client_server_mp, a slave of l2fwd_fork, a
+ * symmetric_mp or simple_mp process (primary or secondary), a generator, a dumpcap.
+ */
 export type VictimKind = (typeof VICTIM_KINDS)[number];
 
 export interface Victim {
@@ -67,9 +73,15 @@ const CS_RECLAIM = [/(\d+) buffers back to /g];
 const VDEVS = ['--vdev=net_ring0', '--vdev=net_ring1'];
 /** Minimum spacing of restarts of one role (a program refusing to start is retried, not spun). */
 const RESTART_GAP_MS = 250;
+/** A dumpcap is restarted less often: each start costs a Node start-up on a loaded machine. */
+const DUMPCAP_GAP_MS = 1000;
+/** A dumpcap stops by itself after this many packets (its file stays small). */
+const DUMPCAP_COUNT = 100000;
 
 export abstract class ChaosSystem {
   abstract readonly name: string;
+  /** Whether recovery waits for the generator (false: the system has no ports, simple_mp). */
+  readonly usesGen: boolean = true;
   readonly prefix: string;
   readonly o: SystemOptions;
   protected readonly fleet: Fleet;
@@ -111,6 +123,46 @@ export abstract class ChaosSystem {
     }
   }
 
+  /** SIGSTOP (stop) or SIGCONT (!stop) victim v; false when it is gone. */
+  pause(v: Victim, stop: boolean): boolean {
+    try {
+      process.kill(v.pid, stop ? 'SIGSTOP' : 'SIGCONT');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // --- a dumpcap capturing port 0 (systems with ports) ---------------------------------------
+
+  protected dumpcap: Proc | undefined;
+  private dumpcapFile = '';
+  private dumpcaps = 0;
+
+  /** Keep one `mpdk dumpcap -i 0` running (restarted after its death); its file goes with it. */
+  protected tendDumpcap(): void {
+    if (this.dumpcap?.running) return;
+    if (this.dumpcap) {
+      this.noteExit(this.dumpcap);
+      fs.rmSync(this.dumpcapFile, { force: true });
+    }
+    if (!this.mayStart('dumpcap', DUMPCAP_GAP_MS)) return;
+    this.dumpcapFile = path.join(os.tmpdir(), `${this.prefix}-${this.dumpcaps++}.pcap`);
+    this.dumpcap = this.fleet.start('dumpcap', ['dumpcap', '--file-prefix', this.prefix, '-i', '0', '-w', this.dumpcapFile, '-c', String(DUMPCAP_COUNT), '-q']);
+  }
+
+  protected dumpcapVictim(): Victim[] {
+    return this.dumpcap?.running ? [{ kind: 'dumpcap', label: 'dumpcap', pid: this.dumpcap.pid }] : [];
+  }
+
+  /** Stop the dumpcap (SIGINT: it flushes and leaves) and remove its file. @returns its exit code, or undefined */
+  protected async stopDumpcap(): Promise<number | undefined> {
+    if (!this.dumpcap) return undefined;
+    const code = await this.dumpcap.stop(3000);
+    fs.rmSync(this.dumpcapFile, { force: true });
+    return code;
+  }
+
   /** Add to `reclaimed` what every match in a line of `p` of one of `res` (global) reports (group 1). */
   protected countReclaims(p: Proc, res: RegExp[]): Proc {
     p.onLine((line) => {
@@ -120,9 +172,9 @@ export abstract class ChaosSystem {
   }
 
   /** May `role` be (re)started now (not more often than RESTART_GAP_MS)? Records the start. */
-  protected mayStart(role: string): boolean {
+  protected mayStart(role: string, gap = RESTART_GAP_MS): boolean {
     const now = performance.now();
-    if (now - (this.lastStart.get(role) ?? -Infinity) < RESTART_GAP_MS) return false;
+    if (now - (this.lastStart.get(role) ?? -Infinity) < gap) return false;
     this.lastStart.set(role, now);
     return true;
   }
@@ -199,10 +251,11 @@ export class ClientServer extends ChaosSystem {
     await Promise.all(this.clients.map((c) => c!.waitFor(/handling packets/, ms)));
     this.tendGenerator(this.genLcore);
     await this.gen!.receiving(200, ms);
+    this.tendDumpcap();
   }
 
   victims(): Victim[] {
-    const v: Victim[] = [];
+    const v: Victim[] = this.dumpcapVictim();
     if (this.server?.running) v.push({ kind: 'mp_server', label: 'mp_server', pid: this.server.pid });
     this.clients.forEach((c, k) => c?.running && v.push({ kind: 'mp_client', label: `mp_client ${k}`, pid: c.pid }));
     if (this.gen?.proc.running) v.push({ kind: 'pktgen', label: 'pktgen', pid: this.gen.pid });
@@ -236,6 +289,7 @@ export class ClientServer extends ChaosSystem {
       if (this.mayStart(`mp_client ${k}`)) this.startClient(k);
     }
     this.tendGenerator(this.genLcore);
+    this.tendDumpcap();
   }
 
   longLived(): { role: string; pid: number }[] {
@@ -245,6 +299,8 @@ export class ClientServer extends ChaosSystem {
   async stop(): Promise<StopReport> {
     const codes: Record<string, number> = {};
     if (this.gen) codes.pktgen = await this.gen.stop(3000);
+    const dc = await this.stopDumpcap();
+    if (dc !== undefined) codes.dumpcap = dc;
     for (const k of [0, 1]) if (this.clients[k]) codes[`mp_client ${k}`] = await this.clients[k]!.stop(3000);
     if (this.server) codes.mp_server = await this.server.stop(3000);
     this.closeView();
@@ -271,11 +327,12 @@ export class L2fwdFork extends ChaosSystem {
     await m.waitFor(/slave lcore 2 started: pid \d+/, ms);
     this.tendGenerator(this.genLcore);
     await this.gen!.receiving(200, ms);
+    this.tendDumpcap();
   }
 
   victims(): Victim[] {
-    const v: Victim[] = [];
-    if (!this.master?.running) return v;
+    if (!this.master?.running) return [];
+    const v: Victim[] = this.dumpcapVictim();
     for (const [l, pid] of [...this.slaves].sort((a, b) => a[0] - b[0])) v.push({ kind: 'slave', label: `l2fwd slave lcore ${l}`, pid });
     if (this.gen?.proc.running) v.push({ kind: 'pktgen', label: 'pktgen', pid: this.gen.pid });
     return v;
@@ -299,6 +356,7 @@ export class L2fwdFork extends ChaosSystem {
       return; // not restartable: the run records the failure and rebuilds the system
     }
     this.tendGenerator(this.genLcore);
+    this.tendDumpcap();
   }
 
   longLived(): { role: string; pid: number }[] {
@@ -310,6 +368,8 @@ export class L2fwdFork extends ChaosSystem {
   async stop(): Promise<StopReport> {
     const codes: Record<string, number> = {};
     if (this.gen) codes.pktgen = await this.gen.stop(3000);
+    const dc = await this.stopDumpcap();
+    if (dc !== undefined) codes.dumpcap = dc;
     const notes: string[] = [];
     let ownLeaked = 0;
     let ownDuplicates = 0;

@@ -1,16 +1,18 @@
 /**
- * The chaos run (issue 10, Proof): `npm run chaos -- [--kills N] [--seed S] [--json] ...`
+ * The chaos run (issues 10 and 22): `npm run chaos -- [--kills N] [--seed S] [--json] ...`
  * (`tsc && node dist/bench/chaos.js`).
  *
- * It drives client_server_mp and then l2fwd_fork (chaos-systems.ts), each over two net_ring
- * ports under `mpdk pktgen` traffic at a fixed moderate rate, every process in the sleeping
- * idle mode, and kills a random process of the running system with SIGKILL N times in all
- * (half each), at random moments (a random pause of 0..--gap ms after the previous recovery
- * was checked). After each kill:
+ * It drives client_server_mp, l2fwd_fork, symmetric_mp and simple_mp in turn (chaos-systems.ts,
+ * chaos-symmetric.ts), those with ports over two net_ring ports under `mpdk pktgen` traffic
+ * at a fixed moderate rate with a `mpdk dumpcap` capturing port 0, every process in the
+ * sleeping idle mode, and hits a random process of the running system N times in all
+ * (shared evenly), at random moments (a random pause of 0..--gap ms after the previous
+ * recovery was checked): a SIGKILL, or (--stop-share of the hits) a SIGSTOP held for a
+ * random 100..--stop-ms ms while the others go on, then SIGCONT. After each hit:
  *
  *   1. recovery   the operator's restarts (chaos-systems.ts tend()) until every forwarding
  *                 path moved again and the generator received more (bound: --bound ms);
- *                 recovery time = kill → that moment. Not recovered within the bound: a
+ *                 recovery time = the SIGKILL (or the SIGCONT) → that moment. Not recovered within the bound: a
  *                 failure, recorded with the programs' last lines, and the system is
  *                 rebuilt from scratch (new instance) so that the run goes on.
  *   2. integrity  no frame came back corrupt (pktgen's checksum, pktgen/seal.ts) or twice
@@ -24,7 +26,7 @@
  * (what does is removed with `mpdk cleanup` and counted as a failure). Every process the run
  * started is SIGKILLed at the end whatever happened, and so is every descendant.
  *
- * Output: a table (kills and recoveries by victim, recovery time p50/p99/max, buffers
+ * Output: a table (hits and recoveries by system, victim and signal, recovery time p50/p99/max, buffers
  * reclaimed, audits, leaked, corrupt, failures), or with --json one JSON object.
  * Exit status: 0 when every kill recovered and nothing failed, 1 otherwise, 2 bad options.
  * Killing the l2fwd_fork master is not part of the run: the program does not restart it.
@@ -35,16 +37,27 @@ import { audit, FdWatch, instanceEntries, type AuditResult } from './chaos-check
 import { descendants, Fleet, killTrees, MPDK, sleep, until } from './chaos-fleet.js';
 import type { Bench } from './harness.js';
 import { ChaosSystem, ClientServer, L2fwdFork, VICTIM_KINDS, type Victim, type VictimKind } from './chaos-systems.js';
+import { SimpleMp, SymmetricMp } from './chaos-symmetric.js';
+
+/** The systems, by their --systems name. */
+const SYSTEMS = { cs: ClientServer, l2fwd: L2fwdFork, sym: SymmetricMp, simple: SimpleMp } as const;
+type SystemName = keyof typeof SYSTEMS;
+const SYSTEM_NAMES = Object.keys(SYSTEMS) as SystemName[];
 
 /** Frames a generator must receive after a kill for traffic to count as resumed. */
 const RESUME = 32;
+/** Shortest SIGSTOP hold. */
+const STOP_MS_MIN = 100;
 const START_MS = 30000;
 
 export interface ChaosOptions {
   kills: number;
   seed: number;
   json: boolean;
-  systems: ('cs' | 'l2fwd')[];
+  systems: SystemName[];
+  /** Share of the disruptions that are a SIGSTOP (held STOP_MS_MIN..--stop-ms, then SIGCONT) instead of a SIGKILL. */
+  stopShare: number;
+  stopMs: number;
   /** Kinds of process that may be killed. */
   victims: VictimKind[];
   ratePps: number;
@@ -59,10 +72,15 @@ const USAGE = `usage: npm run chaos -- [--kills N] [--seed S] [--json] [options]
 Kills random processes of client_server_mp and l2fwd_fork (SIGKILL) under pktgen traffic and
 checks after each kill that traffic resumes, nothing is corrupted, the audit is clean and no
 file or descriptor leaked. Exit status 0 when everything held, 1 otherwise.
-  --kills N        kills in all, half per system (default 1000)
+  --kills N        kills in all (SIGKILL or SIGSTOP), shared evenly by the systems (default 1000)
   --seed S         random seed (default: from the clock; printed)
-  --systems LIST   cs, l2fwd or cs,l2fwd (default)
-  --victims LIST   kinds that may be killed: mp_client, mp_server, slave, pktgen (default all)
+  --systems LIST   of cs (client_server_mp), l2fwd (l2fwd_fork), sym (symmetric_mp),
+                   simple (simple_mp); default all four
+  --victims LIST   kinds that may be hit: mp_client, mp_server, slave, symmetric_mp,
+                   simple_mp, pktgen, dumpcap (default all)
+  --stop-share F   share of the hits that are SIGSTOP, SIGCONT after a random hold,
+                   instead of SIGKILL: 0..1 (default 0.1)
+  --stop-ms MS     longest SIGSTOP hold (default 1500)
   --rate PPS       pktgen's fixed rate (default 20000)
   --bound MS       a recovery longer than this fails (default 10000)
   --gap MS         pause before each kill: random 0..MS (default 300)
@@ -73,7 +91,7 @@ file or descriptor leaked. Exit status 0 when everything held, 1 otherwise.
 class Usage extends Error {}
 
 export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
-  const o: ChaosOptions = { kills: 1000, seed: Date.now() % 2147483647, json: false, systems: ['cs', 'l2fwd'], victims: [...VICTIM_KINDS], ratePps: 20000, flows: 16, boundMs: 10000, gapMs: 300, auditEvery: 1, fdSlack: 8 };
+  const o: ChaosOptions = { kills: 1000, seed: Date.now() % 2147483647, json: false, systems: [...SYSTEM_NAMES], stopShare: 0.1, stopMs: 1500, victims: [...VICTIM_KINDS], ratePps: 20000, flows: 16, boundMs: 10000, gapMs: 300, auditEvery: 1, fdSlack: 8 };
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Usage(`${name} needs an integer ${min}..${max}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
     return Number(v);
@@ -94,10 +112,17 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
       case '--systems': {
         const v = val() ?? '';
         const list = v.split(',').map((s) => s.trim());
-        if (list.length === 0 || list.some((s) => s !== 'cs' && s !== 'l2fwd')) throw new Usage(`--systems takes cs, l2fwd or cs,l2fwd, got '${v}'`);
-        o.systems = [...new Set(list)] as ('cs' | 'l2fwd')[];
+        if (list.length === 0 || list.some((s) => !(SYSTEM_NAMES as string[]).includes(s))) throw new Usage(`--systems takes a list of ${SYSTEM_NAMES.join(', ')}; got '${v}'`);
+        o.systems = [...new Set(list)] as SystemName[];
         break;
       }
+      case '--stop-share': {
+        const v = val();
+        if (v === undefined || !/^(0(\.\d+)?|1(\.0*)?)$/.test(v)) throw new Usage(`--stop-share needs a number 0..1, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+        o.stopShare = Number(v);
+        break;
+      }
+      case '--stop-ms': o.stopMs = int(a, val(), 10, 60000); break;
       case '--victims': {
         const v = val() ?? '';
         const list = v.split(',').map((s) => s.trim());
@@ -127,6 +152,8 @@ function rng(seed: number): () => number {
 export interface KillRecord {
   system: string;
   kind: VictimKind;
+  /** SIGKILL, or SIGSTOP then SIGCONT (recovery counted from the SIGCONT). */
+  signal: 'SIGKILL' | 'SIGSTOP';
   label: string;
   pid: number;
   /** Recovery time in ms, or null when it did not recover within the bound. */
@@ -136,6 +163,7 @@ export interface KillRecord {
 export interface VictimRow {
   system: string;
   kind: VictimKind;
+  signal: 'SIGKILL' | 'SIGSTOP';
   kills: number;
   recovered: number;
   p50Ms: number | null;
@@ -269,25 +297,36 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
         continue;
       }
       const v: Victim = victims[Math.floor(random() * victims.length)]!;
+      const signal = random() < o.stopShare ? 'SIGSTOP' : 'SIGKILL';
       const before = sys.paths();
-      const gen = sys.gen!;
-      const genBefore = gen.last.received;
-      const t0 = performance.now();
-      sys.kill(v);
+      const gen = sys.gen;
+      const genBefore = gen?.last.received ?? 0;
+      let t0 = performance.now();
+      if (signal === 'SIGKILL') sys.kill(v);
+      else if (sys.pause(v, true)) {
+        // Held stopped while the others go on (tend() runs: a supervisor may replace it), then continued.
+        const hold = STOP_MS_MIN + Math.floor(random() * (o.stopMs - STOP_MS_MIN + 1));
+        await until(() => {
+          sys.tend();
+          return false;
+        }, hold, 5);
+        sys.pause(v, false);
+        t0 = performance.now();
+      }
       let stuck = '';
       const done = await until(() => {
         sys.tend();
         const g = sys.gen;
-        if (!g?.proc.running) return false;
-        const resumed = g === gen ? g.last.received >= genBefore + RESUME : g.last.received >= RESUME;
+        if (sys.usesGen && !g?.proc.running) return false;
+        const resumed = !sys.usesGen || (g === gen ? g!.last.received >= genBefore + RESUME : g!.last.received >= RESUME);
         const p = sys.paths();
         const moved = p.map((x, j) => x > before[j]!);
-        stuck = `generator ${resumed ? 'resumed' : `at ${g.last.received} (pid ${g.pid})`}; paths ${moved.map((m, j) => `${j}:${m ? 'moved' : `stuck at ${p[j]}`}`).join(' ')}`;
+        stuck = `generator ${resumed ? 'resumed' : `at ${g!.last.received} (pid ${g!.pid})`}; paths ${moved.map((m, j) => `${j}:${m ? 'moved' : `stuck at ${p[j]}`}`).join(' ')}`;
         return resumed && moved.every(Boolean);
       }, o.boundMs, 2);
       const ms = performance.now() - t0;
-      part.records.push({ system: sys.name, kind: v.kind, label: v.label, pid: v.pid, ms: done ? ms : null });
-      const what = `kill ${i + 1} (${v.label}, pid ${v.pid})`;
+      part.records.push({ system: sys.name, kind: v.kind, signal, label: v.label, pid: v.pid, ms: done ? ms : null });
+      const what = `${signal === 'SIGKILL' ? 'kill' : 'stop'} ${i + 1} (${v.label}, pid ${v.pid})`;
       if (!done) {
         const tails = fleet.all.filter((p) => p.startedAt >= t0 - 1).concat(fleet.all.filter((p) => p.running)).slice(-6)
           .map((p) => `  ${p.role} pid ${p.pid} ${p.running ? 'running' : `exit ${p.code}`}: ${p.output.trim().split('\n').slice(-3).join(' | ').slice(0, 400)}`);
@@ -296,7 +335,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
         if (!(await rebuild())) return part;
         continue;
       }
-      if (o.json === false && (i + 1) % 10 === 0) log(`${sys.name}: ${i + 1}/${kills} kills, last ${v.label} recovered in ${ms.toFixed(0)} ms`);
+      if (o.json === false && (i + 1) % 10 === 0) log(`${sys.name}: ${i + 1}/${kills} kills, last ${v.label} (${signal}) recovered in ${ms.toFixed(0)} ms`);
       const totalCorrupt = part.systems.reduce((a, s) => a + s.genTotals().corrupt, 0);
       const totalDup = part.systems.reduce((a, s) => a + s.genTotals().duplicates, 0);
       if (totalCorrupt > corruptSeen) part.failures.push(`${what}: ${totalCorrupt - corruptSeen} corrupt frames since the previous kill`);
@@ -341,10 +380,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
   try {
     for (let i = 0; i < o.systems.length; i++) {
       const s = o.systems[i]!;
-      const make: Factory = (fleet, prefix) => {
-        const so = { prefix, ratePps: o.ratePps, flows: o.flows };
-        return s === 'cs' ? new ClientServer(fleet, so) : new L2fwdFork(fleet, so);
-      };
+      const make: Factory = (fleet, prefix) => new SYSTEMS[s](fleet, { prefix, ratePps: o.ratePps, flows: o.flows });
       parts.push(await runPart(s, make, share[i]!, o, random, log));
     }
   } finally {
@@ -354,9 +390,9 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
   const records = parts.flatMap((p) => p.records);
   const rows = new Map<string, VictimRow & { times: number[] }>();
   for (const r of records) {
-    const key = `${r.system}/${r.kind}`;
+    const key = `${r.system}/${r.kind}/${r.signal}`;
     let row = rows.get(key);
-    if (!row) rows.set(key, (row = { system: r.system, kind: r.kind, kills: 0, recovered: 0, p50Ms: null, p99Ms: null, maxMs: null, times: [] }));
+    if (!row) rows.set(key, (row = { system: r.system, kind: r.kind, signal: r.signal, kills: 0, recovered: 0, p50Ms: null, p99Ms: null, maxMs: null, times: [] }));
     row.kills++;
     if (r.ms !== null) {
       row.recovered++;
@@ -398,13 +434,13 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
 
 export function formatReport(r: ChaosReport): string {
   const f = (v: number | null): string => (v === null ? '-' : v.toFixed(1));
-  const head = ['system', 'victim', 'kills', 'recovered', 'p50 ms', 'p99 ms', 'max ms'];
-  const rows = r.byVictim.map((v) => [v.system, v.kind, String(v.kills), String(v.recovered), f(v.p50Ms), f(v.p99Ms), f(v.maxMs)]);
-  rows.push(['all', '', String(r.kills), String(r.recoveries), f(r.recoveryP50Ms), f(r.recoveryP99Ms), f(r.recoveryMaxMs)]);
+  const head = ['system', 'victim', 'signal', 'hits', 'recovered', 'p50 ms', 'p99 ms', 'max ms'];
+  const rows = [...r.byVictim].sort((a, b) => (a.system + a.kind + a.signal).localeCompare(b.system + b.kind + b.signal)).map((v) => [v.system, v.kind, v.signal, String(v.kills), String(v.recovered), f(v.p50Ms), f(v.p99Ms), f(v.maxMs)]);
+  rows.push(['all', '', '', String(r.kills), String(r.recoveries), f(r.recoveryP50Ms), f(r.recoveryP99Ms), f(r.recoveryMaxMs)]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
-  const line = (x: string[]): string => x.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  const line = (x: string[]): string => x.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   const out = [
-    `chaos run: ${r.kills} kills (SIGKILL), seed ${r.seed}, pktgen at ${r.ratePps} pps, ${r.seconds} s`,
+    `chaos run: ${r.kills} hits (SIGKILL, or SIGSTOP then SIGCONT; recovery from the SIGCONT), seed ${r.seed}, pktgen at ${r.ratePps} pps, ${r.seconds} s`,
     '',
     line(head),
     line(w.map((n) => '-'.repeat(n))),
