@@ -3,8 +3,8 @@
  *
  *   node dist/bench/baseline-child.js ipc                  forked with an IPC channel: counts the
  *        64-byte strings the parent send()s; on {stop: true} replies {count, sum} and exits.
- *   node dist/bench/baseline-child.js uds PATH MS          connects to the Unix socket PATH and writes
- *        32 length-prefixed 64-byte frames per write() for MS milliseconds (waiting for 'drain'
+ *   node dist/bench/baseline-child.js uds PATH MS [SIZE FRAMES]  connects to the Unix socket PATH and writes
+ *        FRAMES (32) length-prefixed SIZE-byte (64) frames per write() for MS milliseconds (waiting for 'drain'
  *        whenever write() says the socket buffer is full), then ends the stream, reports
  *        {sent} over the IPC channel fork() gave it, and exits.
  *
@@ -12,7 +12,7 @@
  * IPC channel or the socket closes, and a hard timer (unref'd) ends it if the parent hangs.
  */
 import net from 'node:net';
-import { FRAME_BYTES, FRAMES_PER_WRITE, MSG_BYTES } from './baselines.js';
+import { FRAMES_PER_WRITE, MSG_BYTES } from './baselines.js';
 
 const HARD_LIMIT_MS = 30_000;
 
@@ -36,21 +36,22 @@ function ipcMode(): void {
   process.send({ ready: true });
 }
 
-function udsMode(path: string, ms: number): void {
-  const msg = Buffer.alloc(MSG_BYTES, 0x61);
+function udsMode(path: string, ms: number, size = MSG_BYTES, perWrite = FRAMES_PER_WRITE): void {
+  const msg = Buffer.alloc(size, 0x61);
+  const frameBytes = 4 + size;
   let seq = 0;
   const sock = net.createConnection(path);
   let deadline = 0;
   const pump = (): void => {
     while (Date.now() < deadline) {
       // A fresh buffer per write: the socket may hold it until the kernel takes the bytes.
-      const b = Buffer.allocUnsafe(FRAMES_PER_WRITE * FRAME_BYTES);
+      const b = Buffer.allocUnsafe(perWrite * frameBytes);
       // Byte stores and TypedArray.set: about twice as fast here as writeUInt32LE + Buffer.copy.
-      for (let i = 0, o = 0; i < FRAMES_PER_WRITE; i++, o += FRAME_BYTES) {
-        b[o] = MSG_BYTES; // u32 LE length; MSG_BYTES < 256
-        b[o + 1] = 0;
-        b[o + 2] = 0;
-        b[o + 3] = 0;
+      for (let i = 0, o = 0; i < perWrite; i++, o += frameBytes) {
+        b[o] = size; // u32 LE length
+        b[o + 1] = size >>> 8;
+        b[o + 2] = size >>> 16;
+        b[o + 3] = size >>> 24;
         b.set(msg, o + 4);
         const s = seq++; // the first 4 payload bytes carry a sequence number
         b[o + 4] = s;
@@ -82,9 +83,9 @@ function udsMode(path: string, ms: number): void {
 }
 
 setTimeout(() => process.exit(3), HARD_LIMIT_MS).unref();
-const [mode, a1, a2] = process.argv.slice(2);
+const [mode, a1, a2, a3, a4] = process.argv.slice(2);
 if (mode === 'ipc') ipcMode();
-else if (mode === 'uds' && a1 && Number(a2) > 0) udsMode(a1, Number(a2));
+else if (mode === 'uds' && a1 && Number(a2) > 0) udsMode(a1, Number(a2), a3 ? Number(a3) : undefined, a4 ? Number(a4) : undefined);
 else {
   process.stderr.write('usage: baseline-child.js ipc | uds SOCKET_PATH MILLISECONDS\n');
   process.exit(2);

@@ -18,6 +18,9 @@ port.on('message', (m: unknown) => {
   if (typeof m === 'string') {
     count++;
     sum += m.length;
+  } else if (m instanceof Uint8Array) {
+    count++;
+    sum += m.byteLength;
   } else if (Array.isArray(m)) {
     for (let i = 0; i < m.length; i++) sum += (m[i] as string).length;
     count += m.length;

@@ -10,6 +10,10 @@
  *   baseline.worker_postmessage_batch32.msgs  postMessage() arrays of 32     baseline-worker.js: counts
  *   baseline.worker_wake.wake_p50_us / p99    postMessage(i) to an idle worker wake-worker.js: time from
  *                                             every 2 ms                     the post to its handler
+ *   baseline.{child_process,uds,worker_postmessage}.bytes64k
+ *                                             the same three ways with 64 KiB messages (a string
+ *                                             for send(), one frame per write(), a Uint8Array
+ *                                             for postMessage, copied by its structured clone): GB/s
  *
  * Each figure is M messages/s over ~MEASURE_MS of steady sending (after the far end is up),
  * counted at the receiver: a message counts once the receiving side has seen it, and the run
@@ -37,9 +41,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Bench } from './harness.js';
 
-/** Bytes of one message, and of one frame (u32 little-endian length + payload). */
+/** Bytes of one message (a frame is a u32 little-endian length, then the payload). */
 export const MSG_BYTES = 64;
-export const FRAME_BYTES = 4 + MSG_BYTES;
 /** Frames per write() in the batched Unix-socket baseline. */
 export const FRAMES_PER_WRITE = 32;
 /** The worker acknowledges its running count every ACK_EVERY messages (a multiple of 32). */
@@ -146,7 +149,9 @@ const toMps = (count: number, ms: number): number => count / ms / 1000;
 /** Messages sent between waits for send()'s callback (the pipe's flow control). */
 const IPC_BATCH = 1000;
 
-async function childProcessSend(): Promise<number> {
+/** M messages/s of `size`-character strings through send() (GB/s when `gbps`). */
+async function childProcessSend(size = MSG_BYTES, batch = IPC_BATCH, gbps = false): Promise<number> {
+  const msg = size === MSG_BYTES ? MSG : 'm'.repeat(size);
   const { child, exited } = forkChild(['ipc']);
   try {
     return await withDeadline((async () => {
@@ -155,19 +160,19 @@ async function childProcessSend(): Promise<number> {
       const t0 = performance.now();
       while (performance.now() - t0 < MEASURE_MS) {
         if (!child.connected) throw new Error('the child closed its IPC channel (died?) while receiving');
-        for (let i = 1; i < IPC_BATCH; i++) child.send(MSG);
+        for (let i = 1; i < batch; i++) child.send(msg);
         // Wait until the last one has been handed to the pipe: at most one batch queued in Node.
-        await new Promise<void>((resolve, reject) => child.send(MSG, (e) => (e ? reject(e) : resolve())));
-        sent += IPC_BATCH;
+        await new Promise<void>((resolve, reject) => child.send(msg, (e) => (e ? reject(e) : resolve())));
+        sent += batch;
       }
       const reply = nextMessage(child, (m) => (typeof (m as { count?: number })?.count === 'number' ? (m as { count: number; sum: number }) : undefined));
       reply.catch(() => {}); // awaited below; send() may throw first
       child.send({ stop: true });
       const { count, sum } = await reply;
       const ms = performance.now() - t0;
-      if (count !== sent || sum !== sent * MSG_BYTES) throw new Error(`child counted ${count} messages (${sum} bytes), ${sent} were sent`);
-      return toMps(count, ms);
-    })(), DEADLINE_MS, 'baseline.child_process.msgs');
+      if (count !== sent || sum !== sent * size) throw new Error(`child counted ${count} messages (${sum} bytes), ${sent} were sent`);
+      return gbps ? (sum / ms) * 1e-6 : toMps(count, ms);
+    })(), DEADLINE_MS, 'baseline.child_process');
   } finally {
     await reap(child, exited);
   }
@@ -177,7 +182,9 @@ async function childProcessSend(): Promise<number> {
 
 let sockSeq = 0;
 
-async function udsBatched(): Promise<number> {
+/** M messages/s of `size`-byte frames, `perWrite` per write() (GB/s when `gbps`). */
+async function udsBatched(size = MSG_BYTES, perWrite = FRAMES_PER_WRITE, gbps = false): Promise<number> {
+  const frameBytes = 4 + size;
   const sockPath = path.join(os.tmpdir(), `mpdk-bench-${process.pid}-${sockSeq++}.sock`);
   installExitHook();
   sockets.add(sockPath);
@@ -187,7 +194,7 @@ async function udsBatched(): Promise<number> {
   let t0 = 0;
   let t1 = 0;
   /** A frame split between two chunks is stitched here; `carried` bytes of it are in. */
-  const carry = Buffer.alloc(FRAME_BYTES);
+  const carry = Buffer.alloc(frameBytes);
   let carried = 0;
   let bad = '';
   let done!: () => void;
@@ -195,7 +202,7 @@ async function udsBatched(): Promise<number> {
   /** Count one frame at `off` of `b` (whole frame present); false if it is malformed. */
   const frame = (b: Buffer, off: number): boolean => {
     const n = b.readUInt32LE(off);
-    if (n !== MSG_BYTES) {
+    if (n !== size) {
       bad = `malformed stream: a frame of ${n} bytes at message ${count}`;
       return false;
     }
@@ -210,16 +217,16 @@ async function udsBatched(): Promise<number> {
     const len = chunk.length;
     let off = 0;
     if (carried > 0) {
-      off = Math.min(FRAME_BYTES - carried, len);
+      off = Math.min(frameBytes - carried, len);
       chunk.copy(carry, carried, 0, off);
       carried += off;
-      if (carried < FRAME_BYTES) return;
+      if (carried < frameBytes) return;
       carried = 0;
       if (!frame(carry, 0)) return;
     }
-    while (off + FRAME_BYTES <= len) {
+    while (off + frameBytes <= len) {
       if (!frame(chunk, off)) return;
-      off += FRAME_BYTES;
+      off += frameBytes;
     }
     if (off < len) {
       chunk.copy(carry, 0, off, len);
@@ -243,7 +250,7 @@ async function udsBatched(): Promise<number> {
     server.once('error', reject);
     server.listen(sockPath, () => resolve());
   });
-  const { child, exited } = forkChild(['uds', sockPath, String(MEASURE_MS)]);
+  const { child, exited } = forkChild(['uds', sockPath, String(MEASURE_MS), String(size), String(perWrite)]);
   // The writer reports how many frames it wrote; a writer that dies reports nothing (the
   // report's promise rejects on its exit) and its stream still ends with a plain EOF.
   const report = nextMessage(child, (m) => (typeof (m as { sent?: number })?.sent === 'number' ? (m as { sent: number }).sent : undefined));
@@ -255,7 +262,7 @@ async function udsBatched(): Promise<number> {
     if (count === 0 || t1 <= t0) throw new Error('the writer sent nothing');
     if (carried > 0) throw new Error(`stream ended inside a frame (${carried} bytes left)`);
     if (sum !== count * 0x61) throw new Error('payload bytes differ from what was written');
-    return toMps(count, t1 - t0);
+    return gbps ? ((count * size) / (t1 - t0)) * 1e-6 : toMps(count, t1 - t0);
   } finally {
     await reap(child, exited);
     for (const c of conns) c.destroy();
@@ -267,7 +274,13 @@ async function udsBatched(): Promise<number> {
 
 // ---- worker_threads postMessage ----------------------------------------------------------
 
-async function workerPostMessage(batch: number): Promise<number> {
+/**
+ * M messages/s of 64-byte strings posted one at a time or in arrays of `batch`; with
+ * `bytes`, GB/s of Uint8Arrays of that size posted one at a time.
+ */
+async function workerPostMessage(batch: number, bytes = 0): Promise<number> {
+  const size = bytes || MSG_BYTES;
+  const blob = bytes ? new Uint8Array(bytes).fill(0x61) : undefined;
   const worker = new Worker(WORKER_JS);
   let acked = 0;
   let wake: (() => void) | null = null;
@@ -307,7 +320,8 @@ async function workerPostMessage(batch: number): Promise<number> {
       let sent = 0;
       const t0 = performance.now();
       while (performance.now() - t0 < MEASURE_MS) {
-        if (batch === 1) for (let i = 0; i < ACK_EVERY; i++) worker.postMessage(MSG);
+        if (blob) for (let i = 0; i < ACK_EVERY; i++) worker.postMessage(blob);
+        else if (batch === 1) for (let i = 0; i < ACK_EVERY; i++) worker.postMessage(MSG);
         else for (let i = 0; i < ACK_EVERY; i += batch) worker.postMessage(arr);
         sent += ACK_EVERY;
         // At most two windows in flight: postMessage has no back-pressure of its own.
@@ -317,8 +331,8 @@ async function workerPostMessage(batch: number): Promise<number> {
       await until(() => final !== null);
       const ms = performance.now() - t0;
       const { count, sum } = final!;
-      if (count !== sent || sum !== sent * MSG_BYTES) throw new Error(`worker counted ${count} messages (${sum} bytes), ${sent} were sent`);
-      return toMps(count, ms);
+      if (count !== sent || sum !== sent * size) throw new Error(`worker counted ${count} messages (${sum} bytes), ${sent} were sent`);
+      return bytes ? (sum / ms) * 1e-6 : toMps(count, ms);
     })(), DEADLINE_MS, 'baseline.worker_postmessage');
   } finally {
     await worker.terminate();
@@ -388,6 +402,24 @@ export const benches: Bench[] = [
     baseline: 'baseline.child_process.msgs',
     what: 'worker_threads postMessage() of arrays of 32 64-byte strings, main thread -> worker (one process)',
     run: () => workerPostMessage(32),
+  },
+  {
+    name: 'baseline.child_process.bytes64k',
+    unit: 'GB/s',
+    what: 'child_process.fork IPC send() of 64 KiB strings, parent -> child',
+    run: () => childProcessSend(65536, 16, true),
+  },
+  {
+    name: 'baseline.uds.bytes64k',
+    unit: 'GB/s',
+    what: 'Unix domain socket between two processes, one length-prefixed 64 KiB frame per write(), reader parses frames',
+    run: () => udsBatched(65536, 1, true),
+  },
+  {
+    name: 'baseline.worker_postmessage.bytes64k',
+    unit: 'GB/s',
+    what: 'worker_threads postMessage() of a 64 KiB Uint8Array (structured clone: a copy), main thread -> worker',
+    run: () => workerPostMessage(1, 65536),
   },
   {
     name: 'baseline.worker_wake',

@@ -4,6 +4,8 @@
  * each beside its baseline (a figure measured in the same run), or as JSON:
  *   {"figures": [{"name", "value", "unit", "baseline"?}]}
  */
+import type { ChildProcess } from 'node:child_process';
+
 export interface Bench {
   /** Dotted name, e.g. "ring.spsc.burst32.xproc". */
   name: string;
@@ -26,6 +28,18 @@ export interface Bench {
    * child process or worker the run starts must be ended before the promise settles.
    */
   run(): Promise<number | Record<string, number>>;
+}
+
+/** Wait for child `c` to exit, killing it (SIGKILL) after `ms`. */
+export function exitOf(c: ChildProcess, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const t = setTimeout(() => c.kill('SIGKILL'), ms);
+    c.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }
 
 export interface Figure {

@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal, Ring, type RingOptions } from '../src/index.js';
-import { nodeArgs, type Bench } from './harness.js';
+import { exitOf, nodeArgs, type Bench } from './harness.js';
 import { CTL, CTL_BYTES } from './ring-child.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ring-child.js');
@@ -62,17 +62,6 @@ async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
     await Promise.all(inst.children.map((c) => exitOf(c, 3000)));
     eal.close();
   }
-}
-
-function exitOf(c: ChildProcess, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    const t = setTimeout(() => c.kill('SIGKILL'), ms);
-    c.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }
 
 function spawnChild(inst: Instance, lcore: number, role: string, opts: Record<string, string | number>): ChildProcess {

@@ -1,14 +1,14 @@
 /**
  * simple_mp's message round trip, primary → secondary → primary: this process is the
- * primary (it creates PRI_2_SEC, SEC_2_PRI and MSG_POOL as simple_mp does, writes a
- * message into a pool buffer, sends it and waits for it to come back); the secondary
- * (simple_mp-echo.js, on the other core) sends each message straight back. Reported as
- * p50/p99 in µs, with both sides polling (DPDK's way) and with both sleeping on the rings'
- * doorbells when idle (simple_mp's way: no CPU while nothing arrives).
+ * primary (it creates MSG_POOL and the channels PRI_2_SEC and SEC_2_PRI as simple_mp does,
+ * sends a message and waits for it to come back); the secondary (simple_mp-echo.js, on
+ * the other core) sends each message straight back. Reported as p50/p99 in µs, with both
+ * sides polling (tryReceive, DPDK's way) and with both awaiting `receive()` (simple_mp's
+ * way: asleep on the rings' doorbells, event loop free, no CPU while nothing arrives).
  */
 import { spawn } from 'node:child_process';
-import { Eal, Mempool, Ring } from '../src/index.js';
-import { MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, writeMessage } from '../src/apps/simple_mp/messages.js';
+import { Channel, Eal, PktmbufPool } from '../src/index.js';
+import { MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, encodeMessage } from '../src/apps/simple_mp/messages.js';
 import { nodeArgs, type Bench } from './harness.js';
 
 const ROUNDS = { spin: 20000, sleep: 2000 } as const;
@@ -23,9 +23,9 @@ async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number
   const child = spawn(process.execPath, nodeArgs([new URL('./simple_mp-echo.js', import.meta.url).pathname, '-l', '1', '--file-prefix', prefix, '--', mode, 'smpctl']), { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    const send = Ring.create(eal, PRI_2_SEC, { count: RING_SIZE });
-    const recv = Ring.create(eal, SEC_2_PRI, { count: RING_SIZE });
-    const pool = Mempool.create(eal, MSG_POOL, { count: POOL_SIZE, eltSize: MSG_SIZE, cacheSize: POOL_CACHE });
+    const pool = PktmbufPool.create(eal, MSG_POOL, { count: POOL_SIZE, cacheSize: POOL_CACHE, dataRoomSize: MSG_SIZE, headroom: 0 });
+    const tx = Channel.create(eal, PRI_2_SEC, { count: RING_SIZE, pool, maxMessage: MSG_SIZE }).sender();
+    const rx = Channel.create(eal, SEC_2_PRI, { count: RING_SIZE, pool, maxMessage: MSG_SIZE }).receiver();
     const ctl = eal.memzones.reserve('smpctl', 64).offset >>> 2;
     const i32 = eal.region.i32;
     const t0 = Date.now();
@@ -33,24 +33,21 @@ async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number
       if (Date.now() - t0 > 10000 || child.exitCode !== null) throw new Error('the echo process did not start');
       await new Promise((r) => setTimeout(r, 5));
     }
-    const msg = new TextEncoder().encode('hello_secondary');
-    const one = new Uint32Array(1);
-    const back = new Uint32Array(32);
+    const msg = encodeMessage('hello_secondary') as Uint8Array;
     const rounds = ROUNDS[mode];
     const samples = new Float64Array(rounds);
     for (let r = -100; r < rounds; r++) {
       if (mode === 'sleep') Atomics.wait(pause, 0, 0, PAUSE_MS);
-      if (pool.getBulk(one, 1) !== 1) throw new Error('MSG_POOL empty');
-      writeMessage(eal.region.u8, one[0]!, msg);
       const s = performance.now();
-      while (send.enqueueBulk(one, 1) === 0);
-      let n = 0;
-      if (mode === 'spin') while ((n = recv.dequeueBurst(back, 32)) === 0);
-      else while ((n = recv.waitDequeueBurst(back, 32, 100)) === 0);
+      if (tx.trySend(msg) !== 'sent') throw new Error('PRI_2_SEC refused a message');
+      if (mode === 'spin') while (rx.tryReceive().length === 0);
+      else while ((await rx.receive({ timeout: 100 })).length === 0);
       const e = performance.now();
-      pool.putBulk(back, n);
+      rx.release();
       if (r >= 0) samples[r] = (e - s) * 1000;
     }
+    tx.close();
+    rx.close();
     samples.sort();
     const name = `simple_mp.rtt.${mode}`;
     return { [`${name}.p50_us`]: samples[rounds >> 1]!, [`${name}.p99_us`]: samples[Math.floor(rounds * 0.99)]! };
@@ -65,5 +62,5 @@ async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number
 
 export const benches: Bench[] = [
   { name: 'simple_mp.rtt.spin', unit: 'us', what: 'simple_mp message round trip primary → secondary → primary, both polling (p50, p99)', run: () => roundTrips('spin') },
-  { name: 'simple_mp.rtt.sleep', unit: 'us', what: 'the same, each message sent after a 0.5 ms pause so both sides are asleep on the ring doorbells (p50, p99)', run: () => roundTrips('sleep') },
+  { name: 'simple_mp.rtt.sleep', unit: 'us', what: 'the same, each message sent after a 0.5 ms pause so both sides await receive() asleep on the ring doorbells (p50, p99)', run: () => roundTrips('sleep') },
 ];

@@ -27,7 +27,7 @@ export { type LcoreInfo } from './eal/lcore-table.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
-export { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions, type WaitOptions } from './ring/ring.js';
+export { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions, type WaitOptions, type RecordSizer } from './ring/ring.js';
 export { RingView, type RingEntry } from './ring/view.js';
 export { type ClaimInfo } from './ring/claims.js';
 export {
@@ -75,6 +75,9 @@ export {
 } from './ownership/hands.js';
 export { reclaimDead, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
 export { auditInstance, type InstanceAudit, type PoolAudit, type AuditOptions } from './ownership/audit.js';
+export { Channel, CHANNEL_NAMESIZE, type ChannelOptions } from './channel/channel.js';
+export { ChannelSender, type SendStatus, type SenderOptions } from './channel/sender.js';
+export { ChannelReceiver, MessageBatch, type ReceiverOptions } from './channel/receiver.js';
 
 // The built-in network drivers, registered with ethdev's registry when the package loads
 // (ethdev depends on no driver; the drivers depend on ethdev).

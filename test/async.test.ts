@@ -38,6 +38,16 @@ async function child(prefix: string, lcore: number, mode: string, kv: Record<str
   return JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
+/** Port 0 with one RX and one TX queue of `descriptors`, started. */
+function startPort(eal: Eal, pool: PktmbufPool, descriptors: number): EthDev {
+  const dev = EthDev.attach(eal);
+  dev.configure(0, { rxQueues: 1, txQueues: 1 });
+  dev.rxQueueSetup(0, 0, { descriptors, pool });
+  dev.txQueueSetup(0, 0, { descriptors });
+  dev.start(0);
+  return dev;
+}
+
 /** The ring's waiter count of one side (its doorbell line): what a leaked waiter would leave. */
 function waiters(eal: Eal, ring: Ring, enq: boolean): number {
   return eal.region.u32[(ring.offset + (enq ? RING.NF_WAITERS : RING.NE_WAITERS)) >>> 2]!;
@@ -175,11 +185,7 @@ test('for await over a ring yields its bursts in order, one view per burst size;
 test('RX queues: a ring-backed queue is awaited on its doorbell; rxBursts yields what another process injects; close() ends a wait', () =>
   withEal(async (eal, p) => {
     const pool = PktmbufPool.create(eal, 'pkts', { count: 1023, cacheSize: 32 });
-    const dev = EthDev.attach(eal);
-    dev.configure(0, { rxQueues: 1, txQueues: 1 });
-    dev.rxQueueSetup(0, 0, { descriptors: 256, pool });
-    dev.txQueueSetup(0, 0, { descriptors: 256 });
-    dev.start(0);
+    const dev = startPort(eal, pool, 256);
     const h = new Uint32Array(32);
     assert.equal(await dev.rxBurstAsync(0, 0, h, 32, { timeout: 30 }), 0);
     const inj = child(p, L + 1, 'inject', { port: 0, pool: 'pkts', count: 40 });
@@ -213,11 +219,7 @@ test('RX queues without a wake-up source (net_pcap) are awaited on a timer: pack
     w.close();
     await withEal(async (eal) => {
       const pool = PktmbufPool.create(eal, 'pkts', { count: 255 });
-      const dev = EthDev.attach(eal);
-      dev.configure(0, { rxQueues: 1, txQueues: 1 });
-      dev.rxQueueSetup(0, 0, { descriptors: 64, pool });
-      dev.txQueueSetup(0, 0, { descriptors: 64 });
-      dev.start(0);
+      const dev = startPort(eal, pool, 64);
       const h = new Uint32Array(32);
       let got = 0;
       for await (const b of dev.rxBursts(0, 0, h, { timeout: 100 })) {

@@ -17,7 +17,7 @@
 import { MpdkError } from '../eal/errors.js';
 import { INTR_DOWN, INTR_NONE, INTR_PENDING } from '../eal/idle.js';
 import { whenReadable } from '../native/libc.js';
-import { deadlineOf, type WaitOptions } from '../ring/doorbell-async.js';
+import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
 import type { Ring } from '../ring/ring.js';
 import type { RxQueue } from './driver.js';
 
@@ -25,26 +25,6 @@ import type { RxQueue } from './driver.js';
 const WAKE_MAX_MS = 100;
 /** Longest timed sleep of a queue with no wake-up source. */
 const BACKOFF_MAX_MS = 8;
-
-/** A timer that resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-function nap(ms: number, signal: AbortSignal | undefined, alsoWhen?: Promise<void>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    alsoWhen?.then(() => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
-}
 
 /** The async waits of one bound RX queue. */
 export class RxWaiter {
@@ -87,7 +67,7 @@ export class RxWaiter {
       const watch = arm >= 0 ? whenReadable(arm) : undefined;
       try {
         const ms = arm >= 0 || arm === INTR_DOWN ? WAKE_MAX_MS : backoff;
-        await nap(Math.min(left, ms), signal, watch?.ready);
+        await sleepFor(Math.min(left, ms), signal, watch?.ready);
       } finally {
         watch?.cancel();
         this.q.intrDisarm?.();

@@ -207,6 +207,33 @@ export function attempt(ring: AsyncBurst, op: number, objs: Uint32Array, n: numb
   }
 }
 
+/**
+ * A timer for the waits of the layers above that have no doorbell (a pool's buffers, an RX
+ * queue without a wake-up source): resolves after `ms`, or as soon as `orWhen` settles;
+ * rejects with the signal's reason when it aborts first.
+ */
+export function sleepFor(ms: number, signal: AbortSignal | undefined, orWhen?: Promise<void>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      done();
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      done();
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    orWhen?.then(() => {
+      done();
+      resolve();
+    });
+  });
+}
+
 /** The deadline (performance.now() ms) of `opts.timeout`; EINVAL for a bad one. */
 export function deadlineOf(opts: WaitOptions | undefined): number {
   const t = opts?.timeout;

@@ -14,7 +14,8 @@
  *   who calls what
  *   producer  enqueue / enqueueBulk / enqueueBurst (+ sp / mp variants), waitEnqueueBurst;
  *             enqueueBurstAsync / enqueueBulkAsync (await room: back-pressure)
- *   consumer  dequeue / dequeueBulk / dequeueBurst (+ sc / mc variants), waitDequeueBurst;
+ *   consumer  dequeue / dequeueBulk / dequeueBurst (+ sc / mc variants), waitDequeueBurst,
+ *             dequeueRecords (whole runs of handles, a channel's messages);
  *             dequeueBurstAsync, `for await (const burst of ring.bursts(handles))`
  *   anyone    count, freeCount, full, empty, highWater, dump, describe (RingView)
  *   the handle's user  close() / [Symbol.dispose]: ends this handle's pending async waits
@@ -98,6 +99,34 @@ function hookStop(): void {
   process.stderr.write('MPDK_TEST_HOOK ring-claim reached\n');
   const sab = new Int32Array(new SharedArrayBuffer(4));
   for (;;) Atomics.wait(sab, 0, 0, 1000);
+}
+
+/**
+ * The length of a record (`dequeueRecords`): how many consecutive handles, from the one
+ * given, one enqueue published together (1 for a lone handle). Read from what the handle
+ * names (a channel's message header): it may be called with a stale or damaged value, so
+ * it must not throw; anything below 1 is taken as 1.
+ */
+export interface RecordSizer {
+  recordLength(first: number): number;
+}
+
+/**
+ * How many handles from `head` on make whole records that fit `n`: walks the published
+ * slots [head, head + entries) record by record. A record longer than `n`, or one not
+ * wholly published (only a damaged sizer or ring can say so), is taken as far as it fits
+ * when it comes first, so a dequeue always moves something when entries are there.
+ */
+function recordSpan(slots: Uint32Array, mask: number, head: number, entries: number, n: number, sizer: RecordSizer): number {
+  let m = 0;
+  while (m < entries) {
+    const first = slots[(head + m) & mask]!;
+    let k = first === RING_EMPTY ? 1 : sizer.recordLength(first);
+    if (!(k >= 1)) k = 1;
+    if (m + k > n || m + k > entries) return m > 0 ? m : Math.min(n, entries);
+    m += k;
+  }
+  return m;
 }
 
 /**
@@ -385,18 +414,30 @@ export class Ring extends RingView {
   /** Dequeue n handles or none (per the creation flags). Returns n or 0 — or fewer than n
    *  when EMPTY slots left by a dead producer were dropped (see `holesSkipped`). */
   dequeueBulk(objs: Uint32Array, n: number): number {
-    return this.flags & RING_F_SC_DEQ ? this.scDeq(objs, n, true) : this.mcDeq(objs, n, true);
+    return this.flags & RING_F_SC_DEQ ? this.scDeq(objs, n, true, null) : this.mcDeq(objs, n, true, null);
   }
 
   /** Dequeue up to n handles. Returns how many were written to objs. */
   dequeueBurst(objs: Uint32Array, n: number): number {
-    return this.flags & RING_F_SC_DEQ ? this.scDeq(objs, n, false) : this.mcDeq(objs, n, false);
+    return this.flags & RING_F_SC_DEQ ? this.scDeq(objs, n, false, null) : this.mcDeq(objs, n, false, null);
   }
 
-  mcDequeueBulk(objs: Uint32Array, n: number): number { return this.mcDeq(objs, n, true); }
-  scDequeueBulk(objs: Uint32Array, n: number): number { return this.scDeq(objs, n, true); }
-  mcDequeueBurst(objs: Uint32Array, n: number): number { return this.mcDeq(objs, n, false); }
-  scDequeueBurst(objs: Uint32Array, n: number): number { return this.scDeq(objs, n, false); }
+  mcDequeueBulk(objs: Uint32Array, n: number): number { return this.mcDeq(objs, n, true, null); }
+  scDequeueBulk(objs: Uint32Array, n: number): number { return this.scDeq(objs, n, true, null); }
+  mcDequeueBurst(objs: Uint32Array, n: number): number { return this.mcDeq(objs, n, false, null); }
+  scDequeueBurst(objs: Uint32Array, n: number): number { return this.scDeq(objs, n, false, null); }
+
+  /**
+   * Dequeue a burst of whole RECORDS: runs of handles that one enqueue published together
+   * (a bulk enqueue of a message's buffers), the length of each told by
+   * `sizer.recordLength(first handle)`. Takes as many whole records as fit n handles, so
+   * several consumers never split one between them (the head moves by whole records, one
+   * CAS per burst). Returns how many handles were written to objs (EMPTY holes of a dead
+   * producer count as records of one and are dropped, as by dequeueBurst).
+   */
+  dequeueRecords(objs: Uint32Array, n: number, sizer: RecordSizer): number {
+    return this.flags & RING_F_SC_DEQ ? this.scDeq(objs, n, false, sizer) : this.mcDeq(objs, n, false, sizer);
+  }
 
   /** Dequeue one handle; -1 when empty. */
   dequeue(): number {
@@ -408,7 +449,11 @@ export class Ring extends RingView {
     }
   }
 
-  private scDeq(objs: Uint32Array, n: number, bulk: boolean): number {
+  /**
+   * Single consumer: see the file header. `sizer` (dequeueRecords): the count is that of
+   * the whole records that fit n (recordSpan), not n.
+   */
+  private scDeq(objs: Uint32Array, n: number, bulk: boolean, sizer: RecordSizer | null): number {
     const h = this.h;
     const cap = this.capacity;
     const head = h[RING.CONS_HEAD >>> 2]!; // plain: this consumer is the only writer
@@ -420,8 +465,9 @@ export class Ring extends RingView {
       entries = (pt - head) >>> 0;
       if (entries > this.hw) this.noteHigh(entries);
     }
-    if (n > entries) {
-      if (bulk || entries === 0) {
+    if (sizer !== null) n = recordSpan(this.slots, this.mask, head, entries, n, sizer);
+    if (n > entries || n === 0) {
+      if (bulk || entries === 0 || n === 0) {
         this.deqMark = head;
         return 0;
       }
@@ -436,7 +482,14 @@ export class Ring extends RingView {
     return this.cHoles === 0 ? n : this.dropHoles(objs, n);
   }
 
-  private mcDeq(objs: Uint32Array, n: number, bulk: boolean): number {
+  /**
+   * Multi consumer: DPDK's CAS on the head, with a claim record (file header). `sizer`
+   * (dequeueRecords): the count is that of the whole records at the head we try that fit n
+   * (recordSpan). Reading those slots before the CAS is safe: [head, prod tail) is
+   * published, and if another consumer moved the head meanwhile (producers may then have
+   * rewritten them) the CAS fails and the walk is redone at the new head.
+   */
+  private mcDeq(objs: Uint32Array, n: number, bulk: boolean, sizer: RecordSizer | null): number {
     const h = this.h;
     const cap = this.capacity;
     const rec = this.rec + (RING.CLAIM_CONS >>> 2);
@@ -457,9 +510,9 @@ export class Ring extends RingView {
         }
         if (entries > this.hw) this.noteHigh(entries);
       }
-      m = n;
-      if (m > entries) {
-        if (bulk || entries === 0) {
+      m = sizer === null ? n : recordSpan(this.slots, this.mask, head, entries, n, sizer);
+      if (m > entries || m === 0) {
+        if (bulk || entries === 0 || m === 0) {
           h[rec + (RING.C_STATE >>> 2)] = IDLE; // a failed CAS may have left CLAIMING
           this.deqMark = head;
           return 0;

@@ -1,7 +1,8 @@
 /**
  * simple_mp: the guide's basic multi-process example. Two processes (a primary and a
  * secondary, each with at least two lcores) send each other text messages through two
- * named rings and a shared message pool:
+ * channels (the library's Channel: a named ring of buffers, DPDK's PRI_2_SEC / SEC_2_PRI)
+ * over a shared message pool (MSG_POOL):
  *
  *   mpdk simple_mp -l 0-1 --proc-type=primary      (or auto, or no --proc-type)
  *   mpdk simple_mp -l 2-3 --proc-type=secondary    (or auto)
@@ -12,8 +13,10 @@
  * after a new primary). quit, Ctrl-C and Ctrl-D release the lcores; the last process out
  * removes the instance's files.
  */
-import { stderrLogger, Cmdline, Eal, Mempool, MpdkError, Ring, UsageError, parseArgs, remoteLaunch, type ProgramSpec } from '../../index.js';
-import { MSG_MAX, MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, writeMessage } from './messages.js';
+import {
+  stderrLogger, Channel, Cmdline, Eal, MpdkError, PktmbufPool, UsageError, parseArgs, reclaimDead, remoteLaunch, type ChannelSender, type ProgramSpec,
+} from '../../index.js';
+import { MSG_MAX, MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, encodeMessage } from './messages.js';
 import type { ReceiverArg } from './receiver.js';
 
 export const spec: ProgramSpec = {
@@ -30,41 +33,36 @@ export async function main(argv: string[]): Promise<number> {
   if (opts!.lcores.length < 2) throw new UsageError(`simple_mp needs at least 2 lcores (one runs the prompt, one receives); give e.g. -l 0-1`);
   const { eal } = Eal.init(argv, { name: 'simple_mp', logger: stderrLogger, handleSignals: true });
 
-  let sendRing: Ring;
-  let recvRing: Ring;
-  let pool: Mempool;
+  // The primary's send channel is the secondary's receive channel, and the other way round.
+  const sendName = eal.isPrimary ? PRI_2_SEC : SEC_2_PRI;
+  const recvName = eal.isPrimary ? SEC_2_PRI : PRI_2_SEC;
+  let tx: ChannelSender;
   try {
+    // A predecessor killed with messages in hand: its buffers go back first.
+    reclaimDead(eal);
     if (eal.isPrimary && !eal.adopted) {
-      sendRing = Ring.create(eal, PRI_2_SEC, { count: RING_SIZE });
-      recvRing = Ring.create(eal, SEC_2_PRI, { count: RING_SIZE });
-      pool = Mempool.create(eal, MSG_POOL, { count: POOL_SIZE, eltSize: MSG_SIZE, cacheSize: POOL_CACHE });
-    } else {
-      const find = <T>(what: string, fn: () => T): T => {
-        try {
-          return fn();
-        } catch (e) {
-          if (e instanceof MpdkError && e.code === 'ENOENT') {
-            throw new MpdkError('ENOENT', `cannot find the ${what} of instance '${eal.filePrefix}': its primary is not simple_mp (start the primary with 'mpdk simple_mp --proc-type=primary')`);
-          }
-          throw e;
-        }
-      };
-      // The primary's send ring is our receive ring, and the other way round.
-      const primarySide = eal.isPrimary;
-      recvRing = find(`ring ${primarySide ? SEC_2_PRI : PRI_2_SEC}`, () => Ring.lookup(eal, primarySide ? SEC_2_PRI : PRI_2_SEC));
-      sendRing = find(`ring ${primarySide ? PRI_2_SEC : SEC_2_PRI}`, () => Ring.lookup(eal, primarySide ? PRI_2_SEC : SEC_2_PRI));
-      pool = find(`mempool ${MSG_POOL}`, () => Mempool.lookup(eal, MSG_POOL));
+      const pool = PktmbufPool.create(eal, MSG_POOL, { count: POOL_SIZE, cacheSize: POOL_CACHE, dataRoomSize: MSG_SIZE, headroom: 0 });
+      Channel.create(eal, PRI_2_SEC, { count: RING_SIZE, pool, maxMessage: MSG_SIZE });
+      Channel.create(eal, SEC_2_PRI, { count: RING_SIZE, pool, maxMessage: MSG_SIZE });
+    }
+    try {
+      Channel.lookup(eal, recvName);
+      tx = Channel.lookup(eal, sendName).sender();
+    } catch (e) {
+      if (e instanceof MpdkError && e.code === 'ENOENT') {
+        throw new MpdkError('ENOENT', `cannot find the channels ${PRI_2_SEC} and ${SEC_2_PRI} of instance '${eal.filePrefix}': its primary is not simple_mp (start the primary with 'mpdk simple_mp --proc-type=primary')`);
+      }
+      throw e;
     }
   } catch (e) {
     eal.close();
     throw e;
   }
 
-  const stopWord = new SharedArrayBuffer(4);
   const cmd = new Cmdline({ prompt: 'simple_mp > ', input: process.stdin, output: process.stdout, commands: [] });
   const recvLcore = eal.workerLcores[0]!;
   let quitting = false;
-  const job = remoteLaunch(eal, recvLcore, new URL('./receiver.js', import.meta.url), { recvRing: recvRing.name, pool: MSG_POOL, stop: stopWord } satisfies ReceiverArg, {
+  const job = remoteLaunch(eal, recvLcore, new URL('./receiver.js', import.meta.url), { recv: recvName } satisfies ReceiverArg, {
     onMessage: (m) => {
       const msg = m as { started?: number; lcore?: number; texts?: string[] };
       if (msg.started !== undefined) {
@@ -75,32 +73,25 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
 
-  const encoder = new TextEncoder();
-  const one = new Uint32Array(1);
   const send = (text: string): void => {
-    const bytes = encoder.encode(text);
-    if (bytes.length > MSG_MAX) {
-      cmd.print(`message not sent: it is ${bytes.length} bytes, and a ${MSG_POOL} buffer holds at most ${MSG_MAX}`);
+    const msg = encodeMessage(text);
+    if (typeof msg === 'number') {
+      cmd.print(`message not sent: it is ${msg} bytes, and a ${MSG_POOL} buffer holds at most ${MSG_MAX}`);
       return;
     }
-    if (pool.getBulk(one, 1) === 0) {
-      cmd.print(`message not sent: ${MSG_POOL} is empty (all ${POOL_SIZE} buffers are in use; is the other process receiving?)`);
-      return;
-    }
-    writeMessage(eal.region.u8, one[0]!, bytes);
-    if (sendRing.enqueueBulk(one, 1) === 0) {
-      pool.putBulk(one, 1);
-      cmd.print(`message not sent: ring ${sendRing.name} is full (${sendRing.count()} waiting; is the other process receiving?)`);
-    }
+    const st = tx.trySend(msg);
+    if (st === 'no-buffers') cmd.print(`message not sent: ${MSG_POOL} is empty (all ${POOL_SIZE} buffers are in use; is the other process receiving?)`);
+    else if (st === 'no-room') cmd.print(`message not sent: ring ${sendName} is full (${tx.channel.waiting()} waiting; is the other process receiving?)`);
   };
 
   const quit = async (code: number): Promise<never> => {
     if (!quitting) {
       quitting = true;
-      Atomics.store(new Int32Array(stopWord), 0, 1);
+      job.post('stop');
       await Promise.race([job.done.catch(() => 0), new Promise((r) => setTimeout(r, 1000))]);
       await job.terminate();
       cmd.close();
+      tx.close();
       eal.close();
     }
     process.exit(code);

@@ -2,11 +2,11 @@
  * simple_mp's shared objects and message format, used by both sides and the receiver lcore.
  *
  * Objects (created by the primary, looked up by the secondary, names as in DPDK's example):
- *   PRI_2_SEC  ring: the primary sends on it, the secondary receives from it
- *   SEC_2_PRI  ring: the other way
- *   MSG_POOL   mempool of MSG_SIZE-byte buffers
- * A message is its UTF-8 bytes, NUL-terminated, in one MSG_POOL buffer (DPDK's example
- * copies a C string into a 64-byte element); a longer one is refused, never cut.
+ *   PRI_2_SEC  channel (its ring has the same name): the primary sends, the secondary receives
+ *   SEC_2_PRI  channel: the other way
+ *   MSG_POOL   the packet-buffer pool both channels take their MSG_SIZE-byte buffers from
+ * A message is, as in DPDK's example, a C string: its UTF-8 bytes and a NUL, in one MSG_POOL
+ * buffer (so at most MSG_MAX bytes of text); a longer one is refused, never cut.
  */
 export const PRI_2_SEC = 'PRI_2_SEC';
 export const SEC_2_PRI = 'SEC_2_PRI';
@@ -18,15 +18,20 @@ export const MSG_SIZE = 64;
 /** Longest message in bytes (one byte is the terminating NUL). */
 export const MSG_MAX = MSG_SIZE - 1;
 
-/** Write `bytes` NUL-terminated at `off` of `u8`. The caller checked the length. */
-export function writeMessage(u8: Uint8Array, off: number, bytes: Uint8Array): void {
-  u8.set(bytes, off);
-  u8[off + bytes.length] = 0;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** `text` as a message (its bytes and a NUL), or its byte length when that is over MSG_MAX. */
+export function encodeMessage(text: string): Uint8Array | number {
+  const bytes = encoder.encode(text);
+  if (bytes.length > MSG_MAX) return bytes.length;
+  const msg = new Uint8Array(bytes.length + 1);
+  msg.set(bytes);
+  return msg;
 }
 
-export function readMessage(u8: Uint8Array, off: number): string {
-  let end = off;
-  const stop = off + MSG_MAX;
-  while (end < stop && u8[end] !== 0) end++;
-  return Buffer.from(u8.buffer, u8.byteOffset + off, end - off).toString('utf8');
+/** The text of a message (up to its NUL). */
+export function decodeMessage(msg: Uint8Array): string {
+  const end = msg.indexOf(0);
+  return decoder.decode(end < 0 ? msg : msg.subarray(0, end));
 }

@@ -1,0 +1,242 @@
+/**
+ * Channel: a named queue of byte messages between any processes of an instance (simple_mp's
+ * pattern made reusable): a ring of packet-buffer handles and the pool the buffers come
+ * from. A message of up to one buffer's data room is one buffer; a longer one (up to
+ * `maxMessage`) is several, enqueued together and dequeued together as one RECORD
+ * (Ring.dequeueRecords), so any number of senders and receivers never see half a message.
+ *
+ *   who calls what
+ *   any process        Channel.create (one process, once), Channel.lookup, free, describe
+ *   a sending thread   channel.sender() -> ChannelSender: trySend / send / sendMany,
+ *                      sendAsync (awaits room and buffers) (sender.ts)
+ *   a receiving thread channel.receiver() -> ChannelReceiver: tryReceive, receive (await),
+ *                      for await (const batch of receiver): zero-copy views, valid until
+ *                      the batch is released (receiver.ts)
+ *
+ * Shared memory: memzone "CH_<name>" (CH below, written once by the creator, MAGIC last),
+ * the ring "RG_<name>" (made by Ring.create) and a pool: the channel's own "<name>" (memzone
+ * MP_<name>) or one given to create, shared by several channels (simple_mp's MSG_POOL).
+ * A message in the ring:
+ *
+ *   handle        mbuf fields (mbuf.ts)                         written by the sender, before
+ *   first         SEQN = k (its buffers), PKT_LEN = its bytes,    the bulk enqueue that publishes
+ *                 DATA_LEN = the bytes in this buffer             all k at once (R1)
+ *   2nd .. k-th   SEQN = 0, DATA_LEN (PKT_LEN = DATA_LEN)
+ *
+ * SEQN is DPDK's mbuf field "free for applications": the channel is the application of
+ * its buffers. Every buffer is at every instant in the pool, in the ring, or in the
+ * ownership record (ownership/hands.ts) of the thread that holds it, sender or receiver;
+ * a process killed at any instruction is undone by reclaimDead (records, ring claims) and
+ * `mpdk audit` accounts for every buffer.
+ */
+import type { Eal } from '../eal/eal.js';
+import { MpdkError } from '../eal/errors.js';
+import { awaitCreated, checkName } from '../eal/memzone.js';
+import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
+import { Mempool } from '../mempool/mempool.js';
+import { MBUF_DEFAULT_BUF_SIZE, PktmbufPool } from '../mbuf/mbuf.js';
+import { Ring } from '../ring/ring.js';
+import { HANDS_MAX_CAP } from '../ownership/hands.js';
+import { ChannelReceiver, type ReceiverOptions } from './receiver.js';
+import { ChannelSender, type SenderOptions } from './sender.js';
+
+/** The channel header (memzone CH_<name>): byte offsets. Written once by the creator; MAGIC last (release). */
+export const CH = {
+  MAGIC: 0, // u32 CH_MAGIC; 0 once freed
+  VERSION: 4, // u32
+  RING: 8, // u32 region offset of the ring
+  POOL: 12, // u32 region offset of the pool's header
+  MAX_MESSAGE: 16, // u32 longest message, bytes
+  FLAGS: 20, // u32 CHF_*
+  CREATOR: 24, // i32 pid
+  BYTES: 64,
+} as const;
+export const CH_MAGIC = 0x4c4e4843; // 'CHNL'
+export const CH_VERSION = 1;
+export const CH_MZ_PREFIX = 'CH_';
+/** The pool was made by the channel (free() frees it too). */
+const CHF_OWN_POOL = 1;
+/** Longest channel name: "RG_" + name must fit a memzone name. */
+export const CHANNEL_NAMESIZE = 27;
+
+/** What a channel is made with (`Channel.create`). Every field is optional. */
+export interface ChannelOptions {
+  /** Slots of the channel's ring: buffers in flight, a power of two from 2 (holds count − 1). Default 1024. */
+  count?: number;
+  /**
+   * The pool the buffers come from, when several channels share one (default: a pool of
+   * the channel's own, named as the channel). Its buffers' data room (less headroom) is
+   * the largest message that takes one buffer.
+   */
+  pool?: PktmbufPool;
+  /** The channel's own pool: buffers (default 2 × count − 1). */
+  buffers?: number;
+  /** The channel's own pool: bytes of data per buffer, 1 to 65535 (default 2048). */
+  bufferSize?: number;
+  /** The channel's own pool: buffers cached per lcore (default min(256, buffers / 1.5)). */
+  cacheSize?: number;
+  /**
+   * Longest message in bytes: a longer one is refused (EINVAL). Its buffers must fit the
+   * ring at once. Default 64 KiB, or as many buffers as the ring holds if that is less.
+   */
+  maxMessage?: number;
+  /** Only one thread ever sends (the ring is single-producer). Default false. */
+  singleSender?: boolean;
+  /** Only one thread ever receives (the ring is single-consumer). Default false. */
+  singleReceiver?: boolean;
+}
+
+/** Bytes of data in each buffer of `pool` (its data room less its headroom). */
+export function segmentBytes(pool: PktmbufPool): number {
+  return pool.dataRoomSize - pool.headroom(pool.mp.eltStart);
+}
+
+export class Channel {
+  readonly eal: Eal;
+  readonly name: string;
+  /** The ring the messages' buffers travel through. */
+  readonly ring: Ring;
+  /** The pool the buffers come from. */
+  readonly pool: PktmbufPool;
+  /** Longest message, in bytes. */
+  readonly maxMessage: number;
+  /** Bytes of data per buffer: a message longer than this takes several. */
+  readonly segmentBytes: number;
+  /** Buffers of the longest message. */
+  readonly maxSegments: number;
+  /** Region offset of the channel header. */
+  readonly header: number;
+
+  private constructor(eal: Eal, name: string, header: number, ring: Ring, pool: PktmbufPool, maxMessage: number) {
+    this.eal = eal;
+    this.name = name;
+    this.header = header;
+    this.ring = ring;
+    this.pool = pool;
+    this.maxMessage = maxMessage;
+    this.segmentBytes = segmentBytes(pool);
+    this.maxSegments = Math.max(1, Math.ceil(maxMessage / this.segmentBytes));
+  }
+
+  /**
+   * Create channel `name` (e.g. `Channel.create(eal, 'jobs', { maxMessage: 4096 })`):
+   * its ring, its pool unless one is given, and its header, which `lookup` finds from any
+   * process. EINVAL for bad options (naming them), EEXIST for a taken name, ENOSPC when the
+   * region is full; a refusal leaves nothing behind.
+   */
+  static create(eal: Eal, name: string, opts: ChannelOptions = {}): Channel {
+    checkName(name, 'channel name', CHANNEL_NAMESIZE);
+    if (opts === null || typeof opts !== 'object') throw new MpdkError('EINVAL', `channel '${name}': options must be an object, not ${String(opts)}`);
+    if (eal.memzones.tryLookup(CH_MZ_PREFIX + name)) throw new MpdkError('EEXIST', `a channel named '${name}' already exists in instance '${eal.filePrefix}': look it up (Channel.lookup) or choose another name`);
+    const count = opts.count ?? 1024;
+    const made: (() => void)[] = [];
+    try {
+      let pool = opts.pool;
+      let flags = 0;
+      if (pool === undefined) {
+        const buffers = opts.buffers ?? 2 * count - 1;
+        const bufferSize = opts.bufferSize ?? MBUF_DEFAULT_BUF_SIZE - 128;
+        if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 0xffff) throw new MpdkError('EINVAL', `channel '${name}': bufferSize ${bufferSize} must be 1 to 65535 bytes`);
+        const cacheSize = opts.cacheSize ?? Math.min(256, Math.floor(buffers / 1.5));
+        pool = PktmbufPool.create(eal, name, { count: buffers, cacheSize, dataRoomSize: bufferSize, headroom: 0 });
+        const own = pool;
+        made.push(() => own.freePool());
+        flags |= CHF_OWN_POOL;
+      } else if (!(pool instanceof PktmbufPool)) {
+        throw new MpdkError('EINVAL', `channel '${name}': pool must be a PktmbufPool`);
+      }
+      const seg = segmentBytes(pool);
+      if (seg < 1) throw new MpdkError('EINVAL', `channel '${name}': the buffers of pool '${pool.name}' have no room for data (data room ${pool.dataRoomSize} bytes, all headroom)`);
+      const ring = Ring.create(eal, name, { count, singleProducer: opts.singleSender, singleConsumer: opts.singleReceiver });
+      made.push(() => ring.free());
+      const maxMessage = opts.maxMessage ?? Math.min(65536, seg * Math.min(ring.capacity, HANDS_MAX_CAP));
+      const segs = Math.ceil(maxMessage / seg);
+      if (!Number.isInteger(maxMessage) || maxMessage < 1 || maxMessage > 0xffffffff) throw new MpdkError('EINVAL', `channel '${name}': maxMessage ${maxMessage} must be a whole number of bytes ≥ 1`);
+      if (segs > ring.capacity || segs > HANDS_MAX_CAP) {
+        throw new MpdkError('EINVAL', `channel '${name}': a message of maxMessage ${maxMessage} bytes takes ${segs} buffers of ${seg} bytes, more than the ring holds at once (${Math.min(ring.capacity, HANDS_MAX_CAP)}); use larger buffers, a larger count or a smaller maxMessage`);
+      }
+      const mz = eal.memzones.reserve(CH_MZ_PREFIX + name, CH.BYTES, 64);
+      const r = eal.region;
+      const w = (f: number, v: number): void => {
+        r.u32[(mz.offset + f) >>> 2] = v;
+      };
+      w(CH.VERSION, CH_VERSION);
+      w(CH.RING, ring.offset);
+      w(CH.POOL, pool.mp.header);
+      w(CH.MAX_MESSAGE, maxMessage);
+      w(CH.FLAGS, flags);
+      r.i32[(mz.offset + CH.CREATOR) >>> 2] = process.pid;
+      r.storeRelease(mz.offset + CH.MAGIC, CH_MAGIC); // lookup finds it from here on
+      return new Channel(eal, name, mz.offset, ring, pool, maxMessage);
+    } catch (e) {
+      for (const undo of made.reverse()) undo();
+      throw e;
+    }
+  }
+
+  /** Find channel `name`: ENOENT when there is none (naming it), EPROTO when its header is damaged. */
+  static lookup(eal: Eal, name: string): Channel {
+    checkName(name, 'channel name', CHANNEL_NAMESIZE);
+    const mz = eal.memzones.tryLookup(CH_MZ_PREFIX + name);
+    if (!mz) throw new MpdkError('ENOENT', `no channel named '${name}' in instance '${eal.filePrefix}': create it first (Channel.create) or check the name and --file-prefix`);
+    const r = eal.region;
+    awaitCreated(mz, () => r.loadAcquire(mz.offset + CH.MAGIC) === CH_MAGIC, `channel '${name}'`);
+    const version = r.u32At(mz.offset + CH.VERSION);
+    if (version !== CH_VERSION) throw new MpdkError('EPROTO', `channel '${name}' has layout version ${version}, this code reads ${CH_VERSION}: run the same mpdk in every process`);
+    const ring = Ring.attach(eal, r.u32At(mz.offset + CH.RING));
+    const pool = PktmbufPool.lookup(eal, Mempool.attachAt(eal, r.u32At(mz.offset + CH.POOL)).name);
+    const maxMessage = r.u32At(mz.offset + CH.MAX_MESSAGE);
+    if (maxMessage < 1 || Math.ceil(maxMessage / segmentBytes(pool)) > Math.min(ring.capacity, HANDS_MAX_CAP)) {
+      throw new MpdkError('EPROTO', `channel '${name}' is damaged (maxMessage ${maxMessage} with ${segmentBytes(pool)}-byte buffers and a ring of ${ring.capacity}): recreate it`);
+    }
+    return new Channel(eal, name, mz.offset, ring, pool, maxMessage);
+  }
+
+  /** This thread's sending end (an ownership record of its own; close it when done). */
+  sender(opts?: SenderOptions): ChannelSender {
+    return new ChannelSender(this, opts);
+  }
+
+  /** This thread's receiving end (an ownership record of its own; close it when done). */
+  receiver(opts?: ReceiverOptions): ChannelReceiver {
+    return new ChannelReceiver(this, opts);
+  }
+
+  /** Messages' buffers waiting in the ring now (a momentary value). */
+  waiting(): number {
+    return this.ring.count();
+  }
+
+  /**
+   * Remove the channel: its header, its ring, and its pool if it made one. Every process
+   * must be done with it (held messages' buffers of its own pool become invalid).
+   */
+  free(): void {
+    const r = this.eal.region;
+    const own = (r.u32At(this.header + CH.FLAGS) & CHF_OWN_POOL) !== 0;
+    r.storeRelease(this.header + CH.MAGIC, 0);
+    this.eal.memzones.free(CH_MZ_PREFIX + this.name);
+    this.ring.free();
+    if (own) this.pool.freePool();
+  }
+
+  describe(): ObjectDescription {
+    return {
+      kind: 'channel', name: this.name, ring: this.ring.name, pool: this.pool.name, maxMessage: this.maxMessage,
+      segmentBytes: this.segmentBytes, waiting: this.ring.count(),
+    };
+  }
+}
+
+registerDescriber('channel', (eal) => {
+  const out: ObjectDescription[] = [];
+  for (const mz of eal.memzones.list()) {
+    if (!mz.name.startsWith(CH_MZ_PREFIX) || eal.region.loadAcquire(mz.offset + CH.MAGIC) !== CH_MAGIC) continue;
+    try {
+      out.push(Channel.lookup(eal, mz.name.slice(CH_MZ_PREFIX.length)).describe());
+    } catch (e) {
+      out.push({ kind: 'channel', name: mz.name.slice(CH_MZ_PREFIX.length), error: (e as Error).message });
+    }
+  }
+  return out;
+});

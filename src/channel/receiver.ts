@@ -1,0 +1,296 @@
+/**
+ * The receiving end of a channel, for one thread (channel.ts): takes whole messages off the
+ * ring (Ring.dequeueRecords: a message's buffers never split between receivers) into its
+ * ownership record, and shows them as a MessageBatch of zero-copy views into the shared
+ * buffers, valid until the batch is released (explicitly, or by the next receive).
+ *
+ *   step                                          the ownership record (Hands, one array)
+ *   receive: dequeue whole records into it        a RECEIVING window, exact on the ring's
+ *                                                 claim line (MC) or tail (SC), then HELD
+ *   the batch's views are read                    HELD: the buffers are this thread's
+ *   release: the buffers go back to the pool      a FREEING window, then empty
+ *
+ * A receiver killed while it holds a batch loses nothing: reclaimDead returns its buffers.
+ * A message whose framing is wrong (only a damaged region makes one) is not shown; its
+ * buffers are released with the batch and counted in `damaged`.
+ */
+import { MpdkError } from '../eal/errors.js';
+import type { RxQueue } from '../ethdev/driver.js';
+import { Mbufs } from '../mbuf/mbuf.js';
+import { Hands, HANDS_MAX_CAP, type Source } from '../ownership/hands.js';
+import { deadlineOf, type WaitOptions } from '../ring/doorbell-async.js';
+import type { RecordSizer, Ring } from '../ring/ring.js';
+import type { Channel } from './channel.js';
+
+/** What a receiver is opened with (`channel.receiver()`). */
+export interface ReceiverOptions {
+  /** Most buffers one batch holds; at least the longest message's. Default max(256, its buffers). */
+  batchBuffers?: number;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The ring as a receive source of whole messages: dequeueRecords sized by the first
+ * buffer's segment count, or a plain dequeueBurst when every message is one buffer
+ * (maxSegments 1: every record is one handle). Handles a wait behind a dead receiver's
+ * claim recovered (the ring's repair hands them to us: reclaimedPending) go back to the
+ * pool here, once.
+ */
+class RecordQueue implements RxQueue, RecordSizer {
+  private readonly single: boolean;
+
+  constructor(private readonly ring: Ring, private readonly mbufs: Mbufs, private readonly maxSegs: number) {
+    this.single = maxSegs === 1;
+  }
+
+  recordLength(first: number): number {
+    const k = this.mbufs.seqn(first);
+    return k > this.maxSegs ? this.maxSegs : k;
+  }
+
+  rxBurst(handles: Uint32Array, n: number): number {
+    const k = this.single ? this.ring.dequeueBurst(handles, n) : this.ring.dequeueRecords(handles, n, this);
+    if (this.ring.reclaimedPending !== 0) {
+      const x = this.ring.repair().reclaimed;
+      if (x.length > 0) this.mbufs.freeBulk(Uint32Array.from(x), x.length);
+    }
+    return k;
+  }
+}
+
+/**
+ * The messages one receive took: `length` messages, each `size(i)` bytes, readable as
+ * zero-copy views (`bytes(i)`, `segments(i)`) or copied out (`copyTo`, `text`). Views are
+ * of the shared buffers: valid until `release()` or the receiver's next receive, after
+ * which the buffers carry other messages. One object per receiver, reused.
+ */
+export class MessageBatch {
+  /** Messages in the batch. */
+  length = 0;
+  /** The region's bytes: `u8[dataOffset(i) + j]` is byte j of a one-buffer message i (no allocation). */
+  readonly u8: Uint8Array;
+  private readonly mbufs: Mbufs;
+  private readonly buffer: ArrayBuffer;
+  /** First buffer index (in `handles`) and buffer count of each message. */
+  private readonly first: Uint32Array;
+  private readonly segs: Uint32Array;
+  private handles: Uint32Array;
+  private readonly onRelease: () => void;
+
+  /** Made by ChannelReceiver. */
+  constructor(mbufs: Mbufs, capacity: number, handles: Uint32Array, onRelease: () => void) {
+    this.mbufs = mbufs;
+    this.u8 = mbufs.u8;
+    this.buffer = mbufs.region.buffer;
+    this.first = new Uint32Array(capacity);
+    this.segs = new Uint32Array(capacity);
+    this.handles = handles;
+    this.onRelease = onRelease;
+  }
+
+  /** Frame the messages of handles[0..n): returns how many buffers had a wrong framing (skipped). */
+  parse(handles: Uint32Array, n: number, maxSegs: number): number {
+    const m = this.mbufs;
+    this.handles = handles;
+    let count = 0;
+    let bad = 0;
+    for (let i = 0; i < n; ) {
+      const k = m.seqn(handles[i]!);
+      if (k < 1 || k > maxSegs || i + k > n) {
+        bad++;
+        i++;
+        continue;
+      }
+      this.first[count] = i;
+      this.segs[count] = k;
+      count++;
+      i += k;
+    }
+    this.length = count;
+    return bad;
+  }
+
+  private check(i: number): void {
+    if (!(i >= 0 && i < this.length)) throw new RangeError(`message ${i} of a batch of ${this.length}`);
+  }
+
+  /** Bytes of message i. */
+  size(i: number): number {
+    this.check(i);
+    return this.mbufs.pktLen(this.handles[this.first[i]!]!);
+  }
+
+  /** Buffers message i takes (1 unless it is longer than one buffer). */
+  segmentCount(i: number): number {
+    this.check(i);
+    return this.segs[i]!;
+  }
+
+  /** Region offset of message i's first byte (its first buffer's data): with `u8`, access without allocation. */
+  dataOffset(i: number): number {
+    this.check(i);
+    return this.mbufs.dataOffset(this.handles[this.first[i]!]!);
+  }
+
+  /**
+   * Message i's bytes: a zero-copy view of the shared buffer when it is one buffer (every
+   * message up to the channel's segmentBytes); a copy joining its buffers otherwise.
+   */
+  bytes(i: number): Uint8Array {
+    this.check(i);
+    const h = this.handles[this.first[i]!]!;
+    if (this.segs[i] === 1) return new Uint8Array(this.buffer, this.mbufs.dataOffset(h), this.mbufs.dataLen(h));
+    const out = new Uint8Array(this.mbufs.pktLen(h));
+    this.copyTo(i, out);
+    return out;
+  }
+
+  /** Zero-copy views of message i's buffers, in order (one view for a one-buffer message). */
+  segments(i: number): Uint8Array[] {
+    this.check(i);
+    const out: Uint8Array[] = [];
+    const f = this.first[i]!;
+    for (let s = 0; s < this.segs[i]!; s++) {
+      const h = this.handles[f + s]!;
+      out.push(new Uint8Array(this.buffer, this.mbufs.dataOffset(h), this.mbufs.dataLen(h)));
+    }
+    return out;
+  }
+
+  /** Copy message i into dst from `at` on; returns its size. RangeError when dst is too short. */
+  copyTo(i: number, dst: Uint8Array, at = 0): number {
+    this.check(i);
+    const f = this.first[i]!;
+    const total = this.mbufs.pktLen(this.handles[f]!);
+    if (at + total > dst.length) throw new RangeError(`message ${i} is ${total} bytes: it does not fit at ${at} of ${dst.length}`);
+    let o = at;
+    for (let s = 0; s < this.segs[i]!; s++) {
+      const h = this.handles[f + s]!;
+      const off = this.mbufs.dataOffset(h);
+      const len = this.mbufs.dataLen(h);
+      dst.set(this.u8.subarray(off, off + len), o);
+      o += len;
+    }
+    return total;
+  }
+
+  /** Message i decoded as UTF-8. */
+  text(i: number): string {
+    this.check(i);
+    return decoder.decode(this.bytes(i));
+  }
+
+  /** Each message's bytes (as `bytes(i)`), in order. */
+  *[Symbol.iterator](): IterableIterator<Uint8Array> {
+    for (let i = 0; i < this.length; i++) yield this.bytes(i);
+  }
+
+  /** Give the buffers back to the pool: every view of this batch is invalid from here on. */
+  release(): void {
+    this.onRelease();
+  }
+}
+
+export class ChannelReceiver implements AsyncIterable<MessageBatch> {
+  readonly channel: Channel;
+  /** Buffers of messages whose framing was wrong (damaged memory), dropped. */
+  damaged = 0;
+  /** Most buffers one batch holds. */
+  readonly capacity: number;
+  private readonly hands: Hands;
+  private readonly src: Source;
+  private readonly batch: MessageBatch;
+  private closed = false;
+  /** Aborts pending receives at close(). */
+  private closer: AbortController | undefined;
+
+  /** Use `channel.receiver()`. */
+  constructor(channel: Channel, opts: ReceiverOptions = {}) {
+    this.channel = channel;
+    const cap = opts.batchBuffers ?? Math.min(HANDS_MAX_CAP, Math.max(256, channel.maxSegments));
+    if (!Number.isInteger(cap) || cap < channel.maxSegments || cap > HANDS_MAX_CAP) {
+      throw new MpdkError('EINVAL', `channel '${channel.name}': batchBuffers ${cap} must be from ${channel.maxSegments} (the longest message's buffers) to ${HANDS_MAX_CAP}`);
+    }
+    this.capacity = cap;
+    const mbufs = new Mbufs(channel.eal);
+    this.hands = Hands.open(channel.eal, `ch_rx:${channel.name}`, 1, cap);
+    this.src = this.hands.sourceOf(new RecordQueue(channel.ring, mbufs, channel.maxSegments), channel.ring);
+    this.batch = new MessageBatch(mbufs, cap, this.hands.array(0), () => this.release());
+  }
+
+  /**
+   * Take what messages are there now (as many whole messages as `capacity` buffers hold),
+   * releasing the previous batch first. The batch's `length` is 0 when there were none.
+   */
+  tryReceive(): MessageBatch {
+    if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this receiver was closed`);
+    this.release();
+    const n = this.hands.rx(0, this.src, this.capacity);
+    this.damaged += this.batch.parse(this.hands.array(0), n, this.channel.maxSegments);
+    return this.batch;
+  }
+
+  /**
+   * Wait for messages without blocking the event loop (the ring's doorbell: no CPU while
+   * none come), then take them as tryReceive. Resolves the batch; its `length` is 0 when
+   * `opts.timeout` ms passed first. Rejects with the signal's reason on abort, an
+   * AbortError when the receiver is closed.
+   */
+  async receive(opts?: WaitOptions): Promise<MessageBatch> {
+    const deadline = deadlineOf(opts);
+    for (;;) {
+      const b = this.tryReceive();
+      if (b.length > 0) return b;
+      const left = deadline - performance.now();
+      if (left <= 0) return b;
+      this.closer ??= new AbortController();
+      const signal = opts?.signal ? AbortSignal.any([opts.signal, this.closer.signal]) : this.closer.signal;
+      await this.channel.ring.whenNotEmpty({ signal, timeout: Math.min(left, 2 ** 31 - 1) });
+    }
+  }
+
+  /**
+   * The batches as they come, for `for await (const batch of receiver.messages())`: each
+   * step releases the previous batch. Ends after `opts.timeout` ms without a message;
+   * throws the abort reason when `opts.signal` aborts or the receiver is closed.
+   */
+  async *messages(opts?: WaitOptions): AsyncGenerator<MessageBatch, void, undefined> {
+    try {
+      for (;;) {
+        const b = await this.receive(opts);
+        if (b.length === 0) return;
+        yield b;
+      }
+    } finally {
+      if (!this.closed) this.release();
+    }
+  }
+
+  /** `messages()`: `for await (const batch of receiver)`. */
+  [Symbol.asyncIterator](): AsyncGenerator<MessageBatch, void, undefined> {
+    return this.messages();
+  }
+
+  /** Give the current batch's buffers back to the pool (its views become invalid). Idempotent. */
+  release(): void {
+    if (this.hands.count(0) > 0) this.hands.free(0);
+    this.batch.length = 0;
+  }
+
+  /** Release the batch, end pending receives (AbortError) and free the ownership record. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.release();
+    this.closed = true;
+    const c = this.closer;
+    this.closer = undefined;
+    c?.abort(new DOMException(`channel '${this.channel.name}': the receiver was closed`, 'AbortError'));
+    this.hands.close();
+  }
+
+  /** `close()`: `using rx = channel.receiver()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The sending end of a channel, for one thread (channel.ts): copies each message into
+ * buffers of the channel's pool and enqueues them, a message's buffers (or a batch's) in
+ * one bulk enqueue, so a receiver sees all of a message or none of it.
+ *
+ *   step (per call, whatever the batch)          the ownership record (Hands, one array)
+ *   room check: ring.freeCount() ≥ buffers       —
+ *   alloc the buffers (all or nothing)           a POOL_GET window, then HELD
+ *   copy the bytes, write the framing fields     HELD: the buffers are ours
+ *   enqueueBulk (one CAS or store, one bell)     a SENDING window: exact on the ring's claim
+ *                                                line / tail, then empty
+ *   the ring refused (a race for its room)       the buffers go back to the pool
+ *
+ * A sender killed at any instruction leaves its buffers in its record, in the ring, or
+ * half-claimed on the ring: reclaimDead (in any live process) returns them, the ring's
+ * repair fills a half-written claim with EMPTY (receivers drop those).
+ */
+import { MpdkError } from '../eal/errors.js';
+import { Mbufs } from '../mbuf/mbuf.js';
+import { Hands, HANDS_MAX_CAP, type Sink } from '../ownership/hands.js';
+import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
+import type { Channel } from './channel.js';
+
+/** How a send went: sent, or not sent and why (nothing was sent). */
+export type SendStatus = 'sent' | 'no-room' | 'no-buffers';
+
+/** What a sender is opened with (`channel.sender()`). */
+export interface SenderOptions {
+  /** Most buffers one call sends (a batch's): from the longest message's to what the ring holds. Default max(256, the longest message's), within the ring. */
+  batchBuffers?: number;
+}
+
+const encoder = new TextEncoder();
+
+export class ChannelSender {
+  readonly channel: Channel;
+  private readonly hands: Hands;
+  private readonly sink: Sink;
+  private readonly mbufs: Mbufs;
+  private readonly u8: Uint8Array;
+  private readonly segBytes: number;
+  /** Most buffers one call may send. */
+  readonly capacity: number;
+  private readonly one: Uint8Array[] = [new Uint8Array(0)];
+  private closed = false;
+
+  /** Use `channel.sender()`. */
+  constructor(channel: Channel, opts: SenderOptions = {}) {
+    this.channel = channel;
+    const most = Math.min(HANDS_MAX_CAP, channel.ring.capacity);
+    const cap = opts.batchBuffers ?? Math.min(most, Math.max(256, channel.maxSegments));
+    if (!Number.isInteger(cap) || cap < channel.maxSegments || cap > most) {
+      throw new MpdkError('EINVAL', `channel '${channel.name}': batchBuffers ${cap} must be from ${channel.maxSegments} (the longest message's buffers) to ${most} (what the ring holds at once)`);
+    }
+    this.capacity = cap;
+    this.hands = Hands.open(channel.eal, `ch_tx:${channel.name}`, 1, this.capacity);
+    this.sink = this.hands.sink(channel.ring, true);
+    this.mbufs = new Mbufs(channel.eal);
+    this.u8 = channel.eal.region.u8;
+    this.segBytes = channel.segmentBytes;
+  }
+
+  /** Buffers a message of `len` bytes takes (EINVAL beyond maxMessage). */
+  private segmentsOf(len: number): number {
+    if (len > this.channel.maxMessage) {
+      throw new MpdkError('EINVAL', `channel '${this.channel.name}': a message of ${len} bytes is longer than its maxMessage (${this.channel.maxMessage})`);
+    }
+    return len <= this.segBytes ? 1 : Math.ceil(len / this.segBytes);
+  }
+
+  /** Send one message (bytes, or a string as UTF-8) now, or nothing: 'sent', 'no-room' (the ring is full) or 'no-buffers' (the pool is empty). */
+  trySend(msg: Uint8Array | string): SendStatus {
+    this.one[0] = typeof msg === 'string' ? encoder.encode(msg) : msg;
+    return this.trySendMany(this.one, 1);
+  }
+
+  /** `trySend(msg) === 'sent'`. */
+  send(msg: Uint8Array | string): boolean {
+    return this.trySend(msg) === 'sent';
+  }
+
+  /**
+   * Send msgs[0..n) now, all in one bulk enqueue, or none of them (the status says why).
+   * One room check, one pool get, one enqueue per call: a batch of small messages costs
+   * little more than one. EINVAL for a message over maxMessage or a batch over `capacity` buffers.
+   */
+  trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
+    if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed`);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += this.segmentsOf(msgs[i]!.length);
+    if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
+    if (this.channel.ring.freeCount() < total) return 'no-room';
+    const hands = this.hands;
+    if (hands.alloc(0, this.channel.pool, total) !== total) return 'no-buffers';
+    this.frame(hands.array(0), msgs, n);
+    if (hands.tx(0, this.sink) === total) return 'sent';
+    hands.free(0); // another sender took the room first
+    return 'no-room';
+  }
+
+  /** Copy msgs[0..n) into the buffers arr[0..) and write their framing fields (channel.ts). */
+  private frame(arr: Uint32Array, msgs: readonly Uint8Array[], n: number): void {
+    const m = this.mbufs;
+    const u8 = this.u8;
+    const seg = this.segBytes;
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const msg = msgs[i]!;
+      const len = msg.length;
+      if (len <= seg) {
+        const h = arr[j++]!;
+        if (len > 0) u8.set(msg, m.dataOffset(h));
+        m.setDataLen(h, len);
+        m.setPktLen(h, len);
+        m.setSeqn(h, 1);
+        continue;
+      }
+      const k = Math.ceil(len / seg);
+      for (let s = 0, pos = 0; s < k; s++, pos += seg) {
+        const h = arr[j++]!;
+        const part = Math.min(seg, len - pos);
+        u8.set(msg.subarray(pos, pos + part), m.dataOffset(h));
+        m.setDataLen(h, part);
+        m.setPktLen(h, s === 0 ? len : part);
+        m.setSeqn(h, s === 0 ? k : 0);
+      }
+    }
+  }
+
+  /**
+   * Send one message, waiting without blocking the event loop while the ring is full (its
+   * doorbell) or the pool is empty (a short timer): resolves true once sent, false when
+   * `opts.timeout` ms pass first (nothing sent); rejects with the signal's reason on abort.
+   */
+  sendAsync(msg: Uint8Array | string, opts?: WaitOptions): Promise<boolean> {
+    return this.sendManyAsync([typeof msg === 'string' ? encoder.encode(msg) : msg], 1, opts);
+  }
+
+  /** `trySendMany`, waiting as `sendAsync` until all of msgs[0..n) can go at once. */
+  async sendManyAsync(msgs: readonly Uint8Array[], n = msgs.length, opts?: WaitOptions): Promise<boolean> {
+    const deadline = deadlineOf(opts);
+    const signal = opts?.signal;
+    let backoff = 1;
+    for (;;) {
+      const st = this.trySendMany(msgs, n);
+      if (st === 'sent') return true;
+      signal?.throwIfAborted();
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      if (st === 'no-room') {
+        let total = 0;
+        for (let i = 0; i < n; i++) total += this.segmentsOf(msgs[i]!.length);
+        await this.channel.ring.whenRoom(total, { signal, timeout: Math.min(left, 2 ** 31 - 1) });
+      } else {
+        await sleepFor(Math.min(left, backoff), signal); // buffers come back when receivers release theirs
+        backoff = Math.min(backoff * 2, 8);
+      }
+    }
+  }
+
+  /** Free the ownership record (it holds nothing between calls). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hands.close();
+  }
+
+  /** `close()`: `using tx = channel.sender()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Channels (issue 17): byte messages between processes of an instance, one buffer or
+ * chained, zero-copy for the receiver, async both ways, and the rings' crash guarantees:
+ * a sender or receiver killed with -9 loses no buffer (reclaimDead returns what it held,
+ * `mpdk audit` finds nothing leaked) and no receiver ever sees half a message.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Channel, Eal, PktmbufPool, reclaimDead, type EalConfig } from '../src/index.js';
+import { check, message, tally } from './channel-child.js';
+import { leftovers, reapAll, refused, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+
+const CHILD = 'dist/test/channel-child.js';
+/** The test process's lcore (beyond this machine's CPUs: not pinned); children take L+1 ... */
+const L = 70;
+
+after(reapAll);
+
+async function withEal(fn: (eal: Eal, prefix: string) => Promise<void>, more: Partial<EalConfig> = {}): Promise<void> {
+  const p = uniquePrefix('ch');
+  const eal = Eal.init({ lcores: [L], filePrefix: p, memoryMiB: 128, ...more });
+  try {
+    await fn(eal, p);
+  } finally {
+    eal.close();
+  }
+  assert.deepEqual(leftovers(p), []);
+}
+
+function childArgs(prefix: string, lcore: number, mode: string, kv: Record<string, string | number>): string[] {
+  return ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'warning', '--', mode, ...Object.entries(kv).map(([k, v]) => `${k}=${v}`)];
+}
+
+/** Run a child to its end; resolves its last JSON line. */
+async function child(prefix: string, lcore: number, mode: string, kv: Record<string, string | number>): Promise<Record<string, number>> {
+  const r = await run(CHILD, childArgs(prefix, lcore, mode, kv), 60000);
+  assert.equal(r.code, 0, `channel-child ${mode}: ${r.err}`);
+  return JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+/** `mpdk audit` of the instance, from another process: every pool's buffers accounted for. */
+async function audit(prefix: string): Promise<{ pools: { name: string; leaked: number; duplicates: number; heldByDead: number; inPool: number; inCaches: number; inRings: number; heldByLive: number }[] }> {
+  const r = await run('mpdk', ['audit', '--file-prefix', prefix, '--json', '--settle', '5']);
+  assert.equal(r.code, 0, `mpdk audit: ${r.out}${r.err}`);
+  return JSON.parse(r.out);
+}
+
+test('messages of every size up to maxMessage cross between processes whole and in order; a longer one is refused', () =>
+  withEal(async (eal, p) => {
+    const ch = Channel.create(eal, 'c', { count: 256, bufferSize: 1024, maxMessage: 70_000 });
+    assert.equal(ch.segmentBytes, 1024);
+    assert.equal(ch.maxSegments, 69);
+    const sizes = [12, 13, 1000, 1024, 1025, 2048, 5000, 65_536, 70_000];
+    const N = 300;
+    const sender = child(p, L + 1, 'send', { name: 'c', id: 7, sizes: sizes.join(','), count: N, batch: 3 });
+    using rx = ch.receiver();
+    let next = 0;
+    for await (const batch of rx.messages({ timeout: 20_000 })) {
+      for (let i = 0; i < batch.length; i++) {
+        const size = sizes[next % sizes.length]!;
+        assert.equal(batch.size(i), size);
+        assert.equal(batch.segmentCount(i), Math.ceil(size / 1024));
+        const segs = batch.segments(i);
+        assert.deepEqual(segs.map((s) => s.length).reduce((a, b) => a + b, 0), size);
+        assert.ok(segs.every((s) => s.buffer === eal.region.buffer), 'segments are views of the shared region');
+        assert.deepEqual(check(batch.bytes(i)), { id: 7, seq: next });
+        next++;
+      }
+      if (next === N) break;
+    }
+    assert.equal(next, N);
+    assert.deepEqual(await sender, { sent: N });
+    assert.equal(rx.damaged, 0);
+    // Small messages, strings, the empty message; a longer one is refused and takes nothing.
+    using tx = ch.sender();
+    const free = ch.pool.available();
+    refused('EINVAL', () => tx.trySend(new Uint8Array(70_001)), /a message of 70001 bytes is longer than its maxMessage \(70000\)/);
+    assert.equal(ch.pool.available(), free);
+    assert.equal(tx.trySend('héllo ✓'), 'sent');
+    assert.equal(tx.send(new Uint8Array(0)), true);
+    assert.equal(tx.send(Uint8Array.of(1, 2, 3)), true);
+    const b = rx.tryReceive();
+    assert.equal(b.length, 3);
+    assert.equal(b.text(0), 'héllo ✓');
+    assert.equal(b.size(1), 0);
+    assert.deepEqual([...b.bytes(2)], [1, 2, 3]);
+    b.release();
+    assert.equal(ch.pool.inUse(), 0, 'every buffer back in the pool');
+    const info = await run('mpdk', ['info', '--file-prefix', p, '--json']);
+    const desc = (JSON.parse(info.out) as { objects: { kind: string; name: string; maxMessage?: number }[] }).objects.find((o) => o.kind === 'channel');
+    assert.deepEqual([desc?.name, desc?.maxMessage], ['c', 70_000]);
+  }));
+
+test('a receiver reads the shared buffers themselves, until it releases them', () =>
+  withEal(async (eal) => {
+    const pool = PktmbufPool.create(eal, 'shared', { count: 63, cacheSize: 8, dataRoomSize: 64, headroom: 0 });
+    const a = Channel.create(eal, 'a', { count: 16, pool, maxMessage: 64 });
+    const b = Channel.create(eal, 'b', { count: 16, pool, maxMessage: 64 });
+    refused('EEXIST', () => Channel.create(eal, 'a', { pool }), /already exists/);
+    refused('EINVAL', () => Channel.create(eal, 'z', { count: 4, pool, maxMessage: 1000 }), /takes 16 buffers of 64 bytes, more than the ring holds at once \(3\)/);
+    refused('ENOENT', () => Channel.lookup(eal, 'nope'), /no channel named 'nope'/);
+    using tx = a.sender();
+    using rx = Channel.lookup(eal, 'a').receiver();
+    assert.equal(tx.trySend('one'), 'sent');
+    assert.equal(tx.trySend('two'), 'sent');
+    const batch = rx.tryReceive();
+    assert.equal(batch.length, 2);
+    const view = batch.bytes(0);
+    assert.equal(view.buffer, eal.region.buffer, 'a zero-copy view');
+    assert.equal(batch.u8[batch.dataOffset(1)], 't'.charCodeAt(0));
+    assert.equal(pool.inUse(), 2, 'held by the receiver while the batch lives');
+    batch.release();
+    assert.equal(pool.inUse(), 0);
+    assert.equal(rx.tryReceive().length, 0);
+    // Two channels over one pool; a full ring says so, an empty pool says so.
+    using tb = b.sender();
+    for (let i = 0; i < 15; i++) assert.equal(tb.trySend(`m${i}`), 'sent');
+    assert.equal(tb.trySend('full'), 'no-room');
+    const other = PktmbufPool.create(eal, 'tiny', { count: 2, dataRoomSize: 64, headroom: 0 });
+    const c = Channel.create(eal, 'c', { count: 16, pool: other, maxMessage: 64 });
+    using tc = c.sender();
+    assert.equal(tc.trySendMany([new Uint8Array(1), new Uint8Array(1), new Uint8Array(1)]), 'no-buffers');
+    assert.equal(other.inUse(), 0, 'a refused batch takes no buffer');
+    using rb = b.receiver();
+    assert.equal(rb.tryReceive().length, 15);
+    rb.release();
+    assert.equal(pool.inUse(), 0);
+  }));
+
+test('async: a receive waits for a message and a send for room, without CPU; timeout and AbortSignal end them; close() ends a receive', () =>
+  withEal(async (eal) => {
+    const ch = Channel.create(eal, 'q', { count: 8, bufferSize: 256 }); // holds 7 buffers
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    const t0 = performance.now();
+    assert.equal((await rx.receive({ timeout: 50 })).length, 0);
+    assert.ok(performance.now() - t0 >= 45);
+    const got = rx.receive();
+    const cpu0 = process.cpuUsage();
+    await sleep(300);
+    const cpu = process.cpuUsage(cpu0);
+    assert.ok(cpu.user + cpu.system < 60_000, `an idle receive used ${(cpu.user + cpu.system) / 1000} ms of CPU in 300 ms`);
+    assert.equal(await tx.sendAsync('wake up'), true);
+    assert.equal((await got).text(0), 'wake up');
+    rx.release();
+    for (let i = 0; i < 7; i++) assert.equal(tx.send(`f${i}`), true);
+    assert.equal(await tx.sendAsync('late', { timeout: 30 }), false, 'the ring stayed full');
+    const ac = new AbortController();
+    const blocked = tx.sendAsync('blocked', { signal: ac.signal });
+    ac.abort(new Error('gave up'));
+    await assert.rejects(blocked, /gave up/);
+    const room = tx.sendAsync('room');
+    await sleep(20);
+    assert.equal(rx.tryReceive().length, 7);
+    assert.equal(await room, true, 'a receive made room for the waiting sender');
+    rx.release();
+    assert.equal(rx.tryReceive().text(0), 'room');
+    rx.release();
+    const pending = rx.receive();
+    await sleep(10);
+    rx.close();
+    await assert.rejects(pending, { name: 'AbortError' });
+    assert.equal(ch.pool.inUse(), 0);
+  }));
+
+test('two senders and two receivers in four processes: every message arrives exactly once and whole', () =>
+  withEal(async (eal, p) => {
+    Channel.create(eal, 'mm', { count: 512, bufferSize: 512, maxMessage: 2048 });
+    const N = 3000;
+    const sizes = '12,500,512,513,1100,2048';
+    const rx = [child(p, L + 3, 'recv', { name: 'mm', idle: 1500 }), child(p, L + 4, 'recv', { name: 'mm', idle: 1500 })];
+    await sleep(300);
+    const tx = [child(p, L + 1, 'send', { name: 'mm', id: 1, sizes, count: N, batch: 4 }), child(p, L + 2, 'send', { name: 'mm', id: 2, sizes, count: N, batch: 1 })];
+    assert.deepEqual(await Promise.all(tx), [{ sent: N }, { sent: N }]);
+    const [a, b] = await Promise.all(rx);
+    assert.equal(a!.bad + b!.bad + a!.damaged + b!.damaged, 0, 'no receiver saw a broken or partial message');
+    assert.equal(a!.received + b!.received, 2 * N);
+    const want = { sum: 0, xor: 0 };
+    for (const id of [1, 2]) {
+      for (let s = 0; s < N; s++) {
+        want.sum += s + id * 1_000_000;
+        want.xor = (want.xor ^ ((id << 24) | s)) >>> 0;
+      }
+    }
+    assert.equal(a!.sum + b!.sum, want.sum, 'each message once: the sums of (id, seq) match');
+    assert.equal((a!.xor ^ b!.xor) >>> 0, want.xor);
+    assert.ok(a!.received > 0 && b!.received > 0, `both receivers took messages (${a!.received}, ${b!.received})`);
+  }));
+
+test('a sender killed with -9 mid-stream loses no buffer and no receiver sees half a message; mpdk audit finds nothing leaked', () =>
+  withEal(async (eal, p) => {
+    const ch = Channel.create(eal, 's', { count: 1024, bufferSize: 256, maxMessage: 1024 });
+    using rx = ch.receiver();
+    const t = { received: 0, bad: 0, sum: 0, xor: 0, bytes: 0 };
+    let kills = 0;
+    for (const delay of [150, 230, 310]) {
+      const s: Child = spawnNode(CHILD, childArgs(p, L + 1, 'stream', { name: 's', id: kills + 1, sizes: '200,700,1024', batch: 5 }));
+      await s.waitFor(/"streaming":true/, 20_000);
+      // Receive while it streams, so that the kill finds it mid-flow.
+      const end = performance.now() + delay;
+      while (performance.now() < end) tally(await rx.receive({ timeout: 50 }), t);
+      s.proc.kill('SIGKILL');
+      await s.exited;
+      kills++;
+      const rep = reclaimDead(eal);
+      assert.ok(rep.processes.length === 1, 'the dead sender was found');
+      for (;;) {
+        const b = await rx.receive({ timeout: 100 });
+        if (b.length === 0) break;
+        tally(b, t);
+      }
+      rx.release();
+      assert.equal(t.bad + rx.damaged, 0, 'every message received was whole');
+      assert.equal(ch.pool.inUse(), 0, `after kill ${kills}: every buffer back in the pool`);
+      const a = await audit(p);
+      const pool = a.pools.find((x) => x.name === 's')!;
+      assert.deepEqual([pool.leaked, pool.duplicates, pool.heldByDead], [0, 0, 0]);
+    }
+    assert.ok(t.received > 0);
+  }));
+
+test('a receiver killed with -9 while it holds messages loses no buffer; the channel works on', () =>
+  withEal(async (eal, p) => {
+    const ch = Channel.create(eal, 'h', { count: 256, bufferSize: 128, maxMessage: 512 });
+    using tx = ch.sender();
+    const msgs = Array.from({ length: 20 }, (_, i) => message(9, i, i % 2 ? 500 : 100));
+    assert.equal(tx.trySendMany(msgs), 'sent');
+    const holder = spawnNode(CHILD, childArgs(p, L + 1, 'hold', { name: 'h' }));
+    await holder.waitFor(/"holding":20/, 20_000);
+    assert.equal(ch.pool.inUse(), 20 * 0 + msgs.reduce((n, m) => n + Math.ceil(m.length / 128), 0), 'the holder has every buffer');
+    holder.proc.kill('SIGKILL');
+    await holder.exited;
+    let a = await audit(p);
+    assert.ok(a.pools.find((x) => x.name === 'h')!.heldByDead > 0, 'the audit sees what the dead receiver held');
+    const rep = reclaimDead(eal);
+    assert.equal(rep.processes.length, 1);
+    assert.equal(ch.pool.inUse(), 0, 'reclaimDead returned every buffer');
+    a = await audit(p);
+    assert.deepEqual(a.pools.map((x) => [x.name, x.leaked, x.duplicates, x.heldByDead]), [['h', 0, 0, 0]]);
+    // The channel works on: a new receiver gets new messages.
+    assert.equal(tx.trySend(message(9, 99, 300)), 'sent');
+    using rx = ch.receiver();
+    const b = await rx.receive({ timeout: 2000 });
+    assert.deepEqual(check(b.bytes(0)), { id: 9, seq: 99 });
+  }));
