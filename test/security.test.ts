@@ -171,9 +171,11 @@ test('rx_pcap= a FIFO is refused at once (the primary never blocks); tx_pcap= an
     assert.match(tx.err, /out\.pcap: is a symbolic link \(a symbolic link to .*victimA owned by uid 65534\); mpdk does not follow links/);
     assert.deepEqual(leftovers(p), []);
     // dumpcap opens -w the same way (checked before it attaches: no instance needed).
-    const { PcapWriter } = await import('../src/index.js');
+    const { PcapWriter, PcapngWriter } = await import('../src/index.js');
     assert.throws(() => PcapWriter.open(link), /is a symbolic link/);
     assert.throws(() => PcapWriter.open(fifo), /FIFO/);
+    assert.throws(() => PcapngWriter.open(link), /is a symbolic link/);
+    assert.throws(() => PcapngWriter.open(fifo), /FIFO/);
     assert.equal(fs.readFileSync(v.fileA, 'utf8'), 'precious A\n');
   } finally {
     removeInstance(p);

@@ -4,7 +4,7 @@
  */
 export type ErrorCode =
   | 'ENOENT' | 'EEXIST' | 'ENOSPC' | 'EINVAL' | 'EBUSY' | 'ENOMEM' | 'ETIMEDOUT'
-  | 'EACCES' | 'ENODEV' | 'EPERM' | 'ESRCH' | 'EPROTO' | 'ENOBUFS' | 'EIO';
+  | 'EACCES' | 'ENODEV' | 'EPERM' | 'ESRCH' | 'EPROTO' | 'ENOBUFS' | 'EIO' | 'EPIPE';
 
 export class MpdkError extends Error {
   readonly code: ErrorCode;
