@@ -9,6 +9,10 @@
  *                          drained in the same process every 8 bursts), with
  *   dumpcap.tap_armed.tap_ns   ns the tap spent per captured packet (its own TAP_NS counter)
  *   dumpcap.tap_armed.drop_pct packets the capture dropped (ring full)
+ *   dumpcap.tap_filter_reject  RX captured with a filter that rejects every packet (run by
+ *                          the queue's owner; nothing copied), with .tap_ns per packet
+ *   dumpcap.tap_filter_accept  RX captured with a filter that accepts every packet, then
+ *                          copied as tap_armed, with .tap_ns per packet
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,6 +51,20 @@ export const benches: Bench[] = [
     run: async () => {
       const m = await measure();
       return { 'dumpcap.tap_armed': m.armed!, 'dumpcap.tap_armed.tap_ns': m.tapNs!, 'dumpcap.tap_armed.drop_pct': m.dropPct! };
+    },
+  },
+  {
+    name: 'dumpcap.tap_filter_reject', unit: 'Mpps', baseline: 'dumpcap.notap', what: "RX captured with -f 'udp port 53' rejecting every packet: the filter only (+ .tap_ns per packet)",
+    run: async () => {
+      const m = await measure();
+      return { 'dumpcap.tap_filter_reject': m.reject!, 'dumpcap.tap_filter_reject.tap_ns': m.rejectNs! };
+    },
+  },
+  {
+    name: 'dumpcap.tap_filter_accept', unit: 'Mpps', baseline: 'dumpcap.notap', what: "RX captured with -f 'len >= 14' accepting every packet, then copied (+ .tap_ns per packet)",
+    run: async () => {
+      const m = await measure();
+      return { 'dumpcap.tap_filter_accept': m.accept!, 'dumpcap.tap_filter_accept.tap_ns': m.acceptNs! };
     },
   },
 ];

@@ -40,9 +40,16 @@ export {
 } from './mbuf/mbuf.js';
 export { toeplitz, ToeplitzTable, PacketHasher, Reta, RSS_KEY_DEFAULT, RSS_KEY_SYMMETRIC, RSS_KEY_LEN, RSS_HF, RETA_SIZE_DEFAULT } from './net/rss.js';
 export {
-  PcapWriter, PcapReader, PcapRecord, PCAP, PCAP_REC, PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC, LINKTYPE_ETHERNET, PCAP_MAX_CAPLEN,
-  type PcapWriterOptions, type PcapReaderOptions,
+  PcapWriter, PcapReader, PcapRecord, PCAP, PCAP_REC, PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC, PCAPNG_MAGIC, LINKTYPE_ETHERNET, PCAP_MAX_CAPLEN,
+  type PcapWriterOptions, type PcapReaderOptions, type CaptureFileReader,
 } from './net/pcap.js';
+export { PcapngReader, type PcapngReaderOptions, type PcapngIfaceInfo, type PcapngIfaceStats } from './net/pcapng-reader.js';
+export { openCaptureFile, type CaptureFileOptions } from './net/pcap-file.js';
+export {
+  PcapngWriter, EPB_INBOUND, EPB_OUTBOUND, PCAPNG_SHB, PCAPNG_IDB, PCAPNG_EPB, PCAPNG_ISB, PCAPNG_SPB,
+  type PcapngSection, type PcapngInterface, type PcapngStats,
+} from './net/pcapng.js';
+export { compileBpf, validateBpf, bpfSource, BPF_MAXINSNS, BPF_INSN_BYTES, type BpfFilter } from './net/bpf.js';
 export {
   ETH, ETHERTYPE, IPPROTO, IPV4, IPV6, UDP, TCP, PAYLOAD, PAYLOAD_MAGIC, UDP_FRAME_HLEN, UDP_FRAME_MIN, UDP_FRAME_MAX, FLOWS_MAX,
   parseMac, formatMac, writeMac, portMac, l2fwdRewrite, L2fwdRewriter, parseIpv4, formatIpv4, parseIpv6,
@@ -65,8 +72,9 @@ export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { Supervisor, joinSupervisor, type Supervised } from './eal/supervise.js';
 export { thisProcess, livenessOf, identityOf, stateOf, type ProcessIdentity } from './eal/identity.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
+export { compileFilter, filterImage } from './ethdev/capture-filter.js';
 export {
-  CaptureReader, captureStats,
+  CaptureReader, captureStats, CAP_DEFAULT_BYTES, CAP_MAX_SNAPLEN,
   type CaptureDir, type CaptureOptions, type CaptureCounters, type CaptureSink, type CaptureRingInfo,
 } from './ethdev/capture.js';
 export {

@@ -75,12 +75,15 @@ export class ProgramArgs {
   readonly eal: EalOptions | undefined;
   private readonly spec: ProgramSpec;
   private readonly given: Map<string, string[]>;
+  /** Every option given, in command-line order: [key, value] ('' for a flag). */
+  private readonly order: readonly (readonly [string, string])[];
 
-  constructor(spec: ProgramSpec, help: boolean, eal: EalOptions | undefined, given: Map<string, string[]>) {
+  constructor(spec: ProgramSpec, help: boolean, eal: EalOptions | undefined, given: Map<string, string[]>, order: readonly (readonly [string, string])[] = []) {
     this.spec = spec;
     this.help = help;
     this.eal = eal;
     this.given = given;
+    this.order = order;
   }
 
   private key(name: string): string {
@@ -102,6 +105,16 @@ export class ProgramArgs {
   /** Every value given for a `repeat` option, in order. */
   all(name: string): string[] {
     return [...(this.given.get(this.key(name)) ?? [])];
+  }
+
+  /**
+   * The options among `names` as they were given, in command-line order, each as its first
+   * spelling and its value (for options whose meaning depends on their place, as dumpcap's
+   * `-f` applies to the `-i` before it).
+   */
+  sequence(names: readonly string[]): { name: string; value: string }[] {
+    const keys = new Set(names.map((n) => this.key(n)));
+    return this.order.filter(([k]) => keys.has(k)).map(([name, value]) => ({ name, value }));
   }
 
   /** The option's value as a whole number in [min, max], or undefined when it was not given. */
@@ -129,10 +142,11 @@ export function parseArgs(spec: ProgramSpec, argv: readonly string[]): ProgramAr
     eal = parsed.eal;
     own = parsed.appArgs;
   }
-  return new ProgramArgs(spec, false, eal, parseOwn(spec, own));
+  const order: [string, string][] = [];
+  return new ProgramArgs(spec, false, eal, parseOwn(spec, own, order), order);
 }
 
-function parseOwn(spec: ProgramSpec, argv: readonly string[]): Map<string, string[]> {
+function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, string][]): Map<string, string[]> {
   const given = new Map<string, string[]>();
   const see = `(see 'mpdk ${spec.name} --help')`;
   const names = [...spec.options, HELP].flatMap((o) => o.names);
@@ -161,6 +175,7 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[]): Map<string, strin
     if (o.value === undefined) {
       if (value !== undefined) throw new UsageError(`option ${name} takes no value ${see}`);
       given.set(o.names[0]!, ['']);
+      order.push([o.names[0]!, '']);
       lastFlag = name;
       continue;
     }
@@ -173,6 +188,7 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[]): Map<string, strin
     }
     if (value === '') throw new UsageError(`option ${name} needs a value: ${name} ${o.value}`);
     const key = o.names[0]!;
+    order.push([key, value]);
     if (o.repeat) given.set(key, [...(given.get(key) ?? []), value]);
     else given.set(key, [value]);
   }

@@ -1,170 +1,291 @@
 /**
- * `mpdk dumpcap --file-prefix X -i PORT[:QUEUE] -w FILE.pcap [-c COUNT] [--duration S] [--tx]`
- * (DPDK's dpdk-dumpcap): capture what a running application receives (and, with --tx,
- * transmits) on a port into a pcap file that tcpdump / tshark read.
+ * `mpdk dumpcap` (DPDK's dpdk-dumpcap): capture what a running application's ports receive
+ * and transmit into a pcapng file (or pcap with -P) that tshark, Wireshark and tcpdump read.
  *
- * How: dumpcap attaches as a secondary (proc-info/attach.ts: the highest free lcore, unpinned)
- * and, for every selected queue, claims that queue's capture ring and arms it
- * (ethdev/capture.ts: CaptureReader). The application's queue owners copy each burst into
- * the ring (one plain load per burst when nobody captures); dumpcap drains the rings into a
- * PcapWriter every few milliseconds. When dumpcap falls behind, the owners drop from the
- * capture (never from forwarding) and count it; the summary reports those drops and the
- * time the application spent copying. Records are written queue after queue in each drain
- * round (in order within a queue, not merged by timestamp across queues).
+ *   mpdk dumpcap --file-prefix X -i 0 -f 'udp and port 53' -w dns.pcapng -a duration:10
  *
- * Stops on -c COUNT packets written, --duration seconds, SIGINT/SIGTERM/SIGHUP, the
- * primary's exit, or the instance going away; then disarms, flushes the file and leaves.
- * The capture rings stay in the instance for the next dumpcap (capture.ts explains why).
+ * How: dumpcap attaches as a secondary (proc-info/attach.ts: the highest free lcore,
+ * unpinned). For every selected queue and direction it claims that queue's capture ring and
+ * arms it with the interface's snap length and filter (ethdev/capture.ts: CaptureReader;
+ * the filter compiled by libpcap here, before anything attaches, and run by the queue's
+ * owner on each packet before anything is copied). The owners copy what the filter accepts
+ * into the rings; dumpcap drains them into the output (output.ts) as fast as they fill,
+ * sleeping a few ms when they are empty. When dumpcap falls behind, the owners drop from
+ * the capture (never from forwarding) and count it; each interface's statistics block and
+ * the summary report the drops and the time the application spent capturing. Records are
+ * written queue after queue in each drain round (in order within a queue, not merged by
+ * timestamp across queues).
+ *
+ * Stops on -c / -a, SIGINT/SIGTERM/SIGHUP, the primary's exit, the instance going away, or
+ * the reader of -w - closing the pipe; then disarms, completes the file and leaves (exit 0).
+ * A ring that turns out damaged, a filter the application refused, or a file that cannot be
+ * written stops it too, with one line saying so (exit 1). The capture rings stay in the
+ * instance for the next dumpcap (capture.ts explains why).
+ *
+ * Refused before anything is touched (exit 2): a bad option or condition, an expression
+ * libpcap refuses (its message). At run time (exit 1): no instance, no such port or queue,
+ * a queue another dumpcap captures.
  */
+import os from 'node:os';
 import {
-  CaptureReader, EthDev, FILE_PREFIX_OPTION, MpdkError, PcapWriter, UsageError, instancePrefix, parseArgs, type CaptureDir, type Eal, type ProgramSpec,
+  CaptureReader, EthDev, MPDK_VERSION, MpdkError, UsageError, compileFilter, filterImage, instancePrefix, isMpdkError, type CaptureCounters,
+  type CaptureSink, type Eal, type PcapngInterface, type PcapngStats,
 } from '../../index.js';
 import { attachSecondary } from '../proc-info/attach.js';
+import { CaptureOutput, defaultFileName, nowNs } from './output.js';
+import { parseDumpcap, spec, type DumpcapConfig, type IfaceRequest } from './options.js';
+import { Progress } from './progress.js';
 
-export const spec: ProgramSpec = {
-  name: 'dumpcap',
-  synopsis: '[--file-prefix NAME] -i PORT[:QUEUE] -w FILE.pcap [options]',
-  eal: false,
-  about: 'Capture what a running application receives (and, with --tx, transmits) on a port into a pcap file.',
-  options: [
-    FILE_PREFIX_OPTION,
-    { names: ['-i'], value: 'PORT[:QUEUE]', repeat: true, help: 'port id or name (net_ring0), optionally one queue (default: all); repeatable' },
-    { names: ['-w'], value: 'FILE', help: 'the pcap file to write (created or truncated); - writes to stdout (| tcpdump -r -)' },
-    { names: ['-c'], value: 'COUNT', help: 'stop after COUNT packets' },
-    { names: ['--duration'], value: 'S', help: 'stop after S seconds (default: until Ctrl-C)' },
-    { names: ['--tx'], help: 'capture what the port transmits too (TX queues, before the driver takes them)' },
-    { names: ['-s'], value: 'SNAPLEN', help: 'keep at most SNAPLEN bytes of each packet (default 65535)' },
-    {
-      names: ['--buffer'], value: 'KIB',
-      help: "size of a queue's capture ring when this creates it: a power of two from 128 to 1048576\n(default 1024); a ring made by an earlier dumpcap keeps its size",
-    },
-    { names: ['-q'], help: 'no progress line on stderr' },
-  ],
-};
+export { spec };
 
-const IDLE_MS = 5;
+/** Sleep between rounds that found nothing. */
+const IDLE_MS = 2;
+/** What was drained reaches the file (or the pipe's reader) at least this often. */
+const FLUSH_MS = 10;
+const VERSION = `dumpcap 1.0 (mpdk ${MPDK_VERSION})`;
 
-interface Target {
+/** One -i resolved against the instance: its readers and its file interface. */
+interface Iface {
+  req: IfaceRequest;
   port: number;
-  queue: number | undefined;
+  name: string;
+  program: Uint8Array | undefined;
+  readers: CaptureReader[];
 }
 
-function parseIface(spec: string): { port: string; queue: number | undefined } {
-  const m = /^([A-Za-z0-9_]+)(?::(\d+))?$/.exec(spec);
-  if (!m) throw new UsageError(`invalid -i '${spec}': use PORT or PORT:QUEUE, PORT being an id (0) or a name (net_ring0)`);
-  return { port: m[1]!, queue: m[2] === undefined ? undefined : Number(m[2]) };
-}
-
-function positiveNumber(v: string | undefined, opt: string, integer: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`invalid ${opt} '${v}': expected a positive ${integer ? 'integer' : 'number'}`);
-  return n;
+/** Compile every interface's filter (and the default's, for -d): refusals before anything attaches. */
+function compileAll(c: DumpcapConfig, reqs: IfaceRequest[]): Map<IfaceRequest, Uint8Array | undefined> {
+  const out = new Map<IfaceRequest, Uint8Array | undefined>();
+  for (const r of reqs) {
+    if (r.filter === undefined && !c.dumpBpf) {
+      out.set(r, undefined);
+      continue;
+    }
+    try {
+      out.set(r, compileFilter(r.filter ?? '', r.snaplen));
+    } catch (e) {
+      if (isMpdkError(e, 'EINVAL')) throw new UsageError(`${e.message}${reqs.length > 1 ? ` (for -i ${r.text})` : ''}`);
+      throw e;
+    }
+  }
+  return out;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(spec, argv);
-  const ifaces = a.all('-i').map(parseIface);
-  if (ifaces.length === 0) throw new UsageError(`-i PORT[:QUEUE] is required: the port to capture (see 'mpdk dumpcap --help')`);
-  const file = a.value('-w');
-  if (file === undefined) throw new UsageError(`-w FILE.pcap is required: the file to write, or - for stdout (see 'mpdk dumpcap --help')`);
-  const count = positiveNumber(a.value('-c'), '-c', true);
-  const duration = positiveNumber(a.value('--duration'), '--duration', false);
-  const snaplen = positiveNumber(a.value('-s'), '-s', true) ?? 65535;
-  if (snaplen > 65535) throw new UsageError(`invalid -s '${snaplen}': at most 65535`);
-  const bufKib = positiveNumber(a.value('--buffer'), '--buffer', true) ?? 1024;
-  const quiet = a.has('-q');
-  const dirs: CaptureDir[] = a.has('--tx') ? ['rx', 'tx'] : ['rx'];
+  const { args, config: c } = parseDumpcap(argv);
+  if (c.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  // Without -i: the first port, with the -f / -s given (as DPDK's set_default_interface).
+  const reqs: IfaceRequest[] = c.ifaces.length > 0 ? c.ifaces : [{ text: '0', port: '0', queue: undefined, filter: c.defaultFilter, snaplen: c.defaultSnaplen }];
+  const programs = compileAll(c, reqs);
+  if (c.dumpBpf) {
+    for (const r of reqs) {
+      const p = programs.get(r)!;
+      process.stdout.write(`${reqs.length > 1 ? `-i ${r.text}: ` : ''}cBPF program (${p.byteLength / 8} insns)\n${filterImage(p).join('\n')}\n`);
+    }
+    return 0;
+  }
 
-  const eal = attachSecondary(instancePrefix(a), 'dumpcap'); // ENOENT, one line, when there is no instance
-  const readers: CaptureReader[] = [];
-  let writer: PcapWriter | undefined;
+  const eal = attachSecondary(instancePrefix(args), 'dumpcap'); // ENOENT, one line, when there is no instance
+  const ifaces: Iface[] = [];
+  let out: CaptureOutput | undefined;
   const cleanup = (): void => {
-    for (const r of readers) r.close();
-    writer?.close();
-    writer = undefined;
+    for (const i of ifaces) for (const r of i.readers) r.close();
+    try {
+      out?.close();
+    } catch {
+      /* exiting: the file is as complete as it can be */
+    }
+    out = undefined;
     eal.close();
   };
   process.once('exit', cleanup);
   try {
     const dev = EthDev.attach(eal);
-    const targets: Target[] = ifaces.map((i) => ({ port: /^\d+$/.test(i.port) ? Number(i.port) : dev.portId(i.port), queue: i.queue }));
-    for (const t of targets) {
-      const info = dev.info(t.port); // ENODEV naming the ports
-      if (info.state !== 'started') throw new MpdkError('ENODEV', `port ${t.port} (${info.name}) is ${info.state}, not started: nothing flows through it to capture`);
-      for (const dir of dirs) {
+    if (c.list) {
+      for (let p = 0; p < dev.count; p++) process.stdout.write(`${p}. ${dev.info(p).name}\n`);
+      process.off('exit', cleanup);
+      cleanup();
+      return 0;
+    }
+    // -B is the whole capture's buffer, split over the rings this dumpcap makes (1 MiB at least each).
+    const resolved = reqs.map((req) => {
+      const port = /^\d+$/.test(req.port) ? Number(req.port) : dev.portId(req.port);
+      const info = dev.info(port); // ENODEV naming the ports
+      const nq = c.dirs.reduce((n, d) => n + (req.queue !== undefined ? 1 : d === 'rx' ? info.nbRx : info.nbTx), 0);
+      return { req, port, info, nq };
+    });
+    const rings = resolved.reduce((n, r) => n + r.nq, 0);
+    const ringBytes = Math.max(1 << 20, 2 ** Math.floor(Math.log2(c.bufferBytes / Math.max(rings, 1))));
+    for (const { req, port, info } of resolved) {
+      if (info.state !== 'started') throw new MpdkError('ENODEV', `port ${port} (${info.name}) is ${info.state}, not started: nothing flows through it to capture`);
+      const iface: Iface = { req, port, name: req.queue === undefined ? info.name : `${info.name}:${req.queue}`, program: programs.get(req), readers: [] };
+      ifaces.push(iface);
+      for (const dir of c.dirs) {
         const nb = dir === 'rx' ? info.nbRx : info.nbTx;
-        const qs = t.queue === undefined ? Array.from({ length: nb }, (_, q) => q) : [t.queue];
-        for (const q of qs) readers.push(CaptureReader.open(eal, t.port, q, dir, { snaplen, ringBytes: bufKib * 1024 }));
+        const qs = req.queue === undefined ? Array.from({ length: nb }, (_, q) => q) : [req.queue];
+        for (const q of qs) iface.readers.push(CaptureReader.open(eal, port, q, dir, { snaplen: req.snaplen, ringBytes, filter: iface.program }));
       }
     }
-    writer = PcapWriter.open(file === '-' ? '/dev/stdout' : file, { snaplen });
+    const first = ifaces[0]!;
+    const file = c.output ?? defaultFileName(os.tmpdir(), first.port, first.name, c.pcapng);
+    const started = nowNs();
+    const fileIfaces: PcapngInterface[] = ifaces.map((i) => ({
+      name: i.name,
+      description: `mpdk port ${i.port}${i.req.queue === undefined ? '' : ` queue ${i.req.queue}`} (${dev.info(i.port).driver}) of instance '${eal.filePrefix}'`,
+      snaplen: i.req.snaplen,
+      filter: i.req.filter,
+    }));
+    out = new CaptureOutput({
+      file, pcapng: c.pcapng, mode: c.groupRead ? 0o640 : 0o600, ifaces: fileIfaces, ring: c.ring,
+      section: { hardware: os.cpus()[0]?.model, os: `${os.type()} ${os.release()}`, userappl: VERSION, comment: c.comment },
+      stats: (k) => ifaceStats(ifaces[k]!, started),
+    });
   } catch (e) {
     process.off('exit', cleanup);
     cleanup();
     throw e;
   }
-  const names = readers.map((r) => `${r.port}:${r.dir}${r.q}`).join(' ');
-  process.stderr.write(`dumpcap: capturing on ${names} of instance '${eal.filePrefix}' into ${file === '-' ? 'stdout' : file}${count ? `, ${count} packets` : ''}${duration ? `, ${duration} s` : ''}\n`);
-  return capture(eal, readers, writer, count, duration, quiet, eal.filePrefix, cleanup);
+  if (c.output !== '-') process.stderr.write(`File: ${out.where}\n`);
+  const names = ifaces.map((i) => `'${i.name}'`);
+  process.stderr.write(`Capturing on ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]} (${c.dirs.map((d) => d.toUpperCase()).join('+')}) of instance '${eal.filePrefix}'\n`);
+  const o = out;
+  const code = await capture(eal, c, ifaces, o);
+  process.off('exit', cleanup);
+  cleanup();
+  return code;
 }
 
-function capture(eal: Eal, readers: CaptureReader[], writer: PcapWriter, count: number | undefined, duration: number | undefined, quiet: boolean, prefix: string, cleanup: () => void): Promise<number> {
-  const max = count ?? Infinity;
+function sum(ifaces: readonly Iface[]): CaptureCounters {
+  const t: CaptureCounters = { packets: 0, drops: 0, filtered: 0, bytes: 0, tapNs: 0 };
+  for (const i of ifaces) {
+    for (const r of i.readers) {
+      const c = r.counters();
+      t.packets += c.packets;
+      t.drops += c.drops;
+      t.filtered += c.filtered;
+      t.bytes += c.bytes;
+      t.tapNs += c.tapNs;
+    }
+  }
+  return t;
+}
+
+/** An interface's statistics block: what it saw (accepted, filtered out, dropped) since the start. */
+function ifaceStats(i: Iface, start: [number, number]): PcapngStats {
+  const c = sum([i]);
+  return { start, end: nowNs(), ifRecv: c.packets + c.filtered + c.drops, ifDrop: c.drops, filterAccept: c.packets + c.drops };
+}
+
+function capture(eal: Eal, c: DumpcapConfig, ifaces: Iface[], out: CaptureOutput): Promise<number> {
+  const max = c.stop.packets ?? Infinity;
   const start = Date.now();
-  const end = duration !== undefined ? start + duration * 1000 : Infinity;
-  let written = 0;
+  const end = c.stop.seconds !== undefined ? start + c.stop.seconds * 1000 : Infinity;
+  const progress = new Progress(c.quiet);
+  let lastFlush = start;
+  let unflushed = 0;
   let reason = '';
-  let lastProgress = start;
-  const sink = (u8: Uint8Array, off: number, caplen: number, len: number, sec: number, usec: number): void => {
-    writer.write(u8, off, caplen, len, sec, usec);
-    written++;
-  };
+  let failure: MpdkError | undefined;
   const stop = (why: string): void => {
     if (!reason) reason = why;
   };
   const onSignal = (sig: NodeJS.Signals): void => stop(`${sig}`);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   eal.onPrimaryExit((pid) => stop(`the primary (pid ${pid}) exited`));
+  // One sink per reader, made once: the interface, direction and queue it writes.
+  const drains: { r: CaptureReader; sink: CaptureSink }[] = [];
+  ifaces.forEach((iface, k) => {
+    for (const r of iface.readers) {
+      const rx = r.dir === 'rx';
+      const q = r.q;
+      drains.push({ r, sink: (u8, off, caplen, len, sec, ns) => out.packet(k, rx, q, u8, off, caplen, len, sec, ns) });
+    }
+  });
+
+  /** Drain every ring once (within the packet limit); the records drained. */
+  const drainAll = (): number => {
+    let got = 0;
+    for (const d of drains) {
+      if (out.written >= max) break;
+      got += d.r.drain(d.sink, max - out.written);
+    }
+    return got;
+  };
 
   return new Promise<number>((resolve) => {
+    const finish = (): void => {
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
+      const t = sum(ifaces);
+      progress.done(out.written);
+      for (const i of ifaces) {
+        const s = sum([i]);
+        const recv = s.packets + s.filtered + s.drops;
+        process.stderr.write(`Packets received/dropped on interface '${i.name}': ${recv}/${s.drops} (${recv ? ((100 * (recv - s.drops)) / recv).toFixed(1) : '100.0'}%)\n`);
+      }
+      process.stderr.write(
+        `dumpcap: stopped (${reason}) after ${((Date.now() - start) / 1000).toFixed(1)} s: ${out.written} packets written to ${out.filesMade} file${out.filesMade === 1 ? '' : 's'}, ` +
+          `${t.packets} copied by the application, ${t.drops} dropped (capture ring full), ${t.filtered} filtered out; ` +
+          `tap cost ${(t.tapNs / 1e6).toFixed(2)} ms${t.packets + t.filtered ? ` (${Math.round(t.tapNs / (t.packets + t.filtered + t.drops))} ns/packet)` : ''} of instance '${eal.filePrefix}'\n`,
+      );
+      if (failure) {
+        process.stderr.write(`dumpcap: ${failure.message}\n`);
+        resolve(1);
+      } else resolve(0);
+    };
+
     const round = (): void => {
       let got = 0;
-      for (const r of readers) {
-        if (written >= max) break;
-        got += r.drain(sink, max - written);
-      }
-      const now = Date.now();
-      if (written >= max) stop(`${written} packets`);
-      else if (now >= end) stop(`${duration} s`);
-      if (!quiet && now - lastProgress >= 1000 && !reason) {
-        lastProgress = now;
-        process.stderr.write(`dumpcap: ${written} packets\n`);
+      try {
+        got = drainAll();
+        unflushed += got;
+        const now = Date.now();
+        if (unflushed > 0 && now - lastFlush >= FLUSH_MS) {
+          out.flush();
+          unflushed = 0;
+          lastFlush = now;
+        }
+        out.tick(now);
+        if (out.written >= max) stop(`${out.written} packets`);
+        else if (now >= end) stop(`${c.stop.seconds} s`);
+        else if (c.stop.fileBytes !== undefined && out.fileBytes >= c.stop.fileBytes) stop(`file size ${c.stop.fileBytes / 1024} KB`);
+        else if (c.stop.files !== undefined && out.filesMade > c.stop.files) stop(`${c.stop.files} files`);
+        for (const d of drains) {
+          const why = d.r.stopped();
+          if (why) {
+            failure ??= new MpdkError('EIO', why);
+            stop('capture stopped');
+          }
+        }
+        if (!reason) progress.update(out.written, now);
+      } catch (e) {
+        if (isMpdkError(e, 'EPIPE')) {
+          out.abandon();
+          stop('the reader closed the pipe');
+        } else if (e instanceof MpdkError) {
+          failure = e;
+          stop('an error');
+        } else throw e;
       }
       if (!reason) {
         if (got > 0) setImmediate(round);
         else setTimeout(round, IDLE_MS);
         return;
       }
-      // last round: what the taps already copied, within the count
-      for (const r of readers) if (written < max) r.drain(sink, max - written);
-      let captured = 0;
-      let drops = 0;
-      let tapNs = 0;
-      for (const r of readers) {
-        const c = r.counters();
-        captured += c.packets;
-        drops += c.drops;
-        tapNs += c.tapNs;
+      // last round: stop the taps, then write what they copied, within the count
+      for (const d of drains) d.r.disarm();
+      try {
+        if (!failure && reason !== 'the reader closed the pipe') {
+          drainAll();
+          out.flush();
+        }
+      } catch (e) {
+        if (isMpdkError(e, 'EPIPE')) out.abandon();
+        else if (e instanceof MpdkError) failure ??= e;
+        else throw e;
       }
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
-      process.off('exit', cleanup);
-      cleanup();
-      process.stderr.write(
-        `dumpcap: stopped (${reason}) after ${((Date.now() - start) / 1000).toFixed(1)} s: ${written} packets written, ${captured} copied by the application, ` +
-          `${drops} dropped (capture ring full); tap cost ${(tapNs / 1e6).toFixed(2)} ms${captured ? ` (${Math.round(tapNs / captured)} ns/packet)` : ''} of instance '${prefix}'\n`,
-      );
-      resolve(0);
+      finish();
     };
     setImmediate(round);
   });
