@@ -9,13 +9,13 @@ import readline from 'node:readline';
 import { Eal, EthDev, Mbufs, PktmbufPool } from '../src/index.js';
 
 const argv = process.argv.slice(2);
-const { eal } = Eal.init(argv, { name: 'filter-child' });
-const pool = PktmbufPool.create(eal, 'fc_pool', 4095, 32);
+const { eal } = Eal.init(argv, { name: 'filter-child', handleSignals: true });
+const pool = PktmbufPool.create(eal, 'fc_pool', { count: 4095, cacheSize: 32 });
 const dev = EthDev.attach(eal);
 for (let p = 0; p < dev.count; p++) {
-  dev.configure(p, 1, 1);
-  dev.rxQueueSetup(p, 0, 256, pool);
-  dev.txQueueSetup(p, 0, 256);
+  dev.configure(p, { rxQueues: 1, txQueues: 1 });
+  dev.rxQueueSetup(p, 0, { descriptors: 256, pool });
+  dev.txQueueSetup(p, 0, { descriptors: 256 });
   dev.start(p);
 }
 const rxq = Array.from({ length: dev.count }, (_, p) => dev.rxQueue(p, 0));
