@@ -14,7 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PcapReader, PcapRecord, PcapngReader, openCaptureFile } from '../src/index.js';
+import { PcapReader, PcapRecord, PcapngReader, compileFilter, openCaptureFile } from '../src/index.js';
 import { MPDK, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, type Child } from './helpers.js';
 import { send, startApp } from './proc-info-app.js';
 
@@ -22,6 +22,15 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dumpcap-'));
 const HAVE_TSHARK = spawnSync('tshark', ['-v'], { encoding: 'utf8' }).status === 0;
 const HAVE_TCPDUMP = spawnSync('tcpdump', ['--version'], { encoding: 'utf8' }).status === 0;
 const HAVE_CAPINFOS = spawnSync('capinfos', ['-h'], { encoding: 'utf8' }).status === 0;
+/** libpcap compiles -f (it comes with tcpdump); without it the filter cases are left out. */
+const HAVE_LIBPCAP = ((): boolean => {
+  try {
+    compileFilter('ip');
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 interface Pkt {
   iface: number;
@@ -310,7 +319,7 @@ describe('mpdk dumpcap', () => {
       [['-Q', 'both'], /^dumpcap: invalid -Q 'both': use in, out or inout\n$/],
       [['-B', '3'], /^dumpcap: invalid -B 3: a power of two/],
       [['-s', '300000'], /^dumpcap: invalid -s 300000: at most 262144\n$/],
-      [['-f', 'udp and'], /^dumpcap: invalid capture filter 'udp and': can't parse filter expression: syntax error\n$/],
+      ...(HAVE_LIBPCAP ? [[['-f', 'udp and'], /^dumpcap: invalid capture filter 'udp and': can't parse filter expression: syntax error\n$/]] : []),
     ] as [string[], RegExp][]) {
       const u = await run('mpdk', ['dumpcap', '--file-prefix', uniquePrefix('none'), ...args], 15000);
       assert.equal(u.code, 2, `${args.join(' ')}: ${u.err}`);
@@ -322,13 +331,15 @@ describe('mpdk dumpcap', () => {
     const list = await run('mpdk', ['dumpcap', '--file-prefix', prefix, '-D'], 15000);
     assert.equal(list.code, 0, list.err);
     assert.equal(list.out, '0. net_ring0\n');
-    const d = await run('mpdk', ['dumpcap', '-d', '-f', 'udp port 53'], 15000); // no instance needed
-    assert.equal(d.code, 0, d.err);
-    if (HAVE_TCPDUMP) {
-      const t = spawnSync('tcpdump', ['-d', 'udp port 53'], { encoding: 'utf8' }); // -d without a device compiles for Ethernet
-      if (t.status === 0) assert.equal(d.out, `cBPF program (${t.stdout.trim().split('\n').length} insns)\n${t.stdout}`);
+    if (HAVE_LIBPCAP) {
+      const d = await run('mpdk', ['dumpcap', '-d', '-f', 'udp port 53'], 15000); // no instance needed
+      assert.equal(d.code, 0, d.err);
+      if (HAVE_TCPDUMP) {
+        const t = spawnSync('tcpdump', ['-d', 'udp port 53'], { encoding: 'utf8' }); // -d without a device compiles for Ethernet
+        if (t.status === 0) assert.equal(d.out, `cBPF program (${t.stdout.trim().split('\n').length} insns)\n${t.stdout}`);
+      }
+      assert.match(d.out, /^cBPF program \(\d+ insns\)\n\(000\) ldh +\[12\]\n/);
     }
-    assert.match(d.out, /^cBPF program \(\d+ insns\)\n\(000\) ldh +\[12\]\n/);
     const v = await run('mpdk', ['dumpcap', '-v'], 15000);
     assert.match(v.out, /^dumpcap 1\.0 \(mpdk \d+\.\d+\.\d+\)\n$/);
   });
