@@ -107,8 +107,8 @@ export const CAP_WRAP = 0xffffffff;
 export const CAP_DEFAULT_BYTES = 8 << 20;
 /** Largest snaplen (bytes kept per packet): libpcap's. */
 export const CAP_MAX_SNAPLEN = PCAP_MAX_CAPLEN;
-/** Smallest ring: twice the largest record (snaplen 262144 + header), so any packet fits. */
-export const CAP_MIN_BYTES = 1 << 20;
+/** Smallest ring (a session's snap length must fit twice: open() checks). */
+export const CAP_MIN_BYTES = 1 << 17;
 export const CAP_MZ_PREFIX = 'CAP_P';
 
 export type CaptureDir = 'rx' | 'tx';
@@ -333,11 +333,11 @@ export function tapTx(port: Port, q: number, txq: TxQueue): TxQueue {
 // --- the consumer (dumpcap) -------------------------------------------------------------
 
 export interface CaptureOptions {
-  /** Largest bytes kept per packet (default and at most 262144). */
+  /** Largest bytes kept per packet, at most 262144 (default: that, or half the ring when smaller). */
   snaplen?: number;
   /**
-   * Data bytes of a NEW ring, a power of two from 1 MiB to 1 GiB (default 8 MiB); an
-   * existing ring keeps its size.
+   * Data bytes of a NEW ring, a power of two from 128 KiB to 1 GiB (default 8 MiB), holding
+   * two records of the snap length at least; an existing ring keeps its size.
    */
   ringBytes?: number;
   /**
@@ -410,12 +410,13 @@ export class CaptureReader {
    * earlier session left, arm it. EINVAL for a filter program that does not validate.
    */
   static open(eal: Eal, port: number, q: number, dir: CaptureDir, opts: CaptureOptions = {}): CaptureReader {
-    const snaplen = opts.snaplen ?? CAP_MAX_SNAPLEN;
     const ringBytes = opts.ringBytes ?? CAP_DEFAULT_BYTES;
     const filter = opts.filter;
-    if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > CAP_MAX_SNAPLEN) throw new MpdkError('EINVAL', `snaplen ${snaplen}: use 1..${CAP_MAX_SNAPLEN}`);
+    if (opts.snaplen !== undefined && (!Number.isInteger(opts.snaplen) || opts.snaplen < 1 || opts.snaplen > CAP_MAX_SNAPLEN)) {
+      throw new MpdkError('EINVAL', `snaplen ${opts.snaplen}: use 1..${CAP_MAX_SNAPLEN}`);
+    }
     if (!Number.isInteger(ringBytes) || ringBytes < CAP_MIN_BYTES || ringBytes > 1 << 30 || (ringBytes & (ringBytes - 1)) !== 0) {
-      throw new MpdkError('EINVAL', `capture buffer of ${ringBytes} bytes: use a power of two from ${CAP_MIN_BYTES >> 20} MiB to 1 GiB`);
+      throw new MpdkError('EINVAL', `capture buffer of ${ringBytes} bytes: use a power of two from ${CAP_MIN_BYTES >> 10} KiB to 1 GiB`);
     }
     if (filter !== undefined) {
       const err = validateBpf(filter);
@@ -463,8 +464,9 @@ export class CaptureReader {
       throw new MpdkError('EPROTO', `capture ring ${name} is damaged (size ${size}); stop the instance's processes and remove it with mpdk cleanup`);
     }
     r.checkSpan(cap + CAPH.DATA, size, `capture ring ${name}`);
+    const snaplen = opts.snaplen ?? Math.min(CAP_MAX_SNAPLEN, (size >>> 1) - PCAP_REC.HLEN);
     if (2 * (PCAP_REC.HLEN + snaplen) > size) {
-      throw new MpdkError('EINVAL', `snaplen ${snaplen} does not fit the ${size >> 20} MiB capture ring ${name} (made earlier): use at most ${(size >>> 1) - PCAP_REC.HLEN}`);
+      throw new MpdkError('EINVAL', `snaplen ${snaplen} does not fit the ${size >> 10} KiB capture ring ${name}: use at most ${(size >>> 1) - PCAP_REC.HLEN}, or a larger ring`);
     }
     // claim: free, or a dead consumer's
     const ownerIdx = (cap + CAPH.OWNER_PID) >>> 2;
