@@ -9,7 +9,7 @@
  * stability promise. The byte layouts of standard formats (Ethernet, IP, UDP and TCP
  * headers, pktgen's payload, pcap files) are exported: they do not change with mpdk.
  */
-export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions } from './eal/eal.js';
+export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions, type CommandLine } from './eal/eal.js';
 export { type EalConfig } from './eal/config.js';
 export { stderrLogger, type Logger, type LogLevel, type ConsoleLike } from './eal/log.js';
 export { listInstances, cleanupInstance, mib, type InstanceSummary, type CleanupReport } from './eal/instances.js';
@@ -23,7 +23,12 @@ export { RobustLock, ACQUIRED, TAKEN_OVER } from './eal/lock.js';
 export { checkName, MEMZONE_NAMESIZE, type Memzone } from './eal/memzone.js';
 export { type HeapStats, type HeapBlock } from './eal/heap.js';
 export { type ProcessInfo } from './eal/process-table.js';
-export { type LcoreInfo } from './eal/lcore-table.js';
+export { type LcoreInfo, type LcoreUsage } from './eal/lcore-table.js';
+export {
+  registerTelemetryCommand, telemetryCommands, TELEMETRY_MAX_CONNECTIONS, MAX_OUTPUT_LEN, type TelemetryHandler, type TelValue,
+} from './eal/telemetry.js';
+export { telemetryDir, telemetrySocketName, TELEMETRY_SOCKET } from './eal/telemetry-dir.js';
+export { ethdevXstats, QUEUE_STAT_CNTRS } from './telemetry/index.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';

@@ -273,7 +273,7 @@ test('symmetric RSS keeps both directions of a flow on one queue', () =>
     for (const got of perQ) m.freeBulk(Uint32Array.from(got), got.length);
   }));
 
-test('wire: every packet injected comes out once when forwarded; a full ring counts imissed and leaves the rest to the caller', () =>
+test('wire: every packet injected comes out once when forwarded; a full ring leaves the rest to the caller, counted by no port (the sender\'s, as DPDK\'s net_ring)', () =>
   withEal(['net_ring0', 'net_ring1'], (eal) => {
     const dev = EthDev.attach(eal);
     const pool = PktmbufPool.create(eal, 'pkt', { count: 8192, cacheSize: 64 });
@@ -318,7 +318,7 @@ test('wire: every packet injected comes out once when forwarded; a full ring cou
     const many = frames(pool, flows, 2000);
     const r = w0.inject(many, 2000);
     assert.ok(r <= 1024 && r > 0, `took ${r}`);
-    assert.equal(dev.stats(0).imissed, 2000 - r);
+    assert.equal(dev.stats(0).imissed, 0, 'nothing was lost on the way in: the sender still holds what the ring refused');
     const rest = new Set(many.subarray(r));
     assert.equal(rest.size, 2000 - r);
     m.freeBulk(many.subarray(r), 2000 - r);

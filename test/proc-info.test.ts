@@ -2,11 +2,30 @@
  * `mpdk proc-info` and the Prometheus exporter against a running instance
  * (test/proc-info-child.ts: port 0 = net_ring0 with 2 queues, echoing what its wire
  * injects): the counters match what was sent, per port and per queue; rings, mempools,
- * memzones, processes; --stats-reset; the metrics endpoint parses; refusals.
+ * memzones, processes; DPDK's options (--show-port, --show-ring[=NAME],
+ * --show-mempool[=NAME], -m, --stats-reset, --xstats-reset); the metrics endpoint parses,
+ * passes `promtool check metrics`, keeps its series across restarts and follows the
+ * instance; refusals.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+
+const PROMTOOL = fs.existsSync('/usr/bin/promtool') ? '/usr/bin/promtool' : undefined;
+
+/** `promtool check metrics` on a scrape: its exit status and what it said. */
+function promtool(text: string): { status: number | null; said: string } {
+  const r = spawnSync(PROMTOOL!, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 15000 });
+  return { status: r.status, said: (r.stdout + r.stderr).trim() };
+}
+
+async function scrape(port: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(res.status, 200);
+  return res.text();
+}
 import { send, startApp } from './proc-info-app.js';
 
 async function json(prefix: string, ...args: string[]): Promise<Record<string, any>> {
@@ -82,7 +101,7 @@ describe('mpdk proc-info', () => {
     const g = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--ring', 'pi_ring'], 15000);
     assert.match(g.out, /pi_ring +size +64 capacity +63 count +10 free +53/);
     assert.doesNotMatch(g.out, /ETH0_RX0|NIC statistics/);
-    const m = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-mempool=pi_pool'], 15000);
+    const m = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--mempool', 'pi_pool'], 15000);
     assert.match(m.out, /pi_pool +size 4095 .*available 4095 {2}in use 0 {2}cache 32\/lcore/);
     const bad = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--ring', 'nosuch'], 15000);
     assert.equal(bad.code, 1);
@@ -111,21 +130,62 @@ describe('mpdk proc-info', () => {
     assert.equal(j.ports[0].stats.ibytes, 50 * 64);
   });
 
-  test('the Prometheus endpoint serves the same counters and parses', async () => {
+  test("DPDK's options: --show-port, --show-ring[=NAME], --show-mempool[=NAME], -m, --xstats-reset", async () => {
+    const port = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-port'], 15000);
+    assert.equal(port.code, 0, port.err);
+    assert.match(port.out, /^=+ show - Port PMD =+$/m);
+    assert.match(port.out, /-- driver net_ring device net_ring0 socket 0/);
+    assert.match(port.out, /^\tLink up at 10 Gbps FDX Fixed$/m);
+    assert.match(port.out, /-- 1 descriptors \d+ mempool pi_pool socket 0 owner pid \d+ lcore 0/);
+    assert.doesNotMatch(port.out, /NIC statistics|rings \(/, 'only the section asked for');
+    const all = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-ring'], 15000);
+    assert.equal(all.code, 0, all.err);
+    for (const r of ['pi_ring', 'ETH0_RX0', 'ETH0_TX1']) assert.match(all.out, new RegExp(`^ring <${r}>@\\d+$`, 'm'), `every ring, as DPDK's list dump: ${r}`);
+    const one = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-ring=pi_ring', '--show-mempool=pi_pool'], 15000);
+    assert.match(one.out, /- Name \(pi_ring\) on socket \(0\)\n[^]*- size \(64\) mask \(0x3f\) capacity \(63\)\n {2}- count \(10\) free count \(53\)/);
+    assert.doesNotMatch(one.out, /ETH0_RX0/);
+    assert.match(one.out, /- Name: pi_pool on socket 0\n {2}- Size 4095 Cache 32 element \d+\n {2}- Count: avail \(4095\), in use \(0\)/);
+    const pools = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-mempool', '--show-ring', '--json'], 15000);
+    const pj = JSON.parse(pools.out) as Record<string, any>;
+    assert.deepEqual(Object.keys(pj).filter((k) => k.endsWith('Detail')), ['ringDetail', 'mempoolDetail'], 'an option without =NAME takes no word after it');
+    const mem = await run('mpdk', ['proc-info', '--file-prefix', prefix, '-m'], 15000);
+    assert.equal(mem.code, 0, mem.err);
+    assert.match(mem.out, /^-+ MEMORY_SEGMENTS -+\nSegment 0: \S+region, len:\d+/m);
+    assert.match(mem.out, /^Zone \d+: name:<ETHDEV_DATA>, offset:0x[0-9a-f]+, len:0x[0-9a-f]+/m);
+    assert.match(mem.out, /^Tailq \d+: qname:<rings>, entries:\d+$/m);
+    const x = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--xstats-reset', '--xstats', '--json'], 15000);
+    assert.equal(x.code, 0, x.err);
+    assert.match(x.out, /^reset the extended statistics of port 0$/m);
+    const xs = JSON.parse(x.out.slice(x.out.indexOf('{'))) as Record<string, any>;
+    assert.equal(xs.xstats['0'].rx_good_packets, 0);
+    const bad = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--show-ring=nosuch'], 15000);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^proc-info: no ring named 'nosuch'/);
+  });
+
+  test('the Prometheus endpoint serves the same counters, passes promtool, names processes by lcore (pid only in an info metric)', async () => {
+    await send(app, 50, 64);
     const exp = spawnNode('mpdk', ['exporter', '--file-prefix', prefix, '--prometheus', ':0']);
     const [, port] = await exp.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/, 10000);
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    const samples = parseProm(await res.text());
+    assert.equal(exp.err, '', 'no warning on the loopback');
+    const text = await scrape(port!);
+    const samples = parseProm(text);
     const sum = (name: string): number => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
     assert.equal(samples.find((s) => s.name === 'mpdk_up')?.value, 1);
     assert.equal(sum('mpdk_port_rx_packets_total'), 50);
     assert.equal(sum('mpdk_port_tx_bytes_total'), 50 * 64);
     assert.equal(samples.filter((s) => s.name === 'mpdk_port_rx_packets_total').length, 2, 'one series per RX queue');
-    assert.equal(samples.find((s) => s.name === 'mpdk_ring_count' && s.labels.ring === 'pi_ring')?.value, 10);
-    assert.equal(samples.find((s) => s.name === 'mpdk_mempool_size' && s.labels.mempool === 'pi_pool')?.value, 4095);
-    assert.equal(samples.find((s) => s.name === 'mpdk_process_alive' && s.labels.pid === String(pid))?.labels.type, 'primary');
+    assert.equal(samples.find((s) => s.name === 'mpdk_ring_entries' && s.labels.ring === 'pi_ring')?.value, 10);
+    assert.equal(samples.find((s) => s.name === 'mpdk_mempool_size_objects' && s.labels.mempool === 'pi_pool')?.value, 4095);
+    const info = samples.find((s) => s.name === 'mpdk_process_info');
+    assert.deepEqual(info?.labels, { instance_prefix: prefix, lcore: '0', name: 'pi-child', pid: String(pid), type: 'primary', lcores: '0' });
+    assert.deepEqual(samples.filter((s) => s.labels.pid !== undefined).map((s) => s.name), ['mpdk_process_info'], 'no other series carries a pid');
+    assert.ok(samples.find((s) => s.name === 'mpdk_lcore_idle_seconds_total' && s.labels.lcore === '0'));
+    if (PROMTOOL) {
+      const r = promtool(text);
+      assert.equal(r.status, 0, r.said);
+      assert.equal(r.said, '', 'promtool check metrics: nothing to say');
+    }
     const nf = await fetch(`http://127.0.0.1:${port}/nope`, { signal: AbortSignal.timeout(5000) });
     assert.equal(nf.status, 404);
     exp.proc.kill('SIGTERM');
@@ -136,6 +196,52 @@ describe('mpdk proc-info', () => {
     app.send('quit');
     assert.equal(await app.exited, 0, app.err);
     assert.deepEqual(leftovers(prefix), []);
+  });
+});
+
+describe('mpdk exporter across instance restarts', () => {
+  after(async () => {
+    await reapAll();
+  });
+
+  test('it starts before the instance (mpdk_up 0), follows it, says 0 when it goes and follows the next one; series keep their labels', async () => {
+    const prefix = uniquePrefix('pexp');
+    try {
+      const exp = spawnNode('mpdk', ['exporter', '--file-prefix', prefix, '--prometheus', '127.0.0.1:0']);
+      const [, port] = await exp.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/, 10000);
+      const up = async (): Promise<number | undefined> => parseProm(await scrape(port!)).find((s) => s.name === 'mpdk_up')?.value;
+      assert.equal(await up(), 0, 'no instance yet');
+      const series = async (): Promise<string[]> => parseProm(await scrape(port!)).filter((s) => s.name !== 'mpdk_process_info').map((s) => `${s.name}${JSON.stringify(s.labels)}`).sort();
+      let a = await startApp(prefix, 2);
+      assert.equal(await up(), 1);
+      const first = await series();
+      a.send('quit');
+      assert.equal(await a.exited, 0, a.err);
+      assert.equal(await up(), 0, 'the instance went');
+      a = await startApp(prefix, 2);
+      assert.equal(await up(), 1, 'the next instance is followed');
+      assert.deepEqual(await series(), first, 'the same series (a new pid changes only mpdk_process_info)');
+      a.send('quit');
+      assert.equal(await a.exited, 0, a.err);
+      exp.proc.kill('SIGTERM');
+      assert.equal(await exp.exited, 0, exp.err);
+    } finally {
+      removeInstance(prefix);
+    }
+  });
+
+  test('any listen address, with a warning off the loopback; a bad one is refused in one line', async () => {
+    const exp = spawnNode('mpdk', ['exporter', '--file-prefix', uniquePrefix('pany'), '--prometheus', '0.0.0.0:0']);
+    const [, port] = await exp.waitFor(/http:\/\/0\.0\.0\.0:(\d+)\/metrics/, 10000);
+    assert.match(exp.err, /^mpdk exporter: warning: listening on 0\.0\.0\.0:\d+, not the loopback: whoever reaches this port reads/m);
+    assert.equal(parseProm(await scrape(port!)).find((s) => s.name === 'mpdk_up')?.value, 0);
+    exp.proc.kill('SIGTERM');
+    assert.equal(await exp.exited, 0);
+    const bad = await run('mpdk', ['exporter', '--prometheus', 'nope:x'], 15000);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /^exporter: invalid --prometheus 'nope:x': use \[ADDRESS\]:PORT/);
+    const help = await run('mpdk', ['exporter', '--help'], 15000);
+    assert.match(help.out, /default 127\.0\.0\.1:6735/);
   });
 });
 

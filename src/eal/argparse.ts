@@ -5,6 +5,9 @@
  *
  *   --name VALUE, --name=VALUE, -x VALUE, -xVALUE   an option with a value
  *   --flag, -f                                      a flag (`--flag=x` is refused)
+ *   --name[=VALUE]                                  an optional value (`optional`): only
+ *                                                   with '=' (as getopt's optional_argument);
+ *                                                   alone it gives the value ''
  *   -h, --help, anywhere                            help: ProgramArgs.help, nothing else is
  *                                                   checked (the `mpdk` runner prints
  *                                                   helpText on stdout and exits 0)
@@ -34,6 +37,8 @@ export interface OptionSpec {
   value?: string;
   /** May be given more than once, every value kept in order (otherwise the last wins). */
   repeat?: boolean;
+  /** The value is optional and given only as --name=VALUE (DPDK's `--show-ring[=name]`); alone: ''. */
+  optional?: boolean;
   help: string;
 }
 
@@ -179,14 +184,15 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, st
       lastFlag = name;
       continue;
     }
-    if (value === undefined) {
+    if (value === undefined && o.optional) value = '';
+    else if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined) throw new UsageError(`option ${name} needs a value: ${name} ${o.value}`);
       if (looksLikeOption(next)) throw new UsageError(`option ${name} needs a value, not the option '${next}': ${name} ${o.value} (a value that starts with '-' is written ${name}=VALUE)`);
       value = next;
       i++;
     }
-    if (value === '') throw new UsageError(`option ${name} needs a value: ${name} ${o.value}`);
+    if (value === '' && !o.optional) throw new UsageError(`option ${name} needs a value: ${name} ${o.value}`);
     const key = o.names[0]!;
     order.push([key, value]);
     if (o.repeat) given.set(key, [...(given.get(key) ?? []), value]);
@@ -205,7 +211,7 @@ function unknownOption(spec: ProgramSpec, name: string, names: readonly string[]
 
 /** The options as help lines: spellings and placeholder, then what the option does. */
 export function optionsHelp(options: readonly OptionSpec[]): string {
-  const rows = options.map((s) => [`${s.names.join(', ')}${s.value ? ' ' + s.value : ''}`, s.help] as const);
+  const rows = options.map((s) => [`${s.names.join(', ')}${s.value ? (s.optional ? `[=${s.value}]` : ' ' + s.value) : ''}`, s.help] as const);
   const w = Math.max(...rows.map((r) => r[0].length));
   // A help of several lines continues under its first.
   return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b.split('\n').join(`\n  ${' '.repeat(w)}  `)}`.trimEnd()).join('\n');

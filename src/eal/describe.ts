@@ -23,3 +23,8 @@ export function describeAll(eal: Eal): ObjectDescription[] {
   for (const fn of describers.values()) out.push(...fn(eal));
   return out;
 }
+
+/** The objects of one kind ('port', 'ring', 'mempool', 'mbuf_pool'...); [] for a kind nobody describes. */
+export function describeKind(eal: Eal, kind: string): ObjectDescription[] {
+  return describers.get(kind)?.(eal) ?? [];
+}

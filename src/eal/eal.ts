@@ -30,10 +30,13 @@ import { guardExit, guardStartup, unguard } from './startup.js';
 import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
+import { bindThreadLcore } from './lcore-usage.js';
+import { TelemetryServer } from './telemetry.js';
+import './telemetry-eal.js'; // the /eal/* telemetry commands
 import { RobustLock } from './lock.js';
 import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
-import { EAL_USAGE, parseEalArgs, type EalOptions } from './options.js';
+import { EAL_USAGE, MAX_LCORE, parseEalArgs, type EalOptions } from './options.js';
 import { ealArgv, ealOptionsError, type EalConfig } from './config.js';
 import { LogSink, type Logger, type LogLevel, type LogRoute } from './log.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
@@ -75,6 +78,22 @@ export interface EalInitOptions {
    * NODE_DEBUG=mpdk. The threshold is the log level (`--log-level`, `logLevel`; default info).
    */
   logger?: Logger;
+  /**
+   * Serve DPDK's telemetry socket (default true, as DPDK does: dpdk-telemetry.py and
+   * Telegraf then read the process; it costs nothing while no client talks, and only this
+   * user can reach it). False, or --no-telemetry among the EAL options, serves none.
+   */
+  telemetry?: boolean;
+}
+
+/** How the program was started, as /eal/params and /eal/app_params report it. */
+export interface CommandLine {
+  /** The program (DPDK's argv[0]). */
+  name: string;
+  /** The EAL options (before `--`). */
+  eal: readonly string[];
+  /** The program's own options (after `--`). */
+  app: readonly string[];
 }
 
 /** How the EAL state is handed to a worker thread (lcore) of the same process. */
@@ -103,8 +122,9 @@ export class Eal {
   readonly allocLock: RobustLock;
   /** Process-table slot of this process (-1 for a read-only observer). */
   readonly slot: number;
-  /** The lcore this thread runs as (the main lcore on the main thread). */
-  lcoreId: number;
+  private lcore: number;
+  /** This thread's poll-loop time goes to its lcore's usage words (lcore-usage.ts). */
+  private accounting = false;
   /** True when this primary took over a live instance instead of initialising it. */
   readonly adopted: boolean;
   readonly isWorker: boolean;
@@ -116,6 +136,9 @@ export class Eal {
   private watch: NodeJS.Timeout | undefined;
   private primaryExitHandlers: ((pid: number) => void)[] = [];
   private readonly sink: LogSink;
+  private telemetry: TelemetryServer | undefined;
+  /** How the program was started (Eal.init's argv; empty for observers and workers). */
+  commandLine: CommandLine = { name: '', eal: [], app: [] };
 
   private constructor(a: {
     options: EalOptions; procType: 'primary' | 'secondary'; region: Region; files: InstanceFiles; slot: number;
@@ -128,7 +151,7 @@ export class Eal {
     this.region = a.region;
     this.files = a.files;
     this.slot = a.slot;
-    this.lcoreId = a.lcore;
+    this.lcore = a.lcore;
     this.adopted = a.adopted;
     this.isWorker = a.isWorker;
     this.configFd = a.configFd;
@@ -138,6 +161,23 @@ export class Eal {
     this.processes = new ProcessTable(a.region);
     this.lcoreTable = new LcoreTable(a.region);
     this.sink = a.log;
+  }
+
+  /** The lcore this thread runs as (the main lcore on the main thread). */
+  get lcoreId(): number {
+    return this.lcore;
+  }
+
+  /** Run as another lcore from now on (a floating process that leased one): its usage follows. */
+  set lcoreId(l: number) {
+    this.lcore = l;
+    if (this.accounting) this.accountTo(l);
+  }
+
+  /** Count this thread's poll-loop time into lcore `l`'s usage words. */
+  private accountTo(l: number): void {
+    this.accounting = l >= 0 && l < MAX_LCORE;
+    bindThreadLcore(this.accounting ? this.region.f64 : undefined, this.accounting ? this.lcoreTable.usageIndex(l) : 0);
   }
 
   get filePrefix(): string {
@@ -187,8 +227,12 @@ export class Eal {
     if (options.help) throw new UsageError(EAL_USAGE);
     // Before anything is created: a signal from here on is honoured when asked (startup.ts).
     const guard = init.handleSignals === true ? guardStartup() : guardExit();
-    const eal = Eal.start(options, init.name ?? path.basename(process.argv[1] ?? 'mpdk'), init.only, LogSink.of(init.logger, options.logLevel as LogLevel));
+    const name = init.name ?? path.basename(process.argv[1] ?? 'mpdk');
+    const eal = Eal.start(options, name, init.only, LogSink.of(init.logger, options.logLevel as LogLevel));
     guard.started(eal);
+    const dd = argv.indexOf('--');
+    eal.commandLine = { name, eal: dd < 0 ? [...argv] : argv.slice(0, dd), app: appArgs };
+    if (options.telemetry && init.telemetry !== false) eal.serveTelemetry();
     return { eal, args: appArgs };
   }
 
@@ -377,6 +421,7 @@ export class Eal {
       throw e;
     }
     this.pinMainThread();
+    this.accountTo(this.options.mainLcore);
   }
 
   private pinMainThread(): void {
@@ -398,6 +443,7 @@ export class Eal {
     });
     const cpus = onlineCpus();
     setAffinity(cpus.includes(h.lcore) ? [h.lcore] : cpus);
+    eal.accountTo(h.lcore);
     return eal;
   }
 
@@ -434,6 +480,25 @@ export class Eal {
       dir.close();
       throw e;
     }
+  }
+
+  /**
+   * Serve the telemetry socket (telemetry.ts). A socket that cannot be made (a folder of
+   * another user where DPDK puts them, say) is a warning, never a refusal to run: the data
+   * path does not depend on it.
+   */
+  private serveTelemetry(): void {
+    try {
+      this.telemetry = TelemetryServer.start(this, `mpdk ${MPDK_VERSION}`);
+      this.log('debug', `telemetry: ${this.telemetry.path}`);
+    } catch (e) {
+      this.log('warning', `no telemetry socket (${(e as Error).message})`);
+    }
+  }
+
+  /** Where this process serves DPDK's telemetry protocol (undefined: it does not). */
+  get telemetryPath(): string | undefined {
+    return this.telemetry?.path;
   }
 
   // --- shared heap --------------------------------------------------------------------
@@ -535,6 +600,9 @@ export class Eal {
    * files. Idempotent; safe from an 'exit' handler (synchronous).
    */
   close(): void {
+    if (this.accounting) this.accountTo(-1);
+    this.telemetry?.stop();
+    this.telemetry = undefined;
     if (this.closed || this.isWorker) {
       this.closed = true;
       return;
@@ -556,6 +624,20 @@ export class Eal {
     }, { what: 'the process table' });
     if (lastOut) this.removeFiles();
     this.releasePrimaryLock();
+  }
+
+  /**
+   * An observer done with the instance for good (a tool that follows an instance across
+   * restarts): close, and unmap the region, so the memory of an instance that was removed
+   * is freed (a mapping keeps a deleted file's pages). Every view read through this Eal
+   * (its region's arrays, objects attached through it) is dead afterwards: touching one is
+   * SIGSEGV, so the caller keeps nothing of it. Only for observers (Eal.observe).
+   */
+  release(): void {
+    if (this.slot >= 0 || this.isWorker || this.commandLine.name !== '') throw new Error('Eal.release: only an observer (Eal.observe) can unmap its region');
+    this.close();
+    if (this.place.hugetlbfs) this.place.dir.close();
+    unmap(this.region.mapping);
   }
 
   private removeFiles(): void {

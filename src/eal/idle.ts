@@ -31,8 +31,13 @@
  * The bound matters: a producer may check the queue's "signal me" flag just before the
  * arm and store its packets after (DPDK's memif does a release store, then a plain load),
  * so a lost wake-up costs at most wakeMaxMs of latency, never a hang.
+ *
+ * Every call also tells this thread's lcore accountant (lcore-usage.ts) what the round
+ * found, so tools can show how busy the lcore is (busy vs idle time): in every mode,
+ * 'poll' included, at the cost of a counter per busy round.
  */
 import { pollFds, POLLIN, schedYield } from '../native/libc.js';
+import { lcoreClock } from './lcore-usage.js';
 
 /** `WakeSource.intrArm` results other than a descriptor. */
 export const INTR_NONE = -1; // no wake-up source (the driver has none here): timed sleep
@@ -95,6 +100,7 @@ export class IdlePolicy {
     this.maxSleepUs = o.maxSleepUs ?? 1000;
     this.wakeMaxMs = o.wakeMaxMs ?? 100;
     if (o.wake) this.watch(o.wake);
+    lcoreClock.start();
   }
 
   /** Sleep on these RX queues' wake-up descriptors from now on (replaces the previous set). */
@@ -103,22 +109,36 @@ export class IdlePolicy {
     this.wake = queues.filter((q) => typeof q.intrArm === 'function');
   }
 
+  /** After a round that moved something. */
   busy(): void {
     this.empty = 0;
     this.sleepUs = 10;
+    lcoreClock.busy();
   }
 
+  /** After a round that found nothing: spin, yield or sleep (see the header). */
   idle(): void {
+    lcoreClock.empty();
     if (this.mode === 'poll') return;
     const e = ++this.empty;
     if (e <= this.spin) return;
     if (e <= this.spin + this.yields) {
       schedYield();
+      lcoreClock.waited();
       return;
     }
     this.sleeps++;
     if (this.wake.length === 0 || !this.sleepOnQueues()) Atomics.wait(sleepCell, 0, 0, this.sleepUs / 1000);
+    lcoreClock.waited();
     if (this.sleepUs < this.maxSleepUs) this.sleepUs = Math.min(this.maxSleepUs, this.sleepUs * 2);
+  }
+
+  /**
+   * The loop slept or waited on its own (a rate limiter, a timer) instead of calling idle():
+   * the time since the last round counts as idle for the lcore's usage.
+   */
+  waited(): void {
+    lcoreClock.waited();
   }
 
   /** Arm, sleep in poll(2), disarm. @returns false when the caller must sleep its timed back-off instead. */

@@ -6,6 +6,7 @@
  */
 import { closeFd, flock, LOCK_EX, LOCK_NB } from '../native/libc.js';
 import { Eal } from './eal.js';
+import { removeStaleTelemetry } from './telemetry-dir.js';
 import { MpdkError } from './errors.js';
 import {
   CONFIG_FILE, needHugeDir, openInstanceDir, openRuntimeBase, prefixOfDirName, readConfig, regionPlace, removeInstanceDirIfEmpty, runtimeBase,
@@ -110,6 +111,7 @@ export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport
     if (place.dir.remove(place.name)) removed.push(place.path);
     for (const name of dir.names()) if (dir.remove(name)) removed.push(dir.pathOf(name));
     removeInstanceDirIfEmpty(prefix);
+    removed.push(...removeStaleTelemetry(prefix)); // the telemetry sockets its dead processes left (telemetry-dir.ts)
     return { prefix, removed };
   } finally {
     closeFd(lockFd);

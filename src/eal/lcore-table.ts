@@ -2,12 +2,20 @@
  * The lcore table: lcore ids are unique across the whole instance. A process claims
  * each lcore it runs (and floating processes lease spare ids) by CAS on the owner word;
  * a second claimant is refused with the holder named; a dead holder's ids are reclaimed.
+ * Each entry also holds how busy the lcore's poll loop is (lcore-usage.ts), for tools.
  *
- *   entry (LC), MAX_LCORE entries     written by
- *   0   OWNER  i32 pid, 0 = free       claimant (CAS 0 -> pid), or reclaimer (CAS dead -> new)
- *   4   SLOT   u32 process-table slot  owner, after the CAS
- *   8   START  f64 owner's start time  owner, after the CAS (0 until written: a reader
- *                                      then treats any live process with that pid as owner)
+ *   entry (LC), MAX_LCORE entries of one cache line each (the usage words are written
+ *   all the time by the lcore's own thread: no two lcores share a line)
+ *   0   OWNER      i32 pid, 0 = free       claimant (CAS 0 -> pid), or reclaimer (CAS dead -> new)
+ *   4   SLOT       u32 process-table slot  owner, after the CAS
+ *   8   START      f64 owner's start time  owner, after the CAS (0 until written: a reader
+ *                                          then treats any live process with that pid as owner)
+ *   16  BUSY_NS    f64 ┐ time in poll rounds that moved something / that found nothing or
+ *   24  IDLE_NS    f64 │ slept, and how many rounds of each: ONLY the thread running as this
+ *   32  BUSY_POLLS f64 │ lcore writes them (plain adds, a few per thousand rounds; lcore-usage.ts);
+ *   40  IDLE_POLLS f64 ┘ the claimant zeroes them after its CAS, before that thread starts.
+ *                        Each only grows while one owner holds the lcore; a reader sees the
+ *                        old or the new value of each (aligned f64 stores), never a torn one.
  */
 import { processAlive, processStartTime } from '../native/libc.js';
 import { MpdkError } from './errors.js';
@@ -15,7 +23,7 @@ import { MAX_LCORE } from './options.js';
 import type { Region } from './region.js';
 import { HDR } from './region.js';
 
-export const LC = { OWNER: 0, SLOT: 4, START: 8, BYTES: 16 } as const;
+export const LC = { OWNER: 0, SLOT: 4, START: 8, BUSY_NS: 16, IDLE_NS: 24, BUSY_POLLS: 32, IDLE_POLLS: 40, BYTES: 64 } as const;
 export const LCORE_TABLE_BYTES = MAX_LCORE * LC.BYTES;
 
 export interface LcoreInfo {
@@ -23,6 +31,20 @@ export interface LcoreInfo {
   pid: number;
   slot: number;
   alive: boolean;
+  /** How busy its poll loop is, since its owner claimed it (zeros: no poll loop has run). */
+  usage: LcoreUsage;
+}
+
+/**
+ * An lcore's poll-loop time since its owner claimed it (DPDK's rte_lcore_usage, in
+ * nanoseconds rather than TSC cycles): busy = rounds that moved something, idle = rounds
+ * that found nothing, their spins, yields and sleeps.
+ */
+export interface LcoreUsage {
+  busyNs: number;
+  idleNs: number;
+  busyPolls: number;
+  idlePolls: number;
 }
 
 export class LcoreTable {
@@ -59,6 +81,7 @@ export class LcoreTable {
       if (Atomics.compareExchange(r.i32, idx, cur, process.pid) !== cur) continue;
       r.u32[(off + LC.SLOT) >>> 2] = slot;
       r.f64[(off + LC.START) >>> 3] = processStartTime(process.pid);
+      r.f64.fill(0, (off + LC.BUSY_NS) >>> 3, (off + LC.IDLE_POLLS + 8) >>> 3);
       return true;
     }
   }
@@ -104,8 +127,20 @@ export class LcoreTable {
     const out: LcoreInfo[] = [];
     for (let l = 0; l < MAX_LCORE; l++) {
       const pid = this.ownerOf(l);
-      if (pid !== 0) out.push({ lcore: l, pid, slot: this.r.u32At(this.off(l) + LC.SLOT), alive: this.ownerAlive(l, pid) });
+      if (pid !== 0) out.push({ lcore: l, pid, slot: this.r.u32At(this.off(l) + LC.SLOT), alive: this.ownerAlive(l, pid), usage: this.usage(l) });
     }
     return out;
+  }
+
+  /** Lcore `lcore`'s poll-loop time (momentary values, any process). */
+  usage(lcore: number): LcoreUsage {
+    const i = (this.off(lcore) + LC.BUSY_NS) >>> 3;
+    const f64 = this.r.f64;
+    return { busyNs: f64[i]!, idleNs: f64[i + 1]!, busyPolls: f64[i + 2]!, idlePolls: f64[i + 3]! };
+  }
+
+  /** f64 index of lcore `lcore`'s usage words, for the thread that runs as it (lcore-usage.ts). */
+  usageIndex(lcore: number): number {
+    return (this.off(lcore) + LC.BUSY_NS) >>> 3;
   }
 }

@@ -22,6 +22,8 @@ export interface EalOptions {
   hugeDir: string | undefined;
   vdevs: string[];
   logLevel: string;
+  /** Serve DPDK's telemetry socket (default; --no-telemetry turns it off). */
+  telemetry: boolean;
   help: boolean;
 }
 
@@ -41,6 +43,7 @@ export const EAL_USAGE = `EAL options (before \`--\`):
   --huge-dir DIR         back the region with hugetlbfs mounted at DIR instead of /dev/shm
   --vdev SPEC            a virtual device, e.g. net_ring0 or net_pcap0,rx_pcap=in.pcap
   --log-level LEVEL      error | warning | info | debug (default: info)
+  --no-telemetry         serve no telemetry socket (DPDK's dpdk-telemetry.py protocol)
   -h, --help             this text`;
 
 /** Parse `0-3,5` into sorted unique ids. */
@@ -79,7 +82,7 @@ export function checkFilePrefix(s: string): string {
 /** Every EAL option's spellings (for "did you mean", and to tell EAL options from a program's). */
 export const EAL_OPTION_NAMES: readonly string[] = [
   '-l', '--lcores', '-c', '--main-lcore', '--master-lcore', '-n', '--proc-type', '--file-prefix', '-m', '--huge-dir',
-  '--vdev', '--log-level', '--no-pci', '--no-huge', '--no-shconf', '-h', '--help',
+  '--vdev', '--log-level', '--no-pci', '--no-huge', '--no-shconf', '--telemetry', '--no-telemetry', '-h', '--help',
 ];
 
 const PROC_TYPES: readonly string[] = ['primary', 'secondary', 'auto'];
@@ -98,7 +101,7 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
   const appArgs = dd < 0 ? [] : argv.slice(dd + 1);
   const o: EalOptions = {
     lcores: [], mainLcore: -1, procType: 'primary', procTypeGiven: false, filePrefix: 'mpdk',
-    memoryMb: DEFAULT_MEMORY_MB, hugeDir: undefined, vdevs: [], logLevel: 'info', help: false,
+    memoryMb: DEFAULT_MEMORY_MB, hugeDir: undefined, vdevs: [], logLevel: 'info', telemetry: true, help: false,
   };
   let lcoresGiven = false;
   for (let i = 0; i < ealArgs.length; i++) {
@@ -176,6 +179,10 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
         o.logLevel = lv;
         break;
       }
+      case '--telemetry':
+      case '--no-telemetry':
+        o.telemetry = name === '--telemetry';
+        break;
       case '--no-pci':
       case '--no-huge':
       case '--no-shconf':

@@ -70,7 +70,8 @@ export interface TxQueue {
  * `inject` puts packets where the port receives them (RSS picks the RX queue; the hash
  * is stored in the mbuf); `collect` takes what the port transmitted (all TX queues, fairly).
  * inject returns r: handles[r..n) then hold the packets NOT taken (still the caller's; with
- * RSS on, grouped by queue rather than in their original order); imissed counts them.
+ * RSS on, grouped by queue rather than in their original order). Who counts them is the
+ * driver's to say (net_ring: the sender, as DPDK's net_ring does; the port counts nothing).
  */
 export interface Wire {
   inject(handles: Uint32Array, n: number): number;

@@ -84,3 +84,29 @@ export function whenReadable(fd: number): { ready: Promise<void>; cancel(): void
   }) as { close(): void };
   return { ready, cancel };
 }
+
+/** A descriptor watched by the event loop (`watchReadable`). */
+export interface FdWatch {
+  /** Stop watching (the descriptor stays open: its owner closes it). Idempotent. */
+  close(): void;
+}
+
+/**
+ * Call `fn` from the event loop whenever `fd` is readable (level-triggered: again on the
+ * next loop turn while it stays readable), through libuv's own epoll (koffi.node.poll): no
+ * thread, no timer. The watch is unref'd: it never keeps the process alive.
+ */
+export function watchReadable(fd: number, fn: () => void): FdWatch {
+  let open = true;
+  const h = koffi.node.poll(fd, { readable: true, disconnect: true }, () => {
+    if (open) fn();
+  });
+  h.unref();
+  return {
+    close(): void {
+      if (!open) return;
+      open = false;
+      h.close();
+    },
+  };
+}

@@ -1,7 +1,9 @@
 /**
  * Unix seqpacket sockets with SCM_RIGHTS, memfd, eventfd, descriptors (used by
- * src/drivers/net/memif-*.ts). Every call here is on a control path, never per packet,
- * except `eventfdSignal` (a TX burst that must wake a peer sleeping on its ring).
+ * src/drivers/net/memif-*.ts), and plain seqpacket messages up to 64 KiB with the peer's
+ * credentials (the telemetry socket, src/eal/telemetry.ts). Every call here is on a
+ * control path, never per packet, except `eventfdSignal` (a TX burst that must wake a
+ * peer sleeping on its ring).
  * Messages are built in one native scratch block per thread (koffi.alloc, kept for ever)
  * so sendmsg/recvmsg see stable pointers; x86-64 / arm64 LP64 layouts:
  *   msghdr  name@0 namelen@8 iov@16 iovlen@24 control@32 controllen@40 flags@48 (56 bytes)
@@ -24,6 +26,9 @@ const mc = {
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
   read: libc.func('long read(int fd, void *buf, size_t n)'),
   write: libc.func('long write(int fd, void *buf, size_t n)'),
+  send: libc.func('intptr_t send(int fd, intptr_t buf, size_t len, int flags)'),
+  recv: libc.func('intptr_t recv(int fd, intptr_t buf, size_t len, int flags)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, intptr_t val, intptr_t len)'),
 };
 
 export const AF_UNIX = 1;
@@ -198,4 +203,48 @@ export function eventfdSignal(fd: number): boolean {
 export function eventfdDrain(fd: number): number {
   const r = Number(mc.read(fd, scratchAddr + 272n, 8));
   return r === 8 ? Number(sdv.getBigUint64(272, true)) : 0;
+}
+
+// Plain messages (seqSend / seqRecv): one native block, kept for ever, [0, 64 KiB) the
+// message, [BIG, BIG + 16) SO_PEERCRED's struct ucred and its length.
+const BIG = 65536;
+const bigPtr = koffi.alloc('uint8_t', BIG + 16);
+const bigAddr = BigInt(koffi.address(bigPtr));
+const big = new Uint8Array(koffi.view(bigPtr, BIG + 16) as ArrayBuffer);
+const bigDv = new DataView(big.buffer);
+const SO_PEERCRED = 17;
+
+/** The largest message seqSend sends and seqRecv receives. */
+export const SEQ_MAX = BIG;
+
+/**
+ * Send one message (`msg[0..len)`, len ≤ SEQ_MAX) on a connected seqpacket socket, without
+ * blocking and without SIGPIPE. Returns the bytes sent, or −errno (−EAGAIN: the peer's
+ * queue is full; −EPIPE: it closed).
+ */
+export function seqSend(fd: number, msg: Uint8Array, len: number): number {
+  if (len > BIG) throw new RangeError(`message of ${len} bytes: at most ${BIG}`);
+  big.set(msg.subarray(0, len), 0);
+  const r = Number(mc.send(fd, bigAddr, len, UX_DONTWAIT | MSG_NOSIGNAL));
+  return r >= 0 ? r : -koffi.errno();
+}
+
+/**
+ * Receive one message into `out` without blocking: a longer one is cut to out.length (the
+ * rest is lost, as SOCK_SEQPACKET does). Returns its length (cut), 0 when the peer closed,
+ * or −errno (−EAGAIN: nothing pending).
+ */
+export function seqRecv(fd: number, out: Uint8Array): number {
+  const cap = Math.min(out.length, BIG);
+  const r = Number(mc.recv(fd, bigAddr, cap, UX_DONTWAIT));
+  if (r < 0) return -koffi.errno();
+  out.set(big.subarray(0, r), 0);
+  return r;
+}
+
+/** The credentials of the process at the other end of a connected Unix socket (SO_PEERCRED), or undefined. */
+export function peerCred(fd: number): { pid: number; uid: number; gid: number } | undefined {
+  bigDv.setUint32(BIG + 12, 12, true);
+  if ((mc.getsockopt(fd, UX_SOL_SOCKET, SO_PEERCRED, bigAddr + BigInt(BIG), bigAddr + BigInt(BIG + 12)) as number) !== 0) return undefined;
+  return { pid: bigDv.getInt32(BIG, true), uid: bigDv.getUint32(BIG + 4, true), gid: bigDv.getUint32(BIG + 8, true) };
 }

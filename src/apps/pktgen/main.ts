@@ -407,7 +407,8 @@ class Generator {
           let work = this.phase === Phase.SEND ? this.txRound(now) : 0;
           work += this.rxRound(now);
           if (work > 0) this.idle.busy();
-          else if (!this.sleepUntilDue(now)) this.idle.idle();
+          else if (this.sleepUntilDue(now)) this.idle.waited();
+          else this.idle.idle();
           now = performance.now();
           if (this.phase === Phase.SEND && (this.built >= this.limit && this.pendingTotal() === 0)) break;
           if (this.phase === Phase.DRAIN && this.counter.received >= this.sent) break;

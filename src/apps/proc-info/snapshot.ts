@@ -7,7 +7,7 @@
  * snapshots into per-second figures.
  */
 import fs from 'node:fs';
-import { captureStats, describeAll, type CaptureRingInfo, type Eal, type HeapStats, type Memzone, type PortInfo, type PortStats } from '../../index.js';
+import { RingView, captureStats, describeAll, type CaptureRingInfo, type Eal, type HeapStats, type LcoreUsage, type Memzone, type PortInfo, type PortStats } from '../../index.js';
 
 export interface ProcSnap {
   pid: number;
@@ -50,6 +50,13 @@ export interface PoolSnap {
   [k: string]: unknown;
 }
 
+export interface LcoreSnap {
+  lcore: number;
+  pid: number;
+  alive: boolean;
+  usage: LcoreUsage;
+}
+
 export interface Snapshot {
   filePrefix: string;
   /** Date.now() when taken. */
@@ -59,7 +66,8 @@ export interface Snapshot {
   regionSize: number;
   primary: { pid: number; alive: boolean };
   processes: ProcSnap[];
-  lcores: { lcore: number; pid: number; alive: boolean }[];
+  /** Claimed lcores, with their poll loops' time since claimed (LcoreUsage: nanoseconds). */
+  lcores: LcoreSnap[];
   ports: PortSnap[];
   rings: RingSnap[];
   mempools: PoolSnap[];
@@ -86,7 +94,7 @@ export function procStat(pid: number): { cpuSeconds: number; threads: number; rs
 }
 
 export function snapshot(eal: Eal): Snapshot {
-  const lcores = eal.lcoreTable.list().filter((l) => l.pid !== 0).map((l) => ({ lcore: l.lcore, pid: l.pid, alive: l.alive }));
+  const lcores = eal.lcoreTable.list().filter((l) => l.pid !== 0).map((l) => ({ lcore: l.lcore, pid: l.pid, alive: l.alive, usage: l.usage }));
   const processes: ProcSnap[] = eal.processes.list().map((p) => ({
     pid: p.pid, type: p.type, name: p.name, alive: p.alive, lcores: lcores.filter((l) => l.pid === p.pid).map((l) => l.lcore),
     ...(p.alive ? procStat(p.pid) : { cpuSeconds: -1, threads: 0, rssBytes: 0 }),
@@ -108,6 +116,39 @@ export function snapshot(eal: Eal): Snapshot {
   };
 }
 
+/** Busy share (0..1) of an lcore's poll loop between two snapshots; -1 when it did not poll (or was re-claimed). */
+export function busyShare(a: LcoreSnap | undefined, b: LcoreSnap): number {
+  if (!a || a.pid !== b.pid) return -1;
+  const busy = b.usage.busyNs - a.usage.busyNs;
+  const total = busy + b.usage.idleNs - a.usage.idleNs;
+  return total > 0 && busy >= 0 ? busy / total : -1;
+}
+
+/** Busy share (0..1) of an lcore's poll loop since its owner claimed it; -1 when it never polled. */
+export function busyShareSinceClaim(l: LcoreSnap): number {
+  const total = l.usage.busyNs + l.usage.idleNs;
+  return total > 0 ? l.usage.busyNs / total : -1;
+}
+
+/** The memory layout (proc-info -m): the region, its heap, every memzone, how many objects of each kind. */
+export function memoryLayout(eal: Eal, s: Snapshot): Record<string, unknown> {
+  return {
+    region: { path: eal.region.path, bytes: s.regionSize }, heap: s.heap, memzones: s.memzones,
+    objects: { ports: s.ports.length, rings: s.rings.length, mempools: s.mempools.length, ...Object.fromEntries(kinds(s.others)) },
+  };
+}
+
+function kinds(others: Snapshot['others']): [string, number][] {
+  const n = new Map<string, number>();
+  for (const o of others) n.set(o.kind, (n.get(o.kind) ?? 0) + 1);
+  return [...n];
+}
+
+/** Every ring in DPDK's rte_ring_dump form (proc-info --show-ring without a name). */
+export function ringDumps(eal: Eal): string[] {
+  return RingView.list(eal).map((e) => (e.view ? e.view.dump() : `ring <${e.name}>: ${e.error ?? 'unreadable'}\n`));
+}
+
 export interface QueueRate {
   port: number;
   q: number;
@@ -123,6 +164,8 @@ export interface Rates {
   seconds: number;
   /** pid → CPU % (100 = one core), -1 when unknown. */
   cpu: Map<number, number>;
+  /** lcore → share (0..1) of its poll loop's time spent on rounds that moved something; -1 when it did not poll. */
+  busy: Map<number, number>;
   /** Per port: totals (q = -1) then queues. */
   queues: QueueRate[];
 }
@@ -135,6 +178,8 @@ export function rates(a: Snapshot, b: Snapshot): Rates {
     const old = a.processes.find((x) => x.pid === p.pid);
     cpu.set(p.pid, old && old.cpuSeconds >= 0 && p.cpuSeconds >= 0 ? (Math.max(0, p.cpuSeconds - old.cpuSeconds) / dt) * 100 : -1);
   }
+  const busy = new Map<number, number>();
+  for (const l of b.lcores) busy.set(l.lcore, busyShare(a.lcores.find((x) => x.lcore === l.lcore), l));
   const d = (x: number, y: number): number => Math.max(0, y - x) / dt;
   const queues: QueueRate[] = [];
   for (const p of b.ports) {
@@ -155,7 +200,7 @@ export function rates(a: Snapshot, b: Snapshot): Rates {
       });
     }
   }
-  return { seconds: dt, cpu, queues };
+  return { seconds: dt, cpu, busy, queues };
 }
 
 /** 1234567 → "1.23M" (SI, 3 significant digits). */

@@ -4,7 +4,9 @@
  * read-only snapshots (proc-info/snapshot.ts; Eal.observe, a PROT_READ mapping):
  *
  *   top block   per process: pid, type, name, lcores, CPU % (utime+stime deltas from
- *               /proc/<pid>/stat; 100 % = one core)
+ *               /proc/<pid>/stat; 100 % = one core), BUSY % per lcore (the share of its
+ *               poll loop's time spent on rounds that moved something: headroom is what
+ *               100 % CPU hides; '-' for an lcore with no poll loop)
  *   views       p  ports: per port and queue, RX/TX Mpps, Gbit/s (frame bytes × 8), drops/s
  *               r  rings: fill level (count / capacity, bar), high-water mark
  *               m  mempools: in use / size (bar), available, objects in lcore caches
@@ -57,11 +59,12 @@ export function renderFrame(s: Snapshot, r: Rates | undefined, view: View, cols:
   L.push(`mpdk top - '${s.filePrefix}' ${clock}  ${live.length} proc  ${s.ports.length} ports  ${s.rings.length} rings  ${s.mempools.length} pools${r ? `  (${r.seconds.toFixed(1)} s)` : ''}`);
   L.push(interactive ? `views: [p]orts [r]ings [m]empools  Tab next  [q]uit          view: ${view}` : `view: ${view}`);
   L.push('');
-  L.push(`${'PID'.padEnd(8)} ${'TYPE'.padEnd(9)} ${'NAME'.padEnd(22)} ${'LCORES'.padEnd(10)} ${'CPU%'.padStart(6)} ${'THR'.padStart(4)} ${'RSS MiB'.padStart(8)}`);
+  L.push(`${'PID'.padEnd(8)} ${'TYPE'.padEnd(9)} ${'NAME'.padEnd(18)} ${'LCORES'.padEnd(10)} ${'CPU%'.padStart(6)} ${'BUSY%'.padStart(9)} ${'THR'.padStart(4)} ${'RSS MiB'.padStart(8)}`);
   const procRows = Math.max(1, Math.min(live.length, Math.floor((rows - 8) / 3)));
   for (const p of live.slice(0, procRows)) {
     const cpu = r?.cpu.get(p.pid) ?? -1;
-    L.push(`${String(p.pid).padEnd(8)} ${p.type.padEnd(9)} ${p.name.slice(0, 22).padEnd(22)} ${(p.lcores.join(',') || '-').slice(0, 10).padEnd(10)} ${fmt(cpu, 1).padStart(6)} ${String(p.threads).padStart(4)} ${(p.rssBytes / 1048576).toFixed(1).padStart(8)}`);
+    const busy = p.lcores.map((l) => fmt((r?.busy.get(l) ?? -1) * 100, 1)).join('/') || '-';
+    L.push(`${String(p.pid).padEnd(8)} ${p.type.padEnd(9)} ${p.name.slice(0, 18).padEnd(18)} ${(p.lcores.join(',') || '-').slice(0, 10).padEnd(10)} ${fmt(cpu, 1).padStart(6)} ${busy.slice(0, 9).padStart(9)} ${String(p.threads).padStart(4)} ${(p.rssBytes / 1048576).toFixed(1).padStart(8)}`);
   }
   if (live.length > procRows) L.push(`  ... ${live.length - procRows} more`);
   if (live.length === 0) L.push('  (no live process)');

@@ -25,11 +25,17 @@
  *
  * The wire (dev.wire(port), for pktgen or a test): `inject` runs RSS over each packet (when
  * the port's RSS is on), stores the hash in the mbuf, sets its port, and enqueues into the
- * chosen RX queue's ring; what a full ring refuses is counted in that queue's imissed and
- * stays the caller's. `collect` drains the TX rings, starting one queue further each call.
+ * chosen RX queue's ring; what a full ring refuses stays the caller's. `collect` drains the
+ * TX rings, starting one queue further each call.
+ *
+ * Counters, as DPDK's net_ring keeps them: a ring that is full is the SENDER's to count.
+ * TX q counts in oerrors what its ring did not take (the application frees or retries
+ * them); the receiving side counts nothing (imissed stays 0: nothing was lost on the way
+ * in, the sender still holds the packets). The wire is a sender with no port of its own:
+ * its caller (pktgen) sees what inject did not take and retries or counts it.
  */
 import { MpdkError } from '../../eal/errors.js';
-import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_MISSED, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
+import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
 import { PortState } from '../../ethdev/layout.js';
 import { Mbufs } from '../../mbuf/mbuf.js';
 import { Ring } from '../../ring/ring.js';
@@ -124,9 +130,6 @@ class RingWire implements Wire {
   private readonly tx: Ring[];
   private readonly steer: RssSteer | null;
   private readonly mbufs: Mbufs;
-  private readonly f64: Float64Array;
-  /** f64 index of each RX queue's MISSED counter (the wire's own line). */
-  private readonly missed: Int32Array;
   private readonly parts: Uint32Array[];
   private readonly cnt: Int32Array;
   private scratch = new Uint32Array(64);
@@ -137,15 +140,10 @@ class RingWire implements Wire {
     this.id = port.id;
     this.rx = [];
     this.tx = [];
-    this.missed = new Int32Array(port.nbRx);
-    for (let q = 0; q < port.nbRx; q++) {
-      this.rx.push(Ring.attach(eal, port.qDrv(true, q, 0)));
-      this.missed[q] = port.statIdx(true, q) + STAT_MISSED;
-    }
+    for (let q = 0; q < port.nbRx; q++) this.rx.push(Ring.attach(eal, port.qDrv(true, q, 0)));
     for (let q = 0; q < port.nbTx; q++) this.tx.push(Ring.attach(eal, port.qDrv(false, q, 0)));
     this.steer = port.rssOn ? new RssSteer(port) : null;
     this.mbufs = new Mbufs(eal);
-    this.f64 = port.f64;
     this.parts = this.rx.map(() => new Uint32Array(CHUNK));
     this.cnt = new Int32Array(this.rx.length);
   }
@@ -156,9 +154,7 @@ class RingWire implements Wire {
     const steer = this.steer;
     if (steer === null) {
       for (let i = 0; i < n; i++) mbufs.setPort(handles[i]!, id);
-      const r = this.rx[0]!.enqueueBurst(handles, n);
-      if (r < n) this.f64[this.missed[0]!] += n - r;
-      return r;
+      return this.rx[0]!.enqueueBurst(handles, n);
     }
     const parts = this.parts;
     const cnt = this.cnt;
@@ -178,10 +174,7 @@ class RingWire implements Wire {
         if (k === 0) continue;
         const part = parts[q]!;
         const r = this.rx[q]!.enqueueBurst(part, k);
-        if (r < k) {
-          this.f64[this.missed[q]!] += k - r;
-          for (let j = r; j < k; j++) handles[nt++] = part[j]!;
-        }
+        for (let j = r; j < k; j++) handles[nt++] = part[j]!;
       }
     }
     if (nt > 0) handles.copyWithin(n - nt, 0, nt);

@@ -1,0 +1,199 @@
+/**
+ * Where an instance's telemetry sockets are: where DPDK's clients look for them
+ * (dpdk-telemetry.py's get_dpdk_runtime_dir, which is DPDK's eal_create_runtime_dir):
+ *
+ *   $RUNTIME_DIRECTORY, else /var/run (real uid 0), else $XDG_RUNTIME_DIR, else /tmp
+ *     dpdk/                      0700, the user's (DPDK's own, shared with DPDK applications)
+ *       PREFIX/                  0700, the user's: one folder per --file-prefix
+ *         dpdk_telemetry.v2      socket of the first process to start (`dpdk-telemetry.py -f PREFIX`)
+ *         dpdk_telemetry.v2:1    the next one, and so on (`dpdk-telemetry.py -f PREFIX -i 1`)
+ *
+ * The two folders are held to the instance folder's rules (safe-open.ts): real folders
+ * (never a link), owned by the effective uid, mode 0700 (made so when absent); everything
+ * in them is reached through their descriptors. A socket is bound at
+ * /proc/self/fd/<folder fd>/<name>, so no path is walked again from the top. A name is
+ * taken when something is there: a live socket (a connect succeeds), anything that is not
+ * a socket of ours (never removed); a socket of ours nobody accepts on (ECONNREFUSED: its
+ * process died) is stale, and is replaced as DPDK does. At exit a process removes its
+ * socket only if the name still holds the very file it bound (same inode), then the
+ * PREFIX folder if it is empty; `mpdk cleanup` removes stale sockets of ours.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeFd, NativeError, seqpacketSocket, unixConnect, unixListen } from '../native/libc.js';
+import { MpdkError } from './errors.js';
+import { euid, SafeDir } from './safe-open.js';
+
+/** DPDK's telemetry v2 socket name (dpdk-telemetry.py SOCKET_NAME). */
+export const TELEMETRY_SOCKET = 'dpdk_telemetry.v2';
+/** The highest suffix tried (`:N`): more processes than this per instance serve no telemetry. */
+export const TELEMETRY_MAX_SUFFIX = 127;
+const SOCKET_NAME_RE = /^dpdk_telemetry\.v2(:\d+)?$/;
+const EADDRINUSE = 98;
+const ECONNREFUSED = 111;
+
+/** The folder holding every prefix's telemetry folder, as DPDK computes it. */
+export function telemetryBase(): string {
+  const run = process.env.RUNTIME_DIRECTORY || (process.getuid?.() === 0 ? '/var/run' : process.env.XDG_RUNTIME_DIR || '/tmp');
+  return path.join(run, 'dpdk');
+}
+
+/** Instance `prefix`'s telemetry folder (dpdk-telemetry.py -f PREFIX looks there). */
+export function telemetryDir(prefix: string): string {
+  return path.join(telemetryBase(), prefix);
+}
+
+/** The socket name of the n-th process (0: no suffix). */
+export function telemetrySocketName(n: number): string {
+  return n === 0 ? TELEMETRY_SOCKET : `${TELEMETRY_SOCKET}:${n}`;
+}
+
+function wayOut(): string {
+  return 'start with --no-telemetry, or point RUNTIME_DIRECTORY (or XDG_RUNTIME_DIR) at a folder of yours';
+}
+
+/** The `dpdk` folder and the prefix folder, checked and open (made when `create`); null when absent. */
+function openDirs(prefix: string, create: boolean): { top: SafeDir; dir: SafeDir } | null {
+  const runDir = path.dirname(telemetryBase());
+  const base = SafeDir.openGiven(runDir, 'the runtime folder', wayOut());
+  let top: SafeDir | null = null;
+  try {
+    top = base.openOwnDir('dpdk', create, wayOut());
+    if (!top) return null;
+    const dir = top.openOwnDir(prefix, create, wayOut());
+    if (!dir) {
+      top.close();
+      return null;
+    }
+    return { top, dir };
+  } catch (e) {
+    top?.close();
+    throw e;
+  } finally {
+    base.close();
+  }
+}
+
+/** What `name` in `dir` is now, without following it (undefined: nothing). */
+function statAt(dir: SafeDir, name: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(`/proc/self/fd/${dir.fd}/${name}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Does a process accept connections on the socket `name` of `dir`? ECONNREFUSED: no (stale). */
+function accepting(dir: SafeDir, name: string): boolean {
+  const fd = seqpacketSocket();
+  try {
+    return unixConnect(fd, `/proc/self/fd/${dir.fd}/${name}`, false) !== ECONNREFUSED;
+  } finally {
+    closeFd(fd);
+  }
+}
+
+function staleSocketOfOurs(dir: SafeDir, name: string): boolean {
+  const st = statAt(dir, name);
+  return st !== undefined && st.isSocket() && st.uid === euid() && !accepting(dir, name);
+}
+
+/** A listening telemetry socket of this process. */
+export class TelemetryListener {
+  private constructor(
+    /** The listening descriptor (non-blocking). */
+    readonly fd: number,
+    /** Its path, for messages and clients. */
+    readonly path: string,
+    private readonly top: SafeDir,
+    private readonly dir: SafeDir,
+    private readonly name: string,
+    private readonly ino: number,
+  ) {}
+
+  /**
+   * Listen on the first free name of instance `prefix`'s telemetry folder (made when
+   * absent). MpdkError (EACCES, EBUSY...) saying why when no socket can be served.
+   */
+  static listen(prefix: string, backlog = 4): TelemetryListener {
+    const dirs = openDirs(prefix, true)!;
+    try {
+      for (let n = 0; n <= TELEMETRY_MAX_SUFFIX; n++) {
+        const name = telemetrySocketName(n);
+        const fd = seqpacketSocket();
+        const at = `/proc/self/fd/${dirs.dir.fd}/${name}`;
+        try {
+          let bound = tryBind(fd, at, backlog);
+          if (!bound && staleSocketOfOurs(dirs.dir, name)) {
+            dirs.dir.remove(name); // a socket of ours whose process died: replaced, as DPDK does
+            bound = tryBind(fd, at, backlog);
+          }
+          if (!bound) {
+            closeFd(fd);
+            continue;
+          }
+          fs.chmodSync(at, 0o600);
+          const ino = statAt(dirs.dir, name)?.ino ?? -1;
+          return new TelemetryListener(fd, dirs.dir.pathOf(name), dirs.top, dirs.dir, name, ino);
+        } catch (e) {
+          closeFd(fd);
+          throw e;
+        }
+      }
+      throw new MpdkError('EBUSY', `every telemetry socket name of ${dirs.dir.path} is taken (${TELEMETRY_SOCKET} to :${TELEMETRY_MAX_SUFFIX})`);
+    } catch (e) {
+      dirs.dir.close();
+      dirs.top.close();
+      throw e;
+    }
+  }
+
+  /** Stop listening; remove the socket if its name still holds the one bound here, then the folder if empty. */
+  close(): void {
+    if ((this as { fd: number }).fd < 0) return;
+    closeFd(this.fd);
+    (this as { fd: number }).fd = -1;
+    const st = statAt(this.dir, this.name);
+    if (st && st.isSocket() && st.ino === this.ino) this.dir.remove(this.name);
+    this.dir.close();
+    this.top.removeEmptyDir(path.basename(this.dir.path));
+    this.top.close();
+  }
+}
+
+/** bind + listen; false when the name is taken (EADDRINUSE). */
+function tryBind(fd: number, at: string, backlog: number): boolean {
+  try {
+    unixListen(fd, at, false, backlog);
+    return true;
+  } catch (e) {
+    if (e instanceof NativeError && e.errno === EADDRINUSE) return false;
+    throw new MpdkError('EACCES', `cannot listen on ${at}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Remove instance `prefix`'s stale telemetry sockets (sockets of ours nobody accepts on: their
+ * processes died), then its telemetry folder if empty. Nothing else is touched. Returns the
+ * paths removed.
+ */
+export function removeStaleTelemetry(prefix: string): string[] {
+  let dirs: { top: SafeDir; dir: SafeDir } | null;
+  try {
+    dirs = openDirs(prefix, false);
+  } catch {
+    return []; // not ours, or not a folder: nothing of ours to remove
+  }
+  if (!dirs) return [];
+  const removed: string[] = [];
+  try {
+    for (const name of dirs.dir.names()) {
+      if (SOCKET_NAME_RE.test(name) && staleSocketOfOurs(dirs.dir, name) && dirs.dir.remove(name)) removed.push(dirs.dir.pathOf(name));
+    }
+  } finally {
+    dirs.dir.close();
+    dirs.top.removeEmptyDir(prefix);
+    dirs.top.close();
+  }
+  return removed;
+}

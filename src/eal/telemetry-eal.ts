@@ -1,0 +1,67 @@
+/**
+ * The EAL's telemetry commands, with DPDK's names and reply shapes (lib/eal/common:
+ * eal_common_options.c's /eal/params and /eal/app_params, eal_common_lcore.c's
+ * /eal/lcore/*). As in DPDK they describe the process that answers: its command line and
+ * its own lcores (mpdk's /mpdk/lcores shows every lcore of the instance).
+ *
+ *   /eal/params          ["<program>", EAL options...]          (DPDK: argv up to "--")
+ *   /eal/app_params      [program options...]                   (after "--")
+ *   /eal/lcore/list      [lcore ids of this process]
+ *   /eal/lcore/info,ID   {lcore_id, socket, role, cpuset, total_cycles, busy_cycles,
+ *                         usage_ratio}; null for a bad id or an lcore not this process's
+ *   /eal/lcore/usage     {lcore_ids, total_cycles, busy_cycles, usage_ratio}: the lcores of
+ *                         this process whose poll loop has run (lcore-usage.ts)
+ *
+ * "cycles" are nanoseconds here (there is no TSC from JavaScript): busy / total is the
+ * fraction of time the lcore's poll loop spent in rounds that moved something.
+ */
+import { allowedCpus, onlineCpus } from '../native/libc.js';
+import type { Eal } from './eal.js';
+import type { LcoreUsage } from './lcore-table.js';
+import { MAX_LCORE } from './options.js';
+import { registerTelemetryCommand } from './telemetry.js';
+
+function lcoresOf(eal: Eal): number[] {
+  return eal.lcoreTable.heldBy(process.pid);
+}
+
+function ratio(u: LcoreUsage): string {
+  const total = u.busyNs + u.idleNs;
+  return `${(total > 0 ? (u.busyNs * 100) / total : 0).toFixed(2)}%`;
+}
+
+/** The CPUs lcore `l` runs on: its own CPU, or (ids beyond the machine's, run unpinned) the allowed ones. */
+function cpusetOf(l: number): number[] {
+  return onlineCpus().includes(l) ? [l] : allowedCpus();
+}
+
+registerTelemetryCommand('/eal/params', (_c, _p, eal) => [eal.commandLine.name, ...eal.commandLine.eal], 'Returns EAL commandline parameters used. Takes no parameters');
+registerTelemetryCommand('/eal/app_params', (_c, _p, eal) => [...eal.commandLine.app], 'Returns app commandline parameters used. Takes no parameters');
+registerTelemetryCommand('/eal/lcore/list', (_c, _p, eal) => lcoresOf(eal), 'List of lcore ids. Takes no parameters');
+
+registerTelemetryCommand('/eal/lcore/info', (_c, params, eal) => {
+  if (params === undefined || !/^[0-9]+$/.test(params)) return undefined;
+  const l = Number(params);
+  if (l >= MAX_LCORE || !lcoresOf(eal).includes(l)) return undefined;
+  const u = eal.lcoreTable.usage(l);
+  return {
+    lcore_id: l, socket: 0, role: 'RTE', cpuset: cpusetOf(l),
+    total_cycles: Math.round(u.busyNs + u.idleNs), busy_cycles: Math.round(u.busyNs), usage_ratio: ratio(u),
+  };
+}, 'Returns lcore info. Parameters: int lcore_id');
+
+registerTelemetryCommand('/eal/lcore/usage', (_c, _p, eal) => {
+  const ids: number[] = [];
+  const total: number[] = [];
+  const busy: number[] = [];
+  const ratios: string[] = [];
+  for (const l of lcoresOf(eal)) {
+    const u = eal.lcoreTable.usage(l);
+    if (u.busyNs + u.idleNs === 0) continue; // no poll loop has run on it: no usage to report (DPDK's callback says so)
+    ids.push(l);
+    total.push(Math.round(u.busyNs + u.idleNs));
+    busy.push(Math.round(u.busyNs));
+    ratios.push(ratio(u));
+  }
+  return { lcore_ids: ids, total_cycles: total, busy_cycles: busy, usage_ratio: ratios };
+}, 'Returns lcore cycles usage. Takes no parameters');
