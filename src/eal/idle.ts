@@ -37,7 +37,7 @@
  * 'poll' included, at the cost of a counter per busy round.
  */
 import { pollFds, POLLIN, schedYield } from '../native/libc.js';
-import { lcoreClock } from './lcore-usage.js';
+import { BUSY_SETTLE, lcoreClock } from './lcore-usage.js';
 
 /** `WakeSource.intrArm` results other than a descriptor. */
 export const INTR_NONE = -1; // no wake-up source (the driver has none here): timed sleep
@@ -83,6 +83,8 @@ export class IdlePolicy {
   private readonly maxSleepUs: number;
   private empty = 0;
   private sleepUs = 10;
+  /** Busy rounds not yet handed to the lcore accountant. */
+  private busyRounds = 0;
   private wake: readonly WakeSource[] = [];
   private readonly wakeMaxMs: number;
   private readonly fds = new Int32Array(WAKE_MAX);
@@ -113,11 +115,18 @@ export class IdlePolicy {
   busy(): void {
     this.empty = 0;
     this.sleepUs = 10;
-    lcoreClock.busy();
+    if (++this.busyRounds >= BUSY_SETTLE) {
+      lcoreClock.busy(this.busyRounds);
+      this.busyRounds = 0;
+    }
   }
 
   /** After a round that found nothing: spin, yield or sleep (see the header). */
   idle(): void {
+    if (this.busyRounds > 0) {
+      lcoreClock.busy(this.busyRounds);
+      this.busyRounds = 0;
+    }
     lcoreClock.empty();
     if (this.mode === 'poll') return;
     const e = ++this.empty;
