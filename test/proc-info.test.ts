@@ -218,6 +218,8 @@ describe('mpdk exporter across instance restarts', () => {
       a.send('quit');
       assert.equal(await a.exited, 0, a.err);
       assert.equal(await up(), 0, 'the instance went');
+      const maps = fs.readFileSync(`/proc/${exp.proc.pid}/maps`, 'utf8');
+      assert.doesNotMatch(maps, new RegExp(`mpdk\\.${prefix}/region`), 'the gone instance is unmapped (its memory freed)');
       a = await startApp(prefix, 2);
       assert.equal(await up(), 1, 'the next instance is followed');
       assert.deepEqual(await series(), first, 'the same series (a new pid changes only mpdk_process_info)');

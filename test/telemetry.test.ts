@@ -115,6 +115,11 @@ describe('dpdk-telemetry.py against symmetric_mp (a primary and a secondary)', {
       assert.ok(l.usage.busyNs > 0, `lcore ${l.lcore} was busy while pktgen ran`);
       assert.ok(l.usage.busyPolls > 0 && l.usage.idlePolls > 0);
     }
+    // Traffic over, top shows both lcores idle again (BUSY% over its interval).
+    const t = await run('mpdk', ['top', '--file-prefix', prefix, '--once', '-d', '0.5'], 15000);
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.out, /PID +TYPE +NAME +LCORES +CPU% +BUSY%/);
+    for (const [i, c] of procs.entries()) assert.match(t.out, new RegExp(`^${c.proc.pid} +(primary|secondary) +symmetric_mp +${i + 1} +\\S+ +0\\.0 `, 'm'), t.out);
   });
 
   test('the commands answer with DPDK\'s shapes and proc-info --json\'s values, primary and secondary', async () => {

@@ -32,6 +32,7 @@ import { Heap, type HeapStats, type HeapBlock } from './heap.js';
 import { LcoreTable, LCORE_TABLE_BYTES } from './lcore-table.js';
 import { bindThreadLcore } from './lcore-usage.js';
 import { TelemetryServer } from './telemetry.js';
+import { removeStaleTelemetry } from './telemetry-dir.js';
 import './telemetry-eal.js'; // the /eal/* telemetry commands
 import { RobustLock } from './lock.js';
 import { watchDeath } from './deathwatch.js';
@@ -622,7 +623,10 @@ export class Eal {
       this.region.storeRelease(HDR.STATE, RegionState.CLOSED);
       return true;
     }, { what: 'the process table' });
-    if (lastOut) this.removeFiles();
+    if (lastOut) {
+      this.removeFiles();
+      removeStaleTelemetry(this.filePrefix); // sockets of processes of this instance that were killed
+    }
     this.releasePrimaryLock();
   }
 
