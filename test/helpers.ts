@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMpdkError, type ErrorCode } from '../src/index.js';
+import { isMpdkError, telemetryDir, type ErrorCode } from '../src/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
@@ -100,16 +100,19 @@ export async function reapAll(): Promise<void> {
   await Promise.all(waits);
 }
 
-/** Files of instance `prefix` still on disk (should be none after a clean exit). */
+/** Files of instance `prefix` still on disk, its telemetry sockets included (should be none after a clean exit). */
 export function leftovers(prefix: string): string[] {
-  const dir = path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`);
-  if (!fs.existsSync(dir)) return [];
-  return [dir, ...fs.readdirSync(dir).map((f) => path.join(dir, f))];
+  const out: string[] = [];
+  for (const dir of [path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), telemetryDir(prefix)]) {
+    if (fs.existsSync(dir)) out.push(dir, ...fs.readdirSync(dir).map((f) => path.join(dir, f)));
+  }
+  return out;
 }
 
-/** Remove an instance's files whatever state it is in (test teardown after kills). */
+/** Remove an instance's files whatever state it is in, its telemetry sockets too (test teardown after kills). */
 export function removeInstance(prefix: string): void {
   fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
+  fs.rmSync(telemetryDir(prefix), { recursive: true, force: true });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

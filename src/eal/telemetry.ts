@@ -20,6 +20,8 @@
  *                       waits for the next turn (level-triggered polling)
  *     a full socket     a client that does not read its replies is disconnected (EAGAIN):
  *                       nothing here ever blocks
+ *     out of fds        an accept that fails (EMFILE...) pauses accepting for 100 ms: the
+ *                       client waits in the backlog, the loop does not spin
  *     who               the folder is 0700 (only its user and root reach the socket); the
  *                       peer's uid (SO_PEERCRED) is checked too: another user is disconnected
  *
@@ -43,6 +45,7 @@ export { MAX_OUTPUT_LEN, type TelValue } from './telemetry-json.js';
 export const TELEMETRY_MAX_CONNECTIONS = 10;
 const REQUEST_MAX = 1023;
 const PER_TURN = 16;
+const ACCEPT_RETRY_MS = 100;
 const HELP_MAX = 128;
 
 /**
@@ -138,7 +141,8 @@ export class TelemetryServer {
   /** Request buffer, shared by the connections (handlers run one at a time). */
   readonly inBuf = Buffer.alloc(REQUEST_MAX);
   private readonly conns = new Set<Connection>();
-  private readonly watch: FdWatch;
+  private watch: FdWatch | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private readonly greeting: Buffer;
 
   private constructor(readonly eal: Eal, private readonly listener: TelemetryListener) {
@@ -164,7 +168,13 @@ export class TelemetryServer {
 
   private accept(): void {
     for (let k = 0; k < PER_TURN; k++) {
-      const fd = unixAccept(this.listener.fd);
+      let fd: number;
+      try {
+        fd = unixAccept(this.listener.fd);
+      } catch {
+        this.pause(); // EMFILE, ENFILE, ENOMEM...: the client waits in the backlog; look again in a while
+        return;
+      }
       if (fd < 0) return;
       const peer = peerCred(fd);
       const me = euid();
@@ -176,8 +186,26 @@ export class TelemetryServer {
         closeFd(fd);
         continue;
       }
-      this.conns.add(new Connection(fd, this));
+      try {
+        this.conns.add(new Connection(fd, this));
+      } catch {
+        closeFd(fd); // the event loop could not watch it
+      }
     }
+  }
+
+  /**
+   * Stop accepting for ACCEPT_RETRY_MS: the listener stays readable while a connection it
+   * cannot accept waits, and level-triggered polling would spin the event loop.
+   */
+  private pause(): void {
+    this.watch?.close();
+    this.watch = undefined;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.watch = watchReadable(this.listener.fd, () => this.accept());
+    }, ACCEPT_RETRY_MS);
+    this.retry.unref();
   }
 
   /** Close one connection. */
@@ -190,7 +218,9 @@ export class TelemetryServer {
   /** Close every connection and the socket, and remove it (telemetry-dir.ts). Idempotent. */
   stop(): void {
     for (const c of [...this.conns]) this.drop(c);
-    this.watch.close();
+    if (this.retry) clearTimeout(this.retry);
+    this.watch?.close();
+    this.watch = undefined;
     this.listener.close();
   }
 }
