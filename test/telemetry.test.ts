@@ -290,6 +290,13 @@ describe('telemetry sockets on the host', { skip: NO_CLIENT }, () => {
       assert.equal(eal.telemetryPath, undefined);
       assert.equal(fs.existsSync(telemetryDir(prefix)), false);
       eal.close();
+      const lib = Eal.init({ lcores: [9], filePrefix: prefix, telemetry: false });
+      assert.equal(lib.telemetryPath, undefined);
+      lib.close();
+      const on = Eal.init({ lcores: [9], filePrefix: prefix });
+      assert.equal(on.telemetryPath, path.join(telemetryDir(prefix), 'dpdk_telemetry.v2'), 'on by default, as in DPDK');
+      on.close();
+      assert.equal(fs.existsSync(telemetryDir(prefix)), false, 'gone with the process');
     } finally {
       removeInstance(prefix);
     }

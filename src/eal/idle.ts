@@ -123,10 +123,7 @@ export class IdlePolicy {
 
   /** After a round that found nothing: spin, yield or sleep (see the header). */
   idle(): void {
-    if (this.busyRounds > 0) {
-      lcoreClock.busy(this.busyRounds);
-      this.busyRounds = 0;
-    }
+    this.handOver();
     lcoreClock.empty();
     if (this.mode === 'poll') return;
     const e = ++this.empty;
@@ -147,7 +144,16 @@ export class IdlePolicy {
    * the time since the last round counts as idle for the lcore's usage.
    */
   waited(): void {
+    this.handOver();
     lcoreClock.waited();
+  }
+
+  /** Give the busy rounds counted here to the lcore accountant (before an empty round or a wait). */
+  private handOver(): void {
+    if (this.busyRounds > 0) {
+      lcoreClock.busy(this.busyRounds);
+      this.busyRounds = 0;
+    }
   }
 
   /** Arm, sleep in poll(2), disarm. @returns false when the caller must sleep its timed back-off instead. */

@@ -87,7 +87,7 @@ class LcoreClock {
       this.settle(now); // cannot happen after empty(), which settles busy rounds; kept exact anyway
       return;
     }
-    this.add(0, now - this.mark, 0, this.emptyRounds);
+    if (this.mark !== 0) this.add(0, now - this.mark, 0, this.emptyRounds);
     this.mark = now;
     this.emptyRounds = 0;
   }

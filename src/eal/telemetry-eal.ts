@@ -50,18 +50,17 @@ registerTelemetryCommand('/eal/lcore/info', (_c, params, eal) => {
   };
 }, 'Returns lcore info. Parameters: int lcore_id');
 
-registerTelemetryCommand('/eal/lcore/usage', (_c, _p, eal) => {
-  const ids: number[] = [];
-  const total: number[] = [];
-  const busy: number[] = [];
-  const ratios: string[] = [];
-  for (const l of lcoresOf(eal)) {
-    const u = eal.lcoreTable.usage(l);
-    if (u.busyNs + u.idleNs === 0) continue; // no poll loop has run on it: no usage to report (DPDK's callback says so)
-    ids.push(l);
-    total.push(Math.round(u.busyNs + u.idleNs));
-    busy.push(Math.round(u.busyNs));
-    ratios.push(ratio(u));
-  }
-  return { lcore_ids: ids, total_cycles: total, busy_cycles: busy, usage_ratio: ratios };
-}, 'Returns lcore cycles usage. Takes no parameters');
+/**
+ * DPDK's /eal/lcore/usage reply for `lcores` (those whose poll loop ran; a lcore that never
+ * polled has no usage to report, as DPDK's callback says), with their owners' pids when asked.
+ */
+export function usageReply(lcores: readonly { lcore: number; pid: number; usage: LcoreUsage }[], pids: boolean): { [k: string]: number[] | string[] } {
+  const ran = lcores.filter((l) => l.usage.busyNs + l.usage.idleNs > 0);
+  return {
+    lcore_ids: ran.map((l) => l.lcore), ...(pids ? { pids: ran.map((l) => l.pid) } : {}),
+    total_cycles: ran.map((l) => Math.round(l.usage.busyNs + l.usage.idleNs)), busy_cycles: ran.map((l) => Math.round(l.usage.busyNs)), usage_ratio: ran.map((l) => ratio(l.usage)),
+  };
+}
+
+registerTelemetryCommand('/eal/lcore/usage', (_c, _p, eal) => usageReply(lcoresOf(eal).map((l) => ({ lcore: l, pid: process.pid, usage: eal.lcoreTable.usage(l) })), false),
+  'Returns lcore cycles usage. Takes no parameters');

@@ -19,13 +19,10 @@
 import type { Eal } from '../eal/eal.js';
 import { MPDK_VERSION } from '../eal/eal.js';
 import { registerTelemetryCommand, leadingInt } from '../eal/telemetry.js';
+import { usageReply } from '../eal/telemetry-eal.js';
 import type { TelValue } from '../eal/telemetry-json.js';
 import { auditInstance } from '../ownership/audit.js';
 import { RingView } from '../ring/view.js';
-
-function pct(busy: number, total: number): string {
-  return `${(total > 0 ? (busy * 100) / total : 0).toFixed(2)}%`;
-}
 
 /** camelCase keys to DPDK's snake_case, values kept (numbers and strings only). */
 function snake(o: Record<string, unknown>): { [k: string]: TelValue } {
@@ -50,23 +47,7 @@ registerTelemetryCommand('/mpdk/process/info', (_c, params, eal) => {
   return { pid: p.pid, type: p.type, name: p.name, alive: p.alive ? 1 : 0, liveness: p.liveness, lcores: eal.lcoreTable.heldBy(p.pid) };
 }, 'Returns a process of the instance. Parameters: int pid');
 
-registerTelemetryCommand('/mpdk/lcore/usage', (_c, _p, eal) => {
-  const ids: number[] = [];
-  const pids: number[] = [];
-  const total: number[] = [];
-  const busy: number[] = [];
-  const ratio: string[] = [];
-  for (const l of eal.lcoreTable.list()) {
-    const t = l.usage.busyNs + l.usage.idleNs;
-    if (t === 0) continue;
-    ids.push(l.lcore);
-    pids.push(l.pid);
-    total.push(Math.round(t));
-    busy.push(Math.round(l.usage.busyNs));
-    ratio.push(pct(l.usage.busyNs, t));
-  }
-  return { lcore_ids: ids, pids, total_cycles: total, busy_cycles: busy, usage_ratio: ratio };
-}, 'Returns the cycles usage of every lcore of the instance. Takes no parameters');
+registerTelemetryCommand('/mpdk/lcore/usage', (_c, _p, eal) => usageReply(eal.lcoreTable.list(), true), 'Returns the cycles usage of every lcore of the instance. Takes no parameters');
 
 registerTelemetryCommand('/mpdk/ring/list', (_c, _p, eal) => RingView.list(eal).map((r) => r.name), 'Returns the rings of the instance. Takes no parameters');
 
