@@ -10,8 +10,9 @@
  *
  *   - its flow is blocked: no new frame is built for it while one of its frames is held
  *     (so its frames stay in order and the held set stays small: at most one burst);
- *   - it is offered again only when its queue has room (RingView.freeCount), so a stopped
- *     queue's imissed counts each refused frame once, not once per retry;
+ *   - it is offered again only when its queue has room (RingView.freeCount), so `refused`
+ *     counts each refused frame once, not once per retry (the sender's count: a full
+ *     net_ring queue is counted at the sender, as DPDK's net_ring does; the port counts none);
  *   - a queue that holds frames back for STALL_NOTICE_MS is named on stderr with its
  *     owner pid and state ("alive, stopped"), and again when it takes frames again.
  *
@@ -34,7 +35,7 @@ import {
 export const STALL_NOTICE_MS = 500;
 
 export class HeldBack {
-  /** Frames held back, and frames refused in all (each refusal once: imissed's count). */
+  /** Frames held back, and frames refused in all (each refusal once). */
   held = 0;
   refused = 0;
   private readonly mbufs: Mbufs;
