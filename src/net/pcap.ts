@@ -240,6 +240,11 @@ export interface CaptureFileReader {
   next(rec: PcapRecord): boolean;
   /** Back to the first record (looping RX). */
   rewind(): void;
+  /**
+   * Step back to the record next() last returned, so that the next next() returns it again
+   * (once: a record that could not be taken yet, e.g. for want of buffers).
+   */
+  back(): void;
   close(): void;
 }
 
@@ -261,6 +266,8 @@ export class PcapReader implements CaptureFileReader {
   truncated = '';
   private readonly in: FileIn;
   private readonly le: boolean;
+  /** Where in the buffer the record next() last returned starts (back()); −1: none. */
+  private last = -1;
 
   private constructor(input: FileIn) {
     this.in = input;
@@ -345,16 +352,23 @@ export class PcapReader implements CaptureFileReader {
       this.truncated = `byte ${at}: truncated record: caplen ${caplen} but only ${input.lim - input.pos - PCAP_REC.HLEN} bytes left in the file`;
       return false;
     }
+    this.last = input.pos;
     rec.offset = input.pos + PCAP_REC.HLEN;
     rec.fileOffset = at;
     input.pos += PCAP_REC.HLEN + caplen;
     return true;
   }
 
+  back(): void {
+    if (this.last >= 0) this.in.pos = this.last;
+    this.last = -1;
+  }
+
   /** Go back to the first record (for looping RX). */
   rewind(): void {
     this.in.seek(PCAP.HLEN);
     this.truncated = '';
+    this.last = -1;
   }
 
   /** Release the file descriptor (chunked mode). */

@@ -82,6 +82,10 @@ export class PcapngReader implements CaptureFileReader {
   private local: number[] = [];
   /** Where the first section's first block after the SHB starts (rewind). */
   private readonly firstBlock: number;
+  /** Where in the buffer the block of the packet next() last returned starts (back()); −1: none. */
+  private last = -1;
+  /** Where in the buffer the block block() read last starts. */
+  private blockStart = 0;
 
   private constructor(input: FileIn, want: number | 'all' | undefined) {
     this.in = input;
@@ -138,8 +142,16 @@ export class PcapngReader implements CaptureFileReader {
     for (;;) {
       const r = this.block(rec, false);
       if (r === 'end') return false;
-      if (r === 'packet' && (this.iface < 0 || rec.iface === this.iface)) return true;
+      if (r === 'packet' && (this.iface < 0 || rec.iface === this.iface)) {
+        this.last = this.blockStart; // block() read it whole: the window did not move since
+        return true;
+      }
     }
+  }
+
+  back(): void {
+    if (this.last >= 0) this.in.pos = this.last;
+    this.last = -1;
   }
 
   rewind(): void {
@@ -147,6 +159,7 @@ export class PcapngReader implements CaptureFileReader {
     this.truncated = '';
     this.section = -1;
     this.local = [];
+    this.last = -1;
   }
 
   close(): void {
@@ -182,6 +195,7 @@ export class PcapngReader implements CaptureFileReader {
     }
     const dv = input.dv;
     const p = input.pos;
+    this.blockStart = p;
     let out: 'packet' | 'other' = 'other';
     if (type === PCAPNG_MAGIC) {
       if (len < 28) throw input.corrupt(at, `section header block of ${len} bytes (at least 28)`);

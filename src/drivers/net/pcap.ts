@@ -1,10 +1,14 @@
 /**
- * net_pcap: a port whose RX reads a pcap file and whose TX writes one (DPDK's net_pcap,
- * file mode). Files are readable by tcpdump/tshark (classic pcap, µs, Ethernet).
+ * net_pcap: a port whose RX reads a capture file and whose TX writes one (DPDK's net_pcap,
+ * file mode). RX reads pcap (µs or ns, either byte order) and pcapng (several interfaces);
+ * TX writes classic pcap (µs, Ethernet), which tcpdump/tshark read.
  *
- *   --vdev net_pcap0,rx_pcap=in.pcap[,tx_pcap=out.pcap][,infinite_rx=1]
- *     rx_pcap      file the RX queues read (checked at probe: a missing or non-pcap file
- *                  is refused there, naming it); without it RX receives nothing
+ *   --vdev net_pcap0,rx_pcap=in.pcap[ng][,iface=N][,tx_pcap=out.pcap][,infinite_rx=1]
+ *     rx_pcap      file the RX queues read (checked at probe: a missing, unreadable or
+ *                  non-Ethernet file is refused there, naming it); without it RX receives
+ *                  nothing
+ *     iface        pcapng: the interface whose packets are read (its index in the file);
+ *                  default: the first Ethernet interface
  *     tx_pcap      file TX appends to; created (truncated) at probe with its pcap header;
  *                  without it TX frees what it is given (DPDK's tx_drop)
  *     infinite_rx  1: RX loops over the file for ever (as DPDK); 0 (default): RX stops
@@ -32,19 +36,24 @@
  * the records whose RSS hash (the port's Toeplitz key and RETA, as net_ring's wire) picks
  * it, so the queues split the file by flow with no record in two queues. The hash is stored
  * in the mbuf (MBUF_F_RX_RSS_HASH) whenever RSS is on. A record longer than the mbuf data
- * room is skipped and counted in ierrors (no scattered RX). A burst is all or nothing for
- * mbufs: when the pool cannot give n, nothing is read and rx_nombuf grows by n.
+ * room is received as a chain of mbufs (DPDK's scattered RX: each segment filled to the data
+ * room, NB_SEGS and PKT_LEN on the first); a chain the pool cannot complete is left in the
+ * file for the next burst and counted in rx_nombuf. A record shorter than an Ethernet header
+ * (14 bytes) or longer than the file's snap length is not a packet: it is counted in ierrors
+ * and skipped. A file cut inside a record delivers every whole record before the cut (the
+ * probe and the queue that reaches the cut say where it is). A burst is all or nothing for
+ * first segments: when the pool cannot give n, nothing is read and rx_nombuf grows by n.
  *
- * TX: each TX queue owner buffers records (timestamp = the burst's wall time, µs) and
- * appends them to the file in whole records under flock(LOCK_EX): one writer at a time,
- * so several processes and queues write one consistent file, and a new writer continues
- * it. TX_END (f64, written under the flock) is the file's length after the last complete
- * append: a writer that finds the file longer (a writer died inside its write()) cuts the
- * partial record off before appending. Buffered records are written when the buffer
- * passes FLUSH_BYTES, when a burst comes FLUSH_MS after the oldest buffered record, when a
- * burst sees FLUSH_GEN move (stop), on txBurst(handles, 0), at DriverPort.close and at
- * process (or worker thread) exit. A process killed with SIGKILL loses what it had
- * buffered (at most FLUSH_MS of traffic); the file stays well formed.
+ * TX: each TX queue owner buffers records (timestamp = the burst's wall time, µs), a chain
+ * as one record of all its segments, and appends them to the file in whole records under
+ * flock(LOCK_EX): one writer at a time, so several processes and queues write one consistent
+ * file, and a new writer continues it. TX_END (f64, written under the flock) is the file's
+ * length after the last complete append: a writer that finds the file longer (a writer died
+ * inside its write()) cuts the partial record off before appending. Buffered records are
+ * written when the buffer passes FLUSH_BYTES, when a burst comes FLUSH_MS after the oldest
+ * buffered record, when a burst sees FLUSH_GEN move (stop), on txBurst(handles, 0), at
+ * DriverPort.close and at process (or worker thread) exit. A process killed with SIGKILL
+ * loses what it had buffered (at most FLUSH_MS of traffic); the file stays well formed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,7 +61,9 @@ import { MpdkError } from '../../eal/errors.js';
 import { Devargs, Port, STAT_ERRORS, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue } from '../../ethdev/driver.js';
 import { MBUF_F_RX_RSS_HASH, MbufRx, Mbufs, type PktmbufPool } from '../../mbuf/mbuf.js';
 import type { Mempool } from '../../mempool/mempool.js';
-import { PCAP, PCAP_REC, PcapReader, PcapRecord, PcapWriter, writeRecordHeader } from '../../net/pcap.js';
+import { LINKTYPE_ETHERNET, PCAP, PCAP_MAX_CAPLEN, PCAP_REC, PcapRecord, PcapWriter, writeRecordHeader, type CaptureFileReader } from '../../net/pcap.js';
+import { openCaptureFile } from '../../net/pcap-file.js';
+import { ETH } from '../../net/packet.js';
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
 import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
@@ -65,15 +76,23 @@ export const PCAPZ = {
   FLAGS: 8, // u32 PZ_* bits (probe)
   FLUSH_GEN: 12, // u32 bumped by stop (configuring process); TX owners compare per burst
   TX_END: 16, // f64 tx file length after the last complete append; written under the flock
+  IFACE: 24, // i32 the rx file's interface read (pcapng iface=), −1 = the first Ethernet one (probe)
   RX_PATH: 64, // PATH_MAX bytes, absolute, NUL-terminated (probe)
   TX_PATH: 64 + 1024,
   PATH_MAX: 1024,
   BYTES: 64 + 2048,
 } as const;
-const PCAPZ_MAGIC = 0x5a504350; // 'PCPZ'
+/** Layout 2 (IFACE added); the first layout's magic was 'PCPZ': its zone is refused by name. */
+const PCAPZ_MAGIC = 0x32504350; // 'PCP2'
+const PCAPZ_MAGIC_V1 = 0x5a504350;
 const PZ_INFINITE = 1;
 const PZ_RX = 2;
 const PZ_TX = 4;
+
+/** Link types a refusal names (libpcap's LINKTYPE_*). */
+const LINKTYPE_NAMES: Record<number, string> = {
+  0: 'BSD loopback', 101: 'raw IP', 105: 'IEEE 802.11', 113: 'Linux cooked', 127: 'IEEE 802.11 radiotap', 228: 'raw IPv4', 229: 'raw IPv6', 276: 'Linux cooked v2',
+};
 
 /** Port DRV word 0: region offset of the PCAPZ memzone. */
 const DRV_ZONE = 0;
@@ -112,12 +131,14 @@ function hookExit(): void {
 
 
 class PcapRx implements RxQueue {
+  private readonly port: Port;
   private readonly mp: Mempool;
   private readonly rx: MbufRx;
+  private readonly mbufs: Mbufs;
   private readonly u32: Uint32Array;
   private readonly f64: Float64Array;
   private readonly st: number;
-  private readonly reader: PcapReader | null;
+  private readonly reader: CaptureFileReader | null;
   private readonly rec = new PcapRecord();
   /** u32 indexes of the queue's CURSOR and LOOPS words. */
   private readonly curIdx: number;
@@ -125,6 +146,8 @@ class PcapRx implements RxQueue {
   private readonly infinite: boolean;
   private readonly nrec: number;
   private readonly q: number;
+  /** The file's snap length: a longer record is an error (0: the file sets none). */
+  private readonly snap: number;
   /** RSS: table, RETA, mask, queue count (null when RSS is off). */
   private readonly rss: ToeplitzTable | null;
   private readonly reta: Uint16Array;
@@ -135,10 +158,15 @@ class PcapRx implements RxQueue {
   private readonly region: Bytes;
   private src = new Bytes(new Uint8Array(0));
   private spare: Uint32Array = new Uint32Array(32);
+  /** A chain's further segments (scattered RX), grown on first need. */
+  private segs: Uint32Array = new Uint32Array(0);
+  private cutSaid = false;
 
-  constructor(port: Port, q: number, pool: PktmbufPool, rxPath: string, infinite: boolean) {
+  constructor(port: Port, q: number, pool: PktmbufPool, rxPath: string, iface: number, infinite: boolean) {
     const r = port.eal.region;
+    this.port = port;
     this.mp = pool.mp;
+    this.mbufs = pool;
     this.u32 = r.u32;
     this.region = new Bytes(r.u8);
     this.f64 = r.f64;
@@ -156,16 +184,18 @@ class PcapRx implements RxQueue {
       this.reader = null;
       this.nrec = 0;
       this.cursor = 0;
+      this.snap = 0;
       return;
     }
     // Open, validate every record once (so the burst never meets a corrupt one), then
     // skip to the shared read position.
-    const reader = PcapReader.open(rxPath);
+    const reader = openCaptureFile(rxPath, { iface: iface < 0 ? undefined : iface });
     let nrec = 0;
     while (reader.next(this.rec)) nrec++;
     reader.rewind();
     this.reader = reader;
     this.nrec = nrec;
+    this.snap = reader.snaplen;
     let cur = this.u32[this.curIdx]!;
     if (cur > nrec) cur = infinite && nrec > 0 ? cur % nrec : nrec;
     for (let i = 0; i < cur; i++) reader.next(this.rec);
@@ -184,14 +214,17 @@ class PcapRx implements RxQueue {
     const rec = this.rec;
     const rss = this.rss;
     const room = rx.room;
+    const snap = this.snap;
     const olFlags = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
     let k = 0;
     let bytes = 0;
     let errors = 0;
+    let nombuf = 0;
     let rewinds = 0;
     let cursor = this.cursor;
     while (k < n) {
       if (!reader.next(rec)) {
+        if (reader.truncated && !this.cutSaid) this.sayCut(reader);
         if (!this.infinite || rewinds > 0) break; // a whole pass found nothing for this queue
         reader.rewind();
         cursor = 0;
@@ -201,6 +234,10 @@ class PcapRx implements RxQueue {
       }
       cursor++;
       const len = rec.caplen;
+      if (len < ETH.HLEN || (snap !== 0 && len > snap)) {
+        errors++; // not a packet: a runt, or more than the file says it keeps
+        continue;
+      }
       let hash = 0;
       if (rss !== null) {
         hash = rss.hashPacket(reader.buf, rec.offset, len);
@@ -208,14 +245,18 @@ class PcapRx implements RxQueue {
         if (dq >= this.nbRx) dq %= this.nbRx;
         if (dq !== this.q) continue; // another queue's record
       }
-      if (len > room) {
-        errors++;
-        continue;
-      }
       if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
-      const h = handles[k++]!;
-      copyBytes(this.src, rec.offset, this.region, rx.dataAt(h), len);
-      rx.set(h, len, olFlags, hash, 0);
+      const h = handles[k]!;
+      if (len <= room) {
+        copyBytes(this.src, rec.offset, this.region, rx.dataAt(h), len);
+        rx.set(h, len, olFlags, hash, 0);
+      } else if (!this.scatter(h, rec.offset, len, olFlags, hash)) {
+        reader.back(); // the pool is short: this record waits for the next burst
+        cursor--;
+        nombuf++;
+        break;
+      }
+      k++;
       bytes += len;
     }
     this.cursor = cursor;
@@ -230,11 +271,44 @@ class PcapRx implements RxQueue {
     const f64 = this.f64;
     const st = this.st;
     if (errors > 0) f64[st + STAT_ERRORS] += errors;
+    if (nombuf > 0) f64[st + STAT_NOMBUF] += nombuf;
     if (k > 0) {
       f64[st + STAT_PACKETS] += k;
       f64[st + STAT_OCTETS] += bytes;
     }
     return k;
+  }
+
+  /**
+   * Scattered RX: the record at src[off, off + len), longer than one mbuf, into `h` and as
+   * many further mbufs as it takes, chained (rare path). False, taking nothing, when the pool
+   * cannot give them.
+   */
+  private scatter(h: number, off: number, len: number, olFlags: number, hash: number): boolean {
+    const rx = this.rx;
+    const room = rx.room;
+    const extra = Math.ceil(len / room) - 1;
+    if (this.segs.length < extra) this.segs = new Uint32Array(extra);
+    const segs = this.segs;
+    if (this.mp.getBulk(segs, extra) !== extra) return false;
+    copyBytes(this.src, off, this.region, rx.dataAt(h), room);
+    rx.set(h, room, olFlags, hash, 0);
+    let done = room;
+    for (let i = 0; i < extra; i++) {
+      const m = segs[i]!;
+      const l = len - done < room ? len - done : room;
+      copyBytes(this.src, off + done, this.region, rx.dataAt(m), l);
+      rx.set(m, l, 0, 0, 0);
+      this.mbufs.chain(h, m);
+      done += l;
+    }
+    return true;
+  }
+
+  /** The queue reached the end of a file cut inside a record: say so, once. */
+  private sayCut(reader: CaptureFileReader): void {
+    this.cutSaid = true;
+    this.port.eal.log('warning', `${this.port.name}: RX queue ${this.q} read the ${this.nrec} whole records of rx_pcap=${reader.path}, which is cut short (${reader.truncated})`);
   }
 
   close(): void {
@@ -309,7 +383,7 @@ class PcapTx implements TxQueue {
       for (let i = 0; i < n; i++) {
         const h = handles[i]!;
         const len = mbufs.pktLen(h);
-        const cap = len > 65535 ? 65535 : len;
+        const cap = len > PCAP_MAX_CAPLEN ? PCAP_MAX_CAPLEN : len;
         if (this.pos + PCAP_REC.HLEN + cap > this.buf.length) this.flush();
         let p = this.pos;
         writeRecordHeader(bdv, p, sec, usec, cap, len);
@@ -380,6 +454,7 @@ class PcapTx implements TxQueue {
 class PcapPort implements DriverPort {
   private readonly rxPath: string;
   private readonly txPath: string;
+  private readonly iface: number;
   private readonly infinite: boolean;
   private readonly rxqs: PcapRx[] = [];
   private readonly txqs: PcapTx[] = [];
@@ -387,17 +462,22 @@ class PcapPort implements DriverPort {
   constructor(private readonly port: Port) {
     const r = port.eal.region;
     const z = zoneOf(port);
-    if (z === 0 || r.u32At(z + PCAPZ.MAGIC) !== PCAPZ_MAGIC) {
+    const magic = z === 0 ? 0 : r.u32At(z + PCAPZ.MAGIC);
+    if (magic === PCAPZ_MAGIC_V1) {
+      throw new MpdkError('EPROTO', `${port.name}: its pcap state (memzone ${zoneName(port)}) was made by other mpdk code (layout 1); run one mpdk version in every process of the instance`);
+    }
+    if (magic !== PCAPZ_MAGIC) {
       throw new MpdkError('EPROTO', `${port.name}: its pcap state (memzone ${zoneName(port)}) is missing; the primary's probe did not finish`);
     }
     const flags = r.u32At(z + PCAPZ.FLAGS);
     this.rxPath = flags & PZ_RX ? r.readString(z + PCAPZ.RX_PATH, PCAPZ.PATH_MAX) : '';
     this.txPath = flags & PZ_TX ? r.readString(z + PCAPZ.TX_PATH, PCAPZ.PATH_MAX) : '';
+    this.iface = r.i32[(z + PCAPZ.IFACE) >>> 2]!;
     this.infinite = (flags & PZ_INFINITE) !== 0;
   }
 
   rxQueue(q: number, pool: PktmbufPool): RxQueue {
-    const rx = new PcapRx(this.port, q, pool, this.rxPath, this.infinite);
+    const rx = new PcapRx(this.port, q, pool, this.rxPath, this.iface, this.infinite);
     this.rxqs.push(rx);
     return rx;
   }
@@ -426,7 +506,8 @@ function checkPath(port: Port, key: string, p: string): string {
 export const netPcap: NetDriver = {
   name: 'net_pcap',
   args: {
-    rx_pcap: 'pcap file the RX queues read',
+    rx_pcap: 'capture file (pcap or pcapng) the RX queues read',
+    iface: 'pcapng: the interface of rx_pcap whose packets are read (its index; default: the first Ethernet one)',
     tx_pcap: 'pcap file TX writes (created or truncated at probe)',
     infinite_rx: '1 to loop over rx_pcap for ever (default 0)',
   },
@@ -436,31 +517,38 @@ export const netPcap: NetDriver = {
     const rx = args.has('rx_pcap') ? checkPath(port, 'rx_pcap', args.str('rx_pcap')!) : '';
     const tx = args.has('tx_pcap') ? checkPath(port, 'tx_pcap', args.str('tx_pcap')!) : '';
     const infinite = args.int(port.name, 'infinite_rx', 0, 0, 1) === 1;
+    const iface = args.has('iface') ? args.int(port.name, 'iface', 0, 0, 0xffff) : -1;
     if (rx === '' && tx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: give rx_pcap=FILE and/or tx_pcap=FILE`);
     if (infinite && rx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: infinite_rx=1 needs rx_pcap=FILE`);
+    if (iface >= 0 && rx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: iface=N chooses an interface of rx_pcap=FILE; give rx_pcap`);
     if (rx !== '' && rx === tx) throw new MpdkError('EINVAL', `--vdev ${port.name}: rx_pcap and tx_pcap are the same file (${rx}); writing would destroy what RX reads`);
     let nrec = 0;
     if (rx !== '') {
-      let reader: PcapReader;
+      const what = `--vdev ${port.name}: rx_pcap=${args.str('rx_pcap')}`;
+      let reader: CaptureFileReader;
       try {
-        reader = PcapReader.open(rx);
+        reader = openCaptureFile(rx, { iface: iface < 0 ? undefined : iface });
       } catch (e) {
         const err = e as MpdkError;
-        throw new MpdkError(err.code ?? 'EIO', `--vdev ${port.name}: rx_pcap=${args.str('rx_pcap')}: ${err.message}`);
+        throw new MpdkError(err.code ?? 'EIO', `${what}: ${err.message}`);
       }
       try {
+        if (reader.linktype !== LINKTYPE_ETHERNET) {
+          throw new MpdkError('EINVAL', `${what}: link type ${reader.linktype}${LINKTYPE_NAMES[reader.linktype] ? ` (${LINKTYPE_NAMES[reader.linktype]})` : ''} is not Ethernet: net_pcap reads Ethernet (link type 1) captures`);
+        }
         const rec = new PcapRecord();
         while (reader.next(rec)) nrec++;
+        if (reader.truncated) eal.log('warning', `${what} is cut short (${reader.truncated}): its ${nrec} whole records are read`);
       } catch (e) {
         const err = e as MpdkError;
-        throw new MpdkError(err.code ?? 'EPROTO', `--vdev ${port.name}: rx_pcap=${args.str('rx_pcap')}: ${err.message}`);
+        throw new MpdkError(err.code ?? 'EPROTO', err.message.startsWith(what) ? err.message : `${what}: ${err.message}`);
       } finally {
         reader.close();
       }
     }
     if (tx !== '') {
       try {
-        PcapWriter.open(tx).close(); // truncate and write the global header
+        PcapWriter.open(tx, { snaplen: PCAP_MAX_CAPLEN }).close(); // truncate and write the global header
       } catch (e) {
         const err = e as MpdkError;
         throw new MpdkError(err.code ?? 'EIO', `--vdev ${port.name}: tx_pcap=${args.str('tx_pcap')}: ${err.message}`);
@@ -473,6 +561,7 @@ export const netPcap: NetDriver = {
     r.u32[(z + PCAPZ.NB_REC) >>> 2] = nrec;
     r.u32[(z + PCAPZ.FLAGS) >>> 2] = (infinite ? PZ_INFINITE : 0) | (rx ? PZ_RX : 0) | (tx ? PZ_TX : 0);
     r.f64[(z + PCAPZ.TX_END) >>> 3] = tx ? PCAP.HLEN : 0;
+    r.i32[(z + PCAPZ.IFACE) >>> 2] = iface;
     r.writeString(z + PCAPZ.RX_PATH, PCAPZ.PATH_MAX, rx);
     r.writeString(z + PCAPZ.TX_PATH, PCAPZ.PATH_MAX, tx);
     r.storeRelease(z + PCAPZ.MAGIC, PCAPZ_MAGIC);
