@@ -4,8 +4,10 @@
  * whatever happens.
  *
  *   l2fwd.null.1proc   one process, two net_null ports, DPDK l2fwd's loop: rxBurst 32 from
- *                      port p → rewrite the 12 MAC bytes → txBurst on port p^1. Forwarded Mpps.
- *                      DPDK C on a 2-core machine: ≈ 115 Mpps. Target ≥ 60.
+ *                      port p → rewrite the 12 MAC bytes → txBurst on port p^1. Forwarded Mpps;
+ *                      `.cpu_ns`: the process's CPU time per packet forwarded (user + system,
+ *                      process.cpuUsage), the figure to compare changes by on a busy machine.
+ *                      DPDK beside it: the anchor (bench/anchor.ts).
  *   l2fwd.ring.2proc   generator (lcore 0, both wires of two net_ring ports) and forwarder
  *                      (lcore 1: rx port 0 → rewrite → tx port 1). Forwarded Mpps = what
  *                      came back out of port 1 per second; `.loss_pct` = packets the
@@ -68,7 +70,7 @@ async function withProcs<T>(fn: (p: string, procs: Proc[]) => Promise<T>): Promi
   }
 }
 
-async function l2fwdNull(): Promise<number> {
+async function l2fwdNull(): Promise<Record<string, number>> {
   return withProcs(async (p, procs) => {
     const g = start('null', p);
     procs.push(g);
@@ -77,7 +79,7 @@ async function l2fwdNull(): Promise<number> {
     clearTimeout(timer);
     const r = lines(g).find((l) => 'fwd' in l);
     if (code !== 0 || !r) throw new Error(`l2fwd null child exited ${code} without a result`);
-    return r.fwd! / r.sec! / 1e6;
+    return { 'l2fwd.null.1proc': r.fwd! / r.sec! / 1e6, 'l2fwd.null.1proc.cpu_ns': (r.cpuSec! * 1e9) / r.fwd! };
   });
 }
 
@@ -102,7 +104,7 @@ async function l2fwdRing(): Promise<Record<string, number>> {
 }
 
 export const benches: Bench[] = [
-  { name: 'l2fwd.null.1proc', unit: 'Mpps', what: 'l2fwd loop, one process, two net_null ports, burst 32, 64-byte packets (DPDK C ≈ 115)', run: l2fwdNull },
+  { name: 'l2fwd.null.1proc', unit: 'Mpps', what: 'l2fwd loop, one process, two net_null ports, burst 32, 64-byte packets (+ .cpu_ns: CPU ns per packet)', run: l2fwdNull },
   {
     name: 'l2fwd.ring.2proc', unit: 'Mpps', what: 'generator + forwarder processes over two net_ring ports, burst 32 (+ .loss_pct: offered packets not taken or dropped)',
     run: l2fwdRing,

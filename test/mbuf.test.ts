@@ -197,6 +197,53 @@ test('freeBulk returns chains and mbufs of several pools each to its own pool', 
     assert.equal(p1.mp.audit().duplicates + p2.mp.audit().duplicates, 0);
   }));
 
+test('freeBulk takes the one-put path only when every mbuf is a lone unshared segment of one pool, whatever its place in the burst', () =>
+  withEal((eal) => {
+    const p1 = PktmbufPool.create(eal, 'q1', { count: 64, cacheSize: 16 });
+    const p2 = PktmbufPool.create(eal, 'q2', { count: 64, cacheSize: 16 });
+    const m = new Mbufs(eal);
+    // Bursts of every length up to 11 (the loops go four at a time), with one odd mbuf at each place.
+    for (let n = 1; n <= 11; n++) {
+      for (let at = -1; at < n; at++) {
+        for (const kind of ['pool', 'shared', 'chain'] as const) {
+          if (at < 0 && kind !== 'pool') continue;
+          const hs = new Uint32Array(n);
+          for (let i = 0; i < n; i++) {
+            hs[i] = (i === at && kind === 'pool' ? p2 : p1).alloc();
+            p1.setPktLen(hs[i]!, 10 + i);
+          }
+          let extra = 0;
+          if (at >= 0 && kind === 'shared') m.refcntUpdate(hs[at]!, 1); // a second owner keeps it
+          if (at >= 0 && kind === 'chain') {
+            extra = p1.alloc();
+            p1.setPktLen(extra, 5);
+            p1.chain(hs[at]!, extra);
+          }
+          const want = Array.from(hs, (h) => p1.pktLen(h)).reduce((x, y) => x + y, 0);
+          assert.equal(m.freeBulk(hs, n), want, `bytes, n=${n} at=${at} ${kind}`);
+          if (kind === 'shared') {
+            assert.equal(m.refcnt(hs[at]!), 1, 'the other owner still holds it');
+            m.free(hs[at]!);
+          }
+          assert.equal(p1.available() + p2.available(), 128, `every mbuf back in its pool, n=${n} at=${at} ${kind}`);
+        }
+      }
+    }
+    assert.equal(p1.mp.audit().duplicates + p2.mp.audit().duplicates, 0);
+  }));
+
+test('dataOffsets gives dataOffset of every mbuf of a burst', () =>
+  withEal((eal) => {
+    const pool = PktmbufPool.create(eal, 'do', { count: 32 });
+    const hs = new Uint32Array(9);
+    assert.equal(pool.allocBulk(hs, 9), 9);
+    for (let i = 0; i < 9; i++) pool.prepend(hs[i]!, i); // DATA_OFF differs from mbuf to mbuf
+    const out = new Uint32Array(9);
+    pool.dataOffsets(hs, 9, out);
+    assert.deepEqual(Array.from(out), Array.from(hs, (h) => pool.dataOffset(h)));
+    pool.freeBulk(hs, 9);
+  }));
+
 test('bad private and data room sizes are refused with EINVAL; a plain mempool is not an mbuf pool', () =>
   withEal((eal) => {
     refused('EINVAL', () => PktmbufPool.create(eal, 'b', { count: 8, privSize: 4 }));

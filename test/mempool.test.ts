@@ -158,6 +158,44 @@ test('the cache refills from the ring with cacheSize + n - len and flushes past 
     assert.equal(mp.ring.count(), 1024);
   }));
 
+test('zcGet hands out what getBulk would, in the same order, only once committed; -1 where the cache cannot serve', () =>
+  withEal((eal) => {
+    const mp = Mempool.create(eal, 'zc', { count: 256, eltSize: 64, cacheSize: 32 });
+    const twin = Mempool.create(eal, 'zc2', { count: 256, eltSize: 64, cacheSize: 32 });
+    const a = new Uint32Array(40);
+    const b = new Uint32Array(40);
+    for (const n of [8, 30, 8, 32, 1]) { // the first refills an empty cache, the third a short one
+      const at = mp.zcGet(n);
+      assert.ok(at >= 0);
+      for (let i = 0; i < n; i++) a[i] = mp.cacheSlots[at - i]!;
+      assert.equal(mp.available(), 256, 'nothing is taken before the commit');
+      mp.zcGetCommit(n);
+      assert.equal(twin.getBulk(b, n), n);
+      // Both pools lay out alike: the same element indexes, in the same order.
+      assert.deepEqual(Array.from(a.subarray(0, n), (h) => mp.indexOf(h)), Array.from(b.subarray(0, n), (h) => twin.indexOf(h)), `get of ${n}`);
+      assert.equal(mp.cacheCount(0), twin.cacheCount(0));
+      mp.putBulk(a, n);
+      twin.putBulk(b, n);
+    }
+    assertClean(mp);
+    // A recorded get writes n and the LEN it leaves, as getBulk does.
+    const rec = eal.memzones.reserve('rec', 64).offset >>> 2;
+    const at = mp.zcGet(5, rec);
+    assert.equal(eal.region.u32[rec], ((5 << 16) | (mp.cacheCount(0) - 5)) >>> 0);
+    assert.equal(at, mp.cacheCount(0) - 1);
+    // More than the cache, no cache, a debug pool, an exhausted pool: -1, nothing taken.
+    assert.equal(mp.zcGet(33), -1);
+    assert.equal(Mempool.create(eal, 'zc3', { count: 64, eltSize: 64 }).zcGet(4), -1);
+    assert.equal(Mempool.create(eal, 'zc4', { count: 64, eltSize: 64, cacheSize: 8, debug: true }).zcGet(4), -1);
+    const small = Mempool.create(eal, 'zc5', { count: 16, eltSize: 64, cacheSize: 8 });
+    const all = new Uint32Array(16);
+    assert.equal(small.getBulk(all, 8) + small.getBulk(all.subarray(8), 8), 16);
+    assert.equal(small.zcGet(4), -1);
+    assert.equal(small.available(), 0);
+    small.putBulk(all, 16);
+    assertClean(small);
+  }));
+
 test('a pool without a cache goes straight to the ring', () =>
   withEal((eal) => {
     const mp = Mempool.create(eal, 'nc', { count: 100, eltSize: 8 });

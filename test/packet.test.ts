@@ -281,6 +281,27 @@ describe('parseFrame', () => {
   });
 });
 
+it('L2fwdRewriter.rewriteBulk writes what rewrite writes for every frame of a burst, aligned or not', () => {
+  for (const [m, port] of [['02:ab:cd:ef:12:34', 5], ['f2:ff:00:11:22:33', 9], ['02:00:00:00:00:01', 300]] as const) {
+    const srcMac = parseMac(m);
+    // Bursts of 1 to 11 frames 16 bytes apart, each either 8-aligned or shifted by 1-7.
+    for (let n = 1; n <= 11; n++) {
+      for (const shift of [[0], [0, 4], [0, 0, 0, 1], [3, 0, 6, 2, 0]]) {
+        const offs = Uint32Array.from({ length: n }, (_, i) => 64 + i * 16 + shift[i % shift.length]!);
+        const a = new Uint8Array(64 + n * 16 + 32).fill(0xee);
+        const b = new Uint8Array(a.length).fill(0xee);
+        const ra = new L2fwdRewriter(a);
+        const rb = new L2fwdRewriter(b);
+        ra.setSource(port, srcMac);
+        rb.setSource(port, srcMac);
+        for (const off of offs) ra.rewrite(off, port, port);
+        rb.rewriteBulk(offs, n, port);
+        assert.deepEqual(b, a, `${m} port ${port} n ${n} shifts ${shift.join(',')}`);
+      }
+    }
+  }
+});
+
 it('L2fwdRewriter writes exactly the bytes of l2fwdRewrite, aligned or not, and nothing around them', () => {
   const mac = parseMac('02:ab:cd:ef:12:34');
   for (const off of [0, 4, 64, 1, 2, 3, 7]) {

@@ -9,7 +9,8 @@
  *   per process:  NullRx (pool, size) and NullTx (a Mbufs for freeing) per bound queue
  *
  * RX per packet: mbuf.ts MbufRx.setFixedBulk, the fields of rte_pktmbuf_reset that matter on a
- * pool mbuf in 4 stores (the second cache line is not touched). When the pool cannot
+ * pool mbuf in 4 stores (the second cache line is not touched), done in the same pass as the
+ * copy out of the lcore's mempool cache (Mempool.zcGet, MbufRx.takeFixedBulk). When the pool cannot
  * supply the whole burst, nothing is received and rx_nombuf grows by n (as DPDK's null
  * PMD: all or nothing). TX: Mbufs.freeBulk (one putBulk of the caller's array when every
  * mbuf is a lone, unshared segment of one pool).
@@ -40,11 +41,17 @@ class NullRx implements RxQueue {
   }
 
   rxBurst(handles: Uint32Array, n: number): number {
-    if (this.mp.getBulk(handles, n) !== n) {
+    const mp = this.mp;
+    const at = mp.zcGet(n);
+    if (at >= 0) {
+      this.rx.takeFixedBulk(mp.cacheSlots, at, handles, n); // one pass: copy out and stamp
+      mp.zcGetCommit(n);
+    } else if (mp.getBulk(handles, n) === n) {
+      this.rx.setFixedBulk(handles, n);
+    } else {
       this.f64[this.st + STAT_NOMBUF] += n;
       return 0;
     }
-    this.rx.setFixedBulk(handles, n);
     const f64 = this.f64;
     const st = this.st;
     f64[st + STAT_PACKETS] += n;
