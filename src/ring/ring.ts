@@ -79,6 +79,27 @@ export type { WaitOptions } from './doorbell-async.js';
 
 const { IDLE, CLAIMING, CLAIMED, WRITTEN, ABANDONED } = CLAIM_STATE;
 
+/**
+ * u32 indexes (in h) of the words the fast paths touch, and of a claim record's fields from
+ * its start: module constants, which TurboFan folds (a property read of the exported RING
+ * table costs a map check and a load in optimized code, every time).
+ */
+const W_PROD_HEAD = RING.PROD_HEAD >>> 2;
+const W_PROD_TAIL = RING.PROD_TAIL >>> 2;
+const W_CONS_HEAD = RING.CONS_HEAD >>> 2;
+const W_CONS_TAIL = RING.CONS_TAIL >>> 2;
+const W_HOLES = RING.HOLES >>> 2;
+const W_NE_WAITERS = RING.NE_WAITERS >>> 2;
+const W_NF_WAITERS = RING.NF_WAITERS >>> 2;
+const W_C_FROM = RING.C_FROM >>> 2;
+const W_C_PID = RING.C_PID >>> 2;
+const W_C_STATE = RING.C_STATE >>> 2;
+const W_C_TO = RING.C_TO >>> 2;
+const W_CLAIM_CONS = RING.CLAIM_CONS >>> 2;
+const W_HIGH_WATER = RING.HIGH_WATER >>> 2;
+/** f64 index of a claim record's START from the record's u32 index >>> 1. */
+const D_C_START = RING.C_START >>> 3;
+
 const SPIN_BEFORE_YIELD = 10;
 /** A tail that has not moved for this long makes the waiter check the claimer ahead. */
 const STUCK_MS = 1;
@@ -136,7 +157,14 @@ function recordSpan(slots: Uint32Array, mask: number, head: number, entries: num
 function enqueueElems(slots: Uint32Array, idx: number, objs: Uint32Array, n: number): void {
   const size = slots.length;
   if (idx + n <= size) {
-    for (let i = 0; i < n; i++) slots[idx + i] = objs[i]!;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) { // four at a time: TurboFan checks the arrays once per iteration, not per access
+      slots[idx + i] = objs[i]!;
+      slots[idx + i + 1] = objs[i + 1]!;
+      slots[idx + i + 2] = objs[i + 2]!;
+      slots[idx + i + 3] = objs[i + 3]!;
+    }
+    for (; i < n; i++) slots[idx + i] = objs[i]!;
   } else {
     const first = size - idx;
     for (let i = 0; i < first; i++) slots[idx + i] = objs[i]!;
@@ -148,7 +176,14 @@ function enqueueElems(slots: Uint32Array, idx: number, objs: Uint32Array, n: num
 function dequeueElems(slots: Uint32Array, idx: number, objs: Uint32Array, n: number): void {
   const size = slots.length;
   if (idx + n <= size) {
-    for (let i = 0; i < n; i++) objs[i] = slots[idx + i]!;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) { // as enqueueElems
+      objs[i] = slots[idx + i]!;
+      objs[i + 1] = slots[idx + i + 1]!;
+      objs[i + 2] = slots[idx + i + 2]!;
+      objs[i + 3] = slots[idx + i + 3]!;
+    }
+    for (; i < n; i++) objs[i] = slots[idx + i]!;
   } else {
     const first = size - idx;
     for (let i = 0; i < first; i++) objs[i] = slots[idx + i]!;
@@ -211,12 +246,12 @@ export class Ring extends RingView {
     this.recF64 = mem.f64;
     this.rec = mem.claimLine(eal.lcoreId >= 0 && eal.lcoreId < MAX_LCORE ? eal.lcoreId : 0, false);
     this.pid = process.pid;
-    this.cConsTail = Atomics.load(this.h, RING.CONS_TAIL >>> 2);
-    this.cProdTail = Atomics.load(this.h, RING.PROD_TAIL >>> 2);
-    this.cHoles = this.h[RING.HOLES >>> 2]!;
-    this.enqMark = this.h[RING.PROD_HEAD >>> 2]!;
-    this.deqMark = this.h[RING.CONS_HEAD >>> 2]!;
-    this.hw = this.h[RING.HIGH_WATER >>> 2]!;
+    this.cConsTail = Atomics.load(this.h, W_CONS_TAIL);
+    this.cProdTail = Atomics.load(this.h, W_PROD_TAIL);
+    this.cHoles = this.h[W_HOLES]!;
+    this.enqMark = this.h[W_PROD_HEAD]!;
+    this.deqMark = this.h[W_CONS_HEAD]!;
+    this.hw = this.h[W_HIGH_WATER]!;
   }
 
   // ---------------------------------------------------------------- life cycle
@@ -330,10 +365,10 @@ export class Ring extends RingView {
   private spEnq(objs: Uint32Array, n: number, bulk: boolean): number {
     const h = this.h;
     const cap = this.capacity;
-    const head = h[RING.PROD_HEAD >>> 2]!; // plain: this producer is the only writer
+    const head = h[W_PROD_HEAD]!; // plain: this producer is the only writer
     let free = (cap + this.cConsTail - head) >>> 0;
     if (free < n || free > cap) {
-      const ct = Atomics.load(h, RING.CONS_TAIL >>> 2); // A2
+      const ct = Atomics.load(h, W_CONS_TAIL); // A2
       this.cConsTail = ct;
       free = (cap + ct - head) >>> 0;
       if (cap - free > this.hw) this.noteHigh(cap - free);
@@ -347,10 +382,10 @@ export class Ring extends RingView {
     }
     enqueueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
-    h[RING.PROD_HEAD >>> 2] = next;
-    Atomics.store(h, RING.PROD_TAIL >>> 2, next); // R1
+    h[W_PROD_HEAD] = next;
+    Atomics.store(h, W_PROD_TAIL, next); // R1
     this.enqMark = next;
-    if (h[RING.NE_WAITERS >>> 2] !== 0) ringBell(this.mem, RING.NE_BELL); // D1
+    if (h[W_NE_WAITERS] !== 0) ringBell(this.mem, RING.NE_BELL); // D1
     return n;
   }
 
@@ -360,17 +395,17 @@ export class Ring extends RingView {
     const cap = this.capacity;
     const rec = this.rec; // + CLAIM_PROD (0)
     if ((this.abandoned & 1) !== 0) this.settleAbandoned(false);
-    let head = h[RING.PROD_HEAD >>> 2]!; // plain: validated by the CAS
+    let head = h[W_PROD_HEAD]!; // plain: validated by the CAS
     let m = n;
     let next = 0;
     for (;;) {
       let free = (cap + this.cConsTail - head) >>> 0;
       if (free < n || free > cap) {
-        const ct = Atomics.load(h, RING.CONS_TAIL >>> 2); // A2
+        const ct = Atomics.load(h, W_CONS_TAIL); // A2
         this.cConsTail = ct;
         free = (cap + ct - head) >>> 0;
         if (free > cap) { // our head read is older than the cons tail: re-read
-          head = Atomics.load(h, RING.PROD_HEAD >>> 2);
+          head = Atomics.load(h, W_PROD_HEAD);
           continue;
         }
         if (cap - free > this.hw) this.noteHigh(cap - free);
@@ -378,34 +413,34 @@ export class Ring extends RingView {
       m = n;
       if (m > free) {
         if (bulk || free === 0) {
-          h[rec + (RING.C_STATE >>> 2)] = IDLE; // a failed CAS may have left CLAIMING
+          h[rec + W_C_STATE] = IDLE; // a failed CAS may have left CLAIMING
           this.enqMark = head;
           return 0;
         }
         m = free;
       }
       next = (head + m) >>> 0;
-      h[rec + (RING.C_FROM >>> 2)] = head;
-      h[rec + (RING.C_PID >>> 2)] = this.pid;
-      this.recF64[(rec >>> 1) + (RING.C_START >>> 3)] = ownStartTime();
-      h[rec + (RING.C_STATE >>> 2)] = CLAIMING;
-      const seen = Atomics.compareExchange(h, RING.PROD_HEAD >>> 2, head, next);
+      h[rec + W_C_FROM] = head;
+      h[rec + W_C_PID] = this.pid;
+      this.recF64[(rec >>> 1) + D_C_START] = ownStartTime();
+      h[rec + W_C_STATE] = CLAIMING;
+      const seen = Atomics.compareExchange(h, W_PROD_HEAD, head, next);
       if (seen === head) break;
       head = seen;
     }
     if (HOOK_PROD_EARLY) hookStop();
-    h[rec + (RING.C_TO >>> 2)] = next;
-    h[rec + (RING.C_STATE >>> 2)] = CLAIMED;
+    h[rec + W_C_TO] = next;
+    h[rec + W_C_STATE] = CLAIMED;
     if (HOOK_PROD) hookStop();
     enqueueElems(this.slots, head & this.mask, objs, m);
-    h[rec + (RING.C_STATE >>> 2)] = WRITTEN;
+    h[rec + W_C_STATE] = WRITTEN;
     // A plain load suffices to see that the earlier claimers are done: their slot writes
     // precede their tail store (TSO), and x86 stores are seen in the same order by all cores.
-    if (h[RING.PROD_TAIL >>> 2] !== head) this.waitTail(RING.PROD_TAIL >>> 2, head, false);
-    Atomics.store(h, RING.PROD_TAIL >>> 2, next); // R1
-    h[rec + (RING.C_STATE >>> 2)] = IDLE;
+    if (h[W_PROD_TAIL] !== head) this.waitTail(W_PROD_TAIL, head, false);
+    Atomics.store(h, W_PROD_TAIL, next); // R1
+    h[rec + W_C_STATE] = IDLE;
     this.enqMark = next;
-    if (h[RING.NE_WAITERS >>> 2] !== 0) ringBell(this.mem, RING.NE_BELL); // D1
+    if (h[W_NE_WAITERS] !== 0) ringBell(this.mem, RING.NE_BELL); // D1
     return m;
   }
 
@@ -456,12 +491,12 @@ export class Ring extends RingView {
   private scDeq(objs: Uint32Array, n: number, bulk: boolean, sizer: RecordSizer | null): number {
     const h = this.h;
     const cap = this.capacity;
-    const head = h[RING.CONS_HEAD >>> 2]!; // plain: this consumer is the only writer
+    const head = h[W_CONS_HEAD]!; // plain: this consumer is the only writer
     let entries = (this.cProdTail - head) >>> 0;
     if (entries < n || entries > cap) {
-      const pt = Atomics.load(h, RING.PROD_TAIL >>> 2); // A1
+      const pt = Atomics.load(h, W_PROD_TAIL); // A1
       this.cProdTail = pt;
-      this.cHoles = h[RING.HOLES >>> 2]!; // after A1: covers every hole below pt
+      this.cHoles = h[W_HOLES]!; // after A1: covers every hole below pt
       entries = (pt - head) >>> 0;
       if (entries > this.hw) this.noteHigh(entries);
     }
@@ -475,10 +510,10 @@ export class Ring extends RingView {
     }
     dequeueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
-    h[RING.CONS_HEAD >>> 2] = next;
-    Atomics.store(h, RING.CONS_TAIL >>> 2, next); // R2
+    h[W_CONS_HEAD] = next;
+    Atomics.store(h, W_CONS_TAIL, next); // R2
     this.deqMark = next;
-    if (h[RING.NF_WAITERS >>> 2] !== 0) ringBell(this.mem, RING.NF_BELL); // D1 (not full)
+    if (h[W_NF_WAITERS] !== 0) ringBell(this.mem, RING.NF_BELL); // D1 (not full)
     return this.cHoles === 0 ? n : this.dropHoles(objs, n);
   }
 
@@ -492,20 +527,20 @@ export class Ring extends RingView {
   private mcDeq(objs: Uint32Array, n: number, bulk: boolean, sizer: RecordSizer | null): number {
     const h = this.h;
     const cap = this.capacity;
-    const rec = this.rec + (RING.CLAIM_CONS >>> 2);
+    const rec = this.rec + W_CLAIM_CONS;
     if ((this.abandoned & 2) !== 0) this.settleAbandoned(true);
-    let head = h[RING.CONS_HEAD >>> 2]!; // plain: validated by the CAS
+    let head = h[W_CONS_HEAD]!; // plain: validated by the CAS
     let m = n;
     let next = 0;
     for (;;) {
       let entries = (this.cProdTail - head) >>> 0;
       if (entries < n || entries > cap) {
-        const pt = Atomics.load(h, RING.PROD_TAIL >>> 2); // A1
+        const pt = Atomics.load(h, W_PROD_TAIL); // A1
         this.cProdTail = pt;
-        this.cHoles = h[RING.HOLES >>> 2]!;
+        this.cHoles = h[W_HOLES]!;
         entries = (pt - head) >>> 0;
         if (entries > cap) { // our head read is older than the prod tail we saw: re-read
-          head = Atomics.load(h, RING.CONS_HEAD >>> 2);
+          head = Atomics.load(h, W_CONS_HEAD);
           continue;
         }
         if (entries > this.hw) this.noteHigh(entries);
@@ -513,32 +548,32 @@ export class Ring extends RingView {
       m = sizer === null ? n : recordSpan(this.slots, this.mask, head, entries, n, sizer);
       if (m > entries || m === 0) {
         if (bulk || entries === 0 || m === 0) {
-          h[rec + (RING.C_STATE >>> 2)] = IDLE; // a failed CAS may have left CLAIMING
+          h[rec + W_C_STATE] = IDLE; // a failed CAS may have left CLAIMING
           this.deqMark = head;
           return 0;
         }
         m = entries;
       }
       next = (head + m) >>> 0;
-      h[rec + (RING.C_FROM >>> 2)] = head;
-      h[rec + (RING.C_PID >>> 2)] = this.pid;
-      this.recF64[(rec >>> 1) + (RING.C_START >>> 3)] = ownStartTime();
-      h[rec + (RING.C_STATE >>> 2)] = CLAIMING;
-      const seen = Atomics.compareExchange(h, RING.CONS_HEAD >>> 2, head, next);
+      h[rec + W_C_FROM] = head;
+      h[rec + W_C_PID] = this.pid;
+      this.recF64[(rec >>> 1) + D_C_START] = ownStartTime();
+      h[rec + W_C_STATE] = CLAIMING;
+      const seen = Atomics.compareExchange(h, W_CONS_HEAD, head, next);
       if (seen === head) break;
       head = seen;
     }
-    h[rec + (RING.C_TO >>> 2)] = next;
-    h[rec + (RING.C_STATE >>> 2)] = CLAIMED;
+    h[rec + W_C_TO] = next;
+    h[rec + W_C_STATE] = CLAIMED;
     if (HOOK_CONS) hookStop();
     dequeueElems(this.slots, head & this.mask, objs, m);
     // A plain load suffices to see that the earlier claimers are done: their slot writes
     // precede their tail store (TSO), and x86 stores are seen in the same order by all cores.
-    if (h[RING.CONS_TAIL >>> 2] !== head) this.waitTail(RING.CONS_TAIL >>> 2, head, true);
-    Atomics.store(h, RING.CONS_TAIL >>> 2, next); // R2
-    h[rec + (RING.C_STATE >>> 2)] = IDLE;
+    if (h[W_CONS_TAIL] !== head) this.waitTail(W_CONS_TAIL, head, true);
+    Atomics.store(h, W_CONS_TAIL, next); // R2
+    h[rec + W_C_STATE] = IDLE;
     this.deqMark = next;
-    if (h[RING.NF_WAITERS >>> 2] !== 0) ringBell(this.mem, RING.NF_BELL);
+    if (h[W_NF_WAITERS] !== 0) ringBell(this.mem, RING.NF_BELL);
     return this.cHoles === 0 ? m : this.dropHoles(objs, m);
   }
 
@@ -579,10 +614,10 @@ export class Ring extends RingView {
   private abandon(cons: boolean, from: number): never {
     const h = this.h;
     const rec = this.rec + ((cons ? RING.CLAIM_CONS : RING.CLAIM_PROD) >>> 2);
-    const n = (h[rec + (RING.C_TO >>> 2)]! - from) >>> 0;
+    const n = (h[rec + W_C_TO]! - from) >>> 0;
     const tail = Atomics.load(h, (cons ? RING.CONS_TAIL : RING.PROD_TAIL) >>> 2);
     const ahead = claimAtTail(this.mem, cons, this.pid);
-    h[rec + (RING.C_STATE >>> 2)] = ABANDONED;
+    h[rec + W_C_STATE] = ABANDONED;
     this.abandoned |= cons ? 2 : 1;
     // The claim ahead may have been published meanwhile: repair now publishes ours if so.
     this.repairSide(cons, null);
@@ -594,8 +629,8 @@ export class Ring extends RingView {
   /** Before a claim on a side this object abandoned a burst on: has repair taken it? */
   private settleAbandoned(cons: boolean): void {
     const rec = this.rec + ((cons ? RING.CLAIM_CONS : RING.CLAIM_PROD) >>> 2);
-    if (this.h[rec + (RING.C_STATE >>> 2)] === ABANDONED) this.repairSide(cons, null);
-    if (this.h[rec + (RING.C_STATE >>> 2)] === ABANDONED) {
+    if (this.h[rec + W_C_STATE] === ABANDONED) this.repairSide(cons, null);
+    if (this.h[rec + W_C_STATE] === ABANDONED) {
       const ahead = claimAtTail(this.mem, cons, this.pid);
       throw new MpdkError('EBUSY', `ring '${this.name}': an earlier ${cons ? 'dequeue' : 'enqueue'} of this process is still behind the claim of ${ahead ? `pid ${ahead.pid} (${processState(ahead.pid)})` : 'another process'}; try again later`);
     }
@@ -718,18 +753,18 @@ export class Ring extends RingView {
    *  is loaded now, so a single thread sees exactly DPDK's value; concurrently, a value at
    *  least as fresh. */
   get lastFree(): number {
-    const f = this.capacity - ((this.enqMark - Atomics.load(this.h, RING.CONS_TAIL >>> 2)) >>> 0);
+    const f = this.capacity - ((this.enqMark - Atomics.load(this.h, W_CONS_TAIL)) >>> 0);
     return f < 0 ? 0 : f > this.capacity ? this.capacity : f;
   }
 
   /** After each dequeue: entries left (DPDK's available); read lazily as lastFree. */
   get lastAvailable(): number {
-    const e = (Atomics.load(this.h, RING.PROD_TAIL >>> 2) - this.deqMark) >>> 0;
+    const e = (Atomics.load(this.h, W_PROD_TAIL) - this.deqMark) >>> 0;
     return e > this.capacity ? 0 : e;
   }
 
   private noteHigh(e: number): void {
-    const i = RING.HIGH_WATER >>> 2;
+    const i = W_HIGH_WATER;
     for (;;) {
       const cur = Atomics.load(this.h, i);
       if (cur >= e) {

@@ -42,6 +42,8 @@ export class Forwarder {
   private readonly statRx: Int32Array;
   private readonly statTx: Int32Array;
   private lastDrain = 0;
+  /** The data offsets of a received burst (rewriteBulk's input). */
+  private readonly offs = new Uint32Array(MAX_PKT_BURST);
   /** Packets forwarded (for the slave's exit line). */
   forwarded = 0;
   /** Epoch ms (performance.timeOrigin + now) of the first burst sent, 0 before. */
@@ -86,12 +88,10 @@ export class Forwarder {
       if (got > 0) {
         const arr = hands.array(b);
         const rx = hands.array(0);
-        const dst = this.dstPort[j]!;
-        for (let i = 0; i < got; i++) {
-          const h = rx[i]!;
-          rw.rewrite(mbufs.dataOffset(h), dst, dst);
-          arr[n + i] = h;
-        }
+        const offs = this.offs;
+        mbufs.dataOffsets(rx, got, offs);
+        rw.rewriteBulk(offs, got, this.dstPort[j]!);
+        for (let i = 0; i < got; i++) arr[n + i] = rx[i]!;
         hands.commit(b, n + got); // now in the TX buffer
         hands.commit(0, 0); // and no longer in the RX burst
         this.f64[this.statRx[j]!] += got;
