@@ -32,7 +32,7 @@ export { ethdevXstats, QUEUE_STAT_CNTRS } from './telemetry/index.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';
 export { Cmdline, parseLine, type Command, type CmdlineOptions, type CloseReason } from './cmdline/cmdline.js';
-export { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions, type WaitOptions, type RecordSizer } from './ring/ring.js';
+export { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions, type WaitOptions, type Waiter, type RecordSizer } from './ring/ring.js';
 export { RingView, type RingEntry } from './ring/view.js';
 export { type ClaimInfo } from './ring/claims.js';
 export {

@@ -97,13 +97,20 @@ test('a timeout resolves 0, an abort rejects with its reason, close() rejects wi
     ring.close();
     await assert.rejects(closing, { name: 'AbortError' });
     await assert.rejects(iter, { name: 'AbortError' });
-    // `using`: the handle's waits end at the end of its block.
+    // `using`: the handle's waits end at the end of its block; `await using` ends an iteration's.
     let pending: Promise<number> | undefined;
     {
       using r2 = Ring.lookup(eal, 'q');
       pending = r2.dequeueBurstAsync(buf, 4);
     }
     await assert.rejects(pending, { name: 'AbortError' });
+    let step: Promise<unknown> | undefined;
+    {
+      await using it = ring.bursts(buf);
+      step = it.next();
+      await sleep(10);
+    }
+    await assert.rejects(step, { name: 'AbortError' });
     assert.equal(waiters(eal, ring, false), 0);
     assert.equal(pendingBellWaits(), 0);
     // The handle works again after close(), and a wait with a timeout still sees entries.

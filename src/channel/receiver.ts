@@ -18,7 +18,7 @@ import { MpdkError } from '../eal/errors.js';
 import type { RxQueue } from '../ethdev/driver.js';
 import { Mbufs } from '../mbuf/mbuf.js';
 import { Hands, HANDS_MAX_CAP, type Source } from '../ownership/hands.js';
-import { deadlineOf, type WaitOptions } from '../ring/doorbell-async.js';
+import { deadlineOf, waiter, type WaitOptions, type Waiter } from '../ring/doorbell-async.js';
 import type { RecordSizer, Ring } from '../ring/ring.js';
 import type { Channel } from './channel.js';
 
@@ -253,22 +253,25 @@ export class ChannelReceiver implements AsyncIterable<MessageBatch> {
   /**
    * The batches as they come, for `for await (const batch of receiver.messages())`: each
    * step releases the previous batch. Ends after `opts.timeout` ms without a message;
-   * throws the abort reason when `opts.signal` aborts or the receiver is closed.
+   * throws the abort reason when `opts.signal` aborts or the receiver is closed;
+   * `await using` ends a pending wait at the end of the scope.
    */
-  async *messages(opts?: WaitOptions): AsyncGenerator<MessageBatch, void, undefined> {
-    try {
-      for (;;) {
-        const b = await this.receive(opts);
-        if (b.length === 0) return;
-        yield b;
+  messages(opts?: WaitOptions): Waiter<MessageBatch> {
+    return waiter(opts, async function* (this: ChannelReceiver, o: WaitOptions): AsyncGenerator<MessageBatch, void, undefined> {
+      try {
+        for (;;) {
+          const b = await this.receive(o);
+          if (b.length === 0) return;
+          yield b;
+        }
+      } finally {
+        if (!this.closed) this.release();
       }
-    } finally {
-      if (!this.closed) this.release();
-    }
+    }.bind(this));
   }
 
   /** `messages()`: `for await (const batch of receiver)`. */
-  [Symbol.asyncIterator](): AsyncGenerator<MessageBatch, void, undefined> {
+  [Symbol.asyncIterator](): Waiter<MessageBatch> {
     return this.messages();
   }
 

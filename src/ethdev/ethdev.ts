@@ -59,7 +59,7 @@ import { Reta, RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT, RSS_KEY_LEN, RSS_KEY_
 import { findDriver } from './registry.js';
 import { RxWaiter } from './rx-wait.js';
 import { Ring } from '../ring/ring.js';
-import type { WaitOptions } from '../ring/doorbell-async.js';
+import { waiter, type WaitOptions, type Waiter } from '../ring/doorbell-async.js';
 import { checkPortTable, portTable } from './table.js';
 import { tapRx, tapTx } from './capture.js';
 import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
@@ -646,16 +646,19 @@ export class EthDev {
    * RX queue q's bursts as they come, for `for await (const burst of dev.rxBursts(0, 0,
    * handles))`: each is `handles.subarray(0, k)` (k ≥ 1; one view per k, made once), its
    * mbufs the caller's, valid until the next step. Ends after `opts.timeout` ms without a
-   * burst; throws the abort reason when `opts.signal` aborts or this EthDev is closed.
+   * burst; throws the abort reason when `opts.signal` aborts or this EthDev is closed;
+   * `await using` ends a pending wait at the end of the scope.
    */
-  async *rxBursts(port: number, q: number, handles: Uint32Array, opts?: WaitOptions): AsyncGenerator<Uint32Array, void, undefined> {
+  rxBursts(port: number, q: number, handles: Uint32Array, opts?: WaitOptions): Waiter<Uint32Array> {
     const w = this.rxWaiter(port, q);
     const subs: Uint32Array[] = [];
-    for (;;) {
-      const k = await w.burst(handles, handles.length, this.withClose(opts));
-      if (k === 0) return;
-      yield (subs[k] ??= handles.subarray(0, k));
-    }
+    return waiter(opts, async function* (this: EthDev, o: WaitOptions): AsyncGenerator<Uint32Array, void, undefined> {
+      for (;;) {
+        const k = await w.burst(handles, handles.length, this.withClose(o));
+        if (k === 0) return;
+        yield (subs[k] ??= handles.subarray(0, k));
+      }
+    }.bind(this));
   }
 
   /** The waiter of RX queue q, bound (and its queue claimed) at first use, re-bound after a reconfiguration. */

@@ -234,6 +234,29 @@ export function sleepFor(ms: number, signal: AbortSignal | undefined, orWhen?: P
   });
 }
 
+/**
+ * An async iteration over waits (ring.bursts, EthDev.rxBursts, a channel receiver's
+ * messages) that `await using` can end: its Symbol.asyncDispose aborts the wait in
+ * progress (a pending next() rejects with an AbortError) and finishes the generator.
+ */
+export type Waiter<T> = AsyncGenerator<T, void, undefined> & AsyncDisposable;
+
+/**
+ * `make(opts)`'s generator as a Waiter: `opts` carries the caller's timeout and a signal
+ * that aborts on the caller's signal or on disposal.
+ */
+export function waiter<T>(opts: WaitOptions | undefined, make: (opts: WaitOptions) => AsyncGenerator<T, void, undefined>): Waiter<T> {
+  const stop = new AbortController();
+  const signal = opts?.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const g = make({ timeout: opts?.timeout, signal });
+  return Object.assign(g, {
+    async [Symbol.asyncDispose](): Promise<void> {
+      stop.abort(new DOMException('the iteration was disposed', 'AbortError'));
+      await g.return(undefined).catch(() => undefined);
+    },
+  });
+}
+
 /** The deadline (performance.now() ms) of `opts.timeout`; EINVAL for a bad one. */
 export function deadlineOf(opts: WaitOptions | undefined): number {
   const t = opts?.timeout;

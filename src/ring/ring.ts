@@ -66,7 +66,9 @@ import { MAX_LCORE } from '../eal/options.js';
 import { processStartTime, processState, schedYield } from '../native/libc.js';
 import { claimAtTail, emptyRepairReport, repairSide, rollBackSingle, type RepairReport } from './claims.js';
 import { ringBell, waitForBurst } from './doorbell.js';
-import { attempt, deadlineOf, DEQ_BURST, ENQ_BULK, ENQ_BURST, waitBurstAsync, WHEN_ENTRIES, WHEN_ROOM, type WaitOptions } from './doorbell-async.js';
+import {
+  attempt, deadlineOf, DEQ_BURST, ENQ_BULK, ENQ_BURST, waitBurstAsync, waiter, WHEN_ENTRIES, WHEN_ROOM, type WaitOptions, type Waiter,
+} from './doorbell-async.js';
 import {
   checkCount, CLAIM_STATE, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_MAGIC, RING_MZ_PREFIX, RING_NAMESIZE, RING_VERSION, RingMemory, ringFlags,
   type RingOptions,
@@ -75,7 +77,7 @@ import { RingView } from './view.js';
 
 export { RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_NAMESIZE, type RingOptions } from './layout.js';
 export type { RepairReport } from './claims.js';
-export type { WaitOptions } from './doorbell-async.js';
+export type { WaitOptions, Waiter } from './doorbell-async.js';
 
 const { IDLE, CLAIMING, CLAIMED, WRITTEN, ABANDONED } = CLAIM_STATE;
 
@@ -690,19 +692,22 @@ export class Ring extends RingView {
    * The ring's bursts as they come, for `for await (const burst of ring.bursts(handles))`:
    * each burst is `handles.subarray(0, k)` (k ≥ 1; made once per k, so iterating allocates
    * no view), valid until the next step. Ends when `opts.timeout` ms pass without a burst;
-   * throws the abort reason when `opts.signal` aborts or this handle is closed.
+   * throws the abort reason when `opts.signal` aborts or this handle is closed;
+   * `await using it = ring.bursts(h)` ends a pending wait at the end of the scope.
    */
-  async *bursts(handles: Uint32Array, opts?: WaitOptions): AsyncGenerator<Uint32Array, void, undefined> {
+  bursts(handles: Uint32Array, opts?: WaitOptions): Waiter<Uint32Array> {
     if (this.subsOf !== handles) {
       this.subsOf = handles;
       this.subs = [];
     }
     const subs = this.subs;
-    for (;;) {
-      const k = await this.retryAsync(DEQ_BURST, handles, handles.length, opts);
-      if (k === 0) return;
-      yield (subs[k] ??= handles.subarray(0, k));
-    }
+    return waiter(opts, async function* (this: Ring, o: WaitOptions): AsyncGenerator<Uint32Array, void, undefined> {
+      for (;;) {
+        const k = await this.retryAsync(DEQ_BURST, handles, handles.length, o);
+        if (k === 0) return;
+        yield (subs[k] ??= handles.subarray(0, k));
+      }
+    }.bind(this));
   }
 
   /**
