@@ -32,8 +32,8 @@ async function withEal(fn: (eal: Eal, prefix: string) => Promise<void>, more: Pa
 }
 
 /** Run async-child.js as a secondary of `prefix` on lcore `lcore`; resolves its JSON line. */
-async function child(prefix: string, lcore: number, mode: string, kv: Record<string, string | number>): Promise<Record<string, unknown>> {
-  const r = await run(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'warning', '--', mode, ...Object.entries(kv).map(([k, v]) => `${k}=${v}`)], 30000);
+async function child(prefix: string, lcore: number, mode: string, kv: Record<string, string | number>, env: NodeJS.ProcessEnv = {}): Promise<Record<string, unknown>> {
+  const r = await run(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'warning', '--', mode, ...Object.entries(kv).map(([k, v]) => `${k}=${v}`)], 30000, env);
   assert.equal(r.code, 0, `async-child ${mode}: ${r.err}`);
   return JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, unknown>;
 }
@@ -240,6 +240,18 @@ test('RX queues without a wake-up source (net_pcap) are awaited on a timer: pack
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('without futex_waitv (Linux before 5.16) the waits poll: a consumer still gets everything, back-pressure still holds', () =>
+  withEal(async (eal, p) => {
+    Ring.create(eal, 'q', { count: 16 });
+    const env = { MPDK_TEST_HOOK: 'no-futex-waitv' };
+    const [cons, prod] = await Promise.all([
+      child(p, L + 1, 'consume', { ring: 'q', count: 300 }, env),
+      child(p, L + 2, 'produce', { ring: 'q', count: 300, burst: 8 }, env),
+    ]);
+    assert.deepEqual(cons, { consumed: 300 });
+    assert.deepEqual(prod, { produced: 300, sum: (300 * 301) / 2 });
+  }));
 
 test('a process exits at once while a wait is pending (the pool thread is woken at exit)', () =>
   withEal(async (eal, p) => {

@@ -64,11 +64,14 @@ const wakePrivate = libc.func('long syscall(long nr, intptr_t uaddr, int op, int
 
 let waitvSupport: boolean | undefined;
 
-/** Whether this kernel has futex_waitv (a call with no waiters: EINVAL if it does, ENOSYS if not). */
+/**
+ * Whether this kernel has futex_waitv (a call with no waiters: EINVAL if it does, ENOSYS if
+ * not). MPDK_TEST_HOOK=no-futex-waitv says no, so that tests run the fallback.
+ */
 export function futexWaitvSupported(): boolean {
   if (waitvSupport === undefined) {
     const r = Number(waitvCall(SYS_futex_waitv, 0, 0, 0, 0, 0));
-    waitvSupport = !(r < 0 && koffi.errno() === 38);
+    waitvSupport = !(r < 0 && koffi.errno() === 38) && process.env.MPDK_TEST_HOOK !== 'no-futex-waitv';
   }
   return waitvSupport;
 }

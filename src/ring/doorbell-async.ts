@@ -24,7 +24,7 @@
  * Idle cost: one pool thread asleep in the kernel; no JS runs until a word moves or the
  * MAX_BLOCK_MS re-arm (a few µs a second). Wake-up: the producer's futex wake reaches the
  * pool thread, whose completion reaches the event loop (uv_async): two thread wake-ups
- * where the sync wait has one (`npm run bench -- ring.async_wake`).
+ * where the sync wait has one (`npm run bench -- ring.async`).
  *
  * A kernel without futex_waitv (before Linux 5.16) gets a timed poll: the hub re-checks its
  * words every POLL_MS (no pool thread held; wake-up latency up to POLL_MS).
