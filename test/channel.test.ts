@@ -121,6 +121,8 @@ test('a receiver reads the shared buffers themselves, until it releases them', (
     using tc = c.sender();
     assert.equal(tc.trySendMany([new Uint8Array(1), new Uint8Array(1), new Uint8Array(1)]), 'no-buffers');
     assert.equal(other.inUse(), 0, 'a refused batch takes no buffer');
+    refused('EINVAL', () => tc.trySendMany([new Uint8Array(1), 'text' as unknown as Uint8Array]), /message 1 is not a Uint8Array/);
+    assert.equal(other.inUse(), 0);
     using rb = b.receiver();
     assert.equal(rb.tryReceive().length, 15);
     rb.release();

@@ -87,12 +87,21 @@ export class ChannelSender {
   trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
     if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed`);
     let total = 0;
-    for (let i = 0; i < n; i++) total += this.segmentsOf(msgs[i]!.length);
+    for (let i = 0; i < n; i++) {
+      const m = msgs[i];
+      if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
+      total += this.segmentsOf(m.length);
+    }
     if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
     if (this.channel.ring.freeCount() < total) return 'no-room';
     const hands = this.hands;
     if (hands.alloc(0, this.channel.pool, total) !== total) return 'no-buffers';
-    this.frame(hands.array(0), msgs, n);
+    try {
+      this.frame(hands.array(0), msgs, n);
+    } catch (e) {
+      hands.free(0); // a message that is not bytes: nothing is sent, nothing kept
+      throw e;
+    }
     if (hands.tx(0, this.sink) === total) return 'sent';
     hands.free(0); // another sender took the room first
     return 'no-room';
