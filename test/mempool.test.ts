@@ -77,6 +77,24 @@ test('bad sizes, names and options are refused with EINVAL and reserve nothing',
     assert.equal(eal.memzones.list().length, before + 1);
   }));
 
+test('every byte of every element is inside the pool\'s memzone: filling them all leaves the heap intact', () =>
+  withEal((eal) => {
+    // Sizes whose object ends past stride − 64 (eltSize mod 64 in 1..48): the last one used
+    // to lie partly outside the memzone, over the heap's next block header.
+    for (const eltSize of [1, 48, 100, 1160]) {
+      const mp = Mempool.create(eal, `fill${eltSize}`, { count: 8, eltSize });
+      const mz = eal.memzones.lookup(`MP_fill${eltSize}`);
+      const h = new Uint32Array(8);
+      assert.equal(mp.getBulk(h, 8), 8);
+      for (const x of h) {
+        assert.ok(x + eltSize <= mz.offset + mz.length, `element ${x} (${eltSize} bytes) ends inside the memzone`);
+        eal.region.u8.fill(0xff, x, x + eltSize);
+      }
+      eal.memzones.reserve(`after${eltSize}`, 64); // reads the heap: refused if a block header was overwritten
+      mp.putBulk(h, 8);
+    }
+  }));
+
 test('a taken name is refused with EEXIST and the first pool is unchanged', () =>
   withEal((eal) => {
     const mp = Mempool.create(eal, 'dup', { count: 64, eltSize: 64 });

@@ -343,7 +343,9 @@ export class Mempool {
     const cacheRel = ringRel + align64(Ring.memSize(ringOpts));
     const cacheStride = cacheSize > 0 ? MPC.OBJS + align64(4 * 2 * cacheSize) : 0;
     const eltRel = align64(cacheRel + cacheStride * MAX_LCORE) + 64; // element 0's header sits in the line before it
-    const total = eltRel - 64 + stride * n;
+    // Up to the end of the last element's stride: its object (eltSize ≤ stride − EH.BYTES)
+    // ends there at the latest, and no byte of it lies past the memzone.
+    const total = eltRel - EH.BYTES + stride * n;
     if (total >= eal.region.size) {
       throw new MpdkError('ENOSPC', `mempool '${name}' needs ${total} bytes (${n} × ${stride}-byte elements); the region is ${eal.region.size >>> 20} MiB: start the primary with a larger -m or ask for fewer or smaller elements`);
     }
