@@ -7,7 +7,7 @@
  * way: asleep on the rings' doorbells, event loop free, no CPU while nothing arrives).
  */
 import { spawn } from 'node:child_process';
-import { Channel, Eal, PktmbufPool } from '../src/index.js';
+import { Channel, CHANNEL_FRAME_BYTES, Eal, PktmbufPool } from '../src/index.js';
 import { MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, encodeMessage } from '../src/apps/simple_mp/messages.js';
 import { nodeArgs, type Bench } from './harness.js';
 
@@ -23,7 +23,7 @@ async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number
   const child = spawn(process.execPath, nodeArgs([new URL('./simple_mp-echo.js', import.meta.url).pathname, '-l', '1', '--file-prefix', prefix, '--', mode, 'smpctl']), { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    const pool = PktmbufPool.create(eal, MSG_POOL, { count: POOL_SIZE, cacheSize: POOL_CACHE, dataRoomSize: MSG_SIZE, headroom: 0 });
+    const pool = PktmbufPool.create(eal, MSG_POOL, { count: POOL_SIZE, cacheSize: POOL_CACHE, dataRoomSize: MSG_SIZE + CHANNEL_FRAME_BYTES, headroom: 0 });
     const tx = Channel.create(eal, PRI_2_SEC, { count: RING_SIZE, pool, maxMessage: MSG_SIZE }).sender();
     const rx = Channel.create(eal, SEC_2_PRI, { count: RING_SIZE, pool, maxMessage: MSG_SIZE }).receiver();
     const ctl = eal.memzones.reserve('smpctl', 64).offset >>> 2;

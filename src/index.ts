@@ -88,7 +88,7 @@ export {
 } from './ownership/hands.js';
 export { reclaimDead, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
 export { auditInstance, type InstanceAudit, type PoolAudit, type AuditOptions } from './ownership/audit.js';
-export { Channel, CHANNEL_NAMESIZE, type ChannelOptions } from './channel/channel.js';
+export { Channel, CHANNEL_NAMESIZE, CHANNEL_FRAME_BYTES, type ChannelOptions } from './channel/channel.js';
 export { ChannelSender, type SendStatus, type SenderOptions } from './channel/sender.js';
 export { ChannelReceiver, MessageBatch, type ReceiverOptions } from './channel/receiver.js';
 

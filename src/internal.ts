@@ -15,5 +15,5 @@ export { CAPH, CAP_MAGIC, CAP_WRAP, EQ_CAPTURE, captureRingName, tapRx, tapTx } 
 export { HANDS, HARR, HANDS_MZ_PREFIX } from './ownership/hands.js';
 export { RECLAIM_LOCK_MZ } from './ownership/reclaim.js';
 export { HDR } from './eal/region.js';
-export { CH, CH_MAGIC, CH_MZ_PREFIX } from './channel/channel.js';
+export { CH, CH_MAGIC, CH_MZ_PREFIX, MSG } from './channel/channel.js';
 export { setParentDeathSignal, allowedCpus, onlineCpus, setAffinity, processAlive, processStartTime } from './native/libc.js';

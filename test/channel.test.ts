@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Channel, Eal, PktmbufPool, reclaimDead, type EalConfig } from '../src/index.js';
+import { Channel, CHANNEL_FRAME_BYTES, Eal, PktmbufPool, reclaimDead, type EalConfig } from '../src/index.js';
 import { check, message, tally } from './channel-child.js';
 import { leftovers, reapAll, refused, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
@@ -47,7 +47,7 @@ async function audit(prefix: string): Promise<{ pools: { name: string; leaked: n
 
 test('messages of every size up to maxMessage cross between processes whole and in order; a longer one is refused', () =>
   withEal(async (eal, p) => {
-    const ch = Channel.create(eal, 'c', { count: 256, bufferSize: 1024, maxMessage: 70_000 });
+    const ch = Channel.create(eal, 'c', { count: 256, bufferSize: 1024 + CHANNEL_FRAME_BYTES, maxMessage: 70_000 });
     assert.equal(ch.segmentBytes, 1024);
     assert.equal(ch.maxSegments, 69);
     const sizes = [12, 13, 1000, 1024, 1025, 2048, 5000, 65_536, 70_000];
@@ -93,7 +93,7 @@ test('messages of every size up to maxMessage cross between processes whole and 
 
 test('a receiver reads the shared buffers themselves, until it releases them', () =>
   withEal(async (eal) => {
-    const pool = PktmbufPool.create(eal, 'shared', { count: 63, cacheSize: 8, dataRoomSize: 64, headroom: 0 });
+    const pool = PktmbufPool.create(eal, 'shared', { count: 63, cacheSize: 8, dataRoomSize: 64 + CHANNEL_FRAME_BYTES, headroom: 0 });
     const a = Channel.create(eal, 'a', { count: 16, pool, maxMessage: 64 });
     const b = Channel.create(eal, 'b', { count: 16, pool, maxMessage: 64 });
     refused('EEXIST', () => Channel.create(eal, 'a', { pool }), /already exists/);
@@ -116,7 +116,7 @@ test('a receiver reads the shared buffers themselves, until it releases them', (
     using tb = b.sender();
     for (let i = 0; i < 15; i++) assert.equal(tb.trySend(`m${i}`), 'sent');
     assert.equal(tb.trySend('full'), 'no-room');
-    const other = PktmbufPool.create(eal, 'tiny', { count: 2, dataRoomSize: 64, headroom: 0 });
+    const other = PktmbufPool.create(eal, 'tiny', { count: 2, dataRoomSize: 64 + CHANNEL_FRAME_BYTES, headroom: 0 });
     const c = Channel.create(eal, 'c', { count: 16, pool: other, maxMessage: 64 });
     using tc = c.sender();
     assert.equal(tc.trySendMany([new Uint8Array(1), new Uint8Array(1), new Uint8Array(1)]), 'no-buffers');
@@ -229,7 +229,7 @@ test('a receiver killed with -9 while it holds messages loses no buffer; the cha
     assert.equal(tx.trySendMany(msgs), 'sent');
     const holder = spawnNode(CHILD, childArgs(p, L + 1, 'hold', { name: 'h' }));
     await holder.waitFor(/"holding":20/, 20_000);
-    assert.equal(ch.pool.inUse(), 20 * 0 + msgs.reduce((n, m) => n + Math.ceil(m.length / 128), 0), 'the holder has every buffer');
+    assert.equal(ch.pool.inUse(), msgs.reduce((n, m) => n + Math.ceil(m.length / ch.segmentBytes), 0), 'the holder has every buffer');
     holder.proc.kill('SIGKILL');
     await holder.exited;
     let a = await audit(p);

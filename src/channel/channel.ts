@@ -16,15 +16,16 @@
  * Shared memory: memzone "CH_<name>" (CH below, written once by the creator, MAGIC last),
  * the ring "RG_<name>" (made by Ring.create) and a pool: the channel's own "<name>" (memzone
  * MP_<name>) or one given to create, shared by several channels (simple_mp's MSG_POOL).
- * A message in the ring:
+ * A message in the ring is k buffers; each buffer's data (from the mbuf's data offset, a
+ * constant of the pool: `dataDelta`) is the channel's, framed by MSG:
  *
- *   handle        mbuf fields (mbuf.ts)                         written by the sender, before
- *   first         SEQN = k (its buffers), PKT_LEN = its bytes,    the bulk enqueue that publishes
- *                 DATA_LEN = the bytes in this buffer             all k at once (R1)
- *   2nd .. k-th   SEQN = 0, DATA_LEN (PKT_LEN = DATA_LEN)
+ *   buffer        +0 LEN u32                 +4 SEGS u32     +8 PAYLOAD     written by the sender,
+ *   first         the message's bytes        k ≥ 1           its first      before the bulk enqueue
+ *   2nd .. k-th   the bytes in this buffer   0               the rest       that publishes all k (R1)
  *
- * SEQN is DPDK's mbuf field "free for applications": the channel is the application of
- * its buffers. Every buffer is at every instant in the pool, in the ring, or in the
+ * The mbuf header itself is not written on the way (a channel's own pool is taken without
+ * the mbuf reset: Hands.allocAsFreed), so a message costs the receiver the cache lines of
+ * its bytes alone. Every buffer is at every instant in the pool, in the ring, or in the
  * ownership record (ownership/hands.ts) of the thread that holds it, sender or receiver;
  * a process killed at any instruction is undone by reclaimDead (records, ring claims) and
  * `mpdk audit` accounts for every buffer.
@@ -51,6 +52,10 @@ export const CH = {
   CREATOR: 24, // i32 pid
   BYTES: 64,
 } as const;
+/** A message's framing at the start of each buffer's data: byte offsets (file header). */
+export const MSG = { LEN: 0, SEGS: 4, PAYLOAD: 8 } as const;
+/** Bytes of each buffer's data room that frame the message: a pool for messages of up to N bytes in one buffer has a data room of N + this (plus any headroom). */
+export const CHANNEL_FRAME_BYTES = MSG.PAYLOAD;
 export const CH_MAGIC = 0x4c4e4843; // 'CHNL'
 export const CH_VERSION = 1;
 export const CH_MZ_PREFIX = 'CH_';
@@ -71,7 +76,7 @@ export interface ChannelOptions {
   pool?: PktmbufPool;
   /** The channel's own pool: buffers (default 2 × count − 1). */
   buffers?: number;
-  /** The channel's own pool: bytes of data per buffer, 1 to 65535 (default 2048). */
+  /** The channel's own pool: bytes per buffer, 9 to 65535, 8 of which frame the message (default 2048). */
   bufferSize?: number;
   /** The channel's own pool: buffers cached per lcore (default min(256, buffers / 1.5)). */
   cacheSize?: number;
@@ -86,9 +91,19 @@ export interface ChannelOptions {
   singleReceiver?: boolean;
 }
 
-/** Bytes of data in each buffer of `pool` (its data room less its headroom). */
+/** Payload bytes each buffer of `pool` carries (its data room less its headroom and the framing). */
 export function segmentBytes(pool: PktmbufPool): number {
-  return pool.dataRoomSize - pool.headroom(pool.mp.eltStart);
+  return pool.dataRoomSize - pool.headroom(pool.mp.eltStart) - MSG.PAYLOAD;
+}
+
+/**
+ * From a buffer's handle to its data, in `pool` (buffer offset + headroom: both fixed at the
+ * pool's creation, the same for every buffer, and a fresh or freed channel buffer has its
+ * data there).
+ */
+export function dataDelta(pool: PktmbufPool): number {
+  const h = pool.mp.eltStart;
+  return pool.bufOffset(h) - h + pool.headroom(h);
 }
 
 export class Channel {
@@ -100,12 +115,16 @@ export class Channel {
   readonly pool: PktmbufPool;
   /** Longest message, in bytes. */
   readonly maxMessage: number;
-  /** Bytes of data per buffer: a message longer than this takes several. */
+  /** Payload bytes per buffer: a message longer than this takes several. */
   readonly segmentBytes: number;
+  /** From a buffer's handle to its data (the framing, then the payload). */
+  readonly dataDelta: number;
   /** Buffers of the longest message. */
   readonly maxSegments: number;
   /** Region offset of the channel header. */
   readonly header: number;
+  /** The pool is the channel's own (made by create): only channels touch its buffers. */
+  readonly ownPool: boolean;
 
   private constructor(eal: Eal, name: string, header: number, ring: Ring, pool: PktmbufPool, maxMessage: number) {
     this.eal = eal;
@@ -115,7 +134,9 @@ export class Channel {
     this.pool = pool;
     this.maxMessage = maxMessage;
     this.segmentBytes = segmentBytes(pool);
+    this.dataDelta = dataDelta(pool);
     this.maxSegments = Math.max(1, Math.ceil(maxMessage / this.segmentBytes));
+    this.ownPool = (eal.region.u32At(header + CH.FLAGS) & CHF_OWN_POOL) !== 0;
   }
 
   /**
@@ -136,7 +157,7 @@ export class Channel {
       if (pool === undefined) {
         const buffers = opts.buffers ?? 2 * count - 1;
         const bufferSize = opts.bufferSize ?? MBUF_DEFAULT_BUF_SIZE - 128;
-        if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > 0xffff) throw new MpdkError('EINVAL', `channel '${name}': bufferSize ${bufferSize} must be 1 to 65535 bytes`);
+        if (!Number.isInteger(bufferSize) || bufferSize <= MSG.PAYLOAD || bufferSize > 0xffff) throw new MpdkError('EINVAL', `channel '${name}': bufferSize ${bufferSize} must be ${MSG.PAYLOAD + 1} to 65535 bytes (${MSG.PAYLOAD} frame the message)`);
         const cacheSize = opts.cacheSize ?? Math.min(256, Math.floor(buffers / 1.5));
         pool = PktmbufPool.create(eal, name, { count: buffers, cacheSize, dataRoomSize: bufferSize, headroom: 0 });
         const own = pool;
@@ -146,7 +167,7 @@ export class Channel {
         throw new MpdkError('EINVAL', `channel '${name}': pool must be a PktmbufPool`);
       }
       const seg = segmentBytes(pool);
-      if (seg < 1) throw new MpdkError('EINVAL', `channel '${name}': the buffers of pool '${pool.name}' have no room for data (data room ${pool.dataRoomSize} bytes, all headroom)`);
+      if (seg < 1) throw new MpdkError('EINVAL', `channel '${name}': the buffers of pool '${pool.name}' have no room for a message (data room ${pool.dataRoomSize} bytes, less headroom, less the ${MSG.PAYLOAD}-byte framing)`);
       const ring = Ring.create(eal, name, { count, singleProducer: opts.singleSender, singleConsumer: opts.singleReceiver });
       made.push(() => ring.free());
       const maxMessage = opts.maxMessage ?? Math.min(65536, seg * Math.min(ring.capacity, HANDS_MAX_CAP));
@@ -212,12 +233,10 @@ export class Channel {
    * must be done with it (held messages' buffers of its own pool become invalid).
    */
   free(): void {
-    const r = this.eal.region;
-    const own = (r.u32At(this.header + CH.FLAGS) & CHF_OWN_POOL) !== 0;
-    r.storeRelease(this.header + CH.MAGIC, 0);
+    this.eal.region.storeRelease(this.header + CH.MAGIC, 0);
     this.eal.memzones.free(CH_MZ_PREFIX + this.name);
     this.ring.free();
-    if (own) this.pool.freePool();
+    if (this.ownPool) this.pool.freePool();
   }
 
   describe(): ObjectDescription {

@@ -20,7 +20,7 @@ import { Mbufs } from '../mbuf/mbuf.js';
 import { Hands, HANDS_MAX_CAP, type Source } from '../ownership/hands.js';
 import { deadlineOf, waiter, type WaitOptions, type Waiter } from '../ring/doorbell-async.js';
 import type { RecordSizer, Ring } from '../ring/ring.js';
-import type { Channel } from './channel.js';
+import { MSG, type Channel } from './channel.js';
 
 /** What a receiver is opened with (`channel.receiver()`). */
 export interface ReceiverOptions {
@@ -39,13 +39,16 @@ const decoder = new TextDecoder();
  */
 class RecordQueue implements RxQueue, RecordSizer {
   private readonly single: boolean;
+  private readonly u32: Uint32Array;
 
-  constructor(private readonly ring: Ring, private readonly mbufs: Mbufs, private readonly maxSegs: number) {
+  constructor(private readonly ring: Ring, private readonly mbufs: Mbufs, private readonly maxSegs: number, private readonly delta: number) {
     this.single = maxSegs === 1;
+    this.u32 = mbufs.u32;
   }
 
+  /** SEGS of the first buffer (MSG); a stale or damaged handle reads as anything: clamped. */
   recordLength(first: number): number {
-    const k = this.mbufs.seqn(first);
+    const k = this.u32[(first + this.delta + MSG.SEGS) >>> 2]!;
     return k > this.maxSegs ? this.maxSegs : k;
   }
 
@@ -70,8 +73,10 @@ export class MessageBatch {
   length = 0;
   /** The region's bytes: `u8[dataOffset(i) + j]` is byte j of a one-buffer message i (no allocation). */
   readonly u8: Uint8Array;
-  private readonly mbufs: Mbufs;
+  private readonly u32: Uint32Array;
   private readonly buffer: ArrayBuffer;
+  /** From a buffer's handle to its framing (channel.ts MSG). */
+  private readonly delta: number;
   /** First buffer index (in `handles`) and buffer count of each message. */
   private readonly first: Uint32Array;
   private readonly segs: Uint32Array;
@@ -79,24 +84,38 @@ export class MessageBatch {
   private readonly onRelease: () => void;
 
   /** Made by ChannelReceiver. */
-  constructor(mbufs: Mbufs, capacity: number, handles: Uint32Array, onRelease: () => void) {
-    this.mbufs = mbufs;
-    this.u8 = mbufs.u8;
-    this.buffer = mbufs.region.buffer;
+  constructor(region: { u8: Uint8Array; u32: Uint32Array; buffer: ArrayBuffer }, delta: number, capacity: number, handles: Uint32Array, onRelease: () => void) {
+    this.u8 = region.u8;
+    this.u32 = region.u32;
+    this.buffer = region.buffer;
+    this.delta = delta;
     this.first = new Uint32Array(capacity);
     this.segs = new Uint32Array(capacity);
     this.handles = handles;
     this.onRelease = onRelease;
   }
 
-  /** Frame the messages of handles[0..n): returns how many buffers had a wrong framing (skipped). */
+  /**
+   * Frame the messages of handles[0..n): returns how many buffers had a wrong framing
+   * (skipped). A channel whose messages are all one buffer (maxSegs 1) has nothing to
+   * frame: each buffer is a message (its bytes are read when asked for).
+   */
   parse(handles: Uint32Array, n: number, maxSegs: number): number {
-    const m = this.mbufs;
     this.handles = handles;
+    if (maxSegs === 1) {
+      for (let i = 0; i < n; i++) {
+        this.first[i] = i;
+        this.segs[i] = 1;
+      }
+      this.length = n;
+      return 0;
+    }
+    const u32 = this.u32;
+    const delta = this.delta;
     let count = 0;
     let bad = 0;
     for (let i = 0; i < n; ) {
-      const k = m.seqn(handles[i]!);
+      const k = u32[(handles[i]! + delta + MSG.SEGS) >>> 2]!;
       if (k < 1 || k > maxSegs || i + k > n) {
         bad++;
         i++;
@@ -115,22 +134,42 @@ export class MessageBatch {
     if (!(i >= 0 && i < this.length)) throw new RangeError(`message ${i} of a batch of ${this.length}`);
   }
 
+  /** Region offset of the framing of buffer `b` of the batch. */
+  private at(b: number): number {
+    return this.handles[b]! + this.delta;
+  }
+
   /** Bytes of message i. */
   size(i: number): number {
     this.check(i);
-    return this.mbufs.pktLen(this.handles[this.first[i]!]!);
+    return this.u32[(this.at(this.first[i]!) + MSG.LEN) >>> 2]!;
   }
 
-  /** Buffers message i takes (1 unless it is longer than one buffer). */
+  /** Buffers message i takes (1 unless it is longer than one buffer's payload). */
   segmentCount(i: number): number {
     this.check(i);
     return this.segs[i]!;
   }
 
-  /** Region offset of message i's first byte (its first buffer's data): with `u8`, access without allocation. */
+  /** Region offset of message i's first byte: with `u8`, access without allocation (a one-buffer message is contiguous). */
   dataOffset(i: number): number {
     this.check(i);
-    return this.mbufs.dataOffset(this.handles[this.first[i]!]!);
+    return this.at(this.first[i]!) + MSG.PAYLOAD;
+  }
+
+  /** Bytes of buffer s of message i. */
+  private segLength(i: number, s: number): number {
+    const d = this.at(this.first[i]! + s);
+    if (this.segs[i] === 1) return this.u32[(d + MSG.LEN) >>> 2]!;
+    // The first buffer's LEN is the whole message's: it holds as much as the next ones do.
+    return s === 0 ? this.u32[(d + MSG.LEN) >>> 2]! - this.restLength(i) : this.u32[(d + MSG.LEN) >>> 2]!;
+  }
+
+  /** Bytes in buffers 1 .. k-1 of message i. */
+  private restLength(i: number): number {
+    let t = 0;
+    for (let s = 1; s < this.segs[i]!; s++) t += this.u32[(this.at(this.first[i]! + s) + MSG.LEN) >>> 2]!;
+    return t;
   }
 
   /**
@@ -139,9 +178,10 @@ export class MessageBatch {
    */
   bytes(i: number): Uint8Array {
     this.check(i);
-    const h = this.handles[this.first[i]!]!;
-    if (this.segs[i] === 1) return new Uint8Array(this.buffer, this.mbufs.dataOffset(h), this.mbufs.dataLen(h));
-    const out = new Uint8Array(this.mbufs.pktLen(h));
+    const d = this.at(this.first[i]!);
+    const len = this.u32[(d + MSG.LEN) >>> 2]!;
+    if (this.segs[i] === 1) return new Uint8Array(this.buffer, d + MSG.PAYLOAD, len);
+    const out = new Uint8Array(len);
     this.copyTo(i, out);
     return out;
   }
@@ -150,25 +190,19 @@ export class MessageBatch {
   segments(i: number): Uint8Array[] {
     this.check(i);
     const out: Uint8Array[] = [];
-    const f = this.first[i]!;
-    for (let s = 0; s < this.segs[i]!; s++) {
-      const h = this.handles[f + s]!;
-      out.push(new Uint8Array(this.buffer, this.mbufs.dataOffset(h), this.mbufs.dataLen(h)));
-    }
+    for (let s = 0; s < this.segs[i]!; s++) out.push(new Uint8Array(this.buffer, this.at(this.first[i]! + s) + MSG.PAYLOAD, this.segLength(i, s)));
     return out;
   }
 
   /** Copy message i into dst from `at` on; returns its size. RangeError when dst is too short. */
   copyTo(i: number, dst: Uint8Array, at = 0): number {
     this.check(i);
-    const f = this.first[i]!;
-    const total = this.mbufs.pktLen(this.handles[f]!);
+    const total = this.u32[(this.at(this.first[i]!) + MSG.LEN) >>> 2]!;
     if (at + total > dst.length) throw new RangeError(`message ${i} is ${total} bytes: it does not fit at ${at} of ${dst.length}`);
     let o = at;
     for (let s = 0; s < this.segs[i]!; s++) {
-      const h = this.handles[f + s]!;
-      const off = this.mbufs.dataOffset(h);
-      const len = this.mbufs.dataLen(h);
+      const off = this.at(this.first[i]! + s) + MSG.PAYLOAD;
+      const len = this.segLength(i, s);
       dst.set(this.u8.subarray(off, off + len), o);
       o += len;
     }
@@ -215,8 +249,8 @@ export class ChannelReceiver implements AsyncIterable<MessageBatch> {
     this.capacity = cap;
     const mbufs = new Mbufs(channel.eal);
     this.hands = Hands.open(channel.eal, `ch_rx:${channel.name}`, 1, cap);
-    this.src = this.hands.sourceOf(new RecordQueue(channel.ring, mbufs, channel.maxSegments), channel.ring);
-    this.batch = new MessageBatch(mbufs, cap, this.hands.array(0), () => this.release());
+    this.src = this.hands.sourceOf(new RecordQueue(channel.ring, mbufs, channel.maxSegments, channel.dataDelta), channel.ring);
+    this.batch = new MessageBatch(channel.eal.region, channel.dataDelta, cap, this.hands.array(0), () => this.release());
   }
 
   /**

@@ -5,8 +5,9 @@
  *
  *   step (per call, whatever the batch)          the ownership record (Hands, one array)
  *   room check: ring.freeCount() ≥ buffers       —
- *   alloc the buffers (all or nothing)           a POOL_GET window, then HELD
- *   copy the bytes, write the framing fields     HELD: the buffers are ours
+ *   alloc the buffers (all or nothing; from the  a POOL_GET window, then HELD
+ *   channel's own pool without the mbuf reset)
+ *   copy the bytes after their framing (MSG)     HELD: the buffers are ours
  *   enqueueBulk (one CAS or store, one bell)     a SENDING window: exact on the ring's claim
  *                                                line / tail, then empty
  *   the ring refused (a race for its room)       the buffers go back to the pool
@@ -16,10 +17,9 @@
  * repair fills a half-written claim with EMPTY (receivers drop those).
  */
 import { MpdkError } from '../eal/errors.js';
-import { Mbufs } from '../mbuf/mbuf.js';
 import { Hands, HANDS_MAX_CAP, type Sink } from '../ownership/hands.js';
 import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
-import type { Channel } from './channel.js';
+import { MSG, type Channel } from './channel.js';
 
 /** How a send went: sent, or not sent and why (nothing was sent). */
 export type SendStatus = 'sent' | 'no-room' | 'no-buffers';
@@ -36,12 +36,19 @@ export class ChannelSender {
   readonly channel: Channel;
   private readonly hands: Hands;
   private readonly sink: Sink;
-  private readonly mbufs: Mbufs;
   private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  /** From a buffer's handle to its data (Channel.dataDelta). */
+  private readonly delta: number;
   private readonly segBytes: number;
   /** Most buffers one call may send. */
   readonly capacity: number;
   private readonly one: Uint8Array[] = [new Uint8Array(0)];
+  /**
+   * The channel's own pool: its buffers come back from receivers as every free leaves them
+   * (one segment, refcnt 1, the data offset the channel never moves), so they need no reset.
+   */
+  private readonly asFreed: boolean;
   private closed = false;
 
   /** Use `channel.sender()`. */
@@ -55,9 +62,11 @@ export class ChannelSender {
     this.capacity = cap;
     this.hands = Hands.open(channel.eal, `ch_tx:${channel.name}`, 1, this.capacity);
     this.sink = this.hands.sink(channel.ring, true);
-    this.mbufs = new Mbufs(channel.eal);
     this.u8 = channel.eal.region.u8;
+    this.u32 = channel.eal.region.u32;
+    this.delta = channel.dataDelta;
     this.segBytes = channel.segmentBytes;
+    this.asFreed = channel.ownPool;
   }
 
   /** Buffers a message of `len` bytes takes (EINVAL beyond maxMessage). */
@@ -95,7 +104,8 @@ export class ChannelSender {
     if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
     if (this.channel.ring.freeCount() < total) return 'no-room';
     const hands = this.hands;
-    if (hands.alloc(0, this.channel.pool, total) !== total) return 'no-buffers';
+    const got = this.asFreed ? hands.allocAsFreed(0, this.channel.pool, total) : hands.alloc(0, this.channel.pool, total);
+    if (got !== total) return 'no-buffers';
     try {
       this.frame(hands.array(0), msgs, n);
     } catch (e) {
@@ -107,31 +117,30 @@ export class ChannelSender {
     return 'no-room';
   }
 
-  /** Copy msgs[0..n) into the buffers arr[0..) and write their framing fields (channel.ts). */
+  /** Copy msgs[0..n) into the buffers arr[0..) after their framing (channel.ts MSG). */
   private frame(arr: Uint32Array, msgs: readonly Uint8Array[], n: number): void {
-    const m = this.mbufs;
     const u8 = this.u8;
+    const u32 = this.u32;
     const seg = this.segBytes;
+    const delta = this.delta;
     let j = 0;
     for (let i = 0; i < n; i++) {
       const msg = msgs[i]!;
       const len = msg.length;
       if (len <= seg) {
-        const h = arr[j++]!;
-        if (len > 0) u8.set(msg, m.dataOffset(h));
-        m.setDataLen(h, len);
-        m.setPktLen(h, len);
-        m.setSeqn(h, 1);
+        const d = arr[j++]! + delta;
+        u32[(d + MSG.LEN) >>> 2] = len;
+        u32[(d + MSG.SEGS) >>> 2] = 1;
+        if (len > 0) u8.set(msg, d + MSG.PAYLOAD);
         continue;
       }
       const k = Math.ceil(len / seg);
       for (let s = 0, pos = 0; s < k; s++, pos += seg) {
-        const h = arr[j++]!;
+        const d = arr[j++]! + delta;
         const part = Math.min(seg, len - pos);
-        u8.set(msg.subarray(pos, pos + part), m.dataOffset(h));
-        m.setDataLen(h, part);
-        m.setPktLen(h, s === 0 ? len : part);
-        m.setSeqn(h, s === 0 ? k : 0);
+        u32[(d + MSG.LEN) >>> 2] = s === 0 ? len : part;
+        u32[(d + MSG.SEGS) >>> 2] = s === 0 ? k : 0;
+        u8.set(msg.subarray(pos, pos + part), d + MSG.PAYLOAD);
       }
     }
   }

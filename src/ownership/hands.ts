@@ -358,6 +358,19 @@ export class Hands {
    * shows it). Four plain stores besides the get's own; allocates nothing.
    */
   alloc(a: number, pool: PktmbufPool, n: number): number {
+    return this.take(a, pool, n, true);
+  }
+
+  /**
+   * `alloc` without the mbuf reset: the buffers come as their last owner freed them (one
+   * segment, refcnt 1: what every free leaves). For a pool whose buffers only one kind of
+   * user touches, which sets the fields it reads itself (a channel's own pool).
+   */
+  allocAsFreed(a: number, pool: PktmbufPool, n: number): number {
+    return this.take(a, pool, n, false);
+  }
+
+  private take(a: number, pool: PktmbufPool, n: number, reset: boolean): number {
     const u32 = this.u32;
     const ci = this.ctrl[a]!;
     const c = u32[ci]!;
@@ -368,7 +381,8 @@ export class Hands {
     u32[this.pool[a]!] = pool.mp.header;
     u32[this.snap[a]!] = NO_GET;
     u32[ci] = RECEIVING | side | (POOL_GET << H_RING_SHIFT) | held; // open
-    const k = pool.allocBulk(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!, n, this.snap[a]!);
+    const into = this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!;
+    const k = reset ? pool.allocBulk(into, n, this.snap[a]!) : pool.mp.getBulk(into, n, this.snap[a]!) === n ? n : 0;
     if (HOOK_GET && k > 0) hookStop('hands:get');
     u32[ci] = side | (held + k); // commit: HELD
     return k;

@@ -14,7 +14,7 @@
  * removes the instance's files.
  */
 import {
-  stderrLogger, Channel, Cmdline, Eal, MpdkError, PktmbufPool, UsageError, parseArgs, reclaimDead, remoteLaunch, type ChannelSender, type ProgramSpec,
+  stderrLogger, Channel, CHANNEL_FRAME_BYTES, Cmdline, Eal, MpdkError, PktmbufPool, UsageError, parseArgs, reclaimDead, remoteLaunch, type ChannelSender, type ProgramSpec,
 } from '../../index.js';
 import { MSG_MAX, MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, encodeMessage } from './messages.js';
 import type { ReceiverArg } from './receiver.js';
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     // A predecessor killed with messages in hand: its buffers go back first.
     reclaimDead(eal);
     if (eal.isPrimary && !eal.adopted) {
-      const pool = PktmbufPool.create(eal, MSG_POOL, { count: POOL_SIZE, cacheSize: POOL_CACHE, dataRoomSize: MSG_SIZE, headroom: 0 });
+      const pool = PktmbufPool.create(eal, MSG_POOL, { count: POOL_SIZE, cacheSize: POOL_CACHE, dataRoomSize: MSG_SIZE + CHANNEL_FRAME_BYTES, headroom: 0 });
       Channel.create(eal, PRI_2_SEC, { count: RING_SIZE, pool, maxMessage: MSG_SIZE });
       Channel.create(eal, SEC_2_PRI, { count: RING_SIZE, pool, maxMessage: MSG_SIZE });
     }
