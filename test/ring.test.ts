@@ -69,7 +69,8 @@ describe('ring in one process', () => {
     r.free();
     for (const c of [0, 1, 3, 100, -4, 1.5, 2 ** 29]) assert.equal(code(() => Ring.create(eal, 'bad', { count: c })), 'EINVAL', `count ${c}`);
     assert.equal(code(() => Ring.create(eal, 'bad', 16 as unknown as RingOptions)), 'EINVAL', 'a count where the options go');
-    assert.equal(code(() => Ring.create(eal, 'x'.repeat(28), { count: 16 })), 'EINVAL');
+    assert.equal(code(() => Ring.create(eal, 'x'.repeat(29), { count: 16 })), 'EINVAL');
+    Ring.create(eal, 'y'.repeat(28), { count: 16 }).free(); // DPDK's RTE_RING_NAMESIZE (29) - 1: accepted, as DPDK does
     assert.equal(code(() => Ring.create(eal, '', { count: 16 })), 'EINVAL');
     assert.equal(code(() => Ring.lookup(eal, 'absent')), 'ENOENT');
     assert.match((() => { try { Ring.lookup(eal, 'absent'); } catch (e) { return (e as Error).message; } return ''; })(), /absent.*create it first/);

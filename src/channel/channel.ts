@@ -34,7 +34,7 @@ import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName } from '../eal/memzone.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
-import { Mempool } from '../mempool/mempool.js';
+import { Mempool, MEMPOOL_NAMESIZE } from '../mempool/mempool.js';
 import { MBUF_DEFAULT_BUF_SIZE, PktmbufPool } from '../mbuf/mbuf.js';
 import { Ring } from '../ring/ring.js';
 import { HANDS_MAX_CAP } from '../ownership/hands.js';
@@ -61,8 +61,8 @@ export const CH_VERSION = 1;
 export const CH_MZ_PREFIX = 'CH_';
 /** The pool was made by the channel (free() frees it too). */
 const CHF_OWN_POOL = 1;
-/** Longest channel name: "RG_" + name must fit a memzone name. */
-export const CHANNEL_NAMESIZE = 27;
+/** Longest channel name: its ring ("RG_" + name) and its own pool (a mempool name) are named as it. */
+export const CHANNEL_NAMESIZE = MEMPOOL_NAMESIZE;
 
 /** What a channel is made with (`Channel.create`). Every field is optional. */
 export interface ChannelOptions {

@@ -53,10 +53,10 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
-import { awaitCreated, checkName, MEMZONE_NAMESIZE } from '../eal/memzone.js';
+import { awaitCreated, checkName } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
-import { Ring, RING_EMPTY, type RepairReport, type RingOptions } from '../ring/ring.js';
+import { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions } from '../ring/ring.js';
 
 /**
  * u32[at + i] = objs[i] for i in [0, n): a put's copy into the cache. Four at a time:
@@ -140,9 +140,13 @@ const GET_LEN_MASK = 0xffff;
 
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
 export const MEMPOOL_CACHE_MAX_SIZE = 512;
-/** Longest pool name: the memzone is "MP_<name>". */
-export const MEMPOOL_NAMESIZE = MEMZONE_NAMESIZE - 3;
 export const MEMPOOL_MZ_PREFIX = 'MP_';
+/**
+ * Longest pool name, in bytes: 25, DPDK's (its RTE_MEMPOOL_NAMESIZE, 26, counts the NUL):
+ * the pool's ring is named "MP_<name>", a ring name (RING_NAMESIZE), as in DPDK, so that a
+ * name that works here works there.
+ */
+export const MEMPOOL_NAMESIZE = RING_NAMESIZE - MEMPOOL_MZ_PREFIX.length;
 
 /** Single-producer put (the ring is SP): only one thread ever puts to the ring. */
 export const MEMPOOL_F_SP_PUT = 0x4;

@@ -22,6 +22,7 @@
  * 128-byte pairs, which would otherwise drag the other side's line along.
  */
 import { MpdkError } from '../eal/errors.js';
+import { MEMZONE_NAMESIZE } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import type { Region } from '../eal/region.js';
 
@@ -34,9 +35,12 @@ export const ALL_FLAGS = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
 export const RING_EMPTY = 0xffffffff;
 export const RING_MAGIC = 0x474e4952; // 'RING' little-endian
 export const RING_VERSION = 1;
-/** Longest ring name: "RG_" + name must fit a memzone name (31 bytes). */
-export const RING_NAMESIZE = 27;
 export const RING_MZ_PREFIX = 'RG_';
+/**
+ * Longest ring name, in bytes: 28, DPDK's (its RTE_RING_NAMESIZE, 29, counts the NUL):
+ * "RG_" + name is the ring's memzone name (31 bytes at most).
+ */
+export const RING_NAMESIZE = MEMZONE_NAMESIZE - RING_MZ_PREFIX.length;
 /** Largest count: 2^28 slots (1 GiB); indexes stay far from 2^31. */
 export const RING_MAX_COUNT = 1 << 28;
 
