@@ -19,10 +19,14 @@
  *   alloc pool=P count=N               take N mbufs into array 0 of a record with Hands.alloc
  *                                      (MPDK_TEST_HOOK=mempool:get stops before the cache's LEN
  *                                      store, hands:get after it, before the record's commit)
+ *   rxnull count=N                     receive N mbufs from RX queue 0 of port 0 (net_null) into
+ *                                      array 0 of a record (Hands.rxSource: the driver's get is
+ *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
+ *                                      cache's LEN store, hands:rx after it, before the commit)
  *   reclaim                            call reclaimDead once, print its report as JSON, exit
  * Prints "ready" once set up.
  */
-import { Eal, Hands, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
+import { Eal, EthDev, Hands, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -65,6 +69,14 @@ if (mode === 'reclaim') {
   const held = new Uint32Array(Number(opt.count));
   process.stdout.write('ready\n');
   pool.allocBulk(held, held.length);
+  for (;;) nap(1000);
+} else if (mode === 'rxnull') {
+  const dev = EthDev.attach(eal);
+  const hands = Hands.open(eal, 'test-rxnull', 1, 64);
+  const src = hands.rxSource(dev, 0, 0);
+  process.stdout.write('ready\n');
+  const k = hands.rx(0, src, Number(opt.count));
+  process.stdout.write(`received ${k}\n`);
   for (;;) nap(1000);
 } else if (mode === 'alloc') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eal, Hands, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import { Eal, EthDev, Hands, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
 import { leftovers, reapAll, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
 
 after(reapAll);
@@ -195,6 +195,36 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
     const x = instance('ownalloc');
     try {
       const c = child(x.p, ['alloc', `pool=${POOL}`, 'count=20'], hook);
+      await c.waitFor(new RegExp(`${hook} reached`), 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      assert.equal(dead.inCaches, 32 + 20 - held, 'the refill brought 32 + 20 into its cache; the rest of them are the record\'s');
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+      assert.equal(x.pool.available(), SIZE, 'every mbuf in the pool or a cache (returned ones land in ours)');
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+for (const [hook, where, held] of [['mempool:get', 'before the cache gave them up', 0], ['hands:rx', 'after the cache gave them up, before the record\'s commit', 20]] as const) {
+  test(`a driver's RX burst (net_null, no ring behind the queue): a process killed inside the driver's pool get (${where}): the 20 are counted once and all come back`, async () => {
+    const p = uniquePrefix('ownrx');
+    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', '--vdev=net_null0'], { handleSignals: false });
+    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+    try {
+      const dev = EthDev.attach(eal);
+      dev.configure(0, { rxQueues: 1, txQueues: 1 });
+      dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
+      dev.txQueueSetup(0, 0, { descriptors: 256 });
+      dev.start(0);
+      const c = child(x.p, ['rxnull', 'count=20'], hook);
       await c.waitFor(new RegExp(`${hook} reached`), 10000);
       c.proc.kill('SIGKILL');
       await c.exited;

@@ -294,8 +294,8 @@ class Tap {
 class TappedRx implements RxQueue {
   constructor(private readonly inner: RxQueue, private readonly u32: Uint32Array, private readonly arm: number, private readonly tap: Tap) {}
 
-  rxBurst(handles: Uint32Array, n: number): number {
-    const r = this.inner.rxBurst(handles, n);
+  rxBurst(handles: Uint32Array, n: number, rec?: number): number {
+    const r = this.inner.rxBurst(handles, n, rec); // rec: the ownership record's get (driver.ts)
     if (this.u32[this.arm] !== 0 && r !== 0) this.tap.copy(handles, r);
     return r;
   }

@@ -25,6 +25,10 @@
  *   - move up to n packets; return how many; allocate nothing; no try/catch; no Atomics
  *     beyond the ring's one per side per burst;
  *   - rxBurst writes mbuf handles to handles[0..r); every mbuf is the caller's;
+ *   - rxBurst(handles, n, rec): a driver that takes the burst's mbufs from its pool takes
+ *     them in ONE getBulk / allocBulk straight into handles[0..k), passing `rec` (an
+ *     ownership record's word, hands.ts: the get is then recorded, so a death anywhere in
+ *     the burst leaks nothing); mbufs it cannot fill go back with one putBulk;
  *   - txBurst takes handles[0..r) (they become the driver's: sent, queued or freed);
  *     handles[r..n) stay the caller's (it frees or retries them), as DPDK;
  *   - count the burst into the queue's owner stats line once per burst:
@@ -56,8 +60,11 @@ export const STAT_MISSED = (EQ.MISSED - EQ.PACKETS) / 8;
  * intrDisarm; without them an idle loop sleeps a short fixed time instead.
  */
 export interface RxQueue extends WakeSource {
-  /** Receive up to n packets into handles[0..r); returns r. Hot path. */
-  rxBurst(handles: Uint32Array, n: number): number;
+  /**
+   * Receive up to n packets into handles[0..r); returns r. Hot path. `rec` (optional): the
+   * u32 index of the ownership record word to pass to the one pool get of the burst.
+   */
+  rxBurst(handles: Uint32Array, n: number, rec?: number): number;
 }
 
 export interface TxQueue {

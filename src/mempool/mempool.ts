@@ -516,6 +516,7 @@ export class Mempool {
   /** Commit a zcGet of n: they are the caller's from this store on. */
   zcGetCommit(n: number): void {
     const li = this.lenIdx;
+    if (HOOK_GET) hookStop('mempool:get'); // copied out, LEN not yet stored (as getBulk's)
     this.u32[li] = this.u32[li]! - n;
   }
 

@@ -35,10 +35,10 @@
  *                                                           else TO − FROM
  *                          no ring (other drivers)          none: counted as sent (a leak
  *                                                           at worst, never a duplicate)
- *   RECEIVING  alloc       NO_GET; then the mempool stores  arr[S][0..N + k) if the owner
- *   (POOL_GET)             (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
- *                          get leaves, before its copy      POOL word) equals that LEN, else
- *                                                           arr[S][0..N)
+ *   RECEIVING  alloc, or   NO_GET; then the mempool stores  arr[S][0..N + k) if the owner
+ *   (POOL_GET) rx from a   (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
+ *              driver's    get leaves, before its copy      POOL word) equals that LEN, else
+ *              queue                                        arr[S][0..N)
  *   FREEING    free        —                                arr[S][0..N) minus the handles
  *                                                           found in the owner lcore's
  *                                                           mempool caches (the put's commit)
@@ -55,8 +55,12 @@
  *   - taking from a pool into an array other than through alloc (allocBulk, then commit),
  *     or an alloc that the lcore cache cannot serve (larger than the cache, or a pool or
  *     thread without caches: the get goes to the pool's ring): a death between leaks;
- *   - windows on a queue with no ring behind it (pcap, af_packet, memif, null drivers):
- *     a receive's burst leaks, a send counts as sent;
+ *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
+ *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
+ *     net_pcap and net_af_packet, except after a burst that gives unfilled mbufs back (a
+ *     pcap record of another queue or past the end, an oversize frame): a death between
+ *     that put and the commit leaks the burst. net_memif takes into its own array first:
+ *     its burst leaks. A send on such a queue counts as sent;
  *   - chained mbufs: the recorded first segment is returned, the others leak;
  *   - FREEING into a pool without a cache, more than its flush threshold, or by an owner
  *     without an lcore: the put goes to the ring, which the reader cannot tell apart; only
@@ -155,9 +159,13 @@ function hookStop(what: string): void {
   for (;;) Atomics.wait(cell, 0, 0, 1000);
 }
 
-/** Where a burst comes from: a ring or an RX queue, and the snapshot word of its window. */
+/**
+ * Where a burst comes from: a ring or an RX queue, and the snapshot word of its window.
+ * `pool`: for a driver queue with no ring behind it, the mempool header of the queue's
+ * pool (the driver takes the burst's mbufs from it: a recorded POOL_GET window), else 0.
+ */
 export class Source {
-  constructor(readonly q: RxQueue, readonly ri: number, readonly snapIdx: number) {}
+  constructor(readonly q: RxQueue, readonly ri: number, readonly snapIdx: number, readonly pool = 0) {}
 }
 
 /** Where a burst goes. */
@@ -302,11 +310,17 @@ export class Hands {
     return new Source(new RingRx(ring, this.mbufs), this.addRing(ring.offset, RS_RX), this.snapWord(ring.offset, RS_RX));
   }
 
-  /** Receive from RX queue q of `port` (binds it: dev.rxQueue). */
+  /**
+   * Receive from RX queue q of `port` (binds it: dev.rxQueue). A queue with a ring behind
+   * it (net_ring) is a ring window; any other driver takes the burst's mbufs from the
+   * queue's pool in one recorded get (driver.ts contract): a POOL_GET window.
+   */
   rxSource(dev: EthDev, port: number, q: number): Source {
     const rxq = dev.rxQueue(port, q);
     const ring = dev.queueRing(port, q, 'rx');
-    return new Source(rxq, this.addRing(ring, RS_RX), this.snapWord(ring, RS_RX));
+    if (ring !== 0) return new Source(rxq, this.addRing(ring, RS_RX), this.snapWord(ring, RS_RX));
+    const pool = dev.info(port).rxq[q]?.pool;
+    return new Source(rxq, NO_RING, this.snapWord(0, RS_RX), pool ? Mempool.lookup(this.eal, pool).header : 0);
   }
 
   /** Send to `ring`: all or nothing with `bulk`, else as many as fit. */
@@ -407,9 +421,19 @@ export class Hands {
     const room = this.capacity - n;
     if (max > room) max = room;
     if (max <= 0) return 0;
-    u32[this.snap[a]!] = u32[src.snapIdx]!; // only we move this tail (or write this claim line)
-    u32[ci] = RECEIVING | side | (src.ri << H_RING_SHIFT) | n;
-    const k = src.q.rxBurst(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + n]!, max);
+    const si = this.snap[a]!;
+    let k: number;
+    if (src.pool === 0) {
+      u32[si] = u32[src.snapIdx]!; // only we move this tail (or write this claim line)
+      u32[ci] = RECEIVING | side | (src.ri << H_RING_SHIFT) | n;
+      k = src.q.rxBurst(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + n]!, max);
+    } else {
+      // A driver's own get, recorded in SNAP by the mempool (as alloc): one store more, POOL.
+      u32[this.pool[a]!] = src.pool;
+      u32[si] = NO_GET;
+      u32[ci] = RECEIVING | side | (POOL_GET << H_RING_SHIFT) | n;
+      k = src.q.rxBurst(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + n]!, max, si);
+    }
     if (HOOK_RX && k > 0) hookStop('hands:rx');
     if (HOOK_RX_HOLDING && k > 0 && this.holdsBesides(a)) hookStop('hands:rx-holding');
     u32[ci] = side | (n + k); // commit: HELD

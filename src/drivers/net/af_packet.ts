@@ -180,7 +180,7 @@ class AfpRx implements RxQueue {
     this.rbytes = new Bytes(this.ru8);
   }
 
-  rxBurst(handles: Uint32Array, n: number): number {
+  rxBurst(handles: Uint32Array, n: number, rec = -1): number {
     let left = this.left;
     if (left <= 0) {
       // Open the current block if the kernel has handed it over (one Atomics per burst).
@@ -197,7 +197,7 @@ class AfpRx implements RxQueue {
       }
     }
     const k = n < left ? n : left;
-    if (this.mp.getBulk(handles, k) !== k) {
+    if (this.mp.getBulk(handles, k, rec) !== k) {
       this.left = left;
       this.f64[this.st + STAT_NOMBUF] += k;
       return 0;

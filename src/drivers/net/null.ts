@@ -40,13 +40,13 @@ class NullRx implements RxQueue {
     }
   }
 
-  rxBurst(handles: Uint32Array, n: number): number {
+  rxBurst(handles: Uint32Array, n: number, rec = -1): number {
     const mp = this.mp;
-    const at = mp.zcGet(n);
+    const at = mp.zcGet(n, rec); // rec: the ownership record's get (driver.ts)
     if (at >= 0) {
       this.rx.takeFixedBulk(mp.cacheSlots, at, handles, n); // one pass: copy out and stamp
       mp.zcGetCommit(n);
-    } else if (mp.getBulk(handles, n) === n) {
+    } else if (mp.getBulk(handles, n, rec) === n) {
       this.rx.setFixedBulk(handles, n);
     } else {
       this.f64[this.st + STAT_NOMBUF] += n;

@@ -202,10 +202,10 @@ class PcapRx implements RxQueue {
     this.cursor = cur;
   }
 
-  rxBurst(handles: Uint32Array, n: number): number {
+  rxBurst(handles: Uint32Array, n: number, getRec = -1): number {
     const reader = this.reader;
     if (reader === null || n === 0 || (this.cursor >= this.nrec && !this.infinite) || this.nrec === 0) return 0;
-    if (this.mp.getBulk(handles, n) !== n) {
+    if (this.mp.getBulk(handles, n, getRec) !== n) {
       this.f64[this.st + STAT_NOMBUF] += n;
       return 0;
     }
