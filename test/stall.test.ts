@@ -104,3 +104,21 @@ test('mp_server: one of two clients SIGSTOPped; the other keeps receiving, the s
     await stopAll(all);
   }
 });
+
+test('l2fwd_fork: a SIGSTOPped slave is named by the master (not killed), and again when SIGCONT resumes it', async () => {
+  const p = uniquePrefix('stalll2');
+  const m = spawnNode('mpdk', ['l2fwd_fork', '-l', '0-2', '--file-prefix', p, '--log-level', 'error', ...R2, '--', '-p', '3', '-T', '0']);
+  try {
+    const s = await m.waitFor(/slave lcore 1 started: pid (\d+)/, 15000);
+    await m.waitFor(/slave lcore 2 started: pid \d+/, 15000);
+    const pid = Number(s[1]);
+    process.kill(pid, 'SIGSTOP');
+    await m.waitFor(new RegExp(`slave lcore 1 \\(pid ${pid}\\) is stopped for [\\d.]+ s: ports? [\\d,]+ -> [\\d,]+ not forwarded; kill -CONT ${pid} resumes it`), 3000);
+    process.kill(pid, 'SIGCONT');
+    await m.waitFor(new RegExp(`slave lcore 1 \\(pid ${pid}\\) runs again after [\\d.]+ s`), 3000);
+    assert.doesNotMatch(m.out, new RegExp(`pid ${pid}\\) (killed|exited)`), 'the stopped slave was not killed');
+  } finally {
+    m.proc.kill('SIGTERM');
+    await Promise.race([m.exited, sleep(8000).then(() => m.proc.kill('SIGKILL'))]);
+  }
+});

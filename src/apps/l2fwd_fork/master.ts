@@ -1,7 +1,7 @@
 /**
  * l2fwd_fork's master at run time: it launches the slaves (launcher.ts), supervises each
  * group through the state machine of group.ts, frees what the slaves' drop rings hold,
- * prints statistics every PERIOD seconds, and on SIGINT / SIGTERM / SIGHUP stops
+ * prints statistics every PERIOD seconds, names a slave stopped by SIGSTOP (stall.ts), and on SIGINT / SIGTERM / SIGHUP stops
  * everyone, reclaims, prints the final statistics and audit, and exits.
  *
  *   event (from a slave process)        handled by   group event
@@ -22,6 +22,7 @@ import { Mempool, auditInstance, identityOf, isPktmbufPool, livenessOf, reclaimD
 import { BACKOFF_MAX_MS, backoffMs, GroupState, shouldReport, type Group, type GroupEvent } from './group.js';
 import { CMD_ACK, CMD_STOP, RES } from './layout.js';
 import { Launcher } from './launcher.js';
+import { StallWatch, WATCH_MS } from './stall.js';
 import { portStatsText } from './stats.js';
 import type { Slave, Topology } from './topology.js';
 
@@ -109,6 +110,8 @@ export class Master {
       });
       for (const s of this.topo.slaves) this.launch(s);
       this.timers.push(setInterval(() => this.drainDropRings(), DROP_DRAIN_MS));
+      const stalls = new StallWatch(this.topo.slaves, log);
+      this.timers.push(setInterval(() => stalls.tick(), WATCH_MS));
       if (this.period > 0) this.timers.push(setInterval(() => process.stdout.write(this.statsText()), this.period * 1000));
     });
   }
