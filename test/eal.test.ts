@@ -385,3 +385,24 @@ test('the region is created 0600 in a 0700 folder, and a foreign owner is refuse
     eal.close();
   }
 });
+
+test('a secondary waiting for a primary still initialising says so, naming it, after 2 s; the primary\'s death ends the wait', async () => {
+  const p = uniquePrefix();
+  const a = spawnNode(CHILD, ['-l', '0', '--file-prefix', p, ...QUIET, '--', 'hold'], { MPDK_TEST_HOOK: 'eal:init' });
+  try {
+    await a.waitFor(/eal:init reached/, 10000);
+    const b = spawnNode(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p, '--log-level', 'warning', '--', 'hold']);
+    const t0 = performance.now();
+    await b.waitFor(new RegExp(`waiting for the primary to finish initialising the shared region \\(pid ${a.proc.pid}, alive, [a-z ]+\\) of '${p}'\\.\\.\\. \\(giving up after \\d+ s\\)`), 6000);
+    const noticed = performance.now() - t0;
+    assert.ok(noticed >= 1500, `said after ${noticed} ms, not at once`);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    assert.equal(await Promise.race([b.exited, sleep(3000).then(() => -1)]), 1, b.err);
+    assert.match(b.err, /no primary process is running/);
+  } finally {
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    removeInstance(p);
+  }
+});

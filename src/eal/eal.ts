@@ -26,6 +26,7 @@ import {
   type ConfigFile, type InstanceFiles, type RegionPlace,
 } from './instance.js';
 import { SafeDir } from './safe-open.js';
+import { identityOf, stateOf } from './identity.js';
 import { guardExit, guardStartup, unguard } from './startup.js';
 import { MpdkError, UsageError } from './errors.js';
 import { Heap, type HeapStats, type HeapBlock } from './heap.js';
@@ -335,6 +336,7 @@ export class Eal {
       eal.log('info', `adopted the live instance '${options.filePrefix}' (processes ${eal.processes.livePids().join(', ')}) without re-initialising it`);
     } else {
       region.setConfig({ vdevs: options.vdevs, lcores: options.lcores, name });
+      if (HOOK_INIT) hookStop('eal:init');
       region.storeRelease(HDR.STATE, RegionState.READY);
     }
     eal.log('info', `primary: ${mib(region.size)} MiB shared region at ${place.path} (${place.hugetlbfs ? 'hugetlbfs' : 'tmpfs'}), file prefix '${options.filePrefix}'`);
@@ -347,13 +349,15 @@ export class Eal {
     const dir = openInstanceDir(options.filePrefix, false);
     if (!dir) throw noPrimary();
     let place: RegionPlace | undefined;
+    // Every wait below is for the primary: said after STARTUP_NOTICE_MS, given up at the bound.
+    const wait = new StartupWait(log, options.filePrefix);
     try {
-      const deadline = Date.now() + 5000;
       for (;;) {
         const cfg = readConfig(dir);
         // A process that won the primary lock an instant ago has created the config file but
         // not yet written it (it writes after the region is ready): wait for it, bounded.
-        if (!cfg && Date.now() < deadline && dir.openExisting(CONFIG_FILE, false, 'the config file') >= 0) {
+        if (!cfg && dir.openExisting(CONFIG_FILE, false, 'the config file') >= 0) {
+          wait.step('the primary to write its config file', 0);
           sleepMs(5);
           continue;
         }
@@ -367,7 +371,8 @@ export class Eal {
         } catch (e) {
           // Being created right now by a primary that holds the lock? Wait, bounded.
           if (e instanceof MpdkError && (e.code === 'ENOENT' || e.code === 'EBUSY')) {
-            if (primaryMayLive() && Date.now() < deadline) {
+            if (primaryMayLive()) {
+              wait.step(`the shared region ${place.path} being created`, cfg!.pid);
               sleepMs(5);
               continue;
             }
@@ -378,7 +383,9 @@ export class Eal {
         const state = region.state;
         const primaryPid = Atomics.load(region.i32, HDR.PRIMARY_PID >>> 2);
         const primaryAlive = processAlive(primaryPid, region.f64[HDR.PRIMARY_START >>> 3]!);
-        if (state === RegionState.INITIALIZING && primaryAlive && Date.now() < deadline) {
+        if (state === RegionState.INITIALIZING && primaryAlive) {
+          unmap(region.mapping); // mapped again on the next look
+          wait.step('the primary to finish initialising the shared region', primaryPid);
           sleepMs(5);
           continue;
         }
@@ -708,6 +715,44 @@ function livePidsOfFile(place: RegionPlace): number[] {
     return out;
   } catch {
     return [];
+  }
+}
+
+/** Test hook: a primary stops before its region is READY (a secondary then waits for it). */
+const HOOK_INIT = process.env.MPDK_TEST_HOOK === 'eal:init';
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  for (;;) sleepMs(1000);
+}
+
+/** A start-up wait for the primary says what it waits for after this long... */
+const STARTUP_NOTICE_MS = 2000;
+/** ...and gives up here (a primary initialising a large region on a loaded host takes seconds). */
+const STARTUP_BOUND_MS = 15000;
+
+/**
+ * A bounded start-up wait that says what it waits for and on whom: `step(what, pid)` is
+ * called at each look; the first one after STARTUP_NOTICE_MS logs (warning) "waiting for
+ * WHAT (pid N, alive, running)...", and one after STARTUP_BOUND_MS throws ETIMEDOUT naming
+ * the same (the process's state from /proc: evidence, stateOf).
+ */
+class StartupWait {
+  private readonly t0 = performance.now();
+  private said = '';
+
+  constructor(private readonly log: LogSink, private readonly prefix: string) {}
+
+  step(what: string, pid: number): void {
+    const ms = performance.now() - this.t0;
+    if (ms < STARTUP_NOTICE_MS) return;
+    const who = pid > 0 ? ` (pid ${pid}, ${stateOf(identityOf(pid))})` : '';
+    if (ms >= STARTUP_BOUND_MS) {
+      throw new MpdkError('ETIMEDOUT', `gave up after ${Math.round(ms / 1000)} s waiting for ${what}${who} of '${this.prefix}'; if that process is stuck, stop it (mpdk cleanup --file-prefix ${this.prefix} once nothing of the instance runs) and start again`);
+    }
+    if (this.said !== what) {
+      this.said = what;
+      this.log.log('warning', `waiting for ${what}${who} of '${this.prefix}'... (giving up after ${STARTUP_BOUND_MS / 1000} s)`);
+    }
   }
 }
 
