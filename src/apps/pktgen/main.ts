@@ -30,7 +30,8 @@
  * Run phases:  SEND  --count/--duration reached, or Ctrl-C-->  DRAIN  --all back, or
  * --drain ms passed, or a second Ctrl-C-->  DONE (summary). Frames not taken by a full
  * queue are retried (TX time re-stamped) and never counted as sent; lost = sent − received
- * after the drain.
+ * after the drain. On a software wire only the full queue's flows wait (hold.ts: no
+ * head-of-line blocking); on other ports the refused burst is retried first.
  *
  * Before sending, pktgen waits (up to 9 s, as DPDK's examples) for the links of its ports
  * to be up: a net_memif port is up only once its peer has connected.
@@ -97,7 +98,10 @@ error (exit 0).`,
   notes: `Gbit/s is the L1 rate: each frame + 20 bytes of preamble and inter-frame gap (frames carry
 no FCS). Latency is from the TX time in each frame's payload to its return (p50/p99, µs).
 Every frame carries a UDP checksum over its payload; a frame that comes back with pktgen's
-magic but a wrong IPv4 or UDP checksum or length is counted as corrupt, not as received.`,
+magic but a wrong IPv4 or UDP checksum or length is counted as corrupt, not as received.
+Into a net_ring port, a full RX queue (its process stopped or slow) holds back only its own
+flows, resent when it has room, while the other queues' flows go on; a queue full for
+0.5 s is named on stderr with its owner's pid and state.`,
 };
 
 export interface PktgenOptions {
