@@ -290,6 +290,33 @@ test('a getter killed inside its claim on the pool ring: the next getter, stuck 
   assert.deepEqual(leftovers(x.p), []);
 });
 
+test('Hands.alloc larger than the cache (40 > 32: from the pool\'s ring): killed inside the ring claim, the next getter repairs it and the record claims none; killed after it, before the record\'s commit, the record has all 40', async () => {
+  for (const [hook, held] of [['ring-claim:cons', 0], ['hands:get', 40]] as const) {
+    const x = instance('ownbig');
+    try {
+      const c = child(x.p, ['alloc', `pool=${POOL}`, 'count=40'], hook);
+      await c.waitFor(new RegExp(`${hook.split(':')[0]}.* reached|${hook} reached`), 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      if (held === 0) {
+        const buf = new Uint32Array(64);
+        assert.equal(x.pool.allocBulk(buf, 64), 64, 'the get behind the dead claim goes through (and repairs it)');
+        x.pool.freeBulk(buf, 64);
+      }
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], `${hook}: ${JSON.stringify(dead)}`);
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned ?? 0, held, hook);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], hook);
+      assert.equal(x.pool.available(), SIZE, `${hook}: every mbuf back`);
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  }
+});
+
 test('a process killed between a cache refill\'s dequeue and its commit: the audit sees the elements in its cache, reclaim flushes them, none lost', async () => {
   const x = instance('ownrefill');
   try {

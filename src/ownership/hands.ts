@@ -52,9 +52,12 @@
  *
  * Not covered exactly (a death there leaks, and the audit shows it; it never duplicates,
  * except where said):
- *   - taking from a pool into an array other than through alloc (allocBulk, then commit),
- *     or an alloc that the lcore cache cannot serve (larger than the cache, or a pool or
- *     thread without caches: the get goes to the pool's ring): a death between leaks;
+ *   - taking from a pool into an array other than through alloc (allocBulk, then commit):
+ *     a death between leaks. An alloc larger than the lcore cache (or from a pool without
+ *     caches) is a receive window on the pool's ring (exact, as any MC ring), except a
+ *     get that met holes a dead producer's repair left (it puts back what it took and
+ *     tries again): a death there may count what it put back (a duplicate the reclaim's
+ *     filter guards); a thread without an lcore: its get leaks;
  *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
  *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
  *     net_pcap and net_af_packet, except after a burst that gives unfilled mbufs back (a
@@ -392,11 +395,34 @@ export class Hands {
     const held = c & H_N_MASK;
     if (n > this.capacity - held) throw new MpdkError('EINVAL', `hands '${this.name}': array ${a} holds ${held} of ${this.capacity}; no room for ${n} more`);
     if (n <= 0) return 0;
+    if (n > pool.mp.cacheSize && this.lcore >= 0) return this.allocFromRing(a, pool, n, side, held);
     u32[this.pool[a]!] = pool.mp.header;
     u32[this.snap[a]!] = NO_GET;
     u32[ci] = RECEIVING | side | (POOL_GET << H_RING_SHIFT) | held; // open
     const into = this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!;
     const k = reset ? pool.allocBulk(into, n, this.snap[a]!) : pool.mp.getBulk(into, n, this.snap[a]!) === n ? n : 0;
+    if (HOOK_GET && k > 0) hookStop('hands:get');
+    u32[ci] = side | (held + k); // commit: HELD
+    return k;
+  }
+
+  /** Pools whose ring this record's windows name: ring table index and the burst snapshot word. */
+  private readonly poolRings = new Map<number, { ri: number; snapIdx: number }>();
+
+  /**
+   * A get larger than the lcore cache (or from a pool without one) goes to the pool's ring:
+   * a receive window on that ring (its consumer claim line tells a reader how far the get
+   * went, as for any MC ring). Not the hot path: a Map lookup per call.
+   */
+  private allocFromRing(a: number, pool: PktmbufPool, n: number, side: number, held: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const mp = pool.mp;
+    let pr = this.poolRings.get(mp.header);
+    if (!pr) this.poolRings.set(mp.header, (pr = { ri: this.addRing(mp.ring.offset, RS_RX), snapIdx: this.snapWord(mp.ring.offset, RS_RX) }));
+    u32[this.snap[a]!] = u32[pr.snapIdx]!;
+    u32[ci] = RECEIVING | side | (pr.ri << H_RING_SHIFT) | held; // open
+    const k = pool.allocBulk(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!, n);
     if (HOOK_GET && k > 0) hookStop('hands:get');
     u32[ci] = side | (held + k); // commit: HELD
     return k;
