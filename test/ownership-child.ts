@@ -23,10 +23,13 @@
  *                                      array 0 of a record (Hands.rxSource: the driver's get is
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
  *                                      cache's LEN store, hands:rx after it, before the commit)
+ *   chain pool=P ring=R                two 3-segment packets (Mbufs.chain): one's head held in array
+ *                                      0 of a record, the other's head enqueued on ring R; print
+ *                                      "ready", wait to be killed
  *   reclaim                            call reclaimDead once, print its report as JSON, exit
  * Prints "ready" once set up.
  */
-import { Eal, EthDev, Hands, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
+import { Eal, EthDev, Hands, Mbufs, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -69,6 +72,21 @@ if (mode === 'reclaim') {
   const held = new Uint32Array(Number(opt.count));
   process.stdout.write('ready\n');
   pool.allocBulk(held, held.length);
+  for (;;) nap(1000);
+} else if (mode === 'chain') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const mbufs = new Mbufs(eal);
+  const hands = Hands.open(eal, 'test-chain', 1, 64);
+  hands.alloc(0, pool, 6);
+  const a = hands.array(0);
+  for (const head of [0, 3]) {
+    mbufs.chain(a[head]!, a[head + 1]!);
+    mbufs.chain(a[head]!, a[head + 2]!);
+  }
+  const second = Uint32Array.of(a[3]!);
+  Ring.lookup(eal, opt.ring!).enqueueBulk(second, 1);
+  hands.commit(0, 1); // the record holds the first head; its segments are its chain's
+  process.stdout.write('ready\n');
   for (;;) nap(1000);
 } else if (mode === 'rxnull') {
   const dev = EthDev.attach(eal);

@@ -243,6 +243,31 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
   });
 }
 
+test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {
+  const x = instance('ownchain');
+  try {
+    const ring = Ring.create(x.eal, 'chain_ring', { count: 16 });
+    const c = child(x.p, ['chain', `pool=${POOL}`, 'ring=chain_ring']);
+    await c.waitFor(/ready/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const dead = poolAudit(x.eal);
+    assert.deepEqual([dead.heldByDead, dead.inRings, dead.leaked, dead.duplicates], [3, 3, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.returned ?? 0, 3, 'the head and its two segments');
+    const buf = new Uint32Array(4);
+    assert.equal(ring.dequeueBurst(buf, 4), 1);
+    x.pool.freeBulk(buf, 1); // the chain on the ring, freed whole
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+    assert.equal(x.pool.available(), SIZE);
+    ring.free();
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 test('Hands.alloc: takes into the array after what it holds, all or nothing; refuses more than the room', () => {
   const x = instance('ownalloc2');
   try {

@@ -85,7 +85,10 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
   places.eachInCaches(note);
   for (const r of places.rings) {
     col = r.portQueue ? 'inPortQueues' : 'inRings';
-    r.view.forEach(note);
+    r.view.forEach((h) => {
+      note(h);
+      places.eachSegment(h, note);
+    });
   }
   for (const rec of listRecords(eal)) {
     // A dead owner's FREEING window: what reached its lcore's cache is counted there.
@@ -93,7 +96,9 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
     if (!rec.alive && rec.lcore >= 0 && rec.lcore < MAX_LCORE) places.eachInCaches((h) => cached.add(h), rec.lcore);
     const held = heldHandles(eal, rec, (h) => cached.has(h));
     col = rec.alive ? 'heldByLive' : 'heldByDead';
-    for (const h of new Set(held.handles)) note(h);
+    const all = new Set(held.handles);
+    for (const h of held.settled) places.eachSegment(h, (seg) => all.add(seg));
+    for (const h of all) note(h);
   }
   out.forEach((a, i) => {
     let present = 0;

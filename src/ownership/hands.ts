@@ -64,7 +64,9 @@
  *     pcap record of another queue or past the end, an oversize frame): a death between
  *     that put and the commit leaks the burst. net_memif takes into its own array first:
  *     its burst leaks. A send on such a queue counts as sent;
- *   - chained mbufs: the recorded first segment is returned, the others leak;
+ *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
+ *     counted and returned with it (Held.settled, places.ts eachSegment), except for the
+ *     handles of an open pool get or free;
  *   - FREEING into a pool without a cache, more than its flush threshold, or by an owner
  *     without an lcore: the put goes to the ring, which the reader cannot tell apart; only
  *     the reclaim's "found nowhere else" filter guards it (a getter that took a handle in
@@ -591,6 +593,12 @@ export function listRecords(eal: Eal): HandsRecord[] {
 /** What a record says its owner holds. */
 export interface Held {
   handles: number[];
+  /**
+   * The handles among them whose metadata their owner wrote (held, received from a ring,
+   * not yet sent): a chain's further segments (NEXT) are the owner's too (places.ts
+   * eachSegment). Not the ones of an open pool get (not reset yet) or free (half undone).
+   */
+  settled: number[];
   /** Open windows found, by state name (for reports). */
   windows: Record<string, number>;
   /** Impossible counts: that window was ignored (its handles are then not returned). */
@@ -605,7 +613,7 @@ export interface Held {
  * A window naming a ring or a pool that cannot be read (damaged) is reported in `errors`.
  */
 export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) => boolean): Held {
-  const out: Held = { handles: [], windows: {}, errors: [] };
+  const out: Held = { handles: [], settled: [], windows: {}, errors: [] };
   if (!rec.ready) return out;
   const r = eal.region;
   const u32 = r.u32;
@@ -613,10 +621,13 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
   const ab = arrayBytes(cap);
   const half = (ab - HARR.SIDES) / 2;
   const lc = rec.lcore;
-  const push = (base: number, from: number, to: number): void => {
+  const push = (base: number, from: number, to: number, settled = true): void => {
     for (let i = from; i < to; i++) {
       const h = u32[base + i]!;
-      if (h !== RING_EMPTY && h !== 0) out.handles.push(h);
+      if (h !== RING_EMPTY && h !== 0) {
+        out.handles.push(h);
+        if (settled) out.settled.push(h);
+      }
     }
   };
   for (let a = 0; a < rec.arrays; a++) {
@@ -652,7 +663,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         if (snap === NO_GET) continue;
         const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).recordedGetTook(lc, snap);
         if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
-        else push(arr, n, n + k);
+        else push(arr, n, n + k, false);
         continue;
       }
       const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);

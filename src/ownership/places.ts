@@ -14,6 +14,8 @@
  *                  will publish them)
  *   port queue     a ring its driver names (ethdev table.ts         as any ring
  *                  portQueues: NetDriver.queueRing)
+ *   a chain        a packet's further segments, through Mbufs'       the head's holder does not
+ *                  NEXT, bounded by its NB_SEGS (eachSegment)        change the chain meanwhile
  *
  * A pool or a ring whose header is damaged cannot be read: it is listed in `errors`, and
  * whatever it holds cannot be accounted for.
@@ -22,6 +24,7 @@ import type { Eal } from '../eal/eal.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { portQueues } from '../ethdev/table.js';
 import { Mempool } from '../mempool/mempool.js';
+import { Mbufs, isPktmbufPool } from '../mbuf/mbuf.js';
 import { RingView } from '../ring/view.js';
 
 /** A ring of the instance (memzone "RG_*"), readable, and whether a port queue is made of it. */
@@ -38,6 +41,9 @@ export class Places {
   /** Pools, rings or the port table that could not be read (a damaged header): what they hold is not seen. */
   readonly errors: string[] = [];
   private readonly starts: number[];
+  /** Per pool: whether its elements are mbufs (chains are followed only through those). */
+  private readonly isMbuf: boolean[];
+  private readonly mbufs: Mbufs;
 
   constructor(eal: Eal) {
     const pools: Mempool[] = [];
@@ -47,6 +53,8 @@ export class Places {
     }
     this.pools = pools.sort((a, b) => a.eltStart - b.eltStart);
     this.starts = this.pools.map((p) => p.eltStart);
+    this.isMbuf = this.pools.map((p) => isPktmbufPool(p));
+    this.mbufs = new Mbufs(eal);
     const queueRings = new Set<number>();
     try {
       for (const q of portQueues(eal)) if (q.setUp && q.ring !== 0) queueRings.add(q.ring);
@@ -72,6 +80,23 @@ export class Places {
     return hi >= 0 && this.pools[hi]!.isElement(h) ? hi : -1;
   }
 
+  /**
+   * `fn` on each further segment of packet `h` (an mbuf whose NB_SEGS > 1): NEXT links,
+   * at most NB_SEGS − 1 of them, each an element of an mbuf pool (a link elsewhere ends it).
+   */
+  eachSegment(h: number, fn: (h: number) => void): void {
+    const i = this.poolOf(h);
+    if (i < 0 || !this.isMbuf[i]) return;
+    const n = this.mbufs.nbSegs(h);
+    let s = n > 1 ? this.mbufs.next(h) : 0;
+    for (let k = 1; k < n && s !== 0; k++) {
+      const j = this.poolOf(s);
+      if (j < 0 || !this.isMbuf[j]) return;
+      fn(s);
+      s = this.mbufs.next(s);
+    }
+  }
+
   /** `fn` on every handle in the pools' own rings. */
   eachInPools(fn: (h: number) => void): void {
     for (const mp of this.pools) mp.ring.forEach(fn);
@@ -85,8 +110,13 @@ export class Places {
     }
   }
 
-  /** `fn` on every handle in the instance's rings (memzones "RG_*", port queues included). */
+  /** `fn` on every handle in the instance's rings (memzones "RG_*", port queues included), chains' segments too. */
   eachInRings(fn: (h: number) => void): void {
-    for (const r of this.rings) r.view.forEach(fn);
+    for (const r of this.rings) {
+      r.view.forEach((h) => {
+        fn(h);
+        this.eachSegment(h, fn);
+      });
+    }
   }
 }

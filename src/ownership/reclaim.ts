@@ -217,6 +217,7 @@ class Reclaim {
     for (const rec of this.records) {
       const held = heldHandles(this.eal, rec, (h) => inCaches(rec.lcore).has(h));
       this.recorded.push(...held.handles);
+      for (const h of held.settled) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a chain is its head's
       for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
     }
   }
