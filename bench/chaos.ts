@@ -458,7 +458,7 @@ export function formatReport(r: ChaosReport): string {
   if (r.collateral.length) {
     const seen = new Map<string, number>();
     for (const c of r.collateral) {
-      const key = c.replace(/\(pid \d+\)/, '').replace(/\d{3,}/g, 'N');
+      const key = c.replace(/\(pid \d+\)/, '').replace(/\d+(\.\d+)?/g, 'N').slice(0, 160);
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     out.push(`exits not caused by a kill (${r.collateral.length}):`, ...[...seen].slice(0, 20).map(([c, n]) => `  ${n} x ${c}`));
