@@ -29,7 +29,7 @@ export abstract class MemifRxQueue extends MemifQueue implements RxQueue {
     this.pool = pool;
   }
 
-  abstract rxBurst(handles: Uint32Array, n: number): number;
+  abstract rxBurst(handles: Uint32Array, n: number, rec?: number): number;
 
   /**
    * Interrupt mode (memif's): clear MASK_INT in our RX ring's flags so that the peer's TX
@@ -82,7 +82,7 @@ export class MemifRx extends MemifRxQueue {
     return true;
   }
 
-  rxBurst(handles: Uint32Array, n: number): number {
+  rxBurst(handles: Uint32Array, n: number, rec = -1): number {
     if (!this.ready()) return 0;
     const ru16 = this.ringU16;
     const ru32 = this.ringU32;
@@ -103,8 +103,8 @@ export class MemifRx extends MemifRxQueue {
     }
     let k = avail < n ? avail : n;
     if (k > BURST_MAX) k = BURST_MAX;
-    const mb = this.mb;
-    if (this.pool.allocBulk(mb, k) === 0) {
+    // Straight into the caller's array, in one recorded get (driver.ts contract).
+    if (this.pool.allocBulk(handles, k, rec) === 0) {
       f64[st + STAT_NOMBUF] += k;
       return 0;
     }
@@ -119,7 +119,7 @@ export class MemifRx extends MemifRxQueue {
     let bytes = 0;
     let errors = 0;
     while (got < k && avail > 0) {
-      const m = mb[got]!;
+      const m = handles[got]!;
       const dst = u32[(m + MBUF.BUF_OFF) >>> 2]! + u16[(m + MBUF.DATA_OFF) >>> 1]!;
       const room = u16[(m + MBUF.BUF_LEN) >>> 1]! - u16[(m + MBUF.DATA_OFF) >>> 1]!;
       const start = cur;
@@ -159,11 +159,12 @@ export class MemifRx extends MemifRxQueue {
       u16[(m + MBUF.DATA_LEN) >>> 1] = len;
       u32[(m + MBUF.PKT_LEN) >>> 2] = len;
       u16[(m + MBUF.PORT) >>> 1] = portId;
-      handles[got++] = m;
+      got++; // m is handles[got] already
       bytes += len;
     }
     if (got < k) {
-      mb.copyWithin(0, got, k);
+      const mb = this.mb; // the unfilled ones, back in one put
+      for (let i = got; i < k; i++) mb[i - got] = handles[i]!;
       this.pool.freeBulk(mb, k - got);
     }
     this.last = cur;
