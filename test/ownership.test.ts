@@ -190,22 +190,30 @@ test('a process killed right after a free through its record: the buffers are in
   assert.deepEqual(leftovers(x.p), []);
 });
 
+/**
+ * A child gets 20 mbufs through its record's lcore cache (32 + 20 refilled) and is killed at
+ * `hook`: the record holds `held` of them, the cache the rest; reclaim returns the held ones.
+ */
+async function killedInsideGet(x: Inst, args: string[], hook: string, held: number): Promise<void> {
+  const c = child(x.p, args, hook);
+  await c.waitFor(new RegExp(`${hook} reached`), 10000);
+  c.proc.kill('SIGKILL');
+  await c.exited;
+  const dead = poolAudit(x.eal);
+  assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+  assert.equal(dead.inCaches, 32 + 20 - held, 'the refill brought 32 + 20 into its cache; the rest of them are the record\'s');
+  const rep = reclaimDead(x.eal);
+  assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+  const a = poolAudit(x.eal);
+  assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+  assert.equal(x.pool.available(), SIZE, 'every mbuf in the pool or a cache (returned ones land in ours)');
+}
+
 for (const [hook, where, held] of [['mempool:get', 'before the cache gave them up', 0], ['hands:get', 'after the cache gave them up, before the record\'s commit', 20]] as const) {
   test(`Hands.alloc: a process killed inside its pool get (${where}): the 20 are counted once, in its cache or its hands, and all come back`, async () => {
     const x = instance('ownalloc');
     try {
-      const c = child(x.p, ['alloc', `pool=${POOL}`, 'count=20'], hook);
-      await c.waitFor(new RegExp(`${hook} reached`), 10000);
-      c.proc.kill('SIGKILL');
-      await c.exited;
-      const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-      assert.equal(dead.inCaches, 32 + 20 - held, 'the refill brought 32 + 20 into its cache; the rest of them are the record\'s');
-      const rep = reclaimDead(x.eal);
-      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
-      const a = poolAudit(x.eal);
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
-      assert.equal(x.pool.available(), SIZE, 'every mbuf in the pool or a cache (returned ones land in ours)');
+      await killedInsideGet(x, ['alloc', `pool=${POOL}`, 'count=20'], hook, held);
     } finally {
       x.eal.close();
     }
@@ -224,18 +232,7 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
       dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
       dev.txQueueSetup(0, 0, { descriptors: 256 });
       dev.start(0);
-      const c = child(x.p, ['rxnull', 'count=20'], hook);
-      await c.waitFor(new RegExp(`${hook} reached`), 10000);
-      c.proc.kill('SIGKILL');
-      await c.exited;
-      const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-      assert.equal(dead.inCaches, 32 + 20 - held, 'the refill brought 32 + 20 into its cache; the rest of them are the record\'s');
-      const rep = reclaimDead(x.eal);
-      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
-      const a = poolAudit(x.eal);
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
-      assert.equal(x.pool.available(), SIZE, 'every mbuf in the pool or a cache (returned ones land in ours)');
+      await killedInsideGet(x, ['rxnull', 'count=20'], hook, held);
     } finally {
       x.eal.close();
     }
