@@ -15,6 +15,8 @@ export { stderrLogger, type Logger, type LogLevel, type ConsoleLike } from './ea
 export { listInstances, cleanupInstance, mib, type InstanceSummary, type CleanupReport } from './eal/instances.js';
 export { MpdkError, UsageError, isMpdkError, type ErrorCode } from './eal/errors.js';
 export { parseEalArgs, parseCoreList, parseCoreMask, checkFilePrefix, EAL_USAGE, EAL_OPTION_NAMES, MAX_LCORE, type EalOptions, type ProcType } from './eal/options.js';
+export { parseLcoreMap, cpusOfLcore, lcoreArg } from './eal/lcore-map.js';
+export { DPDK_EAL_OPTIONS, type DpdkOption, type OptionEffect } from './eal/dpdk-options.js';
 export {
   parseArgs, helpText, optionsHelp, parsePortmask, portmaskOf, instancePrefix, ProgramArgs, EXIT_STATUSES, FILE_PREFIX_OPTION, type OptionSpec, type ProgramSpec,
 } from './eal/argparse.js';

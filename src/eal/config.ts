@@ -20,7 +20,10 @@ import type { ProcType } from './options.js';
  * Node's: no output (`logger`), no signal handler (`handleSignals`).
  */
 export interface EalConfig extends EalInitOptions {
-  /** Lcore ids this process runs: `[0, 1]` or a core list such as `'0-3,5'` (`-l`). Default `[0]`. */
+  /**
+   * Lcore ids this process runs: `[0, 1]`, a core list such as `'0-3,5'`, or DPDK's core map
+   * `'0@0,1@(2-3)'` (`--lcores`: each lcore's CPUs). Default `[0]`.
+   */
   lcores?: readonly number[] | string;
   /** The lcore of the main thread (`--main-lcore`); default the lowest of `lcores`. */
   mainLcore?: number;
@@ -36,6 +39,8 @@ export interface EalConfig extends EalInitOptions {
   vdevs?: readonly string[];
   /** The least severe message kept: error, warning, info (default) or debug (`--log-level`). */
   logLevel?: LogLevel;
+  /** A primary with no files: the region is anonymous shared memory and no secondary can join (`--in-memory`). */
+  inMemory?: boolean;
 }
 
 /** The keys of EalConfig that are not EAL options (Eal.init's own). */
@@ -44,7 +49,7 @@ export const INIT_KEYS = ['logger', 'name', 'handleSignals', 'only', 'telemetry'
 /** Each EAL key of EalConfig and the command-line option it is written as. */
 const FLAGS: Readonly<Record<string, string>> = {
   lcores: '--lcores', mainLcore: '--main-lcore', procType: '--proc-type', filePrefix: '--file-prefix', memoryMiB: '-m',
-  hugeDir: '--huge-dir', vdevs: '--vdev', logLevel: '--log-level',
+  hugeDir: '--huge-dir', vdevs: '--vdev', logLevel: '--log-level', inMemory: '--in-memory',
 };
 const KEYS: readonly string[] = [...Object.keys(FLAGS), ...INIT_KEYS];
 
@@ -89,6 +94,10 @@ export function ealArgv(config: EalConfig): string[] {
         break;
       case 'memoryMiB':
         argv.push(`${flag}${int(key, v)}`);
+        break;
+      case 'inMemory':
+        if (typeof v !== 'boolean') throw bad(key, `expected true or false, got ${typeof v}`);
+        if (v) argv.push(flag);
         break;
       case 'vdevs':
         if (!Array.isArray(v)) throw bad(key, 'expected an array of strings such as [\'net_ring0\']');

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { closeFd, unmap, onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity } from '../native/libc.js';
+import { closeFd, unmap, onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity, mapAnonymous, viewMapping } from '../native/libc.js';
 import {
   CONFIG_FILE, hugeRegionName, instanceFiles, needHugeDir, openHugeDir, openInstanceDir, readConfig, regionPlace, removeInstanceDirIfEmpty, REGION_FILE,
   type ConfigFile, type InstanceFiles, type RegionPlace,
@@ -40,6 +40,8 @@ import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, MAX_LCORE, parseEalArgs, type EalOptions } from './options.js';
 import { ealArgv, ealOptionsError, type EalConfig } from './config.js';
+import { dpdkOption } from './dpdk-options.js';
+import { cpusOfLcore } from './lcore-map.js';
 import { LogSink, type Logger, type LogLevel, type LogRoute } from './log.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
 import {
@@ -101,10 +103,13 @@ export interface CommandLine {
 /** How the EAL state is handed to a worker thread (lcore) of the same process. */
 export interface WorkerHandoff {
   options: EalOptions;
-  /** The region's folder: a descriptor this process opened and checked, and its path. */
+  /** The region's folder: a descriptor this process opened and checked, and its path (-1 / '' in memory). */
   regionDirFd: number;
   regionDir: string;
   regionName: string;
+  /** --in-memory: the address and size of the process's anonymous region (0 otherwise). */
+  regionAddr: number;
+  regionSize: number;
   procType: 'primary' | 'secondary';
   slot: number;
   lcore: number;
@@ -133,7 +138,8 @@ export class Eal {
   private configFd = -1;
   /** The instance folder (checked, open for this process's life); null for a worker. */
   private dir: SafeDir | null;
-  private readonly place: RegionPlace;
+  /** Where the region file is; null for an --in-memory primary (no file). */
+  private readonly place: RegionPlace | null;
   private closed = false;
   private watch: NodeJS.Timeout | undefined;
   private primaryExitHandlers: ((pid: number) => void)[] = [];
@@ -144,7 +150,7 @@ export class Eal {
 
   private constructor(a: {
     options: EalOptions; procType: 'primary' | 'secondary'; region: Region; files: InstanceFiles; slot: number;
-    lcore: number; adopted: boolean; isWorker: boolean; configFd: number; dir: SafeDir | null; place: RegionPlace; log: LogSink;
+    lcore: number; adopted: boolean; isWorker: boolean; configFd: number; dir: SafeDir | null; place: RegionPlace | null; log: LogSink;
   }) {
     this.dir = a.dir;
     this.place = a.place;
@@ -232,6 +238,8 @@ export class Eal {
     const name = init.name ?? path.basename(process.argv[1] ?? 'mpdk');
     const eal = Eal.start(options, name, init.only, LogSink.of(init.logger, options.logLevel as LogLevel));
     guard.started(eal);
+    if (options.version) eal.log('info', `RTE Version: 'mpdk ${MPDK_VERSION}'`);
+    for (const o of options.ignored) eal.log('debug', `${o}: no effect in mpdk (${dpdkOption(o.split('=')[0]!)?.what ?? 'see docs/eal-options.md'})`);
     const dd = argv.indexOf('--');
     eal.commandLine = { name, eal: dd < 0 ? [...argv] : argv.slice(0, dd), app: appArgs };
     if (options.telemetry && init.telemetry !== false) eal.serveTelemetry();
@@ -240,6 +248,7 @@ export class Eal {
 
   private static start(options: EalOptions, name: string, only: 'primary' | undefined, log: LogSink): Eal {
     const files = instanceFiles(options.filePrefix, options.hugeDir);
+    if (options.inMemory) return Eal.becomeInMemory(options, files, name, log);
     // A secondary creates nothing: not even the folder.
     if (options.procType === 'secondary') return Eal.becomeSecondary(options, files, name, log);
     // --huge-dir is checked before anything is made, so a bad one leaves nothing.
@@ -343,6 +352,31 @@ export class Eal {
     return eal;
   }
 
+  /**
+   * --in-memory (DPDK's, or --no-shconf): a primary whose region is anonymous shared memory.
+   * No folder, config, lock or region file is made, so nothing is left behind and no
+   * secondary can find it (options.ts refuses --proc-type=secondary with it); its lcore
+   * threads see the same memory (handoff). Another instance of the same prefix, with files,
+   * is not touched and does not see it.
+   */
+  private static becomeInMemory(options: EalOptions, files: InstanceFiles, name: string, log: LogSink): Eal {
+    const size = Math.min(options.memoryMb * 1024 * 1024, 2 ** 32 - 4096);
+    let region: Region;
+    try {
+      region = formatRegion(new Region('(in memory)', mapAnonymous(size)));
+    } catch (e) {
+      throw new MpdkError('ENOMEM', `cannot map ${mib(size)} MiB of memory for --in-memory (${(e as Error).message}); start with a smaller -m`);
+    }
+    const eal = new Eal({ options, procType: 'primary', region, files, slot: -1, lcore: options.mainLcore, adopted: false, isWorker: false, configFd: -1, dir: null, place: null, log });
+    region.f64[HDR.PRIMARY_START >>> 3] = processStartTime(process.pid);
+    Atomics.store(region.i32, HDR.PRIMARY_PID >>> 2, process.pid);
+    eal.registerSelf(ProcKind.PRIMARY, name);
+    region.setConfig({ vdevs: options.vdevs, lcores: options.lcores, name });
+    region.storeRelease(HDR.STATE, RegionState.READY);
+    eal.log('info', `primary: ${mib(region.size)} MiB shared region in memory (--in-memory: no files, no secondary processes), file prefix '${options.filePrefix}'`);
+    return eal;
+  }
+
   private static becomeSecondary(options: EalOptions, files: InstanceFiles, name: string, log: LogSink): Eal {
     const noPrimary = (): MpdkError =>
       new MpdkError('ENOENT', `no primary process is running for --file-prefix=${options.filePrefix}; start the primary first (or use --proc-type=auto)`);
@@ -433,32 +467,38 @@ export class Eal {
   }
 
   private pinMainThread(): void {
-    const cpus = onlineCpus();
-    const lc = this.options.mainLcore;
-    const beyond = this.options.lcores.filter((l) => !cpus.includes(l));
-    if (beyond.length > 0) this.log('warning', `lcore${beyond.length > 1 ? 's' : ''} ${beyond.join(',')} beyond this machine's CPUs (${cpus.join(',')}): running unpinned`);
+    const online = onlineCpus();
+    const cpusets = this.options.cpusets;
+    const beyond = this.options.lcores.filter((l) => cpusOfLcore(cpusets, l, online).beyond);
+    if (beyond.length > 0) {
+      const what = beyond.map((l) => (cpusets[l] && (cpusets[l]!.length !== 1 || cpusets[l]![0] !== l) ? `${l}@(${cpusets[l]!.join(',')})` : String(l)));
+      this.log('warning', `lcore${beyond.length > 1 ? 's' : ''} ${what.join(',')} beyond this machine's CPUs (${online.join(',')}): running unpinned`);
+    }
     // Beyond the CPUs: unpinned means every online CPU, not whatever the parent was pinned to.
-    setAffinity(cpus.includes(lc) ? [lc] : cpus);
+    setAffinity(cpusOfLcore(cpusets, this.options.mainLcore, online).cpus);
   }
 
   /** Attach from a worker thread of a process that already ran `init`. */
   static attachWorker(h: WorkerHandoff): Eal {
-    const place: RegionPlace = { dir: SafeDir.adopt(h.regionDirFd, h.regionDir), name: h.regionName, path: path.join(h.regionDir, h.regionName), hugetlbfs: false };
-    const region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
+    const place: RegionPlace | null = h.regionAddr !== 0 ? null : { dir: SafeDir.adopt(h.regionDirFd, h.regionDir), name: h.regionName, path: path.join(h.regionDir, h.regionName), hugetlbfs: false };
+    const region = place === null ? new Region('(in memory)', viewMapping(h.regionAddr, h.regionSize)) : openRegionFile(place, LAYOUT_HASH, MPDK_VERSION);
     const eal = new Eal({
       options: h.options, procType: h.procType, region, files: instanceFiles(h.options.filePrefix, h.options.hugeDir),
       slot: h.slot, lcore: h.lcore, adopted: false, isWorker: true, configFd: -1, dir: null, place, log: LogSink.routed(h.log, h.options.logLevel as LogLevel),
     });
-    const cpus = onlineCpus();
-    setAffinity(cpus.includes(h.lcore) ? [h.lcore] : cpus);
+    setAffinity(cpusOfLcore(h.options.cpusets, h.lcore, onlineCpus()).cpus);
     eal.accountTo(h.lcore);
     return eal;
   }
 
   /** What a worker thread needs to attach as lcore `lcore`. */
   handoff(lcore: number): WorkerHandoff {
-    const { dir, name } = this.place;
-    return { options: this.options, regionDirFd: dir.fd, regionDir: dir.path, regionName: name, procType: this.procType, slot: this.slot, lcore, log: this.sink.routeForWorker() };
+    const p = this.place;
+    const mem = p === null ? { regionAddr: this.region.mapping.addr, regionSize: this.region.size } : { regionAddr: 0, regionSize: 0 };
+    return {
+      options: this.options, regionDirFd: p?.dir.fd ?? -1, regionDir: p?.dir.path ?? '', regionName: p?.name ?? '', ...mem,
+      procType: this.procType, slot: this.slot, lcore, log: this.sink.routeForWorker(),
+    };
   }
 
   /**
@@ -647,11 +687,12 @@ export class Eal {
   release(): void {
     if (this.slot >= 0 || this.isWorker || this.commandLine.name !== '') throw new Error('Eal.release: only an observer (Eal.observe) can unmap its region');
     this.close();
-    if (this.place.hugetlbfs) this.place.dir.close();
+    if (this.place?.hugetlbfs) this.place.dir.close();
     unmap(this.region.mapping);
   }
 
   private removeFiles(): void {
+    if (this.place === null) return; // --in-memory: there are none
     this.place.dir.remove(this.place.name);
     this.dir?.remove(CONFIG_FILE);
     removeInstanceDirIfEmpty(this.filePrefix);
@@ -674,7 +715,11 @@ export class Eal {
 
 function initRegion(place: RegionPlace, options: EalOptions): Region {
   const size = options.memoryMb * 1024 * 1024;
-  const r = createRegionFile(place, Math.min(size, 2 ** 32 - 4096));
+  return formatRegion(createRegionFile(place, Math.min(size, 2 ** 32 - 4096)));
+}
+
+/** Lay out a fresh region: header, tables, heap; state INITIALIZING, magic last. */
+function formatRegion(r: Region): Region {
   const u32 = r.u32;
   const procTable = TABLES_OFFSET;
   const lcoreTable = procTable + PROC_TABLE_BYTES;

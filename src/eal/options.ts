@@ -1,8 +1,12 @@
 /**
  * EAL command-line options, shared by every mpdk program: EAL options, then `--`,
- * then the program's own (as DPDK's `rte_eal_init` consumes argv up to `--`).
+ * then the program's own (as DPDK's `rte_eal_init` consumes argv up to `--`). Every option
+ * of DPDK 22.11 is known (dpdk-options.ts): those that work are parsed here; the others are
+ * accepted with their values checked, or refused in one line saying why.
  */
 import { UsageError } from './errors.js';
+import { DPDK_EAL_OPTIONS, dpdkOption } from './dpdk-options.js';
+import { parseLcoreMap } from './lcore-map.js';
 import { looksLikeOption, nearest } from './option-words.js';
 
 export type ProcType = 'primary' | 'secondary' | 'auto';
@@ -10,6 +14,8 @@ export type ProcType = 'primary' | 'secondary' | 'auto';
 export interface EalOptions {
   /** Lcore ids this process runs, ascending. */
   lcores: number[];
+  /** The CPUs each lcore runs on (`--lcores` map; `-l` and `-c`: the CPU of its id). */
+  cpusets: Record<number, number[]>;
   /** The lcore that runs the main thread (default: the lowest of `lcores`). */
   mainLcore: number;
   procType: ProcType;
@@ -24,6 +30,12 @@ export interface EalOptions {
   logLevel: string;
   /** Serve DPDK's telemetry socket (default; --no-telemetry turns it off). */
   telemetry: boolean;
+  /** --in-memory (or --no-shconf): a primary with no files; no secondary can join. */
+  inMemory: boolean;
+  /** -v: log the version at start. */
+  version: boolean;
+  /** The options given that have no effect in mpdk (dpdk-options.ts says why), as given. */
+  ignored: string[];
   help: boolean;
 }
 
@@ -32,19 +44,28 @@ export const DEFAULT_MEMORY_MB = 256;
 export const MAX_MEMORY_MB = 4095;
 export const FILE_PREFIX_MAX = 32;
 
-export const EAL_USAGE = `EAL options (before \`--\`):
+const spellings = (effect: string): string => DPDK_EAL_OPTIONS.filter((o) => o.effect === effect).map((o) => o.names.join('/')).join(' ');
+
+export const EAL_USAGE = `EAL options (before \`--\`), DPDK's:
   -l CORELIST            lcores to run on, e.g. 0-3,5 (ids ${'\u2265'} the CPU count run unpinned)
   -c HEXMASK             lcores as a hexadecimal mask, e.g. 3 for lcores 0 and 1
+  --lcores MAP           lcores mapped to CPUs, e.g. '0@0,1@(2-3)' or '(0-1)@1' (DPDK's syntax)
   --main-lcore ID        lcore of the main thread (default: the lowest)
-  -n N                   memory channels: accepted for DPDK compatibility, no effect
   --proc-type TYPE       primary | secondary | auto (default: primary)
   --file-prefix NAME     instance name; separates instances (default: mpdk)
   -m MB                  size of the shared region in MiB, primary only (default: ${DEFAULT_MEMORY_MB})
+  --socket-mem MB,...    the same, as DPDK's per-socket list (the region is their sum)
   --huge-dir DIR         back the region with hugetlbfs mounted at DIR instead of /dev/shm
+  --in-memory            a primary with no files (no secondary can join); --no-shconf too
   --vdev SPEC            a virtual device, e.g. net_ring0 or net_pcap0,rx_pcap=in.pcap
-  --log-level LEVEL      error | warning | info | debug (default: info)
+  --log-level LEVEL      error | warning | notice | info | debug, 1-8, or TYPE:LEVEL (default: info)
   --no-telemetry         serve no telemetry socket (DPDK's dpdk-telemetry.py protocol)
-  -h, --help             this text`;
+  -v                     log the version at start
+  -h, --help             this text
+accepted with no effect in mpdk (no PCI, IOVA, VFIO, hugepage mechanics, trace):
+  ${spellings('none')}
+refused (they cannot apply): ${spellings('refused')}
+(each one and why: docs/eal-options.md)`;
 
 /** Parse `0-3,5` into sorted unique ids. */
 export function parseCoreList(s: string, opt = '-l'): number[] {
@@ -80,13 +101,48 @@ export function checkFilePrefix(s: string): string {
 }
 
 /** Every EAL option's spellings (for "did you mean", and to tell EAL options from a program's). */
-export const EAL_OPTION_NAMES: readonly string[] = [
-  '-l', '--lcores', '-c', '--main-lcore', '--master-lcore', '-n', '--proc-type', '--file-prefix', '-m', '--huge-dir',
-  '--vdev', '--log-level', '--no-pci', '--no-huge', '--no-shconf', '--telemetry', '--no-telemetry', '-h', '--help',
-];
+export const EAL_OPTION_NAMES: readonly string[] = DPDK_EAL_OPTIONS.flatMap((o) => o.names);
 
 const PROC_TYPES: readonly string[] = ['primary', 'secondary', 'auto'];
-const LOG_LEVELS: readonly string[] = ['error', 'warning', 'info', 'debug'];
+/**
+ * DPDK's log levels (1-8 and their names) as mpdk's four thresholds. mpdk writes no message
+ * more severe than an error and none at notice: emergency to error keep errors, notice keeps
+ * warnings (DPDK's notice hides INFO lines, as mpdk's warning threshold hides its info ones).
+ */
+const DPDK_LEVELS: Readonly<Record<string, string>> = {
+  1: 'error', 2: 'error', 3: 'error', 4: 'error', 5: 'warning', 6: 'warning', 7: 'info', 8: 'debug',
+  emergency: 'error', emerg: 'error', alert: 'error', critical: 'error', crit: 'error', error: 'error', err: 'error',
+  warning: 'warning', warn: 'warning', notice: 'warning', info: 'info', debug: 'debug',
+};
+
+/**
+ * `--log-level`'s value as mpdk's threshold: LEVEL, TYPE:LEVEL (TYPE a regular expression)
+ * or PATTERN,LEVEL (a glob), LEVEL a number 1-8 or a name. mpdk has one log, no log types:
+ * a type's level is the log's.
+ */
+export function parseLogLevel(v: string): string {
+  let level = v;
+  let type = '';
+  const comma = v.lastIndexOf(',');
+  const colon = v.lastIndexOf(':');
+  if (comma >= 0) {
+    type = v.slice(0, comma);
+    level = v.slice(comma + 1);
+  } else if (colon >= 0) {
+    type = v.slice(0, colon);
+    level = v.slice(colon + 1);
+    try {
+      new RegExp(type);
+    } catch {
+      throw new UsageError(`invalid --log-level '${v}': '${type}' is not a regular expression`);
+    }
+  }
+  const lv = DPDK_LEVELS[level.toLowerCase()];
+  if (lv === undefined || (comma >= 0 || colon >= 0 ? type === '' : false)) {
+    throw new UsageError(`invalid --log-level '${v}': expected a level (error, warning, notice, info, debug, or DPDK's 1-8), or TYPE:LEVEL such as lib.eal:debug`);
+  }
+  return lv;
+}
 
 /**
  * Split argv at the first `--` and parse the EAL part. Options take their value either
@@ -100,10 +156,13 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
   const ealArgs = dd < 0 ? argv : argv.slice(0, dd);
   const appArgs = dd < 0 ? [] : argv.slice(dd + 1);
   const o: EalOptions = {
-    lcores: [], mainLcore: -1, procType: 'primary', procTypeGiven: false, filePrefix: 'mpdk',
-    memoryMb: DEFAULT_MEMORY_MB, hugeDir: undefined, vdevs: [], logLevel: 'info', telemetry: true, help: false,
+    lcores: [], cpusets: {}, mainLcore: -1, procType: 'primary', procTypeGiven: false, filePrefix: 'mpdk',
+    memoryMb: DEFAULT_MEMORY_MB, hugeDir: undefined, vdevs: [], logLevel: 'info', telemetry: true, inMemory: false, version: false, ignored: [], help: false,
   };
-  let lcoresGiven = false;
+  let lcoresGiven = '';
+  let memoryGiven = '';
+  const allowBlock = new Set<string>();
+  let noHuge = false;
   for (let i = 0; i < ealArgs.length; i++) {
     const arg = ealArgs[i]!;
     let name = arg;
@@ -112,10 +171,17 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
     if (arg.startsWith('--') && eq > 0) {
       name = arg.slice(0, eq);
       value = arg.slice(eq + 1);
-    } else if (/^-[lcnm].+/.test(arg)) {
+    } else if (/^-[lcnmrsSabd].+/.test(arg)) {
       name = arg.slice(0, 2);
       value = arg.slice(2);
     }
+    const spec = dpdkOption(name);
+    if (spec?.arg === 'none' && value !== undefined) throw new UsageError(`option ${name} takes no value`);
+    /** One core option only, as DPDK (it ignores the second with an error; mpdk refuses it). */
+    const coreOption = (): void => {
+      if (lcoresGiven) throw new UsageError(`${name} after ${lcoresGiven}: give one of -l, -c and --lcores`);
+      lcoresGiven = name;
+    };
     const take = (form: string): string => {
       if (value !== undefined) return value;
       const next = ealArgs[i + 1];
@@ -127,24 +193,25 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
     };
     switch (name) {
       case '-l':
-      case '--lcores':
+        coreOption();
         o.lcores = parseCoreList(take('-l 0-3,5'), name);
-        lcoresGiven = true;
         break;
+      case '--lcores': {
+        coreOption();
+        const m = parseLcoreMap(take("--lcores '0@0,1@(2-3)'"), MAX_LCORE);
+        o.lcores = m.lcores;
+        o.cpusets = m.cpusets;
+        break;
+      }
       case '-c':
+        coreOption();
         o.lcores = parseCoreMask(take('-c 3'));
-        lcoresGiven = true;
         break;
       case '--main-lcore':
       case '--master-lcore': {
         const v = take('--main-lcore 0');
         if (!/^\d+$/.test(v) || Number(v) >= MAX_LCORE) throw new UsageError(`invalid ${name} '${v}': expected an lcore id below ${MAX_LCORE}`);
         o.mainLcore = Number(v);
-        break;
-      }
-      case '-n': {
-        const v = take('-n 4');
-        if (!/^\d+$/.test(v)) throw new UsageError(`invalid -n '${v}': expected a number of memory channels such as 4`);
         break;
       }
       case '--proc-type': {
@@ -160,9 +227,28 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
       case '-m': {
         const v = take('-m 256');
         if (!/^\d+$/.test(v) || Number(v) < 4 || Number(v) > MAX_MEMORY_MB) throw new UsageError(`invalid -m '${v}': expected a size in MiB from 4 to ${MAX_MEMORY_MB}`);
+        if (memoryGiven === '--socket-mem') throw new UsageError('-m and --socket-mem both size the memory: give one (DPDK refuses both too)');
+        memoryGiven = '-m';
         o.memoryMb = Number(v);
         break;
       }
+      case '--socket-mem': {
+        const v = take('--socket-mem 1024,1024');
+        if (!/^\d+(,\d+)*$/.test(v)) throw new UsageError(`invalid --socket-mem '${v}': expected MiB per socket, e.g. 1024,1024`);
+        const total = v.split(',').reduce((a, x) => a + Number(x), 0);
+        if (total < 4 || total > MAX_MEMORY_MB) throw new UsageError(`invalid --socket-mem '${v}': the region is their sum, ${total} MiB; it must be from 4 to ${MAX_MEMORY_MB}`);
+        if (memoryGiven === '-m') throw new UsageError('-m and --socket-mem both size the memory: give one (DPDK refuses both too)');
+        memoryGiven = '--socket-mem';
+        o.memoryMb = total;
+        break;
+      }
+      case '--in-memory':
+      case '--no-shconf':
+        o.inMemory = true;
+        break;
+      case '-v':
+        o.version = true;
+        break;
       case '--huge-dir':
         o.hugeDir = take('--huge-dir /dev/hugepages');
         break;
@@ -174,28 +260,38 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
       }
       case '--log-level': {
         const v = take('--log-level info');
-        const lv = v.includes(':') ? v.slice(v.lastIndexOf(':') + 1) : v;
-        if (!LOG_LEVELS.includes(lv)) throw new UsageError(`invalid --log-level '${v}': expected error, warning, info or debug`);
-        o.logLevel = lv;
+        if (v === 'help') o.help = true;
+        else o.logLevel = parseLogLevel(v);
         break;
       }
       case '--telemetry':
       case '--no-telemetry':
         o.telemetry = name === '--telemetry';
         break;
-      case '--no-pci':
-      case '--no-huge':
-      case '--no-shconf':
-        break; // DPDK options with no meaning here; accepted so DPDK command lines run.
       case '-h':
       case '--help':
         o.help = true;
         break;
-      default:
-        throw new UsageError(unknownEalOption(name, programOptions));
+      default: {
+        // DPDK's options that do not work here: accepted (values checked) or refused, saying why.
+        if (!spec) throw new UsageError(unknownEalOption(name, programOptions));
+        if (spec.effect === 'refused') throw new UsageError(`${name}: ${spec.what}`);
+        const v = spec.arg === 'required' ? take(`${name} VALUE`) : value;
+        const bad = v === undefined ? null : spec.check?.(v);
+        if (bad) throw new UsageError(`invalid ${name} '${v}': ${bad}`);
+        if (spec.names.includes('-a') || spec.names.includes('-b')) allowBlock.add(spec.names[0]!);
+        if (name === '--no-huge') noHuge = true;
+        o.ignored.push(v === undefined ? name : `${name}=${v}`);
+      }
     }
   }
+  if (allowBlock.size > 1) throw new UsageError('-a (allow) and -b (block) cannot be used together (as in DPDK)');
+  if (o.inMemory && o.procType === 'secondary') throw new UsageError('--in-memory runs a primary alone: it keeps no files a secondary could join; leave out --proc-type=secondary (or --in-memory)');
+  if (o.inMemory && o.hugeDir !== undefined) throw new UsageError('--in-memory keeps no files: --huge-dir cannot apply; give one of them');
+  if (noHuge && o.hugeDir !== undefined) throw new UsageError('--no-huge and --huge-dir contradict each other: give one');
+  if (o.inMemory) o.procType = 'primary';
   if (!lcoresGiven) o.lcores = [0];
+  for (const l of o.lcores) o.cpusets[l] ??= [l];
   if (o.mainLcore < 0) o.mainLcore = o.lcores[0]!;
   else if (!o.lcores.includes(o.mainLcore)) throw new UsageError(`invalid --main-lcore ${o.mainLcore}: it is not among the lcores ${o.lcores.join(',')}`);
   return { eal: o, appArgs };

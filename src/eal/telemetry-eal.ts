@@ -18,6 +18,7 @@
 import { allowedCpus, onlineCpus } from '../native/libc.js';
 import type { Eal } from './eal.js';
 import type { LcoreUsage } from './lcore-table.js';
+import { cpusOfLcore } from './lcore-map.js';
 import { MAX_LCORE } from './options.js';
 import { registerTelemetryCommand } from './telemetry.js';
 
@@ -30,9 +31,10 @@ function ratio(u: LcoreUsage): string {
   return `${(total > 0 ? (u.busyNs * 100) / total : 0).toFixed(2)}%`;
 }
 
-/** The CPUs lcore `l` runs on: its own CPU, or (ids beyond the machine's, run unpinned) the allowed ones. */
-function cpusetOf(l: number): number[] {
-  return onlineCpus().includes(l) ? [l] : allowedCpus();
+/** The CPUs lcore `l` runs on: its --lcores map's (its own CPU by default), or (beyond the machine's CPUs, unpinned) the allowed ones. */
+function cpusetOf(eal: Eal, l: number): number[] {
+  const c = cpusOfLcore(eal.options.cpusets, l, onlineCpus());
+  return c.beyond ? allowedCpus() : c.cpus;
 }
 
 registerTelemetryCommand('/eal/params', (_c, _p, eal) => [eal.commandLine.name, ...eal.commandLine.eal], 'Returns EAL commandline parameters used. Takes no parameters');
@@ -45,7 +47,7 @@ registerTelemetryCommand('/eal/lcore/info', (_c, params, eal) => {
   if (l >= MAX_LCORE || !lcoresOf(eal).includes(l)) return undefined;
   const u = eal.lcoreTable.usage(l);
   return {
-    lcore_id: l, socket: 0, role: 'RTE', cpuset: cpusetOf(l),
+    lcore_id: l, socket: 0, role: 'RTE', cpuset: cpusetOf(eal, l),
     total_cycles: Math.round(u.busyNs + u.idleNs), busy_cycles: Math.round(u.busyNs), usage_ratio: ratio(u),
   };
 }, 'Returns lcore info. Parameters: int lcore_id');

@@ -13,7 +13,7 @@
  *   unix.ts     seqpacket sockets with SCM_RIGHTS, memfd, eventfd (net_memif)
  */
 export { NativeError, errno, errnoName, bufferAddress } from './ffi.js';
-export { mapFd, unmap, MAX_MAPPING, type Mapping } from './memory.js';
+export { mapFd, mapAnonymous, viewMapping, unmap, MAX_MAPPING, type Mapping } from './memory.js';
 export {
   openAt, mkdirAt, unlinkAt, reserve, flock, closeFd, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_CLOEXEC,

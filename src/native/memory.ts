@@ -41,6 +41,29 @@ export function mapFd(fd: number, size: number, readOnly = false): Mapping {
   return { ptr, addr: Number(ptr), buffer, size, readOnly };
 }
 
+const MAP_ANONYMOUS = 0x20;
+
+/**
+ * `size` bytes of anonymous shared memory (MAP_SHARED | MAP_ANONYMOUS): zero-filled, backed
+ * by no file, shared with the process's threads (and with children it would fork, which Node
+ * does not). What `--in-memory` keeps its region in.
+ */
+export function mapAnonymous(size: number): Mapping {
+  if (!(size > 0 && size < MAX_MAPPING)) throw new RangeError(`mapping size ${size} must be in 1..${MAX_MAPPING - 1}`);
+  const ptr = c.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) as bigint;
+  if (ptr === MAP_FAILED) throw new NativeError('mmap', koffi.errno());
+  return { ptr, addr: Number(ptr), buffer: koffi.view(ptr, size) as ArrayBuffer, size, readOnly: false };
+}
+
+/**
+ * A view of a mapping this process already made (`addr`, `size` from it): how a worker thread
+ * sees its process's anonymous region. The mapping stays its maker's: never unmap this one.
+ */
+export function viewMapping(addr: number, size: number): Mapping {
+  const ptr = BigInt(addr);
+  return { ptr, addr, buffer: koffi.view(ptr, size) as ArrayBuffer, size, readOnly: false };
+}
+
 /** Unmap. Every view of the mapping must be dead: touching one afterwards is SIGSEGV. */
 export function unmap(m: Mapping): void {
   c.munmap(m.ptr, m.size);

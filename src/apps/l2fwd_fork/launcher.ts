@@ -5,6 +5,7 @@
  *
  *   process              argv (what ps -f shows is its title, set by slave.ts)
  *   slave, forked        slave.js -l L <common>             "l2fwd_fork slave lcore L (master M): -l L <common>"
+ *                        (--lcores=L@(cpus) when the master's --lcores puts L on other CPUs)
  *   standby              slave.js --standby <common>        "l2fwd_fork standby slave (master M): <common>"
  *   standby, promoted    gets {lcore: L} over IPC           "l2fwd_fork slave lcore L (master M): -l L <common>"
  *   <common> = --proc-type=secondary --file-prefix P --log-level X -- -p MASK -q N -T T [-f] --idle=MODE
@@ -23,6 +24,8 @@ import type { Supervisor } from '../../index.js';
 export interface LaunchConfig {
   supervisor: Supervisor;
   common: string[];
+  /** The EAL option giving a slave its lcore with the master's CPUs for it (`-l L`, or `--lcores=L@(cpus)`). */
+  lcoreArgs: (lcore: number) => string[];
   /** Added to the children's environment. */
   env: NodeJS.ProcessEnv;
 }
@@ -49,10 +52,10 @@ export class Launcher {
       const { child } = this.pool.splice(i, 1)[0]!;
       child.removeAllListeners('exit');
       child.removeAllListeners('message');
-      child.send({ lcore });
+      child.send({ lcore, args: this.cfg.lcoreArgs(lcore) });
       return { child, standby: true };
     }
-    const child = this.cfg.supervisor.fork(this.script, ['-l', String(lcore), ...this.cfg.common], { env: this.cfg.env });
+    const child = this.cfg.supervisor.fork(this.script, [...this.cfg.lcoreArgs(lcore), ...this.cfg.common], { env: this.cfg.env });
     return { child, standby: false };
   }
 

@@ -29,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   // Options first: a bad one creates nothing.
   const opts = parseArgs(spec, argv);
   if (opts.eal!.procType === 'secondary') throw new UsageError('l2fwd_fork runs only as the primary (the master sets up the instance its slaves join); drop --proc-type=secondary');
+  if (opts.eal!.inMemory) throw new UsageError("l2fwd_fork's slaves are secondary processes, which --in-memory (no files, no secondaries) cannot have; drop --in-memory");
   const cfg = masterConfig(opts);
   const supervisor = new Supervisor(); // before the EAL pins this thread to its lcore: slaves get all our CPUs
 

@@ -18,7 +18,7 @@
  * L2FWD_TRACE=1 adds timestamps to every log line.
  */
 import type { ChildProcess } from 'node:child_process';
-import { Mempool, auditInstance, identityOf, isPktmbufPool, livenessOf, reclaimDead, stateOf, type Eal, type Supervisor } from '../../index.js';
+import { Mempool, auditInstance, lcoreArg, identityOf, isPktmbufPool, livenessOf, reclaimDead, stateOf, type Eal, type Supervisor } from '../../index.js';
 import { BACKOFF_MAX_MS, backoffMs, GroupState, shouldReport, type Group, type GroupEvent } from './group.js';
 import { CMD_ACK, CMD_STOP, RES } from './layout.js';
 import { Launcher } from './launcher.js';
@@ -84,7 +84,7 @@ export class Master {
     this.period = cfg.period;
     const launch = cfg;
     const env = { L2FWD_FLOAT_IDS: topo.floatIds.join(',') };
-    this.launcher = new Launcher({ supervisor: launch.supervisor, common: launch.common, env }, () => !this.shuttingDown && topo.groups.every((g) => g.state === GroupState.RUNNING || g.state === GroupState.WAITING));
+    this.launcher = new Launcher({ supervisor: launch.supervisor, common: launch.common, lcoreArgs: (l) => lcoreArg(eal.options.cpusets, l), env }, () => !this.shuttingDown && topo.groups.every((g) => g.state === GroupState.RUNNING || g.state === GroupState.WAITING));
     this.standbyWanted = launch.standby ?? Math.max(...topo.groups.map((g) => g.members.length));
     this.launcher.want(this.standbyWanted);
   }

@@ -223,9 +223,9 @@ if (argv[0] === '--standby') {
   const quit = (): never => process.exit(0); // nothing to release yet
   watchDeath(masterPid, 0, quit); // a standby leaves with the master
   process.on('SIGTERM', quit);
-  process.once('message', (m: { lcore?: number }) => {
+  process.once('message', (m: { lcore?: number; args?: string[] }) => {
     process.off('SIGTERM', quit);
-    start(['-l', String(m.lcore ?? -1), ...common]);
+    start([...(m.args ?? ['-l', String(m.lcore ?? -1)]), ...common]);
   });
   warmUp(common);
   process.send?.({ standby: 'ready' });
