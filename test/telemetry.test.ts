@@ -332,6 +332,28 @@ describe('telemetry sockets on the host', { skip: NO_CLIENT }, () => {
     }
   });
 
+  test('mpdk cleanup removes the sockets of killed processes whose instance folder is already gone', async () => {
+    const prefix = uniquePrefix('tgone');
+    const dir = telemetryDir(prefix);
+    try {
+      const a = sym(prefix, 1, 0);
+      await a.waitFor(/APP: Finished Process Init\./, 20000);
+      a.proc.kill('SIGKILL');
+      await a.exited;
+      fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true }); // as a user's rm -rf would
+      assert.ok(fs.lstatSync(path.join(dir, 'dpdk_telemetry.v2')).isSocket(), 'a SIGKILL leaves the socket');
+      const r = await run('mpdk', ['cleanup', '--file-prefix', prefix], 15000);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /dpdk_telemetry\.v2/);
+      assert.equal(fs.existsSync(dir), false, 'the telemetry folder went with its last stale socket');
+      const again = await run('mpdk', ['cleanup', '--file-prefix', prefix], 15000);
+      assert.equal(again.code, 1, 'nothing left: nothing to clean up');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      removeInstance(prefix);
+    }
+  });
+
   test('a telemetry folder another user made is refused with a warning, and the program runs without it', { skip: isRoot ? false : 'needs root to play uid 65534' }, async () => {
     const prefix = uniquePrefix('tsquat');
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-rt-'));

@@ -73,7 +73,13 @@ export interface CleanupReport {
  */
 export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport {
   const dir = openInstanceDir(prefix, false);
-  if (!dir) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} in ${runtimeBase()}: nothing to clean up`);
+  if (!dir) {
+    // The instance's files are gone, but processes killed after its last one left may
+    // still have left telemetry sockets (the telemetry folder outlives the instance folder).
+    const removed = removeStaleTelemetry(prefix);
+    if (removed.length > 0) return { prefix, removed };
+    throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} in ${runtimeBase()}: nothing to clean up`);
+  }
   let lockFd = -1;
   let place: ReturnType<typeof regionPlace> | undefined;
   try {
