@@ -6,9 +6,11 @@
  *                                             consumer pinned to CPU 1 (-l 1); consumer's rate
  *   ring.mpmc.2p2c.burst32.xproc              2 producers + 2 consumers (lcores 0,1 pinned,
  *                                             2 more unpinned): sum of the consumers' rates
- *   ring.doorbell.wake_p50_us / _p99_us       a consumer process asleep on the doorbell (futex);
- *                                             time from the enqueue to its wake-up, taken with
- *                                             the monotonic clock in both processes
+ *   ring.doorbell.wake_p50_us / _p99_us       a consumer process waiting on the doorbell, a handle
+ *   ring.doorbell.cpu_pct                     every 2 ms: time from the enqueue to its wake-up,
+ *                                             taken with the monotonic clock in both processes,
+ *                                             and the consumer's CPU use meanwhile
+ *   ring.doorbell.asleep.*                    the same, a handle every 20 ms (asleep in the futex)
  *   ring.async.wake_p50_us / _p99_us          the same consumer awaiting dequeueBurstAsync: its
  *                                             event loop runs, a libuv pool thread sleeps in
  *                                             futex_waitv; judged against the sync wake's p50
@@ -159,28 +161,36 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
 
-/** Wake-up latency of a consumer process asleep on the doorbell: sync (pong) or async (apong). */
-function doorbell(role: 'pong' | 'apong', name: string): Promise<Record<string, number>> {
+/**
+ * Wake-up latency of a consumer process waiting on the doorbell, sync (pong:
+ * waitDequeueBurst) or async (apong), one handle every `gapMs`, and the consumer's CPU use
+ * meanwhile. Gaps of 2 ms are within a waiter's spin budget (eal/spin-budget.ts: the sync
+ * waiter learns them and polls through them); gaps of 20 ms are not, so the consumer is
+ * asleep in the futex when each handle comes (`.asleep`: the kernel's wake-up of a sleeper).
+ */
+function doorbell(role: 'pong' | 'apong', name: string, gapMs = 2, n = 300): Promise<Record<string, number>> {
   return withInstance(async (inst) => {
     const r = Ring.create(inst.eal, 'bell', { count: 1024, ...SPSC });
-    spawnChild(inst, 1, role, { ring: 'bell', slot: 0, burst: 1 });
+    const c = spawnChild(inst, 1, role, { ring: 'bell', slot: 0, burst: 1 });
     await waitReady(inst, 1);
     Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
     const f64 = inst.eal.region.f64;
     const samples = (inst.ctl + CTL.SAMPLES) >>> 3;
-    const N = 300;
-    f64.fill(-1, samples, samples + N);
+    f64.fill(-1, samples, samples + n);
     await sleep(20);
-    for (let i = 0; i < N; i++) {
-      await sleep(2); // long enough for the consumer to be asleep in the futex, not spinning
+    const k0 = ticksOf(c.pid!);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      await sleep(gapMs);
       f64[(inst.ctl + CTL.T0) >>> 3] = Number(process.hrtime.bigint());
       r.enqueue(i);
       const end = Date.now() + 1000;
       while (f64[samples + i]! < 0 && Date.now() < end) await sleep(0);
     }
-    const got = Array.from(f64.subarray(samples, samples + N)).filter((v) => v >= 0).sort((x, y) => x - y);
-    if (got.length < N / 2) throw new Error(`doorbell: only ${got.length} of ${N} wake-ups seen`);
-    return { [`${name}.wake_p50_us`]: percentile(got, 50) / 1000, [`${name}.wake_p99_us`]: percentile(got, 99) / 1000 };
+    const cpu = ((ticksOf(c.pid!) - k0) / 100 / ((performance.now() - t0) / 1000)) * 100;
+    const got = Array.from(f64.subarray(samples, samples + n)).filter((v) => v >= 0).sort((x, y) => x - y);
+    if (got.length < n / 2) throw new Error(`doorbell: only ${got.length} of ${n} wake-ups seen`);
+    return { [`${name}.wake_p50_us`]: percentile(got, 50) / 1000, [`${name}.wake_p99_us`]: percentile(got, 99) / 1000, [`${name}.cpu_pct`]: cpu };
   });
 }
 
@@ -216,7 +226,14 @@ export const benches: Bench[] = [
   { name: 'ring.mpmc.burst8.xproc', unit: 'M/s', what: 'MP/MC burst 8, 1 producer + 1 consumer process', run: xproc(MPMC, 8, [0], [1], 1000) },
   { name: 'ring.mpmc.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 1 producer + 1 consumer process (target >= 60)', run: xproc(MPMC, 32, [0], [1], 1000) },
   { name: 'ring.mpmc.2p2c.burst32.xproc', unit: 'M/s', what: 'MP/MC burst 32, 2 producers + 2 consumers on 2 CPUs (yield after 10 polls)', run: xproc(MPMC, 32, [0, 2], [1, 3], 10) },
-  { name: 'ring.doorbell', unit: 'us', what: 'wake-up of a consumer process asleep on the doorbell (futex), p50 / p99', run: () => doorbell('pong', 'ring.doorbell') },
+  {
+    name: 'ring.doorbell', unit: 'us', what: 'a consumer process waiting on the doorbell, a handle every 2 ms: enqueue to wake-up p50 / p99, its CPU % meanwhile',
+    run: () => doorbell('pong', 'ring.doorbell'),
+  },
+  {
+    name: 'ring.doorbell.asleep', unit: 'us', what: 'the same, a handle every 20 ms: past the spin budget, the consumer sleeps in the futex',
+    run: () => doorbell('pong', 'ring.doorbell.asleep', 20, 150),
+  },
   {
     name: 'ring.async', unit: 'us', what: 'wake-up of a consumer process awaiting dequeueBurstAsync (event loop free; futex_waitv on the libuv pool), p50 / p99',
     baselines: { 'ring.async.wake_p50_us': 'ring.doorbell.wake_p50_us', 'ring.async.wake_p99_us': 'ring.doorbell.wake_p99_us' },

@@ -64,7 +64,7 @@ export {
   writeEth, writeIpv4, writeIpv6, writeUdp, writeTcp, FlowSet, buildUdpFrame, UdpFrameBuilder, checkFrameSize,
   PayloadInfo, readPayload, PacketInfo, parseFrame, type FlowSpec,
 } from './net/packet.js';
-export { IdlePolicy, INTR_DOWN, INTR_NONE, INTR_PENDING, parseIdleMode, type IdleMode, type IdleOptions, type WakeSource } from './eal/idle.js';
+export { IdlePolicy, INTR_BELL, INTR_DOWN, INTR_NONE, INTR_PENDING, parseIdleMode, type IdleMode, type IdleOptions, type WakeSource, type FutexSet } from './eal/idle.js';
 export {
   EthDev, type WireSide, type PortConf, type RxQueueConf, type TxQueueConf, type RssConf, type LinkStatus, type PortStats, type QueueStats, type PortInfo, type QueueInfo,
 } from './ethdev/ethdev.js';

@@ -8,6 +8,9 @@
  *                                           slot S (so a killed consumer's progress is known)
  *   sleep ring=R                            print "waiting", sleep in waitDequeueBurst (10 s bound),
  *                                           print what woke it
+ *   idle ring=R other=O                     the same through IdlePolicy watching rings R and O
+ *                                           (doorbells, futex_waitv; 10 s sleeps): poll both,
+ *                                           idle() when empty, print what came and from which
  *
  * Each prints one JSON line at the end: produce {produced, sum, xor}; consume {count, sum,
  * xor, order (per-producer order violations), holes (EMPTY slots dropped), reclaimed
@@ -16,7 +19,7 @@
  * Control memzone layout (u32 words): 0 STOP (test sets 1 when producers are done),
  * 16 + 16*S: consumer S's running count.
  */
-import { Eal, MpdkError, Ring, stderrLogger } from '../src/index.js';
+import { Eal, IdlePolicy, MpdkError, Ring, stderrLogger } from '../src/index.js';
 
 const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;
 
@@ -105,6 +108,19 @@ if (mode === 'produce') {
   const t0 = performance.now();
   const k = ring.waitDequeueBurst(buf, 1, 10000);
   out({ woke: k, value: k ? buf[0] : -1, ms: performance.now() - t0 });
+} else if (mode === 'idle') {
+  const other = Ring.lookup(eal, opt.other!);
+  const idle = new IdlePolicy({ wake: [ring, other], wakeMaxMs: 10000, spin: 1, yields: 1 });
+  out({ waiting: true, pid: process.pid });
+  const t0 = performance.now();
+  let from = '';
+  while (performance.now() - t0 < 20000) {
+    if (ring.dequeueBurst(buf, 1) === 1) from = ring.name;
+    else if (other.dequeueBurst(buf, 1) === 1) from = other.name;
+    if (from !== '') break;
+    idle.idle();
+  }
+  out({ woke: from, value: buf[0], ms: Math.round(performance.now() - t0), wakeups: idle.wakeups });
 } else {
   process.stderr.write(`ring-child: unknown mode ${mode}\n`);
   process.exit(2);

@@ -424,6 +424,31 @@ describe('ring across processes', () => {
     assert.ok(ring.empty());
   });
 
+  it('an idle loop over two rings sleeps on both doorbells: ~0 CPU, woken by either at once', async () => {
+    const { ring } = setup(MPMC);
+    const other = Ring.create(eal, 'o', { count: 64 });
+    const c = spawnNode(CHILD, [...ealArgs(), 'idle', 'ring=r', 'other=o']);
+    await c.waitFor(/"waiting":true/, 10000);
+    await sleep(300); // past the spin budget: asleep in futex_waitv
+    const ticks = (): number => {
+      const f = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return Number(rest[11]) + Number(rest[12]); // utime + stime
+    };
+    const t0 = ticks();
+    await sleep(1000);
+    const used = ticks() - t0;
+    assert.ok(used < 10, `the idle loop used ${used} ticks in 1 s`);
+    const waiters = (r: Ring): number => eal.region.u32[(r.offset + RING.NE_WAITERS) >>> 2]!;
+    assert.equal(waiters(ring) + waiters(other), 2, 'registered on both not-empty doorbells while asleep');
+    assert.ok(other.enqueue(77)); // its sleeps last 10 s: only the doorbell ends this one early
+    const m = await c.waitFor(/"woke":"o","value":77,"ms":(\d+),"wakeups":(\d+)/, 5000);
+    assert.ok(Number(m[1]) < 9000, `woken by the enqueue, not a timeout (${m[1]} ms)`);
+    assert.ok(Number(m[2]) >= 1, 'counted as a wake-up');
+    assert.equal(await c.exited, 0);
+    assert.equal(waiters(ring) + waiters(other), 0, 'both registrations undone');
+  });
+
   it('a sleeping consumer uses ~0 CPU and wakes when a handle is enqueued', async () => {
     const { ring } = setup(MPMC);
     const c = spawnNode(CHILD, [...ealArgs(), 'sleep', 'ring=r']);

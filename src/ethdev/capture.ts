@@ -59,7 +59,7 @@
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
-import { INTR_NONE } from '../eal/idle.js';
+import { INTR_NONE, type FutexSet } from '../eal/idle.js';
 import { Mbufs } from '../mbuf/mbuf.js';
 import { BPF_INSN_BYTES, BPF_MAXINSNS, compileBpf, validateBpf, type BpfFilter } from '../net/bpf.js';
 import { Bytes, copyBytes } from '../net/bytes.js';
@@ -300,8 +300,8 @@ class TappedRx implements RxQueue {
     return r;
   }
 
-  intrArm(): number {
-    return this.inner.intrArm ? this.inner.intrArm() : INTR_NONE;
+  intrArm(bells?: FutexSet): number {
+    return this.inner.intrArm ? this.inner.intrArm(bells) : INTR_NONE;
   }
 
   intrDisarm(): void {

@@ -126,6 +126,21 @@ export class FutexWaitv {
    * errno EAGAIN (a word had already changed), ETIMEDOUT, EINTR. One call at a time.
    */
   waitAsync(n: number, deadlineNs: bigint, done: (result: number, errno: number) => void): void {
+    this.prepare(deadlineNs);
+    (waitvCall as unknown as { async: (...a: unknown[]) => void }).async(
+      SYS_futex_waitv, this.base, n, 0, this.base + FutexWaitv.TS, CLOCK_MONOTONIC,
+      (err: unknown, r: unknown) => done(err ? -1 : Number(r), err ? 5 /* EIO */ : Number(r) < 0 ? koffi.errno() : 0),
+    );
+  }
+
+  /** waitAsync's sleep on this thread (it blocks): the index woken (≥ 0), or -1 and `koffi.errno()` as waitAsync's. */
+  waitSync(n: number, deadlineNs: bigint): number {
+    this.prepare(deadlineNs);
+    return Number(waitvCall(SYS_futex_waitv, this.base, n, 0, this.base + FutexWaitv.TS, CLOCK_MONOTONIC));
+  }
+
+  /** Entry 0 (the interrupt word, as it is now) and the absolute timeout. */
+  private prepare(deadlineNs: bigint): void {
     const w = this.word;
     this.dv.setBigUint64(0, BigInt(Atomics.load(w, 0) >>> 0), true);
     this.dv.setBigUint64(8, BigInt(this.base + FutexWaitv.WORD), true);
@@ -133,9 +148,63 @@ export class FutexWaitv {
     this.dv.setUint32(20, 0, true);
     this.dv.setBigInt64(FutexWaitv.TS, deadlineNs / 1_000_000_000n, true);
     this.dv.setBigInt64(FutexWaitv.TS + 8, deadlineNs % 1_000_000_000n, true);
-    (waitvCall as unknown as { async: (...a: unknown[]) => void }).async(
-      SYS_futex_waitv, this.base, n, 0, this.base + FutexWaitv.TS, CLOCK_MONOTONIC,
-      (err: unknown, r: unknown) => done(err ? -1 : Number(r), err ? 5 /* EIO */ : Number(r) < 0 ? koffi.errno() : 0),
-    );
   }
 }
+
+/**
+ * Shared futex words that one loop sleeps on together, synchronously (IdlePolicy sleeping
+ * on several rings' doorbells): whichever is woken (futexWake) or no longer holds the value
+ * it was added with ends the sleep. Made once per loop; clear, add and wait allocate nothing
+ * but wait's BigInt deadline. Without futex_waitv (Linux < 5.16): the first word only, and
+ * a sleep of at most FALLBACK_MS (the others are looked at that often).
+ */
+export class FutexSet {
+  /** Words at most. */
+  readonly capacity = FUTEX_WAITV_MAX - 1;
+  /** Words added since the last clear. */
+  size = 0;
+  private readonly waitv = new FutexWaitv();
+  private firstMap: Mapping | null = null;
+  private firstOff = 0;
+  private firstExpect = 0;
+  private static readonly FALLBACK_MS = 1;
+
+  clear(): void {
+    this.size = 0;
+  }
+
+  /** Sleep while the shared word at `byteOffset` of `m` holds `expect` (RangeError past capacity). */
+  add(m: Mapping, byteOffset: number, expect: number): void {
+    if (this.size >= this.capacity) throw new RangeError(`FutexSet: more than ${this.capacity} words`);
+    if (this.size === 0) {
+      this.firstMap = m;
+      this.firstOff = byteOffset;
+      this.firstExpect = expect;
+    }
+    this.waitv.set(++this.size, m.addr + byteOffset, expect);
+  }
+
+  /**
+   * Sleep until a word of the set is woken or found changed, at most `timeoutMs`: WAKE_OK,
+   * WAKE_CHANGED, WAKE_TIMEOUT or WAKE_INTR. An empty set just sleeps.
+   */
+  wait(timeoutMs: number): number {
+    if (this.size === 0) {
+      Atomics.wait(sleepCell, 0, 0, timeoutMs);
+      return WAKE_TIMEOUT;
+    }
+    if (!futexWaitvSupported()) {
+      const ms = this.size === 1 ? timeoutMs : Math.min(timeoutMs, FutexSet.FALLBACK_MS);
+      return futexWait(this.firstMap!, this.firstOff, this.firstExpect, ms);
+    }
+    const r = this.waitv.waitSync(this.size + 1, process.hrtime.bigint() + BigInt(Math.max(0, Math.round(timeoutMs * 1e6))));
+    if (r >= 0) return WAKE_OK;
+    const e = koffi.errno();
+    if (e === 11) return WAKE_CHANGED;
+    if (e === 110) return WAKE_TIMEOUT;
+    if (e === 4) return WAKE_INTR;
+    throw new NativeError('futex_waitv', e);
+  }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));

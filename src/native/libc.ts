@@ -18,7 +18,7 @@ export {
   openAt, mkdirAt, unlinkAt, reserve, flock, closeFd, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_CLOEXEC,
 } from './files.js';
-export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR, FutexWaitv, FUTEX_WAITV_MAX, futexWaitvSupported } from './futex.js';
+export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR, FutexWaitv, FutexSet, FUTEX_WAITV_MAX, futexWaitvSupported } from './futex.js';
 export { schedYield, gettid, allowedCpus, onlineCpus, setAffinity } from './sched.js';
 export {
   processStartTime, processLiveness, processAlive, processState, livenessName, Liveness, START_GONE, START_UNKNOWN,

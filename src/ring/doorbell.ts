@@ -13,16 +13,19 @@
  * then futex-waits on the bell's old value: either the producer sees the waiter and rings,
  * or the sleeper's re-check sees the entries. Symmetric for NF_*.
  *
- * A waiter spins WAIT_SPINS polls, then sched_yields WAIT_YIELDS times (processes outnumber
- * cores here: the other side must get the CPU), then sleeps until the bell moves or its
- * deadline passes.
+ * A waiter spins WAIT_SPINS polls, then polls with a sched_yield between polls (processes
+ * outnumber cores here: the other side must get the CPU) until its spin budget is spent
+ * (eal/spin-budget.ts: 0.1 ms, up to 5 ms when the waits end that soon), then sleeps until
+ * the bell moves or its deadline passes. A consumer that sleeps on several queues at once (IdlePolicy) arms the
+ * not-empty bell with armNotEmpty and sleeps in futex_waitv on every armed bell.
  */
+import { INTR_BELL, INTR_PENDING, type FutexSet } from '../eal/idle.js';
+import type { SpinBudget } from '../eal/spin-budget.js';
 import { futexWait, futexWake, schedYield } from '../native/libc.js';
 import { RING, type RingMemory } from './layout.js';
 
-/** Polls before a waiting consumer / producer starts yielding, then yields before sleeping. */
+/** Polls before a waiting consumer / producer starts yielding; it yields until its spin budget is spent, then sleeps. */
 const WAIT_SPINS = 200;
-const WAIT_YIELDS = 20;
 
 /** Bump doorbell word `bell` (RING.NE_BELL / NF_BELL) and wake every process asleep on it. */
 export function ringBell(m: RingMemory, bell: number): void {
@@ -40,20 +43,22 @@ export interface Burst {
  * Retry a burst that found nothing (enq: no room; else: no entries) until it moves
  * something or `timeoutMs` passes (then 0): spin, yield, then sleep on the doorbell (D1).
  */
-export function waitForBurst(m: RingMemory, ring: Burst, objs: Uint32Array, n: number, timeoutMs: number, enq: boolean): number {
+export function waitForBurst(m: RingMemory, ring: Burst, objs: Uint32Array, n: number, timeoutMs: number, enq: boolean, budget: SpinBudget): number {
   const h = m.h;
+  const t0 = performance.now();
   for (let i = 0; i < WAIT_SPINS; i++) {
     const r = enq ? ring.enqueueBurst(objs, n) : ring.dequeueBurst(objs, n);
-    if (r !== 0) return r;
+    if (r !== 0) return waited(budget, t0, r);
   }
-  for (let i = 0; i < WAIT_YIELDS; i++) {
+  const hold = budget.holdMs < timeoutMs ? budget.holdMs : timeoutMs;
+  while (performance.now() - t0 < hold) {
     schedYield();
     const r = enq ? ring.enqueueBurst(objs, n) : ring.dequeueBurst(objs, n);
-    if (r !== 0) return r;
+    if (r !== 0) return waited(budget, t0, r);
   }
   const waiters = (enq ? RING.NF_WAITERS : RING.NE_WAITERS) >>> 2;
   const bell = enq ? RING.NF_BELL : RING.NE_BELL;
-  const deadline = performance.now() + timeoutMs;
+  const deadline = t0 + timeoutMs;
   for (;;) {
     Atomics.add(h, waiters, 1);
     const seen = Atomics.load(h, bell >>> 2);
@@ -64,7 +69,36 @@ export function waitForBurst(m: RingMemory, ring: Burst, objs: Uint32Array, n: n
     }
     Atomics.sub(h, waiters, 1);
     if (r === 0) r = enq ? ring.enqueueBurst(objs, n) : ring.dequeueBurst(objs, n);
-    if (r !== 0) return r;
-    if (performance.now() >= deadline) return 0;
+    if (r !== 0) return waited(budget, t0, r);
+    if (performance.now() >= deadline) {
+      budget.gap(Infinity); // a silence as long as the timeout: sleep at once next time
+      return 0;
+    }
   }
+}
+
+/** A wait that began at t0 ended with r moved: teach the budget its length. */
+function waited(budget: SpinBudget, t0: number, r: number): number {
+  budget.gap(performance.now() - t0);
+  return r;
+}
+
+/**
+ * Arm the not-empty doorbell for a consumer that sleeps on several queues at once
+ * (IdlePolicy, eal/idle.ts): register in NE_WAITERS, read the bell, re-check the ring (D1),
+ * and add the bell's word to `bells`. INTR_PENDING when entries are there already, else
+ * INTR_BELL. Either way the registration stands until disarmNotEmpty.
+ */
+export function armNotEmpty(m: RingMemory, bells: FutexSet): number {
+  const h = m.h;
+  Atomics.add(h, RING.NE_WAITERS >>> 2, 1);
+  const seen = Atomics.load(h, RING.NE_BELL >>> 2);
+  if (Atomics.load(h, RING.PROD_TAIL >>> 2) !== Atomics.load(h, RING.CONS_HEAD >>> 2)) return INTR_PENDING;
+  bells.add(m.region.mapping, m.offset + RING.NE_BELL, seen);
+  return INTR_BELL;
+}
+
+/** Undo armNotEmpty's registration. */
+export function disarmNotEmpty(m: RingMemory): void {
+  Atomics.sub(m.h, RING.NE_WAITERS >>> 2, 1);
 }

@@ -65,10 +65,12 @@ import { awaitCreated, checkName } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { processStartTime, processState, schedYield } from '../native/libc.js';
 import { claimAtTail, emptyRepairReport, repairSide, rollBackSingle, type RepairReport } from './claims.js';
-import { ringBell, waitForBurst } from './doorbell.js';
+import { armNotEmpty, disarmNotEmpty, ringBell, waitForBurst } from './doorbell.js';
 import {
   attempt, deadlineOf, DEQ_BURST, ENQ_BULK, ENQ_BURST, waitBurstAsync, waiter, WHEN_ENTRIES, WHEN_ROOM, type WaitOptions, type Waiter,
 } from './doorbell-async.js';
+import { INTR_NONE, type FutexSet } from '../eal/idle.js';
+import { SpinBudget } from '../eal/spin-budget.js';
 import {
   checkCount, CLAIM_STATE, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_MAGIC, RING_MZ_PREFIX, RING_NAMESIZE, RING_VERSION, RingMemory, ringFlags,
   type RingOptions,
@@ -223,6 +225,10 @@ export class Ring extends RingView {
    * repaired within milliseconds, whatever this is).
    */
   tailWaitMs = 5000;
+  /** How long waitDequeueBurst / waitEnqueueBurst poll before they sleep (learned per object). */
+  private readonly waitBudget = new SpinBudget();
+  /** intrArm registered this object as a sleeper on the not-empty bell (intrDisarm undoes it). */
+  private bellArmed = false;
   /** Sides (1 prod, 2 cons) on which this object abandoned a claim not yet repaired. */
   private abandoned = 0;
   /** Aborts this handle's pending async waits (close); made at the first async wait. */
@@ -648,14 +654,32 @@ export class Ring extends RingView {
   waitDequeueBurst(objs: Uint32Array, n: number, timeoutMs: number): number {
     const r = this.dequeueBurst(objs, n);
     if (r !== 0 || timeoutMs <= 0) return r;
-    return waitForBurst(this.mem, this, objs, n, timeoutMs, false);
+    return waitForBurst(this.mem, this, objs, n, timeoutMs, false, this.waitBudget);
   }
 
   /** Wait until there is room, then enqueue a burst of up to n. Returns 0 after timeoutMs. */
   waitEnqueueBurst(objs: Uint32Array, n: number, timeoutMs: number): number {
     const r = this.enqueueBurst(objs, n);
     if (r !== 0 || timeoutMs <= 0) return r;
-    return waitForBurst(this.mem, this, objs, n, timeoutMs, true);
+    return waitForBurst(this.mem, this, objs, n, timeoutMs, true, this.waitBudget);
+  }
+
+  /**
+   * The consumer's side of IdlePolicy (a Ring is a WakeSource, eal/idle.ts): arm the
+   * not-empty doorbell, so that a loop sleeping on this ring and other queues wakes at the
+   * next enqueue. INTR_PENDING when entries are already there, else INTR_BELL.
+   */
+  intrArm(bells?: FutexSet): number {
+    if (bells === undefined) return INTR_NONE;
+    this.bellArmed = true;
+    return armNotEmpty(this.mem, bells);
+  }
+
+  /** Undo intrArm (after the sleep, or after INTR_PENDING). */
+  intrDisarm(): void {
+    if (!this.bellArmed) return;
+    this.bellArmed = false;
+    disarmNotEmpty(this.mem);
   }
 
   // ---------------------------------------------------------------- waiting without blocking (async)

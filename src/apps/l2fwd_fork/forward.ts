@@ -22,7 +22,7 @@
  * ports; tx and dropped of their destination ports: each field has this slave as its only
  * writer). Hot path: no allocation, no closure, no try; one plain store per record state change.
  */
-import { L2fwdRewriter, type EthDev, type Eal, type Hands, type Ring, type Sink, type Source, Mbufs } from '../../index.js';
+import { L2fwdRewriter, type EthDev, type Eal, type Hands, type Ring, type RxQueue, type Sink, type Source, Mbufs } from '../../index.js';
 import { MAX_PKT_BURST, PSTAT, TXBUF_CAP } from './layout.js';
 
 /** Drain period, as l2fwd's BURST_TX_DRAIN_US. */
@@ -64,6 +64,11 @@ export class Forwarder {
     this.statRx = Int32Array.from(rxPorts, (p) => ps + p * PSTAT.STRIDE + PSTAT.RX);
     this.statTx = Int32Array.from(dstPorts, (d) => ps + d * PSTAT.STRIDE + PSTAT.TX);
     for (const d of dstPorts) this.rw.setSource(d, dev.macAddr(d)); // l2fwd: src MAC = the output port's
+  }
+
+  /** The RX queues this slave polls (IdlePolicy's wake sources: it sleeps on them when idle). */
+  get rxQueues(): RxQueue[] {
+    return this.src.map((s) => s.q);
   }
 
   /**

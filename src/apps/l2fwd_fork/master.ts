@@ -29,6 +29,8 @@ import type { Slave, Topology } from './topology.js';
 const STOP_ACK_MS = 500;
 const EXIT_WAIT_MS = 500;
 const DROP_DRAIN_MS = 10;
+/** Drop rings found empty: the next look doubles its delay up to this (an idle master sleeps). */
+const DROP_DRAIN_IDLE_MS = 160;
 /** Standbys are started again this long after every group runs (their start-up takes a core). */
 const REFILL_AFTER_MS = 200;
 
@@ -109,7 +111,7 @@ export class Master {
         this.eal.close();
       });
       for (const s of this.topo.slaves) this.launch(s);
-      this.timers.push(setInterval(() => this.drainDropRings(), DROP_DRAIN_MS));
+      this.drainLater(DROP_DRAIN_MS);
       const stalls = new StallWatch(this.topo.slaves, log);
       this.timers.push(setInterval(() => stalls.tick(), WATCH_MS));
       if (this.period > 0) this.timers.push(setInterval(() => process.stdout.write(this.statsText()), this.period * 1000));
@@ -328,11 +330,26 @@ export class Master {
     }
   }
 
-  private drainDropRings(): void {
+  /** Free what the slaves' drop rings hold; returns how many. */
+  private drainDropRings(): number {
     const buf = this.dropBuf;
+    let n = 0;
     for (const s of this.topo.slaves) {
-      for (let k = s.drop.dequeueBurst(buf, buf.length); k > 0; k = s.drop.dequeueBurst(buf, buf.length)) this.topo.pool.freeBulk(buf, k);
+      for (let k = s.drop.dequeueBurst(buf, buf.length); k > 0; k = s.drop.dequeueBurst(buf, buf.length)) {
+        this.topo.pool.freeBulk(buf, k);
+        n += k;
+      }
     }
+    return n;
+  }
+
+  /** Drain the drop rings in `ms`, then again: every DROP_DRAIN_MS while they hold something, less often while not. */
+  private drainLater(ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.splice(this.timers.indexOf(t), 1);
+      if (!this.shuttingDown) this.drainLater(this.drainDropRings() > 0 ? DROP_DRAIN_MS : Math.min(DROP_DRAIN_IDLE_MS, ms * 2));
+    }, ms);
+    this.timers.push(t);
   }
 
   private statsText(): string {

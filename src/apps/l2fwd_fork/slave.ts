@@ -120,7 +120,7 @@ function run(argv: string[]): void {
   mark('hands');
   const fwd = new Forwarder(eal, dev, hands, rxPorts, dstPorts, drop, r.u32At(ctl + CTL.PORT_STAT));
   mark('forwarder');
-  const idle = new IdlePolicy({ mode: idleMode });
+  const idle = new IdlePolicy({ mode: idleMode, wake: [...fwd.rxQueues, m2s] }); // sleeps on the RX rings and the master's, when idle
   const cmd = new Uint32Array(4);
   let stopping = false;
 

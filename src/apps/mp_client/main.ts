@@ -36,7 +36,7 @@ const BURST = 32;
 const TXBUF_CAP = 2 * BURST;
 const SLICE_MS = 4;
 /** Longest sleep on the empty ring before the loop yields to the event loop (death watch). */
-const WAIT_MS = 10;
+const WAIT_MS = 100;
 
 export const spec: ProgramSpec = {
   name: 'mp_client',

@@ -19,6 +19,8 @@
  *
  * Each ring has exactly one producer and one consumer process at a time (queue claims and
  * the wire claim in ethdev.ts make sure), hence SP/SC: one Atomics op per side per burst.
+ * Interrupt mode (IdlePolicy): an RX queue arms its ring's not-empty doorbell, so an idle
+ * loop over several queues sleeps on all of them at once and wakes at the next enqueue.
  * Peered ports need the same queue counts (one side's RX = the other's TX); start checks
  * it. A ring that a reconfigure resizes (not peered) is drained (its mbufs freed) and
  * re-created; a peered ring is kept as the first setup sized it.
@@ -35,6 +37,7 @@
  * its caller (pktgen) sees what inject did not take and retries or counts it.
  */
 import { MpdkError } from '../../eal/errors.js';
+import type { FutexSet } from '../../eal/idle.js';
 import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
 import { PortState } from '../../ethdev/layout.js';
 import { Mbufs } from '../../mbuf/mbuf.js';
@@ -85,6 +88,15 @@ class RingRx implements RxQueue {
     this.mbufs = new Mbufs(port.eal);
     this.f64 = port.f64;
     this.st = port.statIdx(true, q);
+  }
+
+  /** Interrupt mode (IdlePolicy): the RX ring's not-empty doorbell. */
+  intrArm(bells?: FutexSet): number {
+    return this.ring.intrArm(bells);
+  }
+
+  intrDisarm(): void {
+    this.ring.intrDisarm();
   }
 
   rxBurst(handles: Uint32Array, n: number): number {
