@@ -42,7 +42,7 @@
  */
 import {
   stderrLogger, Eal, EthDev, Hands, Mbufs, MpdkError, PAYLOAD, PKTMBUF_HEADROOM, PayloadInfo, PktmbufPool, Ring, UDP_FRAME_HLEN, UDP_FRAME_MAX, UsageError, IdlePolicy,
-  isMpdkError, parseArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type ProgramArgs, type ProgramSpec, type Sink, type Source, type Wire, type WireSide,
+  isMpdkError, parseArgs, parseIdleMode, readPayload, reclaimDead, type IdleMode, type ProgramArgs, type ProgramSpec, type Sink, type Source, type WakeSource, type Wire, type WireSide,
 } from '../../index.js';
 import { RxCounter } from './counter.js';
 import { formatProgress, formatSummary, makeResult, progressJson, type PktgenResult } from './report.js';
@@ -61,6 +61,8 @@ const WIRE_CHUNK = 256;
 /** RX bursts per port per round, at most. */
 const RX_ROUNDS = 8;
 const SLICE_MS = 20;
+/** Longest nap between rate-limited batches (a low rate sleeps until its next batch, within this: signals and progress wait at most that long). */
+const NAP_MS = 100;
 /** How long a run waits for its ports' links before sending (DPDK's examples: 9 s). */
 const LINK_WAIT_MS = 9000;
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
@@ -88,6 +90,7 @@ error (exit 0).`,
     { names: ['--burst'], value: 'B', help: 'packets per burst (default 32; 1..512)' },
     { names: ['--queue'], value: 'Q', help: 'queue used on ports without a software wire (default: the last queue, nbTx-1 / nbRx-1)' },
     { names: ['--drain'], value: 'MS', help: 'after the last send, wait up to MS ms for stragglers (default 500)' },
+    { names: ['--window'], value: 'N', help: 'at most N frames in flight (sent, not back yet): sending keeps pace with what comes back, nothing overflows a queue that holds N; needs --rx-port (frames still out after --drain ms without any back are written off)' },
     { names: ['--pcap'], value: 'FILE', help: 'write the same traffic to a pcap file instead of sending, then exit (needs --count, or --duration with --rate)' },
     { names: ['--per-flow'], help: 'list sent/received per flow in the summary and JSON' },
     { names: ['--progress'], value: 'MS', help: 'progress line on stderr every MS ms (default 1000; with --json one JSON object per line)' },
@@ -115,6 +118,8 @@ export interface PktgenOptions {
   burst: number;
   queue: number | undefined;
   drainMs: number;
+  /** Most frames in flight (0: no limit). */
+  window: number;
   pcap: string | undefined;
   perFlow: boolean;
   progressMs: number;
@@ -148,6 +153,7 @@ export function parsePktgenOptions(o: ProgramArgs): PktgenOptions {
     burst: o.int('--burst', 1, 512) ?? 32,
     queue: o.int('--queue', 0, 1023),
     drainMs: o.int('--drain', 0, 60000) ?? 500,
+    window: o.int('--window', 1, 1 << 24) ?? 0,
     pcap: str('--pcap'),
     perFlow: o.has('--per-flow'),
     progressMs: o.int('--progress', 10, 3600000) ?? 1000,
@@ -162,6 +168,9 @@ export function parsePktgenOptions(o: ProgramArgs): PktgenOptions {
     }
   } else if (opts.txPorts.length === 0) {
     throw new UsageError(`--tx-port is required: the port(s) to send into, e.g. --tx-port 0\n${USAGE_SHORT}`);
+  }
+  if (opts.window > 0 && opts.rxPorts.length === 0) {
+    throw new UsageError(`--window needs --rx-port: frames in flight are counted as they come back\n${USAGE_SHORT}`);
   }
   if (opts.flows < opts.txPorts.length) {
     throw new UsageError(`--flows ${opts.flows} is fewer than the ${opts.txPorts.length} TX ports: each port sends its own flows\n${USAGE_SHORT}`);
@@ -299,6 +308,10 @@ class Generator {
   private txEndMs = 0;
   private lastRxMs = 0;
   private built = 0;
+  /** --window: frames counted as lost because none came back for drainMs (they no longer hold the window shut). */
+  private writtenOff = 0;
+  private lastReceived = 0;
+  private lastReceivedAt = 0;
   private sent = 0;
   private sentBytes = 0;
   private noMbuf = 0;
@@ -319,7 +332,7 @@ class Generator {
     this.dv = eal.region.dv;
     this.seal = new FrameSeal(this.u8);
     // Few spins: replies come after the application wakes up; spinning for them only burns CPU.
-    this.idle = new IdlePolicy({ mode: o.idle, spin: 16, yields: 8 });
+    this.idle = new IdlePolicy({ mode: o.idle, spin: 16, yields: 8, hold: false });
     this.limit = o.count ?? Infinity;
     this.ratePerMs = o.ratePps !== undefined ? o.ratePps / 1000 : 0;
     this.minBatch = Math.max(1, Math.min(o.burst, Math.floor(this.ratePerMs)));
@@ -356,15 +369,25 @@ class Generator {
         sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
         this.tx.push({ port, k, sink, sent: 0 });
       });
+      const wake: WakeSource[] = []; // what an idle round sleeps on: replies wake it
       for (const port of o.rxPorts) {
         const w = wireOf(dev, port, sideOf(port, 'collect'));
         const sources: Source[] = [];
         if (w) {
           // The wire's collect drains the port's TX rings: one exact source per ring instead.
-          for (let q = 0; q < dev.info(port).nbTx; q++) sources.push(h.source(Ring.attach(eal, dev.queueRing(port, q, 'tx'))));
-        } else sources.push(h.rxSource(dev, port, o.queue ?? dev.info(port).nbRx - 1));
+          for (let q = 0; q < dev.info(port).nbTx; q++) {
+            const ring = Ring.attach(eal, dev.queueRing(port, q, 'tx'));
+            sources.push(h.source(ring));
+            wake.push(ring);
+          }
+        } else {
+          const q = o.queue ?? dev.info(port).nbRx - 1;
+          sources.push(h.rxSource(dev, port, q));
+          wake.push(dev.rxQueue(port, q));
+        }
         this.rx.push({ port, sources, next: 0, matched: 0 });
       }
+      if (wake.length <= 64) this.idle.watch(wake);
     } catch (e) {
       h.close();
       throw e;
@@ -412,13 +435,14 @@ class Generator {
           work += this.rxRound(now);
           if (work > 0) this.idle.busy();
           else if (this.sleepUntilDue(now)) this.idle.waited();
-          else this.idle.idle();
+          else this.idle.idle(this.untilDue(now));
           now = performance.now();
           if (this.phase === Phase.SEND && (this.built >= this.limit && this.pendingTotal() === 0)) break;
           if (this.phase === Phase.DRAIN && this.counter.received >= this.sent) break;
         }
         await new Promise<void>((r) => setImmediate(r));
         now = performance.now();
+        if (o.window > 0) this.windowProgress(now);
         for (const t of this.tx) t.hold?.report(now);
         if (this.phase === Phase.SEND && ((this.built >= this.limit && this.pendingTotal() === 0) || now >= endMs || this.interrupts > 0)) {
           this.endSend(now);
@@ -478,15 +502,34 @@ class Generator {
 
   /**
    * Rate-limited and nothing in flight (all sent frames are back, or nobody listens):
-   * sleep until the next batch is due, up to one slice. @returns whether it slept
+   * sleep until the next batch is due, up to NAP_MS. @returns whether it slept
    */
   private sleepUntilDue(now: number): boolean {
     if (this.phase !== Phase.SEND || this.ratePerMs === 0 || (this.rx.length > 0 && this.counter.received < this.sent) || this.pendingTotal(false) > 0) return false;
     const due = this.startMs + (this.built + this.minBatch - 1) / this.ratePerMs;
-    const wait = Math.min(due - now, SLICE_MS);
+    const wait = Math.min(due - now, NAP_MS);
     if (wait < 1) return false;
     Atomics.wait(SLEEP_CELL, 0, 0, wait);
     return true;
+  }
+
+  /** --window: frames out for drainMs with nothing back are written off, so that sending goes on. */
+  private windowProgress(now: number): void {
+    const got = this.counter.received;
+    if (got !== this.lastReceived || this.lastReceivedAt === 0) {
+      this.lastReceived = got;
+      this.lastReceivedAt = now;
+    } else if (now - this.lastReceivedAt >= this.o.drainMs && this.built - got - this.writtenOff >= this.o.window) {
+      this.writtenOff = this.built - got;
+      this.lastReceivedAt = now;
+    }
+  }
+
+  /** Ms until the next batch is due (rate-limited sending), else Infinity: the longest an idle round may sleep. */
+  private untilDue(now: number): number {
+    if (this.phase !== Phase.SEND || this.ratePerMs === 0) return Infinity;
+    const due = this.startMs + (this.built + this.minBatch - 1) / this.ratePerMs;
+    return due > now ? due - now : 0;
   }
 
   /** Frames built and not yet sent: in the send arrays, and (with `held`) held back by full queues. */
@@ -587,6 +630,10 @@ class Generator {
       // sleeps between batches instead of waking per frame.
       const tokens = Math.floor((nowMs - this.startMs) * this.ratePerMs) + 1 - this.built;
       if (tokens < want) want = tokens < this.minBatch && left > tokens ? 0 : tokens;
+    }
+    if (this.o.window > 0) {
+      const room = this.o.window - (this.built - this.counter.received - this.writtenOff);
+      if (room < want) want = room;
     }
     if (hold !== undefined) {
       // What the wire may refuse must fit in the held array; blocked flows get nothing.
