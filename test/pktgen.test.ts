@@ -174,6 +174,7 @@ describe('mpdk pktgen (real processes)', () => {
       ['--tx-port', 'x'],
       ['--tx-port', '0,1', '--flows', '1'],
       ['--pcap', '/tmp/x.pcap'],
+      ['--tx-port', '0', '--window', '8'],
     ]) {
       const r = await run('mpdk', ['pktgen', ...EAL(p, 1), '--', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
@@ -233,6 +234,28 @@ describe('mpdk pktgen (real processes)', () => {
       assert.ok(d.sent >= 300 && d.sent <= 1100, `sent ${d.sent}`);
       assert.equal(d.lost, 0);
     } finally {
+      await stopForwarder(fwd, p);
+    }
+  });
+
+  test('--window N: with the forwarder stopped pktgen sends N and waits; resumed, every packet comes back', async () => {
+    const p = uniquePrefix('pgwin');
+    const fwd = await forwarder(p);
+    try {
+      fwd.proc.kill('SIGSTOP'); // the RX ring (1024) would take far more than the window
+      const g = spawnNode('mpdk', ['pktgen', ...EAL(p, 1), '--', '--tx-port', '0', '--rx-port', '1', '--count', '400', '--window', '40', '--drain', '60000', '--json', '--progress', '50']);
+      await g.waitFor(/"sent":40,/, 10000);
+      await sleep(500);
+      const sent = [...g.err.matchAll(/"sent":(\d+),/g)].map((m) => Number(m[1]));
+      assert.equal(Math.max(...sent), 40, `no more than the window while nothing comes back: ${sent.join(',')}`);
+      fwd.proc.kill('SIGCONT');
+      assert.equal(await g.exited, 0, g.err);
+      const r = JSON.parse(g.out.trim().split('\n').pop()!) as Result;
+      assert.equal(r.sent, 400);
+      assert.equal(r.received, 400);
+      assert.equal(r.lost, 0);
+    } finally {
+      fwd.proc.kill('SIGCONT');
       await stopForwarder(fwd, p);
     }
   });
