@@ -8,6 +8,8 @@
  *                               ports and feeds one client (lcore 1, --idle=poll), which
  *                               transmits on net_null (frees). Figure: Mpps forwarded by
  *                               the client (its tx). DPDK's C here ≈ 17; target ≥ 10.
+ *                               `.cpu_ns`: server and client CPU time (from /proc) per
+ *                               packet forwarded, for comparing changes on a busy machine.
  *   clientserver.ring.2clients  server + two clients over two net_ring ports, the bench
  *                               process playing both wires flat out (mp_server/traffic.ts):
  *                               4 processes on 2 cores, so server and clients idle by
@@ -18,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, type Bench } from './harness.js';
 import { Eal } from '../src/index.js';
 import { PortInfoView } from '../src/apps/mp_server/common.js';
 import { Traffic } from '../src/apps/mp_server/traffic.js';
@@ -53,7 +55,7 @@ async function waitFor(p: Proc, re: RegExp, ms: number): Promise<void> {
   }
 }
 
-async function system(p: string, vdev: string, clients: number, idle: string, body: (info: PortInfoView) => Promise<number>): Promise<number> {
+async function system<T>(p: string, vdev: string, clients: number, idle: string, body: (info: PortInfoView, pids: number[]) => Promise<T>): Promise<T> {
   const procs: Proc[] = [];
   const common = ['--file-prefix', p, '--log-level', 'warning'];
   try {
@@ -66,7 +68,7 @@ async function system(p: string, vdev: string, clients: number, idle: string, bo
       await waitFor(c, /handling packets/, 10000);
     }
     const info = PortInfoView.lookup(Eal.observe(p));
-    return await body(info);
+    return await body(info, procs.map((x) => x.c.pid!));
   } finally {
     // Clients first, then the server; SIGINT (a profiled child writes its profile), SIGKILL after 5 s.
     for (const x of procs.reverse()) {
@@ -90,12 +92,15 @@ export const benches: Bench[] = [
     name: 'clientserver.null.1client',
     unit: 'Mpps',
     what: 'client-server, net_null: server RX on one core, one client forwarding on the other (client tx)',
-    run: () => system(prefix(), 'net_null', 1, 'poll', async (info) => {
+    run: () => system(prefix(), 'net_null', 1, 'poll', async (info, pids) => {
       await sleep(WARMUP_MS);
+      const cpu = (): number => pids.reduce((a, pid) => a + cpuMs(pid), 0);
       const a = forwarded(info);
+      const c0 = cpu();
       const t0 = performance.now();
       await sleep(MEASURE_MS);
-      return (forwarded(info) - a) / ((performance.now() - t0) * 1000);
+      const n = forwarded(info) - a;
+      return { 'clientserver.null.1client': n / ((performance.now() - t0) * 1000), 'clientserver.null.1client.cpu_ns': ((cpu() - c0) * 1e6) / n };
     }),
   },
   {

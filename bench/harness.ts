@@ -4,6 +4,8 @@
  * each beside its baseline (a figure measured in the same run), or as JSON:
  *   {"figures": [{"name", "value", "unit", "baseline"?}]}
  */
+import { readFileSync } from 'node:fs';
+
 import type { ChildProcess } from 'node:child_process';
 
 export interface Bench {
@@ -21,8 +23,8 @@ export interface Bench {
    * - a number: one figure named `name`, in `unit`, judged against `baseline`;
    * - a Record: one figure per key, and each KEY IS THE FULL FIGURE NAME (e.g.
    *   {"ring.doorbell.wake_p50_us": 12, "ring.doorbell.wake_p99_us": 40}); each takes `unit`
-   *   and `baseline` from the bench, except that a key ending in `_us`, `_ns`, `_ms` or `_pct`
-   *   has that unit (us, ns, ms, %). Keys should start with `name` + "." so that a filter
+   *   and `baseline` from the bench, except that a key ending in `_us`, `_ns`, `_ms`, `_pct` or
+   *   `_mpps` has that unit (us, ns, ms, %, Mpps). Keys should start with `name` + "." so that a filter
    *   naming one of them (`run.js ring.doorbell.wake_p99_us`) selects this bench.
    * Throwing reports an error for this bench; the runner goes on with the next one. Every
    * child process or worker the run starts must be ended before the promise settles.
@@ -58,4 +60,15 @@ export interface Figure {
 export function nodeArgs(args: readonly string[]): string[] {
   const dir = process.env.MPDK_BENCH_PROF ?? '';
   return dir === '' ? [...args] : ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...args];
+}
+
+/** CPU time process `pid` has used (all its threads, user + system), in ms; NaN once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) * 10; // utime + stime, 100 Hz clock ticks
+  } catch {
+    return NaN;
+  }
 }

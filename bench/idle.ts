@@ -1,6 +1,6 @@
 /**
  * Idle benches: each program running with no traffic, its CPU use over IDLE_MS read from
- * /proc/PID/stat (utime + stime of every thread, 100 Hz ticks), in % of one core. The
+ * /proc/PID/stat (utime + stime of every thread, 100 Hz ticks: harness.ts cpuMs), in % of one core. The
  * ports are net_ring (nothing arrives unless someone sends); every program runs as a
  * user would start it (the default --idle=sleep), after SETTLE_MS to start up.
  *
@@ -20,12 +20,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, type Bench } from './harness.js';
 
 const MPDK = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/mpdk.js');
 const SETTLE_MS = 1500;
 const IDLE_MS = 10_000;
-const HZ = 100;
 
 let seq = 0;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -54,16 +53,6 @@ async function waitFor(p: Proc, re: RegExp, ms = 15_000): Promise<void> {
   }
 }
 
-/** utime + stime of process `pid` (all its threads), in ticks; NaN once it is gone. */
-function ticks(pid: number): number {
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
-  } catch {
-    return NaN;
-  }
-}
 
 /** The pids of the processes whose command line contains `needle` (top under script), or whose parent is `ppid` (l2fwd_fork's slaves). */
 function pidsOf(needle: string, ppid = -1): number[] {
@@ -84,15 +73,15 @@ function pidsOf(needle: string, ppid = -1): number[] {
 
 /** % of one core each of `pids` used over IDLE_MS. */
 async function cpuPct(pids: number[]): Promise<number[]> {
-  const k0 = pids.map(ticks);
+  const k0 = pids.map(cpuMs);
   const t0 = performance.now();
   await sleep(IDLE_MS);
-  const k1 = pids.map(ticks);
-  const secs = (performance.now() - t0) / 1000;
+  const k1 = pids.map(cpuMs);
+  const ms = performance.now() - t0;
   return pids.map((_, i) => {
     const d = k1[i]! - k0[i]!;
     if (!Number.isFinite(d)) throw new Error(`process ${pids[i]} exited during the measurement`);
-    return (100 * d) / HZ / secs;
+    return (100 * d) / ms;
   });
 }
 

@@ -25,11 +25,10 @@
  * counted. Every child is killed and the instance closed whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal, Ring, type RingOptions } from '../src/index.js';
-import { exitOf, nodeArgs, type Bench } from './harness.js';
+import { cpuMs, exitOf, nodeArgs, type Bench } from './harness.js';
 import { CTL, CTL_BYTES } from './ring-child.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ring-child.js');
@@ -178,7 +177,7 @@ function doorbell(role: 'pong' | 'apong', name: string, gapMs = 2, n = 300): Pro
     const samples = (inst.ctl + CTL.SAMPLES) >>> 3;
     f64.fill(-1, samples, samples + n);
     await sleep(20);
-    const k0 = ticksOf(c.pid!);
+    const k0 = cpuMs(c.pid!);
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       await sleep(gapMs);
@@ -187,18 +186,13 @@ function doorbell(role: 'pong' | 'apong', name: string, gapMs = 2, n = 300): Pro
       const end = Date.now() + 1000;
       while (f64[samples + i]! < 0 && Date.now() < end) await sleep(0);
     }
-    const cpu = ((ticksOf(c.pid!) - k0) / 100 / ((performance.now() - t0) / 1000)) * 100;
+    const cpu = (100 * (cpuMs(c.pid!) - k0)) / (performance.now() - t0);
     const got = Array.from(f64.subarray(samples, samples + n)).filter((v) => v >= 0).sort((x, y) => x - y);
     if (got.length < n / 2) throw new Error(`doorbell: only ${got.length} of ${n} wake-ups seen`);
     return { [`${name}.wake_p50_us`]: percentile(got, 50) / 1000, [`${name}.wake_p99_us`]: percentile(got, 99) / 1000, [`${name}.cpu_pct`]: cpu };
   });
 }
 
-function ticksOf(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]); // utime + stime, clock ticks (100 Hz)
-}
 
 function sleepingConsumer(): Promise<number> {
   return withInstance(async (inst) => {
@@ -207,12 +201,10 @@ function sleepingConsumer(): Promise<number> {
     await waitReady(inst, 1);
     Atomics.store(inst.eal.region.u32, (inst.ctl + CTL.GO) >>> 2, 1);
     await sleep(200);
-    const k0 = ticksOf(c.pid!);
+    const k0 = cpuMs(c.pid!);
     const t0 = performance.now();
     await sleep(MEASURE_MS);
-    const k1 = ticksOf(c.pid!);
-    const secs = (performance.now() - t0) / 1000;
-    return ((k1 - k0) / 100 / secs) * 100;
+    return (100 * (cpuMs(c.pid!) - k0)) / (performance.now() - t0);
   });
 }
 

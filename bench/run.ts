@@ -29,7 +29,7 @@ import { anchorReport } from './anchor.js';
 import type { Bench, Figure } from './harness.js';
 
 /** Bench modules, relative to this file (compiled: dist/bench/). Baselines first. */
-const MODULES = ['./baselines.js', './ring.js', './mempool.js', './net.js', './ethdev.js', './simple_mp.js', './channel.js', './symmetric.js', './clientserver.js', './l2fwd_fork.js', './pktgen.js', './memif.js', './dumpcap.js', './telemetry.js', './idle.js', './chaos.js'];
+const MODULES = ['./baselines.js', './ring.js', './mempool.js', './net.js', './ethdev.js', './simple_mp.js', './channel.js', './symmetric.js', './clientserver.js', './l2fwd_fork.js', './pktgen.js', './memif.js', './dumpcap.js', './telemetry.js', './idle.js', './demo.js', './chaos.js'];
 
 /** A bench that has not returned by then is reported as failed and the run goes on. */
 const BENCH_TIMEOUT_MS = 60_000;
@@ -120,12 +120,12 @@ function selection(b: Bench, o: Options): 'all' | 'some' | 'none' {
 
 /**
  * The unit of a figure from a multi-figure bench: the bench's unit, unless the figure's name
- * ends in a unit suffix (`_us`, `_ns`, `_ms`, `_pct`), which wins.
+ * ends in a unit suffix (`_us`, `_ns`, `_ms`, `_pct`, `_mpps`), which wins.
  */
 function unitOf(name: string, benchUnit: string): string {
-  const m = /_(us|ns|ms|pct)$/.exec(name);
+  const m = /_(us|ns|ms|pct|mpps)$/.exec(name);
   if (!m) return benchUnit;
-  return m[1] === 'pct' ? '%' : m[1];
+  return m[1] === 'pct' ? '%' : m[1] === 'mpps' ? 'Mpps' : m[1];
 }
 
 /** The figures of one bench's result (see harness.ts for the convention). */

@@ -9,6 +9,8 @@
  *                          Mpps together. DPDK C on this 2-core machine ≈ 120 + 90 = 210;
  *                          target ≥ 100.
  *   symmetric.null.1proc   one process (lcore 1, --num-procs=1), Mpps.
+ *   .cpu_ns                the processes' CPU time (all of them, from /proc) per packet forwarded:
+ *                          the figure to compare changes by on a busy machine.
  *   symmetric.ring.1proc   `mpdk pktgen` feeding net_ring port 0 and counting port 1, with
  *   symmetric.ring.2proc   one / two forwarders (idle: sleep); Mpps back at pktgen, and
  *                          `.loss_pct` (lost in % of sent).
@@ -20,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal, EthDev } from '../src/index.js';
-import { nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, type Bench } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MPDK = path.join(HERE, '../src/cli/mpdk.js');
@@ -86,7 +88,7 @@ async function endAll(prefix: string, procs: Proc[]): Promise<void> {
   fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
 }
 
-async function symmetricNull(nprocs: number): Promise<number> {
+async function symmetricNull(nprocs: number): Promise<Record<string, number>> {
   const prefix = `bSym${process.pid}x${seq++}`;
   const procs: Proc[] = [];
   let eal: Eal | undefined;
@@ -94,12 +96,16 @@ async function symmetricNull(nprocs: number): Promise<number> {
     await startAll(prefix, procs, nprocs, 'null');
     eal = Eal.observe(prefix, 'error');
     await sleep(WARMUP_MS);
+    const cpu = (): number => procs.reduce((a, p) => a + cpuMs(p.c.pid!), 0);
     const n0 = txTotal(eal);
+    const c0 = cpu();
     const t0 = performance.now();
     await sleep(MEASURE_MS);
     const n1 = txTotal(eal);
+    const c1 = cpu();
     const t1 = performance.now();
-    return (n1 - n0) / ((t1 - t0) / 1000) / 1e6;
+    const name = `symmetric.null.${nprocs}proc`;
+    return { [name]: (n1 - n0) / ((t1 - t0) / 1000) / 1e6, [`${name}.cpu_ns`]: ((c1 - c0) * 1e6) / (n1 - n0) };
   } finally {
     eal?.close();
     await endAll(prefix, procs);
