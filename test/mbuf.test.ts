@@ -232,15 +232,21 @@ test('freeBulk takes the one-put path only when every mbuf is a lone unshared se
     assert.equal(p1.mp.audit().duplicates + p2.mp.audit().duplicates, 0);
   }));
 
-test('dataOffsets gives dataOffset of every mbuf of a burst', () =>
+test('dataOffsets and ports give dataOffset and port of every mbuf of a burst', () =>
   withEal((eal) => {
     const pool = PktmbufPool.create(eal, 'do', { count: 32 });
     const hs = new Uint32Array(9);
     assert.equal(pool.allocBulk(hs, 9), 9);
-    for (let i = 0; i < 9; i++) pool.prepend(hs[i]!, i); // DATA_OFF differs from mbuf to mbuf
+    for (let i = 0; i < 9; i++) {
+      pool.prepend(hs[i]!, i); // DATA_OFF differs from mbuf to mbuf
+      pool.setPort(hs[i]!, i === 4 ? MBUF_PORT_INVALID : i * 3);
+    }
     const out = new Uint32Array(9);
     pool.dataOffsets(hs, 9, out);
     assert.deepEqual(Array.from(out), Array.from(hs, (h) => pool.dataOffset(h)));
+    const ports = new Uint16Array(9);
+    pool.ports(hs, 9, ports);
+    assert.deepEqual(Array.from(ports), Array.from(hs, (h) => pool.port(h)));
     pool.freeBulk(hs, 9);
   }));
 

@@ -103,6 +103,7 @@ const W_REARM = DATA_OFF >>> 2; // DATA_OFF | REFCNT << 16
 const W_PKT_LEN = PKT_LEN >>> 2;
 const W_NEXT = NEXT >>> 2;
 const W_DATA_LEN = DATA_LEN >>> 2; // DATA_LEN | VLAN_TCI << 16
+const W_SEGS_PORT = NB_SEGS >>> 2; // NB_SEGS | PORT << 16
 /** f64 indexes from h >>> 3 of the 8-byte pairs RX stamps. */
 const D_REARM_SEGS = DATA_OFF >>> 3; // DATA_OFF|REFCNT, NB_SEGS|PORT
 const D_OL_FLAGS = OL_FLAGS >>> 3; // OL_FLAGS, OL_FLAGS_HI
@@ -146,6 +147,27 @@ export class Mbufs {
     const u32 = this.u32;
     return u32[(h + BUF_OFF) >>> 2]! + (u32[(h + DATA_OFF) >>> 2]! & 0xffff); // DATA_OFF: the low half of its word
   }
+  /**
+   * port of handles[0..n) into out[0..n), four mbufs at a time: their headers are read
+   * independently of each other, so the CPU fetches several of them at once (a consumer on
+   * another core than the producer that filled them misses on every header).
+   */
+  ports(handles: Uint32Array, n: number, out: Uint16Array): void {
+    const u32 = this.u32;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const a = u32[(handles[i]! >>> 2) + W_SEGS_PORT]!;
+      const b = u32[(handles[i + 1]! >>> 2) + W_SEGS_PORT]!;
+      const c = u32[(handles[i + 2]! >>> 2) + W_SEGS_PORT]!;
+      const d = u32[(handles[i + 3]! >>> 2) + W_SEGS_PORT]!;
+      out[i] = a >>> 16;
+      out[i + 1] = b >>> 16;
+      out[i + 2] = c >>> 16;
+      out[i + 3] = d >>> 16;
+    }
+    for (; i < n; i++) out[i] = u32[(handles[i]! >>> 2) + W_SEGS_PORT]! >>> 16;
+  }
+
   /** dataOffset of handles[0..n) into out[0..n) (a burst's frames, for a rewrite over all of them). */
   dataOffsets(handles: Uint32Array, n: number, out: Uint32Array): void {
     const u32 = this.u32;
