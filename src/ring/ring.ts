@@ -105,6 +105,8 @@ const W_HIGH_WATER = RING.HIGH_WATER >>> 2;
 const D_C_START = RING.C_START >>> 3;
 
 const SPIN_BEFORE_YIELD = 10;
+/** Longest poll of an async wait before it parks in the hub (the event loop is held that long). */
+const ASYNC_HOLD_MS = 1;
 /** A tail that has not moved for this long makes the waiter check the claimer ahead. */
 const STUCK_MS = 1;
 
@@ -749,16 +751,33 @@ export class Ring extends RingView {
     return (await this.retryAsync(WHEN_ROOM, one, n, opts)) !== 0;
   }
 
-  /** One try now, or a wait in this thread's hub (the first try allocates only the promise). */
+  /**
+   * One try now; then polls for this object's spin budget, at most ASYNC_HOLD_MS (the event
+   * loop waits that long: a reply, or the next of a stream that comes every few ms, is taken
+   * at once instead of after two thread wake-ups, the hub's and the event loop's); then a
+   * wait in this thread's hub (the first try allocates only the promise).
+   */
   private async retryAsync(op: number, objs: Uint32Array, n: number, opts: WaitOptions | undefined): Promise<number> {
     const deadline = deadlineOf(opts);
-    const r = attempt(this, op, objs, n);
+    let r = attempt(this, op, objs, n);
     if (r !== 0) return r;
+    const t0 = performance.now();
+    const hold = Math.min(this.waitBudget.holdMs, ASYNC_HOLD_MS, deadline - t0);
+    for (let i = 0; performance.now() - t0 < hold; i++) {
+      if ((i & 15) === 15) schedYield();
+      r = attempt(this, op, objs, n);
+      if (r !== 0) {
+        this.waitBudget.gap(performance.now() - t0);
+        return r;
+      }
+    }
     this.closer ??= new AbortController();
     const mine = this.closer.signal;
     const signal = opts?.signal ? AbortSignal.any([opts.signal, mine]) : mine;
     signal.throwIfAborted();
-    return waitBurstAsync(this.mem, this, op, objs, n, deadline, signal);
+    r = await waitBurstAsync(this.mem, this, op, objs, n, deadline, signal);
+    this.waitBudget.gap(r !== 0 ? performance.now() - t0 : Infinity);
+    return r;
   }
 
   /**
