@@ -36,6 +36,18 @@ function code(fn: () => unknown): string {
 
 after(reapAll);
 
+/** CPU ticks (utime + stime, 100 Hz) child `c` uses over the next `ms`. */
+async function ticksIn(c: Child, ms: number): Promise<number> {
+  const ticks = (): number => {
+    const f = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  };
+  const t0 = ticks();
+  await sleep(ms);
+  return ticks() - t0;
+}
+
 describe('ring in one process', () => {
   let eal: Eal;
   let prefix: string;
@@ -430,14 +442,7 @@ describe('ring across processes', () => {
     const c = spawnNode(CHILD, [...ealArgs(), 'idle', 'ring=r', 'other=o']);
     await c.waitFor(/"waiting":true/, 10000);
     await sleep(300); // past the spin budget: asleep in futex_waitv
-    const ticks = (): number => {
-      const f = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
-      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return Number(rest[11]) + Number(rest[12]); // utime + stime
-    };
-    const t0 = ticks();
-    await sleep(1000);
-    const used = ticks() - t0;
+    const used = await ticksIn(c, 1000);
     assert.ok(used < 10, `the idle loop used ${used} ticks in 1 s`);
     const waiters = (r: Ring): number => eal.region.u32[(r.offset + RING.NE_WAITERS) >>> 2]!;
     assert.equal(waiters(ring) + waiters(other), 2, 'registered on both not-empty doorbells while asleep');
@@ -455,14 +460,7 @@ describe('ring across processes', () => {
     const m = await c.waitFor(/"waiting":true/, 10000);
     assert.ok(m);
     await sleep(200);
-    const ticks = (): number => {
-      const f = fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8');
-      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return Number(rest[11]) + Number(rest[12]); // utime + stime
-    };
-    const t0 = ticks();
-    await sleep(1000);
-    const used = ticks() - t0;
+    const used = await ticksIn(c, 1000);
     assert.ok(used < 10, `sleeping consumer used ${used} ticks in 1 s`);
     assert.ok(ring.enqueue(4242));
     await c.waitFor(/"woke":1,"value":4242/, 5000);
