@@ -4,7 +4,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { leftovers, reapAll, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -186,3 +186,19 @@ test('an idle simple_mp sleeps: its receiving lcore uses almost no CPU', async (
 
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
+
+test('a secondary started while its simple_mp primary is still creating the channels waits for it, says so naming it, and gives up at its bound', async () => {
+  const p = uniquePrefix('smp');
+  const a = spawnNode('mpdk', ['simple_mp', '-l', '0-1', '--proc-type=primary', '--file-prefix', p, ...QUIET], { MPDK_TEST_HOOK: 'simple_mp:channels' });
+  try {
+    await a.waitFor(/simple_mp:channels reached/, 15000);
+    const b = await run('mpdk', ['simple_mp', '-l', '2-3', '--proc-type=secondary', '--file-prefix', p, ...QUIET], 20000);
+    assert.equal(b.code, 1, b.err);
+    assert.match(b.err, new RegExp(`waiting for the primary \\(pid ${a.proc.pid}, alive, [a-z ]+\\) to create the channels PRI_2_SEC and SEC_2_PRI`));
+    assert.match(b.err, new RegExp(`its primary \\(pid ${a.proc.pid}, alive, [a-z ]+\\) has not created them after 5 s`));
+  } finally {
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    removeInstance(p);
+  }
+});
