@@ -190,6 +190,36 @@ test('a process killed right after a free through its record: the buffers are in
   assert.deepEqual(leftovers(x.p), []);
 });
 
+test('a free into a pool without a cache (straight to its ring): killed inside the ring claim, the record still holds the 20 (the repair drops the claim); killed after the put, it holds none: never counted twice', async () => {
+  for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free', 0]] as const) {
+    const x = instance('ownput');
+    try {
+      const nocache = PktmbufPool.create(x.eal, 'nocache_pool', { count: 255, cacheSize: 0 });
+      const c = child(x.p, ['free', 'pool=nocache_pool', 'count=20'], hook);
+      await c.waitFor(/(ring-claim|hands:free) reached/, 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'nocache_pool')!;
+      if (held === 20) {
+        // The next putter, stuck behind the dead claim, repairs it (EMPTY holes: the 20 are not in the ring).
+        const one = new Uint32Array(1);
+        assert.equal(nocache.allocBulk(one, 1), 1);
+        nocache.freeBulk(one, 1);
+      }
+      const dead = audit();
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], `${hook}: ${JSON.stringify(dead)}`);
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools.nocache_pool?.returned ?? 0, held, hook);
+      const a = audit();
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], hook);
+      assert.equal(nocache.available(), 255, `${hook}: every mbuf back, once`);
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  }
+});
+
 /**
  * A child gets 20 mbufs through its record's lcore cache (32 + 20 refilled) and is killed at
  * `hook`: the record holds `held` of them, the cache the rest; reclaim returns the held ones.

@@ -39,7 +39,9 @@
  *   (POOL_GET) rx from a   (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
  *              driver's    get leaves, before its copy      POOL word) equals that LEN, else
  *              queue                                        arr[S][0..N)
- *   FREEING    free        —                                arr[S][0..N) minus the handles
+ *   FREEING    free        — (a put straight to the pool's  none if the pool ring's claim
+ *                          ring: its producer claim line)   line moved N (the put went), else
+ *                                                           arr[S][0..N) minus the handles
  *                                                           found in the owner lcore's
  *                                                           mempool caches (the put's commit)
  *
@@ -68,10 +70,12 @@
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), except for the
  *     handles of an open pool get or free;
- *   - FREEING into a pool without a cache, more than its flush threshold, or by an owner
- *     without an lcore: the put goes to the ring, which the reader cannot tell apart; only
- *     the reclaim's "found nowhere else" filter guards it (a getter that took a handle in
- *     between makes it a duplicate);
+ *   - FREEING into a pool without a cache or more than its flush threshold is a window
+ *     on the pool's ring (exact), unless the burst mixes pools or chains (several puts:
+ *     the last one is not the burst) or met a repair's holes (the put squeezes them out
+ *     with a dequeue and re-enqueue), and for an owner without an lcore: then the put is
+ *     not known, and only the reclaim's "found nowhere else" filter guards it (a getter
+ *     that took a handle in between makes it a duplicate);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -497,7 +501,12 @@ export class Hands {
     return s;
   }
 
-  /** Free every packet array `a` holds (back to their pools). Allocates nothing. */
+  /**
+   * Free every packet array `a` holds (back to their pools). Allocates nothing. A put that
+   * goes straight to the pool's ring (a pool without a cache, or more than its flush
+   * threshold) is a window on that ring: SNAP is its producer claim line before (one store
+   * more, only then), so a reader knows whether the put went (hands.ts window table).
+   */
   free(a: number): number {
     const u32 = this.u32;
     const ci = this.ctrl[a]!;
@@ -505,11 +514,38 @@ export class Hands {
     const n = c & H_N_MASK;
     if (n === 0) return 0;
     const side = c & H_SIDE;
-    u32[ci] = (FREEING | side | n) >>> 0;
-    this.mbufs.freeBulk(this.views[2 * a + (side ? 1 : 0)]!, n);
+    const arr = this.views[2 * a + (side ? 1 : 0)]!;
+    const ph = this.mbufs.poolOf(arr[0]!);
+    if (ph !== this.put.pool) this.learnPut(ph);
+    const ri = this.put.cacheless || n > this.put.thresh ? this.put.ri : NO_RING;
+    if (ri !== NO_RING) u32[this.snap[a]!] = u32[this.put.snapIdx]!;
+    u32[ci] = (FREEING | side | (ri << H_RING_SHIFT) | n) >>> 0;
+    this.mbufs.freeBulk(arr, n);
     if (HOOK_FREE) hookStop('hands:free');
     u32[ci] = side; // commit: empty
     return n;
+  }
+
+  /** The pool of the last freed burst: whether its puts bypass the cache, and its ring's entry. */
+  private readonly put = { pool: -1, cacheless: false, thresh: 0, ri: NO_RING, snapIdx: 0 };
+
+  /** Learn the pool with header `ph` (a burst from another pool than the last one: rare). */
+  private learnPut(ph: number): void {
+    const p = this.put;
+    p.pool = ph;
+    p.ri = NO_RING;
+    p.cacheless = false;
+    p.thresh = HANDS_MAX_CAP;
+    if (this.lcore < 0) return; // its ring claims are not its lcore's: left out (a leak at worst)
+    try {
+      const mp = Mempool.attachAt(this.eal, ph);
+      p.cacheless = mp.cacheSize === 0;
+      p.thresh = mp.flushThresh;
+      p.ri = this.addRing(mp.ring.offset, RS_TX);
+      p.snapIdx = this.snapWord(mp.ring.offset, RS_TX);
+    } catch {
+      p.ri = NO_RING; // not a readable pool (or the ring table is full): as before, a leak at worst
+    }
   }
 
   /** Handles held in all arrays (a snapshot, for logs and tests). */
@@ -648,14 +684,23 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
     }
     const names = ['held', 'receiving', 'sending', 'freeing'];
     out.windows[names[state]!] = (out.windows[names[state]!] ?? 0) + 1;
+    const ri = (c >>> H_RING_SHIFT) & 31;
     if (state === H_FREEING) {
+      // A put straight to the pool's ring that went (all n: a bulk put) holds none.
+      if (ri !== NO_RING) {
+        try {
+          const ring = rec.rings[ri]?.offset ?? 0;
+          if (ring !== 0 && RingView.at(r, ring).burstMoved(lc, snap, false) === n) continue;
+        } catch (e) {
+          out.errors.push(`array ${a}: ${(e as Error).message}`);
+        }
+      }
       for (let i = 0; i < n; i++) {
         const h = u32[arr + i]!;
         if (!inCaches(h)) out.handles.push(h);
       }
       continue;
     }
-    const ri = (c >>> H_RING_SHIFT) & 31;
     try {
       if (state === H_RECEIVING && ri === POOL_GET) {
         // The get took its n iff the owner lcore's cache LEN is the one it recorded (mempool.ts
