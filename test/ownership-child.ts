@@ -19,7 +19,7 @@
  *   alloc pool=P count=N               take N mbufs into array 0 of a record with Hands.alloc
  *                                      (MPDK_TEST_HOOK=mempool:get stops before the cache's LEN
  *                                      store, hands:get after it, before the record's commit)
- *   rxnull count=N                     receive N mbufs from RX queue 0 of port 0 (net_null) into
+ *   rxnull count=N                     receive N mbufs from RX queue 0 of port 0 (net_null, net_pcap) into
  *                                      array 0 of a record (Hands.rxSource: the driver's get is
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
  *                                      cache's LEN store, hands:rx after it, before the commit)

@@ -6,7 +6,10 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Eal, EthDev, Hands, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Eal, EthDev, Hands, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
 import { leftovers, reapAll, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
 
 after(reapAll);
@@ -251,23 +254,40 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
   });
 }
 
-for (const [hook, where, held] of [['mempool:get', 'before the cache gave them up', 0], ['hands:rx', 'after the cache gave them up, before the record\'s commit', 20]] as const) {
-  test(`a driver's RX burst (net_null, no ring behind the queue): a process killed inside the driver's pool get (${where}): the 20 are counted once and all come back`, async () => {
-    const p = uniquePrefix('ownrx');
-    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', '--vdev=net_null0'], { handleSignals: false });
-    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
-    try {
-      const dev = EthDev.attach(eal);
-      dev.configure(0, { rxQueues: 1, txQueues: 1 });
-      dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
-      dev.txQueueSetup(0, 0, { descriptors: 256 });
-      dev.start(0);
-      await killedInsideGet(x, ['rxnull', 'count=20'], hook, held);
-    } finally {
-      x.eal.close();
-    }
-    assert.deepEqual(leftovers(x.p), []);
-  });
+/** A capture file whose records need 8 mbufs of 2048 bytes: 60, 3000 (a chain of 2), 60, 5000 (of 3), 60. */
+function chainsFile(): string {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-')), 'chains.pcap');
+  const w = PcapWriter.open(f, { snaplen: 65535 });
+  for (const n of [60, 3000, 60, 5000, 60]) w.write(new Uint8Array(n).fill(n & 255), 0, n, n);
+  w.close();
+  return f;
+}
+
+// A driver's RX burst: net_null (20 single mbufs), and net_pcap with chains (scattered RX:
+// the heads and their segments, 8 mbufs, taken in one recorded get from the cache).
+for (const [hook, where] of [['mempool:get', 'before the cache gave them up'], ['hands:rx', 'after the cache gave them up, before the record\'s commit']] as const) {
+  for (const [vdev, took] of [['net_null0', 20], ['net_pcap0,rx_pcap=', 8]] as const) {
+    const held = hook === 'mempool:get' ? 0 : took;
+    const what = vdev === 'net_null0' ? 'net_null, no ring behind the queue: 20 mbufs' : 'net_pcap, records longer than a buffer: 5 packets in 8 chained mbufs';
+    test(`a driver's RX burst (${what}): a process killed inside the driver's pool get (${where}): counted once and all come back`, async () => {
+      const p = uniquePrefix('ownrx');
+      const file = vdev === 'net_null0' ? '' : chainsFile();
+      const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=${vdev}${file}`], { handleSignals: false });
+      const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+      try {
+        const dev = EthDev.attach(eal);
+        dev.configure(0, { rxQueues: 1, txQueues: 1 });
+        dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
+        dev.txQueueSetup(0, 0, { descriptors: 256 });
+        dev.start(0);
+        await killedInsideGet(x, ['rxnull', 'count=20'], hook, held);
+      } finally {
+        x.eal.close();
+        if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
+      assert.deepEqual(leftovers(x.p), []);
+    });
+  }
 }
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {

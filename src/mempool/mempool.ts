@@ -513,11 +513,18 @@ export class Mempool {
     return len - 1;
   }
 
-  /** Commit a zcGet of n: they are the caller's from this store on. */
-  zcGetCommit(n: number): void {
+  /**
+   * Commit a zcGet: the top n of its handles (n ≤ the zcGet's, in its order) are the
+   * caller's from this store on; the rest stay the cache's. `rec`: the zcGet's record
+   * word, rewritten first to this n and the LEN it leaves (a reader that finds LEN equal
+   * to it knows the n are taken; before the LEN store it finds neither LEN, and none).
+   */
+  zcGetCommit(n: number, rec = -1): void {
     const li = this.lenIdx;
+    const len = this.u32[li]! - n;
+    if (rec >= 0) this.u32[rec] = ((n << GET_N_SHIFT) | len) >>> 0;
     if (HOOK_GET) hookStop('mempool:get'); // copied out, LEN not yet stored (as getBulk's)
-    this.u32[li] = this.u32[li]! - n;
+    this.u32[li] = len;
   }
 
   /** This lcore's cache slots, for reading the handles of a zcGet (empty without a cache). */

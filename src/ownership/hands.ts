@@ -62,10 +62,14 @@
  *     filter guards); a thread without an lcore: its get leaks;
  *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
  *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
- *     net_pcap, net_af_packet and net_memif (copy mode), except after a burst that gives
- *     unfilled mbufs back (a pcap record of another queue or past the end, an oversize
- *     frame, a memif chain not wholly posted) or takes more for a chain (net_pcap's
- *     scattered RX): a death between that put or get and the commit leaks the burst. net_memif zero-copy's RX hands over buffers it lent to its peer
+ *     net_pcap, net_af_packet and net_memif (copy mode). net_pcap takes a burst's heads and
+ *     its chains' segments (scattered RX) from the lcore cache in place and commits exactly
+ *     those, recorded (Mempool.zcGetCommit's rec): exact, except through its getBulk path (a
+ *     pool without a cache, a burst larger than it, a record needing more mbufs than the
+ *     burst asks for), which gives the unfilled back and gets a chain's segments apart. Not
+ *     exact either after a burst of the other drivers that gives unfilled mbufs back (an
+ *     oversize frame, a memif chain not wholly posted): a death between that put and the
+ *     commit leaks the burst. net_memif zero-copy's RX hands over buffers it lent to its peer
  *     earlier, outside any record (not covered). A send on such a queue counts as sent;
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), except for the

@@ -37,7 +37,11 @@
  * it, so the queues split the file by flow with no record in two queues. The hash is stored
  * in the mbuf (MBUF_F_RX_RSS_HASH) whenever RSS is on. A record longer than the mbuf data
  * room is received as a chain of mbufs (DPDK's scattered RX: each segment filled to the data
- * room, NB_SEGS and PKT_LEN on the first); a chain the pool cannot complete is left in the
+ * room, NB_SEGS and PKT_LEN on the first). From a pool with a cache, a burst of n takes at
+ * most n mbufs, heads and segments together, in one get (an ownership record then knows
+ * exactly what it took: hands.ts): a record whose chain does not fit in what is left waits
+ * for the next burst. Otherwise (no cache, or one record needs more than n) the n heads
+ * come first and the segments apart; a chain the pool cannot complete is left in the
  * file for the next burst and counted in rx_nombuf. A record shorter than an Ethernet header
  * (14 bytes) or longer than the file's snap length is not a packet: it is counted in ierrors
  * and skipped. A file cut inside a record delivers every whole record before the cut (the
@@ -158,8 +162,9 @@ class PcapRx implements RxQueue {
   private readonly region: Bytes;
   private src = new Bytes(new Uint8Array(0));
   private spare: Uint32Array = new Uint32Array(32);
-  /** A chain's further segments (scattered RX), grown on first need. */
+  /** A chain's further segments (scattered RX), and the index of each one's head in the burst; grown on first need. */
   private segs: Uint32Array = new Uint32Array(0);
+  private segHead: Uint32Array = new Uint32Array(0);
   private cutSaid = false;
 
   constructor(port: Port, q: number, pool: PktmbufPool, rxPath: string, iface: number, infinite: boolean) {
@@ -205,6 +210,115 @@ class PcapRx implements RxQueue {
   rxBurst(handles: Uint32Array, n: number, getRec = -1): number {
     const reader = this.reader;
     if (reader === null || n === 0 || (this.cursor >= this.nrec && !this.infinite) || this.nrec === 0) return 0;
+    const at = this.mp.zcGet(n, getRec);
+    return at >= 0 ? this.rxFromCache(reader, handles, n, at, getRec) : this.rxGet(reader, handles, n, getRec);
+  }
+
+  /**
+   * The burst from this lcore's cache in place (Mempool.zcGet): heads and a chain's further
+   * segments are taken in the cache's order, at most n mbufs in all, and ONE commit takes
+   * exactly those, recorded (zcGetCommit's rec): no second get, nothing given back, so an
+   * ownership record's POOL_GET window is exact (hands.ts). handles[0..k) are the heads and
+   * handles[k..used) their segments, chained only once they are ours (a free mbuf's NEXT
+   * stays 0). A record that needs more mbufs than n alone goes to rxGet.
+   */
+  private rxFromCache(reader: CaptureFileReader, handles: Uint32Array, n: number, at: number, getRec: number): number {
+    const mp = this.mp;
+    const slots = mp.cacheSlots;
+    const u32 = this.u32;
+    const rx = this.rx;
+    const rec = this.rec;
+    const rss = this.rss;
+    const room = rx.room;
+    const snap = this.snap;
+    const olFlags = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
+    if (this.segHead.length < n) {
+      this.segHead = new Uint32Array(n);
+      if (this.segs.length < n) this.segs = new Uint32Array(n);
+    }
+    const segs = this.segs;
+    const segHead = this.segHead;
+    let k = 0;
+    let used = 0;
+    let nsegs = 0;
+    let bytes = 0;
+    let errors = 0;
+    let rewinds = 0;
+    let tooLong = false;
+    let cursor = this.cursor;
+    while (used < n) {
+      if (!reader.next(rec)) {
+        if (reader.truncated && !this.cutSaid) this.sayCut(reader);
+        if (!this.infinite || rewinds > 0) break; // a whole pass found nothing for this queue
+        reader.rewind();
+        cursor = 0;
+        rewinds++;
+        u32[this.loopIdx] = u32[this.loopIdx]! + 1;
+        continue;
+      }
+      cursor++;
+      const len = rec.caplen;
+      if (len < ETH.HLEN || (snap !== 0 && len > snap)) {
+        errors++; // not a packet: a runt, or more than the file says it keeps
+        continue;
+      }
+      let hash = 0;
+      if (rss !== null) {
+        hash = rss.hashPacket(reader.buf, rec.offset, len);
+        let dq = this.reta[hash & this.retaMask]!;
+        if (dq >= this.nbRx) dq %= this.nbRx;
+        if (dq !== this.q) continue; // another queue's record
+      }
+      const need = len <= room ? 1 : Math.ceil(len / room);
+      if (used + need > n) {
+        reader.back(); // the next burst's (or, alone, more than a burst of n: rxGet's)
+        cursor--;
+        tooLong = k === 0;
+        break;
+      }
+      if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
+      const h = slots[at - used++]!;
+      handles[k] = h;
+      if (need === 1) {
+        copyBytes(this.src, rec.offset, this.region, rx.dataAt(h), len);
+        rx.set(h, len, olFlags, hash, 0);
+      } else {
+        copyBytes(this.src, rec.offset, this.region, rx.dataAt(h), room);
+        rx.set(h, room, olFlags, hash, 0);
+        for (let done = room; done < len; done += room) {
+          const m = slots[at - used++]!;
+          const l = len - done < room ? len - done : room;
+          copyBytes(this.src, rec.offset + done, this.region, rx.dataAt(m), l);
+          rx.set(m, l, 0, 0, 0);
+          segs[nsegs] = m;
+          segHead[nsegs++] = k;
+        }
+      }
+      k++;
+      bytes += len;
+    }
+    for (let j = 0; j < nsegs; j++) handles[k + j] = segs[j]!;
+    mp.zcGetCommit(used, getRec); // handles[0..used) are ours from this store on
+    for (let j = 0; j < nsegs; j++) this.mbufs.chain(handles[segHead[j]!]!, segs[j]!);
+    this.cursor = cursor;
+    u32[this.curIdx] = cursor; // the shared read position (owner only; see the header)
+    const f64 = this.f64;
+    const st = this.st;
+    if (errors > 0) f64[st + STAT_ERRORS] += errors;
+    if (k > 0) {
+      f64[st + STAT_PACKETS] += k;
+      f64[st + STAT_OCTETS] += bytes;
+    }
+    return tooLong ? this.rxGet(reader, handles, n, getRec) : k;
+  }
+
+  /**
+   * The burst through getBulk (a pool without a cache, a burst larger than it, a debug pool,
+   * or a record that needs more mbufs than the burst asks for): n taken, a chain's further
+   * segments in a second get, the unfilled given back. A death between those and the
+   * record's commit leaks the burst (hands.ts).
+   */
+  private rxGet(reader: CaptureFileReader, handles: Uint32Array, n: number, getRec: number): number {
     if (this.mp.getBulk(handles, n, getRec) !== n) {
       this.f64[this.st + STAT_NOMBUF] += n;
       return 0;
