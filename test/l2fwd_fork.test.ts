@@ -354,6 +354,8 @@ describe('l2fwd_fork', () => {
     await until(() => b.slaves.every((s) => !alive(s)), 1000, 'slaves gone within a second of the master');
     // A standby still loading its modules checks its parent once they are loaded.
     await until(() => all.every((s) => !alive(s)), 5000, 'standby slaves gone');
-    await until(() => leftovers(b.prefix).length === 0, 5000, 'the last slave out removes the files');
+    await until(() => leftovers(b.prefix).length === 0, 5000, 'the last slave out removes the files').catch((e: Error) => {
+      throw new Error(`${e.message}: left ${leftovers(b.prefix).join(' ')}; processes ${all.map((s) => `${s} ${alive(s) ? title(s) : 'gone'}`).join(', ')}`);
+    });
   });
 });

@@ -103,9 +103,33 @@ export function processAlive(pid: number, startTime: number): boolean {
   return processLiveness(pid, startTime) !== Liveness.DEAD;
 }
 
+/** PF_EXITING (/proc/PID/stat field 9, the task's flags): the process is inside exit(). */
+const PF_EXITING = 0x4;
+/** SIGKILL's bit in /proc/PID/status's pending masks (signal N is bit N − 1). */
+const SIGKILL_BIT = 1n << 8n;
+
+/**
+ * True when the process whose /proc/PID/stat is `stat` is on its way out for certain
+ * though not yet a zombie: inside exit() (PF_EXITING), or a SIGKILL pending (it cannot be
+ * caught or blocked; on a loaded host the victim may wait a while to be scheduled and
+ * die). Evidence only: false when it cannot be read.
+ */
+function dying(pid: number, stat: string): boolean {
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  if (Number.isInteger(flags) && (flags & PF_EXITING) !== 0) return true;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+    for (const m of status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)) if ((BigInt(`0x${m[1]}`) & SIGKILL_BIT) !== 0n) return true;
+  } catch {
+    /* gone meanwhile, or unreadable: not evidence */
+  }
+  return false;
+}
+
 /**
  * For messages about a process waited on: "alive, running", "alive, stopped" (SIGSTOP or a
- * debugger), "alive, sleeping", ..., "dead" (gone or a zombie) or "state unknown".
+ * debugger), "alive, sleeping", ..., "alive, dying" (SIGKILL pending or inside exit: gone
+ * soon for certain), "dead" (gone or a zombie) or "state unknown".
  */
 export function processState(pid: number): string {
   const stat = readStat(pid);
@@ -113,7 +137,8 @@ export function processState(pid: number): string {
   if (typeof stat === 'number') return 'state unknown';
   const st = stat.charAt(stat.lastIndexOf(')') + 2);
   const name: Record<string, string> = { R: 'running', S: 'sleeping', D: 'in uninterruptible sleep', T: 'stopped', t: 'stopped by a debugger', I: 'idle' };
-  return st === 'Z' || st === 'X' ? 'dead' : `alive, ${name[st] ?? st}`;
+  if (st === 'Z' || st === 'X') return 'dead';
+  return dying(pid, stat) ? 'alive, dying' : `alive, ${name[st] ?? st}`;
 }
 
 const SYS_pidfd_open = 434; // the same number on x86-64 and arm64

@@ -238,7 +238,8 @@ export class Master {
 
   /**
    * Make a member go, bounded: nothing for one already dead (no STOP to the dead: a
-   * process that is gone or a zombie, by /proc, even before its exit event is delivered);
+   * process that is gone, a zombie, or dying with a SIGKILL pending, by /proc, even before
+   * its exit event is delivered);
    * SIGKILL at once for one that is stopped (SIGSTOP: it cannot ACK); else STOP, the ACK
    * within STOP_ACK_MS, else SIGKILL; then wait for its exit (≤ EXIT_WAIT_MS after a kill).
    */
@@ -246,8 +247,10 @@ export class Master {
     if (!s.alive) return;
     s.stopRequested = true;
     const state = stateOf({ pid: s.pid, start: s.start });
-    if (state === 'dead') {
-      await this.exitOf(s, EXIT_WAIT_MS); // its exit event is on its way
+    if (state === 'dead' || state === 'alive, dying') {
+      // Its exit event is on its way (killed together with the cause, say: on a loaded
+      // host it may not have run since its SIGKILL).
+      await this.exitOf(s, EXIT_WAIT_MS);
       return;
     }
     if (state === 'alive, stopped' || state === 'alive, stopped by a debugger') {
