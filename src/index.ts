@@ -78,6 +78,7 @@ export { portTable, portQueues, type QueueView } from './ethdev/table.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { Supervisor, joinSupervisor, type Supervised } from './eal/supervise.js';
 export { thisProcess, livenessOf, identityOf, stateOf, type ProcessIdentity } from './eal/identity.js';
+export { awaitFromPrimary, PRIMARY_BOUND_MS, PRIMARY_NOTICE_MS, type PrimaryWait } from './eal/primary-wait.js';
 export { netMemif, memifStatus, MEMIF_DEFAULT_SOCKET, type MemifStatus } from './drivers/net/memif.js';
 export { compileFilter, filterImage } from './ethdev/capture-filter.js';
 export {

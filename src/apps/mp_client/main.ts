@@ -26,9 +26,9 @@
  * so and forwards on (what is in its ring, then whatever a restarted server hands it).
  */
 import {
-  stderrLogger, Eal, EthDev, Hands, Mbufs, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, type ProgramSpec, type Sink, type Source,
+  stderrLogger, awaitFromPrimary, Eal, EthDev, Hands, Mbufs, MpdkError, Ring, UsageError, isMpdkError, parseArgs, parseIdleMode, reclaimDead, type ProgramSpec, type Sink, type Source,
 } from '../../index.js';
-import { MAX_CLIENTS, PC, PortInfoView, clientBlock, clientRingName } from '../mp_server/common.js';
+import { MAX_CLIENTS, MZ_PORT_INFO, PC, PortInfoView, clientBlock, clientRingName } from '../mp_server/common.js';
 
 /** DPDK's PKT_READ_SIZE and MBQ_CAPACITY. */
 const BURST = 32;
@@ -103,7 +103,14 @@ export async function main(argv: string[]): Promise<number> {
   let client: Client;
   try {
     if (!eal.primaryAlive()) throw noServer();
-    info = PortInfoView.lookup(eal);
+    // A server that started an instant before us may still be making its port table.
+    info = awaitFromPrimary(eal, {
+      program: 'mp_server',
+      what: `its port table ${MZ_PORT_INFO}`,
+      look: () => PortInfoView.tryLookup(eal),
+      refuse: (why) => new MpdkError('ENOENT', `instance '${eal.filePrefix}' has no ${MZ_PORT_INFO}: ${why}; start 'mpdk mp_server' first`),
+      say: (line) => process.stderr.write(`mp_client ${id}: ${line}\n`),
+    });
     if (id >= info.numClients) {
       throw new MpdkError('EINVAL', `client id ${id} does not exist: the server (pid ${info.serverPid}) runs ${info.numClients} client${info.numClients === 1 ? '' : 's'}, valid ids ${info.numClients === 1 ? '0' : `0..${info.numClients - 1}`}`);
     }

@@ -116,6 +116,12 @@ export class PortInfoView {
     this.i32 = r.i32;
   }
 
+  /** The server's port table once the server has finished it (its MAGIC stored), else undefined. */
+  static tryLookup(eal: Eal): PortInfoView | undefined {
+    const mz = eal.memzones.tryLookup(MZ_PORT_INFO);
+    return mz && eal.region.loadAcquire(mz.offset + PI.MAGIC) === PORT_INFO_MAGIC ? new PortInfoView(eal, mz.offset) : undefined;
+  }
+
   /** Find the server's port table; ENOENT when the primary is not an mp_server. */
   static lookup(eal: Eal): PortInfoView {
     const mz = eal.memzones.tryLookup(MZ_PORT_INFO);

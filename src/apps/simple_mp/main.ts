@@ -14,7 +14,7 @@
  * removes the instance's files.
  */
 import {
-  stderrLogger, Channel, CHANNEL_FRAME_BYTES, Cmdline, Eal, MpdkError, PktmbufPool, UsageError, identityOf, parseArgs, reclaimDead, remoteLaunch, stateOf, type ChannelSender, type ProgramSpec,
+  stderrLogger, awaitFromPrimary, Channel, CHANNEL_FRAME_BYTES, Cmdline, Eal, MpdkError, PktmbufPool, UsageError, parseArgs, reclaimDead, remoteLaunch, type ChannelSender, type ProgramSpec,
 } from '../../index.js';
 import { MSG_MAX, MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_PRI, encodeMessage } from './messages.js';
 import type { ReceiverArg } from './receiver.js';
@@ -27,39 +27,29 @@ export const spec: ProgramSpec = {
   options: [],
 };
 
-/** How long a secondary waits for a live simple_mp primary still creating its channels, and when it says so. */
-const CHANNEL_WAIT_MS = 5000;
-const CHANNEL_NOTICE_MS = 2000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * The channels, looked up. A simple_mp primary that started an instant before us may not
- * have created them yet: while it lives we wait (bounded, said after CHANNEL_NOTICE_MS,
- * naming it); a primary that is not simple_mp, or is gone, is refused at once.
+ * have created them yet: while it lives we wait (awaitFromPrimary: bounded, said, naming
+ * it); a primary that is not simple_mp, or is gone, is refused at once.
  */
 function lookUpChannels(eal: Eal, sendName: string, recvName: string): ChannelSender {
-  const t0 = performance.now();
-  let said = false;
-  for (;;) {
-    try {
-      Channel.lookup(eal, recvName);
-      return Channel.lookup(eal, sendName).sender();
-    } catch (e) {
-      if (!(e instanceof MpdkError && e.code === 'ENOENT')) throw e;
-      const pid = eal.primaryPid();
-      const primary = eal.processes.list().find((p) => p.pid === pid && p.alive);
-      const ms = performance.now() - t0;
-      if (!primary || primary.name !== 'simple_mp' || pid === process.pid || ms >= CHANNEL_WAIT_MS) {
-        const why = primary?.name === 'simple_mp' && pid !== process.pid ? `its primary (pid ${pid}, ${stateOf(identityOf(pid))}) has not created them after ${Math.round(ms / 1000)} s` : 'its primary is not simple_mp';
-        throw new MpdkError('ENOENT', `cannot find the channels ${PRI_2_SEC} and ${SEC_2_PRI} of instance '${eal.filePrefix}': ${why} (start the primary with 'mpdk simple_mp --proc-type=primary')`);
+  return awaitFromPrimary(eal, {
+    program: 'simple_mp',
+    what: `the channels ${PRI_2_SEC} and ${SEC_2_PRI}`,
+    look: () => {
+      try {
+        Channel.lookup(eal, recvName);
+        return Channel.lookup(eal, sendName).sender();
+      } catch (e) {
+        if (e instanceof MpdkError && e.code === 'ENOENT') return undefined;
+        throw e;
       }
-      if (!said && ms >= CHANNEL_NOTICE_MS) {
-        said = true;
-        process.stderr.write(`simple_mp: waiting for the primary (pid ${pid}, ${stateOf(identityOf(pid))}) to create the channels ${PRI_2_SEC} and ${SEC_2_PRI}...\n`);
-      }
-      Atomics.wait(pause, 0, 0, 10);
-    }
-  }
+    },
+    refuse: (why) => new MpdkError('ENOENT', `cannot find the channels ${PRI_2_SEC} and ${SEC_2_PRI} of instance '${eal.filePrefix}': ${why} (start the primary with 'mpdk simple_mp --proc-type=primary')`),
+    say: (line) => process.stderr.write(`simple_mp: ${line}\n`),
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
