@@ -212,7 +212,7 @@ export abstract class ChaosSystem {
   protected observe(): Eal | undefined {
     if (this.view) return this.view;
     try {
-      this.view = Eal.observe(this.prefix, 'error');
+      this.view = Eal.observe(this.prefix, { logLevel: 'error' });
     } catch {
       this.view = undefined;
     }

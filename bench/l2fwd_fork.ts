@@ -75,7 +75,7 @@ async function measure(): Promise<Record<string, number>> {
   try {
     eal = await until(() => {
       try {
-        const e = Eal.observe(prefix, 'error');
+        const e = Eal.observe(prefix, { logLevel: 'error' });
         if (e.memzones.tryLookup(CTL_MZ) && e.region.u32At(e.memzones.lookup(CTL_MZ).offset + CTL.MAGIC) !== 0) return e;
         e.close();
       } catch {

@@ -94,7 +94,7 @@ async function symmetricNull(nprocs: number): Promise<Record<string, number>> {
   let eal: Eal | undefined;
   try {
     await startAll(prefix, procs, nprocs, 'null');
-    eal = Eal.observe(prefix, 'error');
+    eal = Eal.observe(prefix, { logLevel: 'error' });
     await sleep(WARMUP_MS);
     const cpu = (): number => procs.reduce((a, p) => a + cpuMs(p.c.pid!), 0);
     const n0 = txTotal(eal);

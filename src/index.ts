@@ -9,7 +9,7 @@
  * stability promise. The byte layouts of standard formats (Ethernet, IP, UDP and TCP
  * headers, pktgen's payload, pcap files) are exported: they do not change with mpdk.
  */
-export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions, type CommandLine } from './eal/eal.js';
+export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions, type ObserveOptions, type CommandLine } from './eal/eal.js';
 export { type EalConfig } from './eal/config.js';
 export { stderrLogger, type Logger, type LogLevel, type ConsoleLike } from './eal/log.js';
 export { listInstances, cleanupInstance, mib, type InstanceSummary, type CleanupReport } from './eal/instances.js';

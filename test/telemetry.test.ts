@@ -278,7 +278,7 @@ describe('telemetry sockets on the host', { skip: NO_CLIENT }, () => {
     await reapAll();
   });
 
-  test('--no-telemetry (and EalInitOptions.telemetry false) serve no socket', async () => {
+  test('--no-telemetry (and EalInitOptions.telemetry false) serve no socket; the options-object form serves one only when asked', async () => {
     const prefix = uniquePrefix('tnone');
     try {
       const c = sym(prefix, 1, 0, ['--no-telemetry']);
@@ -290,12 +290,16 @@ describe('telemetry sockets on the host', { skip: NO_CLIENT }, () => {
       assert.equal(eal.telemetryPath, undefined);
       assert.equal(fs.existsSync(telemetryDir(prefix)), false);
       eal.close();
-      const lib = Eal.init({ lcores: [9], filePrefix: prefix, telemetry: false });
-      assert.equal(lib.telemetryPath, undefined);
+      const lib = Eal.init({ lcores: [9], filePrefix: prefix });
+      assert.equal(lib.telemetryPath, undefined, 'off by default in a Node program: no side effect unless asked');
+      assert.equal(fs.existsSync(telemetryDir(prefix)), false);
       lib.close();
-      const on = Eal.init({ lcores: [9], filePrefix: prefix });
-      assert.equal(on.telemetryPath, path.join(telemetryDir(prefix), 'dpdk_telemetry.v2'), 'on by default, as in DPDK');
+      const on = Eal.init({ lcores: [9], filePrefix: prefix, telemetry: true });
+      assert.equal(on.telemetryPath, path.join(telemetryDir(prefix), 'dpdk_telemetry.v2'));
       on.close();
+      const argv = Eal.init(['-l', '9', '--file-prefix', prefix, '--log-level', 'error']).eal;
+      assert.equal(argv.telemetryPath, path.join(telemetryDir(prefix), 'dpdk_telemetry.v2'), 'on by default on a DPDK command line, as in DPDK');
+      argv.close();
       assert.equal(fs.existsSync(telemetryDir(prefix)), false, 'gone with the process');
     } finally {
       removeInstance(prefix);

@@ -33,7 +33,7 @@ export function main(argv: string[]): number {
   const filePrefix = instancePrefix(args);
   const json = args.has('--json');
   const settle = args.int('--settle', 1, 9999) ?? 1;
-  const eal = Eal.observe(filePrefix, 'warning', args.value('--huge-dir'));
+  const eal = Eal.observe(filePrefix, { hugeDir: args.value('--huge-dir') });
   const a = auditInstance(eal, { settle });
   if (json) {
     const pools = a.pools.map((p) => ({

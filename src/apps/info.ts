@@ -16,7 +16,7 @@ export function main(argv: string[]): number {
   const a = parseArgs(spec, argv);
   const filePrefix = instancePrefix(a);
   const json = a.has('--json');
-  const eal = Eal.observe(filePrefix, 'warning', a.value('--huge-dir'));
+  const eal = Eal.observe(filePrefix, { hugeDir: a.value('--huge-dir') });
   const r = eal.region;
   const heap = eal.heapStats();
   const lcores = eal.lcoreTable.list();

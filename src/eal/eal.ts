@@ -83,11 +83,25 @@ export interface EalInitOptions {
    */
   logger?: Logger;
   /**
-   * Serve DPDK's telemetry socket (default true, as DPDK does: dpdk-telemetry.py and
-   * Telegraf then read the process; it costs nothing while no client talks, and only this
-   * user can reach it). False, or --no-telemetry among the EAL options, serves none.
+   * Serve DPDK's telemetry socket in this process (a listening Unix socket in DPDK's
+   * runtime folder, for dpdk-telemetry.py and Telegraf; it costs nothing while no client
+   * talks, and only this user can reach it). The default depends on the form:
+   * - `Eal.init(config)` (a Node program): **false**, as a Node library should have no
+   *   side effect it was not asked for; `telemetry: true` serves it.
+   * - `Eal.init(argv, init)` (a DPDK command line, as the shipped programs use): **true**,
+   *   as in DPDK; `--no-telemetry` among the EAL options, or `telemetry: false` here, serves none.
    */
   telemetry?: boolean;
+}
+
+/** How `Eal.observe` attaches to an instance. Every field is optional. */
+export interface ObserveOptions {
+  /** The hugetlbfs folder of an instance started with `--huge-dir` (`hugeDir`): its region is there. */
+  hugeDir?: string;
+  /** The least severe message kept: error, warning (default), info or debug. */
+  logLevel?: LogLevel;
+  /** Where the observer's messages go, as `EalInitOptions.logger` (default: nowhere unless NODE_DEBUG=mpdk). */
+  logger?: Logger;
 }
 
 /** How the program was started, as /eal/params and /eal/app_params report it. */
@@ -224,7 +238,7 @@ export class Eal {
     const config = argvOrConfig as EalConfig;
     const argv = ealArgv(config);
     try {
-      return Eal.initArgv(argv, config).eal;
+      return Eal.initArgv(argv, { ...config, telemetry: config.telemetry === true }).eal; // no socket unless asked (EalInitOptions.telemetry)
     } catch (e) {
       throw ealOptionsError(e);
     }
@@ -502,10 +516,16 @@ export class Eal {
   }
 
   /**
-   * Attach read-only to instance `prefix` for tools (info, proc-info, top): no lock, no
-   * registration; a write through the mapping would kill the process, so none can happen.
+   * Attach read-only to instance `prefix` for tools (info, proc-info, top), from any
+   * process, e.g. `Eal.observe('app', { hugeDir: '/mnt/huge' })`: no lock, no
+   * registration, no lcore; the region is mapped read-only, so a write through it would
+   * kill the process and none can happen. `close()` (or `using`) detaches. Throws
+   * MpdkError ENOENT when there is no such instance (naming where it looked) or when its
+   * region is on hugetlbfs and `hugeDir` is not given, and the region's refusals (another
+   * mpdk version, a damaged header).
    */
-  static observe(prefix: string, logLevel = 'warning', hugeDir?: string): Eal {
+  static observe(prefix: string, opts: ObserveOptions = {}): Eal {
+    const { logLevel = 'warning', hugeDir, logger } = opts;
     const files = instanceFiles(prefix, hugeDir);
     const dir = openInstanceDir(prefix, false);
     if (!dir) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${files.dir})`);
@@ -522,7 +542,7 @@ export class Eal {
         throw e;
       }
       const options = parseEalArgs(['--file-prefix', prefix, '--log-level', logLevel]).eal;
-      return new Eal({ options, procType: 'secondary', region, files, slot: -1, lcore: -1, adopted: false, isWorker: false, configFd: -1, dir, place, log: LogSink.of(undefined, options.logLevel as LogLevel) });
+      return new Eal({ options, procType: 'secondary', region, files, slot: -1, lcore: -1, adopted: false, isWorker: false, configFd: -1, dir, place, log: LogSink.of(logger, options.logLevel as LogLevel) });
     } catch (e) {
       if (place?.hugetlbfs) place.dir.close();
       dir.close();

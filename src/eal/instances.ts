@@ -94,7 +94,7 @@ export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport
     place = regionPlace(prefix, dir, cfg && !cfg.hugetlbfs ? null : hugeDir);
     let eal: Eal | undefined;
     try {
-      eal = Eal.observe(prefix, 'error', hugeDir);
+      eal = Eal.observe(prefix, { logLevel: 'error', hugeDir });
     } catch (e) {
       // Absent, damaged, foreign or never finished (and its lock is ours): nobody can be
       // attached to it through this code. Refusals about ownership stand.

@@ -201,7 +201,7 @@ function warmUp(common: string[]): void {
   const i = common.indexOf('--file-prefix');
   if (i < 0) return;
   try {
-    const o = Eal.observe(common[i + 1]!, 'error');
+    const o = Eal.observe(common[i + 1]!, { logLevel: 'error' });
     try {
       o.memzones.lookup(CTL_MZ);
       PktmbufPool.lookup(o, POOL_NAME);

@@ -152,7 +152,7 @@ class Follower {
     if (this.eal && instanceGone(this.eal)) this.drop();
     if (!this.eal) {
       try {
-        this.eal = Eal.observe(this.prefix, 'error');
+        this.eal = Eal.observe(this.prefix, { logLevel: 'error' });
         rememberInstance(this.eal);
       } catch (e) {
         if (isMpdkError(e) && e.code === 'ENOENT') return undefined; // not running (yet, or any more)

@@ -1,0 +1,74 @@
+/**
+ * The package as a user gets it: the `./mpdk` launcher of a checkout (the program runs in
+ * the launcher's own process, so a signal to what the user started reaches the program),
+ * and what `npm pack` ships (the library, its types and declaration maps with their
+ * sources, README, LICENSE, CHANGELOG, docs, examples; no tests, no benches).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, uniquePrefix } from './helpers.js';
+
+const LAUNCHER = path.join(ROOT, 'mpdk');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-pkg-'));
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+test('./mpdk execs the program: the pid the user started is the program, and SIGTERM to it stops it', async () => {
+  const prefix = uniquePrefix('launch');
+  // Its own process group, so that the finally below reaps a child a broken launcher would leave.
+  const p = spawn(LAUNCHER, ['exporter', '--file-prefix', prefix, '--prometheus', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  p.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | string>((r) => p.on('exit', (code, sig) => r(code ?? sig!)));
+  const killGroup = (): void => {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  const kill = setTimeout(killGroup, 15000); // a safety net: the run below takes ~0.3 s
+  try {
+    for (let i = 0; i < 1500 && !/serving the metrics/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(out, /serving the metrics of instance/);
+    const cmdline = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
+    assert.equal(path.basename(cmdline[0]!), 'node', 'the launcher replaced itself with node (exec), it is not a parent waiting');
+    assert.equal(cmdline[1], path.join(ROOT, 'dist/src/cli/mpdk.js'));
+    p.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+  } finally {
+    clearTimeout(kill);
+    killGroup();
+  }
+});
+
+test('./mpdk in a checkout that was not built says what to do, exit 1', () => {
+  const copy = path.join(scratch, 'mpdk');
+  fs.copyFileSync(LAUNCHER, copy);
+  const r = spawnSync(copy, ['--help'], { encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^mpdk: not built yet: run 'npm install' \(or 'npm run build'\) in .+ first\n$/);
+});
+
+test('npm pack ships the library, types, declaration maps and their sources, README, LICENSE, CHANGELOG, docs, examples; no tests or benches', () => {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, r.stderr);
+  const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  for (const f of [
+    'LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.d.ts.map',
+    'src/index.ts', 'dist/src/cli/mpdk.js', 'docs/architecture.md',
+  ]) assert.ok(files.includes(f), `the tarball has ${f}`);
+  assert.deepEqual(files.filter((f) => /^(test|bench|dist\/test|dist\/bench|\.ci)\//.test(f) || f.endsWith('.tgz')), []);
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(pkg.license, 'BSD-3-Clause');
+  assert.match(fs.readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'), /^BSD 3-Clause License/);
+  assert.deepEqual(pkg.os, ['linux']);
+  assert.deepEqual(pkg.allowScripts, { koffi: false }, 'koffi loads its prebuilt binary package: its install script is not needed');
+  // The map of a declaration points at a source that ships beside it.
+  const map = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/src/eal/eal.d.ts.map'), 'utf8')) as { sources: string[] };
+  assert.equal(path.normalize(path.join('dist/src/eal', map.sources[0]!)), 'src/eal/eal.ts');
+});
