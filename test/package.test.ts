@@ -60,7 +60,7 @@ test('npm pack ships the library, types, declaration maps and their sources, REA
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   for (const f of [
     'LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.d.ts.map',
-    'src/index.ts', 'dist/src/cli/mpdk.js', 'docs/architecture.md',
+    'src/index.ts', 'dist/src/cli/mpdk.js', 'docs/architecture.md', 'examples/README.md', 'examples/messages.ts', 'dist/examples/messages.js',
   ]) assert.ok(files.includes(f), `the tarball has ${f}`);
   assert.deepEqual(files.filter((f) => /^(test|bench|dist\/test|dist\/bench|\.ci)\//.test(f) || f.endsWith('.tgz')), []);
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
