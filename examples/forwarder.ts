@@ -11,7 +11,9 @@
  * A port is DPDK's: numbered from 0 in the order of the `vdevs`, with receive (RX) and
  * transmit (TX) queues. Packets are buffers of a shared pool ("mbufs"), named by 32-bit
  * handles; a burst is up to 32 of them, moved by one call. A handle the forwarder receives
- * is its own until a TX queue takes it; what no queue takes, it must free.
+ * is its own until a TX queue takes it; what no queue takes, it must free. (A forwarder
+ * killed mid-burst leaks that burst's buffers; one that must not keeps its bursts in an
+ * ownership record, `Hands`, as the shipped symmetric_mp does.)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
