@@ -106,6 +106,19 @@ export function dataDelta(pool: PktmbufPool): number {
   return pool.bufOffset(h) - h + pool.headroom(h);
 }
 
+/**
+ * A named queue of byte messages between any processes of an instance: any number of senders
+ * and receivers, each message delivered whole to exactly one receiver, zero-copy for it (views
+ * into the shared buffers). A killed sender or receiver loses no buffer (`reclaimDead`).
+ * One process creates it; any looks it up and opens a `sender()` or `receiver()` per thread.
+ *
+ * @example
+ * ```ts
+ * const ch = Channel.create(eal, 'ping');              // elsewhere: Channel.lookup(eal, 'ping')
+ * using tx = ch.sender();
+ * await tx.sendAsync(new TextEncoder().encode('hello'));
+ * ```
+ */
 export class Channel {
   readonly eal: Eal;
   readonly name: string;
@@ -239,6 +252,7 @@ export class Channel {
     if (this.ownPool) this.pool.freePool();
   }
 
+  /** The channel as tools show it (`mpdk info`): its ring and pool, buffers waiting in the ring. */
   describe(): ObjectDescription {
     return {
       kind: 'channel', name: this.name, ring: this.ring.name, pool: this.pool.name, maxMessage: this.maxMessage,

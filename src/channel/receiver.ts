@@ -226,6 +226,19 @@ export class MessageBatch {
   }
 }
 
+/**
+ * The receiving end of a `Channel` for one thread (`channel.receiver()`): takes whole messages
+ * and shows them as a `MessageBatch` of zero-copy views, valid until the batch is released (or
+ * the next receive). `for await (const batch of receiver)` waits without blocking the event loop.
+ *
+ * @example
+ * ```ts
+ * using rx = Channel.lookup(eal, 'ping').receiver();
+ * for await (const batch of rx.messages({ signal })) {
+ *   for (let i = 0; i < batch.length; i++) console.log(batch.text(i));
+ * }
+ * ```
+ */
 export class ChannelReceiver implements AsyncIterable<MessageBatch> {
   readonly channel: Channel;
   /** Buffers of messages whose framing was wrong (damaged memory), dropped. */

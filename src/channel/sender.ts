@@ -32,6 +32,11 @@ export interface SenderOptions {
 
 const encoder = new TextEncoder();
 
+/**
+ * The sending end of a `Channel` for one thread (`channel.sender()`): copies each message into
+ * buffers of the channel's pool and enqueues them in one step, so receivers see all of a
+ * message or nothing. `close()` / `using` releases its ownership record.
+ */
 export class ChannelSender {
   readonly channel: Channel;
   private readonly hands: Hands;

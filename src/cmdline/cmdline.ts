@@ -44,6 +44,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { MpdkError } from '../eal/errors.js';
 
+/** One command of a `Cmdline` table: its name, its argument synopsis, its help line and what it runs. */
 export interface Command {
   /** The word that invokes it: no blanks. */
   name: string;
@@ -59,6 +60,7 @@ export interface Command {
   run(argText: string, cmdline: Cmdline): void | Promise<void>;
 }
 
+/** Options of `new Cmdline(...)`: the prompt, the command table, the streams (default stdin and stdout). */
 export interface CmdlineOptions {
   prompt: string;
   commands: readonly Command[];
@@ -76,6 +78,9 @@ export interface CmdlineOptions {
   intro?: string;
 }
 
+/**
+ * Why a `Cmdline` closed: `close()` was called (`'quit'`), its input ended (`'eof'`), or Ctrl-C with no `'interrupt'` listener.
+ */
 export type CloseReason = 'quit' | 'eof' | 'interrupt';
 
 type State = 'new' | 'idle' | 'busy' | 'closed';
@@ -103,6 +108,12 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * An interactive command line (DPDK's lib/cmdline): a prompt, a table of commands, `help`, tab
+ * completion and history (node:readline). Per process, nothing shared. EINVAL from the
+ * constructor for a bad command table. Emits `'close'` with a `CloseReason`, and `'interrupt'`
+ * on Ctrl-C.
+ */
 export class Cmdline extends EventEmitter {
   readonly prompt: string;
   /** True when readline edits the line (both ends are TTYs). */

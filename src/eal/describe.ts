@@ -5,6 +5,9 @@
  */
 import type { Eal } from './eal.js';
 
+/**
+ * A shared object as tools show it (`describeAll`): its kind (`'ring'`, `'mempool'`, `'port'`...), its name, and kind-specific fields.
+ */
 export interface ObjectDescription {
   kind: string;
   name: string;
@@ -14,10 +17,18 @@ export interface ObjectDescription {
 type Describer = (eal: Eal) => ObjectDescription[];
 const describers = new Map<string, Describer>();
 
+/**
+ * Register how the objects of one `kind` describe themselves for tools (`describeAll`); a second
+ * registration of a kind replaces the first. Layers call it when the package loads.
+ */
 export function registerDescriber(kind: string, fn: Describer): void {
   describers.set(kind, fn);
 }
 
+/**
+ * Every shared object of the instance that a registered describer finds (rings, pools, ports...),
+ * as tools print them. Read-only.
+ */
 export function describeAll(eal: Eal): ObjectDescription[] {
   const out: ObjectDescription[] = [];
   for (const fn of describers.values()) out.push(...fn(eal));

@@ -11,8 +11,14 @@
  * docs/eal-options.md is this table for people; test/eal-options.test.ts runs every row.
  */
 
+/**
+ * What mpdk does with a DPDK EAL option: it works, it is accepted without effect, or it is refused in one line.
+ */
 export type OptionEffect = 'works' | 'none' | 'refused';
 
+/**
+ * One option of DPDK 22.11's EAL (`DPDK_EAL_OPTIONS`): its spellings, its argument, and what mpdk does with it.
+ */
 export interface DpdkOption {
   /** Spellings, the DPDK-documented one first. */
   names: readonly string[];

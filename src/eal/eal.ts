@@ -202,10 +202,12 @@ export class Eal {
     bindThreadLcore(this.accounting ? this.region.f64 : undefined, this.accounting ? this.lcoreTable.usageIndex(l) : 0);
   }
 
+  /** The instance's name (`--file-prefix`, `filePrefix`). */
   get filePrefix(): string {
     return this.options.filePrefix;
   }
 
+  /** Whether this process is the instance's primary. */
   get isPrimary(): boolean {
     return this.procType === 'primary';
   }
@@ -589,14 +591,17 @@ export class Eal {
     return off;
   }
 
+  /** Free a block that `malloc` or `zmalloc` returned (its region offset). */
   free(offset: number): void {
     this.memzones.withLock(() => this.heap.freeLocked(offset));
   }
 
+  /** The region's heap: total, free and largest free bytes. */
   heapStats(): HeapStats {
     return this.heap.stats();
   }
 
+  /** The heap's allocated blocks, for tools. */
   heapBlocks(): HeapBlock[] {
     return this.heap.blocks();
   }
@@ -608,6 +613,9 @@ export class Eal {
     return Atomics.load(this.region.i32, HDR.PRIMARY_PID >>> 2);
   }
 
+  /**
+   * Whether the instance's primary process lives (its pid and start time both match: decided on evidence).
+   */
   primaryAlive(): boolean {
     return processAlive(this.primaryPid(), this.region.f64[HDR.PRIMARY_START >>> 3]!);
   }

@@ -6,6 +6,12 @@ export type ErrorCode =
   | 'ENOENT' | 'EEXIST' | 'ENOSPC' | 'EINVAL' | 'EBUSY' | 'ENOMEM' | 'ETIMEDOUT'
   | 'EACCES' | 'ENODEV' | 'EPERM' | 'ESRCH' | 'EPROTO' | 'ENOBUFS' | 'EIO' | 'EPIPE';
 
+/**
+ * The error every refusal of the library throws: `code` says what kind (`ENOENT` no such object
+ * or instance, `EEXIST`, `EINVAL` a bad argument, `EBUSY` held by another, `ENOSPC`/`ENOMEM`
+ * full, `ETIMEDOUT` a bounded wait ran out, `EPROTO` another version or a damaged object, ...),
+ * the message says what to do. A refused call changes nothing.
+ */
 export class MpdkError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
@@ -23,6 +29,14 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Whether `e` is an MpdkError (of `code`, when given).
+ *
+ * @example
+ * ```ts
+ * try { Ring.lookup(eal, 'jobs'); } catch (e) { if (!isMpdkError(e, 'ENOENT')) throw e; }
+ * ```
+ */
 export function isMpdkError(e: unknown, code?: ErrorCode): e is MpdkError {
   return e instanceof MpdkError && (code === undefined || e.code === code);
 }

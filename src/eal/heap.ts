@@ -30,6 +30,7 @@ export const BLOCK_FREE = 0x45455246; // 'FREE'
 export const BLOCK_USED = 0x44455355; // 'USED'
 const MIN_SPLIT = 2 * BLK.BYTES;
 
+/** The region's heap in bytes (`eal.heapStats()`). */
 export interface HeapStats {
   /** Bytes of the heap (headers included). */
   total: number;
@@ -41,6 +42,9 @@ export interface HeapStats {
   freeBlocks: number;
 }
 
+/**
+ * One allocated block of the region's heap (`eal.heapBlocks()`): region offset and size in bytes, tag, owner pid, allocation time (`Date.now()`).
+ */
 export interface HeapBlock {
   offset: number;
   size: number;

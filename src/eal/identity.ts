@@ -6,6 +6,9 @@
  */
 import { livenessName, processLiveness, processStartTime, processState } from '../native/libc.js';
 
+/**
+ * A process named for good: its pid and its start time (clock ticks since boot), so a reused pid is never mistaken for it.
+ */
 export interface ProcessIdentity {
   readonly pid: number;
   readonly start: number;

@@ -57,8 +57,10 @@ export type { FutexSet };
 
 /** `WakeSource.intrArm` results other than a descriptor. */
 export const INTR_NONE = -1; // no wake-up source (the driver has none here): timed sleep
-export const INTR_PENDING = -2; // packets arrived while arming: do not sleep
-export const INTR_DOWN = -3; // cannot receive now (link down): does not shorten the sleep
+/** `WakeSource.intrArm` result: packets arrived while arming, so do not sleep. */
+export const INTR_PENDING = -2;
+/** `WakeSource.intrArm` result: cannot receive now (link down); does not shorten the sleep. */
+export const INTR_DOWN = -3;
 export const INTR_BELL = -4; // armed on a doorbell: its word is in the FutexSet intrArm was given
 
 /**
@@ -80,8 +82,14 @@ export interface WakeSource {
 
 const WAKE_MAX = 64;
 
+/**
+ * `'sleep'`: spin, yield, then sleep while idle (the default); `'poll'`: never sleep nor yield (DPDK's busy polling).
+ */
 export type IdleMode = 'poll' | 'sleep';
 
+/**
+ * Options of an `IdlePolicy`: mode, empty rounds spun (`spin`) and yielded (`yields`) before sleeping, longest sleep (µs), and the RX queues to wake on.
+ */
 export interface IdleOptions {
   mode?: IdleMode;
   spin?: number;
@@ -101,6 +109,11 @@ export interface IdleOptions {
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
+/**
+ * How a polling loop idles: call `idle()` after a round that found no work and `busy()` after one
+ * that did; it spins, then yields, then sleeps with a growing period (or on the RX queues'
+ * wake-up descriptors), so an idle loop costs about no CPU. Mode `'poll'` never sleeps.
+ */
 export class IdlePolicy {
   readonly mode: IdleMode;
   private readonly spin: number;

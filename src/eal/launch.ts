@@ -14,6 +14,7 @@ import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { MpdkError } from './errors.js';
 import type { Eal } from './eal.js';
 
+/** Options of `remoteLaunch`. */
 export interface LaunchOptions {
   /** Name of the export to call (default "main"). */
   exportName?: string;
@@ -21,6 +22,7 @@ export interface LaunchOptions {
   onMessage?: (msg: unknown) => void;
 }
 
+/** A function running on a worker lcore (`remoteLaunch`): its thread, a message port, and its result. */
 export interface LcoreJob {
   lcore: number;
   worker: Worker;

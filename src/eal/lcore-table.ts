@@ -26,6 +26,9 @@ import { HDR } from './region.js';
 export const LC = { OWNER: 0, SLOT: 4, START: 8, BUSY_NS: 16, IDLE_NS: 24, BUSY_POLLS: 32, IDLE_POLLS: 40, BYTES: 64 } as const;
 export const LCORE_TABLE_BYTES = MAX_LCORE * LC.BYTES;
 
+/**
+ * One claimed lcore of an instance (`eal.lcoreTable.list()`): its id, the pid and process-table slot of its owner, whether that owner lives, how busy it is.
+ */
 export interface LcoreInfo {
   lcore: number;
   pid: number;

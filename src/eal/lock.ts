@@ -22,7 +22,12 @@ import { MpdkError } from './errors.js';
 export const LOCK_BYTES = 64;
 const TAKEOVERS = 4;
 
+/** `RobustLock.acquire` result: the lock was free (or released normally) and is now held. */
 export const ACQUIRED = 1;
+/**
+ * `RobustLock.acquire` result: the lock is now held, taken over from a holder that died holding it;
+ * the data it guards may be half-written and is the caller's to check or repair.
+ */
 export const TAKEN_OVER = 2;
 
 export interface LockWaitOptions {
@@ -35,6 +40,11 @@ export interface LockWaitOptions {
 /** Test hook (MPDK_TEST_HOOK=hold-lock:<what>): stop while holding a lock so a test can kill us there. */
 const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 
+/**
+ * A spinlock in shared memory whose word holds its holder's pid, so a lock whose holder died is
+ * taken over (`TAKEN_OVER`) instead of waited on for ever. Waits are bounded (ETIMEDOUT naming
+ * the holder).
+ */
 export class RobustLock {
   private readonly i32: Int32Array;
   private readonly idx: number;
@@ -47,10 +57,12 @@ export class RobustLock {
     this.pid = pid;
   }
 
+  /** The pid holding the lock now, 0 when free (a snapshot). */
   holder(): number {
     return Atomics.load(this.i32, this.idx);
   }
 
+  /** How many times a dead holder's lock was taken over. */
   takeovers(): number {
     return Atomics.load(this.i32, this.idx + (TAKEOVERS >>> 2));
   }
@@ -93,6 +105,7 @@ export class RobustLock {
     }
   }
 
+  /** Release the lock (the caller must hold it): what it wrote before is visible to the next holder. */
   release(): void {
     if (HOOK.startsWith('hold-lock')) holdHook(HOOK);
     Atomics.store(this.i32, this.idx, 0);

@@ -29,9 +29,13 @@ export const LOG_LEVELS: Readonly<Record<LogLevel, number>> = { error: 0, warnin
 
 /** An object with console's four methods (`console` itself, pino, winston ...). */
 export interface ConsoleLike {
+  /** A message of level error. */
   error(message: string): void;
+  /** A message of level warning. */
   warn(message: string): void;
+  /** A message of level info. */
   info(message: string): void;
+  /** A message of level debug. */
   debug(message: string): void;
 }
 

@@ -35,6 +35,7 @@ const enum MzState {
   READY = 2,
 }
 
+/** A named zone of the region (DPDK's rte_memzone): byte offset and length, alignment, creator pid. */
 export interface Memzone {
   name: string;
   /** Byte offset of the zone in the region. */

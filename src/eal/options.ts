@@ -9,8 +9,12 @@ import { DPDK_EAL_OPTIONS, dpdkOption } from './dpdk-options.js';
 import { parseLcoreMap } from './lcore-map.js';
 import { looksLikeOption, nearest } from './option-words.js';
 
+/**
+ * How a process joins an instance: creates it (`'primary'`), joins it (`'secondary'`), or whichever fits (`'auto'`).
+ */
 export type ProcType = 'primary' | 'secondary' | 'auto';
 
+/** The EAL options as parsed (`parseEalArgs`, `eal.options`): every field filled, DPDK's defaults applied. */
 export interface EalOptions {
   /** Lcore ids this process runs, ascending. */
   lcores: number[];
@@ -39,6 +43,7 @@ export interface EalOptions {
   help: boolean;
 }
 
+/** Number of lcore ids (DPDK's RTE_MAX_LCORE here): an lcore id is 0 to `MAX_LCORE - 1`. */
 export const MAX_LCORE = 128;
 export const DEFAULT_MEMORY_MB = 256;
 export const MAX_MEMORY_MB = 4095;
@@ -46,6 +51,7 @@ export const FILE_PREFIX_MAX = 32;
 
 const spellings = (effect: string): string => DPDK_EAL_OPTIONS.filter((o) => o.effect === effect).map((o) => o.names.join('/')).join(' ');
 
+/** The EAL options' help text (the `-h` of every program), DPDK's options with mpdk's effect of each. */
 export const EAL_USAGE = `EAL options (before \`--\`), DPDK's:
   -l CORELIST            lcores to run on, e.g. 0-3,5 (ids ${'\u2265'} the CPU count run unpinned)
   -c HEXMASK             lcores as a hexadecimal mask, e.g. 3 for lcores 0 and 1
@@ -81,6 +87,10 @@ export function parseCoreList(s: string, opt = '-l'): number[] {
   return [...out].sort((x, y) => x - y);
 }
 
+/**
+ * The lcore ids of a hexadecimal core mask (`-c 3` → `[0, 1]`).
+ * @throws UsageError for a malformed mask or an id ≥ MAX_LCORE.
+ */
 export function parseCoreMask(s: string): number[] {
   const hex = s.replace(/^0x/i, '');
   if (!/^[0-9a-fA-F]+$/.test(hex)) throw new UsageError(`invalid -c '${s}': expected a hexadecimal core mask such as 3`);

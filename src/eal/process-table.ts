@@ -33,6 +33,9 @@ export const enum ProcState {
   EXITING = 3,
 }
 
+/**
+ * One process of an instance (`eal.processes.list()`): its slot, pid, type, start and join times, parent, name, whether it lives.
+ */
 export interface ProcessInfo {
   slot: number;
   pid: number;

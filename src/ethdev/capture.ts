@@ -111,6 +111,7 @@ export const CAP_MAX_SNAPLEN = PCAP_MAX_CAPLEN;
 export const CAP_MIN_BYTES = 1 << 17;
 export const CAP_MZ_PREFIX = 'CAP_P';
 
+/** Which side of a port's queue a capture copies: packets received (`'rx'`) or sent (`'tx'`). */
 export type CaptureDir = 'rx' | 'tx';
 
 export function captureRingName(port: number, dir: CaptureDir, q: number): string {
@@ -332,6 +333,7 @@ export function tapTx(port: Port, q: number, txq: TxQueue): TxQueue {
 
 // --- the consumer (dumpcap) -------------------------------------------------------------
 
+/** Options of a capture (`CaptureReader`): snap length, ring size, filter. */
 export interface CaptureOptions {
   /** Largest bytes kept per packet, at most 262144 (default: that, or half the ring when smaller). */
   snaplen?: number;
@@ -347,6 +349,7 @@ export interface CaptureOptions {
   filter?: Uint8Array;
 }
 
+/** A capture ring's counters (dumpcap's), since the ring was created. */
 export interface CaptureCounters {
   /** Packets copied into the ring. */
   packets: number;
@@ -589,6 +592,9 @@ function readCounters(eal: Eal, cap: number): CaptureCounters {
   return { packets: f64[st]!, drops: f64[(cap + CAPH.DROPS) >>> 3]!, filtered: f64[(cap + CAPH.FILTERED) >>> 3]!, bytes: f64[(cap + CAPH.BYTES) >>> 3]!, tapNs: f64[(cap + CAPH.TAP_NS) >>> 3]! };
 }
 
+/**
+ * One capture ring as `captureStats` shows it: which queue it copies, whether it is armed, who reads it, its counters.
+ */
 export interface CaptureRingInfo extends CaptureCounters {
   name: string;
   port: number;

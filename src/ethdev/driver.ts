@@ -48,8 +48,11 @@ import { ED, EP, EQ, MAX_QUEUES, PF_LINK_UP, PF_RSS } from './layout.js';
 
 /** f64 offsets (in f64 units) within a queue's stats, from `Port.statIdx`. */
 export const STAT_PACKETS = 0;
+/** f64 index, from `Port.statIdx`, of a queue's byte count. */
 export const STAT_OCTETS = 1;
+/** f64 index, from `Port.statIdx`, of a queue's error count. */
 export const STAT_ERRORS = 2;
+/** f64 index, from `Port.statIdx`, of a queue's count of RX failures for want of an mbuf. */
 export const STAT_NOMBUF = 3;
 /** From statIdx to the feeder line's MISSED. */
 export const STAT_MISSED = (EQ.MISSED - EQ.PACKETS) / 8;
@@ -67,6 +70,7 @@ export interface RxQueue extends WakeSource {
   rxBurst(handles: Uint32Array, n: number, rec?: number): number;
 }
 
+/** A driver's TX queue in this process: the transmit hot path. */
 export interface TxQueue {
   /** Send handles[0..r) of n; handles[r..n) stay the caller's. Hot path. */
   txBurst(handles: Uint32Array, n: number): number;
@@ -81,12 +85,21 @@ export interface TxQueue {
  * driver's to say (net_ring: the sender, as DPDK's net_ring does; the port counts nothing).
  */
 export interface Wire {
+  /**
+   * Put handles[0..n) where the port receives them; returns how many were taken (the rest stay the caller's).
+   */
   inject(handles: Uint32Array, n: number): number;
+  /** Take up to n packets the port transmitted into handles; returns how many (now the caller's). */
   collect(handles: Uint32Array, n: number): number;
 }
 
+/**
+ * A driver's side of one port in one process (`NetDriver.open`): makes the queue objects the hot paths call.
+ */
 export interface DriverPort {
+  /** This process's object for RX queue q, receiving into mbufs of `pool`. */
   rxQueue(q: number, pool: PktmbufPool): RxQueue;
+  /** This process's object for TX queue q. */
   txQueue(q: number): TxQueue;
   /** Only drivers whose far side is software (net_ring). */
   wire?(): Wire;
@@ -102,6 +115,9 @@ export interface VdevInfo {
   args: Devargs;
 }
 
+/**
+ * A network driver (a vdev kind such as `net_ring`), registered with `registerDriver`: checks devargs, sets ports up, opens them in each process.
+ */
 export interface NetDriver {
   /** Driver name: vdev `net_ring0` → driver `net_ring`. */
   readonly name: string;
@@ -109,10 +125,15 @@ export interface NetDriver {
   readonly args: Readonly<Record<string, string>>;
   /** Primary, once per port. Validate `args` (EINVAL naming the problem); fill drv words. */
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void;
+  /** Configuring process: set up RX queue q with nbDesc descriptors (the port is stopped). */
   rxQueueSetup?(port: Port, q: number, nbDesc: number): void;
+  /** Configuring process: set up TX queue q with nbDesc descriptors (the port is stopped). */
   txQueueSetup?(port: Port, q: number, nbDesc: number): void;
+  /** Configuring process: the port starts (open files, sockets, raise the link). */
   start?(port: Port): void;
+  /** Configuring process: the port stops. */
   stop?(port: Port): void;
+  /** Each process that uses the port, once: its side of the port. */
   open(port: Port): DriverPort;
   /**
    * The driver sets and clears the port's link bit (Port.setLinkUp) itself: when its peer
@@ -150,10 +171,12 @@ export class Devargs {
     this.map = map;
   }
 
+  /** Whether the devargs give `key`. */
   has(key: string): boolean {
     return this.map.has(key);
   }
 
+  /** The value of `key`, else `dflt`. */
   str(key: string, dflt?: string): string | undefined {
     return this.map.get(key) ?? dflt;
   }
@@ -248,6 +271,7 @@ export class Port {
     return this.u32[(this.entry + field) >>> 2]!;
   }
 
+  /** Write a u32 field of the port entry (EP.*): the configuring process, under the port lock. */
   set(field: number, v: number): void {
     this.u32[(this.entry + field) >>> 2] = v;
   }
@@ -260,14 +284,17 @@ export class Port {
     else if (!up && has) Atomics.and(this.u32, at, ~PF_LINK_UP);
   }
 
+  /** The port's state (PortState), loaded with acquire ordering. */
   get state(): number {
     return this.eal.region.loadAcquire(this.entry + EP.STATE);
   }
 
+  /** RX queues configured. */
   get nbRx(): number {
     return this.get(EP.NB_RXQ);
   }
 
+  /** TX queues configured. */
   get nbTx(): number {
     return this.get(EP.NB_TXQ);
   }
@@ -277,6 +304,7 @@ export class Port {
     return this.u32[((this.entry + EP.DRV) >>> 2) + i]!;
   }
 
+  /** Write driver word i (0..15) of the port (the driver's own state). */
   setDrv(i: number, v: number): void {
     this.u32[((this.entry + EP.DRV) >>> 2) + i] = v;
   }
@@ -291,6 +319,7 @@ export class Port {
     return this.u32[((this.queue(rx, q) + EQ.DRV0) >>> 2) + i]!;
   }
 
+  /** Write driver word i (0..3) of queue q. */
   setQDrv(rx: boolean, q: number, i: number, v: number): void {
     this.u32[((this.queue(rx, q) + EQ.DRV0) >>> 2) + i] = v;
   }
@@ -305,10 +334,12 @@ export class Port {
     return (this.queue(rx, q) + EQ.PACKETS) >>> 3;
   }
 
+  /** A copy of the port's MAC address (6 bytes). */
   mac(): Uint8Array {
     return this.eal.region.u8.slice(this.entry + EP.MAC, this.entry + EP.MAC + 6);
   }
 
+  /** Write the port's MAC address (its first 6 bytes). */
   setMac(mac: Uint8Array): void {
     this.eal.region.u8.set(mac.subarray(0, 6), this.entry + EP.MAC);
   }

@@ -72,6 +72,9 @@ import {
 export type WireSide = 'both' | 'inject' | 'collect';
 const WIRE_SIDES: readonly WireSide[] = ['both', 'inject', 'collect'];
 
+/**
+ * A port's receive-side scaling (`PortConf.rss`): which packet fields spread flows over the RX queues, and the key.
+ */
 export interface RssConf {
   /** 40-byte Toeplitz key (default: the Microsoft key; not with `symmetric`). */
   key?: Uint8Array;
@@ -107,12 +110,14 @@ export interface TxQueueConf {
   descriptors: number;
 }
 
+/** A port's link (`dev.linkStatus(port)`), speed in Mbit/s. */
 export interface LinkStatus {
   up: boolean;
   speedMbps: number;
   duplex: 'full';
 }
 
+/** One queue's counters (`PortStats.queues`). */
 export interface QueueStats {
   q: number;
   ipackets: number;
@@ -128,6 +133,9 @@ export interface QueueStats {
   txOwner: number;
 }
 
+/**
+ * A port's counters (`dev.stats(port)`), DPDK's rte_eth_stats: packets and bytes in and out, misses, errors.
+ */
 export interface PortStats {
   ipackets: number;
   opackets: number;
@@ -140,6 +148,7 @@ export interface PortStats {
   queues: QueueStats[];
 }
 
+/** One queue of a port (`PortInfo.rxq` / `.txq`): set up or not, descriptors, RX pool, the pid using it. */
 export interface QueueInfo {
   q: number;
   setUp: boolean;
@@ -151,6 +160,7 @@ export interface QueueInfo {
   ownerAlive: boolean;
 }
 
+/** A port as `dev.info(port)` shows it: id, name, driver and devargs, state, queues. */
 export interface PortInfo {
   id: number;
   name: string;
@@ -180,6 +190,24 @@ function isUint(v: unknown, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 }
 
+/**
+ * The ports of an instance (DPDK's rte_ethdev): one per `--vdev` of the primary, numbered from 0,
+ * each with RX and TX queues, RSS, statistics and a driver behind it. `EthDev.attach(eal)` in
+ * every process; configure, set up queues, start and stop in one (the primary, as a rule);
+ * `rxBurst`/`txBurst` on a queue from one thread at a time (EBUSY naming the other user).
+ * Refusals are MpdkErrors: ENODEV an unknown port, EBUSY a started port or a used queue,
+ * EINVAL a bad count.
+ *
+ * @example
+ * ```ts
+ * const dev = EthDev.attach(eal);
+ * dev.configure(0, { rxQueues: 1, txQueues: 1 });
+ * dev.rxQueueSetup(0, 0, { descriptors: 1024, pool });
+ * dev.txQueueSetup(0, 0, { descriptors: 1024 });
+ * dev.start(0);
+ * const n = dev.rxBurst(0, 0, burst, 32);
+ * ```
+ */
 export class EthDev {
   readonly eal: Eal;
   /** Region offset of ETHDEV_DATA. */
@@ -484,10 +512,12 @@ export class EthDev {
     });
   }
 
+  /** Whether `port` is started. ENODEV for an unknown port. */
   isStarted(port: number): boolean {
     return this.portObj(port).state === PortState.STARTED;
   }
 
+  /** A copy of the port's MAC address (6 bytes). ENODEV for an unknown port. */
   macAddr(port: number): Uint8Array {
     return this.portObj(port).mac();
   }
@@ -499,22 +529,26 @@ export class EthDev {
     this.withLock(() => p.setMac(mac));
   }
 
+  /** The port's link now (a started port's driver is asked first). ENODEV for an unknown port. */
   linkStatus(port: number): LinkStatus {
     const p = this.portObj(port);
     if (p.state === PortState.STARTED) findDriver(p.driverName).linkUpdate?.(p);
     return { up: (p.get(EP.FLAGS) & PF_LINK_UP) !== 0, speedMbps: p.get(EP.LINK_SPEED), duplex: 'full' };
   }
 
+  /** Receive frames for any destination MAC (where the driver filters). ENODEV for an unknown port. */
   promiscuousEnable(port: number): void {
     const p = this.portObj(port);
     this.withLock(() => Atomics.or(p.u32, (p.entry + EP.FLAGS) >>> 2, PF_PROMISC)); // atomic: a driver that owns its link flips PF_LINK_UP without the lock
   }
 
+  /** Receive only frames for the port's MAC, broadcast and multicast (where the driver filters). */
   promiscuousDisable(port: number): void {
     const p = this.portObj(port);
     this.withLock(() => Atomics.and(p.u32, (p.entry + EP.FLAGS) >>> 2, ~PF_PROMISC));
   }
 
+  /** Whether the port is promiscuous. */
   promiscuous(port: number): boolean {
     return (this.portObj(port).get(EP.FLAGS) & PF_PROMISC) !== 0;
   }
@@ -723,6 +757,7 @@ export class EthDev {
     return sided;
   }
 
+  /** Give up this process's claim on the port's software wire (`wire`), so another process may play it. */
   releaseWire(port: number, side: WireSide = 'both'): void {
     const p = this.portObj(port);
     if (side !== 'collect') this.releaseEntry(p.entry + EP.WIRE_PID);
@@ -781,6 +816,7 @@ export class EthDev {
 
   // --- description --------------------------------------------------------------------------------
 
+  /** The port's name, driver, state and queues, for tools. ENODEV for an unknown port. */
   info(port: number): PortInfo {
     return portInfo(this.portObj(port));
   }

@@ -31,6 +31,7 @@ export function tryFindDriver(name: string): NetDriver | undefined {
   return drivers.get(name);
 }
 
+/** The names of the registered network drivers (`net_ring`, `net_pcap`, ...). */
 export function driverNames(): string[] {
   return [...drivers.keys()];
 }

@@ -74,7 +74,9 @@ export const MBUF_POOL_MAGIC = 0x4642424d; // 'MBBF'
 export const PKTMBUF_HEADROOM = 128;
 /** DPDK's RTE_MBUF_DEFAULT_BUF_SIZE (2048 data bytes + headroom). */
 export const MBUF_DEFAULT_BUF_SIZE = 2048 + PKTMBUF_HEADROOM;
+/** An mbuf's `port` when it came from no port (DPDK's RTE_MBUF_PORT_INVALID). */
 export const MBUF_PORT_INVALID = 0xffff;
+/** Most segments one packet (a chain of mbufs) may have (DPDK's RTE_MBUF_MAX_NB_SEGS). */
 export const MBUF_MAX_NB_SEGS = 0xffff;
 /** The private area's size must be a multiple of this (RTE_MBUF_PRIV_ALIGN). */
 export const MBUF_PRIV_ALIGN = 8;
@@ -83,6 +85,7 @@ export const MBUF_PRIV_ALIGN = 8;
 export const MBUF_F_RX_VLAN = 1 << 0;
 /** The mbuf's HASH_RSS holds the RSS hash. */
 export const MBUF_F_RX_RSS_HASH = 1 << 1;
+/** The VLAN tag was removed from the packet's bytes; VLAN_TCI holds it (RTE_MBUF_F_RX_VLAN_STRIPPED). */
 export const MBUF_F_RX_VLAN_STRIPPED = 1 << 6;
 
 /** Word 2 after a reset: DATA_OFF (set per mbuf) | REFCNT 1 << 16. */
@@ -187,39 +190,51 @@ export class Mbufs {
       out[i] = u32[a + W_BUF_OFF]! + (u32[a + W_REARM]! & 0xffff); // DATA_OFF: the low half of its word
     }
   }
+  /** Region offset of the mbuf's data buffer (its headroom's first byte). */
   bufOffset(h: number): number {
     return this.u32[(h + BUF_OFF) >>> 2]!;
   }
+  /** Bytes of the data buffer, headroom included. */
   bufLen(h: number): number {
     return this.u16[(h + BUF_LEN) >>> 1]!;
   }
+  /** Where the data starts in the buffer: bytes from `bufOffset(h)` (the headroom). */
   dataOff(h: number): number {
     return this.u16[(h + DATA_OFF) >>> 1]!;
   }
+  /** Set the data's start in the buffer (`v` ≤ `bufLen(h)`; not checked). */
   setDataOff(h: number, v: number): void {
     this.u16[(h + DATA_OFF) >>> 1] = v;
   }
+  /** Data bytes in this segment. */
   dataLen(h: number): number {
     return this.u16[(h + DATA_LEN) >>> 1]!;
   }
+  /** Set this segment's data bytes (keep `pktLen` of the first segment in step; not checked). */
   setDataLen(h: number, v: number): void {
     this.u16[(h + DATA_LEN) >>> 1] = v;
   }
+  /** Bytes of the whole packet, all segments (read on the first segment). */
   pktLen(h: number): number {
     return this.u32[(h + PKT_LEN) >>> 2]!;
   }
+  /** Set the whole packet's bytes (on the first segment). */
   setPktLen(h: number, v: number): void {
     this.u32[(h + PKT_LEN) >>> 2] = v;
   }
+  /** The port the packet came in on, or MBUF_PORT_INVALID. */
   port(h: number): number {
     return this.u16[(h + PORT) >>> 1]!;
   }
+  /** Set the packet's input port. */
   setPort(h: number, v: number): void {
     this.u16[(h + PORT) >>> 1] = v;
   }
+  /** The RSS hash (meaningful when `olFlags(h)` has MBUF_F_RX_RSS_HASH). */
   rssHash(h: number): number {
     return this.u32[(h + HASH_RSS) >>> 2]!;
   }
+  /** Set the RSS hash field (without the flag: see `setRxRssHash`). */
   setRssHash(h: number, v: number): void {
     this.u32[(h + HASH_RSS) >>> 2] = v;
   }
@@ -249,40 +264,52 @@ export class Mbufs {
   olFlagsHi(h: number): number {
     return this.u32[(h + OL_FLAGS_HI) >>> 2]!;
   }
+  /** Set the offload flags: low 32 bits (RX, MBUF_F_RX_*) and high 32 bits (TX). */
   setOlFlags(h: number, lo: number, hi = 0): void {
     this.u32[(h + OL_FLAGS) >>> 2] = lo;
     this.u32[(h + OL_FLAGS_HI) >>> 2] = hi;
   }
+  /** DPDK's packet type word (RTE_PTYPE_* bits; 0 = not known). */
   packetType(h: number): number {
     return this.u32[(h + PACKET_TYPE) >>> 2]!;
   }
+  /** Set the packet type word. */
   setPacketType(h: number, v: number): void {
     this.u32[(h + PACKET_TYPE) >>> 2] = v;
   }
+  /** The VLAN tag (meaningful with MBUF_F_RX_VLAN). */
   vlanTci(h: number): number {
     return this.u16[(h + VLAN_TCI) >>> 1]!;
   }
+  /** Set the VLAN tag field. */
   setVlanTci(h: number, v: number): void {
     this.u16[(h + VLAN_TCI) >>> 1] = v;
   }
+  /** The packet's timestamp, as the driver or program that set it wrote it (0 = none). */
   timestamp(h: number): number {
     return this.f64[(h + TIMESTAMP) >>> 3]!;
   }
+  /** Set the timestamp field. */
   setTimestamp(h: number, v: number): void {
     this.f64[(h + TIMESTAMP) >>> 3] = v;
   }
+  /** A sequence number field free for the application (DPDK's seqn dynfield). */
   seqn(h: number): number {
     return this.u32[(h + SEQN) >>> 2]!;
   }
+  /** Set the sequence number field. */
   setSeqn(h: number, v: number): void {
     this.u32[(h + SEQN) >>> 2] = v;
   }
+  /** The next segment's handle in a chain, 0 for the last. */
   next(h: number): number {
     return this.u32[(h + NEXT) >>> 2]!;
   }
+  /** Segments in the packet (read on the first segment). */
   nbSegs(h: number): number {
     return this.u16[(h + NB_SEGS) >>> 1]!;
   }
+  /** Bytes of the application's private area after the mbuf header (the pool's `privateSize`). */
   privSize(h: number): number {
     return this.u16[(h + PRIV_SIZE) >>> 1]!;
   }
@@ -294,13 +321,16 @@ export class Mbufs {
   poolOf(h: number): number {
     return this.u32[(h + POOL) >>> 2]!;
   }
+  /** Free bytes before the data (where headers can be prepended). */
   headroom(h: number): number {
     return this.u16[(h + DATA_OFF) >>> 1]!;
   }
+  /** Free bytes after this segment's data. */
   tailroom(h: number): number {
     const u16 = this.u16;
     return u16[(h + BUF_LEN) >>> 1]! - u16[(h + DATA_OFF) >>> 1]! - u16[(h + DATA_LEN) >>> 1]!;
   }
+  /** The last segment of the chain that starts at `h`. */
   lastSeg(h: number): number {
     let m = h;
     for (let nx = this.next(m); nx !== 0; nx = this.next(m)) m = nx;
@@ -309,9 +339,11 @@ export class Mbufs {
 
   // --- reference count -----------------------------------------------------------------
 
+  /** The reference count (atomic load): how many holders free the mbuf before it goes back to its pool. */
   refcnt(h: number): number {
     return Atomics.load(this.u16, (h + REFCNT) >>> 1);
   }
+  /** Set the reference count (atomic store); only while the mbuf is this thread's alone. */
   setRefcnt(h: number, v: number): void {
     Atomics.store(this.u16, (h + REFCNT) >>> 1, v);
   }
@@ -595,6 +627,7 @@ export class PktmbufPool extends Mbufs {
     this.poolAt(mp.header);
   }
 
+  /** The pool's name. */
   get name(): string {
     return this.mp.name;
   }
@@ -666,10 +699,12 @@ export class PktmbufPool extends Mbufs {
     return n;
   }
 
+  /** Free mbufs: in the pool's ring and in every lcore cache (a snapshot). */
   available(): number {
     return this.mp.available();
   }
 
+  /** Mbufs taken out of the pool: `size - available()` (a snapshot). */
   inUse(): number {
     return this.mp.inUse();
   }

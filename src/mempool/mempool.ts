@@ -157,8 +157,12 @@ export const MEMPOOL_F_DEBUG = 0x1000;
 
 /** Element states in debug pools (EH.STATE). 0 = never initialised. */
 export const ELT_FREE = 1;
+/** Element state in a debug pool: allocated (got and not yet put back). */
 export const ELT_IN_USE = 2;
 
+/**
+ * Where a mempool's elements are (`Mempool.audit()`): a snapshot, exact when nobody gets or puts meanwhile.
+ */
 export interface AuditReport {
   name: string;
   size: number;
@@ -211,6 +215,21 @@ function isUint(v: unknown, max = 0xffffffff): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 }
 
+/**
+ * A named pool of fixed-size elements in the shared region (DPDK's rte_mempool). Elements travel
+ * between processes as handles (an element's byte offset in the region). `get`/`put` and their
+ * bulk forms go through the calling lcore's cache, so they belong to the thread of the `Eal`
+ * the pool object was opened with; a dead lcore's cache is flushed by `reclaimDead`.
+ * ENOENT from `get` when the pool is empty; EINVAL from `put` for a handle not of this pool.
+ *
+ * @example
+ * ```ts
+ * const pool = Mempool.create(eal, 'blocks', { count: 4095, eltSize: 256, cacheSize: 32 });
+ * const h = pool.get();
+ * eal.region.u8.fill(0, h, h + 256);
+ * pool.put(h);
+ * ```
+ */
 export class Mempool {
   readonly eal: Eal;
   readonly name: string;
@@ -738,6 +757,9 @@ export class Mempool {
     return this.eltStart + index * this.stride;
   }
 
+  /**
+   * The index (0 to size - 1) of the element whose handle is `h`, or -1 when `h` is not one of this pool's.
+   */
   indexOf(h: number): number {
     return this.isElement(h) ? (h - this.eltStart) / this.stride : -1;
   }
@@ -907,6 +929,7 @@ export class Mempool {
     return rep;
   }
 
+  /** The pool as tools show it (`mpdk info`): sizes, counts, each lcore cache's fill. */
   describe(): ObjectDescription {
     const caches: Record<number, number> = {};
     let inCaches = 0;

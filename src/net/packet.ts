@@ -28,12 +28,17 @@ import { f64WordsAreNaN, wordsAsF64 } from './bytes.js';
 
 /** Ethernet header (one optional 802.1Q tag sits between SRC and TYPE). */
 export const ETH = { DST: 0, SRC: 6, TYPE: 12, HLEN: 14, VLAN_TCI: 14, VLAN_TYPE: 16, VLAN_HLEN: 18 } as const;
+/** EtherType values (the Ethernet header's TYPE field, host order). */
 export const ETHERTYPE = { IPV4: 0x0800, IPV6: 0x86dd, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8 } as const;
+/** IP protocol numbers (IPv4's PROTO, IPv6's NEXT). */
 export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 /** IPv4 header without options (IHL 5). */
 export const IPV4 = { VER_IHL: 0, TOS: 1, TOTAL_LEN: 2, ID: 4, FRAG: 6, TTL: 8, PROTO: 9, CSUM: 10, SRC: 12, DST: 16, HLEN: 20 } as const;
+/** IPv6 fixed header: byte offsets of its fields, and its length (HLEN). */
 export const IPV6 = { VTC_FLOW: 0, PAYLOAD_LEN: 4, NEXT: 6, HOP_LIMIT: 7, SRC: 8, DST: 24, HLEN: 40 } as const;
+/** UDP header: byte offsets of its fields, and its length (HLEN). */
 export const UDP = { SPORT: 0, DPORT: 2, LEN: 4, CSUM: 6, HLEN: 8 } as const;
+/** TCP header without options: byte offsets of its fields, and its length (HLEN). */
 export const TCP = { SPORT: 0, DPORT: 2, SEQ: 4, ACK: 8, DOFF: 12, FLAGS: 13, WIN: 14, CSUM: 16, URG: 18, HLEN: 20 } as const;
 /** pktgen payload, at the start of the UDP payload. */
 export const PAYLOAD = { MAGIC: 0, SEQ: 4, FLOW: 8, TX_TIME: 12, LEN: 20 } as const;
@@ -252,6 +257,7 @@ export function parseIpv4(s: string): number {
   return parts.reduce((a, p) => a * 256 + Number(p), 0) >>> 0;
 }
 
+/** An IPv4 address (a u32, host order) as dotted text: `formatIpv4(0x0a000001)` is `'10.0.0.1'`. */
 export function formatIpv4(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
@@ -425,6 +431,7 @@ export function writeTcp(u8: Uint8Array, tcp: number, sport: number, dport: numb
 /** Most flows in a FlowSet (UdpFrameBuilder keeps 40 bytes of template per flow). */
 export const FLOWS_MAX = 1 << 20;
 
+/** The UDP flows a `FlowSet` cycles through: addresses and ports, each a start value stepped per flow. */
 export interface FlowSpec {
   /** Number of flows (default 1). */
   count?: number;

@@ -9,6 +9,7 @@ import { PCAPNG_MAGIC, PcapReader, type CaptureFileReader } from './pcap.js';
 import { PcapngReader } from './pcapng-reader.js';
 import type { FileInOptions } from './pcap-in.js';
 
+/** Options of `openCaptureFile`. */
 export interface CaptureFileOptions extends FileInOptions {
   /** pcapng: the interface whose packets are read (default: the first Ethernet one), or 'all'. pcap: 0 only. */
   iface?: number | 'all';

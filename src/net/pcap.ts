@@ -31,7 +31,9 @@ import { MpdkError } from '../eal/errors.js';
 import { FileIn } from './pcap-in.js';
 import { FileOut } from './pcap-out.js';
 
+/** pcap file header (libpcap's): byte offsets of its fields, and its length (HLEN). */
 export const PCAP = { MAGIC: 0, VERSION_MAJOR: 4, VERSION_MINOR: 6, THISZONE: 8, SIGFIGS: 12, SNAPLEN: 16, LINKTYPE: 20, HLEN: 24 } as const;
+/** pcap record header, before each packet's bytes: byte offsets of its fields, and its length (HLEN). */
 export const PCAP_REC = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, LEN: 12, HLEN: 16 } as const;
 
 /**
@@ -66,14 +68,19 @@ export function readRecordHeader(dv: DataView, at: number, rec: PcapRecord, le =
   rec.len = dv.getUint32(at + PCAP_REC.LEN, le);
   rec.offset = at + PCAP_REC.HLEN;
 }
+/** pcap magic number of a file with microsecond timestamps. */
 export const PCAP_MAGIC_USEC = 0xa1b2c3d4;
+/** pcap magic number of a file with nanosecond timestamps. */
 export const PCAP_MAGIC_NSEC = 0xa1b23c4d;
+/** First word of a pcapng file (its Section Header Block's type). */
 export const PCAPNG_MAGIC = 0x0a0d0d0a;
+/** pcap link type of Ethernet frames (LINKTYPE_ETHERNET, DLT_EN10MB). */
 export const LINKTYPE_ETHERNET = 1;
 /** libpcap's largest allowed caplen (MAXIMUM_SNAPLEN); larger means a corrupt file. */
 export const PCAP_MAX_CAPLEN = 262144;
 const DEFAULT_SNAPLEN = 65535;
 
+/** Options of a `PcapWriter`. */
 export interface PcapWriterOptions {
   /** Largest caplen kept; longer packets are truncated to it (default 65535). */
   snaplen?: number;
@@ -208,6 +215,7 @@ export class PcapRecord {
   queue = -1;
 }
 
+/** Options of `PcapReader.open`. */
 export interface PcapReaderOptions {
   /** Read the file in chunks of this many bytes (default: whole file if ≤ 64 MiB, else 4 MiB). */
   chunkSize?: number;
@@ -245,6 +253,7 @@ export interface CaptureFileReader {
    * (once: a record that could not be taken yet, e.g. for want of buffers).
    */
   back(): void;
+  /** Release the file descriptor. */
   close(): void;
 }
 

@@ -28,6 +28,7 @@ const PCAPNG_PB = 2;
 const MAX_BLOCK = 16 << 20;
 const OPT_IF_TSOFFSET = 14;
 
+/** Options of a `PcapngReader`. */
 export interface PcapngReaderOptions extends FileInOptions {
   /** The interface whose packets are read (its index in the file), or 'all'; default: the first Ethernet one. */
   iface?: number | 'all';
@@ -162,6 +163,7 @@ export class PcapngReader implements CaptureFileReader {
     this.last = -1;
   }
 
+  /** Release the file descriptor. */
   close(): void {
     this.in.close();
   }

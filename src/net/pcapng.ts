@@ -29,9 +29,13 @@ import { FileOut } from './pcap-out.js';
 
 /** Block types. */
 export const PCAPNG_SHB = 0x0a0d0d0a;
+/** pcapng block type: Interface Description Block. */
 export const PCAPNG_IDB = 1;
+/** pcapng block type: Interface Statistics Block. */
 export const PCAPNG_ISB = 5;
+/** pcapng block type: Enhanced Packet Block (one packet). */
 export const PCAPNG_EPB = 6;
+/** pcapng block type: Simple Packet Block. */
 export const PCAPNG_SPB = 3;
 export const PCAPNG_BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
@@ -46,6 +50,7 @@ export const OPT = {
 
 /** epb_flags direction bits (0 = not known). */
 export const EPB_INBOUND = 1;
+/** epb_flags direction: sent by the interface (transmitted). */
 export const EPB_OUTBOUND = 2;
 
 /** Fixed part of an EPB before the packet bytes: type, length, iface, ts high, ts low, caplen, len. */
@@ -241,6 +246,7 @@ export class PcapngWriter {
     ]);
   }
 
+  /** Write out what is buffered. */
   flush(): void {
     this.out.flush();
   }

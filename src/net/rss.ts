@@ -325,6 +325,7 @@ export class Reta {
     this.fill(nbQueues);
   }
 
+  /** Entries in the table (a power of two). */
   get size(): number {
     return this.mask + 1;
   }

@@ -30,6 +30,9 @@ import { MAX_LCORE } from '../eal/options.js';
 import { heldHandles, listRecords } from './hands.js';
 import { Places } from './places.js';
 
+/**
+ * Where one pool's elements are (`auditInstance`): counted by place; `leaked` and `duplicates` are what a correct program never has.
+ */
 export interface PoolAudit {
   name: string;
   size: number;
@@ -43,6 +46,7 @@ export interface PoolAudit {
   duplicates: number;
 }
 
+/** `auditInstance`'s answer: where every element of every pool is, and what could not be read. */
 export interface InstanceAudit {
   pools: PoolAudit[];
   /**
@@ -56,6 +60,7 @@ export interface InstanceAudit {
   scans: number;
 }
 
+/** Options of `auditInstance`. */
 export interface AuditOptions {
   /** Scan up to this many times while something looks leaked or duplicated (default 1). */
   settle?: number;

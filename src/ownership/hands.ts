@@ -215,6 +215,12 @@ class RingTx implements TxQueue {
 
 let seq = 0;
 
+/**
+ * An ownership record: the mbufs one thread holds, kept in shared memory so another process can
+ * return them exactly after this one was killed at any instruction (`reclaimDead`). Its arrays
+ * are views of the record: bursts are received into them and sent from them, one plain store
+ * per burst, no copy. Open one per thread that moves packets (`Hands.open`), close it at exit.
+ */
 export class Hands {
   readonly eal: Eal;
   /** Region offset of the record, and its memzone name. */

@@ -51,6 +51,7 @@ import { Places } from './places.js';
 
 export const RECLAIM_LOCK_MZ = 'mpdk_reclaim';
 
+/** What `reclaimDead` gave back to one pool. */
 export interface PoolReclaim {
   /** Handles returned from dead processes' records and dead consumers' ring claims. */
   returned: number;
@@ -58,6 +59,9 @@ export interface PoolReclaim {
   flushed: number;
 }
 
+/**
+ * What `reclaimDead` found and did: the dead processes, what each pool got back, the ring operations it finished or undid.
+ */
 export interface ReclaimReport {
   /** The dead processes found (pid, name from the process table or their record) and the lcore ids released. */
   processes: { pid: number; name: string; lcores: number[] }[];

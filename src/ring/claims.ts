@@ -40,6 +40,7 @@ import { CLAIM_STATE, REPAIRED_FILLED, REPAIRED_PUBLISHED, REPAIRED_RELEASED, RI
 const { IDLE, CLAIMING, CLAIMED, WRITTEN, ABANDONED } = CLAIM_STATE;
 const STATE_NAMES = ['idle', 'claiming', 'claimed', 'written', 'abandoned'];
 
+/** What `ring.repair()` did with dead producers' and consumers' claims. */
 export interface RepairReport {
   /** Dead producer claims published (slots completely written). */
   published: number;

@@ -135,6 +135,7 @@ function hookStop(): void {
  * it must not throw; anything below 1 is taken as 1.
  */
 export interface RecordSizer {
+  /** The record's length in handles, from its first handle (see RecordSizer). */
   recordLength(first: number): number;
 }
 
@@ -197,6 +198,23 @@ function dequeueElems(slots: Uint32Array, idx: number, objs: Uint32Array, n: num
   }
 }
 
+/**
+ * A named lock-free FIFO of 32-bit handles in the shared region (DPDK's rte_ring), usable by
+ * any process or lcore thread of the instance. One process creates it, any finds it by name.
+ * Burst calls move as many handles as they can, bulk calls all or none; each costs one atomic
+ * store and at most one futex wake, whatever the count. Waits come blocking (`waitDequeueBurst`)
+ * or awaited (`dequeueBurstAsync`, `bursts`), cancellable with an AbortSignal.
+ *
+ * A producer or consumer killed in the middle of a burst is repaired by `repair()` or
+ * `reclaimDead`: its claim is finished or undone, no handle is lost or seen twice.
+ *
+ * @example
+ * ```ts
+ * const ring = Ring.create(eal, 'jobs', { count: 1024 });   // another process: Ring.lookup(eal, 'jobs')
+ * const burst = new Uint32Array(32);
+ * for await (const handles of ring.bursts(burst, { signal })) work(handles);   // a subarray of burst
+ * ```
+ */
 export class Ring extends RingView {
   readonly eal: Eal;
 
@@ -285,6 +303,10 @@ export class Ring extends RingView {
     return Ring.layout(eal, mz.offset, name, opts.count, flags, true);
   }
 
+  /**
+   * The ring called `name` in this instance, made by any process.
+   * @throws MpdkError ENOENT when there is none (create it first, or check the name and the prefix); EINVAL for a bad name.
+   */
   static lookup(eal: Eal, name: string): Ring {
     const r = Ring.tryLookup(eal, name);
     if (!r) {
@@ -293,6 +315,7 @@ export class Ring extends RingView {
     return r;
   }
 
+  /** As `lookup`, but undefined when there is no such ring. */
   static tryLookup(eal: Eal, name: string): Ring | undefined {
     checkName(name, 'ring name', RING_NAMESIZE);
     const mz = eal.memzones.tryLookup(RING_MZ_PREFIX + name);
@@ -359,9 +382,13 @@ export class Ring extends RingView {
     return this.flags & RING_F_SP_ENQ ? this.spEnq(objs, n, false) : this.mpEnq(objs, n, false);
   }
 
+  /** `enqueueBulk` as a multi-producer, whatever the ring's flags. */
   mpEnqueueBulk(objs: Uint32Array, n: number): number { return this.mpEnq(objs, n, true); }
+  /** `enqueueBulk` as the ring's single producer (only when no other thread enqueues). */
   spEnqueueBulk(objs: Uint32Array, n: number): number { return this.spEnq(objs, n, true); }
+  /** `enqueueBurst` as a multi-producer, whatever the ring's flags. */
   mpEnqueueBurst(objs: Uint32Array, n: number): number { return this.mpEnq(objs, n, false); }
+  /** `enqueueBurst` as the ring's single producer (only when no other thread enqueues). */
   spEnqueueBurst(objs: Uint32Array, n: number): number { return this.spEnq(objs, n, false); }
 
   /** Enqueue one handle; false when full. Allocates nothing. EINVAL for RING_EMPTY. */
@@ -467,9 +494,13 @@ export class Ring extends RingView {
     return this.flags & RING_F_SC_DEQ ? this.scDeq(objs, n, false, null) : this.mcDeq(objs, n, false, null);
   }
 
+  /** `dequeueBulk` as a multi-consumer, whatever the ring's flags. */
   mcDequeueBulk(objs: Uint32Array, n: number): number { return this.mcDeq(objs, n, true, null); }
+  /** `dequeueBulk` as the ring's single consumer (only when no other thread dequeues). */
   scDequeueBulk(objs: Uint32Array, n: number): number { return this.scDeq(objs, n, true, null); }
+  /** `dequeueBurst` as a multi-consumer, whatever the ring's flags. */
   mcDequeueBurst(objs: Uint32Array, n: number): number { return this.mcDeq(objs, n, false, null); }
+  /** `dequeueBurst` as the ring's single consumer (only when no other thread dequeues). */
   scDequeueBurst(objs: Uint32Array, n: number): number { return this.scDeq(objs, n, false, null); }
 
   /**

@@ -28,6 +28,11 @@ export interface RingEntry {
   error?: string;
 }
 
+/**
+ * A ring seen from outside its producers and consumers: counts, contents, claims in flight, a
+ * description for tools. Read-only (it works on an observer's read-only mapping); a snapshot,
+ * exact when nobody moves handles meanwhile. `Ring` extends it with the operations.
+ */
 export class RingView {
   readonly name: string;
   /** Byte offset of the ring in the region. */
@@ -85,14 +90,17 @@ export class RingView {
     return e > this.capacity ? this.capacity : e;
   }
 
+  /** Room left: how many handles an enqueue could add now (a snapshot). */
   freeCount(): number {
     return this.capacity - this.count();
   }
 
+  /** Whether the ring holds `capacity` handles (a snapshot). */
   full(): boolean {
     return this.count() === this.capacity;
   }
 
+  /** Whether the ring holds no handle (a snapshot). */
   empty(): boolean {
     return this.count() === 0;
   }
@@ -180,6 +188,7 @@ export class RingView {
     return burstMoved(this.mem, lc, snap, cons);
   }
 
+  /** The ring's header, counts and claims in flight as text (DPDK's rte_ring_dump), for debugging. */
   dump(): string {
     const h = this.mem.h;
     const w = (off: number): number => h[off >>> 2]!;
@@ -202,6 +211,7 @@ export class RingView {
     return lines.join('\n') + '\n';
   }
 
+  /** The ring as tools show it (`mpdk info`): sizes, counts, high water, waiters. */
   describe(): ObjectDescription {
     const h = this.mem.h;
     return {

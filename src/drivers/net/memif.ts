@@ -71,6 +71,7 @@ import { MemifTx } from './memif-tx.js';
 import { MemifRxZc, MemifTxZc } from './memif-zc.js';
 
 const DRV_MIF = 0;
+/** The control socket net_memif uses when its devargs give no `socket=` (DPDK's default). */
 export const MEMIF_DEFAULT_SOCKET = '/run/memif.sock';
 
 function mzName(port: Port): string {
@@ -118,6 +119,10 @@ class MemifPort implements DriverPort {
   }
 }
 
+/**
+ * The net_memif driver (shared-memory packet interface, libmemif's protocol over a Unix
+ * socket), registered when the package loads: vdev `net_memif0,role=server,socket=...`.
+ */
 export const netMemif: NetDriver = {
   name: 'net_memif',
   ownsLink: true,
@@ -236,6 +241,7 @@ export const netMemif: NetDriver = {
   },
 };
 
+/** A net_memif port's connection as `memifStatus` reports it. */
 export interface MemifStatus {
   port: number;
   name: string;
