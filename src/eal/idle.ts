@@ -61,7 +61,8 @@ export const INTR_NONE = -1; // no wake-up source (the driver has none here): ti
 export const INTR_PENDING = -2;
 /** `WakeSource.intrArm` result: cannot receive now (link down); does not shorten the sleep. */
 export const INTR_DOWN = -3;
-export const INTR_BELL = -4; // armed on a doorbell: its word is in the FutexSet intrArm was given
+/** `WakeSource.intrArm` result: armed on a doorbell, whose word is now in the FutexSet `intrArm` was given. */
+export const INTR_BELL = -4;
 
 /**
  * What an idle loop can sleep on: an RX queue in interrupt mode (ethdev's RxQueue has

@@ -169,6 +169,7 @@ export class FutexSet {
   private firstExpect = 0;
   private static readonly FALLBACK_MS = 1;
 
+  /** Forget every word added (before adding this round's). */
   clear(): void {
     this.size = 0;
   }
