@@ -1,10 +1,10 @@
 /**
- * DPDK's own figures beside mpdk's. /work/shared/anchors/dpdk.sh (run separately, as root; the
- * bench never runs it) measures DPDK's C ring and sample apps on this machine and prints, with
- * --json, {"figures":[{name, value, unit}]}. When env MPDK_DPDK_ANCHOR names a file holding that
- * output, the runner (run.ts) prints each DPDK figure, the mpdk figure that corresponds to it
- * (PAIRS) if it was measured in this run, and mpdk / DPDK. Machines differ by 3x, so only a ratio
- * measured on the same machine means anything.
+ * DPDK's own figures beside mpdk's. The DPDK anchor, a script kept outside the project (run
+ * separately, as root; the bench never runs it), measures DPDK's C ring and sample apps on this
+ * machine and prints, with --json, {"figures":[{name, value, unit}]}. When env MPDK_DPDK_ANCHOR
+ * names a file holding that output, the runner (run.ts) prints each DPDK figure, the mpdk figure
+ * that corresponds to it (PAIRS) if it was measured in this run, and mpdk / DPDK. Machines differ
+ * by 3x, so only a ratio measured on the same machine means anything.
  */
 import fs from 'node:fs';
 
