@@ -62,9 +62,13 @@ export interface Command {
 
 /** Options of `new Cmdline(...)`: the prompt, the command table, the streams (default stdin and stdout). */
 export interface CmdlineOptions {
+  /** Printed before each line read, e.g. `'simple_mp > '`. */
   prompt: string;
+  /** The command table (`help` is added). */
   commands: readonly Command[];
+  /** Where lines come from (default `process.stdin`). */
   input?: NodeJS.ReadableStream;
+  /** Where the prompt and output go (default `process.stdout`). */
   output?: NodeJS.WritableStream;
   /** Line editing mode; default: input and output are both TTYs. */
   terminal?: boolean;

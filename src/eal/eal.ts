@@ -132,14 +132,25 @@ export interface WorkerHandoff {
 }
 
 export class Eal {
+  /** The EAL options this process started with, parsed and with their defaults. */
   readonly options: EalOptions;
+  /** What this process is in the instance (an `'auto'` request resolved). */
   readonly procType: 'primary' | 'secondary';
+  /**
+   * The shared region as this process maps it: `region.u8[h]` is the byte at handle (offset) `h`; `u32`, `f64`... views of the same bytes.
+   */
   readonly region: Region;
+  /** The paths of the instance's folder and files (/dev/shm/mpdk.PREFIX by default). */
   readonly files: InstanceFiles;
+  /** The region's heap (memzones and `malloc` blocks come from it). */
   readonly heap: Heap;
+  /** The instance's named zones (DPDK's rte_memzone): `reserve`, `lookup`, `free`, `list`. */
   readonly memzones: Memzones;
+  /** The instance's process table: who is attached, as `list()` shows. */
   readonly processes: ProcessTable;
+  /** The instance's lcore table: which process holds which lcore, as `list()` shows. */
   readonly lcoreTable: LcoreTable;
+  /** The lock that serialises the heap and the memzone table across processes. */
   readonly allocLock: RobustLock;
   /** Process-table slot of this process (-1 for a read-only observer). */
   readonly slot: number;
@@ -148,6 +159,7 @@ export class Eal {
   private accounting = false;
   /** True when this primary took over a live instance instead of initialising it. */
   readonly adopted: boolean;
+  /** True in a worker thread's Eal (`remoteLaunch`), false in the process's own. */
   readonly isWorker: boolean;
   private configFd = -1;
   /** The instance folder (checked, open for this process's life); null for a worker. */

@@ -92,9 +92,13 @@ export type IdleMode = 'poll' | 'sleep';
  * Options of an `IdlePolicy`: mode, empty rounds spun (`spin`) and yielded (`yields`) before sleeping, longest sleep (µs), and the RX queues to wake on.
  */
 export interface IdleOptions {
+  /** `'sleep'` (default) or `'poll'`. */
   mode?: IdleMode;
+  /** Empty rounds that return at once before the first yield. */
   spin?: number;
+  /** Empty rounds that yield the CPU (sched_yield) before the first sleep. */
   yields?: number;
+  /** Longest sleep in µs (the sleeps double up to it): the worst wake-up latency with no wake source. */
   maxSleepUs?: number;
   /** RX queues this loop polls, to sleep on their wake-up descriptors (see the header). */
   wake?: readonly WakeSource[];

@@ -22,15 +22,19 @@ export interface EalOptions {
   cpusets: Record<number, number[]>;
   /** The lcore that runs the main thread (default: the lowest of `lcores`). */
   mainLcore: number;
+  /** `--proc-type`: primary (the default), secondary or auto. */
   procType: ProcType;
   /** Whether --proc-type was given at all (a missing one means "primary", as in DPDK). */
   procTypeGiven: boolean;
+  /** `--file-prefix`: the instance's name (default `mpdk`). */
   filePrefix: string;
   /** Size of the shared region in MiB (primary only). */
   memoryMb: number;
   /** Back the region with hugetlbfs at this folder instead of /dev/shm. */
   hugeDir: string | undefined;
+  /** `--vdev`: one virtual device (port) each, in DPDK's syntax. */
   vdevs: string[];
+  /** `--log-level` as given (default `info`). */
   logLevel: string;
   /** Serve DPDK's telemetry socket (default; --no-telemetry turns it off). */
   telemetry: boolean;
@@ -40,6 +44,7 @@ export interface EalOptions {
   version: boolean;
   /** The options given that have no effect in mpdk (dpdk-options.ts says why), as given. */
   ignored: string[];
+  /** `-h` / `--help` was given. */
   help: boolean;
 }
 

@@ -600,7 +600,9 @@ export interface PktmbufPoolOptions {
   headroom?: number;
   /** As MempoolOptions: one putting thread, one getting thread, debug states. Default false. */
   singlePut?: boolean;
+  /** One getting thread (see `singlePut`). */
   singleGet?: boolean;
+  /** Per-mbuf states: foreign and double frees refused (see `singlePut`). */
   debug?: boolean;
 }
 
@@ -609,8 +611,11 @@ export interface PktmbufPoolOptions {
  * `Mbufs`. Like a Mempool, one object per thread: alloc and free use that thread's lcore cache.
  */
 export class PktmbufPool extends Mbufs {
+  /** The mempool under the packet pool. */
   readonly mp: Mempool;
+  /** Bytes of each mbuf's buffer, headroom included. */
   readonly dataRoomSize: number;
+  /** Bytes of each mbuf's private area. */
   readonly mbufPrivSize: number;
   private readonly one = new Uint32Array(1);
   /** DATA_OFF | REFCNT 1 << 16 of a fresh mbuf of this pool. */

@@ -231,23 +231,35 @@ function isUint(v: unknown, max = 0xffffffff): v is number {
  * ```
  */
 export class Mempool {
+  /** The Eal this pool object was opened with (its lcore's cache is the one used). */
   readonly eal: Eal;
+  /** The pool's name. */
   readonly name: string;
   /** Region offset of the pool header (= the memzone's offset); stored in mbufs as POOL. */
   readonly header: number;
+  /** Number of elements. */
   readonly size: number;
+  /** Bytes of each element (as created). */
   readonly eltSize: number;
+  /** Bytes from one element to the next (header, element and padding). */
   readonly stride: number;
+  /** Handles each lcore's cache holds at most before it flushes (0: no cache). */
   readonly cacheSize: number;
+  /** The cache fill at which a put flushes the surplus to the ring (DPDK's 1.5 × cacheSize). */
   readonly flushThresh: number;
+  /** Bytes of the pool's private area (`privOffset`). */
   readonly privateSize: number;
   /** Region offset of the pool private area. */
   readonly privOffset: number;
+  /** MEMPOOL_F_* flags. */
   readonly flags: number;
+  /** Whether elements carry a state (foreign and double puts refused). */
   readonly debug: boolean;
+  /** The ring of free handles under the caches. */
   readonly ring: Ring;
   /** Region offset of element 0 (its handle) and just past the last element. */
   readonly eltStart: number;
+  /** Region offset just past the last element. */
   readonly eltEnd: number;
   /** The lcore whose cache this object uses (-1: none). */
   readonly lcore: number;

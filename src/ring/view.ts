@@ -34,6 +34,7 @@ export interface RingEntry {
  * exact when nobody moves handles meanwhile. `Ring` extends it with the operations.
  */
 export class RingView {
+  /** The ring's name (without its memzone's prefix). */
   readonly name: string;
   /** Byte offset of the ring in the region. */
   readonly offset: number;
@@ -41,7 +42,9 @@ export class RingView {
   readonly size: number;
   /** Entries it can hold: size-1, or the exact count with RING_F_EXACT_SZ. */
   readonly capacity: number;
+  /** RING_F_* flags: single producer, single consumer, exact size. */
   readonly flags: number;
+  /** `size - 1`: a slot is `index & mask`. */
   readonly mask: number;
   /** The checked bytes of this ring (the ring layer's files work through them). */
   protected readonly mem: RingMemory;
