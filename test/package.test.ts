@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, uniquePrefix } from './helpers.js';
+import { ROOT, leftovers, uniquePrefix } from './helpers.js';
 
 const LAUNCHER = path.join(ROOT, 'mpdk');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-pkg-'));
@@ -71,4 +71,36 @@ test('npm pack ships the library, types, declaration maps and their sources, REA
   // The map of a declaration points at a source that ships beside it.
   const map = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/src/eal/eal.d.ts.map'), 'utf8')) as { sources: string[] };
   assert.equal(path.normalize(path.join('dist/src/eal', map.sources[0]!)), 'src/eal/eal.ts');
+});
+
+test('installed from its tarball into a fresh project that denies koffi\'s install script (as the README says): npm says nothing about koffi, and mpdk works', (t) => {
+  const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
+  assert.equal(pack.status, 0, pack.stderr);
+  const tgz = path.join(scratch, (JSON.parse(pack.stdout) as { filename: string }[])[0]!.filename);
+  const app = path.join(scratch, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { koffi: false } }));
+  // koffi comes from npm's cache (filled by this checkout's own npm install) or the registry.
+  const inst = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tgz], { cwd: app, encoding: 'utf8', timeout: 120000 });
+  if (inst.status !== 0 && /ENOTFOUND|EAI_AGAIN|ENOTCACHED|ECONNREFUSED/.test(inst.stderr)) return t.skip(`npm cannot reach koffi (no registry, no cache): ${inst.stderr.trim().split('\n')[0]}`);
+  assert.equal(inst.status, 0, inst.stderr);
+  assert.doesNotMatch(inst.stdout + inst.stderr, /koffi/, 'npm says nothing about koffi');
+  const prefix = uniquePrefix('pkg');
+  const use = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { Eal, Ring } from 'mpdk';
+    const eal = Eal.init({ filePrefix: '${prefix}', memoryMiB: 16 });
+    try {
+      const ring = Ring.create(eal, 'r', { count: 8 });
+      ring.enqueue(42);
+      console.log(ring.dequeue());
+    } finally {
+      eal.close();
+    }`], { cwd: app, encoding: 'utf8', timeout: 30000 });
+  assert.equal(use.status, 0, use.stderr);
+  assert.equal(use.stdout, '42\n');
+  assert.equal(use.stderr, '', 'the library prints nothing by default');
+  assert.deepEqual(leftovers(prefix), []);
+  const bin = spawnSync(path.join(app, 'node_modules/.bin/mpdk'), ['--help'], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(bin.status, 0, bin.stderr);
+  assert.match(bin.stdout, /simple_mp/);
 });
