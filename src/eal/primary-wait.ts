@@ -17,6 +17,10 @@ export const PRIMARY_BOUND_MS = 5000;
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
+/**
+ * What `awaitFromPrimary` waits for: an object the primary (a given program) creates after its EAL
+ * is up, how to look it up, and the error to throw when waiting is pointless or took too long.
+ */
 export interface PrimaryWait<T> {
   /** The program the primary must be (its process-table name, e.g. 'mp_server'). */
   program: string;
