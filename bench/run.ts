@@ -29,7 +29,7 @@ import { anchorReport } from './anchor.js';
 import type { Bench, Figure } from './harness.js';
 
 /** Bench modules, relative to this file (compiled: dist/bench/). Baselines first. */
-const MODULES = ['./baselines.js', './ring.js', './mempool.js', './net.js', './ethdev.js', './simple_mp.js', './channel.js', './symmetric.js', './clientserver.js', './l2fwd_fork.js', './pktgen.js', './memif.js', './dumpcap.js', './telemetry.js', './idle.js', './demo.js', './chaos.js'];
+const MODULES = ['./baselines.js', './ring.js', './mempool.js', './net.js', './ethdev.js', './simple_mp.js', './channel.js', './symmetric.js', './clientserver.js', './l2fwd_fork.js', './pktgen.js', './memif.js', './dumpcap.js', './telemetry.js', './idle.js', './demo.js', './mp.js', './chaos.js'];
 
 /** A bench that has not returned by then is reported as failed and the run goes on. */
 const BENCH_TIMEOUT_MS = 60_000;

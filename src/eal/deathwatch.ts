@@ -35,7 +35,7 @@ const watched = new Map<number, Watched>(); // pid -> how it is watched, callbac
 function fire(pid: number, w: Watched): void {
   if (watched.get(pid) !== w) return;
   forget(pid);
-  for (const fn of w.fns) fn(pid);
+  for (const fn of [...w.fns]) fn(pid);
 }
 
 function forget(pid: number): void {
@@ -90,16 +90,25 @@ function arm(pid: number, w: Watched): void {
 /**
  * Call `fn(pid)` once when process (pid, startTime) exits (soon after, if it is already
  * gone or the pid now names another process). startTime 0: the process that has `pid` now.
+ * Returns a function that stops this one watch (the others on `pid` stay; the pidfd is
+ * closed with the last one).
  */
-export function watchDeath(pid: number, startTime: number, fn: (pid: number) => void): void {
-  const have = watched.get(pid);
-  if (have) {
-    have.fns.push(fn);
-    return;
+export function watchDeath(pid: number, startTime: number, fn: (pid: number) => void): () => void {
+  let w = watched.get(pid);
+  if (w) {
+    w.fns.push(fn);
+  } else {
+    w = { startTime: startTime > 0 ? startTime : 0, watch: null, retry: null, fns: [fn] };
+    watched.set(pid, w);
+    arm(pid, w);
   }
-  const w: Watched = { startTime: startTime > 0 ? startTime : 0, watch: null, retry: null, fns: [fn] };
-  watched.set(pid, w);
-  arm(pid, w);
+  const mine = w;
+  return () => {
+    const i = mine.fns.indexOf(fn);
+    if (i < 0) return;
+    mine.fns.splice(i, 1);
+    if (mine.fns.length === 0 && watched.get(pid) === mine) forget(pid);
+  };
 }
 
 /** How the watched processes are watched now (for tests and tools): by pidfd, or waiting to retry. */

@@ -36,6 +36,8 @@ import { TelemetryServer } from './telemetry.js';
 import { removeStaleTelemetry } from './telemetry-dir.js';
 import './telemetry-eal.js'; // the /eal/* telemetry commands
 import { RobustLock } from './lock.js';
+import { MpIpc } from './mp.js';
+import { removeStaleMp } from './mp-socket.js';
 import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
 import { EAL_USAGE, MAX_LCORE, parseEalArgs, type EalOptions } from './options.js';
@@ -171,6 +173,9 @@ export class Eal {
   private primaryExitHandlers: ((pid: number) => void)[] = [];
   private readonly sink: LogSink;
   private telemetry: TelemetryServer | undefined;
+  /** The message channel (mp.ts); why there is none when it could not start. */
+  private channel: MpIpc | undefined;
+  private noChannel = 'this process is not registered in the instance (an observer or a worker thread)';
   /** How the program was started (Eal.init's argv; empty for observers and workers). */
   commandLine: CommandLine = { name: '', eal: [], app: [] };
 
@@ -271,6 +276,7 @@ export class Eal {
     const dd = argv.indexOf('--');
     eal.commandLine = { name, eal: dd < 0 ? [...argv] : argv.slice(0, dd), app: appArgs };
     if (options.telemetry && init.telemetry !== false) eal.serveTelemetry();
+    eal.startChannel();
     return { eal, args: appArgs };
   }
 
@@ -578,6 +584,33 @@ export class Eal {
     }
   }
 
+  /**
+   * Start this process's end of the message channel (mp.ts). One that cannot start (out of
+   * descriptors, say) is a warning: the data path does not depend on it, and `eal.mp` then
+   * says why it is missing.
+   */
+  private startChannel(): void {
+    try {
+      this.channel = MpIpc.start({
+        prefix: this.filePrefix, dir: this.dir!, processes: this.processes, slot: this.slot,
+        primaryPid: () => this.primaryPid(), log: (level, msg) => this.log(level, msg),
+      });
+    } catch (e) {
+      this.noChannel = (e as Error).message;
+      this.log('warning', `no message channel (${this.noChannel})`);
+    }
+  }
+
+  /**
+   * This process's end of the instance's message channel (DPDK's rte_mp): named actions,
+   * one-way messages and requests with replies between any processes of the instance, file
+   * descriptors along (mp.ts). ENOTCONN in an observer, a worker thread, or after close().
+   */
+  get mp(): MpIpc {
+    if (this.channel) return this.channel;
+    throw new MpdkError('ENOTCONN', `no message channel in this Eal: ${this.closed ? 'it was closed' : this.noChannel}`);
+  }
+
   /** Where this process serves DPDK's telemetry protocol (undefined: it does not). */
   get telemetryPath(): string | undefined {
     return this.telemetry?.path;
@@ -691,6 +724,8 @@ export class Eal {
     if (this.accounting) this.accountTo(-1);
     this.telemetry?.stop();
     this.telemetry = undefined;
+    this.channel?.close();
+    this.channel = undefined;
     if (this.closed || this.isWorker) {
       this.closed = true;
       return;
@@ -711,6 +746,7 @@ export class Eal {
       return true;
     }, { what: 'the process table' });
     if (lastOut) {
+      if (this.dir) removeStaleMp(this.dir); // the sockets of processes of this instance that were killed
       this.removeFiles();
       removeStaleTelemetry(this.filePrefix); // sockets of processes of this instance that were killed
     }

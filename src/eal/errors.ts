@@ -4,7 +4,8 @@
  */
 export type ErrorCode =
   | 'ENOENT' | 'EEXIST' | 'ENOSPC' | 'EINVAL' | 'EBUSY' | 'ENOMEM' | 'ETIMEDOUT'
-  | 'EACCES' | 'ENODEV' | 'EPERM' | 'ESRCH' | 'EPROTO' | 'ENOBUFS' | 'EIO' | 'EPIPE';
+  | 'EACCES' | 'ENODEV' | 'EPERM' | 'ESRCH' | 'EPROTO' | 'ENOBUFS' | 'EIO' | 'EPIPE'
+  | 'EMSGSIZE' | 'ENOTSUP' | 'ENOTCONN';
 
 /**
  * The error every refusal of the library throws: `code` says what kind (`ENOENT` no such object

@@ -146,6 +146,16 @@ export class ProcessTable {
     return this.list().filter((p) => p.alive && p.pid !== exceptPid).map((p) => p.pid);
   }
 
+  /** The program name registered in `slot` ("" for a free slot). */
+  nameOf(slot: number): string {
+    return this.r.readString(this.slotOffset(slot) + PROC.NAME, PROC.NAME_MAX);
+  }
+
+  /** Is `slot` the primary's? */
+  isPrimarySlot(slot: number): boolean {
+    return this.r.u32At(this.slotOffset(slot) + PROC.TYPE) === ProcKind.PRIMARY;
+  }
+
   slotOfPid(pid: number): number {
     for (let slot = 0; slot < PROC_MAX; slot++) if (this.pidOf(slot) === pid) return slot;
     return -1;

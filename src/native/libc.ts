@@ -24,6 +24,6 @@ export {
   processStartTime, processLiveness, processAlive, processState, livenessName, Liveness, START_GONE, START_UNKNOWN,
   pidfdOpen, watchPidfd, takeFdOf, exitImmediately, setParentDeathSignal, type PidfdWatch,
 } from './process.js';
-export { pollIn, pollFds, whenReadable, watchReadable, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP, type FdWatch } from './poll.js';
+export { pollIn, pollFds, whenReadable, watchReadable, watchFd, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP, type FdWatch, type FdEvents } from './poll.js';
 export * from './packet.js';
 export * from './unix.js';

@@ -110,3 +110,44 @@ export function watchReadable(fd: number, fn: () => void): FdWatch {
     },
   };
 }
+
+/** A descriptor watched for input and, on demand, for room to write (`watchFd`). */
+export interface FdEvents {
+  /** What to watch from now on: input (and hang-up), room to write; neither pauses the watch. */
+  set(read: boolean, write: boolean): void;
+  /** Stop watching (the descriptor stays open). Idempotent. */
+  close(): void;
+}
+
+/**
+ * Call `fn(readable, writable)` from the event loop whenever `fd` is readable (or hung up)
+ * and, after `set(read, true)`, writable (level-triggered; koffi.node.poll on libuv's epoll:
+ * no thread, no timer). Starts watching input only. Unref'd: it never keeps the process alive.
+ */
+export function watchFd(fd: number, fn: (readable: boolean, writable: boolean) => void): FdEvents {
+  let open = true;
+  let read = true;
+  let write = false;
+  // libuv calls back with (status, events), whatever koffi's typings say; a failed poll
+  // (status < 0) is reported as readable, so that the read shows the error.
+  type Events = { readable: boolean; writable: boolean; disconnect: boolean };
+  const cb = ((status: number, ev: Events | undefined): void => {
+    if (open) fn(status < 0 || ev === undefined || ev.readable || ev.disconnect, ev?.writable === true);
+  }) as unknown as (ev: Events) => void;
+  const h = koffi.node.poll(fd, { readable: true, disconnect: true }, cb);
+  h.unref();
+  return {
+    set(r: boolean, w: boolean): void {
+      if (!open || (r === read && w === write)) return;
+      read = r;
+      write = w;
+      h.stop();
+      if (r || w) h.start({ readable: r, writable: w, disconnect: r }, cb);
+    },
+    close(): void {
+      if (!open) return;
+      open = false;
+      h.close();
+    },
+  };
+}

@@ -248,3 +248,87 @@ export function peerCred(fd: number): { pid: number; uid: number; gid: number } 
   if ((mc.getsockopt(fd, UX_SOL_SOCKET, SO_PEERCRED, bigAddr + BigInt(BIG), bigAddr + BigInt(BIG + 12)) as number) !== 0) return undefined;
   return { pid: bigDv.getInt32(BIG, true), uid: bigDv.getUint32(BIG + 4, true), gid: bigDv.getUint32(BIG + 8, true) };
 }
+
+// Messages with descriptors, up to SEQ_MAX bytes (the instance's message channel,
+// src/eal/mp.ts): one native block per thread, kept for ever: [0,56) msghdr, [64,80) iovec,
+// [128,128+MSG_CTL) control, [MSG_DATA, MSG_DATA+SEQ_MAX) the message.
+/** Descriptors one message carries at most (DPDK's RTE_MP_MAX_FD_NUM). */
+export const SEQ_FDS_MAX = 8;
+const MSG_CTL = 16 + 4 * SEQ_FDS_MAX; // CMSG_SPACE(8 ints) = CMSG_LEN(32) rounded to 8
+const MSG_DATA = 256;
+const MSG_TRUNC = 0x20;
+const msgPtr = koffi.alloc('uint8_t', MSG_DATA + BIG);
+const msgAddr = BigInt(koffi.address(msgPtr));
+const msgMem = new Uint8Array(koffi.view(msgPtr, MSG_DATA + BIG) as ArrayBuffer);
+const msgDv = new DataView(msgMem.buffer);
+
+/** Point msghdr's iovec at [MSG_DATA, MSG_DATA + len) and its control at [128, 128 + ctl). */
+function msgHeader(len: number, ctl: number): void {
+  msgMem.fill(0, 0, 128 + MSG_CTL);
+  msgDv.setBigUint64(64, msgAddr + BigInt(MSG_DATA), true);
+  msgDv.setBigUint64(72, BigInt(len), true);
+  msgDv.setBigUint64(16, msgAddr + 64n, true);
+  msgDv.setBigUint64(24, 1n, true);
+  if (ctl > 0) {
+    msgDv.setBigUint64(32, msgAddr + 128n, true);
+    msgDv.setBigUint64(40, BigInt(ctl), true);
+  }
+}
+
+/**
+ * Send one message (`msg[0..len)`, len ≤ SEQ_MAX) and up to SEQ_FDS_MAX descriptors
+ * (SCM_RIGHTS: the peer gets its own copies; ours stay open) on a connected seqpacket
+ * socket, without blocking and without SIGPIPE. Returns the bytes sent, or −errno
+ * (−EAGAIN: the peer's queue is full; −EPIPE / −ECONNRESET: it is gone).
+ */
+export function seqSendFds(fd: number, msg: Uint8Array, len: number, fds: readonly number[]): number {
+  if (len > BIG) throw new RangeError(`message of ${len} bytes: at most ${BIG}`);
+  if (fds.length > SEQ_FDS_MAX) throw new RangeError(`${fds.length} descriptors: at most ${SEQ_FDS_MAX}`);
+  msgHeader(len, fds.length > 0 ? (16 + 4 * fds.length + 7) & ~7 : 0);
+  msgMem.set(msg.subarray(0, len), MSG_DATA);
+  if (fds.length > 0) {
+    msgDv.setBigUint64(128, BigInt(16 + 4 * fds.length), true); // CMSG_LEN
+    msgDv.setInt32(136, UX_SOL_SOCKET, true);
+    msgDv.setInt32(140, SCM_RIGHTS, true);
+    for (let i = 0; i < fds.length; i++) msgDv.setInt32(144 + 4 * i, fds[i]!, true);
+  }
+  const r = Number(mc.sendmsg(fd, msgAddr, UX_DONTWAIT | MSG_NOSIGNAL));
+  return r >= 0 ? r : -koffi.errno();
+}
+
+/**
+ * Receive one message into `out` (up to SEQ_MAX bytes) without blocking; descriptors that
+ * came with it are appended to `fds` (already ours, close-on-exec: the caller closes them).
+ * Returns its length, 0 when the peer closed, −errno (−EAGAIN: nothing pending), or
+ * −EMSGSIZE for a message longer than `out` or with more than SEQ_FDS_MAX descriptors (what
+ * came with it is closed).
+ */
+export function seqRecvFds(fd: number, out: Uint8Array, fds: number[]): number {
+  const cap = Math.min(out.length, BIG);
+  msgHeader(cap, MSG_CTL);
+  const r = Number(mc.recvmsg(fd, msgAddr, UX_DONTWAIT | 0x40000000 /* MSG_CMSG_CLOEXEC */));
+  if (r < 0) return -koffi.errno();
+  const got: number[] = [];
+  const ctlLen = Number(msgDv.getBigUint64(40, true));
+  let at = 0;
+  while (at + 16 <= ctlLen) {
+    const len = Number(msgDv.getBigUint64(128 + at, true));
+    if (len < 16) break;
+    if (msgDv.getInt32(136 + at, true) === UX_SOL_SOCKET && msgDv.getInt32(140 + at, true) === SCM_RIGHTS) {
+      for (let k = 16; k + 4 <= len; k += 4) got.push(msgDv.getInt32(128 + at + k, true));
+    }
+    at += (len + 7) & ~7;
+  }
+  if ((msgDv.getInt32(48, true) & (MSG_TRUNC | MSG_CTRUNC)) !== 0) {
+    for (const f of got) mc.close(f);
+    return -90; // EMSGSIZE
+  }
+  out.set(msgMem.subarray(MSG_DATA, MSG_DATA + r), 0);
+  for (const f of got) fds.push(f);
+  return r;
+}
+
+/** close(2) a descriptor received with a message; false when it was not open. */
+export function closeReceivedFd(fd: number): boolean {
+  return (mc.close(fd) as number) === 0;
+}

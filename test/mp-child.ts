@@ -1,0 +1,114 @@
+/**
+ * A process of an instance for test/mp.test.ts: joins as a secondary (EAL options on the
+ * command line), registers a few actions, prints `READY <pid>`, then obeys one JSON command
+ * per stdin line and prints one JSON result line per command (`{"id": N, ...}`).
+ *
+ *   actions     echo      replies its data
+ *               hold      replies {pid} after data.ms milliseconds
+ *               boom      throws MpdkError(EPERM, 'boom from <pid>')
+ *               memfd     reads the descriptor it was sent and replies its text
+ *               mkfd      replies a memfd holding data.text (the descriptor travels with the reply)
+ *               seq       one-way {n}: checks that n follows the sender's previous n
+ *               seq-report replies {from pid: [count, inOrder]}
+ *   commands    {"id", "do": "request", "name", "data", "to", "timeout"}  → {"id", "replies"}
+ *               {"id", "do": "send-fd", "to", "text"}   a memfd with text → request 'memfd'
+ *               {"id", "do": "flood", "to", "count"}    count one-way 'seq' messages, paced by drain
+ */
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { Eal, MpdkError, mpReply, type MpReply, type MpTarget } from '../src/index.js';
+import { closeFd, memfdCreate } from '../src/native/libc.js';
+
+const { eal } = Eal.init(process.argv.slice(2), { name: 'mp-child', handleSignals: true });
+const mp = eal.mp;
+
+function memfdWith(text: string): number {
+  const b = Buffer.from(text);
+  const fd = memfdCreate('mp-test', b.length);
+  fs.writeSync(fd, b, 0, b.length, 0);
+  return fd;
+}
+
+function readFd(fd: number): string {
+  const b = Buffer.alloc(4096);
+  const n = fs.readSync(fd, b, 0, b.length, 0);
+  return b.toString('utf8', 0, n);
+}
+
+const seen = new Map<number, { count: number; last: number; inOrder: boolean }>();
+mp.on('echo', (m) => m.data);
+mp.on('hold', async (m) => {
+  await new Promise((r) => setTimeout(r, (m.data as { ms: number }).ms));
+  return { pid: process.pid };
+});
+mp.on('boom', () => {
+  throw new MpdkError('EPERM', `boom from ${process.pid}`);
+});
+mp.on('memfd', (m) => {
+  try {
+    return readFd(m.fds[0]!);
+  } finally {
+    for (const f of m.fds) closeFd(f);
+  }
+});
+mp.on('mkfd', (m) => {
+  const fd = memfdWith((m.data as { text: string }).text);
+  setImmediate(() => closeFd(fd)); // sent with the reply first: the requester gets its own copy
+  return mpReply('here', [fd]);
+});
+mp.on('seq', (m) => {
+  const n = (m.data as { n: number }).n;
+  const s = seen.get(m.from.pid) ?? { count: 0, last: -1, inOrder: true };
+  if (n !== s.last + 1) s.inOrder = false;
+  s.last = n;
+  s.count++;
+  seen.set(m.from.pid, s);
+});
+mp.on('seq-report', () => Object.fromEntries([...seen].map(([pid, s]) => [pid, [s.count, s.inOrder]])));
+
+const say = (o: unknown): void => {
+  process.stdout.write(JSON.stringify(o) + '\n');
+};
+const brief = (r: MpReply): unknown => (r.ok ? { pid: r.pid, program: r.program, ok: true, data: r.data } : { pid: r.pid, program: r.program, ok: false, code: r.error.code, message: r.error.message });
+
+interface Cmd {
+  id: number;
+  do: string;
+  name?: string;
+  data?: unknown;
+  to?: MpTarget;
+  timeout?: number;
+  text?: string;
+  count?: number;
+}
+
+async function obey(c: Cmd): Promise<void> {
+  try {
+    if (c.do === 'request') {
+      const replies = await mp.request(c.name!, c.data, { to: c.to, timeout: c.timeout });
+      say({ id: c.id, replies: replies.map(brief) });
+    } else if (c.do === 'send-fd') {
+      const fd = memfdWith(c.text!);
+      try {
+        const replies = await mp.request('memfd', undefined, { to: c.to, fds: [fd] });
+        say({ id: c.id, replies: replies.map(brief) });
+      } finally {
+        closeFd(fd);
+      }
+    } else if (c.do === 'flood') {
+      for (let n = 0; n < c.count!; n++) {
+        const d = mp.send('seq', { n }, { to: c.to })[0]!;
+        if (!d.ok) throw d.error;
+        if ((n & 127) === 127) await mp.drain({ to: c.to, timeout: 10_000 });
+      }
+      await mp.drain({ to: c.to, timeout: 10_000 });
+      say({ id: c.id, sent: c.count });
+    }
+  } catch (e) {
+    say({ id: c.id, error: (e as Error).message, code: (e as MpdkError).code });
+  }
+}
+
+readline.createInterface({ input: process.stdin }).on('line', (l) => void obey(JSON.parse(l) as Cmd));
+say({ ready: process.pid, slot: eal.slot });
+setInterval(() => undefined, 1 << 30);

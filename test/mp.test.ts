@@ -1,0 +1,244 @@
+/**
+ * The instance's message channel (eal.mp) between real processes: this test process is the
+ * primary, test/mp-child.ts runs the secondaries (each its own lcore), and everything goes
+ * through the sockets in the instance folder.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { Eal, MP_DATA_MAX, MP_QUEUE_MAX, MpdkError, isMpdkError, type MpReply } from '../src/index.js';
+import { closeFd, memfdCreate } from '../src/native/libc.js';
+import { leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+
+const CHILD = 'dist/test/mp-child.js';
+
+after(reapAll);
+
+interface Kid {
+  c: Child;
+  pid: number;
+  /** Send a command; resolves with its result line. */
+  cmd(o: Record<string, unknown>, ms?: number): Promise<Record<string, unknown>>;
+}
+
+let cmdId = 0;
+
+async function kid(prefix: string, lcore: number): Promise<Kid> {
+  const c = spawnNode(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--no-telemetry']);
+  const m = await c.waitFor(/\{"ready":(\d+)/, 10_000);
+  return {
+    c, pid: Number(m[1]),
+    async cmd(o, ms = 10_000) {
+      const id = ++cmdId;
+      c.send(JSON.stringify({ id, ...o }));
+      const line = await c.waitFor(new RegExp(`\\{"id":${id},[^\\n]*\\}\\n`), ms);
+      return JSON.parse(line[0]) as Record<string, unknown>;
+    },
+  };
+}
+
+function primary(prefix: string): Eal {
+  return Eal.init({ lcores: [0], procType: 'primary', filePrefix: prefix, telemetry: false, name: 'mp-test' });
+}
+
+async function stop(eal: Eal, kids: Kid[], prefix: string): Promise<void> {
+  for (const k of kids) k.c.proc.kill('SIGTERM');
+  await Promise.all(kids.map((k) => k.c.exited));
+  eal.close();
+  await until(() => leftovers(prefix).length === 0, 3000, 'the instance files removed').catch(() => undefined);
+  assert.deepEqual(leftovers(prefix), [], 'the last process out removes every socket, stale ones included');
+}
+
+test('a request reaches the primary and three secondaries; one killed mid-request is reported by pid within 100 ms, the others reply', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  try {
+    for (let i = 1; i <= 3; i++) kids.push(await kid(p, i));
+    const [a, b, c] = kids as [Kid, Kid, Kid];
+    // A secondary asks every other process: the primary (no 'hold' action here) and the other two.
+    eal.mp.on('hold', async (m) => ({ pid: process.pid, asked: (m.data as { ms: number }).ms }));
+    const all = await a.cmd({ do: 'request', name: 'hold', data: { ms: 50 } });
+    const got = (all.replies as { pid: number; ok: boolean; data: { pid: number } }[]).map((r) => [r.pid, r.ok, r.data.pid]);
+    assert.deepEqual(got.sort(), [[process.pid, true, process.pid], [b.pid, true, b.pid], [c.pid, true, c.pid]].sort(), 'secondary to primary and to secondaries');
+
+    // The primary asks the three; b is killed while they hold the request.
+    const when = new Map<number, number>();
+    const pending = eal.mp.request('hold', { ms: 400 }, { timeout: 5000, onReply: (r) => when.set(r.pid, performance.now()) });
+    await new Promise((r) => setTimeout(r, 100));
+    const killedAt = performance.now();
+    b.c.proc.kill('SIGKILL');
+    const replies = await pending;
+    const byPid = new Map(replies.map((r) => [r.pid, r]));
+    const dead = byPid.get(b.pid)!;
+    assert.equal(dead.ok, false);
+    assert.ok(!dead.ok && dead.error.code === 'ESRCH', `the killed one: ${!dead.ok && dead.error.message}`);
+    assert.match((dead as { error: Error }).error.message, new RegExp(`pid ${b.pid} \\(mp-child\\) died`));
+    const ms = when.get(b.pid)! - killedAt;
+    assert.ok(ms < 100, `reported ${ms.toFixed(1)} ms after the kill`);
+    for (const k of [a, c]) {
+      const r = byPid.get(k.pid)!;
+      assert.ok(r.ok && (r.data as { pid: number }).pid === k.pid, `pid ${k.pid} replied`);
+    }
+    // A dead target is reported at once, never by the timeout.
+    const t0 = performance.now();
+    const [gone] = await eal.mp.request('hold', { ms: 1 }, { to: b.pid, timeout: 5000 });
+    assert.ok(!gone!.ok && gone!.error.code === 'ESRCH' && /is dead|died/.test(gone!.error.message), String(!gone!.ok && gone!.error.message));
+    assert.ok(performance.now() - t0 < 100, 'no wait for a dead target');
+    kids.splice(kids.indexOf(b), 1);
+    await stop(eal, kids, p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('errors come back as values: a handler that throws, no handler, a timeout naming a stopped process; data over the limit is refused before sending', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  try {
+    kids.push(await kid(p, 1));
+    const [k] = kids as [Kid];
+    const [boom] = await eal.mp.request('boom', undefined, { to: k.pid });
+    assert.ok(!boom!.ok && boom!.error.code === 'EPERM' && boom!.error.message === `boom from ${k.pid}`, 'the handler\'s error, code and message');
+    const [none] = await eal.mp.request('nothing-here', 1, { to: k.pid });
+    assert.ok(!none!.ok && none!.error.code === 'ENOTSUP' && /has no action 'nothing-here'/.test(none!.error.message));
+    const [echo] = await eal.mp.request('echo', Buffer.from([1, 2, 3]), { to: k.pid });
+    assert.ok(echo!.ok && Buffer.isBuffer(echo!.data) && (echo!.data as Buffer).equals(Buffer.from([1, 2, 3])), 'bytes travel as bytes');
+    const [big] = await eal.mp.request('echo', 'x'.repeat(MP_DATA_MAX), { to: k.pid });
+    assert.ok(big!.ok && (big!.data as string).length === MP_DATA_MAX, 'the largest message');
+    await assert.rejects(eal.mp.request('echo', 'x'.repeat(MP_DATA_MAX + 1), { to: k.pid }), (e) => isMpdkError(e, 'EMSGSIZE'));
+    assert.throws(() => eal.mp.send('bad name!', 1), (e) => isMpdkError(e, 'EINVAL'));
+    await assert.rejects(eal.mp.request('echo', 1, { to: process.pid }), (e) => isMpdkError(e, 'EINVAL'));
+    const [stranger] = await eal.mp.request('echo', 1, { to: 1 });
+    assert.ok(!stranger!.ok && stranger!.error.code === 'ESRCH' && /not a process of instance/.test(stranger!.error.message));
+
+    k.c.proc.kill('SIGSTOP');
+    const t0 = performance.now();
+    const [late] = await eal.mp.request('echo', 1, { to: k.pid, timeout: 200 });
+    assert.ok(!late!.ok && late!.error.code === 'ETIMEDOUT' && /stopped/.test(late!.error.message), String(!late!.ok && late!.error.message));
+    assert.ok(performance.now() - t0 >= 190);
+    // Its socket fills, then the bounded queue: ENOBUFS, naming it and its state.
+    let refused: MpdkError | undefined;
+    for (let i = 0; i < 20 * MP_QUEUE_MAX && !refused; i++) {
+      const d = eal.mp.send('echo', 'x'.repeat(1000), { to: k.pid })[0]!;
+      if (!d.ok) refused = d.error;
+    }
+    assert.ok(refused && refused.code === 'ENOBUFS' && new RegExp(`pid ${k.pid} .*stopped`).test(refused.message), String(refused?.message));
+    await assert.rejects(eal.mp.drain({ to: k.pid, timeout: 100 }), (e) => isMpdkError(e, 'ETIMEDOUT'));
+    k.c.proc.kill('SIGCONT');
+    await eal.mp.drain({ to: k.pid, timeout: 10_000 });
+    const [after] = await eal.mp.request('echo', 'again', { to: k.pid });
+    assert.ok(after!.ok && after!.data === 'again', 'it answers once it runs again');
+    await stop(eal, kids, p);
+  } finally {
+    for (const k of kids) k.c.proc.kill('SIGCONT');
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('descriptors travel with messages: a memfd written by one process is read by another, both ways', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  try {
+    kids.push(await kid(p, 1), await kid(p, 2));
+    const [a, b] = kids as [Kid, Kid];
+    // Secondary to secondary: a's memfd, read by b.
+    const r = await a.cmd({ do: 'send-fd', to: b.pid, text: 'written by a' });
+    assert.deepEqual((r.replies as { data: string }[]).map((x) => x.data), ['written by a']);
+    // A reply with a descriptor: b makes a memfd, this process reads it.
+    const [made] = await eal.mp.request('mkfd', { text: `made by ${b.pid}` }, { to: b.pid });
+    assert.ok(made!.ok && made!.fds.length === 1);
+    const buf = Buffer.alloc(64);
+    const n = fs.readSync(made!.fds[0]!, buf, 0, 64, 0);
+    assert.equal(buf.toString('utf8', 0, n), `made by ${b.pid}`);
+    closeFd(made!.fds[0]!);
+    // From here to a, with a descriptor of ours.
+    const fd = memfdCreate('t', 5);
+    fs.writeSync(fd, 'ours!', 0);
+    const [read] = await eal.mp.request('memfd', undefined, { to: a.pid, fds: [fd] });
+    closeFd(fd);
+    assert.ok(read!.ok && read!.data === 'ours!');
+    await stop(eal, kids, p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('10,000 one-way messages from each of three senders arrive in order', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  const seen = new Map<number, { count: number; last: number; inOrder: boolean }>();
+  try {
+    eal.mp.on('seq', (m) => {
+      const n = (m.data as { n: number }).n;
+      const s = seen.get(m.from.pid) ?? { count: 0, last: -1, inOrder: true };
+      if (n !== s.last + 1) s.inOrder = false;
+      s.last = n;
+      s.count++;
+      seen.set(m.from.pid, s);
+    });
+    for (let i = 1; i <= 3; i++) kids.push(await kid(p, i));
+    const done = await Promise.all(kids.map((k) => k.cmd({ do: 'flood', to: 'primary', count: 10_000 }, 60_000)));
+    assert.deepEqual(done.map((d) => d.sent), [10_000, 10_000, 10_000], JSON.stringify(done));
+    await until(() => kids.every((k) => seen.get(k.pid)?.count === 10_000), 10_000, 'every message');
+    for (const k of kids) assert.deepEqual(seen.get(k.pid), { count: 10_000, last: 9999, inOrder: true });
+    // Secondary to secondary, with the receiver counting.
+    const [a, b] = kids as [Kid, Kid];
+    await a.cmd({ do: 'flood', to: b.pid, count: 10_000 }, 60_000);
+    const r = await a.cmd({ do: 'request', name: 'seq-report', to: b.pid });
+    assert.deepEqual((r.replies as { data: Record<string, unknown> }[])[0]!.data, { [a.pid]: [10_000, true] });
+    await stop(eal, kids, p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('another user cannot talk to the channel: the folder keeps it out, and even through an opened folder its connection is closed unread', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to play uid 65534');
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  let got = 0;
+  eal.mp.on('echo', () => ++got);
+  const dir = path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`);
+  const sock = path.join(dir, eal.mp.socketName);
+  const script = `
+    const { seqpacketSocket, unixConnect, seqSend, seqRecv } = await import(${JSON.stringify(path.resolve('dist/src/native/libc.js'))});
+    const fd = seqpacketSocket();
+    const e = unixConnect(fd, process.argv[1], false);
+    if (e !== 0) { console.log('connect errno ' + e); process.exit(0); }
+    const m = Buffer.alloc(32); m[0] = 1; m[1] = 1; m[3] = 4; m.write('echo', 16);
+    console.log('sent ' + seqSend(fd, m, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    console.log('recv ' + seqRecv(fd, Buffer.alloc(64)));`;
+  const asNobody = async (): Promise<string> => {
+    const c = spawn(process.execPath, ['--input-type=module', '-e', script, sock], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => c.on('exit', r));
+    return out;
+  };
+  try {
+    assert.match(await asNobody(), /connect errno 13/, 'the 0700 folder keeps uid 65534 out (EACCES)');
+    // Open the folder and the socket to everyone (a mistake an operator could make): the
+    // connection is accepted by the kernel, closed by the channel (SO_PEERCRED), nothing read.
+    fs.chmodSync(dir, 0o711);
+    fs.chmodSync(sock, 0o777);
+    const out = await asNobody();
+    assert.match(out, /recv 0/, `closed at once: ${out}`);
+    assert.equal(got, 0, 'its message was never handled');
+  } finally {
+    fs.chmodSync(dir, 0o700);
+    eal.close();
+    removeInstance(p);
+  }
+});
