@@ -78,6 +78,18 @@ function parseAudit(code: number, out: string, err: string): AuditResult {
   return res;
 }
 
+/** `mp.<slot>.<pid>` of a process that runs (not a zombie). */
+function liveSocket(name: string): boolean {
+  const m = /^mp\.\d+\.(\d+)$/.exec(name);
+  if (!m) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${m[1]}/stat`, 'latin1');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
 /** The files instance `prefix` has in the runtime folder (sorted; relative names). */
 export function instanceEntries(prefix: string): string[] {
   const base = process.env.MPDK_RUNTIME_DIR ?? '/dev/shm';
@@ -91,7 +103,9 @@ export function instanceEntries(prefix: string): string[] {
   }
   for (const e of top) {
     if (e === dir) {
-      for (const f of fs.readdirSync(path.join(base, dir))) out.push(`${dir}/${f}`);
+      // A live process's message-channel socket (mp.<slot>.<pid>) is its own, not a leftover:
+      // only a dead one's counts (its name then differs from the list taken before).
+      for (const f of fs.readdirSync(path.join(base, dir))) if (!liveSocket(f)) out.push(`${dir}/${f}`);
       out.push(`${dir}/`);
     } else if (e.includes(prefix)) out.push(e);
   }

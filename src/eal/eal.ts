@@ -38,8 +38,11 @@ import './telemetry-eal.js'; // the /eal/* telemetry commands
 import { RobustLock } from './lock.js';
 import { MpIpc } from './mp.js';
 import { removeStaleMp } from './mp-socket.js';
+import { EventLog } from './event-log.js';
+import { InstanceEvents } from './events.js';
 import { watchDeath } from './deathwatch.js';
 import { Memzones, MEMZONE_TABLE_BYTES } from './memzone.js';
+import { EVENT_LOG_BYTES, EVL, EVR, formatEventLog } from './event-log.js';
 import { EAL_USAGE, MAX_LCORE, parseEalArgs, type EalOptions } from './options.js';
 import { ealArgv, ealOptionsError, type EalConfig } from './config.js';
 import { dpdkOption } from './dpdk-options.js';
@@ -58,7 +61,7 @@ const require = createRequire(import.meta.url);
 export const MPDK_VERSION: string = (require('../../../package.json') as { version: string }).version;
 
 /** Hash of every EAL layout table: a process built from other code refuses to attach. */
-export const LAYOUT_HASH = fnv1a(JSON.stringify({ REGION_VERSION, HDR, BLK, MZ, PROC, LC, v: MPDK_VERSION }));
+export const LAYOUT_HASH = fnv1a(JSON.stringify({ REGION_VERSION, HDR, BLK, MZ, PROC, LC, EVL, EVR, v: MPDK_VERSION }));
 
 export { runtimeBase, instanceFiles, type InstanceFiles } from './instance.js';
 
@@ -176,6 +179,7 @@ export class Eal {
   /** The message channel (mp.ts); why there is none when it could not start. */
   private channel: MpIpc | undefined;
   private noChannel = 'this process is not registered in the instance (an observer or a worker thread)';
+  private eventsOf: InstanceEvents | undefined;
   /** How the program was started (Eal.init's argv; empty for observers and workers). */
   commandLine: CommandLine = { name: '', eal: [], app: [] };
 
@@ -598,7 +602,23 @@ export class Eal {
     } catch (e) {
       this.noChannel = (e as Error).message;
       this.log('warning', `no message channel (${this.noChannel})`);
+      return;
     }
+    const mp = this.channel;
+    mp.removeStale('gone'); // what processes killed before this one started left
+    this.events.start(mp, (pid) => mp.removeStale(pid));
+  }
+
+  /**
+   * The instance's events (events.ts): `eal.events.on('port-added', fn)` in any process of
+   * the instance; `recent()` anywhere, read-only observers included.
+   */
+  get events(): InstanceEvents {
+    this.eventsOf ??= new InstanceEvents(new EventLog(this.region, this.region.u32At(HDR.EVENT_LOG)), {
+      processes: this.processes, slot: this.isWorker ? -1 : this.slot, readOnly: this.region.readOnly,
+      program: () => (this.slot >= 0 ? this.processes.nameOf(this.slot) : this.commandLine.name), log: (level, msg) => this.log(level, msg),
+    });
+    return this.eventsOf;
   }
 
   /**
@@ -724,6 +744,7 @@ export class Eal {
     if (this.accounting) this.accountTo(-1);
     this.telemetry?.stop();
     this.telemetry = undefined;
+    this.eventsOf?.leave();
     this.channel?.close();
     this.channel = undefined;
     if (this.closed || this.isWorker) {
@@ -800,7 +821,8 @@ function formatRegion(r: Region): Region {
   const procTable = TABLES_OFFSET;
   const lcoreTable = procTable + PROC_TABLE_BYTES;
   const mzTable = lcoreTable + LCORE_TABLE_BYTES;
-  const heapStart = Math.ceil((mzTable + MEMZONE_TABLE_BYTES) / 4096) * 4096;
+  const eventLog = mzTable + MEMZONE_TABLE_BYTES;
+  const heapStart = Math.ceil((eventLog + EVENT_LOG_BYTES) / 4096) * 4096;
   u32[HDR.VERSION >>> 2] = REGION_VERSION;
   u32[HDR.LAYOUT_HASH >>> 2] = LAYOUT_HASH;
   u32[HDR.SIZE >>> 2] = r.size;
@@ -810,6 +832,8 @@ function formatRegion(r: Region): Region {
   u32[HDR.LCORE_TABLE >>> 2] = lcoreTable;
   u32[HDR.MEMZONE_TABLE >>> 2] = mzTable;
   u32[HDR.HEAP_START >>> 2] = heapStart;
+  u32[HDR.EVENT_LOG >>> 2] = eventLog;
+  formatEventLog(r, eventLog);
   new Heap(r).format();
   r.storeRelease(HDR.STATE, RegionState.INITIALIZING);
   r.storeRelease(HDR.MAGIC, REGION_MAGIC);

@@ -20,7 +20,7 @@
  * else with such a name (a file, a link, another user's) is never touched.
  */
 import fs from 'node:fs';
-import { closeFd, NativeError, peerCred, seqpacketSocket, unixConnect, unixListen } from '../native/libc.js';
+import { closeFd, NativeError, peerCred, processStartTime, seqpacketSocket, START_GONE, unixConnect, unixListen } from '../native/libc.js';
 import { MpdkError } from './errors.js';
 import { euid, type SafeDir } from './safe-open.js';
 
@@ -141,14 +141,17 @@ export function connectMp(dir: SafeDir, slot: number, pid: number): ConnectResul
 }
 
 /**
- * Remove the stale sockets of folder `dir` (sockets of ours on which nobody accepts);
- * `onlyPid` limits it to that pid's. Returns the paths removed.
+ * Remove the stale sockets of folder `dir` (sockets of ours on which nobody accepts), and
+ * return their paths. `which`: every one (the last process out; nobody listens any more);
+ * 'gone', only those whose pid names no process (a live process's socket is not even tried,
+ * so it sees no stray connection); a pid, only that process's (it died).
  */
-export function removeStaleMp(dir: SafeDir, onlyPid?: number): string[] {
+export function removeStaleMp(dir: SafeDir, which: 'all' | 'gone' | number = 'all'): string[] {
   const removed: string[] = [];
   for (const name of dir.names()) {
     const id = parseMpSocketName(name);
-    if (!id || (onlyPid !== undefined && id.pid !== onlyPid)) continue;
+    if (!id || (typeof which === 'number' && id.pid !== which)) continue;
+    if (which === 'gone' && processStartTime(id.pid) !== START_GONE) continue;
     if (staleMpSocket(dir, name) && dir.remove(name)) removed.push(dir.pathOf(name));
   }
   return removed;

@@ -731,11 +731,12 @@ export class MpIpc {
   }
 
   /**
-   * Remove the socket a dead process of this instance left (mp-socket.ts: only a stale
-   * socket of ours). For the EAL when it learns of a death.
+   * Remove the sockets dead processes of this instance left (mp-socket.ts: only stale
+   * sockets of ours): those of `pid`, or of every pid that names no process ('gone'). For
+   * the EAL, when it starts and when it learns of a death.
    */
-  removeStaleOf(pid: number): string[] {
-    return this.closed ? [] : removeStaleMp(this.host.dir, pid);
+  removeStale(which: 'gone' | number): string[] {
+    return this.closed ? [] : removeStaleMp(this.host.dir, which);
   }
 
   /**

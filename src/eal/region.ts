@@ -10,6 +10,7 @@
  *   4096    ...    process table (process-table.ts)
  *           ...    lcore table   (lcore-table.ts)
  *           ...    memzone table (memzone.ts)
+ *           ...    event log     (event-log.ts)
  *   heap    →end   shared heap   (heap.ts): memzones, rings, pools live here
  *
  * Who reads what: a secondary validates magic, version, layout hash and the sizes before
@@ -23,7 +24,7 @@ import { MpdkError } from './errors.js';
 
 export const REGION_MAGIC = 0x4b44504d; // 'MPDK' little-endian
 /** Bumped whenever any EAL layout in this folder changes. */
-export const REGION_VERSION = 1;
+export const REGION_VERSION = 2;
 
 /** Header fields: byte offsets. One table; nothing else in the code uses these numbers. */
 export const HDR = {
@@ -43,6 +44,7 @@ export const HDR = {
   HEAP_START: 60, // u32 offset
   ALLOC_LOCK: 64, // robust lock (lock.ts) guarding heap + memzone table; own cache line
   PROC_LOCK: 128, // robust lock guarding process-table re-initialisation decisions; own line
+  EVENT_LOG: 192, // u32 offset of the event log (event-log.ts)
   BYTES: 256,
 } as const;
 export const CONFIG_OFFSET = HDR.BYTES;
@@ -246,7 +248,7 @@ export function openRegionFile(place: RegionPlace, layoutHash: number, version: 
     if (ver !== REGION_VERSION || hash !== layoutHash) {
       throw new MpdkError('EPROTO', `the instance was created by other mpdk code (region format ${ver}, layout ${hash.toString(16)}); this is mpdk ${version} (format ${REGION_VERSION}, layout ${layoutHash.toString(16)}): run the same mpdk version in every process`);
     }
-    const tablesOk = [HDR.PROC_TABLE, HDR.LCORE_TABLE, HDR.MEMZONE_TABLE, HDR.HEAP_START].every((f) => {
+    const tablesOk = [HDR.PROC_TABLE, HDR.LCORE_TABLE, HDR.MEMZONE_TABLE, HDR.EVENT_LOG, HDR.HEAP_START].every((f) => {
       const v = hdr.readUInt32LE(f);
       return v >= TABLES_OFFSET && v < size;
     });
