@@ -13,6 +13,8 @@
  *   commands    {"id", "do": "request", "name", "data", "to", "timeout"}  → {"id", "replies"}
  *               {"id", "do": "send-fd", "to", "text"}   a memfd with text → request 'memfd'
  *               {"id", "do": "flood", "to", "count"}    count one-way 'seq' messages, paced by drain
+ *               {"id", "do": "events"}                  → {"id", "events"}: every event its eal.events.on('*') got
+ *               {"id", "do": "publish", "name", "text"} eal.events.publish(name, {text})
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -64,6 +66,8 @@ mp.on('seq', (m) => {
   s.count++;
   seen.set(m.from.pid, s);
 });
+const events: { type: string; pid: number; text: string }[] = [];
+eal.events.on('*', (e) => events.push({ type: e.type, pid: e.pid, text: e.text }));
 mp.on('seq-report', () => Object.fromEntries([...seen].map(([pid, s]) => [pid, [s.count, s.inOrder]])));
 
 const say = (o: unknown): void => {
@@ -95,6 +99,11 @@ async function obey(c: Cmd): Promise<void> {
       } finally {
         closeFd(fd);
       }
+    } else if (c.do === 'events') {
+      say({ id: c.id, events });
+    } else if (c.do === 'publish') {
+      eal.events.publish(c.name!, { text: c.text! });
+      say({ id: c.id, published: true });
     } else if (c.do === 'flood') {
       for (let n = 0; n < c.count!; n++) {
         const d = mp.send('seq', { n }, { to: c.to })[0]!;

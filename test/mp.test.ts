@@ -244,3 +244,38 @@ test('another user cannot talk to the channel: the folder keeps it out, and even
     removeInstance(p);
   }
 });
+
+test('events reach the callbacks of every process: one published by a secondary, and a killed secondary\'s process-left, once each; its socket is removed', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  const mine: { type: string; pid: number; text: string }[] = [];
+  eal.events.on('*', (e) => mine.push({ type: e.type, pid: e.pid, text: e.text }));
+  try {
+    for (let i = 1; i <= 3; i++) kids.push(await kid(p, i));
+    const [a, b, c] = kids as [Kid, Kid, Kid];
+    await a.cmd({ do: 'publish', name: 'test-event', text: 'from a' });
+    c.c.proc.kill('SIGKILL');
+    await c.c.exited;
+    const seenBy = async (k: Kid): Promise<{ type: string; pid: number; text: string }[]> => (await k.cmd({ do: 'events' })).events as { type: string; pid: number; text: string }[];
+    const complete = (l: { type: string; pid: number }[]): boolean =>
+      l.some((e) => e.type === 'test-event') && l.some((e) => e.type === 'process-left' && e.pid === c.pid);
+    await until(() => complete(mine), 3000, 'the primary got both events');
+    for (const k of [a, b]) {
+      let l = await seenBy(k);
+      for (const end = Date.now() + 3000; !complete(l) && Date.now() < end; l = await seenBy(k)) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(complete(l), `pid ${k.pid} got both events: ${JSON.stringify(l)}`);
+      assert.deepEqual(l.filter((e) => e.type === 'test-event').map((e) => [e.pid, e.text]), [[a.pid, 'from a']], `pid ${k.pid}: the published event once`);
+      assert.equal(l.filter((e) => e.type === 'process-left' && e.pid === c.pid).length, 1, `pid ${k.pid}: one process-left for the killed one`);
+    }
+    assert.equal(mine.filter((e) => e.type === 'process-left' && e.pid === c.pid).length, 1);
+    assert.match(mine.find((e) => e.type === 'process-left')!.text, new RegExp(`pid ${c.pid} \\(mp-child\\) died`));
+    assert.ok(mine.some((e) => e.type === 'process-joined' && e.pid === b.pid), 'joins are events too');
+    const dir = path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`);
+    await until(() => !fs.readdirSync(dir).some((f) => f.endsWith(`.${c.pid}`)), 3000, 'the dead one\'s socket removed');
+    await stop(eal, [a, b], p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});

@@ -169,8 +169,10 @@ export class InstanceEvents {
     if (this.closed || slot < 0 || pid <= 0 || pid === process.pid || this.watching.has(pid)) return;
     const t = this.host.processes;
     const start = t.startOf(slot);
-    if (processLiveness(pid, start) === Liveness.DEAD) return;
     const program = t.nameOf(slot);
+    // Dead before it was watched (killed right after it joined): its death is handled all
+    // the same, or its socket would stay and its departure go unreported.
+    if (processLiveness(pid, start) === Liveness.DEAD) return queueMicrotask(() => this.died(slot, pid, program));
     this.watching.set(pid, watchDeath(pid, start, () => this.died(slot, pid, program)));
   }
 
