@@ -111,6 +111,7 @@ export type MpReply =
 /** Whether a one-way message was handed to one target's connection. */
 export type MpDelivery = (MpPeer & { ok: true }) | (MpPeer & { ok: false; error: MpdkError });
 
+/** Options of `eal.mp.send`: to whom (default every other live process), and descriptors to pass along. */
 export interface MpSendOptions {
   /** Default 'all': every other live process of the instance. */
   to?: MpTarget;
@@ -118,6 +119,9 @@ export interface MpSendOptions {
   fds?: readonly number[];
 }
 
+/**
+ * Options of `eal.mp.request`: `MpSendOptions`, plus how long to wait for the replies, an AbortSignal, and a callback per reply.
+ */
 export interface MpRequestOptions extends MpSendOptions {
   /** Ms to wait for the replies (default MP_TIMEOUT_DEFAULT): a target that has not answered by then is reported ETIMEDOUT. */
   timeout?: number;
