@@ -120,7 +120,9 @@ export function dataDelta(pool: PktmbufPool): number {
  * ```
  */
 export class Channel {
+  /** The Eal this channel object was opened with. */
   readonly eal: Eal;
+  /** The channel's name. */
   readonly name: string;
   /** The ring the messages' buffers travel through. */
   readonly ring: Ring;

@@ -240,6 +240,7 @@ export class MessageBatch {
  * ```
  */
 export class ChannelReceiver implements AsyncIterable<MessageBatch> {
+  /** The channel it receives from. */
   readonly channel: Channel;
   /** Buffers of messages whose framing was wrong (damaged memory), dropped. */
   damaged = 0;

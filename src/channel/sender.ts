@@ -38,6 +38,7 @@ const encoder = new TextEncoder();
  * message or nothing. `close()` / `using` releases its ownership record.
  */
 export class ChannelSender {
+  /** The channel it sends on. */
   readonly channel: Channel;
   private readonly hands: Hands;
   private readonly sink: Sink;

@@ -9,7 +9,9 @@ import type { Eal } from './eal.js';
  * A shared object as tools show it (`describeAll`): its kind (`'ring'`, `'mempool'`, `'port'`...), its name, and kind-specific fields.
  */
 export interface ObjectDescription {
+  /** The kind of object (`'ring'`, `'mempool'`, `'port'`...). */
   kind: string;
+  /** Its name. */
   name: string;
   [field: string]: unknown;
 }

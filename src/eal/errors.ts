@@ -14,6 +14,7 @@ export type ErrorCode =
  * the message says what to do. A refused call changes nothing.
  */
 export class MpdkError extends Error {
+  /** What kind of refusal (`ENOENT`, `EINVAL`, `EBUSY`...): test it, not the message. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);

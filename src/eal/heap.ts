@@ -38,7 +38,9 @@ export interface HeapStats {
   free: number;
   /** Largest allocation that would succeed now with 64-byte alignment. */
   largestFree: number;
+  /** Allocated blocks. */
   allocations: number;
+  /** Free blocks (fragments). */
   freeBlocks: number;
 }
 
@@ -46,10 +48,15 @@ export interface HeapStats {
  * One allocated block of the region's heap (`eal.heapBlocks()`): region offset and size in bytes, tag, owner pid, allocation time (`Date.now()`).
  */
 export interface HeapBlock {
+  /** Region offset of the block's first usable byte. */
   offset: number;
+  /** Usable bytes. */
   size: number;
+  /** The name given to `malloc` (or the memzone's). */
   tag: string;
+  /** Pid that allocated it. */
   owner: number;
+  /** When it was allocated (`Date.now()`). */
   time: number;
 }
 

@@ -10,7 +10,9 @@ import { livenessName, processLiveness, processStartTime, processState } from '.
  * A process named for good: its pid and its start time (clock ticks since boot), so a reused pid is never mistaken for it.
  */
 export interface ProcessIdentity {
+  /** The process id. */
   readonly pid: number;
+  /** Its start time (clock ticks since boot, /proc/PID/stat field 22). */
   readonly start: number;
 }
 

@@ -15,15 +15,19 @@ import { mib } from './region.js';
 
 /** One instance as `listInstances` sees it. */
 export interface InstanceSummary {
+  /** The instance's name (`--file-prefix`). */
   prefix: string;
   /** live: some registered process is alive (or cannot be told dead); stale: none is, or it cannot be read. */
   state: 'live' | 'stale';
   /** Region size in bytes (absent when the region cannot be read). */
   size?: number;
+  /** Pid of its primary. */
   primary?: number;
+  /** Whether its primary lives. */
   primaryAlive?: boolean;
   /** Registered processes not known to be dead. */
   processes?: number;
+  /** Seconds since its region was created. */
   ageSeconds?: number;
   /** Why the instance could not be read (one line). */
   error?: string;
@@ -59,7 +63,9 @@ export function listInstances(): InstanceSummary[] {
 
 /** What `cleanupInstance` removed (paths). */
 export interface CleanupReport {
+  /** The instance's name. */
   prefix: string;
+  /** The paths removed. */
   removed: string[];
 }
 

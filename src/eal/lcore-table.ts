@@ -30,9 +30,13 @@ export const LCORE_TABLE_BYTES = MAX_LCORE * LC.BYTES;
  * One claimed lcore of an instance (`eal.lcoreTable.list()`): its id, the pid and process-table slot of its owner, whether that owner lives, how busy it is.
  */
 export interface LcoreInfo {
+  /** The lcore id. */
   lcore: number;
+  /** Pid of the process holding it. */
   pid: number;
+  /** That process's slot in the process table. */
   slot: number;
+  /** Whether that process lives. */
   alive: boolean;
   /** How busy its poll loop is, since its owner claimed it (zeros: no poll loop has run). */
   usage: LcoreUsage;
@@ -44,9 +48,13 @@ export interface LcoreInfo {
  * that found nothing, their spins, yields and sleeps.
  */
 export interface LcoreUsage {
+  /** Nanoseconds of poll rounds that found work. */
   busyNs: number;
+  /** Nanoseconds of poll rounds that found none (sleeps included). */
   idleNs: number;
+  /** Poll rounds that found work. */
   busyPolls: number;
+  /** Poll rounds that found none. */
   idlePolls: number;
 }
 

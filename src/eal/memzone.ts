@@ -37,12 +37,17 @@ const enum MzState {
 
 /** A named zone of the region (DPDK's rte_memzone): byte offset and length, alignment, creator pid. */
 export interface Memzone {
+  /** Its name (unique in the instance). */
   name: string;
   /** Byte offset of the zone in the region. */
   offset: number;
+  /** Its length in bytes. */
   length: number;
+  /** Its alignment in bytes. */
   align: number;
+  /** Pid of the process that reserved it. */
   creator: number;
+  /** When it was reserved (`Date.now()`). */
   time: number;
 }
 

@@ -37,12 +37,19 @@ export const enum ProcState {
  * One process of an instance (`eal.processes.list()`): its slot, pid, type, start and join times, parent, name, whether it lives.
  */
 export interface ProcessInfo {
+  /** Its slot in the process table. */
   slot: number;
+  /** Its pid. */
   pid: number;
+  /** Whether it created the instance or joined it. */
   type: 'primary' | 'secondary';
+  /** Its start time (clock ticks since boot), what tells it from a later process with its pid. */
   start: number;
+  /** When it joined (`Date.now()`). */
   joined: number;
+  /** Pid of its parent process. */
   parent: number;
+  /** Its program's name (`simple_mp`, or what `Eal.init`'s `name` gave). */
   name: string;
   /** Not known to be dead (alive, or could not tell: never treated as dead). */
   alive: boolean;

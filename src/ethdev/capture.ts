@@ -357,7 +357,9 @@ export interface CaptureCounters {
   drops: number;
   /** Packets the filter rejected. */
   filtered: number;
+  /** Bytes copied into the ring (records included). */
   bytes: number;
+  /** Nanoseconds the queue's owner spent in the tap (filters, copies, clock reads). */
   tapNs: number;
 }
 
@@ -596,16 +598,25 @@ function readCounters(eal: Eal, cap: number): CaptureCounters {
  * One capture ring as `captureStats` shows it: which queue it copies, whether it is armed, who reads it, its counters.
  */
 export interface CaptureRingInfo extends CaptureCounters {
+  /** The capture ring's memzone name. */
   name: string;
+  /** The port it copies. */
   port: number;
+  /** RX or TX side. */
   dir: CaptureDir;
+  /** The queue it copies. */
   queue: number;
+  /** Whether the queue's tap copies into it now. */
   armed: boolean;
   /** Consumer pid (0 = none). */
   owner: number;
+  /** Whether the consumer lives. */
   ownerAlive: boolean;
+  /** Data bytes of the ring. */
   size: number;
+  /** Bytes waiting to be read. */
   fill: number;
+  /** Captures started on this ring. */
   sessions: number;
   /** Instructions of the current (or last) session's filter; 0 = none. */
   filterLen: number;

@@ -112,24 +112,37 @@ export interface TxQueueConf {
 
 /** A port's link (`dev.linkStatus(port)`), speed in Mbit/s. */
 export interface LinkStatus {
+  /** Whether the link is up (carrier, or a connected peer). */
   up: boolean;
+  /** Link speed in Mbit/s (0 when not known). */
   speedMbps: number;
+  /** Always full duplex. */
   duplex: 'full';
 }
 
 /** One queue's counters (`PortStats.queues`). */
 export interface QueueStats {
+  /** The queue's number. */
   q: number;
+  /** Packets received on RX queue q. */
   ipackets: number;
+  /** Bytes received on RX queue q. */
   ibytes: number;
+  /** Packets received in error on RX queue q. */
   ierrors: number;
+  /** Packets dropped for want of room in RX queue q. */
   imissed: number;
+  /** RX failures of queue q for want of an mbuf. */
   rxNombuf: number;
+  /** Packets sent on TX queue q. */
   opackets: number;
+  /** Bytes sent on TX queue q. */
   obytes: number;
+  /** Packets TX queue q failed to send. */
   oerrors: number;
   /** Pid using the queue (0 = none or dead). */
   rxOwner: number;
+  /** Pid using TX queue q (0 = none or dead). */
   txOwner: number;
 }
 
@@ -137,44 +150,73 @@ export interface QueueStats {
  * A port's counters (`dev.stats(port)`), DPDK's rte_eth_stats: packets and bytes in and out, misses, errors.
  */
 export interface PortStats {
+  /** Packets received (all RX queues). */
   ipackets: number;
+  /** Packets sent (all TX queues). */
   opackets: number;
+  /** Bytes received. */
   ibytes: number;
+  /** Bytes sent. */
   obytes: number;
+  /** Packets the port dropped for want of room in an RX queue. */
   imissed: number;
+  /** Packets received in error (dropped). */
   ierrors: number;
+  /** Packets the port failed to send. */
   oerrors: number;
+  /** RX failures for want of an mbuf in the queue's pool. */
   rxNombuf: number;
+  /** Per-queue counters, one entry per queue that is set up. */
   queues: QueueStats[];
 }
 
 /** One queue of a port (`PortInfo.rxq` / `.txq`): set up or not, descriptors, RX pool, the pid using it. */
 export interface QueueInfo {
+  /** The queue's number. */
   q: number;
+  /** Whether the queue is set up. */
   setUp: boolean;
+  /** Its descriptors (slots). */
   nbDesc: number;
   /** RX: the mbuf pool's name. */
   pool?: string;
+  /** Pid that last bound the queue (0: none). */
   owner: number;
+  /** Lcore of that process that bound it. */
   ownerLcore: number;
+  /** Whether that process lives. */
   ownerAlive: boolean;
 }
 
 /** A port as `dev.info(port)` shows it: id, name, driver and devargs, state, queues. */
 export interface PortInfo {
+  /** Port number (0..n-1, the order of the primary's `--vdev`s). */
   id: number;
+  /** The vdev's name (`net_ring0`). */
   name: string;
+  /** The driver's name (`net_ring`). */
   driver: string;
+  /** The vdev's arguments as given (`iface=veth0`). */
   devargs: string;
+  /** Its place in the port's life cycle. */
   state: 'probed' | 'configured' | 'started';
+  /** RX queues configured. */
   nbRx: number;
+  /** TX queues configured. */
   nbTx: number;
+  /** Its MAC address, `aa:bb:cc:dd:ee:ff`. */
   mac: string;
+  /** Whether it receives frames for any MAC. */
   promiscuous: boolean;
+  /** Its link. */
   link: LinkStatus;
+  /** Receive-side scaling: on or off, symmetric key, RSS_HF bits, redirection table size. */
   rss: { on: boolean; symmetric: boolean; hashFunctions: number; retaSize: number };
+  /** Pid playing its software wire (`dev.wire`), 0 for none. */
   wire: number;
+  /** Its RX queues. */
   rxq: QueueInfo[];
+  /** Its TX queues. */
   txq: QueueInfo[];
 }
 
@@ -209,6 +251,7 @@ function isUint(v: unknown, max: number): v is number {
  * ```
  */
 export class EthDev {
+  /** The Eal the ports were attached with. */
   readonly eal: Eal;
   /** Region offset of ETHDEV_DATA. */
   readonly header: number;

@@ -118,12 +118,17 @@ const D_TYPE_LEN = PACKET_TYPE >>> 3; // PACKET_TYPE, PKT_LEN
  * pool this object has not met yet.
  */
 export class Mbufs {
+  /** The Eal these accessors read through. */
   readonly eal: Eal;
+  /** The shared region. */
   readonly region: Region;
   /** Views over the whole region: `u8[dataOffset(h) + i]` is packet byte i. */
   readonly u8: Uint8Array;
+  /** A u16 view over the whole region. */
   readonly u16: Uint16Array;
+  /** A u32 view over the whole region. */
   readonly u32: Uint32Array;
+  /** An f64 view over the whole region. */
   readonly f64: Float64Array;
   private readonly pools = new Map<number, Mempool>();
   private lastPoolOff = -1;

@@ -164,9 +164,13 @@ export const ELT_IN_USE = 2;
  * Where a mempool's elements are (`Mempool.audit()`): a snapshot, exact when nobody gets or puts meanwhile.
  */
 export interface AuditReport {
+  /** The pool's name. */
   name: string;
+  /** Its elements. */
   size: number;
+  /** Elements in its ring of free handles. */
   inRing: number;
+  /** Elements in lcore caches. */
   inCaches: number;
   /** Elements found neither in the ring nor in a cache: held by processes (or leaked). */
   inUse: number;
@@ -176,6 +180,7 @@ export interface AuditReport {
   foreign: number;
   /** Non-empty caches: lcore → len. */
   caches: Record<number, number>;
+  /** No duplicate and no foreign handle. */
   ok: boolean;
 }
 

@@ -34,15 +34,25 @@ import { Places } from './places.js';
  * Where one pool's elements are (`auditInstance`): counted by place; `leaked` and `duplicates` are what a correct program never has.
  */
 export interface PoolAudit {
+  /** The pool's name. */
   name: string;
+  /** Its elements. */
   size: number;
+  /** Elements in its ring of free handles. */
   inPool: number;
+  /** Elements in lcore caches. */
   inCaches: number;
+  /** Elements in rings (handles enqueued, not yet taken). */
   inRings: number;
+  /** Elements in the rings behind port queues. */
   inPortQueues: number;
+  /** Elements in live processes' ownership records. */
   heldByLive: number;
+  /** Elements in dead processes' ownership records (`reclaimDead` returns them). */
   heldByDead: number;
+  /** Elements found in no place at all. */
   leaked: number;
+  /** Extra sightings of elements found in two places (or twice in one). */
   duplicates: number;
 }
 

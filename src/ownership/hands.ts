@@ -222,11 +222,15 @@ let seq = 0;
  * per burst, no copy. Open one per thread that moves packets (`Hands.open`), close it at exit.
  */
 export class Hands {
+  /** The Eal of the owner thread. */
   readonly eal: Eal;
   /** Region offset of the record, and its memzone name. */
   readonly offset: number;
+  /** The record's name (for tools and `reclaimDead`'s report). */
   readonly name: string;
+  /** Arrays of handles in the record. */
   readonly arrays: number;
+  /** Handles each array can hold. */
   readonly capacity: number;
   private readonly u32: Uint32Array;
   private readonly mbufs: Mbufs;
@@ -595,15 +599,23 @@ export class Hands {
 export interface HandsRecord {
   /** Memzone name and region offset. */
   mz: string;
+  /** Region offset of the record. */
   offset: number;
+  /** The name given to `Hands.open`. */
   name: string;
+  /** Pid of its owner. */
   pid: number;
+  /** Lcore of its owner thread. */
   lcore: number;
+  /** Its owner's start time (clock ticks since boot). */
   start: number;
+  /** Whether its owner lives. */
   alive: boolean;
   /** Finished by its owner (MAGIC stored). */
   ready: boolean;
+  /** Arrays of handles in the record. */
   arrays: number;
+  /** Handles each array can hold. */
   capacity: number;
   /** Ring table: offset and RS_* bits. */
   rings: { offset: number; sides: number }[];

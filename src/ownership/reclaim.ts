@@ -65,13 +65,17 @@ export interface PoolReclaim {
 export interface ReclaimReport {
   /** The dead processes found (pid, name from the process table or their record) and the lcore ids released. */
   processes: { pid: number; name: string; lcores: number[] }[];
+  /** What each pool got back, by pool name. */
   pools: Record<string, PoolReclaim>;
+  /** Ownership records of dead processes read. */
   records: number;
   /** Half-published single-ended bursts undone (step 1), MP/MC claims repaired (step 2). */
   singleFixed: number;
+  /** MP/MC ring claims of dead processes repaired (finished or undone). */
   repaired: number;
   /** Recorded handles not returned: already in a pool, cache or ring (or recorded twice). */
   skipped: number;
+  /** What could not be read or returned (a damaged record or ring), one line each. */
   errors: string[];
 }
 

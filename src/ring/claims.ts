@@ -64,12 +64,19 @@ export function emptyRepairReport(): RepairReport {
 
 /** A claim in flight (not IDLE), as tools and error messages show it. */
 export interface ClaimInfo {
+  /** Producer or consumer claim. */
   side: 'prod' | 'cons';
+  /** The claiming lcore. */
   lcore: number;
+  /** First index (free-running u32) of the claimed range. */
   from: number;
+  /** Index just past the claimed range. */
   to: number;
+  /** The claim's state (`claiming`, `claimed`, `written`, `abandoned`). */
   state: string;
+  /** Pid of the claiming process. */
   pid: number;
+  /** Whether that process lives. */
   alive: boolean;
 }
 

@@ -216,6 +216,7 @@ function dequeueElems(slots: Uint32Array, idx: number, objs: Uint32Array, n: num
  * ```
  */
 export class Ring extends RingView {
+  /** The Eal this ring object was opened with. */
   readonly eal: Eal;
 
   /** The header, index and claim words of this ring (u32 index = RING byte offset / 4). */

@@ -243,27 +243,45 @@ export const netMemif: NetDriver = {
 
 /** A net_memif port's connection as `memifStatus` reports it. */
 export interface MemifStatus {
+  /** The port number. */
   port: number;
+  /** The port's vdev name. */
   name: string;
+  /** This side's role in the memif protocol. */
   role: 'client' | 'server';
+  /** The control socket's path (or abstract name). */
   socket: string;
+  /** Whether the socket is in the abstract namespace. */
   abstract: boolean;
+  /** The memif interface id (`id=` devarg). */
   id: number;
+  /** Whether a peer is connected. */
   up: boolean;
   /** Connection generation (bumped on every connect and disconnect). */
   generation: number;
+  /** Pid running the control channel (0: none). */
   controlPid: number;
+  /** The peer's application name (memif's HELLO). */
   peerName: string;
+  /** The peer's interface name. */
   peerInterface: string;
   /** Why the last connection ended or was refused ('' while up). */
   reason: string;
+  /** Connections made. */
   connects: number;
+  /** Connections ended. */
   disconnects: number;
+  /** Connections refused (the reason is in `reason`). */
   refused: number;
+  /** Connection attempts (client). */
   attempts: number;
+  /** Slots of each ring. */
   ringSize: number;
+  /** Bytes of each buffer. */
   bufferSize: number;
+  /** Client-to-server rings. */
   c2sRings: number;
+  /** Server-to-client rings. */
   s2cRings: number;
   /** Client in zero-copy mode (its mbufs are the buffers). */
   zeroCopy: boolean;
