@@ -7,6 +7,7 @@
  * Between kills it waits until the master has its standby slaves again (the steady state
  * the figure is about; a kill before that pays a process start): 1.5 s, then until two
  * children of the master are standbys (bounded, 10 s).
+ * `l2fwd.null.l2fwd_fork`: the program's own forwarding loop over net_null (nullRate).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal } from '../src/index.js';
 import { CTL, CTL_MZ, PSTAT, RES, resName } from '../src/apps/l2fwd_fork/layout.js';
-import { nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, type Bench } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
@@ -63,6 +64,20 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** A read-only view of instance `prefix` once its l2fwd_fork master has set up its state. */
+function observeMaster(prefix: string): Promise<Eal> {
+  return until(() => {
+    try {
+      const e = Eal.observe(prefix, { logLevel: 'error' });
+      if (e.memzones.tryLookup(CTL_MZ) && e.region.u32At(e.memzones.lookup(CTL_MZ).offset + CTL.MAGIC) !== 0) return e;
+      e.close();
+    } catch {
+      /* not up yet */
+    }
+    return undefined;
+  }, 20000, 'the master', 20);
+}
+
 async function measure(): Promise<Record<string, number>> {
   const prefix = `l2fb${process.pid}`;
   const procs: ChildProcess[] = [];
@@ -73,16 +88,7 @@ async function measure(): Promise<Record<string, number>> {
   procs.push(master);
   let eal: Eal | undefined;
   try {
-    eal = await until(() => {
-      try {
-        const e = Eal.observe(prefix, { logLevel: 'error' });
-        if (e.memzones.tryLookup(CTL_MZ) && e.region.u32At(e.memzones.lookup(CTL_MZ).offset + CTL.MAGIC) !== 0) return e;
-        e.close();
-      } catch {
-        /* not up yet */
-      }
-      return undefined;
-    }, 20000, 'the master', 20);
+    eal = await observeMaster(prefix);
     const r = eal.region;
     const stat = r.u32At(eal.memzones.lookup(CTL_MZ).offset + CTL.PORT_STAT) >>> 3;
     const tx1 = (): number => r.f64[stat + 1 * PSTAT.STRIDE + PSTAT.TX]!; // sent by lcore 1's slave
@@ -137,7 +143,47 @@ async function measure(): Promise<Record<string, number>> {
   }
 }
 
+/**
+ * The shipped l2fwd_fork over two net_null ports, as l2fwd.null.1proc's loop and DPDK's
+ * l2fwd in the anchor: one slave (lcore 1, -q 2: both ports), busy-polling. Mpps from the
+ * slave's own "port_stat" counters (TX of both ports) over 1.5 s after 0.5 s; `.cpu_ns`:
+ * the slave's CPU time (from /proc) per packet.
+ */
+async function nullRate(): Promise<Record<string, number>> {
+  const prefix = `l2fn${process.pid}`;
+  const master = spawn(process.execPath, nodeArgs([MPDK, 'l2fwd_fork', '-l', '0-1', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_null0', '--vdev=net_null1', '--',
+    '-p', '3', '-q', '2', '-T', '0', '--idle=poll', '--standby=0']), { stdio: ['ignore', 'ignore', 'ignore'] });
+  let eal: Eal | undefined;
+  try {
+    eal = await observeMaster(prefix);
+    const r = eal.region;
+    const stat = r.u32At(eal.memzones.lookup(CTL_MZ).offset + CTL.PORT_STAT) >>> 3;
+    const total = (): number => r.f64[stat + PSTAT.TX]! + r.f64[stat + PSTAT.STRIDE + PSTAT.TX]!;
+    const res1 = eal.memzones.lookup(resName(1)).offset;
+    await until(() => total() > 1000, 20000, 'forwarding');
+    const pid = r.i32[(res1 + RES.PID) >>> 2]!;
+    await sleep(500);
+    const n0 = total();
+    const c0 = cpuMs(pid);
+    const t0 = performance.now();
+    await sleep(1500);
+    const n = total() - n0;
+    return { 'l2fwd.null.l2fwd_fork': n / ((performance.now() - t0) * 1000), 'l2fwd.null.l2fwd_fork.cpu_ns': ((cpuMs(pid) - c0) * 1e6) / n };
+  } finally {
+    eal?.close();
+    master.kill('SIGTERM');
+    await Promise.race([new Promise((res) => master.once('exit', res)), sleep(3000)]);
+    if (master.exitCode === null && master.signalCode === null) master.kill('SIGKILL');
+  }
+}
+
 export const benches: Bench[] = [
+  {
+    name: 'l2fwd.null.l2fwd_fork',
+    unit: 'Mpps',
+    what: 'l2fwd_fork itself, one slave busy-polling two net_null ports (-q 2), 64-byte packets, forwarded per s (+ .cpu_ns: the slave\'s CPU ns per packet)',
+    run: nullRate,
+  },
   {
     name: 'l2fwd_fork',
     unit: 'Mpps',

@@ -244,6 +244,9 @@ test('dataOffsets and ports give dataOffset and port of every mbuf of a burst', 
     const out = new Uint32Array(9);
     pool.dataOffsets(hs, 9, out);
     assert.deepEqual(Array.from(out), Array.from(hs, (h) => pool.dataOffset(h)));
+    const tail = new Uint32Array(6);
+    pool.dataOffsets(hs, 6, tail, 3); // a burst received after 3 others in the same buffer
+    assert.deepEqual(Array.from(tail), Array.from(hs.subarray(3), (h) => pool.dataOffset(h)));
     const ports = new Uint16Array(9);
     pool.ports(hs, 9, ports);
     assert.deepEqual(Array.from(ports), Array.from(hs, (h) => pool.port(h)));

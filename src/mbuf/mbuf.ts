@@ -176,22 +176,25 @@ export class Mbufs {
     for (; i < n; i++) out[i] = u32[(handles[i]! >>> 2) + W_SEGS_PORT]! >>> 16;
   }
 
-  /** dataOffset of handles[0..n) into out[0..n) (a burst's frames, for a rewrite over all of them). */
-  dataOffsets(handles: Uint32Array, n: number, out: Uint32Array): void {
+  /**
+   * dataOffset of handles[from..from + n) into out[0..n) (a burst's frames, for a rewrite
+   * over all of them; `from`: where the burst starts in a buffer that held some already).
+   */
+  dataOffsets(handles: Uint32Array, n: number, out: Uint32Array, from = 0): void {
     const u32 = this.u32;
     let i = 0;
     for (; i + 4 <= n; i += 4) { // four at a time, as freeBulk
-      const a = handles[i]! >>> 2;
-      const b = handles[i + 1]! >>> 2;
-      const c = handles[i + 2]! >>> 2;
-      const d = handles[i + 3]! >>> 2;
+      const a = handles[from + i]! >>> 2;
+      const b = handles[from + i + 1]! >>> 2;
+      const c = handles[from + i + 2]! >>> 2;
+      const d = handles[from + i + 3]! >>> 2;
       out[i] = u32[a + W_BUF_OFF]! + (u32[a + W_REARM]! & 0xffff);
       out[i + 1] = u32[b + W_BUF_OFF]! + (u32[b + W_REARM]! & 0xffff);
       out[i + 2] = u32[c + W_BUF_OFF]! + (u32[c + W_REARM]! & 0xffff);
       out[i + 3] = u32[d + W_BUF_OFF]! + (u32[d + W_REARM]! & 0xffff);
     }
     for (; i < n; i++) {
-      const a = handles[i]! >>> 2;
+      const a = handles[from + i]! >>> 2;
       out[i] = u32[a + W_BUF_OFF]! + (u32[a + W_REARM]! & 0xffff); // DATA_OFF: the low half of its word
     }
   }

@@ -9,11 +9,11 @@
  *   slave.ts     new Forwarder(...) once; round() in its loop; drainAll() when it stops
  *   master       nothing here: reclaimDead reads the record after a death
  *
- * Record arrays: 0 = the RX burst (rxBurst writes straight into it), 1 + j = the TX
- * buffer of RX port j (for its paired port), TXBUF_CAP handles: a buffer is flushed once
- * it holds MAX_PKT_BURST, so it never needs more than that plus one RX burst. Per burst:
- * receive (window on the port's SC RX ring), rewrite and append to the TX buffer, commit
- * its count, clear array 0 (a handle is in both only between those two stores). A flush
+ * Record arrays: j = the TX buffer of RX port j (for its paired port), TXBUF_CAP handles:
+ * a buffer is flushed once it holds MAX_PKT_BURST, so it never needs more than that plus
+ * one RX burst. Per burst: receive straight onto the end of the TX buffer (window on the
+ * port's SC RX ring; the record's count grows by what came), rewrite the new frames' MACs
+ * in place (no copy, one commit: the record's own). A flush
  * sends (window on the SP TX ring), then gives what the TX ring refused to the drop ring
  * (window on that SP ring; the master frees it: this process never puts to the pool);
  * what both refuse stays for the next flush.
@@ -21,6 +21,8 @@
  * Shared memory written here: the record, and the "port_stat" counters (rx of our RX
  * ports; tx and dropped of their destination ports: each field has this slave as its only
  * writer). Hot path: no allocation, no closure, no try; one plain store per record state change.
+ * The caller reads the clock: `round(now)` needs it only for the drain period, so a busy
+ * loop may pass a `now` a few rounds old.
  */
 import { L2fwdRewriter, type EthDev, type Eal, type Hands, type Ring, type RxQueue, type Sink, type Source, Mbufs } from '../../index.js';
 import { MAX_PKT_BURST, PSTAT, TXBUF_CAP } from './layout.js';
@@ -81,24 +83,18 @@ export class Forwarder {
     const mbufs = this.mbufs;
     let total = 0;
     for (let j = 0; j < this.nrx; j++) {
-      const b = 1 + j;
-      let n = hands.count(b);
+      let n = hands.count(j);
       if (n > TXBUF_CAP - MAX_PKT_BURST) {
         this.flush(j);
-        n = hands.count(b);
+        n = hands.count(j);
       }
       const room = TXBUF_CAP - n < MAX_PKT_BURST ? TXBUF_CAP - n : MAX_PKT_BURST;
       if (room === 0) continue; // TX ring and drop ring both full: back-pressure
-      const got = hands.rx(0, this.src[j]!, room);
+      const got = hands.rx(j, this.src[j]!, room); // onto the end of TX buffer j
       if (got > 0) {
-        const arr = hands.array(b);
-        const rx = hands.array(0);
         const offs = this.offs;
-        mbufs.dataOffsets(rx, got, offs);
+        mbufs.dataOffsets(hands.array(j), got, offs, n);
         rw.rewriteBulk(offs, got, this.dstPort[j]!);
-        for (let i = 0; i < got; i++) arr[n + i] = rx[i]!;
-        hands.commit(b, n + got); // now in the TX buffer
-        hands.commit(0, 0); // and no longer in the RX burst
         this.f64[this.statRx[j]!] += got;
         total += got;
         if (n + got >= MAX_PKT_BURST) this.flush(j);
@@ -106,7 +102,7 @@ export class Forwarder {
     }
     if (now - this.lastDrain >= DRAIN_MS || total === 0) {
       this.lastDrain = now;
-      for (let j = 0; j < this.nrx; j++) if (hands.count(1 + j) !== 0) this.flush(j);
+      for (let j = 0; j < this.nrx; j++) if (hands.count(j) !== 0) this.flush(j);
     }
     return total;
   }
@@ -117,12 +113,11 @@ export class Forwarder {
    */
   flush(j: number): void {
     const hands = this.hands;
-    const b = 1 + j;
-    const n = hands.count(b);
+    const n = hands.count(j);
     if (n === 0) return;
-    const s = hands.tx(b, this.txs[j]!);
+    const s = hands.tx(j, this.txs[j]!);
     const ps = this.statTx[j]!;
-    if (s < n) this.f64[ps + (PSTAT.DROPPED - PSTAT.TX)] += hands.tx(b, this.drop);
+    if (s < n) this.f64[ps + (PSTAT.DROPPED - PSTAT.TX)] += hands.tx(j, this.drop);
     this.f64[ps] += s;
     if (this.firstAt === 0 && s > 0) this.firstAt = performance.timeOrigin + performance.now();
     this.forwarded += s;
@@ -135,7 +130,7 @@ export class Forwarder {
       let held = 0;
       for (let j = 0; j < this.nrx; j++) {
         this.flush(j);
-        held += this.hands.count(1 + j);
+        held += this.hands.count(j);
       }
       if (held === 0 || performance.now() >= end) return held;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
