@@ -1,10 +1,10 @@
 /**
- * DPDK's own figures beside mpdk's. The DPDK anchor, a script kept outside the project (run
- * separately, as root; the bench never runs it), measures DPDK's C ring and sample apps on this
- * machine and prints, with --json, {"figures":[{name, value, unit}]}. When env MPDK_DPDK_ANCHOR
- * names a file holding that output, the runner (run.ts) prints each DPDK figure, the mpdk figure
- * that corresponds to it (PAIRS) if it was measured in this run, and mpdk / DPDK. Machines differ
- * by 3x, so only a ratio measured on the same machine means anything.
+ * DPDK's own figures beside mpdk's: DPDK 22.11's ring test and example programs, measured on
+ * the same machine outside the bench (README: Benchmarks says how), saved as
+ * {"figures":[{name, value, unit}]}. When env MPDK_DPDK_ANCHOR names a file holding that, the
+ * runner (run.ts) prints each DPDK figure, the mpdk figure that corresponds to it (PAIRS) if
+ * it was measured in this run, and mpdk / DPDK. Machines differ by 3x, so only a ratio
+ * measured on the same machine means anything.
  */
 import fs from 'node:fs';
 
@@ -31,10 +31,10 @@ export interface AnchorFigure {
   unit: string;
 }
 
-/** Parse dpdk.sh --json output; throws with a message that says what is wrong. */
+/** Parse the anchor JSON; throws with a message that says what is wrong. */
 export function parseAnchor(text: string): AnchorFigure[] {
   const j = JSON.parse(text) as { figures?: unknown };
-  if (!Array.isArray(j.figures)) throw new Error('no "figures" array (expected the output of dpdk.sh --json)');
+  if (!Array.isArray(j.figures)) throw new Error('no "figures" array (expected {"figures":[{name,value,unit}]})');
   return j.figures.map((f: unknown, i: number) => {
     const g = f as Partial<AnchorFigure>;
     if (typeof g.name !== 'string' || typeof g.value !== 'number') throw new Error(`figure ${i} has no name or numeric value`);

@@ -58,7 +58,7 @@ function usage(): string {
     '  NAME-FILTER  regular expression (or substring) matched against figure names; none = all\n' +
     '  --json       one JSON object {"figures":[...]} on stdout, everything else on stderr\n' +
     '  --list       list the selected benches, run nothing\n' +
-    '  env MPDK_DPDK_ANCHOR=FILE  output of `dpdk.sh --json`, printed beside mpdk\'s figures';
+    '  env MPDK_DPDK_ANCHOR=FILE  DPDK\'s figures on this machine, {"figures":[{name,value,unit}]} (README: Benchmarks), printed beside mpdk\'s';
 }
 
 function parseArgs(argv: string[]): Options {
