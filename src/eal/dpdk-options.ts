@@ -24,6 +24,7 @@ export interface DpdkOption {
   names: readonly string[];
   /** 'required': a value (`--x V`, `--x=V`, `-xV`); 'optional': only as `--x=V`; 'none': a flag. */
   arg: 'none' | 'required' | 'optional';
+  /** What mpdk does with it. */
   effect: OptionEffect;
   /** works: what it does; none: why it has no effect; refused: why it cannot apply. */
   what: string;

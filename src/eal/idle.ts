@@ -120,6 +120,7 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
  * wake-up descriptors), so an idle loop costs about no CPU. Mode `'poll'` never sleeps.
  */
 export class IdlePolicy {
+  /** `'sleep'` or `'poll'`. */
   readonly mode: IdleMode;
   private readonly spin: number;
   private readonly yields: number;

@@ -24,7 +24,9 @@ export interface LaunchOptions {
 
 /** A function running on a worker lcore (`remoteLaunch`): its thread, a message port, and its result. */
 export interface LcoreJob {
+  /** The worker lcore it runs on. */
   lcore: number;
+  /** Its thread. */
   worker: Worker;
   /** Resolves to the function's return value once it has returned and the thread ended. */
   done: Promise<unknown>;

@@ -78,6 +78,7 @@ const EMSGSIZE = 90;
 
 /** A process of the instance, as the channel names it. */
 export interface MpPeer {
+  /** Its pid. */
   pid: number;
   /** Its program name in the process table ("symmetric_mp", "mpdk port", ...). */
   program: string;
@@ -90,11 +91,13 @@ export type MpTarget = 'all' | 'primary' | number | readonly number[];
 
 /** A message as a handler receives it. */
 export interface MpMessage {
+  /** The action's name. */
   name: string;
   /** What the sender passed: a Buffer for bytes, a string, or the JSON value. */
   data: unknown;
   /** Descriptors sent with it: this process's own, close-on-exec; the handler closes them. */
   fds: number[];
+  /** Who sent it. */
   from: MpPeer;
   /** The sender awaits a reply (a request): the handler's return value is it. */
   isRequest: boolean;

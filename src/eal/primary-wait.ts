@@ -36,6 +36,7 @@ export interface PrimaryWait<T> {
   refuse: (why: string) => MpdkError;
   /** Where the notice goes (a program's stderr line); the EAL's log at warning by default. */
   say?: (line: string) => void;
+  /** Give up after this many ms (default PRIMARY_BOUND_MS). */
   boundMs?: number;
 }
 

@@ -379,9 +379,13 @@ const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 
 /** The consumer of one queue's capture ring. */
 export class CaptureReader {
+  /** The Eal the capture runs in. */
   readonly eal: Eal;
+  /** The captured port. */
   readonly port: number;
+  /** The captured queue. */
   readonly q: number;
+  /** Which side of the queue. */
   readonly dir: CaptureDir;
   /** Region offset of the ring header. */
   readonly cap: number;

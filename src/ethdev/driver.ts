@@ -109,9 +109,13 @@ export interface DriverPort {
 
 /** What probe learns about every port being probed (in port order). */
 export interface VdevInfo {
+  /** The port number it became. */
   port: number;
+  /** The vdev's name (`net_ring0`). */
   name: string;
+  /** Its driver's name (`net_ring`). */
   driver: string;
+  /** Its parsed devargs. */
   args: Devargs;
 }
 
@@ -163,7 +167,9 @@ export interface NetDriver {
 
 /** Parsed `key=value,...` devargs of one vdev. */
 export class Devargs {
+  /** The devargs as given (`iface=veth0,qdisc_bypass=1`). */
   readonly text: string;
+  /** Each key's value. */
   readonly map: ReadonlyMap<string, string>;
 
   constructor(text: string, map: Map<string, string>) {
@@ -234,17 +240,25 @@ export function parseVdev(spec: string, validKeys?: Readonly<Record<string, stri
  * this object; EthDev makes one per port per Eal.
  */
 export class Port {
+  /** The Eal this port object was made with. */
   readonly eal: Eal;
+  /** The port number. */
   readonly id: number;
   /** Region offset of the port entry. */
   readonly entry: number;
   /** Region offset of the ETHDEV_DATA header (the lock lives there). */
   readonly header: number;
+  /** The vdev's name. */
   readonly name: string;
+  /** The driver's name. */
   readonly driverName: string;
+  /** The vdev's arguments as given. */
   readonly devargs: string;
+  /** u32 view over the region (the port entry's fields). */
   readonly u32: Uint32Array;
+  /** i32 view over the region. */
   readonly i32: Int32Array;
+  /** f64 view over the region (the queues' statistics). */
   readonly f64: Float64Array;
   private rssTable: ToeplitzTable | undefined;
   private rssKeyGen = -1;

@@ -43,8 +43,11 @@ export function portTable(eal: Eal): Port[] | undefined {
 
 /** One queue of a port as recovery and the audit see it (read-only, a snapshot). */
 export interface QueueView {
+  /** The port number. */
   port: number;
+  /** An RX queue (true) or a TX queue. */
   rx: boolean;
+  /** The queue's number. */
   q: number;
   /** Set up since the last configure. */
   setUp: boolean;
@@ -52,7 +55,9 @@ export interface QueueView {
   ring: number;
   /** The process using it (0 = none), its lcore and start time (pid reuse). */
   owner: number;
+  /** The owner's lcore. */
   ownerLcore: number;
+  /** The owner's start time (clock ticks since boot). */
   ownerStart: number;
 }
 

@@ -1000,10 +1000,13 @@ export class Mempool {
 
 /** One pool of the instance as `Mempool.entries` finds it: attached, or why it cannot be read. */
 export interface PoolEntry {
+  /** The pool's name. */
   name: string;
   /** Region offset of its header. */
   header: number;
+  /** The pool, opened read-only (absent when its header is damaged). */
   pool?: Mempool;
+  /** Why it could not be opened (a damaged header). */
   error?: string;
 }
 

@@ -97,8 +97,11 @@ export interface PcapWriterOptions {
  * when it fills and on flush()/close(). Not safe to share between threads; one writer per file.
  */
 export class PcapWriter {
+  /** The file written. */
   readonly path: string;
+  /** Largest caplen kept. */
   readonly snaplen: number;
+  /** Nanosecond timestamps (else microseconds). */
   readonly nanosecond: boolean;
   /** Records accepted so far. */
   records = 0;
@@ -196,6 +199,7 @@ function checkWriterOptions(path: string, opts: PcapWriterOptions): { snaplen: n
 
 /** One record as a reader found it (caller-owned, reused: no allocation per record). */
 export class PcapRecord {
+  /** Timestamp, whole seconds since 1970. */
   tsSec = 0;
   /** Microseconds or nanoseconds, as the reader says (reader.nanosecond; pcapng: always ns). */
   tsFrac = 0;
@@ -263,14 +267,18 @@ export interface CaptureFileReader {
  * hold the largest record).
  */
 export class PcapReader implements CaptureFileReader {
+  /** The file read. */
   readonly path: string;
+  /** Always `'pcap'`. */
   readonly format = 'pcap' as const;
   readonly nanosecond: boolean;
   /** The file was written in the other byte order. */
   readonly swapped: boolean;
   readonly snaplen: number;
   readonly linktype: number;
+  /** The file's format version, major. */
   readonly versionMajor: number;
+  /** The file's format version, minor. */
   readonly versionMinor: number;
   truncated = '';
   private readonly in: FileIn;

@@ -38,10 +38,13 @@ export interface PcapngReaderOptions extends FileInOptions {
 export interface PcapngIfaceInfo {
   /** Index in the file (from 0, across sections). */
   index: number;
+  /** Index of its section in the file. */
   section: number;
+  /** Its link type (LINKTYPE_ETHERNET for Ethernet). */
   linktype: number;
   /** 0 = not limited. */
   snaplen: number;
+  /** Its if_name option ('' when absent). */
   name: string;
   /** Timestamp units per second (10^6 unless if_tsresol says otherwise). */
   unitsPerSec: number;
@@ -51,10 +54,15 @@ export interface PcapngIfaceInfo {
 
 /** An interface's statistics block (ISB), the last one read. */
 export interface PcapngIfaceStats {
+  /** Packets the interface saw (isb_ifrecv). */
   ifRecv?: number;
+  /** Packets lost because the capture could not keep up (isb_ifdrop). */
   ifDrop?: number;
+  /** Packets the filter accepted (isb_filteraccept). */
   filterAccept?: number;
+  /** Packets the operating system dropped (isb_osdrop). */
   osDrop?: number;
+  /** Packets delivered to the user (isb_usrdeliv). */
   usrDeliv?: number;
 }
 
@@ -64,7 +72,9 @@ const td = new TextDecoder();
 
 /** Streaming pcapng reader (CaptureFileReader): one interface's packets, or all. */
 export class PcapngReader implements CaptureFileReader {
+  /** The file read. */
   readonly path: string;
+  /** Always `'pcapng'`. */
   readonly format = 'pcapng' as const;
   readonly nanosecond = true;
   /** The interface read (its index), or −1 for all. */

@@ -60,15 +60,21 @@ const EPB_TAIL = 8 + 8 + 4 + 4;
 
 /** The section header's description of the capture (each a UTF-8 string; absent ones are left out). */
 export interface PcapngSection {
+  /** shb_hardware: the machine's description. */
   hardware?: string;
+  /** shb_os: the operating system. */
   os?: string;
+  /** shb_userappl: the writing application. */
   userappl?: string;
+  /** A comment on the section. */
   comment?: string;
 }
 
 /** One interface (IDB). */
 export interface PcapngInterface {
+  /** if_name: the interface's name. */
   name?: string;
+  /** if_description: a description of it. */
   description?: string;
   /** Default LINKTYPE_ETHERNET. */
   linktype?: number;
@@ -82,6 +88,7 @@ export interface PcapngInterface {
 export interface PcapngStats {
   /** Capture start and end, ns since 1970 as [seconds, nanoseconds]. */
   start: readonly [number, number];
+  /** Capture end, as `start`. */
   end: readonly [number, number];
   /** Packets the interface saw (accepted, filtered out and dropped). */
   ifRecv: number;
@@ -98,6 +105,7 @@ const te = new TextEncoder();
  * every interface. writePacket allocates nothing.
  */
 export class PcapngWriter {
+  /** The file written, or the name `toFd` was given (`stdout`). */
   readonly path: string;
   /** Packets written. */
   records = 0;

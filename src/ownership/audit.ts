@@ -58,6 +58,7 @@ export interface PoolAudit {
 
 /** `auditInstance`'s answer: where every element of every pool is, and what could not be read. */
 export interface InstanceAudit {
+  /** Each pool's places. */
   pools: PoolAudit[];
   /**
    * Pools, rings or the port table that could not be read (a damaged header): what they

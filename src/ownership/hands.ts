@@ -651,6 +651,7 @@ export function listRecords(eal: Eal): HandsRecord[] {
 
 /** What a record says its owner holds. */
 export interface Held {
+  /** Every handle the record holds, chains' first segments included. */
   handles: number[];
   /**
    * The handles among them whose metadata their owner wrote (held, received from a ring,

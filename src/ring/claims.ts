@@ -55,6 +55,7 @@ export interface RepairReport {
   reclaimed: number[];
   /** Pid of a live claimer the tail is waiting for, per side (0 = none). */
   waitingForProd: number;
+  /** Pid of a live consumer claimer the tail is waiting for (0 = none). */
   waitingForCons: number;
 }
 

@@ -22,9 +22,13 @@ import { CLAIM_STATE, RING, RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_S
 
 /** One ring of the instance as `RingView.list` finds it: a view, or why it cannot be read. */
 export interface RingEntry {
+  /** The ring's name. */
   name: string;
+  /** Region offset of the ring. */
   offset: number;
+  /** A view of it (absent when its header is damaged). */
   view?: RingView;
+  /** Why it could not be viewed (a damaged header). */
   error?: string;
 }
 
