@@ -435,16 +435,22 @@ export const FLOWS_MAX = 1 << 20;
 export interface FlowSpec {
   /** Number of flows (default 1). */
   count?: number;
+  /** Source address of flow 0, dotted or a host-order u32 (default 10.0.0.1). */
   srcIp?: string | number;
+  /** Destination address of flow 0 (default 10.1.0.1). */
   dstIp?: string | number;
+  /** UDP source port of flow 0 (default 1024). */
   sport?: number;
+  /** UDP destination port of flow 0 (default 5001). */
   dport?: number;
   /**
    * Which fields step by +1 per flow (default ['srcIp']). Stepping two fields together
    * defeats RSS's symmetric key (see rss.ts): prefer one.
    */
   vary?: readonly ('srcIp' | 'dstIp' | 'sport' | 'dport')[];
+  /** Source MAC of every frame (default 02:00:00:00:00:01, port 1's). */
   srcMac?: string | Uint8Array;
+  /** Destination MAC of every frame (default 02:00:00:00:00:00, port 0's). */
   dstMac?: string | Uint8Array;
 }
 
@@ -453,12 +459,19 @@ export interface FlowSpec {
  * frames carry. Built once; buildUdpFrame reads it per packet without allocating.
  */
 export class FlowSet {
+  /** Number of flows. */
   readonly count: number;
+  /** Source address of each flow (host order). */
   readonly srcIp: Uint32Array;
+  /** Destination address of each flow (host order). */
   readonly dstIp: Uint32Array;
+  /** UDP source port of each flow. */
   readonly sport: Uint16Array;
+  /** UDP destination port of each flow. */
   readonly dport: Uint16Array;
+  /** Source MAC of every frame. */
   readonly srcMac: Uint8Array;
+  /** Destination MAC of every frame. */
   readonly dstMac: Uint8Array;
 
   constructor(count: number, srcMac: Uint8Array, dstMac: Uint8Array) {
@@ -576,7 +589,9 @@ export function buildUdpFrame(u8: Uint8Array, off: number, flows: FlowSet, flow:
  * exactly buildUdpFrame's. Bind it to the buffer the frames live in (the region's u8).
  */
 export class UdpFrameBuilder {
+  /** Bytes of each frame built. */
   readonly size: number;
+  /** The flows it builds frames of. */
   readonly flows: FlowSet;
   private readonly dv: DataView;
   private readonly u8: Uint8Array;
@@ -672,8 +687,11 @@ export function checkFrameSize(size: number): void {
 
 /** What readPayload found (caller-owned, reused). */
 export class PayloadInfo {
+  /** The frame's sequence number in its flow. */
   seq = 0;
+  /** The flow's index. */
   flow = 0;
+  /** When it was sent (µs, the sender's clock). */
   txTime = 0;
 }
 
@@ -713,12 +731,15 @@ export class PacketInfo {
   proto = 0;
   /** IPv4 host-order addresses (0 for IPv6). */
   srcIp = 0;
+  /** IPv4 destination address, host order (0 for IPv6). */
   dstIp = 0;
   /** IPv4 fragment (MF set or offset ≠ 0): ports are not parsed. */
   fragment = false;
   /** L4 header offset, or -1 (not TCP/UDP, fragment, or truncated). */
   l4 = -1;
+  /** L4 source port (0 when not TCP or UDP). */
   sport = 0;
+  /** L4 destination port (0 when not TCP or UDP). */
   dport = 0;
   /** Offset of the L4 payload, or -1. */
   payload = -1;

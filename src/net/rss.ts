@@ -120,6 +120,7 @@ export function toeplitz(key: Uint8Array, input: Uint8Array, off = 0, len = inpu
 export class ToeplitzTable {
   /** T[i * 256 + v]: contribution of byte value v at input position i. */
   readonly t: Uint32Array;
+  /** The RSS key (40 bytes). */
   readonly key: Uint8Array;
   /** Enabled hash types, RSS_HF bits. */
   readonly hf: number;
@@ -225,6 +226,7 @@ export class ToeplitzTable {
  * byte loads; V8 inlines DataView access), about 1.4x faster. What ethdev's RX path uses.
  */
 export class PacketHasher {
+  /** The Toeplitz table it hashes with. */
   readonly table: ToeplitzTable;
   private readonly dv: DataView;
   private readonly t: Uint32Array;
@@ -304,7 +306,9 @@ export const RETA_SIZE_DEFAULT = 128;
  * one u16 entry is atomic on its own, so a reader sees either the old or the new queue.
  */
 export class Reta {
+  /** The redirection table: entry i is the RX queue of hashes whose low bits are i. */
   readonly entries: Uint16Array;
+  /** `entries.length - 1`: an entry is `hash & mask`. */
   readonly mask: number;
 
   /**
