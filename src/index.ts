@@ -8,6 +8,8 @@
  * 'mpdk/internal' (src/internal.ts) for the library's own tests and tools, with no
  * stability promise. The byte layouts of standard formats (Ethernet, IP, UDP and TCP
  * headers, pktgen's payload, pcap files) are exported: they do not change with mpdk.
+ *
+ * @packageDocumentation
  */
 export { Eal, MPDK_VERSION, instanceFiles, runtimeBase, type EalInitOptions, type ObserveOptions, type CommandLine } from './eal/eal.js';
 export { type EalConfig } from './eal/config.js';

@@ -58,6 +58,10 @@ import { PROC } from './process-table.js';
 import { LC } from './lcore-table.js';
 
 const require = createRequire(import.meta.url);
+/**
+ * This package's version (package.json's). Every process of an instance must run the same one:
+ * the region records it, and a process of another version is refused.
+ */
 export const MPDK_VERSION: string = (require('../../../package.json') as { version: string }).version;
 
 /** Hash of every EAL layout table: a process built from other code refuses to attach. */
@@ -136,6 +140,24 @@ export interface WorkerHandoff {
   log: LogRoute;
 }
 
+/**
+ * This process's place in an instance (DPDK's EAL): the shared region mapped, the process
+ * registered, its lcores claimed. `Eal.init` joins or creates an instance, `Eal.observe` looks at
+ * one read-only (tools), `close()` (or `using`) leaves it; the last process out removes the
+ * instance's files. Every other object of the library is opened through an Eal, and is used by
+ * the thread that owns it.
+ *
+ * @example
+ * ```ts
+ * import { Eal, Ring } from 'mpdk';
+ * using eal = Eal.init({ lcores: [0], procType: 'auto', filePrefix: 'app' });
+ * const ring = eal.isPrimary ? Ring.create(eal, 'jobs', { count: 1024 }) : Ring.lookup(eal, 'jobs');
+ * ```
+ * @example DPDK's command line: the EAL options, then the program's own
+ * ```ts
+ * const { eal, args } = Eal.init(process.argv.slice(2));   // ['-l', '0-1', '--proc-type=auto', '--', '-p', '3']
+ * ```
+ */
 export class Eal {
   /** The EAL options this process started with, parsed and with their defaults. */
   readonly options: EalOptions;

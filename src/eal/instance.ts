@@ -39,6 +39,10 @@ export interface InstanceFiles {
   region: string;
 }
 
+/**
+ * The paths of instance `prefix`'s folder, config file and region (in `hugeDir` when given):
+ * `/dev/shm/mpdk.PREFIX/...` unless `MPDK_RUNTIME_DIR` moves the `/dev/shm` part. Paths only: nothing is opened.
+ */
 export function instanceFiles(prefix: string, hugeDir?: string): InstanceFiles {
   const dir = path.join(runtimeBase(), instanceDirName(prefix));
   return { dir, config: path.join(dir, CONFIG_FILE), region: hugeDir ? path.join(hugeDir, hugeRegionName(prefix)) : path.join(dir, REGION_FILE) };
