@@ -282,3 +282,23 @@ describe('mpdk proc-info against symmetric_mp and pktgen', () => {
     await until(() => leftovers(prefix).length === 0, 5000, 'the instance files to go');
   });
 });
+
+test('Eal.release: an observer unmaps the region (nothing of it left in /proc/self/maps), once; a process of the instance cannot', async () => {
+  const { Eal } = await import('../src/index.js');
+  const p = uniquePrefix('obs');
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '16', '--log-level', 'error'], { handleSignals: false });
+  try {
+    const region = new RegExp(`mpdk\\.${p}/region`);
+    const o = Eal.observe(p, { logLevel: 'error' });
+    const mapped = (): number => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => region.test(l)).length;
+    assert.equal(mapped(), 2, 'the primary\'s mapping and the observer\'s');
+    o.release();
+    assert.equal(mapped(), 1, 'the observer\'s is gone');
+    o.release(); // a second release unmaps nothing (it could hit a later mapping at that address)
+    assert.equal(mapped(), 1);
+    assert.throws(() => eal.release(), /only an observer/);
+  } finally {
+    eal.close();
+  }
+  assert.deepEqual(leftovers(p), []);
+});

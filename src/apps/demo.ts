@@ -149,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
       if (tty) process.stdout.write('\n');
     }
     clients = [0, 1].map((i) => info.client(i));
+    view.release(); // the observer's mapping, unmapped (nothing read through it is kept)
   } finally {
     process.off('SIGINT', onSig);
     await stopAll();

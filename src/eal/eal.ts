@@ -801,14 +801,18 @@ export class Eal {
    * restarts): close, and unmap the region, so the memory of an instance that was removed
    * is freed (a mapping keeps a deleted file's pages). Every view read through this Eal
    * (its region's arrays, objects attached through it) is dead afterwards: touching one is
-   * SIGSEGV, so the caller keeps nothing of it. Only for observers (Eal.observe).
+   * SIGSEGV, so the caller keeps nothing of it. Only for observers (Eal.observe); idempotent.
    */
   release(): void {
     if (this.slot >= 0 || this.isWorker || this.commandLine.name !== '') throw new Error('Eal.release: only an observer (Eal.observe) can unmap its region');
+    if (this.released) return; // idempotent: a second munmap could hit a later mapping at that address
+    this.released = true;
     this.close();
     if (this.place?.hugetlbfs) this.place.dir.close();
     unmap(this.region.mapping);
   }
+
+  private released = false;
 
   private removeFiles(): void {
     if (this.place === null) return; // --in-memory: there are none

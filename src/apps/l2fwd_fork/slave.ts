@@ -210,7 +210,7 @@ function warmUp(common: string[]): void {
       PktmbufPool.lookup(o, POOL_NAME);
       Ring.lookup(o, dropName(Number(o.region.u32At(o.memzones.lookup(CTL_MZ).offset + CTL.SLAVES))));
     } finally {
-      o.close();
+      o.release(); // a standby may wait long: it keeps no mapping of the region meanwhile
     }
   } catch {
     /* a rehearsal only */

@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
 
   for (const reset of ['--stats-reset', '--xstats-reset']) {
     if (!has(reset)) continue;
-    Eal.observe(filePrefix); // refuse (ENOENT) before anything else
+    Eal.observe(filePrefix).release(); // refuse (ENOENT) before anything else
     const eal = attachSecondary(filePrefix, 'proc-info');
     try {
       const dev = EthDev.attach(eal);

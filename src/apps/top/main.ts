@@ -157,6 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     const finish = (code: number, message?: string, err?: unknown): void => {
       if (timer) clearInterval(timer);
+      eal.release(); // the snapshots keep nothing of the mapping
       stdin.off('data', onKey);
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
       restore();
