@@ -190,6 +190,24 @@ test('refusals: no server, bad options, wrong process types, unknown id, taken i
   assert.deepEqual(leftovers(p), []);
 });
 
+test('a client started while the server is still setting up waits for its port table, says so after 2 s naming it, and gives up at once when it dies', async () => {
+  const p = uniquePrefix('cs');
+  const s = spawnNode('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '1'], { MPDK_TEST_HOOK: 'mp_server:setup' });
+  try {
+    await s.waitFor(/mp_server:setup reached/, 15000);
+    const c = spawnNode('mpdk', ['mp_client', '-l', '2', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', '0']);
+    await c.waitFor(new RegExp(`mp_client 0: waiting for the primary \\(pid ${s.proc.pid}, alive, [a-z ]+\\) to create its port table MProc_port_info`), 10000);
+    s.proc.kill('SIGKILL');
+    await s.exited;
+    assert.equal(await c.exited, 1, c.err);
+    assert.match(c.err, /has no MProc_port_info: its primary is not running; start 'mpdk mp_server' first/);
+  } finally {
+    s.proc.kill('SIGKILL');
+    await s.exited;
+    removeInstance(p);
+  }
+});
+
 test('a client killed and restarted: the server carries on, counts drops for it while it is down', async () => {
   const p = uniquePrefix('csr');
   const s = await startServer(p, 2, ['--ring-size', '1024']);

@@ -299,6 +299,19 @@ test('two processes started at the same moment with auto: one sets up, the other
   for (const c of both) await interrupt(c);
 }));
 
+test('a process that comes while the primary is still setting up waits for it, says so after 2 s naming it, and gives up at once when it dies', () => withInstance(async (p) => {
+  const a = spawnNode('mpdk', symArgs(p, 1, 'primary', ['-p', '3', '--num-procs=2', '--proc-id=0']), { MPDK_TEST_HOOK: 'symmetric_mp:setup' });
+  await a.waitFor(/symmetric_mp:setup reached/, 15000);
+  const b = spawnNode('mpdk', symArgs(p, 2, 'secondary', ['-p', '3', '--num-procs=2', '--proc-id=1']));
+  await b.waitFor(new RegExp(`waiting for the primary \\(pid ${a.proc.pid}, alive, [a-z ]+\\) to create its configuration \\(memzone symmetric_mp_conf\\)\\.\\.\\. \\(giving up after 15 s\\)`), 10000);
+  a.proc.kill('SIGKILL');
+  await a.exited;
+  assert.equal(await b.exited, 1, b.err);
+  assert.match(b.err, /has no symmetric_mp configuration \(memzone symmetric_mp_conf\): its primary is not running; start the first symmetric_mp/);
+  assert.equal(b.err.trim().split('\n').length, 2, `the notice and the refusal, nothing else:\n${b.err}`);
+  removeInstance(p);
+}));
+
 test('one process with two lcores and -p f: each lcore forwards one pair, 2→3 and 1→0 stay in their pair (G32)', () => withInstance(async (p) => {
   const R4 = [...R2, '--vdev=net_ring2', '--vdev=net_ring3'];
   const a = spawnNode('mpdk', ['symmetric_mp', '-l', '1-2', '--proc-type=auto', '--file-prefix', p, ...QUIET, ...R4, '--', '-p', 'f', '--num-procs=1', '--proc-id=0']);

@@ -185,6 +185,10 @@ function create(eal: Eal, dev: EthDev, app: AppOptions, rings: Ring[]): { info: 
     for (let q = 0; q < nc; q++) dev.txQueueSetup(p, q, { descriptors: TX_DESC });
     dev.start(p);
   }
+  if (process.env.MPDK_TEST_HOOK === 'mp_server:setup') {
+    process.stderr.write('MPDK_TEST_HOOK mp_server:setup reached\n'); // a server stuck before its port table
+    for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  }
   const mz = eal.memzones.reserve(MZ_PORT_INFO, PORT_INFO_BYTES, 64);
   const r = eal.region;
   const z = mz.offset;

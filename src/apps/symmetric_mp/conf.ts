@@ -24,7 +24,7 @@
  * If the creator dies before MAGIC, readers time out with a message naming it; the
  * instance must then be started afresh (mpdk cleanup).
  */
-import { MpdkError, type Eal } from '../../index.js';
+import { awaitFromPrimary, MpdkError, type Eal } from '../../index.js';
 
 export const SMP_CONF_NAME = 'symmetric_mp_conf';
 export const SMP_CONF_MAGIC = 0x504d5953; // 'SYMP'
@@ -72,27 +72,32 @@ export function confExists(eal: Eal): boolean {
   return eal.memzones.tryLookup(SMP_CONF_NAME) !== undefined;
 }
 
-const tick = new Int32Array(new SharedArrayBuffer(4));
-
 /**
- * The recorded configuration. Waits up to `waitMs` for it to appear (a primary still
- * setting up); ENOENT when there is none, ETIMEDOUT when its writer never finished.
+ * The recorded configuration. While a live symmetric_mp primary is still setting up (its
+ * pool and ports, then this record) we wait for it (awaitFromPrimary: said after 2 s naming
+ * it, up to `waitMs`); ENOENT when there is none to wait for, ETIMEDOUT when its writer
+ * never finished.
  */
 export function readConf(eal: Eal, waitMs: number): SymmetricConf {
   const r = eal.region;
-  const deadline = Date.now() + waitMs;
-  let mz = eal.memzones.tryLookup(SMP_CONF_NAME);
-  while (mz === undefined || r.loadAcquire(mz.offset + SMP_CONF.MAGIC) !== SMP_CONF_MAGIC) {
-    if (Date.now() > deadline || (mz === undefined && !eal.primaryAlive())) {
-      if (mz === undefined) {
-        throw new MpdkError('ENOENT', `instance '${eal.filePrefix}' has no symmetric_mp configuration (memzone ${SMP_CONF_NAME}): its primary (pid ${eal.primaryPid()}) is not symmetric_mp or has not set up yet; start the first symmetric_mp with --proc-type=auto or primary`);
+  const mz = awaitFromPrimary(eal, {
+    program: 'symmetric_mp',
+    what: `its configuration (memzone ${SMP_CONF_NAME})`,
+    look: () => {
+      const z = eal.memzones.tryLookup(SMP_CONF_NAME);
+      return z !== undefined && r.loadAcquire(z.offset + SMP_CONF.MAGIC) === SMP_CONF_MAGIC ? z : undefined;
+    },
+    refuse: (why) => {
+      const z = eal.memzones.tryLookup(SMP_CONF_NAME);
+      if (z === undefined) {
+        return new MpdkError('ENOENT', `instance '${eal.filePrefix}' has no symmetric_mp configuration (memzone ${SMP_CONF_NAME}): ${why}; start the first symmetric_mp with --proc-type=auto or primary`);
       }
-      const creator = r.i32[(mz.offset + SMP_CONF.CREATOR_PID) >>> 2]!;
-      throw new MpdkError('ETIMEDOUT', `the symmetric_mp configuration of instance '${eal.filePrefix}' is incomplete after ${waitMs} ms (its writer${creator ? `, pid ${creator},` : ''} died or is stuck while setting up); stop every process of the instance, run 'mpdk cleanup', and start again`);
-    }
-    Atomics.wait(tick, 0, 0, 10);
-    mz ??= eal.memzones.tryLookup(SMP_CONF_NAME);
-  }
+      const creator = r.i32[(z.offset + SMP_CONF.CREATOR_PID) >>> 2]!;
+      return new MpdkError('ETIMEDOUT', `the symmetric_mp configuration of instance '${eal.filePrefix}' is incomplete (its writer${creator ? `, pid ${creator},` : ''} died or is stuck while setting up: ${why}); stop every process of the instance, run 'mpdk cleanup', and start again`);
+    },
+    say: (line) => process.stderr.write(`symmetric_mp: ${line}\n`),
+    boundMs: waitMs,
+  });
   const z = mz.offset;
   const ver = r.u32[(z + SMP_CONF.VERSION) >>> 2]!;
   if (ver !== SMP_CONF_VERSION) {

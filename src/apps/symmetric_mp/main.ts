@@ -37,7 +37,7 @@
  * of a process uses queue proc-id; each port pair belongs to one lcore.
  */
 import {
-  stderrLogger, Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseArgs, parseIdleMode, parsePortmask, portmaskOf, isMpdkError, reclaimDead, remoteLaunch,
+  stderrLogger, awaitFromPrimary, Eal, EthDev, Hands, IdlePolicy, MAX_QUEUES, MpdkError, PktmbufPool, UsageError, parseArgs, parseIdleMode, parsePortmask, portmaskOf, isMpdkError, reclaimDead, remoteLaunch,
   type IdleMode, type LcoreJob, type ProgramArgs, type ProgramSpec,
 } from '../../index.js';
 import { confExists, createConf, readConf } from './conf.js';
@@ -59,8 +59,10 @@ export const RX_DESC = 1024;
 export const TX_DESC = 4096;
 /** Longest stretch the loop runs without letting the event loop in (signals, timers). */
 const SLICE_MS = 10;
-/** How long a secondary waits for a primary that is still setting up. */
+/** How long an auto start retries a primary that has the lock but not yet its region, and how long a worker lcore may take to start forwarding. */
 const CONF_WAIT_MS = 5000;
+/** How long a process waits for a live primary still setting the instance up (its pool of NB_MBUFS, its ports, the record): long on a loaded host. */
+const SETUP_WAIT_MS = 15000;
 
 export const spec: ProgramSpec = {
   name: 'symmetric_mp',
@@ -139,13 +141,17 @@ function setUpInstance(eal: Eal, dev: EthDev, o: AppOptions, numProcs: number): 
     dev.start(p);
     out('done');
   }
+  if (process.env.MPDK_TEST_HOOK === 'symmetric_mp:setup') {
+    process.stderr.write('MPDK_TEST_HOOK symmetric_mp:setup reached\n'); // a primary stuck before its record
+    for (;;) Atomics.wait(pause, 0, 0, 1000);
+  }
   createConf(eal, { portmask: o.mask, numProcs, creatorPid: process.pid, rxDesc: RX_DESC, txDesc: TX_DESC, poolSize: NB_MBUFS });
   return pool;
 }
 
 /** Join a set-up instance: its record must match our options. */
 function joinInstance(eal: Eal, o: AppOptions): { pool: PktmbufPool; numProcs: number } {
-  const c = readConf(eal, CONF_WAIT_MS);
+  const c = readConf(eal, SETUP_WAIT_MS);
   if (c.portmask !== o.mask) {
     throw new MpdkError('EINVAL', `-p ${o.mask.toString(16)} differs from -p ${c.portmask.toString(16)} that the primary (pid ${c.creatorPid}) configured; give every symmetric_mp process of '${eal.filePrefix}' the same -p`);
   }
@@ -184,17 +190,26 @@ function initEal(argv: string[], auto: boolean): Eal {
   }
 }
 
-/** The instance's ports; a process that comes while the primary is still probing waits for them. */
+/** The instance's ports; a process that comes while the primary is still probing waits for them (said, bounded). */
 function attachPorts(eal: Eal): EthDev {
-  const deadline = Date.now() + CONF_WAIT_MS;
-  for (;;) {
-    try {
-      return EthDev.attach(eal);
-    } catch (e) {
-      if (!isMpdkError(e, 'ENOENT') || eal.isPrimary || !eal.primaryAlive() || Date.now() > deadline) throw e;
-    }
-    Atomics.wait(pause, 0, 0, 10);
-  }
+  if (eal.isPrimary) return EthDev.attach(eal);
+  let why = '';
+  return awaitFromPrimary(eal, {
+    program: 'symmetric_mp',
+    what: 'its ports',
+    look: () => {
+      try {
+        return EthDev.attach(eal);
+      } catch (e) {
+        if (!isMpdkError(e, 'ENOENT')) throw e;
+        why = e.message;
+        return undefined;
+      }
+    },
+    refuse: (w) => new MpdkError('ENOENT', `${why}: ${w}`),
+    say: (line) => process.stderr.write(`symmetric_mp: ${line}\n`),
+    boundMs: SETUP_WAIT_MS,
+  });
 }
 
 const SIGNO: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
