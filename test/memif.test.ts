@@ -263,6 +263,16 @@ describe('net_memif link state follows the peer', () => {
   });
 });
 
+test('pktgen on a memif port whose peer is not there says after 2 s which link it waits for and why, and stops on SIGINT', async () => {
+  const p = prefix();
+  const g = spawnNode('mpdk', ['pktgen', '-l', '0', '--file-prefix', p, '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${path.join(tmp, 'nobody.sock')},socket-abstract=no`,
+    '--', '--tx-port', '0', '--count', '100']);
+  await g.waitFor(/pktgen: waiting for the link of port 0 \(net_memif0, started: its peer brings it up\)\.\.\. \(sending anyway after 9 s\)/, 8000);
+  g.proc.kill('SIGINT');
+  await g.exited;
+  await until(() => leftovers(p).length === 0, 5000, 'the instance files to go');
+});
+
 describe('net_memif interrupt mode: an idle port costs no CPU and wakes when packets come', () => {
   test('server and client idle 1.5 s on a connected link use < 2.5 % CPU each; 1000 packets sent after it all arrive, the receiver woken by its eventfd', async () => {
     const a = prefix();

@@ -65,6 +65,8 @@ const SLICE_MS = 20;
 const NAP_MS = 100;
 /** How long a run waits for its ports' links before sending (DPDK's examples: 9 s). */
 const LINK_WAIT_MS = 9000;
+/** ...said after this long. */
+const LINK_NOTICE_MS = 2000;
 const SLEEP_CELL = new Int32Array(new SharedArrayBuffer(4));
 /** Descriptors per queue when pktgen configures its own ports. */
 const OWN_NB_DESC = 1024;
@@ -493,9 +495,18 @@ class Generator {
     const ports = [...new Set([...this.o.txPorts, ...this.o.rxPorts])];
     const end = performance.now() + LINK_WAIT_MS;
     let down = ports.filter((p) => !this.dev.linkStatus(p).up);
+    let said = false;
     while (down.length > 0 && performance.now() < end && this.interrupts === 0) {
       await new Promise<void>((r) => setTimeout(r, 10));
       down = down.filter((p) => !this.dev.linkStatus(p).up);
+      if (!said && down.length > 0 && !this.o.quiet && end - performance.now() < LINK_WAIT_MS - LINK_NOTICE_MS) {
+        said = true;
+        const who = (p: number): string => {
+          const i = this.dev.info(p);
+          return `${p} (${i.name}, ${i.state === 'started' ? 'started: its peer brings it up' : `${i.state}, not started`})`;
+        };
+        process.stderr.write(`pktgen: waiting for the link of port ${down.map(who).join(', ')}... (sending anyway after ${LINK_WAIT_MS / 1000} s)\n`);
+      }
     }
     if (down.length > 0 && !this.o.quiet) process.stderr.write(`pktgen: link of port ${down.join(', ')} still down after ${LINK_WAIT_MS / 1000} s; sending anyway\n`);
   }
