@@ -225,12 +225,10 @@ class PcapRx implements RxQueue {
   private rxFromCache(reader: CaptureFileReader, handles: Uint32Array, n: number, at: number, getRec: number): number {
     const mp = this.mp;
     const slots = mp.cacheSlots;
-    const u32 = this.u32;
     const rx = this.rx;
     const rec = this.rec;
     const rss = this.rss;
     const room = rx.room;
-    const snap = this.snap;
     const olFlags = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
     if (this.segHead.length < n) {
       this.segHead = new Uint32Array(n);
@@ -242,37 +240,16 @@ class PcapRx implements RxQueue {
     let used = 0;
     let nsegs = 0;
     let bytes = 0;
-    let errors = 0;
-    let rewinds = 0;
     let tooLong = false;
-    let cursor = this.cursor;
+    this.scanStart();
     while (used < n) {
-      if (!reader.next(rec)) {
-        if (reader.truncated && !this.cutSaid) this.sayCut(reader);
-        if (!this.infinite || rewinds > 0) break; // a whole pass found nothing for this queue
-        reader.rewind();
-        cursor = 0;
-        rewinds++;
-        u32[this.loopIdx] = u32[this.loopIdx]! + 1;
-        continue;
-      }
-      cursor++;
-      const len = rec.caplen;
-      if (len < ETH.HLEN || (snap !== 0 && len > snap)) {
-        errors++; // not a packet: a runt, or more than the file says it keeps
-        continue;
-      }
-      let hash = 0;
-      if (rss !== null) {
-        hash = rss.hashPacket(reader.buf, rec.offset, len);
-        let dq = this.reta[hash & this.retaMask]!;
-        if (dq >= this.nbRx) dq %= this.nbRx;
-        if (dq !== this.q) continue; // another queue's record
-      }
+      const len = this.nextRecord(reader);
+      if (len < 0) break;
+      const hash = this.scanHash;
       const need = len <= room ? 1 : Math.ceil(len / room);
       if (used + need > n) {
         reader.back(); // the next burst's (or, alone, more than a burst of n: rxGet's)
-        cursor--;
+        this.scanCursor--;
         tooLong = k === 0;
         break;
       }
@@ -300,15 +277,7 @@ class PcapRx implements RxQueue {
     for (let j = 0; j < nsegs; j++) handles[k + j] = segs[j]!;
     mp.zcGetCommit(used, getRec); // handles[0..used) are ours from this store on
     for (let j = 0; j < nsegs; j++) this.mbufs.chain(handles[segHead[j]!]!, segs[j]!);
-    this.cursor = cursor;
-    u32[this.curIdx] = cursor; // the shared read position (owner only; see the header)
-    const f64 = this.f64;
-    const st = this.st;
-    if (errors > 0) f64[st + STAT_ERRORS] += errors;
-    if (k > 0) {
-      f64[st + STAT_PACKETS] += k;
-      f64[st + STAT_OCTETS] += bytes;
-    }
+    this.scanEnd(k, bytes, 0);
     return tooLong ? this.rxGet(reader, handles, n, getRec) : k;
   }
 
@@ -323,42 +292,19 @@ class PcapRx implements RxQueue {
       this.f64[this.st + STAT_NOMBUF] += n;
       return 0;
     }
-    const u32 = this.u32;
     const rx = this.rx;
     const rec = this.rec;
     const rss = this.rss;
     const room = rx.room;
-    const snap = this.snap;
     const olFlags = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
     let k = 0;
     let bytes = 0;
-    let errors = 0;
     let nombuf = 0;
-    let rewinds = 0;
-    let cursor = this.cursor;
+    this.scanStart();
     while (k < n) {
-      if (!reader.next(rec)) {
-        if (reader.truncated && !this.cutSaid) this.sayCut(reader);
-        if (!this.infinite || rewinds > 0) break; // a whole pass found nothing for this queue
-        reader.rewind();
-        cursor = 0;
-        rewinds++;
-        u32[this.loopIdx] = u32[this.loopIdx]! + 1;
-        continue;
-      }
-      cursor++;
-      const len = rec.caplen;
-      if (len < ETH.HLEN || (snap !== 0 && len > snap)) {
-        errors++; // not a packet: a runt, or more than the file says it keeps
-        continue;
-      }
-      let hash = 0;
-      if (rss !== null) {
-        hash = rss.hashPacket(reader.buf, rec.offset, len);
-        let dq = this.reta[hash & this.retaMask]!;
-        if (dq >= this.nbRx) dq %= this.nbRx;
-        if (dq !== this.q) continue; // another queue's record
-      }
+      const len = this.nextRecord(reader);
+      if (len < 0) break;
+      const hash = this.scanHash;
       if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
       const h = handles[k]!;
       if (len <= room) {
@@ -366,15 +312,13 @@ class PcapRx implements RxQueue {
         rx.set(h, len, olFlags, hash, 0);
       } else if (!this.scatter(h, rec.offset, len, olFlags, hash)) {
         reader.back(); // the pool is short: this record waits for the next burst
-        cursor--;
+        this.scanCursor--;
         nombuf++;
         break;
       }
       k++;
       bytes += len;
     }
-    this.cursor = cursor;
-    u32[this.curIdx] = cursor; // the shared read position (owner only; see the header)
     if (k < n) {
       const left = n - k;
       if (this.spare.length < left) this.spare = new Uint32Array(left);
@@ -382,15 +326,71 @@ class PcapRx implements RxQueue {
       for (let i = 0; i < left; i++) s[i] = handles[k + i]!;
       this.mp.putBulk(s, left);
     }
+    this.scanEnd(k, bytes, nombuf);
+    return k;
+  }
+
+  /** A burst's reading state (nextRecord): the read position, whole passes started over, records refused, the last record's RSS hash. */
+  private scanCursor = 0;
+  private scanRewinds = 0;
+  private scanErrors = 0;
+  private scanHash = 0;
+
+  private scanStart(): void {
+    this.scanCursor = this.cursor;
+    this.scanRewinds = 0;
+    this.scanErrors = 0;
+  }
+
+  /**
+   * The next record this queue takes, read into this.rec: its length (its RSS hash in
+   * scanHash), or -1 when the file, or a whole pass over it, has none more. A runt or a
+   * record over the snap length is counted in scanErrors and skipped; another queue's
+   * record (RSS) is skipped.
+   */
+  private nextRecord(reader: CaptureFileReader): number {
+    const rec = this.rec;
+    const rss = this.rss;
+    const snap = this.snap;
+    for (;;) {
+      if (!reader.next(rec)) {
+        if (reader.truncated && !this.cutSaid) this.sayCut(reader);
+        if (!this.infinite || this.scanRewinds > 0) return -1; // a whole pass found nothing for this queue
+        reader.rewind();
+        this.scanCursor = 0;
+        this.scanRewinds++;
+        this.u32[this.loopIdx] = this.u32[this.loopIdx]! + 1;
+        continue;
+      }
+      this.scanCursor++;
+      const len = rec.caplen;
+      if (len < ETH.HLEN || (snap !== 0 && len > snap)) {
+        this.scanErrors++; // not a packet: a runt, or more than the file says it keeps
+        continue;
+      }
+      if (rss !== null) {
+        const hash = rss.hashPacket(reader.buf, rec.offset, len);
+        let dq = this.reta[hash & this.retaMask]!;
+        if (dq >= this.nbRx) dq %= this.nbRx;
+        if (dq !== this.q) continue; // another queue's record
+        this.scanHash = hash;
+      }
+      return len;
+    }
+  }
+
+  /** The burst's end: the shared read position, and the counters. */
+  private scanEnd(k: number, bytes: number, nombuf: number): void {
+    this.cursor = this.scanCursor;
+    this.u32[this.curIdx] = this.scanCursor; // the shared read position (owner only; see the header)
     const f64 = this.f64;
     const st = this.st;
-    if (errors > 0) f64[st + STAT_ERRORS] += errors;
+    if (this.scanErrors > 0) f64[st + STAT_ERRORS] += this.scanErrors;
     if (nombuf > 0) f64[st + STAT_NOMBUF] += nombuf;
     if (k > 0) {
       f64[st + STAT_PACKETS] += k;
       f64[st + STAT_OCTETS] += bytes;
     }
-    return k;
   }
 
   /**
