@@ -4,7 +4,7 @@
  * each beside its baseline (a figure measured in the same run), or as JSON:
  *   {"figures": [{"name", "value", "unit", "baseline"?}]}
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 import type { ChildProcess } from 'node:child_process';
 
@@ -62,8 +62,34 @@ export function nodeArgs(args: readonly string[]): string[] {
   return dir === '' ? [...args] : ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...args];
 }
 
-/** CPU time process `pid` has used (all its threads, user + system), in ms; NaN once it is gone. */
+/** Whether this kernel gives each thread's run time in ns (CONFIG_SCHED_INFO). */
+const SCHEDSTAT = existsSync('/proc/self/schedstat');
+
+/**
+ * CPU time process `pid` has used (all its threads, user + system), in ms; NaN once it is
+ * gone. From each live thread's /proc/PID/task/TID/schedstat (the scheduler's run time, ns:
+ * an idle figure over a second needs better than /proc/PID/stat's 10 ms ticks; a thread that
+ * has exited is no longer counted, so compare readings of a process whose threads stay), or
+ * /proc/PID/stat where there is no schedstat.
+ */
 export function cpuMs(pid: number): number {
+  if (SCHEDSTAT) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return NaN;
+    }
+    let ns = 0;
+    for (const t of tasks) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'latin1').split(' ')[0]);
+      } catch {
+        /* the thread exited meanwhile */
+      }
+    }
+    return ns / 1e6;
+  }
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');

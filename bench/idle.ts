@@ -1,6 +1,6 @@
 /**
  * Idle benches: each program running with no traffic, its CPU use over IDLE_MS read from
- * /proc/PID/stat (utime + stime of every thread, 100 Hz ticks: harness.ts cpuMs), in % of one core. The
+ * /proc (the run time of every thread: harness.ts cpuMs), in % of one core. The
  * ports are net_ring (nothing arrives unless someone sends); every program runs as a
  * user would start it (the default --idle=sleep), after SETTLE_MS to start up.
  *
