@@ -119,6 +119,7 @@ function messageOf(e: unknown): string {
  * on Ctrl-C.
  */
 export class Cmdline extends EventEmitter {
+  /** The prompt printed before each line. */
   readonly prompt: string;
   /** True when readline edits the line (both ends are TTYs). */
   readonly terminal: boolean;

@@ -39,6 +39,7 @@ export interface OptionSpec {
   repeat?: boolean;
   /** The value is optional and given only as --name=VALUE (DPDK's `--show-ring[=name]`); alone: ''. */
   optional?: boolean;
+  /** One line for `--help`. */
   help: string;
 }
 
@@ -52,6 +53,7 @@ export interface ProgramSpec {
   eal: boolean;
   /** Text between the usage line and the options. */
   about?: string;
+  /** The program's own options, in the order `--help` lists them. */
   options: readonly OptionSpec[];
   /** Text after the options. */
   notes?: string;

@@ -230,7 +230,9 @@ export interface PcapReaderOptions {
  * opens either): records one by one into a caller-owned PcapRecord, whose bytes are in `buf`.
  */
 export interface CaptureFileReader {
+  /** The file read. */
   readonly path: string;
+  /** The file's format. */
   readonly format: 'pcap' | 'pcapng';
   /** Link type of the packets delivered (1 = Ethernet). */
   readonly linktype: number;
