@@ -392,8 +392,9 @@ export class Hands {
    * returns n or 0. Exact whatever instruction we die at (a POOL_GET window: the mempool
    * records the get's resulting cache LEN before its copy; see heldHandles) when the get
    * is served by this lcore's cache; a get larger than the cache, or from a pool without
-   * caches, goes to the pool's ring, and a death inside it leaks that burst (the audit
-   * shows it). Four plain stores besides the get's own; allocates nothing.
+   * caches, goes to the pool's ring: a receive window on that ring, exact too
+   * (allocFromRing), but for the cases the file header lists. Four plain stores besides the
+   * get's own; allocates nothing.
    */
   alloc(a: number, pool: PktmbufPool, n: number): number {
     return this.take(a, pool, n, true);
