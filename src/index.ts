@@ -81,6 +81,9 @@ export {
 export { MAX_QUEUES, MAX_PORTS, PortState } from './ethdev/layout.js';
 export { registerDriver, findDriver, driverNames } from './ethdev/registry.js';
 export { portTable, portQueues, type QueueView } from './ethdev/table.js';
+export { PortOwners, PortOwnership, type PortOwnerInfo } from './ethdev/port-owner.js';
+export { HOTPLUG_TIMEOUT_DEFAULT, type AttachOptions, type DetachOptions } from './ethdev/hotplug.js';
+export { type PortOpOptions } from './ethdev/ethdev.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
 export { Supervisor, joinSupervisor, type Supervised } from './eal/supervise.js';
 export { thisProcess, livenessOf, identityOf, stateOf, type ProcessIdentity } from './eal/identity.js';

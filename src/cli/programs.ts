@@ -31,5 +31,6 @@ export const PROGRAMS: Readonly<Record<string, Program>> = {
   exporter: { summary: 'serve the counters of a running instance in the Prometheus text format on 127.0.0.1', load: () => import('../apps/proc-info/exporter.js') },
   audit: { summary: 'where every buffer of every pool is: pool, caches, rings, port queues, held by processes, leaked', load: () => import('../apps/audit.js') },
   ls: { summary: 'list every instance on this host, live or stale', load: () => import('../apps/ls.js') },
+  port: { summary: 'attach or detach a port of a running instance (--vdev syntax), every process agreeing; list the ports', load: () => import('../apps/port.js') },
   cleanup: { summary: 'remove the files a crashed instance left behind', load: () => import('../apps/cleanup.js') },
 };

@@ -59,6 +59,11 @@ export interface ProgramSpec {
   notes?: string;
   /** The exit statuses, when they say more than EXIT_STATUSES. */
   exits?: string;
+  /**
+   * Words that are not options (`mpdk port attach SPEC`): their placeholders as help shows
+   * them, how many there must be at least and at most; without it, any is refused.
+   */
+  operands?: { names: string; min: number; max: number };
 }
 
 /** The exit statuses every mpdk program uses (`mpdk --help`, the README). */
@@ -84,13 +89,16 @@ export class ProgramArgs {
   private readonly given: Map<string, string[]>;
   /** Every option given, in command-line order: [key, value] ('' for a flag). */
   private readonly order: readonly (readonly [string, string])[];
+  /** The words that are not options, in order (ProgramSpec.operands). */
+  readonly operands: readonly string[];
 
-  constructor(spec: ProgramSpec, help: boolean, eal: EalOptions | undefined, given: Map<string, string[]>, order: readonly (readonly [string, string])[] = []) {
+  constructor(spec: ProgramSpec, help: boolean, eal: EalOptions | undefined, given: Map<string, string[]>, order: readonly (readonly [string, string])[] = [], operands: readonly string[] = []) {
     this.spec = spec;
     this.help = help;
     this.eal = eal;
     this.given = given;
     this.order = order;
+    this.operands = operands;
   }
 
   private key(name: string): string {
@@ -150,10 +158,14 @@ export function parseArgs(spec: ProgramSpec, argv: readonly string[]): ProgramAr
     own = parsed.appArgs;
   }
   const order: [string, string][] = [];
-  return new ProgramArgs(spec, false, eal, parseOwn(spec, own, order), order);
+  const operands: string[] = [];
+  const given = parseOwn(spec, own, order, operands);
+  const o = spec.operands;
+  if (o && operands.length < o.min) throw new UsageError(`mpdk ${spec.name} needs ${o.names} (see 'mpdk ${spec.name} --help')`);
+  return new ProgramArgs(spec, false, eal, given, order, operands);
 }
 
-function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, string][]): Map<string, string[]> {
+function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, string][], operands: string[]): Map<string, string[]> {
   const given = new Map<string, string[]>();
   const see = `(see 'mpdk ${spec.name} --help')`;
   const names = [...spec.options, HELP].flatMap((o) => o.names);
@@ -162,6 +174,11 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, st
     const arg = argv[i]!;
     if (arg === '--' && !spec.eal) continue;
     if (!looksLikeOption(arg)) {
+      if (spec.operands && operands.length < spec.operands.max) {
+        operands.push(arg);
+        lastFlag = undefined;
+        continue;
+      }
       throw new UsageError(`unexpected argument '${arg}'${lastFlag ? `: ${lastFlag} takes no value` : ''} ${see}`);
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;

@@ -433,11 +433,8 @@ export class CaptureReader {
     }
     const r = eal.region;
     const ports = portsOrThrow(eal);
-    const nbPorts = ports.length;
-    if (!Number.isInteger(port) || port < 0 || port >= nbPorts) {
-      throw new MpdkError('ENODEV', `no port ${port}: instance '${eal.filePrefix}' has ${nbPorts} port${nbPorts === 1 ? '' : 's'}${nbPorts ? ` (0..${nbPorts - 1})` : ''}`);
-    }
-    const p = ports[port]!;
+    const p = ports.find((x) => x.id === port); // ids of detached ports are missing (hotplug.ts)
+    if (!p) throw new MpdkError('ENODEV', `no port ${port}: instance '${eal.filePrefix}' has port${ports.length === 1 ? '' : 's'} ${ports.map((x) => x.id).join(', ') || 'none'}`);
     const nb = Math.min(dir === 'rx' ? p.nbRx : p.nbTx, MAX_QUEUES);
     if (!Number.isInteger(q) || q < 0 || q >= nb) {
       throw new MpdkError('EINVAL', `port ${port} has ${nb} ${dir.toUpperCase()} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
@@ -640,7 +637,7 @@ export function captureStats(eal: Eal): CaptureRingInfo[] {
     const dir: CaptureDir = dq >>> 16 === 0 ? 'rx' : 'tx';
     const queue = dq & 0xffff;
     const owner = r.i32[(cap + CAPH.OWNER_PID) >>> 2]!;
-    const p = ports[port];
+    const p = ports.find((x) => x.id === port);
     const armed = p !== undefined && queue < MAX_QUEUES && r.u32At(armOffset(p, dir === 'rx', queue)) === cap;
     out.push({
       name: mz.name, port, dir, queue, armed, owner, ownerAlive: owner !== 0 && processAlive(owner, r.f64[(cap + CAPH.OWNER_START) >>> 3]!),

@@ -163,6 +163,14 @@ export interface NetDriver {
    * never duplicates it).
    */
   queueRing?(port: Port, rx: boolean, q: number): number;
+  /**
+   * Free what probe and queue setup made in the region for this port (its memzones, its
+   * rings and the mbufs in them), when it is detached (ethdev/hotplug.ts) or an attach is
+   * undone: the port is stopped and no process uses its queues. It may run after a crash
+   * half way through an earlier call: what is already gone is skipped. A driver with this
+   * can be attached and detached while the instance runs; one without cannot.
+   */
+  remove?(port: Port): void;
 }
 
 /** Parsed `key=value,...` devargs of one vdev. */
@@ -290,12 +298,15 @@ export class Port {
     this.u32[(this.entry + field) >>> 2] = v;
   }
 
-  /** Raise or clear the link bit (atomic: EP.FLAGS is shared with promiscuous and RSS bits). */
+  /**
+   * Raise or clear the link bit (atomic: EP.FLAGS is shared with promiscuous and RSS bits);
+   * a change is published as a link-up / link-down event (eal/events.ts) by whoever makes it.
+   */
   setLinkUp(up: boolean): void {
     const at = (this.entry + EP.FLAGS) >>> 2;
-    const has = (Atomics.load(this.u32, at) & PF_LINK_UP) !== 0;
-    if (up && !has) Atomics.or(this.u32, at, PF_LINK_UP);
-    else if (!up && has) Atomics.and(this.u32, at, ~PF_LINK_UP);
+    if (((Atomics.load(this.u32, at) & PF_LINK_UP) !== 0) === up) return; // no write: the line is read per burst (EP.GEN)
+    const was = (up ? Atomics.or(this.u32, at, PF_LINK_UP) : Atomics.and(this.u32, at, ~PF_LINK_UP)) & PF_LINK_UP;
+    if ((was !== 0) !== up) this.eal.events.publish(up ? 'link-up' : 'link-down', { port: this.id, text: `${this.name} (port ${this.id}) link ${up ? 'up' : 'down'}` });
   }
 
   /** The port's state (PortState), loaded with acquire ordering. */

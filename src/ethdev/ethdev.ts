@@ -60,11 +60,14 @@ import { findDriver } from './registry.js';
 import { RxWaiter } from './rx-wait.js';
 import { Ring } from '../ring/ring.js';
 import { waiter, type WaitOptions, type Waiter } from '../ring/doorbell-async.js';
-import { checkPortTable, portTable } from './table.js';
+import { checkPortTable, portPresent, portTable } from './table.js';
+import { writeEntry } from './entry.js';
+import { PortOwners, PortOwnership, type PortOwnerInfo } from './port-owner.js';
+import { attachPort, detachPort, listenHotplug, type AttachOptions, type DetachOptions } from './hotplug.js';
 import { tapRx, tapTx } from './capture.js';
 import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
 import {
-  ED, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, MAX_PORTS, MAX_QUEUES, PF_LINK_UP, PF_PROMISC, PF_RSS, PF_RSS_SYMMETRIC,
+  ED, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, HP_DETACH, MAX_PORTS, MAX_QUEUES, PF_LINK_UP, PF_PROMISC, PF_RSS, PF_RSS_SYMMETRIC,
   PortState, RETA_MAX,
 } from './layout.js';
 
@@ -94,6 +97,14 @@ export interface PortConf {
   rss?: RssConf;
   /** Redirection table entries: a power of two ≤ 512 (default 128). */
   retaSize?: number;
+  /** This process's ownership of the port, when it owns it (port-owner.ts). */
+  owner?: PortOwnership;
+}
+
+/** Options of start and stop. */
+export interface PortOpOptions {
+  /** This process's ownership of the port, when it owns it (port-owner.ts). */
+  owner?: PortOwnership;
 }
 
 /** How an RX queue is set up (`rxQueueSetup`). */
@@ -102,12 +113,16 @@ export interface RxQueueConf {
   descriptors: number;
   /** The packet-buffer pool received packets are put in. */
   pool: PktmbufPool;
+  /** This process's ownership of the port, when it owns it. */
+  owner?: PortOwnership;
 }
 
 /** How a TX queue is set up (`txQueueSetup`). */
 export interface TxQueueConf {
   /** Descriptors (slots) of the queue, 1 to 65536. */
   descriptors: number;
+  /** This process's ownership of the port, when it owns it. */
+  owner?: PortOwnership;
 }
 
 /** A port's link (`dev.linkStatus(port)`), speed in Mbit/s. */
@@ -255,9 +270,11 @@ export class EthDev {
   readonly eal: Eal;
   /** Region offset of ETHDEV_DATA. */
   readonly header: number;
-  /** Number of ports. */
-  readonly count: number;
-  private readonly ports: Port[];
+  /** Port views by id, made again when the entry's EPOCH moves (a detach, an attach). */
+  private readonly ports: (Port | undefined)[];
+  private readonly epochs: Uint32Array;
+  /** Who owns which port (port-owner.ts). */
+  readonly owners: PortOwners;
   private readonly lock: RobustLock;
   private readonly opened: (DriverPort | undefined)[];
   private readonly rxBound: (RxQueue | undefined)[];
@@ -278,18 +295,19 @@ export class EthDev {
     this.eal = eal;
     this.header = header;
     this.u32 = eal.region.u32;
-    this.count = eal.region.u32At(header + ED.NB_PORTS);
-    this.ports = [];
-    for (let i = 0; i < this.count; i++) this.ports.push(new Port(eal, header, i));
+    // Every array has room for MAX_PORTS: ports come and go while the process runs.
+    this.ports = new Array<Port | undefined>(MAX_PORTS).fill(undefined);
+    this.epochs = new Uint32Array(MAX_PORTS);
+    this.owners = new PortOwners(eal);
     this.lock = new RobustLock(eal.region.i32, header + ED.LOCK);
-    this.opened = new Array<DriverPort | undefined>(this.count).fill(undefined);
-    this.rxBound = new Array<RxQueue | undefined>(this.count * MAX_QUEUES).fill(undefined);
-    this.txBound = new Array<TxQueue | undefined>(this.count * MAX_QUEUES).fill(undefined);
-    this.rxGen = new Uint32Array(this.count * MAX_QUEUES);
-    this.txGen = new Uint32Array(this.count * MAX_QUEUES);
-    this.genIdx = Uint32Array.from(this.ports, (p) => (p.entry + EP.GEN) >>> 2);
-    this.wires = new Array<Wire | undefined>(this.count * 3).fill(undefined);
-    this.wireGen = new Uint32Array(this.count * 3);
+    this.opened = new Array<DriverPort | undefined>(MAX_PORTS).fill(undefined);
+    this.rxBound = new Array<RxQueue | undefined>(MAX_PORTS * MAX_QUEUES).fill(undefined);
+    this.txBound = new Array<TxQueue | undefined>(MAX_PORTS * MAX_QUEUES).fill(undefined);
+    this.rxGen = new Uint32Array(MAX_PORTS * MAX_QUEUES);
+    this.txGen = new Uint32Array(MAX_PORTS * MAX_QUEUES);
+    this.genIdx = Uint32Array.from({ length: MAX_PORTS }, (_, i) => (header + ED.BYTES + i * EP_STRIDE + EP.GEN) >>> 2);
+    this.wires = new Array<Wire | undefined>(MAX_PORTS * 3).fill(undefined);
+    this.wireGen = new Uint32Array(MAX_PORTS * 3);
   }
 
   // --- attach and probe -------------------------------------------------------------------
@@ -323,12 +341,15 @@ export class EthDev {
     const dev = new EthDev(eal, mz.offset);
     if (!probedHere && eal.options.vdevs.length > 0) {
       const mine = eal.options.vdevs.map((v) => v.trim());
-      const theirs = dev.ports.map((p) => (p.devargs ? `${p.name},${p.devargs}` : p.name));
-      if (mine.join(' ') !== theirs.join(' ')) {
-        throw new MpdkError('EINVAL', `--vdev ${mine.join(' --vdev ')} differs from the ports the primary set up (${theirs.length ? theirs.join(', ') : 'none'}); a secondary needs no --vdev: drop it or pass the same ones`);
+      const theirs = dev.portIds().map((i) => dev.portObj(i)).map((p) => (p.devargs ? `${p.name},${p.devargs}` : p.name));
+      // Each --vdev given must be a port there is (ports attached at run time may be more).
+      const missing = mine.filter((v) => !theirs.includes(v));
+      if (missing.length > 0) {
+        throw new MpdkError('EINVAL', `--vdev ${missing.join(' --vdev ')} differs from the ports the instance has (${theirs.length ? theirs.join(', ') : 'none'}); a secondary needs no --vdev: drop it or pass the same ones`);
       }
     }
     instances.set(eal, dev);
+    if (!eal.isWorker && eal.slot >= 0) listenHotplug(dev); // answer the others' attach and detach (hotplug.ts)
     return dev;
   }
 
@@ -346,7 +367,7 @@ export class EthDev {
     }
     let mz;
     try {
-      mz = eal.memzones.reserve(ETHDEV_MZ, ED.BYTES + Math.max(1, vdevs.length) * EP_STRIDE, 64);
+      mz = eal.memzones.reserve(ETHDEV_MZ, ED.BYTES + MAX_PORTS * EP_STRIDE, 64);
     } catch (e) {
       if (e instanceof MpdkError && e.code === 'EEXIST') return undefined;
       throw e;
@@ -359,19 +380,7 @@ export class EthDev {
       r.u32[(z + ED.MAX_QUEUES) >>> 2] = MAX_QUEUES;
       r.u32[(z + ED.PORT_STRIDE) >>> 2] = EP_STRIDE;
       r.i32[(z + ED.CREATOR) >>> 2] = process.pid;
-      for (const v of vdevs) {
-        const e = z + ED.BYTES + v.port * EP_STRIDE;
-        r.writeString(e + EP.NAME, EP.NAME_MAX, v.name);
-        r.writeString(e + EP.DRIVER, 32, v.driver);
-        r.writeString(e + EP.DEVARGS, EP.DEVARGS_MAX, v.args.text);
-        r.u8.set(portMac(v.port), e + EP.MAC);
-        r.u32[(e + EP.LINK_SPEED) >>> 2] = 10000;
-        r.u32[(e + EP.MTU) >>> 2] = 1500;
-        r.u32[(e + EP.RSS_HF) >>> 2] = RSS_HF.ALL;
-        r.u32[(e + EP.RETA_SIZE) >>> 2] = RETA_SIZE_DEFAULT;
-        r.u8.set(RSS_KEY_DEFAULT, e + EP.RSS_KEY);
-        r.u32[(e + EP.STATE) >>> 2] = PortState.PROBED;
-      }
+      for (const v of vdevs) writeEntry(r, z, v);
       for (const v of vdevs) findDriver(v.driver).probe(new Port(eal, z, v.port), v.args, vdevs);
     } catch (e) {
       eal.memzones.free(ETHDEV_MZ);
@@ -384,17 +393,120 @@ export class EthDev {
 
   // --- lookups ----------------------------------------------------------------------------
 
-  private portObj(port: number): Port {
-    const p = Number.isInteger(port) ? this.ports[port] : undefined;
-    if (!p) throw new MpdkError('ENODEV', `no port ${port}: this instance has ${this.count} port${this.count === 1 ? '' : 's'}${this.count ? ` (0..${this.count - 1})` : ''}; ports come from the primary's --vdev options`);
+  /**
+   * One more than the highest port id the instance has had (ids stay with their ports:
+   * a detached port leaves a gap, `portIds()` lists the ports there are now).
+   */
+  get count(): number {
+    return this.eal.region.u32At(this.header + ED.NB_PORTS);
+  }
+
+  /** The ids of the ports there are now, ascending. */
+  portIds(): number[] {
+    const out: number[] = [];
+    for (let i = 0, n = this.count; i < n; i++) if (this.portAt(i)) out.push(i);
+    return out;
+  }
+
+  /** The view of port `id` if it exists now; made again after a detach or attach at that id. */
+  private portAt(id: number): Port | undefined {
+    if (!(Number.isInteger(id) && id >= 0 && id < this.count) || !portPresent(this.eal, this.header, id)) return undefined;
+    const epoch = this.u32[(this.header + ED.BYTES + id * EP_STRIDE + EP.EPOCH) >>> 2]!;
+    let p = this.ports[id];
+    if (!p || this.epochs[id] !== epoch) {
+      this.forget(id);
+      p = new Port(this.eal, this.header, id);
+      this.ports[id] = p;
+      this.epochs[id] = epoch;
+    }
+    return p;
+  }
+
+  /** Drop what this thread kept of port `id` (an earlier port at that id, or one just detached). */
+  forget(id: number): void {
+    this.opened[id]?.close?.();
+    this.opened[id] = undefined;
+    this.ports[id] = undefined;
+    for (let q = 0; q < MAX_QUEUES; q++) {
+      this.rxBound[id * MAX_QUEUES + q] = undefined;
+      this.txBound[id * MAX_QUEUES + q] = undefined;
+    }
+    for (let k = 0; k < 3; k++) this.wires[id * 3 + k] = undefined;
+    for (const i of [...this.rxWaiters.keys()]) if (Math.floor(i / MAX_QUEUES) === id) this.rxWaiters.delete(i);
+  }
+
+  /** @internal The view of port `port`; ENODEV when there is none. */
+  portObj(port: number): Port {
+    const p = this.portAt(port);
+    if (!p) {
+      const ids = this.portIds();
+      throw new MpdkError('ENODEV', `no port ${port}: this instance has ${ids.length ? `port${ids.length === 1 ? '' : 's'} ${ids.join(', ')}` : 'no ports'}; ports come from the primary's --vdev options or mpdk port attach`);
+    }
     return p;
   }
 
   /** The port id of `name` (e.g. "net_ring1"); ENODEV when there is none. */
   portId(name: string): number {
-    const p = this.ports.find((x) => x.name === name);
-    if (!p) throw new MpdkError('ENODEV', `no port named '${name}'; ports: ${this.ports.map((x) => x.name).join(', ') || 'none'}`);
+    const ps = this.portIds().map((i) => this.portObj(i));
+    const p = ps.find((x) => x.name === name);
+    if (!p) throw new MpdkError('ENODEV', `no port named '${name}'; ports: ${ps.map((x) => x.name).join(', ') || 'none'}`);
     return p.id;
+  }
+
+  // --- hotplug and ownership (hotplug.ts, port-owner.ts) ----------------------------------
+
+  /**
+   * Attach a port while the instance runs, from any process (`--vdev` syntax:
+   * `await dev.attachPort('net_pcap2,rx_pcap=in.pcap')`), every process agreeing: all or
+   * nothing. Resolves with its id; it is probed (configure and start it as any port).
+   * EINVAL / ENODEV for a bad spec or driver, ENOTSUP for a driver that cannot be attached
+   * at run time, EBUSY naming the processes that refused (nothing changed).
+   */
+  attachPort(spec: string, opts?: AttachOptions): Promise<number> {
+    return attachPort(this, spec, opts);
+  }
+
+  /**
+   * Detach port `port` from every process of the instance, all or nothing: refused (EBUSY,
+   * naming pid and program) while any live process uses one of its queues or its wire, or
+   * while someone else owns it; nothing changes then. Stops it first if started.
+   */
+  detachPort(port: number, opts?: DetachOptions): Promise<void> {
+    return detachPort(this, port, opts);
+  }
+
+  /**
+   * Take port `port` for this process (or a named component of it): configure, queue setup,
+   * start, stop and detach are then refused to anyone else, naming the owner, and allowed
+   * with `{ owner }`. EBUSY naming the current owner; a dead one's ownership is released.
+   */
+  takeOwnership(port: number, component = ''): PortOwnership {
+    const p = this.portObj(port);
+    this.withLock(() => this.owners.take(p, component, (t) => this.ownerChanged(p, t)));
+    return new PortOwnership(p.id, component, (o) => {
+      const q = this.portAt(o.port);
+      if (q) this.withLock(() => this.owners.release(q, o.component, (t) => this.ownerChanged(q, t)));
+    });
+  }
+
+  /** Who owns port `port` (undefined: nobody, or an owner that died). */
+  owner(port: number): PortOwnerInfo | undefined {
+    return this.owners.owner(this.portObj(port).id);
+  }
+
+  /** @internal Publish an owner change (after the lock: callbacks run on the event loop). */
+  ownerChanged(p: Port, text: string): void {
+    this.eal.events.publish('owner-changed', { port: p.id, text });
+  }
+
+  /** @internal Refuse `what` on p unless its owner (if any) is `token` (under the ports lock). */
+  checkOwner(p: Port, what: string, token: PortOwnership | undefined): void {
+    this.owners.check(p, what, token, (t) => this.ownerChanged(p, t));
+  }
+
+  /** @internal Run fn under the ports lock (ED.LOCK). */
+  locked<T>(fn: () => T): T {
+    return this.withLock(fn);
   }
 
   /**
@@ -448,6 +560,7 @@ export class EthDev {
       throw new MpdkError('EINVAL', `${p.name}: RETA size ${retaSize} must be a power of two from 1 to ${RETA_MAX}`);
     }
     this.withLock(() => {
+      this.checkOwner(p, 'configure', conf.owner);
       if (p.state === PortState.STARTED) throw new MpdkError('EBUSY', `${p.name} is started: stop it before configuring it`);
       p.set(EP.NB_RXQ, nbRx);
       p.set(EP.NB_TXQ, nbTx);
@@ -497,6 +610,7 @@ export class EthDev {
     const { descriptors: nbDesc, pool } = conf ?? {};
     if (!(pool instanceof PktmbufPool)) throw new MpdkError('EINVAL', `${p.name}: RX queue ${q} needs a PktmbufPool`);
     this.withLock(() => {
+      this.checkOwner(p, 'set up a queue of', conf.owner);
       this.checkSetup(p, true, q, nbDesc);
       findDriver(p.driverName).rxQueueSetup?.(p, q, nbDesc);
       const e = p.queue(true, q);
@@ -512,6 +626,7 @@ export class EthDev {
     const p = this.portObj(port);
     const nbDesc = conf?.descriptors;
     this.withLock(() => {
+      this.checkOwner(p, 'set up a queue of', conf?.owner);
       this.checkSetup(p, false, q, nbDesc);
       findDriver(p.driverName).txQueueSetup?.(p, q, nbDesc);
       const e = p.queue(false, q);
@@ -522,10 +637,11 @@ export class EthDev {
     });
   }
 
-  /** Start the port (link up). EINVAL when not configured or a queue is not set up. */
-  start(port: number): void {
+  /** Start the port (link up). EINVAL when not configured or a queue is not set up; EBUSY when another owns it. */
+  start(port: number, opts?: PortOpOptions): void {
     const p = this.portObj(port);
     this.withLock(() => {
+      this.checkOwner(p, 'start', opts?.owner);
       const st = p.state;
       if (st === PortState.STARTED) return;
       if (st !== PortState.CONFIGURED) throw new MpdkError('EINVAL', `${p.name} is not configured: call configure(${p.id}, nbRx, nbTx) and set up its queues first`);
@@ -539,18 +655,19 @@ export class EthDev {
       }
       const drv = findDriver(p.driverName);
       drv.start?.(p);
-      if (!drv.ownsLink) Atomics.or(p.u32, (p.entry + EP.FLAGS) >>> 2, PF_LINK_UP);
+      if (!drv.ownsLink) p.setLinkUp(true);
       this.eal.region.storeRelease(p.entry + EP.STATE, PortState.STARTED);
     });
   }
 
-  /** Stop the port (link down). Queues stay set up; start again without reconfiguring. */
-  stop(port: number): void {
+  /** Stop the port (link down). Queues stay set up; start again without reconfiguring. EBUSY when another owns it. */
+  stop(port: number, opts?: PortOpOptions): void {
     const p = this.portObj(port);
     this.withLock(() => {
+      this.checkOwner(p, 'stop', opts?.owner);
       if (p.state !== PortState.STARTED) return;
       findDriver(p.driverName).stop?.(p);
-      Atomics.and(p.u32, (p.entry + EP.FLAGS) >>> 2, ~PF_LINK_UP);
+      p.setLinkUp(false);
       this.eal.region.storeRelease(p.entry + EP.STATE, PortState.CONFIGURED);
     });
   }
@@ -600,6 +717,10 @@ export class EthDev {
 
   private checkBind(p: Port, rx: boolean, q: number): void {
     if (p.state !== PortState.STARTED) throw new MpdkError('ENODEV', `${p.name} (port ${p.id}) is not started: the primary must configure and start it first`);
+    const hp = this.eal.region.i32[(this.header + ED.HP_PID) >>> 2]!;
+    if (hp !== 0 && this.eal.region.u32At(this.header + ED.HP_OP) === HP_DETACH && this.eal.region.i32[(this.header + ED.HP_PORT) >>> 2] === p.id && processAlive(hp, this.eal.region.f64[(this.header + ED.HP_START) >>> 3]!)) {
+      throw new MpdkError('EBUSY', `${p.name} (port ${p.id}) is being detached by pid ${hp}: its queues cannot be taken`);
+    }
     const nb = rx ? p.nbRx : p.nbTx;
     if (!isUint(q, MAX_QUEUES - 1) || q >= nb) {
       throw new MpdkError('EINVAL', `${p.name} (port ${p.id}) has ${nb} ${rx ? 'RX' : 'TX'} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
@@ -810,7 +931,8 @@ export class EthDev {
 
   /** Release every claim this thread holds and close the drivers' per-process state. */
   close(): void {
-    for (let port = 0; port < this.count; port++) {
+    for (let port = 0; port < MAX_PORTS; port++) {
+      if (!this.ports[port]) continue; // never used here (or detached: nothing of it is held)
       for (let q = 0; q < MAX_QUEUES; q++) {
         if (this.rxBound[port * MAX_QUEUES + q]) this.releaseQueue(port, q, 'rx');
         if (this.txBound[port * MAX_QUEUES + q]) this.releaseQueue(port, q, 'tx');

@@ -3,15 +3,17 @@
  * at its first `EthDev.attach`, found by every other process. This file only declares the
  * byte offsets; ethdev.ts and the drivers read and write through them.
  *
- *   ETHDEV_DATA
- *   +0                 header (ED), 2 lines                     primary, before MAGIC (release)
+ *   ETHDEV_DATA, room for MAX_PORTS ports (ports come and go: hotplug.ts)
+ *   +0                 header (ED), 2 lines                     primary, before MAGIC (release);
+ *                                                               NB_PORTS and HP_* under ED.LOCK
  *   +ED.BYTES          port 0 (EP), EP_STRIDE bytes
- *   +ED.BYTES + i*EP_STRIDE   port i ...
+ *   +ED.BYTES + i*EP_STRIDE   port i ...   (an UNUSED entry: no port, or a detached one)
  *
  *   port entry (EP), offsets from the entry                     written by
  *   0     STATE NB_RXQ NB_TXQ FLAGS LINK_SPEED RSS_HF RETA_SIZE  the configuring process,
- *         MTU, MAC(8) GEN, WIRE_PID WIRE_LCORE WIRE_START       under ED.LOCK; WIRE_* by the
- *                                                              wire's claimer, under ED.LOCK
+ *         MTU, MAC(8) GEN, EPOCH, WIRE_PID WIRE_LCORE          under ED.LOCK; WIRE_* by the
+ *         WIRE_START                                           wire's claimer, under ED.LOCK;
+ *                                                              EPOCH by attach and detach
  *   64    NAME[32] DRIVER[32] DEVARGS[256]                     primary at probe, then read-only
  *   384   RSS_KEY[40]                                          configure
  *   448   DRV: 16 u32 words for the driver (probe)             the driver's probe
@@ -42,6 +44,11 @@ export const ED = {
   MAX_QUEUES: 12, // u32
   PORT_STRIDE: 16, // u32 bytes per port entry
   CREATOR: 20, // i32 pid of the primary that probed
+  // The attach or detach in progress (hotplug.ts; one at a time, under LOCK). HP_PID 0: none.
+  HP_PID: 24, // i32 the process running it
+  HP_PORT: 28, // i32 the port it attaches or detaches
+  HP_START: 32, // f64 HP_PID's start time (a dead one's transaction is finished by the next)
+  HP_OP: 40, // u32 HP_ATTACH or HP_DETACH
   LOCK: 64, // robust lock (eal/lock.ts) serialising configure / setup / start / stop / reset
   BYTES: 128,
 } as const;
@@ -58,6 +65,7 @@ export const EP = {
   MTU: 28, // u32
   MAC: 32, // 6 bytes (+2 pad)
   GEN: 40, // u32 bumped by every configure / queue setup: processes re-bind stale queues
+  EPOCH: 44, // u32 bumped when a port is attached or detached here: processes drop what they kept of the old one
   WIRE_PID: 48, // i32 process feeding this port's RX side from its wire (inject; 0 = none)
   WIRE_LCORE: 52, // i32
   WIRE_START: 56, // f64 start time of WIRE_PID (pid reuse)
@@ -101,7 +109,7 @@ export const EQ = {
 
 export const ETHDEV_MZ = 'ETHDEV_DATA';
 export const ETHDEV_MAGIC = 0x56444854; // 'THDV'
-export const ETHDEV_VERSION = 2;
+export const ETHDEV_VERSION = 3;
 /** Queues per direction per port (DPDK: RTE_MAX_QUEUES_PER_PORT = 1024; 32 fits every example). */
 export const MAX_QUEUES = 32;
 /** Largest redirection table. */
@@ -117,6 +125,10 @@ export const enum PortState {
   CONFIGURED = 2,
   STARTED = 3,
 }
+
+/** ED.HP_OP: what the transaction in progress does. */
+export const HP_ATTACH = 1;
+export const HP_DETACH = 2;
 
 /** Port flags (EP.FLAGS). */
 export const PF_PROMISC = 1;

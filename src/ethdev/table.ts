@@ -11,7 +11,7 @@
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { Port } from './driver.js';
-import { ED, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, MAX_PORTS, MAX_QUEUES } from './layout.js';
+import { ED, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, HP_ATTACH, MAX_PORTS, MAX_QUEUES, PortState } from './layout.js';
 import { tryFindDriver } from './registry.js';
 
 /**
@@ -26,19 +26,32 @@ export function checkPortTable(eal: Eal, header: number): number {
   }
   const n = r.u32At(header + ED.NB_PORTS);
   if (n > MAX_PORTS) throw new MpdkError('EPROTO', `the port table of instance '${eal.filePrefix}' is damaged: it says ${n} ports, at most ${MAX_PORTS} exist`);
-  r.checkSpan(header, ED.BYTES + n * EP_STRIDE, `the port table (${n} ports)`);
+  r.checkSpan(header, ED.BYTES + MAX_PORTS * EP_STRIDE, `the port table (${n} ports)`);
   return n;
 }
 
 /**
- * The ports of the instance, read-only; undefined when the primary has not probed them
- * (no ETHDEV_DATA, or not finished). EPROTO / EIO for a damaged table (checkPortTable).
+ * Is entry `id` of the table at `header` a port now: not UNUSED (never attached, or
+ * detached), and not being attached (hidden until the attach commits, or is undone: hotplug.ts).
+ */
+export function portPresent(eal: Eal, header: number, id: number): boolean {
+  const r = eal.region;
+  if (r.loadAcquire(header + ED.BYTES + id * EP_STRIDE + EP.STATE) === PortState.UNUSED) return false;
+  return !(r.i32[(header + ED.HP_PID) >>> 2] !== 0 && r.u32At(header + ED.HP_OP) === HP_ATTACH && r.i32[(header + ED.HP_PORT) >>> 2] === id);
+}
+
+/**
+ * The ports of the instance now, read-only, by id (ids of detached ports are missing:
+ * `find((p) => p.id === id)`); undefined when the primary has not probed them (no
+ * ETHDEV_DATA, or not finished). EPROTO / EIO for a damaged table (checkPortTable).
  */
 export function portTable(eal: Eal): Port[] | undefined {
   const mz = eal.memzones.tryLookup(ETHDEV_MZ);
   if (!mz || eal.region.loadAcquire(mz.offset + ED.MAGIC) !== ETHDEV_MAGIC) return undefined;
   const n = checkPortTable(eal, mz.offset);
-  return Array.from({ length: n }, (_, i) => new Port(eal, mz.offset, i));
+  const out: Port[] = [];
+  for (let i = 0; i < n; i++) if (portPresent(eal, mz.offset, i)) out.push(new Port(eal, mz.offset, i));
+  return out;
 }
 
 /** One queue of a port as recovery and the audit see it (read-only, a snapshot). */

@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const dev = EthDev.attach(eal);
     if (c.list) {
-      for (let p = 0; p < dev.count; p++) process.stdout.write(`${p}. ${dev.info(p).name}\n`);
+      for (const p of dev.portIds()) process.stdout.write(`${p}. ${dev.info(p).name}\n`);
       process.off('exit', cleanup);
       cleanup();
       return 0;

@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const dev = EthDev.attach(eal);
       const done: number[] = [];
-      for (let p = 0; p < dev.count; p++) {
+      for (const p of dev.portIds()) {
         if (mask !== undefined && !mask.includes(p)) continue;
         dev.resetStats(p);
         done.push(p);

@@ -104,4 +104,6 @@ export const netNull: NetDriver = {
   open(port: Port): DriverPort {
     return new NullPort(port);
   },
+  /** Nothing of a net_null port lives outside its entry: it can be detached at any time. */
+  remove(): void {},
 };

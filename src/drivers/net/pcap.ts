@@ -697,4 +697,9 @@ export const netPcap: NetDriver = {
   open(port: Port): DriverPort {
     return new PcapPort(port);
   },
+
+  /** Detached: its PCAPZ memzone goes (the files stay: they are the user's). */
+  remove(port: Port): void {
+    if (port.eal.memzones.tryLookup(zoneName(port))) port.eal.memzones.free(zoneName(port));
+  },
 };

@@ -39,7 +39,7 @@
 import { MpdkError } from '../../eal/errors.js';
 import type { FutexSet } from '../../eal/idle.js';
 import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
-import { PortState } from '../../ethdev/layout.js';
+import { MAX_QUEUES, PortState } from '../../ethdev/layout.js';
 import { Mbufs } from '../../mbuf/mbuf.js';
 import { Ring } from '../../ring/ring.js';
 
@@ -63,15 +63,20 @@ function txRingName(port: Port, q: number): string {
   return `ETH${port.id}_TX${q}`;
 }
 
+/** Free ring `ring` and the mbufs in it (nobody uses it any more). */
+function dropRing(port: Port, ring: Ring): void {
+  const mbufs = new Mbufs(port.eal);
+  const buf = new Uint32Array(256);
+  for (let k = ring.dequeueBurst(buf, buf.length); k > 0; k = ring.dequeueBurst(buf, buf.length)) mbufs.freeBulk(buf, k);
+  ring.free();
+}
+
 /** Find or create the ring `name` of nbDesc entries (see the header for resizing). */
 function setupRing(port: Port, name: string, nbDesc: number, keep: boolean): Ring {
   const eal = port.eal;
   let ring = Ring.tryLookup(eal, name);
   if (ring && !keep && ring.capacity !== nbDesc) {
-    const mbufs = new Mbufs(eal);
-    const buf = new Uint32Array(256);
-    for (let k = ring.dequeueBurst(buf, buf.length); k > 0; k = ring.dequeueBurst(buf, buf.length)) mbufs.freeBulk(buf, k);
-    ring.free();
+    dropRing(port, ring);
     ring = undefined;
   }
   return ring ?? Ring.create(eal, name, { count: nbDesc, ...QUEUE_RING });
@@ -285,5 +290,20 @@ export const netRing: NetDriver = {
 
   queueRing(port: Port, rx: boolean, q: number): number {
     return port.qDrv(rx, q, 0);
+  },
+
+  /**
+   * Detached: its rings go, with the mbufs in them. A peered port's TX rings are its live
+   * peer's RX rings: they stay while the peer is there (its RX rings are the peer's own).
+   */
+  remove(port: Port): void {
+    const peer = peerOf(port);
+    const peerThere = peer >= 0 && new Port(port.eal, port.header, peer).state !== PortState.UNUSED;
+    for (let q = 0; q < MAX_QUEUES; q++) {
+      for (const name of peerThere ? [`ETH${port.id}_RX${q}`] : [`ETH${port.id}_RX${q}`, txRingName(port, q)]) {
+        const ring = Ring.tryLookup(port.eal, name);
+        if (ring) dropRing(port, ring);
+      }
+    }
   },
 };
