@@ -36,6 +36,7 @@ export {
   MpIpc, MpAnswer, mpReply, MP_DATA_MAX, MP_NAME_MAX, MP_FDS_MAX, MP_QUEUE_MAX, MP_PENDING_MAX, MP_HANDLERS_MAX, MP_TIMEOUT_DEFAULT,
   type MpPeer, type MpTarget, type MpMessage, type MpHandler, type MpReply, type MpDelivery, type MpSendOptions, type MpRequestOptions,
 } from './eal/mp.js';
+export { InstanceEvents, type InstanceEvent, type EventType, type EventListener } from './eal/events.js';
 export { ethdevXstats, QUEUE_STAT_CNTRS } from './telemetry/index.js';
 export { remoteLaunch, launchAll, waitAll, type LcoreJob, type LaunchOptions } from './eal/launch.js';
 export { registerDescriber, describeAll, type ObjectDescription } from './eal/describe.js';

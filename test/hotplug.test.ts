@@ -119,6 +119,14 @@ test('a port attached by a secondary appears in every process, and one detached 
     // The id is free again: the next attach takes it.
     assert.equal((await a.cmd({ do: 'attach', spec: 'net_null7' })).port, 1);
     assert.deepEqual(dev.portIds(), [0, 1]);
+    // The tools show the events as they happen.
+    let t = await run('mpdk', ['proc-info', '--events', '--file-prefix', p]);
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.out, new RegExp(`port-added +pid ${a.pid} +net_null1 \\(port 1, net_null\\) attached by pid ${a.pid} \\(hotplug-child\\)`));
+    assert.match(t.out, new RegExp(`port-removed +pid ${b.pid} +net_null1 \\(port 1\\) detached`));
+    t = await run('mpdk', ['top', '--once', '-d', '0.1', '--file-prefix', p]);
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.out, /^EVENTS\n(.*\n)*\d\d:\d\d:\d\d port-added +net_null7 \(port 1, net_null\) attached/m);
     await finish(eal, kids, p);
   } finally {
     eal.close();

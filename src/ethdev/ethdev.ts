@@ -440,7 +440,7 @@ export class EthDev {
     const p = this.portAt(port);
     if (!p) {
       const ids = this.portIds();
-      throw new MpdkError('ENODEV', `no port ${port}: this instance has ${ids.length ? `port${ids.length === 1 ? '' : 's'} ${ids.join(', ')}` : 'no ports'}; ports come from the primary's --vdev options or mpdk port attach`);
+      throw new MpdkError('ENODEV', `no port ${port}: this instance has ${ids.length} port${ids.length === 1 ? '' : 's'}${ids.length ? ` (${ids.join(', ')})` : ''}; ports come from the primary's --vdev options or mpdk port attach`);
     }
     return p;
   }

@@ -52,13 +52,14 @@ export const spec: ProgramSpec = {
     { names: ['--mempools'], help: 'every mempool, one line each' },
     { names: ['--procs'], help: 'processes and lcores (how busy each lcore is)' },
     { names: ['--captures'], help: 'capture rings (mpdk dumpcap)' },
+    { names: ['--events'], help: 'the latest events: processes joined and left, ports added and removed, links, owners (docs/messages.md)' },
     { names: ['--json'], help: 'the report as JSON' },
     PROMETHEUS,
   ],
 };
 
 /** The section flags: without any, the default sections. */
-const SECTIONS = ['--stats', '--xstats', '--memzone', '--rings', '--mempools', '--procs', '--captures', '--show-port', '-m'];
+const SECTIONS = ['--stats', '--xstats', '--memzone', '--rings', '--mempools', '--procs', '--captures', '--show-port', '-m', '--events'];
 const DEFAULT_SECTIONS = ['--stats', '--xstats', '--memzone', '--rings', '--mempools', '--procs', '--captures'];
 
 export async function main(argv: string[]): Promise<number> {
@@ -127,6 +128,7 @@ export async function main(argv: string[]): Promise<number> {
   if (want('--memzone')) report.memzones = s.memzones;
   if (want('-m')) report.memory = memoryLayout(eal, s);
   if (want('--captures')) report.captures = s.captures;
+  if (want('--events')) report.events = s.events.map((e) => ({ ...e, time: new Date(e.time).toISOString() }));
   if (a.has('--json')) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return 0;

@@ -61,6 +61,10 @@ export function printText(s: Snapshot, report: Record<string, unknown>, sel: Sel
     for (const z of s.memzones) w(`  ${z.name.padEnd(32)} offset 0x${z.offset.toString(16).padStart(8, '0')} length ${String(z.length).padStart(10)}  by pid ${z.creator}`);
   }
   if (report.memory) printMemory(s, report.memory as { region: { path: string; bytes: number }; objects: Record<string, number> });
+  if (report.events) {
+    banner(`events (the latest ${s.events.length})`);
+    for (const e of s.events) w(`  ${String(e.seq).padStart(5)} ${new Date(e.time).toISOString().slice(11, 23)} ${e.type.padEnd(14)} pid ${String(e.pid).padEnd(8)} ${e.text}`);
+  }
   if (report.captures && s.captures.length) {
     banner(`capture rings (${s.captures.length})`);
     for (const c of s.captures) {

@@ -7,7 +7,7 @@
  * snapshots into per-second figures.
  */
 import fs from 'node:fs';
-import { RingView, captureStats, describeAll, type CaptureRingInfo, type Eal, type HeapStats, type LcoreUsage, type Memzone, type PortInfo, type PortStats } from '../../index.js';
+import { RingView, captureStats, describeAll, type CaptureRingInfo, type Eal, type HeapStats, type InstanceEvent, type LcoreUsage, type Memzone, type PortInfo, type PortStats } from '../../index.js';
 
 export interface ProcSnap {
   pid: number;
@@ -76,8 +76,12 @@ export interface Snapshot {
   captures: CaptureRingInfo[];
   /** Other objects the describers know (memif, mbuf_pool...), as they describe themselves. */
   others: { kind: string; name: string; [k: string]: unknown }[];
+  /** The instance's latest events (eal.events.recent), oldest first. */
+  events: InstanceEvent[];
 }
 
+/** Events a snapshot carries (proc-info --events, top's last lines). */
+const EVENTS_SHOWN = 32;
 const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on every Linux this runs on
 const PAGE = 4096;
 
@@ -113,6 +117,7 @@ export function snapshot(eal: Eal): Snapshot {
     filePrefix: eal.filePrefix, time: Date.now(), mono: Number(process.hrtime.bigint()) / 1e9, regionSize: eal.region.size,
     primary: { pid: eal.primaryPid(), alive: eal.primaryAlive() },
     processes, lcores, ports, rings, mempools, memzones: eal.memzones.list(), heap: eal.heapStats(), captures: captureStats(eal), others,
+    events: eal.events.recent(EVENTS_SHOWN),
   };
 }
 

@@ -11,6 +11,8 @@
  *               r  rings: fill level (count / capacity, bar), high-water mark
  *               m  mempools: in use / size (bar), available, objects in lcore caches
  *               Tab cycles the views; q (or Ctrl-C) quits.
+ *   events      the latest events of the instance (eal.events: processes, ports, links,
+ *               owners), in the rows the view leaves
  *
  * Terminal: plain ANSI (alternate screen, cursor home, erase-line), every line cut to the
  * terminal width, at most its height rows (80×24 when unknown), so it works over ssh. The
@@ -35,6 +37,8 @@ export const spec: ProgramSpec = {
 };
 
 type View = 'ports' | 'rings' | 'mempools';
+/** Lines of latest events under the view, when the terminal has room. */
+const EVENT_ROWS = 4;
 const VIEWS: View[] = ['ports', 'rings', 'mempools'];
 
 const ESC = '\x1b[';
@@ -98,6 +102,12 @@ export function renderFrame(s: Snapshot, r: Rates | undefined, view: View, cols:
   if (body.length > room) {
     L.push(...body.slice(0, Math.max(0, room - 1)), `  ... ${body.length - Math.max(0, room - 1)} more (a taller terminal shows them)`);
   } else L.push(...body);
+  // The latest events, as they happen, in the rows left (at most EVENT_ROWS).
+  const evRows = Math.min(EVENT_ROWS, s.events.length, rows - L.length - 2);
+  if (evRows > 0) {
+    L.push('', 'EVENTS');
+    for (const e of s.events.slice(-evRows)) L.push(`${new Date(e.time).toTimeString().slice(0, 8)} ${e.type.padEnd(14)} ${e.text}`);
+  }
   return L.slice(0, rows).map((l) => (l.length > cols ? l.slice(0, cols) : l));
 }
 
