@@ -65,6 +65,7 @@ export class InstanceEvents {
   private rescan: NodeJS.Timeout | undefined;
   private closed = false;
 
+  /** @internal Made by the EAL (`eal.events`). */
   constructor(private readonly log: EventLog, private readonly host: EventsHost) {
     this.delivered = log.head();
   }

@@ -47,11 +47,13 @@ export const HOTPLUG_TIMEOUT_DEFAULT = 2000;
 /** Answers that agree: a process that died, left, has no ports (no handler) or no channel yet. */
 const CONSENT = new Set(['ESRCH', 'EPIPE', 'ENOTSUP', 'ENOTCONN']);
 
+/** Options of `EthDev.attachPort`. */
 export interface AttachOptions {
   /** Ms every other process has to answer (default HOTPLUG_TIMEOUT_DEFAULT); one that does not refuses. */
   timeout?: number;
 }
 
+/** Options of `EthDev.detachPort`. */
 export interface DetachOptions extends AttachOptions {
   /** This process's ownership of the port, when it owns it. */
   owner?: PortOwnership;

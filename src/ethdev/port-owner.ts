@@ -67,6 +67,7 @@ export class PortOwnership {
     this.released = true;
   }
 
+  /** `using own = dev.takeOwnership(port)`: released at the end of the block. */
   [Symbol.dispose](): void {
     this.release();
   }
