@@ -4,7 +4,7 @@
  * records every event its `eal.events.on('*')` gets, prints `{"ready": pid}`, then obeys
  * one JSON command per stdin line and prints one JSON result line per command.
  *
- *   {"id", "do": "attach", "spec"}          → {"id", "port"} | {"id", "error", "code"}
+ *   {"id", "do": "attach", "spec", "timeout"} → {"id", "port"} | {"id", "error", "code"}
  *   {"id", "do": "detach", "port"}          detach (with its ownership of the port, if it took it)
  *   {"id", "do": "ports"}                   → {"id", "ports": [ids]}
  *   {"id", "do": "own", "port", "component"} takes the port and keeps the ownership
@@ -32,12 +32,13 @@ interface Cmd {
   spec?: string;
   port?: number;
   component?: string;
+  timeout?: number;
 }
 
 async function obey(c: Cmd): Promise<void> {
   try {
     const port = c.port!;
-    if (c.do === 'attach') say({ id: c.id, port: await dev.attachPort(c.spec!) });
+    if (c.do === 'attach') say({ id: c.id, port: await dev.attachPort(c.spec!, { timeout: c.timeout }) });
     else if (c.do === 'detach') {
       await dev.detachPort(port, { owner: owned.get(port) });
       say({ id: c.id, done: true });

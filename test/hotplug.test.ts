@@ -134,7 +134,7 @@ test('a port attached by a secondary appears in every process, and one detached 
   }
 });
 
-test('a detach is refused while a live process uses a queue of the port, naming it; nothing changes; once released, it goes', async () => {
+test('a detach is refused while a live process uses a queue of the port, and an attach while one does not answer, naming it; nothing changes; then they go through', async () => {
   const p = uniquePrefix('hp');
   const { eal, dev } = primary(p, ['net_null0', 'net_null1']);
   const kids: Kid[] = [];
@@ -158,6 +158,19 @@ test('a detach is refused while a live process uses a queue of the port, naming 
     assert.equal((await b.cmd({ do: 'unbind', port: 1 })).done, true);
     assert.equal((await a.cmd({ do: 'detach', port: 1 })).done, true);
     assert.deepEqual(dev.portIds(), [0]);
+    // A process that does not answer (stopped) refuses by its silence: the attach is undone.
+    b.c.proc.kill('SIGSTOP');
+    try {
+      const s = await a.cmd({ do: 'attach', spec: 'net_null5', timeout: 300 });
+      assert.equal(s.code, 'EBUSY', JSON.stringify(s));
+      assert.match(s.error as string, new RegExp(`cannot attach net_null5: pid ${b.pid} \\(hotplug-child\\) did not answer .* within 300 ms \\(it is alive, stopped`));
+      assert.match(s.error as string, /nothing changed$/);
+      assert.deepEqual(dev.portIds(), [0], 'no port was added');
+    } finally {
+      b.c.proc.kill('SIGCONT');
+    }
+    assert.deepEqual((await b.cmd({ do: 'ports' })).ports, [0]);
+    assert.equal((await a.cmd({ do: 'attach', spec: 'net_null5' })).port, 1, 'once it answers, the attach goes through');
     await finish(eal, kids, p);
   } finally {
     eal.close();

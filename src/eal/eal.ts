@@ -732,6 +732,7 @@ export class Eal {
       watched = pid;
       watchDeath(pid, this.region.f64[HDR.PRIMARY_START >>> 3]!, (dead) => {
         if (this.closed) return;
+        this.channel?.removeStale(dead); // its message-channel socket (events.ts does it for every peer too)
         if (this.primaryExitHandlers.length === 0) {
           process.stderr.write(`EAL: the primary process (pid ${dead}) of '${this.filePrefix}' has exited; exiting too (restart this process after a new primary)\n`);
           this.close();

@@ -14,7 +14,8 @@
  *                     peer's stale socket (mp-socket.ts), and the first to claim the report
  *                     (EventLog.claimDeparture, a CAS per process slot) logs "process-left"
  *                     and rings: one event per death, whoever sees it first
- *   a joining process publishes "process-joined"; the others start watching it then
+ *   a joining process publishes "process-joined"; the others start watching it then (and
+ *                     every SCAN_MS they watch whoever the process table names that they do not)
  *   a closing process publishes its own "process-left" before its channel closes
  *
  * Callbacks run on the event loop (never inside the call that published: a link event
@@ -38,6 +39,8 @@ export type EventType = 'process-joined' | 'process-left' | 'port-added' | 'port
 export type EventListener = (e: InstanceEvent) => void;
 
 const DOORBELL = 'mpdk:event';
+/** How often the process table is looked at for peers not watched yet (one killed before its join was heard). */
+const SCAN_MS = 500;
 /** With callbacks registered, the log is looked at this often even without a doorbell (worker threads' events). */
 const RESCAN_MS = 1000;
 
@@ -63,6 +66,9 @@ export class InstanceEvents {
   private delivered: number;
   private draining = false;
   private rescan: NodeJS.Timeout | undefined;
+  private scan: NodeJS.Timeout | undefined;
+  /** Per slot, the pid whose death this process has handled (it is not watched again). */
+  private readonly settled = new Int32Array(PROC_MAX);
   private closed = false;
 
   /** @internal Made by the EAL (`eal.events`). */
@@ -78,8 +84,11 @@ export class InstanceEvents {
     this.mp = mp;
     this.removeStale = removeStale;
     mp.on(DOORBELL, () => this.drainSoon());
+    this.watchTable();
+    // The table is the truth of who joined: a peer killed before its "process-joined" rang
+    // (or was drained) is found there and watched all the same.
+    this.scan = setInterval(() => this.watchTable(), SCAN_MS).unref();
     const t = this.host.processes;
-    for (let slot = 0; slot < PROC_MAX; slot++) if (slot !== this.host.slot) this.watch(slot, t.pidOf(slot));
     this.publish('process-joined', { text: `joined as ${t.isPrimarySlot(this.host.slot) ? 'the primary' : 'a secondary'}` });
   }
 
@@ -152,6 +161,9 @@ export class InstanceEvents {
     for (const e of this.log.since(this.delivered)) {
       this.delivered = e.seq;
       if (e.type === 'process-joined' && e.pid !== process.pid) this.watch(this.host.processes.slotOfPid(e.pid), e.pid);
+      // Every process that hears of a death removes the socket too (mp-socket.ts: only if
+      // nobody accepts on it), not only the one that saw it first: one that missed it is covered.
+      if (e.type === 'process-left' && e.pid !== process.pid) this.removeStale?.(e.pid);
       for (const set of [this.listeners.get(e.type), this.listeners.get('*')]) {
         if (!set) continue;
         for (const fn of [...set]) {
@@ -165,21 +177,31 @@ export class InstanceEvents {
     }
   }
 
+  /** Watch every peer the process table names. */
+  private watchTable(): void {
+    const t = this.host.processes;
+    for (let slot = 0; slot < PROC_MAX; slot++) if (slot !== this.host.slot) this.watch(slot, t.pidOf(slot));
+  }
+
   /** Watch the process in `slot` (pid `pid`) for its death. */
   private watch(slot: number, pid: number): void {
-    if (this.closed || slot < 0 || pid <= 0 || pid === process.pid || this.watching.has(pid)) return;
+    if (this.closed || slot < 0 || pid <= 0 || pid === process.pid || this.watching.has(pid) || this.settled[slot] === pid) return;
     const t = this.host.processes;
     const start = t.startOf(slot);
     const program = t.nameOf(slot);
     // Dead before it was watched (killed right after it joined): its death is handled all
     // the same, or its socket would stay and its departure go unreported.
-    if (processLiveness(pid, start) === Liveness.DEAD) return queueMicrotask(() => this.died(slot, pid, program));
+    if (processLiveness(pid, start) === Liveness.DEAD) {
+      this.settled[slot] = pid;
+      return queueMicrotask(() => this.died(slot, pid, program));
+    }
     this.watching.set(pid, watchDeath(pid, start, () => this.died(slot, pid, program)));
   }
 
   /** Peer `pid` of `slot` died: its socket goes; the first to claim the report logs it. */
   private died(slot: number, pid: number, program: string): void {
     this.watching.delete(pid);
+    this.settled[slot] = pid;
     if (this.closed) return;
     this.removeStale?.(pid);
     if (this.log.claimDeparture(slot, pid)) this.publish('process-left', { pid, program, slot, text: `pid ${pid} (${program}) died` });
@@ -196,6 +218,7 @@ export class InstanceEvents {
     for (const stop of this.watching.values()) stop();
     this.watching.clear();
     if (this.rescan) clearInterval(this.rescan);
+    if (this.scan) clearInterval(this.scan);
     this.listeners.clear();
   }
 }
