@@ -80,6 +80,31 @@ export function spawnNode(script: string, args: readonly string[], env: NodeJS.P
   return c;
 }
 
+/** A child that obeys one JSON command per stdin line and answers one JSON line each (test/mp-child.ts, test/hotplug-child.ts). */
+export interface CommandChild {
+  c: Child;
+  pid: number;
+  /** Send command `o` (an id is added); resolves with its answer line, parsed. */
+  cmd(o: Record<string, unknown>, ms?: number): Promise<Record<string, unknown>>;
+}
+
+let commandId = 0;
+
+/** Spawn `script` with `args` and wait for its `{"ready": pid}` line. */
+export async function commandChild(script: string, args: readonly string[]): Promise<CommandChild> {
+  const c = spawnNode(script, args);
+  const m = await c.waitFor(/\{"ready":(\d+)/, 10_000);
+  return {
+    c, pid: Number(m[1]),
+    async cmd(o, ms = 10_000) {
+      const id = ++commandId;
+      c.send(JSON.stringify({ id, ...o }));
+      const line = await c.waitFor(new RegExp(`\\{"id":${id},[^\\n]*\\}\\n`), ms);
+      return JSON.parse(line[0]) as Record<string, unknown>;
+    },
+  };
+}
+
 /** Run to completion with a bound; returns the exit code and output. */
 export async function run(script: string, args: readonly string[], ms = 15000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   const c = spawnNode(script, args, env);

@@ -10,35 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Eal, EthDev, PktmbufPool, isMpdkError, type Wire } from '../src/index.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { commandChild, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 const CHILD = 'dist/test/hotplug-child.js';
 const QUIET = ['--log-level', 'error', '--no-telemetry'];
 
 after(reapAll);
 
-interface Kid {
-  c: Child;
-  pid: number;
-  cmd(o: Record<string, unknown>, ms?: number): Promise<Record<string, unknown>>;
-}
-
+type Kid = CommandChild;
 type Ev = { type: string; pid: number; port?: number; text: string };
 
-let cmdId = 0;
-
-async function kid(prefix: string, lcore: number): Promise<Kid> {
-  const c = spawnNode(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, ...QUIET]);
-  const m = await c.waitFor(/\{"ready":(\d+)/, 10_000);
-  return {
-    c, pid: Number(m[1]),
-    async cmd(o, ms = 10_000) {
-      const id = ++cmdId;
-      c.send(JSON.stringify({ id, ...o }));
-      const line = await c.waitFor(new RegExp(`\\{"id":${id},[^\\n]*\\}\\n`), ms);
-      return JSON.parse(line[0]) as Record<string, unknown>;
-    },
-  };
+function kid(prefix: string, lcore: number): Promise<Kid> {
+  return commandChild(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, ...QUIET]);
 }
 
 /** A primary in this process with `vdevs`, its ports configured (1 RX, 1 TX) and started. */

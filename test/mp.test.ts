@@ -10,33 +10,16 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { Eal, MP_DATA_MAX, MP_QUEUE_MAX, MpdkError, isMpdkError, type MpReply } from '../src/index.js';
 import { closeFd, memfdCreate } from '../src/native/libc.js';
-import { leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { commandChild, leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 const CHILD = 'dist/test/mp-child.js';
 
 after(reapAll);
 
-interface Kid {
-  c: Child;
-  pid: number;
-  /** Send a command; resolves with its result line. */
-  cmd(o: Record<string, unknown>, ms?: number): Promise<Record<string, unknown>>;
-}
+type Kid = CommandChild;
 
-let cmdId = 0;
-
-async function kid(prefix: string, lcore: number): Promise<Kid> {
-  const c = spawnNode(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--no-telemetry']);
-  const m = await c.waitFor(/\{"ready":(\d+)/, 10_000);
-  return {
-    c, pid: Number(m[1]),
-    async cmd(o, ms = 10_000) {
-      const id = ++cmdId;
-      c.send(JSON.stringify({ id, ...o }));
-      const line = await c.waitFor(new RegExp(`\\{"id":${id},[^\\n]*\\}\\n`), ms);
-      return JSON.parse(line[0]) as Record<string, unknown>;
-    },
-  };
+function kid(prefix: string, lcore: number): Promise<Kid> {
+  return commandChild(CHILD, ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--no-telemetry']);
 }
 
 function primary(prefix: string): Eal {
