@@ -11,7 +11,10 @@
  *           after every recovery as after the start (a killed process leaves no file).
  *   fds     /proc/<pid>/fd of every long-lived process (one not killed since): its count
  *           may not grow by more than a slack over the count first seen (a pidfd, a
- *           mapping's descriptor or a socket kept per dead peer would grow it per kill).
+ *           mapping's descriptor or a socket kept per dead peer would grow it per kill),
+ *           plus FDS_PER_PEER for each message-channel peer more than then (every process
+ *           holds a connection and a pidfd per peer of the instance, eal.mp: the dumpcap,
+ *           pktgen and audit processes coming and going; a peer not yet seen dead counts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -129,9 +132,21 @@ function processAgeSec(pid: number): number {
   }
 }
 
+/** Descriptors each process holds per message-channel peer (its connection and the peer's pidfd). */
+const FDS_PER_PEER = 2;
+
+/** Message-channel peers of instance `prefix`: its mp.<slot>.<pid> sockets (a dead one's until its peers remove it). */
+export function peerCount(prefix: string): number {
+  try {
+    return fs.readdirSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`)).filter((f) => /^mp\.\d+\.\d+$/.test(f)).length;
+  } catch {
+    return 0;
+  }
+}
+
 /** Descriptor counts of long-lived processes against the count first seen per pid (once settled). */
 export class FdWatch {
-  private readonly first = new Map<number, { role: string; n: number }>();
+  private readonly first = new Map<number, { role: string; n: number; peers: number }>();
   /** Largest growth seen, per role. */
   readonly maxGrowth = new Map<string, number>();
   readonly slack: number;
@@ -140,8 +155,8 @@ export class FdWatch {
     this.slack = slack;
   }
 
-  /** Look at `procs` now; @returns one line per process grown past the slack. */
-  check(procs: { role: string; pid: number }[]): string[] {
+  /** Look at `procs` now, `peers` the instance's message-channel peers now; @returns one line per process grown past the slack. */
+  check(procs: { role: string; pid: number }[], peers: number): string[] {
     const bad: string[] = [];
     for (const { role, pid } of procs) {
       const n = fdCount(pid);
@@ -150,12 +165,12 @@ export class FdWatch {
       if (!f) {
         // A process still starting has not opened what it keeps for life (epoll, the region,
         // its lifeline...): its count then is no baseline.
-        if (processAgeSec(pid) >= SETTLED_SEC) this.first.set(pid, { role, n });
+        if (processAgeSec(pid) >= SETTLED_SEC) this.first.set(pid, { role, n, peers });
         continue;
       }
-      const g = n - f.n;
+      const g = n - f.n - FDS_PER_PEER * Math.max(0, peers - f.peers);
       if (g > (this.maxGrowth.get(role) ?? 0)) this.maxGrowth.set(role, g);
-      if (g > this.slack) bad.push(`${role} (pid ${pid}): ${f.n} -> ${n} open descriptors`);
+      if (g > this.slack) bad.push(`${role} (pid ${pid}): ${f.n} -> ${n} open descriptors (${f.peers} -> ${peers} message-channel peers)`);
     }
     return bad;
   }

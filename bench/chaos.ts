@@ -33,7 +33,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { audit, FdWatch, instanceEntries, type AuditResult } from './chaos-checks.js';
+import { audit, FdWatch, instanceEntries, peerCount, type AuditResult } from './chaos-checks.js';
 import { descendants, Fleet, killTrees, MPDK, sleep, until } from './chaos-fleet.js';
 import type { Bench } from './harness.js';
 import { ChaosSystem, ClientServer, L2fwdFork, VICTIM_KINDS, type Victim, type VictimKind } from './chaos-systems.js';
@@ -264,7 +264,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       await sys.start(START_MS);
       await sleep(100);
       files = instanceEntries(sys.prefix);
-      part.fds.check(sys.longLived());
+      part.fds.check(sys.longLived(), peerCount(sys.prefix));
       return true;
     } catch (e) {
       part.failures.push(`${sys.name} (${sys.prefix}) did not start: ${(e as Error).message.slice(0, 1500)}`);
@@ -349,7 +349,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       if (!(await until(() => instanceEntries(sys.prefix).join() === files.join(), FILES_SETTLE_MS, 20))) {
         part.failures.push(`${what}: instance files ${JSON.stringify(files)} became ${JSON.stringify(instanceEntries(sys.prefix))}`);
       }
-      for (const b of part.fds.check(sys.longLived())) part.failures.push(`${what}: descriptors leaked: ${b}`);
+      for (const b of part.fds.check(sys.longLived(), peerCount(sys.prefix))) part.failures.push(`${what}: descriptors leaked: ${b}`);
       if ((i + 1) % o.auditEvery === 0 && part.auditAvailable) part.noteAudit(await audit(fleet, sys.prefix), what);
     }
 
