@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     out({ sent: seq });
   } else if (mode === 'recv') {
     using rx = ch.receiver();
+    out({ receiving: true });
     const idle = Number(opt.idle ?? 1000);
     const t = { received: 0, bad: 0, sum: 0, xor: 0, bytes: 0 };
     for (;;) {

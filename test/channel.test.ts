@@ -170,8 +170,13 @@ test('two senders and two receivers in four processes: every message arrives exa
     Channel.create(eal, 'mm', { count: 512, bufferSize: 512, maxMessage: 2048 });
     const N = 3000;
     const sizes = '12,500,512,513,1100,2048';
-    const rx = [child(p, L + 3, 'recv', { name: 'mm', idle: 1500 }), child(p, L + 4, 'recv', { name: 'mm', idle: 1500 })];
-    await sleep(300);
+    // Both receivers waiting before anything is sent: otherwise a slow start leaves one of them nothing to take.
+    const receivers = [L + 3, L + 4].map((l) => spawnNode(CHILD, childArgs(p, l, 'recv', { name: 'mm', idle: 1500 })));
+    await Promise.all(receivers.map((c) => c.waitFor(/"receiving":true/, 20_000)));
+    const rx = receivers.map(async (c) => {
+      assert.equal(await c.exited, 0, `channel-child recv: ${c.err}`);
+      return JSON.parse(c.out.trim().split('\n').pop()!) as Record<string, number>;
+    });
     const tx = [child(p, L + 1, 'send', { name: 'mm', id: 1, sizes, count: N, batch: 4 }), child(p, L + 2, 'send', { name: 'mm', id: 2, sizes, count: N, batch: 1 })];
     assert.deepEqual(await Promise.all(tx), [{ sent: N }, { sent: N }]);
     const [a, b] = await Promise.all(rx);
