@@ -12,16 +12,12 @@
  *   exit-waiting ring=R after=MS              await R (no timeout), call process.exit(0) after MS
  */
 import { Eal, EthDev, PktmbufPool, Ring, stderrLogger } from '../src/index.js';
+import { childArgv, out } from './child-argv.js';
 
-const argv = process.argv.slice(2);
-const dd = argv.indexOf('--');
-const [mode, ...kv] = argv.slice(dd + 1);
-const opt: Record<string, string> = {};
-for (const a of kv) opt[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
-const out = (o: unknown): void => void process.stdout.write(JSON.stringify(o) + '\n');
+const { ealArgs, mode, opt } = childArgv();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-using eal = Eal.init(argv.slice(0, dd), { name: `async-child:${mode}`, logger: stderrLogger, handleSignals: true }).eal;
+using eal = Eal.init(ealArgs, { name: `async-child:${mode}`, logger: stderrLogger, handleSignals: true }).eal;
 setTimeout(() => process.exit(3), 30_000).unref(); // never outlive a test that hangs
 
 if (mode === 'produce') {

@@ -16,6 +16,7 @@
  * = (s * 7 + j + K) & 255 (`message` / `check`, also used by the test itself).
  */
 import { Channel, Eal, stderrLogger, type MessageBatch } from '../src/index.js';
+import { childArgv, out } from './child-argv.js';
 
 /** Message `seq` of sender `id`, `size` bytes (≥ 12). */
 export function message(id: number, seq: number, size: number): Uint8Array {
@@ -55,14 +56,9 @@ export function tally(batch: MessageBatch, t: { received: number; bad: number; s
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const dd = argv.indexOf('--');
-  const [mode, ...kv] = argv.slice(dd + 1);
-  const opt: Record<string, string> = {};
-  for (const a of kv) opt[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
-  const out = (o: unknown): void => void process.stdout.write(JSON.stringify(o) + '\n');
+  const { ealArgs, mode, opt } = childArgv();
   setTimeout(() => process.exit(3), 60_000).unref(); // never outlive a test that hangs
-  using eal = Eal.init(argv.slice(0, dd), { name: `channel-child:${mode}`, logger: stderrLogger, handleSignals: true }).eal;
+  using eal = Eal.init(ealArgs, { name: `channel-child:${mode}`, logger: stderrLogger, handleSignals: true }).eal;
   const ch = Channel.lookup(eal, opt.name!);
   const id = Number(opt.id ?? 0);
   if (mode === 'send' || mode === 'stream') {

@@ -30,14 +30,11 @@
  * Prints "ready" once set up.
  */
 import { Eal, EthDev, Hands, Mbufs, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
+import { childArgv, out } from './child-argv.js';
 
-const argv = process.argv.slice(2);
-const dd = argv.indexOf('--');
-const [mode, ...kv] = argv.slice(dd + 1);
-const opt: Record<string, string> = {};
-for (const a of kv) opt[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+const { ealArgs, mode, opt } = childArgv();
 
-const { eal } = Eal.init(argv.slice(0, dd), { name: `ownership-child:${mode}`, logger: stderrLogger, handleSignals: true });
+const { eal } = Eal.init(ealArgs, { name: `ownership-child:${mode}`, logger: stderrLogger, handleSignals: true });
 eal.onPrimaryExit(() => undefined);
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const nap = (ms: number): void => void Atomics.wait(cell, 0, 0, ms);
