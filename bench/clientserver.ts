@@ -20,10 +20,9 @@
  *                               clients together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, removeInstance, type Bench } from './harness.js';
 import { Eal } from '../src/index.js';
 import { PortInfoView } from '../src/apps/mp_server/common.js';
 import { Traffic } from '../src/apps/mp_server/traffic.js';
@@ -70,8 +69,12 @@ async function system<T>(p: string, vdev: string, clients: number, idle: string,
       procs.push(c);
       await waitFor(c, /handling packets/, 10000);
     }
-    const info = PortInfoView.lookup(Eal.observe(p));
-    return await body(info, procs.map((x) => x.c.pid!));
+    const view = Eal.observe(p);
+    try {
+      return await body(PortInfoView.lookup(view), procs.map((x) => x.c.pid!));
+    } finally {
+      view.release();
+    }
   } finally {
     // Clients first, then the server; SIGINT (a profiled child writes its profile), SIGKILL after 5 s.
     for (const x of procs.reverse()) {
@@ -80,7 +83,7 @@ async function system<T>(p: string, vdev: string, clients: number, idle: string,
       await x.done;
       clearTimeout(timer);
     }
-    fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`), { recursive: true, force: true });
+    removeInstance(p);
   }
 }
 

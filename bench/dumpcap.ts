@@ -15,10 +15,9 @@
  *                          copied as tap_armed, with .tap_ns per packet
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeArgs, type Bench } from './harness.js';
+import { nodeArgs, type Bench, removeInstance } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(HERE, 'dumpcap-child.js');
@@ -34,7 +33,7 @@ function measure(): Promise<Record<string, number>> {
     c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     c.on('exit', (code) => {
       clearTimeout(t);
-      fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
+      removeInstance(prefix);
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (code !== 0 || !line) return reject(new Error(`dumpcap bench child exited ${code}: ${out}`));
       resolve(JSON.parse(line) as Record<string, number>);

@@ -15,10 +15,9 @@
  *                      the forwarder dropped, in % of offered. Target ≥ 20 Mpps.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeArgs, type Bench } from './harness.js';
+import { nodeArgs, type Bench, removeInstance } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(HERE, 'ethdev-child.js');
@@ -27,10 +26,6 @@ const MEASURE_MS = 1500;
 let seq = 0;
 function prefix(): string {
   return `bEth${process.pid}x${seq++}`;
-}
-
-function removeInstance(p: string): void {
-  fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`), { recursive: true, force: true });
 }
 
 interface Proc {

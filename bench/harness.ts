@@ -4,7 +4,9 @@
  * each beside its baseline (a figure measured in the same run), or as JSON:
  *   {"figures": [{"name", "value", "unit", "baseline"?}]}
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { cleanupInstance } from '../src/index.js';
 
 import type { ChildProcess } from 'node:child_process';
 
@@ -96,5 +98,18 @@ export function cpuMs(pid: number): number {
     return (Number(rest[11]) + Number(rest[12])) * 10; // utime + stime, 100 Hz clock ticks
   } catch {
     return NaN;
+  }
+}
+
+/**
+ * Remove what a bench's instance left: through `cleanupInstance` (region, config, message
+ * sockets, the telemetry sockets of processes the bench killed); when that refuses (a
+ * process of it still registered), its instance folder as before.
+ */
+export function removeInstance(prefix: string): void {
+  try {
+    cleanupInstance(prefix);
+  } catch {
+    rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
   }
 }

@@ -20,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, type Bench, removeInstance } from './harness.js';
 
 const MPDK = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/mpdk.js');
 const SETTLE_MS = 1500;
@@ -98,7 +98,7 @@ async function system<T>(fn: (prefix: string, procs: Proc[]) => Promise<T>): Pro
       await p.done;
       clearTimeout(t);
     }
-    fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
+    removeInstance(prefix);
   }
 }
 

@@ -18,11 +18,10 @@
  * Every child is ended (SIGINT, then SIGKILL) and the instance removed whatever happens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eal, EthDev } from '../src/index.js';
-import { cpuMs, nodeArgs, type Bench } from './harness.js';
+import { cpuMs, nodeArgs, type Bench, removeInstance } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MPDK = path.join(HERE, '../src/cli/mpdk.js');
@@ -85,7 +84,7 @@ async function endAll(prefix: string, procs: Proc[]): Promise<void> {
   const timer = setTimeout(() => procs.forEach((p) => p.c.kill('SIGKILL')), 5000);
   await Promise.all(procs.map((p) => p.done));
   clearTimeout(timer);
-  fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
+  removeInstance(prefix);
 }
 
 async function symmetricNull(nprocs: number): Promise<Record<string, number>> {

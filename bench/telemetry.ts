@@ -8,12 +8,12 @@
  * (--idle=sleep, no traffic) as the baseline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeFd, pollFds, POLLIN, seqRecv, seqSend, seqpacketSocket, unixConnect } from '../src/native/libc.js';
 import { telemetryDir } from '../src/index.js';
 import type { Bench } from './harness.js';
+import { removeInstance } from './harness.js';
 
 const MPDK = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/mpdk.js');
 const REQUESTS = 300;
@@ -86,7 +86,7 @@ async function replyTimes(idle: string): Promise<number[]> {
     const t = setTimeout(() => procs.forEach((p) => p.c.kill('SIGKILL')), 5000);
     await Promise.all(procs.map((p) => (p.c.exitCode !== null ? Promise.resolve() : new Promise((r) => p.c.once('exit', r)))));
     clearTimeout(t);
-    fs.rmSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`), { recursive: true, force: true });
+    removeInstance(prefix);
   }
 }
 
