@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { Eal, MpdkError, mpReply, type MpReply, type MpTarget } from '../src/index.js';
 import { closeFd, memfdCreate } from '../src/native/libc.js';
+import { seqRecorder, type SeqSeen } from './mp-seq.js';
 
 const { eal } = Eal.init(process.argv.slice(2), { name: 'mp-child', handleSignals: true });
 const mp = eal.mp;
@@ -37,7 +38,7 @@ function readFd(fd: number): string {
   return b.toString('utf8', 0, n);
 }
 
-const seen = new Map<number, { count: number; last: number; inOrder: boolean }>();
+const seen = new Map<number, SeqSeen>();
 mp.on('echo', (m) => m.data);
 mp.on('hold', async (m) => {
   await new Promise((r) => setTimeout(r, (m.data as { ms: number }).ms));
@@ -58,14 +59,7 @@ mp.on('mkfd', (m) => {
   setImmediate(() => closeFd(fd)); // sent with the reply first: the requester gets its own copy
   return mpReply('here', [fd]);
 });
-mp.on('seq', (m) => {
-  const n = (m.data as { n: number }).n;
-  const s = seen.get(m.from.pid) ?? { count: 0, last: -1, inOrder: true };
-  if (n !== s.last + 1) s.inOrder = false;
-  s.last = n;
-  s.count++;
-  seen.set(m.from.pid, s);
-});
+mp.on('seq', seqRecorder(seen));
 const events: { type: string; pid: number; text: string }[] = [];
 eal.events.on('*', (e) => events.push({ type: e.type, pid: e.pid, text: e.text }));
 mp.on('seq-report', () => Object.fromEntries([...seen].map(([pid, s]) => [pid, [s.count, s.inOrder]])));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { Eal, MP_DATA_MAX, MP_QUEUE_MAX, MpdkError, isMpdkError, type MpReply } from '../src/index.js';
 import { closeFd, memfdCreate } from '../src/native/libc.js';
+import { seqRecorder, type SeqSeen } from './mp-seq.js';
 import { commandChild, leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 const CHILD = 'dist/test/mp-child.js';
@@ -158,16 +159,9 @@ test('10,000 one-way messages from each of three senders arrive in order', async
   const p = uniquePrefix('mp');
   const eal = primary(p);
   const kids: Kid[] = [];
-  const seen = new Map<number, { count: number; last: number; inOrder: boolean }>();
+  const seen = new Map<number, SeqSeen>();
   try {
-    eal.mp.on('seq', (m) => {
-      const n = (m.data as { n: number }).n;
-      const s = seen.get(m.from.pid) ?? { count: 0, last: -1, inOrder: true };
-      if (n !== s.last + 1) s.inOrder = false;
-      s.last = n;
-      s.count++;
-      seen.set(m.from.pid, s);
-    });
+    eal.mp.on('seq', seqRecorder(seen));
     for (let i = 1; i <= 3; i++) kids.push(await kid(p, i));
     const done = await Promise.all(kids.map((k) => k.cmd({ do: 'flood', to: 'primary', count: 10_000 }, 60_000)));
     assert.deepEqual(done.map((d) => d.sent), [10_000, 10_000, 10_000], JSON.stringify(done));
