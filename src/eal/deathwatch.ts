@@ -95,6 +95,24 @@ function arm(pid: number, w: Watched): void {
  */
 export function watchDeath(pid: number, startTime: number, fn: (pid: number) => void): () => void {
   let w = watched.get(pid);
+  if (w && startTime > 0 && w.startTime > 0 && startTime !== w.startTime) {
+    // Two processes have had this pid (a reuse): at most one of them lives. Whichever is
+    // dead by evidence is told so; a watch never stands for the other one.
+    if (processLiveness(pid, w.startTime) === Liveness.DEAD) {
+      const old = w;
+      forget(pid);
+      queueMicrotask(() => {
+        for (const f of [...old.fns]) f(pid);
+      });
+      w = undefined;
+    } else if (processLiveness(pid, startTime) === Liveness.DEAD) {
+      let on = true;
+      queueMicrotask(() => on && fn(pid));
+      return () => {
+        on = false;
+      };
+    }
+  }
   if (w) {
     w.fns.push(fn);
   } else {

@@ -405,7 +405,7 @@ export class MpIpc {
       const out: Target[] = [];
       for (let slot = 0; slot < PROC_MAX; slot++) {
         const pid = t.pidOf(slot);
-        if (pid === 0 || slot === this.host.slot) continue;
+        if (pid <= 0 || slot === this.host.slot) continue; // free, or being registered (-pid)
         const x = target(slot, pid);
         if (!x.error) out.push(x); // 'all' is every live process: the dead are no one's target
       }

@@ -92,17 +92,23 @@ export class ProcessTable {
         const off = this.slotOffset(slot);
         const cur = Atomics.load(r.i32, (off + PROC.PID) >>> 2);
         if (cur !== 0) {
-          // Pass 2 reclaims slots of dead processes (lcores are swept by their own table).
-          if (pass === 0 || cur === pid || this.slotAlive(slot)) continue;
+          // Pass 2 reclaims slots of dead processes (lcores are swept by their own table),
+          // and a reservation (-pid) whose process no longer exists at all.
+          if (pass === 0 || cur === pid || cur === -pid) continue;
+          if (cur > 0 ? this.slotAlive(slot) : processLiveness(-cur, 0) !== Liveness.DEAD) continue;
           if (Atomics.compareExchange(r.i32, (off + PROC.PID) >>> 2, cur, 0) !== cur) continue;
         }
-        if (Atomics.compareExchange(r.i32, (off + PROC.PID) >>> 2, 0, pid) !== 0) continue;
+        // Reserved as -pid while START and the rest are written, published as pid last: a
+        // reader never pairs our pid with the previous occupant's START (which would make a
+        // live process look dead). Readers take pid <= 0 as no process.
+        if (Atomics.compareExchange(r.i32, (off + PROC.PID) >>> 2, 0, -pid) !== 0) continue;
         r.storeRelease(off + PROC.STATE, ProcState.ATTACHING);
         r.u32[(off + PROC.TYPE) >>> 2] = kind;
         r.f64[(off + PROC.START) >>> 3] = start;
         r.f64[(off + PROC.JOINED) >>> 3] = Date.now();
         r.i32[(off + PROC.PARENT) >>> 2] = process.ppid;
         r.writeString(off + PROC.NAME, PROC.NAME_MAX - 1, name.slice(0, PROC.NAME_MAX - 1));
+        Atomics.store(r.i32, (off + PROC.PID) >>> 2, pid);
         r.storeRelease(off + PROC.STATE, ProcState.RUNNING);
         return slot;
       }
@@ -131,7 +137,7 @@ export class ProcessTable {
     for (let slot = 0; slot < PROC_MAX; slot++) {
       const off = this.slotOffset(slot);
       const pid = this.pidOf(slot);
-      if (pid === 0) continue;
+      if (pid <= 0) continue; // free, or being registered (-pid)
       const liveness = processLiveness(pid, this.startOf(slot));
       out.push({
         slot,
