@@ -616,9 +616,14 @@ export class Eal {
    * says why it is missing.
    */
   private startChannel(): void {
+    if (this.dir === null || this.slot < 0) {
+      // --in-memory: no instance folder for the sockets, and no other process to talk to.
+      this.noChannel = 'an --in-memory instance has no other processes to message';
+      return;
+    }
     try {
       this.channel = MpIpc.start({
-        prefix: this.filePrefix, dir: this.dir!, processes: this.processes, slot: this.slot,
+        prefix: this.filePrefix, dir: this.dir, processes: this.processes, slot: this.slot,
         primaryPid: () => this.primaryPid(), log: (level, msg) => this.log(level, msg),
       });
     } catch (e) {
