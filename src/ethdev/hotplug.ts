@@ -86,7 +86,11 @@ function claim(dev: EthDev, op: number, port: number): void {
   Atomics.store(i32, (h + ED.HP_PID) >>> 2, process.pid);
 }
 
-/** Under the lock: end the transaction. */
+/**
+ * End the transaction. Only the transaction's owner writes HP_PID while it is set, so this
+ * store needs no lock: a release never waits (a lock held by a stopped process must not
+ * leave the claim held, refusing every later attach or detach).
+ */
 function release(dev: EthDev): void {
   Atomics.store(hdr(dev).i32, (dev.header + ED.HP_PID) >>> 2, 0);
 }
@@ -233,7 +237,7 @@ export async function attachPort(dev: EthDev, spec: string, opts: AttachOptions 
     tell(dev, ABORT, txnOf(id));
     throw new MpdkError('EBUSY', `cannot attach ${v.name}: ${refused.join('; ')}; nothing changed`);
   }
-  dev.locked(() => release(dev));
+  release(dev);
   tell(dev, COMMIT, txnOf(id));
   eal.events.publish('port-added', { port: id, text: `${v.name} (port ${id}, ${d.name}) attached by ${who(dev)}` });
   return id;
@@ -259,18 +263,26 @@ export async function detachPort(dev: EthDev, port: number, opts: DetachOptions 
   try {
     refused = await ask(dev, txn, timeout);
   } catch (e) {
-    dev.locked(() => release(dev));
+    release(dev);
     throw e;
   }
   if (refused.length > 0) {
-    dev.locked(() => release(dev));
+    release(dev);
     tell(dev, ABORT, txn);
     throw new MpdkError('EBUSY', `cannot detach ${p.name} (port ${p.id}): ${refused.join('; ')}; nothing changed`);
   }
-  dev.locked(() => {
-    removeEntry(dev, p.id);
-    release(dev);
+  const late = dev.locked(() => {
+    // A queue taken between the check above and this lock (a thread that passed its
+    // HP_DETACH check just before the claim) refuses the detach too.
+    const held = holders(dev, p);
+    if (held.length === 0) removeEntry(dev, p.id);
+    return held;
   });
+  release(dev);
+  if (late.length > 0) {
+    tell(dev, ABORT, txn);
+    throw new MpdkError('EBUSY', `cannot detach ${p.name} (port ${p.id}): ${late.join('; ')}; stop them (or have them release it) first; nothing changed`);
+  }
   opts.owner?.lost();
   dev.forget(p.id);
   tell(dev, COMMIT, txn);
