@@ -462,7 +462,7 @@ export class MpIpc {
       throw new MpdkError('EINVAL', `cannot keep descriptor for a queued message: ${(e as Error).message}`);
     }
     c.queue.push({ bytes: Buffer.from(buf.subarray(0, len)), fds: copies });
-    c.events.set(!this.paused, true);
+    c.events.set(this.reads(c), true);
     return undefined;
   }
 
@@ -476,7 +476,7 @@ export class MpIpc {
       for (const f of q.fds) closeFd(f);
       if (r !== q.bytes.length) return this.lost(c);
     }
-    c.events.set(!this.paused, false);
+    c.events.set(this.reads(c), false);
     this.drained(c);
   }
 
@@ -500,7 +500,7 @@ export class MpIpc {
       closeFd(fd);
       throw e;
     }
-    if (this.paused) c.events.set(false, false);
+    if (!this.reads(c)) c.events.set(false, false);
     if (outgoing) {
       this.out.set(peer.pid, c);
       c.unwatch = watchDeath(peer.pid, start, () => this.peerDied(c));
@@ -544,7 +544,7 @@ export class MpIpc {
 
   private read(c: Conn): void {
     const fds = this.fdsIn;
-    for (let k = 0; k < MP_PER_TURN && !c.closed && !this.paused; k++) {
+    for (let k = 0; k < MP_PER_TURN && !c.closed && this.reads(c); k++) {
       fds.length = 0;
       const n = seqRecvFds(c.fd, this.inBuf, fds);
       if (n === -EAGAIN || n === -EINTR) return;
@@ -730,11 +730,19 @@ export class MpIpc {
     this.drained(c);
   }
 
-  /** Stop (true) or resume reading every connection (too many handlers running). */
+  /** Stop (true) or resume reading the peers' requests and messages (too many handlers running). */
   private pause(on: boolean): void {
     this.paused = on;
-    for (const c of [...this.out.values(), ...this.incoming]) c.events.set(!on, c.queue.length > 0);
-    if (!on) for (const c of [...this.out.values(), ...this.incoming]) this.read(c);
+    for (const c of this.incoming) c.events.set(!on, c.queue.length > 0);
+    if (!on) for (const c of this.incoming) this.read(c);
+  }
+
+  /**
+   * Is c read now? Our own connections carry only the replies to our requests: always read
+   * (a pause that held them back would time out the requests its own handlers await).
+   */
+  private reads(c: Conn): boolean {
+    return c.outgoing || !this.paused;
   }
 
   /**
