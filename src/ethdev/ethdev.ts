@@ -410,7 +410,11 @@ export class EthDev {
 
   /** The view of port `id` if it exists now; made again after a detach or attach at that id. */
   private portAt(id: number): Port | undefined {
-    if (!(Number.isInteger(id) && id >= 0 && id < this.count) || !portPresent(this.eal, this.header, id)) return undefined;
+    if (!(Number.isInteger(id) && id >= 0 && id < MAX_PORTS)) return undefined;
+    if (id >= this.count || !portPresent(this.eal, this.header, id)) {
+      if (this.ports[id]) this.forget(id); // detached while this thread was not told (a worker, a missed message): its files close now
+      return undefined;
+    }
     const epoch = this.u32[(this.header + ED.BYTES + id * EP_STRIDE + EP.EPOCH) >>> 2]!;
     let p = this.ports[id];
     if (!p || this.epochs[id] !== epoch) {
