@@ -72,6 +72,8 @@ export const MP_PER_TURN = 64;
 export const MP_TIMEOUT_DEFAULT = 5000;
 /** After a peer's socket closes, how long to wait for its death to be certain before saying "closed". */
 const CLOSE_VERDICT_MS = 50;
+/** The longest a Node timer waits (a longer one fires at once). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
 const EAGAIN = 11;
 const EINTR = 4;
 const EMSGSIZE = 90;
@@ -295,7 +297,7 @@ export class MpIpc {
     try {
       checkActionName(name);
       const timeout = opts.timeout ?? MP_TIMEOUT_DEFAULT;
-      if (!(Number.isFinite(timeout) && timeout >= 0)) throw new MpdkError('EINVAL', `timeout ${String(timeout)}: give milliseconds, 0 or more`);
+      if (!(Number.isFinite(timeout) && timeout >= 0 && timeout <= TIMER_MAX_MS)) throw new MpdkError('EINVAL', `timeout ${String(timeout)}: give milliseconds, 0 to ${TIMER_MAX_MS} (about 24.8 days)`);
       opts.signal?.throwIfAborted();
       const fds = this.checkFds(opts.fds);
       if (this.pending.size >= MP_PENDING_MAX) throw new MpdkError('EBUSY', `${MP_PENDING_MAX} requests of this process are waiting for replies: await some before sending more`);
