@@ -19,13 +19,12 @@
  * and by `mpdk cleanup`, and removed by a process that sees its owner die (mp.ts). Anything
  * else with such a name (a file, a link, another user's) is never touched.
  */
-import fs from 'node:fs';
-import { closeFd, NativeError, peerCred, processStartTime, seqpacketSocket, START_GONE, unixConnect, unixListen } from '../native/libc.js';
+import { closeFd, peerCred, processStartTime, seqpacketSocket, START_GONE, unixConnect } from '../native/libc.js';
 import { MpdkError } from './errors.js';
+import { closeIn, listenIn, socketPath, staleSocket, type BoundSocket } from './folder-socket.js';
 import { euid, type SafeDir } from './safe-open.js';
 
 const SOCKET_RE = /^mp\.(\d+)\.(\d+)$/;
-const EADDRINUSE = 98;
 const ECONNREFUSED = 111;
 
 /** The socket name of the process in `slot` with `pid`. */
@@ -39,39 +38,20 @@ export function parseMpSocketName(name: string): { slot: number; pid: number } |
   return m ? { slot: Number(m[1]), pid: Number(m[2]) } : undefined;
 }
 
-function at(dir: SafeDir, name: string): string {
-  return `/proc/self/fd/${dir.fd}/${name}`;
-}
-
-function statAt(dir: SafeDir, name: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(at(dir, name));
-  } catch {
-    return undefined;
-  }
-}
-
-/** A socket of ours on which nobody accepts (its process died, or is gone). */
-export function staleMpSocket(dir: SafeDir, name: string): boolean {
-  const st = statAt(dir, name);
-  if (!st || !st.isSocket() || st.uid !== euid()) return false;
-  const fd = seqpacketSocket();
-  try {
-    return unixConnect(fd, at(dir, name), false) === ECONNREFUSED;
-  } finally {
-    closeFd(fd);
-  }
-}
-
 /** This process's listening socket. */
 export class MpListener {
+  private closed = false;
+
   private constructor(
-    /** The listening descriptor (non-blocking). */
-    readonly fd: number,
     readonly name: string,
     private readonly dir: SafeDir,
-    private readonly ino: number,
+    private readonly socket: BoundSocket,
   ) {}
+
+  /** The listening descriptor (non-blocking). */
+  get fd(): number {
+    return this.closed ? -1 : this.socket.fd;
+  }
 
   /**
    * Listen on mp.<slot>.<pid> in the instance folder `dir`. A stale socket of ours with
@@ -80,39 +60,16 @@ export class MpListener {
    */
   static listen(dir: SafeDir, slot: number, pid: number, backlog = 64): MpListener {
     const name = mpSocketName(slot, pid);
-    const fd = seqpacketSocket();
-    try {
-      let bound = tryBind(fd, at(dir, name), backlog);
-      if (!bound && staleMpSocket(dir, name)) {
-        dir.remove(name);
-        bound = tryBind(fd, at(dir, name), backlog);
-      }
-      if (!bound) throw new MpdkError('EBUSY', `${dir.pathOf(name)} is taken by something that is not a stale socket of yours; mpdk leaves it alone (remove it, or use another --file-prefix)`);
-      fs.chmodSync(at(dir, name), 0o600);
-      return new MpListener(fd, name, dir, statAt(dir, name)?.ino ?? -1);
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
+    const s = listenIn(dir, name, backlog);
+    if (!s) throw new MpdkError('EBUSY', `${dir.pathOf(name)} is taken by something that is not a stale socket of yours; mpdk leaves it alone (remove it, or use another --file-prefix)`);
+    return new MpListener(name, dir, s);
   }
 
   /** Stop listening; remove the socket if its name still holds the one bound here. Idempotent. */
   close(): void {
-    if (this.fd < 0) return;
-    closeFd(this.fd);
-    (this as { fd: number }).fd = -1;
-    const st = statAt(this.dir, this.name);
-    if (st && st.isSocket() && st.ino === this.ino) this.dir.remove(this.name);
-  }
-}
-
-function tryBind(fd: number, path: string, backlog: number): boolean {
-  try {
-    unixListen(fd, path, false, backlog);
-    return true;
-  } catch (e) {
-    if (e instanceof NativeError && e.errno === EADDRINUSE) return false;
-    throw new MpdkError('EACCES', `cannot listen on ${path}: ${(e as Error).message}`);
+    if (this.closed) return;
+    this.closed = true;
+    closeIn(this.dir, this.name, this.socket);
   }
 }
 
@@ -127,7 +84,7 @@ export type ConnectResult = { fd: number } | { errno: number; why: string };
  */
 export function connectMp(dir: SafeDir, slot: number, pid: number): ConnectResult {
   const fd = seqpacketSocket();
-  const e = unixConnect(fd, at(dir, mpSocketName(slot, pid)), false);
+  const e = unixConnect(fd, socketPath(dir, mpSocketName(slot, pid)), false);
   if (e !== 0) {
     closeFd(fd);
     return { errno: e, why: e === 2 ? 'it has no message channel' : e === ECONNREFUSED ? 'nobody accepts on its socket' : e === 11 ? 'its connection backlog is full' : `connect failed (errno ${e})` };
@@ -152,7 +109,7 @@ export function removeStaleMp(dir: SafeDir, which: 'all' | 'gone' | number = 'al
     const id = parseMpSocketName(name);
     if (!id || (typeof which === 'number' && id.pid !== which)) continue;
     if (which === 'gone' && processStartTime(id.pid) !== START_GONE) continue;
-    if (staleMpSocket(dir, name) && dir.remove(name)) removed.push(dir.pathOf(name));
+    if (staleSocket(dir, name) && dir.remove(name)) removed.push(dir.pathOf(name));
   }
   return removed;
 }

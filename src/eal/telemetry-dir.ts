@@ -18,19 +18,16 @@
  * socket only if the name still holds the very file it bound (same inode), then the
  * PREFIX folder if it is empty; `mpdk cleanup` removes stale sockets of ours.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { closeFd, NativeError, seqpacketSocket, unixConnect, unixListen } from '../native/libc.js';
 import { MpdkError } from './errors.js';
-import { euid, SafeDir } from './safe-open.js';
+import { closeIn, listenIn, staleSocket, type BoundSocket } from './folder-socket.js';
+import { SafeDir } from './safe-open.js';
 
 /** DPDK's telemetry v2 socket name (dpdk-telemetry.py SOCKET_NAME). */
 export const TELEMETRY_SOCKET = 'dpdk_telemetry.v2';
 /** The highest suffix tried (`:N`): more processes than this per instance serve no telemetry. */
 export const TELEMETRY_MAX_SUFFIX = 127;
 const SOCKET_NAME_RE = /^dpdk_telemetry\.v2(:\d+)?$/;
-const EADDRINUSE = 98;
-const ECONNREFUSED = 111;
 
 /** The folder holding every prefix's telemetry folder, as DPDK computes it. */
 export function telemetryBase(): string {
@@ -74,42 +71,23 @@ function openDirs(prefix: string, create: boolean): { top: SafeDir; dir: SafeDir
   }
 }
 
-/** What `name` in `dir` is now, without following it (undefined: nothing). */
-function statAt(dir: SafeDir, name: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(`/proc/self/fd/${dir.fd}/${name}`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Does a process accept connections on the socket `name` of `dir`? ECONNREFUSED: no (stale). */
-function accepting(dir: SafeDir, name: string): boolean {
-  const fd = seqpacketSocket();
-  try {
-    return unixConnect(fd, `/proc/self/fd/${dir.fd}/${name}`, false) !== ECONNREFUSED;
-  } finally {
-    closeFd(fd);
-  }
-}
-
-function staleSocketOfOurs(dir: SafeDir, name: string): boolean {
-  const st = statAt(dir, name);
-  return st !== undefined && st.isSocket() && st.uid === euid() && !accepting(dir, name);
-}
-
 /** A listening telemetry socket of this process. */
 export class TelemetryListener {
+  private closed = false;
+
   private constructor(
-    /** The listening descriptor (non-blocking). */
-    readonly fd: number,
+    private readonly socket: BoundSocket,
     /** Its path, for messages and clients. */
     readonly path: string,
     private readonly top: SafeDir,
     private readonly dir: SafeDir,
     private readonly name: string,
-    private readonly ino: number,
   ) {}
+
+  /** The listening descriptor (non-blocking). */
+  get fd(): number {
+    return this.closed ? -1 : this.socket.fd;
+  }
 
   /**
    * Listen on the first free name of instance `prefix`'s telemetry folder (made when
@@ -120,25 +98,8 @@ export class TelemetryListener {
     try {
       for (let n = 0; n <= TELEMETRY_MAX_SUFFIX; n++) {
         const name = telemetrySocketName(n);
-        const fd = seqpacketSocket();
-        const at = `/proc/self/fd/${dirs.dir.fd}/${name}`;
-        try {
-          let bound = tryBind(fd, at, backlog);
-          if (!bound && staleSocketOfOurs(dirs.dir, name)) {
-            dirs.dir.remove(name); // a socket of ours whose process died: replaced, as DPDK does
-            bound = tryBind(fd, at, backlog);
-          }
-          if (!bound) {
-            closeFd(fd);
-            continue;
-          }
-          fs.chmodSync(at, 0o600);
-          const ino = statAt(dirs.dir, name)?.ino ?? -1;
-          return new TelemetryListener(fd, dirs.dir.pathOf(name), dirs.top, dirs.dir, name, ino);
-        } catch (e) {
-          closeFd(fd);
-          throw e;
-        }
+        const s = listenIn(dirs.dir, name, backlog); // a stale one of ours is replaced, as DPDK does
+        if (s) return new TelemetryListener(s, dirs.dir.pathOf(name), dirs.top, dirs.dir, name);
       }
       throw new MpdkError('EBUSY', `every telemetry socket name of ${dirs.dir.path} is taken (${TELEMETRY_SOCKET} to :${TELEMETRY_MAX_SUFFIX})`);
     } catch (e) {
@@ -150,25 +111,12 @@ export class TelemetryListener {
 
   /** Stop listening; remove the socket if its name still holds the one bound here, then the folder if empty. */
   close(): void {
-    if ((this as { fd: number }).fd < 0) return;
-    closeFd(this.fd);
-    (this as { fd: number }).fd = -1;
-    const st = statAt(this.dir, this.name);
-    if (st && st.isSocket() && st.ino === this.ino) this.dir.remove(this.name);
+    if (this.closed) return;
+    this.closed = true;
+    closeIn(this.dir, this.name, this.socket);
     this.dir.close();
     this.top.removeEmptyDir(path.basename(this.dir.path));
     this.top.close();
-  }
-}
-
-/** bind + listen; false when the name is taken (EADDRINUSE). */
-function tryBind(fd: number, at: string, backlog: number): boolean {
-  try {
-    unixListen(fd, at, false, backlog);
-    return true;
-  } catch (e) {
-    if (e instanceof NativeError && e.errno === EADDRINUSE) return false;
-    throw new MpdkError('EACCES', `cannot listen on ${at}: ${(e as Error).message}`);
   }
 }
 
@@ -188,7 +136,7 @@ export function removeStaleTelemetry(prefix: string): string[] {
   const removed: string[] = [];
   try {
     for (const name of dirs.dir.names()) {
-      if (SOCKET_NAME_RE.test(name) && staleSocketOfOurs(dirs.dir, name) && dirs.dir.remove(name)) removed.push(dirs.dir.pathOf(name));
+      if (SOCKET_NAME_RE.test(name) && staleSocket(dirs.dir, name) && dirs.dir.remove(name)) removed.push(dirs.dir.pathOf(name));
     }
   } finally {
     dirs.dir.close();
