@@ -15,9 +15,14 @@
  *               {"id", "do": "flood", "to", "count"}    count one-way 'seq' messages, paced by drain
  *               {"id", "do": "events"}                  → {"id", "events"}: every event its eal.events.on('*') got
  *               {"id", "do": "publish", "name", "text"} eal.events.publish(name, {text})
+ *               {"id", "do": "claim"}                   → {"id", "seq"}: the first half of an event's
+ *                                                       write (a writer stopped inside it, EventLog.claim)
+ *               {"id", "do": "commit", "seq", "name", "text"} its second half, and the doorbell
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { EventLog } from '../src/eal/event-log.js';
+import { HDR } from '../src/eal/region.js';
 import { Eal, MpdkError, mpReply, type MpReply, type MpTarget } from '../src/index.js';
 import { closeFd, memfdCreate } from '../src/native/libc.js';
 import { seqRecorder, type SeqSeen } from './mp-seq.js';
@@ -78,7 +83,9 @@ interface Cmd {
   timeout?: number;
   text?: string;
   count?: number;
+  seq?: number;
 }
+const log = new EventLog(eal.region, eal.region.u32At(HDR.EVENT_LOG));
 
 async function obey(c: Cmd): Promise<void> {
   try {
@@ -98,6 +105,12 @@ async function obey(c: Cmd): Promise<void> {
     } else if (c.do === 'publish') {
       eal.events.publish(c.name!, { text: c.text! });
       say({ id: c.id, published: true });
+    } else if (c.do === 'claim') {
+      say({ id: c.id, seq: log.claim() });
+    } else if (c.do === 'commit') {
+      log.publish(c.seq!, { type: c.name!, text: c.text!, pid: process.pid, program: 'mp-child' });
+      mp.send('mpdk:event');
+      say({ id: c.id, committed: c.seq });
     } else if (c.do === 'flood') {
       for (let n = 0; n < c.count!; n++) {
         const d = mp.send('seq', { n }, { to: c.to })[0]!;

@@ -9,6 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Eal, MP_DATA_MAX, MP_QUEUE_MAX, MpdkError, isMpdkError, type MpReply } from '../src/index.js';
+import { EventLog } from '../src/eal/event-log.js';
+import { PROC_MAX } from '../src/eal/process-table.js';
+import { HDR } from '../src/eal/region.js';
 import { closeFd, memfdCreate } from '../src/native/libc.js';
 import { seqRecorder, type SeqSeen } from './mp-seq.js';
 import { commandChild, leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
@@ -217,6 +220,61 @@ test('another user cannot talk to the channel: the folder keeps it out, and even
     assert.equal(got, 0, 'its message was never handled');
   } finally {
     fs.chmodSync(dir, 0o700);
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('an event still being written is not passed: the one logged after it waits, both arrive in order; a writer killed half way holds the log back ~PENDING_MS only', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  const mine: string[] = [];
+  eal.events.on('*', (e) => {
+    if (e.type.startsWith('gap-')) mine.push(e.type);
+  });
+  try {
+    for (let i = 1; i <= 2; i++) kids.push(await kid(p, i));
+    const [a, b] = kids as [Kid, Kid];
+    // a takes a sequence number and stops inside its write; b logs the next event and rings.
+    const { seq } = (await a.cmd({ do: 'claim' })) as unknown as { seq: number };
+    await b.cmd({ do: 'publish', name: 'gap-after', text: 'logged after the one being written' });
+    const seenByB = async (): Promise<string[]> => ((await b.cmd({ do: 'events' })).events as { type: string }[]).map((e) => e.type).filter((t) => t.startsWith('gap-'));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(mine.length, 0, `not delivered past the record being written: ${mine.join()}`);
+    await a.cmd({ do: 'commit', seq, name: 'gap-first', text: 'written slowly' });
+    await until(() => mine.length === 2, 3000, 'both events');
+    assert.deepEqual(mine, ['gap-first', 'gap-after'], 'in the order of the log, none lost');
+    let l = await seenByB();
+    for (const end = Date.now() + 3000; l.length < 2 && Date.now() < end; l = await seenByB()) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(l, ['gap-first', 'gap-after'], 'the same in another process');
+    // A writer killed inside its write: the others pass its record after waiting for it.
+    await a.cmd({ do: 'claim' });
+    a.c.proc.kill('SIGKILL');
+    await a.c.exited;
+    await b.cmd({ do: 'publish', name: 'gap-later', text: 'after a dead writer' });
+    await until(() => mine.includes('gap-later'), 5000, 'the event after the dead writer\'s record');
+    await stop(eal, [b], p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('a departure is claimed once per process, a process told by pid and start time: a later process with the same pid in the same slot is reported too', () => {
+  // Pid reuse cannot be arranged between real processes on demand: the claim itself, on a
+  // real instance's log, with the two start times a reused pid would have.
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  try {
+    const log = new EventLog(eal.region, eal.region.u32At(HDR.EVENT_LOG));
+    const [slot, pid] = [PROC_MAX - 1, 4_000_000];
+    assert.equal(log.claimDeparture(slot, pid, 1234), true, 'the first report is claimed');
+    assert.equal(log.claimDeparture(slot, pid, 1234), false, 'the same process is reported once');
+    assert.equal(log.claimDeparture(slot, pid, 98_765), true, 'the pid reused by a later process in the slot: reported as well');
+    assert.equal(log.claimDeparture(slot, pid, 98_765), false);
+    assert.equal(log.claimDeparture(slot - 1, pid, 1234), true, 'slots are apart');
+  } finally {
     eal.close();
     removeInstance(p);
   }

@@ -67,8 +67,9 @@ export class InstanceEvents {
   private draining = false;
   private rescan: NodeJS.Timeout | undefined;
   private scan: NodeJS.Timeout | undefined;
-  /** Per slot, the pid whose death this process has handled (it is not watched again). */
+  /** Per slot, the process (pid and start time) whose death this process has handled (it is not watched again). */
   private readonly settled = new Int32Array(PROC_MAX);
+  private readonly settledStart = new Float64Array(PROC_MAX);
   private closed = false;
 
   /** @internal Made by the EAL (`eal.events`). */
@@ -185,33 +186,39 @@ export class InstanceEvents {
 
   /** Watch the process in `slot` (pid `pid`) for its death. */
   private watch(slot: number, pid: number): void {
-    if (this.closed || slot < 0 || pid <= 0 || pid === process.pid || this.watching.has(pid) || this.settled[slot] === pid) return;
+    if (this.closed || slot < 0 || pid <= 0 || pid === process.pid || this.watching.has(pid)) return;
     const t = this.host.processes;
     const start = t.startOf(slot);
+    if (this.settled[slot] === pid && this.settledStart[slot] === start) return;
     const program = t.nameOf(slot);
     // Dead before it was watched (killed right after it joined): its death is handled all
     // the same, or its socket would stay and its departure go unreported.
     if (processLiveness(pid, start) === Liveness.DEAD) {
-      this.settled[slot] = pid;
-      return queueMicrotask(() => this.died(slot, pid, program));
+      this.settle(slot, pid, start);
+      return queueMicrotask(() => this.died(slot, pid, start, program));
     }
-    this.watching.set(pid, watchDeath(pid, start, () => this.died(slot, pid, program)));
+    this.watching.set(pid, watchDeath(pid, start, () => this.died(slot, pid, start, program)));
   }
 
-  /** Peer `pid` of `slot` died: its socket goes; the first to claim the report logs it. */
-  private died(slot: number, pid: number, program: string): void {
-    this.watching.delete(pid);
+  private settle(slot: number, pid: number, start: number): void {
     this.settled[slot] = pid;
+    this.settledStart[slot] = start;
+  }
+
+  /** Peer `pid` (started at `start`) of `slot` died: its socket goes; the first to claim the report logs it. */
+  private died(slot: number, pid: number, start: number, program: string): void {
+    this.watching.delete(pid);
+    this.settle(slot, pid, start);
     if (this.closed) return;
     this.removeStale?.(pid);
-    if (this.log.claimDeparture(slot, pid)) this.publish('process-left', { pid, program, slot, text: `pid ${pid} (${program}) died` });
+    if (this.log.claimDeparture(slot, pid, start)) this.publish('process-left', { pid, program, slot, text: `pid ${pid} (${program}) died` });
   }
 
   /** This process leaves: its own "process-left" (unless it was reported), then nothing more. */
   leave(): void {
     if (this.closed) return;
     const slot = this.host.slot;
-    if (slot >= 0 && !this.host.readOnly && this.log.claimDeparture(slot, process.pid)) {
+    if (slot >= 0 && !this.host.readOnly && this.log.claimDeparture(slot, process.pid, this.host.processes.startOf(slot))) {
       this.publish('process-left', { text: `pid ${process.pid} (${this.host.program()}) left` });
     }
     this.closed = true;
