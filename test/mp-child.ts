@@ -10,6 +10,7 @@
  *               mkfd      replies a memfd holding data.text (the descriptor travels with the reply)
  *               seq       one-way {n}: checks that n follows the sender's previous n
  *               seq-report replies {from pid: [count, inOrder]}
+ *               big       replies data.bytes bytes of text
  *   commands    {"id", "do": "request", "name", "data", "to", "timeout"}  → {"id", "replies"}
  *               {"id", "do": "send-fd", "to", "text"}   a memfd with text → request 'memfd'
  *               {"id", "do": "flood", "to", "count"}    count one-way 'seq' messages, paced by drain
@@ -18,16 +19,20 @@
  *               {"id", "do": "claim"}                   → {"id", "seq"}: the first half of an event's
  *                                                       write (a writer stopped inside it, EventLog.claim)
  *               {"id", "do": "commit", "seq", "name", "text"} its second half, and the doorbell
+ *               {"id", "do": "fill", "to", "count", "timeout"} count one-way messages, then one mp.drain
+ *               {"id", "do": "stuff", "to", "count", "keep"} without reading its replies (one
+ *                  synchronous run), count 'big' requests each aborted after 1 ms (they stay
+ *                  queued at the replier), then keep more it waits for → {"id", "replies"} of those
  */
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { EventLog } from '../src/eal/event-log.js';
 import { HDR } from '../src/eal/region.js';
-import { Eal, MpdkError, mpReply, type MpReply, type MpTarget } from '../src/index.js';
+import { Eal, MpdkError, stderrLogger, mpReply, type MpReply, type MpTarget } from '../src/index.js';
 import { closeFd, memfdCreate } from '../src/native/libc.js';
 import { seqRecorder, type SeqSeen } from './mp-seq.js';
 
-const { eal } = Eal.init(process.argv.slice(2), { name: 'mp-child', handleSignals: true });
+const { eal } = Eal.init(process.argv.slice(2), { name: 'mp-child', handleSignals: true, logger: stderrLogger });
 const mp = eal.mp;
 
 function memfdWith(text: string): number {
@@ -65,6 +70,7 @@ mp.on('mkfd', (m) => {
   return mpReply('here', [fd]);
 });
 mp.on('seq', seqRecorder(seen));
+mp.on('big', (m) => 'x'.repeat((m.data as { bytes: number }).bytes));
 const events: { type: string; pid: number; text: string }[] = [];
 eal.events.on('*', (e) => events.push({ type: e.type, pid: e.pid, text: e.text }));
 mp.on('seq-report', () => Object.fromEntries([...seen].map(([pid, s]) => [pid, [s.count, s.inOrder]])));
@@ -84,7 +90,11 @@ interface Cmd {
   text?: string;
   count?: number;
   seq?: number;
+  keep?: number;
 }
+const nap = new Int32Array(new SharedArrayBuffer(4));
+/** Sleep `ms` without returning to the event loop (nothing is read meanwhile). */
+const block = (ms: number): void => void Atomics.wait(nap, 0, 0, ms);
 const log = new EventLog(eal.region, eal.region.u32At(HDR.EVENT_LOG));
 
 async function obey(c: Cmd): Promise<void> {
@@ -111,6 +121,28 @@ async function obey(c: Cmd): Promise<void> {
       log.publish(c.seq!, { type: c.name!, text: c.text!, pid: process.pid, program: 'mp-child' });
       mp.send('mpdk:event');
       say({ id: c.id, committed: c.seq });
+    } else if (c.do === 'fill') {
+      for (let n = 0; n < c.count!; n++) {
+        const d = mp.send('fill', { n }, { to: c.to })[0]!;
+        if (!d.ok) throw d.error;
+      }
+      await mp.drain({ to: c.to, timeout: c.timeout });
+      say({ id: c.id, drained: true });
+    } else if (c.do === 'stuff') {
+      for (let n = 0; n < c.count!; n++) {
+        const ac = new AbortController();
+        mp.request('big', { bytes: 8000 }, { to: c.to, signal: ac.signal }).catch(() => undefined);
+        block(1);
+        ac.abort();
+      }
+      const kept = [];
+      for (let n = 0; n < c.keep!; n++) {
+        kept.push(mp.request('big', { bytes: 8000 }, { to: c.to, timeout: c.timeout }));
+        block(1);
+      }
+      block(500);
+      const replies = (await Promise.all(kept)).flat();
+      say({ id: c.id, replies: replies.map(brief) });
     } else if (c.do === 'flood') {
       for (let n = 0; n < c.count!; n++) {
         const d = mp.send('seq', { n }, { to: c.to })[0]!;

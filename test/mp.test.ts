@@ -225,6 +225,55 @@ test('another user cannot talk to the channel: the folder keeps it out, and even
   }
 });
 
+test('drain() rejects when a connection closes with messages still queued: a stopped peer killed under them is named (ESRCH), not a resolve', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  try {
+    for (let i = 1; i <= 2; i++) kids.push(await kid(p, i));
+    const [a, b] = kids as [Kid, Kid];
+    b.c.proc.kill('SIGSTOP');
+    // More than b's socket holds: the rest waits in a's queue, and a awaits its drain.
+    const filled = a.cmd({ do: 'fill', to: b.pid, count: 1000, timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    b.c.proc.kill('SIGKILL');
+    await b.c.exited;
+    const r = await filled;
+    assert.equal(r.code, 'ESRCH', `the drain failed, naming the death: ${JSON.stringify(r)}`);
+    assert.match(String(r.error), new RegExp(`^pid ${b.pid} \\(mp-child\\) died: \\d+ messages queued for it were not delivered$`));
+    await stop(eal, [a], p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('a reply a requester\'s full queue refuses is not dropped silently: the requester gets ENOBUFS for it (not a timeout), the replier logs it', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const kids: Kid[] = [];
+  try {
+    kids.push(await kid(p, 1));
+    kids.push(await commandChild(CHILD, ['-l', '2', '--proc-type=secondary', '--file-prefix', p, '--log-level', 'warning', '--no-telemetry']));
+    const [a, b] = kids as [Kid, Kid];
+    // a asks b MP_QUEUE_MAX + 300 times without reading a reply: b's queue to a fills, and
+    // refuses the replies of the last requests, which a waits for (up to 20 s).
+    const r = await a.cmd({ do: 'stuff', to: b.pid, count: MP_QUEUE_MAX + 300, keep: 5, timeout: 20_000 }, 60_000);
+    const replies = r.replies as { ok: boolean; code?: string; message?: string }[];
+    assert.equal(replies.length, 5);
+    for (const x of replies) {
+      assert.equal(x.ok, false, `a refused reply is not a reply: ${JSON.stringify(x)}`);
+      assert.equal(x.code, 'ENOBUFS', `the requester is told the reply could not be delivered: ${JSON.stringify(x)}`);
+      assert.match(x.message!, new RegExp(`pid ${b.pid} \\(mp-child\\) could not deliver its reply to 'big': ${MP_QUEUE_MAX} messages to pid ${a.pid} \\(mp-child\\) already waited`));
+    }
+    await until(() => /the reply to 'big' for pid \d+ \(mp-child\) was not delivered: .*already wait/.test(b.c.err), 3000, `the replier logs it: ${b.c.err.slice(0, 500)}`);
+    await stop(eal, [a, b], p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
 test('an event still being written is not passed: the one logged after it waits, both arrive in order; a writer killed half way holds the log back ~PENDING_MS only', async () => {
   const p = uniquePrefix('mp');
   const eal = primary(p);

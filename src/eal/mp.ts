@@ -172,6 +172,8 @@ class Conn {
   unwatch: (() => void) | undefined;
   /** Set while a closed connection's verdict (died, or left) waits for evidence (`lost`). */
   verdict: NodeJS.Timeout | undefined;
+  /** Replies its full queue refused (accepted connections): each is answered ENOBUFS once the queue is empty (at most MP_QUEUE_MAX). */
+  readonly refused: { id: number; name: string }[] = [];
 
   constructor(readonly fd: number, readonly peer: MpPeer, readonly start: number, readonly outgoing: boolean) {}
 }
@@ -206,7 +208,7 @@ export class MpIpc {
   private readonly out = new Map<number, Conn>();
   private readonly incoming = new Set<Conn>();
   private readonly pending = new Map<number, Pending>();
-  private readonly drains: { conns: Set<Conn>; done: () => void }[] = [];
+  private readonly drains: { conns: Set<Conn>; done: () => void; fail: (e: MpdkError) => void }[] = [];
   private readonly inBuf = Buffer.alloc(MP_FRAME_MAX + 1);
   private readonly outBuf = Buffer.alloc(MP_FRAME_MAX);
   private readonly fdsIn: number[] = [];
@@ -331,7 +333,9 @@ export class MpIpc {
   /**
    * Resolve when what this process queued for `opts.to` (default: every peer) has been
    * taken by their sockets — after a burst of `send`s, before sending more. Rejects ETIMEDOUT
-   * after `opts.timeout` ms (default MP_TIMEOUT_DEFAULT), or with the signal's reason.
+   * after `opts.timeout` ms (default MP_TIMEOUT_DEFAULT), with the signal's reason, and when
+   * a connection closes with messages still queued (they are not delivered): ESRCH (its
+   * process died), EPIPE (it closed its channel), ENOTCONN (this channel was closed).
    */
   drain(opts: { to?: MpTarget; timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
     const pids = opts.to === undefined || opts.to === 'all' ? undefined : new Set(this.targets(opts.to).map((t) => t.peer.pid));
@@ -346,10 +350,13 @@ export class MpIpc {
           opts.signal?.removeEventListener('abort', abort);
           resolve();
         },
+        fail: (e: MpdkError): void => stop(e),
       };
       const stop = (e: unknown): void => {
         const i = this.drains.indexOf(d);
         if (i >= 0) this.drains.splice(i, 1);
+        clearTimeout(t);
+        opts.signal?.removeEventListener('abort', abort);
         reject(e);
       };
       const abort = (): void => stop(opts.signal!.reason);
@@ -474,12 +481,25 @@ export class MpIpc {
       const q = c.queue[0]!;
       const r = seqSendFds(c.fd, q.bytes, q.bytes.length, q.fds);
       if (r === -EAGAIN) return;
+      if (r !== q.bytes.length) return this.lost(c); // q stays queued: counted as not delivered
       c.queue.shift();
       for (const f of q.fds) closeFd(f);
-      if (r !== q.bytes.length) return this.lost(c);
     }
     c.events.set(this.reads(c), false);
     this.drained(c);
+    this.answerRefused(c);
+  }
+
+  /**
+   * The requests whose replies c's full queue refused get, now that it is empty, an ENOBUFS
+   * error in their place: their requesters learn the reply was lost, instead of timing out.
+   */
+  private answerRefused(c: Conn): void {
+    while (c.refused.length > 0 && c.queue.length < MP_QUEUE_MAX && !c.closed) {
+      const { id, name } = c.refused.shift()!;
+      const len = this.encode(MpType.ERR, id, name, { code: 'ENOBUFS', message: `${who(this.self)} could not deliver its reply to '${name}': ${MP_QUEUE_MAX} messages to ${who(c.peer)} already waited (it did not read them)` });
+      this.write(c, this.outBuf, len, []);
+    }
   }
 
   private drained(c: Conn): void {
@@ -605,9 +625,16 @@ export class MpIpc {
     }
   }
 
-  /** Answer request `id` on the connection it came on (dropped when the requester is gone). */
+  /**
+   * Answer request `id` on the connection it came on. A reply that cannot go is logged: the
+   * requester gone (closed, died) or this channel closed, or the requester's queue full
+   * (then it is answered ENOBUFS once the queue is empty, answerRefused).
+   */
   private reply(c: Conn, id: number, name: string, type: MpType, value: unknown): void {
-    if (c.closed || this.closed) return;
+    if (c.closed || this.closed) {
+      this.host.log('info', `message channel: the reply to '${name}' for ${who(c.peer)} was not delivered: ${this.closed ? 'this process closed its channel' : 'the requester closed its channel (it left or died)'}`);
+      return;
+    }
     let data = value instanceof MpAnswer ? value.data : value;
     let fds = value instanceof MpAnswer ? value.fds : [];
     let len: number;
@@ -618,11 +645,17 @@ export class MpIpc {
       fds = [];
       len = this.encode(MpType.ERR, id, name, data);
     }
+    let err: MpdkError | undefined;
     try {
-      this.write(c, this.outBuf, len, fds);
+      err = this.write(c, this.outBuf, len, fds);
     } catch (e) {
-      this.host.log('warning', `message channel: the reply to '${name}' for ${who(c.peer)} was not sent: ${(e as Error).message}`);
+      err = e as MpdkError;
     }
+    if (!err) return;
+    // One warning per episode of a full queue (the requester is answered ENOBUFS for each).
+    const first = err.code !== 'ENOBUFS' || c.refused.length === 0;
+    this.host.log(first ? 'warning' : 'debug', `message channel: the reply to '${name}' for ${who(c.peer)} was not delivered: ${err.message}`);
+    if (err.code === 'ENOBUFS' && c.refused.length < MP_QUEUE_MAX) c.refused.push({ id, name });
   }
 
   /** A reply came: record it for its request (a late or unknown one is dropped). */
@@ -722,14 +755,29 @@ export class MpIpc {
     c.closed = true;
     c.events.close();
     closeFd(c.fd);
+    const lost = c.queue.length;
     for (const q of c.queue) for (const f of q.fds) closeFd(f);
     c.queue.length = 0;
+    c.refused.length = 0;
     if (c.outgoing) {
       if (this.out.get(c.peer.pid) === c) this.out.delete(c.peer.pid);
     } else {
       this.incoming.delete(c);
     }
-    this.drained(c);
+    if (lost > 0) this.undelivered(c, lost);
+  }
+
+  /** c closed with `n` messages queued: the drains waiting for them fail, saying why. */
+  private undelivered(c: Conn, n: number): void {
+    const waiting = this.drains.filter((d) => d.conns.has(c));
+    if (waiting.length === 0) return;
+    const what = `${n} message${n === 1 ? '' : 's'} queued for ${n === 1 ? 'it was' : 'it were'} not delivered`;
+    const error = this.closed
+      ? new MpdkError('ENOTCONN', `the message channel of pid ${process.pid} was closed with messages queued for ${who(c.peer)}: ${what}`)
+      : processLiveness(c.peer.pid, c.start) === Liveness.DEAD
+        ? new MpdkError('ESRCH', `${who(c.peer)} died: ${what}`)
+        : new MpdkError('EPIPE', `${who(c.peer)} closed its message channel: ${what}`);
+    for (const d of waiting) d.fail(error);
   }
 
   /** Stop (true) or resume reading the peers' requests and messages (too many handlers running). */
