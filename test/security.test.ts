@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Liveness, processLiveness, processStartTime } from '../src/native/libc.js';
+import { probeSocket, removeIfStill } from '../src/eal/folder-socket.js';
+import { closeFd, Liveness, processLiveness, processStartTime, seqpacketSocket, unixListen } from '../src/native/libc.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
@@ -181,6 +182,43 @@ test('rx_pcap= a FIFO is refused at once (the primary never blocks); tx_pcap= an
     removeInstance(p);
     fs.rmSync(pub, { recursive: true, force: true });
     fs.rmSync(v.dir, { recursive: true, force: true });
+  }
+});
+
+test('a stale socket is removed only if its name still holds the socket probed: a server that bound the name since (same inode number or not) keeps it', () => {
+  // The race itself (probe, then another process replaces the socket, then the removal) is
+  // laid out step by step in this process: the files and sockets are real.
+  const dir = fs.mkdtempSync(path.join(SHM, 'mpdk-stale-'));
+  const dfd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const at = path.join(dir, 's');
+  const bind = (): number => {
+    const fd = seqpacketSocket();
+    unixListen(fd, at, false, 4);
+    return fd;
+  };
+  try {
+    closeFd(bind()); // a server that died: its socket refuses connections
+    const probed = fs.lstatSync(at);
+    assert.equal(probeSocket(at), 111, 'stale: ECONNREFUSED');
+    // Replaced before the removal: the stale one removed by someone else, a live one bound.
+    fs.unlinkSync(at);
+    const live = bind();
+    try {
+      const liveIno = fs.lstatSync(at).ino;
+      assert.equal(removeIfStill(dfd, 's', probed), false, 'not the socket probed: not removed');
+      assert.equal(fs.lstatSync(at).ino, liveIno, 'the live socket is still at its name');
+      assert.equal(probeSocket(at), 0, 'and accepts');
+      assert.equal(removeIfStill(dfd, 's', fs.lstatSync(at)), false, 'the same inode, but live (an inode number reused): not removed');
+      assert.equal(probeSocket(at), 0);
+      assert.deepEqual(fs.readdirSync(dir), ['s'], 'nothing left aside');
+    } finally {
+      closeFd(live);
+    }
+    assert.equal(removeIfStill(dfd, 's', fs.lstatSync(at)), true, 'stale now, and the one probed: removed');
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.closeSync(dfd);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 

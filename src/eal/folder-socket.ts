@@ -1,15 +1,18 @@
 /**
  * A listening SOCK_SEQPACKET socket in a checked folder (safe-open.ts): what the message
- * channel (mp-socket.ts) and the telemetry sockets (telemetry-dir.ts) share.
+ * channel (mp-socket.ts) and the telemetry sockets (telemetry-dir.ts) share, and the stale
+ * probe and the removal tied to an inode that memif's server sockets use too (memif-socket.ts).
  *
  * Every bind, connect, lstat, chmod and unlink goes through /proc/self/fd/<folder fd>/<name>,
  * so no path is walked from the top again. A name is taken when something is there; a
  * socket of ours on which nobody accepts (ECONNREFUSED: its process died) is stale, and is
- * replaced. A socket is removed at close only if its name still holds the very socket bound
- * here (same inode). Anything else (a file, a link, another user's socket) is never touched.
+ * replaced. A stale socket is removed only if the name still holds the socket probed
+ * (removeIfStill: a live socket bound there since the probe stays), and a socket is removed
+ * at close only if its name still holds the very socket bound here (same inode). Anything
+ * else (a file, a link, another user's socket) is never touched.
  */
 import fs from 'node:fs';
-import { closeFd, NativeError, seqpacketSocket, unixConnect, unixListen } from '../native/libc.js';
+import { closeFd, NativeError, renameNoReplace, seqpacketSocket, unixConnect, unixListen, unlinkAt } from '../native/libc.js';
 import { MpdkError } from './errors.js';
 import { euid, type SafeDir } from './safe-open.js';
 
@@ -30,16 +33,48 @@ export function lstatIn(dir: SafeDir, name: string): fs.Stats | undefined {
   }
 }
 
-/** A socket of ours in `dir` on which nobody accepts (its process died). */
-export function staleSocket(dir: SafeDir, name: string): boolean {
-  const st = lstatIn(dir, name);
-  if (!st || !st.isSocket() || st.uid !== euid()) return false;
+/** How the socket at `at` answers a connection: 0 (someone accepts), ECONNREFUSED (nobody: stale, its process died), another errno (cannot tell). */
+export function probeSocket(at: string): number {
   const fd = seqpacketSocket();
   try {
-    return unixConnect(fd, socketPath(dir, name), false) === ECONNREFUSED;
+    return unixConnect(fd, at, false);
   } finally {
     closeFd(fd);
   }
+}
+
+let asides = 0;
+
+/**
+ * Remove `name` from the folder open as `dirfd` only if it still is the stale socket probed
+ * (`tested`: its device and inode). No call unlinks by inode, so the name is moved aside
+ * first, to a name of this process (renameat2 RENAME_NOREPLACE), and what was moved is
+ * checked: the same inode, and still refusing connections (an inode number freed and reused
+ * by a new server's socket is told apart so), is removed; anything else (bound there since
+ * the probe: a live server's) is put back. Should its name have been taken yet again
+ * meanwhile, it stays under the aside name (never removed untested). True when removed.
+ */
+export function removeIfStill(dirfd: number, name: string, tested: { dev: number; ino: number }): boolean {
+  const aside = `.stale-${process.pid}-${++asides}`;
+  if (renameNoReplace(dirfd, name, aside) !== 0) return false; // gone meanwhile
+  const at = `/proc/self/fd/${dirfd}/${aside}`;
+  let same = false;
+  try {
+    const st = fs.lstatSync(at);
+    same = st.isSocket() && st.dev === tested.dev && st.ino === tested.ino && probeSocket(at) === ECONNREFUSED;
+  } catch {
+    same = false; // cannot tell: put back
+  }
+  if (same) return unlinkAt(dirfd, aside) === 0;
+  renameNoReplace(dirfd, aside, name);
+  return false;
+}
+
+/** Remove `name` from `dir` if it is a socket of ours on which nobody accepts (its process died), and only that very socket. True when it was removed. */
+export function removeStaleSocket(dir: SafeDir, name: string): boolean {
+  const st = lstatIn(dir, name);
+  if (!st || !st.isSocket() || st.uid !== euid()) return false;
+  return probeSocket(socketPath(dir, name)) === ECONNREFUSED && removeIfStill(dir.fd, name, st);
 }
 
 /** A socket bound and listened on here: its descriptor (non-blocking) and its inode. */
@@ -57,10 +92,7 @@ export function listenIn(dir: SafeDir, name: string, backlog: number): BoundSock
   const at = socketPath(dir, name);
   try {
     let bound = tryBind(fd, at, backlog);
-    if (!bound && staleSocket(dir, name)) {
-      dir.remove(name);
-      bound = tryBind(fd, at, backlog);
-    }
+    if (!bound && removeStaleSocket(dir, name)) bound = tryBind(fd, at, backlog);
     if (!bound) {
       closeFd(fd);
       return null;

@@ -21,7 +21,7 @@
  */
 import { closeFd, peerCred, processStartTime, seqpacketSocket, START_GONE, unixConnect } from '../native/libc.js';
 import { MpdkError } from './errors.js';
-import { closeIn, listenIn, socketPath, staleSocket, type BoundSocket } from './folder-socket.js';
+import { closeIn, listenIn, socketPath, removeStaleSocket, type BoundSocket } from './folder-socket.js';
 import { euid, type SafeDir } from './safe-open.js';
 
 const SOCKET_RE = /^mp\.(\d+)\.(\d+)$/;
@@ -109,7 +109,7 @@ export function removeStaleMp(dir: SafeDir, which: 'all' | 'gone' | number = 'al
     const id = parseMpSocketName(name);
     if (!id || (typeof which === 'number' && id.pid !== which)) continue;
     if (which === 'gone' && processStartTime(id.pid) !== START_GONE) continue;
-    if (staleSocket(dir, name) && dir.remove(name)) removed.push(dir.pathOf(name));
+    if (removeStaleSocket(dir, name)) removed.push(dir.pathOf(name));
   }
   return removed;
 }

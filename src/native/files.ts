@@ -1,6 +1,6 @@
 /**
  * Files opened relative to a folder descriptor, never through a link (openat, mkdirat,
- * unlinkat), space reserved up front (fallocate), whole-file locks (flock).
+ * unlinkat, renameat2), space reserved up front (fallocate), whole-file locks (flock).
  *
  * Why through a folder descriptor: a path walked again for each call can be redirected
  * between two calls by whoever may write a folder on it (another user in /dev/shm).
@@ -18,6 +18,7 @@ const c = {
   openat: libc.func('int openat(int dirfd, const char *path, int flags, ...)'),
   mkdirat: libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
   unlinkat: libc.func('int unlinkat(int dirfd, const char *path, int flags)'),
+  renameat2: libc.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)'),
   fallocate: libc.func('int fallocate(int fd, int mode, int64_t off, int64_t len)'),
   flock: libc.func('int flock(int fd, int op)'),
   close: libc.func('int close(int fd)'),
@@ -49,6 +50,13 @@ export function mkdirAt(dirfd: number, name: string, mode: number): number {
 /** unlinkat(2): removes the name itself (a link is removed, never followed). 0 or -errno. */
 export function unlinkAt(dirfd: number, name: string, isDir = false): number {
   return (c.unlinkat(dirfd, name, isDir ? AT_REMOVEDIR : 0) as number) === 0 ? 0 : -koffi.errno();
+}
+
+const RENAME_NOREPLACE = 1;
+
+/** renameat2(2) with RENAME_NOREPLACE, inside folder `dirfd`: `from` takes the name `to` unless something has it (-EEXIST). 0 or -errno. */
+export function renameNoReplace(dirfd: number, from: string, to: string): number {
+  return (c.renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) as number) === 0 ? 0 : -koffi.errno();
 }
 
 /**

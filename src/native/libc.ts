@@ -15,7 +15,7 @@
 export { NativeError, errno, errnoName, bufferAddress } from './ffi.js';
 export { mapFd, mapAnonymous, viewMapping, unmap, MAX_MAPPING, type Mapping } from './memory.js';
 export {
-  openAt, mkdirAt, unlinkAt, reserve, flock, closeFd, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
+  openAt, mkdirAt, unlinkAt, renameNoReplace, reserve, flock, closeFd, LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN,
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_CLOEXEC,
 } from './files.js';
 export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR, FutexWaitv, FutexSet, FUTEX_WAITV_MAX, futexWaitvSupported } from './futex.js';

@@ -16,13 +16,14 @@
  * the directory (without the sticky bit) could put something else at PATH, so a stale
  * socket there is left for the operator to remove. In a sticky directory (/tmp) or one
  * only we write, nobody else can replace our socket's entry.
- * Removal at stop compares device and inode with what bind created, so a file put at
- * PATH since is left alone.
+ * The probe and the removal are folder-socket.ts's: a stale socket is removed only if PATH
+ * still holds the socket probed (a server that bound PATH since keeps it). Removal at stop
+ * compares device and inode with what bind created, so a file put at PATH since is left alone.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { MpdkError } from '../../eal/errors.js';
-import { closeFd, seqpacketSocket, unixConnect } from '../../native/libc.js';
+import { probeSocket, removeIfStill } from '../../eal/folder-socket.js';
 
 const ECONNREFUSED = 111;
 
@@ -64,9 +65,7 @@ export function claimSocketPath(p: string): void {
   if (st.uid !== uid) {
     throw new MpdkError('EEXIST', `memif socket=${p}: a socket of uid ${st.uid} is there, not of this user (uid ${uid}); left alone: choose another socket path, or have its owner remove it`);
   }
-  const probe = seqpacketSocket();
-  const e = unixConnect(probe, p, false);
-  closeFd(probe);
+  const e = probeSocket(p);
   if (e === 0) throw new MpdkError('EBUSY', `memif socket=${p}: another server is listening on it; stop it or choose another socket path`);
   if (e !== ECONNREFUSED) throw new MpdkError('EBUSY', `memif socket=${p}: a socket of ours is there and it cannot be told whether a server uses it (connect: errno ${e}); remove it if no server runs, or choose another socket path`);
   const dir = path.dirname(p);
@@ -74,7 +73,14 @@ export function claimSocketPath(p: string): void {
   if ((ds.mode & 0o022) !== 0 && (ds.mode & 0o1000) === 0) {
     throw new MpdkError('EEXIST', `memif socket=${p}: a stale socket is there, but ${dir} lets other users replace it (mode ${(ds.mode & 0o7777).toString(8)}, no sticky bit), so mpdk does not remove it: remove it yourself or choose another directory`);
   }
-  fs.unlinkSync(p);
+  const dfd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  let removed: boolean;
+  try {
+    removed = removeIfStill(dfd, path.basename(p), st);
+  } finally {
+    fs.closeSync(dfd);
+  }
+  if (!removed && lstatOrNone(p)) throw new MpdkError('EBUSY', `memif socket=${p}: the stale socket there was replaced while it was checked (another server started?); left alone: try again, or choose another socket path`);
 }
 
 /** What bind created at PATH (undefined if it cannot be seen: then nothing is removed at stop). */
