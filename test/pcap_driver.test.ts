@@ -469,16 +469,22 @@ test('a record longer than one buffer arrives as a chain and leaves as one recor
       for (let s = m; s !== 0; s = pool.next(s)) l.push(pool.dataLen(s));
       return l;
     };
-    assert.equal(rx.rxBurst(h, 8), 7, 'the 65535-byte record needs 32 more mbufs than the 8 heads leave: the burst ends before it');
+    assert.equal(rx.rxBurst(h, 8), 7, 'the 65535-byte record needs 32 mbufs, more than the 8 heads leave in the array of 32: the burst ends before it');
     assert.deepEqual([...h.subarray(0, 7)].map((m) => [pool.pktLen(m), pool.nbSegs(m)]), [[60, 1], [2048, 1], [2049, 2], [4096, 2], [9000, 5], [9018, 5], [16000, 8]]);
     assert.deepEqual(segsOf(h[4]!), [2048, 2048, 2048, 2048, 808]);
     pool.freeBulk(h, 7);
-    assert.equal(dev.stats(0).rxNombuf, 1, 'counted once');
+    assert.equal(dev.stats(0).rxNombuf, 0, 'it waits for room in the array, not for the pool');
     assert.equal(rx.rxBurst(h, 1), 1, 'then the same record, in a burst of one');
     assert.equal(pool.pktLen(h[0]!), 65535);
     assert.equal(pool.nbSegs(h[0]!), 32);
     pool.freeBulk(h, 1);
     assert.equal(pool.inUse(), 0, 'the chain freed whole');
+    assert.equal(rx.rxBurst(h, 1), 1, 'a record of 33 mbufs, more than the array holds: head, then its segments apart');
+    assert.deepEqual([pool.pktLen(h[0]!), pool.nbSegs(h[0]!)], [65549, 33]);
+    pool.freeBulk(h, 1);
+    assert.equal(rx.rxBurst(h, 1), 0, 'one of 49 mbufs from a pool of 40: waits');
+    assert.equal(dev.stats(0).rxNombuf, 1, 'counted once');
+    assert.equal(pool.inUse(), 0, 'nothing kept of the attempt');
     dev.close();
   } finally {
     eal.close();

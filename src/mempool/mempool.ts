@@ -137,6 +137,14 @@ export const MEMPOOL_VERSION = 1;
  */
 const GET_N_SHIFT = 16;
 const GET_LEN_MASK = 0xffff;
+/**
+ * A recorded get that goes to the ring (no cache, or more than it): the word is GET_RING | n,
+ * and the record's next word (rec + GET_REC_SNAP) holds the ring's burst snapshot (ring/claims.ts
+ * burstSnapIndex of this lcore, consumer side) taken before the dequeue. A get record is thus
+ * two u32 words, rec and rec + GET_REC_SNAP, both the getter's.
+ */
+const GET_RING = 0x80000000;
+export const GET_REC_SNAP = 1;
 
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
 export const MEMPOOL_CACHE_MAX_SIZE = 512;
@@ -285,6 +293,8 @@ export class Mempool {
   private readonly snapIdx: number;
   private readonly consSnap: number;
   private readonly prodSnap: number;
+  /** u32 index of the ring's consumer burst snapshot word for this thread's lcore (recorded ring gets); -1 without an lcore. */
+  private readonly ringGetSnap: number;
   private readonly one = new Uint32Array(1);
   /** ringPut's landing area when it passes EMPTY holes (made on first need). */
   private squeeze: Uint32Array | undefined;
@@ -315,6 +325,7 @@ export class Mempool {
     this.ring = Ring.attach(eal, r.checkSpan(u32[h + (MPH.RING_OFF >>> 2)]!, 64, `mempool '${this.name}': its ring`));
     if (this.ring.capacity !== this.size) throw new MpdkError('EPROTO', `mempool '${this.name}' at offset ${header} is damaged: its ring holds ${this.ring.capacity}, not its ${this.size} elements; recreate it`);
     const lc = eal.lcoreId;
+    this.ringGetSnap = Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? this.ring.burstSnapIndex(lc, true) : -1;
     this.lcore = this.cacheSize > 0 && Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? lc : -1;
     if (this.lcore >= 0) {
       const c = this.cacheOffset(this.lcore);
@@ -502,15 +513,23 @@ export class Mempool {
    * (ring + this lcore's cache) cannot supply n: nothing is taken (ENOENT semantics,
    * without a throw on the hot path). Allocates nothing. `rec`: the u32 index of an
    * ownership record's word that a get from this lcore's cache fills with
-   * (n << GET_N_SHIFT) | the LEN it leaves, before it copies (hands.ts alloc); gets that go to the
-   * ring leave it untouched.
+   * (n << GET_N_SHIFT) | the LEN it leaves, before it copies (hands.ts alloc); a get that goes
+   * to the ring stores the ring's burst snapshot in rec + GET_REC_SNAP, then GET_RING | n in rec,
+   * before its dequeue (a thread without an lcore leaves both untouched: its claims are not its own).
+   * recordedGetTook reads them back.
    */
   getBulk(objs: Uint32Array, n: number, rec = -1): number {
     if (n > objs.length) this.tooMany('get', objs, n);
     const li = this.lenIdx;
     let got: number;
     if (li < 0 || n > this.cacheSize) {
+      if (rec >= 0 && this.ringGetSnap >= 0) {
+        const u32 = this.u32;
+        u32[rec + GET_REC_SNAP] = u32[this.ringGetSnap]!;
+        u32[rec] = (GET_RING | n) >>> 0;
+      }
       got = this.takeFromRing(objs, n);
+      if (HOOK_GET && rec >= 0 && got > 0) hookStop('mempool:get');
     } else {
       const u32 = this.u32;
       let len = u32[li]!;
@@ -559,7 +578,7 @@ export class Mempool {
     const li = this.lenIdx;
     const len = this.u32[li]! - n;
     if (rec >= 0) this.u32[rec] = ((n << GET_N_SHIFT) | len) >>> 0;
-    if (HOOK_GET) hookStop('mempool:get'); // copied out, LEN not yet stored (as getBulk's)
+    if (HOOK_GET && n > 0) hookStop('mempool:get'); // copied out, LEN not yet stored (as getBulk's)
     this.u32[li] = len;
   }
 
@@ -797,13 +816,19 @@ export class Mempool {
   }
 
   /**
-   * How many handles a recorded get (getBulk's `rec` word: `word` is what it wrote) by
-   * lcore `lcore` took: the n it recorded when the cache's LEN is the LEN it recorded (the
-   * LEN store is the get's commit), else 0 (they are still in the cache). Exact while that
-   * lcore is idle or dead, read before its cache is flushed.
+   * How many handles a recorded get (getBulk's `rec` word: `word` is what it wrote, `ringSnap`
+   * what it wrote in rec + GET_REC_SNAP) by lcore `lcore` took: from the cache, the n it
+   * recorded when the cache's LEN is the LEN it recorded (the LEN store is the get's commit),
+   * else 0 (they are still in the cache); from the ring, the n it recorded when its claim moved
+   * n past the snapshot, else 0 (not claimed, or the claim is repair's). Exact while that lcore
+   * is idle or dead, read before its cache is flushed; a ring get that met a repair's holes
+   * (takeFromRing puts a short take back and tries again) may count stale handles.
    */
-  recordedGetTook(lcore: number, word: number): number {
-    if (this.cacheSize === 0 || !isUint(lcore, MAX_LCORE - 1)) return 0;
+  recordedGetTook(lcore: number, word: number, ringSnap: number): number {
+    if (!isUint(lcore, MAX_LCORE - 1)) return 0;
+    // A ring get (all or nothing) took its n iff its claim on the ring went through whole.
+    if ((word & GET_RING) !== 0) return this.ring.burstMoved(lcore, ringSnap, true) === (word & ~GET_RING) ? word & ~GET_RING : 0;
+    if (this.cacheSize === 0) return 0;
     const len = this.u32[(this.cacheOffset(lcore) + MPC.LEN) >>> 2]!;
     return len === (word & GET_LEN_MASK) ? word >>> GET_N_SHIFT : 0;
   }

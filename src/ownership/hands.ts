@@ -95,7 +95,8 @@
  *   192  arrays    NARR × arrayBytes(CAP), each:                            owner only
  *                    +0 CTRL  u32  STATE(2) SIDE(1) RING(5) · N(16)
  *                    +4 SNAP  u32
- *                    +8 POOL  u32  mempool header of a POOL_GET window
+ *                    +8 GSNAP u32  a POOL_GET window's ring get: the pool ring's snapshot
+ *                    +12 POOL u32  mempool header of a POOL_GET window
  *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
  */
 import type { Eal } from '../eal/eal.js';
@@ -122,11 +123,14 @@ export const HANDS = {
   RINGS: 64, // u32 × MAX_RINGS
   ARRAYS: 192,
 } as const;
-/** Array block: byte offsets from its start. POOL: the mempool header of a POOL_GET window. */
-export const HARR = { CTRL: 0, SNAP: 4, POOL: 8, SIDES: 64 } as const;
+/**
+ * Array block: byte offsets from its start. POOL: the mempool header of a POOL_GET window;
+ * SNAP and GSNAP (SNAP + 4 × GET_REC_SNAP) are then the mempool's get record (getBulk's rec).
+ */
+export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 2;
+export const HANDS_VERSION = 3;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -731,7 +735,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         // recordedGetTook). Read before reclaimDead flushes the dead lcores' caches.
         push(arr, 0, n);
         if (snap === NO_GET) continue;
-        const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).recordedGetTook(lc, snap);
+        const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).recordedGetTook(lc, snap, u32[(b + HARR.GSNAP) >>> 2]!);
         if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
         else push(arr, n, n + k, false);
         continue;

@@ -14,7 +14,7 @@
  *   intrDisarm  set MASK_INT again, drain the eventfd
  */
 import { STAT_ERRORS, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type Port, type RxQueue } from '../../ethdev/driver.js';
-import { MBUF, type PktmbufPool } from '../../mbuf/mbuf.js';
+import { MbufRx, type PktmbufPool } from '../../mbuf/mbuf.js';
 import { INTR_DOWN, INTR_NONE, INTR_PENDING } from '../../eal/idle.js';
 import { eventfdDrain } from '../../native/libc.js';
 import { DESC, DESC_FLAG_NEXT, RING, RING_FLAG_MASK_INT } from './memif-proto.js';
@@ -62,9 +62,19 @@ export abstract class MemifRxQueue extends MemifQueue implements RxQueue {
 
 /** Copy-mode RX queue (either role). */
 export class MemifRx extends MemifRxQueue {
-  private readonly mb = new Uint32Array(BURST_MAX);
+  private readonly rx: MbufRx;
   /** Client: region offset of this ring's first buffer. */
   private bufBase = 0;
+  /** countPackets's answer besides its count: the consumer position after what it read, and the bad packets in it. */
+  private scanCur = 0;
+  private scanBad = 0;
+  /** The unfilled mbufs of a burst whose descriptors the peer changed under it, back in one put. */
+  private readonly spare = new Uint32Array(BURST_MAX);
+
+  constructor(port: Port, q: number, pool: PktmbufPool) {
+    super(port, q, pool);
+    this.rx = new MbufRx(pool, port.id);
+  }
 
   /**
    * Start from the counters this side owns, as the last user of the queue left them (0
@@ -82,6 +92,13 @@ export class MemifRx extends MemifRxQueue {
     return true;
   }
 
+  /**
+   * The mbufs: from this lcore's cache in place (Mempool.zcGet), committed once the packets
+   * are in them; else (no cache, a burst larger than it, a debug pool) exactly as many as
+   * the posted packets need (countPackets), in one getBulk. One recorded get either way and
+   * nothing given back, so an ownership record's POOL_GET window is exact (hands.ts). A
+   * chain not wholly posted waits for the next burst.
+   */
   rxBurst(handles: Uint32Array, n: number, rec = -1): number {
     if (!this.ready()) return 0;
     const ru16 = this.ringU16;
@@ -103,25 +120,34 @@ export class MemifRx extends MemifRxQueue {
     }
     let k = avail < n ? avail : n;
     if (k > BURST_MAX) k = BURST_MAX;
-    // Straight into the caller's array, in one recorded get (driver.ts contract).
-    if (this.pool.allocBulk(handles, k, rec) === 0) {
-      f64[st + STAT_NOMBUF] += k;
-      return 0;
+    const rx = this.rx;
+    const room = rx.room;
+    const mp = this.pool.mp;
+    const at = mp.zcGet(k, rec);
+    let from = handles;
+    let base = 0;
+    let step = 1;
+    if (at >= 0) {
+      from = mp.cacheSlots;
+      base = at;
+      step = -1;
+    } else {
+      k = this.countPackets(cur, avail, k, room);
+      if (k > 0 && mp.getBulk(handles, k, rec) !== k) {
+        f64[st + STAT_NOMBUF] += k;
+        return 0;
+      }
     }
-    const u32 = this.u32;
-    const u16 = this.u16;
     const u8 = this.u8;
     const i32 = this.i32;
     const mask = this.mask;
     const nreg = this.nreg;
-    const portId = this.port.id;
     let got = 0;
     let bytes = 0;
     let errors = 0;
     while (got < k && avail > 0) {
-      const m = handles[got]!;
-      const dst = u32[(m + MBUF.BUF_OFF) >>> 2]! + u16[(m + MBUF.DATA_OFF) >>> 1]!;
-      const room = u16[(m + MBUF.BUF_LEN) >>> 1]! - u16[(m + MBUF.DATA_OFF) >>> 1]!;
+      const m = from[base + step * got]!;
+      const dst = rx.dataAt(m);
       const start = cur;
       const startAvail = avail;
       let len = 0;
@@ -156,16 +182,21 @@ export class MemifRx extends MemifRxQueue {
         errors++;
         continue; // the mbuf is reused for the next packet
       }
-      u16[(m + MBUF.DATA_LEN) >>> 1] = len;
-      u32[(m + MBUF.PKT_LEN) >>> 2] = len;
-      u16[(m + MBUF.PORT) >>> 1] = portId;
-      got++; // m is handles[got] already
+      rx.set(m, len, 0, 0, 0);
+      handles[got++] = m;
       bytes += len;
     }
-    if (got < k) {
-      const mb = this.mb; // the unfilled ones, back in one put
-      for (let i = got; i < k; i++) mb[i - got] = handles[i]!;
-      this.pool.freeBulk(mb, k - got);
+    if (at >= 0) mp.zcGetCommit(got, rec); // handles[0..got) are ours from this store on
+    else if (got === k) {
+      // Past the bad packets after the last good one countPackets read (no mbuf needed for them).
+      if (((this.scanCur - this.last) & 0xffff) > ((cur - this.last) & 0xffff)) cur = this.scanCur;
+      errors = this.scanBad;
+    } else {
+      // The peer rewrote posted descriptors between countPackets and the copy (only a
+      // faulty peer does): the unfilled mbufs go back (a death in between leaks them).
+      const sp = this.spare;
+      for (let i = got; i < k; i++) sp[i - got] = handles[i]!;
+      this.pool.freeBulk(sp, k - got);
     }
     this.last = cur;
     if (this.server) Atomics.store(ru16, (ro + RING.TAIL) >>> 1, cur);
@@ -176,6 +207,47 @@ export class MemifRx extends MemifRxQueue {
       f64[st + STAT_OCTETS] += bytes;
     }
     return got;
+  }
+
+  /**
+   * How many good packets (whole chains whose descriptors pass rxBurst's checks and fit
+   * `room`) the posted descriptors from `cur` hold, at most `k`: what rxBurst's loop will
+   * fill. scanCur / scanBad: where that loop ends (after the bad packets that follow the
+   * last good one, before a chain not wholly posted) and the bad packets it passes.
+   */
+  private countPackets(cur: number, avail: number, k: number, room: number): number {
+    const ru16 = this.ringU16;
+    const ru32 = this.ringU32;
+    const ro = this.ringOff;
+    const mask = this.mask;
+    let good = 0;
+    let bad = 0;
+    let end = cur;
+    while (good < k && avail > 0) {
+      let len = 0;
+      let ok = true;
+      let complete = false;
+      while (avail > 0) {
+        const d = ro + RING.DESC + ((cur & mask) << 4);
+        const region = ru16[(d + DESC.REGION) >>> 1]!;
+        const length = ru32[(d + DESC.LENGTH) >>> 2]!;
+        cur = (cur + 1) & 0xffff;
+        avail--;
+        if (ok && (region >= this.nreg || ru32[(d + DESC.OFFSET) >>> 2]! + length > this.rSize[region]! || len + length > room)) ok = false;
+        else len += length;
+        if ((ru16[(d + DESC.FLAGS) >>> 1]! & DESC_FLAG_NEXT) === 0) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete) break;
+      if (ok) good++;
+      else bad++;
+      end = cur;
+    }
+    this.scanCur = end;
+    this.scanBad = bad;
+    return good;
   }
 
   /** Client: post every free slot back to the server (full-size buffers at our offsets). */

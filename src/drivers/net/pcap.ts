@@ -40,13 +40,13 @@
  * room, NB_SEGS and PKT_LEN on the first). From a pool with a cache, a burst of n takes at
  * most n mbufs, heads and segments together, in one get (an ownership record then knows
  * exactly what it took: hands.ts): a record whose chain does not fit in what is left waits
- * for the next burst. Otherwise (no cache, or one record needs more than n) the n heads
- * come first and the segments apart; a chain the pool cannot complete is left in the
- * file for the next burst and counted in rx_nombuf. A record shorter than an Ethernet header
+ * for the next burst. Otherwise (no cache, a burst larger than it, or one record needs more
+ * than n) the burst's records are read first, into a staging buffer, and the mbufs they
+ * need, heads and segments, taken in one get (exact too); when the pool cannot give them,
+ * they wait staged for the next burst, counted in rx_nombuf. A record shorter than an Ethernet header
  * (14 bytes) or longer than the file's snap length is not a packet: it is counted in ierrors
  * and skipped. A file cut inside a record delivers every whole record before the cut (the
- * probe and the queue that reaches the cut say where it is). A burst is all or nothing for
- * first segments: when the pool cannot give n, nothing is read and rx_nombuf grows by n.
+ * probe and the queue that reaches the cut say where it is).
  *
  * TX: each TX queue owner buffers records (timestamp = the burst's wall time, µs), a chain
  * as one record of all its segments, and appends them to the file in whole records under
@@ -134,6 +134,13 @@ function hookExit(): void {
 }
 
 
+/** A larger copy of `b` (at least `need` bytes, doubling): a staging buffer grown on first need. */
+function growBytes(b: Uint8Array, need: number): Uint8Array {
+  const g = new Uint8Array(Math.max(need, 2 * b.length, 65536));
+  g.set(b);
+  return g;
+}
+
 class PcapRx implements RxQueue {
   private readonly port: Port;
   private readonly mp: Mempool;
@@ -161,7 +168,20 @@ class PcapRx implements RxQueue {
   /** The region and the reader's current buffer as copyBytes sees them. */
   private readonly region: Bytes;
   private src = new Bytes(new Uint8Array(0));
-  private spare: Uint32Array = new Uint32Array(32);
+  /**
+   * rxStaged's records read ahead of their get (grown on first need): records [stFrom, stTo)
+   * wait in `stage` for their mbufs, each with its length, place, RSS hash and the read
+   * position after it; stOversize: the next record alone needs more than the caller's array.
+   */
+  private stage = new Bytes(new Uint8Array(0));
+  private stLen: Uint32Array = new Uint32Array(0);
+  private stOff: Uint32Array = new Uint32Array(0);
+  private stHash: Uint32Array = new Uint32Array(0);
+  private stCur: Uint32Array = new Uint32Array(0);
+  private stFrom = 0;
+  private stTo = 0;
+  private stOversize = false;
+  private readonly one = new Uint32Array(1);
   /** A chain's further segments (scattered RX), and the index of each one's head in the burst; grown on first need. */
   private segs: Uint32Array = new Uint32Array(0);
   private segHead: Uint32Array = new Uint32Array(0);
@@ -210,8 +230,9 @@ class PcapRx implements RxQueue {
   rxBurst(handles: Uint32Array, n: number, getRec = -1): number {
     const reader = this.reader;
     if (reader === null || n === 0 || (this.cursor >= this.nrec && !this.infinite) || this.nrec === 0) return 0;
+    if (this.stFrom !== this.stTo) return this.rxStaged(reader, handles, n, getRec);
     const at = this.mp.zcGet(n, getRec);
-    return at >= 0 ? this.rxFromCache(reader, handles, n, at, getRec) : this.rxGet(reader, handles, n, getRec);
+    return at >= 0 ? this.rxFromCache(reader, handles, n, at, getRec) : this.rxStaged(reader, handles, n, getRec);
   }
 
   /**
@@ -220,7 +241,7 @@ class PcapRx implements RxQueue {
    * exactly those, recorded (zcGetCommit's rec): no second get, nothing given back, so an
    * ownership record's POOL_GET window is exact (hands.ts). handles[0..k) are the heads and
    * handles[k..used) their segments, chained only once they are ours (a free mbuf's NEXT
-   * stays 0). A record that needs more mbufs than n alone goes to rxGet.
+   * stays 0). A record that needs more mbufs than n alone goes to rxStaged.
    */
   private rxFromCache(reader: CaptureFileReader, handles: Uint32Array, n: number, at: number, getRec: number): number {
     const mp = this.mp;
@@ -248,7 +269,7 @@ class PcapRx implements RxQueue {
       const hash = this.scanHash;
       const need = len <= room ? 1 : Math.ceil(len / room);
       if (used + need > n) {
-        reader.back(); // the next burst's (or, alone, more than a burst of n: rxGet's)
+        reader.back(); // the next burst's (or, alone, more than a burst of n: rxStaged's)
         this.scanCursor--;
         tooLong = k === 0;
         break;
@@ -278,56 +299,147 @@ class PcapRx implements RxQueue {
     mp.zcGetCommit(used, getRec); // handles[0..used) are ours from this store on
     for (let j = 0; j < nsegs; j++) this.mbufs.chain(handles[segHead[j]!]!, segs[j]!);
     this.scanEnd(k, bytes, 0);
-    return tooLong ? this.rxGet(reader, handles, n, getRec) : k;
+    return tooLong ? this.rxStaged(reader, handles, n, getRec) : k;
   }
 
   /**
-   * The burst through getBulk (a pool without a cache, a burst larger than it, a debug pool,
-   * or a record that needs more mbufs than the burst asks for): n taken, a chain's further
-   * segments in a second get, the unfilled given back. A death between those and the
-   * record's commit leaks the burst (hands.ts).
+   * The burst through one getBulk (a pool without a cache, a burst larger than it, a debug
+   * pool, or a record that needs more mbufs than the burst asks for): the records are read
+   * first into `stage` (what each needs is known only once it is read), then exactly the
+   * mbufs they need are taken in ONE recorded get straight into handles[0..used) (heads,
+   * then their chains' segments), filled and chained: nothing given back, so an ownership
+   * record's POOL_GET window is exact (hands.ts). When the pool cannot give them, the
+   * records stay staged for the next burst (rx_nombuf grows by their count): the shared read
+   * position moves only past delivered records. A record needing more mbufs than `handles`
+   * holds goes to rxOversize.
    */
-  private rxGet(reader: CaptureFileReader, handles: Uint32Array, n: number, getRec: number): number {
-    if (this.mp.getBulk(handles, n, getRec) !== n) {
-      this.f64[this.st + STAT_NOMBUF] += n;
+  private rxStaged(reader: CaptureFileReader, handles: Uint32Array, n: number, getRec: number): number {
+    const room = this.rx.room;
+    if (this.stFrom === this.stTo) this.stageRecords(reader, n, handles.length, room);
+    if (this.stFrom === this.stTo) return this.stOversize ? this.rxOversize(reader, handles, getRec) : 0;
+    // The staged records that fit this burst: at most n heads, and their mbufs in handles.
+    const stLen = this.stLen;
+    let to = this.stFrom;
+    let used = 0;
+    while (to < this.stTo && to - this.stFrom < n) {
+      const len = stLen[to]!;
+      const need = len <= room ? 1 : Math.ceil(len / room);
+      if (used + need > handles.length) break;
+      used += need;
+      to++;
+    }
+    const k = to - this.stFrom;
+    if (k === 0) return 0;
+    if (this.mp.getBulk(handles, used, getRec) !== used) {
+      this.f64[this.st + STAT_NOMBUF] += k;
       return 0;
     }
     const rx = this.rx;
-    const rec = this.rec;
-    const rss = this.rss;
-    const room = rx.room;
-    const olFlags = rss !== null ? MBUF_F_RX_RSS_HASH : 0;
-    let k = 0;
+    const stage = this.stage;
+    const olFlags = this.rss !== null ? MBUF_F_RX_RSS_HASH : 0;
+    let seg = k;
     let bytes = 0;
-    let nombuf = 0;
-    this.scanStart();
-    while (k < n) {
-      const len = this.nextRecord(reader);
-      if (len < 0) break;
-      const hash = this.scanHash;
-      if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
-      const h = handles[k]!;
+    for (let i = 0; i < k; i++) {
+      const r = this.stFrom + i;
+      const len = stLen[r]!;
+      const off = this.stOff[r]!;
+      const h = handles[i]!;
       if (len <= room) {
-        copyBytes(this.src, rec.offset, this.region, rx.dataAt(h), len);
-        rx.set(h, len, olFlags, hash, 0);
-      } else if (!this.scatter(h, rec.offset, len, olFlags, hash)) {
-        reader.back(); // the pool is short: this record waits for the next burst
-        this.scanCursor--;
-        nombuf++;
-        break;
+        copyBytes(stage, off, this.region, rx.dataAt(h), len);
+        rx.set(h, len, olFlags, this.stHash[r]!, 0);
+      } else {
+        copyBytes(stage, off, this.region, rx.dataAt(h), room);
+        rx.set(h, room, olFlags, this.stHash[r]!, 0);
+        for (let done = room; done < len; done += room) {
+          const m = handles[seg++]!;
+          const l = len - done < room ? len - done : room;
+          copyBytes(stage, off + done, this.region, rx.dataAt(m), l);
+          rx.set(m, l, 0, 0, 0);
+          this.mbufs.chain(h, m);
+        }
       }
-      k++;
       bytes += len;
     }
-    if (k < n) {
-      const left = n - k;
-      if (this.spare.length < left) this.spare = new Uint32Array(left);
-      const s = this.spare;
-      for (let i = 0; i < left; i++) s[i] = handles[k + i]!;
-      this.mp.putBulk(s, left);
-    }
-    this.scanEnd(k, bytes, nombuf);
+    this.scanCursor = this.stCur[to - 1]!;
+    this.stFrom = to;
+    this.scanEnd(k, bytes, 0);
     return k;
+  }
+
+  /**
+   * Read up to n records this queue takes into `stage` (stLen, stOff, stHash, stCur: its
+   * length, place, RSS hash, and the read position after it), as many as `max` mbufs hold.
+   * A first record needing more than `max` is left in the file (stOversize). Grows the
+   * staging arrays on first need only.
+   */
+  private stageRecords(reader: CaptureFileReader, n: number, max: number, room: number): void {
+    if (this.stLen.length < n) {
+      this.stLen = new Uint32Array(n);
+      this.stOff = new Uint32Array(n);
+      this.stHash = new Uint32Array(n);
+      this.stCur = new Uint32Array(n);
+    }
+    this.stFrom = this.stTo = 0;
+    this.stOversize = false;
+    this.scanStart();
+    let used = 0;
+    let at = 0;
+    while (this.stTo < n) {
+      const len = this.nextRecord(reader);
+      if (len < 0) break;
+      const need = len <= room ? 1 : Math.ceil(len / room);
+      if (used + need > max) {
+        reader.back(); // the next burst's (or, alone, more than `handles` holds: rxOversize)
+        this.scanCursor--;
+        this.stOversize = this.stTo === 0;
+        break;
+      }
+      if (this.stage.view.length < at + len) this.stage = new Bytes(growBytes(this.stage.view, at + len));
+      if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
+      copyBytes(this.src, this.rec.offset, this.stage, at, len);
+      const i = this.stTo++;
+      this.stLen[i] = len;
+      this.stOff[i] = at;
+      this.stHash[i] = this.scanHash;
+      this.stCur[i] = this.scanCursor;
+      at += len;
+      used += need;
+    }
+    // Records refused or skipped while staging are counted now; the read position moves
+    // as the staged ones are delivered (scanEnd).
+    if (this.scanErrors > 0) this.f64[this.st + STAT_ERRORS] += this.scanErrors;
+    this.scanErrors = 0;
+    if (this.stTo === 0 && !this.stOversize) this.scanEnd(0, 0, 0);
+  }
+
+  /**
+   * A record needing more mbufs than the caller's `handles` can hold (rare: a small array
+   * and a record of many buffers): its head in one recorded get, its segments in a second
+   * one, chained. A death between the two gets and the record's commit leaks the segments
+   * (hands.ts). False-free: when the pool cannot give them, the record waits (rx_nombuf).
+   */
+  private rxOversize(reader: CaptureFileReader, handles: Uint32Array, getRec: number): number {
+    this.stOversize = false;
+    if (this.mp.getBulk(handles, 1, getRec) !== 1) {
+      this.f64[this.st + STAT_NOMBUF] += 1;
+      return 0;
+    }
+    const len = this.nextRecord(reader);
+    const h = handles[0]!;
+    if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
+    if (len < 0 || !this.scatter(h, this.rec.offset, len, this.rss !== null ? MBUF_F_RX_RSS_HASH : 0, this.scanHash)) {
+      if (len >= 0) {
+        reader.back();
+        this.scanCursor--;
+      }
+      handles[0] = 0; // not the record's while it goes back (a leak at worst, never twice)
+      this.one[0] = h;
+      this.mp.putBulk(this.one, 1);
+      this.scanEnd(0, 0, len < 0 ? 0 : 1);
+      return 0;
+    }
+    this.scanEnd(1, len, 0);
+    return 1;
   }
 
   /** A burst's reading state (nextRecord): the read position, whole passes started over, records refused, the last record's RSS hash. */
