@@ -26,9 +26,11 @@
  *     beyond the ring's one per side per burst;
  *   - rxBurst writes mbuf handles to handles[0..r); every mbuf is the caller's;
  *   - rxBurst(handles, n, rec): a driver that takes the burst's mbufs from its pool takes
- *     them in ONE getBulk / allocBulk straight into handles[0..k), passing `rec` (an
- *     ownership record's word, hands.ts: the get is then recorded, so a death anywhere in
- *     the burst leaks nothing); mbufs it cannot fill go back with one putBulk;
+ *     exactly those it fills in ONE get passing `rec` (an ownership record's get record,
+ *     hands.ts: the get is then recorded, so a death anywhere in the burst leaks nothing):
+ *     Mempool.zcGet then zcGetCommit(filled), or a getBulk / allocBulk of a count worked out
+ *     first, straight into handles (heads first, then chains' segments); it gives none back
+ *     (a put between the get and the record's commit would leak the burst);
  *   - txBurst takes handles[0..r) (they become the driver's: sent, queued or freed);
  *     handles[r..n) stay the caller's (it frees or retries them), as DPDK;
  *   - count the burst into the queue's owner stats line once per burst:

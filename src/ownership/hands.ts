@@ -37,8 +37,10 @@
  *                                                           at worst, never a duplicate)
  *   RECEIVING  alloc, or   NO_GET; then the mempool stores  arr[S][0..N + k) if the owner
  *   (POOL_GET) rx from a   (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
- *              driver's    get leaves, before its copy      POOL word) equals that LEN, else
- *              queue                                        arr[S][0..N)
+ *              driver's    get leaves, before its copy;     POOL word) equals that LEN, or if
+ *              queue       a get that goes to the pool's    the ring claim moved k past GSNAP;
+ *                          ring: GSNAP = its snapshot, then else arr[S][0..N)
+ *                          GET_RING | k (mempool.ts)
  *   FREEING    free        — (a put straight to the pool's  none if the pool ring's claim
  *                          ring: its producer claim line)   line moved N (the put went), else
  *                                                           arr[S][0..N) minus the handles
@@ -56,21 +58,24 @@
  * except where said):
  *   - taking from a pool into an array other than through alloc (allocBulk, then commit):
  *     a death between leaks. An alloc larger than the lcore cache (or from a pool without
- *     caches) is a receive window on the pool's ring (exact, as any MC ring), except a
- *     get that met holes a dead producer's repair left (it puts back what it took and
- *     tries again): a death there may count what it put back (a duplicate the reclaim's
- *     filter guards); a thread without an lcore: its get leaks;
+ *     caches) is a receive window on the pool's ring (exact, as any MC ring), and so is a
+ *     driver's recorded get that goes to the ring, except a get that met holes a dead
+ *     producer's repair left (it puts back what it took and tries again): a death there may
+ *     count what it put back (a duplicate the reclaim's filter guards); a thread without an
+ *     lcore: its get leaks;
  *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
  *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
- *     net_pcap, net_af_packet and net_memif (copy mode). net_pcap takes a burst's heads and
- *     its chains' segments (scattered RX) from the lcore cache in place and commits exactly
- *     those, recorded (Mempool.zcGetCommit's rec): exact, except through its getBulk path (a
- *     pool without a cache, a burst larger than it, a record needing more mbufs than the
- *     burst asks for), which gives the unfilled back and gets a chain's segments apart. Not
- *     exact either after a burst of the other drivers that gives unfilled mbufs back (an
- *     oversize frame, a memif chain not wholly posted): a death between that put and the
- *     commit leaks the burst. net_memif zero-copy's RX hands over buffers it lent to its peer
- *     earlier, outside any record (not covered). A send on such a queue counts as sent;
+ *     net_pcap, net_af_packet and net_memif (copy mode). Each takes exactly the mbufs its
+ *     burst fills in ONE recorded get and gives nothing back: from the lcore cache in place
+ *     (Mempool.zcGet, committed with the count it filled: frames too large for an mbuf and
+ *     memif chains not wholly posted take none), else (no cache, a burst larger than it, a
+ *     debug pool) one getBulk of the count it worked out first (net_pcap stages the records,
+ *     net_af_packet and net_memif count the frames). A chain's segments come in the same get,
+ *     after the heads. Not exact: a net_pcap record needing more mbufs than the caller's
+ *     whole array holds (its head and its segments in two gets), and a net_memif burst whose
+ *     descriptors a faulty peer rewrote during it (the unfilled go back): a death there leaks
+ *     that burst. net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
+ *     outside any record (not covered). A send on such a queue counts as sent;
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), except for the
  *     handles of an open pool get or free;
