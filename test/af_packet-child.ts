@@ -9,9 +9,15 @@
  *                     leaves when stdin closes
  *   rx:PORT:Q:IDLE    secondary: binds RX queue Q, prints {claimed}, receives until IDLE ms
  *                     pass without a packet after the first (8 s at most); prints {got, flows}
+ *   serve:small       as serve, port 0's RX pool ('small') of 256-byte buffers: the frames of
+ *                     260 bytes and more that `send` makes are too large for them
+ *   own               secondary: RX queue 0 of port 0 into an ownership record (Hands), until a
+ *                     burst brings something (MPDK_TEST_HOOK=hands:rx stops there); prints {got}
+ *   audit             secondary: pool 'small' audited, then reclaimDead, audited again, and port
+ *                     0's ierrors; prints {dead, returned, after, ierrors, available, size}
  */
 import readline from 'node:readline';
-import { Eal, EthDev, FlowSet, Mbufs, MpdkError, PayloadInfo, PktmbufPool, buildUdpFrame, formatMac, readPayload, stderrLogger } from '../src/index.js';
+import { Eal, EthDev, FlowSet, Hands, Mbufs, MpdkError, PayloadInfo, PktmbufPool, auditInstance, buildUdpFrame, formatMac, readPayload, reclaimDead, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -114,9 +120,10 @@ try {
     });
   } else if (op === 'serve') {
     const pool = PktmbufPool.create(eal, 'pool', { count: 8191, cacheSize: 32 });
+    const rxPool = a1 === 'small' ? PktmbufPool.create(eal, 'small', { count: 1023, cacheSize: 32, dataRoomSize: 128 + 256 }) : pool;
     dev.configure(0, { rxQueues: 2, txQueues: 2 });
     for (let q = 0; q < 2; q++) {
-      dev.rxQueueSetup(0, q, { descriptors: 1024, pool });
+      dev.rxQueueSetup(0, q, { descriptors: 1024, pool: rxPool });
       dev.txQueueSetup(0, q, { descriptors: 1024 });
     }
     dev.start(0);
@@ -131,6 +138,20 @@ try {
       if (cmd === 'send') out({ sent: send(dev, pool, 1, FlowSet.make({ count: Number(f), vary: ['srcIp', 'sport'] }), Number(k)) });
       if (cmd === 'link') out({ link: dev.linkStatus(0).up });
     }
+  } else if (op === 'own') {
+    const hands = Hands.open(eal, 'afp-own', 1, 64);
+    const src = hands.rxSource(dev, 0, 0);
+    out({ claimed: true });
+    let got = 0;
+    for (const end = Date.now() + 8000; got === 0 && Date.now() < end;) if ((got = hands.rx(0, src, 32)) === 0) nap(1);
+    out({ got });
+    hands.close();
+  } else if (op === 'audit') {
+    const of = (): unknown => auditInstance(eal).pools.find((a) => a.name === 'small');
+    const dead = of();
+    const returned = reclaimDead(eal).pools.small?.returned ?? 0;
+    const small = PktmbufPool.lookup(eal, 'small');
+    out({ dead, returned, after: of(), ierrors: dev.stats(0).ierrors, available: small.available(), size: small.mp.size });
   } else if (op === 'rx') {
     dev.rxQueue(Number(a1), Number(a2));
     out({ claimed: true, pid: process.pid });

@@ -192,6 +192,40 @@ test('PACKET_FANOUT splits flows over two processes; no flow is seen by both', {
   assert.deepEqual(leftovers(p), []);
 });
 
+test('a receiver killed after a burst that dropped frames too large for its mbufs, before its record\'s commit: it holds exactly the frames it kept, returned once', { skip, timeout: 40000 }, async () => {
+  const p = uniquePrefix('afp');
+  try {
+    const prim = nsNode([...ealArgs(p, 0, true, ['net_af_packet0,iface=va,qpairs=2', 'net_af_packet1,iface=vb']), '--', 'serve:small']);
+    await prim.waitFor(/"ready":true/, 10000);
+    const own = spawn('ip', ['netns', 'exec', NS, process.execPath, CHILD, ...ealArgs(p, 1, false, []), '--', 'own'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MPDK_TEST_HOOK: 'hands:rx' } });
+    children.add(own);
+    let ownOut = '';
+    own.stdout!.setEncoding('utf8').on('data', (d: string) => (ownOut += d));
+    own.stderr!.setEncoding('utf8').on('data', (d: string) => (ownOut += d));
+    const exited = new Promise<void>((r) => own.on('exit', () => r()));
+    for (const end = Date.now() + 10000; !ownOut.includes('"claimed":true'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) assert.fail(ownOut);
+    prim.send('send:8:70'); // 60 to 660 bytes: 2 in 7 fit a 256-byte buffer
+    for (const end = Date.now() + 10000; !ownOut.includes('hands:rx reached'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) assert.fail(`no burst reached the hook: ${ownOut}`);
+    own.kill('SIGKILL');
+    await exited;
+    const aud = nsNode([...ealArgs(p, 2, false, []), '--', 'audit']);
+    assert.equal(await aud.exited, 0, aud.out);
+    const r = aud.lines().at(-1) as { dead: { heldByDead: number; leaked: number; duplicates: number }; returned: number; after: { heldByDead: number; leaked: number; duplicates: number }; ierrors: number; available: number; size: number };
+    assert.ok(r.ierrors > 0, `the burst dropped frames too large for the buffers: ${JSON.stringify(r)}`);
+    assert.ok(r.dead.heldByDead > 0, JSON.stringify(r));
+    assert.deepEqual([r.dead.leaked, r.dead.duplicates], [0, 0], `the kept frames are the dead one's, the others back in the pool: ${JSON.stringify(r)}`);
+    assert.equal(r.returned, r.dead.heldByDead);
+    assert.deepEqual([r.after.heldByDead, r.after.leaked, r.after.duplicates], [0, 0, 0]);
+    assert.equal(r.available, r.size, 'every buffer of the RX pool back');
+    prim.proc.stdin!.end();
+    assert.equal(await prim.exited, 0, prim.out);
+  } finally {
+    await reap();
+    removeInstance(p);
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
 test('probe refuses a missing interface (naming it), a missing iface=, bad devargs', { skip, timeout: 30000 }, async () => {
   const p = uniquePrefix('afp');
   const cases: [string, RegExp][] = [
