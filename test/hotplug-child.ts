@@ -5,13 +5,16 @@
  * one JSON command per stdin line and prints one JSON result line per command.
  *
  *   {"id", "do": "attach", "spec", "timeout"} → {"id", "port"} | {"id", "error", "code"}
- *   {"id", "do": "detach", "port"}          detach (with its ownership of the port, if it took it)
+ *   {"id", "do": "detach", "port", "timeout"} detach (with its ownership of the port, if it took it)
  *   {"id", "do": "ports"}                   → {"id", "ports": [ids]}
  *   {"id", "do": "own", "port", "component"} takes the port and keeps the ownership
  *   {"id", "do": "configure", "port"}       configure(port, 1 RX, 1 TX) (with its ownership, if any)
  *   {"id", "do": "bind", "port"}            binds RX queue 0 (rxQueue: claims it)
  *   {"id", "do": "unbind", "port"}          releases RX queue 0
  *   {"id", "do": "events"}                  → {"id", "events": [{type, pid, port, text}]}
+ *   {"id", "do": "wire", "port"}            plays both sides of the port's wire (dev.wire: claims them)
+ *   {"id", "do": "close-dev"}               dev.close(), the process lives on
+ *   {"id", "do": "close-eal"}               eal.close(), the process lives on
  */
 import readline from 'node:readline';
 import { Eal, EthDev, type MpdkError, type PortOwnership } from '../src/index.js';
@@ -40,7 +43,7 @@ async function obey(c: Cmd): Promise<void> {
     const port = c.port!;
     if (c.do === 'attach') say({ id: c.id, port: await dev.attachPort(c.spec!, { timeout: c.timeout }) });
     else if (c.do === 'detach') {
-      await dev.detachPort(port, { owner: owned.get(port) });
+      await dev.detachPort(port, { owner: owned.get(port), timeout: c.timeout });
       say({ id: c.id, done: true });
     } else if (c.do === 'ports') say({ id: c.id, ports: dev.portIds() });
     else if (c.do === 'own') {
@@ -56,6 +59,16 @@ async function obey(c: Cmd): Promise<void> {
       dev.releaseQueue(port, 0, 'rx');
       say({ id: c.id, done: true });
     } else if (c.do === 'events') say({ id: c.id, events });
+    else if (c.do === 'wire') {
+      dev.wire(port);
+      say({ id: c.id, done: true });
+    } else if (c.do === 'close-dev') {
+      dev.close();
+      say({ id: c.id, done: true });
+    } else if (c.do === 'close-eal') {
+      eal.close();
+      say({ id: c.id, done: true });
+    }
   } catch (e) {
     say({ id: c.id, error: (e as Error).message, code: (e as MpdkError).code });
   }

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { Eal, EthDev, PktmbufPool, isMpdkError, type Wire } from '../src/index.js';
+import { Eal, EthDev, PktmbufPool, Ring, isMpdkError, type Wire } from '../src/index.js';
+import { ED } from '../src/ethdev/layout.js';
 import { commandChild, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 const CHILD = 'dist/test/hotplug-child.js';
@@ -198,6 +199,82 @@ test('ownership: a port taken by one process refuses configure and detach by the
     assert.equal(dev.owner(1), undefined);
     await until(() => changes.some((t) => t.includes(`owned by pid ${a.pid}`)) && changes.some((t) => t.includes(`its owner pid ${a.pid} died`)), 3000, 'owner-changed events');
     await finish(eal, [b], p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('ownership goes back when its EthDev closes, and when its Eal closes, while the process lives on: owner-changed says so, the others may take the port', async () => {
+  const p = uniquePrefix('hp');
+  const { eal, dev } = primary(p, ['net_null0', 'net_null1']);
+  const changes: string[] = [];
+  eal.events.on('owner-changed', (e) => changes.push(e.text));
+  const kids: Kid[] = [];
+  try {
+    kids.push(await kid(p, 1));
+    const [a] = kids as [Kid];
+    assert.equal((await a.cmd({ do: 'own', port: 1, component: 'x' })).done, true);
+    assert.equal(dev.owner(1)?.pid, a.pid);
+    assert.equal((await a.cmd({ do: 'close-dev' })).done, true);
+    assert.equal(dev.owner(1), undefined, 'EthDev.close gave the port back');
+    assert.equal((await a.cmd({ do: 'own', port: 1, component: 'x' })).done, true, 'taken again through the same EthDev');
+    assert.equal(dev.owner(1)?.pid, a.pid);
+    assert.equal((await a.cmd({ do: 'close-eal' })).done, true);
+    assert.equal(dev.owner(1), undefined, 'Eal.close gave the port back');
+    assert.equal(a.c.proc.exitCode, null, 'the process lives on');
+    const mine = dev.takeOwnership(1);
+    mine.release();
+    await until(() => changes.filter((t) => t.includes(`released by pid ${a.pid} (x)`)).length === 2, 3000, 'two owner-changed "released"');
+    await finish(eal, kids, p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('nothing of a port being detached can be taken, its wire included (refused under the ports lock: EBUSY naming the detacher), and the detach goes through', async () => {
+  const p = uniquePrefix('hp');
+  const { eal, dev } = primary(p, ['net_ring0', 'net_null1']);
+  const kids: Kid[] = [];
+  try {
+    kids.push(await kid(p, 1), await kid(p, 2), await kid(p, 3));
+    const [a, b, c] = kids as [Kid, Kid, Kid];
+    // c stopped: the detach waits for its answer, its transaction claimed meanwhile.
+    c.c.proc.kill('SIGSTOP');
+    let detached: Promise<Record<string, unknown>>;
+    try {
+      detached = a.cmd({ do: 'detach', port: 0, timeout: 5000 });
+      await until(() => eal.region.i32[(dev.header + ED.HP_PID) >>> 2] === a.pid, 3000, 'the detach claimed');
+      const w = await b.cmd({ do: 'wire', port: 0 });
+      assert.equal(w.code, 'EBUSY', `the wire of a port being detached is refused: ${JSON.stringify(w)}`);
+      assert.match(String(w.error), new RegExp(`net_ring0 \\(port 0\\) is being detached by pid ${a.pid}`));
+      assert.throws(() => dev.rxQueue(0, 0), (e: unknown) => isMpdkError(e) && e.code === 'EBUSY', 'and its queues');
+    } finally {
+      c.c.proc.kill('SIGCONT');
+    }
+    const d = await detached;
+    assert.equal(d.done, true, `the detach went through: ${JSON.stringify(d)}`);
+    assert.deepEqual(dev.portIds(), [1]);
+    await finish(eal, kids, p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
+
+test('net_ring ports wired back to back, detached one after the other: every ring of both goes (the first one\'s TX rings, kept for its peer, with the second)', async () => {
+  const p = uniquePrefix('hp');
+  const { eal, dev } = primary(p, ['net_ring0,peer=1', 'net_ring1']);
+  try {
+    const rings = (): string[] => ['ETH0_TX0', 'ETH1_TX0', 'ETH0_RX0', 'ETH1_RX0'].filter((n) => Ring.tryLookup(eal, n));
+    assert.deepEqual(rings(), ['ETH0_TX0', 'ETH1_TX0'], 'a peered pair: each port\'s TX rings are the other\'s RX rings');
+    await dev.detachPort(0);
+    assert.deepEqual(rings(), ['ETH0_TX0', 'ETH1_TX0'], 'port 1 still reads ETH0_TX0');
+    await dev.detachPort(1);
+    assert.deepEqual(rings(), [], 'none left');
+    eal.close();
+    await until(() => leftovers(p).length === 0, 3000, 'the instance files removed').catch(() => undefined);
   } finally {
     eal.close();
     removeInstance(p);

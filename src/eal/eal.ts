@@ -764,11 +764,29 @@ export class Eal {
     }
   }
 
+  /** What this thread's layers give back when it closes (EthDev: its queues, wires, and the ports it owns). */
+  private readonly closing = new Set<() => void>();
+
+  /** @internal Run `fn` when this Eal closes, before it leaves; returns what cancels it. */
+  onClose(fn: () => void): () => void {
+    this.closing.add(fn);
+    return () => this.closing.delete(fn);
+  }
+
   /**
-   * Leave the instance: release our lcores and slot; the last live process removes the
-   * files. Idempotent; safe from an 'exit' handler (synchronous).
+   * Leave the instance: what this thread holds is given back (its ports' queues, wires and
+   * ownerships), then our lcores and slot; the last live process removes the files.
+   * Idempotent; safe from an 'exit' handler (synchronous).
    */
   close(): void {
+    for (const fn of [...this.closing]) {
+      try {
+        fn();
+      } catch (e) {
+        this.log('warning', `close: ${(e as Error).message}`);
+      }
+    }
+    this.closing.clear();
     if (this.accounting) this.accountTo(-1);
     this.telemetry?.stop();
     this.telemetry = undefined;

@@ -46,7 +46,7 @@ import type { WakeSource } from '../eal/idle.js';
 import type { PktmbufPool } from '../mbuf/mbuf.js';
 import { Mbufs } from '../mbuf/mbuf.js';
 import { ToeplitzTable } from '../net/rss.js';
-import { ED, EP, EQ, MAX_QUEUES, PF_LINK_UP, PF_RSS } from './layout.js';
+import { EP, EQ, entryAt, MAX_QUEUES, PF_LINK_UP, PF_RSS } from './layout.js';
 
 /** f64 offsets (in f64 units) within a queue's stats, from `Port.statIdx`. */
 export const STAT_PACKETS = 0;
@@ -280,7 +280,7 @@ export class Port {
     this.eal = eal;
     this.header = header;
     this.id = id;
-    this.entry = header + ED.BYTES + id * r.u32At(header + ED.PORT_STRIDE);
+    this.entry = entryAt(header, id); // the table's stride was checked equal to EP_STRIDE (table.ts)
     this.u32 = r.u32;
     this.i32 = r.i32;
     this.f64 = r.f64;

@@ -8,13 +8,8 @@
 import type { Region } from '../eal/region.js';
 import { portMac } from '../net/packet.js';
 import { RETA_SIZE_DEFAULT, RSS_HF, RSS_KEY_DEFAULT } from '../net/rss.js';
-import { ED, EP, EP_STRIDE, PortState } from './layout.js';
+import { EP, EP_STRIDE, entryAt, PortState } from './layout.js';
 import type { VdevInfo } from './driver.js';
-
-/** Region offset of entry `id` of the table at `header`. */
-export function entryAt(header: number, id: number): number {
-  return header + ED.BYTES + id * EP_STRIDE;
-}
 
 /** Fill entry v.port of the table at `header` for a new port of v's driver and devargs; STATE PROBED. */
 export function writeEntry(r: Region, header: number, v: VdevInfo): void {

@@ -67,7 +67,7 @@ import { attachPort, detachPort, listenHotplug, type AttachOptions, type DetachO
 import { tapRx, tapTx } from './capture.js';
 import { parseVdev, Port, STAT_ERRORS, STAT_MISSED, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS, type DriverPort, type RxQueue, type TxQueue, type VdevInfo, type Wire } from './driver.js';
 import {
-  ED, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, HP_DETACH, MAX_PORTS, MAX_QUEUES, PF_LINK_UP, PF_PROMISC, PF_RSS, PF_RSS_SYMMETRIC,
+  ED, entryAt, EP, EP_STRIDE, EQ, ETHDEV_MAGIC, ETHDEV_MZ, ETHDEV_VERSION, HP_DETACH, MAX_PORTS, MAX_QUEUES, PF_LINK_UP, PF_PROMISC, PF_RSS, PF_RSS_SYMMETRIC,
   PortState, RETA_MAX,
 } from './layout.js';
 
@@ -290,6 +290,10 @@ export class EthDev {
   private readonly rxWaiters = new Map<number, { q: RxQueue; w: RxWaiter }>();
   /** Aborts pending async waits when this object is closed. */
   private closer: AbortController | undefined;
+  /** The ownerships taken through this object: given back by close(). */
+  private readonly owned = new Set<PortOwnership>();
+  /** Cancels close() at the Eal's close. */
+  private unhook: (() => void) | undefined;
 
   private constructor(eal: Eal, header: number) {
     this.eal = eal;
@@ -349,6 +353,7 @@ export class EthDev {
       }
     }
     instances.set(eal, dev);
+    dev.unhook = eal.onClose(() => dev.close()); // what this thread holds goes back when its Eal closes
     if (!eal.isWorker && eal.slot >= 0) listenHotplug(dev); // answer the others' attach and detach (hotplug.ts)
     return dev;
   }
@@ -415,7 +420,7 @@ export class EthDev {
       if (this.ports[id]) this.forget(id); // detached while this thread was not told (a worker, a missed message): its files close now
       return undefined;
     }
-    const epoch = this.u32[(this.header + ED.BYTES + id * EP_STRIDE + EP.EPOCH) >>> 2]!;
+    const epoch = this.u32[(entryAt(this.header, id) + EP.EPOCH) >>> 2]!;
     let p = this.ports[id];
     if (!p || this.epochs[id] !== epoch) {
       this.forget(id);
@@ -483,14 +488,19 @@ export class EthDev {
    * Take port `port` for this process (or a named component of it): configure, queue setup,
    * start, stop and detach are then refused to anyone else, naming the owner, and allowed
    * with `{ owner }`. EBUSY naming the current owner; a dead one's ownership is released.
+   * Held until `release()`, or until this EthDev (or its Eal) closes.
    */
   takeOwnership(port: number, component = ''): PortOwnership {
     const p = this.portObj(port);
     this.withLock(() => this.owners.take(p, component, (t) => this.ownerChanged(p, t)));
-    return new PortOwnership(p.id, component, (o) => {
+    const own = new PortOwnership(p.id, component, (o) => {
+      this.owned.delete(o);
       const q = this.portAt(o.port);
       if (q) this.withLock(() => this.owners.release(q, o.component, (t) => this.ownerChanged(q, t)));
     });
+    this.owned.add(own);
+    this.unhook ??= this.eal.onClose(() => this.close()); // used again after a close()
+    return own;
   }
 
   /** Who owns port `port` (undefined: nobody, or an owner that died). */
@@ -721,10 +731,6 @@ export class EthDev {
 
   private checkBind(p: Port, rx: boolean, q: number): void {
     if (p.state !== PortState.STARTED) throw new MpdkError('ENODEV', `${p.name} (port ${p.id}) is not started: the primary must configure and start it first`);
-    const hp = this.eal.region.i32[(this.header + ED.HP_PID) >>> 2]!;
-    if (hp !== 0 && this.eal.region.u32At(this.header + ED.HP_OP) === HP_DETACH && this.eal.region.i32[(this.header + ED.HP_PORT) >>> 2] === p.id && processAlive(hp, this.eal.region.f64[(this.header + ED.HP_START) >>> 3]!)) {
-      throw new MpdkError('EBUSY', `${p.name} (port ${p.id}) is being detached by pid ${hp}: its queues cannot be taken`);
-    }
     const nb = rx ? p.nbRx : p.nbTx;
     if (!isUint(q, MAX_QUEUES - 1) || q >= nb) {
       throw new MpdkError('EINVAL', `${p.name} (port ${p.id}) has ${nb} ${rx ? 'RX' : 'TX'} queue${nb === 1 ? '' : 's'}${nb ? ` (0..${nb - 1})` : ''}: queue ${q} does not exist`);
@@ -739,7 +745,7 @@ export class EthDev {
     const p = this.portObj(port);
     const rx = dir === 'rx';
     this.checkBind(p, rx, q);
-    this.claimEntry(p.queue(rx, q) + EQ.OWNER_PID, `${dir.toUpperCase()} queue ${q} of ${p.name} (port ${p.id})`);
+    this.claimEntry(p, p.queue(rx, q) + EQ.OWNER_PID, `${dir.toUpperCase()} queue ${q} of ${p.name} (port ${p.id})`);
   }
 
   /** Give up this process's claim on a queue (no-op if it is not ours). */
@@ -753,11 +759,29 @@ export class EthDev {
     else this.txBound[i] = undefined;
   }
 
-  /** Owner words at `at`: PID (i32), LCORE (i32, +4), START (f64, +8). */
-  private claimEntry(at: number, what: string): void {
+  /**
+   * Under the ports lock: EBUSY while port p is being detached (hotplug.ts: from its claim of
+   * the transaction on, nothing of the port may be taken), ENODEV once it was (p is a view
+   * of a port gone from its id).
+   */
+  private refuseDetached(p: Port): void {
+    const r = this.eal.region;
+    const h = this.header;
+    const hp = r.i32[(h + ED.HP_PID) >>> 2]!;
+    if (hp !== 0 && r.u32At(h + ED.HP_OP) === HP_DETACH && r.i32[(h + ED.HP_PORT) >>> 2] === p.id && processAlive(hp, r.f64[(h + ED.HP_START) >>> 3]!)) {
+      throw new MpdkError('EBUSY', `${p.name} (port ${p.id}) is being detached by pid ${hp}: its queues and its wire cannot be taken`);
+    }
+    if (r.loadAcquire(p.entry + EP.STATE) === PortState.UNUSED || p.get(EP.EPOCH) !== this.epochs[p.id]) {
+      throw new MpdkError('ENODEV', `${p.name} (port ${p.id}) was detached`);
+    }
+  }
+
+  /** Claim port p's owner words at `at`: PID (i32), LCORE (i32, +4), START (f64, +8); refused while p is being detached. */
+  private claimEntry(p: Port, at: number, what: string): void {
     const r = this.eal.region;
     const lcore = this.eal.lcoreId;
     this.withLock(() => {
+      this.refuseDetached(p);
       const pid = r.i32[at >>> 2]!;
       const olc = r.i32[(at + 4) >>> 2]!;
       if (pid === process.pid && olc === lcore) return;
@@ -907,10 +931,10 @@ export class EthDev {
     const d = this.open(p);
     if (!d.wire) throw new MpdkError('EINVAL', `${p.name}: driver ${p.driverName} has no software wire (only net_ring ports do)`);
     const w = d.wire();
-    if (side !== 'collect') this.claimEntry(p.entry + EP.WIRE_PID, `the inject side of the wire of ${p.name} (port ${p.id})`);
+    if (side !== 'collect') this.claimEntry(p, p.entry + EP.WIRE_PID, `the inject side of the wire of ${p.name} (port ${p.id})`);
     if (side !== 'inject') {
       try {
-        this.claimEntry(p.entry + EP.WIRE_COLLECT_PID, `the collect side of the wire of ${p.name} (port ${p.id})`);
+        this.claimEntry(p, p.entry + EP.WIRE_COLLECT_PID, `the collect side of the wire of ${p.name} (port ${p.id})`);
       } catch (e) {
         if (side === 'both') this.releaseEntry(p.entry + EP.WIRE_PID);
         throw e;
@@ -933,8 +957,12 @@ export class EthDev {
     this.wires[port * 3 + WIRE_SIDES.indexOf(side)] = undefined;
   }
 
-  /** Release every claim this thread holds and close the drivers' per-process state. */
+  /** Give back the ports owned through this object, release every claim this thread holds and close the drivers' per-process state (Eal.close does it too). */
   close(): void {
+    this.unhook?.();
+    this.unhook = undefined;
+    for (const o of [...this.owned]) o.release();
+    this.owned.clear();
     for (let port = 0; port < MAX_PORTS; port++) {
       if (!this.ports[port]) continue; // never used here (or detached: nothing of it is held)
       for (let q = 0; q < MAX_QUEUES; q++) {

@@ -33,9 +33,9 @@ import { Liveness, processLiveness, processStartTime } from '../native/libc.js';
 import { MpdkError } from '../eal/errors.js';
 import type { MpReply } from '../eal/mp.js';
 import { parseVdev, Port, type VdevInfo } from './driver.js';
-import { clearEntry, entryAt, writeEntry } from './entry.js';
+import { clearEntry, writeEntry } from './entry.js';
 import type { EthDev } from './ethdev.js';
-import { ED, EP, EQ, HP_ATTACH, HP_DETACH, MAX_PORTS, MAX_QUEUES, PortState } from './layout.js';
+import { ED, EP, EQ, entryAt, HP_ATTACH, HP_DETACH, MAX_PORTS, MAX_QUEUES, PortState } from './layout.js';
 import type { PortOwnership } from './port-owner.js';
 import { findDriver, tryFindDriver } from './registry.js';
 

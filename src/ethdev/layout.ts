@@ -118,6 +118,24 @@ export const RETA_MAX = 512;
 export const MAX_PORTS = 32;
 export const EP_STRIDE = EP.RXQ + 2 * MAX_QUEUES * EQ.BYTES;
 
+/** Region offset of port entry `id` of the table whose header is at `header`. */
+export function entryAt(header: number, id: number): number {
+  return header + ED.BYTES + id * EP_STRIDE;
+}
+
+/**
+ * Port owners (port-owner.ts, DPDK's rte_eth_dev_owner_*): memzone OWNER_MZ, MAX_PORTS
+ * entries, made by the first process that takes a port (until then nobody owns any);
+ * written under the ports lock (ED.LOCK).
+ *   0   PID    i32  the owner (0 = none), stored last
+ *   4   SEQ    u32  bumped at every change (take, release, a dead owner's release)
+ *   8   START  f64  the owner's start time (pid reuse)
+ *   16  SINCE  f64  Date.now() when taken
+ *   24  NAME   40 bytes: the component ("" = the process as a whole)
+ */
+export const PO = { PID: 0, SEQ: 4, START: 8, SINCE: 16, NAME: 24, NAME_MAX: 40, BYTES: 64 } as const;
+export const OWNER_MZ = 'ETHDEV_OWNER';
+
 /** Port states. Transitions are in ethdev.ts's header. */
 export const enum PortState {
   UNUSED = 0,

@@ -6,25 +6,16 @@
  * owner that dies loses the port: on evidence only (no such process, or another start time:
  * native/process.ts); one whose liveness cannot be told keeps it.
  *
- *   memzone ETHDEV_OWNER, MAX_PORTS entries (PO), written under the ports lock (ED.LOCK)
- *   0   PID    i32  the owner (0 = none)
- *   4   SEQ    u32  bumped at every change (take, release, a dead owner's release)
- *   8   START  f64  the owner's start time (pid reuse)
- *   16  SINCE  f64  Date.now() when taken
- *   24  NAME   40 bytes: the component ("" = the process as a whole)
- *
- * The memzone is made by the first process that takes a port; until then nobody owns any.
- * A change publishes "owner-changed" (eal.events) once the lock is released. Nothing here is
+ * The records: memzone OWNER_MZ, one entry (PO, layout.ts) per port, written under the ports
+ * lock (ED.LOCK); made by the first process that takes a port. A process gives back what
+ * it owns when its EthDev closes (EthDev.close, and so Eal.close). A change publishes "owner-changed" (eal.events) once the lock is released. Nothing here is
  * on a data path: the burst functions never look at owners (DPDK's do not either).
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { processLiveness, processStartTime, Liveness } from '../native/libc.js';
 import type { Port } from './driver.js';
-import { MAX_PORTS } from './layout.js';
-
-export const PO = { PID: 0, SEQ: 4, START: 8, SINCE: 16, NAME: 24, NAME_MAX: 40, BYTES: 64 } as const;
-export const OWNER_MZ = 'ETHDEV_OWNER';
+import { MAX_PORTS, OWNER_MZ, PO } from './layout.js';
 const NAME_RE = /^[A-Za-z0-9_.:/-]{0,39}$/;
 
 /** A port's owner, as `dev.owner(port)` reports it. */

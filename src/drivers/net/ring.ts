@@ -294,13 +294,19 @@ export const netRing: NetDriver = {
 
   /**
    * Detached: its rings go, with the mbufs in them. A peered port's TX rings are its live
-   * peer's RX rings: they stay while the peer is there (its RX rings are the peer's own).
+   * peer's RX rings: they stay while the peer is there; its RX rings are the peer's TX
+   * rings, left by the peer's own removal while this port was there: they go with the last
+   * of the two (unless the peer's id was taken since by another port: they are its now).
    */
   remove(port: Port): void {
     const peer = peerOf(port);
-    const peerThere = peer >= 0 && new Port(port.eal, port.header, peer).state !== PortState.UNUSED;
+    const other = peer >= 0 ? new Port(port.eal, port.header, peer) : undefined;
+    const peerThere = other !== undefined && other.state !== PortState.UNUSED && other.driverName === 'net_ring' && peerOf(other) === port.id;
+    const peerGone = other !== undefined && other.state === PortState.UNUSED;
     for (let q = 0; q < MAX_QUEUES; q++) {
-      for (const name of peerThere ? [`ETH${port.id}_RX${q}`] : [`ETH${port.id}_RX${q}`, txRingName(port, q)]) {
+      const names = peerThere ? [`ETH${port.id}_RX${q}`] : [`ETH${port.id}_RX${q}`, txRingName(port, q)];
+      if (peerGone) names.push(rxRingName(port, q));
+      for (const name of names) {
         const ring = Ring.tryLookup(port.eal, name);
         if (ring) dropRing(port, ring);
       }
