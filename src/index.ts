@@ -20,7 +20,7 @@ export { parseEalArgs, parseCoreList, parseCoreMask, checkFilePrefix, EAL_USAGE,
 export { parseLcoreMap, cpusOfLcore, lcoreArg } from './eal/lcore-map.js';
 export { DPDK_EAL_OPTIONS, type DpdkOption, type OptionEffect } from './eal/dpdk-options.js';
 export {
-  parseArgs, helpText, optionsHelp, parsePortmask, portmaskOf, instancePrefix, ProgramArgs, EXIT_STATUSES, FILE_PREFIX_OPTION, type OptionSpec, type ProgramSpec,
+  parseArgs, helpText, optionsHelp, parsePortmask, portmaskOf, instancePrefix, ProgramArgs, EXIT_STATUSES, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, type OptionSpec, type ProgramSpec,
 } from './eal/argparse.js';
 export { looksLikeOption, nearest, wantsHelp } from './eal/option-words.js';
 export { RobustLock, ACQUIRED, TAKEN_OVER } from './eal/lock.js';

@@ -271,6 +271,27 @@ describe('mpdk pktgen (real processes)', () => {
     }
   });
 
+  test('frames a full queue refused are counted once and said in the summary; resent, none is lost', async () => {
+    const p = uniquePrefix('pgfull');
+    const fwd = await forwarder(p);
+    try {
+      const g = spawnNode('mpdk', ['pktgen', ...EAL(p, 1), '--', '--tx-port', '0', '--rx-port', '1', '--count', '12000', '--rate', '20k', '--drain', '30000', '--progress', '50']);
+      await g.waitFor(/rx [1-9]/, 10000);
+      fwd.proc.kill('SIGSTOP'); // its RX queue (1024 descriptors) fills within 0.1 s at 20 kpps
+      await sleep(400);
+      fwd.proc.kill('SIGCONT');
+      assert.equal(await g.exited, 0, g.err);
+      const refused = /^ {2}refused +(\d+) frames by full queues, each resent until taken$/m.exec(g.out);
+      assert.ok(refused, `the summary says what full queues refused: ${g.out}`);
+      assert.ok(Number(refused[1]) > 0 && Number(refused[1]) < 12000, `counted once each: ${refused[1]}`);
+      assert.match(g.out, /^ {2}received +12000 /m);
+      assert.match(g.out, /^ {2}lost +0 /m);
+    } finally {
+      fwd.proc.kill('SIGCONT');
+      await stopForwarder(fwd, p);
+    }
+  });
+
   test('two generators play opposite directions of the same two ports at once', async () => {
     const p = uniquePrefix('pg2dir');
     const fwd = await forwarder(p);

@@ -7,9 +7,9 @@ import { spawnNode, type Child } from './helpers.js';
 
 const CHILD = 'dist/test/proc-info-child.js';
 
-/** A running instance; resolves once it is ready. */
-export async function startApp(prefix: string, queues: number): Promise<Child> {
-  const c = spawnNode(CHILD, ['-l', '0', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error', '--vdev', 'net_ring0', '--', String(queues)]);
+/** A running instance (`eal`: more EAL options); resolves once it is ready. */
+export async function startApp(prefix: string, queues: number, eal: string[] = []): Promise<Child> {
+  const c = spawnNode(CHILD, ['-l', '0', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error', '--vdev', 'net_ring0', ...eal, '--', String(queues)]);
   await c.waitFor(/"ready":\d+/, 15000);
   return c;
 }

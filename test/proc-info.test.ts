@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const PROMTOOL = fs.existsSync('/usr/bin/promtool') ? '/usr/bin/promtool' : undefined;
@@ -301,4 +303,36 @@ test('Eal.release: an observer unmaps the region (nothing of it left in /proc/se
     eal.close();
   }
   assert.deepEqual(leftovers(p), []);
+});
+
+test('--huge-dir: proc-info (observing, and attaching for --stats-reset), top and dumpcap find an instance whose region is there; without it one line says to give it', async () => {
+  const prefix = uniquePrefix('pihuge');
+  const huge = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-huge-'));
+  const cap = path.join(os.tmpdir(), `${prefix}.pcapng`);
+  const app = await startApp(prefix, 1, ['--huge-dir', huge]);
+  try {
+    assert.deepEqual(fs.readdirSync(huge), [`mpdk.${prefix}.region`]);
+    for (const tool of [['proc-info'], ['top', '--once'], ['dumpcap', '-q', '-i', '0', '-w', cap, '-a', 'duration:1']]) {
+      const no = await run('mpdk', [...tool, '--file-prefix', prefix], 15000);
+      assert.notEqual(no.code, 0, `${tool[0]} without --huge-dir`);
+      assert.match(no.err, /give the same --huge-dir DIR/, `${tool[0]}: ${no.err}`);
+    }
+    const pi = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--huge-dir', huge, '--json'], 15000);
+    assert.equal(pi.code, 0, pi.err);
+    assert.equal((JSON.parse(pi.out) as { ports: unknown[] }).ports.length, 1);
+    const reset = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--huge-dir', huge, '--stats-reset'], 15000);
+    assert.equal(reset.code, 0, reset.err);
+    const t = await run('mpdk', ['top', '--once', '-d', '0.1', '--file-prefix', prefix, '--huge-dir', huge], 15000);
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.out, new RegExp(`mpdk top - '${prefix}'`));
+    const d = await run('mpdk', ['dumpcap', '--file-prefix', prefix, '--huge-dir', huge, '-q', '-i', '0', '-w', cap, '-a', 'duration:1'], 15000);
+    assert.equal(d.code, 0, d.err);
+    assert.ok(fs.existsSync(cap), 'the capture file was written');
+  } finally {
+    app.send('quit');
+    await app.exited;
+    removeInstance(prefix);
+    fs.rmSync(huge, { recursive: true, force: true });
+    fs.rmSync(cap, { force: true });
+  }
 });

@@ -12,7 +12,7 @@
  * "inPortQueues", "heldByLive", "heldByDead", "leaked", "duplicates"}, ...], "errors": [...]}.
  * --settle N re-scans up to N times while traffic makes a scan look leaked (audit.ts).
  */
-import { Eal, FILE_PREFIX_OPTION, auditInstance, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
+import { Eal, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, auditInstance, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
 
 export const spec: ProgramSpec = {
   name: 'audit',
@@ -23,7 +23,7 @@ export const spec: ProgramSpec = {
     FILE_PREFIX_OPTION,
     { names: ['--json'], help: 'one line: {"pools":[{"name", "size", "inPool", ..., "leaked", "duplicates"}, ...], "errors":[...]}' },
     { names: ['--settle'], value: 'N', help: 're-scan up to N times (1..9999) while traffic makes a scan look leaked (default 1)' },
-    { names: ['--huge-dir'], value: 'DIR', help: 'where the region is when the instance used --huge-dir' },
+    HUGE_DIR_OPTION,
   ],
   exits: 'exit status: 0 every element accounted for; 1 leaked or duplicated elements, a pool or ring that cannot be\nread (cannot account), or refused at run time (no such instance: one line on stderr, nothing on stdout); 2 wrong command line',
 };

@@ -1,12 +1,12 @@
 /** `mpdk cleanup --file-prefix X [--huge-dir DIR]`: remove what a crashed instance left; refuse a live one. */
-import { cleanupInstance, FILE_PREFIX_OPTION, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
+import { cleanupInstance, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, instancePrefix, parseArgs, type ProgramSpec } from '../index.js';
 
 export const spec: ProgramSpec = {
   name: 'cleanup',
   synopsis: '[--file-prefix NAME] [--huge-dir DIR]',
   eal: false,
   about: 'Remove the files a crashed instance left behind; refused while a process of the instance lives (or cannot be told dead),\nand for a folder that is not a real folder of yours.',
-  options: [FILE_PREFIX_OPTION, { names: ['--huge-dir'], value: 'DIR', help: 'where the region is when the instance used --huge-dir' }],
+  options: [FILE_PREFIX_OPTION, HUGE_DIR_OPTION],
 };
 
 export function main(argv: string[]): number {

@@ -1,5 +1,5 @@
 /** `mpdk info --file-prefix X [--json]`: the instance, read-only (changes nothing). */
-import { describeAll, Eal, FILE_PREFIX_OPTION, instancePrefix, mib, parseArgs, type ProgramSpec } from '../index.js';
+import { describeAll, Eal, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, instancePrefix, mib, parseArgs, type ProgramSpec } from '../index.js';
 
 export const spec: ProgramSpec = {
   name: 'info',
@@ -8,7 +8,7 @@ export const spec: ProgramSpec = {
   about: 'The instance, read-only: region, processes, lcores, memzones, heap and every object.',
   options: [
     FILE_PREFIX_OPTION, { names: ['--json'], help: 'the same as one JSON document' },
-    { names: ['--huge-dir'], value: 'DIR', help: 'where the region is when the instance used --huge-dir' },
+    HUGE_DIR_OPTION,
   ],
 };
 

@@ -74,6 +74,9 @@ const HELP: OptionSpec = { names: ['-h', '--help'], help: 'this text' };
 /** The instance a tool looks at (tools take it as their own option; read it with instancePrefix). */
 export const FILE_PREFIX_OPTION: OptionSpec = { names: ['--file-prefix'], value: 'NAME', help: 'the instance (default: mpdk)' };
 
+/** A tool's --huge-dir (DPDK's tools accept it): the folder of an instance's region when it was started with --huge-dir. */
+export const HUGE_DIR_OPTION: OptionSpec = { names: ['--huge-dir'], value: 'DIR', help: 'where the region is when the instance used --huge-dir' };
+
 /** A tool's --file-prefix, checked as the EAL checks it; 'mpdk' when not given. */
 export function instancePrefix(a: ProgramArgs): string {
   return checkFilePrefix(a.value('--file-prefix') ?? 'mpdk');

@@ -88,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const eal = attachSecondary(instancePrefix(args), 'dumpcap'); // ENOENT, one line, when there is no instance
+  const eal = attachSecondary(instancePrefix(args), 'dumpcap', args.value('--huge-dir')); // ENOENT, one line, when there is no instance
   const ifaces: Iface[] = [];
   let out: CaptureOutput | undefined;
   const cleanup = (): void => {

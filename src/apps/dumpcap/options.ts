@@ -3,7 +3,7 @@
  * dumpcap's), plus Wireshark's -b ring buffer and -B buffer size, and tcpdump's -Q
  * direction. Everything is checked here, before the instance is touched.
  */
-import { UsageError, parseArgs, type CaptureDir, type ProgramArgs, type ProgramSpec, FILE_PREFIX_OPTION } from '../../index.js';
+import { UsageError, parseArgs, type CaptureDir, type ProgramArgs, type ProgramSpec, FILE_PREFIX_OPTION, HUGE_DIR_OPTION } from '../../index.js';
 
 /** Largest snap length (libpcap's MAXIMUM_SNAPLEN); -s 0 means it, as in tcpdump. */
 export const MAX_SNAPLEN = 262144;
@@ -22,6 +22,7 @@ The application is never slowed down by a slow capture: when dumpcap cannot keep
 capture drops (counted, reported, written to the file), never the forwarding.`,
   options: [
     FILE_PREFIX_OPTION,
+    HUGE_DIR_OPTION,
     { names: ['-i', '--interface'], value: 'PORT[:QUEUE]', repeat: true, help: 'port id (0) or name (net_ring0), optionally one queue; repeatable (default: the first port)' },
     { names: ['-f'], value: 'FILTER', repeat: true, help: "capture filter in libpcap's (tcpdump's) language, e.g. 'udp and port 53', run by the\nprocess that owns the queue before anything is copied" },
     { names: ['-s', '--snapshot-length'], value: 'SNAPLEN', repeat: true, help: `keep at most SNAPLEN bytes of each packet (default and 0: ${MAX_SNAPLEN})` },

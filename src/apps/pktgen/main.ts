@@ -270,8 +270,12 @@ interface TxSide {
   k: number;
   sink: Sink;
   sent: number;
-  /** A wire port: what its full RX queues refused, held back per flow (hold.ts). */
+  /** A wire port: what its full RX queues refused, held back per flow (hold.ts, which counts them). */
   hold?: HeldBack;
+  /** Other ports: frames the queue refused, each once (not once per retry)... */
+  refused: number;
+  /** ...and how many of those wait at the front of the record now. */
+  retrying: number;
 }
 
 interface RxSide {
@@ -365,11 +369,11 @@ class Generator {
           const hold = new HeldBack(eal, dev, port, h, this.rxa + 1 + k, o.flows, (line) => {
             if (!o.quiet) process.stderr.write(line + '\n');
           });
-          this.tx.push({ port, k, sink, sent: 0, hold });
+          this.tx.push({ port, k, sink, sent: 0, hold, refused: 0, retrying: 0 });
           return;
         }
         sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
-        this.tx.push({ port, k, sink, sent: 0 });
+        this.tx.push({ port, k, sink, sent: 0, refused: 0, retrying: 0 });
       });
       const wake: WakeSource[] = []; // what an idle round sleeps on: replies wake it
       for (const port of o.rxPorts) {
@@ -478,6 +482,7 @@ class Generator {
       txSeconds: (this.txEndMs - this.startMs) / 1000,
       rxSeconds: ((this.lastRxMs > 0 ? this.lastRxMs : this.txEndMs) - this.startMs) / 1000,
       listening: this.rx.length > 0, counter: this.counter, noMbuf: this.noMbuf, sizes: o.sizes, ratePps: o.ratePps,
+      refused: this.tx.reduce((s, t) => s + (t.hold ? t.hold.refused : t.refused), 0),
       interrupted: this.interrupts > 0,
       tx: this.tx.map((t) => ({ port: t.port, packets: t.sent })),
       rx: this.rx.map((r) => ({ port: r.port, packets: r.matched })),
@@ -616,6 +621,13 @@ class Generator {
       const left = hands.array(t.k); // the rest, moved to its front
       for (let i = 0; i < n - r; i++) bytes -= mbufs.dataLen(left[i]!);
       if (hold !== undefined) hold.hold(t.k, n - r, nowMs);
+      else {
+        const again = t.retrying > r ? t.retrying - r : 0; // refused before, at the front
+        t.refused += n - r - again;
+        t.retrying = n - r;
+      }
+    } else {
+      t.retrying = 0;
     }
     if (r > 0) {
       t.sent += r;

@@ -40,6 +40,8 @@ export interface PktgenResult {
   corrupt: number;
   /** Bursts that found the mbuf pool empty (back-pressure: frames in flight hold the pool). */
   noMbuf: number;
+  /** Frames a full queue refused, each counted once: resent until taken (never counted as sent before). */
+  refused: number;
   flows: number;
   sizes: number[];
   ratePps: number | null;
@@ -59,6 +61,7 @@ export interface ResultInput {
   listening: boolean;
   counter: RxCounter;
   noMbuf: number;
+  refused: number;
   sizes: number[];
   ratePps: number | undefined;
   interrupted: boolean;
@@ -93,6 +96,7 @@ export function makeResult(i: ResultInput): PktgenResult {
     foreign: c.foreign,
     corrupt: c.corrupt,
     noMbuf: i.noMbuf,
+    refused: i.refused,
     flows: c.flows,
     sizes: i.sizes,
     ratePps: i.ratePps ?? null,
@@ -122,6 +126,7 @@ export function formatSummary(r: PktgenResult): string {
     ['sent', `${r.sent}   ${r.txMpps.toFixed(3)} Mpps`],
     ['received', `${n(r.received)}${r.rxMpps !== null ? `   ${r.rxMpps.toFixed(3)} Mpps` : ''}`],
     ['lost', `${n(r.lost)}${lossPct}`],
+    ['refused', `${r.refused}${r.refused ? ' frames by full queues, each resent until taken' : ''}`],
     ['rate', `${r.mpps.toFixed(3)} Mpps   ${r.gbps.toFixed(3)} Gbit/s (L1)   ${r.l2Gbps.toFixed(3)} Gbit/s (L2)`],
     ['latency', r.latency ? `p50 ${r.latency.p50Us.toFixed(1)} us   p99 ${r.latency.p99Us.toFixed(1)} us   min ${r.latency.minUs.toFixed(1)}   max ${r.latency.maxUs.toFixed(1)}` : '-'],
     ['order', `reordered ${r.reordered}   duplicates ${r.duplicates}   foreign ${r.foreign}   corrupt ${r.corrupt}`],

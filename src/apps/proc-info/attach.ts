@@ -7,8 +7,9 @@
  */
 import { stderrLogger, Eal, MAX_LCORE, MpdkError } from '../../index.js';
 
-export function attachSecondary(prefix: string, name: string): Eal {
-  const obs = Eal.observe(prefix); // ENOENT, one line, when there is no such instance
+/** Attach to instance `prefix` (its region in `hugeDir` when it was started with --huge-dir) as a secondary named `name`. */
+export function attachSecondary(prefix: string, name: string, hugeDir?: string): Eal {
+  const obs = Eal.observe(prefix, { hugeDir }); // ENOENT, one line, when there is no such instance
   if (!obs.primaryAlive()) {
     throw new MpdkError('ENOENT', `instance '${prefix}' has no running primary (pid ${obs.primaryPid()} is gone); nothing to attach to`);
   }
@@ -16,5 +17,6 @@ export function attachSecondary(prefix: string, name: string): Eal {
   let lcore = MAX_LCORE - 1;
   while (lcore >= 0 && used.has(lcore)) lcore--;
   if (lcore < 0) throw new MpdkError('EBUSY', `instance '${prefix}' has no free lcore left for ${name} to attach with`);
-  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, '--proc-type=secondary', '--log-level', 'error'], { name, logger: stderrLogger, handleSignals: true }).eal;
+  const huge = hugeDir === undefined ? [] : ['--huge-dir', hugeDir];
+  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, ...huge, '--proc-type=secondary', '--log-level', 'error'], { name, logger: stderrLogger, handleSignals: true }).eal;
 }

@@ -19,7 +19,7 @@
  * `--prometheus [ADDRESS]:PORT` serves the same counters for monitoring (metrics.ts);
  * `mpdk exporter` is the same program with --prometheus defaulting to 127.0.0.1:9762.
  */
-import { Eal, EthDev, FILE_PREFIX_OPTION, MpdkError, instancePrefix, parseArgs, parsePortmask, type ProgramSpec } from '../../index.js';
+import { Eal, EthDev, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, MpdkError, instancePrefix, parseArgs, parsePortmask, type ProgramSpec } from '../../index.js';
 import { attachSecondary } from './attach.js';
 import { DEFAULT_LISTEN, serveMetrics } from './metrics.js';
 import { printText, xstats } from './print.js';
@@ -31,11 +31,12 @@ const PROMETHEUS = { names: ['--prometheus'], value: '[ADDRESS]:PORT', help: `se
 
 export const spec: ProgramSpec = {
   name: 'proc-info',
-  synopsis: '[--file-prefix NAME] [options]',
+  synopsis: '[--file-prefix NAME] [--huge-dir DIR] [options]',
   eal: false,
   about: 'A one-shot report of a running instance, read-only (no section option: ports, rings, mempools, memzones, processes and lcores, captures).',
   options: [
     FILE_PREFIX_OPTION,
+    HUGE_DIR_OPTION,
     { names: ['--stats'], help: 'ports: counters per port and per queue (RX/TX packets, bytes, drops)' },
     { names: ['--xstats'], help: "ports: extended statistics with DPDK's names (rx_good_packets, rx_q0_packets, ...)" },
     { names: ['-p'], value: 'PORTMASK', help: 'only these ports (hexadecimal mask), for the port options' },
@@ -66,8 +67,9 @@ export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(spec, argv);
   const filePrefix = instancePrefix(a);
   const has = (f: string): boolean => a.has(f);
+  const hugeDir = a.value('--huge-dir');
   const listen = a.value('--prometheus');
-  if (listen !== undefined) return serveMetrics(filePrefix, listen);
+  if (listen !== undefined) return serveMetrics(filePrefix, listen, hugeDir);
   const pv = a.value('-p');
   const mask = pv !== undefined ? parsePortmask(pv) : undefined;
   const ringNames = a.all('--ring');
@@ -78,8 +80,8 @@ export async function main(argv: string[]): Promise<number> {
 
   for (const reset of ['--stats-reset', '--xstats-reset']) {
     if (!has(reset)) continue;
-    Eal.observe(filePrefix).release(); // refuse (ENOENT) before anything else
-    const eal = attachSecondary(filePrefix, 'proc-info');
+    Eal.observe(filePrefix, { hugeDir }).release(); // refuse (ENOENT) before anything else
+    const eal = attachSecondary(filePrefix, 'proc-info', hugeDir);
     try {
       const dev = EthDev.attach(eal);
       const done: number[] = [];
@@ -96,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if ((has('--stats-reset') || has('--xstats-reset')) && !SECTIONS.some(has) && !picked) return 0;
 
-  const eal = Eal.observe(filePrefix);
+  const eal = Eal.observe(filePrefix, { hugeDir });
   const s = snapshot(eal);
   const any = picked || SECTIONS.some(has);
   const want = (f: string): boolean => (any ? has(f) : DEFAULT_SECTIONS.includes(f));
@@ -139,14 +141,14 @@ export async function main(argv: string[]): Promise<number> {
 
 export const exporterSpec: ProgramSpec = {
   name: 'exporter',
-  synopsis: '[--file-prefix NAME] [--prometheus [ADDRESS]:PORT]',
+  synopsis: '[--file-prefix NAME] [--huge-dir DIR] [--prometheus [ADDRESS]:PORT]',
   eal: false,
   about: "proc-info's counters in the Prometheus text format at /metrics, until killed; it outlives the instance (mpdk_up 0 while none runs) and follows the next one with that prefix.",
-  options: [FILE_PREFIX_OPTION, { ...PROMETHEUS, help: `where to listen (default ${DEFAULT_LISTEN}; an address other than the loopback is warned about)` }],
+  options: [FILE_PREFIX_OPTION, HUGE_DIR_OPTION, { ...PROMETHEUS, help: `where to listen (default ${DEFAULT_LISTEN}; an address other than the loopback is warned about)` }],
 };
 
 /** `mpdk exporter`: proc-info --prometheus, listening on DEFAULT_LISTEN unless told otherwise. */
 export async function exporterMain(argv: string[]): Promise<number> {
   const a = parseArgs(exporterSpec, argv);
-  return serveMetrics(instancePrefix(a), a.value('--prometheus') ?? DEFAULT_LISTEN);
+  return serveMetrics(instancePrefix(a), a.value('--prometheus') ?? DEFAULT_LISTEN, a.value('--huge-dir'));
 }

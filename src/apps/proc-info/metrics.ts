@@ -145,14 +145,14 @@ export function isLoopback(host: string): boolean {
 class Follower {
   private eal: Eal | undefined;
 
-  constructor(private readonly prefix: string) {}
+  constructor(private readonly prefix: string, private readonly hugeDir: string | undefined) {}
 
   /** A snapshot of the running instance, or undefined while none runs. */
   current(): Snapshot | undefined {
     if (this.eal && instanceGone(this.eal)) this.drop();
     if (!this.eal) {
       try {
-        this.eal = Eal.observe(this.prefix, { logLevel: 'error' });
+        this.eal = Eal.observe(this.prefix, { logLevel: 'error', hugeDir: this.hugeDir });
         rememberInstance(this.eal);
       } catch (e) {
         if (isMpdkError(e) && e.code === 'ENOENT') return undefined; // not running (yet, or any more)
@@ -173,9 +173,9 @@ class Follower {
 }
 
 /** Serve until SIGINT/SIGTERM; resolves with the exit status. */
-export async function serveMetrics(prefix: string, listen: string): Promise<number> {
+export async function serveMetrics(prefix: string, listen: string, hugeDir?: string): Promise<number> {
   const { host, port } = parseListen(listen);
-  const follow = new Follower(prefix);
+  const follow = new Follower(prefix, hugeDir);
   follow.current(); // a folder mpdk refuses (another user's) is refused now, in one line; absent is fine
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -20,16 +20,17 @@
  * SIGHUP, on an error and when the instance goes away. Without a TTY (piped) or with --once
  * it prints ONE frame, plain text, rates over one interval, and exits.
  */
-import { Eal, FILE_PREFIX_OPTION, UsageError, instancePrefix, parseArgs, type ProgramSpec } from '../../index.js';
+import { Eal, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, UsageError, instancePrefix, parseArgs, type ProgramSpec } from '../../index.js';
 import { instanceGone, rates, rememberInstance, si, snapshot, type Rates, type Snapshot } from '../proc-info/snapshot.js';
 
 export const spec: ProgramSpec = {
   name: 'top',
-  synopsis: '[--file-prefix NAME] [-d SECONDS] [--once] [--view ports|rings|mempools]',
+  synopsis: '[--file-prefix NAME] [--huge-dir DIR] [-d SECONDS] [--once] [--view ports|rings|mempools]',
   eal: false,
   about: 'A live view of a running instance: CPU per process, Mpps and Gbit/s per port and queue, ring and pool fill.',
   options: [
     FILE_PREFIX_OPTION,
+    HUGE_DIR_OPTION,
     { names: ['-d'], value: 'SECONDS', help: 'refresh interval (default 1; 0.1 to 60)' },
     { names: ['--once'], help: 'print one frame (rates over one interval) and exit; the default without a TTY' },
     { names: ['--view'], value: 'V', help: 'the view to start with; keys: p ports, r rings, m mempools, Tab next, q quit' },
@@ -123,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!found) throw new UsageError(`invalid --view '${v0}': ports, rings or mempools`);
     view = found;
   }
-  const eal = Eal.observe(instancePrefix(a)); // ENOENT, one line, when there is no such instance
+  const eal = Eal.observe(instancePrefix(a), { hugeDir: a.value('--huge-dir') }); // ENOENT, one line, when there is no such instance
   rememberInstance(eal);
   const interactive = !a.has('--once') && process.stdout.isTTY === true && process.stdin.isTTY === true;
   const ms = Math.round(secs * 1000);
