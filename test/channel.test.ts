@@ -119,7 +119,8 @@ test('a receiver reads the shared buffers themselves, until it releases them', (
     const other = PktmbufPool.create(eal, 'tiny', { count: 2, dataRoomSize: 64 + CHANNEL_FRAME_BYTES, headroom: 0 });
     const c = Channel.create(eal, 'c', { count: 16, pool: other, maxMessage: 64 });
     using tc = c.sender();
-    assert.equal(tc.trySendMany([new Uint8Array(1), new Uint8Array(1), new Uint8Array(1)]), 'no-buffers');
+    // 60-byte messages: no two fit one 64-byte buffer, so three take three buffers (of two).
+    assert.equal(tc.trySendMany([new Uint8Array(60), new Uint8Array(60), new Uint8Array(60)]), 'no-buffers');
     assert.equal(other.inUse(), 0, 'a refused batch takes no buffer');
     refused('EINVAL', () => tc.trySendMany([new Uint8Array(1), 'text' as unknown as Uint8Array]), /message 1 is not a Uint8Array/);
     assert.equal(other.inUse(), 0);
@@ -127,6 +128,49 @@ test('a receiver reads the shared buffers themselves, until it releases them', (
     assert.equal(rb.tryReceive().length, 15);
     rb.release();
     assert.equal(pool.inUse(), 0);
+  }));
+
+test('packed: small messages of one call share a buffer as records, each its own zero-copy message, in order; pack: false and damage', () =>
+  withEal(async (eal) => {
+    const ch = Channel.create(eal, 'p', { count: 64, bufferSize: 256 + CHANNEL_FRAME_BYTES, maxMessage: 1000 });
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    // 30 × 12 B (16 B records: 16 to a 256-byte buffer), a 1000-byte one (4 buffers), 3 × 0 B, one 250 B alone.
+    const msgs = [...Array.from({ length: 30 }, (_, i) => message(1, i, 12)), message(1, 30, 1000), new Uint8Array(0), new Uint8Array(0), new Uint8Array(0), message(1, 34, 250)];
+    assert.equal(tx.trySendMany(msgs), 'sent');
+    assert.equal(ch.waiting(), 2 + 4 + 1 + 1, 'two packed buffers, four for the long one, one packed (the empty ones), one alone');
+    const b = rx.tryReceive();
+    assert.equal(b.length, msgs.length);
+    for (let i = 0; i < msgs.length; i++) {
+      assert.equal(b.size(i), msgs[i]!.length, `message ${i}`);
+      assert.deepEqual(b.bytes(i), msgs[i]);
+    }
+    assert.equal(b.bytes(3).buffer, eal.region.buffer, 'a packed message is a view of the shared buffer');
+    assert.equal(b.dataOffset(1) - b.dataOffset(0), 16, 'records follow each other in one buffer');
+    assert.deepEqual(b.segments(2), [b.bytes(2)]);
+    const copy = new Uint8Array(12);
+    assert.equal(b.copyTo(5, copy), 12);
+    assert.deepEqual(check(copy), { id: 1, seq: 5 });
+    assert.equal(ch.pool.inUse(), 8);
+    b.release();
+    assert.equal(ch.pool.inUse(), 0);
+    // One message alone is not packed; pack: false sends each message in its own buffer.
+    using plain = ch.sender({ pack: false });
+    assert.equal(plain.trySendMany(msgs.slice(0, 30)), 'sent');
+    assert.equal(ch.waiting(), 30);
+    assert.equal(rx.tryReceive().length, 30);
+    rx.release();
+    // A packed buffer whose record runs past its end (only damage makes one) is dropped whole, and counted.
+    assert.equal(tx.trySendMany(msgs.slice(0, 3)), 'sent');
+    const h = new Uint32Array(1);
+    assert.equal(ch.ring.dequeueBurst(h, 1), 1); // the test takes it off the ring to damage it
+    const u32 = eal.region.u32;
+    u32[(h[0]! + ch.dataDelta + CHANNEL_FRAME_BYTES + 16) >>> 2] = 10_000; // the second record's length
+    assert.equal(ch.ring.enqueueBurst(h, 1), 1);
+    assert.equal(rx.tryReceive().length, 0, 'none of its messages is shown');
+    assert.equal(rx.damaged, 1);
+    rx.release();
+    assert.equal(ch.pool.inUse(), 0, 'its buffer went back with the batch');
   }));
 
 test('async: a receive waits for a message and a send for room, without CPU; timeout and AbortSignal end them; close() ends a receive', () =>
@@ -249,4 +293,38 @@ test('a receiver killed with -9 while it holds messages loses no buffer; the cha
     using rx = ch.receiver();
     const b = await rx.receive({ timeout: 2000 });
     assert.deepEqual(check(b.bytes(0)), { id: 9, seq: 99 });
+  }));
+
+test('packed: a sender killed with -9 mid-stream of packed batches and a receiver killed holding packed buffers lose no buffer; mpdk audit finds nothing leaked', () =>
+  withEal(async (eal, p) => {
+    const ch = Channel.create(eal, 'k', { count: 256, bufferSize: 256, maxMessage: 1024 });
+    const t = { received: 0, bad: 0, sum: 0, xor: 0, bytes: 0 };
+    {
+      using rx = ch.receiver();
+      const s: Child = spawnNode(CHILD, childArgs(p, L + 1, 'stream', { name: 'k', id: 1, sizes: '12,40,100,12,700', batch: 32 }));
+      await s.waitFor(/"streaming":true/, 20_000);
+      const end = performance.now() + 200;
+      while (performance.now() < end) tally(await rx.receive({ timeout: 50 }), t);
+      s.proc.kill('SIGKILL');
+      await s.exited;
+      assert.equal(reclaimDead(eal).processes.length, 1, 'the dead sender was found');
+      for (let b = await rx.receive({ timeout: 100 }); b.length > 0; b = await rx.receive({ timeout: 100 })) tally(b, t);
+      rx.release();
+      assert.equal(t.bad + rx.damaged, 0, 'every message received was whole');
+      assert.ok(t.received > 32, `packed messages came (${t.received})`);
+      assert.equal(ch.pool.inUse(), 0, 'after the sender was killed: every buffer back in the pool');
+    }
+    using tx = ch.sender();
+    const msgs = Array.from({ length: 40 }, (_, i) => message(9, i, 20));
+    assert.equal(tx.trySendMany(msgs), 'sent');
+    assert.equal(ch.waiting(), 4, '40 records of 24 bytes, 10 to a 248-byte payload');
+    const holder = spawnNode(CHILD, childArgs(p, L + 1, 'hold', { name: 'k' }));
+    await holder.waitFor(/"holding":40/, 20_000);
+    assert.equal(ch.pool.inUse(), 4, 'the holder has every buffer');
+    holder.proc.kill('SIGKILL');
+    await holder.exited;
+    assert.equal(reclaimDead(eal).processes.length, 1);
+    assert.equal(ch.pool.inUse(), 0, 'reclaimDead returned every buffer');
+    const a = await audit(p);
+    assert.deepEqual(a.pools.map((x) => [x.name, x.leaked, x.duplicates, x.heldByDead]), [['k', 0, 0, 0]]);
   }));

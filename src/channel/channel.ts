@@ -22,6 +22,14 @@
  *   buffer        +0 LEN u32                 +4 SEGS u32     +8 PAYLOAD     written by the sender,
  *   first         the message's bytes        k ≥ 1           its first      before the bulk enqueue
  *   2nd .. k-th   the bytes in this buffer   0               the rest       that publishes all k (R1)
+ *   packed        payload bytes used         PACKED | r      r records
+ *
+ * A PACKED buffer carries r ≥ 2 whole small messages (a run of a trySendMany batch that fits
+ * one buffer: Aeron's and Agrona's length-prefixed records), each a RECORD at a 4-aligned
+ * offset of the payload: +0 u32 its length, then its bytes, padded to 4. It is one handle in
+ * the ring like any one-buffer message, so the ring, the ownership records and reclaimDead
+ * see nothing new: a packed buffer is lost or delivered whole, as any other. Messages that
+ * do not fit with a neighbour go as before.
  *
  * The mbuf header itself is not written on the way (a channel's own pool is taken without
  * the mbuf reset: Hands.allocAsFreed), so a message costs the receiver the cache lines of
@@ -54,10 +62,19 @@ export const CH = {
 } as const;
 /** A message's framing at the start of each buffer's data: byte offsets (file header). */
 export const MSG = { LEN: 0, SEGS: 4, PAYLOAD: 8 } as const;
+/** SEGS of a packed buffer: this bit, or'ed with its record count (file header). */
+export const MSG_PACKED = 0x80000000;
+/** Bytes of a packed record's length field (u32), before the message's bytes. */
+export const RECORD_HEADER = 4;
+/** Bytes a record of a `len`-byte message takes in a packed buffer (its length field, its bytes padded to 4). */
+export function recordBytes(len: number): number {
+  return RECORD_HEADER + ((len + 3) & ~3);
+}
 /** Bytes of each buffer's data room that frame the message: a pool for messages of up to N bytes in one buffer has a data room of N + this (plus any headroom). */
 export const CHANNEL_FRAME_BYTES = MSG.PAYLOAD;
 export const CH_MAGIC = 0x4c4e4843; // 'CHNL'
-export const CH_VERSION = 1;
+/** Layout version: 2 since packed buffers (MSG_PACKED), which a version-1 receiver would drop as damaged. */
+export const CH_VERSION = 2;
 export const CH_MZ_PREFIX = 'CH_';
 /** The pool was made by the channel (free() frees it too). */
 const CHF_OWN_POOL = 1;

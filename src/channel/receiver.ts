@@ -11,6 +11,9 @@
  *   release: the buffers go back to the pool      a FREEING window, then empty
  *
  * A receiver killed while it holds a batch loses nothing: reclaimDead returns its buffers.
+ * A packed buffer (channel.ts) is one handle in the ring and in the record, and shows as its
+ * r messages, each a view of its record: they are released together with the batch.
+ *
  * A message whose framing is wrong (only a damaged region makes one) is not shown; its
  * buffers are released with the batch and counted in `damaged`.
  */
@@ -20,7 +23,7 @@ import { Mbufs } from '../mbuf/mbuf.js';
 import { Hands, HANDS_MAX_CAP, type Source } from '../ownership/hands.js';
 import { deadlineOf, waiter, type WaitOptions, type Waiter } from '../ring/doorbell-async.js';
 import type { RecordSizer, Ring } from '../ring/ring.js';
-import { MSG, type Channel } from './channel.js';
+import { MSG, MSG_PACKED, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
 
 /** What a receiver is opened with (`channel.receiver()`). */
 export interface ReceiverOptions {
@@ -46,9 +49,10 @@ class RecordQueue implements RxQueue, RecordSizer {
     this.u32 = mbufs.u32;
   }
 
-  /** SEGS of the first buffer (MSG); a stale or damaged handle reads as anything: clamped. */
+  /** SEGS of the first buffer (MSG); a packed buffer is one; a stale or damaged handle reads as anything: clamped. */
   recordLength(first: number): number {
     const k = this.u32[(first + this.delta + MSG.SEGS) >>> 2]!;
+    if (k >= MSG_PACKED) return 1;
     return k > this.maxSegs ? this.maxSegs : k;
   }
 
@@ -77,53 +81,104 @@ export class MessageBatch {
   private readonly buffer: ArrayBuffer;
   /** From a buffer's handle to its framing (channel.ts MSG). */
   private readonly delta: number;
-  /** First buffer index (in `handles`) and buffer count of each message. */
-  private readonly first: Uint32Array;
-  private readonly segs: Uint32Array;
+  /** Payload bytes per buffer (Channel.segmentBytes): a longer LEN is damage. */
+  private readonly segBytes: number;
+  /**
+   * Per message: first buffer index (in `handles`), buffer count, region offset of its first
+   * byte, its size. Grown (doubled) when a batch of packed buffers holds more messages.
+   */
+  private first: Uint32Array;
+  private segs: Uint32Array;
+  private off: Uint32Array;
+  private len: Uint32Array;
   private handles: Uint32Array;
   private readonly onRelease: () => void;
 
   /** Made by ChannelReceiver. */
-  constructor(region: { u8: Uint8Array; u32: Uint32Array; buffer: ArrayBuffer }, delta: number, capacity: number, handles: Uint32Array, onRelease: () => void) {
+  constructor(region: { u8: Uint8Array; u32: Uint32Array; buffer: ArrayBuffer }, delta: number, segBytes: number, capacity: number, handles: Uint32Array, onRelease: () => void) {
     this.u8 = region.u8;
     this.u32 = region.u32;
     this.buffer = region.buffer;
     this.delta = delta;
+    this.segBytes = segBytes;
     this.first = new Uint32Array(capacity);
     this.segs = new Uint32Array(capacity);
+    this.off = new Uint32Array(capacity);
+    this.len = new Uint32Array(capacity);
     this.handles = handles;
     this.onRelease = onRelease;
   }
 
+  /** Room for message index `count` (the per-message arrays doubled, keeping messages 0..count). */
+  private grow(count: number): void {
+    if (count < this.first.length) return;
+    const more = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.first = more(this.first);
+    this.segs = more(this.segs);
+    this.off = more(this.off);
+    this.len = more(this.len);
+  }
+
+  /** Add message `count`: buffers [b, b + k), its first byte at region offset `at`, `size` bytes. */
+  private add(count: number, b: number, k: number, at: number, size: number): void {
+    if (count >= this.first.length) this.grow(count);
+    this.first[count] = b;
+    this.segs[count] = k;
+    this.off[count] = at;
+    this.len[count] = size;
+  }
+
   /**
    * Frame the messages of handles[0..n): returns how many buffers had a wrong framing
-   * (skipped). A channel whose messages are all one buffer (maxSegs 1) has nothing to
-   * frame: each buffer is a message (its bytes are read when asked for).
+   * (skipped). Each buffer is a message (SEGS 1), the first of a k-buffer message (SEGS k),
+   * or packed (SEGS MSG_PACKED | r: r records, each a message).
    */
   parse(handles: Uint32Array, n: number, maxSegs: number): number {
     this.handles = handles;
-    if (maxSegs === 1) {
-      for (let i = 0; i < n; i++) {
-        this.first[i] = i;
-        this.segs[i] = 1;
-      }
-      this.length = n;
-      return 0;
-    }
     const u32 = this.u32;
     const delta = this.delta;
+    const seg = this.segBytes;
     let count = 0;
     let bad = 0;
     for (let i = 0; i < n; ) {
-      const k = u32[(handles[i]! + delta + MSG.SEGS) >>> 2]!;
+      const d = handles[i]! + delta;
+      const k = u32[(d + MSG.SEGS) >>> 2]!;
+      const size = u32[(d + MSG.LEN) >>> 2]!;
+      if (k === 1) {
+        if (size > seg) bad++;
+        else this.add(count++, i, 1, d + MSG.PAYLOAD, size);
+        i++;
+        continue;
+      }
+      if (k >= MSG_PACKED) {
+        const r = k - MSG_PACKED;
+        const was = count;
+        let o = d + MSG.PAYLOAD;
+        const end = o + size;
+        let ok = size <= seg;
+        for (let x = 0; ok && x < r; x++) {
+          const len = o + RECORD_HEADER <= end ? u32[o >>> 2]! : 0;
+          ok = o + RECORD_HEADER + len <= end;
+          if (ok) this.add(count++, i, 1, o + RECORD_HEADER, len);
+          o += recordBytes(len);
+        }
+        if (!ok) {
+          count = was;
+          bad++;
+        }
+        i++;
+        continue;
+      }
       if (k < 1 || k > maxSegs || i + k > n) {
         bad++;
         i++;
         continue;
       }
-      this.first[count] = i;
-      this.segs[count] = k;
-      count++;
+      this.add(count++, i, k, d + MSG.PAYLOAD, size);
       i += k;
     }
     this.length = count;
@@ -142,7 +197,7 @@ export class MessageBatch {
   /** Bytes of message i. */
   size(i: number): number {
     this.check(i);
-    return this.u32[(this.at(this.first[i]!) + MSG.LEN) >>> 2]!;
+    return this.len[i]!;
   }
 
   /** Buffers message i takes (1 unless it is longer than one buffer's payload). */
@@ -151,16 +206,21 @@ export class MessageBatch {
     return this.segs[i]!;
   }
 
-  /** Region offset of message i's first byte: with `u8`, access without allocation (a one-buffer message is contiguous). */
+  /** Region offset of message i's first byte: with `u8`, access without allocation (a one-buffer message, packed or not, is contiguous). */
   dataOffset(i: number): number {
     this.check(i);
-    return this.at(this.first[i]!) + MSG.PAYLOAD;
+    return this.off[i]!;
+  }
+
+  /** Region offset of the bytes of buffer s of message i. */
+  private segOffset(i: number, s: number): number {
+    return s === 0 ? this.off[i]! : this.at(this.first[i]! + s) + MSG.PAYLOAD;
   }
 
   /** Bytes of buffer s of message i. */
   private segLength(i: number, s: number): number {
+    if (this.segs[i] === 1) return this.len[i]!;
     const d = this.at(this.first[i]! + s);
-    if (this.segs[i] === 1) return this.u32[(d + MSG.LEN) >>> 2]!;
     // The first buffer's LEN is the whole message's: it holds as much as the next ones do.
     return s === 0 ? this.u32[(d + MSG.LEN) >>> 2]! - this.restLength(i) : this.u32[(d + MSG.LEN) >>> 2]!;
   }
@@ -178,9 +238,8 @@ export class MessageBatch {
    */
   bytes(i: number): Uint8Array {
     this.check(i);
-    const d = this.at(this.first[i]!);
-    const len = this.u32[(d + MSG.LEN) >>> 2]!;
-    if (this.segs[i] === 1) return new Uint8Array(this.buffer, d + MSG.PAYLOAD, len);
+    const len = this.len[i]!;
+    if (this.segs[i] === 1) return new Uint8Array(this.buffer, this.off[i]!, len);
     const out = new Uint8Array(len);
     this.copyTo(i, out);
     return out;
@@ -190,18 +249,18 @@ export class MessageBatch {
   segments(i: number): Uint8Array[] {
     this.check(i);
     const out: Uint8Array[] = [];
-    for (let s = 0; s < this.segs[i]!; s++) out.push(new Uint8Array(this.buffer, this.at(this.first[i]! + s) + MSG.PAYLOAD, this.segLength(i, s)));
+    for (let s = 0; s < this.segs[i]!; s++) out.push(new Uint8Array(this.buffer, this.segOffset(i, s), this.segLength(i, s)));
     return out;
   }
 
   /** Copy message i into dst from `at` on; returns its size. RangeError when dst is too short. */
   copyTo(i: number, dst: Uint8Array, at = 0): number {
     this.check(i);
-    const total = this.u32[(this.at(this.first[i]!) + MSG.LEN) >>> 2]!;
+    const total = this.len[i]!;
     if (at + total > dst.length) throw new RangeError(`message ${i} is ${total} bytes: it does not fit at ${at} of ${dst.length}`);
     let o = at;
     for (let s = 0; s < this.segs[i]!; s++) {
-      const off = this.at(this.first[i]! + s) + MSG.PAYLOAD;
+      const off = this.segOffset(i, s);
       const len = this.segLength(i, s);
       dst.set(this.u8.subarray(off, off + len), o);
       o += len;
@@ -264,7 +323,7 @@ export class ChannelReceiver implements AsyncIterable<MessageBatch> {
     const mbufs = new Mbufs(channel.eal);
     this.hands = Hands.open(channel.eal, `ch_rx:${channel.name}`, 1, cap);
     this.src = this.hands.sourceOf(new RecordQueue(channel.ring, mbufs, channel.maxSegments, channel.dataDelta), channel.ring);
-    this.batch = new MessageBatch(channel.eal.region, channel.dataDelta, cap, this.hands.array(0), () => this.release());
+    this.batch = new MessageBatch(channel.eal.region, channel.dataDelta, channel.segmentBytes, cap, this.hands.array(0), () => this.release());
   }
 
   /**

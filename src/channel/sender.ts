@@ -12,6 +12,11 @@
  *                                                line / tail, then empty
  *   the ring refused (a race for its room)       the buffers go back to the pool
  *
+ * Small messages of one call that fit a buffer together go in one PACKED buffer (channel.ts:
+ * length-prefixed records), so a batch of 64-byte messages costs one buffer per ~30 of them:
+ * one alloc, one enqueue, one handle for the receiver. A message alone, or one that does not
+ * fit with its neighbour, takes its own buffer(s) as before.
+ *
  * A sender killed at any instruction leaves its buffers in its record, in the ring, or
  * half-claimed on the ring: reclaimDead (in any live process) returns them, the ring's
  * repair fills a half-written claim with EMPTY (receivers drop those).
@@ -19,7 +24,7 @@
 import { MpdkError } from '../eal/errors.js';
 import { Hands, HANDS_MAX_CAP, type Sink } from '../ownership/hands.js';
 import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
-import { MSG, type Channel } from './channel.js';
+import { MSG, MSG_PACKED, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
 
 /** How a send went: sent, or not sent and why (nothing was sent). */
 export type SendStatus = 'sent' | 'no-room' | 'no-buffers';
@@ -28,6 +33,12 @@ export type SendStatus = 'sent' | 'no-room' | 'no-buffers';
 export interface SenderOptions {
   /** Most buffers one call sends (a batch's): from the longest message's to what the ring holds. Default max(256, the longest message's), within the ring. */
   batchBuffers?: number;
+  /**
+   * Pack the small messages of one call that fit a buffer together into one buffer
+   * (length-prefixed records; the receiver sees each as its own message). Default true;
+   * false sends each message in buffers of its own.
+   */
+  pack?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -55,6 +66,8 @@ export class ChannelSender {
    * (one segment, refcnt 1, the data offset the channel never moves), so they need no reset.
    */
   private readonly asFreed: boolean;
+  /** SenderOptions.pack. */
+  private readonly pack: boolean;
   private closed = false;
 
   /** Use `channel.sender()`. */
@@ -73,6 +86,7 @@ export class ChannelSender {
     this.delta = channel.dataDelta;
     this.segBytes = channel.segmentBytes;
     this.asFreed = channel.ownPool;
+    this.pack = opts.pack ?? true;
   }
 
   /** Buffers a message of `len` bytes takes (EINVAL beyond maxMessage). */
@@ -95,18 +109,46 @@ export class ChannelSender {
   }
 
   /**
+   * Buffers msgs[0..n) take (checking each is bytes within maxMessage: EINVAL): a run of
+   * small messages that fit one buffer together is one (packed), as `frame` lays them out.
+   */
+  private plan(msgs: readonly Uint8Array[], n: number): number {
+    const seg = this.segBytes;
+    let total = 0;
+    for (let i = 0; i < n; ) {
+      const len = this.lengthOf(msgs, i);
+      total += this.segmentsOf(len);
+      if (this.pack && len <= seg && i + 1 < n && recordBytes(len) + recordBytes(msgs[i + 1]!.length) <= seg) {
+        let room = seg - recordBytes(len);
+        for (i++; i < n; i++) {
+          const l = this.lengthOf(msgs, i);
+          if (recordBytes(l) > room) break;
+          this.segmentsOf(l); // within maxMessage
+          room -= recordBytes(l);
+        }
+      } else {
+        i++;
+      }
+    }
+    return total;
+  }
+
+  /** msgs[i].length, EINVAL unless it is a Uint8Array. */
+  private lengthOf(msgs: readonly Uint8Array[], i: number): number {
+    const m = msgs[i];
+    if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
+    return m.length;
+  }
+
+  /**
    * Send msgs[0..n) now, all in one bulk enqueue, or none of them (the status says why).
-   * One room check, one pool get, one enqueue per call: a batch of small messages costs
-   * little more than one. EINVAL for a message over maxMessage or a batch over `capacity` buffers.
+   * One room check, one pool get, one enqueue per call, and small messages packed several
+   * to a buffer (SenderOptions.pack): a batch of small messages costs little more than one.
+   * EINVAL for a message over maxMessage or a batch over `capacity` buffers.
    */
   trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
     if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed`);
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const m = msgs[i];
-      if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
-      total += this.segmentsOf(m.length);
-    }
+    const total = this.plan(msgs, n);
     if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
     if (this.channel.ring.freeCount() < total) return 'no-room';
     const hands = this.hands;
@@ -123,7 +165,7 @@ export class ChannelSender {
     return 'no-room';
   }
 
-  /** Copy msgs[0..n) into the buffers arr[0..) after their framing (channel.ts MSG). */
+  /** Copy msgs[0..n) into the buffers arr[0..) after their framing (channel.ts MSG), packing as `plan` counted. */
   private frame(arr: Uint32Array, msgs: readonly Uint8Array[], n: number): void {
     const u8 = this.u8;
     const u32 = this.u32;
@@ -135,6 +177,10 @@ export class ChannelSender {
       const len = msg.length;
       if (len <= seg) {
         const d = arr[j++]! + delta;
+        if (this.pack && i + 1 < n && recordBytes(len) + recordBytes(msgs[i + 1]!.length) <= seg) {
+          i = this.packRun(d, msgs, i, n) - 1;
+          continue;
+        }
         u32[(d + MSG.LEN) >>> 2] = len;
         u32[(d + MSG.SEGS) >>> 2] = 1;
         if (len > 0) u8.set(msg, d + MSG.PAYLOAD);
@@ -149,6 +195,31 @@ export class ChannelSender {
         u8.set(msg.subarray(pos, pos + part), d + MSG.PAYLOAD);
       }
     }
+  }
+
+  /**
+   * Write the run of messages from msgs[i] that fit the buffer whose data is at region
+   * offset d as its records (channel.ts: PACKED); returns the index after the last one.
+   */
+  private packRun(d: number, msgs: readonly Uint8Array[], i: number, n: number): number {
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const start = d + MSG.PAYLOAD;
+    const end = start + this.segBytes;
+    let o = start;
+    let r = 0;
+    for (; i < n; i++, r++) {
+      const m = msgs[i]!;
+      const len = m.length;
+      const next = o + recordBytes(len);
+      if (next > end) break;
+      u32[o >>> 2] = len;
+      if (len > 0) u8.set(m, o + RECORD_HEADER);
+      o = next;
+    }
+    u32[(d + MSG.LEN) >>> 2] = o - start;
+    u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | r) >>> 0;
+    return i;
   }
 
   /**
@@ -172,8 +243,7 @@ export class ChannelSender {
       const left = deadline - performance.now();
       if (left <= 0) return false;
       if (st === 'no-room') {
-        let total = 0;
-        for (let i = 0; i < n; i++) total += this.segmentsOf(msgs[i]!.length);
+        const total = this.plan(msgs, n);
         await this.channel.ring.whenRoom(total, { signal, timeout: Math.min(left, 2 ** 31 - 1) });
       } else {
         await sleepFor(Math.min(left, backoff), signal); // buffers come back when receivers release theirs
