@@ -8,6 +8,8 @@
  *   free:OFFSET              free a heap block
  *   launch                   run test/lcore-fn.js on every worker lcore and print their results
  *   survive                  keep running when the primary dies (print {"primaryExit": pid})
+ *   gone                     print {"primaryGone": code, "message": …} when eal.primaryGone aborts
+ *   exit-with-primary        (anywhere in the actions) open the EAL with exitWithPrimary: DPDK's exit
  *   hold                     print {"ready":…} and stay until stdin closes or a signal
  *   exit                     close and exit 0
  */
@@ -25,7 +27,7 @@ function out(o: unknown): void {
 
 let eal: Eal;
 try {
-  eal = Eal.init(ealArgs, { name: 'eal-child', logger: stderrLogger, handleSignals: true }).eal;
+  eal = Eal.init(ealArgs, { name: 'eal-child', logger: stderrLogger, handleSignals: true, exitWithPrimary: actions.includes('exit-with-primary') }).eal;
 } catch (e) {
   process.stderr.write(`eal-child: ${(e as Error).message}\n`);
   process.exit(e instanceof MpdkError ? 1 : 2);
@@ -62,6 +64,9 @@ for (const a of actions) {
       out({ launched: await Promise.all(jobs.map((j) => j.done)) });
     } else if (op === 'survive') {
       eal.onPrimaryExit((pid) => out({ primaryExit: pid }));
+    } else if (op === 'gone') {
+      const signal = eal.primaryGone;
+      signal.addEventListener('abort', () => out({ primaryGone: (signal.reason as MpdkError).code, message: (signal.reason as Error).message }));
     } else if (op === 'hold') {
       out({ ready: true });
       process.stdin.resume();

@@ -22,7 +22,7 @@ function lines(c: { out: string }): Record<string, unknown>[] {
 }
 
 async function holder(prefix: string, eal: string[], actions: string[] = []): Promise<Child> {
-  const c = spawnNode(CHILD, [...eal, '--file-prefix', prefix, ...QUIET, '--', ...actions, 'hold']);
+  const c = spawnNode(CHILD, [...QUIET, ...eal, '--file-prefix', prefix, '--', ...actions, 'hold']); // a --log-level in eal wins
   await c.waitFor(/"ready":true/);
   return c;
 }
@@ -243,10 +243,28 @@ test('a lock whose holder was killed inside it is taken over, and the others go 
   await stop(a);
 });
 
-test('a secondary notices the primary death within a second and exits with a message', async () => {
+test('a secondary notices the primary death within a second: primaryGone aborts (ESRCH, saying what to do), a warning is logged, and the process goes on', async () => {
   const p = uniquePrefix();
   const a = await holder(p, ['-l', '0']);
-  const b = await holder(p, ['-l', '1', '--proc-type=secondary']);
+  const b = await holder(p, ['-l', '1', '--proc-type=secondary', '--log-level', 'warning'], ['gone']);
+  a.proc.kill('SIGKILL');
+  const t0 = Date.now();
+  await b.waitFor(/"primaryGone"/, 3000);
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+  const gone = b.out.split('\n').filter((l) => l.includes('primaryGone')).map((l) => JSON.parse(l) as { primaryGone: string; message: string })[0]!;
+  assert.equal(gone.primaryGone, 'ESRCH');
+  assert.match(gone.message, new RegExp(`primary process \\(pid ${a.proc.pid}\\).*has exited: .*start a new primary`));
+  assert.match(b.err, /has exited: the shared objects stay usable/, 'logged at warning');
+  await sleep(300);
+  assert.equal(b.proc.exitCode, null, 'the library never exits the process on its own');
+  assert.equal(await stop(b), 0);
+  assert.deepEqual(leftovers(p), []);
+});
+
+test('with exitWithPrimary (DPDK\'s behaviour, the shipped programs\'), a secondary exits with status 1 and a message when its primary dies', async () => {
+  const p = uniquePrefix();
+  const a = await holder(p, ['-l', '0']);
+  const b = await holder(p, ['-l', '1', '--proc-type=secondary'], ['exit-with-primary']);
   a.proc.kill('SIGKILL');
   const t0 = Date.now();
   const code = await b.exited;

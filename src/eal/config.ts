@@ -44,7 +44,7 @@ export interface EalConfig extends EalInitOptions {
 }
 
 /** The keys of EalConfig that are not EAL options (Eal.init's own). */
-export const INIT_KEYS = ['logger', 'name', 'handleSignals', 'only', 'telemetry'] as const;
+export const INIT_KEYS = ['logger', 'name', 'handleSignals', 'only', 'telemetry', 'exitWithPrimary'] as const;
 
 /** Each EAL key of EalConfig and the command-line option it is written as. */
 const FLAGS: Readonly<Record<string, string>> = {

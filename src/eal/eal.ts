@@ -86,6 +86,14 @@ export interface EalInitOptions {
   /** The program runs only as the primary: a refusal then advises no --proc-type that would be refused too. */
   only?: 'primary';
   /**
+   * A secondary exits (status 1, after closing the EAL and one line on stderr) when its
+   * primary exits and no `onPrimaryExit` handler is registered: DPDK's behaviour, which the
+   * shipped programs ask for. Default false: the EAL aborts `primaryGone`, runs the
+   * `onPrimaryExit` handlers, logs a warning, and the process goes on (the shared objects
+   * stay usable between the processes left; a new primary may adopt the instance).
+   */
+  exitWithPrimary?: boolean;
+  /**
    * Where the EAL's messages go (log.ts): `stderrLogger` for DPDK's `EAL: ...` lines on
    * stderr, `console`, or a function (level, message). Default: nowhere, unless
    * NODE_DEBUG=mpdk. The threshold is the log level (`--log-level`, `logLevel`; default info).
@@ -196,6 +204,10 @@ export class Eal {
   private closed = false;
   private watch: NodeJS.Timeout | undefined;
   private primaryExitHandlers: ((pid: number) => void)[] = [];
+  /** EalInitOptions.exitWithPrimary. */
+  private exitWithPrimary = false;
+  /** Aborted when the watched primary exits; a fresh one once a new primary adopts the instance. */
+  private primaryGoneCtl = new AbortController();
   private readonly sink: LogSink;
   private telemetry: TelemetryServer | undefined;
   /** The message channel (mp.ts); why there is none when it could not start. */
@@ -296,6 +308,7 @@ export class Eal {
     const guard = init.handleSignals === true ? guardStartup() : guardExit();
     const name = init.name ?? path.basename(process.argv[1] ?? 'mpdk');
     const eal = Eal.start(options, name, init.only, LogSink.of(init.logger, options.logLevel as LogLevel));
+    eal.exitWithPrimary = init.exitWithPrimary === true;
     guard.started(eal);
     if (options.version) eal.log('info', `RTE Version: 'mpdk ${MPDK_VERSION}'`);
     for (const o of options.ignored) eal.log('debug', `${o}: no effect in mpdk (${dpdkOption(o.split('=')[0]!)?.what ?? 'see docs/eal-options.md'})`);
@@ -713,12 +726,26 @@ export class Eal {
   }
 
   /**
-   * Be told when the primary exits. Without a handler, a secondary logs the primary's
-   * death and exits with status 1 (the guide's behaviour); programs that carry on
-   * (symmetric_mp) register one.
+   * Be told when the primary exits: `fn(pid)` runs once per primary death this process sees
+   * (after `primaryGone` aborts). Returns a function that removes `fn`. A secondary opened
+   * with `exitWithPrimary` and no handler exits instead (DPDK's behaviour).
    */
-  onPrimaryExit(fn: (pid: number) => void): void {
+  onPrimaryExit(fn: (pid: number) => void): () => void {
     this.primaryExitHandlers.push(fn);
+    return () => {
+      const i = this.primaryExitHandlers.indexOf(fn);
+      if (i >= 0) this.primaryExitHandlers.splice(i, 1);
+    };
+  }
+
+  /**
+   * Aborted when the instance's primary exits (a secondary watches it through a pidfd), its
+   * reason an MpdkError ESRCH naming the pid and what to do. Pass it to any wait that should
+   * end with the primary: `await rx.receive({ signal: eal.primaryGone })`. Never aborted in
+   * the primary itself; a fresh, unaborted signal once a new primary adopts the instance.
+   */
+  get primaryGone(): AbortSignal {
+    return this.primaryGoneCtl.signal;
   }
 
   /**
@@ -735,15 +762,19 @@ export class Eal {
         if (watched === 0) return; // joined an instance whose primary is already gone
       }
       watched = pid;
+      if (this.primaryGoneCtl.signal.aborted) this.primaryGoneCtl = new AbortController(); // a new primary adopted the instance
       watchDeath(pid, this.region.f64[HDR.PRIMARY_START >>> 3]!, (dead) => {
         if (this.closed) return;
         this.channel?.removeStale(dead); // its message-channel socket (events.ts does it for every peer too)
-        if (this.primaryExitHandlers.length === 0) {
+        if (this.exitWithPrimary && this.primaryExitHandlers.length === 0) {
           process.stderr.write(`EAL: the primary process (pid ${dead}) of '${this.filePrefix}' has exited; exiting too (restart this process after a new primary)\n`);
           this.close();
           process.exit(1);
         }
-        for (const h of this.primaryExitHandlers) h(dead);
+        const why = `the primary process (pid ${dead}) of instance '${this.filePrefix}' has exited: the shared objects stay usable between the processes left; start a new primary (--proc-type=auto adopts the instance) or close this process's EAL`;
+        this.log('warning', why);
+        this.primaryGoneCtl.abort(new MpdkError('ESRCH', why));
+        for (const h of [...this.primaryExitHandlers]) h(dead);
       });
     };
     arm();

@@ -18,5 +18,5 @@ export function attachSecondary(prefix: string, name: string, hugeDir?: string):
   while (lcore >= 0 && used.has(lcore)) lcore--;
   if (lcore < 0) throw new MpdkError('EBUSY', `instance '${prefix}' has no free lcore left for ${name} to attach with`);
   const huge = hugeDir === undefined ? [] : ['--huge-dir', hugeDir];
-  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, ...huge, '--proc-type=secondary', '--log-level', 'error'], { name, logger: stderrLogger, handleSignals: true }).eal;
+  return Eal.init(['-l', String(lcore), '--file-prefix', prefix, ...huge, '--proc-type=secondary', '--log-level', 'error'], { name, logger: stderrLogger, handleSignals: true, exitWithPrimary: true }).eal;
 }
