@@ -45,8 +45,10 @@ if (first !== 'secondary') {
   using eal = Eal.init({ filePrefix: prefixArg!, lcores: [1], procType: 'secondary' });
   using rx = Channel.lookup(eal, 'ping').receiver();
   using tx = Channel.lookup(eal, 'pong').sender();
-  // Each step is a batch of whole messages; its views are valid until the next step.
-  receiving: for await (const batch of rx) {
+  // Each step is a batch of whole messages; its views are valid until the next step. If the
+  // primary dies first, `eal.primaryGone` aborts and the loop throws its reason (ESRCH);
+  // the library itself never exits the process.
+  receiving: for await (const batch of rx.messages({ signal: eal.primaryGone })) {
     for (let i = 0; i < batch.length; i++) {
       const text = batch.text(i);
       if (text === 'bye') break receiving;

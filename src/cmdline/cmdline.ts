@@ -92,7 +92,12 @@ type State = 'new' | 'idle' | 'busy' | 'closed';
 const HELP_NAME = 'help';
 
 /** Split a line into its command name and the exact rest; null for a blank line. */
-export function parseLine(line: string): { name: string; rest: string } | null {
+export function parseLine(line: string): {
+  /** The command's name: the line's first word. */
+  name: string;
+  /** The rest of the line after the name and the blanks after it, exactly as typed. */
+  rest: string;
+} | null {
   let i = 0;
   while (i < line.length && isBlank(line.charCodeAt(i))) i++;
   if (i === line.length) return null;

@@ -27,21 +27,137 @@ import { MpdkError } from '../eal/errors.js';
 import { f64WordsAreNaN, wordsAsF64 } from './bytes.js';
 
 /** Ethernet header (one optional 802.1Q tag sits between SRC and TYPE). */
-export const ETH = { DST: 0, SRC: 6, TYPE: 12, HLEN: 14, VLAN_TCI: 14, VLAN_TYPE: 16, VLAN_HLEN: 18 } as const;
+export const ETH = {
+  /** Destination MAC address (6 bytes). */
+  DST: 0,
+  /** Source MAC address (6 bytes). */
+  SRC: 6,
+  /** EtherType (u16, network order) of an untagged frame. */
+  TYPE: 12,
+  /** Length of an untagged Ethernet header. */
+  HLEN: 14,
+  /** 802.1Q tag control information (u16: priority, DEI, VLAN id) of a tagged frame. */
+  VLAN_TCI: 14,
+  /** EtherType (u16) after the 802.1Q tag. */
+  VLAN_TYPE: 16,
+  /** Length of an Ethernet header with one 802.1Q tag. */
+  VLAN_HLEN: 18,
+} as const;
 /** EtherType values (the Ethernet header's TYPE field, host order). */
-export const ETHERTYPE = { IPV4: 0x0800, IPV6: 0x86dd, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8 } as const;
+export const ETHERTYPE = {
+  /** IPv4. */
+  IPV4: 0x0800,
+  /** IPv6. */
+  IPV6: 0x86dd,
+  /** ARP. */
+  ARP: 0x0806,
+  /** An 802.1Q VLAN tag follows. */
+  VLAN: 0x8100,
+  /** An 802.1ad (QinQ) service tag follows. */
+  QINQ: 0x88a8,
+} as const;
 /** IP protocol numbers (IPv4's PROTO, IPv6's NEXT). */
-export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+export const IPPROTO = {
+  /** ICMP (IPv4). */
+  ICMP: 1,
+  /** TCP. */
+  TCP: 6,
+  /** UDP. */
+  UDP: 17,
+  /** ICMPv6. */
+  ICMPV6: 58,
+} as const;
 /** IPv4 header without options (IHL 5). */
-export const IPV4 = { VER_IHL: 0, TOS: 1, TOTAL_LEN: 2, ID: 4, FRAG: 6, TTL: 8, PROTO: 9, CSUM: 10, SRC: 12, DST: 16, HLEN: 20 } as const;
+export const IPV4 = {
+  /** Version (high 4 bits, 4) and header length in 32-bit words (low 4 bits). */
+  VER_IHL: 0,
+  /** Type of service / DSCP and ECN. */
+  TOS: 1,
+  /** Total length of the IP packet, header included (u16). */
+  TOTAL_LEN: 2,
+  /** Identification (u16), for fragments. */
+  ID: 4,
+  /** Flags (DF, MF) and fragment offset (u16). */
+  FRAG: 6,
+  /** Time to live. */
+  TTL: 8,
+  /** Protocol of the payload (IPPROTO). */
+  PROTO: 9,
+  /** Header checksum (u16). */
+  CSUM: 10,
+  /** Source address (4 bytes). */
+  SRC: 12,
+  /** Destination address (4 bytes). */
+  DST: 16,
+  /** Length of a header without options. */
+  HLEN: 20,
+} as const;
 /** IPv6 fixed header: byte offsets of its fields, and its length (HLEN). */
-export const IPV6 = { VTC_FLOW: 0, PAYLOAD_LEN: 4, NEXT: 6, HOP_LIMIT: 7, SRC: 8, DST: 24, HLEN: 40 } as const;
+export const IPV6 = {
+  /** Version (4 bits), traffic class (8) and flow label (20), u32. */
+  VTC_FLOW: 0,
+  /** Length of what follows the fixed header (u16). */
+  PAYLOAD_LEN: 4,
+  /** Next header (IPPROTO or an extension header). */
+  NEXT: 6,
+  /** Hop limit. */
+  HOP_LIMIT: 7,
+  /** Source address (16 bytes). */
+  SRC: 8,
+  /** Destination address (16 bytes). */
+  DST: 24,
+  /** Length of the fixed header. */
+  HLEN: 40,
+} as const;
 /** UDP header: byte offsets of its fields, and its length (HLEN). */
-export const UDP = { SPORT: 0, DPORT: 2, LEN: 4, CSUM: 6, HLEN: 8 } as const;
+export const UDP = {
+  /** Source port (u16). */
+  SPORT: 0,
+  /** Destination port (u16). */
+  DPORT: 2,
+  /** Length of header and payload (u16). */
+  LEN: 4,
+  /** Checksum (u16; 0: none, legal on IPv4). */
+  CSUM: 6,
+  /** Length of the header. */
+  HLEN: 8,
+} as const;
 /** TCP header without options: byte offsets of its fields, and its length (HLEN). */
-export const TCP = { SPORT: 0, DPORT: 2, SEQ: 4, ACK: 8, DOFF: 12, FLAGS: 13, WIN: 14, CSUM: 16, URG: 18, HLEN: 20 } as const;
+export const TCP = {
+  /** Source port (u16). */
+  SPORT: 0,
+  /** Destination port (u16). */
+  DPORT: 2,
+  /** Sequence number (u32). */
+  SEQ: 4,
+  /** Acknowledgement number (u32). */
+  ACK: 8,
+  /** Data offset: header length in 32-bit words (high 4 bits). */
+  DOFF: 12,
+  /** Flags (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR). */
+  FLAGS: 13,
+  /** Window size (u16). */
+  WIN: 14,
+  /** Checksum (u16). */
+  CSUM: 16,
+  /** Urgent pointer (u16). */
+  URG: 18,
+  /** Length of a header without options. */
+  HLEN: 20,
+} as const;
 /** pktgen payload, at the start of the UDP payload. */
-export const PAYLOAD = { MAGIC: 0, SEQ: 4, FLOW: 8, TX_TIME: 12, LEN: 20 } as const;
+export const PAYLOAD = {
+  /** u32 LE PAYLOAD_MAGIC ("MPDK"): the frame is pktgen's. */
+  MAGIC: 0,
+  /** u32 LE sequence number, per flow. */
+  SEQ: 4,
+  /** u32 LE flow index (FlowSet). */
+  FLOW: 8,
+  /** f64 LE send time in µs (pktgen's clock), for latency. */
+  TX_TIME: 12,
+  /** Length of the payload's fields (zero fill follows up to the frame size). */
+  LEN: 20,
+} as const;
 /** "MPDK" read as a little-endian u32 (bytes 4d 50 44 4b). */
 export const PAYLOAD_MAGIC = 0x4b44504d;
 /** Headers of the untagged test frame: 14 + 20 + 8. */

@@ -32,9 +32,37 @@ import { FileIn } from './pcap-in.js';
 import { FileOut } from './pcap-out.js';
 
 /** pcap file header (libpcap's): byte offsets of its fields, and its length (HLEN). */
-export const PCAP = { MAGIC: 0, VERSION_MAJOR: 4, VERSION_MINOR: 6, THISZONE: 8, SIGFIGS: 12, SNAPLEN: 16, LINKTYPE: 20, HLEN: 24 } as const;
+export const PCAP = {
+  /** u32 magic: 0xa1b2c3d4 (µs timestamps) or 0xa1b23c4d (ns), in the writer's byte order. */
+  MAGIC: 0,
+  /** u16 major version (2). */
+  VERSION_MAJOR: 4,
+  /** u16 minor version (4). */
+  VERSION_MINOR: 6,
+  /** i32 time zone correction (0). */
+  THISZONE: 8,
+  /** u32 timestamp accuracy (0). */
+  SIGFIGS: 12,
+  /** u32 longest record kept, bytes. */
+  SNAPLEN: 16,
+  /** u32 link type (1: Ethernet). */
+  LINKTYPE: 20,
+  /** Length of the file header. */
+  HLEN: 24,
+} as const;
 /** pcap record header, before each packet's bytes: byte offsets of its fields, and its length (HLEN). */
-export const PCAP_REC = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, LEN: 12, HLEN: 16 } as const;
+export const PCAP_REC = {
+  /** u32 timestamp, seconds. */
+  TS_SEC: 0,
+  /** u32 timestamp fraction: µs or ns (the file's MAGIC says which). */
+  TS_FRAC: 4,
+  /** u32 bytes of the packet stored in the file. */
+  CAPLEN: 8,
+  /** u32 length of the packet on the wire. */
+  LEN: 12,
+  /** Length of a record header. */
+  HLEN: 16,
+} as const;
 
 /**
  * Write a record header (PCAP_REC, little-endian: what this writer writes) at `at` of `dv`:

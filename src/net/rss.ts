@@ -52,12 +52,19 @@ export const RSS_INPUT_MAX = 36;
 
 /** Hash types (DPDK's rss_hf bits, simplified to the six NICs always offer). */
 export const RSS_HF = {
+  /** IPv4 packets by addresses (other protocols, fragments). */
   IPV4: 1,
+  /** IPv4 TCP by addresses and ports. */
   IPV4_TCP: 2,
+  /** IPv4 UDP by addresses and ports. */
   IPV4_UDP: 4,
+  /** IPv6 packets by addresses. */
   IPV6: 8,
+  /** IPv6 TCP by addresses and ports. */
   IPV6_TCP: 16,
+  /** IPv6 UDP by addresses and ports. */
   IPV6_UDP: 32,
+  /** Every type above. */
   ALL: 63,
 } as const;
 
