@@ -114,30 +114,29 @@ export class ChannelSender {
    */
   private plan(msgs: readonly Uint8Array[], n: number): number {
     const seg = this.segBytes;
+    const max = this.channel.maxMessage;
+    const pack = this.pack;
     let total = 0;
-    for (let i = 0; i < n; ) {
-      const len = this.lengthOf(msgs, i);
-      total += this.segmentsOf(len);
-      if (this.pack && len <= seg && i + 1 < n && recordBytes(len) + recordBytes(msgs[i + 1]!.length) <= seg) {
-        let room = seg - recordBytes(len);
-        for (i++; i < n; i++) {
-          const l = this.lengthOf(msgs, i);
-          if (recordBytes(l) > room) break;
-          this.segmentsOf(l); // within maxMessage
-          room -= recordBytes(l);
-        }
+    let room = 0; // record bytes left in the buffer the last small message opened (≤ 0: none)
+    for (let i = 0; i < n; i++) {
+      const m = msgs[i];
+      if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
+      const len = m.length;
+      if (len > max) this.segmentsOf(len); // throws
+      if (len > seg) {
+        total += Math.ceil(len / seg);
+        room = 0;
+        continue;
+      }
+      const rec = recordBytes(len);
+      if (pack && rec <= room) {
+        room -= rec; // joins the open buffer
       } else {
-        i++;
+        total++;
+        room = pack ? seg - rec : 0;
       }
     }
     return total;
-  }
-
-  /** msgs[i].length, EINVAL unless it is a Uint8Array. */
-  private lengthOf(msgs: readonly Uint8Array[], i: number): number {
-    const m = msgs[i];
-    if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
-    return m.length;
   }
 
   /**
@@ -155,9 +154,10 @@ export class ChannelSender {
     const got = this.asFreed ? hands.allocAsFreed(0, this.channel.pool, total) : hands.alloc(0, this.channel.pool, total);
     if (got !== total) return 'no-buffers';
     try {
-      this.frame(hands.array(0), msgs, n);
+      const used = this.frame(hands.array(0), msgs, n);
+      if (used !== total) throw new Error(`channel '${this.channel.name}': a batch laid out in ${used} buffers, planned in ${total} (a bug in mpdk)`);
     } catch (e) {
-      hands.free(0); // a message that is not bytes: nothing is sent, nothing kept
+      hands.free(0); // nothing is sent, nothing kept
       throw e;
     }
     if (hands.tx(0, this.sink) === total) return 'sent';
@@ -165,8 +165,8 @@ export class ChannelSender {
     return 'no-room';
   }
 
-  /** Copy msgs[0..n) into the buffers arr[0..) after their framing (channel.ts MSG), packing as `plan` counted. */
-  private frame(arr: Uint32Array, msgs: readonly Uint8Array[], n: number): void {
+  /** Copy msgs[0..n) into the buffers arr[0..) after their framing (channel.ts MSG), packing as `plan` counted; returns the buffers used. */
+  private frame(arr: Uint32Array, msgs: readonly Uint8Array[], n: number): number {
     const u8 = this.u8;
     const u32 = this.u32;
     const seg = this.segBytes;
@@ -195,6 +195,7 @@ export class ChannelSender {
         u8.set(msg.subarray(pos, pos + part), d + MSG.PAYLOAD);
       }
     }
+    return j;
   }
 
   /**
