@@ -5,7 +5,12 @@
  * checks it is the next one (the run fails on any gap or repeat). Beside Node's own ways
  * (baselines.ts: send(), a Unix socket, worker postMessage) measured in the same run:
  *
- *   channel.msgs64     M msgs/s  64-byte messages, sent 32 per trySendMany, one buffer each
+ *   channel.msgs64     M msgs/s  64-byte messages, sent 32 per trySendMany from a pool of
+ *                                2 KiB buffers: packed as records, 30 to a buffer (the sender
+ *                                copies each in; one pool get, one enqueue per call)
+ *   channel.msgs64_batch256      the same, 256 per trySendMany (9 buffers a call)
+ *   channel.msgs64_onebuf        the same with 72-byte buffers: nothing to pack, one buffer
+ *                                per message (the channel's rate before packing)
  *   channel.bytes64k   GB/s      64 KiB messages, 4 per trySendMany, two 32 KiB buffers each
  *                                (the sender copies them in; the receiver reads 4 bytes of
  *                                each, as the baselines' receivers touch one byte), from a

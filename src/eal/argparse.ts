@@ -63,7 +63,14 @@ export interface ProgramSpec {
    * Words that are not options (`mpdk port attach SPEC`): their placeholders as help shows
    * them, how many there must be at least and at most; without it, any is refused.
    */
-  operands?: { names: string; min: number; max: number };
+  operands?: {
+    /** Their placeholders as help shows them (`SPEC`, `FILE...`). */
+    names: string;
+    /** How many there must be at least. */
+    min: number;
+    /** How many there may be at most. */
+    max: number;
+  };
 }
 
 /** The exit statuses every mpdk program uses (`mpdk --help`, the README). */
@@ -130,7 +137,12 @@ export class ProgramArgs {
    * spelling and its value (for options whose meaning depends on their place, as dumpcap's
    * `-f` applies to the `-i` before it).
    */
-  sequence(names: readonly string[]): { name: string; value: string }[] {
+  sequence(names: readonly string[]): {
+    /** The option's first spelling in the spec (e.g. `--interface`). */
+    name: string;
+    /** Its value as given. */
+    value: string;
+  }[] {
     const keys = new Set(names.map((n) => this.key(n)));
     return this.order.filter(([k]) => keys.has(k)).map(([name, value]) => ({ name, value }));
   }

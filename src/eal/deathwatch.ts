@@ -130,7 +130,12 @@ export function watchDeath(pid: number, startTime: number, fn: (pid: number) => 
 }
 
 /** How the watched processes are watched now (for tests and tools): by pidfd, or waiting to retry. */
-export function watchStats(): { pidfds: number; retrying: number } {
+export function watchStats(): {
+  /** Processes watched through a pidfd (the event loop polls it). */
+  pidfds: number;
+  /** Processes whose pidfd could not be opened yet (descriptors short): retried on a timer. */
+  retrying: number;
+} {
   let pidfds = 0;
   let retrying = 0;
   for (const w of watched.values()) {

@@ -289,7 +289,12 @@ export class Eal {
    * program's own, which are returned as `args`. Throws UsageError for a bad command line
    * (the programs exit 2) and MpdkError for a refusal (exit 1).
    */
-  static init(argv: readonly string[], init?: EalInitOptions): { eal: Eal; args: string[] };
+  static init(argv: readonly string[], init?: EalInitOptions): {
+    /** The EAL, initialised. */
+    eal: Eal;
+    /** The program's own arguments: those after `--`. */
+    args: string[];
+  };
   static init(argvOrConfig: readonly string[] | EalConfig, init: EalInitOptions = {}): Eal | { eal: Eal; args: string[] } {
     if (Array.isArray(argvOrConfig)) return Eal.initArgv(argvOrConfig as readonly string[], init);
     const config = argvOrConfig as EalConfig;

@@ -62,7 +62,12 @@ function topLevel(s: string, opt: string): string[] {
  * Parse a core map. Returns the lcores (ascending) and each one's CPUs. An lcore given twice
  * keeps its last CPU set (as DPDK).
  */
-export function parseLcoreMap(s: string, maxLcore: number, opt = '--lcores'): { lcores: number[]; cpusets: Record<number, number[]> } {
+export function parseLcoreMap(s: string, maxLcore: number, opt = '--lcores'): {
+  /** The lcore ids, ascending. */
+  lcores: number[];
+  /** Each lcore's CPUs, as the map gives them. */
+  cpusets: Record<number, number[]>;
+} {
   const spec = s.replace(/\s+/g, '');
   if (spec === '') throw new UsageError(`invalid ${opt} '${s}': expected a core map such as 0-3 or '0@0,1@(2-3)'`);
   const cpusets: Record<number, number[]> = {};
@@ -87,7 +92,12 @@ export function parseLcoreMap(s: string, maxLcore: number, opt = '--lcores'): { 
  * The CPUs lcore `l` runs on, as far as this machine has them: its map's CPUs that are
  * online, else every online CPU (unpinned). `beyond` is true in the second case.
  */
-export function cpusOfLcore(cpusets: Readonly<Record<number, readonly number[]>>, l: number, online: readonly number[]): { cpus: number[]; beyond: boolean } {
+export function cpusOfLcore(cpusets: Readonly<Record<number, readonly number[]>>, l: number, online: readonly number[]): {
+  /** The CPUs to pin the lcore to. */
+  cpus: number[];
+  /** None of its map's CPUs is online here: every online CPU (unpinned). */
+  beyond: boolean;
+} {
   const want = cpusets[l] ?? [l];
   const have = want.filter((c) => online.includes(c));
   return have.length > 0 ? { cpus: have, beyond: false } : { cpus: [...online], beyond: true };

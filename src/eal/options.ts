@@ -166,7 +166,12 @@ export function parseLogLevel(v: string): string {
  * the bad option and its valid form, or for an unknown one the nearest EAL option, or
  * (when `programOptions`, the program's own spellings, holds it) that it goes after `--`.
  */
-export function parseEalArgs(argv: readonly string[], programOptions: readonly string[] = []): { eal: EalOptions; appArgs: string[] } {
+export function parseEalArgs(argv: readonly string[], programOptions: readonly string[] = []): {
+  /** The EAL options, parsed (before `--`). */
+  eal: EalOptions;
+  /** The program's own arguments (after `--`). */
+  appArgs: string[];
+} {
   const dd = argv.indexOf('--');
   const ealArgs = dd < 0 ? argv : argv.slice(0, dd);
   const appArgs = dd < 0 ? [] : argv.slice(dd + 1);
