@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { have } from './cc.js';
 import { exitOf, nodeArgs, type Bench } from './harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -105,15 +106,6 @@ async function nodeSend(): Promise<Times> {
   } finally {
     c.kill('SIGKILL');
     await exitOf(c, 2000);
-  }
-}
-
-/** What DPDK's figure needs, or why it is skipped. */
-function have(cmd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return undefined;
   }
 }
 
