@@ -8,6 +8,11 @@
  *                                           slot S (so a killed consumer's progress is known)
  *   sleep ring=R                            print "waiting", sleep in waitDequeueBurst (10 s bound),
  *                                           print what woke it
+ *   echo ring=R back=B count=N              take N handles one at a time (waitDequeueBurst, 10 s
+ *                                           bound) and enqueue each on B
+ *   ping ring=R back=B count=N              N times: wait a random 0-3 ms, enqueue a handle on R,
+ *                                           wait for it on B (10 s bound); print the longest round
+ *                                           trip and how many waits timed out (a lost wake-up)
  *   idle ring=R other=O                     the same through IdlePolicy watching rings R and O
  *                                           (doorbells, futex_waitv; 10 s sleeps): poll both,
  *                                           idle() when empty, print what came and from which
@@ -108,6 +113,25 @@ if (mode === 'produce') {
   const t0 = performance.now();
   const k = ring.waitDequeueBurst(buf, 1, 10000);
   out({ woke: k, value: k ? buf[0] : -1, ms: performance.now() - t0 });
+} else if (mode === 'echo' || mode === 'ping') {
+  const back = Ring.lookup(eal, opt.back!);
+  const count = Number(opt.count);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let maxMs = 0;
+  let timeouts = 0;
+  for (let i = 0; i < count; i++) {
+    if (mode === 'echo') {
+      if (ring.waitDequeueBurst(buf, 1, 10000) !== 1) timeouts++;
+      else if (back.waitEnqueueBurst(buf, 1, 10000) !== 1) timeouts++;
+      continue;
+    }
+    Atomics.wait(pause, 0, 0, Math.random() * 3);
+    const t0 = performance.now();
+    buf[0] = i;
+    if (ring.waitEnqueueBurst(buf, 1, 10000) !== 1 || back.waitDequeueBurst(buf, 1, 10000) !== 1 || buf[0] !== i) timeouts++;
+    maxMs = Math.max(maxMs, performance.now() - t0);
+  }
+  out({ mode, count, timeouts, maxMs: Math.round(maxMs) });
 } else if (mode === 'idle') {
   const other = Ring.lookup(eal, opt.other!);
   const idle = new IdlePolicy({ wake: [ring, other], wakeMaxMs: 10000, spin: 1, yields: 1 });

@@ -454,6 +454,26 @@ describe('ring across processes', () => {
     assert.equal(waiters(ring) + waiters(other), 0, 'both registrations undone');
   });
 
+  // SP / SC tails are plain stores on x64; a sleeper's membarrier stands for the producer's
+  // fence (doorbell.ts D1). Round trips with random gaps put each side to sleep often, right
+  // as the other publishes: a missed wake-up is a 10 s wait. The second run has the echo
+  // publish with Atomics.store (no membarrier registration), as another platform would.
+  for (const hook of ['', 'no-membarrier']) {
+    it(`single producers and consumers in two processes never miss a sleeper's wake-up${hook ? ` (${hook})` : ''}`, async () => {
+      const { ring } = setup(SPSC, 64);
+      Ring.create(eal, 'b', { count: 64, ...SPSC });
+      const n = 1500;
+      const echo = spawnNode(CHILD, [...ealArgs(), 'echo', 'ring=r', 'back=b', `count=${n}`], { MPDK_TEST_HOOK: hook });
+      const ping = spawnNode(CHILD, [...ealArgs(), 'ping', 'ring=r', 'back=b', `count=${n}`]);
+      const m = await ping.waitFor(/"timeouts":(\d+),"maxMs":(\d+)/, 60000);
+      assert.equal(Number(m[1]), 0, 'no wait ran into its 10 s bound');
+      assert.ok(Number(m[2]) < 5000, `longest round trip ${m[2]} ms`);
+      assert.equal(await ping.exited, 0);
+      assert.equal(await echo.exited, 0);
+      assert.ok(ring.empty());
+    });
+  }
+
   it('a sleeping consumer uses ~0 CPU and wakes when a handle is enqueued', async () => {
     const { ring } = setup(MPMC);
     const c = spawnNode(CHILD, [...ealArgs(), 'sleep', 'ring=r']);

@@ -6,6 +6,7 @@
  *   memory.ts   shared mappings (mmap)
  *   files.ts    folder-relative opens without links, fallocate, flock, close
  *   futex.ts    cross-process sleep/wake on a shared word
+ *   membarrier.ts  a full barrier on every registered process's running threads
  *   sched.ts    CPUs, affinity, yield, thread ids
  *   process.ts  liveness (alive / dead / unknown), pidfds, _exit, parent-death signal
  *   poll.ts     poll(2)
@@ -19,6 +20,7 @@ export {
   O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_CLOEXEC,
 } from './files.js';
 export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR, FutexWaitv, FutexSet, FUTEX_WAITV_MAX, futexWaitvSupported } from './futex.js';
+export { membarrierSupported, membarrierRegister, membarrierGlobal } from './membarrier.js';
 export { schedYield, gettid, allowedCpus, onlineCpus, setAffinity } from './sched.js';
 export {
   processStartTime, processLiveness, processAlive, processState, livenessName, Liveness, START_GONE, START_UNKNOWN,

@@ -31,6 +31,7 @@
  */
 import { FUTEX_WAITV_MAX, FutexWaitv, futexWaitvSupported, NativeError } from '../native/libc.js';
 import { MpdkError } from '../eal/errors.js';
+import { sleeperFence } from './doorbell.js';
 import { RING, type RingMemory } from './layout.js';
 
 /** Longest single futex_waitv call: a bound on every sleep, whatever the deadlines. */
@@ -268,7 +269,7 @@ export function deadlineOf(opts: WaitOptions | undefined): number {
 /**
  * Retry `op` on `ring` until it moves something (then its count), the deadline passes (0)
  * or `signal` aborts (rejects): the protocol of doorbell.ts (register in the waiter count,
- * read the bell, re-check, sleep while the bell holds what was read; D1), with the sleep
+ * fence, read the bell, re-check, sleep while the bell holds what was read; D1), with the sleep
  * in this thread's BellHub. The first try is the caller's.
  */
 export async function waitBurstAsync(
@@ -284,9 +285,11 @@ export async function waitBurstAsync(
     Atomics.add(h, waiters, 1);
     let r = 0;
     try {
+      const most = sleeperFence();
       const seen = Atomics.load(h, bell);
       r = attempt(ring, op, objs, n);
-      if (r === 0 && performance.now() < deadline) await hubNow.wait(h, bell, addr, seen, deadline, signal);
+      const until = most === Infinity ? deadline : Math.min(deadline, performance.now() + most);
+      if (r === 0 && performance.now() < deadline) await hubNow.wait(h, bell, addr, seen, until, signal);
     } finally {
       Atomics.sub(h, waiters, 1);
     }

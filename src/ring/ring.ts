@@ -36,8 +36,10 @@
  *   copy is never ahead of the real one (tails only grow), so the cached view is
  *   conservative; if it is so old that the u32 difference wraps, the result exceeds the
  *   capacity and the shared tail is reloaded. Its own head is a plain load (this side is
- *   the only writer). Slots are plain stores/loads; ONE Atomics.store (release) publishes
- *   the burst.
+ *   the only writer). Slots are plain stores/loads; one store of the tail publishes the
+ *   burst: on x64 a plain one (PLAIN_TAILS: x86 keeps stores in order, so it is a release;
+ *   an Atomics.store is an xchg, which stalls the producer until every slot line it wrote
+ *   is owned by its core), elsewhere Atomics.store.
  * - MP / MC (DPDK's): CAS the head forward (Atomics.compareExchange) with a claim record
  *   (claims.ts), copy the slots, wait until the tail equals our old head, store the tail.
  *   The wait spins SPIN_BEFORE_YIELD times, then sched_yields (processes outnumber cores
@@ -54,16 +56,20 @@
  *
  * ## Orderings (x86-64 TSO; V8 Atomics are sequentially consistent builtin calls)
  *   R1 producer: plain slot stores, then Atomics.store(PROD_TAIL)   pairs with A1
+ *      (SP on x64: a plain store; TSO orders it after the slot stores, and TurboFan keeps
+ *      stores to memory in program order)
  *   A1 consumer: Atomics.load(PROD_TAIL), then plain slot loads
  *   R2 consumer: plain slot loads, then Atomics.store(CONS_TAIL)    pairs with A2
+ *      (SC on x64: a plain store; x86 never moves a store before earlier loads)
  *   A2 producer: Atomics.load(CONS_TAIL), then plain slot stores (no overwrite of unread slots)
- *   D1 after R1 / R2, a plain load of the other side's waiter count: doorbell.ts
+ *   D1 after R1 / R2, a plain load of the other side's waiter count: doorbell.ts (with plain
+ *      tails, the sleeper's membarrier stands for the fence between the two)
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
-import { processStartTime, processState, schedYield } from '../native/libc.js';
+import { membarrierRegister, processStartTime, processState, schedYield } from '../native/libc.js';
 import { claimAtTail, emptyRepairReport, repairSide, rollBackSingle, type RepairReport } from './claims.js';
 import { armNotEmpty, disarmNotEmpty, ringBell, waitForBurst } from './doorbell.js';
 import {
@@ -103,6 +109,13 @@ const W_CLAIM_CONS = RING.CLAIM_CONS >>> 2;
 const W_HIGH_WATER = RING.HIGH_WATER >>> 2;
 /** f64 index of a claim record's START from the record's u32 index >>> 1. */
 const D_C_START = RING.C_START >>> 3;
+
+/**
+ * SP / SC tails published with a plain store (file header, R1 / R2): on x64, once this
+ * process is a target of the sleepers' membarrier (doorbell.ts D1). Decided at load; a
+ * module constant, folded by TurboFan.
+ */
+const PLAIN_TAILS = process.arch === 'x64' && membarrierRegister();
 
 const SPIN_BEFORE_YIELD = 10;
 /** Longest poll of an async wait before it parks in the hub (the event loop is held that long). */
@@ -419,7 +432,8 @@ export class Ring extends RingView {
     enqueueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
     h[W_PROD_HEAD] = next;
-    Atomics.store(h, W_PROD_TAIL, next); // R1
+    if (PLAIN_TAILS) h[W_PROD_TAIL] = next; // R1
+    else Atomics.store(h, W_PROD_TAIL, next);
     this.enqMark = next;
     if (h[W_NE_WAITERS] !== 0) ringBell(this.mem, RING.NE_BELL); // D1
     return n;
@@ -551,7 +565,8 @@ export class Ring extends RingView {
     dequeueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
     h[W_CONS_HEAD] = next;
-    Atomics.store(h, W_CONS_TAIL, next); // R2
+    if (PLAIN_TAILS) h[W_CONS_TAIL] = next; // R2
+    else Atomics.store(h, W_CONS_TAIL, next);
     this.deqMark = next;
     if (h[W_NF_WAITERS] !== 0) ringBell(this.mem, RING.NF_BELL); // D1 (not full)
     return this.cHoles === 0 ? n : this.dropHoles(objs, n);
