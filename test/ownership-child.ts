@@ -19,7 +19,8 @@
  *   alloc pool=P count=N               take N mbufs into array 0 of a record with Hands.alloc
  *                                      (MPDK_TEST_HOOK=mempool:get stops before the cache's LEN
  *                                      store, hands:get after it, before the record's commit)
- *   rxnull count=N                     receive N mbufs from RX queue 0 of port 0 (net_null, net_pcap) into
+ *   rxnull count=N                     receive up to N mbufs from RX queue 0 of port 0 (net_null, net_pcap,
+ *                                      net_memif; the first burst that brings any, 10 s at most) into
  *                                      array 0 of a record (Hands.rxSource: the driver's get is
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
  *                                      cache's LEN store, hands:rx after it, before the commit)
@@ -90,7 +91,8 @@ if (mode === 'reclaim') {
   const hands = Hands.open(eal, 'test-rxnull', 1, 64);
   const src = hands.rxSource(dev, 0, 0);
   process.stdout.write('ready\n');
-  const k = hands.rx(0, src, Number(opt.count));
+  let k = 0;
+  for (const end = Date.now() + 10000; k === 0 && Date.now() < end;) if ((k = hands.rx(0, src, Number(opt.count))) === 0) nap(1);
   process.stdout.write(`received ${k}\n`);
   for (;;) nap(1000);
 } else if (mode === 'alloc') {

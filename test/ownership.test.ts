@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Eal, EthDev, Hands, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
-import { leftovers, reapAll, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -341,6 +341,46 @@ for (const [what, cacheSize, lens, count, took] of [
     });
   }
 }
+
+test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
+  const p = uniquePrefix('ownmif');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
+  const sock = path.join(dir, 'own.sock');
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=server,socket=${sock},socket-abstract=no,bsize=512`], { handleSignals: false });
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+  const peer = uniquePrefix('ownmifc');
+  const dev = EthDev.attach(eal);
+  try {
+    dev.configure(0, { rxQueues: 1, txQueues: 1 });
+    dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
+    dev.txQueueSetup(0, 0, { descriptors: 256 });
+    dev.start(0);
+    const c = child(x.p, ['rxnull', 'count=32'], 'hands:rx');
+    await c.waitFor(/ready/, 10000);
+    const cli = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=client,socket=${sock},socket-abstract=no,bsize=512`, 'tx', '10', '1000']);
+    await c.waitFor(/hands:rx reached/, 15000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    cli.proc.kill('SIGKILL');
+    await cli.exited;
+    const dead = poolAudit(x.eal);
+    assert.ok(dead.heldByDead > 0, JSON.stringify(dead));
+    assert.deepEqual([dead.leaked, dead.duplicates], [0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.returned ?? 0, dead.heldByDead);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+    assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+  } finally {
+    dev.stop(0); // the server's control thread and socket
+    dev.close();
+    x.eal.close();
+    removeInstance(peer);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(leftovers(x.p), []);
+  assert.deepEqual(leftovers(peer), []);
+});
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {
   const x = instance('ownchain');
