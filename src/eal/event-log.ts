@@ -55,9 +55,11 @@ export interface InstanceEvent {
   seq: number;
   /** Date.now() when it was logged. */
   time: number;
+  /** What kind of event: an EventType ('process-joined', 'port-added', ...) or a program's own. */
   type: string;
   /** The process it is about, or that made it. */
   pid: number;
+  /** That process's program name, as the process table had it. */
   program: string;
   /** The port it is about (absent for process events). */
   port?: number;

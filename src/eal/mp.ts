@@ -110,11 +110,33 @@ export type MpHandler = (msg: MpMessage) => unknown;
 
 /** One target's answer to a request: its reply, or why there is none. */
 export type MpReply =
-  | (MpPeer & { ok: true; data: unknown; fds: number[] })
-  | (MpPeer & { ok: false; error: MpdkError });
+  | (MpPeer & {
+      /** It replied. */
+      ok: true;
+      /** The reply (what its handler returned, as structured-clone data). */
+      data: unknown;
+      /** Descriptors sent with the reply: this process's own now; close them when done. */
+      fds: number[];
+    })
+  | (MpPeer & {
+      /** No reply. */
+      ok: false;
+      /** Why: ESRCH dead, ETIMEDOUT, ENOTSUP no such action there, its handler's throw, ... */
+      error: MpdkError;
+    });
 
 /** Whether a one-way message was handed to one target's connection. */
-export type MpDelivery = (MpPeer & { ok: true }) | (MpPeer & { ok: false; error: MpdkError });
+export type MpDelivery =
+  | (MpPeer & {
+      /** Handed to its connection. */
+      ok: true;
+    })
+  | (MpPeer & {
+      /** Not sent to it. */
+      ok: false;
+      /** Why (ESRCH dead, ENOTCONN no channel, ENOBUFS its queue is full, ...). */
+      error: MpdkError;
+    });
 
 /** Options of `eal.mp.send`: to whom (default every other live process), and descriptors to pass along. */
 export interface MpSendOptions {
@@ -138,7 +160,13 @@ export interface MpRequestOptions extends MpSendOptions {
 
 /** A handler's reply with descriptors: `return mpReply(data, [fd])`. The descriptors stay the handler's. */
 export class MpAnswer {
-  constructor(readonly data: unknown, readonly fds: readonly number[]) {}
+  /** Made by `mpReply(data, fds)`. */
+  constructor(
+    /** The reply's data. */
+    readonly data: unknown,
+    /** The descriptors sent along (copies; they stay the handler's). */
+    readonly fds: readonly number[],
+  ) {}
 }
 
 /** Reply `data` with descriptors `fds` (each requester gets copies; they stay the caller's). */
@@ -367,7 +395,14 @@ export class MpIpc {
   }
 
   /** Peers this process holds a connection to or from, with what waits for each (for tools and tests). */
-  connections(): { peer: MpPeer; outgoing: boolean; queued: number }[] {
+  connections(): {
+    /** The process at the other end. */
+    peer: MpPeer;
+    /** This process opened it (to send to the peer), rather than accepted it. */
+    outgoing: boolean;
+    /** Messages waiting to be written to it. */
+    queued: number;
+  }[] {
     return [...this.out.values(), ...this.incoming].map((c) => ({ peer: c.peer, outgoing: c.outgoing, queued: c.queue.length }));
   }
 

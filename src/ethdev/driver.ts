@@ -215,7 +215,14 @@ export class Devargs {
  * EINVAL for an empty name, a key without `=`, a duplicate key, or a key the driver does
  * not know (the message lists the valid ones).
  */
-export function parseVdev(spec: string, validKeys?: Readonly<Record<string, string>>, driverName?: string): { name: string; driver: string; args: Devargs } {
+export function parseVdev(spec: string, validKeys?: Readonly<Record<string, string>>, driverName?: string): {
+  /** The device's name (`net_ring0`). */
+  name: string;
+  /** Its driver's name: the name less its trailing digits (`net_ring`). */
+  driver: string;
+  /** Its key=value arguments. */
+  args: Devargs;
+} {
   const s = String(spec).trim();
   const comma = s.indexOf(',');
   const name = comma < 0 ? s : s.slice(0, comma);

@@ -226,7 +226,16 @@ export interface PortInfo {
   /** Its link. */
   link: LinkStatus;
   /** Receive-side scaling: on or off, symmetric key, RSS_HF bits, redirection table size. */
-  rss: { on: boolean; symmetric: boolean; hashFunctions: number; retaSize: number };
+  rss: {
+    /** RSS spreads received packets over the RX queues. */
+    on: boolean;
+    /** The symmetric key: both directions of a flow hash alike. */
+    symmetric: boolean;
+    /** Enabled hash types (RSS_HF bits). */
+    hashFunctions: number;
+    /** Entries of the redirection table (hash to queue). */
+    retaSize: number;
+  };
   /** Pid playing its software wire (`dev.wire`), 0 for none. */
   wire: number;
   /** Its RX queues. */

@@ -20,6 +20,7 @@ const NAME_RE = /^[A-Za-z0-9_.:/-]{0,39}$/;
 
 /** A port's owner, as `dev.owner(port)` reports it. */
 export interface PortOwnerInfo {
+  /** Pid of the owning process. */
   pid: number;
   /** Its program name ("" if it left the process table). */
   program: string;
@@ -39,7 +40,13 @@ export class PortOwnership {
   private released = false;
 
   /** @internal */
-  constructor(readonly port: number, readonly component: string, private readonly giveBack: (o: PortOwnership) => void) {}
+  constructor(
+    /** The port owned. */
+    readonly port: number,
+    /** The component of this process that owns it ("" for the process as a whole). */
+    readonly component: string,
+    private readonly giveBack: (o: PortOwnership) => void,
+  ) {}
 
   /** Still held (not released, and not lost by a detach). */
   get held(): boolean {

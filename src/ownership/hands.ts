@@ -188,12 +188,30 @@ function hookStop(what: string): void {
  * pool (the driver takes the burst's mbufs from it: a recorded POOL_GET window), else 0.
  */
 export class Source {
-  constructor(readonly q: RxQueue, readonly ri: number, readonly snapIdx: number, readonly pool = 0) {}
+  /** Made by `hands.sourceOf` / `source`. */
+  constructor(
+    /** The queue bursts are taken from (a ring's adapter or a driver's RX queue). */
+    readonly q: RxQueue,
+    /** Its ring's index in the record's ring table (NO_RING: none behind it). */
+    readonly ri: number,
+    /** Index of the snapshot word of its window in the record. */
+    readonly snapIdx: number,
+    /** Mempool header of the queue's pool for a queue with no ring behind it, else 0. */
+    readonly pool = 0,
+  ) {}
 }
 
 /** Where a burst goes. */
 export class Sink {
-  constructor(readonly q: TxQueue, readonly ri: number, readonly snapIdx: number) {}
+  /** Made by `hands.sink` / `sinkOf`. */
+  constructor(
+    /** The queue bursts go to (a ring's adapter or a driver's TX queue). */
+    readonly q: TxQueue,
+    /** Its ring's index in the record's ring table. */
+    readonly ri: number,
+    /** Index of the snapshot word of its window in the record. */
+    readonly snapIdx: number,
+  ) {}
 }
 
 class RingRx implements RxQueue {
@@ -628,7 +646,12 @@ export interface HandsRecord {
   /** Handles each array can hold. */
   capacity: number;
   /** Ring table: offset and RS_* bits. */
-  rings: { offset: number; sides: number }[];
+  rings: {
+    /** Region offset of the ring. */
+    offset: number;
+    /** Which ends of it the owner uses: RS_RX, RS_TX bits. */
+    sides: number;
+  }[];
 }
 
 /** Every record of the instance (memzones "HN_*"), with its owner's liveness. */

@@ -64,7 +64,14 @@ export interface PoolReclaim {
  */
 export interface ReclaimReport {
   /** The dead processes found (pid, name from the process table or their record) and the lcore ids released. */
-  processes: { pid: number; name: string; lcores: number[] }[];
+  processes: {
+    /** Its pid. */
+    pid: number;
+    /** Its program name. */
+    name: string;
+    /** The lcore ids released. */
+    lcores: number[];
+  }[];
   /** What each pool got back, by pool name. */
   pools: Record<string, PoolReclaim>;
   /** Ownership records of dead processes read. */
