@@ -147,6 +147,7 @@ test('packed: small messages of one call share a buffer as records, each its own
     }
     assert.equal(b.bytes(3).buffer, eal.region.buffer, 'a packed message is a view of the shared buffer');
     assert.equal(b.dataOffset(1) - b.dataOffset(0), 16, 'records follow each other in one buffer');
+    for (let i = 0; i < b.length; i++) assert.deepEqual([b.offsets[i], b.sizes[i]], [b.dataOffset(i), b.size(i)], 'the hot-loop arrays say what the calls say');
     assert.deepEqual(b.segments(2), [b.bytes(2)]);
     const copy = new Uint8Array(12);
     assert.equal(b.copyTo(5, copy), 12);

@@ -206,6 +206,21 @@ export class MessageBatch {
     return this.segs[i]!;
   }
 
+  /**
+   * Each message's region offset of its first byte, for hot loops: `offsets[i]` for i <
+   * `length` is `dataOffset(i)` without the call and its range check (entries from `length`
+   * on are stale). Valid until the batch is released or the next receive, which may
+   * return another array.
+   */
+  get offsets(): Uint32Array {
+    return this.off;
+  }
+
+  /** Each message's size, for hot loops: `sizes[i]` for i < `length` is `size(i)` (as `offsets`). */
+  get sizes(): Uint32Array {
+    return this.len;
+  }
+
   /** Region offset of message i's first byte: with `u8`, access without allocation (a one-buffer message, packed or not, is contiguous). */
   dataOffset(i: number): number {
     this.check(i);
