@@ -11,10 +11,10 @@
  * A sleeper adds itself to NE_WAITERS (Atomics.add), fences (sleeperFence), reads the bell,
  * re-checks the ring, then futex-waits on the bell's old value: either the producer sees
  * the waiter and rings, or the sleeper's re-check sees the entries. Symmetric for NF_*.
- * The store-then-load on the producer's side needs a full barrier between them: an MP
- * producer's Atomics.store is one (xchg on x64); an SP producer on x64 publishes with a
- * plain store (ring.ts PLAIN_TAILS: a fence per burst would stall it until its slot lines
- * are owned), so the sleeper makes every running thread of the instance's processes fence
+ * The store-then-load on the producer's side needs a full barrier between them: an
+ * Atomics.store is one (xchg on x64), but on x64 producers and consumers publish with a
+ * plain store (ring.ts PLAIN_TAILS: a fence per burst would stall them until their slot
+ * lines are owned), so the sleeper makes every running thread of the instance's processes fence
  * instead (membarrier, native/membarrier.ts): the producer's tail store either drained
  * before that (the re-check sees it) or comes after its fence, and so does its waiter load
  * (it sees the sleeper). The compiler keeps the store before the load (one typed array,
@@ -36,7 +36,7 @@ const WAIT_SPINS = 200;
 
 /** Longest sleep of a waiter whose fence failed: a wake-up it may have missed is found this late. */
 const UNFENCED_SLEEP_MS = 1;
-/** Single producers / consumers may publish with plain stores (ring.ts PLAIN_TAILS) only on x64. */
+/** Tails are published with plain stores (ring.ts PLAIN_TAILS) only on x64. */
 const FENCE = process.arch === 'x64' && membarrierSupported();
 
 /**

@@ -41,7 +41,8 @@
  *   an Atomics.store is an xchg, which stalls the producer until every slot line it wrote
  *   is owned by its core), elsewhere Atomics.store.
  * - MP / MC (DPDK's): CAS the head forward (Atomics.compareExchange) with a claim record
- *   (claims.ts), copy the slots, wait until the tail equals our old head, store the tail.
+ *   (claims.ts), copy the slots, wait until the tail equals our old head, store the tail
+ *   (plain on x64 as SP / SC's: only the claimer the tail has reached writes it).
  *   The wait spins SPIN_BEFORE_YIELD times, then sched_yields (processes outnumber cores
  *   here: a preempted claimer ahead of us must get the CPU), and every STUCK_MS checks the
  *   claimer ahead and repairs it if it is dead. A live claimer ahead (slow, or stopped) is
@@ -56,11 +57,11 @@
  *
  * ## Orderings (x86-64 TSO; V8 Atomics are sequentially consistent builtin calls)
  *   R1 producer: plain slot stores, then Atomics.store(PROD_TAIL)   pairs with A1
- *      (SP on x64: a plain store; TSO orders it after the slot stores, and TurboFan keeps
- *      stores to memory in program order)
+ *      (on x64 a plain store; TSO orders it after the slot stores, and TurboFan keeps
+ *      stores to memory in program order; an MP claim's state goes IDLE after it, in order)
  *   A1 consumer: Atomics.load(PROD_TAIL), then plain slot loads
  *   R2 consumer: plain slot loads, then Atomics.store(CONS_TAIL)    pairs with A2
- *      (SC on x64: a plain store; x86 never moves a store before earlier loads)
+ *      (on x64 a plain store; x86 never moves a store before earlier loads)
  *   A2 producer: Atomics.load(CONS_TAIL), then plain slot stores (no overwrite of unread slots)
  *   D1 after R1 / R2, a plain load of the other side's waiter count: doorbell.ts (with plain
  *      tails, the sleeper's membarrier stands for the fence between the two)
@@ -111,7 +112,7 @@ const W_HIGH_WATER = RING.HIGH_WATER >>> 2;
 const D_C_START = RING.C_START >>> 3;
 
 /**
- * SP / SC tails published with a plain store (file header, R1 / R2): on x64, once this
+ * Tails published with a plain store (file header, R1 / R2): on x64, once this
  * process is a target of the sleepers' membarrier (doorbell.ts D1). Decided at load; a
  * module constant, folded by TurboFan.
  */
@@ -487,7 +488,8 @@ export class Ring extends RingView {
     // A plain load suffices to see that the earlier claimers are done: their slot writes
     // precede their tail store (TSO), and x86 stores are seen in the same order by all cores.
     if (h[W_PROD_TAIL] !== head) this.waitTail(W_PROD_TAIL, head, false);
-    Atomics.store(h, W_PROD_TAIL, next); // R1
+    if (PLAIN_TAILS) h[W_PROD_TAIL] = next; // R1
+    else Atomics.store(h, W_PROD_TAIL, next);
     h[rec + W_C_STATE] = IDLE;
     this.enqMark = next;
     if (h[W_NE_WAITERS] !== 0) ringBell(this.mem, RING.NE_BELL); // D1
@@ -625,7 +627,8 @@ export class Ring extends RingView {
     // A plain load suffices to see that the earlier claimers are done: their slot writes
     // precede their tail store (TSO), and x86 stores are seen in the same order by all cores.
     if (h[W_CONS_TAIL] !== head) this.waitTail(W_CONS_TAIL, head, true);
-    Atomics.store(h, W_CONS_TAIL, next); // R2
+    if (PLAIN_TAILS) h[W_CONS_TAIL] = next; // R2
+    else Atomics.store(h, W_CONS_TAIL, next);
     h[rec + W_C_STATE] = IDLE;
     this.deqMark = next;
     if (h[W_NF_WAITERS] !== 0) ringBell(this.mem, RING.NF_BELL);
