@@ -313,9 +313,17 @@ export class Mbufs {
   next(h: number): number {
     return this.u32[(h + NEXT) >>> 2]!;
   }
+  /** Set the next segment (0: the last), for a driver that links a chain it owns whole (`chain` checks and walks). */
+  setNext(h: number, v: number): void {
+    this.u32[(h + NEXT) >>> 2] = v;
+  }
   /** Segments in the packet (read on the first segment). */
   nbSegs(h: number): number {
     return this.u16[(h + NB_SEGS) >>> 1]!;
+  }
+  /** Set the segment count (on the first segment; keep it the chain's length). */
+  setNbSegs(h: number, v: number): void {
+    this.u16[(h + NB_SEGS) >>> 1] = v;
   }
   /** Bytes of the application's private area after the mbuf header (the pool's `privateSize`). */
   privSize(h: number): number {

@@ -37,24 +37,12 @@
 import fs from 'node:fs';
 import type { Port } from '../../ethdev/driver.js';
 import { closeFd, dupFd, mapFd, takeFdOf, unmap, type Mapping } from '../../native/libc.js';
+import { Bytes } from '../../net/bytes.js';
 import { RING, ringBytes, regionLayout } from './memif-proto.js';
 import { MIF, MIF_NO_RING, MIF_RING, mifRingAt, ROLE_SERVER } from './memif-table.js';
 
 /** Most packets one RX burst takes. */
 export const BURST_MAX = 256;
-
-/** Copy len bytes between two mappings (word copy when both ends are 4-aligned). */
-export function copyBytes(dU8: Uint8Array, dI32: Int32Array, d: number, sU8: Uint8Array, sI32: Int32Array, s: number, len: number): void {
-  if (((d | s) & 3) === 0) {
-    const w = len >>> 2;
-    const di = d >>> 2;
-    const si = s >>> 2;
-    for (let i = 0; i < w; i++) dI32[di + i] = sI32[si + i]!;
-    for (let i = w << 2; i < len; i++) dU8[d + i] = sU8[s + i]!;
-  } else {
-    for (let i = 0; i < len; i++) dU8[d + i] = sU8[s + i]!;
-  }
-}
 
 /** Is port's queue a zero-copy one (a client with zero-copy=yes)? */
 export function isZeroCopy(port: Port): boolean {
@@ -77,15 +65,15 @@ export abstract class MemifQueue {
   protected readonly st: number;
   protected readonly u32: Uint32Array;
   protected readonly u16: Uint16Array;
-  protected readonly u8: Uint8Array;
-  protected readonly i32: Int32Array;
+  /** The EAL region (mbufs; a zero-copy queue's own memif region) as copyBytes reads and writes it. */
+  protected readonly bytes: Bytes;
   protected readonly f64: Float64Array;
   protected readonly connIdx: number;
   protected conn = -1;
   protected up = false;
   private maps: Mapping[] = [];
-  protected rU8: Uint8Array[] = [];
-  protected rI32: Int32Array[] = [];
+  /** The connection's memif regions, as copyBytes works through them. */
+  protected rBytes: Bytes[] = [];
   protected rSize: number[] = [];
   protected nreg = 0;
   /** The ring's region as u16 / u32 views, and the ring's byte offset in it. */
@@ -115,8 +103,7 @@ export abstract class MemifQueue {
     this.st = port.statIdx(rx, q);
     this.u32 = r.u32;
     this.u16 = new Uint16Array(r.buffer);
-    this.u8 = r.u8;
-    this.i32 = r.i32;
+    this.bytes = new Bytes(r.u8);
     this.f64 = r.f64;
     this.connIdx = (this.mif + MIF.CONN) >>> 2;
   }
@@ -186,8 +173,7 @@ export abstract class MemifQueue {
     this.intfd = -1;
     this.ringU16 = EMPTY_U16;
     this.ringU32 = EMPTY_U32;
-    this.rU8 = [];
-    this.rI32 = [];
+    this.rBytes = [];
     this.rSize = [];
     this.nreg = 0;
     for (const m of this.maps) unmap(m);
@@ -213,8 +199,7 @@ export abstract class MemifQueue {
         const size = r.f64[(ra + 8) >>> 3]!;
         if (this.ownRegion(i)) {
           // our own EAL region: already mapped (we never read it as a memif region anyway)
-          this.rU8.push(this.u8);
-          this.rI32.push(this.i32);
+          this.rBytes.push(this.bytes);
           this.rSize.push(size);
           continue;
         }
@@ -229,8 +214,7 @@ export abstract class MemifQueue {
           }
         }
         this.maps.push(m);
-        this.rU8.push(new Uint8Array(m.buffer));
-        this.rI32.push(new Int32Array(m.buffer, 0, size >>> 2));
+        this.rBytes.push(new Bytes(new Uint8Array(m.buffer)));
         this.rSize.push(size);
       }
     } catch {
@@ -257,8 +241,8 @@ export abstract class MemifQueue {
     const log2 = r.u32At(at + MIF_RING.LOG2);
     this.ringOff = r.u32At(at + MIF_RING.OFFSET);
     if (region >= nreg || this.ringOff + ringBytes(log2) > this.rSize[region]!) return;
-    this.ringU16 = new Uint16Array(this.rU8[region]!.buffer as ArrayBuffer, 0, this.rSize[region]! >>> 1);
-    this.ringU32 = new Uint32Array(this.rU8[region]!.buffer as ArrayBuffer, 0, this.rSize[region]! >>> 2);
+    this.ringU16 = new Uint16Array(this.rBytes[region]!.u8.buffer as ArrayBuffer, 0, this.rSize[region]! >>> 1);
+    this.ringU32 = new Uint32Array(this.rBytes[region]!.u8.buffer as ArrayBuffer, 0, this.rSize[region]! >>> 2);
     this.log2 = log2;
     this.size = 1 << log2;
     this.mask = this.size - 1;

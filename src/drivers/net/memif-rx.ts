@@ -18,7 +18,8 @@ import { MbufRx, type PktmbufPool } from '../../mbuf/mbuf.js';
 import { INTR_DOWN, INTR_NONE, INTR_PENDING } from '../../eal/idle.js';
 import { eventfdDrain } from '../../native/libc.js';
 import { DESC, DESC_FLAG_NEXT, RING, RING_FLAG_MASK_INT } from './memif-proto.js';
-import { BURST_MAX, copyBytes, MemifQueue } from './memif-queue.js';
+import { copyBytes } from '../../net/bytes.js';
+import { BURST_MAX, MemifQueue } from './memif-queue.js';
 
 /** What every memif RX queue shares: its pool and memif's interrupt mode. */
 export abstract class MemifRxQueue extends MemifQueue implements RxQueue {
@@ -138,8 +139,6 @@ export class MemifRx extends MemifRxQueue {
         return 0;
       }
     }
-    const u8 = this.u8;
-    const i32 = this.i32;
     const mask = this.mask;
     const nreg = this.nreg;
     let got = 0;
@@ -164,7 +163,7 @@ export class MemifRx extends MemifRxQueue {
         if (ok) {
           if (region >= nreg || offset + length > this.rSize[region]! || len + length > room) ok = false;
           else {
-            copyBytes(u8, i32, dst + len, this.rU8[region]!, this.rI32[region]!, offset, length);
+            copyBytes(this.rBytes[region]!, offset, this.bytes, dst + len, length);
             len += length;
           }
         }

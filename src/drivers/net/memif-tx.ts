@@ -13,10 +13,11 @@
  * sleeps on it).
  */
 import { STAT_ERRORS, STAT_OCTETS, STAT_PACKETS, type Port, type TxQueue } from '../../ethdev/driver.js';
-import { MBUF, Mbufs } from '../../mbuf/mbuf.js';
+import { Mbufs } from '../../mbuf/mbuf.js';
 import { eventfdSignal } from '../../native/libc.js';
 import { DESC, DESC_FLAG_NEXT, RING, RING_FLAG_MASK_INT } from './memif-proto.js';
-import { copyBytes, MemifQueue } from './memif-queue.js';
+import { copyBytes } from '../../net/bytes.js';
+import { MemifQueue } from './memif-queue.js';
 
 /** What every memif TX queue shares: the burst around the ring work of its mode. */
 export abstract class MemifTxQueue extends MemifQueue implements TxQueue {
@@ -84,28 +85,25 @@ export class MemifTx extends MemifTxQueue {
       return 0;
     }
     let free = size - inFlight;
-    const u32 = this.u32;
-    const u16 = this.u16;
-    const u8 = this.u8;
-    const i32 = this.i32;
+    const mb = this.mbufs;
     const bsize = this.bsize;
     const base = this.bufBase;
-    const dU8 = this.rU8[0]!;
-    const dI32 = this.rI32[0]!;
+    const from = this.bytes;
+    const to = this.rBytes[0]!;
     let sent = 0;
     let bytes = 0;
     while (sent < n && free > 0) {
       const h = handles[sent]!;
-      const pktLen = u32[(h + MBUF.PKT_LEN) >>> 2]!;
+      const pktLen = mb.pktLen(h);
       const need = pktLen <= bsize ? 1 : Math.ceil(pktLen / bsize);
       if (need > free) break;
       let s = slot;
       let d = ro + RING.DESC + ((s & mask) << 4);
       let dst = base + (s & mask) * bsize;
       let dOff = 0;
-      for (let seg = h; seg !== 0; seg = u32[(seg + MBUF.NEXT) >>> 2]!) {
-        let src = u32[(seg + MBUF.BUF_OFF) >>> 2]! + u16[(seg + MBUF.DATA_OFF) >>> 1]!;
-        let left = u16[(seg + MBUF.DATA_LEN) >>> 1]!;
+      for (let seg = h; seg !== 0; seg = mb.next(seg)) {
+        let src = mb.dataOffset(seg);
+        let left = mb.dataLen(seg);
         while (left > 0) {
           if (dOff === bsize) {
             ru16[(d + DESC.FLAGS) >>> 1] = DESC_FLAG_NEXT;
@@ -118,7 +116,7 @@ export class MemifTx extends MemifTxQueue {
             dOff = 0;
           }
           const c = left < bsize - dOff ? left : bsize - dOff;
-          copyBytes(dU8, dI32, dst + dOff, u8, i32, src, c);
+          copyBytes(from, src, to, dst + dOff, c);
           dOff += c;
           src += c;
           left -= c;
@@ -155,10 +153,7 @@ export class MemifTx extends MemifTxQueue {
       this.f64[this.st + STAT_ERRORS] += 1;
       return 0;
     }
-    const u32 = this.u32;
-    const u16 = this.u16;
-    const u8 = this.u8;
-    const i32 = this.i32;
+    const mb = this.mbufs;
     const nreg = this.nreg;
     let sent = 0;
     let bytes = 0;
@@ -176,9 +171,9 @@ export class MemifTx extends MemifTxQueue {
         break;
       }
       let dOff = 0;
-      for (let seg = h; seg !== 0; seg = u32[(seg + MBUF.NEXT) >>> 2]!) {
-        let src = u32[(seg + MBUF.BUF_OFF) >>> 2]! + u16[(seg + MBUF.DATA_OFF) >>> 1]!;
-        let left = u16[(seg + MBUF.DATA_LEN) >>> 1]!;
+      for (let seg = h; seg !== 0; seg = mb.next(seg)) {
+        let src = mb.dataOffset(seg);
+        let left = mb.dataLen(seg);
         while (left > 0) {
           if (dOff === room) {
             if (used === free) break outer; // no slot left for the rest of this packet
@@ -197,7 +192,7 @@ export class MemifTx extends MemifTxQueue {
             dOff = 0;
           }
           const c = left < room - dOff ? left : room - dOff;
-          copyBytes(this.rU8[region]!, this.rI32[region]!, dst + dOff, u8, i32, src, c);
+          copyBytes(this.bytes, src, this.rBytes[region]!, dst + dOff, c);
           dOff += c;
           src += c;
           left -= c;
@@ -207,7 +202,7 @@ export class MemifTx extends MemifTxQueue {
       ru32[(d + DESC.LENGTH) >>> 2] = dOff;
       free -= used;
       slot = (s + 1) & 0xffff;
-      bytes += u32[(h + MBUF.PKT_LEN) >>> 2]!;
+      bytes += mb.pktLen(h);
       sent++;
     }
     if (bad) this.f64[this.st + STAT_ERRORS] += 1;

@@ -18,7 +18,6 @@
  * until the next connection.
  */
 import { STAT_ERRORS, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS } from '../../ethdev/driver.js';
-import { MBUF } from '../../mbuf/mbuf.js';
 import { DESC, DESC_FLAG_NEXT, RING } from './memif-proto.js';
 import { EMPTY_U32 } from './memif-queue.js';
 import { MemifRxQueue } from './memif-rx.js';
@@ -109,8 +108,7 @@ export class MemifRxZc extends MemifRxQueue {
     }
     const slots = this.lent.slots;
     const mask = this.mask;
-    const u16 = this.u16;
-    const u32 = this.u32;
+    const mb = this.pool;
     const portId = this.port.id;
     const bad = this.lent.scratch;
     let nbad = 0;
@@ -138,11 +136,11 @@ export class MemifRxZc extends MemifRxQueue {
       for (let sl = cur; sl !== end; sl = (sl + 1) & 0xffff) {
         const m = slots[sl & mask]!;
         const length = ru32[(ro + RING.DESC + ((sl & mask) << 4) + DESC.LENGTH) >>> 2]!;
-        if (length > u16[(m + MBUF.BUF_LEN) >>> 1]! - u16[(m + MBUF.DATA_OFF) >>> 1]!) ok = false;
-        u16[(m + MBUF.DATA_LEN) >>> 1] = length;
-        u32[(m + MBUF.NEXT) >>> 2] = 0;
+        if (length > mb.bufLen(m) - mb.dataOff(m)) ok = false;
+        mb.setDataLen(m, length);
+        mb.setNext(m, 0);
         if (prev === 0) first = m;
-        else u32[(prev + MBUF.NEXT) >>> 2] = m;
+        else mb.setNext(prev, m);
         prev = m;
         segs++;
         len += length;
@@ -153,9 +151,9 @@ export class MemifRxZc extends MemifRxQueue {
         bad[nbad++] = first; // freed below, chain and all
         continue;
       }
-      u16[(first + MBUF.NB_SEGS) >>> 1] = segs;
-      u32[(first + MBUF.PKT_LEN) >>> 2] = len;
-      u16[(first + MBUF.PORT) >>> 1] = portId;
+      mb.setNbSegs(first, segs);
+      mb.setPktLen(first, len);
+      mb.setPort(first, portId);
       handles[got++] = first;
       bytes += len;
     }
@@ -176,29 +174,28 @@ export class MemifRxZc extends MemifRxQueue {
   private refill(): void {
     const want = (this.last + this.size - this.head) & 0xffff;
     if (want === 0 || (want < ZC_REFILL_MIN && want < this.size)) return;
-    const mb = this.lent.scratch;
-    if (this.pool.allocBulk(mb, want) === 0) {
+    const fresh = this.lent.scratch;
+    if (this.pool.allocBulk(fresh, want) === 0) {
       this.f64[this.st + STAT_NOMBUF] += want;
       return;
     }
     const ru16 = this.ringU16;
     const ru32 = this.ringU32;
     const ro = this.ringOff;
-    const u16 = this.u16;
-    const u32 = this.u32;
+    const mb = this.pool;
     const slots = this.lent.slots;
     const mask = this.mask;
     let h = this.head;
     for (let i = 0; i < want; i++) {
-      const m = mb[i]!;
+      const m = fresh[i]!;
       const sl = h & mask;
       const d = ro + RING.DESC + (sl << 4);
-      const off = u16[(m + MBUF.DATA_OFF) >>> 1]!;
+      const off = mb.dataOff(m);
       slots[sl] = m;
       ru16[(d + DESC.FLAGS) >>> 1] = 0;
       ru16[(d + DESC.REGION) >>> 1] = ZC_REGION;
-      ru32[(d + DESC.LENGTH) >>> 2] = u16[(m + MBUF.BUF_LEN) >>> 1]! - off;
-      ru32[(d + DESC.OFFSET) >>> 2] = u32[(m + MBUF.BUF_OFF) >>> 2]! + off;
+      ru32[(d + DESC.LENGTH) >>> 2] = mb.bufLen(m) - off;
+      ru32[(d + DESC.OFFSET) >>> 2] = mb.bufOffset(m) + off;
       h = (h + 1) & 0xffff;
     }
     this.head = h;
@@ -263,29 +260,28 @@ export class MemifTxZc extends MemifTxQueue {
       this.head = tail;
     }
     let free = this.size - ((head - tail) & 0xffff);
-    const u16 = this.u16;
-    const u32 = this.u32;
+    const mb = this.mbufs;
     let sent = 0;
     let bytes = 0;
     while (sent < n) {
       const h = handles[sent]!;
       let segs = 0;
-      for (let seg = h; seg !== 0; seg = u32[(seg + MBUF.NEXT) >>> 2]!) segs++;
+      for (let seg = h; seg !== 0; seg = mb.next(seg)) segs++;
       if (segs > free) break;
       for (let seg = h; seg !== 0; ) {
-        const next = u32[(seg + MBUF.NEXT) >>> 2]!;
+        const next = mb.next(seg);
         const sl = head & mask;
         const d = ro + RING.DESC + (sl << 4);
         ru16[(d + DESC.FLAGS) >>> 1] = next !== 0 ? DESC_FLAG_NEXT : 0;
         ru16[(d + DESC.REGION) >>> 1] = ZC_REGION;
-        ru32[(d + DESC.LENGTH) >>> 2] = u16[(seg + MBUF.DATA_LEN) >>> 1]!;
-        ru32[(d + DESC.OFFSET) >>> 2] = u32[(seg + MBUF.BUF_OFF) >>> 2]! + u16[(seg + MBUF.DATA_OFF) >>> 1]!;
+        ru32[(d + DESC.LENGTH) >>> 2] = mb.dataLen(seg);
+        ru32[(d + DESC.OFFSET) >>> 2] = mb.dataOffset(seg);
         slots[sl] = next !== 0 ? 0 : h; // freed, chain and all, when its last slot is read
         head = (head + 1) & 0xffff;
         seg = next;
       }
       free -= segs;
-      bytes += u32[(h + MBUF.PKT_LEN) >>> 2]!;
+      bytes += mb.pktLen(h);
       sent++;
     }
     if (sent > 0) {

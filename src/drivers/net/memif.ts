@@ -56,7 +56,7 @@ import { Worker } from 'node:worker_threads';
 import type { Eal } from '../../eal/eal.js';
 import { MpdkError } from '../../eal/errors.js';
 import { registerDescriber, type ObjectDescription } from '../../eal/describe.js';
-import { ED } from '../../ethdev/layout.js';
+import { portTable } from '../../ethdev/table.js';
 import { Devargs, Port, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo } from '../../ethdev/driver.js';
 import type { PktmbufPool } from '../../mbuf/mbuf.js';
 import { closeFd, eventfdCreate, eventfdSignal, processAlive } from '../../native/libc.js';
@@ -316,11 +316,7 @@ export function memifStatus(eal: Eal, port: Port | { port(id: number): Port }, i
 
 registerDescriber('memif', (eal: Eal): ObjectDescription[] => {
   const out: ObjectDescription[] = [];
-  const mz = eal.memzones.tryLookup('ETHDEV_DATA');
-  if (!mz) return out;
-  const n = eal.region.u32At(mz.offset + ED.NB_PORTS);
-  for (let i = 0; i < n; i++) {
-    const p = new Port(eal, mz.offset, i);
+  for (const p of portTable(eal) ?? []) {
     if (p.driverName !== 'net_memif' || p.drv(DRV_MIF) === 0) continue;
     const { name, ...rest } = statusAt(eal, p);
     out.push({ kind: 'memif', name, ...rest });
