@@ -39,6 +39,14 @@ function poolAudit(eal: Eal): PoolAudit {
   return auditInstance(eal).pools.find((a) => a.name === POOL)!;
 }
 
+/** Port 0 with one RX queue (on `pool`) and one TX queue, started. */
+function startPort(dev: EthDev, pool: PktmbufPool): void {
+  dev.configure(0, { rxQueues: 1, txQueues: 1 });
+  dev.rxQueueSetup(0, 0, { descriptors: 256, pool });
+  dev.txQueueSetup(0, 0, { descriptors: 256 });
+  dev.start(0);
+}
+
 /** Every handle of `rings` back to the pool. */
 function drain(x: Inst, ...rings: Ring[]): void {
   const buf = new Uint32Array(64);
@@ -275,11 +283,7 @@ for (const [hook, where] of [['mempool:get', 'before the cache gave them up'], [
       const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=${vdev}${file}`], { handleSignals: false });
       const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
       try {
-        const dev = EthDev.attach(eal);
-        dev.configure(0, { rxQueues: 1, txQueues: 1 });
-        dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
-        dev.txQueueSetup(0, 0, { descriptors: 256 });
-        dev.start(0);
+        startPort(EthDev.attach(eal), x.pool);
         await killedInsideGet(x, ['rxnull', 'count=20'], hook, held);
       } finally {
         x.eal.close();
@@ -317,11 +321,7 @@ for (const [what, cacheSize, lens, count, took] of [
       const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_pcap0,rx_pcap=${file}`], { handleSignals: false });
       const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize }) };
       try {
-        const dev = EthDev.attach(eal);
-        dev.configure(0, { rxQueues: 1, txQueues: 1 });
-        dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
-        dev.txQueueSetup(0, 0, { descriptors: 256 });
-        dev.start(0);
+        startPort(EthDev.attach(eal), x.pool);
         const c = child(x.p, ['rxnull', `count=${count}`], hook);
         await c.waitFor(new RegExp(`${hook} reached`), 10000);
         c.proc.kill('SIGKILL');
@@ -351,10 +351,7 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
   const peer = uniquePrefix('ownmifc');
   const dev = EthDev.attach(eal);
   try {
-    dev.configure(0, { rxQueues: 1, txQueues: 1 });
-    dev.rxQueueSetup(0, 0, { descriptors: 256, pool: x.pool });
-    dev.txQueueSetup(0, 0, { descriptors: 256 });
-    dev.start(0);
+    startPort(dev, x.pool);
     const c = child(x.p, ['rxnull', 'count=32'], 'hands:rx');
     await c.waitFor(/ready/, 10000);
     const cli = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=client,socket=${sock},socket-abstract=no,bsize=512`, 'tx', '10', '1000']);
