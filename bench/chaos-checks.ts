@@ -9,16 +9,18 @@
  *   files   the entries of the instance's runtime folder ($MPDK_RUNTIME_DIR or /dev/shm,
  *           mpdk.X/) and any other entry of that folder naming the prefix: the same set
  *           after every recovery as after the start (a killed process leaves no file).
- *   fds     /proc/<pid>/fd of every long-lived process (one not killed since): its count
- *           may not grow by more than a slack over the count first seen (a pidfd, a
- *           mapping's descriptor or a socket kept per dead peer would grow it per kill),
- *           plus FDS_PER_PEER for each message-channel peer more than then (every process
- *           holds a connection and a pidfd per peer of the instance, eal.mp: the dumpcap,
- *           pktgen and audit processes coming and going; a peer not yet seen dead counts).
+ *   fds     /proc/<pid>/fd of every long-lived process (one not killed since), each
+ *           descriptor by kind and target (chaos-fds.ts): what names another process (a
+ *           pidfd, a message-channel connection in or out, a supervisor's channel) must name
+ *           a live one, at most one of each kind per peer; the rest (region, epoll, pipes,
+ *           files) no more per target than at first sight. Not a count: a process holds up to
+ *           three per live peer, however many it had when first seen (a standby promoted
+ *           late, pktgen or dumpcap restarted), and one kept per dead peer is named.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fdCount, type Fleet } from './chaos-fleet.js';
+import { alive, type Fleet } from './chaos-fleet.js';
+import { baselineOf, extraFds, fdTable, unixSockets, type FdBaseline, type FdEntry } from './chaos-fds.js';
 
 export interface PoolAudit {
   name: string;
@@ -115,7 +117,7 @@ export function instanceEntries(prefix: string): string[] {
   return out.sort();
 }
 
-/** Age at which a process's descriptor count is taken as its baseline. */
+/** Age at which a process's descriptors are taken as its baseline. */
 const SETTLED_SEC = 2;
 /** Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
@@ -132,45 +134,40 @@ function processAgeSec(pid: number): number {
   }
 }
 
-/** Descriptors each process holds per message-channel peer (its connection and the peer's pidfd). */
-const FDS_PER_PEER = 2;
-
-/** Message-channel peers of instance `prefix`: its mp.<slot>.<pid> sockets (a dead one's until its peers remove it). */
-export function peerCount(prefix: string): number {
-  try {
-    return fs.readdirSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`)).filter((f) => /^mp\.\d+\.\d+$/.test(f)).length;
-  } catch {
-    return 0;
-  }
+/** "pidfd 4, mp-in 3, ..." of table t. */
+function kinds(t: FdEntry[]): string {
+  const n = new Map<string, number>();
+  for (const e of t) n.set(e.kind, (n.get(e.kind) ?? 0) + 1);
+  return [...n].map(([k, v]) => `${k} ${v}`).join(', ');
 }
 
-/** Descriptor counts of long-lived processes against the count first seen per pid (once settled). */
+/** The descriptors of long-lived processes against what they should hold now (chaos-fds.ts). */
 export class FdWatch {
-  private readonly first = new Map<number, { role: string; n: number; peers: number }>();
-  /** Largest growth seen, per role. */
+  private readonly first = new Map<number, { n: number; kinds: string; base: FdBaseline }>();
+  /** Largest growth of the count over the first seen, per role (for the report; accounted for by the check). */
   readonly maxGrowth = new Map<string, number>();
-  readonly slack: number;
+  /** Set once when sockets cannot be matched to their peers (no `ss`): they go unchecked. */
+  unchecked: string | undefined;
 
-  constructor(slack: number) {
-    this.slack = slack;
-  }
-
-  /** Look at `procs` now, `peers` the instance's message-channel peers now; @returns one line per process grown past the slack. */
-  check(procs: { role: string; pid: number }[], peers: number): string[] {
+  /** Look at `procs` now; @returns one line per process holding descriptors it should not, naming each. */
+  check(procs: { role: string; pid: number }[]): string[] {
+    const sockets = unixSockets();
+    if (!sockets) this.unchecked ??= 'sockets not checked: `ss` (iproute2) is not installed';
     const bad: string[] = [];
     for (const { role, pid } of procs) {
-      const n = fdCount(pid);
-      if (n < 0) continue;
+      const t = fdTable(pid, sockets);
+      if (!t) continue;
       const f = this.first.get(pid);
       if (!f) {
         // A process still starting has not opened what it keeps for life (epoll, the region,
-        // its lifeline...): its count then is no baseline.
-        if (processAgeSec(pid) >= SETTLED_SEC) this.first.set(pid, { role, n, peers });
+        // its lifeline...): its own descriptors then are no baseline.
+        if (processAgeSec(pid) >= SETTLED_SEC) this.first.set(pid, { n: t.length, kinds: kinds(t), base: baselineOf(t) });
         continue;
       }
-      const g = n - f.n - FDS_PER_PEER * Math.max(0, peers - f.peers);
+      const g = t.length - f.n;
       if (g > (this.maxGrowth.get(role) ?? 0)) this.maxGrowth.set(role, g);
-      if (g > this.slack) bad.push(`${role} (pid ${pid}): ${f.n} -> ${n} open descriptors (${f.peers} -> ${peers} message-channel peers)`);
+      const extra = extraFds(t, f.base, alive);
+      if (extra.length) bad.push(`${role} (pid ${pid}): ${f.n} -> ${t.length} open descriptors (${f.kinds} -> ${kinds(t)}); not accounted for: ${extra.join('; ')}`);
     }
     return bad;
   }

@@ -18,7 +18,8 @@
  *   2. integrity  no frame came back corrupt (pktgen's checksum, pktgen/seal.ts) or twice
  *   3. audit      every --audit-every kills: `mpdk audit --json` leaked 0, duplicates 0
  *   4. leaks      the instance's files are the ones it had after the start; no long-lived
- *                 process holds more descriptors than at first sight (+ --fd-slack)
+ *                 process holds a descriptor it should not (chaos-fds.ts: one naming a dead
+ *                 process, a second per peer, more of its own than at first sight), each named
  *
  * At the end of each system: the generator is stopped (traffic paused), the audit must be
  * clean, then everything is stopped the normal way (l2fwd_fork's master prints its own
@@ -33,7 +34,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { audit, FdWatch, instanceEntries, peerCount, type AuditResult } from './chaos-checks.js';
+import { audit, FdWatch, instanceEntries, type AuditResult } from './chaos-checks.js';
 import { descendants, Fleet, killTrees, MPDK, sleep, until } from './chaos-fleet.js';
 import type { Bench } from './harness.js';
 import { ChaosSystem, ClientServer, L2fwdFork, VICTIM_KINDS, type Victim, type VictimKind } from './chaos-systems.js';
@@ -67,7 +68,6 @@ export interface ChaosOptions {
   boundMs: number;
   gapMs: number;
   auditEvery: number;
-  fdSlack: number;
 }
 
 const USAGE = `usage: npm run chaos -- [--kills N] [--seed S] [--json] [options]
@@ -87,13 +87,12 @@ file or descriptor leaked. Exit status 0 when everything held, 1 otherwise.
   --bound MS       a recovery longer than this fails (default 10000)
   --gap MS         pause before each kill: random 0..MS (default 300)
   --audit-every K  audit after every K-th kill (default 1)
-  --fd-slack N     descriptors a long-lived process may gain (default 8)
   --json           one JSON object instead of the table`;
 
 class Usage extends Error {}
 
 export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
-  const o: ChaosOptions = { kills: 1000, seed: Date.now() % 2147483647, json: false, systems: [...SYSTEM_NAMES], stopShare: 0.1, stopMs: 1500, victims: [...VICTIM_KINDS], ratePps: 20000, flows: 16, boundMs: 10000, gapMs: 300, auditEvery: 1, fdSlack: 8 };
+  const o: ChaosOptions = { kills: 1000, seed: Date.now() % 2147483647, json: false, systems: [...SYSTEM_NAMES], stopShare: 0.1, stopMs: 1500, victims: [...VICTIM_KINDS], ratePps: 20000, flows: 16, boundMs: 10000, gapMs: 300, auditEvery: 1 };
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Usage(`${name} needs an integer ${min}..${max}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
     return Number(v);
@@ -110,7 +109,6 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
       case '--bound': o.boundMs = int(a, val(), 100, 600000); break;
       case '--gap': o.gapMs = int(a, val(), 0, 60000); break;
       case '--audit-every': o.auditEvery = int(a, val(), 1, 1e7); break;
-      case '--fd-slack': o.fdSlack = int(a, val(), 0, 10000); break;
       case '--systems': {
         const v = val() ?? '';
         const list = v.split(',').map((s) => s.trim());
@@ -212,7 +210,7 @@ class Part {
   readonly records: KillRecord[] = [];
   readonly failures: string[] = [];
   readonly notes: string[] = [];
-  readonly fds: FdWatch;
+  readonly fds = new FdWatch();
   audits = 0;
   auditAvailable = true;
   leaked = 0;
@@ -220,10 +218,6 @@ class Part {
   rebuilds = 0;
   /** Every incarnation (a rebuild makes a new one, with a new prefix). */
   readonly systems: ChaosSystem[] = [];
-
-  constructor(fdSlack: number) {
-    this.fds = new FdWatch(fdSlack);
-  }
 
   noteAudit(a: AuditResult, when: string): void {
     if (!a.available) {
@@ -252,7 +246,7 @@ function cleanupAll(): void {
 
 /** Start a system, kill `kills` times, stop it; everything it started is ended before this returns. */
 async function runPart(name: string, make: Factory, kills: number, o: ChaosOptions, random: () => number, log: (s: string) => void): Promise<Part> {
-  const part = new Part(o.fdSlack);
+  const part = new Part();
   const base = `chaos${process.pid}${name}`;
   let fleet = new Fleet();
   prefixes.add(base);
@@ -264,7 +258,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       await sys.start(START_MS);
       await sleep(100);
       files = instanceEntries(sys.prefix);
-      part.fds.check(sys.longLived(), peerCount(sys.prefix));
+      part.fds.check(sys.longLived());
       return true;
     } catch (e) {
       part.failures.push(`${sys.name} (${sys.prefix}) did not start: ${(e as Error).message.slice(0, 1500)}`);
@@ -349,10 +343,10 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       if (!(await until(() => instanceEntries(sys.prefix).join() === files.join(), FILES_SETTLE_MS, 20))) {
         part.failures.push(`${what}: instance files ${JSON.stringify(files)} became ${JSON.stringify(instanceEntries(sys.prefix))}`);
       }
-      // The same for descriptors: connections and pidfds of a peer that just joined or died
-      // come and go with the others' event loops (seen 22 -> 34 for a moment); a leak stays.
+      // Descriptors, exactly (chaos-checks.ts FdWatch): those naming the dead go when the
+      // holders' event loops see the death, so they get the same bound; any other extra fails.
       let grown: string[] = [];
-      await until(() => (grown = part.fds.check(sys.longLived(), peerCount(sys.prefix))).length === 0, FILES_SETTLE_MS, 20);
+      await until(() => (grown = part.fds.check(sys.longLived())).length === 0, FILES_SETTLE_MS, 20);
       for (const b of grown) part.failures.push(`${what}: descriptors leaked: ${b}`);
       if ((i + 1) % o.auditEvery === 0 && part.auditAvailable) part.noteAudit(await audit(fleet, sys.prefix), what);
     }
@@ -431,7 +425,7 @@ export async function runChaos(o: ChaosOptions, log: (s: string) => void = () =>
     collateral: systems.flatMap((s) => s.collateral),
     rebuilds: parts.reduce((a, p) => a + p.rebuilds, 0),
     fdMaxGrowth,
-    notes: parts.flatMap((p) => p.notes),
+    notes: [...parts.flatMap((p) => p.notes), ...new Set(parts.flatMap((p) => p.fds.unchecked ?? []))],
     failures,
     seconds: Math.round((performance.now() - t0) / 100) / 10,
     ok: false,

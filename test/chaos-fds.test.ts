@@ -1,0 +1,105 @@
+/**
+ * The chaos run's descriptor check (bench/chaos-fds.ts) on the processes of a real instance:
+ * this test process is the primary, test/mp-child.ts the secondaries. What a process holds
+ * for its live peers is accounted for exactly, however many joined after its first look; a
+ * descriptor of a dead process that stays, or a second connection to one peer, is named.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { baselineOf, extraFds, fdTable, unixSockets, type FdEntry } from '../bench/chaos-fds.js';
+import { alive } from '../bench/chaos-fleet.js';
+import { Eal } from '../src/index.js';
+import { closeFd, pidfdOpen, seqpacketSocket, unixConnect } from '../src/native/libc.js';
+import { commandChild, leftovers, reapAll, removeInstance, uniquePrefix, until, type CommandChild } from './helpers.js';
+
+after(reapAll);
+
+const noSs = spawnSync('ss', ['-V']).error ? 'needs `ss` (iproute2) to match sockets to their peers' : false;
+
+function kid(prefix: string, lcore: number): Promise<CommandChild> {
+  return commandChild('dist/test/mp-child.js', ['-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--no-telemetry']);
+}
+
+function table(pid: number): FdEntry[] {
+  const t = fdTable(pid, unixSockets());
+  assert.ok(t, `pid ${pid} runs`);
+  return t;
+}
+
+/** The peers `kind` descriptors of table t name. */
+const peersOf = (t: FdEntry[], kind: string): number[] => t.filter((e) => e.kind === kind).map((e) => e.peer).sort();
+
+test('one pidfd and one connection each way per live peer are accounted for, whoever joined after the first look; a dead peer\'s go', { skip: noSs }, async () => {
+  const p = uniquePrefix('fds');
+  const eal = Eal.init({ lcores: [0], procType: 'primary', filePrefix: p, telemetry: false, name: 'fds-test' });
+  try {
+    const a = await kid(p, 1);
+    const first = table(a.pid);
+    const base = baselineOf(first);
+    const others = [await kid(p, 2), await kid(p, 3), await kid(p, 4)];
+    // Everyone asks everyone: a then holds, per new peer, its pidfd, its connection in and its own out.
+    for (const k of [a, ...others]) await k.cmd({ do: 'request', name: 'echo', data: 1 });
+    const ids = others.map((k) => k.pid).sort();
+    const now = await until(() => {
+      const t = table(a.pid);
+      return ids.every((pid) => peersOf(t, 'pidfd').includes(pid) && peersOf(t, 'mp-in').includes(pid) && peersOf(t, 'mp-out').includes(pid)) && t;
+    }, 5000, 'a holding a pidfd and a connection each way per new peer');
+    assert.ok(now.length - first.length >= 3 * others.length, `${first.length} -> ${now.length} descriptors: three per peer, more than the count check's two`);
+    assert.deepEqual(extraFds(now, base, alive), []);
+
+    // A killed peer's descriptors go when a's event loop sees it die; none names it then.
+    const dead = others[1]!;
+    dead.c.proc.kill('SIGKILL');
+    await dead.c.exited;
+    await until(() => extraFds(table(a.pid), base, alive).length === 0, 2000, `a dropping what it held of pid ${dead.pid}: ${extraFds(table(a.pid), base, alive).join('; ')}`);
+    assert.ok(table(a.pid).every((e) => e.peer !== dead.pid));
+  } finally {
+    eal.close();
+    await reapAll();
+    removeInstance(p);
+  }
+});
+
+test('a descriptor of a dead process that stays, and a second connection to one live peer, are named by kind and target', { skip: noSs }, async () => {
+  const p = uniquePrefix('fds');
+  const eal = Eal.init({ lcores: [0], procType: 'primary', filePrefix: p, telemetry: false, name: 'fds-test' });
+  let leaked = -1;
+  let second = -1;
+  try {
+    const a = await kid(p, 1);
+    const b = await kid(p, 2);
+    await eal.mp.request('echo', 1, { to: a.pid });
+    const baseSelf = baselineOf(table(process.pid));
+    const baseA = baselineOf(table(a.pid));
+
+    // A pidfd of b kept after b died: one descriptor more, and named.
+    leaked = pidfdOpen(b.pid);
+    b.c.proc.kill('SIGKILL');
+    await b.c.exited;
+    const self = await until(() => {
+      const x = extraFds(table(process.pid), baseSelf, alive);
+      return x.length === 1 && x;
+    }, 2000, 'only the kept pidfd left over');
+    assert.match(self[0]!, new RegExp(`^fd ${leaked}: pidfd pidfd of pid -?\\d+ \\(its process is gone\\)$`));
+
+    // A second connection from this process to a's socket: a holds two in from one peer.
+    const sock = fs.readdirSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`)).find((f) => f.endsWith(`.${a.pid}`))!;
+    second = seqpacketSocket();
+    assert.equal(unixConnect(second, path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`, sock), false), 0);
+    const inA = await until(() => {
+      const x = extraFds(table(a.pid), baseA, alive);
+      return x.length === 1 && x;
+    }, 2000, 'a second connection in named');
+    assert.match(inA[0]!, new RegExp(`^fd \\d+: mp-in u_seq \\S+/${sock.replace(/\./g, '\\.')} to pid ${process.pid} \\(2 to that process, at most 1\\)$`));
+  } finally {
+    closeFd(leaked);
+    closeFd(second);
+    eal.close();
+    await reapAll();
+    removeInstance(p);
+    assert.deepEqual(leftovers(p), []);
+  }
+});
