@@ -13,9 +13,10 @@
  *           descriptor by kind and target (chaos-fds.ts): what names another process (a
  *           pidfd, a message-channel connection in or out, a supervisor's channel) must name
  *           a live one, at most one of each kind per peer; the rest (region, epoll, pipes,
- *           files) no more per target than at first sight. Not a count: a process holds up to
- *           three per live peer, however many it had when first seen (a standby promoted
- *           late, pktgen or dumpcap restarted), and one kept per dead peer is named.
+ *           files) no more per target than at first sight, SETTLED_MS after it joined the
+ *           instance (not after it started: an l2fwd_fork standby starts long before). Not a
+ *           count: a process holds up to three per live peer, however many it had when first
+ *           seen (pktgen or dumpcap restarted), and one kept per dead peer is named.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -117,20 +118,22 @@ export function instanceEntries(prefix: string): string[] {
   return out.sort();
 }
 
-/** Age at which a process's descriptors are taken as its baseline. */
-const SETTLED_SEC = 2;
-/** Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
+/** Time since joining after which a process's own descriptors are taken as its baseline. */
+const SETTLED_MS = 2000;
 
-/** Seconds since process `pid` started (0 when it cannot be read). */
-function processAgeSec(pid: number): number {
+/**
+ * Milliseconds since process `pid` joined instance `prefix` (bound its mp.<slot>.<pid>
+ * socket, which its EAL makes after the folder and the region), -1 while it has not. Not its
+ * age: an l2fwd_fork standby is forked long before it is promoted and starts its EAL (22
+ * descriptors as a standby, 31 once joined).
+ */
+function joinedMs(prefix: string, pid: number): number {
+  const dir = path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${prefix}`);
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / USER_HZ;
-    const up = Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
-    return Number.isFinite(start) && Number.isFinite(up) ? up - start : 0;
+    const name = fs.readdirSync(dir).find((f) => f.endsWith(`.${pid}`) && /^mp\.\d+\.\d+$/.test(f));
+    return name ? Date.now() - fs.statSync(path.join(dir, name)).mtimeMs : -1;
   } catch {
-    return 0;
+    return -1;
   }
 }
 
@@ -149,8 +152,13 @@ export class FdWatch {
   /** Set once when sockets cannot be matched to their peers (no `ss`): they go unchecked. */
   unchecked: string | undefined;
 
-  /** Look at `procs` now; @returns one line per process holding descriptors it should not, naming each. */
-  check(procs: { role: string; pid: number }[]): string[] {
+  /** Whether process `pid`'s descriptors are checked yet (it joined SETTLED_MS ago, or more, when looked at). */
+  baselined(pid: number): boolean {
+    return this.first.has(pid);
+  }
+
+  /** Look at `procs` of instance `prefix` now; @returns one line per process holding descriptors it should not, naming each. */
+  check(procs: { role: string; pid: number }[], prefix: string): string[] {
     const sockets = unixSockets();
     if (!sockets) this.unchecked ??= 'sockets not checked: `ss` (iproute2) is not installed';
     const bad: string[] = [];
@@ -159,9 +167,9 @@ export class FdWatch {
       if (!t) continue;
       const f = this.first.get(pid);
       if (!f) {
-        // A process still starting has not opened what it keeps for life (epoll, the region,
-        // its lifeline...): its own descriptors then are no baseline.
-        if (processAgeSec(pid) >= SETTLED_SEC) this.first.set(pid, { n: t.length, kinds: kinds(t), base: baselineOf(t) });
+        // A process still starting has not opened what it keeps for life (the region, the
+        // folder, its socket...): its descriptors then are no baseline.
+        if (joinedMs(prefix, pid) >= SETTLED_MS) this.first.set(pid, { n: t.length, kinds: kinds(t), base: baselineOf(t) });
         continue;
       }
       const g = t.length - f.n;

@@ -258,7 +258,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       await sys.start(START_MS);
       await sleep(100);
       files = instanceEntries(sys.prefix);
-      part.fds.check(sys.longLived());
+      part.fds.check(sys.longLived(), sys.prefix);
       return true;
     } catch (e) {
       part.failures.push(`${sys.name} (${sys.prefix}) did not start: ${(e as Error).message.slice(0, 1500)}`);
@@ -346,7 +346,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       // Descriptors, exactly (chaos-checks.ts FdWatch): those naming the dead go when the
       // holders' event loops see the death, so they get the same bound; any other extra fails.
       let grown: string[] = [];
-      await until(() => (grown = part.fds.check(sys.longLived())).length === 0, FILES_SETTLE_MS, 20);
+      await until(() => (grown = part.fds.check(sys.longLived(), sys.prefix)).length === 0, FILES_SETTLE_MS, 20);
       for (const b of grown) part.failures.push(`${what}: descriptors leaked: ${b}`);
       if ((i + 1) % o.auditEvery === 0 && part.auditAvailable) part.noteAudit(await audit(fleet, sys.prefix), what);
     }

@@ -9,11 +9,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { FdWatch } from '../bench/chaos-checks.js';
 import { baselineOf, extraFds, fdTable, unixSockets, type FdEntry } from '../bench/chaos-fds.js';
 import { alive } from '../bench/chaos-fleet.js';
 import { Eal } from '../src/index.js';
 import { closeFd, pidfdOpen, seqpacketSocket, unixConnect } from '../src/native/libc.js';
-import { commandChild, leftovers, reapAll, removeInstance, uniquePrefix, until, type CommandChild } from './helpers.js';
+import { commandChild, leftovers, reapAll, removeInstance, sleep, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 after(reapAll);
 
@@ -27,6 +28,16 @@ function table(pid: number): FdEntry[] {
   const t = fdTable(pid, unixSockets());
   assert.ok(t, `pid ${pid} runs`);
   return t;
+}
+
+/** Wait (bounded: a safety net) until process `pid`'s extra descriptors against `base` are `n`; @returns them, or throws with the last seen. */
+async function extrasBecome(pid: number, base: ReturnType<typeof baselineOf>, n: number): Promise<string[]> {
+  let last: string[] = [];
+  try {
+    return await until(() => (last = extraFds(table(pid), base, alive)).length === n && last, 5000, `${n} extra descriptors`);
+  } catch {
+    throw new Error(`pid ${pid}: ${last.length} extra descriptors, not ${n}: ${last.join('; ')}`);
+  }
 }
 
 /** The peers `kind` descriptors of table t name. */
@@ -54,7 +65,7 @@ test('one pidfd and one connection each way per live peer are accounted for, who
     const dead = others[1]!;
     dead.c.proc.kill('SIGKILL');
     await dead.c.exited;
-    await until(() => extraFds(table(a.pid), base, alive).length === 0, 2000, `a dropping what it held of pid ${dead.pid}: ${extraFds(table(a.pid), base, alive).join('; ')}`);
+    await extrasBecome(a.pid, base, 0);
     assert.ok(table(a.pid).every((e) => e.peer !== dead.pid));
   } finally {
     eal.close();
@@ -79,20 +90,14 @@ test('a descriptor of a dead process that stays, and a second connection to one 
     leaked = pidfdOpen(b.pid);
     b.c.proc.kill('SIGKILL');
     await b.c.exited;
-    const self = await until(() => {
-      const x = extraFds(table(process.pid), baseSelf, alive);
-      return x.length === 1 && x;
-    }, 2000, 'only the kept pidfd left over');
+    const self = await extrasBecome(process.pid, baseSelf, 1);
     assert.match(self[0]!, new RegExp(`^fd ${leaked}: pidfd pidfd of pid -?\\d+ \\(its process is gone\\)$`));
 
     // A second connection from this process to a's socket: a holds two in from one peer.
     const sock = fs.readdirSync(path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`)).find((f) => f.endsWith(`.${a.pid}`))!;
     second = seqpacketSocket();
     assert.equal(unixConnect(second, path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`, sock), false), 0);
-    const inA = await until(() => {
-      const x = extraFds(table(a.pid), baseA, alive);
-      return x.length === 1 && x;
-    }, 2000, 'a second connection in named');
+    const inA = await extrasBecome(a.pid, baseA, 1);
     assert.match(inA[0]!, new RegExp(`^fd \\d+: mp-in u_seq \\S+/${sock.replace(/\./g, '\\.')} to pid ${process.pid} \\(2 to that process, at most 1\\)$`));
   } finally {
     closeFd(leaked);
@@ -101,5 +106,27 @@ test('a descriptor of a dead process that stays, and a second connection to one 
     await reapAll();
     removeInstance(p);
     assert.deepEqual(leftovers(p), []);
+  }
+});
+
+test('a process started long before it joins (an l2fwd_fork standby) is first looked at once it has joined, not at its age', { skip: noSs }, async () => {
+  const p = uniquePrefix('fds');
+  const eal = Eal.init({ lcores: [0], procType: 'primary', filePrefix: p, telemetry: false, name: 'fds-test' });
+  try {
+    // Node started and waiting, as a standby does; its EAL (region, folder, socket, peers) comes 2.5 s later.
+    const late = spawnNode('dist/test/mp-child.js', ['-l', '1', '--proc-type=secondary', '--file-prefix', p, '--log-level', 'error', '--no-telemetry'], { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent('await new Promise((r) => setTimeout(r, 2500));')}` });
+    const watch = new FdWatch();
+    const procs = [{ role: 'late', pid: late.proc.pid! }];
+    await sleep(2200);
+    assert.deepEqual(watch.check(procs, p), []); // 2.2 s old, not joined: no baseline yet
+    await late.waitFor(/\{"ready":\d+/, 10_000);
+    await eal.mp.request('echo', 1, { to: late.proc.pid! }).catch(() => undefined);
+    // Its region, folder, socket and peers' descriptors came with joining: none is "leaked".
+    await until(() => (assert.deepEqual(watch.check(procs, p), []), watch.baselined(late.proc.pid!)), 5000, 'looked at 2 s after it joined');
+    assert.deepEqual(watch.check(procs, p), []);
+  } finally {
+    eal.close();
+    await reapAll();
+    removeInstance(p);
   }
 });
