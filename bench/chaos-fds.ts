@@ -115,7 +115,12 @@ export function fdTable(pid: number, sockets: Map<string, UnixSocket> | undefine
       out.push({ fd, kind: 'socket?', peer: 0, link: 'socket' });
       continue;
     }
-    const s = sock ? sockets!.get(sock[1]!) : undefined;
+    let s = sock ? sockets!.get(sock[1]!) : undefined;
+    if (sock && !s) {
+      // Made since `ss` ran (a connection just accepted): look again, once; not a unix socket if still unknown.
+      for (const [k, v] of unixSockets() ?? []) if (!sockets!.has(k)) sockets!.set(k, v);
+      s = sockets!.get(sock[1]!);
+    }
     if (!sock || !s || s.state === 'LISTEN' || s.state === 'UNCONN') {
       // A listening or unconnected socket is its own, like a file; pipes and anon inodes by kind.
       const what = s ? `${s.type} ${s.state} ${s.path}` : link.replace(/^(pipe|socket):\[\d+\]$/, '$1');
