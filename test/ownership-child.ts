@@ -28,6 +28,9 @@
  *                                      0 of a record, the other's head enqueued on ring R; print
  *                                      "ready", wait to be killed
  *   reclaim                            call reclaimDead once, print its report as JSON, exit
+ *   successor pool=P                   as a program taking over a dead one's lcore (pktgen): reclaimDead,
+ *                                      then 8 mbufs got and put through the lcore's cache, the cache
+ *                                      flushed (as pktgen's exit), the report printed as JSON, exit
  * Prints "ready" once set up.
  */
 import { Eal, EthDev, Hands, Mbufs, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
@@ -42,6 +45,16 @@ const nap = (ms: number): void => void Atomics.wait(cell, 0, 0, ms);
 
 if (mode === 'reclaim') {
   process.stdout.write(JSON.stringify(reclaimDead(eal)) + '\n');
+  eal.close();
+  process.exit(0);
+} else if (mode === 'successor') {
+  const rep = reclaimDead(eal);
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const hs = new Uint32Array(8);
+  pool.allocBulk(hs, 8);
+  pool.mp.putBulk(hs, 8);
+  pool.mp.flushCache(eal.lcoreId);
+  process.stdout.write(JSON.stringify(rep) + '\n');
   eal.close();
   process.exit(0);
 } else if (mode === 'forward') {

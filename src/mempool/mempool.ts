@@ -49,7 +49,10 @@
  * flight: a refill's dequeued handles (ring/claims.ts burstMoved from SNAP: exactly the burst)
  * join the cache, a flush the ring did not take (its claim undone) goes back into the
  * cache; then the cache is flushed. An element is thus never lost nor in two places,
- * whatever instruction the owner was killed at.
+ * whatever instruction the owner was killed at. A successor that claims the dead lcore
+ * before any reclaim (a program restarted with the same -l) makes it a live lcore that no
+ * supervisor flushes: the Mempool its thread makes for that lcore finishes the op left in
+ * flight first (recoverCache; the thread itself is in none), before its puts reuse OBJS.
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
@@ -337,6 +340,11 @@ export class Mempool {
       this.snapIdx = (c + MPC.SNAP) >>> 2;
       this.consSnap = this.ring.burstSnapIndex(this.lcore, true);
       this.prodSnap = this.ring.burstSnapIndex(this.lcore, false);
+      // A cache op in flight when its lcore's own thread attaches is a dead previous owner's
+      // (this thread is in none): finish it before our first get or put overwrites OBJS. A
+      // successor that claimed the dead one's lcore at start (pktgen -l 5 restarted) owns a
+      // live lcore, so reclaimDead's flushCache of dead lcores never reaches this cache.
+      if (u32[this.opIdx] !== 0 && eal.lcoreTable.ownerOf(this.lcore) === process.pid) this.recoverCache(this.lcore);
     } else {
       this.lenIdx = -1;
       this.objsIdx = -1;
