@@ -202,7 +202,6 @@ export async function serveMetrics(prefix: string, listen: string, hugeDir?: str
   if (!isLoopback(host)) {
     process.stderr.write(`mpdk exporter: warning: listening on ${shown}:${actual}, not the loopback: whoever reaches this port reads the instance's counters and names, without authentication; restrict it with a firewall or listen on 127.0.0.1\n`);
   }
-  process.stdout.write(`serving the metrics of instance '${prefix}' at http://${shown}:${actual}/metrics (Ctrl-C stops)\n`);
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       server.close();
@@ -212,5 +211,8 @@ export async function serveMetrics(prefix: string, listen: string, hugeDir?: str
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // Only now: whoever stops us on reading this line must find the handlers in place
+    // (before them a signal ends the process at once, as killed).
+    process.stdout.write(`serving the metrics of instance '${prefix}' at http://${shown}:${actual}/metrics (Ctrl-C stops)\n`);
   });
 }
