@@ -20,6 +20,7 @@
  *                                                       write (a writer stopped inside it, EventLog.claim)
  *               {"id", "do": "commit", "seq", "name", "text"} its second half, and the doorbell
  *               {"id", "do": "fill", "to", "count", "timeout"} count one-way messages, then one mp.drain
+ *                  ({"queued": count, "fill": id} once all are queued and the drain waits)
  *               {"id", "do": "stuff", "to", "count", "keep"} without reading its replies (one
  *                  synchronous run), count 'big' requests each aborted after 1 ms (they stay
  *                  queued at the replier), then keep more it waits for → {"id", "replies"} of those
@@ -126,7 +127,9 @@ async function obey(c: Cmd): Promise<void> {
         const d = mp.send('fill', { n }, { to: c.to })[0]!;
         if (!d.ok) throw d.error;
       }
-      await mp.drain({ to: c.to, timeout: c.timeout });
+      const drained = mp.drain({ to: c.to, timeout: c.timeout });
+      say({ queued: c.count, fill: c.id }); // every message is queued and the drain waits
+      await drained;
       say({ id: c.id, drained: true });
     } else if (c.do === 'stuff') {
       for (let n = 0; n < c.count!; n++) {

@@ -235,7 +235,9 @@ test('drain() rejects when a connection closes with messages still queued: a sto
     b.c.proc.kill('SIGSTOP');
     // More than b's socket holds: the rest waits in a's queue, and a awaits its drain.
     const filled = a.cmd({ do: 'fill', to: b.pid, count: 1000, timeout: 10_000 });
-    await new Promise((r) => setTimeout(r, 500));
+    // Killed only once all are queued and a waits in drain() (a fixed pause was not always
+    // long enough on a loaded host: b then died before or during a's sends).
+    await a.c.waitFor(/\{"queued":1000,/, 10_000);
     b.c.proc.kill('SIGKILL');
     await b.c.exited;
     const r = await filled;

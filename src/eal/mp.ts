@@ -45,7 +45,7 @@
  *     per turn            MP_PER_TURN messages per connection per event-loop turn
  *     connections in      MP_CONNECTIONS_MAX
  */
-import { closeFd, closeReceivedFd, dupFd, Liveness, processLiveness, processState, seqRecvFds, seqSendFds, SEQ_FDS_MAX, unixAccept, peerCred, watchFd, watchReadable, type FdEvents, type FdWatch } from '../native/libc.js';
+import { closeFd, closeReceivedFd, dupFd, Liveness, processDying, processLiveness, processState, seqRecvFds, seqSendFds, SEQ_FDS_MAX, unixAccept, peerCred, watchFd, watchReadable, type FdEvents, type FdWatch } from '../native/libc.js';
 import { watchDeath } from './deathwatch.js';
 import { MpdkError } from './errors.js';
 import { connectMp, MpListener, removeStaleMp } from './mp-socket.js';
@@ -809,7 +809,7 @@ export class MpIpc {
     const what = `${n} message${n === 1 ? '' : 's'} queued for ${n === 1 ? 'it was' : 'it were'} not delivered`;
     const error = this.closed
       ? new MpdkError('ENOTCONN', `the message channel of pid ${process.pid} was closed with messages queued for ${who(c.peer)}: ${what}`)
-      : processLiveness(c.peer.pid, c.start) === Liveness.DEAD
+      : processDying(c.peer.pid, c.start) // a killed peer's socket closes inside its exit, before it is a zombie
         ? new MpdkError('ESRCH', `${who(c.peer)} died: ${what}`)
         : new MpdkError('EPIPE', `${who(c.peer)} closed its message channel: ${what}`);
     for (const d of waiting) d.fail(error);

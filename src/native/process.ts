@@ -96,6 +96,21 @@ export function processLiveness(pid: number, startTime: number): Liveness {
 }
 
 /**
+ * DEAD, or on its way out for certain (inside exit(), or SIGKILL pending): for a verdict
+ * taken when the process's descriptors close, which happens inside its exit, an instant
+ * (longer on a loaded host) before it is a zombie. Evidence only: false when unknown.
+ */
+export function processDying(pid: number, startTime: number): boolean {
+  const stat = readStat(pid);
+  if (stat === START_GONE) return true;
+  if (typeof stat === 'number') return false;
+  const st = startOf(stat);
+  if (st === START_GONE) return true;
+  if (st === START_UNKNOWN || !(startTime > 0)) return false;
+  return st !== startTime || dying(pid, stat);
+}
+
+/**
  * "Not proven dead": true unless process (pid, startTime) is DEAD. The one question every
  * reclaim, takeover and last-out decision asks; UNKNOWN answers true here.
  */
