@@ -115,6 +115,18 @@ export async function run(script: string, args: readonly string[], ms = 15000, e
   return { code, out: c.out, err: c.err };
 }
 
+/** `c`'s exit code, or -1 if it has not exited within `ms` (the timer is cleared either way,
+ *  so a generous safety net does not hold the test file open after the child exits). */
+export async function exitedWithin(c: Child, ms: number): Promise<number> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<number>((r) => (t = setTimeout(() => r(-1), ms)));
+  try {
+    return await Promise.race([c.exited, late]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
 /** Kill every child still running (SIGKILL) and wait for them. */
 export async function reapAll(): Promise<void> {
   const waits = [...children].map((p) => new Promise<void>((r) => {

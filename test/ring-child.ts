@@ -27,6 +27,9 @@
 import { Eal, IdlePolicy, MpdkError, Ring, stderrLogger } from '../src/index.js';
 
 const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;
+/** A producer or consumer that moves nothing for this long is stuck (exit 3 with the ring's
+ *  dump): a stall detector, not a bound on the run, which takes minutes on a loaded host. */
+const STALL_MS = 30000;
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
@@ -60,7 +63,7 @@ if (mode === 'produce') {
   let seq = 0;
   let sum = 0;
   let xor = 0;
-  const deadline = Date.now() + 30000;
+  let deadline = Date.now() + STALL_MS;
   while (seq < count) {
     const n = Math.min(burst, count - seq);
     for (let i = 0; i < n; i++) buf[i] = ((id << 24) | (seq + i)) >>> 0;
@@ -70,7 +73,8 @@ if (mode === 'produce') {
       xor = (xor ^ buf[i]!) >>> 0;
     }
     seq += k;
-    if (k === 0 && Date.now() > deadline) {
+    if (k !== 0) deadline = Date.now() + STALL_MS;
+    else if (Date.now() > deadline) {
       process.stderr.write(`ring-child: producer ${id} stuck at ${seq}/${count}\n${ring.dump()}`);
       process.exit(3);
     }
@@ -86,7 +90,7 @@ if (mode === 'produce') {
   let sum = 0;
   let xor = 0;
   let order = 0;
-  const deadline = Date.now() + 30000;
+  let deadline = Date.now() + STALL_MS;
   for (;;) {
     const k = ring.waitDequeueBurst(buf, burst, 20);
     for (let i = 0; i < k; i++) {
@@ -99,10 +103,12 @@ if (mode === 'produce') {
       xor = (xor ^ v) >>> 0;
     }
     count += k;
-    if (k !== 0) Atomics.store(u32, slotIdx, count);
-    else if (Atomics.load(u32, stopIdx) !== 0 && ring.empty()) break;
-    if (Date.now() > deadline) {
-      process.stderr.write(`ring-child: consumer timed out after ${count}\n${ring.dump()}`);
+    if (k !== 0) {
+      Atomics.store(u32, slotIdx, count);
+      deadline = Date.now() + STALL_MS;
+    } else if (Atomics.load(u32, stopIdx) !== 0 && ring.empty()) break;
+    else if (Date.now() > deadline) {
+      process.stderr.write(`ring-child: consumer got nothing for ${STALL_MS} ms, after ${count}\n${ring.dump()}`);
       process.exit(3);
     }
   }

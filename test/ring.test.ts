@@ -10,7 +10,7 @@ import {
   Eal, describeAll, isMpdkError, Ring, RING_EMPTY, type RingOptions,
 } from '../src/index.js';
 import { RING } from '../src/ring/layout.js';
-import { leftovers, reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const MPMC: Omit<RingOptions, 'count'> = {};
 const SPSC: Omit<RingOptions, 'count'> = { singleProducer: true, singleConsumer: true };
@@ -259,13 +259,18 @@ describe('ring across processes', () => {
   function consumed(ctl: number, slot: number): number {
     return Atomics.load(eal.region.u32, (ctl + CTL.SLOTS + slot * CTL.SLOT_BYTES) >>> 2);
   }
+  // A safety net, not a speed bound: these runs take 1-4 s alone, but over 15 s with the
+  // processes outnumbering the cores ten to two (a waiter yields to the busy processes while
+  // the claimer it waits for is preempted). A stuck ring is named by the children's own stall
+  // detector (ring-child.ts STALL_MS: nothing moved for 30 s, exit 3 with the ring's dump).
+  const EXIT_MS = 90000;
   async function finish(cs: Child[]): Promise<ConsumerResult[]> {
-    const codes = await Promise.all(cs.map((c) => Promise.race([c.exited, sleep(15000).then(() => -1)])));
+    const codes = await Promise.all(cs.map((c) => exitedWithin(c, EXIT_MS)));
     codes.forEach((c, i) => assert.equal(c, 0, `consumer ${i} exited ${c}: ${cs[i]!.err}`));
     return cs.map((c) => lastJson<ConsumerResult>(c));
   }
   async function produced(ps: Child[]): Promise<ProducerResult[]> {
-    const codes = await Promise.all(ps.map((c) => Promise.race([c.exited, sleep(15000).then(() => -1)])));
+    const codes = await Promise.all(ps.map((c) => exitedWithin(c, EXIT_MS)));
     codes.forEach((c, i) => assert.equal(c, 0, `producer ${i} exited ${c}: ${ps[i]!.err}`));
     return ps.map((c) => lastJson<ProducerResult>(c));
   }
@@ -308,7 +313,7 @@ describe('ring across processes', () => {
     const cs = [consumer(0, 32), consumer(1, 32), consumer(2, 16)];
     const ps = [producer(1, N, 32), producer(2, N, 32)];
     // Kill the victim once it has started (it may be starved on 2 cores: a low bar, not a share).
-    await until(() => consumed(ctl, 2) > 2_000, 10000, 'the victim consuming');
+    await until(() => consumed(ctl, 2) > 2_000, 30000, 'the victim consuming');
     cs[2]!.proc.kill('SIGKILL');
     await cs[2]!.exited;
     const victim = consumed(ctl, 2);
