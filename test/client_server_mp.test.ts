@@ -4,7 +4,7 @@
  * wires (src/apps/mp_server/traffic.ts): it injects numbered frames and checks that each
  * comes out exactly once, unchanged, on the paired port.
  */
-import { test, after } from 'node:test';
+import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Eal, PktmbufPool, Ring, auditInstance, type PoolAudit } from '../src/index.js';
 import { PKTMBUF_POOL_NAME, PortInfoView } from '../src/apps/mp_server/common.js';
@@ -12,6 +12,21 @@ import { Traffic, type TrafficOptions } from '../src/apps/mp_server/traffic.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
+
+/** Instances this file started: a test that fails half way still removes them (below). */
+const made: string[] = [];
+function instance(tag: string): string {
+  const p = uniquePrefix(tag);
+  made.push(p);
+  return p;
+}
+// After each test (its own checks that the programs left nothing have run by then): a
+// failed one's processes are killed and what they left in /dev/shm and the telemetry
+// folder is removed.
+afterEach(async () => {
+  await reapAll();
+  for (const p of made.splice(0)) removeInstance(p);
+});
 
 const QUIET = ['--log-level', 'warning'];
 const PORTS = ['--vdev=net_ring0', '--vdev=net_ring1'];
@@ -41,29 +56,31 @@ function attach(p: string, o: TrafficOptions): Wire {
   return { eal, info, traffic: new Traffic(eal, info, o) };
 }
 
+/** Most of one call's packets in flight at once with `pace`: below every queue on their path
+ *  (port RX and TX 1024, a client's ring 1024 or 2048). */
+const WINDOW = 256;
+
 /**
  * Send `count` packets in bursts, then collect until `expect` came back or ms passed. With
- * `pace`, at most 64 packets go in per 2 ms (a client's ring then never overflows while
- * the client sleeps).
+ * `pace`, at most WINDOW of them are in flight (sent, not yet back), so no queue overflows
+ * however late a client or the server gets the CPU (pacing by time, 64 per 2 ms, lost a
+ * burst to a client's full ring on a loaded host). The share that comes back is
+ * (expect − received) / count: a dead client's share stays out.
  */
 async function pump(w: Wire, count: number, expect: number, ms = 15000, pace = false): Promise<void> {
   const t = w.traffic;
   const end = Date.now() + ms;
   const target = t.sent + count;
-  let chunk = 0;
+  const sent0 = t.sent;
+  const received0 = t.received;
+  const back = count > 0 ? Math.min(1, (expect - t.received) / count) : 1;
   while (Date.now() < end) {
     let moved = 0;
-    if (t.sent < target) {
-      const k = t.inject(Math.min(32, target - t.sent));
-      moved += k;
-      chunk += k;
-    }
+    const room = pace ? Math.floor(WINDOW - ((t.sent - sent0) * back - (t.received - received0))) : 32;
+    if (t.sent < target && room > 0) moved += t.inject(Math.min(32, target - t.sent, room));
     moved += t.collect();
     if (t.sent >= target && t.received >= expect) return;
-    if (pace && chunk >= 64) {
-      chunk = 0;
-      await sleep(2);
-    } else if (moved === 0) await sleep(1);
+    if (moved === 0) await sleep(1);
     else if ((t.sent & 1023) < 32) await new Promise((r) => setImmediate(r));
   }
   throw new Error(`sent ${t.sent}/${target}, received ${t.received}, expected ${expect}`);
@@ -80,7 +97,7 @@ async function stop(...cs: Child[]): Promise<number[]> {
 }
 
 test('one client: every packet comes out exactly once, unchanged, on the paired port', async () => {
-  const p = uniquePrefix('cs1');
+  const p = instance('cs1');
   const s = await startServer(p, 1);
   const c = await startClient(p, 0, 3);
   const w = attach(p, { track: 4000 });
@@ -107,7 +124,7 @@ test('one client: every packet comes out exactly once, unchanged, on the paired 
 });
 
 test('two clients: round-robin split, each packet out once on the paired port; TX queue k carries client k', async () => {
-  const p = uniquePrefix('cs2');
+  const p = instance('cs2');
   const s = await startServer(p, 2, [], '0-1');
   const c0 = await startClient(p, 0, 3);
   const c1 = await startClient(p, 1, 4);
@@ -143,7 +160,7 @@ test('two clients: round-robin split, each packet out once on the paired port; T
 });
 
 test('refusals: no server, bad options, wrong process types, unknown id, taken id', async () => {
-  const p = uniquePrefix('cse');
+  const p = instance('cse');
   const t0 = Date.now();
   const none = await run('mpdk', ['mp_client', '-l', '3', '--proc-type=auto', '--file-prefix', p, '--', '-n', '0']);
   assert.equal(none.code, 1);
@@ -191,7 +208,7 @@ test('refusals: no server, bad options, wrong process types, unknown id, taken i
 });
 
 test('a client started while the server is still setting up waits for its port table, says so after 2 s naming it, and gives up at once when it dies', async () => {
-  const p = uniquePrefix('cs');
+  const p = instance('cs');
   const s = spawnNode('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '1'], { MPDK_TEST_HOOK: 'mp_server:setup' });
   try {
     await s.waitFor(/mp_server:setup reached/, 15000);
@@ -209,7 +226,7 @@ test('a client started while the server is still setting up waits for its port t
 });
 
 test('a client killed and restarted: the server carries on, counts drops for it while it is down', async () => {
-  const p = uniquePrefix('csr');
+  const p = instance('csr');
   const s = await startServer(p, 2, ['--ring-size', '1024']);
   const c0 = await startClient(p, 0, 3);
   let c1 = await startClient(p, 1, 4);
@@ -256,7 +273,7 @@ async function injectExactly(w: Wire, n: number, per: number): Promise<void> {
 }
 
 test('a client killed with buffers in hand (after a dequeue, TX buffers partly filled): the server returns them at once, nothing leaked, a new client forwards', async () => {
-  const p = uniquePrefix('csh');
+  const p = instance('csh');
   const s = await startServer(p, 1);
   const c = spawnNode('mpdk', ['mp_client', '-l', '3', '--proc-type=auto', '--file-prefix', p, ...QUIET, '--', '-n', '0'], { MPDK_TEST_HOOK: 'hands:rx-holding' });
   await c.waitFor(/Client process \d+ handling packets/, 10000);
@@ -295,7 +312,7 @@ test('a client killed with buffers in hand (after a dequeue, TX buffers partly f
 });
 
 test('server killed inside its receive window: clients forward on; a restarted server adopts the instance, returns what the dead one held, distributes again', async () => {
-  const p = uniquePrefix('css');
+  const p = instance('css');
   const s = spawnNode('mpdk', ['mp_server', '-l', '0', '--file-prefix', p, ...PORTS, ...QUIET, '--', '-p', '3', '-n', '2'], { MPDK_TEST_HOOK: 'hands:rx' });
   await s.waitFor(/Finished Process Init/, 10000);
   const c0 = await startClient(p, 0, 3);
@@ -336,7 +353,7 @@ test('server killed inside its receive window: clients forward on; a restarted s
 });
 
 test('a restarted server with other -n or -p than the live instance is refused, naming the difference', async () => {
-  const p = uniquePrefix('csm');
+  const p = instance('csm');
   const s = await startServer(p, 2);
   const c0 = await startClient(p, 0, 3);
   s.proc.kill('SIGKILL');
@@ -356,9 +373,10 @@ test('a restarted server with other -n or -p than the live instance is refused, 
 
 test('npm run demo: runs, prints the table, exits 0, leaves nothing', async () => {
   const r = await run('mpdk', ['demo'], 40000);
+  const prefix = r.out.match(/instance '([^']+)'/)?.[1];
+  if (prefix) made.push(prefix); // removed after the test if the demo failed to
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /forwarded/);
-  const prefix = r.out.match(/instance '([^']+)'/)?.[1];
   assert.ok(prefix, r.out);
   assert.deepEqual(leftovers(prefix!), []);
 });
