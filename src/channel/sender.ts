@@ -146,7 +146,7 @@ export class ChannelSender {
    * EINVAL for a message over maxMessage or a batch over `capacity` buffers.
    */
   trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
-    if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed`);
+    if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed: open another with channel.sender()`);
     const total = this.plan(msgs, n);
     if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
     if (this.channel.ring.freeCount() < total) return 'no-room';

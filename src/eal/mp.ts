@@ -532,7 +532,7 @@ export class MpIpc {
   private answerRefused(c: Conn): void {
     while (c.refused.length > 0 && c.queue.length < MP_QUEUE_MAX && !c.closed) {
       const { id, name } = c.refused.shift()!;
-      const len = this.encode(MpType.ERR, id, name, { code: 'ENOBUFS', message: `${who(this.self)} could not deliver its reply to '${name}': ${MP_QUEUE_MAX} messages to ${who(c.peer)} already waited (it did not read them)` });
+      const len = this.encode(MpType.ERR, id, name, { code: 'ENOBUFS', message: `${who(this.self)} could not deliver its reply to '${name}': ${MP_QUEUE_MAX} messages to ${who(c.peer)} already waited (it did not read them): read the replies as they come, or send fewer requests at once` });
       this.write(c, this.outBuf, len, []);
     }
   }
