@@ -57,7 +57,7 @@ export interface Figure {
  * Node's arguments for a bench child running `args` (a script and its arguments). With
  * MPDK_BENCH_PROF=DIR in the environment every child is profiled: `--cpu-prof` writes
  * DIR/CPU.<date>.<pid>...cpuprofile when the child exits (mpdk programs then leave through
- * Node's own exit: src/cli/exit.ts). Children that are SIGKILLed write nothing.
+ * Node's own exit: src/eal/exit.ts). Children that are SIGKILLed write nothing.
  */
 export function nodeArgs(args: readonly string[]): string[] {
   const dir = process.env.MPDK_BENCH_PROF ?? '';

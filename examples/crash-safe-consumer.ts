@@ -22,7 +22,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Channel, Eal, auditInstance, reclaimDead } from 'mpdk';
+import { auditInstance, Channel, Eal, installExit, reclaimDead } from 'mpdk';
+
+// Leave through _exit(2) once the 'exit' listeners ran: Node 24 can hang in its own exit.
+installExit();
 
 // The consumer is this same file, started with 'consumer' first.
 const [first, prefixArg] = process.argv.slice(2);

@@ -19,7 +19,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Eal, EthDev, PktmbufPool, parseMac } from 'mpdk';
+import { Eal, EthDev, installExit, parseMac, PktmbufPool } from 'mpdk';
+
+// Leave through _exit(2) once the 'exit' listeners ran: Node 24 can hang in its own exit.
+installExit();
 
 const { values, positionals } = parseArgs({ options: { vdev: { type: 'string', multiple: true } }, allowPositionals: true });
 // The traffic process is this same file, started with 'traffic' and the instance's name.

@@ -12,7 +12,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { Channel, Eal } from 'mpdk';
+import { Channel, Eal, installExit } from 'mpdk';
+
+// Leave through _exit(2) once the 'exit' listeners ran: Node 24 can hang in its own exit.
+installExit();
 
 // The workers are this same file, started with 'worker' first.
 const [first, ...rest] = process.argv.slice(2);

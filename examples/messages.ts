@@ -12,7 +12,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Channel, Eal } from 'mpdk';
+import { Channel, Eal, installExit } from 'mpdk';
+
+// Leave through _exit(2) once the 'exit' listeners ran: Node 24 can hang in its own exit.
+installExit();
 
 // The secondary is this same file, started with 'secondary' and the instance's name.
 const [first, prefixArg] = process.argv.slice(2);

@@ -11,7 +11,10 @@
  * before the kernel takes them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Eal, EthDev, PktmbufPool } from 'mpdk';
+import { Eal, EthDev, installExit, PktmbufPool } from 'mpdk';
+
+// Leave through _exit(2) once the 'exit' listeners ran: Node 24 can hang in its own exit.
+installExit();
 
 const [file, iface] = process.argv.slice(2);
 if (!file || !iface) {

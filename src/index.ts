@@ -86,6 +86,7 @@ export { PortOwners, PortOwnership, type PortOwnerInfo } from './ethdev/port-own
 export { HOTPLUG_TIMEOUT_DEFAULT, type AttachOptions, type DetachOptions } from './ethdev/hotplug.js';
 export { type PortOpOptions } from './ethdev/ethdev.js';
 export { watchDeath, unwatchDeath, watchStats } from './eal/deathwatch.js';
+export { installExit, normalExit } from './eal/exit.js';
 export { Supervisor, joinSupervisor, type Supervised } from './eal/supervise.js';
 export { thisProcess, livenessOf, identityOf, stateOf, type ProcessIdentity } from './eal/identity.js';
 export { awaitFromPrimary, PRIMARY_BOUND_MS, PRIMARY_NOTICE_MS, type PrimaryWait } from './eal/primary-wait.js';

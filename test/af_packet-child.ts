@@ -16,6 +16,7 @@
  *   audit             secondary: pool 'small' audited, then reclaimDead, audited again, and port
  *                     0's ierrors; prints {dead, returned, after, ierrors, available, size}
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import readline from 'node:readline';
 import { Eal, EthDev, FlowSet, Hands, Mbufs, MpdkError, PayloadInfo, PktmbufPool, auditInstance, buildUdpFrame, formatMac, readPayload, reclaimDead, stderrLogger } from '../src/index.js';
 

@@ -11,6 +11,7 @@
  *                                             one per millisecond; prints {injected}
  *   exit-waiting ring=R after=MS              await R (no timeout), call process.exit(0) after MS
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, EthDev, PktmbufPool, Ring, stderrLogger } from '../src/index.js';
 import { childArgv, out } from './child-argv.js';
 

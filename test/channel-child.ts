@@ -15,6 +15,7 @@
  * A message of id K, sequence s and size z ≥ 12: u32 K, u32 s, u32 z, then byte j (j ≥ 12)
  * = (s * 7 + j + K) & 255 (`message` / `check`, also used by the test itself).
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Channel, Eal, stderrLogger, type MessageBatch } from '../src/index.js';
 import { childArgv, out } from './child-argv.js';
 

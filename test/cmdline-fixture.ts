@@ -10,6 +10,7 @@
  * Arguments: `--keep-on-interrupt`: Ctrl-C prints `interrupted` and goes on;
  * `--history=FILE`: keep history in FILE.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Cmdline } from '../src/cmdline/cmdline.js';
 
 const historyFile = process.argv.find((a) => a.startsWith('--history='))?.slice('--history='.length);

@@ -5,6 +5,7 @@
  * the packets — through EthDev's queues, so that a dumpcap attached meanwhile sees each
  * one — and prints {"read":N}; on "quit" it leaves.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import readline from 'node:readline';
 import { Eal, EthDev, Mbufs, PktmbufPool } from '../src/index.js';
 

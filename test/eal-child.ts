@@ -13,6 +13,7 @@
  *   hold                     print {"ready":…} and stay until stdin closes or a signal
  *   exit                     close and exit 0
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, remoteLaunch, MpdkError, stderrLogger } from '../src/index.js';
 import { allowedCpus } from '../src/native/libc.js';
 

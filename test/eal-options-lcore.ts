@@ -1,4 +1,5 @@
 /** An lcore function for test/eal-options.test.ts: enqueues 1..n into ring `ring` (the --in-memory region). */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Ring, type Eal } from '../src/index.js';
 
 export async function main(eal: Eal, arg: { ring: string; n: number }): Promise<number> {

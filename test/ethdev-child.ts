@@ -8,6 +8,7 @@
  *   claim:PORT:Q         try to claim RX queue Q, print {claimed} or {error, message}
  *   hold                 (after claim) stay until stdin closes
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, EthDev, MpdkError, Mbufs, formatMac, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);

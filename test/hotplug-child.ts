@@ -16,6 +16,7 @@
  *   {"id", "do": "close-dev"}               dev.close(), the process lives on
  *   {"id", "do": "close-eal"}               eal.close(), the process lives on
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import readline from 'node:readline';
 import { Eal, EthDev, type MpdkError, type PortOwnership } from '../src/index.js';
 

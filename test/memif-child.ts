@@ -13,6 +13,7 @@
  * wake-up descriptors (memif interrupt mode), so an idle child costs ~no CPU
  * (MEMIF_CHILD_IDLE=poll: never sleeps, for benchmarks).
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import readline from 'node:readline';
 import { setImmediate as tick } from 'node:timers/promises';
 import { Eal, EthDev, IdlePolicy, PktmbufPool, memifStatus, stderrLogger } from '../src/index.js';

@@ -10,6 +10,7 @@
  *   mbuf-write POOL LEN SEED  allocate an mbuf, write LEN pseudo-random bytes, print its handle
  *                             and checksum, and exit without freeing it (the reader frees it)
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, Mempool, MpdkError, PktmbufPool, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);

@@ -25,6 +25,7 @@
  *                  synchronous run), count 'big' requests each aborted after 1 ms (they stay
  *                  queued at the replier), then keep more it waits for → {"id", "replies"} of those
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { EventLog } from '../src/eal/event-log.js';

@@ -4,6 +4,7 @@
  * line (its role and how many SIGTERM / SIGINT listeners it has), and with `hold` stays until
  * stdin closes. CONFIG's "logger": "console" passes console as the logger.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal } from '../src/index.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;

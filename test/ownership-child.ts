@@ -33,6 +33,7 @@
  *                                      flushed (as pktgen's exit), the report printed as JSON, exit
  * Prints "ready" once set up.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, EthDev, Hands, Mbufs, PktmbufPool, Ring, reclaimDead, stderrLogger } from '../src/index.js';
 import { childArgv, out } from './child-argv.js';
 

@@ -5,6 +5,7 @@
  * packets or until RX stays empty for 300 ms, flushes TX (txBurst(h, 0)), prints
  * {"fwd": n}; HOLD=1 then waits for stdin to close (the test kills it), else it leaves.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, EthDev, MpdkError, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);

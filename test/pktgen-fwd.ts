@@ -9,6 +9,7 @@
  * reads nothing (the ports' RX queues fill up and stay full).
  * Ends when stdin closes or on SIGTERM/SIGINT, printing `forwarded N`.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, EthDev, IdlePolicy, PktmbufPool, stderrLogger } from '../src/index.js';
 
 const argv = process.argv.slice(2);

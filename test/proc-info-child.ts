@@ -11,6 +11,7 @@
  *   quit                 leave (eal.close) and exit 0
  * Every wait is bounded; nothing busy-polls while idle (the process waits on stdin).
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import readline from 'node:readline';
 import { Eal, EthDev, FlowSet, Mbufs, PcapWriter, PktmbufPool, Ring, buildUdpFrame, type RxQueue, type TxQueue, stderrLogger } from '../src/index.js';
 

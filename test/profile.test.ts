@@ -1,5 +1,5 @@
 /**
- * Profiling the programs (src/cli/exit.ts): programs normally leave through _exit(2), which
+ * Profiling the programs (src/eal/exit.ts): programs normally leave through _exit(2), which
  * skips what Node writes at its own exit; under a profiling flag (command line or
  * NODE_OPTIONS) or MPDK_NORMAL_EXIT=1 they leave through Node's exit, so `--cpu-prof`
  * writes its profile (and NODE_V8_COVERAGE its coverage). Real `mpdk pktgen` runs over net_null, each ending by itself.
@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { normalExit } from '../src/cli/exit.js';
+import { normalExit } from '../src/eal/exit.js';
 import { MPDK, leftovers, reapAll, uniquePrefix } from './helpers.js';
 
 after(reapAll);

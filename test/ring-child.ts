@@ -24,6 +24,7 @@
  * Control memzone layout (u32 words): 0 STOP (test sets 1 when producers are done),
  * 16 + 16*S: consumer S's running count.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, IdlePolicy, MpdkError, Ring, stderrLogger } from '../src/index.js';
 
 const CTL = { STOP: 0, SLOTS: 64, SLOT_BYTES: 64, BYTES: 64 + 16 * 64 } as const;

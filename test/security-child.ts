@@ -3,6 +3,7 @@
  * table (EMFILE), then says what it can tell about live process (PID, START) and about
  * DEADPID, as one JSON line: "could not tell" must never read as "dead".
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import fs from 'node:fs';
 import { Liveness, processLiveness } from '../src/native/libc.js';
 

@@ -4,6 +4,7 @@
  * pid and waits. `child`: joins its supervisor, runs on the supervisor's CPUs, prints
  * {supervisorPid, orphaned, cpus} and waits (until a signal ends it); `child once` exits then.
  */
+import './exit-first.js'; // first: no hang in Node 24's exit
 import { Supervisor, joinSupervisor } from '../src/index.js';
 import { allowedCpus, setAffinity } from '../src/native/libc.js';
 

@@ -10,7 +10,7 @@
  *   mpdk PROGRAM ...            run.ts: runProgram
  */
 import { EXIT_STATUSES, MPDK_VERSION, nearest } from '../index.js';
-import { installExit } from './exit.js';
+import { installExit } from '../eal/exit.js';
 import { PROGRAMS } from './programs.js';
 import { endQuietlyOnClosedPipe, runProgram } from './run.js';
 

@@ -188,7 +188,7 @@ export function takeFdOf(pid: number, fd: number): number {
   }
 }
 
-/** _exit(2): end the process now, without Node's teardown (see cli/exit.ts for why). */
+/** _exit(2): end the process now, without Node's teardown (see eal/exit.ts for why). */
 export function exitImmediately(code: number): never {
   c._exit(code);
   throw new Error('unreachable');
