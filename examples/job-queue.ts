@@ -50,7 +50,9 @@ if (first !== 'worker') {
     for (let id = 0; id < jobs; id++) await tx.sendAsync(JSON.stringify({ id, text: `job number ${id}` }), { signal });
   })();
   const digests = new Map<number, string>();
-  const byWorker = new Map<string, number>();
+  // Every worker listed, one that took no job too (the channel promises each job to one
+  // receiver, not a fair share: a worker late for the CPU may find the queue empty).
+  const byWorker = new Map<string, number>(children.map((_, w) => [`worker ${w + 1}`, 0]));
   for await (const batch of rx.messages({ signal })) {
     for (let i = 0; i < batch.length; i++) {
       const r = JSON.parse(batch.text(i)) as { id: number; worker: string; digest: string };

@@ -249,7 +249,8 @@ test('two senders and two receivers in four processes: every message arrives exa
     }
     assert.equal(a!.sum + b!.sum, want.sum, 'each message once: the sums of (id, seq) match');
     assert.equal((a!.xor ^ b!.xor) >>> 0, want.xor);
-    assert.ok(a!.received > 0 && b!.received > 0, `both receivers took messages (${a!.received}, ${b!.received})`);
+    // No share per receiver is asserted: a multi-consumer ring promises each message to one
+    // receiver, not fairness (under load one receiver may drain everything).
   }));
 
 test('a sender killed with -9 mid-stream loses no buffer and no receiver sees half a message; mpdk audit finds nothing leaked', () =>
