@@ -24,6 +24,11 @@
  *                                      array 0 of a record (Hands.rxSource: the driver's get is
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
  *                                      cache's LEN store, hands:rx after it, before the commit)
+ *   rxfill count=N [free=yes]          receive from RX queue 0 of port 0 into array 0 of a record
+ *                                      (Hands.rxSource) until it holds N (20 s at most), print
+ *                                      "received <n>", then free them through it with free=yes
+ *                                      (net_memif zero-copy: MPDK_TEST_HOOK=memif-zc:* stop inside
+ *                                      its bursts, hands:rx / hands:free inside the record's)
  *   chain pool=P ring=R                two 3-segment packets (Mbufs.chain): one's head held in array
  *                                      0 of a record, the other's head enqueued on ring R; print
  *                                      "ready", wait to be killed
@@ -108,6 +113,16 @@ if (mode === 'reclaim') {
   let k = 0;
   for (const end = Date.now() + 10000; k === 0 && Date.now() < end;) if ((k = hands.rx(0, src, Number(opt.count))) === 0) nap(1);
   process.stdout.write(`received ${k}\n`);
+  for (;;) nap(1000);
+} else if (mode === 'rxfill') {
+  const dev = EthDev.attach(eal);
+  const hands = Hands.open(eal, 'test-rxfill', 1, 64);
+  const src = hands.rxSource(dev, 0, 0);
+  const want = Number(opt.count);
+  process.stdout.write('ready\n');
+  for (const end = Date.now() + 20000; hands.count(0) < want && Date.now() < end;) if (hands.rx(0, src, want - hands.count(0)) === 0) nap(1);
+  process.stdout.write(`received ${hands.count(0)}\n`);
+  if (opt.free === 'yes') hands.free(0);
   for (;;) nap(1000);
 } else if (mode === 'alloc') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Eal, EthDev, Hands, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
-import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, type Child } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -378,6 +378,72 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
   assert.deepEqual(leftovers(x.p), []);
   assert.deepEqual(leftovers(peer), []);
 });
+
+// net_memif zero-copy RX: the mbufs the queue lent to its peer are in its lent record
+// (src/ownership/lent.ts), handed over to the receiver's record with one store. The test
+// process is the client (its control thread holds the connection), a secondary receives
+// through a record and is killed at each named point of a burst, of the refill after it,
+// or of the free after it; the peer is a memif server sending 40 packets. While the
+// connection lasts reclaim returns all but the slots still lent (the peer may write into
+// them); once the peer is gone, those too: every mbuf once.
+// held: what the dead one holds (the 256 slots of the ring, plus 32 received and 32 fresh
+// while a refill is open); lent: what stays lent while the connection lasts. hands:rx stops
+// at the first burst that brings any: 32 (then refilled) or fewer (then not).
+for (const [hook, free, where, held, lent] of [
+  ['memif-zc:lend', false, 'inside the first lending (the pool get done, no slot recorded)', [256], [0]],
+  ['memif-zc:take', false, 'inside a burst (heads in the receiver\'s array, the handover not stored)', [256], [256]],
+  ['memif-zc:refill', false, 'inside the refill after a burst (its get done, the slots not recorded)', [288], [224]],
+  ['memif-zc:post', false, 'inside the refill after a burst (slots recorded, its get record still open)', [288], [256]],
+  ['hands:rx', false, 'after the burst, before the receiver\'s commit', [256, 288], [224, 256]],
+  ['hands:free', true, 'inside the receiver\'s free of what it received', [256], [256]],
+] as const) {
+  test(`net_memif zero-copy RX: a receiver killed ${where} (${hook}): the audit finds every mbuf once, reclaim returns each once`, async () => {
+    const p = uniquePrefix('ownzc');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
+    const sock = path.join(dir, 'zc.sock');
+    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes,rsize=8`], { handleSignals: false });
+    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+    const peer = uniquePrefix('ownzcs');
+    const dev = EthDev.attach(eal);
+    let srv: Child | undefined;
+    try {
+      startPort(dev, x.pool);
+      srv = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'tx', '40', '64']);
+      const c = child(x.p, ['rxfill', 'count=32', ...(free ? ['free=yes'] : [])], hook);
+      await c.waitFor(new RegExp(`${hook} reached`), 20000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.leaked, dead.duplicates, dead.inRings], [0, 0, 0], JSON.stringify(dead));
+      assert.ok((held as readonly number[]).includes(dead.heldByDead), `the dead one holds ${held.join(' or ')}: ${JSON.stringify(dead)}`);
+      const rep = reclaimDead(x.eal); // the connection lasts: what is still lent stays the dead one's
+      const live = poolAudit(x.eal);
+      assert.deepEqual([live.leaked, live.duplicates], [0, 0], JSON.stringify(live));
+      assert.equal(rep.pools[POOL]?.returned ?? 0, dead.heldByDead - live.heldByDead);
+      assert.ok((lent as readonly number[]).includes(live.heldByDead), `${lent.join(' or ')} stay lent: ${JSON.stringify(live)}`);
+      assert.equal(reclaimDead(x.eal).processes.length, 0, 'a settled record of a live connection is no work for the next reclaim');
+      srv.proc.kill('SIGKILL');
+      await srv.exited;
+      await until(() => !dev.linkStatus(0).up || undefined, 10000, 'the client seeing its peer gone');
+      const rep2 = reclaimDead(x.eal);
+      assert.equal(rep2.pools[POOL]?.returned ?? 0, live.heldByDead, 'the lent slots, once the connection is over');
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+      assert.equal(reclaimDead(x.eal).processes.length, 0, 'nothing left');
+    } finally {
+      srv?.proc.kill('SIGKILL');
+      await srv?.exited;
+      dev.stop(0);
+      dev.close();
+      x.eal.close();
+      removeInstance(peer);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(leftovers(x.p), []);
+    assert.deepEqual(leftovers(peer), []);
+  });
+}
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {
   const x = instance('ownchain');

@@ -9,8 +9,10 @@
  *   inCaches       every lcore's cache of the pool
  *   inRings        every ring of the instance (memzones "RG_*") that is not a port queue
  *   inPortQueues   the rings behind port queues (their drivers say which: places.ts)
- *   heldByLive     the ownership records (hands.ts) of live processes
- *   heldByDead     the records of dead processes not yet reclaimed (0 after reclaimDead)
+ *   heldByLive     the ownership records (hands.ts) of live processes, and the buffers
+ *                  their queues lent to a peer (lent.ts)
+ *   heldByDead     the same of dead processes not yet reclaimed (0 after reclaimDead, but
+ *                  for buffers lent on a connection that still lasts)
  *   leaked         elements found in no place at all
  *   duplicates     extra sightings of an element found in two places (or twice in one)
  *
@@ -28,6 +30,7 @@
 import type { Eal } from '../eal/eal.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { heldHandles, listRecords } from './hands.js';
+import { lentHandles, listLent } from './lent.js';
 import { Places } from './places.js';
 
 /**
@@ -115,6 +118,12 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
     const all = new Set(held.handles);
     for (const h of held.settled) places.eachSegment(h, (seg) => all.add(seg));
     for (const h of all) note(h);
+  }
+  for (const rec of listLent(eal)) {
+    // Buffers a queue lent to its peer (lent.ts): its lender's, alive or dead.
+    const held = lentHandles(eal, rec);
+    col = rec.alive ? 'heldByLive' : 'heldByDead';
+    for (const h of new Set([...held.posted, ...held.staged])) note(h);
   }
   out.forEach((a, i) => {
     let present = 0;

@@ -41,6 +41,10 @@
  *              queue       a get that goes to the pool's    the ring claim moved k past GSNAP;
  *                          ring: GSNAP = its snapshot, then else arr[S][0..N)
  *                          GET_RING | k (mempool.ts)
+ *   RECEIVING  rx from a   NO_GET; then the driver names    arr[S][0..N + k), k = the
+ *   (POOL_GET) queue that  its lent record in POOL and      packets the record's CONS
+ *              lends       stores its CONS in SNAP (lent.ts counts past SNAP (chains
+ *              (memif zc)  take)                            linked before its store)
  *   FREEING    free        — (a put straight to the pool's  none if the pool ring's claim
  *                          ring: its producer claim line)   line moved N (the put went), else
  *                                                           arr[S][0..N) minus the handles
@@ -75,7 +79,8 @@
  *     whole array holds (its head and its segments in two gets), and a net_memif burst whose
  *     descriptors a faulty peer rewrote during it (the unfilled go back): a death there leaks
  *     that burst. net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
- *     outside any record (not covered). A send on such a queue counts as sent;
+ *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table).
+ *     A send on such a queue counts as sent;
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), except for the
  *     handles of an open pool get or free;
@@ -114,6 +119,7 @@ import type { EthDev } from '../ethdev/ethdev.js';
 import type { RxQueue, TxQueue } from '../ethdev/driver.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { registerDescriber } from '../eal/describe.js';
+import { isLent, lentTook } from './lent.js';
 
 /** Record header and tables: byte offsets from the record's start. */
 export const HANDS = {
@@ -135,7 +141,7 @@ export const HANDS = {
 export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 3;
+export const HANDS_VERSION = 4;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -176,7 +182,8 @@ const HOOK_RX_HOLDING = HOOK === 'hands:rx-holding'; // same, when another array
 const HOOK_TX = HOOK === 'hands:tx'; // after the send, before its commit
 const HOOK_FREE = HOOK === 'hands:free'; // after the put, before its commit
 const HOOK_GET = HOOK === 'hands:get'; // after a pool get (its LEN stored), before its commit
-function hookStop(what: string): void {
+/** Stop here for good, saying so on stderr (a test hook's stop: the test SIGKILLs us). */
+export function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
   for (;;) Atomics.wait(cell, 0, 0, 1000);
@@ -763,9 +770,13 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         // recordedGetTook). Read before reclaimDead flushes the dead lcores' caches.
         push(arr, 0, n);
         if (snap === NO_GET) continue;
-        const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).recordedGetTook(lc, snap, u32[(b + HARR.GSNAP) >>> 2]!);
+        // POOL names a lent record when the driver hands over buffers it lent (lent.ts take):
+        // k heads, their chains linked (settled); else the mempool of its get.
+        const obj = u32[(b + HARR.POOL) >>> 2]!;
+        const lent = isLent(r, obj);
+        const k = lent ? lentTook(r, obj, snap) : Mempool.attachAt(eal, obj).recordedGetTook(lc, snap, u32[(b + HARR.GSNAP) >>> 2]!);
         if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
-        else push(arr, n, n + k, false);
+        else push(arr, n, n + k, lent);
         continue;
       }
       const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);

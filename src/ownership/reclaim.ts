@@ -23,7 +23,8 @@
  *   2 repairClaims         MP/MC rings: Ring.repair on every ring and every mempool's ring
  *                          (ring/claims.ts): a dead consumer's claimed handles come back to
  *                          us (returned in step 5).
- *   3 readRecords          what its records hold (hands.ts heldHandles), read now: the
+ *   3 readRecords          what its records hold (hands.ts heldHandles; lent.ts: the buffers
+ *                          its queues lent, once their connection is over), read now: the
  *                          FREEING windows are checked against the dead lcores' caches
  *                          BEFORE they are flushed.
  *   4 flushDeadCaches      its lcores' mempool caches flushed to the pools (lcores whose
@@ -32,7 +33,8 @@
  *                          in no pool, cache or ring (places.ts; a safety net on top of the
  *                          exact record: never two places) goes back to its pool, once,
  *                          reset (Mbufs.reset) when it is an mbuf.
- *   6 releaseDead          free its records, release its lcores, free its process slot.
+ *   6 releaseDead          free its records (a lent record whose connection lasts is kept,
+ *                          settled), release its lcores, free its process slot.
  *
  * Everything is read and repaired through the views and operations the layers export; a
  * pool or ring that cannot be read (a damaged header) is reported in `errors` and left alone.
@@ -48,6 +50,7 @@ import { Ring } from '../ring/ring.js';
 import { portQueues } from '../ethdev/table.js';
 import { heldHandles, listRecords, RS_RX, RS_TX, type HandsRecord } from './hands.js';
 import { Places } from './places.js';
+import { freeLent, lentReturnable, listLent, settleLent, type LentRecord } from './lent.js';
 
 export const RECLAIM_LOCK_MZ = 'mpdk_reclaim';
 
@@ -103,6 +106,8 @@ function findDead(eal: Eal): Map<number, Dead> {
     dead.set(rec.pid, { pid: rec.pid, start: rec.start, name: rec.name, slot: -1 });
   }
   for (const l of eal.lcoreTable.list()) if (!l.alive && !dead.has(l.pid)) dead.set(l.pid, { pid: l.pid, start: 0, name: '', slot: -1 });
+  // A dead lender's record (lent.ts) not yet settled, or whose connection is over now.
+  for (const l of listLent(eal)) if (!l.alive && !dead.has(l.pid) && (!l.settled || l.released)) dead.set(l.pid, { pid: l.pid, start: l.start, name: '', slot: -1 });
   return dead;
 }
 
@@ -150,10 +155,13 @@ class Reclaim {
   private readonly fromRings: number[] = [];
   /** Handles the dead records hold (step 3). */
   private readonly recorded: number[] = [];
+  /** The dead lenders' records (lent.ts): step 3 reads them, step 6 frees or settles them. */
+  private readonly lent: LentRecord[];
 
   constructor(private readonly eal: Eal, private readonly dead: Map<number, Dead>) {
     this.rep.processes = [...dead.values()].map((d) => ({ pid: d.pid, name: d.name, lcores: [] as number[] }));
     this.records = listRecords(eal).filter((x) => dead.has(x.pid) && !x.alive);
+    this.lent = listLent(eal).filter((x) => dead.has(x.pid) && !x.alive);
     this.places = new Places(eal);
     this.rep.errors.push(...this.places.errors);
   }
@@ -235,6 +243,7 @@ class Reclaim {
       for (const h of held.settled) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a chain is its head's
       for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
     }
+    for (const rec of this.lent) this.recorded.push(...lentReturnable(this.eal, rec)); // lent on a live connection: kept
   }
 
   /** 4 The caches of the lcores the dead held, back to their pools (finishing what was in flight: Mempool.flushCache). */
@@ -290,6 +299,7 @@ class Reclaim {
         /* freed by a caller killed after this step: fine */
       }
     }
+    for (const rec of this.lent) this.step(`lent record ${rec.mz}`, () => (rec.released ? freeLent(this.eal, rec) : settleLent(this.eal, rec)));
     for (const d of this.dead.values()) {
       this.rep.processes.find((p) => p.pid === d.pid)!.lcores.push(...this.eal.lcoreTable.releaseAllOf(d.pid));
       if (d.slot >= 0) this.eal.processes.unregister(d.slot, d.pid);

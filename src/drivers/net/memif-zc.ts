@@ -9,19 +9,26 @@
  *   MemifTxZc   each segment of a packet takes a slot (NEXT between them); the packet is
  *               freed, chain and all, when the server's tail passes its last slot
  *
- * Which mbuf sits in which slot is in `Lending.slots`, private to this object: the peer's
- * writes to descriptors can never make us free or hand up a buffer we did not lend. The
- * lent mbufs go back to their pool when the queue leaves a connection that is over
- * (rebind, close after the disconnect); a queue closed while the link is still up leaves
- * them lent (the peer may still write into them), with a log line. Only the process that
- * lent knows the slots: a ring another process used on this connection stays down here
- * until the next connection.
+ * Which mbuf sits in which slot is the queue's own: RX keeps it in its lent record in
+ * shared memory (src/ownership/lent.ts: the audit counts those buffers, reclaimDead
+ * returns them exactly after a death at any instruction of a burst or of the later free),
+ * TX in `Lending.slots`, private to this object (a death leaks what TX lent). Either way
+ * the peer's writes to descriptors can never make us free or hand up a buffer we did not
+ * lend. The lent mbufs go back to their pool when the queue leaves a connection that is
+ * over (rebind, close after the disconnect); a queue closed while the link is still up
+ * leaves them lent (the peer may still write into them), with a log line: RX's stay in its
+ * record, which reclaimDead returns once the connection is over and the lender is gone.
+ * Only the process that lent uses the slots: a ring another process used on this
+ * connection stays down here until the next connection.
  */
 import { STAT_ERRORS, STAT_NOMBUF, STAT_OCTETS, STAT_PACKETS } from '../../ethdev/driver.js';
 import { DESC, DESC_FLAG_NEXT, RING } from './memif-proto.js';
 import { EMPTY_U32 } from './memif-queue.js';
 import { MemifRxQueue } from './memif-rx.js';
 import { MemifTxQueue } from './memif-tx.js';
+import { MIF } from './memif-table.js';
+import { Lent } from '../../ownership/lent.js';
+import { hookStop } from '../../ownership/hands.js';
 
 /** The memif region that is the EAL region (region 0 holds the rings). */
 const ZC_REGION = 1;
@@ -29,8 +36,8 @@ const ZC_REGION = 1;
 const ZC_REFILL_MIN = 32;
 
 /**
- * The mbufs a zero-copy queue lent, per slot (RX: posted buffers, slots [last, head);
- * TX: a packet's head mbuf on its last slot, 0 on the others, slots [head, last)), and a
+ * The mbufs a zero-copy TX queue lent, per slot (a packet's head mbuf on its last slot, 0
+ * on the others, slots [head, last)), and a
  * scratch of the same size for bulk alloc / free. Empty while the queue is down.
  */
 class Lending {
@@ -58,11 +65,29 @@ class Lending {
   }
 }
 
-const liveWarning = (q: number): string => `zero-copy queue ${q} closed on a live connection: its mbufs stay lent to the peer (lost to their pool)`;
+const liveWarning = (q: number, rx: boolean): string => `zero-copy ${rx ? 'RX' : 'TX'} queue ${q} closed on a live connection: its mbufs stay lent to the peer (${rx ? 'recorded: reclaimed once the connection is over and this process is gone' : 'lost to their pool'})`;
 
-/** Zero-copy client RX queue. */
+/** Test hooks (read once; nothing when unset): stop inside a zero-copy RX burst so a test can SIGKILL us there. */
+const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK_TAKE = HOOK === 'memif-zc:take'; // heads written to the receiver's array, bad segments staged, CONS not stored
+const HOOK_LEND = HOOK === 'memif-zc:lend'; // the first lending's get done, the slots not yet recorded (HEAD)
+const HOOK_REFILL = HOOK === 'memif-zc:refill'; // after a take: the refill's get done, HEAD not stored
+const HOOK_POST = HOOK === 'memif-zc:post'; // after a take: HEAD stored, the refill's get record not cleared
+
+/**
+ * Zero-copy client RX queue. Which mbuf sits in which slot is in its lent record (lent.ts,
+ * shared memory: the audit and reclaimDead see the buffers it lent, exactly, at any
+ * instruction): the slots [last, head), the bad packets' segments staged to be lent again,
+ * a refill's get. A burst received through a Hands record hands its packets over with one
+ * store (Lent.handOver, which that record's window reads: lent.ts take).
+ */
 export class MemifRxZc extends MemifRxQueue {
-  private readonly lent = new Lending();
+  private rec: Lent | undefined;
+  private slots: Uint32Array = EMPTY_U32;
+  private bad: Uint32Array = EMPTY_U32;
+  private fresh: Uint32Array = EMPTY_U32;
+  /** Bad segments staged (the record's NBAD as we stored it). */
+  private nbad = 0;
 
   protected override ownRegion(i: number): boolean {
     return i >= ZC_REGION;
@@ -70,29 +95,45 @@ export class MemifRxZc extends MemifRxQueue {
 
   protected attach(): boolean {
     if (!this.untouchedRing('zero-copy RX')) return false;
-    this.lent.begin(this.size);
+    const r = this.port.eal.region;
+    try {
+      this.rec = Lent.open(this.port.eal, this.size, this.pool.mp, { word: this.mif + MIF.CONN, value: this.conn, pid: r.i32[(this.mif + MIF.CTL_PID) >>> 2]! });
+    } catch (e) {
+      if (!this.warned) this.warn(`zero-copy RX queue ${this.q} cannot record the buffers it would lend (${(e as Error).message}): it stays down until the next connection`);
+      this.warned = true;
+      return false;
+    }
+    this.slots = this.rec.slots;
+    this.bad = this.rec.bad;
+    this.fresh = this.rec.fresh;
+    this.nbad = 0;
     this.last = 0;
     this.head = 0;
-    this.refill(); // lend the whole ring at once: the server may send at once
+    this.refill(false); // lend the whole ring at once: the server may send at once
     return true;
   }
 
   protected override detach(): void {
-    this.lent.end(this.connectionOver(), () => {
-      let k = 0;
-      for (let sl = this.last; sl !== this.head; sl = (sl + 1) & 0xffff) this.lent.scratch[k++] = this.lent.slots[sl & this.mask]!;
-      return k;
-    }, (a, k) => this.pool.freeBulk(a, k), () => this.warn(liveWarning(this.q)));
+    const rec = this.rec;
+    if (!rec) return;
+    const live = !this.connectionOver();
+    if (live) this.warn(liveWarning(this.q, true));
+    rec.close(this.last, this.head, this.nbad, live, (a, k) => this.pool.freeBulk(a, k));
+    this.rec = undefined;
+    this.slots = this.bad = this.fresh = EMPTY_U32;
   }
 
   /**
    * The server wrote into the mbufs we posted; hand them up as they are (a chain when the
    * packet spans slots). Only the LENGTH of each descriptor is the server's to write and
    * it is checked against the mbuf's room; which mbuf a slot holds comes from our own
-   * `slots`, never from the ring. The server may fill only what we posted: tail more than
-   * head − last ahead is refused (one ierror, nothing taken).
+   * record, never from the ring (a peer that rewrites a posted descriptor's region or
+   * offset changes nothing here). The server may fill only what we posted: tail more than
+   * head − last ahead is refused (one ierror, nothing taken). A bad packet (too long for
+   * its mbufs) counts one ierror; its mbufs are lent again. `rec`: the SNAP word of the
+   * receiving Hands window (driver.ts), which then names our record (Lent.take).
    */
-  rxBurst(handles: Uint32Array, n: number): number {
+  rxBurst(handles: Uint32Array, n: number, rec = -1): number {
     if (!this.ready()) return 0;
     const ru16 = this.ringU16;
     const ru32 = this.ringU32;
@@ -106,12 +147,19 @@ export class MemifRxZc extends MemifRxQueue {
       f64[st + STAT_ERRORS] += 1;
       return 0;
     }
-    const slots = this.lent.slots;
+    if (avail === 0) {
+      if (this.head !== ((cur + this.size) & 0xffff)) this.refill(false); // a lending the pool could not serve
+      return 0;
+    }
+    const lent = this.rec!;
+    if (rec >= 0) lent.take(rec);
+    const slots = this.slots;
     const mask = this.mask;
     const mb = this.pool;
     const portId = this.port.id;
-    const bad = this.lent.scratch;
-    let nbad = 0;
+    const bad = this.bad;
+    let nbad = this.nbad;
+    let errors = 0;
     let got = 0;
     let bytes = 0;
     while (got < n && avail > 0) {
@@ -146,23 +194,31 @@ export class MemifRxZc extends MemifRxQueue {
         len += length;
       }
       avail -= (end - cur) & 0xffff;
-      cur = end;
       if (!ok || segs > 0xffff) {
-        bad[nbad++] = first; // freed below, chain and all
+        // Staged to be lent again, each segment alone (still lent until handOver).
+        for (let sl = cur; sl !== end; sl = (sl + 1) & 0xffff) {
+          const m = slots[sl & mask]!;
+          mb.setNext(m, 0);
+          bad[nbad++] = m;
+        }
+        errors++;
+        cur = end;
         continue;
       }
+      cur = end;
       mb.setNbSegs(first, segs);
       mb.setPktLen(first, len);
       mb.setPort(first, portId);
       handles[got++] = first;
       bytes += len;
     }
+    if (nbad !== this.nbad) lent.setBad(nbad);
+    if (HOOK_TAKE) hookStop('memif-zc:take');
+    lent.handOver(got, cur); // the handover: one store
     this.last = cur;
-    if (nbad > 0) {
-      this.pool.freeBulk(bad, nbad);
-      f64[st + STAT_ERRORS] += nbad;
-    }
-    this.refill();
+    this.nbad = nbad;
+    this.refill(true);
+    if (errors > 0) f64[st + STAT_ERRORS] += errors;
     if (got > 0) {
       f64[st + STAT_PACKETS] += got;
       f64[st + STAT_OCTETS] += bytes;
@@ -170,24 +226,36 @@ export class MemifRxZc extends MemifRxQueue {
     return got;
   }
 
-  /** Lend fresh mbufs to every free slot (once at least 32 are free, as DPDK). */
-  private refill(): void {
+  /**
+   * Lend mbufs to the free slots: the staged bad ones, then fresh ones of the pool (once at
+   * least 32 are free, as DPDK), got into the record's FRESH by one recorded get. `after`:
+   * a take came first (test hooks).
+   */
+  private refill(after: boolean): void {
     const want = (this.last + this.size - this.head) & 0xffff;
-    if (want === 0 || (want < ZC_REFILL_MIN && want < this.size)) return;
-    const fresh = this.lent.scratch;
-    if (this.pool.allocBulk(fresh, want) === 0) {
-      this.f64[this.st + STAT_NOMBUF] += want;
-      return;
+    const nb = this.nbad;
+    let fresh = want - nb;
+    if (fresh < ZC_REFILL_MIN && want < this.size) fresh = 0;
+    if (nb + fresh === 0) return;
+    const lent = this.rec!;
+    if (fresh > 0 && this.pool.allocBulk(this.fresh, fresh, lent.getIdx) === 0) {
+      this.f64[this.st + STAT_NOMBUF] += fresh;
+      fresh = 0;
+      lent.lent(); // the failed get's record cleared (nb > 0: they are still staged, and posted below)
+      if (nb === 0) return;
     }
+    if (fresh > 0 && (after ? HOOK_REFILL : HOOK_LEND)) hookStop(after ? 'memif-zc:refill' : 'memif-zc:lend');
     const ru16 = this.ringU16;
     const ru32 = this.ringU32;
     const ro = this.ringOff;
     const mb = this.pool;
-    const slots = this.lent.slots;
+    const slots = this.slots;
+    const bad = this.bad;
+    const fr = this.fresh;
     const mask = this.mask;
     let h = this.head;
-    for (let i = 0; i < want; i++) {
-      const m = fresh[i]!;
+    for (let i = 0; i < nb + fresh; i++) {
+      const m = i < nb ? bad[i]! : fr[i - nb]!;
       const sl = h & mask;
       const d = ro + RING.DESC + (sl << 4);
       const off = mb.dataOff(m);
@@ -198,6 +266,10 @@ export class MemifRxZc extends MemifRxQueue {
       ru32[(d + DESC.OFFSET) >>> 2] = mb.bufOffset(m) + off;
       h = (h + 1) & 0xffff;
     }
+    lent.posted(h);
+    if (after && HOOK_POST) hookStop('memif-zc:post');
+    lent.lent();
+    this.nbad = 0;
     this.head = h;
     Atomics.store(ru16, (ro + RING.HEAD) >>> 1, h);
   }
@@ -228,7 +300,7 @@ export class MemifTxZc extends MemifTxQueue {
         if (m !== 0) this.lent.scratch[k++] = m;
       }
       return k;
-    }, (a, k) => this.mbufs.freeBulk(a, k), () => this.warn(liveWarning(this.q)));
+    }, (a, k) => this.mbufs.freeBulk(a, k), () => this.warn(liveWarning(this.q, false)));
   }
 
   /**

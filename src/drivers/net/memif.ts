@@ -45,10 +45,13 @@
  * file itself as memif region 1, so descriptors name mbuf data directly; RX posts mbufs of
  * the queue's pool, TX lends the application's mbufs until the server has read them
  * (memif-queue.ts). The peer then maps the whole shared region: use it with a trusted peer.
- * Which mbuf sits in which slot is private to the process using the queue: a zero-copy
- * queue is not taken over by another process on a live connection (it waits for the next
- * one), and the mbufs in flight of a process that dies, or that closes its queue while
- * the link is up, are lost to their pool (the peer may still write into them).
+ * Which mbuf sits in which slot is the process using the queue's: a zero-copy queue is
+ * not taken over by another process on a live connection (it waits for the next one).
+ * The mbufs an RX queue lent are in its lent record (src/ownership/lent.ts): the audit
+ * counts them as its process's, and after that process dies (or closes its queue while
+ * the link is up) reclaimDead returns them once the connection is over (before, the peer
+ * may still write into them). The mbufs in flight on a TX queue of a process that dies
+ * are lost to their pool.
  * A controlling process that dies leaves CONN and the link bit as they were (the peer
  * sees the hang-up; the instance is normally gone with its primary).
  */
