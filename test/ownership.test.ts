@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Eal, EthDev, Hands, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import { Eal, EthDev, Hands, Mbufs, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import { mapFd, unmap } from '../src/native/libc.js';
+import { DESC, RING } from '../src/drivers/net/memif-proto.js';
+import { MIF, MIF_RING, mifRingAt } from '../src/drivers/net/memif-table.js';
 import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
@@ -444,6 +447,86 @@ for (const [hook, free, where, held, lent] of [
     assert.deepEqual(leftovers(peer), []);
   });
 }
+
+test('net_memif zero-copy RX from a peer that rewrites the descriptors it was lent (a length past the mbuf, a region and offset elsewhere): each bad packet refused and counted, its mbuf lent again; the others handed up from our own mbufs; nothing crashes, nothing leaks', async () => {
+  const p = uniquePrefix('ownzcbad');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
+  const sock = path.join(dir, 'zc.sock');
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes,rsize=8`], { handleSignals: false });
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+  const peer = uniquePrefix('ownzcbs');
+  const dev = EthDev.attach(eal);
+  let srv: Child | undefined;
+  let ring: ReturnType<typeof mapFd> | undefined;
+  try {
+    startPort(dev, x.pool);
+    const rxq = dev.rxQueue(0, 0);
+    const hs = new Uint32Array(64);
+    srv = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', '0', '64']);
+    await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+    assert.equal(rxq.rxBurst(hs, 64), 0, 'the first burst lends the ring\'s 256 slots');
+    // The server uses no queue ('none'): this process writes the server's side of the ring, faultily.
+    const r = eal.region;
+    const mif = dev.port(0).drv(0);
+    ring = mapFd(r.i32[(mif + MIF.REGIONS) >>> 2]!, r.f64[(mif + MIF.REGIONS + 8) >>> 3]!);
+    const at = mifRingAt(mif, false, 0); // S2C 0: the client's RX ring
+    const ro = r.u32At(at + MIF_RING.OFFSET);
+    const u16 = new Uint16Array(ring.buffer);
+    const u32 = new Uint32Array(ring.buffer);
+    const u8 = new Uint8Array(r.buffer);
+    const desc = (sl: number, f: number): number => ro + RING.DESC + sl * 16 + f;
+    // Fill 40 slots as a server would (the packet's bytes into the posted buffer), then rewrite:
+    // slots 0-9 a length past the mbuf, 10-19 region 5 and offset 0xffffff00, 20-39 untouched.
+    for (let sl = 0; sl < 40; sl++) {
+      const off = u32[desc(sl, DESC.OFFSET) >>> 2]!;
+      for (let i = 0; i < 64; i++) u8[off + i] = (sl + i) & 0xff;
+      u32[desc(sl, DESC.LENGTH) >>> 2] = 64;
+      if (sl < 10) u32[desc(sl, DESC.LENGTH) >>> 2] = 0x100000;
+      else if (sl < 20) {
+        u16[desc(sl, DESC.REGION) >>> 1] = 5;
+        u32[desc(sl, DESC.OFFSET) >>> 2] = 0xffffff00;
+      }
+    }
+    Atomics.store(u16, (ro + RING.TAIL) >>> 1, 40);
+    const got = rxq.rxBurst(hs, 64);
+    assert.equal(got, 30, 'the 30 good packets');
+    assert.equal(dev.stats(0).ierrors, 10, 'one ierror per bad packet');
+    const mb = new Mbufs(eal);
+    for (let i = 0; i < got; i++) {
+      const h = hs[i]!;
+      const sl = i + 10;
+      assert.equal(mb.pktLen(h), 64);
+      const d = mb.dataOffset(h);
+      for (let k = 0; k < 64; k++) assert.equal(u8[d + k], (sl + k) & 0xff, `packet ${sl}: the bytes written into our own mbuf`);
+    }
+    x.pool.freeBulk(hs, got);
+    const a = poolAudit(eal);
+    // 216 slots still lent, the 10 bad mbufs lent again (30 free slots: fewer than the 32 a fresh refill waits for)
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByLive], [0, 0, 226], JSON.stringify(a));
+    assert.equal(x.pool.available(), SIZE - 226);
+    Atomics.store(u16, (ro + RING.TAIL) >>> 1, 0xffff); // a tail past what was posted: refused, nothing taken
+    assert.equal(rxq.rxBurst(hs, 64), 0);
+    assert.equal(dev.stats(0).ierrors, 11);
+    srv.proc.kill('SIGKILL');
+    await srv.exited;
+    await until(() => !dev.linkStatus(0).up || undefined, 10000, 'the client seeing its peer gone');
+    assert.equal(rxq.rxBurst(hs, 64), 0, 'down: the queue gives its lent mbufs back');
+    const end = poolAudit(eal);
+    assert.deepEqual([end.leaked, end.duplicates, end.heldByLive], [0, 0, 0], JSON.stringify(end));
+    assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+  } finally {
+    if (ring) unmap(ring);
+    srv?.proc.kill('SIGKILL');
+    await srv?.exited;
+    dev.stop(0);
+    dev.close();
+    x.eal.close();
+    removeInstance(peer);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(leftovers(x.p), []);
+  assert.deepEqual(leftovers(peer), []);
+});
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {
   const x = instance('ownchain');
