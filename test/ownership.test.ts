@@ -336,7 +336,7 @@ for (const [what, cacheSize, lens, count, took] of [
         const a = poolAudit(x.eal);
         assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
         assert.equal(x.pool.available(), SIZE, 'every mbuf back');
-      } finally {
+    } finally {
         x.eal.close();
         fs.rmSync(path.dirname(file), { recursive: true, force: true });
       }
@@ -389,6 +389,43 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
 // or of the free after it; the peer is a memif server sending 40 packets. While the
 // connection lasts reclaim returns all but the slots still lent (the peer may write into
 // them); once the peer is gone, those too: every mbuf once.
+/**
+ * This process as a net_memif zero-copy client (rsize=8: a ring of 256) on pool POOL, its
+ * peer a memif-child server in `mode` ('tx' 40 packets, or 'none'); `fn` runs with both up;
+ * the peer, port, instance and files go whatever happens.
+ */
+async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>): Promise<void> {
+  const p = uniquePrefix(tag);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
+  const sock = path.join(dir, 'zc.sock');
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes,rsize=8`], { handleSignals: false });
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+  const peer = uniquePrefix(`${tag}s`);
+  const dev = EthDev.attach(eal);
+  let srv: Child | undefined;
+  /** Kill the peer; resolves when this client has seen it gone (the connection is over). */
+  const peerGone = async (): Promise<void> => {
+    srv?.proc.kill('SIGKILL');
+    await srv?.exited;
+    await until(() => !dev.linkStatus(0).up || undefined, 10000, 'the client seeing its peer gone');
+  };
+  try {
+    startPort(dev, x.pool);
+    srv = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=server,socket=${sock},socket-abstract=no`, mode, mode === 'tx' ? '40' : '0', '64']);
+    await fn(x, dev, peerGone);
+  } finally {
+    srv?.proc.kill('SIGKILL');
+    await srv?.exited;
+    dev.stop(0);
+    dev.close();
+    x.eal.close();
+    removeInstance(peer);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(leftovers(x.p), []);
+  assert.deepEqual(leftovers(peer), []);
+}
+
 // held: what the dead one holds (the 256 slots of the ring, plus 32 received and 32 fresh
 // while a refill is open); lent: what stays lent while the connection lasts. hands:rx stops
 // at the first burst that brings any: 32 (then refilled) or fewer (then not).
@@ -401,17 +438,7 @@ for (const [hook, free, where, held, lent] of [
   ['hands:free', true, 'inside the receiver\'s free of what it received', [256], [256]],
 ] as const) {
   test(`net_memif zero-copy RX: a receiver killed ${where} (${hook}): the audit finds every mbuf once, reclaim returns each once`, async () => {
-    const p = uniquePrefix('ownzc');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
-    const sock = path.join(dir, 'zc.sock');
-    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes,rsize=8`], { handleSignals: false });
-    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
-    const peer = uniquePrefix('ownzcs');
-    const dev = EthDev.attach(eal);
-    let srv: Child | undefined;
-    try {
-      startPort(dev, x.pool);
-      srv = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'tx', '40', '64']);
+    await withZcClient('ownzc', 'tx', async (x, dev, peerGone) => {
       const c = child(x.p, ['rxfill', 'count=32', ...(free ? ['free=yes'] : [])], hook);
       await c.waitFor(new RegExp(`${hook} reached`), 20000);
       c.proc.kill('SIGKILL');
@@ -425,107 +452,77 @@ for (const [hook, free, where, held, lent] of [
       assert.equal(rep.pools[POOL]?.returned ?? 0, dead.heldByDead - live.heldByDead);
       assert.ok((lent as readonly number[]).includes(live.heldByDead), `${lent.join(' or ')} stay lent: ${JSON.stringify(live)}`);
       assert.equal(reclaimDead(x.eal).processes.length, 0, 'a settled record of a live connection is no work for the next reclaim');
-      srv.proc.kill('SIGKILL');
-      await srv.exited;
-      await until(() => !dev.linkStatus(0).up || undefined, 10000, 'the client seeing its peer gone');
+      await peerGone();
       const rep2 = reclaimDead(x.eal);
       assert.equal(rep2.pools[POOL]?.returned ?? 0, live.heldByDead, 'the lent slots, once the connection is over');
       const a = poolAudit(x.eal);
       assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
       assert.equal(x.pool.available(), SIZE, 'every mbuf back');
       assert.equal(reclaimDead(x.eal).processes.length, 0, 'nothing left');
-    } finally {
-      srv?.proc.kill('SIGKILL');
-      await srv?.exited;
-      dev.stop(0);
-      dev.close();
-      x.eal.close();
-      removeInstance(peer);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    assert.deepEqual(leftovers(x.p), []);
-    assert.deepEqual(leftovers(peer), []);
+    });
   });
 }
 
 test('net_memif zero-copy RX from a peer that rewrites the descriptors it was lent (a length past the mbuf, a region and offset elsewhere): each bad packet refused and counted, its mbuf lent again; the others handed up from our own mbufs; nothing crashes, nothing leaks', async () => {
-  const p = uniquePrefix('ownzcbad');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
-  const sock = path.join(dir, 'zc.sock');
-  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes,rsize=8`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
-  const peer = uniquePrefix('ownzcbs');
-  const dev = EthDev.attach(eal);
-  let srv: Child | undefined;
-  let ring: ReturnType<typeof mapFd> | undefined;
-  try {
-    startPort(dev, x.pool);
-    const rxq = dev.rxQueue(0, 0);
-    const hs = new Uint32Array(64);
-    srv = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=server,socket=${sock},socket-abstract=no`, 'none', '0', '64']);
-    await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
-    assert.equal(rxq.rxBurst(hs, 64), 0, 'the first burst lends the ring\'s 256 slots');
-    // The server uses no queue ('none'): this process writes the server's side of the ring, faultily.
-    const r = eal.region;
-    const mif = dev.port(0).drv(0);
-    ring = mapFd(r.i32[(mif + MIF.REGIONS) >>> 2]!, r.f64[(mif + MIF.REGIONS + 8) >>> 3]!);
-    const at = mifRingAt(mif, false, 0); // S2C 0: the client's RX ring
-    const ro = r.u32At(at + MIF_RING.OFFSET);
-    const u16 = new Uint16Array(ring.buffer);
-    const u32 = new Uint32Array(ring.buffer);
-    const u8 = new Uint8Array(r.buffer);
-    const desc = (sl: number, f: number): number => ro + RING.DESC + sl * 16 + f;
-    // Fill 40 slots as a server would (the packet's bytes into the posted buffer), then rewrite:
-    // slots 0-9 a length past the mbuf, 10-19 region 5 and offset 0xffffff00, 20-39 untouched.
-    for (let sl = 0; sl < 40; sl++) {
-      const off = u32[desc(sl, DESC.OFFSET) >>> 2]!;
-      for (let i = 0; i < 64; i++) u8[off + i] = (sl + i) & 0xff;
-      u32[desc(sl, DESC.LENGTH) >>> 2] = 64;
-      if (sl < 10) u32[desc(sl, DESC.LENGTH) >>> 2] = 0x100000;
-      else if (sl < 20) {
-        u16[desc(sl, DESC.REGION) >>> 1] = 5;
-        u32[desc(sl, DESC.OFFSET) >>> 2] = 0xffffff00;
+  await withZcClient('ownzcbad', 'none', async (x, dev, peerGone) => {
+    const eal = x.eal;
+    let ring: ReturnType<typeof mapFd> | undefined;
+    try {
+      const rxq = dev.rxQueue(0, 0);
+      const hs = new Uint32Array(64);
+      await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+      assert.equal(rxq.rxBurst(hs, 64), 0, 'the first burst lends the ring\'s 256 slots');
+      // The server uses no queue ('none'): this process writes the server's side of the ring, faultily.
+      const r = eal.region;
+      const mif = dev.port(0).drv(0);
+      ring = mapFd(r.i32[(mif + MIF.REGIONS) >>> 2]!, r.f64[(mif + MIF.REGIONS + 8) >>> 3]!);
+      const at = mifRingAt(mif, false, 0); // S2C 0: the client's RX ring
+      const ro = r.u32At(at + MIF_RING.OFFSET);
+      const u16 = new Uint16Array(ring.buffer);
+      const u32 = new Uint32Array(ring.buffer);
+      const u8 = new Uint8Array(r.buffer);
+      const desc = (sl: number, f: number): number => ro + RING.DESC + sl * 16 + f;
+      // Fill 40 slots as a server would (the packet's bytes into the posted buffer), then rewrite:
+      // slots 0-9 a length past the mbuf, 10-19 region 5 and offset 0xffffff00, 20-39 untouched.
+      for (let sl = 0; sl < 40; sl++) {
+        const off = u32[desc(sl, DESC.OFFSET) >>> 2]!;
+        for (let i = 0; i < 64; i++) u8[off + i] = (sl + i) & 0xff;
+        u32[desc(sl, DESC.LENGTH) >>> 2] = 64;
+        if (sl < 10) u32[desc(sl, DESC.LENGTH) >>> 2] = 0x100000;
+        else if (sl < 20) {
+          u16[desc(sl, DESC.REGION) >>> 1] = 5;
+          u32[desc(sl, DESC.OFFSET) >>> 2] = 0xffffff00;
+        }
       }
+      Atomics.store(u16, (ro + RING.TAIL) >>> 1, 40);
+      const got = rxq.rxBurst(hs, 64);
+      assert.equal(got, 30, 'the 30 good packets');
+      assert.equal(dev.stats(0).ierrors, 10, 'one ierror per bad packet');
+      const mb = new Mbufs(eal);
+      for (let i = 0; i < got; i++) {
+        const h = hs[i]!;
+        const sl = i + 10;
+        assert.equal(mb.pktLen(h), 64);
+        const d = mb.dataOffset(h);
+        for (let k = 0; k < 64; k++) assert.equal(u8[d + k], (sl + k) & 0xff, `packet ${sl}: the bytes written into our own mbuf`);
+      }
+      x.pool.freeBulk(hs, got);
+      const a = poolAudit(eal);
+      // 216 slots still lent, the 10 bad mbufs lent again (30 free slots: fewer than the 32 a fresh refill waits for)
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByLive], [0, 0, 226], JSON.stringify(a));
+      assert.equal(x.pool.available(), SIZE - 226);
+      Atomics.store(u16, (ro + RING.TAIL) >>> 1, 0xffff); // a tail past what was posted: refused, nothing taken
+      assert.equal(rxq.rxBurst(hs, 64), 0);
+      assert.equal(dev.stats(0).ierrors, 11);
+      await peerGone();
+      assert.equal(rxq.rxBurst(hs, 64), 0, 'down: the queue gives its lent mbufs back');
+      const end = poolAudit(eal);
+      assert.deepEqual([end.leaked, end.duplicates, end.heldByLive], [0, 0, 0], JSON.stringify(end));
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+    } finally {
+      if (ring) unmap(ring);
     }
-    Atomics.store(u16, (ro + RING.TAIL) >>> 1, 40);
-    const got = rxq.rxBurst(hs, 64);
-    assert.equal(got, 30, 'the 30 good packets');
-    assert.equal(dev.stats(0).ierrors, 10, 'one ierror per bad packet');
-    const mb = new Mbufs(eal);
-    for (let i = 0; i < got; i++) {
-      const h = hs[i]!;
-      const sl = i + 10;
-      assert.equal(mb.pktLen(h), 64);
-      const d = mb.dataOffset(h);
-      for (let k = 0; k < 64; k++) assert.equal(u8[d + k], (sl + k) & 0xff, `packet ${sl}: the bytes written into our own mbuf`);
-    }
-    x.pool.freeBulk(hs, got);
-    const a = poolAudit(eal);
-    // 216 slots still lent, the 10 bad mbufs lent again (30 free slots: fewer than the 32 a fresh refill waits for)
-    assert.deepEqual([a.leaked, a.duplicates, a.heldByLive], [0, 0, 226], JSON.stringify(a));
-    assert.equal(x.pool.available(), SIZE - 226);
-    Atomics.store(u16, (ro + RING.TAIL) >>> 1, 0xffff); // a tail past what was posted: refused, nothing taken
-    assert.equal(rxq.rxBurst(hs, 64), 0);
-    assert.equal(dev.stats(0).ierrors, 11);
-    srv.proc.kill('SIGKILL');
-    await srv.exited;
-    await until(() => !dev.linkStatus(0).up || undefined, 10000, 'the client seeing its peer gone');
-    assert.equal(rxq.rxBurst(hs, 64), 0, 'down: the queue gives its lent mbufs back');
-    const end = poolAudit(eal);
-    assert.deepEqual([end.leaked, end.duplicates, end.heldByLive], [0, 0, 0], JSON.stringify(end));
-    assert.equal(x.pool.available(), SIZE, 'every mbuf back');
-  } finally {
-    if (ring) unmap(ring);
-    srv?.proc.kill('SIGKILL');
-    await srv?.exited;
-    dev.stop(0);
-    dev.close();
-    x.eal.close();
-    removeInstance(peer);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  assert.deepEqual(leftovers(x.p), []);
-  assert.deepEqual(leftovers(peer), []);
+  });
 });
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {
