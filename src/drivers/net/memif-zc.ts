@@ -37,8 +37,8 @@ const ZC_REFILL_MIN = 32;
 
 /**
  * The mbufs a zero-copy TX queue lent, per slot (a packet's head mbuf on its last slot, 0
- * on the others, slots [head, last)), and a
- * scratch of the same size for bulk alloc / free. Empty while the queue is down.
+ * on the others, slots [head, last)), and a scratch of the same size for bulk frees.
+ * Empty while the queue is down.
  */
 class Lending {
   slots = EMPTY_U32;
