@@ -162,7 +162,7 @@ test('packed: small messages of one call share a buffer as records, each its own
     assert.equal(rx.tryReceive().length, 30);
     rx.release();
     // Batches of random sizes around the buffer's (a deterministic generator): every message
-    // comes back whole and in order (the sender checks its layout against its plan).
+    // comes back whole and in order (the sender lays them out in one pass of planning, then copies).
     let seed = 17;
     const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % k;
     for (let round = 0, seq = 0; round < 300; round++) {
@@ -185,6 +185,26 @@ test('packed: small messages of one call share a buffer as records, each its own
     assert.equal(rx.damaged, 1);
     rx.release();
     assert.equal(ch.pool.inUse(), 0, 'its buffer went back with the batch');
+    // A long message whose first LEN disagrees with its buffer count (damage) is dropped with
+    // its buffers (it was shown, and copyTo read past its last buffer, before the check).
+    assert.equal(tx.trySendMany([message(1, 0, 1000)]), 'sent');
+    const four = new Uint32Array(4);
+    assert.equal(ch.ring.dequeueBurst(four, 4), 4);
+    u32[(four[0]! + ch.dataDelta) >>> 2] = 2000; // LEN: 8 buffers' worth in 4
+    assert.equal(ch.ring.enqueueBurst(four, 4), 4);
+    assert.equal(rx.tryReceive().length, 0);
+    assert.equal(rx.damaged, 1 + 4);
+    rx.release();
+    assert.equal(ch.pool.inUse(), 0);
+    // More messages in one batch than the receiver's per-message arrays start with (256):
+    // they grow, keeping the messages before.
+    const many = Array.from({ length: 200 }, (_, i) => message(4, i, 12));
+    for (let k = 0; k < 3; k++) assert.equal(tx.trySendMany(many), 'sent');
+    const big = rx.tryReceive();
+    assert.equal(big.length, 600);
+    for (let i = 0; i < big.length; i++) assert.deepEqual(check(big.bytes(i)), { id: 4, seq: i % 200 }, `message ${i}`);
+    big.release();
+    assert.equal(ch.pool.inUse(), 0);
   }));
 
 test('async: a receive waits for a message and a send for room, without CPU; timeout and AbortSignal end them; close() ends a receive', () =>

@@ -84,13 +84,14 @@ export class MessageBatch {
   /** Payload bytes per buffer (Channel.segmentBytes): a longer LEN is damage. */
   private readonly segBytes: number;
   /**
-   * Per message: first buffer index (in `handles`), buffer count, region offset of its first
-   * byte, its size. Grown (doubled) when a batch of packed buffers holds more messages.
+   * Per message: region offset of its first byte, its size, and for a message of several
+   * buffers (size > segBytes: exactly ceil(size / segBytes) of them, parse checks) the index
+   * of its first buffer in `handles` (unused for the others). Grown (doubled) when a batch of
+   * packed buffers holds more messages; a message of one buffer costs two stores.
    */
-  private first: Uint32Array;
-  private segs: Uint32Array;
   private off: Uint32Array;
   private len: Uint32Array;
+  private first: Uint32Array;
   private handles: Uint32Array;
   private readonly onRelease: () => void;
 
@@ -101,35 +102,25 @@ export class MessageBatch {
     this.buffer = region.buffer;
     this.delta = delta;
     this.segBytes = segBytes;
-    this.first = new Uint32Array(capacity);
-    this.segs = new Uint32Array(capacity);
     this.off = new Uint32Array(capacity);
     this.len = new Uint32Array(capacity);
+    this.first = new Uint32Array(capacity);
     this.handles = handles;
     this.onRelease = onRelease;
   }
 
-  /** Room for message index `count` (the per-message arrays doubled, keeping messages 0..count). */
+  /** Room for `count` messages (the per-message arrays doubled until they hold it, keeping what they hold). */
   private grow(count: number): void {
-    if (count < this.first.length) return;
+    let size = this.off.length;
+    while (size < count) size *= 2;
     const more = (a: Uint32Array): Uint32Array => {
-      const b = new Uint32Array(a.length * 2);
+      const b = new Uint32Array(size);
       b.set(a);
       return b;
     };
-    this.first = more(this.first);
-    this.segs = more(this.segs);
     this.off = more(this.off);
     this.len = more(this.len);
-  }
-
-  /** Add message `count`: buffers [b, b + k), its first byte at region offset `at`, `size` bytes. */
-  private add(count: number, b: number, k: number, at: number, size: number): void {
-    if (count >= this.first.length) this.grow(count);
-    this.first[count] = b;
-    this.segs[count] = k;
-    this.off[count] = at;
-    this.len[count] = size;
+    this.first = more(this.first);
   }
 
   /**
@@ -142,43 +133,63 @@ export class MessageBatch {
     const u32 = this.u32;
     const delta = this.delta;
     const seg = this.segBytes;
+    let off = this.off;
+    let len = this.len;
     let count = 0;
     let bad = 0;
     for (let i = 0; i < n; ) {
       const d = handles[i]! + delta;
       const k = u32[(d + MSG.SEGS) >>> 2]!;
-      const size = u32[(d + MSG.LEN) >>> 2]!;
-      if (k === 1) {
-        if (size > seg) bad++;
-        else this.add(count++, i, 1, d + MSG.PAYLOAD, size);
-        i++;
-        continue;
-      }
+      const size = u32[d >>> 2]!; // MSG.LEN
       if (k >= MSG_PACKED) {
         const r = k - MSG_PACKED;
-        const was = count;
-        let o = d + MSG.PAYLOAD;
-        const end = o + size;
-        let ok = size <= seg;
-        for (let x = 0; ok && x < r; x++) {
-          const len = o + RECORD_HEADER <= end ? u32[o >>> 2]! : 0;
-          ok = o + RECORD_HEADER + len <= end;
-          if (ok) this.add(count++, i, 1, o + RECORD_HEADER, len);
-          o += recordBytes(len);
-        }
-        if (!ok) {
-          count = was;
+        i++;
+        const start = d + MSG.PAYLOAD;
+        const end = start + size;
+        if (size > seg || r > (size >>> 2)) { // a record takes 4 bytes at least
           bad++;
+          continue;
+        }
+        if (count + r > off.length) {
+          this.grow(count + r);
+          off = this.off;
+          len = this.len;
+        }
+        let o = start;
+        let x = 0;
+        for (; x < r; x++) {
+          const l = u32[o >>> 2]! >>> 0; // o + 4 > end (damage): the check below fails (0 past the region's end)
+          if (l > end - o - RECORD_HEADER) break;
+          off[count + x] = o + RECORD_HEADER;
+          len[count + x] = l;
+          o += RECORD_HEADER + ((l + 3) & ~3);
+        }
+        if (x === r) count += r;
+        else bad++; // damaged: the buffer's records are dropped whole
+        continue;
+      }
+      if (count === off.length) {
+        this.grow(count + 1);
+        off = this.off;
+        len = this.len;
+      }
+      if (k === 1) {
+        if (size > seg) bad++;
+        else {
+          off[count] = d + MSG.PAYLOAD;
+          len[count++] = size;
         }
         i++;
         continue;
       }
-      if (k < 1 || k > maxSegs || i + k > n) {
+      if (k < 2 || k > maxSegs || i + k > n || size <= seg || Math.ceil(size / seg) !== k) {
         bad++;
         i++;
         continue;
       }
-      this.add(count++, i, k, d + MSG.PAYLOAD, size);
+      off[count] = d + MSG.PAYLOAD;
+      len[count] = size;
+      this.first[count++] = i;
       i += k;
     }
     this.length = count;
@@ -203,7 +214,13 @@ export class MessageBatch {
   /** Buffers message i takes (1 unless it is longer than one buffer's payload). */
   segmentCount(i: number): number {
     this.check(i);
-    return this.segs[i]!;
+    return this.segsOf(i);
+  }
+
+  /** Buffers of message i: one, or as many as its size needs (parse checked its framing says so). */
+  private segsOf(i: number): number {
+    const len = this.len[i]!;
+    return len > this.segBytes ? Math.ceil(len / this.segBytes) : 1;
   }
 
   /**
@@ -234,7 +251,7 @@ export class MessageBatch {
 
   /** Bytes of buffer s of message i. */
   private segLength(i: number, s: number): number {
-    if (this.segs[i] === 1) return this.len[i]!;
+    if (this.len[i]! <= this.segBytes) return this.len[i]!;
     const d = this.at(this.first[i]! + s);
     // The first buffer's LEN is the whole message's: it holds as much as the next ones do.
     return s === 0 ? this.u32[(d + MSG.LEN) >>> 2]! - this.restLength(i) : this.u32[(d + MSG.LEN) >>> 2]!;
@@ -243,7 +260,7 @@ export class MessageBatch {
   /** Bytes in buffers 1 .. k-1 of message i. */
   private restLength(i: number): number {
     let t = 0;
-    for (let s = 1; s < this.segs[i]!; s++) t += this.u32[(this.at(this.first[i]! + s) + MSG.LEN) >>> 2]!;
+    for (let s = 1, k = this.segsOf(i); s < k; s++) t += this.u32[(this.at(this.first[i]! + s) + MSG.LEN) >>> 2]!;
     return t;
   }
 
@@ -254,7 +271,7 @@ export class MessageBatch {
   bytes(i: number): Uint8Array {
     this.check(i);
     const len = this.len[i]!;
-    if (this.segs[i] === 1) return new Uint8Array(this.buffer, this.off[i]!, len);
+    if (len <= this.segBytes) return new Uint8Array(this.buffer, this.off[i]!, len);
     const out = new Uint8Array(len);
     this.copyTo(i, out);
     return out;
@@ -264,7 +281,7 @@ export class MessageBatch {
   segments(i: number): Uint8Array[] {
     this.check(i);
     const out: Uint8Array[] = [];
-    for (let s = 0; s < this.segs[i]!; s++) out.push(new Uint8Array(this.buffer, this.segOffset(i, s), this.segLength(i, s)));
+    for (let s = 0, k = this.segsOf(i); s < k; s++) out.push(new Uint8Array(this.buffer, this.segOffset(i, s), this.segLength(i, s)));
     return out;
   }
 
@@ -274,7 +291,7 @@ export class MessageBatch {
     const total = this.len[i]!;
     if (at + total > dst.length) throw new RangeError(`message ${i} is ${total} bytes: it does not fit at ${at} of ${dst.length}`);
     let o = at;
-    for (let s = 0; s < this.segs[i]!; s++) {
+    for (let s = 0, k = this.segsOf(i); s < k; s++) {
       const off = this.segOffset(i, s);
       const len = this.segLength(i, s);
       dst.set(this.u8.subarray(off, off + len), o);
