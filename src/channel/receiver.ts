@@ -141,6 +141,12 @@ export class MessageBatch {
       const d = handles[i]! + delta;
       const k = u32[(d + MSG.SEGS) >>> 2]!;
       const size = u32[d >>> 2]!; // MSG.LEN
+      if (k === 1 && size <= seg && count < off.length) { // one message in one buffer
+        off[count] = d + MSG.PAYLOAD;
+        len[count++] = size;
+        i++;
+        continue;
+      }
       if (k >= MSG_PACKED) {
         const r = k - MSG_PACKED;
         i++;
@@ -173,7 +179,7 @@ export class MessageBatch {
         off = this.off;
         len = this.len;
       }
-      if (k === 1) {
+      if (k === 1) { // size > seg: damage (or the arrays were full: grown above)
         if (size > seg) bad++;
         else {
           off[count] = d + MSG.PAYLOAD;

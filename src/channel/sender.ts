@@ -145,6 +145,7 @@ export class ChannelSender {
     const pack = this.pack;
     let b = 0; // buffers so far
     let room = 0; // record bytes left in the buffer the last small message opened (0: none)
+    let r = 0; // messages in that buffer (runs[b − 1] once it is closed)
     for (let i = 0; i < n; i++) {
       const m = msgs[i];
       if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
@@ -154,21 +155,26 @@ export class ChannelSender {
         const rec = RECORD_HEADER + ((len + 3) & ~3); // recordBytes, inline
         if (rec <= room) {
           room -= rec; // joins the open buffer
-          runs[b - 1]++;
-        } else {
-          if (b === cap) return this.count(msgs, i, n, b);
-          runs[b++] = 1;
-          room = pack ? seg - rec : 0;
+          r++;
+          continue;
         }
+        if (r > 0) runs[b - 1] = r;
+        if (b === cap) return this.count(msgs, i, n, b);
+        b++;
+        r = 1;
+        room = pack ? seg - rec : 0;
         continue;
       }
       if (len > this.channel.maxMessage) this.segmentsOf(len); // throws
+      if (r > 0) runs[b - 1] = r;
       const k = Math.ceil(len / seg);
       if (b + k > cap) return this.count(msgs, i, n, b);
       runs[b] = -k;
       b += k;
       room = 0;
+      r = 0;
     }
+    if (r > 0) runs[b - 1] = r;
     return b;
   }
 
