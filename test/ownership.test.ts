@@ -409,16 +409,19 @@ async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev
     await srv?.exited;
     await until(() => !dev.linkStatus(0).up || undefined, 10000, 'the client seeing its peer gone');
   };
+  let passed = false;
   try {
     startPort(dev, x.pool);
     srv = spawnNode('dist/test/memif-child.js', [peer, `net_memif0,role=server,socket=${sock},socket-abstract=no`, mode, mode === 'tx' ? '40' : '0', '64']);
     await fn(x, dev, peerGone);
+    passed = true;
   } finally {
     srv?.proc.kill('SIGKILL');
     await srv?.exited;
     dev.stop(0);
     dev.close();
     x.eal.close();
+    if (!passed) removeInstance(p); // a failed test's receiver may still map it (reaped after the file)
     removeInstance(peer);
     fs.rmSync(dir, { recursive: true, force: true });
   }
