@@ -36,6 +36,10 @@
  *   successor pool=P                   as a program taking over a dead one's lcore (pktgen): reclaimDead,
  *                                      then 8 mbufs got and put through the lcore's cache, the cache
  *                                      flushed (as pktgen's exit), the report printed as JSON, exit
+ *   use pool=P                         as a program taking over a dead one's lcore WITHOUT reclaiming
+ *                                      first: open the pool, 8 mbufs got and put through the lcore's
+ *                                      cache, the cache flushed, print {"used":8}, exit
+ *   idle                               claim the lcore, open no pool, print "ready", wait to be killed
  * Prints "ready" once set up.
  */
 import './exit-first.js'; // first: no hang in Node 24's exit
@@ -63,6 +67,19 @@ if (mode === 'reclaim') {
   process.stdout.write(JSON.stringify(rep) + '\n');
   eal.close();
   process.exit(0);
+} else if (mode === 'use') {
+  process.stdout.write('opening\n');
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const hs = new Uint32Array(8);
+  const got = pool.allocBulk(hs, 8);
+  pool.mp.putBulk(hs, got);
+  pool.mp.flushCache(eal.lcoreId);
+  process.stdout.write(JSON.stringify({ used: got }) + '\n');
+  eal.close();
+  process.exit(0);
+} else if (mode === 'idle') {
+  process.stdout.write('ready\n');
+  for (;;) nap(1000);
 } else if (mode === 'forward') {
   const hands = Hands.open(eal, 'test-forward', 2, 64);
   const src = hands.source(Ring.lookup(eal, opt.in!));

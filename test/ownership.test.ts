@@ -692,6 +692,87 @@ for (const [hook, op] of [['mempool:flush', 'flush'], ['mempool:refill', 'refill
   });
 }
 
+// The handover of a dead user's lcore cache (mempool.ts file header): a reclaimer flushing it
+// and a successor on the same lcore never both touch it; a flush interrupted is finished.
+test('a reclaimer flushing a dead process\'s lcore cache while a successor claims that lcore and uses the pool: the successor waits for the flush, every handle once', async () => {
+  const x = instance('ownrace');
+  try {
+    const a = child(x.p, ['free', `pool=${POOL}`, 'count=20']); // lcore 2; leaves 20 in its cache
+    await a.waitFor(/freed/, 10000);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const mine = new Uint32Array(64); // room in the pool's ring: a handle put twice would go in
+    assert.equal(x.pool.allocBulk(mine, 64), 64);
+    // The reclaimer (lcore 3) stops itself inside the flush of lcore 2's cache: LEN = 0, not yet in the ring.
+    const r = spawnNode(CHILD, ['-l', '3', '--proc-type=secondary', '--file-prefix', x.p, '--log-level', 'error', '--', 'reclaim'], { MPDK_TEST_HOOK: 'mempool:flush-other-pause' });
+    await r.waitFor(/flush-other-pause reached/, 10000);
+    const s = child(x.p, ['use', `pool=${POOL}`]); // lcore 2, no reclaim of its own first
+    await s.waitFor(/opening/, 10000);
+    const early = await Promise.race([s.exited.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 1500))]);
+    r.proc.kill('SIGCONT');
+    assert.equal(await r.exited, 0, r.err);
+    assert.equal(await s.exited, 0, s.err);
+    const held = poolAudit(x.eal);
+    assert.deepEqual([held.duplicates, held.leaked, held.inCaches], [0, 64, 0], JSON.stringify(held)); // ours, in a plain array
+    x.pool.freeBulk(mine, 64);
+    const au = poolAudit(x.eal);
+    assert.deepEqual([au.leaked, au.duplicates, au.inCaches], [0, 0, 0], JSON.stringify(au));
+    assert.equal(x.pool.available(), SIZE);
+    assert.equal((JSON.parse(r.out) as ReturnType<typeof reclaimDead>).pools[POOL]?.flushed, 20);
+    assert.equal(early, false, 'the successor waited for the reclaimer\'s flush');
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('a reclaimer killed inside its flush of a dead process\'s lcore cache: the successor opening the pool finishes it (the cache is whole again), every handle once', async () => {
+  const x = instance('ownrace2');
+  try {
+    const a = child(x.p, ['free', `pool=${POOL}`, 'count=20']);
+    await a.waitFor(/freed/, 10000);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const r = spawnNode(CHILD, ['-l', '3', '--proc-type=secondary', '--file-prefix', x.p, '--log-level', 'error', '--', 'reclaim'], { MPDK_TEST_HOOK: 'mempool:flush-other' });
+    await r.waitFor(/flush-other reached/, 10000);
+    r.proc.kill('SIGKILL');
+    await r.exited;
+    const s = child(x.p, ['use', `pool=${POOL}`]);
+    assert.equal(await s.exited, 0, s.err);
+    assert.equal(x.pool.mp.cacheCount(2), 0, 'the successor flushed its cache at its exit, the 20 with it');
+    reclaimDead(x.eal); // the dead reclaimer's lock, lcore and slot
+    const au = poolAudit(x.eal);
+    assert.deepEqual([au.leaked, au.duplicates, au.inCaches], [0, 0, 0], JSON.stringify(au));
+    assert.equal(x.pool.available(), SIZE);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('a process killed inside a cache refill, its lcore claimed by a successor that never opens the pool: reclaim finishes the refill and flushes that cache', async () => {
+  const x = instance('ownidle');
+  try {
+    const a = child(x.p, ['get', `pool=${POOL}`, 'count=8'], 'mempool:refill');
+    await a.waitFor(/mempool:refill reached/, 10000);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    const s = child(x.p, ['idle']); // lcore 2: a live owner now
+    await s.waitFor(/ready/, 10000);
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.flushed, 40, 'the 32 + 8 the refill dequeued');
+    const au = poolAudit(x.eal);
+    assert.deepEqual([au.leaked, au.duplicates, au.inCaches], [0, 0, 0], JSON.stringify(au));
+    assert.equal(x.pool.available(), SIZE);
+    s.proc.kill('SIGKILL');
+    await s.exited;
+    reclaimDead(x.eal);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 test('mpdk audit: clean instance exits 0; buffers a killed process held without a record are leaked, exit 1; bad prefix exit 2', async () => {
   const x = instance('ownaud');
   try {

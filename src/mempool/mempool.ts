@@ -23,6 +23,12 @@
  *               +4  OP   u32  cache operation in flight on the ring (OP_REFILL / OP_FLUSH; 0 none)
  *               +8  OP_N u32  OP_REFILL: LEN before it; OP_FLUSH: handles OBJS[0 .. OP_N) being flushed
  *               +12 SNAP u32  the ring's burst snapshot (ring/claims.ts burstSnapIndex) before the op
+ *               +16 USER i32  pid whose thread uses this cache: stored (Atomics) by that thread's
+ *                             Mempool object when it is made, USER_START (+24, f64) first
+ *               +20 FLUSHER i32  pid of a process flushing this cache from outside (a reclaimer),
+ *                             0 none; CAS 0 -> pid, FLUSHER_START (+32, f64) after
+ *               +40 OP_LC u32  0: the op's ring claims are on this lcore's claim lines; else
+ *                             1 + the lcore whose lines they are on (an outside flusher's)
  *               +64 OBJS u32[2 * cacheSize]  (DPDK sizes objs at 2 * MAX for the refill overshoot)
  *   ELT_OFF   N elements, STRIDE bytes apart (cache-line multiple); each element's object
  *             is 64-aligned and preceded by its 16-byte element header (EH) at h - 16
@@ -53,12 +59,25 @@
  * before any reclaim (a program restarted with the same -l) makes it a live lcore that no
  * supervisor flushes: the Mempool its thread makes for that lcore finishes the op left in
  * flight first (recoverCache; the thread itself is in none), before its puts reuse OBJS.
+ *
+ * Handover between an outside flusher and the cache's user (one cache, never two hands on it):
+ *   user (the thread of lcore L, when it makes a Mempool object for this pool)
+ *     U1 USER = pid (Atomics.store)   U2 wait while FLUSHER names a live process; a dead
+ *     one's flush is finished (its op is recorded, OP_LC)   U3 finish an op in flight; use
+ *   outside flusher (reclaimDead, flushCache(L) of another lcore)
+ *     F1 CAS FLUSHER 0 -> pid (a dead flusher's: take it over)   F2 USER alive: give up (its
+ *     owner uses it: EBUSY)   F3 finish the op in flight, flush (recorded), FLUSHER = 0
+ * U1 precedes U2 and F1 precedes F2 in Atomics' single total order, so at least one of them
+ * sees the other: the flusher gives up or the user waits; both never touch OBJS / LEN at
+ * once. A successor that claimed a dead owner's lcore but never opened a pool thus still has
+ * that pool's cache (and its op in flight) reclaimed: its USER is the dead one's.
  */
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
+import { processAlive, processStartTime, processState } from '../native/libc.js';
 import { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions } from '../ring/ring.js';
 
 /**
@@ -113,17 +132,26 @@ export const MPH = {
 } as const;
 
 /** Per-lcore cache: byte offsets from the cache's start. */
-export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, OBJS: 64 } as const;
+export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, USER: 16, FLUSHER: 20, USER_START: 24, FLUSHER_START: 32, OP_LC: 40, OBJS: 64 } as const;
 /** Test hooks (read once; a constant test when unset): stop inside a refill or a flush. */
 const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
 const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
+const HOOK_FLUSH_OTHER = HOOK === 'mempool:flush-other'; // an outside flush: LEN = 0 stored, the ring not yet given them
+const HOOK_FLUSH_OTHER_PAUSE = HOOK === 'mempool:flush-other-pause'; // the same point: SIGSTOP ourselves (the test sends SIGCONT)
+/** How long a cache's user waits for an outside flusher (a few ms of work) before it gives up. */
+const FLUSHER_WAIT_MS = 10000;
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
+  for (;;) Atomics.wait(pause, 0, 0, 1000);
 }
+function hookPause(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  process.kill(process.pid, 'SIGSTOP');
+}
+/** A word nobody notifies: Atomics.wait on it sleeps. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /** MPC.OP values. */
 export const OP_REFILL = 1;
@@ -340,16 +368,65 @@ export class Mempool {
       this.snapIdx = (c + MPC.SNAP) >>> 2;
       this.consSnap = this.ring.burstSnapIndex(this.lcore, true);
       this.prodSnap = this.ring.burstSnapIndex(this.lcore, false);
-      // A cache op in flight when its lcore's own thread attaches is a dead previous owner's
-      // (this thread is in none): finish it before our first get or put overwrites OBJS. A
-      // successor that claimed the dead one's lcore at start (pktgen -l 5 restarted) owns a
-      // live lcore, so reclaimDead's flushCache of dead lcores never reaches this cache.
-      if (u32[this.opIdx] !== 0 && eal.lcoreTable.ownerOf(this.lcore) === process.pid) this.recoverCache(this.lcore);
+      // The thread of this lcore takes the cache (file header: handover) before its first get
+      // or put: an op in flight now is a dead previous owner's (this thread is in none).
+      if (eal.lcoreTable.ownerOf(this.lcore) === process.pid) this.takeCache();
     } else {
       this.lenIdx = -1;
       this.objsIdx = -1;
       this.cacheObjs = new Uint32Array(0);
       this.opIdx = this.opNIdx = this.snapIdx = this.consSnap = this.prodSnap = -1;
+    }
+  }
+
+  /**
+   * U1-U3 of the handover (file header): this thread's lcore's cache becomes ours. Waits
+   * (bounded) while an outside flusher works on it; finishes a dead flusher's or a dead
+   * previous owner's op in flight.
+   */
+  private takeCache(): void {
+    const c = this.cacheOffset(this.lcore);
+    const r = this.eal.region;
+    r.f64[(c + MPC.USER_START) >>> 3] = processStartTime(process.pid);
+    Atomics.store(this.i32, (c + MPC.USER) >>> 2, process.pid); // U1
+    const fi = (c + MPC.FLUSHER) >>> 2;
+    const until = performance.now() + FLUSHER_WAIT_MS;
+    for (let f = Atomics.load(this.i32, fi); f !== 0; f = Atomics.load(this.i32, fi)) { // U2
+      if (!processAlive(f, r.f64[(c + MPC.FLUSHER_START) >>> 3]!)) {
+        this.recoverCache(this.lcore); // the dead flusher's op (recorded with its claim lines)
+        Atomics.compareExchange(this.i32, fi, f, 0);
+        continue;
+      }
+      if (performance.now() > until) {
+        throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${this.lcore}'s cache is being flushed by pid ${f} (${processState(f)}) for more than ${FLUSHER_WAIT_MS} ms; try again when it is done`);
+      }
+      Atomics.wait(pause, 0, 0, 1);
+    }
+    if (this.u32[this.opIdx] !== 0) this.recoverCache(this.lcore); // U3
+  }
+
+  /**
+   * F1-F2 of the handover (file header): lcore `l`'s cache is ours to flush from outside, or
+   * EBUSY naming the live process that uses it. Release with `Atomics.store(FLUSHER, 0)`.
+   */
+  private holdOther(l: number): void {
+    const c = this.cacheOffset(l);
+    const r = this.eal.region;
+    const fi = (c + MPC.FLUSHER) >>> 2;
+    for (;;) {
+      const f = Atomics.compareExchange(this.i32, fi, 0, process.pid); // F1
+      if (f === 0) break;
+      if (f !== process.pid && !processAlive(f, r.f64[(c + MPC.FLUSHER_START) >>> 3]!)) {
+        if (Atomics.compareExchange(this.i32, fi, f, process.pid) === f) break; // a dead flusher's: ours (its op is recovered next)
+        continue;
+      }
+      throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${l}'s cache is being flushed by ${f === process.pid ? 'another thread of this process' : `pid ${f}`}; try again when it is done`);
+    }
+    r.f64[(c + MPC.FLUSHER_START) >>> 3] = processStartTime(process.pid);
+    const u = Atomics.load(this.i32, (c + MPC.USER) >>> 2); // F2
+    if (u !== 0 && processAlive(u, r.f64[(c + MPC.USER_START) >>> 3]!)) {
+      Atomics.store(this.i32, fi, 0);
+      throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${l}'s cache is used by live pid ${u}; only a cache whose user is dead may be flushed (the owner flushes its own)`);
     }
   }
 
@@ -843,28 +920,66 @@ export class Mempool {
 
   /**
    * Move everything in lcore `lcore`'s cache to the ring and return how many moved. For
-   * a supervisor after that lcore's process died, or for the calling thread's own lcore
-   * (before it stops). EBUSY when a live process other than the caller holds the lcore
-   * (its thread may be using the cache right now).
+   * the calling thread's own lcore (before it stops), or for a supervisor once the cache's
+   * user died: the op it left in flight is finished first, and a thread that takes that
+   * lcore meanwhile waits for the flush (file header: handover). EBUSY when a live process
+   * uses that cache (it may be using it right now; another thread of this process too), or
+   * another live process flushes it.
    */
   flushCache(lcore: number): number {
     if (!isUint(lcore, MAX_LCORE - 1)) throw new MpdkError('EINVAL', `invalid lcore ${lcore}: lcore ids are 0..${MAX_LCORE - 1}`);
     if (this.cacheSize === 0) return 0;
-    if (lcore !== this.lcore) {
-      const owner = this.eal.lcoreTable.list().find((e) => e.lcore === lcore);
-      if (owner && owner.alive && owner.pid !== process.pid) {
-        throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${lcore} is held by live pid ${owner.pid}; only a dead lcore's cache may be flushed (the owner flushes its own)`);
-      }
+    if (lcore === this.lcore) return this.flushLen(lcore, -1);
+    this.holdOther(lcore);
+    try {
+      this.recoverCache(lcore);
+      return this.flushLen(lcore, this.ringGetSnap >= 0 ? this.eal.lcoreId : -1);
+    } finally {
+      Atomics.store(this.i32, (this.cacheOffset(lcore) + MPC.FLUSHER) >>> 2, 0); // F3's end
     }
-    if (lcore !== this.lcore) this.recoverCache(lcore);
-    const c = this.cacheOffset(lcore);
+  }
+
+  /**
+   * Whether lcore `l`'s cache holds anything (or has an op in flight) and no live process
+   * uses it: what reclaimDead flushes. A snapshot; flushCache decides under the handover.
+   */
+  abandonedCache(l: number): boolean {
+    if (this.cacheSize === 0 || !isUint(l, MAX_LCORE - 1) || l === this.lcore) return false;
+    const c = this.cacheOffset(l);
+    if (this.u32[(c + MPC.LEN) >>> 2] === 0 && this.u32[(c + MPC.OP) >>> 2] === 0) return false;
+    const u = Atomics.load(this.i32, (c + MPC.USER) >>> 2);
+    return u === 0 || !processAlive(u, this.eal.region.f64[(c + MPC.USER_START) >>> 3]!);
+  }
+
+  /**
+   * Cache `l`'s OBJS[0 .. LEN) to the ring. An outside flusher (`via` = its own lcore, whose
+   * ring claim lines its enqueue uses) records the flush as an op in flight (OP_LC = via + 1),
+   * so that whoever comes after its death finishes it (recoverCache); without a claim line of
+   * its own (`via` -1) a death there leaks that cache.
+   */
+  private flushLen(l: number, via: number): number {
+    const u32 = this.u32;
+    const c = this.cacheOffset(l);
     const li = (c + MPC.LEN) >>> 2;
-    const len = this.u32[li]!;
+    const len = u32[li]!;
     if (len === 0) return 0;
-    if (len > 2 * this.cacheSize) throw new MpdkError('EIO', `mempool '${this.name}': lcore ${lcore}'s cache says it holds ${len} > ${2 * this.cacheSize}; the pool is damaged`);
+    if (len > 2 * this.cacheSize) throw new MpdkError('EIO', `mempool '${this.name}': lcore ${l}'s cache says it holds ${len} > ${2 * this.cacheSize}; the pool is damaged`);
     const objs = new Uint32Array(this.eal.region.buffer, c + MPC.OBJS, len);
-    this.u32[li] = 0;
+    const opi = (c + MPC.OP) >>> 2;
+    if (via >= 0) {
+      u32[(c + MPC.SNAP) >>> 2] = u32[this.ring.burstSnapIndex(via, false)]!;
+      u32[(c + MPC.OP_N) >>> 2] = len;
+      u32[(c + MPC.OP_LC) >>> 2] = via + 1;
+      u32[opi] = OP_FLUSH;
+    }
+    u32[li] = 0;
+    if (HOOK_FLUSH_OTHER && l !== this.lcore) hookStop('mempool:flush-other');
+    if (HOOK_FLUSH_OTHER_PAUSE && l !== this.lcore) hookPause('mempool:flush-other-pause');
     this.ringPut(objs, len);
+    if (via >= 0) {
+      u32[opi] = 0;
+      u32[(c + MPC.OP_LC) >>> 2] = 0;
+    }
     return len;
   }
 
@@ -891,6 +1006,7 @@ export class Mempool {
       u32[(c + MPC.LEN) >>> 2] = at + extra.length;
     }
     u32[opi] = 0;
+    u32[(c + MPC.OP_LC) >>> 2] = 0;
     return extra.length;
   }
 
@@ -908,13 +1024,15 @@ export class Mempool {
     const len = u32[(c + MPC.LEN) >>> 2]!;
     const opN = Math.min(u32[(c + MPC.OP_N) >>> 2]!, cap);
     const snap = u32[(c + MPC.SNAP) >>> 2]!;
+    const opLc = u32[(c + MPC.OP_LC) >>> 2]!; // an outside flusher's claim lines
+    const via = opLc > 0 && opLc <= MAX_LCORE ? opLc - 1 : l;
     let from = 0;
     let to = 0;
     if (op === OP_REFILL && len === opN) {
       // dequeued, LEN not yet stored (once stored, LEN covers them)
       from = opN;
-      to = Math.min(opN + this.ring.burstMoved(l, snap, true), cap);
-    } else if (op === OP_FLUSH && len === 0 && this.ring.burstMoved(l, snap, false) === 0) {
+      to = Math.min(opN + this.ring.burstMoved(via, snap, true), cap);
+    } else if (op === OP_FLUSH && len === 0 && this.ring.burstMoved(via, snap, false) === 0) {
       to = opN; // LEN = 0 stored, the ring did not take them (or not yet: its claim is undone)
     }
     // A dequeue that dropped holes compacted what it kept: skip EMPTY and repeats.

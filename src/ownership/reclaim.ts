@@ -27,8 +27,11 @@
  *                          its queues lent, once their connection is over), read now: the
  *                          FREEING windows are checked against the dead lcores' caches
  *                          BEFORE they are flushed.
- *   4 flushDeadCaches      its lcores' mempool caches flushed to the pools (lcores whose
- *                          owner is still it): Mempool.flushCache.
+ *   4 flushDeadCaches      every pool's lcore caches whose user (the process whose thread
+ *                          uses it) is dead flushed to the pool, the op left in flight
+ *                          finished first (Mempool.abandonedCache, flushCache): also those of
+ *                          an lcore a successor claimed but whose pool it has not opened (its
+ *                          opening waits for the flush: mempool.ts handover).
  *   5 returnLost           every recorded handle that is an element of a pool and is found
  *                          in no pool, cache or ring (places.ts; a safety net on top of the
  *                          exact record: never two places) goes back to its pool, once,
@@ -246,13 +249,12 @@ class Reclaim {
     for (const rec of this.lent) this.recorded.push(...lentReturnable(this.eal, rec)); // lent on a live connection: kept
   }
 
-  /** 4 The caches of the lcores the dead held, back to their pools (finishing what was in flight: Mempool.flushCache). */
+  /** 4 The caches whose user is dead, back to their pools (finishing what was in flight: Mempool.flushCache). */
   private flushDeadCaches(): void {
     for (let l = 0; l < MAX_LCORE; l++) {
-      const o = this.eal.lcoreTable.ownerOf(l);
-      if (o === 0 || !this.dead.has(o)) continue;
       for (const mp of this.places.pools) {
-        this.step(`cache of lcore ${l}`, () => {
+        if (!mp.abandonedCache(l)) continue;
+        this.step(`mempool '${mp.name}': cache of lcore ${l}`, () => {
           const n = mp.flushCache(l);
           if (n > 0) this.pool(mp).flushed += n;
         });
