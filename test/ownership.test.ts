@@ -345,6 +345,52 @@ for (const [what, cacheSize, lens, count, took] of [
   }
 }
 
+// A driver's recorded get from a pool's ring over the EMPTY holes a repair left (ring/claims.ts):
+// its first claim keeps 10 of 30 (20 holes dropped), its second takes the other 20. Killed
+// between the two claims (mempool:get-holes) or after the second (mempool:get): the dead one
+// holds what it kept, never a handle the ring still has, and each comes back once.
+for (const [hook, held, getter] of [
+  ['mempool:get-holes', 10, 'rxnull'], ['mempool:get', 30, 'rxnull'], ['mempool:get-holes', 10, 'alloc'], ['hands:get', 30, 'alloc'],
+] as const) {
+  const who = getter === 'rxnull' ? 'a driver\'s recorded get (net_null)' : 'Hands.alloc';
+  test(`${who} over a repair's EMPTY holes in the pool's ring (no cache): killed at ${hook}, the dead one holds ${held}, returned once`, async () => {
+    const p = uniquePrefix('ownholes');
+    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', '--vdev=net_null0'], { handleSignals: false });
+    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 0 }) };
+    try {
+      startPort(EthDev.attach(eal), x.pool);
+      // 20 holes: a putter killed inside its claim on the pool's ring, repaired by our put behind it.
+      const c = child(p, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod');
+      await c.waitFor(/ring-claim reached/, 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const one = new Uint32Array(1);
+      assert.equal(x.pool.allocBulk(one, 1), 1);
+      x.pool.freeBulk(one, 1);
+      assert.equal(x.pool.mp.ring.holes(), 20);
+      // The ring now reads [1002][20 holes][1]: take 1000 and put them back: [2][20 holes][1][1000].
+      const big = new Uint32Array(1000);
+      assert.equal(x.pool.allocBulk(big, 1000), 1000);
+      x.pool.freeBulk(big, 1000);
+      const g = child(p, getter === 'rxnull' ? ['rxnull', 'count=30'] : ['alloc', `pool=${POOL}`, 'count=30'], hook);
+      await g.waitFor(new RegExp(`${hook} reached`), 10000);
+      g.proc.kill('SIGKILL');
+      await g.exited;
+      // The dead putter's record holds its 20 too (reclaimed only now: its put-back would pass the holes).
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [20 + held, 0, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.deepEqual([rep.pools[POOL]?.returned ?? 0, rep.skipped], [20 + held, 0]);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(p), []);
+  });
+}
+
 test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
   const p = uniquePrefix('ownmif');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));

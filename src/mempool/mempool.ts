@@ -138,6 +138,7 @@ const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
 const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
+const HOOK_GET_HOLES = HOOK === 'mempool:get-holes'; // a recorded ring get kept a take EMPTY holes made short, its next claim not yet made
 const HOOK_FLUSH_OTHER = HOOK === 'mempool:flush-other'; // an outside flush: LEN = 0 stored, the ring not yet given them
 const HOOK_FLUSH_OTHER_PAUSE = HOOK === 'mempool:flush-other-pause'; // the same point: SIGSTOP ourselves (the test sends SIGCONT)
 /** How long a cache's user waits for an outside flusher (a few ms of work) before it gives up. */
@@ -169,12 +170,26 @@ export const MEMPOOL_VERSION = 1;
 const GET_N_SHIFT = 16;
 const GET_LEN_MASK = 0xffff;
 /**
- * A recorded get that goes to the ring (no cache, or more than it): the word is GET_RING | n,
- * and the record's next word (rec + GET_REC_SNAP) holds the ring's burst snapshot (ring/claims.ts
- * burstSnapIndex of this lcore, consumer side) taken before the dequeue. A get record is thus
- * two u32 words, rec and rec + GET_REC_SNAP, both the getter's.
+ * A recorded get that goes to the ring (no cache, or more than it) keeps two u32 words, rec
+ * and rec + GET_REC_SNAP, both the getter's. The word is GET_RING | kind | base << GET_BASE_SHIFT
+ * | n: objs[0 .. base) are already the getter's (earlier claims, whose EMPTY holes were dropped),
+ * and by kind
+ *   GET_CLAIM    a claim of n - base is in flight or done: rec + GET_REC_SNAP holds the ring's
+ *                consumer burst snapshot (ring/claims.ts burstSnapIndex of this lcore) before it;
+ *                it took its n - base iff the claim line moved that many past the snapshot
+ *   GET_HOLD     nothing in flight (the snapshot word is being rewritten)
+ *   GET_PUTBACK  the pool could not supply the rest: objs[0 .. base) go back, one bulk enqueue;
+ *                rec + GET_REC_SNAP holds the producer snapshot: gone iff it moved base
+ * Each change of the pair goes HOLD, snapshot, new kind: one store moves a reader from one
+ * exact answer to the next. Only gets of n ≤ GET_BASE_MAX are recorded (ownership arrays hold 4096).
  */
 const GET_RING = 0x80000000;
+const GET_CLAIM = 0;
+const GET_HOLD = 0x20000000;
+const GET_PUTBACK = 0x40000000;
+const GET_KIND = 0x60000000;
+const GET_BASE_SHIFT = 16;
+const GET_BASE_MAX = 0x1fff;
 export const GET_REC_SNAP = 1;
 
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
@@ -324,8 +339,9 @@ export class Mempool {
   private readonly snapIdx: number;
   private readonly consSnap: number;
   private readonly prodSnap: number;
-  /** u32 index of the ring's consumer burst snapshot word for this thread's lcore (recorded ring gets); -1 without an lcore. */
+  /** u32 index of the ring's consumer / producer burst snapshot words for this thread's lcore (recorded ring gets); -1 without an lcore. */
   private readonly ringGetSnap: number;
+  private readonly ringPutSnap: number;
   private readonly one = new Uint32Array(1);
   /** ringPut's landing area when it passes EMPTY holes (made on first need). */
   private squeeze: Uint32Array | undefined;
@@ -356,7 +372,9 @@ export class Mempool {
     this.ring = Ring.attach(eal, r.checkSpan(u32[h + (MPH.RING_OFF >>> 2)]!, 64, `mempool '${this.name}': its ring`));
     if (this.ring.capacity !== this.size) throw new MpdkError('EPROTO', `mempool '${this.name}' at offset ${header} is damaged: its ring holds ${this.ring.capacity}, not its ${this.size} elements; recreate it`);
     const lc = eal.lcoreId;
-    this.ringGetSnap = Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? this.ring.burstSnapIndex(lc, true) : -1;
+    const inRange = Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE;
+    this.ringGetSnap = inRange ? this.ring.burstSnapIndex(lc, true) : -1;
+    this.ringPutSnap = inRange ? this.ring.burstSnapIndex(lc, false) : -1;
     this.lcore = this.cacheSize > 0 && Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? lc : -1;
     if (this.lcore >= 0) {
       const c = this.cacheOffset(this.lcore);
@@ -599,8 +617,8 @@ export class Mempool {
    * without a throw on the hot path). Allocates nothing. `rec`: the u32 index of an
    * ownership record's word that a get from this lcore's cache fills with
    * (n << GET_N_SHIFT) | the LEN it leaves, before it copies (hands.ts alloc); a get that goes
-   * to the ring stores the ring's burst snapshot in rec + GET_REC_SNAP, then GET_RING | n in rec,
-   * before its dequeue (a thread without an lcore leaves both untouched: its claims are not its own).
+   * to the ring keeps rec and rec + GET_REC_SNAP as GET_RING says (a thread without an lcore
+   * leaves both untouched: its claims are not its own).
    * recordedGetTook reads them back.
    */
   getBulk(objs: Uint32Array, n: number, rec = -1): number {
@@ -608,12 +626,7 @@ export class Mempool {
     const li = this.lenIdx;
     let got: number;
     if (li < 0 || n > this.cacheSize) {
-      if (rec >= 0 && this.ringGetSnap >= 0) {
-        const u32 = this.u32;
-        u32[rec + GET_REC_SNAP] = u32[this.ringGetSnap]!;
-        u32[rec] = (GET_RING | n) >>> 0;
-      }
-      got = this.takeFromRing(objs, n);
+      got = this.takeFromRing(objs, n, rec >= 0 && this.ringGetSnap >= 0 && n <= GET_BASE_MAX ? rec : -1);
       if (HOOK_GET && rec >= 0 && got > 0) hookStop('mempool:get');
     } else {
       const u32 = this.u32;
@@ -675,17 +688,42 @@ export class Mempool {
   /**
    * dequeueBulk from the common ring, all or nothing. After a dead producer's claim was
    * repaired the ring holds EMPTY slots that dequeue drops, so a bulk dequeue may return
-   * 0 < k < n: put those k back (the ring holds all N elements, so that cannot fail) and
-   * try again; the holes are finite.
+   * 0 ≤ k < n: those k are kept and the rest asked for; if the ring cannot supply it, what
+   * was taken goes back (the ring holds all N elements, so that fits). `rec` ≥ 0: recorded,
+   * as GET_RING says; else a short take goes back at once and the whole get is tried again.
    */
-  private takeFromRing(buf: Uint32Array, n: number): number {
+  private takeFromRing(buf: Uint32Array, n: number, rec: number): number {
+    const u32 = this.u32;
+    const ring = this.ring;
+    let base = 0;
     for (;;) {
-      const k = this.ring.dequeueBulk(buf, n);
+      const m = n - base;
+      if (rec >= 0) {
+        u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | n) >>> 0;
+        u32[rec + GET_REC_SNAP] = u32[this.ringGetSnap]!;
+        u32[rec] = (GET_RING | GET_CLAIM | (base << GET_BASE_SHIFT) | n) >>> 0;
+        if (HOOK_GET_HOLES && base > 0) hookStop('mempool:get-holes');
+      }
+      const holes = ring.holesSkipped;
+      const k = ring.dequeueBulk(base === 0 ? buf : buf.subarray(base), m);
       // Waiting behind a dead getter, we repaired its claim: its elements are ours to put back.
-      if (this.ring.reclaimedPending !== 0) this.repair();
-      if (k === n || k === 0) return k;
-      this.ring.enqueueBulk(buf, k);
+      if (ring.reclaimedPending !== 0) this.repair();
+      if (k === m) return n;
+      if (k === 0 && ring.holesSkipped === holes) break; // the ring cannot supply the rest
+      if (rec < 0) {
+        if (k > 0) ring.enqueueBulk(buf, k); // unrecorded: back, and the whole get again
+        continue;
+      }
+      base += k;
     }
+    if (base > 0) {
+      u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | n) >>> 0;
+      u32[rec + GET_REC_SNAP] = u32[this.ringPutSnap]!;
+      u32[rec] = (GET_RING | GET_PUTBACK | (base << GET_BASE_SHIFT) | n) >>> 0;
+      this.ringPut(buf, base);
+      u32[rec] = (GET_RING | GET_HOLD | n) >>> 0;
+    }
+    return 0;
   }
 
   /**
@@ -906,13 +944,21 @@ export class Mempool {
    * recorded when the cache's LEN is the LEN it recorded (the LEN store is the get's commit),
    * else 0 (they are still in the cache); from the ring, the n it recorded when its claim moved
    * n past the snapshot, else 0 (not claimed, or the claim is repair's). Exact while that lcore
-   * is idle or dead, read before its cache is flushed; a ring get that met a repair's holes
-   * (takeFromRing puts a short take back and tries again) may count stale handles.
+   * is idle or dead, read before its cache is flushed. A ring get counts the EMPTY holes its
+   * claims dropped (objs past what they kept holds holes or repeats of it: readers skip both).
    */
   recordedGetTook(lcore: number, word: number, ringSnap: number): number {
     if (!isUint(lcore, MAX_LCORE - 1)) return 0;
-    // A ring get (all or nothing) took its n iff its claim on the ring went through whole.
-    if ((word & GET_RING) !== 0) return this.ring.burstMoved(lcore, ringSnap, true) === (word & ~GET_RING) ? word & ~GET_RING : 0;
+    if ((word & GET_RING) !== 0) {
+      // A ring get (GET_RING): what its earlier claims kept, and its claim in flight if it went through whole.
+      const n = word & 0xffff;
+      const base = (word >>> GET_BASE_SHIFT) & GET_BASE_MAX;
+      const kind = word & GET_KIND;
+      if (base > n) return 0;
+      if (kind === GET_HOLD) return base;
+      if (kind === GET_PUTBACK) return this.ring.burstMoved(lcore, ringSnap, false) === base ? 0 : base;
+      return base + (this.ring.burstMoved(lcore, ringSnap, true) === n - base ? n - base : 0);
+    }
     if (this.cacheSize === 0) return 0;
     const len = this.u32[(this.cacheOffset(lcore) + MPC.LEN) >>> 2]!;
     return len === (word & GET_LEN_MASK) ? word >>> GET_N_SHIFT : 0;

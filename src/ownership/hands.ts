@@ -37,10 +37,10 @@
  *                                                           at worst, never a duplicate)
  *   RECEIVING  alloc, or   NO_GET; then the mempool stores  arr[S][0..N + k) if the owner
  *   (POOL_GET) rx from a   (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
- *              driver's    get leaves, before its copy;     POOL word) equals that LEN, or if
- *              queue       a get that goes to the pool's    the ring claim moved k past GSNAP;
- *                          ring: GSNAP = its snapshot, then else arr[S][0..N)
- *                          GET_RING | k (mempool.ts)
+ *              driver's    get leaves, before its copy;     POOL word) equals that LEN, or
+ *              queue       a get that goes to the pool's    what its ring claims took
+ *                          ring: GET_RING words, GSNAP its  (mempool.ts recordedGetTook);
+ *                          claims' snapshots (mempool.ts)   else arr[S][0..N)
  *   RECEIVING  rx from a   NO_GET; then the driver names    arr[S][0..N + k), k = the
  *   (POOL_GET) queue that  its lent record in POOL and      packets the record's CONS
  *              lends       stores its CONS in SNAP (lent.ts counts past SNAP (chains
@@ -62,11 +62,9 @@
  * except where said):
  *   - taking from a pool into an array other than through alloc (allocBulk, then commit):
  *     a death between leaks. An alloc larger than the lcore cache (or from a pool without
- *     caches) is a receive window on the pool's ring (exact, as any MC ring), and so is a
- *     driver's recorded get that goes to the ring, except a get that met holes a dead
- *     producer's repair left (it puts back what it took and tries again): a death there may
- *     count what it put back (a duplicate the reclaim's filter guards); a thread without an
- *     lcore: its get leaks;
+ *     caches), as a driver's recorded get that goes to the ring, is a POOL_GET window whose
+ *     get records its claims on the pool's ring (mempool.ts GET_RING: exact, holes a dead
+ *     producer's repair left included); a thread without an lcore: its get leaks;
  *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
  *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
  *     net_pcap, net_af_packet and net_memif (copy mode). Each takes exactly the mbufs its
@@ -426,9 +424,9 @@ export class Hands {
    * returns n or 0. Exact whatever instruction we die at (a POOL_GET window: the mempool
    * records the get's resulting cache LEN before its copy; see heldHandles) when the get
    * is served by this lcore's cache; a get larger than the cache, or from a pool without
-   * caches, goes to the pool's ring: a receive window on that ring, exact too
-   * (allocFromRing), but for the cases the file header lists. Four plain stores besides the
-   * get's own; allocates nothing.
+   * caches, goes to the pool's ring, recorded with that ring's claim snapshot (mempool.ts
+   * GET_RING), exact too, but for the cases the file header lists. Four plain stores besides
+   * the get's own; allocates nothing.
    */
   alloc(a: number, pool: PktmbufPool, n: number): number {
     return this.take(a, pool, n, true);
@@ -451,34 +449,11 @@ export class Hands {
     const held = c & H_N_MASK;
     if (n > this.capacity - held) throw new MpdkError('EINVAL', `hands '${this.name}': array ${a} holds ${held} of ${this.capacity}; no room for ${n} more`);
     if (n <= 0) return 0;
-    if (n > pool.mp.cacheSize && this.lcore >= 0) return this.allocFromRing(a, pool, n, side, held);
     u32[this.pool[a]!] = pool.mp.header;
     u32[this.snap[a]!] = NO_GET;
     u32[ci] = RECEIVING | side | (POOL_GET << H_RING_SHIFT) | held; // open
     const into = this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!;
     const k = reset ? pool.allocBulk(into, n, this.snap[a]!) : pool.mp.getBulk(into, n, this.snap[a]!) === n ? n : 0;
-    if (HOOK_GET && k > 0) hookStop('hands:get');
-    u32[ci] = side | (held + k); // commit: HELD
-    return k;
-  }
-
-  /** Pools whose ring this record's windows name: ring table index and the burst snapshot word. */
-  private readonly poolRings = new Map<number, { ri: number; snapIdx: number }>();
-
-  /**
-   * A get larger than the lcore cache (or from a pool without one) goes to the pool's ring:
-   * a receive window on that ring (its consumer claim line tells a reader how far the get
-   * went, as for any MC ring). Not the hot path: a Map lookup per call.
-   */
-  private allocFromRing(a: number, pool: PktmbufPool, n: number, side: number, held: number): number {
-    const u32 = this.u32;
-    const ci = this.ctrl[a]!;
-    const mp = pool.mp;
-    let pr = this.poolRings.get(mp.header);
-    if (!pr) this.poolRings.set(mp.header, (pr = { ri: this.addRing(mp.ring.offset, RS_RX), snapIdx: this.snapWord(mp.ring.offset, RS_RX) }));
-    u32[this.snap[a]!] = u32[pr.snapIdx]!;
-    u32[ci] = RECEIVING | side | (pr.ri << H_RING_SHIFT) | held; // open
-    const k = pool.allocBulk(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + held]!, n);
     if (HOOK_GET && k > 0) hookStop('hands:get');
     u32[ci] = side | (held + k); // commit: HELD
     return k;
