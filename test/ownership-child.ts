@@ -19,7 +19,7 @@
  *   alloc pool=P count=N               take N mbufs into array 0 of a record with Hands.alloc
  *                                      (MPDK_TEST_HOOK=mempool:get stops before the cache's LEN
  *                                      store, hands:get after it, before the record's commit)
- *   rxnull count=N                     receive up to N mbufs from RX queue 0 of port 0 (net_null, net_pcap,
+ *   rxnull count=N [cap=C]             receive up to N mbufs from RX queue 0 of port 0 (net_null, net_pcap,
  *                                      net_memif; the first burst that brings any, 10 s at most) into
  *                                      array 0 of a record (Hands.rxSource: the driver's get is
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
@@ -124,7 +124,7 @@ if (mode === 'reclaim') {
   for (;;) nap(1000);
 } else if (mode === 'rxnull') {
   const dev = EthDev.attach(eal);
-  const hands = Hands.open(eal, 'test-rxnull', 1, 64);
+  const hands = Hands.open(eal, 'test-rxnull', 1, Number(opt.cap ?? 64));
   const src = hands.rxSource(dev, 0, 0);
   process.stdout.write('ready\n');
   let k = 0;

@@ -391,6 +391,38 @@ for (const [hook, held, getter] of [
   });
 }
 
+// net_pcap: a record needing more mbufs than the receiving array has room for (65535 bytes: 32
+// mbufs; the record's array holds 12): its head and 11 segments in one recorded get, the other
+// 20 in gets of 11 and 9 after the head (getBulk's kept), each chained before the next. Killed
+// inside the first get (before the cache gave them up), after the second (pcap:oversize: 11
+// chained, 11 not yet), or after the burst: counted once, every mbuf back.
+for (const [hook, held] of [['mempool:get', 0], ['pcap:oversize', 23], ['hands:rx', 32]] as const) {
+  test(`net_pcap RX of a record longer than the array (32 mbufs into room for 12, in three recorded gets): killed at ${hook}, the dead one holds ${held}, returned once`, async () => {
+    const p = uniquePrefix('ownbig');
+    const file = pcapOf([65535]);
+    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_pcap0,rx_pcap=${file}`], { handleSignals: false });
+    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+    try {
+      startPort(EthDev.attach(eal), x.pool);
+      const c = child(x.p, ['rxnull', 'count=1', 'cap=12'], hook);
+      await c.waitFor(new RegExp(`${hook} reached`), 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+    } finally {
+      x.eal.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
 test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
   const p = uniquePrefix('ownmif');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));

@@ -164,22 +164,29 @@ export const EH = { STATE: 0, POOL: 4, INDEX: 8, BYTES: 16 } as const;
 export const MEMPOOL_MAGIC = 0x4c4f504d; // 'MPOL'
 export const MEMPOOL_VERSION = 1;
 /**
- * The word a recorded get (getBulk's `rec`) writes: GET_N_SHIFT up, how many it takes;
- * under GET_LEN_MASK, the cache LEN it leaves. Read back by recordedGetTook.
+ * The word a recorded get (getBulk's `rec`) from the cache writes: GET_KEPT_SHIFT up, how
+ * many handles before objs the record already holds from this window (getBulk's `kept`);
+ * GET_N_SHIFT up (10 bits), how many it takes; under GET_LEN_MASK, the cache LEN it leaves.
+ * Read back by recordedGetTook.
  */
 const GET_N_SHIFT = 16;
+const GET_N_MASK = 0x3ff;
+const GET_KEPT_SHIFT = 26;
+/** Most handles a recorded get may say it holds before objs (5 bits, under GET_RING). */
+export const GET_KEPT_MAX = 31;
 const GET_LEN_MASK = 0xffff;
 /**
  * A recorded get that goes to the ring (no cache, or more than it) keeps two u32 words, rec
  * and rec + GET_REC_SNAP, both the getter's. The word is GET_RING | kind | base << GET_BASE_SHIFT
- * | n: objs[0 .. base) are already the getter's (earlier claims, whose EMPTY holes were dropped),
- * and by kind
+ * | n, counted from `kept` handles before objs: the record's [0 .. base) are already the
+ * getter's (kept, then earlier claims, whose EMPTY holes were dropped), n is kept + the get's, and by kind
  *   GET_CLAIM    a claim of n - base is in flight or done: rec + GET_REC_SNAP holds the ring's
  *                consumer burst snapshot (ring/claims.ts burstSnapIndex of this lcore) before it;
  *                it took its n - base iff the claim line moved that many past the snapshot
  *   GET_HOLD     nothing in flight (the snapshot word is being rewritten)
- *   GET_PUTBACK  the pool could not supply the rest: objs[0 .. base) go back, one bulk enqueue;
- *                rec + GET_REC_SNAP holds the producer snapshot: gone iff it moved base
+ *   GET_PUTBACK  the pool could not supply the rest: the record's [kept .. base) go back, one
+ *                bulk enqueue (the n field holds kept); rec + GET_REC_SNAP holds the producer
+ *                snapshot: gone iff it moved base - kept
  * Each change of the pair goes HOLD, snapshot, new kind: one store moves a reader from one
  * exact answer to the next. Only gets of n ≤ GET_BASE_MAX are recorded (ownership arrays hold 4096).
  */
@@ -618,15 +625,17 @@ export class Mempool {
    * ownership record's word that a get from this lcore's cache fills with
    * (n << GET_N_SHIFT) | the LEN it leaves, before it copies (hands.ts alloc); a get that goes
    * to the ring keeps rec and rec + GET_REC_SNAP as GET_RING says (a thread without an lcore
-   * leaves both untouched: its claims are not its own).
+   * leaves both untouched: its claims are not its own). `kept` (0 to GET_KEPT_MAX): the record
+   * already holds that many handles of this window just before objs (a take in several gets:
+   * net_pcap's record longer than its array), which the words count too.
    * recordedGetTook reads them back.
    */
-  getBulk(objs: Uint32Array, n: number, rec = -1): number {
+  getBulk(objs: Uint32Array, n: number, rec = -1, kept = 0): number {
     if (n > objs.length) this.tooMany('get', objs, n);
     const li = this.lenIdx;
     let got: number;
     if (li < 0 || n > this.cacheSize) {
-      got = this.takeFromRing(objs, n, rec >= 0 && this.ringGetSnap >= 0 && n <= GET_BASE_MAX ? rec : -1);
+      got = this.takeFromRing(objs, n, rec >= 0 && this.ringGetSnap >= 0 && kept + n <= GET_BASE_MAX ? rec : -1, kept);
       if (HOOK_GET && rec >= 0 && got > 0) hookStop('mempool:get');
     } else {
       const u32 = this.u32;
@@ -635,7 +644,7 @@ export class Mempool {
       if (len < 0) return 0;
       // An ownership record's get (hands.ts POOL_GET): n and the LEN this get leaves, stored
       // before the copy; a reader that finds LEN equal to it knows objs holds the n.
-      if (rec >= 0) u32[rec] = ((n << GET_N_SHIFT) | (len - n)) >>> 0;
+      if (rec >= 0) u32[rec] = ((kept << GET_KEPT_SHIFT) | (n << GET_N_SHIFT) | (len - n)) >>> 0;
       // Copy from the top of the stack, then commit with the LEN store (see crash windows).
       copyDown(u32, this.objsIdx + len - 1, objs, n);
       if (HOOK_GET && rec >= 0) hookStop('mempool:get');
@@ -692,20 +701,21 @@ export class Mempool {
    * was taken goes back (the ring holds all N elements, so that fits). `rec` ≥ 0: recorded,
    * as GET_RING says; else a short take goes back at once and the whole get is tried again.
    */
-  private takeFromRing(buf: Uint32Array, n: number, rec: number): number {
+  private takeFromRing(buf: Uint32Array, n: number, rec: number, kept: number): number {
     const u32 = this.u32;
     const ring = this.ring;
-    let base = 0;
+    const total = kept + n; // the record's count, from `kept` before buf
+    let base = kept;
     for (;;) {
-      const m = n - base;
+      const m = total - base;
       if (rec >= 0) {
-        u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | n) >>> 0;
+        u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | total) >>> 0;
         u32[rec + GET_REC_SNAP] = u32[this.ringGetSnap]!;
-        u32[rec] = (GET_RING | GET_CLAIM | (base << GET_BASE_SHIFT) | n) >>> 0;
-        if (HOOK_GET_HOLES && base > 0) hookStop('mempool:get-holes');
+        u32[rec] = (GET_RING | GET_CLAIM | (base << GET_BASE_SHIFT) | total) >>> 0;
+        if (HOOK_GET_HOLES && base > kept) hookStop('mempool:get-holes');
       }
       const holes = ring.holesSkipped;
-      const k = ring.dequeueBulk(base === 0 ? buf : buf.subarray(base), m);
+      const k = ring.dequeueBulk(base === kept ? buf : buf.subarray(base - kept), m);
       // Waiting behind a dead getter, we repaired its claim: its elements are ours to put back.
       if (ring.reclaimedPending !== 0) this.repair();
       if (k === m) return n;
@@ -716,12 +726,12 @@ export class Mempool {
       }
       base += k;
     }
-    if (base > 0) {
-      u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | n) >>> 0;
+    if (base > kept) {
+      u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | total) >>> 0;
       u32[rec + GET_REC_SNAP] = u32[this.ringPutSnap]!;
-      u32[rec] = (GET_RING | GET_PUTBACK | (base << GET_BASE_SHIFT) | n) >>> 0;
-      this.ringPut(buf, base);
-      u32[rec] = (GET_RING | GET_HOLD | n) >>> 0;
+      u32[rec] = (GET_RING | GET_PUTBACK | (base << GET_BASE_SHIFT) | kept) >>> 0;
+      this.ringPut(buf, base - kept);
+      u32[rec] = (GET_RING | GET_HOLD | (kept << GET_BASE_SHIFT) | total) >>> 0;
     }
     return 0;
   }
@@ -954,14 +964,15 @@ export class Mempool {
       const n = word & 0xffff;
       const base = (word >>> GET_BASE_SHIFT) & GET_BASE_MAX;
       const kind = word & GET_KIND;
+      if (kind === GET_PUTBACK) return n <= base && this.ring.burstMoved(lcore, ringSnap, false) === base - n ? n : base; // n: kept
       if (base > n) return 0;
       if (kind === GET_HOLD) return base;
-      if (kind === GET_PUTBACK) return this.ring.burstMoved(lcore, ringSnap, false) === base ? 0 : base;
       return base + (this.ring.burstMoved(lcore, ringSnap, true) === n - base ? n - base : 0);
     }
-    if (this.cacheSize === 0) return 0;
+    const kept = word >>> GET_KEPT_SHIFT;
+    if (this.cacheSize === 0) return kept;
     const len = this.u32[(this.cacheOffset(lcore) + MPC.LEN) >>> 2]!;
-    return len === (word & GET_LEN_MASK) ? word >>> GET_N_SHIFT : 0;
+    return kept + (len === (word & GET_LEN_MASK) ? (word >>> GET_N_SHIFT) & GET_N_MASK : 0);
   }
 
   /**

@@ -73,15 +73,19 @@
  *     memif chains not wholly posted take none), else (no cache, a burst larger than it, a
  *     debug pool) one getBulk of the count it worked out first (net_pcap stages the records,
  *     net_af_packet and net_memif count the frames). A chain's segments come in the same get,
- *     after the heads. Not exact: a net_pcap record needing more mbufs than the caller's
- *     whole array holds (its head and its segments in two gets), and a net_memif burst whose
+ *     after the heads. A net_pcap record needing more mbufs than the caller's whole array
+ *     holds takes its head and first segments in one get, then the rest in gets into the
+ *     array after the head (getBulk's `kept` 1), each chained to the head before the next:
+ *     exact too, but when the pool runs dry half-way (the chain goes back: a death then leaks
+ *     it) or the array has room for one only. Not exact: a net_memif burst whose
  *     descriptors a faulty peer rewrote during it (the unfilled go back): a death there leaks
  *     that burst. net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
  *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table).
  *     A send on such a queue counts as sent;
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
- *     counted and returned with it (Held.settled, places.ts eachSegment), except for the
- *     handles of an open pool get or free;
+ *     counted and returned with it (Held.settled, places.ts eachSegment), the handles of an
+ *     open pool get included (a pool's free mbufs are single segments: what every free
+ *     leaves), except for those of an open free;
  *   - FREEING into a pool without a cache or more than its flush threshold is a window
  *     on the pool's ring (exact), unless the burst mixes pools or chains (several puts:
  *     the last one is not the burst) or met a repair's holes (the put squeezes them out
@@ -671,7 +675,8 @@ export interface Held {
   /**
    * The handles among them whose metadata their owner wrote (held, received from a ring,
    * not yet sent): a chain's further segments (NEXT) are the owner's too (places.ts
-   * eachSegment). Not the ones of an open pool get (not reset yet) or free (half undone).
+   * eachSegment), those of an open pool get too (got as freed: one segment, unless chained
+   * since by their getter). Not the ones of an open free (half undone).
    */
   settled: number[];
   /** Open windows found, by state name (for reports). */
@@ -751,7 +756,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         const lent = isLent(r, obj);
         const k = lent ? lentTook(r, obj, snap) : Mempool.attachAt(eal, obj).recordedGetTook(lc, snap, u32[(b + HARR.GSNAP) >>> 2]!);
         if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);
-        else push(arr, n, n + k, lent);
+        else push(arr, n, n + k); // settled: a pool's free mbufs are single segments, a chain is its getter's
         continue;
       }
       const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);

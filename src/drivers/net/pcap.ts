@@ -71,6 +71,14 @@ import { ETH } from '../../net/packet.js';
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
 import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
+
+/** Test hook (read once): stop after a later get of a record longer than the array, before its segments are chained. */
+const HOOK_OVERSIZE = process.env.MPDK_TEST_HOOK === 'pcap:oversize';
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(cell, 0, 0, 1000);
+}
 import { Bytes, copyBytes } from '../../net/bytes.js';
 
 /** The port's shared area: byte offsets from the memzone start. */
@@ -414,32 +422,80 @@ class PcapRx implements RxQueue {
 
   /**
    * A record needing more mbufs than the caller's `handles` can hold (rare: a small array
-   * and a record of many buffers): its head in one recorded get, its segments in a second
-   * one, chained. A death between the two gets and the record's commit leaks the segments
-   * (hands.ts). False-free: when the pool cannot give them, the record waits (rx_nombuf).
+   * and a record of many buffers): its head and first segments in one recorded get filling
+   * `handles`, then the rest in recorded gets into handles[1..) (getBulk's `kept` 1: the
+   * record counts the head with each), every segment chained to the head before the next
+   * get reuses its slot, so an ownership record's POOL_GET window follows them through the
+   * head (hands.ts). An array with room for one only: head, then segments apart (a death
+   * between leaks them). When the pool cannot give them the record waits (rx_nombuf); what
+   * a half-built chain took goes back (a death then leaks it, never counts it twice).
    */
   private rxOversize(reader: CaptureFileReader, handles: Uint32Array, getRec: number): number {
     this.stOversize = false;
-    if (this.mp.getBulk(handles, 1, getRec) !== 1) {
-      this.f64[this.st + STAT_NOMBUF] += 1;
+    const len = this.nextRecord(reader);
+    if (len < 0) {
+      this.scanEnd(0, 0, 0);
       return 0;
     }
-    const len = this.nextRecord(reader);
-    const h = handles[0]!;
     if (reader.buf !== this.src.view) this.src = new Bytes(reader.buf);
-    if (len < 0 || !this.scatter(h, this.rec.offset, len, this.rss !== null ? MBUF_F_RX_RSS_HASH : 0, this.scanHash)) {
-      if (len >= 0) {
-        reader.back();
-        this.scanCursor--;
-      }
-      handles[0] = 0; // not the record's while it goes back (a leak at worst, never twice)
-      this.one[0] = h;
-      this.mp.putBulk(this.one, 1);
-      this.scanEnd(0, 0, len < 0 ? 0 : 1);
-      return 0;
+    const room = this.rx.room;
+    const olFlags = this.rss !== null ? MBUF_F_RX_RSS_HASH : 0;
+    const off = this.rec.offset;
+    const first = handles.length < 2 ? 1 : Math.min(Math.ceil(len / room), handles.length);
+    if (this.mp.getBulk(handles, first, getRec) !== first) return this.oversizeWaits(reader);
+    const h = handles[0]!;
+    const rx = this.rx;
+    copyBytes(this.src, off, this.region, rx.dataAt(h), room);
+    rx.set(h, room, olFlags, this.scanHash, 0);
+    let done = this.fill(h, handles, 1, first, off, room, len);
+    if (handles.length < 2) {
+      if (!this.scatter(h, off, len, olFlags, this.scanHash)) return this.oversizeGivesBack(reader, handles);
+      done = len;
+    }
+    const rest = handles.subarray(1);
+    while (done < len) {
+      const b = Math.min(Math.ceil((len - done) / room), rest.length);
+      if (this.mp.getBulk(rest, b, getRec, 1) !== b) return this.oversizeGivesBack(reader, handles);
+      if (HOOK_OVERSIZE) hookStop('pcap:oversize');
+      done = this.fill(h, handles, 1, 1 + b, off, done, len);
     }
     this.scanEnd(1, len, 0);
     return 1;
+  }
+
+  /**
+   * handles[from .. to) as the next segments of the record at src[off, off + len), `done`
+   * bytes of which are in mbufs already: filled and chained to `h` in order. Returns the
+   * bytes done.
+   */
+  private fill(h: number, handles: Uint32Array, from: number, to: number, off: number, done: number, len: number): number {
+    const rx = this.rx;
+    const room = rx.room;
+    for (let i = from; i < to && done < len; i++) {
+      const m = handles[i]!;
+      const l = len - done < room ? len - done : room;
+      copyBytes(this.src, off + done, this.region, rx.dataAt(m), l);
+      rx.set(m, l, 0, 0, 0);
+      this.mbufs.chain(h, m);
+      done += l;
+    }
+    return done;
+  }
+
+  /** rxOversize's record waits: the pool could not give its mbufs (counted in rx_nombuf). */
+  private oversizeWaits(reader: CaptureFileReader): number {
+    reader.back();
+    this.scanCursor--;
+    this.scanEnd(0, 0, 1);
+    return 0;
+  }
+
+  /** rxOversize's half-built chain (head in handles[0]) goes back, and the record waits. */
+  private oversizeGivesBack(reader: CaptureFileReader, handles: Uint32Array): number {
+    const h = handles[0]!;
+    handles[0] = 0; // not the record's while it goes back (a leak at worst, never twice)
+    this.mbufs.free(h);
+    return this.oversizeWaits(reader);
   }
 
   /** A burst's reading state (nextRecord): the read position, whole passes started over, records refused, the last record's RSS hash. */
