@@ -26,7 +26,8 @@
  *               +16 USER i32  pid whose thread uses this cache: stored (Atomics) by that thread's
  *                             Mempool object when it is made, USER_START (+24, f64) first
  *               +20 FLUSHER i32  pid of a process flushing this cache from outside (a reclaimer),
- *                             0 none; CAS 0 -> pid, FLUSHER_START (+32, f64) after
+ *                             0 none; CAS 0 -> pid (dead once no process has that pid: a
+ *                             reused pid makes a user wait, bounded, never take over a live flush)
  *               +40 OP_LC u32  0: the op's ring claims are on this lcore's claim lines; else
  *                             1 + the lcore whose lines they are on (an outside flusher's)
  *               +64 OBJS u32[2 * cacheSize]  (DPDK sizes objs at 2 * MAX for the refill overshoot)
@@ -56,9 +57,10 @@
  * join the cache, a flush the ring did not take (its claim undone) goes back into the
  * cache; then the cache is flushed. An element is thus never lost nor in two places,
  * whatever instruction the owner was killed at. A successor that claims the dead lcore
- * before any reclaim (a program restarted with the same -l) makes it a live lcore that no
- * supervisor flushes: the Mempool its thread makes for that lcore finishes the op left in
- * flight first (recoverCache; the thread itself is in none), before its puts reuse OBJS.
+ * before any reclaim (a program restarted with the same -l) takes each pool's cache when
+ * its thread makes a Mempool for it: that finishes the op left in flight first
+ * (recoverCache; the thread itself is in none), before its puts reuse OBJS; a pool it never
+ * opens keeps the dead one as its cache's USER, and a reclaim flushes it.
  *
  * Handover between an outside flusher and the cache's user (one cache, never two hands on it):
  *   user (the thread of lcore L, when it makes a Mempool object for this pool)
@@ -132,7 +134,7 @@ export const MPH = {
 } as const;
 
 /** Per-lcore cache: byte offsets from the cache's start. */
-export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, USER: 16, FLUSHER: 20, USER_START: 24, FLUSHER_START: 32, OP_LC: 40, OBJS: 64 } as const;
+export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, USER: 16, FLUSHER: 20, USER_START: 24, OP_LC: 40, OBJS: 64 } as const;
 /** Test hooks (read once; a constant test when unset): stop inside a refill or a flush. */
 const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
@@ -417,9 +419,12 @@ export class Mempool {
     const fi = (c + MPC.FLUSHER) >>> 2;
     const until = performance.now() + FLUSHER_WAIT_MS;
     for (let f = Atomics.load(this.i32, fi); f !== 0; f = Atomics.load(this.i32, fi)) { // U2
-      if (!processAlive(f, r.f64[(c + MPC.FLUSHER_START) >>> 3]!)) {
-        this.recoverCache(this.lcore); // the dead flusher's op (recorded with its claim lines)
-        Atomics.compareExchange(this.i32, fi, f, 0);
+      if (!processAlive(f, 0)) {
+        // A dead flusher's hold: ours while we finish its op (recorded with its claim lines).
+        if (Atomics.compareExchange(this.i32, fi, f, process.pid) === f) {
+          this.recoverCache(this.lcore);
+          Atomics.store(this.i32, fi, 0);
+        }
         continue;
       }
       if (performance.now() > until) {
@@ -441,13 +446,12 @@ export class Mempool {
     for (;;) {
       const f = Atomics.compareExchange(this.i32, fi, 0, process.pid); // F1
       if (f === 0) break;
-      if (f !== process.pid && !processAlive(f, r.f64[(c + MPC.FLUSHER_START) >>> 3]!)) {
+      if (f !== process.pid && !processAlive(f, 0)) {
         if (Atomics.compareExchange(this.i32, fi, f, process.pid) === f) break; // a dead flusher's: ours (its op is recovered next)
         continue;
       }
       throw new MpdkError('EBUSY', `mempool '${this.name}': lcore ${l}'s cache is being flushed by ${f === process.pid ? 'another thread of this process' : `pid ${f}`}; try again when it is done`);
     }
-    r.f64[(c + MPC.FLUSHER_START) >>> 3] = processStartTime(process.pid);
     const u = Atomics.load(this.i32, (c + MPC.USER) >>> 2); // F2
     if (u !== 0 && processAlive(u, r.f64[(c + MPC.USER_START) >>> 3]!)) {
       Atomics.store(this.i32, fi, 0);
