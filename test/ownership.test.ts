@@ -42,6 +42,21 @@ function poolAudit(eal: Eal): PoolAudit {
   return auditInstance(eal).pools.find((a) => a.name === POOL)!;
 }
 
+/** A child (`args`, lcore 2) stopped at `hook` (or once it prints `ready`), SIGKILLed there. */
+async function killedAt(x: Inst, args: string[], hook: string, ready = new RegExp(`${hook} reached`)): Promise<void> {
+  const c = child(x.p, args, hook);
+  await c.waitFor(ready, 10000);
+  c.proc.kill('SIGKILL');
+  await c.exited;
+}
+
+/** Every element in the pool's ring, once: none leaked, none twice, no cache holding any. */
+function allInPool(x: Inst): void {
+  const a = poolAudit(x.eal);
+  assert.deepEqual([a.leaked, a.duplicates, a.inCaches], [0, 0, 0], JSON.stringify(a));
+  assert.equal(x.pool.available(), SIZE);
+}
+
 /** Port 0 with one RX queue (on `pool`) and one TX queue, started. */
 function startPort(dev: EthDev, pool: PktmbufPool): void {
   dev.configure(0, { rxQueues: 1, txQueues: 1 });
@@ -311,6 +326,36 @@ function pcapOf(lens: readonly number[]): string {
 // recorded with the ring's snapshot), and a first record needing more mbufs than the burst
 // asks for (from the cache). Killed after the get (mempool:get) or after the burst, before
 // the record's commit (hands:rx): what it took is the dead one's, counted once, returned.
+/**
+ * A primary with port 0 on `vdev` (its RX queue on a pool of SIZE with a cache of `cacheSize`),
+ * started; `fn` runs on it; then the instance and `file`'s folder are removed.
+ */
+async function withPort(tag: string, vdev: string, cacheSize: number, fn: (x: Inst) => Promise<void>, file = ''): Promise<void> {
+  const p = uniquePrefix(tag);
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=${vdev}`], { handleSignals: false });
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize }) };
+  try {
+    startPort(EthDev.attach(eal), x.pool);
+    await fn(x);
+  } finally {
+    x.eal.close();
+    if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+  assert.deepEqual(leftovers(p), []);
+}
+
+/** A child (`args`) killed at `hook`: the dead hold `held`, counted once; reclaim returns them once; every mbuf back. */
+async function killedHolding(x: Inst, args: string[], hook: string, held: number): Promise<void> {
+  await killedAt(x, args, hook);
+  const dead = poolAudit(x.eal);
+  assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+  const rep = reclaimDead(x.eal);
+  assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+  const a = poolAudit(x.eal);
+  assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+  assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+}
+
 for (const [what, cacheSize, lens, count, took] of [
   ['a pool without a cache: 5 packets in 8 chained mbufs, from the pool\'s ring', 0, [60, 3000, 60, 5000, 60], 20, 8],
   ['a burst of 20 > the cache of 4: 8 chained mbufs from the pool\'s ring', 4, [60, 3000, 60, 5000, 60], 20, 8],
@@ -319,28 +364,8 @@ for (const [what, cacheSize, lens, count, took] of [
   for (const hook of ['mempool:get', 'hands:rx'] as const) {
     const held = hook === 'mempool:get' && cacheSize === 32 ? 0 : took; // a cache get stops before its LEN store
     test(`net_pcap RX through one get (${what}): killed at ${hook}, the dead one holds ${held}, returned once`, async () => {
-      const p = uniquePrefix('ownpcap');
       const file = pcapOf(lens);
-      const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_pcap0,rx_pcap=${file}`], { handleSignals: false });
-      const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize }) };
-      try {
-        startPort(EthDev.attach(eal), x.pool);
-        const c = child(x.p, ['rxnull', `count=${count}`], hook);
-        await c.waitFor(new RegExp(`${hook} reached`), 10000);
-        c.proc.kill('SIGKILL');
-        await c.exited;
-        const dead = poolAudit(x.eal);
-        assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-        const rep = reclaimDead(x.eal);
-        assert.equal(rep.pools[POOL]?.returned ?? 0, held);
-        const a = poolAudit(x.eal);
-        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
-        assert.equal(x.pool.available(), SIZE, 'every mbuf back');
-    } finally {
-        x.eal.close();
-        fs.rmSync(path.dirname(file), { recursive: true, force: true });
-      }
-      assert.deepEqual(leftovers(x.p), []);
+      await withPort('ownpcap', `net_pcap0,rx_pcap=${file}`, cacheSize, (x) => killedHolding(x, ['rxnull', `count=${count}`], hook, held), file);
     });
   }
 }
@@ -353,17 +378,10 @@ for (const [hook, held, getter] of [
   ['mempool:get-holes', 10, 'rxnull'], ['mempool:get', 30, 'rxnull'], ['mempool:get-holes', 10, 'alloc'], ['hands:get', 30, 'alloc'],
 ] as const) {
   const who = getter === 'rxnull' ? 'a driver\'s recorded get (net_null)' : 'Hands.alloc';
-  test(`${who} over a repair's EMPTY holes in the pool's ring (no cache): killed at ${hook}, the dead one holds ${held}, returned once`, async () => {
-    const p = uniquePrefix('ownholes');
-    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', '--vdev=net_null0'], { handleSignals: false });
-    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 0 }) };
-    try {
-      startPort(EthDev.attach(eal), x.pool);
+  test(`${who} over a repair's EMPTY holes in the pool's ring (no cache): killed at ${hook}, the dead one holds ${held}, returned once`, () =>
+    withPort('ownholes', 'net_null0', 0, async (x) => {
       // 20 holes: a putter killed inside its claim on the pool's ring, repaired by our put behind it.
-      const c = child(p, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod');
-      await c.waitFor(/ring-claim reached/, 10000);
-      c.proc.kill('SIGKILL');
-      await c.exited;
+      await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod', /ring-claim reached/);
       const one = new Uint32Array(1);
       assert.equal(x.pool.allocBulk(one, 1), 1);
       x.pool.freeBulk(one, 1);
@@ -372,23 +390,9 @@ for (const [hook, held, getter] of [
       const big = new Uint32Array(1000);
       assert.equal(x.pool.allocBulk(big, 1000), 1000);
       x.pool.freeBulk(big, 1000);
-      const g = child(p, getter === 'rxnull' ? ['rxnull', 'count=30'] : ['alloc', `pool=${POOL}`, 'count=30'], hook);
-      await g.waitFor(new RegExp(`${hook} reached`), 10000);
-      g.proc.kill('SIGKILL');
-      await g.exited;
-      // The dead putter's record holds its 20 too (reclaimed only now: its put-back would pass the holes).
-      const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [20 + held, 0, 0], JSON.stringify(dead));
-      const rep = reclaimDead(x.eal);
-      assert.deepEqual([rep.pools[POOL]?.returned ?? 0, rep.skipped], [20 + held, 0]);
-      const a = poolAudit(x.eal);
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
-      assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
-    } finally {
-      x.eal.close();
-    }
-    assert.deepEqual(leftovers(p), []);
-  });
+      // The dead putter's record holds its 20 too (reclaimed only at the end: its put-back would pass the holes).
+      await killedHolding(x, getter === 'rxnull' ? ['rxnull', 'count=30'] : ['alloc', `pool=${POOL}`, 'count=30'], hook, 20 + held);
+    }));
 }
 
 // net_pcap: a record needing more mbufs than the receiving array has room for (65535 bytes: 32
@@ -398,28 +402,8 @@ for (const [hook, held, getter] of [
 // chained, 11 not yet), or after the burst: counted once, every mbuf back.
 for (const [hook, held] of [['mempool:get', 0], ['pcap:oversize', 23], ['hands:rx', 32]] as const) {
   test(`net_pcap RX of a record longer than the array (32 mbufs into room for 12, in three recorded gets): killed at ${hook}, the dead one holds ${held}, returned once`, async () => {
-    const p = uniquePrefix('ownbig');
     const file = pcapOf([65535]);
-    const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_pcap0,rx_pcap=${file}`], { handleSignals: false });
-    const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
-    try {
-      startPort(EthDev.attach(eal), x.pool);
-      const c = child(x.p, ['rxnull', 'count=1', 'cap=12'], hook);
-      await c.waitFor(new RegExp(`${hook} reached`), 10000);
-      c.proc.kill('SIGKILL');
-      await c.exited;
-      const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-      const rep = reclaimDead(x.eal);
-      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
-      const a = poolAudit(x.eal);
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
-      assert.equal(x.pool.available(), SIZE, 'every mbuf back');
-    } finally {
-      x.eal.close();
-      fs.rmSync(path.dirname(file), { recursive: true, force: true });
-    }
-    assert.deepEqual(leftovers(x.p), []);
+    await withPort('ownbig', `net_pcap0,rx_pcap=${file}`, 32, (x) => killedHolding(x, ['rxnull', 'count=1', 'cap=12'], hook, held), file);
   });
 }
 
@@ -775,10 +759,7 @@ for (const [hook, op] of [['mempool:flush', 'flush'], ['mempool:refill', 'refill
 test('a reclaimer flushing a dead process\'s lcore cache while a successor claims that lcore and uses the pool: the successor waits for the flush, every handle once', async () => {
   const x = instance('ownrace');
   try {
-    const a = child(x.p, ['free', `pool=${POOL}`, 'count=20']); // lcore 2; leaves 20 in its cache
-    await a.waitFor(/freed/, 10000);
-    a.proc.kill('SIGKILL');
-    await a.exited;
+    await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], '', /freed/); // lcore 2; leaves 20 in its cache
     const mine = new Uint32Array(64); // room in the pool's ring: a handle put twice would go in
     assert.equal(x.pool.allocBulk(mine, 64), 64);
     // The reclaimer (lcore 3) stops itself inside the flush of lcore 2's cache: LEN = 0, not yet in the ring.
@@ -793,9 +774,7 @@ test('a reclaimer flushing a dead process\'s lcore cache while a successor claim
     const held = poolAudit(x.eal);
     assert.deepEqual([held.duplicates, held.leaked, held.inCaches], [0, 64, 0], JSON.stringify(held)); // ours, in a plain array
     x.pool.freeBulk(mine, 64);
-    const au = poolAudit(x.eal);
-    assert.deepEqual([au.leaked, au.duplicates, au.inCaches], [0, 0, 0], JSON.stringify(au));
-    assert.equal(x.pool.available(), SIZE);
+    allInPool(x);
     assert.equal((JSON.parse(r.out) as ReturnType<typeof reclaimDead>).pools[POOL]?.flushed, 20);
     assert.equal(early, false, 'the successor waited for the reclaimer\'s flush');
   } finally {
@@ -807,10 +786,7 @@ test('a reclaimer flushing a dead process\'s lcore cache while a successor claim
 test('a reclaimer killed inside its flush of a dead process\'s lcore cache: the successor opening the pool finishes it (the cache is whole again), every handle once', async () => {
   const x = instance('ownrace2');
   try {
-    const a = child(x.p, ['free', `pool=${POOL}`, 'count=20']);
-    await a.waitFor(/freed/, 10000);
-    a.proc.kill('SIGKILL');
-    await a.exited;
+    await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], '', /freed/);
     const r = spawnNode(CHILD, ['-l', '3', '--proc-type=secondary', '--file-prefix', x.p, '--log-level', 'error', '--', 'reclaim'], { MPDK_TEST_HOOK: 'mempool:flush-other' });
     await r.waitFor(/flush-other reached/, 10000);
     r.proc.kill('SIGKILL');
@@ -819,9 +795,7 @@ test('a reclaimer killed inside its flush of a dead process\'s lcore cache: the 
     assert.equal(await s.exited, 0, s.err);
     assert.equal(x.pool.mp.cacheCount(2), 0, 'the successor flushed its cache at its exit, the 20 with it');
     reclaimDead(x.eal); // the dead reclaimer's lock, lcore and slot
-    const au = poolAudit(x.eal);
-    assert.deepEqual([au.leaked, au.duplicates, au.inCaches], [0, 0, 0], JSON.stringify(au));
-    assert.equal(x.pool.available(), SIZE);
+    allInPool(x);
   } finally {
     x.eal.close();
   }
@@ -831,17 +805,12 @@ test('a reclaimer killed inside its flush of a dead process\'s lcore cache: the 
 test('a process killed inside a cache refill, its lcore claimed by a successor that never opens the pool: reclaim finishes the refill and flushes that cache', async () => {
   const x = instance('ownidle');
   try {
-    const a = child(x.p, ['get', `pool=${POOL}`, 'count=8'], 'mempool:refill');
-    await a.waitFor(/mempool:refill reached/, 10000);
-    a.proc.kill('SIGKILL');
-    await a.exited;
+    await killedAt(x, ['get', `pool=${POOL}`, 'count=8'], 'mempool:refill');
     const s = child(x.p, ['idle']); // lcore 2: a live owner now
     await s.waitFor(/ready/, 10000);
     const rep = reclaimDead(x.eal);
     assert.equal(rep.pools[POOL]?.flushed, 40, 'the 32 + 8 the refill dequeued');
-    const au = poolAudit(x.eal);
-    assert.deepEqual([au.leaked, au.duplicates, au.inCaches], [0, 0, 0], JSON.stringify(au));
-    assert.equal(x.pool.available(), SIZE);
+    allInPool(x);
     s.proc.kill('SIGKILL');
     await s.exited;
     reclaimDead(x.eal);

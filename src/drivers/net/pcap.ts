@@ -449,7 +449,7 @@ class PcapRx implements RxQueue {
     rx.set(h, room, olFlags, this.scanHash, 0);
     let done = this.fill(h, handles, 1, first, off, room, len);
     if (handles.length < 2) {
-      if (!this.scatter(h, off, len, olFlags, this.scanHash)) return this.oversizeGivesBack(reader, handles);
+      if (!this.scatterRest(h, off, len)) return this.oversizeGivesBack(reader, handles);
       done = len;
     }
     const rest = handles.subarray(1);
@@ -562,28 +562,15 @@ class PcapRx implements RxQueue {
   }
 
   /**
-   * Scattered RX: the record at src[off, off + len), longer than one mbuf, into `h` and as
-   * many further mbufs as it takes, chained (rare path). False, taking nothing, when the pool
-   * cannot give them.
+   * Scattered RX into an array with room for the head only: the segments of the record at
+   * src[off, off + len) after its head `h` (filled already) in one unrecorded get, chained.
+   * False, taking nothing, when the pool cannot give them.
    */
-  private scatter(h: number, off: number, len: number, olFlags: number, hash: number): boolean {
-    const rx = this.rx;
-    const room = rx.room;
-    const extra = Math.ceil(len / room) - 1;
+  private scatterRest(h: number, off: number, len: number): boolean {
+    const extra = Math.ceil(len / this.rx.room) - 1;
     if (this.segs.length < extra) this.segs = new Uint32Array(extra);
-    const segs = this.segs;
-    if (this.mp.getBulk(segs, extra) !== extra) return false;
-    copyBytes(this.src, off, this.region, rx.dataAt(h), room);
-    rx.set(h, room, olFlags, hash, 0);
-    let done = room;
-    for (let i = 0; i < extra; i++) {
-      const m = segs[i]!;
-      const l = len - done < room ? len - done : room;
-      copyBytes(this.src, off + done, this.region, rx.dataAt(m), l);
-      rx.set(m, l, 0, 0, 0);
-      this.mbufs.chain(h, m);
-      done += l;
-    }
+    if (this.mp.getBulk(this.segs, extra) !== extra) return false;
+    this.fill(h, this.segs, 0, extra, off, this.rx.room, len);
     return true;
   }
 
