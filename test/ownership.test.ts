@@ -528,42 +528,75 @@ for (const [hook, free, where, held, lent] of [
   });
 }
 
+/** The server's side of the client's RX ring (S2C 0), written by this process as a faulty server. */
+class FaultyServer {
+  private readonly ring: ReturnType<typeof mapFd>;
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly ro: number;
+
+  constructor(private readonly eal: Eal, dev: EthDev) {
+    const r = eal.region;
+    const mif = dev.port(0).drv(0);
+    this.ring = mapFd(r.i32[(mif + MIF.REGIONS) >>> 2]!, r.f64[(mif + MIF.REGIONS + 8) >>> 3]!);
+    this.ro = r.u32At(mifRingAt(mif, false, 0) + MIF_RING.OFFSET);
+    this.u16 = new Uint16Array(this.ring.buffer);
+    this.u32 = new Uint32Array(this.ring.buffer);
+  }
+
+  /** The client's HEAD: how many slots it posted. */
+  head(): number {
+    return Atomics.load(this.u16, (this.ro + RING.HEAD) >>> 1);
+  }
+
+  /**
+   * Fill slots 0-39 as a server would (64 bytes, byte i of slot s = s + i, into the posted
+   * buffer), then rewrite: slots 0-9 a length past the mbuf, 10-19 region 5 and offset
+   * 0xffffff00, 20-39 untouched; publish them (TAIL = 40).
+   */
+  fill40(): void {
+    const { u16, u32 } = this;
+    const u8 = this.eal.region.u8;
+    const desc = (sl: number, f: number): number => this.ro + RING.DESC + sl * 16 + f;
+    for (let sl = 0; sl < 40; sl++) {
+      const off = u32[desc(sl, DESC.OFFSET) >>> 2]!;
+      for (let i = 0; i < 64; i++) u8[off + i] = (sl + i) & 0xff;
+      u32[desc(sl, DESC.LENGTH) >>> 2] = 64;
+      if (sl < 10) u32[desc(sl, DESC.LENGTH) >>> 2] = 0x100000;
+      else if (sl < 20) {
+        u16[desc(sl, DESC.REGION) >>> 1] = 5;
+        u32[desc(sl, DESC.OFFSET) >>> 2] = 0xffffff00;
+      }
+    }
+    this.tail(40);
+  }
+
+  tail(t: number): void {
+    Atomics.store(this.u16, (this.ro + RING.TAIL) >>> 1, t);
+  }
+
+  close(): void {
+    unmap(this.ring);
+  }
+}
+
 test('net_memif zero-copy RX from a peer that rewrites the descriptors it was lent (a length past the mbuf, a region and offset elsewhere): each bad packet refused and counted, its mbuf lent again; the others handed up from our own mbufs; nothing crashes, nothing leaks', async () => {
   await withZcClient('ownzcbad', 'none', async (x, dev, peerGone) => {
     const eal = x.eal;
-    let ring: ReturnType<typeof mapFd> | undefined;
+    let srv: FaultyServer | undefined;
     try {
       const rxq = dev.rxQueue(0, 0);
       const hs = new Uint32Array(64);
       await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
       assert.equal(rxq.rxBurst(hs, 64), 0, 'the first burst lends the ring\'s 256 slots');
-      // The server uses no queue ('none'): this process writes the server's side of the ring, faultily.
-      const r = eal.region;
-      const mif = dev.port(0).drv(0);
-      ring = mapFd(r.i32[(mif + MIF.REGIONS) >>> 2]!, r.f64[(mif + MIF.REGIONS + 8) >>> 3]!);
-      const at = mifRingAt(mif, false, 0); // S2C 0: the client's RX ring
-      const ro = r.u32At(at + MIF_RING.OFFSET);
-      const u16 = new Uint16Array(ring.buffer);
-      const u32 = new Uint32Array(ring.buffer);
-      const u8 = new Uint8Array(r.buffer);
-      const desc = (sl: number, f: number): number => ro + RING.DESC + sl * 16 + f;
-      // Fill 40 slots as a server would (the packet's bytes into the posted buffer), then rewrite:
-      // slots 0-9 a length past the mbuf, 10-19 region 5 and offset 0xffffff00, 20-39 untouched.
-      for (let sl = 0; sl < 40; sl++) {
-        const off = u32[desc(sl, DESC.OFFSET) >>> 2]!;
-        for (let i = 0; i < 64; i++) u8[off + i] = (sl + i) & 0xff;
-        u32[desc(sl, DESC.LENGTH) >>> 2] = 64;
-        if (sl < 10) u32[desc(sl, DESC.LENGTH) >>> 2] = 0x100000;
-        else if (sl < 20) {
-          u16[desc(sl, DESC.REGION) >>> 1] = 5;
-          u32[desc(sl, DESC.OFFSET) >>> 2] = 0xffffff00;
-        }
-      }
-      Atomics.store(u16, (ro + RING.TAIL) >>> 1, 40);
+      // The memif server uses no queue ('none'): this process writes the server's side of the ring.
+      srv = new FaultyServer(eal, dev);
+      srv.fill40();
       const got = rxq.rxBurst(hs, 64);
       assert.equal(got, 30, 'the 30 good packets');
       assert.equal(dev.stats(0).ierrors, 10, 'one ierror per bad packet');
       const mb = new Mbufs(eal);
+      const u8 = eal.region.u8;
       for (let i = 0; i < got; i++) {
         const h = hs[i]!;
         const sl = i + 10;
@@ -576,7 +609,7 @@ test('net_memif zero-copy RX from a peer that rewrites the descriptors it was le
       // 216 slots still lent, the 10 bad mbufs lent again (30 free slots: fewer than the 32 a fresh refill waits for)
       assert.deepEqual([a.leaked, a.duplicates, a.heldByLive], [0, 0, 226], JSON.stringify(a));
       assert.equal(x.pool.available(), SIZE - 226);
-      Atomics.store(u16, (ro + RING.TAIL) >>> 1, 0xffff); // a tail past what was posted: refused, nothing taken
+      srv.tail(0xffff); // a tail past what was posted: refused, nothing taken
       assert.equal(rxq.rxBurst(hs, 64), 0);
       assert.equal(dev.stats(0).ierrors, 11);
       await peerGone();
@@ -585,10 +618,43 @@ test('net_memif zero-copy RX from a peer that rewrites the descriptors it was le
       assert.deepEqual([end.leaked, end.duplicates, end.heldByLive], [0, 0, 0], JSON.stringify(end));
       assert.equal(x.pool.available(), SIZE, 'every mbuf back');
     } finally {
-      if (ring) unmap(ring);
+      srv?.close();
     }
   });
 });
+
+// The same faulty server, a receiver through a record killed with the 10 bad packets' mbufs
+// staged: inside the burst (handover not stored: all 256 still lent), in the refill that lends
+// them again before its slots are recorded (30 received, 216 lent, the 10 staged only), and
+// after (226 lent, the 10 in both the slots and the staging).
+for (const [hook, held, lent] of [['memif-zc:take', 256, 256], ['memif-zc:refill', 256, 216], ['memif-zc:post', 256, 226]] as const) {
+  test(`net_memif zero-copy RX from a faulty peer: a receiver killed with bad packets' mbufs staged (${hook}) holds ${held}, ${lent} of them lent; every mbuf back once`, async () => {
+    await withZcClient('ownzcbadk', 'none', async (x, dev, peerGone) => {
+      await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+      const srv = new FaultyServer(x.eal, dev);
+      try {
+        const c = child(x.p, ['rxfill', 'count=30'], hook);
+        await until(() => srv.head() === 256 || undefined, 10000, 'the receiver lending the ring');
+        srv.fill40();
+        await c.waitFor(new RegExp(`${hook} reached`), 10000);
+        c.proc.kill('SIGKILL');
+        await c.exited;
+        const dead = poolAudit(x.eal);
+        assert.deepEqual([dead.leaked, dead.duplicates, dead.heldByDead], [0, 0, held], JSON.stringify(dead));
+        const rep = reclaimDead(x.eal);
+        assert.equal(rep.pools[POOL]?.returned ?? 0, held - lent, 'what the receiver held, not what is lent');
+        assert.equal(poolAudit(x.eal).heldByDead, lent);
+        await peerGone();
+        assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, lent);
+        const a = poolAudit(x.eal);
+        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+        assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+      } finally {
+        srv.close();
+      }
+    });
+  });
+}
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {
   const x = instance('ownchain');

@@ -71,7 +71,7 @@ const liveWarning = (q: number, rx: boolean): string => `zero-copy ${rx ? 'RX' :
 const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 const HOOK_TAKE = HOOK === 'memif-zc:take'; // heads written to the receiver's array, bad segments staged, CONS not stored
 const HOOK_LEND = HOOK === 'memif-zc:lend'; // the first lending's get done, the slots not yet recorded (HEAD)
-const HOOK_REFILL = HOOK === 'memif-zc:refill'; // after a take: the refill's get done, HEAD not stored
+const HOOK_REFILL = HOOK === 'memif-zc:refill'; // after a take: the refill's get done (if any), HEAD not stored
 const HOOK_POST = HOOK === 'memif-zc:post'; // after a take: HEAD stored, the refill's get record not cleared
 
 /**
@@ -244,7 +244,7 @@ export class MemifRxZc extends MemifRxQueue {
       lent.lent(); // the failed get's record cleared (nb > 0: they are still staged, and posted below)
       if (nb === 0) return;
     }
-    if (fresh > 0 && (after ? HOOK_REFILL : HOOK_LEND)) hookStop(after ? 'memif-zc:refill' : 'memif-zc:lend');
+    if (after ? HOOK_REFILL : HOOK_LEND && fresh > 0) hookStop(after ? 'memif-zc:refill' : 'memif-zc:lend');
     const ru16 = this.ringU16;
     const ru32 = this.ringU32;
     const ro = this.ringOff;
