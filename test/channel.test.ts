@@ -305,6 +305,26 @@ test('a sender killed with -9 mid-stream loses no buffer and no receiver sees ha
     assert.ok(t.received > 0);
   }));
 
+test('a sender killed after the full ring refused its buffers, before they are back in the pool, loses none (the sender reads the ring\'s room only after a refusal)', () =>
+  withEal(async (eal, p) => {
+    const ch = Channel.create(eal, 'f', { count: 4, bufferSize: 256, maxMessage: 64 });
+    // The ring holds 3: the 4th message's buffer is taken, framed, refused by the ring and
+    // freed, and the hook stops the sender inside that free (its FREEING window open).
+    const s = spawnNode(CHILD, childArgs(p, L + 1, 'send', { name: 'f', id: 5, size: 64, count: 4 }), { MPDK_TEST_HOOK: 'hands:free' });
+    await s.waitFor(/MPDK_TEST_HOOK hands:free reached/, 20_000);
+    assert.equal(ch.waiting(), 3);
+    s.proc.kill('SIGKILL');
+    await s.exited;
+    assert.equal(reclaimDead(eal).processes.length, 1, 'the dead sender was found');
+    const a = await audit(p);
+    assert.deepEqual(a.pools.map((x) => [x.name, x.leaked, x.duplicates, x.heldByDead]), [['f', 0, 0, 0]]);
+    using rx = ch.receiver();
+    const b = rx.tryReceive();
+    assert.deepEqual(Array.from({ length: b.length }, (_, i) => check(b.bytes(i))), [0, 1, 2].map((seq) => ({ id: 5, seq })), 'the three sent, whole, and not the refused one');
+    b.release();
+    assert.equal(ch.pool.inUse(), 0, 'every buffer back in the pool');
+  }));
+
 test('a receiver killed with -9 while it holds messages loses no buffer; the channel works on', () =>
   withEal(async (eal, p) => {
     const ch = Channel.create(eal, 'h', { count: 256, bufferSize: 128, maxMessage: 512 });
