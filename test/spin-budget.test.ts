@@ -32,7 +32,10 @@ test('one gap longer than the maximum puts the waiter to sleep at once; short ga
   b.gap(MAX_HOLD_MS + 1);
   assert.equal(b.holdMs, MIN_HOLD_MS, 'a silence: back to the minimum');
   b.gap(Infinity);
-  assert.equal(b.holdMs, MIN_HOLD_MS);
+  assert.equal(b.holdMs, 0, 'a wait that ran out with nothing: the next one sleeps at once (an idle waiter woken by its timeout polls nothing)');
+  b.gap(MAX_HOLD_MS + 1);
+  assert.equal(b.holdMs, MIN_HOLD_MS, 'work after the silence: the minimum again, for its reply');
+  b.gap(Infinity);
   b.gap(1);
   assert.equal(b.holdMs, 1.5, 'the first short gap after it sets the average anew');
 });

@@ -194,6 +194,20 @@ export class IdlePolicy {
   }
 
   /**
+   * Sleep now for at most `capMs`, skipping the spin and yield stages, in either mode: for a
+   * loop that knows its next work of its own is that far off (a pacer between batches), so
+   * that only what the queues bring can come sooner. On the watched queues' wake-up sources
+   * when it has them (their traffic ends the sleep at once), else a plain timed sleep. The
+   * time counts as idle. One wake-up per nap, where idle() would poll and yield first.
+   */
+  nap(capMs: number): void {
+    this.handOver();
+    this.sleeps++;
+    if (this.wake.length === 0 || !this.sleepOnQueues(capMs)) Atomics.wait(sleepCell, 0, 0, capMs);
+    lcoreClock.waited();
+  }
+
+  /**
    * The loop slept or waited on its own (a rate limiter, a timer) instead of calling idle():
    * the time since the last round counts as idle for the lcore's usage.
    */

@@ -6,6 +6,10 @@
  *   gaps seen                         budget (hold)          why
  *   none yet, or the last > MAX_HOLD  MIN_HOLD_MS            a reply to what we just sent comes
  *                                                            within the other side's wake-up
+ *   a wait ran out with nothing       0 (sleep at once)      no work since: nothing to reply to,
+ *   (gap(Infinity))                   until work comes       and a waiter woken by its timeout
+ *                                                            (every 100 ms in an idle program)
+ *                                                            must not poll each time
  *   the last ≤ MAX_HOLD_MS            1.5 × their average,   periodic traffic is waited for
  *                                     MIN .. MAX_HOLD_MS     awake: taken within µs, not after
  *                                                            the kernel's wake-up of a sleeper
@@ -30,11 +34,11 @@ export class SpinBudget {
   /** Average of the recent gaps ≤ MAX_HOLD_MS (Infinity after a longer one). */
   private avgMs = Infinity;
 
-  /** A gap of `ms` between two bursts of work just ended: adapt the budget. */
+  /** A gap of `ms` between two bursts of work just ended: adapt the budget. Infinity: a wait ran out with no work at all (the next one sleeps at once). */
   gap(ms: number): void {
     if (ms > MAX_HOLD_MS) {
       this.avgMs = Infinity;
-      this.holdMs = MIN_HOLD_MS;
+      this.holdMs = ms === Infinity ? 0 : MIN_HOLD_MS;
       return;
     }
     const avg = this.avgMs === Infinity ? ms : 0.75 * this.avgMs + 0.25 * ms;

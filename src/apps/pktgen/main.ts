@@ -25,7 +25,8 @@
  * several rings at once (a wire that spreads over several RX queues). The loop runs on the main
  * thread (its lcore's mempool cache), in slices of SLICE_MS so that Ctrl-C and the
  * progress timer get a turn; an idle round (nothing to send yet, nothing received) goes
- * through IdlePolicy, so a low --rate costs ~no CPU.
+ * through IdlePolicy, and between the batches of a low --rate the loop sleeps until the next
+ * one is due or a frame comes back (sleepUntilDue), so a low rate costs ~no CPU.
  *
  * Run phases:  SEND  --count/--duration reached, or Ctrl-C-->  DRAIN  --all back, or
  * --drain ms passed, or a second Ctrl-C-->  DONE (summary). Frames not taken by a full
@@ -63,6 +64,12 @@ const RX_ROUNDS = 8;
 const SLICE_MS = 20;
 /** Longest nap between rate-limited batches (a low rate sleeps until its next batch, within this: signals and progress wait at most that long). */
 const NAP_MS = 100;
+/**
+ * Frames out that came back within this the last time (a polling application) are waited for
+ * through the idle policy (spin, yield, then sleep) between rate-limited batches; slower ones
+ * in one nap on the RX doorbells.
+ */
+const SPIN_RTT_US = 50;
 /** How long a run waits for its ports' links before sending (DPDK's examples: 9 s). */
 const LINK_WAIT_MS = 9000;
 /** ...said after this long. */
@@ -313,6 +320,8 @@ class Generator {
   private runStartUs = 0;
   private txEndMs = 0;
   private lastRxMs = 0;
+  /** Round trip of the last frame counted, µs (0 until one is: replies are spun for until then). */
+  private lastRttUs = 0;
   private built = 0;
   /** --window: frames counted as lost because none came back for drainMs (they no longer hold the window shut). */
   private writtenOff = 0;
@@ -440,8 +449,7 @@ class Generator {
           let work = this.phase === Phase.SEND ? this.txRound(now) : 0;
           work += this.rxRound(now);
           if (work > 0) this.idle.busy();
-          else if (this.sleepUntilDue(now)) this.idle.waited();
-          else this.idle.idle(this.untilDue(now));
+          else if (!this.sleepUntilDue(now)) this.idle.idle(this.untilDue(now));
           now = performance.now();
           if (this.phase === Phase.SEND && (this.built >= this.limit && this.pendingTotal() === 0)) break;
           if (this.phase === Phase.DRAIN && this.counter.received >= this.sent) break;
@@ -517,15 +525,28 @@ class Generator {
   }
 
   /**
-   * Rate-limited and nothing in flight (all sent frames are back, or nobody listens):
-   * sleep until the next batch is due, up to NAP_MS. @returns whether it slept
+   * Rate-limited, and nothing to send before the next batch: sleep until it is due, up to
+   * NAP_MS, in one wake-up. With nothing in flight (all sent frames are back, or nobody
+   * listens) a plain timed sleep; with frames out, a nap on the RX queues' doorbells, so that a
+   * frame coming back ends it at once and its latency is taken then. At 10 packets/s that is
+   * two wake-ups per packet (its time, its return) and nothing in between, where the idle
+   * policy would poll and yield first (idle.pktgen.cpu_pct). Frames that came back within
+   * SPIN_RTT_US last time are left to the policy's spin instead (@returns false), so a
+   * polling application's reply is not measured through a sleeper's wake-up.
+   * @returns whether it slept
    */
   private sleepUntilDue(now: number): boolean {
-    if (this.phase !== Phase.SEND || this.ratePerMs === 0 || (this.rx.length > 0 && this.counter.received < this.sent) || this.pendingTotal(false) > 0) return false;
+    if (this.phase !== Phase.SEND || this.ratePerMs === 0 || this.pendingTotal(false) > 0) return false;
     const due = this.startMs + (this.built + this.minBatch - 1) / this.ratePerMs;
     const wait = Math.min(due - now, NAP_MS);
     if (wait < 1) return false;
+    if (this.rx.length > 0 && this.counter.received < this.sent) {
+      if (this.lastRttUs < SPIN_RTT_US) return false;
+      this.idle.nap(wait);
+      return true;
+    }
     Atomics.wait(SLEEP_CELL, 0, 0, wait);
+    this.idle.waited();
     return true;
   }
 
@@ -736,7 +757,10 @@ class Generator {
       } else counter.foreign++;
     }
     side.matched += counter.received - before;
-    if (counter.received > before) this.lastRxMs = nowMs;
+    if (counter.received > before) {
+      this.lastRxMs = nowMs;
+      this.lastRttUs = nowUs - info.txTime; // the burst's last frame, if it was this run's: near enough
+    }
     hands.free(this.rxa);
     return k;
   }
