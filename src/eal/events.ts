@@ -28,6 +28,7 @@ import { watchDeath } from './deathwatch.js';
 import { MpdkError } from './errors.js';
 import { EventLog, type InstanceEvent } from './event-log.js';
 import type { MpIpc } from './mp.js';
+import { identityKey, thisProcess } from './identity.js';
 import { PROC_MAX, type ProcessTable } from './process-table.js';
 
 export type { InstanceEvent } from './event-log.js';
@@ -59,7 +60,13 @@ export interface EventsHost {
 /** The instance's events as this process sees them (`eal.events`). */
 export class InstanceEvents {
   private readonly listeners = new Map<string, Set<EventListener>>();
-  private readonly watching = new Map<number, () => void>();
+  /**
+   * The peers watched, by identityKey (pid and start time): a dead process's record that
+   * names a pid a later process has taken is a process of its own, not one already watched.
+   */
+  private readonly watching = new Map<string, () => void>();
+  /** This process's start time: a record with our pid and another start is a predecessor's. */
+  private readonly myStart = thisProcess().start;
   private mp: MpIpc | undefined;
   private removeStale: ((pid: number) => void) | undefined;
   /** The last event delivered to this process's callbacks. */
@@ -161,7 +168,7 @@ export class InstanceEvents {
   private drain(): void {
     for (const e of this.log.since(this.delivered)) {
       this.delivered = e.seq;
-      if (e.type === 'process-joined' && e.pid !== process.pid) this.watch(this.host.processes.slotOfPid(e.pid), e.pid);
+      if (e.type === 'process-joined' && e.pid !== process.pid) this.watchPid(e.pid);
       // Every process that hears of a death removes the socket too (mp-socket.ts: only if
       // nobody accepts on it), not only the one that saw it first: one that missed it is covered.
       if (e.type === 'process-left' && e.pid !== process.pid) this.removeStale?.(e.pid);
@@ -184,11 +191,25 @@ export class InstanceEvents {
     for (let slot = 0; slot < PROC_MAX; slot++) if (slot !== this.host.slot) this.watch(slot, t.pidOf(slot));
   }
 
-  /** Watch the process in `slot` (pid `pid`) for its death. */
+  /** Watch every process of the table with pid `pid` (a pid reused: the dead one's record too). */
+  private watchPid(pid: number): void {
+    const t = this.host.processes;
+    for (let slot = 0; slot < PROC_MAX; slot++) if (slot !== this.host.slot && t.pidOf(slot) === pid) this.watch(slot, pid);
+  }
+
+  /** Watch the process in `slot` (pid `pid`, the start time the slot names) for its death. */
   private watch(slot: number, pid: number): void {
-    if (this.closed || slot < 0 || pid <= 0 || pid === process.pid || this.watching.has(pid)) return;
+    if (this.closed || slot < 0 || pid <= 0) return;
     const t = this.host.processes;
     const start = t.startOf(slot);
+    // A slot publishes its pid after its start time (process-table.ts register): the pid read
+    // again after the start says the pair is one process's (else the slot changed hands: the
+    // next scan sees its new process).
+    if (t.pidOf(slot) !== pid) return;
+    // Our pid with another start time is a dead predecessor's record, not us.
+    if (pid === process.pid && start === this.myStart) return;
+    const key = identityKey({ pid, start });
+    if (this.watching.has(key)) return;
     if (this.settled[slot] === pid && this.settledStart[slot] === start) return;
     const program = t.nameOf(slot);
     // Dead before it was watched (killed right after it joined): its death is handled all
@@ -197,7 +218,7 @@ export class InstanceEvents {
       this.settle(slot, pid, start);
       return queueMicrotask(() => this.died(slot, pid, start, program));
     }
-    this.watching.set(pid, watchDeath(pid, start, () => this.died(slot, pid, start, program)));
+    this.watching.set(key, watchDeath(pid, start, () => this.died(slot, pid, start, program)));
   }
 
   private settle(slot: number, pid: number, start: number): void {
@@ -207,7 +228,7 @@ export class InstanceEvents {
 
   /** Peer `pid` (started at `start`) of `slot` died: its socket goes; the first to claim the report logs it. */
   private died(slot: number, pid: number, start: number, program: string): void {
-    this.watching.delete(pid);
+    this.watching.delete(identityKey({ pid, start }));
     this.settle(slot, pid, start);
     if (this.closed) return;
     this.removeStale?.(pid);

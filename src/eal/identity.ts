@@ -30,6 +30,14 @@ export function livenessOf(p: ProcessIdentity): 'alive' | 'dead' | 'unknown' {
   return livenessName(processLiveness(p.pid, p.start));
 }
 
+/**
+ * A key naming process `p` for good, for maps of processes (watched, handled): its pid and
+ * start time, so a later process with the same pid is another entry, never taken for it.
+ */
+export function identityKey(p: ProcessIdentity): string {
+  return `${p.pid}@${p.start}`;
+}
+
 /** The identity of process `pid` as it is now (start 0 when it cannot be read: gone, or could not tell). */
 export function identityOf(pid: number): ProcessIdentity {
   const start = processStartTime(pid);
