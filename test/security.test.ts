@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { probeSocket, removeIfStill } from '../src/eal/folder-socket.js';
+import { telemetryDir } from '../src/eal/telemetry-dir.js';
+import { Eal } from '../src/index.js';
 import { closeFd, Liveness, processLiveness, processStartTime, seqpacketSocket, unixListen } from '../src/native/libc.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
@@ -34,6 +36,13 @@ function asNobody(argv: string[], input?: string): string {
 /** A node script run as nobody. */
 function nobodyNode(code: string): string {
   return asNobody([process.execPath, '-e', code]);
+}
+
+/** A socket listening at `at` (its descriptor; close it and the socket is stale: nobody accepts). */
+function listenAt(at: string): number {
+  const fd = seqpacketSocket();
+  unixListen(fd, at, false, 4);
+  return fd;
 }
 
 /** A victim folder outside /dev/shm that root owns and nobody can read: what must survive. */
@@ -219,6 +228,66 @@ test('a stale socket is removed only if its name still holds the socket probed: 
   } finally {
     fs.closeSync(dfd);
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a socket moved aside whose name is taken again before it is put back stays aside only if it is not a stale socket of ours: a stale one is removed at once', async (t) => {
+  // The race needs a second actor: a child process binds the name in a tight loop, which
+  // succeeds only inside removeIfStill's window (the name moved aside, not yet put back).
+  const dir = fs.mkdtempSync(path.join(SHM, 'mpdk-aside-'));
+  const dfd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const at = (n: string): string => path.join(dir, n);
+  const staleAt = (n: string): void => closeFd(listenAt(at(n)));
+  const asides = (): string[] => fs.readdirSync(dir).filter((n) => n.startsWith('.stale-'));
+  staleAt('probed'); // what the caller probed: stays, so its inode number is not reused
+  const probed = fs.lstatSync(at('probed'));
+  const binder = spawnNode('dist/test/security-child.js', ['bind-loop', at('s')]);
+  try {
+    await binder.waitFor(/spinning/, 10_000);
+    let hit = false;
+    for (let i = 0; i < 3000 && !hit; i++) {
+      staleAt('x.tmp'); // bound since the probe, its server gone: stale, another inode
+      fs.renameSync(at('x.tmp'), at('s')); // atomically: the binder never finds the name free here
+      assert.equal(removeIfStill(dfd, 's', probed), false, 'not the socket probed: never removed as it');
+      hit = probeSocket(at('s')) === 0; // put back, the stale one refuses; the binder's accepts
+    }
+    if (!hit) return t.skip('the binder never took the name inside the window in 3000 tries (a loaded machine): nothing shown');
+    await binder.waitFor(/bound/, 5000);
+    assert.deepEqual(asides(), [], 'the stale socket left aside (its name taken) was removed by the mover at once');
+  } finally {
+    binder.proc.kill('SIGKILL');
+    await binder.exited;
+    fs.closeSync(dfd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the last process out removes a stale socket of ours left aside (.stale-PID-N) in the instance and telemetry folders, and nothing else there: a live one, a file, a link, another user\'s socket', { skip: ROOT_ONLY }, () => {
+  const p = uniquePrefix('as');
+  const eal = Eal.init({ lcores: [0], procType: 'primary', filePrefix: p, name: 'aside-test', telemetry: true });
+  const folders = [path.join(SHM, `mpdk.${p}`), telemetryDir(p)];
+  const elsewhere = fs.mkdtempSync(path.join(SHM, 'mpdk-aside-target-'));
+  const live: number[] = [];
+  try {
+    closeFd(listenAt(path.join(elsewhere, 'target')));
+    for (const d of folders) {
+      closeFd(listenAt(path.join(d, '.stale-1-1'))); // ours, stale: goes
+      live.push(listenAt(path.join(d, '.stale-1-2'))); // ours, live: stays
+      fs.writeFileSync(path.join(d, '.stale-1-3'), 'a file\n'); // not a socket: stays
+      fs.symlinkSync(path.join(elsewhere, 'target'), path.join(d, '.stale-1-4')); // a link (to a stale socket): stays, not followed
+      closeFd(listenAt(path.join(d, '.stale-1-5')));
+      fs.lchownSync(path.join(d, '.stale-1-5'), NOBODY, NOBODY); // another user's stale socket: stays
+    }
+    eal.close(); // the last process out
+    for (const d of folders) {
+      assert.deepEqual(fs.readdirSync(d).filter((n) => n.startsWith('.stale-')).sort(), ['.stale-1-2', '.stale-1-3', '.stale-1-4', '.stale-1-5'], `in ${d}: only our stale socket removed`);
+      assert.ok(fs.lstatSync(path.join(d, '.stale-1-4')).isSymbolicLink());
+    }
+    assert.ok(fs.lstatSync(path.join(elsewhere, 'target')).isSocket(), 'the link\'s target untouched');
+  } finally {
+    for (const fd of live) closeFd(fd);
+    removeInstance(p);
+    fs.rmSync(elsewhere, { recursive: true, force: true });
   }
 });
 

@@ -10,6 +10,12 @@
  * (removeIfStill: a live socket bound there since the probe stays), and a socket is removed
  * at close only if its name still holds the very socket bound here (same inode). Anything
  * else (a file, a link, another user's socket) is never touched.
+ *
+ * A socket moved aside for that check (`.stale-<pid>-<n>`) whose name was taken yet again
+ * before it could be put back stays under its aside name: removed at once if it is a stale
+ * socket of ours (the mover's own check), else (a live server's) left there, and removed by
+ * the folder's next cleanup (removeStaleMp, removeStaleTelemetry: isAsideName) once it is
+ * stale, by the same rules as any socket.
  */
 import fs from 'node:fs';
 import { closeFd, NativeError, renameNoReplace, seqpacketSocket, unixConnect, unixListen, unlinkAt } from '../native/libc.js';
@@ -44,6 +50,12 @@ export function probeSocket(at: string): number {
 }
 
 let asides = 0;
+const ASIDE_RE = /^\.stale-\d+-\d+$/;
+
+/** Is `name` one removeIfStill moves a socket aside to (`.stale-<pid>-<n>`)? A folder's cleanup takes these too. */
+export function isAsideName(name: string): boolean {
+  return ASIDE_RE.test(name);
+}
 
 /**
  * Remove `name` from the folder open as `dirfd` only if it still is the stale socket probed
@@ -52,7 +64,8 @@ let asides = 0;
  * checked: the same inode, and still refusing connections (an inode number freed and reused
  * by a new server's socket is told apart so), is removed; anything else (bound there since
  * the probe: a live server's) is put back. Should its name have been taken yet again
- * meanwhile, it stays under the aside name (never removed untested). True when removed.
+ * meanwhile, it stays under the aside name, and is removed now only if it is a stale socket of
+ * ours by the same test as any (removeStaleAt). True when the socket probed was removed.
  */
 export function removeIfStill(dirfd: number, name: string, tested: { dev: number; ino: number }): boolean {
   const aside = `.stale-${process.pid}-${++asides}`;
@@ -66,15 +79,30 @@ export function removeIfStill(dirfd: number, name: string, tested: { dev: number
     same = false; // cannot tell: put back
   }
   if (same) return unlinkAt(dirfd, aside) === 0;
-  renameNoReplace(dirfd, aside, name);
+  if (renameNoReplace(dirfd, aside, name) !== 0) removeStaleAt(dirfd, aside);
   return false;
+}
+
+/**
+ * Remove `name` from the folder open as `dirfd` if it is a socket of ours on which nobody
+ * accepts, and only that very socket (removeIfStill). Not followed: a link, a file or another
+ * user's socket is left alone. True when it was removed.
+ */
+function removeStaleAt(dirfd: number, name: string): boolean {
+  const at = `/proc/self/fd/${dirfd}/${name}`;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(at);
+  } catch {
+    return false;
+  }
+  if (!st.isSocket() || st.uid !== euid()) return false;
+  return probeSocket(at) === ECONNREFUSED && removeIfStill(dirfd, name, st);
 }
 
 /** Remove `name` from `dir` if it is a socket of ours on which nobody accepts (its process died), and only that very socket. True when it was removed. */
 export function removeStaleSocket(dir: SafeDir, name: string): boolean {
-  const st = lstatIn(dir, name);
-  if (!st || !st.isSocket() || st.uid !== euid()) return false;
-  return probeSocket(socketPath(dir, name)) === ECONNREFUSED && removeIfStill(dir.fd, name, st);
+  return removeStaleAt(dir.fd, name);
 }
 
 /** A socket bound and listened on here: its descriptor (non-blocking) and its inode. */

@@ -21,7 +21,7 @@
  */
 import { closeFd, peerCred, processStartTime, seqpacketSocket, START_GONE, unixConnect } from '../native/libc.js';
 import { MpdkError } from './errors.js';
-import { closeIn, listenIn, socketPath, removeStaleSocket, type BoundSocket } from './folder-socket.js';
+import { closeIn, isAsideName, listenIn, socketPath, removeStaleSocket, type BoundSocket } from './folder-socket.js';
 import { euid, type SafeDir } from './safe-open.js';
 
 const SOCKET_RE = /^mp\.(\d+)\.(\d+)$/;
@@ -106,6 +106,11 @@ export function connectMp(dir: SafeDir, slot: number, pid: number): ConnectResul
 export function removeStaleMp(dir: SafeDir, which: 'all' | 'gone' | number = 'all'): string[] {
   const removed: string[] = [];
   for (const name of dir.names()) {
+    // A socket left aside by a stale-socket check (folder-socket.ts): whose it was is unknown, so every cleanup tries it.
+    if (isAsideName(name)) {
+      if (removeStaleSocket(dir, name)) removed.push(dir.pathOf(name));
+      continue;
+    }
     const id = parseMpSocketName(name);
     if (!id || (typeof which === 'number' && id.pid !== which)) continue;
     if (which === 'gone' && processStartTime(id.pid) !== START_GONE) continue;

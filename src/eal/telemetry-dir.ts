@@ -20,7 +20,7 @@
  */
 import path from 'node:path';
 import { MpdkError } from './errors.js';
-import { closeIn, listenIn, removeStaleSocket, type BoundSocket } from './folder-socket.js';
+import { closeIn, isAsideName, listenIn, removeStaleSocket, type BoundSocket } from './folder-socket.js';
 import { SafeDir } from './safe-open.js';
 
 /** DPDK's telemetry v2 socket name (dpdk-telemetry.py SOCKET_NAME). */
@@ -136,7 +136,8 @@ export function removeStaleTelemetry(prefix: string): string[] {
   const removed: string[] = [];
   try {
     for (const name of dirs.dir.names()) {
-      if (SOCKET_NAME_RE.test(name) && removeStaleSocket(dirs.dir, name)) removed.push(dirs.dir.pathOf(name));
+      // Ours by name, or left aside by a stale-socket check (folder-socket.ts isAsideName).
+      if ((SOCKET_NAME_RE.test(name) || isAsideName(name)) && removeStaleSocket(dirs.dir, name)) removed.push(dirs.dir.pathOf(name));
     }
   } finally {
     dirs.dir.close();
