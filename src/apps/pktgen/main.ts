@@ -531,8 +531,9 @@ class Generator {
    * frame coming back ends it at once and its latency is taken then. At 10 packets/s that is
    * two wake-ups per packet (its time, its return) and nothing in between, where the idle
    * policy would poll and yield first (idle.pktgen.cpu_pct). Frames that came back within
-   * SPIN_RTT_US last time are left to the policy's spin instead (@returns false), so a
-   * polling application's reply is not measured through a sleeper's wake-up.
+   * SPIN_RTT_US last time, or any with --idle=poll, are left to the policy's spin instead
+   * (@returns false), so a polling application's reply is not measured through a sleeper's
+   * wake-up.
    * @returns whether it slept
    */
   private sleepUntilDue(now: number): boolean {
@@ -541,7 +542,7 @@ class Generator {
     const wait = Math.min(due - now, NAP_MS);
     if (wait < 1) return false;
     if (this.rx.length > 0 && this.counter.received < this.sent) {
-      if (this.lastRttUs < SPIN_RTT_US) return false;
+      if (this.lastRttUs < SPIN_RTT_US || this.idle.mode === 'poll') return false;
       this.idle.nap(wait);
       return true;
     }
