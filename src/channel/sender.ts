@@ -7,7 +7,7 @@
  *   plan: one pass over the messages (checks,    —
  *   lengths, which share a buffer)
  *   room check: ring.freeCount() ≥ buffers,      —
- *   only while the last send found it full
+ *   only after a send found it full
  *   alloc the buffers (all or nothing; from the  a POOL_GET window, then HELD
  *   channel's own pool without the mbuf reset)
  *   copy the bytes after their framing (MSG)     HELD: the buffers are ours
@@ -83,7 +83,7 @@ export class ChannelSender {
   /** plan's layout of the batch: each message's length, each buffer's run (plan). */
   private lens = new Int32Array(64);
   private readonly runs: Int32Array;
-  /** The last send found the ring full: check its room before taking buffers. */
+  /** A send found the ring full, and no check since found it with room to spare: check its room before taking buffers. */
   private full = false;
   private closed = false;
 
@@ -214,18 +214,20 @@ export class ChannelSender {
     const total = this.plan(msgs, n);
     if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
     if (total === 0) return 'sent';
-    // The ring's room is read (a load of the line the receivers write) only after a refusal, until
-    // a send fits again: a sender spinning on a full ring takes no buffer; one that keeps up
-    // leaves the check to the enqueue (a refusal there costs the batch's alloc and copy once).
-    if (this.full && this.channel.ring.freeCount() < total) return 'no-room';
+    // The ring's room is read (a load of the line the receivers write) after a refusal, until it
+    // is found with room to spare: a sender spinning on a full ring takes no buffer, one the ring
+    // holds back checks before each copy, one that keeps up leaves the check to the enqueue (a
+    // refusal there costs the batch's alloc and copy once).
+    if (this.full) {
+      const free = this.channel.ring.freeCount();
+      if (free < total) return 'no-room';
+      if (free >= 2 * total) this.full = false;
+    }
     const hands = this.hands;
     const got = this.asFreed ? hands.allocAsFreed(0, this.channel.pool, total) : hands.alloc(0, this.channel.pool, total);
     if (got !== total) return 'no-buffers';
     this.frame(hands.array(0), msgs, total);
-    if (hands.tx(0, this.sink) === total) {
-      this.full = false;
-      return 'sent';
-    }
+    if (hands.tx(0, this.sink) === total) return 'sent';
     hands.free(0); // the ring is full (or another sender took the room first)
     this.full = true;
     return 'no-room';
