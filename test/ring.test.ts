@@ -325,8 +325,9 @@ describe('ring across processes', () => {
     const got = res.reduce((s, r) => s + r.count, 0);
     const reclaimed = res.reduce((s, r) => s + r.reclaimed.length, 0) + rep.reclaimed.length;
     for (const r of res) assert.equal(r.order, 0);
-    assert.ok(res.every((r) => r.count > 0));
-    // Every handle went to a live consumer, to the victim (counted up to its last burst), or was reclaimed.
+    // The live consumers together drained what the victim left (not each a share: on 2 cores one
+    // may be starved, and the ring promises no fairness). Every handle went to a live consumer,
+    // to the victim (counted up to its last burst), or was reclaimed.
     const accounted = got + victim + reclaimed;
     assert.ok(accounted <= 2 * N && accounted >= 2 * N - 16, `accounted ${accounted} of ${2 * N}`);
     assert.ok(ring.empty());

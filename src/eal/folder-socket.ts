@@ -50,6 +50,9 @@ export function probeSocket(at: string): number {
 }
 
 let asides = 0;
+/** Test hook (MPDK_TEST_HOOK=folder-socket:aside): removeIfStill holds its window (the name moved aside) this long, so a test's other process surely takes the name in it. */
+const HOOK_PAUSE_MS = 200;
+const HOOK_PAUSE = new Int32Array(new SharedArrayBuffer(4));
 const ASIDE_RE = /^\.stale-\d+-\d+$/;
 
 /** Is `name` one removeIfStill moves a socket aside to (`.stale-<pid>-<n>`)? A folder's cleanup takes these too. */
@@ -70,6 +73,7 @@ export function isAsideName(name: string): boolean {
 export function removeIfStill(dirfd: number, name: string, tested: { dev: number; ino: number }): boolean {
   const aside = `.stale-${process.pid}-${++asides}`;
   if (renameNoReplace(dirfd, name, aside) !== 0) return false; // gone meanwhile
+  if (process.env.MPDK_TEST_HOOK === 'folder-socket:aside') Atomics.wait(HOOK_PAUSE, 0, 0, HOOK_PAUSE_MS);
   const at = `/proc/self/fd/${dirfd}/${aside}`;
   let same = false;
   try {
