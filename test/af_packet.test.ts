@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { leftovers, removeInstance, ROOT, uniquePrefix } from './helpers.js';
+import { exitStatus, leftovers, removeInstance, ROOT, uniquePrefix } from './helpers.js';
 
 const CHILD = path.join(ROOT, 'dist/test/af_packet-child.js');
 const NS = `mpdkafp${process.pid}`;
@@ -42,10 +42,7 @@ function nsNode(args: string[]): NsChild {
   children.add(proc);
   const c: NsChild = {
     proc, out: '',
-    exited: new Promise((r) => proc.on('exit', (code, sig) => {
-      children.delete(proc);
-      r(code ?? (sig ? 128 : 0));
-    })),
+    exited: exitStatus(proc, () => children.delete(proc)),
     lines: () => c.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
     waitFor: (re, ms) => new Promise((resolve, reject) => {
       const t = setInterval(() => {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Eal, UsageError, parseArgs, type ProgramSpec } from '../src/index.js';
 import { PROGRAMS } from '../src/cli/programs.js';
-import { MPDK, leftovers, reapAll, run, uniquePrefix } from './helpers.js';
+import { MPDK, exitStatus, leftovers, reapAll, run, uniquePrefix } from './helpers.js';
 
 after(reapAll);
 
@@ -210,10 +210,7 @@ describe('a closed pipe', () => {
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const t = setTimeout(() => child.kill('SIGKILL'), 15000);
-    return new Promise((resolve) => child.on('exit', (code, sig) => {
-      clearTimeout(t);
-      resolve({ code: code ?? (sig ? 128 : -1), err });
-    }));
+    return exitStatus(child, () => clearTimeout(t)).then((code) => ({ code, err }));
   }
 
   test('ls, info, proc-info, audit and every help end quietly with status 0 when the reader has gone', async () => {

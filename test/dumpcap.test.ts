@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PcapReader, PcapRecord, PcapngReader, compileFilter, openCaptureFile } from '../src/index.js';
-import { MPDK, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, type Child } from './helpers.js';
+import { MPDK, exitStatus, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, type Child } from './helpers.js';
 import { send, startApp } from './proc-info-app.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dumpcap-'));
@@ -95,10 +95,7 @@ function dumpcapRaw(args: string[]): { proc: ChildProcess; err: () => string; ex
   raw.add(proc);
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number>((r) => proc.on('exit', (code, sig) => {
-    raw.delete(proc);
-    r(code ?? (sig ? 128 : -1));
-  }));
+  const exited = exitStatus(proc, () => raw.delete(proc));
   return { proc, err: () => err, exited };
 }
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PcapReader, PcapRecord, PcapWriter, parseMac } from '../src/index.js';
-import { leftovers, removeInstance, ROOT, uniquePrefix } from './helpers.js';
+import { exitStatus, leftovers, removeInstance, ROOT, uniquePrefix } from './helpers.js';
 
 const EXAMPLES = path.join(ROOT, 'dist/examples');
 const NS = `mpdkex${process.pid}`;
@@ -45,10 +45,7 @@ function start(cmd: string[], ns = false): Run {
   running.add(proc);
   const r: Run = {
     proc, out: '',
-    exited: new Promise((res) => proc.on('exit', (code, sig) => {
-      running.delete(proc);
-      res(code ?? 128 + (sig === 'SIGKILL' ? 9 : 15));
-    })),
+    exited: exitStatus(proc, () => running.delete(proc)),
     waitFor: async (re, ms) => {
       const end = Date.now() + ms;
       while (!re.test(r.out)) {

@@ -33,7 +33,30 @@ export interface Child {
 
 const children = new Set<ChildProcess>();
 
+/** After a child's exit, how long `exited` waits for its pipes to close (so `out`/`err` hold all it wrote). */
+const OUTPUT_GRACE_MS = 2000;
+
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 };
+
+/**
+ * `proc`'s exit status (its code, or 128 + the signal's number), once its output is read too:
+ * 'exit' may come before the last of what it wrote is read from the pipes ('close' comes
+ * after), so this waits for 'close', but at most OUTPUT_GRACE_MS (a process it left holding
+ * the pipes, such as a forked slave, does not hold the test up). `onExit` runs at 'exit'.
+ */
+export function exitStatus(proc: ChildProcess, onExit?: () => void): Promise<number> {
+  return new Promise((resolve) => {
+    proc.once('exit', (code, sig) => {
+      onExit?.();
+      const status = code ?? 128 + (SIGNALS[sig ?? ''] ?? 0);
+      const t = setTimeout(() => resolve(status), OUTPUT_GRACE_MS);
+      proc.once('close', () => {
+        clearTimeout(t);
+        resolve(status);
+      });
+    });
+  });
+}
 
 /** Spawn `node <script> args` (script relative to ROOT, or `mpdk` for the CLI). */
 export function spawnNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
@@ -42,12 +65,7 @@ export function spawnNode(script: string, args: readonly string[], env: NodeJS.P
   children.add(proc);
   const c: Child = {
     proc, out: '', err: '',
-    exited: new Promise((resolve) => {
-      proc.on('exit', (code, sig) => {
-        children.delete(proc);
-        resolve(code ?? 128 + (SIGNALS[sig ?? ''] ?? 0));
-      });
-    }),
+    exited: exitStatus(proc, () => children.delete(proc)),
     send(line) {
       proc.stdin!.write(line + '\n');
     },
