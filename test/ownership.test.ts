@@ -407,6 +407,32 @@ for (const [hook, held] of [['mempool:get', 0], ['pcap:oversize', 23], ['hands:r
   });
 }
 
+// The same record when the pool runs dry half-way: 15 mbufs free (the rest held on a ring),
+// the first get takes 12 (head and 11 segments, chained), the next one finds 3. The half-built
+// chain goes back and the record waits (rx_nombuf), its segments recorded as they leave the
+// chain (pcap:give-back: cut from it, not yet put: the dead one holds all 12), then put back
+// recorded (mempool:put-back: the 11 went, the record holds the head only).
+for (const [hook, held] of [['pcap:give-back', 12], ['mempool:put-back', 1]] as const) {
+  test(`net_pcap RX of a record longer than the array when the pool runs dry half-way: killed at ${hook} while the half-built chain goes back, the dead one holds ${held}, nothing leaked or counted twice`, async () => {
+    const file = pcapOf([65535]);
+    await withPort('owndry', `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
+      const hold = Ring.create(x.eal, 'own_hold', { count: 1024 });
+      const buf = new Uint32Array(SIZE - 15);
+      assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
+      assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
+      await killedAt(x, ['rxnull', 'count=1', 'cap=12'], hook);
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+      drain(x, hold);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+    }, file);
+  });
+}
+
 test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
   const p = uniquePrefix('ownmif');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));

@@ -140,6 +140,7 @@ const HOOK = process.env.MPDK_TEST_HOOK ?? '';
 const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
 const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
+const HOOK_PUT_BACK = HOOK === 'mempool:put-back'; // a recorded put-back went to the ring, the record not yet told
 const HOOK_GET_HOLES = HOOK === 'mempool:get-holes'; // a recorded ring get kept a take EMPTY holes made short, its next claim not yet made
 const HOOK_FLUSH_OTHER = HOOK === 'mempool:flush-other'; // an outside flush: LEN = 0 stored, the ring not yet given them
 const HOOK_FLUSH_OTHER_PAUSE = HOOK === 'mempool:flush-other-pause'; // the same point: SIGSTOP ourselves (the test sends SIGCONT)
@@ -186,7 +187,8 @@ const GET_LEN_MASK = 0xffff;
  *                consumer burst snapshot (ring/claims.ts burstSnapIndex of this lcore) before it;
  *                it took its n - base iff the claim line moved that many past the snapshot
  *   GET_HOLD     nothing in flight (the snapshot word is being rewritten)
- *   GET_PUTBACK  the pool could not supply the rest: the record's [kept .. base) go back, one
+ *   GET_PUTBACK  the pool could not supply the rest (or the getter gives back what it took:
+ *                holdRecorded, putBackRecorded): the record's [kept .. base) go back, one
  *                bulk enqueue (the n field holds kept); rec + GET_REC_SNAP holds the producer
  *                snapshot: gone iff it moved base - kept
  * Each change of the pair goes HOLD, snapshot, new kind: one store moves a reader from one
@@ -730,14 +732,50 @@ export class Mempool {
       }
       base += k;
     }
-    if (base > kept) {
-      u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | total) >>> 0;
-      u32[rec + GET_REC_SNAP] = u32[this.ringPutSnap]!;
-      u32[rec] = (GET_RING | GET_PUTBACK | (base << GET_BASE_SHIFT) | kept) >>> 0;
-      this.ringPut(buf, base - kept);
-      u32[rec] = (GET_RING | GET_HOLD | (kept << GET_BASE_SHIFT) | total) >>> 0;
-    }
+    if (base > kept) this.ringPutBack(buf, rec, kept, base, total);
     return 0;
+  }
+
+  /**
+   * A recorded get that holds [0 .. base) gives buf[0 .. base - kept) (its [kept .. base))
+   * back to the pool's ring, and holds [0 .. kept) after: GET_PUTBACK, the put's producer
+   * snapshot first (a reader knows whether it went). `total` ≥ base: the HOLD word's count.
+   */
+  private ringPutBack(buf: Uint32Array, rec: number, kept: number, base: number, total: number): void {
+    const u32 = this.u32;
+    u32[rec] = (GET_RING | GET_HOLD | (base << GET_BASE_SHIFT) | total) >>> 0;
+    u32[rec + GET_REC_SNAP] = u32[this.ringPutSnap]!;
+    u32[rec] = (GET_RING | GET_PUTBACK | (base << GET_BASE_SHIFT) | kept) >>> 0;
+    this.ringPut(buf, base - kept);
+    if (HOOK_PUT_BACK) hookStop('mempool:put-back');
+    u32[rec] = (GET_RING | GET_HOLD | (kept << GET_BASE_SHIFT) | total) >>> 0;
+  }
+
+  /**
+   * Make a recorded get (getBulk's `rec`) hold exactly `n` handles: [0 .. n) of the array its
+   * gets filled (one store; the caller wrote them there first). For a getter that takes back
+   * what it holds: then `putBackRecorded`. Nothing for an unrecorded get (rec < 0, a thread
+   * without an lcore) or n > GET_BASE_MAX.
+   */
+  holdRecorded(rec: number, n: number): void {
+    if (rec < 0 || this.ringPutSnap < 0 || n > GET_BASE_MAX) return;
+    this.u32[rec] = (GET_RING | GET_HOLD | (n << GET_BASE_SHIFT) | n) >>> 0;
+  }
+
+  /**
+   * Put back objs[0 .. n), the record's [kept .. kept + n) (holdRecorded(rec, kept + n) made
+   * it hold them), straight to the pool's ring: the record holds [0 .. kept) after, and a
+   * reader in between knows whether the put went (GET_PUTBACK). Cold (a take that cannot
+   * finish: net_pcap's record when the pool runs dry half-way). Unrecorded: putBulk.
+   */
+  putBackRecorded(objs: Uint32Array, n: number, rec: number, kept: number): void {
+    if (rec < 0 || this.ringPutSnap < 0 || kept + n > GET_BASE_MAX) {
+      this.putBulk(objs, n);
+      return;
+    }
+    if (n > objs.length) this.tooMany('put', objs, n);
+    if (this.debug) this.checkPut(objs, n);
+    this.ringPutBack(objs, rec, kept, kept + n, kept + n);
   }
 
   /**

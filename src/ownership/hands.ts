@@ -76,8 +76,9 @@
  *     after the heads. A net_pcap record needing more mbufs than the caller's whole array
  *     holds takes its head and first segments in one get, then the rest in gets into the
  *     array after the head (getBulk's `kept` 1), each chained to the head before the next:
- *     exact too, but when the pool runs dry half-way (the chain goes back: a death then leaks
- *     it) or the array has room for one only. Not exact: a net_memif burst whose
+ *     exact too, also when the pool runs dry half-way (the half-built chain goes back from its
+ *     end, segments recorded as they leave it: Mempool.holdRecorded / putBackRecorded), but
+ *     when the array has room for one only. Not exact: a net_memif burst whose
  *     descriptors a faulty peer rewrote during it (the unfilled go back): a death there leaks
  *     that burst. net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
  *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table).

@@ -74,6 +74,7 @@ import type { ToeplitzTable } from '../../net/rss.js';
 
 /** Test hook (read once): stop after a later get of a record longer than the array, before its segments are chained. */
 const HOOK_OVERSIZE = process.env.MPDK_TEST_HOOK === 'pcap:oversize';
+const HOOK_GIVE_BACK = process.env.MPDK_TEST_HOOK === 'pcap:give-back';
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -428,7 +429,7 @@ class PcapRx implements RxQueue {
    * get reuses its slot, so an ownership record's POOL_GET window follows them through the
    * head (hands.ts). An array with room for one only: head, then segments apart (a death
    * between leaks them). When the pool cannot give them the record waits (rx_nombuf); what
-   * a half-built chain took goes back (a death then leaks it, never counts it twice).
+   * a half-built chain took goes back, recorded (oversizeGivesBack).
    */
   private rxOversize(reader: CaptureFileReader, handles: Uint32Array, getRec: number): number {
     this.stOversize = false;
@@ -449,13 +450,13 @@ class PcapRx implements RxQueue {
     rx.set(h, room, olFlags, this.scanHash, 0);
     let done = this.fill(h, handles, 1, first, off, room, len);
     if (handles.length < 2) {
-      if (!this.scatterRest(h, off, len)) return this.oversizeGivesBack(reader, handles);
+      if (!this.scatterRest(h, off, len)) return this.oversizeGivesBack(reader, handles, getRec);
       done = len;
     }
     const rest = handles.subarray(1);
     while (done < len) {
       const b = Math.min(Math.ceil((len - done) / room), rest.length);
-      if (this.mp.getBulk(rest, b, getRec, 1) !== b) return this.oversizeGivesBack(reader, handles);
+      if (this.mp.getBulk(rest, b, getRec, 1) !== b) return this.oversizeGivesBack(reader, handles, getRec);
       if (HOOK_OVERSIZE) hookStop('pcap:oversize');
       done = this.fill(h, handles, 1, 1 + b, off, done, len);
     }
@@ -490,11 +491,41 @@ class PcapRx implements RxQueue {
     return 0;
   }
 
-  /** rxOversize's half-built chain (head in handles[0]) goes back, and the record waits. */
-  private oversizeGivesBack(reader: CaptureFileReader, handles: Uint32Array): number {
+  /**
+   * rxOversize's half-built chain (head in handles[0], which the record holds with its chain)
+   * goes back, and the record waits. Exact at any instruction: from the chain's end, up to
+   * handles.length - 1 segments at a time are written to handles[1..), held by the record
+   * ([0 .. 1 + j): Mempool.holdRecorded), cut from the chain, and put back recorded (the
+   * record then holds the head alone: putBackRecorded); then the head the same way. An array
+   * of one (scatterRest's unrecorded segments): the chain goes back in one free.
+   */
+  private oversizeGivesBack(reader: CaptureFileReader, handles: Uint32Array, getRec: number): number {
+    const mb = this.mbufs;
+    const mp = this.mp;
     const h = handles[0]!;
-    handles[0] = 0; // not the record's while it goes back (a leak at worst, never twice)
-    this.mbufs.free(h);
+    if (handles.length < 2) {
+      mb.free(h);
+      return this.oversizeWaits(reader);
+    }
+    const rest = handles.subarray(1);
+    for (let segs = mb.nbSegs(h) - 1; segs > 0;) {
+      const j = Math.min(segs, rest.length);
+      let prev = h; // the segment before the last j
+      for (let i = j; i < segs; i++) prev = mb.next(prev);
+      for (let i = 0, m = mb.next(prev); i < j; i++, m = mb.next(m)) rest[i] = m;
+      mp.holdRecorded(getRec, 1 + j);
+      mb.setNext(prev, 0);
+      mb.setNbSegs(h, segs + 1 - j);
+      for (let i = 0; i < j; i++) {
+        mb.setNext(rest[i]!, 0); // as a free leaves a segment: alone
+        mb.setNbSegs(rest[i]!, 1);
+      }
+      if (HOOK_GIVE_BACK) hookStop('pcap:give-back');
+      mp.putBackRecorded(rest, j, getRec, 1);
+      segs -= j;
+    }
+    mp.holdRecorded(getRec, 1);
+    mp.putBackRecorded(handles, 1, getRec, 0);
     return this.oversizeWaits(reader);
   }
 
