@@ -249,6 +249,25 @@ test('a free into a pool without a cache (straight to its ring): killed inside t
   }
 });
 
+test('a thread without an lcore is refused (Eal.lcoreId, a worker\'s handoff): every thread that writes has its own ring claim lines and pool caches, none shares lcore 0\'s', () => {
+  const x = instance('ownnolc');
+  try {
+    for (const bad of [-1, 128, 1.5]) {
+      assert.throws(() => {
+        x.eal.lcoreId = bad;
+      }, new RegExp(`invalid lcore ${bad}: a thread that uses the instance runs as an lcore id 0\\.\\.127`));
+      assert.throws(() => x.eal.handoff(bad), /invalid lcore/);
+    }
+    assert.equal(x.eal.lcoreId, 1, 'unchanged');
+    const hands = Hands.open(x.eal, 'test-lcore', 1, 8);
+    assert.equal(listRecords(x.eal)[0]!.lcore, 1, 'a record names its owner\'s lcore');
+    hands.close();
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 /**
  * A child gets 20 mbufs through its record's lcore cache (32 + 20 refilled) and is killed at
  * `hook`: the record holds `held` of them, the cache the rest; reclaim returns the held ones.

@@ -71,6 +71,20 @@ export { runtimeBase, instanceFiles, type InstanceFiles } from './instance.js';
 
 export type { LogLevel } from './log.js';
 
+/**
+ * A thread that may write to the instance runs as an lcore id of 0..MAX_LCORE-1, never as
+ * none: its MP / MC ring claims use that lcore's claim lines and its pool gets and puts that
+ * lcore's cache, so a reclaimer reads a dead thread's claims, caches and ownership windows
+ * (hands.ts, lent.ts) by its lcore, exactly. A thread without one would share line 0 with
+ * lcore 0 (a death of either read as the other's claim): refused. Only observers (Eal.observe,
+ * read-only) have none.
+ */
+function lcoreThread(l: number): void {
+  if (!Number.isInteger(l) || l < 0 || l >= MAX_LCORE) {
+    throw new MpdkError('EINVAL', `invalid lcore ${l}: a thread that uses the instance runs as an lcore id 0..${MAX_LCORE - 1} (its ring claims and pool caches are that lcore's); give it one of this process's lcores`);
+  }
+}
+
 /** What `Eal.init` is told besides the EAL options (the argv form's second argument; part of EalConfig). */
 export interface EalInitOptions {
   /** Program name, recorded in the process table (e.g. "simple_mp" or "l2fwd_fork:slave"). */
@@ -245,8 +259,12 @@ export class Eal {
     return this.lcore;
   }
 
-  /** Run as another lcore from now on (a floating process that leased one): its usage follows. */
+  /**
+   * Run as another lcore from now on (a floating process that leased one): its usage follows.
+   * EINVAL for an id outside 0..MAX_LCORE-1 (lcoreThread).
+   */
   set lcoreId(l: number) {
+    lcoreThread(l);
     this.lcore = l;
     if (this.accounting) this.accountTo(l);
   }
@@ -569,8 +587,9 @@ export class Eal {
     return eal;
   }
 
-  /** What a worker thread needs to attach as lcore `lcore`. */
+  /** What a worker thread needs to attach as lcore `lcore` (0..MAX_LCORE-1: lcoreThread). */
   handoff(lcore: number): WorkerHandoff {
+    lcoreThread(lcore);
     const p = this.place;
     const mem = p === null ? { regionAddr: this.region.mapping.addr, regionSize: this.region.size } : { regionAddr: 0, regionSize: 0 };
     return {

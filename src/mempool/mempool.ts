@@ -11,7 +11,8 @@
  *                                 object was made from; one owner per cache, plain access)
  *   a supervisor                  flushCache(L) of a DEAD lcore, audit()
  *   a thread with no lcore id     get/put straight through the ring (no cache), as DPDK
- *                                 does for LCORE_ID_ANY
+ *                                 does for LCORE_ID_ANY; unrecorded. None writes today: Eal
+ *                                 refuses a writing thread without an lcore (observers read)
  *
  * Shared memory: one memzone "MP_<name>" holds, in this order
  *

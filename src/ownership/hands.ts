@@ -56,7 +56,9 @@
  * record is reclaimed: a program that takes over a dead process's rings, queues or lcore
  * calls reclaimDead first (the shipped programs do, before opening their record).
  * An MP/MC ring's claim line (ring.ts) belongs to the lcore: the record's LCORE must be
- * the lcore its rings run as (the Eal's), which it is by construction.
+ * the lcore its rings run as (the Eal's), which it is by construction; every thread that
+ * writes runs as one, its own (Eal refuses lcore ids outside 0..MAX_LCORE-1, so no thread
+ * shares claim line 0 with lcore 0).
  *
  * Not covered exactly (a death there leaks, and the audit shows it; it never duplicates,
  * except where said):
@@ -64,7 +66,7 @@
  *     a death between leaks. An alloc larger than the lcore cache (or from a pool without
  *     caches), as a driver's recorded get that goes to the ring, is a POOL_GET window whose
  *     get records its claims on the pool's ring (mempool.ts GET_RING: exact, holes a dead
- *     producer's repair left included); a thread without an lcore: its get leaks;
+ *     producer's repair left included);
  *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
  *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
  *     net_pcap, net_af_packet and net_memif (copy mode). Each takes exactly the mbufs its
@@ -90,9 +92,9 @@
  *   - FREEING into a pool without a cache or more than its flush threshold is a window
  *     on the pool's ring (exact), unless the burst mixes pools or chains (several puts:
  *     the last one is not the burst) or met a repair's holes (the put squeezes them out
- *     with a dequeue and re-enqueue), and for an owner without an lcore: then the put is
- *     not known, and only the reclaim's "found nowhere else" filter guards it (a getter
- *     that took a handle in between makes it a duplicate);
+ *     with a dequeue and re-enqueue): then the put is not known, and only the reclaim's
+ *     "found nowhere else" filter guards it (a getter that took a handle in between makes
+ *     it a duplicate);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -129,7 +131,7 @@ export const HANDS = {
   MAGIC: 0, // u32 HANDS_MAGIC, stored last by the owner (release)
   VERSION: 4,
   PID: 8, // i32 owner pid
-  LCORE: 12, // i32 owner's lcore (-1: none; its ring claims then use line 0, its puts skip caches)
+  LCORE: 12, // i32 owner's lcore (always one: Eal refuses a writing thread without one)
   START: 16, // f64 owner's start time (pid reuse)
   NARR: 24, // u32 arrays
   CAP: 28, // u32 handles per array side

@@ -41,8 +41,7 @@
  * Not exact: a lender killed inside `close`'s free (after the put, before the record is
  * freed) leaves the record naming buffers already in their pool (the audit counts them
  * twice; reclaimDead's "found nowhere else" filter returns none twice). Cold: once per
- * connection. A lender thread without an lcore: its refill's get from the pool's ring is
- * not recorded (mempool.ts getBulk), so a death inside a refill leaks that refill.
+ * connection.
  *
  * ## Layout (LENT: byte offsets from the record's start; memzone "LN_<pid>_<k>")
  *   0    MAGIC VERSION PID LCORE START(f64) SIZE      owner, at open, MAGIC last
