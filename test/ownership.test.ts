@@ -299,6 +299,30 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
   });
 }
 
+// A put into a pool's ring whose EMPTY holes take the slots it needs: a putter killed inside
+// its claim leaves 20 holes ([1002][20 holes][1] of the ring), then a reclaimer returns its 20.
+// A ring of exactly N slots had no room for them: the put squeezed the holes out, a burst at a
+// time out of the ring and back, and a reclaimer killed there (mempool:squeeze) lost that
+// burst. The ring's slack (ringSlack: N more slots) takes them in one enqueue: nothing to
+// squeeze, whatever instruction the reclaimer dies at, nothing lost.
+test('a put into a pool ring holding a repair\'s EMPTY holes (no cache: a reclaimer returning a dead putter\'s 20) goes in one enqueue, never squeezing the holes out through its own hands: nothing leaked', () =>
+  withPort('ownsqueeze', 'net_null0', 0, async (x) => {
+    await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod', /ring-claim reached/);
+    const one = new Uint32Array(1);
+    assert.equal(x.pool.allocBulk(one, 1), 1);
+    x.pool.freeBulk(one, 1);
+    assert.equal(x.pool.mp.ring.holes(), 20);
+    const c = child(x.p, ['reclaim'], 'mempool:squeeze');
+    await c.waitFor(/mempool:squeeze reached|"returned":20/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    reclaimDead(x.eal);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    assert.doesNotMatch(c.err, /mempool:squeeze reached/, 'the put squeezed the holes out');
+    assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+  }));
+
 /** A capture file whose records need 8 mbufs of 2048 bytes: 60, 3000 (a chain of 2), 60, 5000 (of 3), 60. */
 function chainsFile(): string {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-')), 'chains.pcap');

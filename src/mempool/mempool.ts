@@ -18,7 +18,7 @@
  *
  *   +0        header (MPH), 2 cache lines, written once by the creator before MAGIC (release)
  *   PRIV_OFF  pool private area (privateSize bytes; the mbuf layer keeps its sizes here)
- *   RING_OFF  the common store: an embedded MP/MC ring of handles, RING_F_EXACT_SZ of N
+ *   RING_OFF  the common store: an embedded MP/MC ring of handles, RING_F_EXACT_SZ of N + ringSlack(N)
  *   CACHE_OFF MAX_LCORE per-lcore caches, CACHE_STRIDE bytes each, each on its own lines:
  *               +0  LEN  u32  written only by lcore L's thread (or the supervisor once L is dead)
  *               +4  OP   u32  cache operation in flight on the ring (OP_REFILL / OP_FLUSH; 0 none)
@@ -82,6 +82,7 @@ import { MAX_LCORE } from '../eal/options.js';
 import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
 import { processAlive, processStartTime, processState } from '../native/libc.js';
 import { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions } from '../ring/ring.js';
+import { RING_MAX_COUNT } from '../ring/layout.js';
 
 /**
  * u32[at + i] = objs[i] for i in [0, n): a put's copy into the cache. Four at a time:
@@ -142,6 +143,7 @@ const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN n
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
 const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
 const HOOK_PUT_BACK = HOOK === 'mempool:put-back'; // a recorded put-back went to the ring, the record not yet told
+const HOOK_SQUEEZE = HOOK === 'mempool:squeeze'; // a put passing EMPTY holes took a burst out of the ring, not yet put back
 const HOOK_GET_HOLES = HOOK === 'mempool:get-holes'; // a recorded ring get kept a take EMPTY holes made short, its next claim not yet made
 const HOOK_FLUSH_OTHER = HOOK === 'mempool:flush-other'; // an outside flush: LEN = 0 stored, the ring not yet given them
 const HOOK_FLUSH_OTHER_PAUSE = HOOK === 'mempool:flush-other-pause'; // the same point: SIGSTOP ourselves (the test sends SIGCONT)
@@ -203,6 +205,17 @@ const GET_KIND = 0x60000000;
 const GET_BASE_SHIFT = 16;
 const GET_BASE_MAX = 0x1fff;
 export const GET_REC_SNAP = 1;
+
+/**
+ * Slots of a pool's ring past its n elements (n more, as far as a ring goes). A put finds no
+ * room only when EMPTY holes fill them (each a slot of a dead putter's claim that repair
+ * filled, in the ring until a getter passes it): more than n at once. So a put is one
+ * enqueue, whose producer snapshot a record reads exactly (Hands.free, a cache flush, a
+ * get's put-back). The cost: 4 bytes a slot.
+ */
+export function ringSlack(n: number): number {
+  return Math.max(0, Math.min(n, RING_MAX_COUNT - 1 - n));
+}
 
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
 export const MEMPOOL_CACHE_MAX_SIZE = 512;
@@ -382,7 +395,7 @@ export class Mempool {
     this.eltEnd = u32[h + (MPH.ELT_END >>> 2)]!;
     this.checkLayout();
     this.ring = Ring.attach(eal, r.checkSpan(u32[h + (MPH.RING_OFF >>> 2)]!, 64, `mempool '${this.name}': its ring`));
-    if (this.ring.capacity !== this.size) throw new MpdkError('EPROTO', `mempool '${this.name}' at offset ${header} is damaged: its ring holds ${this.ring.capacity}, not its ${this.size} elements; recreate it`);
+    if (this.ring.capacity !== this.size + ringSlack(this.size)) throw new MpdkError('EPROTO', `mempool '${this.name}' at offset ${header} is damaged: its ring holds ${this.ring.capacity}, not its ${this.size} elements and ${ringSlack(this.size)} more; recreate it`);
     const lc = eal.lcoreId;
     const inRange = Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE;
     this.ringGetSnap = inRange ? this.ring.burstSnapIndex(lc, true) : -1;
@@ -505,7 +518,7 @@ export class Mempool {
     if (process.env.MPDK_DEBUG_MEMPOOL === '1') flags |= MEMPOOL_F_DEBUG;
 
     const stride = align64(eltSize + EH.BYTES);
-    const ringOpts = { count: n, exactSize: true, singleProducer: (flags & MEMPOOL_F_SP_PUT) !== 0, singleConsumer: (flags & MEMPOOL_F_SC_GET) !== 0 };
+    const ringOpts = { count: n + ringSlack(n), exactSize: true, singleProducer: (flags & MEMPOOL_F_SP_PUT) !== 0, singleConsumer: (flags & MEMPOOL_F_SC_GET) !== 0 };
     const privRel = MPH.BYTES;
     const ringRel = privRel + align64(privateSize);
     const cacheRel = ringRel + align64(Ring.memSize(ringOpts));
@@ -853,8 +866,11 @@ export class Mempool {
   }
 
   /**
-   * The ring has a slot for every element, so a bulk enqueue of pool elements fits once
-   * the EMPTY holes a repair left (which hold slots until dequeued) are passed.
+   * One bulk enqueue: the ring has a slot for every element and ringSlack more, so a put
+   * of pool elements fits unless more EMPTY holes than the slack (a dead putter's repaired
+   * claim holds its slots until a getter passes it) sit in the ring at once. Then, and only
+   * then, they are squeezed out below (several enqueues: a recorded put's snapshot no longer
+   * tells whether it went, and a death inside the squeeze leaks what it holds).
    */
   private ringPut(objs: Uint32Array, n: number): void {
     if (n === 0 || this.ring.enqueueBulk(objs, n) === n) return;
@@ -864,6 +880,7 @@ export class Mempool {
     const buf = (this.squeeze ??= new Uint32Array(256));
     for (let moved = 0; moved <= this.ring.capacity;) {
       const k = this.ring.dequeueBurst(buf, buf.length);
+      if (HOOK_SQUEEZE && k > 0) hookStop('mempool:squeeze');
       if (k > 0 && this.ring.enqueueBulk(buf, k) !== k) break; // cannot happen: we just took k out
       moved += buf.length;
       if (this.ring.enqueueBulk(objs, n) === n) return;
@@ -952,9 +969,13 @@ export class Mempool {
     return Atomics.load(this.u32, (this.cacheOffset(lcore) + MPC.LEN) >>> 2);
   }
 
-  /** Elements in the ring and in all caches (a snapshot while others run). */
+  /**
+   * Elements in the ring and in all caches (a snapshot while others run). EMPTY holes a
+   * repair left in the ring are not elements: counted out (a scan of the ring, only while
+   * the ring has ever had any).
+   */
   available(): number {
-    let n = this.ring.count();
+    let n = this.ring.holes() === 0 ? this.ring.count() : this.ring.contents().length;
     if (this.cacheSize > 0) for (let l = 0; l < MAX_LCORE; l++) n += this.cacheCount(l);
     return n;
   }

@@ -91,8 +91,9 @@
  *     leaves), except for those of an open free;
  *   - FREEING into a pool without a cache or more than its flush threshold is a window
  *     on the pool's ring (exact), unless the burst mixes pools or chains (several puts:
- *     the last one is not the burst) or met a repair's holes (the put squeezes them out
- *     with a dequeue and re-enqueue): then the put is not known, and only the reclaim's
+ *     the last one is not the burst) or met more of a repair's EMPTY holes than the
+ *     ring's slack (mempool.ts ringSlack: N; the put squeezes them out with a dequeue and
+ *     re-enqueue, and a death inside that squeeze leaks its burst): then the put is not known, and only the reclaim's
  *     "found nowhere else" filter guards it (a getter that took a handle in between makes
  *     it a duplicate);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
