@@ -15,6 +15,7 @@
  *                                             event loop runs, a libuv pool thread sleeps in
  *                                             futex_waitv; judged against the sync wake's p50
  *                                             (goal: within 2x) and the worker postMessage wake
+ *   ring.async.asleep.*                       the same, a handle every 20 ms: beside ring.doorbell.asleep
  *   ring.sleeping_consumer.cpu_pct            CPU use of a consumer asleep on an empty ring (1 s)
  *
  * The throughput rings have 4096 slots, as DPDK's ring_perf_autotest (the anchor's figures).
@@ -31,6 +32,7 @@ import { Eal, Ring, type RingOptions } from '../src/index.js';
 import fs from 'node:fs';
 import { buildC, runJson } from './cc.js';
 import { cpuMs, exitOf, nodeArgs, type Bench } from './harness.js';
+import { onlineCpus, setAffinity } from '../src/native/libc.js';
 import { CTL, CTL_BYTES } from './ring-child.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ring-child.js');
@@ -54,9 +56,10 @@ interface Instance {
   children: ChildProcess[];
 }
 
-async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
+/** Run `fn` with a fresh instance whose primary (this process) is on `lcore` ('100': unpinned). */
+async function withInstance<T>(fn: (inst: Instance) => Promise<T>, lcore = '100'): Promise<T> {
   const prefix = `ringbench${process.pid}x${instances++}`;
-  const eal = Eal.init(['-l', '100', '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error'], { handleSignals: false }).eal;
+  const eal = Eal.init(['-l', lcore, '--file-prefix', prefix, '--proc-type=primary', '--log-level', 'error'], { handleSignals: false }).eal;
   const inst: Instance = { eal, prefix, ctl: eal.memzones.reserve('ctl', CTL_BYTES).offset, children: [] };
   try {
     return await fn(inst);
@@ -64,6 +67,7 @@ async function withInstance<T>(fn: (inst: Instance) => Promise<T>): Promise<T> {
     Atomics.store(eal.region.u32, (inst.ctl + CTL.STOP) >>> 2, 1);
     await Promise.all(inst.children.map((c) => exitOf(c, 3000)));
     eal.close();
+    if (lcore !== '100') setAffinity(onlineCpus()); // unpinned again for the next bench
   }
 }
 
@@ -168,6 +172,12 @@ function percentile(sorted: number[], p: number): number {
  * meanwhile. Gaps of 2 ms are within a waiter's spin budget (eal/spin-budget.ts: the sync
  * waiter learns them and polls through them); gaps of 20 ms are not, so the consumer is
  * asleep in the futex when each handle comes (`.asleep`: the kernel's wake-up of a sleeper).
+ *
+ * The producer (this process) is pinned to CPU 0 and the consumer to CPU 1, as a DPDK
+ * deployment places them, and as the C floor places its waker and sleeper: the wake-up
+ * crosses CPUs (an IPI to the sleeper's CPU). Unpinned, the scheduler put the producer on
+ * the consumer's CPU most of the time under load, where the consumer runs only once the
+ * producer's event loop blocks (p50 ~100 µs against ~60 µs across CPUs, probe of 2026-12-02).
  */
 function doorbell(role: 'pong' | 'apong', name: string, gapMs = 2, n = 300): Promise<Record<string, number>> {
   return withInstance(async (inst) => {
@@ -192,7 +202,7 @@ function doorbell(role: 'pong' | 'apong', name: string, gapMs = 2, n = 300): Pro
     const got = Array.from(f64.subarray(samples, samples + n)).filter((v) => v >= 0).sort((x, y) => x - y);
     if (got.length < n / 2) throw new Error(`doorbell: only ${got.length} of ${n} wake-ups seen`);
     return { [`${name}.wake_p50_us`]: percentile(got, 50) / 1000, [`${name}.wake_p99_us`]: percentile(got, 99) / 1000, [`${name}.cpu_pct`]: cpu };
-  });
+  }, '0');
 }
 
 /**
@@ -219,14 +229,17 @@ function dpdkPair(mode: 'spsc' | 'mpmc'): () => Promise<number> {
 /**
  * The machine's floor for `ring.doorbell.asleep` (bench/c/futex_wake.c): the same doorbell
  * protocol, gaps and clock in C, a sleeper pinned to CPU 1 as the pong child, the waker
- * unpinned as the bench process, a spin of MIN_HOLD_MS (0.1 ms) after each wake-up as
- * mpdk's waiter. Skipped (an error row saying why) without cc.
+ * pinned to CPU `wakerCpu` (0: as the doorbell bench's producer), a spin of MIN_HOLD_MS
+ * (0.1 ms) after each wake-up as mpdk's waiter. With the waker on the sleeper's CPU (1) the
+ * wake-up is local: no IPI, and the sleeper runs as soon as the waker sleeps (its usleep,
+ * within µs): the `.same_cpu` figure, a floor only a producer that blocks at once can reach.
+ * Skipped (an error row saying why) without cc.
  */
-async function futexFloor(name: string, gapMs: number, n: number): Promise<Record<string, number>> {
+async function futexFloor(name: string, gapMs: number, n: number, wakerCpu = 0): Promise<Record<string, number>> {
   const b = buildC('c/futex_wake.c');
   if (typeof b === 'string') throw new Error(`skipped: ${b}`);
   try {
-    const r = await runJson(b.bin, ['-n', String(n), '-g', String(gapMs), '-s', '100', '-c', '1'], n * (gapMs + 5) + 10_000);
+    const r = await runJson(b.bin, ['-n', String(n), '-g', String(gapMs), '-s', '100', '-c', '1', '-w', String(wakerCpu)], n * (gapMs + 5) + 10_000);
     return { [`${name}.wake_p50_us`]: r.p50_us!, [`${name}.wake_p99_us`]: r.p99_us!, [`${name}.cpu_pct`]: r.cpu_pct!, [`${name}.wake_call_us`]: r.wake_call_ns! / 1000 };
   } finally {
     b.remove();
@@ -282,9 +295,18 @@ export const benches: Bench[] = [
     run: () => futexFloor('ring.doorbell.asleep.c_floor', 20, 150),
   },
   {
+    name: 'ring.doorbell.asleep.c_floor.same_cpu', unit: 'us', what: 'the same C floor with the waker on the sleeper\'s CPU (a local wake-up: no IPI; the sleeper runs once the waker sleeps)',
+    run: () => futexFloor('ring.doorbell.asleep.c_floor.same_cpu', 20, 150, 1),
+  },
+  {
     name: 'ring.async', unit: 'us', what: 'wake-up of a consumer process awaiting dequeueBurstAsync (event loop free; futex_waitv on the libuv pool), p50 / p99',
     baselines: { 'ring.async.wake_p50_us': 'ring.doorbell.wake_p50_us', 'ring.async.wake_p99_us': 'ring.doorbell.wake_p99_us' },
     run: () => doorbell('apong', 'ring.async'),
+  },
+  {
+    name: 'ring.async.asleep', unit: 'us', what: 'the same awaiting consumer, a handle every 20 ms (its hub asleep in futex_waitv): beside the sync asleep wake (goal: p50 within 2x)',
+    baselines: { 'ring.async.asleep.wake_p50_us': 'ring.doorbell.asleep.wake_p50_us', 'ring.async.asleep.wake_p99_us': 'ring.doorbell.asleep.wake_p99_us' },
+    run: () => doorbell('apong', 'ring.async.asleep', 20, 150),
   },
   { name: 'ring.sleeping_consumer.cpu_pct', unit: '%', what: 'CPU use of a consumer asleep on an empty ring', run: sleepingConsumer },
 ];

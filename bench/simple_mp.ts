@@ -12,8 +12,14 @@ import { MSG_POOL, MSG_SIZE, POOL_CACHE, POOL_SIZE, PRI_2_SEC, RING_SIZE, SEC_2_
 import { nodeArgs, type Bench } from './harness.js';
 
 const ROUNDS = { spin: 20000, sleep: 2000 } as const;
-/** In sleep mode each message leaves after this pause, so that both sides are asleep. */
-const PAUSE_MS = 0.5;
+/**
+ * In sleep mode each message leaves after this pause, so that the echo side is asleep when
+ * it comes: longer than an async wait's poll (a spin budget of 1.5x the gaps above 1 ms
+ * parks at once, Ring.retryAsync). At 0.5 ms the echo learned the gaps and polled through
+ * them: the figure was a polled round trip (p50 5 µs). The primary waits for a reply and polls
+ * for it first (its budget: the round trips it saw), as simple_mp's does.
+ */
+const PAUSE_MS = 2;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 let instances = 0;
 
@@ -62,5 +68,5 @@ async function roundTrips(mode: 'spin' | 'sleep'): Promise<Record<string, number
 
 export const benches: Bench[] = [
   { name: 'simple_mp.rtt.spin', unit: 'us', what: 'simple_mp message round trip primary → secondary → primary, both polling (p50, p99)', run: () => roundTrips('spin') },
-  { name: 'simple_mp.rtt.sleep', unit: 'us', what: 'the same, each message sent after a 0.5 ms pause so both sides await receive() asleep on the ring doorbells (p50, p99)', run: () => roundTrips('sleep') },
+  { name: 'simple_mp.rtt.sleep', unit: 'us', what: 'the same, each message sent after a 2 ms pause so the echo awaits receive() asleep on its ring\'s doorbell (p50, p99)', run: () => roundTrips('sleep') },
 ];

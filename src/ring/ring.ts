@@ -119,7 +119,12 @@ const D_C_START = RING.C_START >>> 3;
 const PLAIN_TAILS = process.arch === 'x64' && membarrierRegister();
 
 const SPIN_BEFORE_YIELD = 10;
-/** Longest poll of an async wait before it parks in the hub (the event loop is held that long). */
+/**
+ * Longest poll of an async wait before it parks in the hub (the event loop is held that
+ * long). A spin budget longer than this means gaps longer than this poll: the wait parks at
+ * once (a poll that ends before the next burst comes is CPU spent for nothing: 35 % of a
+ * core for a burst every 2 ms, `npm run bench -- ring.async`).
+ */
 const ASYNC_HOLD_MS = 1;
 /** A tail that has not moved for this long makes the waiter check the claimer ahead. */
 const STUCK_MS = 1;
@@ -800,17 +805,19 @@ export class Ring extends RingView {
   }
 
   /**
-   * One try now; then polls for this object's spin budget, at most ASYNC_HOLD_MS (the event
-   * loop waits that long: a reply, or the next of a stream that comes every few ms, is taken
-   * at once instead of after two thread wake-ups, the hub's and the event loop's); then a
-   * wait in this thread's hub (the first try allocates only the promise).
+   * One try now; then polls for this object's spin budget when it is at most ASYNC_HOLD_MS
+   * (the event loop waits that long: a reply, or the next of a stream that comes every few
+   * hundred µs, is taken at once instead of after two thread wake-ups, the hub's and the
+   * event loop's), not at all when it is longer; then a wait in this thread's hub (the
+   * first try allocates only the promise).
    */
   private async retryAsync(op: number, objs: Uint32Array, n: number, opts: WaitOptions | undefined): Promise<number> {
     const deadline = deadlineOf(opts);
     let r = attempt(this, op, objs, n);
     if (r !== 0) return r;
     const t0 = performance.now();
-    const hold = Math.min(this.waitBudget.holdMs, ASYNC_HOLD_MS, deadline - t0);
+    const budget = this.waitBudget.holdMs;
+    const hold = budget > ASYNC_HOLD_MS ? 0 : Math.min(budget, deadline - t0);
     for (let i = 0; performance.now() - t0 < hold; i++) {
       if ((i & 15) === 15) schedYield();
       r = attempt(this, op, objs, n);
