@@ -16,6 +16,7 @@
  *                                             futex_waitv; judged against the sync wake's p50
  *                                             (goal: within 2x) and the worker postMessage wake
  *   ring.async.asleep.*                       the same, a handle every 20 ms: beside ring.doorbell.asleep
+ *   ring.*.c_floor*                           the same in C (bench/c/futex_wake.c): the machine's floor
  *   ring.sleeping_consumer.cpu_pct            CPU use of a consumer asleep on an empty ring (1 s)
  *
  * The throughput rings have 4096 slots, as DPDK's ring_perf_autotest (the anchor's figures).
@@ -233,13 +234,14 @@ function dpdkPair(mode: 'spsc' | 'mpmc'): () => Promise<number> {
  * (0.1 ms) after each wake-up as mpdk's waiter. With the waker on the sleeper's CPU (1) the
  * wake-up is local: no IPI, and the sleeper runs as soon as the waker sleeps (its usleep,
  * within µs): the `.same_cpu` figure, a floor only a producer that blocks at once can reach.
- * Skipped (an error row saying why) without cc.
+ * `more`: ['-a', '-v'] for the async hop's floor (a helper thread in futex_waitv signals the
+ * pinned main thread's epoll through an eventfd, as libuv's pool thread and uv_async). Skipped (an error row saying why) without cc.
  */
-async function futexFloor(name: string, gapMs: number, n: number, wakerCpu = 0): Promise<Record<string, number>> {
+async function futexFloor(name: string, gapMs: number, n: number, wakerCpu = 0, more: string[] = []): Promise<Record<string, number>> {
   const b = buildC('c/futex_wake.c');
   if (typeof b === 'string') throw new Error(`skipped: ${b}`);
   try {
-    const r = await runJson(b.bin, ['-n', String(n), '-g', String(gapMs), '-s', '100', '-c', '1', '-w', String(wakerCpu)], n * (gapMs + 5) + 10_000);
+    const r = await runJson(b.bin, ['-n', String(n), '-g', String(gapMs), '-s', '100', '-c', '1', '-w', String(wakerCpu), ...more], n * (gapMs + 5) + 10_000);
     return { [`${name}.wake_p50_us`]: r.p50_us!, [`${name}.wake_p99_us`]: r.p99_us!, [`${name}.cpu_pct`]: r.cpu_pct!, [`${name}.wake_call_us`]: r.wake_call_ns! / 1000 };
   } finally {
     b.remove();
@@ -307,6 +309,10 @@ export const benches: Bench[] = [
     name: 'ring.async.asleep', unit: 'us', what: 'the same awaiting consumer, a handle every 20 ms (its hub asleep in futex_waitv): beside the sync asleep wake (goal: p50 within 2x)',
     baselines: { 'ring.async.asleep.wake_p50_us': 'ring.doorbell.asleep.wake_p50_us', 'ring.async.asleep.wake_p99_us': 'ring.doorbell.asleep.wake_p99_us' },
     run: () => doorbell('apong', 'ring.async.asleep', 20, 150),
+  },
+  {
+    name: 'ring.async.asleep.c_floor', unit: 'us', what: 'the async hop\'s floor in C: a helper thread asleep in futex_waitv wakes the main thread\'s epoll_wait through an eventfd (bench/c/futex_wake.c -a)',
+    run: () => futexFloor('ring.async.asleep.c_floor', 20, 150, 0, ['-a', '-v']),
   },
   { name: 'ring.sleeping_consumer.cpu_pct', unit: '%', what: 'CPU use of a consumer asleep on an empty ring', run: sleepingConsumer },
 ];

@@ -19,6 +19,10 @@
  *   -n N     wake-ups (150)            -g MS   gap between them (20)
  *   -s US    sleeper's spin budget: polls this long after each wake-up, then sleeps (0)
  *   -v       sleep in futex_waitv (syscall 449) instead of FUTEX_WAIT
+ *   -a       the sleeper's way of an event loop (ring.async): a helper thread of the sleeper
+ *            (as libuv's pool thread, unpinned) sleeps in the futex and then writes an
+ *            eventfd, which the sleeper's main thread waits for in epoll_wait (as libuv's
+ *            loop waits for uv_async): the floor of the two-thread hop
  *   -c CPU   sleeper's CPU (1; -1: unpinned)      -w CPU  waker's CPU (-1: unpinned)
  *   -t NS    sleeper's timer slack (prctl PR_SET_TIMERSLACK; default: the kernel's 50 us)
  *   -f       sleeper in SCHED_FIFO priority 1 (needs CAP_SYS_NICE; exits 3 without it)
@@ -41,6 +45,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,8 +127,76 @@ static void sleep_on(struct shared *s, uint32_t seen, int waitv)
 	}
 }
 
-static void sleeper(struct shared *s, int n, int64_t spin_ns, int waitv)
+/* -a: the helper thread sleeps on the bell for the main thread and signals it through an eventfd. */
+static struct {
+	struct shared *s;
+	int efd;                /* helper -> main: the bell moved (or the sleep ended) */
+	uint32_t req;           /* main -> helper (private futex): bumped per request */
+	uint32_t seen;          /* the bell's value the request sleeps on */
+	int waitv;
+} hop;
+
+static void *helper(void *arg)
 {
+	uint32_t done = 0;
+	uint64_t one = 1;
+
+	(void)arg;
+	for (;;) {
+		while (__atomic_load_n(&hop.req, __ATOMIC_ACQUIRE) == done)
+			syscall(SYS_futex, &hop.req, FUTEX_WAIT_PRIVATE, done, NULL, NULL, 0);
+		done = __atomic_load_n(&hop.req, __ATOMIC_ACQUIRE);
+		sleep_on(hop.s, __atomic_load_n(&hop.seen, __ATOMIC_ACQUIRE), hop.waitv);
+		if (write(hop.efd, &one, sizeof(one)) != sizeof(one))
+			_exit(1);
+	}
+	return NULL;
+}
+
+/* The sleep of -a: hand the bell to the helper, wait in epoll for its eventfd. */
+static void sleep_hop(int ep, uint32_t seen)
+{
+	struct epoll_event ev;
+	uint64_t v;
+
+	__atomic_store_n(&hop.seen, seen, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&hop.req, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &hop.req, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	while (epoll_wait(ep, &ev, 1, -1) != 1)
+		;
+	if (read(hop.efd, &v, sizeof(v)) != sizeof(v))
+		_exit(1);
+}
+
+static void sleeper(struct shared *s, int n, int64_t spin_ns, int waitv, int async)
+{
+	int ep = -1;
+
+	if (async) {
+		pthread_t t;
+		struct epoll_event ev = { .events = EPOLLIN };
+		cpu_set_t all;
+
+		hop.s = s;
+		hop.waitv = waitv;
+		hop.efd = eventfd(0, 0);
+		ep = epoll_create1(0);
+		if (hop.efd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, hop.efd, &ev) != 0) {
+			fprintf(stderr, "futex_wake: eventfd/epoll: %s\n", strerror(errno));
+			_exit(1);
+		}
+		/* The helper is unpinned, as libuv's pool threads (the main thread is pinned). */
+		CPU_ZERO(&all);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &all);
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setaffinity_np(&a, sizeof(all), &all);
+		if (pthread_create(&t, &a, helper, NULL) != 0) {
+			fprintf(stderr, "futex_wake: pthread_create failed\n");
+			_exit(1);
+		}
+	}
 	uint32_t have = 0;
 	int64_t c0 = 0, w0 = 0;
 
@@ -138,8 +213,12 @@ static void sleeper(struct shared *s, int n, int64_t spin_ns, int waitv)
 			}
 			__atomic_add_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
 			uint32_t seen = __atomic_load_n(&s->bell, __ATOMIC_SEQ_CST);
-			if (__atomic_load_n(&s->tail, __ATOMIC_SEQ_CST) == have)
-				sleep_on(s, seen, waitv);
+			if (__atomic_load_n(&s->tail, __ATOMIC_SEQ_CST) == have) {
+				if (async)
+					sleep_hop(ep, seen);
+				else
+					sleep_on(s, seen, waitv);
+			}
 			__atomic_sub_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
 		}
 		int64_t t = now_ns(CLOCK_MONOTONIC);
@@ -157,23 +236,24 @@ static void sleeper(struct shared *s, int n, int64_t spin_ns, int waitv)
 
 int main(int argc, char **argv)
 {
-	int n = 150, gap_ms = 20, waitv = 0, cpu = 1, wcpu = -1, fifo = 0, qos = 0, o;
+	int n = 150, gap_ms = 20, waitv = 0, async = 0, cpu = 1, wcpu = -1, fifo = 0, qos = 0, o;
 	long slack = -1;
 	double spin_us = 0;
 
-	while ((o = getopt(argc, argv, "n:g:s:vc:w:t:fq")) != -1) {
+	while ((o = getopt(argc, argv, "n:g:s:vac:w:t:fq")) != -1) {
 		switch (o) {
 		case 'n': n = atoi(optarg); break;
 		case 'g': gap_ms = atoi(optarg); break;
 		case 's': spin_us = atof(optarg); break;
 		case 'v': waitv = 1; break;
+		case 'a': async = 1; break;
 		case 'c': cpu = atoi(optarg); break;
 		case 'w': wcpu = atoi(optarg); break;
 		case 't': slack = atol(optarg); break;
 		case 'f': fifo = 1; break;
 		case 'q': qos = 1; break;
 		default:
-			fprintf(stderr, "usage: futex_wake [-n N] [-g MS] [-s US] [-v] [-c CPU] [-w CPU] [-t NS] [-f] [-q]\n");
+			fprintf(stderr, "usage: futex_wake [-n N] [-g MS] [-s US] [-v] [-a] [-c CPU] [-w CPU] [-t NS] [-f] [-q]\n");
 			return 1;
 		}
 	}
@@ -217,7 +297,7 @@ int main(int argc, char **argv)
 				_exit(3);
 			}
 		}
-		sleeper(s, n, (int64_t)(spin_us * 1000), waitv);
+		sleeper(s, n, (int64_t)(spin_us * 1000), waitv, async);
 		_exit(0);
 	}
 	pin(wcpu);
