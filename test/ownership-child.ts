@@ -25,8 +25,9 @@
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
  *                                      cache's LEN store, hands:rx after it, before the commit)
  *   rxfill count=N [free=yes]          receive from RX queue 0 of port 0 into array 0 of a record
- *                                      (Hands.rxSource) until it holds N (20 s at most), print
- *                                      "received <n>", then free them through it with free=yes
+ *     [poll=yes]                       (Hands.rxSource) until it holds N (20 s at most), print
+ *                                      "received <n>", then free them through it with free=yes;
+ *                                      with poll=yes go on polling the queue (one at a time)
  *                                      (net_memif zero-copy: MPDK_TEST_HOOK=memif-zc:* stop inside
  *                                      its bursts, hands:rx / hands:free inside the record's)
  *   chain pool=P ring=R                two 3-segment packets (Mbufs.chain): one's head held in array
@@ -140,6 +141,7 @@ if (mode === 'reclaim') {
   for (const end = Date.now() + 20000; hands.count(0) < want && Date.now() < end;) if (hands.rx(0, src, want - hands.count(0)) === 0) nap(1);
   process.stdout.write(`received ${hands.count(0)}\n`);
   if (opt.free === 'yes') hands.free(0);
+  if (opt.poll === 'yes') for (;;) if (hands.rx(0, src, 1) === 0) nap(1); // sees the link go down (the queue leaves its connection)
   for (;;) nap(1000);
 } else if (mode === 'alloc') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

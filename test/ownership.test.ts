@@ -523,14 +523,15 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
 /**
  * This process as a net_memif zero-copy client (rsize=8: a ring of 256) on pool POOL, its
  * peer a memif-child server in `mode` ('tx' 40 packets, or 'none'); `fn` runs with both up;
- * the peer, port, instance and files go whatever happens.
+ * the peer, port, instance and files go whatever happens. `copy`: a copy-mode client instead;
+ * `cacheSize`: the pool's (32).
  */
-async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>): Promise<void> {
+async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32 } = {}): Promise<void> {
   const p = uniquePrefix(tag);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
   const sock = path.join(dir, 'zc.sock');
-  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=yes,rsize=8`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 }) };
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=${copy ? 'no' : 'yes'},rsize=8`], { handleSignals: false });
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize }) };
   const peer = uniquePrefix(`${tag}s`);
   const dev = EthDev.attach(eal);
   let srv: Child | undefined;
@@ -644,6 +645,17 @@ class FaultyServer {
     Atomics.store(this.u16, (this.ro + RING.TAIL) >>> 1, t);
   }
 
+  /** Slots 0-39 filled as a server would (64 bytes each, into the client's own buffers: copy mode), published. */
+  send40(): void {
+    for (let sl = 0; sl < 40; sl++) this.u32[(this.ro + RING.DESC + sl * 16 + DESC.LENGTH) >>> 2] = 64;
+    this.tail(40);
+  }
+
+  /** Slots from..to-1 rewritten after they were published (region 5: no such region). */
+  spoil(from: number, to: number): void {
+    for (let sl = from; sl < to; sl++) this.u16[(this.ro + RING.DESC + sl * 16 + DESC.REGION) >>> 1] = 5;
+  }
+
   close(): void {
     unmap(this.ring);
   }
@@ -689,6 +701,62 @@ test('net_memif zero-copy RX from a peer that rewrites the descriptors it was le
     } finally {
       srv?.close();
     }
+  });
+});
+
+// net_memif copy mode, a pool without a cache (one getBulk of what countPackets found): the
+// peer rewrites 20 of the 40 descriptors it published after the receiver counted them (the
+// receiver stops itself there: memif:rewrite), so the copy fills 20 and the other mbufs of
+// the get go back. Killed after that put, before the record's commit: the dead one holds the
+// 20 it filled (the get's record was told, GET_PUTBACK), not the 40 it got (those 20 were in
+// the pool and the record at once before: duplicates).
+test('net_memif copy-mode RX from a peer that rewrites descriptors during the burst: the unfilled mbufs go back recorded; killed after, the dead one holds the 20 it filled, none twice', async () => {
+  await withZcClient('ownmifrw', 'none', async (x, dev) => {
+    await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+    const srv = new FaultyServer(x.eal, dev);
+    try {
+      const c = child(x.p, ['rxfill', 'count=40'], 'memif:rewrite');
+      await until(() => srv.head() === 256 || undefined, 10000, 'the receiver posting the ring');
+      srv.send40();
+      await c.waitFor(/memif:rewrite paused/, 10000);
+      await until(() => fs.readFileSync(`/proc/${c.proc.pid}/stat`, 'utf8').split(') ')[1]!.startsWith('T') || undefined, 5000, 'the receiver stopped');
+      srv.spoil(20, 40);
+      c.proc.kill('SIGCONT');
+      await c.waitFor(/memif:rewrite reached/, 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [20, 0, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools[POOL]?.returned ?? 0, 20);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+      assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+    } finally {
+      srv.close();
+    }
+  }, { copy: true, cacheSize: 0 });
+});
+
+// net_memif zero-copy RX: the queue leaves a connection that is over (the peer gone), and its
+// lender gives back what it lent (lent.ts close): killed after that put, before its record is
+// freed, the record holds none of them (it named them all, staged, while they were in the
+// pool before: counted twice).
+test('net_memif zero-copy RX: a lender killed in the free of what it lent, once its connection is over, holds none of it; the receiver\'s 40 come back once', async () => {
+  await withZcClient('ownzcclose', 'tx', async (x, _dev, peerGone) => {
+    const c = child(x.p, ['rxfill', 'count=40', 'poll=yes'], 'lent:close');
+    await c.waitFor(/received 40/, 15000);
+    await peerGone();
+    await c.waitFor(/lent:close reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const dead = poolAudit(x.eal);
+    assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [40, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.returned ?? 0, 40);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
   });
 });
 

@@ -80,9 +80,9 @@
  *     array after the head (getBulk's `kept` 1), each chained to the head before the next:
  *     exact too, also when the pool runs dry half-way (the half-built chain goes back from its
  *     end, segments recorded as they leave it: Mempool.holdRecorded / putBackRecorded), but
- *     when the array has room for one only. Not exact: a net_memif burst whose
- *     descriptors a faulty peer rewrote during it (the unfilled go back): a death there leaks
- *     that burst. net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
+ *     when the array has room for one only. A net_memif burst whose descriptors a faulty
+ *     peer rewrote during it gives the mbufs it could not fill back the same way (exact).
+ *     net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
  *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table).
  *     A send on such a queue counts as sent;
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are

@@ -30,6 +30,10 @@
  *   refill: pool get into FRESH          the mempool's GET record      pool → FRESH
  *   refill: slots written                HEAD = head + n               BAD, FRESH → SLOTS (union)
  *   refill: done                         GET = NO_GET, NBAD = 0        (already in SLOTS)
+ *   close: lent and staged copied to     GET = HOLD of k               SLOTS, BAD → FRESH (union)
+ *     FRESH, held there
+ *   close: dropped from the others       NBAD = 0, HEAD = LAST         (in FRESH only)
+ *   close: put back                      GET = PUTBACK, then HOLD of 0 FRESH → pool
  *
  * Lent buffers may still be written by the peer while the connection they were lent on
  * lasts: the GUARD says which (the word GUARD holding GVAL, and the process GPID that
@@ -38,10 +42,9 @@
  * staged and not lent, and SETTLES the record (NBAD = 0, GET = NO_GET: it then holds its
  * slots only, whatever its lcore's cache does later) and keeps it.
  *
- * Not exact: a lender killed inside `close`'s free (after the put, before the record is
- * freed) leaves the record naming buffers already in their pool (the audit counts them
- * twice; reclaimDead's "found nowhere else" filter returns none twice). Cold: once per
- * connection.
+ * close (the connection over) gives them back recorded too: copied to FRESH, held by the
+ * GET record, dropped from the slots, put back (GET_PUTBACK): exact at any instruction
+ * (rings of up to GET_BASE_MAX, 8191, slots; a larger one's close is one unrecorded put).
  *
  * ## Layout (LENT: byte offsets from the record's start; memzone "LN_<pid>_<k>")
  *   0    MAGIC VERSION PID LCORE START(f64) SIZE      owner, at open, MAGIC last
@@ -55,6 +58,14 @@ import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
 import { GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
 import { processAlive, processStartTime } from '../native/libc.js';
+
+/** Test hook (read once): stop in close after the put, before the record is freed. */
+const HOOK_CLOSE = process.env.MPDK_TEST_HOOK === 'lent:close';
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(cell, 0, 0, 1000);
+}
 
 /** Record fields: byte offsets from the record's start. */
 export const LENT = {
@@ -111,7 +122,7 @@ export class Lent {
   private readonly nbadIdx: number;
   private closed = false;
 
-  private constructor(private readonly eal: Eal, offset: number, name: string, size: number) {
+  private constructor(private readonly eal: Eal, private readonly pool: Mempool, offset: number, name: string, size: number) {
     const r = eal.region;
     this.offset = offset;
     this.name = name;
@@ -157,7 +168,7 @@ export class Lent {
     w(LENT.GET, NO_GET);
     w(LENT.POOL, pool.header);
     r.storeRelease(off + LENT.MAGIC, LENT_MAGIC);
-    return new Lent(eal, off, name, size);
+    return new Lent(eal, pool, off, name, size);
   }
 
   // --- hot path: one plain store per change -------------------------------------------------
@@ -200,20 +211,29 @@ export class Lent {
   }
 
   /**
-   * The connection is over: the lent and staged mbufs go to `free` (their pool's put),
-   * then the record. `live`: the connection still lasts (the peer may write into them): the
-   * record stays, naming them (reclaimDead returns them once it is over and we are gone).
+   * The connection is over: the lent and staged mbufs (lone segments, as lent) go back to
+   * the pool, then the record. `live`: the connection still lasts (the peer may write into
+   * them): the record stays, naming them (reclaimDead returns them once it is over and we
+   * are gone). Exact at any instruction: they are copied to FRESH, held there by the GET
+   * record (Mempool.holdRecorded), dropped from the slots and the staging, and put back
+   * recorded (putBackRecorded: the record holds none once the put went).
    */
-  close(last: number, head: number, nbad: number, live: boolean, free: (a: Uint32Array, k: number) => void): void {
+  close(last: number, head: number, nbad: number, live: boolean): void {
     if (this.closed) return;
     this.closed = true;
     if (live) return;
     const mask = this.slots.length - 1;
-    let k = nbad;
-    for (let s = last; s !== head; s = (s + 1) & 0xffff) this.bad[k++] = this.slots[s & mask]!;
-    this.setBad(k);
-    this.posted(last); // only staged now
-    if (k > 0) free(this.bad, k);
+    const fresh = this.fresh;
+    let k = 0;
+    for (; k < nbad; k++) fresh[k] = this.bad[k]!;
+    for (let s = last; s !== head; s = (s + 1) & 0xffff) fresh[k++] = this.slots[s & mask]!;
+    if (k > 0) {
+      this.pool.holdRecorded(this.getIdx, k);
+      this.setBad(0);
+      this.posted(last); // held by the GET record only now
+      this.pool.putBackRecorded(fresh, k, this.getIdx, 0);
+      if (HOOK_CLOSE) hookStop('lent:close');
+    }
     this.eal.region.storeRelease(this.offset + LENT.MAGIC, 0);
     try {
       this.eal.memzones.free(this.name);

@@ -21,6 +21,22 @@ import { DESC, DESC_FLAG_NEXT, RING, RING_FLAG_MASK_INT } from './memif-proto.js
 import { copyBytes } from '../../net/bytes.js';
 import { BURST_MAX, MemifQueue } from './memif-queue.js';
 
+/**
+ * Test hook (read once): a copy-mode burst through one getBulk stops itself (SIGSTOP) after
+ * its get, so the test, as a faulty peer, can rewrite the descriptors it counted; after the
+ * unfilled mbufs went back it stops for good (the test SIGKILLs it there).
+ */
+const HOOK_REWRITE = process.env.MPDK_TEST_HOOK === 'memif:rewrite';
+function hookPause(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} paused\n`);
+  process.kill(process.pid, 'SIGSTOP');
+}
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(cell, 0, 0, 1000);
+}
+
 /** What every memif RX queue shares: its pool and memif's interrupt mode. */
 export abstract class MemifRxQueue extends MemifQueue implements RxQueue {
   protected readonly pool: PktmbufPool;
@@ -69,8 +85,6 @@ export class MemifRx extends MemifRxQueue {
   /** countPackets's answer besides its count: the consumer position after what it read, and the bad packets in it. */
   private scanCur = 0;
   private scanBad = 0;
-  /** The unfilled mbufs of a burst whose descriptors the peer changed under it, back in one put. */
-  private readonly spare = new Uint32Array(BURST_MAX);
 
   constructor(port: Port, q: number, pool: PktmbufPool) {
     super(port, q, pool);
@@ -138,6 +152,7 @@ export class MemifRx extends MemifRxQueue {
         f64[st + STAT_NOMBUF] += k;
         return 0;
       }
+      if (HOOK_REWRITE && k > 0) hookPause('memif:rewrite');
     }
     const mask = this.mask;
     const nreg = this.nreg;
@@ -192,10 +207,11 @@ export class MemifRx extends MemifRxQueue {
       errors = this.scanBad;
     } else {
       // The peer rewrote posted descriptors between countPackets and the copy (only a
-      // faulty peer does): the unfilled mbufs go back (a death in between leaks them).
-      const sp = this.spare;
-      for (let i = got; i < k; i++) sp[i - got] = handles[i]!;
-      this.pool.freeBulk(sp, k - got);
+      // faulty peer does): the unfilled mbufs, handles[got .. k) as the get left them, go
+      // back recorded (the get's record holds [0 .. got) after: Mempool.putBackRecorded).
+      mp.holdRecorded(rec, k);
+      mp.putBackRecorded(handles.subarray(got), k - got, rec, got);
+      if (HOOK_REWRITE) hookStop('memif:rewrite');
     }
     this.last = cur;
     if (this.server) Atomics.store(ru16, (ro + RING.TAIL) >>> 1, cur);

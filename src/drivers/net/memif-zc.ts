@@ -118,7 +118,7 @@ export class MemifRxZc extends MemifRxQueue {
     if (!rec) return;
     const live = !this.connectionOver();
     if (live) this.warn(liveWarning(this.q, true));
-    rec.close(this.last, this.head, this.nbad, live, (a, k) => this.pool.freeBulk(a, k));
+    rec.close(this.last, this.head, this.nbad, live);
     this.rec = undefined;
     this.slots = this.bad = this.fresh = EMPTY_U32;
   }
