@@ -299,6 +299,19 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
   });
 }
 
+/**
+ * 20 EMPTY holes in the pool's ring (no cache): a putter of 20 killed inside its claim, repaired
+ * by our put of one behind it. The ring then reads [1002][20 holes][1]; the dead one's record
+ * still holds its 20.
+ */
+async function twentyHoles(x: Inst): Promise<void> {
+  await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod', /ring-claim reached/);
+  const one = new Uint32Array(1);
+  assert.equal(x.pool.allocBulk(one, 1), 1);
+  x.pool.freeBulk(one, 1);
+  assert.equal(x.pool.mp.ring.holes(), 20);
+}
+
 // A put into a pool's ring whose EMPTY holes take the slots it needs: a putter killed inside
 // its claim leaves 20 holes ([1002][20 holes][1] of the ring), then a reclaimer returns its 20.
 // A ring of exactly N slots had no room for them: the put squeezed the holes out, a burst at a
@@ -307,11 +320,7 @@ for (const [hook, where, held] of [['mempool:get', 'before the cache gave them u
 // squeeze, whatever instruction the reclaimer dies at, nothing lost.
 test('a put into a pool ring holding a repair\'s EMPTY holes (no cache: a reclaimer returning a dead putter\'s 20) goes in one enqueue, never squeezing the holes out through its own hands: nothing leaked', () =>
   withPort('ownsqueeze', 'net_null0', 0, async (x) => {
-    await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod', /ring-claim reached/);
-    const one = new Uint32Array(1);
-    assert.equal(x.pool.allocBulk(one, 1), 1);
-    x.pool.freeBulk(one, 1);
-    assert.equal(x.pool.mp.ring.holes(), 20);
+    await twentyHoles(x);
     const c = child(x.p, ['reclaim'], 'mempool:squeeze');
     await c.waitFor(/mempool:squeeze reached|"returned":20/, 10000);
     c.proc.kill('SIGKILL');
@@ -390,12 +399,21 @@ async function withPort(tag: string, vdev: string, cacheSize: number, fn: (x: In
 /** A child (`args`) killed at `hook`: the dead hold `held`, counted once; reclaim returns them once; every mbuf back. */
 async function killedHolding(x: Inst, args: string[], hook: string, held: number): Promise<void> {
   await killedAt(x, args, hook);
+  returnedOnce(x, held);
+}
+
+/**
+ * The dead hold `held`, none leaked or counted twice; reclaimDead returns them once; then
+ * (after `andThen`: the test gives back what it kept aside) every mbuf is back, once.
+ */
+function returnedOnce(x: Inst, held: number, andThen = (): void => undefined): void {
   const dead = poolAudit(x.eal);
   assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
   const rep = reclaimDead(x.eal);
   assert.equal(rep.pools[POOL]?.returned ?? 0, held);
+  andThen();
   const a = poolAudit(x.eal);
-  assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0]);
+  assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
   assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
 }
 
@@ -423,12 +441,7 @@ for (const [hook, held, getter] of [
   const who = getter === 'rxnull' ? 'a driver\'s recorded get (net_null)' : 'Hands.alloc';
   test(`${who} over a repair's EMPTY holes in the pool's ring (no cache): killed at ${hook}, the dead one holds ${held}, returned once`, () =>
     withPort('ownholes', 'net_null0', 0, async (x) => {
-      // 20 holes: a putter killed inside its claim on the pool's ring, repaired by our put behind it.
-      await killedAt(x, ['free', `pool=${POOL}`, 'count=20'], 'ring-claim:prod', /ring-claim reached/);
-      const one = new Uint32Array(1);
-      assert.equal(x.pool.allocBulk(one, 1), 1);
-      x.pool.freeBulk(one, 1);
-      assert.equal(x.pool.mp.ring.holes(), 20);
+      await twentyHoles(x);
       // The ring now reads [1002][20 holes][1]: take 1000 and put them back: [2][20 holes][1][1000].
       const big = new Uint32Array(1000);
       assert.equal(x.pool.allocBulk(big, 1000), 1000);
@@ -464,14 +477,7 @@ for (const [hook, held] of [['pcap:give-back', 12], ['mempool:put-back', 1]] as 
       assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
       assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
       await killedAt(x, ['rxnull', 'count=1', 'cap=12'], hook);
-      const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-      const rep = reclaimDead(x.eal);
-      assert.equal(rep.pools[POOL]?.returned ?? 0, held);
-      drain(x, hold);
-      const a = poolAudit(x.eal);
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
-      assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+      returnedOnce(x, held, () => drain(x, hold));
     }, file);
   });
 }
@@ -725,13 +731,7 @@ test('net_memif copy-mode RX from a peer that rewrites descriptors during the bu
       await c.waitFor(/memif:rewrite reached/, 10000);
       c.proc.kill('SIGKILL');
       await c.exited;
-      const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [20, 0, 0], JSON.stringify(dead));
-      const rep = reclaimDead(x.eal);
-      assert.equal(rep.pools[POOL]?.returned ?? 0, 20);
-      const a = poolAudit(x.eal);
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
-      assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+      returnedOnce(x, 20);
     } finally {
       srv.close();
     }
@@ -750,13 +750,7 @@ test('net_memif zero-copy RX: a lender killed in the free of what it lent, once 
     await c.waitFor(/lent:close reached/, 10000);
     c.proc.kill('SIGKILL');
     await c.exited;
-    const dead = poolAudit(x.eal);
-    assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [40, 0, 0], JSON.stringify(dead));
-    const rep = reclaimDead(x.eal);
-    assert.equal(rep.pools[POOL]?.returned ?? 0, 40);
-    const a = poolAudit(x.eal);
-    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
-    assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+    returnedOnce(x, 40);
   });
 });
 

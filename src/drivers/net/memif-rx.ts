@@ -20,6 +20,7 @@ import { eventfdDrain } from '../../native/libc.js';
 import { DESC, DESC_FLAG_NEXT, RING, RING_FLAG_MASK_INT } from './memif-proto.js';
 import { copyBytes } from '../../net/bytes.js';
 import { BURST_MAX, MemifQueue } from './memif-queue.js';
+import { hookStop } from '../../ownership/hands.js';
 
 /**
  * Test hook (read once): a copy-mode burst through one getBulk stops itself (SIGSTOP) after
@@ -30,11 +31,6 @@ const HOOK_REWRITE = process.env.MPDK_TEST_HOOK === 'memif:rewrite';
 function hookPause(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} paused\n`);
   process.kill(process.pid, 'SIGSTOP');
-}
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
 }
 
 /** What every memif RX queue shares: its pool and memif's interrupt mode. */
