@@ -207,6 +207,76 @@ test('packed: small messages of one call share a buffer as records, each its own
     assert.equal(ch.pool.inUse(), 0);
   }));
 
+test('packed in one pass: a channel whose maxMessage packs (two records to a buffer at least) takes the most buffers a batch can need, fills what it needs and frees the rest; a short pool, a full ring and a bad message change nothing', () =>
+  withEal(async (eal) => {
+    // 256-byte payloads, maxMessage 60: 64-byte records at most, 4 to a buffer at least.
+    const ch = Channel.create(eal, 'q', { count: 8, buffers: 12, cacheSize: 0, bufferSize: 256 + CHANNEL_FRAME_BYTES, maxMessage: 60 });
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    // 32 messages of 12 bytes: 16-byte records, 16 to a buffer: 2 buffers of the 8 a batch of 32 may need.
+    const msgs = Array.from({ length: 32 }, (_, i) => message(2, i, 12));
+    assert.equal(tx.trySendMany(msgs), 'sent');
+    assert.equal(ch.waiting(), 2, 'two buffers sent');
+    assert.equal(ch.pool.inUse(), 2, 'the six taken but not filled went back to the pool');
+    let b = rx.tryReceive();
+    assert.deepEqual(Array.from({ length: b.length }, (_, i) => check(b.bytes(i))), msgs.map((_, i) => ({ id: 2, seq: i })));
+    assert.equal(b.dataOffset(1) - b.dataOffset(0), 16, 'records follow each other in one buffer');
+    b.release();
+    // 28 messages may need 7 buffers; the receiver holds 6 of the 12: the bound is not
+    // there, the exact 2 are: planned exactly, sent.
+    for (let k = 0; k < 6; k++) assert.equal(tx.trySendMany(msgs.slice(0, 3)), 'sent');
+    b = rx.tryReceive();
+    assert.equal(b.length, 18);
+    assert.equal(ch.pool.inUse(), 6);
+    const more = Array.from({ length: 28 }, (_, i) => message(3, i, 12));
+    assert.equal(tx.trySendMany(more), 'sent', 'a short pool: the exact layout is taken');
+    assert.equal(ch.waiting(), 2);
+    b.release();
+    b = rx.tryReceive();
+    assert.deepEqual(Array.from({ length: b.length }, (_, i) => check(b.bytes(i))), more.map((_, i) => ({ id: 3, seq: i })));
+    b.release();
+    assert.equal(ch.pool.inUse(), 0);
+    // A message that is not bytes, or longer than maxMessage, anywhere in the batch: EINVAL,
+    // nothing sent, every buffer back.
+    for (const bad of [[...msgs.slice(0, 20), 'x' as unknown as Uint8Array, msgs[0]!], [...msgs.slice(0, 20), new Uint8Array(61)]]) {
+      assert.throws(() => tx.trySendMany(bad), (e: Error & { code?: string }) => e.code === 'EINVAL' && /message 20 is not|61 bytes is longer/.test(e.message));
+      assert.equal(ch.waiting(), 0);
+      assert.equal(ch.pool.inUse(), 0, 'what was taken went back');
+    }
+    // A full ring (it holds 7 buffers): each refusal gives back every buffer it took.
+    const one = Array.from({ length: 4 }, (_, i) => message(4, i, 60)); // one buffer each call
+    let sent = 0;
+    for (let k = 0; k < 20; k++) if (tx.trySendMany(one) === 'sent') sent++;
+    assert.equal(sent, 7, 'what the ring holds');
+    assert.equal(ch.waiting(), 7);
+    assert.equal(ch.pool.inUse(), 7, 'the refused batches took nothing with them');
+    // Random batches (sizes 0 to maxMessage): each message whole and in order, the buffers
+    // exactly those of a greedy layout.
+    let seed = 5;
+    const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % k;
+    rx.tryReceive();
+    rx.release();
+    for (let round = 0, seq = 0; round < 300; round++) {
+      const batch = Array.from({ length: 2 + rnd(26) }, () => message(5, seq++, 12 + rnd(49))); // at most 7 buffers: the ring's
+      let bufs = 0;
+      for (let i = 0, room = 0; i < batch.length; i++) {
+        const rec = 4 + ((batch[i]!.length + 3) & ~3);
+        if (rec > room) {
+          bufs++;
+          room = 256;
+        }
+        room -= rec;
+      }
+      assert.equal(tx.trySendMany(batch), 'sent');
+      assert.equal(ch.waiting(), bufs, `round ${round}: the greedy layout's buffers`);
+      const got = rx.tryReceive();
+      assert.equal(got.length, batch.length);
+      for (let i = 0; i < batch.length; i++) assert.deepEqual(got.bytes(i), batch[i], `round ${round}, message ${i}`);
+      rx.release();
+    }
+    assert.equal(ch.pool.inUse(), 0);
+  }));
+
 test('async: a receive waits for a message and a send for room, without CPU; timeout and AbortSignal end them; close() ends a receive', () =>
   withEal(async (eal) => {
     const ch = Channel.create(eal, 'q', { count: 8, bufferSize: 256 }); // holds 7 buffers
@@ -323,6 +393,28 @@ test('a sender killed after the full ring refused its buffers, before they are b
     assert.deepEqual(Array.from({ length: b.length }, (_, i) => check(b.bytes(i))), [0, 1, 2].map((seq) => ({ id: 5, seq })), 'the three sent, whole, and not the refused one');
     b.release();
     assert.equal(ch.pool.inUse(), 0, 'every buffer back in the pool');
+  }));
+
+test('packed in one pass: a sender killed just after sending the buffers it filled, before it frees those it took but did not fill, loses none', () =>
+  withEal(async (eal, p) => {
+    const ch = Channel.create(eal, 'u', { count: 64, bufferSize: 256 + CHANNEL_FRAME_BYTES, maxMessage: 60 });
+    // 32 messages of 12 bytes may need 8 buffers and fill 2: the hook stops the sender right
+    // after the ring took those 2 (its SENDING window open, the 6 others in its record).
+    const s = spawnNode(CHILD, childArgs(p, L + 1, 'send', { name: 'u', id: 6, size: 12, count: 32, batch: 32 }), { MPDK_TEST_HOOK: 'hands:tx' });
+    await s.waitFor(/MPDK_TEST_HOOK hands:tx reached/, 20_000);
+    assert.equal(ch.waiting(), 2);
+    assert.equal(ch.pool.inUse(), 8, 'the sender took 8');
+    s.proc.kill('SIGKILL');
+    await s.exited;
+    assert.equal(reclaimDead(eal).processes.length, 1, 'the dead sender was found');
+    const a = await audit(p);
+    assert.deepEqual(a.pools.map((x) => [x.name, x.leaked, x.duplicates, x.heldByDead]), [['u', 0, 0, 0]]);
+    assert.equal(ch.pool.inUse(), 2, 'the 6 it did not fill are back; the 2 it sent are in the ring');
+    using rx = ch.receiver();
+    const b = rx.tryReceive();
+    assert.deepEqual(Array.from({ length: b.length }, (_, i) => check(b.bytes(i))), Array.from({ length: 32 }, (_, seq) => ({ id: 6, seq })), 'the 32 sent, whole');
+    b.release();
+    assert.equal(ch.pool.inUse(), 0);
   }));
 
 test('a receiver killed with -9 while it holds messages loses no buffer; the channel works on', () =>

@@ -32,8 +32,10 @@
  * repair fills a half-written claim with EMPTY (receivers drop those).
  */
 import { MpdkError } from '../eal/errors.js';
+import type { TxQueue } from '../ethdev/driver.js';
 import { Hands, HANDS_MAX_CAP, type Sink } from '../ownership/hands.js';
 import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
+import type { Ring } from '../ring/ring.js';
 import { MSG, MSG_PACKED, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
 
 /** How a send went: sent, or not sent and why (nothing was sent). */
@@ -52,6 +54,20 @@ export interface SenderOptions {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * The ring as a sink of the first `count` handles of a burst, all or none (enqueueBulk): a
+ * batch that `packFast` laid out in fewer buffers than it took. The others stay in the
+ * sender's record (Hands.tx moves them to its front) until it frees them.
+ */
+class PrefixTx implements TxQueue {
+  /** Handles the next burst sends (set just before it). */
+  count = 0;
+  constructor(private readonly ring: Ring) {}
+  txBurst(handles: Uint32Array, n: number): number {
+    return this.ring.enqueueBulk(handles, n < this.count ? n : this.count);
+  }
+}
 
 /**
  * The sending end of a `Channel` for one thread (`channel.sender()`): copies each message into
@@ -80,6 +96,15 @@ export class ChannelSender {
   private readonly pack: boolean;
   /** Longest message that takes part of one buffer: min(segmentBytes, maxMessage). */
   private readonly small: number;
+  /**
+   * Records of `small` bytes one buffer holds (0 when pack is off): from 2, a batch of n
+   * messages never takes more than ceil(n / perBuffer) buffers, and packFast lays it out
+   * as it copies (one pass) in that many, taken before.
+   */
+  private readonly perBuffer: number;
+  /** The ring as a sink of a burst's first buffers (packFast's batch took more than it filled). */
+  private readonly prefix: PrefixTx;
+  private readonly prefixSink: Sink;
   /** plan's layout of the batch: each message's length, each buffer's run (plan). */
   private lens = new Int32Array(64);
   private readonly runs: Int32Array;
@@ -105,6 +130,9 @@ export class ChannelSender {
     this.asFreed = channel.ownPool;
     this.pack = opts.pack ?? true;
     this.small = Math.min(this.segBytes, channel.maxMessage);
+    this.perBuffer = this.pack ? Math.floor(this.segBytes / recordBytes(this.small)) : 0;
+    this.prefix = new PrefixTx(channel.ring);
+    this.prefixSink = this.hands.sinkOf(this.prefix, channel.ring);
     this.runs = new Int32Array(this.capacity);
   }
 
@@ -211,6 +239,10 @@ export class ChannelSender {
    */
   trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
     if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed: open another with channel.sender()`);
+    if (this.perBuffer >= 2 && n >= 2 && !this.full) {
+      const st = this.packFast(msgs, n);
+      if (st !== undefined) return st;
+    }
     const total = this.plan(msgs, n);
     if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
     if (total === 0) return 'sent';
@@ -231,6 +263,75 @@ export class ChannelSender {
     hands.free(0); // the ring is full (or another sender took the room first)
     this.full = true;
     return 'no-room';
+  }
+
+  /**
+   * trySendMany for a channel whose every message packs (perBuffer ≥ 2: two records of
+   * maxMessage bytes fit one buffer's payload): takes the most buffers the
+   * batch can need, ceil(n / perBuffer), then in ONE pass checks each message, reads its
+   * length and copies it into the next record (plan's layout, without plan's pass and its
+   * per-message stores), then sends the buffers it filled and frees the others. Undefined
+   * (nothing taken) when the pool has not that many buffers or they exceed `capacity`: the
+   * caller plans the batch exactly. A message that is not bytes or is over maxMessage frees
+   * what was taken and throws EINVAL: nothing sent, the pool as before.
+   */
+  private packFast(msgs: readonly Uint8Array[], n: number): SendStatus | undefined {
+    const total = Math.ceil(n / this.perBuffer);
+    if (total > this.capacity) return undefined;
+    const hands = this.hands;
+    if (hands.allocAsFreed(0, this.channel.pool, total) !== total) return undefined; // as plan would find it, or not
+    const arr = hands.array(0);
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const seg = this.segBytes;
+    const small = this.small;
+    let b = 0; // the buffer being filled
+    let d = arr[0]! + this.delta;
+    let start = d + MSG.PAYLOAD;
+    let end = start + seg;
+    let o = start; // its next record
+    let r = 0; // records in it
+    for (let i = 0; i < n; i++) {
+      const m = msgs[i];
+      if (!(m instanceof Uint8Array) || m.length > small) return this.refuse(msgs, i);
+      const len = m.length;
+      const rec = RECORD_HEADER + ((len + 3) & ~3); // recordBytes, inline
+      if (o + rec > end) { // close this buffer (r ≥ perBuffer ≥ 2 records), open the next
+        u32[d >>> 2] = o - start; // MSG.LEN
+        u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | r) >>> 0;
+        d = arr[++b]! + this.delta; // b < total: each buffer took ≥ perBuffer records
+        start = d + MSG.PAYLOAD;
+        end = start + seg;
+        o = start;
+        r = 0;
+      }
+      u32[o >>> 2] = len;
+      u8.set(m, o + RECORD_HEADER);
+      o += rec;
+      r++;
+    }
+    u32[d >>> 2] = o - start;
+    u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | r) >>> 0; // r may be 1: a packed buffer of one record
+    const used = b + 1;
+    let sent: number;
+    if (used === total) sent = hands.tx(0, this.sink);
+    else {
+      this.prefix.count = used;
+      sent = hands.tx(0, this.prefixSink); // the unused ones stay in the record, freed below
+    }
+    if (hands.count(0) > 0) hands.free(0);
+    if (sent === used) return 'sent';
+    this.full = true; // the ring is full (or another sender took the room first)
+    return 'no-room';
+  }
+
+  /** packFast found message i not bytes or too long: give the buffers back, throw plan's EINVAL. */
+  private refuse(msgs: readonly Uint8Array[], i: number): never {
+    this.hands.free(0);
+    const m = msgs[i];
+    if (!(m instanceof Uint8Array)) throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} is not a Uint8Array (strings go through trySend)`);
+    this.segmentsOf(m.length); // throws: over maxMessage
+    throw new MpdkError('EINVAL', `channel '${this.channel.name}': message ${i} (${m.length} bytes) does not pack`); // unreachable: small = maxMessage here
   }
 
   /** Copy msgs into the buffers arr[0..total) after their framing (channel.ts MSG), as `plan` laid them out (lens, runs). */
