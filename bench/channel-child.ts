@@ -4,6 +4,9 @@
  *     send   sends batches of B messages of S bytes (trySendMany, spinning while the ring
  *            is full, a sched_yield every YIELD_AFTER failures); the first 4 bytes of each
  *            carry its sequence number
+ *     sendasync  the same, each batch as B sendAsync calls made together and awaited
+ *            together (Promise.all): the first goes at its call, the others at the end of
+ *            the tick, packed
  *     recv   receives batches (tryReceive, spinning while empty), reads each message's
  *            sequence number (one 4-byte read of the shared buffer at batch.offsets[i]:
  *            zero-copy), checks it
@@ -19,7 +22,7 @@ const YIELD_AFTER = 1000;
 
 export const CCTL = { READY: 0, GO: 4, STOP: 8, MSGS: 64, BYTES: 72, ERRORS: 80, SIZE: 128 } as const;
 
-function main(): void {
+async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const dd = argv.indexOf('--');
   const [role, ...kv] = argv.slice(dd + 1);
@@ -36,7 +39,23 @@ function main(): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   while (Atomics.load(u32, (ctl + CCTL.GO) >>> 2) === 0) Atomics.wait(pause, 0, 0, 1);
   const size = Number(opt.size);
-  if (role === 'send') {
+  if (role === 'sendasync') {
+    const tx = ch.sender();
+    const batch = Number(opt.batch);
+    const msgs = Array.from({ length: batch }, () => new Uint8Array(size).fill(0x61));
+    const heads = msgs.map((m) => new DataView(m.buffer));
+    const sent: Promise<boolean>[] = new Array<Promise<boolean>>(batch);
+    let seq = 0;
+    while (Atomics.load(u32, stop) === 0) {
+      for (let i = 0; i < batch; i++) {
+        heads[i]!.setUint32(0, seq + i, true);
+        sent[i] = tx.sendAsync(msgs[i]!);
+      }
+      await Promise.all(sent);
+      seq += batch;
+    }
+    tx.close();
+  } else if (role === 'send') {
     const tx = ch.sender();
     const batch = Number(opt.batch);
     const msgs = Array.from({ length: batch }, () => new Uint8Array(size).fill(0x61));
@@ -92,4 +111,4 @@ function main(): void {
   eal.close();
 }
 
-if (process.argv[1]?.endsWith('channel-child.js')) main();
+if (process.argv[1]?.endsWith('channel-child.js')) await main();

@@ -11,6 +11,9 @@
  *                                buffer (the sender copies each in; one pool get, one enqueue
  *                                per call)
  *   channel.msgs64_batch256      the same, 256 per trySendMany (9 buffers a call)
+ *   channel.msgs64_async32       the same, each 32 as 32 sendAsync calls made together and
+ *                                awaited together: the first goes at its call, the other 31
+ *                                are copied at theirs and go packed at the end of the tick
  *   channel.msgs64_onebuf        the same with 72-byte buffers (a pool of 2047, 512 KiB, a
  *                                ring of 1024): nothing to pack, one buffer per message (the
  *                                channel's rate before packing)
@@ -48,6 +51,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface Shape {
   size: number;
   batch: number;
+  /** The sender's role in channel-child.ts (default send: trySendMany). */
+  role?: 'send' | 'sendasync';
   count: number;
   bufferSize: number;
   buffers: number;
@@ -64,7 +69,7 @@ async function stream(shape: Shape): Promise<{ msgs: number; bytes: number }> {
   const f64 = eal.region.f64;
   try {
     Channel.create(eal, 'bench', { count: shape.count, buffers: shape.buffers, bufferSize: shape.bufferSize, cacheSize: shape.cacheSize, maxMessage: shape.size, singleSender: true, singleReceiver: true });
-    for (const [lcore, role] of [[1, 'recv'], [0, 'send']] as const) {
+    for (const [lcore, role] of [[1, 'recv'], [0, shape.role ?? 'send']] as const) {
       const args = [CHILD, '-l', String(lcore), '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--', role, 'name=bench', 'ctl=chctl', `size=${shape.size}`, `batch=${shape.batch}`];
       children.push(spawn(process.execPath, nodeArgs(args), { stdio: ['ignore', 'ignore', 'inherit'] }));
     }
@@ -107,6 +112,13 @@ export const benches: Bench[] = [
     baseline: 'baseline.child_process.msgs',
     what: 'Channel, 64-byte messages between two processes (256 per trySendMany, packed ~30 to a 2 KiB buffer, a pool of 511; receiver zero-copy, checks every sequence number)',
     run: async () => (await stream({ size: 64, batch: 256, count: 256, bufferSize: 2048, buffers: 511, cacheSize: 64 })).msgs,
+  },
+  {
+    name: 'channel.msgs64_async32',
+    unit: 'M msgs/s',
+    baseline: 'baseline.child_process.msgs',
+    what: 'Channel, 64-byte messages between two processes as 32 sendAsync calls made and awaited together (the first goes at its call, 31 packed at the end of the tick; a pool of 511 x 2 KiB; receiver zero-copy, checks every sequence number)',
+    run: async () => (await stream({ size: 64, batch: 32, role: 'sendasync', count: 256, bufferSize: 2048, buffers: 511, cacheSize: 64 })).msgs,
   },
   {
     name: 'channel.msgs64_onebuf',

@@ -313,6 +313,77 @@ test('async: a receive waits for a message and a send for room, without CPU; tim
     assert.equal(ch.pool.inUse(), 0);
   }));
 
+test('async: sendAsync calls made in one tick pack: the first goes at its call, the others are copied at theirs and go together at the end of the tick, in order; other sends send them first; close() resolves what cannot go false', () =>
+  withEal(async (eal) => {
+    const ch = Channel.create(eal, 'a', { count: 8, bufferSize: 256 + CHANNEL_FRAME_BYTES }); // holds 7 buffers
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    const m = message(7, 0, 20);
+    const sent: Promise<boolean>[] = [];
+    for (let i = 0; i < 25; i++) {
+      new DataView(m.buffer).setUint32(4, i, true); // one array, rewritten: each call copies it
+      sent.push(tx.sendAsync(m));
+    }
+    assert.equal(ch.waiting(), 1, 'the first went at its call, the others wait for the end of the tick');
+    assert.deepEqual(await Promise.all(sent), sent.map(() => true));
+    assert.equal(ch.waiting(), 1 + 3, '24 records of 24 bytes: 10 to a 256-byte buffer');
+    let b = rx.tryReceive();
+    assert.deepEqual(Array.from({ length: b.length }, (_, i) => new DataView(b.u8.buffer, b.dataOffset(i), 8).getUint32(4, true)), sent.map((_, i) => i));
+    b.release();
+    // Another send of the sender in the same tick sends them first (in call order), whatever its kind.
+    const p1 = [tx.sendAsync('a'), tx.sendAsync('b'), tx.sendAsync('c')];
+    assert.equal(tx.trySend('d'), 'sent');
+    assert.equal(ch.waiting(), 3, 'a alone, then b and c packed, then d');
+    await Promise.all(p1);
+    b = rx.tryReceive();
+    assert.deepEqual([...Array(b.length).keys()].map((i) => b.text(i)), ['a', 'b', 'c', 'd']);
+    b.release();
+    // Messages over a buffer's payload, or with options, go as before (in order: the staged first).
+    const big = message(8, 1, 700);
+    const p2 = [tx.sendAsync('e'), tx.sendAsync('f'), tx.sendAsync(big), tx.sendAsync('g', { timeout: 1000 })];
+    assert.deepEqual(await Promise.all(p2), [true, true, true, true]);
+    b = rx.tryReceive();
+    assert.deepEqual([...Array(b.length).keys()].map((i) => (b.size(i) === 700 ? 'big' : b.text(i))), ['e', 'f', 'big', 'g']);
+    b.release();
+    assert.equal(ch.pool.inUse(), 0);
+    // A full ring at the end of the tick: the staged wait for room, and go once there is.
+    for (let i = 0; i < 6; i++) assert.equal(tx.send(`x${i}`), true);
+    const p3 = [tx.sendAsync('h'), tx.sendAsync('i'), tx.sendAsync('j')];
+    await sleep(20);
+    assert.equal(ch.waiting(), 7, 'h went at its call; i and j wait');
+    assert.equal(tx.trySend('k'), 'no-room', 'and nothing overtakes them');
+    assert.equal(rx.tryReceive().length, 7);
+    assert.deepEqual(await Promise.all(p3), [true, true, true]);
+    b = rx.tryReceive();
+    assert.deepEqual([...Array(b.length).keys()].map((i) => b.text(i)), ['i', 'j']);
+    b.release();
+    // The ring full at the call: the first is staged too, and every later one after it, in
+    // order, whatever the ticks (each copied at its call).
+    for (let i = 0; i < 7; i++) assert.equal(tx.send(`z${i}`), true);
+    const p5 = [tx.sendAsync('n'), tx.sendAsync('o')];
+    await sleep(10);
+    p5.push(tx.sendAsync('p'), tx.sendAsync('q'));
+    assert.equal(rx.tryReceive().length, 7);
+    assert.deepEqual(await Promise.all(p5), [true, true, true, true]);
+    b = rx.tryReceive();
+    assert.deepEqual([...Array(b.length).keys()].map((i) => b.text(i)), ['n', 'o', 'p', 'q']);
+    b.release();
+    // close() with staged messages that cannot go, before and while they wait for room: their
+    // promises resolve false, the wait ends, no buffer is kept.
+    for (let i = 0; i < 6; i++) assert.equal(tx.send(`y${i}`), true);
+    const p4 = [tx.sendAsync('l'), tx.sendAsync('m')];
+    tx.close();
+    assert.deepEqual(await Promise.all(p4), [true, false]);
+    const tx2 = ch.sender();
+    const p6 = [tx2.sendAsync('r'), tx2.sendAsync('s')];
+    await sleep(10);
+    tx2.close();
+    assert.deepEqual(await Promise.all(p6), [false, false]);
+    assert.equal(rx.tryReceive().length, 7);
+    rx.release();
+    assert.equal(ch.pool.inUse(), 0);
+  }));
+
 test('two senders and two receivers in four processes: every message arrives exactly once and whole', () =>
   withEal(async (eal, p) => {
     Channel.create(eal, 'mm', { count: 512, bufferSize: 512, maxMessage: 2048 });

@@ -70,6 +70,66 @@ class PrefixTx implements TxQueue {
 }
 
 /**
+ * Small messages of sendAsync calls, copied at each call into private memory laid out as
+ * the packed buffers they will go in (channel.ts: records), until they go in one send (at
+ * the end of the tick, or once the ring has room). Nothing of the channel's is held
+ * meanwhile: a process killed with messages staged loses those messages (their promises
+ * never resolved), no buffer.
+ */
+class Staged {
+  /** Buffers' payloads, `seg` bytes each; buffer b's records from b × seg. */
+  readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  /** Per buffer: payload bytes used, records. */
+  readonly used: Int32Array;
+  readonly recs: Int32Array;
+  /** Buffers begun (the last one open); 0 when empty. */
+  buffers = 0;
+  /** Messages staged. */
+  count = 0;
+  /** Resolves true for every message staged so far once they are on the ring, false if the sender closed first. */
+  promise: Promise<boolean> | undefined;
+  private resolve: ((sent: boolean) => void) | undefined;
+
+  constructor(private readonly seg: number, private readonly capacity: number) {
+    this.u8 = new Uint8Array(seg * capacity);
+    this.u32 = new Uint32Array(this.u8.buffer);
+    this.used = new Int32Array(capacity);
+    this.recs = new Int32Array(capacity);
+  }
+
+  /** Copy m (at most a buffer's payload less a record header) in as a record: its promise, or undefined when the staged buffers are full. */
+  add(m: Uint8Array): Promise<boolean> | undefined {
+    const rec = recordBytes(m.length);
+    let b = this.buffers - 1;
+    if (b < 0 || this.used[b]! + rec > this.seg) {
+      if (this.buffers === this.capacity) return undefined;
+      b = this.buffers++;
+      this.used[b] = 0;
+      this.recs[b] = 0;
+    }
+    const o = b * this.seg + this.used[b]!;
+    this.u32[o >>> 2] = m.length;
+    this.u8.set(m, o + RECORD_HEADER);
+    this.used[b] = this.used[b]! + rec;
+    this.recs[b] = this.recs[b]! + 1;
+    this.count++;
+    this.promise ??= new Promise<boolean>((r) => (this.resolve = r));
+    return this.promise;
+  }
+
+  /** Empty it, resolving the promise of what it held with `sent`. */
+  settle(sent: boolean): void {
+    const r = this.resolve;
+    this.buffers = 0;
+    this.count = 0;
+    this.promise = undefined;
+    this.resolve = undefined;
+    r?.(sent);
+  }
+}
+
+/**
  * The sending end of a `Channel` for one thread (`channel.sender()`): copies each message into
  * buffers of the channel's pool and enqueues them in one step, so receivers see all of a
  * message or nothing. `close()` / `using` releases its ownership record.
@@ -110,6 +170,23 @@ export class ChannelSender {
   private readonly runs: Int32Array;
   /** A send found the ring full, and no check since found it with room to spare: check its room before taking buffers. */
   private full = false;
+  /**
+   * sendAsync's staged messages, oldest batch first (`Staged`, copied at the call); they go
+   * in this order, before any other send of this sender. Emptied batches are kept in `spare`.
+   */
+  private readonly staged: Staged[] = [];
+  private readonly spare: Staged[] = [];
+  /** A sendAsync of this tick went at its call, or a send of the staged is scheduled: the next small ones are staged. */
+  private tickSent = false;
+  /** drainStaged is under way (the staged wait for room or buffers). */
+  private draining = false;
+  /** Ends drainStaged's wait at close(). */
+  private closer: AbortController | undefined;
+  /** The end of the tick (a microtask): sends what was staged, waiting for room if need be. */
+  private readonly endOfTick = (): void => {
+    this.tickSent = false;
+    if (this.staged.length > 0 && !this.draining) void this.drainStaged();
+  };
   private closed = false;
 
   /** Use `channel.sender()`. */
@@ -239,6 +316,10 @@ export class ChannelSender {
    */
   trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
     if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed: open another with channel.sender()`);
+    if (this.staged.length > 0) { // sendAsync's messages go first
+      const st = this.sendStaged();
+      if (st !== 'sent') return st;
+    }
     if (this.perBuffer >= 2 && n >= 2 && !this.full) {
       const st = this.packFast(msgs, n);
       if (st !== undefined) return st;
@@ -293,8 +374,9 @@ export class ChannelSender {
     let r = 0; // records in it
     for (let i = 0; i < n; i++) {
       const m = msgs[i];
-      if (!(m instanceof Uint8Array) || m.length > small) return this.refuse(msgs, i);
+      if (!(m instanceof Uint8Array)) return this.refuse(msgs, i);
       const len = m.length;
+      if (len > small) return this.refuse(msgs, i);
       const rec = RECORD_HEADER + ((len + 3) & ~3); // recordBytes, inline
       if (o + rec > end) { // close this buffer (r ≥ perBuffer ≥ 2 records), open the next
         u32[d >>> 2] = o - start; // MSG.LEN
@@ -386,9 +468,99 @@ export class ChannelSender {
    * Send one message, waiting without blocking the event loop while the ring is full (its
    * doorbell) or the pool is empty (a short timer): resolves true once sent, false when
    * `opts.timeout` ms pass first (nothing sent); rejects with the signal's reason on abort.
+   * The message is copied at the call (the caller may reuse it at once).
+   *
+   * Calls made in one tick pack: the first goes at its call, as trySend; the small ones
+   * after it (up to a buffer's payload each, without `opts`, on a packing sender) are
+   * copied at their call into private memory and go together when the tick's synchronous
+   * run ends (a microtask), several to a buffer, in one enqueue: their promises resolve
+   * together, once they are on the ring. Any other send of this sender sends them first.
+   * A process killed before then loses those messages, never a buffer.
    */
   sendAsync(msg: Uint8Array | string, opts?: WaitOptions): Promise<boolean> {
-    return this.sendManyAsync([typeof msg === 'string' ? encoder.encode(msg) : msg], 1, opts);
+    const m = typeof msg === 'string' ? encoder.encode(msg) : msg;
+    if (this.closed || !(m instanceof Uint8Array) || m.length > this.channel.maxMessage) return this.sendManyAsync([m], 1, opts); // rejects: EINVAL
+    if (opts !== undefined || !this.pack || recordBytes(m.length) > this.segBytes) return this.sendManyAsync([m], 1, opts);
+    if (this.staged.length === 0 && !this.tickSent) { // the first of its tick, nothing waiting: at its call
+      this.one[0] = m;
+      const sent = this.trySendMany(this.one, 1) === 'sent';
+      this.tickSent = true;
+      queueMicrotask(this.endOfTick);
+      if (sent) return Promise.resolve(true);
+    }
+    let last = this.staged[this.staged.length - 1];
+    let p = last?.add(m);
+    if (p === undefined) { // none staged, or the last batch is full
+      last = this.spare.pop() ?? new Staged(this.segBytes, this.capacity);
+      this.staged.push(last);
+      p = last.add(m)!;
+    }
+    return p;
+  }
+
+  /**
+   * Send the staged batches now, oldest first, each all or nothing as trySendMany (its
+   * buffers taken, framed from the staged records: one copy per buffer, then one enqueue):
+   * 'sent' once none is left, else why the oldest left could not go.
+   */
+  private sendStaged(): SendStatus {
+    while (this.staged.length > 0) {
+      const sg = this.staged[0]!;
+      const st = this.sendBatch(sg);
+      if (st !== 'sent') return st;
+      this.staged.shift();
+      this.spare.push(sg);
+      sg.settle(true);
+    }
+    return 'sent';
+  }
+
+  private sendBatch(sg: Staged): SendStatus {
+    const total = sg.buffers;
+    if (this.full) {
+      const free = this.channel.ring.freeCount();
+      if (free < total) return 'no-room';
+      if (free >= 2 * total) this.full = false;
+    }
+    const hands = this.hands;
+    const got = this.asFreed ? hands.allocAsFreed(0, this.channel.pool, total) : hands.alloc(0, this.channel.pool, total);
+    if (got !== total) return 'no-buffers';
+    const arr = hands.array(0);
+    const u32 = this.u32;
+    for (let b = 0; b < total; b++) {
+      const d = arr[b]! + this.delta;
+      const len = sg.used[b]!;
+      u32[d >>> 2] = len; // MSG.LEN
+      u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | sg.recs[b]!) >>> 0; // r may be 1
+      this.u8.set(sg.u8.subarray(b * this.segBytes, b * this.segBytes + len), d + MSG.PAYLOAD);
+    }
+    if (hands.tx(0, this.sink) === total) return 'sent';
+    hands.free(0);
+    this.full = true;
+    return 'no-room';
+  }
+
+  /** Send the staged batches, waiting as sendManyAsync (no timeout) until they have gone or the sender closes. */
+  private async drainStaged(): Promise<void> {
+    this.draining = true;
+    this.closer ??= new AbortController();
+    const signal = this.closer.signal;
+    try {
+      let backoff = 1;
+      while (!this.closed && this.staged.length > 0) {
+        const st = this.sendStaged();
+        if (st === 'sent') return;
+        if (st === 'no-room') await this.channel.ring.whenRoom(this.staged[0]!.buffers, { signal, timeout: 2 ** 31 - 1 });
+        else {
+          await sleepFor(backoff, signal);
+          backoff = Math.min(backoff * 2, 8);
+        }
+      }
+    } catch (e) {
+      if (!signal.aborted) throw e; // close() ended the wait: the staged were settled false there
+    } finally {
+      this.draining = false;
+    }
   }
 
   /** `trySendMany`, waiting as `sendAsync` until all of msgs[0..n) can go at once. */
@@ -412,10 +584,15 @@ export class ChannelSender {
     }
   }
 
-  /** Free the ownership record (it holds nothing between calls). Idempotent. */
+  /**
+   * Free the ownership record (it holds nothing between calls). Idempotent. Messages that
+   * sendAsync staged go first if they can at once; otherwise their promises resolve false.
+   */
   close(): void {
     if (this.closed) return;
+    if (this.staged.length > 0 && this.sendStaged() !== 'sent') for (const sg of this.staged.splice(0)) sg.settle(false);
     this.closed = true;
+    this.closer?.abort();
     this.hands.close();
   }
 
