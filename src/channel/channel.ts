@@ -24,8 +24,9 @@
  *   2nd .. k-th   the bytes in this buffer   0               the rest       that publishes all k (R1)
  *   packed        payload bytes used         PACKED | r      r records
  *
- * A PACKED buffer carries r ≥ 2 whole small messages (a run of a trySendMany batch that fits
- * one buffer: Aeron's and Agrona's length-prefixed records), each a RECORD at a 4-aligned
+ * A PACKED buffer carries r ≥ 1 whole small messages (a run of a trySendMany batch that fits
+ * one buffer, or sendAsync calls staged together: Aeron's and Agrona's length-prefixed records;
+ * one record when such a run ends alone in its buffer), each a RECORD at a 4-aligned
  * offset of the payload: +0 u32 its length, then its bytes, padded to 4. It is one handle in
  * the ring like any one-buffer message, so the ring, the ownership records and reclaimDead
  * see nothing new: a packed buffer is lost or delivered whole, as any other. Messages that

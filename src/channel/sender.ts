@@ -19,7 +19,14 @@
  * Small messages of one call that fit a buffer together go in one PACKED buffer (channel.ts:
  * length-prefixed records), so a batch of 64-byte messages costs one buffer per ~30 of them:
  * one alloc, one enqueue, one handle for the receiver. A message alone, or one that does not
- * fit with its neighbour, takes its own buffer(s) as before.
+ * fit with its neighbour, takes its own buffer(s) as before. On a channel whose maxMessage
+ * packs two to a buffer (perBuffer), the plan is skipped: the batch's most buffers are taken
+ * and it is laid out as it is copied (packFast), the unfilled buffers freed after the send.
+ *
+ * sendAsync calls made together pack too: the first of a tick goes at its call; the small
+ * ones after it are copied at their call into private memory laid out as packed buffers
+ * (Staged) and go in one send at the end of the tick (a microtask), in call order, before
+ * any other send of the sender.
  *
  * Per message, the copy (TypedArray.set: for 64 bytes cheaper than a loop of element
  * stores in Node 20, about even in Node 24) and the first store into each cache line of
