@@ -382,6 +382,15 @@ test('async: sendAsync calls made in one tick pack: the first goes at its call, 
     assert.equal(rx.tryReceive().length, 7);
     rx.release();
     assert.equal(ch.pool.inUse(), 0);
+    // Buffers whose payload is not a multiple of 4 bytes (251): each staged buffer starts aligned.
+    const odd = Channel.create(eal, 'odd', { count: 64, bufferSize: 251 + CHANNEL_FRAME_BYTES });
+    using otx = odd.sender();
+    using orx = odd.receiver();
+    const msgs = Array.from({ length: 40 }, (_, i) => message(9, i, 12 + (i % 5)));
+    assert.deepEqual(await Promise.all(msgs.map((x) => otx.sendAsync(x))), msgs.map(() => true));
+    const ob = orx.tryReceive();
+    assert.deepEqual(Array.from({ length: ob.length }, (_, i) => check(ob.bytes(i))), msgs.map((_, seq) => ({ id: 9, seq })));
+    ob.release();
   }));
 
 test('two senders and two receivers in four processes: every message arrives exactly once and whole', () =>

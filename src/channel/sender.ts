@@ -84,9 +84,11 @@ class PrefixTx implements TxQueue {
  * never resolved), no buffer.
  */
 class Staged {
-  /** Buffers' payloads, `seg` bytes each; buffer b's records from b × seg. */
-  readonly u8: Uint8Array;
-  private readonly u32: Uint32Array;
+  /** Buffers' payloads, `seg` bytes each; buffer b's records from b × stride (grown by doubling, up to `capacity` buffers). */
+  u8: Uint8Array;
+  /** seg rounded up to 4: each staged buffer starts 4-aligned, as its records. */
+  readonly stride: number;
+  private u32: Uint32Array;
   /** Per buffer: payload bytes used, records. */
   readonly used: Int32Array;
   readonly recs: Int32Array;
@@ -99,23 +101,25 @@ class Staged {
   private resolve: ((sent: boolean) => void) | undefined;
 
   constructor(private readonly seg: number, private readonly capacity: number) {
-    this.u8 = new Uint8Array(seg * capacity);
+    this.stride = (seg + 3) & ~3;
+    this.u8 = new Uint8Array(this.stride * Math.min(capacity, Math.max(1, Math.floor(65536 / seg))));
     this.u32 = new Uint32Array(this.u8.buffer);
     this.used = new Int32Array(capacity);
     this.recs = new Int32Array(capacity);
   }
 
-  /** Copy m (at most a buffer's payload less a record header) in as a record: its promise, or undefined when the staged buffers are full. */
+  /** Copy m (a record of at most `seg` bytes) in as a record: its promise, or undefined when the staged buffers are full. */
   add(m: Uint8Array): Promise<boolean> | undefined {
     const rec = recordBytes(m.length);
     let b = this.buffers - 1;
     if (b < 0 || this.used[b]! + rec > this.seg) {
       if (this.buffers === this.capacity) return undefined;
       b = this.buffers++;
+      if (this.buffers * this.stride > this.u8.length) this.grow();
       this.used[b] = 0;
       this.recs[b] = 0;
     }
-    const o = b * this.seg + this.used[b]!;
+    const o = b * this.stride + this.used[b]!;
     this.u32[o >>> 2] = m.length;
     this.u8.set(m, o + RECORD_HEADER);
     this.used[b] = this.used[b]! + rec;
@@ -123,6 +127,13 @@ class Staged {
     this.count++;
     this.promise ??= new Promise<boolean>((r) => (this.resolve = r));
     return this.promise;
+  }
+
+  private grow(): void {
+    const u8 = new Uint8Array(Math.min(this.capacity * this.stride, 2 * this.u8.length));
+    u8.set(this.u8);
+    this.u8 = u8;
+    this.u32 = new Uint32Array(u8.buffer);
   }
 
   /** Empty it, resolving the promise of what it held with `sent`. */
@@ -539,7 +550,7 @@ export class ChannelSender {
       const len = sg.used[b]!;
       u32[d >>> 2] = len; // MSG.LEN
       u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | sg.recs[b]!) >>> 0; // r may be 1
-      this.u8.set(sg.u8.subarray(b * this.segBytes, b * this.segBytes + len), d + MSG.PAYLOAD);
+      this.u8.set(sg.u8.subarray(b * sg.stride, b * sg.stride + len), d + MSG.PAYLOAD);
     }
     if (hands.tx(0, this.sink) === total) return 'sent';
     hands.free(0);
