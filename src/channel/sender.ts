@@ -349,6 +349,14 @@ export class ChannelSender {
     // is found with room to spare: a sender spinning on a full ring takes no buffer, one the ring
     // holds back checks before each copy, one that keeps up leaves the check to the enqueue (a
     // refusal there costs the batch's alloc and copy once).
+    const st = this.take(total);
+    if (st !== undefined) return st;
+    this.frame(this.hands.array(0), msgs, total);
+    return this.push(total);
+  }
+
+  /** After a refusal, check the ring's room (above); then take `total` buffers into the record: undefined once taken, else why not (nothing taken). */
+  private take(total: number): SendStatus | undefined {
     if (this.full) {
       const free = this.channel.ring.freeCount();
       if (free < total) return 'no-room';
@@ -356,10 +364,13 @@ export class ChannelSender {
     }
     const hands = this.hands;
     const got = this.asFreed ? hands.allocAsFreed(0, this.channel.pool, total) : hands.alloc(0, this.channel.pool, total);
-    if (got !== total) return 'no-buffers';
-    this.frame(hands.array(0), msgs, total);
-    if (hands.tx(0, this.sink) === total) return 'sent';
-    hands.free(0); // the ring is full (or another sender took the room first)
+    return got === total ? undefined : 'no-buffers';
+  }
+
+  /** Enqueue the `total` framed buffers the record holds: 'sent', or 'no-room' with them back in the pool. */
+  private push(total: number): SendStatus {
+    if (this.hands.tx(0, this.sink) === total) return 'sent';
+    this.hands.free(0); // the ring is full (or another sender took the room first)
     this.full = true;
     return 'no-room';
   }
@@ -533,17 +544,12 @@ export class ChannelSender {
     return 'sent';
   }
 
+  /** Send staged batch sg as one trySendMany: its buffers framed from its records, one copy per buffer. */
   private sendBatch(sg: Staged): SendStatus {
     const total = sg.buffers;
-    if (this.full) {
-      const free = this.channel.ring.freeCount();
-      if (free < total) return 'no-room';
-      if (free >= 2 * total) this.full = false;
-    }
-    const hands = this.hands;
-    const got = this.asFreed ? hands.allocAsFreed(0, this.channel.pool, total) : hands.alloc(0, this.channel.pool, total);
-    if (got !== total) return 'no-buffers';
-    const arr = hands.array(0);
+    const st = this.take(total);
+    if (st !== undefined) return st;
+    const arr = this.hands.array(0);
     const u32 = this.u32;
     for (let b = 0; b < total; b++) {
       const d = arr[b]! + this.delta;
@@ -552,10 +558,7 @@ export class ChannelSender {
       u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | sg.recs[b]!) >>> 0; // r may be 1
       this.u8.set(sg.u8.subarray(b * sg.stride, b * sg.stride + len), d + MSG.PAYLOAD);
     }
-    if (hands.tx(0, this.sink) === total) return 'sent';
-    hands.free(0);
-    this.full = true;
-    return 'no-room';
+    return this.push(total);
   }
 
   /** Send the staged batches, waiting as sendManyAsync (no timeout) until they have gone or the sender closes. */
