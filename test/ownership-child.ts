@@ -30,6 +30,12 @@
  *                                      with poll=yes go on polling the queue (one at a time)
  *                                      (net_memif zero-copy: MPDK_TEST_HOOK=memif-zc:* stop inside
  *                                      its bursts, hands:rx / hands:free inside the record's)
+ *   txzc pool=P count=N                once port 0 is up, send N 64-byte packets (of 3-segment chains
+ *     [segs=3]                         with segs=3) from array 0 of a record (Hands.alloc, then tx to TX
+ *                                      queue 0: net_memif zero-copy lends them), print "sent <n>", then
+ *                                      poll the queue with empty bursts (each frees what the peer read)
+ *                                      (MPDK_TEST_HOOK=memif-zc:send / recycle / freed, hands:tx stop
+ *                                      inside the send or the free of what the peer read)
  *   chain pool=P ring=R                two 3-segment packets (Mbufs.chain): one's head held in array
  *                                      0 of a record, the other's head enqueued on ring R; print
  *                                      "ready", wait to be killed
@@ -143,6 +149,35 @@ if (mode === 'reclaim') {
   if (opt.free === 'yes') hands.free(0);
   if (opt.poll === 'yes') for (;;) if (hands.rx(0, src, 1) === 0) nap(1); // sees the link go down (the queue leaves its connection)
   for (;;) nap(1000);
+} else if (mode === 'txzc') {
+  const dev = EthDev.attach(eal);
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const mbufs = new Mbufs(eal);
+  const hands = Hands.open(eal, 'test-txzc', 1, 64);
+  const dst = hands.txSink(dev, 0, 0);
+  const n = Number(opt.count);
+  const segs = Number(opt.segs ?? 1);
+  hands.alloc(0, pool, n * segs);
+  const a = hands.array(0);
+  for (let i = 0; i < n * segs; i++) {
+    mbufs.setDataLen(a[i]!, 20);
+    mbufs.setPktLen(a[i]!, 20);
+  }
+  for (let i = 0; i < n; i++) {
+    const head = a[i * segs]!;
+    for (let k = 1; k < segs; k++) mbufs.chain(head, a[i * segs + k]!);
+    a[i] = head; // heads first (a[i * segs] for i' < i already moved)
+  }
+  hands.commit(0, n);
+  process.stdout.write('ready\n');
+  for (const end = Date.now() + 10000; !dev.linkStatus(0).up && Date.now() < end;) nap(5);
+  let sent = 0;
+  for (const end = Date.now() + 10000; hands.count(0) > 0 && Date.now() < end;) if ((sent += hands.tx(0, dst)) < n) nap(1);
+  process.stdout.write(`sent ${sent}\n`);
+  for (;;) {
+    dst.q.txBurst(a, 0); // frees what the peer read
+    nap(1);
+  }
 } else if (mode === 'alloc') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);
   const hands = Hands.open(eal, 'test-alloc', 1, 64);

@@ -604,18 +604,18 @@ for (const [hook, free, where, held, lent] of [
   });
 }
 
-/** The server's side of the client's RX ring (S2C 0), written by this process as a faulty server. */
+/** The server's side of the client's RX ring (S2C 0; `c2s`: its TX ring, C2S 0), written by this process as a faulty server. */
 class FaultyServer {
   private readonly ring: ReturnType<typeof mapFd>;
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
   private readonly ro: number;
 
-  constructor(private readonly eal: Eal, dev: EthDev) {
+  constructor(private readonly eal: Eal, dev: EthDev, c2s = false) {
     const r = eal.region;
     const mif = dev.port(0).drv(0);
     this.ring = mapFd(r.i32[(mif + MIF.REGIONS) >>> 2]!, r.f64[(mif + MIF.REGIONS + 8) >>> 3]!);
-    this.ro = r.u32At(mifRingAt(mif, false, 0) + MIF_RING.OFFSET);
+    this.ro = r.u32At(mifRingAt(mif, c2s, 0) + MIF_RING.OFFSET);
     this.u16 = new Uint16Array(this.ring.buffer);
     this.u32 = new Uint32Array(this.ring.buffer);
   }
@@ -777,6 +777,56 @@ for (const [hook, held, lent] of [['memif-zc:take', 256, 256], ['memif-zc:refill
         assert.equal(poolAudit(x.eal).heldByDead, lent);
         await peerGone();
         assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, lent);
+        const a = poolAudit(x.eal);
+        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+        assert.equal(x.pool.available(), SIZE, 'every mbuf back');
+      } finally {
+        srv.close();
+      }
+    });
+  });
+}
+
+// net_memif zero-copy TX: the packets the queue lends to its peer (until the server has read
+// them) are in its lent record (a sender's: chain heads), lent by one store that the sending
+// record's window reads (lent.ts sent); what the server read is freed recorded (lent.ts
+// freeing / freed). The peer keeps the connection and reads nothing; this process plays its
+// reader (moves the C2S ring's TAIL to HEAD) where `read`. A sender through a record is
+// killed inside the send (slots written, not lent: the record's array holds them), after
+// it (lent), inside the free of what was read (FRESH: held, not lent), after that free (in
+// its lcore's cache). held: what the dead one holds; lent: what stays lent while the
+// connection lasts (returned once it is over).
+for (const [hook, segs, read, held, lent] of [
+  ['memif-zc:send', 1, false, 32, 0],
+  ['hands:tx', 1, false, 32, 32],
+  ['memif-zc:recycle', 1, true, 32, 0],
+  ['memif-zc:freed', 1, true, 0, 0],
+  ['hands:tx', 3, false, 48, 48],
+  ['memif-zc:recycle', 3, true, 48, 0],
+] as const) {
+  const n = segs === 1 ? 32 : 16;
+  test(`net_memif zero-copy TX: a sender of ${n} packets${segs > 1 ? ` of ${segs}-segment chains` : ''} killed at ${hook}${read ? ' (the peer read them)' : ''} holds ${held}, ${lent} of them lent; every mbuf back once`, async () => {
+    await withZcClient('ownzctx', 'none', async (x, dev, peerGone) => {
+      await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+      const srv = new FaultyServer(x.eal, dev, true);
+      try {
+        const c = child(x.p, ['txzc', `pool=${POOL}`, `count=${n}`, `segs=${segs}`], hook);
+        if (read) {
+          await c.waitFor(new RegExp(`sent ${n}`), 15000);
+          srv.tail(srv.head());
+        }
+        await c.waitFor(new RegExp(`${hook} reached`), 15000);
+        c.proc.kill('SIGKILL');
+        await c.exited;
+        const dead = poolAudit(x.eal);
+        assert.deepEqual([dead.leaked, dead.duplicates, dead.heldByDead], [0, 0, held], JSON.stringify(dead));
+        const rep = reclaimDead(x.eal); // the connection lasts: what is still lent stays the dead one's
+        assert.equal(rep.pools[POOL]?.returned ?? 0, held - lent, 'what the sender held, not what is lent');
+        const live = poolAudit(x.eal);
+        assert.deepEqual([live.leaked, live.duplicates, live.heldByDead], [0, 0, lent], JSON.stringify(live));
+        assert.equal(reclaimDead(x.eal).processes.length, 0, 'a settled record of a live connection is no work for the next reclaim');
+        await peerGone();
+        assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, lent, 'the lent packets, once the connection is over');
         const a = poolAudit(x.eal);
         assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
         assert.equal(x.pool.available(), SIZE, 'every mbuf back');

@@ -311,11 +311,14 @@ class TappedRx implements RxQueue {
 }
 
 class TappedTx implements TxQueue {
-  constructor(private readonly inner: TxQueue, private readonly u32: Uint32Array, private readonly arm: number, private readonly tap: Tap) {}
+  readonly lends: boolean;
+  constructor(private readonly inner: TxQueue, private readonly u32: Uint32Array, private readonly arm: number, private readonly tap: Tap) {
+    this.lends = inner.lends === true;
+  }
 
-  txBurst(handles: Uint32Array, n: number): number {
+  txBurst(handles: Uint32Array, n: number, rec?: number): number {
     if (this.u32[this.arm] !== 0 && n !== 0) this.tap.copy(handles, n);
-    return this.inner.txBurst(handles, n);
+    return this.inner.txBurst(handles, n, rec); // rec: the ownership record's window (driver.ts)
   }
 }
 

@@ -74,8 +74,14 @@ export interface RxQueue extends WakeSource {
 
 /** A driver's TX queue in this process: the transmit hot path. */
 export interface TxQueue {
-  /** Send handles[0..r) of n; handles[r..n) stay the caller's. Hot path. */
-  txBurst(handles: Uint32Array, n: number): number;
+  /**
+   * Send handles[0..r) of n; handles[r..n) stay the caller's. Hot path. `rec` (optional,
+   * queues that `lends`): the u32 index of the ownership record's SNAP word, in which the
+   * queue names its lent record (lent.ts take) before it lends any of the burst.
+   */
+  txBurst(handles: Uint32Array, n: number, rec?: number): number;
+  /** The queue lends what it sends to its peer, recorded (net_memif zero-copy: lent.ts). */
+  readonly lends?: boolean;
 }
 
 /**

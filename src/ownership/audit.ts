@@ -123,7 +123,26 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
     // Buffers a queue lent to its peer (lent.ts): its lender's, alive or dead.
     const held = lentHandles(eal, rec);
     col = rec.alive ? 'heldByLive' : 'heldByDead';
-    for (const h of new Set([...held.posted, ...held.staged])) note(h);
+    if (!rec.tx) {
+      for (const h of new Set([...held.posted, ...held.staged])) note(h);
+      continue;
+    }
+    // A sender's: chain heads, their segments its too; those it is freeing only where no
+    // other place has them yet (the free may have put them: counted where they went).
+    const all = new Set<number>();
+    for (const h of held.posted) {
+      all.add(h);
+      places.eachSegment(h, (seg) => all.add(seg));
+    }
+    for (const h of all) note(h);
+    const unseen = (h: number): void => {
+      const i = places.poolOf(h);
+      if (i >= 0 && seen[i]![pools[i]!.indexOf(h)] === 0) note(h);
+    };
+    for (const h of held.staged) {
+      unseen(h);
+      places.eachSegment(h, unseen);
+    }
   }
   out.forEach((a, i) => {
     let present = 0;

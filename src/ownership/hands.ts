@@ -224,6 +224,8 @@ export class Sink {
     readonly ri: number,
     /** Index of the snapshot word of its window in the record. */
     readonly snapIdx: number,
+    /** The queue lends what it sends, recorded (TxQueue.lends): a POOL_GET window naming its lent record. */
+    readonly lends = false,
   ) {}
 }
 
@@ -396,7 +398,7 @@ export class Hands {
   txSink(dev: EthDev, port: number, q: number): Sink {
     const txq = dev.txQueue(port, q);
     const ring = dev.queueRing(port, q, 'tx');
-    return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX));
+    return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX), txq.lends === true);
   }
 
   /**
@@ -517,10 +519,19 @@ export class Hands {
     if (n === 0) return 0;
     const side = c & H_SIDE;
     const s0 = side ? 1 : 0;
-    u32[this.snap[a]!] = u32[dst.snapIdx]!;
-    u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
     const arr = this.views[2 * a + s0]!;
-    const s = dst.q.txBurst(arr, n);
+    let s: number;
+    if (!dst.lends) {
+      u32[this.snap[a]!] = u32[dst.snapIdx]!;
+      u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
+      s = dst.q.txBurst(arr, n);
+    } else {
+      // The queue names its lent record in POOL and its packet count in SNAP (lent.ts take).
+      const si = this.snap[a]!;
+      u32[si] = NO_GET;
+      u32[ci] = SENDING | side | (POOL_GET << H_RING_SHIFT) | n;
+      s = dst.q.txBurst(arr, n, si);
+    }
     if (HOOK_TX && s > 0) hookStop('hands:tx');
     const left = n - s;
     if (left === 0) u32[ci] = side; // commit: empty
@@ -772,8 +783,12 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         else push(arr, n, n + k);
         continue;
       }
-      // SENDING
-      const s = ring === 0 ? n : RingView.at(r, ring).burstMoved(lc, snap, false);
+      // SENDING; POOL_GET: to a queue that lends what it sends (lent.ts), s = what it lent since SNAP
+      let s: number;
+      if (ri === POOL_GET) {
+        const obj = u32[(b + HARR.POOL) >>> 2]!;
+        s = snap === NO_GET || !isLent(r, obj) ? 0 : lentTook(r, obj, snap);
+      } else s = ring === 0 ? n : RingView.at(r, ring).burstMoved(lc, snap, false);
       if (s > n) out.errors.push(`array ${a}: ${s} sent > ${n} buffered`);
       else push(arr, s, n);
     } catch (e) {

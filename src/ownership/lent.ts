@@ -70,12 +70,15 @@ function hookStop(what: string): void {
 /** Record fields: byte offsets from the record's start. */
 export const LENT = {
   MAGIC: 0, VERSION: 4, PID: 8, LCORE: 12, START: 16, SIZE: 24,
-  GUARD: 28, GVAL: 32, GPID: 36, GSTART: 40, SETTLED: 48,
+  GUARD: 28, GVAL: 32, GPID: 36, GSTART: 40, SETTLED: 48, KIND: 52,
   CONS: 64, HEAD: 68, NBAD: 72, GET: 76, GSNAP: 76 + 4 * GET_REC_SNAP, POOL: 84,
   SLOTS: 128,
 } as const;
 export const LENT_MAGIC = 0x544e454c; // 'LENT'
-export const LENT_VERSION = 1;
+export const LENT_VERSION = 2;
+/** KIND: a receiver's record (its lent slots hold lone segments) or a sender's (chain heads). */
+export const LENT_RX = 0;
+export const LENT_TX = 1;
 export const LENT_MZ_PREFIX = 'LN_';
 /** GET when no pool get is open. */
 const NO_GET = 0xffffffff;
@@ -120,9 +123,11 @@ export class Lent {
   private readonly consIdx: number;
   private readonly headIdx: number;
   private readonly nbadIdx: number;
+  /** The word whose high 15 bits count the packets handed over: CONS (RX), HEAD (TX). */
+  private readonly countIdx: number;
   private closed = false;
 
-  private constructor(private readonly eal: Eal, private readonly pool: Mempool, offset: number, name: string, size: number) {
+  private constructor(private readonly eal: Eal, private readonly pool: Mempool | undefined, offset: number, name: string, size: number, tx: boolean) {
     const r = eal.region;
     this.offset = offset;
     this.name = name;
@@ -134,14 +139,16 @@ export class Lent {
     this.headIdx = (offset + LENT.HEAD) >>> 2;
     this.nbadIdx = (offset + LENT.NBAD) >>> 2;
     this.getIdx = (offset + LENT.GET) >>> 2;
+    this.countIdx = tx ? this.headIdx : this.consIdx;
   }
 
   /**
    * A record of `size` slots (a power of two ≤ 65536) for the calling thread, lending mbufs
-   * of `pool` on the connection `guard` names; every slot empty (LAST = HEAD = 0). ENOSPC
+   * of `pool` on the connection `guard` names; every slot empty (LAST = HEAD = 0). `kind`
+   * LENT_TX: a sender's (its mbufs come from any pool: `pool` undefined). ENOSPC
    * when the region or the memzone table is full.
    */
-  static open(eal: Eal, size: number, pool: Mempool, guard: LentGuard): Lent {
+  static open(eal: Eal, size: number, pool: Mempool | undefined, guard: LentGuard, kind = LENT_RX): Lent {
     if (!Number.isInteger(size) || size < 1 || size > 65536 || (size & (size - 1)) !== 0) throw new MpdkError('EINVAL', `lent record: ${size} slots; give a power of two up to 65536`);
     let name = '';
     let off = -1;
@@ -166,9 +173,10 @@ export class Lent {
     r.i32[(off + LENT.GPID) >>> 2] = guard.pid;
     r.f64[(off + LENT.GSTART) >>> 3] = guard.pid > 0 ? processStartTime(guard.pid) : 0;
     w(LENT.GET, NO_GET);
-    w(LENT.POOL, pool.header);
+    w(LENT.POOL, pool?.header ?? 0);
+    w(LENT.KIND, kind);
     r.storeRelease(off + LENT.MAGIC, LENT_MAGIC);
-    return new Lent(eal, pool, off, name, size);
+    return new Lent(eal, pool, off, name, size, kind === LENT_TX);
   }
 
   // --- hot path: one plain store per change -------------------------------------------------
@@ -179,13 +187,34 @@ export class Lent {
   }
 
   /**
-   * A Hands POOL_GET window receives this burst (`rec`: its SNAP word, driver.ts rxBurst's
-   * `rec`): name this record in its POOL word, then CONS in SNAP (the reader's snapshot).
+   * A Hands POOL_GET window receives this burst, or sends it (`rec`: its SNAP word, driver.ts
+   * rxBurst's / txBurst's `rec`): name this record in its POOL word, then the packet count
+   * (CONS, TX: HEAD) in SNAP (the reader's snapshot).
    */
   take(rec: number): void {
     const u32 = this.u32;
     u32[rec + REC_POOL] = this.offset;
-    u32[rec] = u32[this.consIdx]!;
+    u32[rec] = u32[this.countIdx]!;
+  }
+
+  // --- a sender's record (TX): SLOTS [LAST, HEAD) hold the head of each packet on its last
+  // slot, 0 on the others; HEAD counts the packets lent; FRESH[0..NBAD) the heads being freed.
+
+  /** TX: `k` more packets are lent, their slots written up to `head`: one store (the handover). */
+  sent(k: number, head: number): void {
+    const h = this.u32[this.headIdx]!;
+    this.u32[this.headIdx] = ((((h >>> 16) + k) & PKTS_MASK) << 16) | head;
+  }
+
+  /** TX: fresh[0..k) (the heads of slots [LAST, upto)) are being freed; LAST = `upto`. */
+  freeing(k: number, upto: number): void {
+    this.u32[this.nbadIdx] = k;
+    this.u32[this.consIdx] = upto;
+  }
+
+  /** TX: the free of fresh[0..k) went. */
+  freed(): void {
+    this.u32[this.nbadIdx] = 0;
   }
 
   /** NBAD: bad[0..n) are staged (still lent until handOver moves LAST past them). */
@@ -228,10 +257,11 @@ export class Lent {
     for (; k < nbad; k++) fresh[k] = this.bad[k]!;
     for (let s = last; s !== head; s = (s + 1) & 0xffff) fresh[k++] = this.slots[s & mask]!;
     if (k > 0) {
-      this.pool.holdRecorded(this.getIdx, k);
+      const pool = this.pool!; // a receiver's (a sender frees through freeing / freed first: k = 0)
+      pool.holdRecorded(this.getIdx, k);
       this.setBad(0);
       this.posted(last); // held by the GET record only now
-      this.pool.putBackRecorded(fresh, k, this.getIdx, 0);
+      pool.putBackRecorded(fresh, k, this.getIdx, 0);
       if (HOOK_CLOSE) hookStop('lent:close');
     }
     this.eal.region.storeRelease(this.offset + LENT.MAGIC, 0);
@@ -257,6 +287,8 @@ export interface LentRecord {
   alive: boolean;
   /** Finished by its lender (MAGIC stored, this layout). */
   ready: boolean;
+  /** A sender's record: what it holds are chain heads (their segments are its too). */
+  tx: boolean;
   /** Slots. */
   size: number;
   /** The connection it lent on is over: the peer writes into none of them any more. */
@@ -281,13 +313,16 @@ export function listLent(eal: Eal): LentRecord[] {
     const released = !ready || r.u32At(r.u32At(o + LENT.GUARD)) !== r.u32At(o + LENT.GVAL) || gpid <= 0 || !processAlive(gpid, r.f64[(o + LENT.GSTART) >>> 3]!);
     out.push({
       mz: mz.name, offset: o, pid, start, lcore: ready ? r.i32[(o + LENT.LCORE) >>> 2]! : -1, alive: pid > 0 && processAlive(pid, start),
-      ready, size: ready ? size : 0, released, settled: r.u32At(o + LENT.SETTLED) === 1,
+      ready, tx: ready && r.u32At(o + LENT.KIND) === LENT_TX, size: ready ? size : 0, released, settled: r.u32At(o + LENT.SETTLED) === 1,
     });
   }
   return out;
 }
 
-/** What a record holds: its lent slots, and what is staged (bad, or got by an open refill). */
+/**
+ * What a record holds: its lent slots, and what is staged (RX: bad, or got by an open refill;
+ * TX: heads being freed, some of which the free may have put already: found in their pool).
+ */
 export interface LentHeld {
   posted: number[];
   staged: number[];
@@ -309,9 +344,18 @@ export function lentHandles(eal: Eal, rec: LentRecord): LentHeld {
   const head = r.u32At(o + LENT.HEAD) & 0xffff;
   const n = (head - last) & 0xffff;
   const slots = (o + LENT.SLOTS) >>> 2;
-  if (n <= rec.size) for (let i = 0; i < n; i++) out.posted.push(u32[slots + ((last + i) & mask)]!);
+  if (n <= rec.size) {
+    for (let i = 0; i < n; i++) {
+      const h = u32[slots + ((last + i) & mask)]!;
+      if (h !== 0) out.posted.push(h); // TX: a chain's first slots are 0
+    }
+  }
   const nbad = Math.min(r.u32At(o + LENT.NBAD), rec.size);
   const bad = slots + rec.size;
+  if (rec.tx) {
+    for (let i = 0; i < nbad; i++) out.staged.push(u32[bad + rec.size + i]!);
+    return out;
+  }
   for (let i = 0; i < nbad; i++) out.staged.push(u32[bad + i]!);
   const get = r.u32At(o + LENT.GET);
   if (get !== NO_GET) {
@@ -352,7 +396,8 @@ export function isLent(r: Region, at: number): boolean {
   return at > 0 && at % 64 === 0 && at + LENT.SLOTS <= r.size && r.loadAcquire(at + LENT.MAGIC) === LENT_MAGIC;
 }
 
-/** The packets the lender handed over since a Hands window recorded CONS = `snap` (Lent.take). */
+/** The packets the lender handed over (RX) or lent (TX) since a Hands window recorded its count = `snap` (Lent.take). */
 export function lentTook(r: Region, at: number, snap: number): number {
-  return ((r.u32At(at + LENT.CONS) >>> 16) - (snap >>> 16)) & PKTS_MASK;
+  const word = r.u32At(at + LENT.KIND) === LENT_TX ? LENT.HEAD : LENT.CONS;
+  return ((r.u32At(at + word) >>> 16) - (snap >>> 16)) & PKTS_MASK;
 }

@@ -246,7 +246,12 @@ class Reclaim {
       for (const h of held.settled) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a chain is its head's
       for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
     }
-    for (const rec of this.lent) this.recorded.push(...lentReturnable(this.eal, rec)); // lent on a live connection: kept
+    for (const rec of this.lent) {
+      for (const h of lentReturnable(this.eal, rec)) { // lent on a live connection: kept
+        this.recorded.push(h);
+        if (rec.tx) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a sender's: chain heads
+      }
+    }
   }
 
   /** 4 The caches whose user is dead, back to their pools (finishing what was in flight: Mempool.flushCache). */

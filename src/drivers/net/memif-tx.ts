@@ -22,25 +22,25 @@ import { MemifQueue } from './memif-queue.js';
 /** What every memif TX queue shares: the burst around the ring work of its mode. */
 export abstract class MemifTxQueue extends MemifQueue implements TxQueue {
   protected readonly mbufs: Mbufs;
-  /** The mode keeps the mbufs it sent (zero-copy: lent until the server read them). */
-  protected abstract readonly lends: boolean;
+  /** The mode keeps the mbufs it sent (zero-copy: lent until the server read them, recorded: lent.ts). */
+  abstract readonly lends: boolean;
 
   constructor(port: Port, q: number) {
     super(port, q, false);
     this.mbufs = new Mbufs(port.eal);
   }
 
-  /** Put handles[0..r) of n on the ring (the mode's work); returns r. Link known up. */
-  protected abstract fill(handles: Uint32Array, n: number): number;
+  /** Put handles[0..r) of n on the ring (the mode's work); returns r. Link known up. `rec`: txBurst's. */
+  protected abstract fill(handles: Uint32Array, n: number, rec: number): number;
 
-  txBurst(handles: Uint32Array, n: number): number {
+  txBurst(handles: Uint32Array, n: number, rec = -1): number {
     const f64 = this.f64;
     const st = this.st;
     if (!this.ready()) {
       if (n > 0) f64[st + STAT_ERRORS] += n;
       return 0;
     }
-    const sent = this.fill(handles, n);
+    const sent = this.fill(handles, n, rec);
     if (sent > 0) {
       if (!this.lends) this.mbufs.freeBulk(handles, sent);
       if (this.intfd >= 0 && (this.ringU16[(this.ringOff + RING.FLAGS) >>> 1]! & RING_FLAG_MASK_INT) === 0) eventfdSignal(this.intfd);
@@ -52,7 +52,7 @@ export abstract class MemifTxQueue extends MemifQueue implements TxQueue {
 
 /** Copy-mode TX queue (either role). */
 export class MemifTx extends MemifTxQueue {
-  protected readonly lends = false;
+  readonly lends = false;
   /** Client: region offset of this ring's first buffer. */
   private bufBase = 0;
 

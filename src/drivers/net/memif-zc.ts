@@ -12,7 +12,7 @@
  * Which mbuf sits in which slot is the queue's own: RX keeps it in its lent record in
  * shared memory (src/ownership/lent.ts: the audit counts those buffers, reclaimDead
  * returns them exactly after a death at any instruction of a burst or of the later free),
- * TX in `Lending.slots`, private to this object (a death leaks what TX lent). Either way
+ * TX in its own (the packets it lent, chain heads: reclaimDead returns them, chains and all). Either way
  * the peer's writes to descriptors can never make us free or hand up a buffer we did not
  * lend. The lent mbufs go back to their pool when the queue leaves a connection that is
  * over (rebind, close after the disconnect); a queue closed while the link is still up
@@ -27,7 +27,7 @@ import { EMPTY_U32 } from './memif-queue.js';
 import { MemifRxQueue } from './memif-rx.js';
 import { MemifTxQueue } from './memif-tx.js';
 import { MIF } from './memif-table.js';
-import { Lent } from '../../ownership/lent.js';
+import { LENT_TX, Lent } from '../../ownership/lent.js';
 import { hookStop } from '../../ownership/hands.js';
 
 /** The memif region that is the EAL region (region 0 holds the rings). */
@@ -35,37 +35,7 @@ const ZC_REGION = 1;
 /** Zero-copy RX posts mbufs once this many slots are free (DPDK's threshold). */
 const ZC_REFILL_MIN = 32;
 
-/**
- * The mbufs a zero-copy TX queue lent, per slot (a packet's head mbuf on its last slot, 0
- * on the others, slots [head, last)), and a scratch of the same size for bulk frees.
- * Empty while the queue is down.
- */
-class Lending {
-  slots = EMPTY_U32;
-  scratch = EMPTY_U32;
-
-  begin(size: number): void {
-    this.slots = new Uint32Array(size);
-    this.scratch = new Uint32Array(size);
-  }
-
-  /**
-   * The queue leaves its connection: `collect` gathers the lent mbufs into scratch and
-   * `free` gives them back, if the connection is over; on a live one they stay lent.
-   */
-  end(over: boolean, collect: () => number, free: (a: Uint32Array, k: number) => void, warn: () => void): void {
-    if (this.slots.length > 0) {
-      if (over) {
-        const k = collect();
-        if (k > 0) free(this.scratch, k);
-      } else warn();
-    }
-    this.slots = EMPTY_U32;
-    this.scratch = EMPTY_U32;
-  }
-}
-
-const liveWarning = (q: number, rx: boolean): string => `zero-copy ${rx ? 'RX' : 'TX'} queue ${q} closed on a live connection: its mbufs stay lent to the peer (${rx ? 'recorded: reclaimed once the connection is over and this process is gone' : 'lost to their pool'})`;
+const liveWarning = (q: number, rx: boolean): string => `zero-copy ${rx ? 'RX' : 'TX'} queue ${q} closed on a live connection: its mbufs stay lent to the peer (recorded: reclaimed once the connection is over and this process is gone)`;
 
 /** Test hooks (read once; nothing when unset): stop inside a zero-copy RX burst so a test can SIGKILL us there. */
 const HOOK = process.env.MPDK_TEST_HOOK ?? '';
@@ -73,6 +43,9 @@ const HOOK_TAKE = HOOK === 'memif-zc:take'; // heads written to the receiver's a
 const HOOK_LEND = HOOK === 'memif-zc:lend'; // the first lending's get done, the slots not yet recorded (HEAD)
 const HOOK_REFILL = HOOK === 'memif-zc:refill'; // after a take: the refill's get done (if any), HEAD not stored
 const HOOK_POST = HOOK === 'memif-zc:post'; // after a take: HEAD stored, the refill's get record not cleared
+const HOOK_SEND = HOOK === 'memif-zc:send'; // TX: the burst's slots written, the handover (Lent.sent) not stored
+const HOOK_RECYCLE = HOOK === 'memif-zc:recycle'; // TX: the read heads in FRESH, LAST past them, not yet freed
+const HOOK_FREED = HOOK === 'memif-zc:freed'; // TX: their free done, not yet closed (Lent.freed)
 
 /**
  * Zero-copy client RX queue. Which mbuf sits in which slot is in its lent record (lent.ts,
@@ -275,10 +248,19 @@ export class MemifRxZc extends MemifRxQueue {
   }
 }
 
-/** Zero-copy client TX queue. */
+/**
+ * Zero-copy client TX queue. Which mbufs are lent is in its lent record (lent.ts, a sender's:
+ * shared memory, exact at any instruction): SLOTS [LAST, HEAD) hold each packet's head on
+ * its last slot (0 on the others); a send through a Hands record lends with one store that
+ * counts the packets (Lent.sent: the record's window reads it, lent.ts take); the heads the
+ * server has read are copied to FRESH and LAST moved past them in one step (Lent.freeing),
+ * then freed (chains, refcounts: freeBulk) and that free closed (Lent.freed).
+ */
 export class MemifTxZc extends MemifTxQueue {
-  protected readonly lends = true;
-  private readonly lent = new Lending();
+  readonly lends = true;
+  private rec: Lent | undefined;
+  private slots: Uint32Array = EMPTY_U32;
+  private fresh: Uint32Array = EMPTY_U32;
 
   protected override ownRegion(i: number): boolean {
     return i >= ZC_REGION;
@@ -286,34 +268,68 @@ export class MemifTxZc extends MemifTxQueue {
 
   protected attach(): boolean {
     if (!this.untouchedRing('zero-copy TX')) return false;
-    this.lent.begin(this.size);
+    const r = this.port.eal.region;
+    try {
+      this.rec = Lent.open(this.port.eal, this.size, undefined, { word: this.mif + MIF.CONN, value: this.conn, pid: r.i32[(this.mif + MIF.CTL_PID) >>> 2]! }, LENT_TX);
+    } catch (e) {
+      if (!this.warned) this.warn(`zero-copy TX queue ${this.q} cannot record the buffers it would lend (${(e as Error).message}): it stays down until the next connection`);
+      this.warned = true;
+      return false;
+    }
+    this.slots = this.rec.slots;
+    this.fresh = this.rec.fresh;
     this.last = 0;
     this.head = 0;
     return true;
   }
 
   protected override detach(): void {
-    this.lent.end(this.connectionOver(), () => {
-      let k = 0;
-      for (let sl = this.head; sl !== this.last; sl = (sl + 1) & 0xffff) {
-        const m = this.lent.slots[sl & this.mask]!;
-        if (m !== 0) this.lent.scratch[k++] = m;
-      }
-      return k;
-    }, (a, k) => this.mbufs.freeBulk(a, k), () => this.warn(liveWarning(this.q, false)));
+    const rec = this.rec;
+    if (!rec) return;
+    const live = !this.connectionOver();
+    if (live) this.warn(liveWarning(this.q, false));
+    else this.recycle(this.last); // every lent packet back, recorded
+    rec.close(this.head, this.last, 0, live);
+    this.rec = undefined;
+    this.slots = this.fresh = EMPTY_U32;
+  }
+
+  /**
+   * Free the packets of slots [head, upto) (the server read them, or the connection is
+   * over): their heads copied to FRESH, LAST moved past them (one step: Lent.freeing), freed
+   * through freeBulk (chains and refcounts), the free closed.
+   */
+  private recycle(upto: number): void {
+    const slots = this.slots;
+    const fr = this.fresh;
+    const mask = this.mask;
+    let k = 0;
+    for (let sl = this.head; sl !== upto; sl = (sl + 1) & 0xffff) {
+      const m = slots[sl & mask]!;
+      if (m !== 0) fr[k++] = m;
+    }
+    const lent = this.rec!;
+    lent.freeing(k, upto);
+    this.head = upto;
+    if (k === 0) return;
+    if (HOOK_RECYCLE) hookStop('memif-zc:recycle');
+    this.mbufs.freeBulk(fr, k);
+    if (HOOK_FREED) hookStop('memif-zc:freed');
+    lent.freed();
   }
 
   /**
    * Free the mbufs of the slots the server has read (tail), then lend the new packets'
    * segments, one slot each (NEXT between the segments of a packet). A tail beyond what
-   * we lent is refused (one oerror, nothing sent).
+   * we lent is refused (one oerror, nothing sent). `rec` (a Hands window's SNAP word, or
+   * −1): named before anything is lent (Lent.take).
    */
-  protected fill(handles: Uint32Array, n: number): number {
+  protected fill(handles: Uint32Array, n: number, rec: number): number {
     const ru16 = this.ringU16;
     const ru32 = this.ringU32;
     const ro = this.ringOff;
     const mask = this.mask;
-    const slots = this.lent.slots;
+    const slots = this.slots;
     const tail = Atomics.load(ru16, (ro + RING.TAIL) >>> 1);
     let head = this.last;
     const done = (tail - this.head) & 0xffff; // this.head: the first slot not yet freed
@@ -321,16 +337,9 @@ export class MemifTxZc extends MemifTxQueue {
       this.f64[this.st + STAT_ERRORS] += 1;
       return 0;
     }
-    if (done > 0) {
-      const fr = this.lent.scratch;
-      let k = 0;
-      for (let sl = this.head; sl !== tail; sl = (sl + 1) & 0xffff) {
-        const m = slots[sl & mask]!;
-        if (m !== 0) fr[k++] = m;
-      }
-      if (k > 0) this.mbufs.freeBulk(fr, k);
-      this.head = tail;
-    }
+    if (done > 0) this.recycle(tail);
+    const lent = this.rec!;
+    if (rec >= 0) lent.take(rec);
     let free = this.size - ((head - tail) & 0xffff);
     const mb = this.mbufs;
     let sent = 0;
@@ -357,6 +366,8 @@ export class MemifTxZc extends MemifTxQueue {
       sent++;
     }
     if (sent > 0) {
+      if (HOOK_SEND) hookStop('memif-zc:send');
+      lent.sent(sent, head); // the handover: one store
       this.last = head;
       Atomics.store(ru16, (ro + RING.HEAD) >>> 1, head);
       this.f64[this.st + STAT_PACKETS] += sent;
