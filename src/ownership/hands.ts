@@ -35,6 +35,10 @@
  *                                                           else TO − FROM
  *                          no ring (other drivers)          none: counted as sent (a leak
  *                                                           at worst, never a duplicate)
+ *   SENDING    tx to a     NO_GET; then the queue names     arr[S][s..N), s = the packets
+ *   (POOL_GET) queue that  its lent record in POOL and      the record's HEAD counts past
+ *              lends       stores its HEAD in SNAP (lent.ts SNAP (0 while SNAP = NO_GET)
+ *              (memif zc)  take)
  *   RECEIVING  alloc, or   NO_GET; then the mempool stores  arr[S][0..N + k) if the owner
  *   (POOL_GET) rx from a   (k << 16) | the cache LEN the    lcore's cache LEN (pool in the
  *              driver's    get leaves, before its copy;     POOL word) equals that LEN, or
@@ -83,8 +87,9 @@
  *     when the array has room for one only. A net_memif burst whose descriptors a faulty
  *     peer rewrote during it gives the mbufs it could not fill back the same way (exact).
  *     net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
- *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table).
- *     A send on such a queue counts as sent;
+ *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table);
+ *     its zero-copy TX lends what it sends through the same kind of record (a sender's:
+ *     exact by its HEAD), and frees what the peer read recorded there;
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), the handles of an
  *     open pool get included (a pool's free mbufs are single segments: what every free

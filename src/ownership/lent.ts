@@ -1,7 +1,8 @@
 /**
  * Lent: the mbufs a queue has lent to a peer (net_memif zero-copy RX posts mbufs of its
- * pool in the peer's descriptors), kept in shared memory so that the audit sees them and
- * reclaimDead returns them, exactly, after their lender was killed at any instruction.
+ * pool in the peer's descriptors; zero-copy TX lends the packets it sends until the peer
+ * has read them), kept in shared memory so that the audit sees them and reclaimDead
+ * returns them, exactly, after their lender was killed at any instruction.
  *
  *   who calls what
  *   lender (one thread)   Lent.open at the queue's attach; per burst: take (a Hands
@@ -41,6 +42,26 @@
  * the guard is released (the word changed, or GPID died); until then it returns what is
  * staged and not lent, and SETTLES the record (NBAD = 0, GET = NO_GET: it then holds its
  * slots only, whatever its lcore's cache does later) and keeps it.
+ *
+ * ## A sender's record (KIND = LENT_TX)
+ * SLOTS[s & mask] for s in [LAST, HEAD) hold the head of each packet lent, on its last slot
+ * (0 on a chain's other slots): the head's chain (NEXT, NB_SEGS) is lent with it. HEAD's
+ * high 15 bits count the packets lent (a Hands SENDING window's snapshot, as CONS for a
+ * receiver: a send reads like a single-producer ring); LAST sits in CONS's low 16 bits;
+ * FRESH[0..NBAD) are the heads being freed (some may be in their pool already: readers
+ * count those where the free put them). GET, BAD and POOL are not used.
+ *
+ *   step (sender)                        one store                     moves
+ *   a burst sends (its Hands window      HEAD = (pkts + k) << 16 | h   the k packets (slots
+ *     named this record, take)                                         written before) from the
+ *                                                                      window's array to SLOTS
+ *   the peer read up to t: heads         NBAD = k, then CONS = t       SLOTS → FRESH (union)
+ *     copied to FRESH
+ *   freeBulk(FRESH, k) (chains,          —                             FRESH → pool
+ *     refcounts)
+ *   the free closed                      NBAD = 0
+ * A sender leaving a connection that is over frees every lent packet the same way first;
+ * on a live one the record stays (reclaimDead returns them once it is over, as a receiver's).
  *
  * close (the connection over) gives them back recorded too: copied to FRESH, held by the
  * GET record, dropped from the slots, put back (GET_PUTBACK): exact at any instruction

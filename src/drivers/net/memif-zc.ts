@@ -9,15 +9,15 @@
  *   MemifTxZc   each segment of a packet takes a slot (NEXT between them); the packet is
  *               freed, chain and all, when the server's tail passes its last slot
  *
- * Which mbuf sits in which slot is the queue's own: RX keeps it in its lent record in
- * shared memory (src/ownership/lent.ts: the audit counts those buffers, reclaimDead
- * returns them exactly after a death at any instruction of a burst or of the later free),
- * TX in its own (the packets it lent, chain heads: reclaimDead returns them, chains and all). Either way
- * the peer's writes to descriptors can never make us free or hand up a buffer we did not
- * lend. The lent mbufs go back to their pool when the queue leaves a connection that is
- * over (rebind, close after the disconnect); a queue closed while the link is still up
- * leaves them lent (the peer may still write into them), with a log line: RX's stay in its
- * record, which reclaimDead returns once the connection is over and the lender is gone.
+ * Which mbuf sits in which slot is the queue's own, kept in its lent record in shared
+ * memory (src/ownership/lent.ts: the audit counts those buffers, reclaimDead returns them
+ * exactly after a death at any instruction of a burst or of the later free; TX's slots
+ * hold chain heads, their segments lent with them). Either way the peer's writes to
+ * descriptors can never make us free or hand up a buffer we did not lend. The lent mbufs
+ * go back to their pool when the queue leaves a connection that is over (rebind, close
+ * after the disconnect); a queue closed while the link is still up leaves them lent (the
+ * peer may still use them), with a log line: they stay in its record, which reclaimDead
+ * returns once the connection is over and the lender is gone.
  * Only the process that lent uses the slots: a ring another process used on this
  * connection stays down here until the next connection.
  */

@@ -47,11 +47,11 @@
  * (memif-queue.ts). The peer then maps the whole shared region: use it with a trusted peer.
  * Which mbuf sits in which slot is the process using the queue's: a zero-copy queue is
  * not taken over by another process on a live connection (it waits for the next one).
- * The mbufs an RX queue lent are in its lent record (src/ownership/lent.ts): the audit
- * counts them as its process's, and after that process dies (or closes its queue while
- * the link is up) reclaimDead returns them once the connection is over (before, the peer
- * may still write into them). The mbufs in flight on a TX queue of a process that dies
- * are lost to their pool.
+ * The mbufs a queue lent (RX: posted for the peer to fill; TX: sent, until the peer read
+ * them) are in its lent record (src/ownership/lent.ts): the audit counts them as its
+ * process's, and after that process dies (or closes its queue while the link is up)
+ * reclaimDead returns them once the connection is over (before, the peer may still use
+ * them).
  * A controlling process that dies leaves CONN and the link bit as they were (the peer
  * sees the hang-up; the instance is normally gone with its primary).
  */
