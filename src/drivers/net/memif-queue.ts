@@ -38,6 +38,8 @@ import fs from 'node:fs';
 import type { Port } from '../../ethdev/driver.js';
 import { closeFd, dupFd, mapFd, takeFdOf, unmap, type Mapping } from '../../native/libc.js';
 import { Bytes } from '../../net/bytes.js';
+import type { Mempool } from '../../mempool/mempool.js';
+import { Lent } from '../../ownership/lent.js';
 import { RING, ringBytes, regionLayout } from './memif-proto.js';
 import { MIF, MIF_NO_RING, MIF_RING, mifRingAt, ROLE_SERVER } from './memif-table.js';
 
@@ -159,6 +161,22 @@ export abstract class MemifQueue {
     if (!this.warned) this.warn(`${what} queue ${this.q} was used by another process on this connection; it resumes at the next connection`);
     this.warned = true;
     return false;
+  }
+
+  /**
+   * A zero-copy queue's lent record for this connection (lent.ts: guarded by the connection
+   * word and its controlling process), or undefined when it cannot be made (warned once:
+   * the queue stays down until the next connection). `what`: 'zero-copy RX' / 'zero-copy TX'.
+   */
+  protected openLent(what: string, pool: Mempool | undefined, kind: number): Lent | undefined {
+    const r = this.port.eal.region;
+    try {
+      return Lent.open(this.port.eal, this.size, pool, { word: this.mif + MIF.CONN, value: this.conn, pid: r.i32[(this.mif + MIF.CTL_PID) >>> 2]! }, kind);
+    } catch (e) {
+      if (!this.warned) this.warn(`${what} queue ${this.q} cannot record the buffers it would lend (${(e as Error).message}): it stays down until the next connection`);
+      this.warned = true;
+      return undefined;
+    }
   }
 
   /** A counter (RING.HEAD / RING.TAIL) of our ring, with acquire. */

@@ -26,8 +26,7 @@ import { DESC, DESC_FLAG_NEXT, RING } from './memif-proto.js';
 import { EMPTY_U32 } from './memif-queue.js';
 import { MemifRxQueue } from './memif-rx.js';
 import { MemifTxQueue } from './memif-tx.js';
-import { MIF } from './memif-table.js';
-import { LENT_TX, Lent } from '../../ownership/lent.js';
+import { LENT_RX, LENT_TX, type Lent } from '../../ownership/lent.js';
 import { hookStop } from '../../ownership/hands.js';
 
 /** The memif region that is the EAL region (region 0 holds the rings). */
@@ -68,14 +67,8 @@ export class MemifRxZc extends MemifRxQueue {
 
   protected attach(): boolean {
     if (!this.untouchedRing('zero-copy RX')) return false;
-    const r = this.port.eal.region;
-    try {
-      this.rec = Lent.open(this.port.eal, this.size, this.pool.mp, { word: this.mif + MIF.CONN, value: this.conn, pid: r.i32[(this.mif + MIF.CTL_PID) >>> 2]! });
-    } catch (e) {
-      if (!this.warned) this.warn(`zero-copy RX queue ${this.q} cannot record the buffers it would lend (${(e as Error).message}): it stays down until the next connection`);
-      this.warned = true;
-      return false;
-    }
+    this.rec = this.openLent('zero-copy RX', this.pool.mp, LENT_RX);
+    if (!this.rec) return false;
     this.slots = this.rec.slots;
     this.bad = this.rec.bad;
     this.fresh = this.rec.fresh;
@@ -268,14 +261,8 @@ export class MemifTxZc extends MemifTxQueue {
 
   protected attach(): boolean {
     if (!this.untouchedRing('zero-copy TX')) return false;
-    const r = this.port.eal.region;
-    try {
-      this.rec = Lent.open(this.port.eal, this.size, undefined, { word: this.mif + MIF.CONN, value: this.conn, pid: r.i32[(this.mif + MIF.CTL_PID) >>> 2]! }, LENT_TX);
-    } catch (e) {
-      if (!this.warned) this.warn(`zero-copy TX queue ${this.q} cannot record the buffers it would lend (${(e as Error).message}): it stays down until the next connection`);
-      this.warned = true;
-      return false;
-    }
+    this.rec = this.openLent('zero-copy TX', undefined, LENT_TX);
+    if (!this.rec) return false;
     this.slots = this.rec.slots;
     this.fresh = this.rec.fresh;
     this.last = 0;
