@@ -123,7 +123,11 @@ export class Proc {
   async stop(ms: number, sig: NodeJS.Signals = 'SIGINT'): Promise<number> {
     if (!this.running) return this.code!;
     this.child.kill(sig);
-    const t = setTimeout(() => this.kill(), ms);
+    const t = setTimeout(() => {
+      // Said with what it printed last: the run's failure line then has its cause beside it.
+      process.stderr.write(`chaos: ${this.role} (pid ${this.pid}) did not leave within ${ms} ms of ${sig}: killed; its last output:\n${this.tail.slice(-1500)}\n`);
+      this.kill();
+    }, ms);
     const code = await this.exited;
     clearTimeout(t);
     return code;
