@@ -393,6 +393,74 @@ test('async: sendAsync calls made in one tick pack: the first goes at its call, 
     ob.release();
   }));
 
+test('async: every send of a sender goes in call order, whatever its options or length, while the ring is full; a queued timeout counts from its call and an aborted or timed-out send does not hold back the rest; waiting sends are copies', () =>
+  withEal(async (eal) => {
+    const ch = Channel.create(eal, 'o', { count: 8, bufferSize: 256 + CHANNEL_FRAME_BYTES }); // holds 7 buffers
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    const big = message(3, 1, 600); // 3 buffers
+    const name = (b: { size(i: number): number; text(i: number): string }, i: number): string => (b.size(i) === 600 ? 'big' : b.text(i));
+    /** What arrives until `want` messages came (each tryReceive makes room for the sends that wait). */
+    const arrivals = async (want: number): Promise<string[]> => {
+      const got: string[] = [];
+      await until(() => {
+        const b = rx.tryReceive();
+        for (let i = 0; i < b.length; i++) got.push(name(b, i));
+        b.release();
+        return got.length >= want;
+      }, 10_000, `${want} messages`);
+      return got;
+    };
+    const state = (p: Promise<boolean>): { v?: boolean | string } => {
+      const s: { v?: boolean | string } = {};
+      p.then((v) => (s.v = v), (e: Error) => (s.v = `rejected: ${e.message}`));
+      return s;
+    };
+    for (let i = 0; i < 7; i++) assert.equal(tx.send(`full${i}`), true);
+    const f = [new TextEncoder().encode('f1'), new TextEncoder().encode('f2')];
+    const ac = new AbortController();
+    const p = {
+      a: tx.sendAsync('a'),
+      b: tx.sendAsync('b', { timeout: 10_000 }),
+      c: tx.sendAsync('c'),
+      big: tx.sendAsync(big),
+      e: tx.sendAsync('e'),
+      f: tx.sendManyAsync(f),
+      g: tx.sendAsync('g', { timeout: 40 }),
+      h: tx.sendAsync('h', { signal: ac.signal }),
+      i: tx.sendAsync('i'),
+    };
+    f[0]!.set(new TextEncoder().encode('XX')); // the caller reuses its array: the queued send copied it
+    const g = state(p.g);
+    const h = state(p.h);
+    ac.abort(new Error('gave up'));
+    await sleep(150);
+    assert.equal(g.v, false, 'g timed out 40 ms after its call, while the ring stayed full');
+    assert.equal(h.v, 'rejected: gave up');
+    assert.equal(ch.waiting(), 7, 'nothing went: the ring is full');
+    assert.equal(tx.trySend('x'), 'no-room', 'and nothing overtakes the sends that wait');
+    assert.deepEqual(await arrivals(7 + 8), [...Array(7).keys()].map((i) => `full${i}`).concat(['a', 'b', 'c', 'big', 'e', 'f1', 'f2', 'i']));
+    assert.deepEqual(await Promise.all([p.a, p.b, p.c, p.big, p.e, p.f, p.i]), [true, true, true, true, true, true, true]);
+    // Long and short mixed, every one waiting: a short one never passes a long one for want of room.
+    for (let i = 0; i < 6; i++) assert.equal(tx.send(`y${i}`), true); // room for 1
+    const q = [tx.sendAsync(big), tx.sendAsync('s1'), tx.sendAsync(big, { timeout: 10_000 }), tx.sendAsync('s2'), tx.sendManyAsync([big, new TextEncoder().encode('s3')])];
+    await sleep(20);
+    assert.equal(ch.waiting(), 6, 'the first needs 3 buffers: it waits, and the rest behind it');
+    assert.deepEqual(await arrivals(6 + 6), [...Array(6).keys()].map((i) => `y${i}`).concat(['big', 's1', 'big', 's2', 'big', 's3']));
+    assert.deepEqual(await Promise.all(q), [true, true, true, true, true]);
+    // The head aborted while it waits: the next goes once there is room.
+    for (let i = 0; i < 7; i++) assert.equal(tx.send(`z${i}`), true);
+    const ac2 = new AbortController();
+    const j = tx.sendAsync('j', { signal: ac2.signal });
+    const k = tx.sendAsync('k');
+    await sleep(10);
+    ac2.abort(new Error('not j'));
+    await assert.rejects(j, /not j/);
+    assert.deepEqual(await arrivals(8), [...Array(7).keys()].map((i) => `z${i}`).concat(['k']));
+    assert.equal(await k, true);
+    assert.equal(ch.pool.inUse(), 0);
+  }));
+
 test('two senders and two receivers in four processes: every message arrives exactly once and whole', () =>
   withEal(async (eal, p) => {
     Channel.create(eal, 'mm', { count: 512, bufferSize: 512, maxMessage: 2048 });

@@ -25,8 +25,15 @@
  *
  * sendAsync calls made together pack too: the first of a tick goes at its call; the small
  * ones after it are copied at their call into private memory laid out as packed buffers
- * (Staged) and go in one send at the end of the tick (a microtask), in call order, before
- * any other send of the sender.
+ * (Staged) and go in one send at the end of the tick (a microtask).
+ *
+ * Order: every send of a sender goes in call order. A send that cannot go at its call, or
+ * comes while others wait, joins the sender's queue (copied at its call): staged batches,
+ * and Waiting sends (those with options, longer than a buffer, sendManyAsync's), each with
+ * its own deadline and signal. One drain (an async loop) sends the queue from its head,
+ * waiting for room or buffers for the head alone; a Waiting send whose time runs out or
+ * whose signal aborts settles where it stands and is skipped. Any other send (trySendMany)
+ * sends the queue first, and refuses (nothing of its own sent) while the head cannot go.
  *
  * Per message, the copy (TypedArray.set: for 64 bytes cheaper than a loop of element
  * stores in Node 20, about even in Node 24) and the first store into each cache line of
@@ -148,6 +155,79 @@ class Staged {
 }
 
 /**
+ * A send of sendAsync or sendManyAsync that could not go at its call, or came while other
+ * sends of the sender wait: its messages copied at the call (views of one private array),
+ * the buffers they take, its deadline and signal. It goes in its turn; its timeout (from
+ * its call) or its signal settles it wherever it stands in the queue, and it is skipped.
+ */
+class Waiting {
+  /** Resolved or rejected: the drain skips it. */
+  settled = false;
+  readonly promise: Promise<boolean>;
+  private resolve!: (sent: boolean) => void;
+  private reject!: (reason: unknown) => void;
+  private readonly timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onAbort: (() => void) | undefined;
+
+  /** `ended` runs after the timeout or the abort settled it (the sender's drain looks again). */
+  constructor(readonly msgs: Uint8Array[], readonly buffers: number, readonly deadline: number, private readonly signal: AbortSignal | undefined, ended: () => void) {
+    this.promise = new Promise<boolean>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (deadline !== Infinity) {
+      this.timer = setTimeout(() => {
+        this.end(false);
+        ended();
+      }, Math.min(Math.max(0, deadline - performance.now()), 2 ** 31 - 1));
+    }
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        this.fail(signal.reason);
+        ended();
+      };
+      this.onAbort = onAbort;
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+  }
+
+  /** Copies of msgs[0..n), one private array underneath. */
+  static copy(msgs: readonly Uint8Array[], n: number): Uint8Array[] {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += msgs[i]!.length;
+    const all = new Uint8Array(bytes);
+    const out = new Array<Uint8Array>(n);
+    for (let i = 0, o = 0; i < n; i++) {
+      const m = msgs[i]!;
+      all.set(m, o);
+      out[i] = all.subarray(o, o + m.length);
+      o += m.length;
+    }
+    return out;
+  }
+
+  /** Resolve with `sent` (once). */
+  end(sent: boolean): void {
+    if (this.settled) return;
+    this.forget();
+    this.resolve(sent);
+  }
+
+  /** Reject with the signal's reason (once). */
+  private fail(reason: unknown): void {
+    if (this.settled) return;
+    this.forget();
+    this.reject(reason);
+  }
+
+  private forget(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/**
  * The sending end of a `Channel` for one thread (`channel.sender()`): copies each message into
  * buffers of the channel's pool and enqueues them in one step, so receivers see all of a
  * message or nothing. `close()` / `using` releases its ownership record.
@@ -189,21 +269,28 @@ export class ChannelSender {
   /** A send found the ring full, and no check since found it with room to spare: check its room before taking buffers. */
   private full = false;
   /**
-   * sendAsync's staged messages, oldest batch first (`Staged`, copied at the call); they go
-   * in this order, before any other send of this sender. Emptied batches are kept in `spare`.
+   * The sends that wait, in call order (copied at their call): sendAsync's staged batches
+   * and Waiting sends. They go in this order, before any other send of this sender.
+   * Emptied batches are kept in `spare`. Not empty ⇒ a drain is scheduled or under way.
    */
-  private readonly staged: Staged[] = [];
+  private readonly queue: (Staged | Waiting)[] = [];
   private readonly spare: Staged[] = [];
-  /** A sendAsync of this tick went at its call, or a send of the staged is scheduled: the next small ones are staged. */
+  /** A sendAsync of this tick went at its call, or the drain is scheduled (endOfTick): the next small ones are staged. */
   private tickSent = false;
-  /** drainStaged is under way (the staged wait for room or buffers). */
+  /** drain is under way (the head of the queue waits for room or buffers). */
   private draining = false;
-  /** Ends drainStaged's wait at close(). */
-  private closer: AbortController | undefined;
-  /** The end of the tick (a microtask): sends what was staged, waiting for room if need be. */
+  /** Ends the drain's current wait (kick): the head settled or went, or close(). */
+  private wake: AbortController | undefined;
+  /** The end of the tick (a microtask): sends the queue, waiting for room if need be. */
   private readonly endOfTick = (): void => {
     this.tickSent = false;
-    if (this.staged.length > 0 && !this.draining) void this.drainStaged();
+    if (this.queue.length > 0 && !this.draining) void this.drain();
+  };
+  /** End the drain's current wait: it looks at the queue again. */
+  private readonly kick = (): void => {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.abort();
   };
   private closed = false;
 
@@ -330,14 +417,23 @@ export class ChannelSender {
    * One pool get, one enqueue per call, and small messages packed several to a buffer
    * (SenderOptions.pack): a batch of small messages costs little more than one.
    * EINVAL for a message over maxMessage or a batch over `capacity` buffers. When the ring
-   * is full and the pool empty at once, either status may come.
+   * is full and the pool empty at once, either status may come. The async sends of this
+   * sender that wait go first, in call order: while the oldest cannot go, nothing of msgs
+   * is sent (the status says why the oldest could not).
    */
   trySendMany(msgs: readonly Uint8Array[], n = msgs.length): SendStatus {
     if (this.closed) throw new MpdkError('EINVAL', `channel '${this.channel.name}': this sender was closed: open another with channel.sender()`);
-    if (this.staged.length > 0) { // sendAsync's messages go first
-      const st = this.sendStaged();
+    if (this.queue.length > 0) { // the sends that wait go first
+      const head = this.queue[0];
+      const st = this.sendQueued();
+      if (this.queue[0] !== head) this.kick(); // the drain waited for a head that is gone
       if (st !== 'sent') return st;
     }
+    return this.sendNow(msgs, n);
+  }
+
+  /** trySendMany's send of msgs[0..n), the queue empty. */
+  private sendNow(msgs: readonly Uint8Array[], n: number): SendStatus {
     if (this.perBuffer >= 2 && n >= 2 && !this.full) {
       const st = this.packFast(msgs, n);
       if (st !== undefined) return st;
@@ -496,9 +592,13 @@ export class ChannelSender {
   /**
    * Send one message, waiting without blocking the event loop while the ring is full (its
    * doorbell) or the pool is empty (a short timer): resolves true once sent, false when
-   * `opts.timeout` ms pass first (nothing sent); rejects with the signal's reason on abort.
-   * The message is copied at the call (the caller may reuse it at once).
+   * `opts.timeout` ms (counted from the call) pass first or the sender closes first (nothing
+   * sent); rejects with the signal's reason on abort (nothing sent). The message is copied
+   * at the call: the caller may reuse it at once.
    *
+   * Every send of a sender goes in call order, whatever its options or length: one that
+   * waits for room holds back the later ones (a socket's order); one that times out or is
+   * aborted while it waits settles then, where it stands, and the ones after it go on.
    * Calls made in one tick pack: the first goes at its call, as trySend; the small ones
    * after it (up to a buffer's payload each, without `opts`, on a packing sender) are
    * copied at their call into private memory and go together when the tick's synchronous
@@ -508,38 +608,85 @@ export class ChannelSender {
    */
   sendAsync(msg: Uint8Array | string, opts?: WaitOptions): Promise<boolean> {
     const m = typeof msg === 'string' ? encoder.encode(msg) : msg;
-    if (this.closed || !(m instanceof Uint8Array) || m.length > this.channel.maxMessage) return this.sendManyAsync([m], 1, opts); // rejects: EINVAL
-    if (opts !== undefined || !this.pack || recordBytes(m.length) > this.segBytes) return this.sendManyAsync([m], 1, opts);
-    if (this.staged.length === 0 && !this.tickSent) { // the first of its tick, nothing waiting: at its call
+    if (opts !== undefined || this.closed || !this.pack || !(m instanceof Uint8Array) || m.length > this.channel.maxMessage || recordBytes(m.length) > this.segBytes) {
+      return this.sendManyAsync([m], 1, opts); // rejects when closed or not a message (EINVAL)
+    }
+    if (this.queue.length === 0 && !this.tickSent) { // the first of its tick, nothing waiting: at its call
       this.one[0] = m;
-      const sent = this.trySendMany(this.one, 1) === 'sent';
+      const sent = this.sendNow(this.one, 1) === 'sent';
       this.tickSent = true;
       queueMicrotask(this.endOfTick);
       if (sent) return Promise.resolve(true);
     }
-    let last = this.staged[this.staged.length - 1];
-    let p = last?.add(m);
-    if (p === undefined) { // none staged, or the last batch is full
+    const q = this.queue;
+    let last = q[q.length - 1];
+    let p = last instanceof Staged ? last.add(m) : undefined;
+    if (p === undefined) { // none staged last, or the last batch is full
       last = this.spare.pop() ?? new Staged(this.segBytes, this.capacity);
-      this.staged.push(last);
+      this.enqueue(last);
       p = last.add(m)!;
     }
     return p;
   }
 
   /**
-   * Send the staged batches now, oldest first, each all or nothing as trySendMany (its
-   * buffers taken, framed from the staged records: one copy per buffer, then one enqueue):
-   * 'sent' once none is left, else why the oldest left could not go.
+   * `trySendMany`, waiting as `sendAsync` until all of msgs[0..n) can go at once: in call
+   * order with every other send of this sender, its timeout counted from the call. The
+   * messages are copied at the call when they cannot go at once (the caller may reuse them
+   * as soon as it returns).
    */
-  private sendStaged(): SendStatus {
-    while (this.staged.length > 0) {
-      const sg = this.staged[0]!;
-      const st = this.sendBatch(sg);
-      if (st !== 'sent') return st;
-      this.staged.shift();
-      this.spare.push(sg);
-      sg.settle(true);
+  async sendManyAsync(msgs: readonly Uint8Array[], n = msgs.length, opts?: WaitOptions): Promise<boolean> {
+    const deadline = deadlineOf(opts);
+    if (this.queue.length === 0 || this.closed) { // nothing waits: at its call (closed: throws EINVAL)
+      if (this.trySendMany(msgs, n) === 'sent') return true;
+    }
+    const signal = opts?.signal;
+    signal?.throwIfAborted();
+    const total = this.plan(msgs, n); // EINVAL for a message that is not one
+    if (total > this.capacity) throw new MpdkError('EINVAL', `channel '${this.channel.name}': a batch of ${total} buffers; this sender sends at most ${this.capacity} at once`);
+    if (performance.now() >= deadline) return false;
+    if (total === 0) return true; // nothing to send (n = 0): it went, in its turn
+    const w = new Waiting(Waiting.copy(msgs, n), total, deadline, signal, this.kick);
+    this.enqueue(w);
+    return w.promise;
+  }
+
+  /** Queue e behind the sends that wait; the drain goes at the end of the tick if it is not under way. */
+  private enqueue(e: Staged | Waiting): void {
+    this.queue.push(e);
+    if (!this.tickSent && !this.draining) {
+      this.tickSent = true;
+      queueMicrotask(this.endOfTick);
+    }
+  }
+
+  /**
+   * Send the queue now from its head, each send all or nothing as trySendMany (a staged
+   * batch framed from its records, one copy per buffer; a Waiting send's copies as
+   * trySendMany's), skipping the settled and settling false those whose time is over:
+   * 'sent' once none is left, else why the head could not go.
+   */
+  private sendQueued(): SendStatus {
+    const q = this.queue;
+    while (q.length > 0) {
+      const e = q[0]!;
+      if (e instanceof Staged) {
+        const st = this.sendBatch(e);
+        if (st !== 'sent') return st;
+        q.shift();
+        this.spare.push(e);
+        e.settle(true);
+        continue;
+      }
+      if (!e.settled) {
+        if (performance.now() >= e.deadline) e.end(false); // its timeout ran out before its turn
+        else {
+          const st = this.sendNow(e.msgs, e.msgs.length);
+          if (st !== 'sent') return st;
+          e.end(true);
+        }
+      }
+      q.shift();
     }
     return 'sent';
   }
@@ -561,59 +708,55 @@ export class ChannelSender {
     return this.push(total);
   }
 
-  /** Send the staged batches, waiting as sendManyAsync (no timeout) until they have gone or the sender closes. */
-  private async drainStaged(): Promise<void> {
+  /**
+   * Send the queue, waiting for room (the ring's doorbell) or buffers (a short timer) for its
+   * head alone, within the head's deadline, until it is empty or the sender closes. A kick
+   * (the head settled or went elsewhere, close()) ends a wait early.
+   */
+  private async drain(): Promise<void> {
     this.draining = true;
-    this.closer ??= new AbortController();
-    const signal = this.closer.signal;
     try {
       let backoff = 1;
-      while (!this.closed && this.staged.length > 0) {
-        const st = this.sendStaged();
+      while (!this.closed) {
+        const st = this.sendQueued();
         if (st === 'sent') return;
-        if (st === 'no-room') await this.channel.ring.whenRoom(this.staged[0]!.buffers, { signal, timeout: 2 ** 31 - 1 });
-        else {
-          await sleepFor(backoff, signal);
-          backoff = Math.min(backoff * 2, 8);
+        const head = this.queue[0]!;
+        const left = head instanceof Waiting ? head.deadline - performance.now() : Infinity;
+        const timeout = Math.min(Math.max(0, left), 2 ** 31 - 1);
+        const wake = new AbortController();
+        this.wake = wake;
+        try {
+          if (st === 'no-room') {
+            await this.channel.ring.whenRoom(head.buffers, { signal: wake.signal, timeout });
+            backoff = 1;
+          } else {
+            await sleepFor(Math.min(timeout, backoff), wake.signal); // buffers come back when receivers release theirs
+            backoff = Math.min(backoff * 2, 8);
+          }
+        } catch (e) {
+          if (!wake.signal.aborted) throw e; // a kick ended the wait: look again
         }
+        if (this.wake === wake) this.wake = undefined;
       }
-    } catch (e) {
-      if (!signal.aborted) throw e; // close() ended the wait: the staged were settled false there
     } finally {
       this.draining = false;
     }
   }
 
-  /** `trySendMany`, waiting as `sendAsync` until all of msgs[0..n) can go at once. */
-  async sendManyAsync(msgs: readonly Uint8Array[], n = msgs.length, opts?: WaitOptions): Promise<boolean> {
-    const deadline = deadlineOf(opts);
-    const signal = opts?.signal;
-    let backoff = 1;
-    for (;;) {
-      const st = this.trySendMany(msgs, n);
-      if (st === 'sent') return true;
-      signal?.throwIfAborted();
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      if (st === 'no-room') {
-        const total = this.plan(msgs, n);
-        await this.channel.ring.whenRoom(total, { signal, timeout: Math.min(left, 2 ** 31 - 1) });
-      } else {
-        await sleepFor(Math.min(left, backoff), signal); // buffers come back when receivers release theirs
-        backoff = Math.min(backoff * 2, 8);
-      }
-    }
-  }
-
   /**
-   * Free the ownership record (it holds nothing between calls). Idempotent. Messages that
-   * sendAsync staged go first if they can at once; otherwise their promises resolve false.
+   * Free the ownership record (it holds nothing between calls). Idempotent. The sends that
+   * wait go first if they can at once; otherwise their promises resolve false.
    */
   close(): void {
     if (this.closed) return;
-    if (this.staged.length > 0 && this.sendStaged() !== 'sent') for (const sg of this.staged.splice(0)) sg.settle(false);
+    if (this.queue.length > 0 && this.sendQueued() !== 'sent') {
+      for (const e of this.queue.splice(0)) {
+        if (e instanceof Staged) e.settle(false);
+        else e.end(false);
+      }
+    }
     this.closed = true;
-    this.closer?.abort();
+    this.kick();
     this.hands.close();
   }
 
