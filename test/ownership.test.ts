@@ -332,6 +332,40 @@ test('a put into a pool ring holding a repair\'s EMPTY holes (no cache: a reclai
     assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
   }));
 
+// More of a repair's EMPTY holes than the ring's slack: a pool of 31 without a cache (its ring 62),
+// a putter of 20 killed inside its claim, then a reclaimer killed inside its put of those 20: the
+// next reclaimer repairs that claim too (40 holes > 31) and its put of the 20 cannot fit. It
+// squeezes the holes out, a burst at a time through its hands (the ring's 11 elements, 21 holes
+// dropped), recorded on its lcore's squeeze line (mempool.ts MPQ). Killed after the burst came out
+// (mempool:squeeze: it holds the 11; a private array lost them), after they went back
+// (mempool:squeeze-give) or after the put (mempool:squeeze-put): nothing leaked or counted twice,
+// every mbuf back once.
+for (const [hook, held] of [['mempool:squeeze', 31], ['mempool:squeeze-give', 20], ['mempool:squeeze-put', 0]] as const) {
+  test(`a put squeezing more EMPTY holes than the ring's slack out of a pool's ring (a reclaimer's, no cache): killed at ${hook}, the dead hold ${held}, nothing leaked, every mbuf back once`, async () => {
+    const x = instance('ownsq');
+    try {
+      const small = PktmbufPool.create(x.eal, 'sq_pool', { count: 31, cacheSize: 0 });
+      const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'sq_pool')!;
+      await killedAt(x, ['free', 'pool=sq_pool', 'count=20'], 'ring-claim:prod', /ring-claim reached/);
+      await killedAt(x, ['reclaim'], 'ring-claim:prod', /ring-claim reached/);
+      await killedAt(x, ['reclaim'], hook);
+      assert.equal(small.mp.ring.holes(), 40, 'two repaired claims of 20');
+      const dead = audit();
+      // After the put, the first putter's record reads its lcore's claim line, which the put (on the same lcore) moved 20: none held.
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.pools.sq_pool?.returned ?? 0, held);
+      const a = audit();
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+      assert.equal(small.available(), 31, 'every mbuf back, once');
+      assert.equal(reclaimDead(x.eal).processes.length, 0, 'a second reclaim finds nothing');
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
 /** A capture file whose records need 8 mbufs of 2048 bytes: 60, 3000 (a chain of 2), 60, 5000 (of 3), 60. */
 function chainsFile(): string {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-')), 'chains.pcap');

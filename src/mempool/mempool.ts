@@ -32,6 +32,8 @@
  *               +40 OP_LC u32  0: the op's ring claims are on this lcore's claim lines; else
  *                             1 + the lcore whose lines they are on (an outside flusher's)
  *               +64 OBJS u32[2 * cacheSize]  (DPDK sizes objs at 2 * MAX for the refill overshoot)
+ *   SQ_OFF    MAX_LCORE squeeze lines (MPQ), SQ_STRIDE bytes each: what a put passing more of
+ *             a repair's EMPTY holes than the ring's slack holds meanwhile (ringPut), by lcore
  *   ELT_OFF   N elements, STRIDE bytes apart (cache-line multiple); each element's object
  *             is 64-aligned and preceded by its 16-byte element header (EH) at h - 16
  *
@@ -132,8 +134,37 @@ export const MPH = {
   NAME: 64, // 32 bytes, NUL-terminated
   NAME_MAX: 32,
   DEBUG_ERRORS: 96, // u32 debug pools: gets that found an element not FREE (Atomics.add)
+  SQ_OFF: 100, // u32 region offset of lcore 0's squeeze line (MPQ)
   BYTES: 128,
 } as const;
+
+/**
+ * Per-lcore squeeze line: a put that meets more of a repair's EMPTY holes than the ring's
+ * slack passes them through the putter's hands (ringPut), recorded here. Written only by
+ * the thread of that lcore; read by audit.ts and reclaim.ts (squeezeHeld), cleared by a
+ * reclaim once its putter is dead (clearSqueeze). OP's states, each entered with one store
+ * after the fields it makes readable:
+ *   0        idle
+ *   SQ_TAKE  a dequeue of up to SQ_BURST into BUF, CSNAP its consumer burst snapshot: the
+ *            putter holds BUF[0 .. burstMoved(CSNAP)) (EMPTY and repeats skipped: the
+ *            dequeue compacts what it keeps)
+ *   SQ_HOLD  the putter holds BUF[0 .. K)
+ *   SQ_GIVE  BUF[0 .. K) going back into the ring, PSNAP its producer snapshot: held
+ *            unless the claim line moved K past it
+ *   SQ_PUT   the put itself, after the squeeze's last re-enqueue (PTO: the producer claim
+ *            line's TO then): the putter holds nothing here; the put went iff the line
+ *            moved past PTO (putMoved)
+ * While OP is TAKE, HOLD or GIVE the put itself has not been made: putMoved answers 0 for
+ * every record of a put on this lcore (the line's last claim is the squeeze's, not the put's).
+ */
+export const MPQ = { OP: 0, K: 4, CSNAP: 8, PSNAP: 12, PTO: 16, PID: 20, START: 24, BUF: 64 } as const;
+/** Handles one squeeze step takes out of the ring (and puts back). */
+export const SQ_BURST = 32;
+const SQ_STRIDE = MPQ.BUF + 4 * SQ_BURST;
+export const SQ_TAKE = 1;
+export const SQ_HOLD = 2;
+export const SQ_GIVE = 3;
+export const SQ_PUT = 4;
 
 /** Per-lcore cache: byte offsets from the cache's start. */
 export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, USER: 16, FLUSHER: 20, USER_START: 24, OP_LC: 40, OBJS: 64 } as const;
@@ -143,7 +174,9 @@ const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN n
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
 const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
 const HOOK_PUT_BACK = HOOK === 'mempool:put-back'; // a recorded put-back went to the ring, the record not yet told
-const HOOK_SQUEEZE = HOOK === 'mempool:squeeze'; // a put passing EMPTY holes took a burst out of the ring, not yet put back
+const HOOK_SQUEEZE = HOOK === 'mempool:squeeze'; // a put passing EMPTY holes took a burst out of the ring (SQ_TAKE), not yet put back
+const HOOK_SQUEEZE_GIVE = HOOK === 'mempool:squeeze-give'; // that burst went back into the ring (SQ_GIVE), the put not yet tried
+const HOOK_SQUEEZE_PUT = HOOK === 'mempool:squeeze-put'; // the put after the squeeze went (SQ_PUT), the line not yet idle
 const HOOK_GET_HOLES = HOOK === 'mempool:get-holes'; // a recorded ring get kept a take EMPTY holes made short, its next claim not yet made
 const HOOK_FLUSH_OTHER = HOOK === 'mempool:flush-other'; // an outside flush: LEN = 0 stored, the ring not yet given them
 const HOOK_FLUSH_OTHER_PAUSE = HOOK === 'mempool:flush-other-pause'; // the same point: SIGSTOP ourselves (the test sends SIGCONT)
@@ -157,6 +190,12 @@ function hookPause(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   process.kill(process.pid, 'SIGSTOP');
 }
+let myStart = -1;
+/** This process's start time (pid reuse), read once. */
+function ownStart(): number {
+  if (myStart < 0) myStart = processStartTime(process.pid);
+  return myStart;
+}
 /** A word nobody notifies: Atomics.wait on it sleeps. */
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -168,7 +207,7 @@ export const OP_FLUSH = 2;
 export const EH = { STATE: 0, POOL: 4, INDEX: 8, BYTES: 16 } as const;
 
 export const MEMPOOL_MAGIC = 0x4c4f504d; // 'MPOL'
-export const MEMPOOL_VERSION = 1;
+export const MEMPOOL_VERSION = 2;
 /**
  * The word a recorded get (getBulk's `rec`) from the cache writes: GET_KEPT_SHIFT up, how
  * many handles before objs the record already holds from this window (getBulk's `kept`);
@@ -368,7 +407,12 @@ export class Mempool {
   private readonly ringGetSnap: number;
   private readonly ringPutSnap: number;
   private readonly one = new Uint32Array(1);
-  /** ringPut's landing area when it passes EMPTY holes (made on first need). */
+  /** Region offset of lcore 0's squeeze line (MPQ). */
+  private readonly sqBase: number;
+  /** u32 index of this thread's lcore's squeeze line, and its BUF as a view; -1 / empty without an lcore. */
+  private readonly sqIdx: number;
+  private readonly sqBuf: Uint32Array;
+  /** ringPut's landing area when it passes EMPTY holes without an lcore (unrecorded; made on first need). */
   private squeeze: Uint32Array | undefined;
 
   private constructor(eal: Eal, header: number) {
@@ -393,6 +437,7 @@ export class Mempool {
     this.cacheStride = u32[h + (MPH.CACHE_STRIDE >>> 2)]!;
     this.eltStart = u32[h + (MPH.ELT_OFF >>> 2)]!;
     this.eltEnd = u32[h + (MPH.ELT_END >>> 2)]!;
+    this.sqBase = u32[h + (MPH.SQ_OFF >>> 2)]!;
     this.checkLayout();
     this.ring = Ring.attach(eal, r.checkSpan(u32[h + (MPH.RING_OFF >>> 2)]!, 64, `mempool '${this.name}': its ring`));
     if (this.ring.capacity !== this.size + ringSlack(this.size)) throw new MpdkError('EPROTO', `mempool '${this.name}' at offset ${header} is damaged: its ring holds ${this.ring.capacity}, not its ${this.size} elements and ${ringSlack(this.size)} more; recreate it`);
@@ -400,6 +445,8 @@ export class Mempool {
     const inRange = Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE;
     this.ringGetSnap = inRange ? this.ring.burstSnapIndex(lc, true) : -1;
     this.ringPutSnap = inRange ? this.ring.burstSnapIndex(lc, false) : -1;
+    this.sqIdx = inRange ? (this.sqBase + lc * SQ_STRIDE) >>> 2 : -1;
+    this.sqBuf = inRange ? new Uint32Array(r.buffer, this.sqBase + lc * SQ_STRIDE + MPQ.BUF, SQ_BURST) : new Uint32Array(0);
     this.lcore = this.cacheSize > 0 && Number.isInteger(lc) && lc >= 0 && lc < MAX_LCORE ? lc : -1;
     if (this.lcore >= 0) {
       const c = this.cacheOffset(this.lcore);
@@ -490,6 +537,8 @@ export class Mempool {
     }
     r.checkSpan(this.privOffset, this.privateSize, `${what}: its private area`);
     if (this.cacheSize > 0) r.checkSpan(this.cacheBase, MAX_LCORE * this.cacheStride, `${what}: its lcore caches`);
+    if (this.sqBase % 64 !== 0) throw new MpdkError('EPROTO', `${what} is damaged (squeeze lines at ${this.sqBase}): recreate it`);
+    r.checkSpan(this.sqBase, MAX_LCORE * SQ_STRIDE, `${what}: its squeeze lines`);
     r.checkSpan(this.eltStart - EH.BYTES, this.size * this.stride, `${what}: its elements`);
   }
 
@@ -523,7 +572,8 @@ export class Mempool {
     const ringRel = privRel + align64(privateSize);
     const cacheRel = ringRel + align64(Ring.memSize(ringOpts));
     const cacheStride = cacheSize > 0 ? MPC.OBJS + align64(4 * 2 * cacheSize) : 0;
-    const eltRel = align64(cacheRel + cacheStride * MAX_LCORE) + 64; // element 0's header sits in the line before it
+    const sqRel = align64(cacheRel + cacheStride * MAX_LCORE);
+    const eltRel = sqRel + SQ_STRIDE * MAX_LCORE + 64; // element 0's header sits in the line before it
     // Up to the end of the last element's stride: its object (eltSize ≤ stride − EH.BYTES)
     // ends there at the latest, and no byte of it lies past the memzone.
     const total = eltRel - EH.BYTES + stride * n;
@@ -532,7 +582,7 @@ export class Mempool {
     }
     const mz = eal.memzones.reserve(MEMPOOL_MZ_PREFIX + name, total, 64);
     try {
-      return Mempool.layOut(eal, name, mz.offset, { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringOpts, privRel, ringRel, cacheRel, cacheStride, eltRel }, objInit);
+      return Mempool.layOut(eal, name, mz.offset, { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringOpts, privRel, ringRel, cacheRel, cacheStride, sqRel, eltRel }, objInit);
     } catch (e) {
       eal.memzones.free(MEMPOOL_MZ_PREFIX + name);
       throw e;
@@ -542,10 +592,10 @@ export class Mempool {
   private static layOut(
     eal: Eal, name: string, z: number,
     a: { n: number; eltSize: number; stride: number; cacheSize: number; flushThresh: number; privateSize: number; flags: number; ringOpts: RingOptions;
-      privRel: number; ringRel: number; cacheRel: number; cacheStride: number; eltRel: number },
+      privRel: number; ringRel: number; cacheRel: number; cacheStride: number; sqRel: number; eltRel: number },
     objInit: ObjInit | undefined,
   ): Mempool {
-    const { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringOpts, privRel, ringRel, cacheRel, cacheStride, eltRel } = a;
+    const { n, eltSize, stride, cacheSize, flushThresh, privateSize, flags, ringOpts, privRel, ringRel, cacheRel, cacheStride, sqRel, eltRel } = a;
     const r = eal.region;
     const u32 = r.u32;
     const w = (field: number, v: number): void => {
@@ -563,6 +613,7 @@ export class Mempool {
     w(MPH.RING_OFF, z + ringRel);
     w(MPH.CACHE_OFF, z + cacheRel);
     w(MPH.CACHE_STRIDE, cacheStride);
+    w(MPH.SQ_OFF, z + sqRel);
     w(MPH.ELT_OFF, z + eltRel);
     w(MPH.ELT_END, z + eltRel + stride * n);
     r.i32[(z + MPH.CREATOR) >>> 2] = process.pid;
@@ -869,24 +920,119 @@ export class Mempool {
    * One bulk enqueue: the ring has a slot for every element and ringSlack more, so a put
    * of pool elements fits unless more EMPTY holes than the slack (a dead putter's repaired
    * claim holds its slots until a getter passes it) sit in the ring at once. Then, and only
-   * then, they are squeezed out below (several enqueues: a recorded put's snapshot no longer
-   * tells whether it went, and a death inside the squeeze leaks what it holds).
+   * then, they are squeezed out (squeezeIn), recorded on this lcore's squeeze line.
    */
   private ringPut(objs: Uint32Array, n: number): void {
     if (n === 0 || this.ring.enqueueBulk(objs, n) === n) return;
-    // EMPTY holes (a dead putter's claim, filled by repair) take ring slots until a getter
-    // passes them: pass them here — what a dequeue returns goes straight back, the holes
-    // it dropped are gone — until the put fits. Bounded: one pass over the ring.
-    const buf = (this.squeeze ??= new Uint32Array(256));
-    for (let moved = 0; moved <= this.ring.capacity;) {
-      const k = this.ring.dequeueBurst(buf, buf.length);
+    if (this.sqIdx >= 0) this.squeezeIn(objs, n);
+    else this.squeezeUnrecorded(objs, n);
+  }
+
+  /**
+   * Pass the EMPTY holes that keep objs[0 .. n) out of the ring: a burst of up to SQ_BURST
+   * out of the ring into this lcore's squeeze line (the holes the dequeue drops are gone),
+   * back in, then the put again, until it fits. Each step is recorded (MPQ: TAKE, HOLD, GIVE,
+   * PUT), so a death at any instruction leaves what the line holds readable, and a record
+   * of this put (Hands.free, a cache flush, a get's put-back) reads through putMoved whether
+   * the put went. Bounded: one pass over the ring. Cold; allocates nothing.
+   */
+  private squeezeIn(objs: Uint32Array, n: number): void {
+    const u32 = this.u32;
+    const q = this.sqIdx;
+    const ring = this.ring;
+    const buf = this.sqBuf;
+    this.eal.region.f64[(q + (MPQ.START >>> 2)) >>> 1] = ownStart();
+    this.i32[q + (MPQ.PID >>> 2)] = process.pid;
+    for (let moved = 0; moved <= ring.capacity; moved += SQ_BURST) {
+      u32[q + (MPQ.CSNAP >>> 2)] = u32[this.ringGetSnap]!;
+      u32[q + (MPQ.OP >>> 2)] = SQ_TAKE;
+      const k = ring.dequeueBurst(buf, SQ_BURST);
       if (HOOK_SQUEEZE && k > 0) hookStop('mempool:squeeze');
-      if (k > 0 && this.ring.enqueueBulk(buf, k) !== k) break; // cannot happen: we just took k out
-      moved += buf.length;
+      u32[q + (MPQ.K >>> 2)] = k;
+      u32[q + (MPQ.OP >>> 2)] = SQ_HOLD;
+      if (k > 0) {
+        u32[q + (MPQ.PSNAP >>> 2)] = u32[this.ringPutSnap]!;
+        u32[q + (MPQ.OP >>> 2)] = SQ_GIVE;
+        // Cannot fail: we just took k out. If it does, the line keeps holding them (HOLD).
+        if (ring.enqueueBulk(buf, k) !== k) break;
+        if (HOOK_SQUEEZE_GIVE) hookStop('mempool:squeeze-give');
+      }
+      u32[q + (MPQ.PTO >>> 2)] = u32[this.ringPutSnap]!;
+      u32[q + (MPQ.OP >>> 2)] = SQ_PUT;
+      if (ring.enqueueBulk(objs, n) === n) {
+        if (HOOK_SQUEEZE_PUT) hookStop('mempool:squeeze-put');
+        u32[q + (MPQ.OP >>> 2)] = 0;
+        if (ring.reclaimedPending !== 0) this.repair();
+        return;
+      }
+      if (k === 0 && ring.count() === 0) break;
+    }
+    if (u32[q + (MPQ.OP >>> 2)] !== SQ_HOLD) u32[q + (MPQ.OP >>> 2)] = 0;
+    this.refused(n);
+  }
+
+  /** squeezeIn for a thread without an lcore (no claim lines of its own): unrecorded, a death inside leaks the burst in hand. */
+  private squeezeUnrecorded(objs: Uint32Array, n: number): void {
+    const buf = (this.squeeze ??= new Uint32Array(SQ_BURST));
+    for (let moved = 0; moved <= this.ring.capacity; moved += SQ_BURST) {
+      const k = this.ring.dequeueBurst(buf, buf.length);
+      if (k > 0 && this.ring.enqueueBulk(buf, k) !== k) break;
       if (this.ring.enqueueBulk(objs, n) === n) return;
       if (k === 0 && this.ring.count() === 0) break;
     }
+    this.refused(n);
+  }
+
+  private refused(n: number): never {
     throw new MpdkError('EIO', `mempool '${this.name}': its ring refused ${n} handles; more handles were put than the pool has (a double put or a foreign handle: run the pool in debug mode, MPDK_DEBUG_MEMPOOL=1, to find it)`);
+  }
+
+  /**
+   * How many handles the put recorded with producer snapshot `snap` (ring/claims.ts
+   * burstSnapIndex of lcore `lc`, stored before the put) moved into the pool's ring: what
+   * the ring's burstMoved says, but for a put that squeezed holes out first (MPQ): 0 while
+   * the squeeze is in hand (its re-enqueues are not the put), else the put's own claim,
+   * counted from the line's TO after the squeeze. Exact while lcore `lc` is idle or dead.
+   */
+  putMoved(lc: number, snap: number): number {
+    if (isUint(lc, MAX_LCORE - 1)) {
+      const q = (this.sqBase + lc * SQ_STRIDE) >>> 2;
+      const op = this.u32[q + (MPQ.OP >>> 2)]!;
+      if (op === SQ_TAKE || op === SQ_HOLD || op === SQ_GIVE) return 0;
+      if (op === SQ_PUT) return this.ring.burstMoved(lc, this.u32[q + (MPQ.PTO >>> 2)]!, false);
+    }
+    return this.ring.burstMoved(lc, snap, false);
+  }
+
+  /**
+   * What lcore `l`'s squeeze line holds (MPQ), and the pid (and start time) of the putter
+   * that wrote it; undefined when it holds nothing. Read-only; exact while that putter is
+   * idle or dead (audit.ts, reclaim.ts: the putter's hands).
+   */
+  squeezeHeld(l: number): { pid: number; start: number; handles: number[] } | undefined {
+    if (!isUint(l, MAX_LCORE - 1)) return undefined;
+    const u32 = this.u32;
+    const q = (this.sqBase + l * SQ_STRIDE) >>> 2;
+    const op = u32[q + (MPQ.OP >>> 2)]!;
+    if (op !== SQ_TAKE && op !== SQ_HOLD && op !== SQ_GIVE) return undefined;
+    const k = Math.min(u32[q + (MPQ.K >>> 2)]!, SQ_BURST);
+    let to = 0;
+    if (op === SQ_TAKE) to = Math.min(this.ring.burstMoved(l, u32[q + (MPQ.CSNAP >>> 2)]!, true), SQ_BURST);
+    else if (op === SQ_HOLD || this.ring.burstMoved(l, u32[q + (MPQ.PSNAP >>> 2)]!, false) !== k) to = k;
+    const handles: number[] = [];
+    const b = q + (MPQ.BUF >>> 2);
+    for (let i = 0; i < to; i++) {
+      const h = u32[b + i]!;
+      if (h !== RING_EMPTY && this.isElement(h) && !handles.includes(h)) handles.push(h); // a dequeue that dropped holes compacted what it kept
+    }
+    return handles.length > 0 ? { pid: this.i32[q + (MPQ.PID >>> 2)]!, start: this.eal.region.f64[(q + (MPQ.START >>> 2)) >>> 1]!, handles } : undefined;
+  }
+
+  /** Lcore `l`'s squeeze line is over (reclaim.ts, once what it held went back): idle, if `pid` still wrote it. */
+  clearSqueeze(l: number, pid: number): void {
+    if (!isUint(l, MAX_LCORE - 1)) return;
+    const q = (this.sqBase + l * SQ_STRIDE) >>> 2;
+    if (this.i32[q + (MPQ.PID >>> 2)] === pid) this.u32[q + (MPQ.OP >>> 2)] = 0;
   }
 
   /** `getBulk`, throwing ENOENT (nothing taken) when the pool cannot supply n. */
@@ -1028,7 +1174,7 @@ export class Mempool {
       const n = word & 0xffff;
       const base = (word >>> GET_BASE_SHIFT) & GET_BASE_MAX;
       const kind = word & GET_KIND;
-      if (kind === GET_PUTBACK) return n <= base && this.ring.burstMoved(lcore, ringSnap, false) === base - n ? n : base; // n: kept
+      if (kind === GET_PUTBACK) return n <= base && this.putMoved(lcore, ringSnap) === base - n ? n : base; // n: kept
       if (base > n) return 0;
       if (kind === GET_HOLD) return base;
       return base + (this.ring.burstMoved(lcore, ringSnap, true) === n - base ? n - base : 0);
@@ -1153,7 +1299,7 @@ export class Mempool {
       // dequeued, LEN not yet stored (once stored, LEN covers them)
       from = opN;
       to = Math.min(opN + this.ring.burstMoved(via, snap, true), cap);
-    } else if (op === OP_FLUSH && len === 0 && this.ring.burstMoved(via, snap, false) === 0) {
+    } else if (op === OP_FLUSH && len === 0 && this.putMoved(via, snap) === 0) {
       to = opN; // LEN = 0 stored, the ring did not take them (or not yet: its claim is undone)
     }
     // A dequeue that dropped holes compacted what it kept: skip EMPTY and repeats.

@@ -9,8 +9,9 @@
  *   inCaches       every lcore's cache of the pool
  *   inRings        every ring of the instance (memzones "RG_*") that is not a port queue
  *   inPortQueues   the rings behind port queues (their drivers say which: places.ts)
- *   heldByLive     the ownership records (hands.ts) of live processes, and the buffers
- *                  their queues lent to a peer (lent.ts)
+ *   heldByLive     the ownership records (hands.ts) of live processes, the buffers
+ *                  their queues lent to a peer (lent.ts), and the burst a put of theirs
+ *                  holds while it squeezes EMPTY holes out of a pool's ring (mempool.ts MPQ)
  *   heldByDead     the same of dead processes not yet reclaimed (0 after reclaimDead, but
  *                  for buffers lent on a connection that still lasts)
  *   leaked         elements found in no place at all
@@ -32,6 +33,7 @@ import { MAX_LCORE } from '../eal/options.js';
 import { heldHandles, listRecords } from './hands.js';
 import { lentHandles, listLent } from './lent.js';
 import { Places } from './places.js';
+import { processAlive } from '../native/libc.js';
 
 /**
  * Where one pool's elements are (`auditInstance`): counted by place; `leaked` and `duplicates` are what a correct program never has.
@@ -143,6 +145,10 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
       unseen(h);
       places.eachSegment(h, unseen);
     }
+  }
+  for (const sq of places.squeezes()) {
+    col = processAlive(sq.pid, sq.start) ? 'heldByLive' : 'heldByDead';
+    for (const h of sq.handles) note(h);
   }
   out.forEach((a, i) => {
     let present = 0;

@@ -50,7 +50,8 @@
  *              lends       stores its CONS in SNAP (lent.ts counts past SNAP (chains
  *              (memif zc)  take)                            linked before its store)
  *   FREEING    free        — (a put straight to the pool's  none if the pool ring's claim
- *                          ring: its producer claim line)   line moved N (the put went), else
+ *                          ring: its producer claim line;   line moved N (the put went:
+ *                          POOL names the pool)             Mempool.putMoved), else
  *                                                           arr[S][0..N) minus the handles
  *                                                           found in the owner lcore's
  *                                                           mempool caches (the put's commit)
@@ -95,12 +96,12 @@
  *     open pool get included (a pool's free mbufs are single segments: what every free
  *     leaves), except for those of an open free;
  *   - FREEING into a pool without a cache or more than its flush threshold is a window
- *     on the pool's ring (exact), unless the burst mixes pools or chains (several puts:
- *     the last one is not the burst) or met more of a repair's EMPTY holes than the
- *     ring's slack (mempool.ts ringSlack: N; the put squeezes them out with a dequeue and
- *     re-enqueue, and a death inside that squeeze leaks its burst): then the put is not known, and only the reclaim's
- *     "found nowhere else" filter guards it (a getter that took a handle in between makes
- *     it a duplicate);
+ *     on the pool's ring (exact, also when the put met more of a repair's EMPTY holes than
+ *     the ring's slack and squeezed them out first: the squeeze is recorded on the pool's
+ *     squeeze line of our lcore, mempool.ts MPQ, and putMoved reads past it), unless the
+ *     burst mixes pools or chains (several puts: the last one is not the burst): then the
+ *     put is not known, and only the reclaim's "found nowhere else" filter guards it (a
+ *     getter that took a handle in between makes it a duplicate);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -117,7 +118,7 @@
  *                    +0 CTRL  u32  STATE(2) SIDE(1) RING(5) · N(16)
  *                    +4 SNAP  u32
  *                    +8 GSNAP u32  a POOL_GET window's ring get: the pool ring's snapshot
- *                    +12 POOL u32  mempool header of a POOL_GET window
+ *                    +12 POOL u32  mempool header of a POOL_GET window, or of a FREEING one's pool ring
  *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
  */
 import type { Eal } from '../eal/eal.js';
@@ -566,7 +567,10 @@ export class Hands {
     const ph = this.mbufs.poolOf(arr[0]!);
     if (ph !== this.put.pool) this.learnPut(ph);
     const ri = this.put.cacheless || n > this.put.thresh ? this.put.ri : NO_RING;
-    if (ri !== NO_RING) u32[this.snap[a]!] = u32[this.put.snapIdx]!;
+    if (ri !== NO_RING) {
+      u32[this.pool[a]!] = ph; // the pool whose putMoved reads SNAP (a put that squeezed holes out first)
+      u32[this.snap[a]!] = u32[this.put.snapIdx]!;
+    }
     u32[ci] = (FREEING | side | (ri << H_RING_SHIFT) | n) >>> 0;
     this.mbufs.freeBulk(arr, n);
     if (HOOK_FREE) hookStop('hands:free');
@@ -752,8 +756,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
       // A put straight to the pool's ring that went (all n: a bulk put) holds none.
       if (ri !== NO_RING) {
         try {
-          const ring = rec.rings[ri]?.offset ?? 0;
-          if (ring !== 0 && RingView.at(r, ring).burstMoved(lc, snap, false) === n) continue;
+          if (Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).putMoved(lc, snap) === n) continue;
         } catch (e) {
           out.errors.push(`array ${a}: ${(e as Error).message}`);
         }

@@ -16,6 +16,8 @@
  *                  portQueues: NetDriver.queueRing)
  *   a chain        a packet's further segments, through Mbufs'       the head's holder does not
  *                  NEXT, bounded by its NB_SEGS (eachSegment)        change the chain meanwhile
+ *   a squeeze      Mempool.squeezeHeld: a burst a put passing a       its putter is idle or dead
+ *                  repair's EMPTY holes holds (its putter's hands)
  *
  * A pool or a ring whose header is damaged cannot be read: it is listed in `errors`, and
  * whatever it holds cannot be accounted for.
@@ -32,6 +34,16 @@ export interface RingPlace {
   name: string;
   view: RingView;
   portQueue: boolean;
+}
+
+/** A burst a put holds while it squeezes a repair's EMPTY holes out of its pool's ring (Places.squeezes). */
+export interface Squeeze {
+  pool: Mempool;
+  lcore: number;
+  /** The putter (pid and start time). */
+  pid: number;
+  start: number;
+  handles: number[];
 }
 
 export class Places {
@@ -108,6 +120,18 @@ export class Places {
       if (lcore >= 0) mp.eachInCache(lcore, fn);
       else for (let l = 0; l < MAX_LCORE; l++) mp.eachInCache(l, fn);
     }
+  }
+
+  /** Every pool's squeeze lines that hold a burst (mempool.ts MPQ): the pool, the lcore, the putter and the handles. */
+  squeezes(): Squeeze[] {
+    const out: Squeeze[] = [];
+    for (const pool of this.pools) {
+      for (let lcore = 0; lcore < MAX_LCORE; lcore++) {
+        const sq = pool.squeezeHeld(lcore);
+        if (sq) out.push({ pool, lcore, ...sq });
+      }
+    }
+    return out;
   }
 
   /** `fn` on every handle in the instance's rings (memzones "RG_*", port queues included), chains' segments too. */

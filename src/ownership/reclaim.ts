@@ -24,7 +24,9 @@
  *                          (ring/claims.ts): a dead consumer's claimed handles come back to
  *                          us (returned in step 5).
  *   3 readRecords          what its records hold (hands.ts heldHandles; lent.ts: the buffers
- *                          its queues lent, once their connection is over), read now: the
+ *                          its queues lent, once their connection is over; the burst a put
+ *                          of a dead putter held while it squeezed EMPTY holes out of a
+ *                          pool's ring, mempool.ts MPQ), read now: the
  *                          FREEING windows are checked against the dead lcores' caches
  *                          BEFORE they are flushed.
  *   4 flushDeadCaches      every pool's lcore caches whose user (the process whose thread
@@ -37,7 +39,8 @@
  *                          exact record: never two places) goes back to its pool, once,
  *                          reset (Mbufs.reset) when it is an mbuf.
  *   6 releaseDead          free its records (a lent record whose connection lasts is kept,
- *                          settled), release its lcores, free its process slot.
+ *                          settled) and its squeeze lines, release its lcores, free its
+ *                          process slot.
  *
  * Everything is read and repaired through the views and operations the layers export; a
  * pool or ring that cannot be read (a damaged header) is reported in `errors` and left alone.
@@ -52,7 +55,7 @@ import { isPktmbufPool, Mbufs } from '../mbuf/mbuf.js';
 import { Ring } from '../ring/ring.js';
 import { portQueues } from '../ethdev/table.js';
 import { heldHandles, listRecords, RS_RX, RS_TX, type HandsRecord } from './hands.js';
-import { Places } from './places.js';
+import { Places, type Squeeze } from './places.js';
 import { freeLent, lentReturnable, listLent, settleLent, type LentRecord } from './lent.js';
 
 export const RECLAIM_LOCK_MZ = 'mpdk_reclaim';
@@ -160,6 +163,8 @@ class Reclaim {
   private readonly recorded: number[] = [];
   /** The dead lenders' records (lent.ts): step 3 reads them, step 6 frees or settles them. */
   private readonly lent: LentRecord[];
+  /** The dead putters' squeeze lines (mempool.ts MPQ): step 3 reads them, step 6 clears them. */
+  private readonly squeezes: Squeeze[];
 
   constructor(private readonly eal: Eal, private readonly dead: Map<number, Dead>) {
     this.rep.processes = [...dead.values()].map((d) => ({ pid: d.pid, name: d.name, lcores: [] as number[] }));
@@ -167,6 +172,7 @@ class Reclaim {
     this.lent = listLent(eal).filter((x) => dead.has(x.pid) && !x.alive);
     this.places = new Places(eal);
     this.rep.errors.push(...this.places.errors);
+    this.squeezes = this.places.squeezes().filter((sq) => !processAlive(sq.pid, sq.start));
   }
 
   run(): ReclaimReport {
@@ -246,6 +252,7 @@ class Reclaim {
       for (const h of held.settled) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a chain is its head's
       for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
     }
+    for (const sq of this.squeezes) this.recorded.push(...sq.handles); // single segments: taken from the pool's ring
     for (const rec of this.lent) {
       for (const h of lentReturnable(this.eal, rec)) { // lent on a live connection: kept
         this.recorded.push(h);
@@ -307,6 +314,7 @@ class Reclaim {
       }
     }
     for (const rec of this.lent) this.step(`lent record ${rec.mz}`, () => (rec.released ? freeLent(this.eal, rec) : settleLent(this.eal, rec)));
+    for (const sq of this.squeezes) sq.pool.clearSqueeze(sq.lcore, sq.pid);
     for (const d of this.dead.values()) {
       this.rep.processes.find((p) => p.pid === d.pid)!.lcores.push(...this.eal.lcoreTable.releaseAllOf(d.pid));
       if (d.slot >= 0) this.eal.processes.unregister(d.slot, d.pid);
