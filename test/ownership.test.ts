@@ -366,6 +366,39 @@ for (const [hook, held] of [['mempool:squeeze', 31], ['mempool:squeeze-give', 20
   });
 }
 
+// The same squeeze inside a recorded put: a reclaimer's flush of a dead lcore's cache (OP_FLUSH,
+// its snapshot on the reclaimer's own claim line). A pool of 63 with caches of 32: a process
+// killed inside its cache flush of 32 (lcore 2), then two reclaimers (lcores 3, 4) killed inside
+// their flush of it: 96 holes, and the third reclaimer's flush (lcore 5) squeezes them. Killed
+// after its burst of 11 went back into the ring (mempool:squeeze-give), its claim line moved 11
+// past the flush's snapshot, and the flush itself was never made: the cache still holds the 32
+// (Mempool.putMoved reads the squeeze line; the line's raw claim said 11 moved: 32 leaked).
+test('a reclaimer\'s flush of a dead lcore\'s cache squeezing more EMPTY holes than the ring\'s slack, killed after its burst went back (mempool:squeeze-give): the flush is known not made, the cache\'s 32 come back once', async () => {
+  const x = instance('ownsqfl');
+  try {
+    const fl = PktmbufPool.create(x.eal, 'fl_pool', { count: 63, cacheSize: 32 });
+    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'fl_pool')!;
+    const on = (l: number, args: string[], hook: string): Child => spawnNode(CHILD, ['-l', String(l), '--proc-type=secondary', '--file-prefix', x.p, '--log-level', 'error', '--', ...args], { MPDK_TEST_HOOK: hook });
+    for (const [l, args, hook] of [[2, ['flush', 'pool=fl_pool'], 'ring-claim:prod'], [3, ['reclaim'], 'ring-claim:prod'], [4, ['reclaim'], 'ring-claim:prod'], [5, ['reclaim'], 'mempool:squeeze-give']] as const) {
+      const c = on(l, [...args], hook);
+      await c.waitFor(/(ring-claim|mempool:squeeze-give) reached/, 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+    }
+    assert.equal(fl.mp.ring.holes(), 96, 'three repaired flush claims of 32');
+    const dead = audit();
+    assert.deepEqual([dead.inCaches, dead.heldByDead, dead.inPool, dead.leaked, dead.duplicates], [32, 20, 11, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.deepEqual([rep.pools.fl_pool?.returned, rep.pools.fl_pool?.flushed], [20, 32]);
+    const a = audit();
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    assert.equal(fl.available(), 63, 'every mbuf back, once (the 20 returned in our cache)');
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 /** A capture file whose records need 8 mbufs of 2048 bytes: 60, 3000 (a chain of 2), 60, 5000 (of 3), 60. */
 function chainsFile(): string {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-')), 'chains.pcap');
