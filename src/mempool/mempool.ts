@@ -64,6 +64,10 @@
  * its thread makes a Mempool for it: that finishes the op left in flight first
  * (recoverCache; the thread itself is in none), before its puts reuse OBJS; a pool it never
  * opens keeps the dead one as its cache's USER, and a reclaim flushes it.
+ * A put that finds the ring's slots taken by more of a repair's EMPTY holes than its slack
+ * passes them through its hands a burst at a time, recorded on its lcore's squeeze line
+ * (MPQ): a dead putter's burst is its record's (reclaim.ts returns it), and a record of that
+ * put reads whether it went through putMoved. Puts are one enqueue otherwise (ringSlack).
  *
  * Handover between an outside flusher and the cache's user (one cache, never two hands on it):
  *   user (the thread of lcore L, when it makes a Mempool object for this pool)
@@ -250,7 +254,7 @@ export const GET_REC_SNAP = 1;
  * room only when EMPTY holes fill them (each a slot of a dead putter's claim that repair
  * filled, in the ring until a getter passes it): more than n at once. So a put is one
  * enqueue, whose producer snapshot a record reads exactly (Hands.free, a cache flush, a
- * get's put-back). The cost: 4 bytes a slot.
+ * get's put-back); past that, the squeeze (MPQ) is recorded too. The cost: 4 bytes a slot.
  */
 export function ringSlack(n: number): number {
   return Math.max(0, Math.min(n, RING_MAX_COUNT - 1 - n));
