@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Channel, CHANNEL_FRAME_BYTES, Eal, PktmbufPool, reclaimDead, type EalConfig } from '../src/index.js';
+import { MSG, MSG_PACKED, MSG_UNIFORM } from '../src/channel/channel.js';
 import { check, message, tally } from './channel-child.js';
 import { leftovers, reapAll, refused, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
@@ -272,6 +273,61 @@ test('packed in one pass: a channel whose maxMessage packs (two records to a buf
       const got = rx.tryReceive();
       assert.equal(got.length, batch.length);
       for (let i = 0; i < batch.length; i++) assert.deepEqual(got.bytes(i), batch[i], `round ${round}, message ${i}`);
+      rx.release();
+    }
+    assert.equal(ch.pool.inUse(), 0);
+  }));
+
+test('packed: a buffer whose records all have one length says so (MSG_UNIFORM), from trySendMany and staged sendAsync calls; its receiver places them from the first record (odd lengths padded); mixed lengths are read record by record; a uniform buffer whose LEN or first length disagrees is damage', () =>
+  withEal(async (eal) => {
+    const ch = Channel.create(eal, 'u', { count: 16, bufferSize: 256 + CHANNEL_FRAME_BYTES, maxMessage: 60 }); // packs in one pass
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    const u32 = eal.region.u32;
+    const h = new Uint32Array(16);
+    /** Each waiting buffer's SEGS (taken off the ring and put back in order); and its LEN. */
+    const frames = (): { segs: number; len: number }[] => {
+      const n = ch.ring.dequeueBurst(h, 16);
+      const out = Array.from(h.subarray(0, n), (x) => ({ segs: u32[(x + ch.dataDelta + MSG.SEGS) >>> 2]!, len: u32[(x + ch.dataDelta + MSG.LEN) >>> 2]! }));
+      assert.equal(ch.ring.enqueueBurst(h, n), n);
+      return out;
+    };
+    const uniform = (r: number): number => (MSG_PACKED | MSG_UNIFORM | r) >>> 0;
+    // 20 × 13 bytes: 20-byte records, 12 to a 256-byte payload.
+    const msgs = Array.from({ length: 20 }, (_, i) => message(5, i, 13));
+    assert.equal(tx.trySendMany(msgs), 'sent');
+    assert.deepEqual(frames(), [{ segs: uniform(12), len: 240 }, { segs: uniform(8), len: 160 }]);
+    let b = rx.tryReceive();
+    assert.deepEqual(Array.from({ length: b.length }, (_, i) => check(b.bytes(i))), msgs.map((_, seq) => ({ id: 5, seq })));
+    assert.equal(b.dataOffset(1) - b.dataOffset(0), 20);
+    b.release();
+    // 13, 13, 14: the same records' size (20), other lengths: not uniform, each length read.
+    const mixed = [message(6, 0, 13), message(6, 1, 13), message(6, 2, 14)];
+    assert.equal(tx.trySendMany(mixed), 'sent');
+    assert.deepEqual(frames(), [{ segs: (MSG_PACKED | 3) >>> 0, len: 60 }]);
+    b = rx.tryReceive();
+    assert.deepEqual([...Array(b.length).keys()].map((i) => b.size(i)), [13, 13, 14]);
+    assert.deepEqual([...Array(b.length).keys()].map((i) => check(b.bytes(i))), mixed.map((_, seq) => ({ id: 6, seq })));
+    b.release();
+    // sendAsync calls together: the first alone at its call, the 4 staged after it in one uniform buffer.
+    const later = Array.from({ length: 5 }, (_, i) => message(7, i, 13));
+    const sent = later.map((m) => tx.sendAsync(m));
+    await Promise.all(sent);
+    assert.deepEqual(frames(), [{ segs: 1, len: 13 }, { segs: uniform(4), len: 80 }]);
+    b = rx.tryReceive();
+    assert.deepEqual([...Array(b.length).keys()].map((i) => check(b.bytes(i))), later.map((_, seq) => ({ id: 7, seq })));
+    b.release();
+    // Damage: a uniform buffer's LEN, or its first record's length, that does not make r
+    // records of LEN (0xfffffffd: its padded record wraps to 4 bytes, as three empty ones).
+    const empty = [new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)];
+    for (const [batch, field, value] of [[msgs.slice(0, 3), MSG.LEN, 61], [msgs.slice(0, 3), MSG.PAYLOAD, 17], [empty, MSG.PAYLOAD, 0xfffffffd]] as const) {
+      assert.equal(tx.trySendMany(batch), 'sent');
+      assert.equal(ch.ring.dequeueBurst(h, 1), 1);
+      u32[(h[0]! + ch.dataDelta + field) >>> 2] = value;
+      assert.equal(ch.ring.enqueueBurst(h, 1), 1);
+      const before = rx.damaged;
+      assert.equal(rx.tryReceive().length, 0, 'none of its messages is shown');
+      assert.equal(rx.damaged, before + 1);
       rx.release();
     }
     assert.equal(ch.pool.inUse(), 0);

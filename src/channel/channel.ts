@@ -23,6 +23,7 @@
  *   first         the message's bytes        k ≥ 1           its first      before the bulk enqueue
  *   2nd .. k-th   the bytes in this buffer   0               the rest       that publishes all k (R1)
  *   packed        payload bytes used         PACKED | r      r records
+ *                                            (| UNIFORM)
  *
  * A PACKED buffer carries r ≥ 1 whole small messages (a run of a trySendMany batch that fits
  * one buffer, or sendAsync calls staged together: Aeron's and Agrona's length-prefixed records;
@@ -30,7 +31,13 @@
  * offset of the payload: +0 u32 its length, then its bytes, padded to 4. It is one handle in
  * the ring like any one-buffer message, so the ring, the ownership records and reclaimDead
  * see nothing new: a packed buffer is lost or delivered whole, as any other. Messages that
- * do not fit with a neighbour go as before.
+ * do not fit with a neighbour go as before. A sender that knows its r records are all of
+ * one length (the first record's) says so with UNIFORM: a receiver then places them from
+ * the first record's length alone (record b at b × its size), without reading the
+ * other records' lines before the application does (they arrive from the sender's core:
+ * a chain of dependent loads through them cost a receiver about as much as the sender's
+ * copy). It checks that r records of that length make the buffer's LEN; the records' own
+ * length fields still say the same (any receiver may read them).
  *
  * The mbuf header itself is not written on the way (a channel's own pool is taken without
  * the mbuf reset: Hands.allocAsFreed), so a message costs the receiver the cache lines of
@@ -65,6 +72,10 @@ export const CH = {
 export const MSG = { LEN: 0, SEGS: 4, PAYLOAD: 8 } as const;
 /** SEGS of a packed buffer: this bit, or'ed with its record count (file header). */
 export const MSG_PACKED = 0x80000000;
+/** SEGS of a packed buffer whose records all have the first record's length: or'ed with MSG_PACKED (file header). */
+export const MSG_UNIFORM = 0x40000000;
+/** SEGS of a packed buffer, masked with this: its record count. */
+export const MSG_RECORDS = 0x3fffffff;
 /** Bytes of a packed record's length field (u32), before the message's bytes. */
 export const RECORD_HEADER = 4;
 /** Bytes a record of a `len`-byte message takes in a packed buffer (its length field, its bytes padded to 4). */
@@ -74,8 +85,8 @@ export function recordBytes(len: number): number {
 /** Bytes of each buffer's data room that frame the message: a pool for messages of up to N bytes in one buffer has a data room of N + this (plus any headroom). */
 export const CHANNEL_FRAME_BYTES = MSG.PAYLOAD;
 export const CH_MAGIC = 0x4c4e4843; // 'CHNL'
-/** Layout version: 2 since packed buffers (MSG_PACKED), which a version-1 receiver would drop as damaged. */
-export const CH_VERSION = 2;
+/** Layout version: 2 since packed buffers (MSG_PACKED), 3 since MSG_UNIFORM (an older receiver would drop such buffers as damaged). */
+export const CH_VERSION = 3;
 export const CH_MZ_PREFIX = 'CH_';
 /** The pool was made by the channel (free() frees it too). */
 const CHF_OWN_POOL = 1;

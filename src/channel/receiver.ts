@@ -23,7 +23,7 @@ import { Mbufs } from '../mbuf/mbuf.js';
 import { Hands, HANDS_MAX_CAP, type Source } from '../ownership/hands.js';
 import { deadlineOf, waiter, type WaitOptions, type Waiter } from '../ring/doorbell-async.js';
 import type { RecordSizer, Ring } from '../ring/ring.js';
-import { MSG, MSG_PACKED, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
+import { MSG, MSG_PACKED, MSG_RECORDS, MSG_UNIFORM, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
 
 /** What a receiver is opened with (`channel.receiver()`). */
 export interface ReceiverOptions {
@@ -126,7 +126,8 @@ export class MessageBatch {
   /**
    * Frame the messages of handles[0..n): returns how many buffers had a wrong framing
    * (skipped). Each buffer is a message (SEGS 1), the first of a k-buffer message (SEGS k),
-   * or packed (SEGS MSG_PACKED | r: r records, each a message).
+   * or packed (SEGS MSG_PACKED | r: r records, each a message; with MSG_UNIFORM all of the
+   * first record's length, placed without reading the others).
    */
   parse(handles: Uint32Array, n: number, maxSegs: number): number {
     this.handles = handles;
@@ -148,7 +149,7 @@ export class MessageBatch {
         continue;
       }
       if (k >= MSG_PACKED) {
-        const r = k - MSG_PACKED;
+        const r = k & MSG_RECORDS;
         i++;
         const start = d + MSG.PAYLOAD;
         const end = start + size;
@@ -160,6 +161,20 @@ export class MessageBatch {
           this.grow(count + r);
           off = this.off;
           len = this.len;
+        }
+        if ((k & MSG_UNIFORM) !== 0) { // r records of the first one's length: placed, their lines left unread
+          const l = u32[start >>> 2]!;
+          const rec = RECORD_HEADER + ((l + 3) & ~3);
+          if (l > size || rec * r !== size) { // LEN is r such records, or the buffer is damaged (l first: a wrapped rec)
+            bad++;
+            continue;
+          }
+          for (let x = 0, o = start + RECORD_HEADER; x < r; x++, o += rec) {
+            off[count + x] = o;
+            len[count + x] = l;
+          }
+          count += r;
+          continue;
         }
         let o = start;
         let x = 0;

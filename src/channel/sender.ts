@@ -22,6 +22,8 @@
  * fit with its neighbour, takes its own buffer(s) as before. On a channel whose maxMessage
  * packs two to a buffer (perBuffer), the plan is skipped: the batch's most buffers are taken
  * and it is laid out as it is copied (packFast), the unfilled buffers freed after the send.
+ * packFast and the staged batches mark a buffer whose records are all of one length
+ * (MSG_UNIFORM, one xor and or per message): its receiver places them without reading them.
  *
  * sendAsync calls made together pack too: the first of a tick goes at its call; the small
  * ones after it are copied at their call into private memory laid out as packed buffers
@@ -50,7 +52,7 @@ import type { TxQueue } from '../ethdev/driver.js';
 import { Hands, HANDS_MAX_CAP, type Sink } from '../ownership/hands.js';
 import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
 import type { Ring } from '../ring/ring.js';
-import { MSG, MSG_PACKED, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
+import { MSG, MSG_PACKED, MSG_UNIFORM, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
 
 /** How a send went: sent, or not sent and why (nothing was sent). */
 export type SendStatus = 'sent' | 'no-room' | 'no-buffers';
@@ -96,9 +98,11 @@ class Staged {
   /** seg rounded up to 4: each staged buffer starts 4-aligned, as its records. */
   readonly stride: number;
   private u32: Uint32Array;
-  /** Per buffer: payload bytes used, records. */
+  /** Per buffer: payload bytes used, records, its first record's length, whether another length joined (else MSG_UNIFORM). */
   readonly used: Int32Array;
   readonly recs: Int32Array;
+  readonly first: Int32Array;
+  readonly mixed: Int32Array;
   /** Buffers begun (the last one open); 0 when empty. */
   buffers = 0;
   /** Messages staged. */
@@ -113,6 +117,8 @@ class Staged {
     this.u32 = new Uint32Array(this.u8.buffer);
     this.used = new Int32Array(capacity);
     this.recs = new Int32Array(capacity);
+    this.first = new Int32Array(capacity);
+    this.mixed = new Int32Array(capacity);
   }
 
   /** Copy m (a record of at most `seg` bytes) in as a record: its promise, or undefined when the staged buffers are full. */
@@ -125,7 +131,10 @@ class Staged {
       if (this.buffers * this.stride > this.u8.length) this.grow();
       this.used[b] = 0;
       this.recs[b] = 0;
+      this.first[b] = m.length;
+      this.mixed[b] = 0;
     }
+    this.mixed[b] = this.mixed[b]! | (m.length ^ this.first[b]!);
     const o = b * this.stride + this.used[b]!;
     this.u32[o >>> 2] = m.length;
     this.u8.set(m, o + RECORD_HEADER);
@@ -497,6 +506,8 @@ export class ChannelSender {
     let end = start + seg;
     let o = start; // its next record
     let r = 0; // records in it
+    let first = msgs[0]!.length | 0; // the length of its first record (msgs[0] not bytes: refused below)
+    let other = 0; // not 0: it holds a record of another length (else MSG_UNIFORM)
     for (let i = 0; i < n; i++) {
       const m = msgs[i];
       if (!(m instanceof Uint8Array)) return this.refuse(msgs, i);
@@ -505,20 +516,23 @@ export class ChannelSender {
       const rec = RECORD_HEADER + ((len + 3) & ~3); // recordBytes, inline
       if (o + rec > end) { // close this buffer (r ≥ perBuffer ≥ 2 records), open the next
         u32[d >>> 2] = o - start; // MSG.LEN
-        u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | r) >>> 0;
+        u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | (other === 0 ? MSG_UNIFORM : 0) | r) >>> 0;
         d = arr[++b]! + this.delta; // b < total: each buffer took ≥ perBuffer records
         start = d + MSG.PAYLOAD;
         end = start + seg;
         o = start;
         r = 0;
+        first = len;
+        other = 0;
       }
+      other |= len ^ first;
       u32[o >>> 2] = len;
       u8.set(m, o + RECORD_HEADER);
       o += rec;
       r++;
     }
     u32[d >>> 2] = o - start;
-    u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | r) >>> 0; // r may be 1: a packed buffer of one record
+    u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | (other === 0 ? MSG_UNIFORM : 0) | r) >>> 0; // r may be 1: a packed buffer of one record
     const used = b + 1;
     let sent: number;
     if (used === total) sent = hands.tx(0, this.sink);
@@ -702,7 +716,7 @@ export class ChannelSender {
       const d = arr[b]! + this.delta;
       const len = sg.used[b]!;
       u32[d >>> 2] = len; // MSG.LEN
-      u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | sg.recs[b]!) >>> 0; // r may be 1
+      u32[(d + MSG.SEGS) >>> 2] = (MSG_PACKED | (sg.mixed[b] === 0 ? MSG_UNIFORM : 0) | sg.recs[b]!) >>> 0; // r may be 1
       this.u8.set(sg.u8.subarray(b * sg.stride, b * sg.stride + len), d + MSG.PAYLOAD);
     }
     return this.push(total);
