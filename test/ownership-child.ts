@@ -36,6 +36,12 @@
  *                                      poll the queue with empty bursts (each frees what the peer read)
  *                                      (MPDK_TEST_HOOK=memif-zc:send / recycle / freed, hands:tx stop
  *                                      inside the send or the free of what the peer read)
+ *   txnull pool=P count=N              take N mbufs into array 0 of a record (Hands.alloc) and send them
+ *                                      on TX queue 0 of port 0 (Hands.tx to a driver without a ring:
+ *                                      net_null frees what it takes), print "sent <n>", wait
+ *                                      (MPDK_TEST_HOOK=ethdev:tx stops as the burst is handed to the
+ *                                      driver, mempool:flush / ring-claim:prod inside its free,
+ *                                      hands:tx after it, before the record's commit)
  *   chain pool=P ring=R                two 3-segment packets (Mbufs.chain): one's head held in array
  *                                      0 of a record, the other's head enqueued on ring R; print
  *                                      "ready", wait to be killed
@@ -178,6 +184,15 @@ if (mode === 'reclaim') {
     dst.q.txBurst(a, 0); // frees what the peer read
     nap(1);
   }
+} else if (mode === 'txnull') {
+  const dev = EthDev.attach(eal);
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const hands = Hands.open(eal, 'test-txnull', 1, 64);
+  const dst = hands.txSink(dev, 0, 0);
+  hands.alloc(0, pool, Number(opt.count));
+  process.stdout.write('ready\n');
+  process.stdout.write(`sent ${hands.tx(0, dst)}\n`);
+  for (;;) nap(1000);
 } else if (mode === 'alloc') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);
   const hands = Hands.open(eal, 'test-alloc', 1, 64);

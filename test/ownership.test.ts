@@ -549,6 +549,20 @@ for (const [hook, held] of [['pcap:give-back', 12], ['mempool:put-back', 1]] as 
   });
 }
 
+// A send through the record to a driver's queue with no ring behind it (net_null): the driver
+// frees what it takes in one freeBulk, so the send's window is that free's (hands.ts FREEING).
+// Killed as the burst is handed to the driver (ethdev:tx), inside its free (the lcore cache's
+// flush, mempool:flush; the pool ring's claim of a pool without a cache, ring-claim:prod) or
+// after it (hands:tx): the dead hold what was not yet freed, and each comes back once (a send
+// window "counted as sent" leaked the 20 when killed before or inside the free).
+for (const [cacheSize, hook, held] of [[32, 'ethdev:tx', 20], [32, 'mempool:flush', 20], [32, 'hands:tx', 0], [0, 'ring-claim:prod', 20], [0, 'hands:tx', 0]] as const) {
+  test(`Hands.tx to a driver without a ring (net_null, ${cacheSize ? 'a pool with a cache' : 'a pool without a cache'}): killed at ${hook}, the dead hold ${held}, returned once`, () =>
+    withPort('owntxn', 'net_null0', cacheSize, async (x) => {
+      await killedAt(x, ['txnull', `pool=${POOL}`, 'count=20'], hook, new RegExp(`${hook.replace(':prod', '')} reached`)); // ring.ts says 'ring-claim reached'
+      returnedOnce(x, held);
+    }));
+}
+
 test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
   const p = uniquePrefix('ownmif');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));

@@ -310,6 +310,14 @@ class TappedRx implements RxQueue {
   }
 }
 
+/** Test hook (read once; a constant test when unset): stop as a TX burst is handed to the driver. */
+const HOOK_TX = process.env.MPDK_TEST_HOOK === 'ethdev:tx';
+function hookStop(what: string): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) Atomics.wait(cell, 0, 0, 1000);
+}
+
 class TappedTx implements TxQueue {
   readonly lends: boolean;
   constructor(private readonly inner: TxQueue, private readonly u32: Uint32Array, private readonly arm: number, private readonly tap: Tap) {
@@ -318,6 +326,7 @@ class TappedTx implements TxQueue {
 
   txBurst(handles: Uint32Array, n: number, rec?: number): number {
     if (this.u32[this.arm] !== 0 && n !== 0) this.tap.copy(handles, n);
+    if (HOOK_TX && n !== 0) hookStop('ethdev:tx');
     return this.inner.txBurst(handles, n, rec); // rec: the ownership record's window (driver.ts)
   }
 }

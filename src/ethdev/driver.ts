@@ -32,7 +32,10 @@
  *     first, straight into handles (heads first, then chains' segments); it gives none back
  *     (a put between the get and the record's commit would leak the burst);
  *   - txBurst takes handles[0..r) (they become the driver's: sent, queued or freed);
- *     handles[r..n) stay the caller's (it frees or retries them), as DPDK;
+ *     handles[r..n) stay the caller's (it frees or retries them), as DPDK. A queue with no
+ *     ring behind it (queueRing 0) that does not lend frees handles[0..r) with ONE
+ *     Mbufs.freeBulk, its last touch of them, and keeps none: an ownership record's send
+ *     (Hands.tx) is then that free's window (hands.ts), exact wherever the sender dies;
  *   - count the burst into the queue's owner stats line once per burst:
  *       f64[port.statIdx(rx, q) + STAT_PACKETS] += r; f64[... + STAT_OCTETS] += bytes
  *     (TX: f64[... + STAT_ERRORS] += n - r when some were not taken; RX: NOMBUF when

@@ -33,8 +33,14 @@
  *                          MP ring: TO of our claim line    s = 0 if the claim is CLAIMING /
  *                                                           CLAIMED or was repaired FILLED,
  *                                                           else TO − FROM
- *                          no ring (other drivers)          none: counted as sent (a leak
- *                                                           at worst, never a duplicate)
+ *                          no ring, not a driver's queue    none: counted as sent (a leak
+ *                          (sinkOf), or a driver's burst    at worst, never a duplicate)
+ *                          over a cached pool's flush
+ *                          threshold
+ *   FREEING    tx to a     as free's, below: the driver     as free's
+ *              driver's    frees what it takes in one
+ *              queue with  freeBulk (driver.ts contract)
+ *              no ring
  *   SENDING    tx to a     NO_GET; then the queue names     arr[S][s..N), s = the packets
  *   (POOL_GET) queue that  its lent record in POOL and      the record's HEAD counts past
  *              lends       stores its HEAD in SNAP (lent.ts SNAP (0 while SNAP = NO_GET)
@@ -49,9 +55,10 @@
  *   (POOL_GET) queue that  its lent record in POOL and      packets the record's CONS
  *              lends       stores its CONS in SNAP (lent.ts counts past SNAP (chains
  *              (memif zc)  take)                            linked before its store)
- *   FREEING    free        — (a put straight to the pool's  none if the pool ring's claim
- *                          ring: its producer claim line;   line moved N (the put went:
- *                          POOL names the pool)             Mempool.putMoved), else
+ *   FREEING    free        — (a put straight to the pool's  arr[S][k..N) if the pool ring's
+ *                          ring: its producer claim line;   claim line moved k > 0 (one bulk
+ *                          POOL names the pool)             put of the first k went, k = N
+ *                                                           for free: Mempool.putMoved), else
  *                                                           arr[S][0..N) minus the handles
  *                                                           found in the owner lcore's
  *                                                           mempool caches (the put's commit)
@@ -232,6 +239,12 @@ export class Sink {
     readonly snapIdx: number,
     /** The queue lends what it sends, recorded (TxQueue.lends): a POOL_GET window naming its lent record. */
     readonly lends = false,
+    /**
+     * A driver's queue with no ring behind it that frees what it takes in one freeBulk
+     * (driver.ts contract): its window is the free's (FREEING), so a death before, inside
+     * or after that free is read exactly.
+     */
+    readonly frees = false,
   ) {}
 }
 
@@ -400,11 +413,18 @@ export class Hands {
     return new Sink(new RingTx(ring, bulk), this.addRing(ring.offset, RS_TX), this.snapWord(ring.offset, RS_TX));
   }
 
-  /** Send on TX queue q of `port` (binds it: dev.txQueue). */
+  /**
+   * Send on TX queue q of `port` (binds it: dev.txQueue). A queue with a ring behind it
+   * (net_ring) is a ring window; one that lends (net_memif zero-copy) a lent one; any other
+   * driver frees what it takes in one freeBulk (driver.ts contract): the window is that
+   * free's. Exact wherever the sender dies, but for a burst larger than a cached pool's
+   * flush threshold (counted as sent: a leak at worst).
+   */
   txSink(dev: EthDev, port: number, q: number): Sink {
     const txq = dev.txQueue(port, q);
     const ring = dev.queueRing(port, q, 'tx');
-    return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX), txq.lends === true);
+    const lends = txq.lends === true;
+    return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX), lends, ring === 0 && !lends);
   }
 
   /**
@@ -527,7 +547,11 @@ export class Hands {
     const s0 = side ? 1 : 0;
     const arr = this.views[2 * a + s0]!;
     let s: number;
-    if (!dst.lends) {
+    if (dst.frees) {
+      // The driver frees what it takes (one freeBulk): the window is that free's.
+      u32[ci] = this.putWindow(a, arr, n, SENDING) | side | n;
+      s = dst.q.txBurst(arr, n);
+    } else if (!dst.lends) {
       u32[this.snap[a]!] = u32[dst.snapIdx]!;
       u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
       s = dst.q.txBurst(arr, n);
@@ -564,18 +588,34 @@ export class Hands {
     if (n === 0) return 0;
     const side = c & H_SIDE;
     const arr = this.views[2 * a + (side ? 1 : 0)]!;
-    const ph = this.mbufs.poolOf(arr[0]!);
-    if (ph !== this.put.pool) this.learnPut(ph);
-    const ri = this.put.cacheless || n > this.put.thresh ? this.put.ri : NO_RING;
-    if (ri !== NO_RING) {
-      u32[this.pool[a]!] = ph; // the pool whose putMoved reads SNAP (a put that squeezed holes out first)
-      u32[this.snap[a]!] = u32[this.put.snapIdx]!;
-    }
-    u32[ci] = (FREEING | side | (ri << H_RING_SHIFT) | n) >>> 0;
+    u32[ci] = (this.putWindow(a, arr, n, FREEING) | side | n) >>> 0;
     this.mbufs.freeBulk(arr, n);
     if (HOOK_FREE) hookStop('hands:free');
     u32[ci] = side; // commit: empty
     return n;
+  }
+
+  /**
+   * The window of a free of arr[0 .. n) into the pool of arr[0] (Hands.free, a driver's
+   * free inside txBurst): CTRL's state and ring bits. A put straight to the pool's ring (no
+   * cache, or more than its flush threshold) names that ring, after SNAP (its producer claim
+   * line) and POOL (whose putMoved reads it); a put into the lcore cache names none (the
+   * reader looks for the handles there). `other`: the state when the free is not known
+   * exactly (a driver's free of a count not known in advance that may pass the threshold):
+   * SENDING without a ring, counted as sent.
+   */
+  private putWindow(a: number, arr: Uint32Array, n: number, other: number): number {
+    const u32 = this.u32;
+    const ph = this.mbufs.poolOf(arr[0]!);
+    if (ph !== this.put.pool) this.learnPut(ph);
+    const p = this.put;
+    if (!p.cacheless && n <= p.thresh) return FREEING | (NO_RING << H_RING_SHIFT);
+    if (!p.cacheless && other !== FREEING) return other | (NO_RING << H_RING_SHIFT);
+    if (p.ri !== NO_RING) {
+      u32[this.pool[a]!] = ph; // the pool whose putMoved reads SNAP (a put that squeezed holes out first)
+      u32[this.snap[a]!] = u32[p.snapIdx]!;
+    }
+    return FREEING | (p.ri << H_RING_SHIFT);
   }
 
   /** The pool of the last freed burst: whether its puts bypass the cache, and its ring's entry. */
@@ -753,10 +793,15 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
     out.windows[names[state]!] = (out.windows[names[state]!] ?? 0) + 1;
     const ri = (c >>> H_RING_SHIFT) & 31;
     if (state === H_FREEING) {
-      // A put straight to the pool's ring that went (all n: a bulk put) holds none.
+      // A put straight to the pool's ring that went (one bulk put of arr[0 .. k): all n for
+      // Hands.free, what a driver's txBurst took) holds the rest.
       if (ri !== NO_RING) {
         try {
-          if (Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).putMoved(lc, snap) === n) continue;
+          const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).putMoved(lc, snap);
+          if (k > 0 && k <= n) {
+            push(arr, k, n);
+            continue;
+          }
         } catch (e) {
           out.errors.push(`array ${a}: ${(e as Error).message}`);
         }
