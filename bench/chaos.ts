@@ -71,9 +71,10 @@ export interface ChaosOptions {
 }
 
 const USAGE = `usage: npm run chaos -- [--kills N] [--seed S] [--json] [options]
-Kills random processes of client_server_mp and l2fwd_fork (SIGKILL) under pktgen traffic and
-checks after each kill that traffic resumes, nothing is corrupted, the audit is clean and no
-file or descriptor leaked. Exit status 0 when everything held, 1 otherwise.
+Kills (SIGKILL) or stops (SIGSTOP, then SIGCONT) random processes of the guide's four systems
+(client_server_mp, l2fwd_fork, symmetric_mp, simple_mp, and their pktgen and dumpcap) under
+traffic and checks after each hit that traffic resumes, nothing is corrupted, the audit is
+clean and no file or descriptor leaked. Exit status 0 when everything held, 1 otherwise.
   --kills N        kills in all (SIGKILL or SIGSTOP), shared evenly by the systems (default 1000)
   --seed S         random seed (default: from the clock; printed)
   --systems LIST   of cs (client_server_mp), l2fwd (l2fwd_fork), sym (symmetric_mp),
