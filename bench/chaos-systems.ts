@@ -155,9 +155,18 @@ export abstract class ChaosSystem {
     return this.dumpcap?.running ? [{ kind: 'dumpcap', label: 'dumpcap', pid: this.dumpcap.pid }] : [];
   }
 
-  /** Stop the dumpcap (SIGINT: it flushes and leaves) and remove its file. @returns its exit code, or undefined */
+  /**
+   * Stop the dumpcap (SIGINT: it flushes and leaves) and remove its file. @returns its exit
+   * code, or undefined when none was running: one the run killed (or that left on its own,
+   * noted as such) and did not restart yet (DUMPCAP_GAP_MS) did not exit because of the stop.
+   */
   protected async stopDumpcap(): Promise<number | undefined> {
     if (!this.dumpcap) return undefined;
+    if (!this.dumpcap.running) {
+      this.noteExit(this.dumpcap);
+      fs.rmSync(this.dumpcapFile, { force: true });
+      return undefined;
+    }
     const code = await this.dumpcap.stop(3000);
     fs.rmSync(this.dumpcapFile, { force: true });
     return code;

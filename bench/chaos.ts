@@ -287,7 +287,13 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
     let dupSeen = 0;
     for (let i = 0; i < kills; i++) {
       await sleep(Math.floor(random() * (o.gapMs + 1)));
-      const victims = sys.victims().filter((v) => o.victims.includes(v.kind));
+      // A victim of the chosen kinds may be between a death and its restart (a dumpcap comes
+      // back after DUMPCAP_GAP_MS): the operator restarts it, bounded as a recovery is.
+      let victims: Victim[] = [];
+      await until(() => {
+        sys.tend();
+        return (victims = sys.victims().filter((v) => o.victims.includes(v.kind))).length > 0;
+      }, o.boundMs, 5);
       if (victims.length === 0) {
         part.failures.push(`kill ${i + 1}: ${sys.name} has no process to kill`);
         if (!(await rebuild())) return part;
