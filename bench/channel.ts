@@ -32,6 +32,13 @@
  * with 16383 72-byte buffers 53-67 ns against 34-36 with 2047 (two processes on two cores
  * taking turns, medians of 2000 turns, machine at load 7-8).
  *
+ * Where channel.msgs64's time goes (each side's own work per message, medians of its calls
+ * with the other side running, Node 20, machine at load 5-8): the sender ~24 ns (on one core
+ * alone 17.6: the 64-byte TypedArray.set ~11 of it, a fixed cost; ~4 ns a call's share of
+ * the lines the receiver polls, seen as 24 -> 20.5 ns with 256 messages a call), the
+ * receiver ~21.5 ns (~24 before MSG_UNIFORM let it place a buffer's records without a
+ * chain of loads through lines from the sender's core). The sender is the limit.
+ *
  * The bench process is the primary (lcore 100: unpinned) and makes the channel; the rate
  * is taken between two snapshots after a warm-up. Children are killed and the instance
  * closed whatever happens.

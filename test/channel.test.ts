@@ -517,6 +517,69 @@ test('async: every send of a sender goes in call order, whatever its options or 
     assert.equal(ch.pool.inUse(), 0);
   }));
 
+test('async: random mixes of sendAsync (short, long, with timeouts and aborts), sendManyAsync and trySend on a small ring, received at random times: what arrives is exactly the sends that resolved true (or went), in call order, with the bytes of the call', () =>
+  withEal(async (eal) => {
+    let seed = 20261203;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let round = 0; round < 10; round++) {
+      const ch = Channel.create(eal, `r${round}`, { count: 8, bufferSize: 64 + CHANNEL_FRAME_BYTES, maxMessage: 400 });
+      const tx = ch.sender();
+      const rx = ch.receiver();
+      const calls: number[] = [];
+      const outcome = new Map<number, boolean | 'rejected'>();
+      const settled: Promise<void>[] = [];
+      const got: number[] = [];
+      let id = 0;
+      const next = (long: boolean): [number, Uint8Array] => {
+        const m = new Uint8Array(long ? 150 + (id % 100) : 4 + (id % 20)); // long: 3 to 5 buffers
+        new DataView(m.buffer).setUint32(0, id, true);
+        calls.push(id);
+        return [id++, m];
+      };
+      const track = (ids: number[], p: Promise<boolean>): void => {
+        settled.push(p.then((v) => ids.forEach((i) => outcome.set(i, v)), () => ids.forEach((i) => outcome.set(i, 'rejected'))));
+      };
+      const receive = (): void => {
+        const b = rx.tryReceive();
+        for (let i = 0; i < b.length; i++) got.push(new DataView(b.u8.buffer, b.dataOffset(i), 4).getUint32(0, true));
+        b.release();
+      };
+      for (let step = 0; step < 300; step++) {
+        const x = rnd();
+        if (x < 0.35) {
+          const [i, m] = next(rnd() < 0.15);
+          track([i], tx.sendAsync(m));
+        } else if (x < 0.45) {
+          const [i, m] = next(rnd() < 0.3);
+          const ac = new AbortController();
+          track([i], tx.sendAsync(m, { timeout: rnd() * 5, signal: ac.signal }));
+          if (rnd() < 0.3) setTimeout(() => ac.abort(), rnd() * 3);
+        } else if (x < 0.52) {
+          const batch = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => next(rnd() < 0.2));
+          const msgs = batch.map(([, m]) => m);
+          track(batch.map(([i]) => i), tx.sendManyAsync(msgs, msgs.length, rnd() < 0.5 ? { timeout: rnd() * 5 } : undefined));
+          for (const m of msgs) m.fill(0xee); // the caller reuses its arrays at once
+        } else if (x < 0.6) {
+          const [i, m] = next(false);
+          outcome.set(i, tx.trySend(m) === 'sent');
+        } else if (x < 0.75) receive();
+        else if (x < 0.85) await sleep(rnd() * 2);
+        else await null;
+      }
+      await until(() => {
+        receive();
+        return outcome.size === calls.length;
+      }, 10_000, 'every send settled');
+      await Promise.all(settled);
+      receive();
+      assert.deepEqual(got, calls.filter((i) => outcome.get(i) === true), `round ${round}`);
+      tx.close();
+      rx.close();
+      assert.equal(ch.pool.inUse(), 0);
+      ch.free();
+    }
+  }));
+
 test('two senders and two receivers in four processes: every message arrives exactly once and whole', () =>
   withEal(async (eal, p) => {
     Channel.create(eal, 'mm', { count: 512, bufferSize: 512, maxMessage: 2048 });
