@@ -611,14 +611,15 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
  * This process as a net_memif zero-copy client (rsize=8: a ring of 256) on pool POOL, its
  * peer a memif-child server in `mode` ('tx' 40 packets, or 'none'); `fn` runs with both up;
  * the peer, port, instance and files go whatever happens. `copy`: a copy-mode client instead;
- * `cacheSize`: the pool's (32).
+ * `cacheSize`: the pool's (32); `rsize`, `count`: a larger ring, a larger pool (of 512-byte
+ * data rooms).
  */
-async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32 } = {}): Promise<void> {
+async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32, rsize = 8, count = SIZE } = {}): Promise<void> {
   const p = uniquePrefix(tag);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
   const sock = path.join(dir, 'zc.sock');
-  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=${copy ? 'no' : 'yes'},rsize=8`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize }) };
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=${copy ? 'no' : 'yes'},rsize=${rsize}`], { handleSignals: false });
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count, cacheSize, ...(count > SIZE ? { dataRoomSize: 512 } : {}) }) };
   const peer = uniquePrefix(`${tag}s`);
   const dev = EthDev.attach(eal);
   let srv: Child | undefined;
@@ -834,6 +835,31 @@ test('net_memif zero-copy RX: a lender killed in the free of what it lent, once 
     returnedOnce(x, 40);
   });
 });
+
+// The same on a ring of 16384 slots (rsize=14), more than one GET record counts (8191): the
+// lender gives them back in chunks, each held by the record before it leaves the slots.
+// Killed with the first chunk held (lent:held: 8191 held, 8193 still in the slots) or after
+// its put (lent:close: 8193 left): the dead one holds exactly what is not in the pool (the
+// old close dropped all 16384 from the slots, then put them back unrecorded: leaked there).
+for (const [hook, lent] of [['lent:held', 16384], ['lent:close', 8193]] as const) {
+  test(`net_memif zero-copy RX on a ring of 16384: a lender killed in the free of what it lent (${hook}), its connection over, holds ${lent} + the receiver's 40; every mbuf back once`, async () => {
+    const count = 16384 + 1023;
+    await withZcClient('ownzcbig', 'tx', async (x, _dev, peerGone) => {
+      const c = child(x.p, ['rxfill', 'count=40', 'poll=yes'], hook);
+      await c.waitFor(/received 40/, 20000);
+      await peerGone();
+      await c.waitFor(new RegExp(`${hook} reached`), 10000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [lent + 40, 0, 0], JSON.stringify(dead));
+      assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, lent + 40);
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+      assert.equal(x.pool.available(), count, 'every mbuf back, once');
+    }, { rsize: 14, count });
+  });
+}
 
 // The same faulty server, a receiver through a record killed with the 10 bad packets' mbufs
 // staged: inside the burst (handover not stored: all 256 still lent), in the refill that lends

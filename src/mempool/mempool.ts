@@ -246,7 +246,8 @@ const GET_HOLD = 0x20000000;
 const GET_PUTBACK = 0x40000000;
 const GET_KIND = 0x60000000;
 const GET_BASE_SHIFT = 16;
-const GET_BASE_MAX = 0x1fff;
+/** Most handles a recorded get (or holdRecorded) counts. */
+export const GET_BASE_MAX = 0x1fff;
 export const GET_REC_SNAP = 1;
 
 /**

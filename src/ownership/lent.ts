@@ -31,9 +31,10 @@
  *   refill: pool get into FRESH          the mempool's GET record      pool → FRESH
  *   refill: slots written                HEAD = head + n               BAD, FRESH → SLOTS (union)
  *   refill: done                         GET = NO_GET, NBAD = 0        (already in SLOTS)
- *   close: lent and staged copied to     GET = HOLD of k               SLOTS, BAD → FRESH (union)
- *     FRESH, held there
- *   close: dropped from the others       NBAD = 0, HEAD = LAST         (in FRESH only)
+ *   close, per chunk of k ≤ 8191 from    GET = HOLD of k               SLOTS, BAD → FRESH (union)
+ *     the ends of BAD and the slots:
+ *     copied to FRESH, held there
+ *   close: dropped from the others       NBAD −= b, HEAD −= k − b      (in FRESH only)
  *   close: put back                      GET = PUTBACK, then HOLD of 0 FRESH → pool
  *
  * Lent buffers may still be written by the peer while the connection they were lent on
@@ -64,8 +65,8 @@
  * on a live one the record stays (reclaimDead returns them once it is over, as a receiver's).
  *
  * close (the connection over) gives them back recorded too: copied to FRESH, held by the
- * GET record, dropped from the slots, put back (GET_PUTBACK): exact at any instruction
- * (rings of up to GET_BASE_MAX, 8191, slots; a larger one's close is one unrecorded put).
+ * GET record, dropped from the slots, put back (GET_PUTBACK): exact at any instruction, in
+ * chunks of at most GET_BASE_MAX (8191: what a GET record counts) for a larger ring.
  *
  * ## Layout (LENT: byte offsets from the record's start; memzone "LN_<pid>_<k>")
  *   0    MAGIC VERSION PID LCORE START(f64) SIZE      owner, at open, MAGIC last
@@ -77,11 +78,12 @@
 import type { Eal } from '../eal/eal.js';
 import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
-import { GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
+import { GET_BASE_MAX, GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 
-/** Test hook (read once): stop in close after the put, before the record is freed. */
+/** Test hooks (read once): stop in close after a put (lent:close), before it (lent:held: the GET record holds them). */
 const HOOK_CLOSE = process.env.MPDK_TEST_HOOK === 'lent:close';
+const HOOK_HELD = process.env.MPDK_TEST_HOOK === 'lent:held';
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -274,15 +276,19 @@ export class Lent {
     if (live) return;
     const mask = this.slots.length - 1;
     const fresh = this.fresh;
-    let k = 0;
-    for (; k < nbad; k++) fresh[k] = this.bad[k]!;
-    for (let s = last; s !== head; s = (s + 1) & 0xffff) fresh[k++] = this.slots[s & mask]!;
-    if (k > 0) {
-      const pool = this.pool!; // a receiver's (a sender frees through freeing / freed first: k = 0)
-      pool.holdRecorded(this.getIdx, k);
-      this.setBad(0);
-      this.posted(last); // held by the GET record only now
-      pool.putBackRecorded(fresh, k, this.getIdx, 0);
+    // At most GET_BASE_MAX at a time (what a GET record counts), from the staging's and the
+    // slots' ends: each chunk copied to FRESH, held by the GET record, dropped, put back.
+    for (let nb = nbad, h = head; nb > 0 || h !== last;) {
+      const b = Math.min(nb, GET_BASE_MAX);
+      const s = Math.min((h - last) & 0xffff, GET_BASE_MAX - b);
+      for (let i = 0; i < b; i++) fresh[i] = this.bad[nb - b + i]!;
+      for (let i = 0; i < s; i++) fresh[b + i] = this.slots[(h - s + i) & mask]!;
+      const pool = this.pool!; // a receiver's (a sender frees through freeing / freed first: none left)
+      pool.holdRecorded(this.getIdx, b + s);
+      if (b > 0) this.setBad((nb -= b));
+      if (s > 0) this.posted((h = (h - s) & 0xffff)); // held by the GET record only now
+      if (HOOK_HELD) hookStop('lent:held');
+      pool.putBackRecorded(fresh, b + s, this.getIdx, 0);
       if (HOOK_CLOSE) hookStop('lent:close');
     }
     this.eal.region.storeRelease(this.offset + LENT.MAGIC, 0);
