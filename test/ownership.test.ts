@@ -907,6 +907,7 @@ for (const [hook, segs, read, held, lent] of [
   ['memif-zc:send', 1, false, 32, 0],
   ['hands:tx', 1, false, 32, 32],
   ['memif-zc:recycle', 1, true, 32, 0],
+  ['lent:put', 1, true, 0, 0],
   ['memif-zc:freed', 1, true, 0, 0],
   ['hands:tx', 3, false, 48, 48],
   ['memif-zc:recycle', 3, true, 48, 0],
@@ -941,6 +942,44 @@ for (const [hook, segs, read, held, lent] of [
         srv.close();
       }
     });
+  });
+}
+
+// The same into a pool without a cache: the free of what the peer read goes straight to the
+// pool's ring, recorded (lent.ts putFreed: its producer snapshot first). Killed after that put
+// (lent:put: the run not closed; memif-zc:freed: closed), with another holder taking every
+// free mbuf before the reclaim (this process, through a record): the dead one holds none and
+// reclaim returns none (the old free named the heads it had put until it closed: reclaim put
+// them back under their new holder, duplicates). Killed before the put: it holds every segment.
+for (const [hook, segs, held] of [['lent:put', 1, 0], ['memif-zc:freed', 1, 0], ['lent:put', 3, 0], ['memif-zc:freed', 3, 0], ['memif-zc:recycle', 3, 48]] as const) {
+  const n = segs === 1 ? 32 : 16;
+  test(`net_memif zero-copy TX into a pool without a cache: a sender of ${n} packets${segs > 1 ? ` of ${segs}-segment chains` : ''} killed at ${hook} in the free of what the peer read, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
+    await withZcClient('ownzcring', 'none', async (x, dev) => {
+      await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+      const srv = new FaultyServer(x.eal, dev, true);
+      const taker = Hands.open(x.eal, 'test-taker', 1, 2048);
+      try {
+        const c = child(x.p, ['txzc', `pool=${POOL}`, `count=${n}`, `segs=${segs}`], hook);
+        await c.waitFor(new RegExp(`sent ${n}`), 15000);
+        srv.tail(srv.head());
+        await c.waitFor(new RegExp(`${hook} reached`), 15000);
+        c.proc.kill('SIGKILL');
+        await c.exited;
+        const free = x.pool.available();
+        assert.equal(taker.alloc(0, x.pool, free), free, 'every free mbuf is the taker\'s now');
+        const dead = poolAudit(x.eal);
+        assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+        const rep = reclaimDead(x.eal);
+        assert.equal(rep.pools[POOL]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+        const a = poolAudit(x.eal);
+        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
+        taker.free(0);
+        assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+      } finally {
+        taker.close();
+        srv.close();
+      }
+    }, { cacheSize: 0 });
   });
 }
 

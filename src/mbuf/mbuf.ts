@@ -551,6 +551,41 @@ export class Mbufs {
     return bytes;
   }
 
+  /**
+   * A recorded free's first step (a zero-copy sender's, lent.ts): append to `out` from index
+   * `k` the segments of packet `h` this free gives back (every segment of its chain, but one
+   * still shared, refcnt > 1, which loses a reference instead; NEXT read before that, as
+   * rte_pktmbuf_free). Returns the new k. The chain stays linked: `unlinkFreed` cuts it once
+   * a record names the segments. Shared segments are not exact: a death between the
+   * decrement and the record's store that names `out` counts one its own that is not (or none).
+   */
+  collectFreed(h: number, out: Uint32Array, k: number): number {
+    const u16 = this.u16;
+    const u32 = this.u32;
+    for (let m = h; m !== 0;) {
+      const nx = u32[(m + NEXT) >>> 2]!;
+      const ri = (m + REFCNT) >>> 1;
+      if (u16[ri] === 1 || Atomics.sub(u16, ri, 1) === 1) {
+        u16[ri] = 1;
+        out[k++] = m;
+      }
+      m = nx;
+    }
+    return k;
+  }
+
+  /** collectFreed's segs[0..k), now named by a record: each a lone segment, as a free leaves it (plain stores, chains only). */
+  unlinkFreed(segs: Uint32Array, k: number): void {
+    const u32 = this.u32;
+    for (let i = 0; i < k; i++) {
+      const m = segs[i]!;
+      if (u32[(m + NEXT) >>> 2] !== 0) {
+        u32[(m + NEXT) >>> 2] = 0;
+        this.u16[(m + NB_SEGS) >>> 1] = 1;
+      }
+    }
+  }
+
   /** freeBulk's general case: each segment loses a reference; the unshared ones are batched per pool. */
   private freeEach(handles: Uint32Array, n: number): void {
     const pend = this.pending;

@@ -129,21 +129,17 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
       for (const h of new Set([...held.posted, ...held.staged])) note(h);
       continue;
     }
-    // A sender's: chain heads, their segments its too; those it is freeing only where no
-    // other place has them yet (the free may have put them: counted where they went).
+    // A sender's: chain heads, their segments its too; the lone segments it is freeing only
+    // where no other place has them (an open run into its lcore's cache: counted there).
     const all = new Set<number>();
     for (const h of held.posted) {
       all.add(h);
       places.eachSegment(h, (seg) => all.add(seg));
     }
     for (const h of all) note(h);
-    const unseen = (h: number): void => {
+    for (const h of held.staged) {
       const i = places.poolOf(h);
       if (i >= 0 && seen[i]![pools[i]!.indexOf(h)] === 0) note(h);
-    };
-    for (const h of held.staged) {
-      unseen(h);
-      places.eachSegment(h, unseen);
     }
   }
   for (const sq of places.squeezes()) {

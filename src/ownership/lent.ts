@@ -49,17 +49,24 @@
  * (0 on a chain's other slots): the head's chain (NEXT, NB_SEGS) is lent with it. HEAD's
  * high 15 bits count the packets lent (a Hands SENDING window's snapshot, as CONS for a
  * receiver: a send reads like a single-producer ring); LAST sits in CONS's low 16 bits;
- * FRESH[0..NBAD) are the heads being freed (some may be in their pool already: readers
- * count those where the free put them). GET, BAD and POOL are not used.
+ * FRESH[0..NBAD) are the lone segments being freed (the packets' chains flattened, shared
+ * segments left out: Mbufs.collectFreed), of which FRESH[0..done) are gone: GET is the PUT
+ * word, done << 16 | run, [done, done + run) the run being put (one putBulk, one pool). A run
+ * straight to its pool's ring (no cache, or more than its flush threshold) names that ring in
+ * POOL, its producer snapshot in GSNAP first: it went iff that line moved `run` past it (as
+ * Hands.free); a run into the lcore's cache (POOL 0) is found there by the callers. BAD is not
+ * used. Sizes up to 32768 (PUT's 16-bit fields).
  *
  *   step (sender)                        one store                     moves
  *   a burst sends (its Hands window      HEAD = (pkts + k) << 16 | h   the k packets (slots
  *     named this record, take)                                         written before) from the
  *                                                                      window's array to SLOTS
- *   the peer read up to t: heads         NBAD = k, then CONS = t       SLOTS → FRESH (union)
- *     copied to FRESH
- *   freeBulk(FRESH, k) (chains,          —                             FRESH → pool
- *     refcounts)
+ *   the peer read up to t: the segments  PUT = 0, NBAD = m,            SLOTS → FRESH (union)
+ *     of its packets copied to FRESH      then CONS = t
+ *   chains cut (Mbufs.unlinkFreed)       —                             (FRESH: lone segments)
+ *   per run: POOL, GSNAP, then           PUT = done << 16 | run        (open: as the ring says)
+ *     putBulk(FRESH[done ..), run)
+ *   the run closed                       PUT = (done + run) << 16      FRESH[done ..) → pool
  *   the free closed                      NBAD = 0
  * A sender leaving a connection that is over frees every lent packet the same way first;
  * on a live one the record stays (reclaimDead returns them once it is over, as a receiver's).
@@ -79,11 +86,15 @@ import type { Eal } from '../eal/eal.js';
 import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
 import { GET_BASE_MAX, GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
+import type { Mbufs } from '../mbuf/mbuf.js';
+import { RingView } from '../ring/view.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 
 /** Test hooks (read once): stop in close after a put (lent:close), before it (lent:held: the GET record holds them). */
 const HOOK_CLOSE = process.env.MPDK_TEST_HOOK === 'lent:close';
 const HOOK_HELD = process.env.MPDK_TEST_HOOK === 'lent:held';
+/** Test hook: a sender's free, a run's put done, the run not yet closed (PUT). */
+const HOOK_PUT = process.env.MPDK_TEST_HOOK === 'lent:put';
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -98,7 +109,7 @@ export const LENT = {
   SLOTS: 128,
 } as const;
 export const LENT_MAGIC = 0x544e454c; // 'LENT'
-export const LENT_VERSION = 2;
+export const LENT_VERSION = 3;
 /** KIND: a receiver's record (its lent slots hold lone segments) or a sender's (chain heads). */
 export const LENT_RX = 0;
 export const LENT_TX = 1;
@@ -146,6 +157,7 @@ export class Lent {
   private readonly consIdx: number;
   private readonly headIdx: number;
   private readonly nbadIdx: number;
+  private readonly poolIdx: number;
   /** The word whose high 15 bits count the packets handed over: CONS (RX), HEAD (TX). */
   private readonly countIdx: number;
   private closed = false;
@@ -162,6 +174,7 @@ export class Lent {
     this.headIdx = (offset + LENT.HEAD) >>> 2;
     this.nbadIdx = (offset + LENT.NBAD) >>> 2;
     this.getIdx = (offset + LENT.GET) >>> 2;
+    this.poolIdx = (offset + LENT.POOL) >>> 2;
     this.countIdx = tx ? this.headIdx : this.consIdx;
   }
 
@@ -173,6 +186,7 @@ export class Lent {
    */
   static open(eal: Eal, size: number, pool: Mempool | undefined, guard: LentGuard, kind = LENT_RX): Lent {
     if (!Number.isInteger(size) || size < 1 || size > 65536 || (size & (size - 1)) !== 0) throw new MpdkError('EINVAL', `lent record: ${size} slots; give a power of two up to 65536`);
+    if (kind === LENT_TX && size > 32768) throw new MpdkError('EINVAL', `lent record of a sender: ${size} slots; give a power of two up to 32768 (its PUT word counts 16 bits)`);
     let name = '';
     let off = -1;
     for (let tries = 0; off < 0; tries++) {
@@ -229,10 +243,52 @@ export class Lent {
     this.u32[this.headIdx] = ((((h >>> 16) + k) & PKTS_MASK) << 16) | head;
   }
 
-  /** TX: fresh[0..k) (the heads of slots [LAST, upto)) are being freed; LAST = `upto`. */
+  /** TX: fresh[0..k) (the segments the packets of slots [LAST, upto) give back: Mbufs.collectFreed) are being freed; LAST = `upto`. */
   freeing(k: number, upto: number): void {
+    this.u32[this.getIdx] = 0; // PUT: none gone, no run open
     this.u32[this.nbadIdx] = k;
     this.u32[this.consIdx] = upto;
+  }
+
+  /**
+   * TX: put fresh[0..k) (lone segments: Mbufs.unlinkFreed) back to their pools: one putBulk
+   * per run of one pool, each recorded (file header: PUT, and for a put straight to the
+   * pool's ring, POOL and GSNAP: its producer snapshot), so a reader knows which went.
+   * Allocates nothing but a view per new run offset (runs of several pools: rare), once.
+   */
+  putFreed(mbufs: Mbufs, k: number): void {
+    const u32 = this.u32;
+    const fr = this.fresh;
+    const gi = this.getIdx;
+    for (let d = 0; d < k;) {
+      const ph = mbufs.poolOf(fr[d]!);
+      let e = d + 1;
+      while (e < k && mbufs.poolOf(fr[e]!) === ph) e++;
+      const mp = mbufs.poolAt(ph);
+      if (mp !== this.put.mp) this.learnPut(mp);
+      const run = e - d;
+      if (this.put.snapIdx >= 0 && (mp.lcore < 0 || run > mp.flushThresh)) {
+        u32[gi + GET_REC_SNAP] = u32[this.put.snapIdx]!; // GSNAP: the ring's producer snapshot
+        u32[this.poolIdx] = this.put.ring;
+      } else u32[this.poolIdx] = 0; // into this lcore's cache (a reader finds them there)
+      u32[gi] = (d << 16) | run; // the run opens
+      mp.putBulk(d === 0 ? fr : (this.freshAt[d] ??= fr.subarray(d)), run);
+      if (HOOK_PUT) hookStop('lent:put');
+      u32[gi] = e << 16; // it went
+      d = e;
+    }
+  }
+
+  /** The pool of the last run putFreed put: its ring, and this lcore's producer snapshot word on it (-1: none, unrecorded). */
+  private readonly put: { mp: Mempool | undefined; ring: number; snapIdx: number } = { mp: undefined, ring: 0, snapIdx: -1 };
+  /** fresh.subarray(d), made once per d (runs of several pools). */
+  private readonly freshAt: Uint32Array[] = [];
+
+  private learnPut(mp: Mempool): void {
+    const lc = this.eal.lcoreId;
+    this.put.mp = mp;
+    this.put.ring = mp.ring.offset;
+    this.put.snapIdx = Number.isInteger(lc) && lc >= 0 ? RingView.at(this.eal.region, mp.ring.offset).burstSnapIndex(lc, false) : -1;
   }
 
   /** TX: the free of fresh[0..k) went. */
@@ -347,8 +403,9 @@ export function listLent(eal: Eal): LentRecord[] {
 }
 
 /**
- * What a record holds: its lent slots, and what is staged (RX: bad, or got by an open refill;
- * TX: heads being freed, some of which the free may have put already: found in their pool).
+ * What a record holds: its lent slots (TX: chain heads), and what is staged (RX: bad, or got
+ * by an open refill; TX: lone segments being freed, not yet put, or in an open run into the
+ * lender's lcore cache: those are found there).
  */
 export interface LentHeld {
   posted: number[];
@@ -380,7 +437,21 @@ export function lentHandles(eal: Eal, rec: LentRecord): LentHeld {
   const nbad = Math.min(r.u32At(o + LENT.NBAD), rec.size);
   const bad = slots + rec.size;
   if (rec.tx) {
-    for (let i = 0; i < nbad; i++) out.staged.push(u32[bad + rec.size + i]!);
+    // FRESH[done .. NBAD): lone segments not yet put; an open run straight to a ring went iff
+    // that ring's producer line moved its count past GSNAP (a run into the cache: the callers
+    // find those in the dead lcore's cache).
+    const put = r.u32At(o + LENT.GET);
+    let done = put >>> 16;
+    const run = put & 0xffff;
+    const ring = r.u32At(o + LENT.POOL);
+    if (run > 0 && ring !== 0) {
+      try {
+        if (RingView.at(r, ring).burstMoved(rec.lcore, r.u32At(o + LENT.GSNAP), false) === run) done += run;
+      } catch {
+        /* not a readable ring: the run counted as not gone (the callers' filter) */
+      }
+    }
+    for (let i = done; i < nbad; i++) out.staged.push(u32[bad + rec.size + i]!);
     return out;
   }
   for (let i = 0; i < nbad; i++) out.staged.push(u32[bad + i]!);
@@ -396,12 +467,15 @@ export function lentHandles(eal: Eal, rec: LentRecord): LentHeld {
   return out;
 }
 
-/** What reclaimDead may return of a dead lender's record: all it holds once released, else what is staged and not lent. */
-export function lentReturnable(eal: Eal, rec: LentRecord): number[] {
+/**
+ * What reclaimDead may return of a dead lender's record: all it holds once released, else
+ * what is staged and not lent (posted: empty). A sender's posted are chain heads, its staged lone segments.
+ */
+export function lentReturnable(eal: Eal, rec: LentRecord): LentHeld {
   const h = lentHandles(eal, rec);
-  if (rec.released) return [...new Set([...h.posted, ...h.staged])];
+  if (rec.released) return h;
   const lent = new Set(h.posted);
-  return [...new Set(h.staged.filter((x) => !lent.has(x)))];
+  return { posted: [], staged: h.staged.filter((x) => !lent.has(x)) };
 }
 
 /** reclaimDead, after returning lentReturnable of a record whose guard holds: it now holds its slots only. */

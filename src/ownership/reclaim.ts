@@ -254,10 +254,12 @@ class Reclaim {
     }
     for (const sq of this.squeezes) this.recorded.push(...sq.handles); // single segments: taken from the pool's ring
     for (const rec of this.lent) {
-      for (const h of lentReturnable(this.eal, rec)) { // lent on a live connection: kept
+      const held = lentReturnable(this.eal, rec); // lent on a live connection: kept
+      for (const h of held.posted) {
         this.recorded.push(h);
         if (rec.tx) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a sender's: chain heads
       }
+      this.recorded.push(...held.staged); // lone segments
     }
   }
 

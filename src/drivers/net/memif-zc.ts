@@ -43,7 +43,7 @@ const HOOK_LEND = HOOK === 'memif-zc:lend'; // the first lending's get done, the
 const HOOK_REFILL = HOOK === 'memif-zc:refill'; // after a take: the refill's get done (if any), HEAD not stored
 const HOOK_POST = HOOK === 'memif-zc:post'; // after a take: HEAD stored, the refill's get record not cleared
 const HOOK_SEND = HOOK === 'memif-zc:send'; // TX: the burst's slots written, the handover (Lent.sent) not stored
-const HOOK_RECYCLE = HOOK === 'memif-zc:recycle'; // TX: the read heads in FRESH, LAST past them, not yet freed
+const HOOK_RECYCLE = HOOK === 'memif-zc:recycle'; // TX: the read packets' segments in FRESH, LAST past them, not yet put
 const HOOK_FREED = HOOK === 'memif-zc:freed'; // TX: their free done, not yet closed (Lent.freed)
 
 /**
@@ -245,9 +245,9 @@ export class MemifRxZc extends MemifRxQueue {
  * Zero-copy client TX queue. Which mbufs are lent is in its lent record (lent.ts, a sender's:
  * shared memory, exact at any instruction): SLOTS [LAST, HEAD) hold each packet's head on
  * its last slot (0 on the others); a send through a Hands record lends with one store that
- * counts the packets (Lent.sent: the record's window reads it, lent.ts take); the heads the
- * server has read are copied to FRESH and LAST moved past them in one step (Lent.freeing),
- * then freed (chains, refcounts: freeBulk) and that free closed (Lent.freed).
+ * counts the packets (Lent.sent: the record's window reads it, lent.ts take); the segments of
+ * the packets the server has read are copied to FRESH and LAST moved past them in one step
+ * (Lent.freeing), then put back run by run, recorded (Lent.putFreed), the free closed (Lent.freed).
  */
 export class MemifTxZc extends MemifTxQueue {
   readonly lends = true;
@@ -283,24 +283,27 @@ export class MemifTxZc extends MemifTxQueue {
 
   /**
    * Free the packets of slots [head, upto) (the server read them, or the connection is
-   * over): their heads copied to FRESH, LAST moved past them (one step: Lent.freeing), freed
-   * through freeBulk (chains and refcounts), the free closed.
+   * over): the segments they give back flattened into FRESH and LAST moved past them (one
+   * step: Lent.freeing), the chains cut, the segments put back run by run, each recorded
+   * (Lent.putFreed), the free closed.
    */
   private recycle(upto: number): void {
     const slots = this.slots;
     const fr = this.fresh;
     const mask = this.mask;
+    const mb = this.mbufs;
     let k = 0;
     for (let sl = this.head; sl !== upto; sl = (sl + 1) & 0xffff) {
       const m = slots[sl & mask]!;
-      if (m !== 0) fr[k++] = m;
+      if (m !== 0) k = mb.collectFreed(m, fr, k);
     }
     const lent = this.rec!;
     lent.freeing(k, upto);
     this.head = upto;
     if (k === 0) return;
+    mb.unlinkFreed(fr, k);
     if (HOOK_RECYCLE) hookStop('memif-zc:recycle');
-    this.mbufs.freeBulk(fr, k);
+    lent.putFreed(mb, k);
     if (HOOK_FREED) hookStop('memif-zc:freed');
     lent.freed();
   }
