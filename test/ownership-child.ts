@@ -11,6 +11,10 @@
  *                                      "holding", wait to be killed
  *   free pool=P count=N                allocate N mbufs into array 0 of a record and free them
  *                                      through it (MPDK_TEST_HOOK=hands:free stops after the put)
+ *   freechains pool=P count=N segs=S   N packets of S-segment chains in array 0 of a record, freed
+ *                                      through it (MPDK_TEST_HOOK=hands:free-segments stops with their
+ *                                      segments named and cut, freeing:run after a run's put,
+ *                                      hands:free after the free)
  *   flush pool=P                       take 20 mbufs into a record (its lcore cache keeps 32), free
  *                                      them through it: the put flushes the cache first
  *                                      (MPDK_TEST_HOOK=mempool:flush stops there)
@@ -199,6 +203,24 @@ if (mode === 'reclaim') {
   process.stdout.write('ready\n');
   const k = hands.alloc(0, pool, Number(opt.count));
   process.stdout.write(`allocated ${k}\n`);
+  for (;;) nap(1000);
+} else if (mode === 'freechains') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const mbufs = new Mbufs(eal);
+  const hands = Hands.open(eal, 'test-freechains', 1, 64);
+  const n = Number(opt.count);
+  const segs = Number(opt.segs);
+  hands.alloc(0, pool, n * segs);
+  const a = hands.array(0);
+  for (let i = 0; i < n; i++) {
+    const head = a[i * segs]!;
+    for (let k = 1; k < segs; k++) mbufs.chain(head, a[i * segs + k]!);
+    a[i] = head; // heads first (a[i * segs] for i' < i already moved)
+  }
+  hands.commit(0, n);
+  process.stdout.write('ready\n');
+  hands.free(0);
+  process.stdout.write('freed\n');
   for (;;) nap(1000);
 } else if (mode === 'flush') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

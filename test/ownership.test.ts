@@ -907,7 +907,7 @@ for (const [hook, segs, read, held, lent] of [
   ['memif-zc:send', 1, false, 32, 0],
   ['hands:tx', 1, false, 32, 32],
   ['memif-zc:recycle', 1, true, 32, 0],
-  ['lent:put', 1, true, 0, 0],
+  ['freeing:run', 1, true, 0, 0],
   ['memif-zc:freed', 1, true, 0, 0],
   ['hands:tx', 3, false, 48, 48],
   ['memif-zc:recycle', 3, true, 48, 0],
@@ -947,11 +947,11 @@ for (const [hook, segs, read, held, lent] of [
 
 // The same into a pool without a cache: the free of what the peer read goes straight to the
 // pool's ring, recorded (lent.ts putFreed: its producer snapshot first). Killed after that put
-// (lent:put: the run not closed; memif-zc:freed: closed), with another holder taking every
+// (freeing:run: the run not closed; memif-zc:freed: closed), with another holder taking every
 // free mbuf before the reclaim (this process, through a record): the dead one holds none and
 // reclaim returns none (the old free named the heads it had put until it closed: reclaim put
 // them back under their new holder, duplicates). Killed before the put: it holds every segment.
-for (const [hook, segs, held] of [['lent:put', 1, 0], ['memif-zc:freed', 1, 0], ['lent:put', 3, 0], ['memif-zc:freed', 3, 0], ['memif-zc:recycle', 3, 48]] as const) {
+for (const [hook, segs, held] of [['freeing:run', 1, 0], ['memif-zc:freed', 1, 0], ['freeing:run', 3, 0], ['memif-zc:freed', 3, 0], ['memif-zc:recycle', 3, 48]] as const) {
   const n = segs === 1 ? 32 : 16;
   test(`net_memif zero-copy TX into a pool without a cache: a sender of ${n} packets${segs > 1 ? ` of ${segs}-segment chains` : ''} killed at ${hook} in the free of what the peer read, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
     await withZcClient('ownzcring', 'none', async (x, dev) => {
@@ -980,6 +980,37 @@ for (const [hook, segs, held] of [['lent:put', 1, 0], ['memif-zc:freed', 1, 0], 
         srv.close();
       }
     }, { cacheSize: 0 });
+  });
+}
+
+// Hands.free of chains (16 packets of 3 segments) into a pool without a cache: the segments go
+// to the pool's ring in one recorded run (freeing.ts). Killed with them named and cut, not yet
+// put (hands:free-segments: it holds all 48), after the put (freeing:run, the run not closed;
+// hands:free, the free done: none), with another holder taking every free mbuf before the
+// reclaim: nothing leaked or counted twice (the old free named the 16 heads it had put until its
+// commit: reclaim put them back under their new holder, 16 duplicates).
+for (const [hook, held] of [['hands:free-segments', 48], ['freeing:run', 0], ['hands:free', 0]] as const) {
+  test(`Hands.free of chained mbufs into a pool without a cache: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
+    const x = instance('ownfreech');
+    const nc = PktmbufPool.create(x.eal, 'own_nc', { count: 255 });
+    const taker = Hands.open(x.eal, 'test-taker', 1, 512);
+    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((p) => p.name === 'own_nc')!;
+    try {
+      await killedAt(x, ['freechains', 'pool=own_nc', 'count=16', 'segs=3'], hook);
+      const free = nc.available();
+      assert.equal(taker.alloc(0, nc, free), free, 'every free mbuf is the taker\'s now');
+      const dead = audit();
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      assert.equal(reclaimDead(x.eal).pools.own_nc?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+      const a = audit();
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
+      taker.free(0);
+      assert.equal(nc.available(), 255, 'every mbuf back, once');
+    } finally {
+      taker.close();
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
   });
 }
 

@@ -523,10 +523,23 @@ export class Mbufs {
    */
   freeBulk(handles: Uint32Array, n: number): number {
     if (n === 0) return 0;
+    const pool = this.loneOf(handles, n);
+    if (pool >= 0) this.poolAt(pool).putBulk(handles, n);
+    else this.freeEach(handles, n);
+    return this.loneBytes;
+  }
+
+  /** PKT_LEN of the packets loneOf scanned last, added up. */
+  private loneBytes = 0;
+
+  /**
+   * The pool header of handles[0..n) (n > 0) when each is a lone segment (NEXT 0) with refcnt 1
+   * (the high half of the DATA_OFF|REFCNT word) of that one pool, else -1: freeBulk's common
+   * case, one putBulk of `handles` (a recorded free takes the others apart: hands.ts).
+   */
+  loneOf(handles: Uint32Array, n: number): number {
     const u32 = this.u32;
     const pool = u32[(handles[0]! + POOL) >>> 2]!;
-    // Per mbuf: its PKT_LEN into bytes; `odd` turns nonzero unless it is a lone segment
-    // (NEXT 0) with refcnt 1 (the high half of the DATA_OFF|REFCNT word) of `pool`.
     let bytes = 0;
     let odd = 0;
     let i = 0;
@@ -546,9 +559,8 @@ export class Mbufs {
       bytes += u32[a + W_PKT_LEN]!;
       odd |= ((u32[a + W_REARM]! >>> 16) ^ 1) | u32[a + W_NEXT]! | (u32[a + W_POOL]! ^ pool);
     }
-    if (odd === 0) this.poolAt(pool).putBulk(handles, n);
-    else this.freeEach(handles, n);
-    return bytes;
+    this.loneBytes = bytes;
+    return odd === 0 ? pool : -1;
   }
 
   /**
@@ -562,7 +574,7 @@ export class Mbufs {
   collectFreed(h: number, out: Uint32Array, k: number): number {
     const u16 = this.u16;
     const u32 = this.u32;
-    for (let m = h; m !== 0;) {
+    for (let m = h; m !== 0 && k < out.length;) { // a chain longer than `out`: the rest is not freed (leaks)
       const nx = u32[(m + NEXT) >>> 2]!;
       const ri = (m + REFCNT) >>> 1;
       if (u16[ri] === 1 || Atomics.sub(u16, ri, 1) === 1) {

@@ -55,13 +55,18 @@
  *   (POOL_GET) queue that  its lent record in POOL and      packets the record's CONS
  *              lends       stores its CONS in SNAP (lent.ts counts past SNAP (chains
  *              (memif zc)  take)                            linked before its store)
- *   FREEING    free        — (a put straight to the pool's  arr[S][k..N) if the pool ring's
- *                          ring: its producer claim line;   claim line moved k > 0 (one bulk
- *                          POOL names the pool)             put of the first k went, k = N
- *                                                           for free: Mempool.putMoved), else
- *                                                           arr[S][0..N) minus the handles
+ *   FREEING    free of     — (a put straight to the pool's  arr[S][k..N) if the pool ring's
+ *              lone mbufs  ring: its producer claim line;   claim line moved k > 0 (one bulk
+ *              of one pool POOL names the pool)             put of the first k went, k = N
+ *              (one put),                                   for free: Mempool.putMoved), else
+ *              a driver's                                   arr[S][0..N) minus the handles
+ *              free
  *                                                           found in the owner lcore's
  *                                                           mempool caches (the put's commit)
+ *   FREEING    free of     freeing.ts's PUT (POOL in POOL,  arr[S][0..N) (chains whole), and
+ *   (POOL_GET) chains, or  SNAP in GSNAP); the other side   the other side's segments from
+ *              several     holds the lone segments of the   PUT's done (freeing.ts) up to a
+ *              pools       packets [N, before) up to a 0    0, minus those in the caches
  *
  * A single producer or consumer is the only one that moves its tail, so `tail − SNAP` is
  * exactly what its burst moved — as long as no successor uses that ring side before the
@@ -101,14 +106,17 @@
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), the handles of an
  *     open pool get included (a pool's free mbufs are single segments: what every free
- *     leaves), except for those of an open free;
+ *     leaves) and those of an open free not yet taken apart;
  *   - FREEING into a pool without a cache or more than its flush threshold is a window
  *     on the pool's ring (exact, also when the put met more of a repair's EMPTY holes than
  *     the ring's slack and squeezed them out first: the squeeze is recorded on the pool's
- *     squeeze line of our lcore, mempool.ts MPQ, and putMoved reads past it), unless the
- *     burst mixes pools or chains (several puts: the last one is not the burst): then the
- *     put is not known, and only the reclaim's "found nowhere else" filter guards it (a
- *     getter that took a handle in between makes it a duplicate);
+ *     squeeze line of our lcore, mempool.ts MPQ, and putMoved reads past it); a free of
+ *     chains, shared mbufs or several pools is taken apart into lone segments, named, and put
+ *     back run by run, each read the same way (Hands.freeSegments, freeing.ts: exact). Not
+ *     exact: a shared segment (refcnt > 1) whose decrement was made when the owner died
+ *     (Mbufs.collectFreed: counted its own still, a duplicate if its other holder frees it
+ *     before the reclaim); a packet of more segments than the array holds (dropped from the
+ *     record, then freed: a death inside leaks it);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -139,6 +147,7 @@ import type { RxQueue, TxQueue } from '../ethdev/driver.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { registerDescriber } from '../eal/describe.js';
 import { isLent, lentTook } from './lent.js';
+import { RunPutter, segmentsGone, type FreeingWords } from './freeing.js';
 
 /** Record header and tables: byte offsets from the record's start. */
 export const HANDS = {
@@ -160,7 +169,7 @@ export const HANDS = {
 export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 4;
+export const HANDS_VERSION = 5;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -169,6 +178,8 @@ export const POOL_GET = 30;
 export const NO_RING = 31;
 /** SNAP of a POOL_GET window until the mempool records its get: nothing taken yet. */
 const NO_GET = 0xffffffff;
+/** SNAP (PUT) of a FREEING POOL_GET window while its segments are being gathered: none named yet. */
+const NOT_NAMED = 0xffff0000;
 /** Ring table entry bits (ring offsets are 64-aligned). */
 export const RS_RX = 1;
 export const RS_TX = 2;
@@ -201,6 +212,7 @@ const HOOK_RX_HOLDING = HOOK === 'hands:rx-holding'; // same, when another array
 const HOOK_TX = HOOK === 'hands:tx'; // after the send, before its commit
 const HOOK_FREE = HOOK === 'hands:free'; // after the put, before its commit
 const HOOK_GET = HOOK === 'hands:get'; // after a pool get (its LEN stored), before its commit
+const HOOK_SEGMENTS = HOOK === 'hands:free-segments'; // a free of chains: segments named and cut, not yet put
 /** Stop here for good, saying so on stderr (a test hook's stop: the test SIGKILLs us). */
 export function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
@@ -332,6 +344,8 @@ export class Hands {
       }
     }
     this.lcore = eal.lcoreId;
+    for (let a = 0; a < arrays; a++) this.freeing.push({ put: this.snap[a]!, pool: this.pool[a]!, snap: this.snap[a]! + (HARR.GSNAP - HARR.SNAP) / 4 });
+    this.putter = new RunPutter(eal, this.mbufs);
   }
 
   /**
@@ -578,7 +592,8 @@ export class Hands {
    * Free every packet array `a` holds (back to their pools). Allocates nothing. A put that
    * goes straight to the pool's ring (a pool without a cache, or more than its flush
    * threshold) is a window on that ring: SNAP is its producer claim line before (one store
-   * more, only then), so a reader knows whether the put went (hands.ts window table).
+   * more, only then), so a reader knows whether the put went (hands.ts window table). Chains,
+   * shared mbufs or several pools: taken apart and put back run by run, recorded (freeSegments).
    */
   free(a: number): number {
     const u32 = this.u32;
@@ -588,8 +603,12 @@ export class Hands {
     if (n === 0) return 0;
     const side = c & H_SIDE;
     const arr = this.views[2 * a + (side ? 1 : 0)]!;
-    u32[ci] = (this.putWindow(a, arr, n, FREEING) | side | n) >>> 0;
-    this.mbufs.freeBulk(arr, n);
+    const pool = this.mbufs.loneOf(arr, n);
+    if (pool < 0) this.freeSegments(a, side, n);
+    else {
+      u32[ci] = (this.putWindow(a, arr, n, FREEING) | side | n) >>> 0;
+      this.mbufs.poolAt(pool).putBulk(arr, n);
+    }
     if (HOOK_FREE) hookStop('hands:free');
     u32[ci] = side; // commit: empty
     return n;
@@ -617,6 +636,51 @@ export class Hands {
     }
     return FREEING | (p.ri << H_RING_SHIFT);
   }
+
+  /**
+   * free's general case (chains, several pools, shared segments): packets from the end of the
+   * array, as many as their segments fit in its other side, are flattened there
+   * (Mbufs.collectFreed; a 0 after them) while PUT says none is named (NOT_NAMED), named with
+   * one store (PUT = 0), dropped from the array with one more (N = the packets left: window
+   * table), cut (unlinkFreed), and put back run by run, recorded (freeing.ts: PUT in SNAP, POOL
+   * in POOL, SNAP in GSNAP). Called with the array HELD (its chains whole). A packet of more
+   * segments than the array holds is dropped from the record, then freed (a death inside leaks it).
+   */
+  private freeSegments(a: number, side: number, n: number): void {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const s0 = side ? 1 : 0;
+    const arr = this.views[2 * a + s0]!;
+    const base = (2 * a + 1 - s0) * (this.capacity + 1);
+    const other = this.subs[base]!;
+    const mb = this.mbufs;
+    const cap = this.capacity;
+    const words = this.freeing[a]!;
+    for (let j = n; j > 0;) {
+      u32[words.put] = NOT_NAMED;
+      u32[ci] = (FREEING | side | (POOL_GET << H_RING_SHIFT) | j) >>> 0; // packets [0, j) whole, no segment named
+      let i = j;
+      for (let segs = 0; i > 0 && segs + mb.nbSegs(arr[i - 1]!) <= cap; i--) segs += mb.nbSegs(arr[i - 1]!);
+      if (i === j) {
+        u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | --j) >>> 0;
+        mb.free(arr[j]!);
+        continue;
+      }
+      let m = 0;
+      for (let p = i; p < j; p++) m = mb.collectFreed(arr[p]!, other, m);
+      if (m < cap) other[m] = 0; // their end, for a reader
+      u32[words.put] = 0; // named (union with their packets)
+      u32[ci] = (FREEING | side | (POOL_GET << H_RING_SHIFT) | i) >>> 0; // packets [0, i) and these segments
+      mb.unlinkFreed(other, m);
+      if (HOOK_SEGMENTS) hookStop('hands:free-segments');
+      this.putter.put(this.subs, base, m, words);
+      j = i;
+    }
+  }
+
+  /** Per array: the words a recorded free of segments keeps (freeing.ts), and the putter. */
+  private readonly freeing: FreeingWords[] = [];
+  private readonly putter: RunPutter;
 
   /** The pool of the last freed burst: whether its puts bypass the cache, and its ring's entry. */
   private readonly put = { pool: -1, cacheless: false, thresh: 0, ri: NO_RING, snapIdx: 0 };
@@ -793,6 +857,21 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
     out.windows[names[state]!] = (out.windows[names[state]!] ?? 0) + 1;
     const ri = (c >>> H_RING_SHIFT) & 31;
     if (state === H_FREEING) {
+      if (ri === POOL_GET) {
+        // A free of segments (Hands.freeSegments): the packets [0, n) (chains whole), and the
+        // other side's lone segments up to a 0 (none while PUT is NOT_NAMED), but those gone
+        // (freeing.ts) or in the caches.
+        push(arr, 0, n);
+        if (snap === NOT_NAMED) continue;
+        const other = (b + HARR.SIDES + ((c & H_SIDE) !== 0 ? 0 : half)) >>> 2;
+        const done = segmentsGone(eal, lc, snap, u32[(b + HARR.POOL) >>> 2]!, u32[(b + HARR.GSNAP) >>> 2]!);
+        for (let i = done; i < cap; i++) {
+          const h = u32[other + i]!;
+          if (h === 0) break;
+          if (!inCaches(h)) out.handles.push(h);
+        }
+        continue;
+      }
       // A put straight to the pool's ring that went (one bulk put of arr[0 .. k): all n for
       // Hands.free, what a driver's txBurst took) holds the rest.
       if (ri !== NO_RING) {
@@ -808,7 +887,9 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
       }
       for (let i = 0; i < n; i++) {
         const h = u32[arr + i]!;
-        if (!inCaches(h)) out.handles.push(h);
+        if (inCaches(h)) continue;
+        out.handles.push(h);
+        out.settled.push(h); // lone (a one-put free), or a chain not yet taken apart (freeSegments' first store not made)
       }
       continue;
     }

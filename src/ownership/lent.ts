@@ -50,12 +50,9 @@
  * high 15 bits count the packets lent (a Hands SENDING window's snapshot, as CONS for a
  * receiver: a send reads like a single-producer ring); LAST sits in CONS's low 16 bits;
  * FRESH[0..NBAD) are the lone segments being freed (the packets' chains flattened, shared
- * segments left out: Mbufs.collectFreed), of which FRESH[0..done) are gone: GET is the PUT
- * word, done << 16 | run, [done, done + run) the run being put (one putBulk, one pool). A run
- * straight to its pool's ring (no cache, or more than its flush threshold) names that ring in
- * POOL, its producer snapshot in GSNAP first: it went iff that line moved `run` past it (as
- * Hands.free); a run into the lcore's cache (POOL 0) is found there by the callers. BAD is not
- * used. Sizes up to 32768 (PUT's 16-bit fields).
+ * segments left out: Mbufs.collectFreed), put back run by run (freeing.ts: GET is its PUT
+ * word, POOL its POOL, GSNAP its SNAP; FRESH[0..done) are gone). BAD is not used. Sizes up to
+ * 32768 (PUT's 16-bit fields).
  *
  *   step (sender)                        one store                     moves
  *   a burst sends (its Hands window      HEAD = (pkts + k) << 16 | h   the k packets (slots
@@ -64,8 +61,8 @@
  *   the peer read up to t: the segments  PUT = 0, NBAD = m,            SLOTS → FRESH (union)
  *     of its packets copied to FRESH      then CONS = t
  *   chains cut (Mbufs.unlinkFreed)       —                             (FRESH: lone segments)
- *   per run: POOL, GSNAP, then           PUT = done << 16 | run        (open: as the ring says)
- *     putBulk(FRESH[done ..), run)
+ *   per run (freeing.ts): POOL, GSNAP,   PUT = done << 16 | run        (open: as the ring says)
+ *     then putBulk(FRESH[done ..), run)
  *   the run closed                       PUT = (done + run) << 16      FRESH[done ..) → pool
  *   the free closed                      NBAD = 0
  * A sender leaving a connection that is over frees every lent packet the same way first;
@@ -86,15 +83,12 @@ import type { Eal } from '../eal/eal.js';
 import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
 import { GET_BASE_MAX, GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
-import type { Mbufs } from '../mbuf/mbuf.js';
-import { RingView } from '../ring/view.js';
+import { segmentsGone, type FreeingWords, type RunPutter } from './freeing.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 
 /** Test hooks (read once): stop in close after a put (lent:close), before it (lent:held: the GET record holds them). */
 const HOOK_CLOSE = process.env.MPDK_TEST_HOOK === 'lent:close';
 const HOOK_HELD = process.env.MPDK_TEST_HOOK === 'lent:held';
-/** Test hook: a sender's free, a run's put done, the run not yet closed (PUT). */
-const HOOK_PUT = process.env.MPDK_TEST_HOOK === 'lent:put';
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -157,7 +151,6 @@ export class Lent {
   private readonly consIdx: number;
   private readonly headIdx: number;
   private readonly nbadIdx: number;
-  private readonly poolIdx: number;
   /** The word whose high 15 bits count the packets handed over: CONS (RX), HEAD (TX). */
   private readonly countIdx: number;
   private closed = false;
@@ -174,7 +167,8 @@ export class Lent {
     this.headIdx = (offset + LENT.HEAD) >>> 2;
     this.nbadIdx = (offset + LENT.NBAD) >>> 2;
     this.getIdx = (offset + LENT.GET) >>> 2;
-    this.poolIdx = (offset + LENT.POOL) >>> 2;
+    this.words = { put: this.getIdx, pool: (offset + LENT.POOL) >>> 2, snap: this.getIdx + GET_REC_SNAP };
+    this.freshAt = [this.fresh];
     this.countIdx = tx ? this.headIdx : this.consIdx;
   }
 
@@ -251,45 +245,16 @@ export class Lent {
   }
 
   /**
-   * TX: put fresh[0..k) (lone segments: Mbufs.unlinkFreed) back to their pools: one putBulk
-   * per run of one pool, each recorded (file header: PUT, and for a put straight to the
-   * pool's ring, POOL and GSNAP: its producer snapshot), so a reader knows which went.
-   * Allocates nothing but a view per new run offset (runs of several pools: rare), once.
+   * TX: put fresh[0..k) (lone segments: Mbufs.unlinkFreed) back to their pools, run by run,
+   * each recorded (freeing.ts: PUT in GET, POOL in POOL, SNAP in GSNAP), so a reader knows which went.
    */
-  putFreed(mbufs: Mbufs, k: number): void {
-    const u32 = this.u32;
-    const fr = this.fresh;
-    const gi = this.getIdx;
-    for (let d = 0; d < k;) {
-      const ph = mbufs.poolOf(fr[d]!);
-      let e = d + 1;
-      while (e < k && mbufs.poolOf(fr[e]!) === ph) e++;
-      const mp = mbufs.poolAt(ph);
-      if (mp !== this.put.mp) this.learnPut(mp);
-      const run = e - d;
-      if (this.put.snapIdx >= 0 && (mp.lcore < 0 || run > mp.flushThresh)) {
-        u32[gi + GET_REC_SNAP] = u32[this.put.snapIdx]!; // GSNAP: the ring's producer snapshot
-        u32[this.poolIdx] = this.put.ring;
-      } else u32[this.poolIdx] = 0; // into this lcore's cache (a reader finds them there)
-      u32[gi] = (d << 16) | run; // the run opens
-      mp.putBulk(d === 0 ? fr : (this.freshAt[d] ??= fr.subarray(d)), run);
-      if (HOOK_PUT) hookStop('lent:put');
-      u32[gi] = e << 16; // it went
-      d = e;
-    }
+  putFreed(putter: RunPutter, k: number): void {
+    putter.put(this.freshAt, 0, k, this.words);
   }
 
-  /** The pool of the last run putFreed put: its ring, and this lcore's producer snapshot word on it (-1: none, unrecorded). */
-  private readonly put: { mp: Mempool | undefined; ring: number; snapIdx: number } = { mp: undefined, ring: 0, snapIdx: -1 };
-  /** fresh.subarray(d), made once per d (runs of several pools). */
-  private readonly freshAt: Uint32Array[] = [];
-
-  private learnPut(mp: Mempool): void {
-    const lc = this.eal.lcoreId;
-    this.put.mp = mp;
-    this.put.ring = mp.ring.offset;
-    this.put.snapIdx = Number.isInteger(lc) && lc >= 0 ? RingView.at(this.eal.region, mp.ring.offset).burstSnapIndex(lc, false) : -1;
-  }
+  /** fresh.subarray(d), made once per d (freeing.ts put: runs of several pools). */
+  private readonly freshAt: Uint32Array[];
+  private readonly words: FreeingWords;
 
   /** TX: the free of fresh[0..k) went. */
   freed(): void {
@@ -440,17 +405,7 @@ export function lentHandles(eal: Eal, rec: LentRecord): LentHeld {
     // FRESH[done .. NBAD): lone segments not yet put; an open run straight to a ring went iff
     // that ring's producer line moved its count past GSNAP (a run into the cache: the callers
     // find those in the dead lcore's cache).
-    const put = r.u32At(o + LENT.GET);
-    let done = put >>> 16;
-    const run = put & 0xffff;
-    const ring = r.u32At(o + LENT.POOL);
-    if (run > 0 && ring !== 0) {
-      try {
-        if (RingView.at(r, ring).burstMoved(rec.lcore, r.u32At(o + LENT.GSNAP), false) === run) done += run;
-      } catch {
-        /* not a readable ring: the run counted as not gone (the callers' filter) */
-      }
-    }
+    const done = segmentsGone(eal, rec.lcore, r.u32At(o + LENT.GET), r.u32At(o + LENT.POOL), r.u32At(o + LENT.GSNAP));
     for (let i = done; i < nbad; i++) out.staged.push(u32[bad + rec.size + i]!);
     return out;
   }

@@ -28,6 +28,7 @@ import { MemifRxQueue } from './memif-rx.js';
 import { MemifTxQueue } from './memif-tx.js';
 import { LENT_RX, LENT_TX, type Lent } from '../../ownership/lent.js';
 import { hookStop } from '../../ownership/hands.js';
+import { RunPutter } from '../../ownership/freeing.js';
 
 /** The memif region that is the EAL region (region 0 holds the rings). */
 const ZC_REGION = 1;
@@ -254,6 +255,7 @@ export class MemifTxZc extends MemifTxQueue {
   private rec: Lent | undefined;
   private slots: Uint32Array = EMPTY_U32;
   private fresh: Uint32Array = EMPTY_U32;
+  private putter: RunPutter | undefined;
 
   protected override ownRegion(i: number): boolean {
     return i >= ZC_REGION;
@@ -261,6 +263,7 @@ export class MemifTxZc extends MemifTxQueue {
 
   protected attach(): boolean {
     if (!this.untouchedRing('zero-copy TX')) return false;
+    this.putter ??= new RunPutter(this.port.eal, this.mbufs);
     this.rec = this.openLent('zero-copy TX', undefined, LENT_TX);
     if (!this.rec) return false;
     this.slots = this.rec.slots;
@@ -303,7 +306,7 @@ export class MemifTxZc extends MemifTxQueue {
     if (k === 0) return;
     mb.unlinkFreed(fr, k);
     if (HOOK_RECYCLE) hookStop('memif-zc:recycle');
-    lent.putFreed(mb, k);
+    lent.putFreed(this.putter!, k);
     if (HOOK_FREED) hookStop('memif-zc:freed');
     lent.freed();
   }
