@@ -70,6 +70,25 @@ eal.onPrimaryExit(() => undefined);
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const nap = (ms: number): void => void Atomics.wait(cell, 0, 0, ms);
 
+/** Array 0 of `hands` made to hold `n` packets of `segs` 20-byte segments each (Hands.alloc from pool `opt.pool`, Mbufs.chain): returns it. */
+function chainsHeld(hands: Hands, n: number, segs: number): Uint32Array {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const mbufs = new Mbufs(eal);
+  hands.alloc(0, pool, n * segs);
+  const a = hands.array(0);
+  for (let i = 0; i < n * segs; i++) {
+    mbufs.setDataLen(a[i]!, 20);
+    mbufs.setPktLen(a[i]!, 20);
+  }
+  for (let i = 0; i < n; i++) {
+    const head = a[i * segs]!;
+    for (let k = 1; k < segs; k++) mbufs.chain(head, a[i * segs + k]!);
+    a[i] = head; // heads first (a[i * segs] for i' < i already moved)
+  }
+  hands.commit(0, n);
+  return a;
+}
+
 if (mode === 'reclaim') {
   process.stdout.write(JSON.stringify(reclaimDead(eal)) + '\n');
   eal.close();
@@ -161,24 +180,10 @@ if (mode === 'reclaim') {
   for (;;) nap(1000);
 } else if (mode === 'txzc') {
   const dev = EthDev.attach(eal);
-  const pool = PktmbufPool.lookup(eal, opt.pool!);
-  const mbufs = new Mbufs(eal);
   const hands = Hands.open(eal, 'test-txzc', 1, 64);
   const dst = hands.txSink(dev, 0, 0);
   const n = Number(opt.count);
-  const segs = Number(opt.segs ?? 1);
-  hands.alloc(0, pool, n * segs);
-  const a = hands.array(0);
-  for (let i = 0; i < n * segs; i++) {
-    mbufs.setDataLen(a[i]!, 20);
-    mbufs.setPktLen(a[i]!, 20);
-  }
-  for (let i = 0; i < n; i++) {
-    const head = a[i * segs]!;
-    for (let k = 1; k < segs; k++) mbufs.chain(head, a[i * segs + k]!);
-    a[i] = head; // heads first (a[i * segs] for i' < i already moved)
-  }
-  hands.commit(0, n);
+  const a = chainsHeld(hands, n, Number(opt.segs ?? 1));
   process.stdout.write('ready\n');
   for (const end = Date.now() + 10000; !dev.linkStatus(0).up && Date.now() < end;) nap(5);
   let sent = 0;
@@ -205,19 +210,8 @@ if (mode === 'reclaim') {
   process.stdout.write(`allocated ${k}\n`);
   for (;;) nap(1000);
 } else if (mode === 'freechains') {
-  const pool = PktmbufPool.lookup(eal, opt.pool!);
-  const mbufs = new Mbufs(eal);
   const hands = Hands.open(eal, 'test-freechains', 1, 64);
-  const n = Number(opt.count);
-  const segs = Number(opt.segs);
-  hands.alloc(0, pool, n * segs);
-  const a = hands.array(0);
-  for (let i = 0; i < n; i++) {
-    const head = a[i * segs]!;
-    for (let k = 1; k < segs; k++) mbufs.chain(head, a[i * segs + k]!);
-    a[i] = head; // heads first (a[i * segs] for i' < i already moved)
-  }
-  hands.commit(0, n);
+  chainsHeld(hands, Number(opt.count), Number(opt.segs));
   process.stdout.write('ready\n');
   hands.free(0);
   process.stdout.write('freed\n');
