@@ -1014,7 +1014,14 @@ export class Mempool {
    * that wrote it; undefined when it holds nothing. Read-only; exact while that putter is
    * idle or dead (audit.ts, reclaim.ts: the putter's hands).
    */
-  squeezeHeld(l: number): { pid: number; start: number; handles: number[] } | undefined {
+  squeezeHeld(l: number): {
+    /** The putter's pid. */
+    pid: number;
+    /** The putter's start time (the kernel's, as the process table keeps it): tells it from a later process with its pid. */
+    start: number;
+    /** The handles the line holds. */
+    handles: number[];
+  } | undefined {
     if (!isUint(l, MAX_LCORE - 1)) return undefined;
     const u32 = this.u32;
     const q = (this.sqBase + l * SQ_STRIDE) >>> 2;
