@@ -65,6 +65,19 @@ test('a second primary is refused, naming the running primary pid', async () => 
   await stop(a);
 });
 
+test('a second Eal.init as primary in the primary\'s own process says so (not "a primary is running"), and the first goes on', () => {
+  const p = uniquePrefix();
+  const eal = Eal.init({ lcores: [5], filePrefix: p, memoryMiB: 16 });
+  try {
+    assert.throws(() => Eal.init({ lcores: [6], filePrefix: p, memoryMiB: 16 }), (e: { code?: string; message: string }) =>
+      e.code === 'EBUSY' && e.message.includes(`this process (pid ${process.pid}) is already the primary of --file-prefix=${p}: close that Eal first`));
+    assert.ok(eal.memzones.reserve('still', 64));
+  } finally {
+    eal.close();
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
 test('after kill -9 of a lone primary the next auto start becomes primary and re-initialises', async () => {
   const p = uniquePrefix();
   const a = await holder(p, ['-l', '0'], ['reserve:stale:64:7']);

@@ -357,6 +357,7 @@ export class Eal {
       if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name, log, only);
       if (options.procType === 'primary') {
         const holder = readConfig(own.dir)?.pid ?? 0;
+        if (holder === process.pid) throw new MpdkError('EBUSY', `this process (pid ${holder}) is already the primary of --file-prefix=${options.filePrefix}: close that Eal first (Eal.init once per process at a time)`);
         const advice = only === 'primary' ? `${name.split(':')[0]} runs only as the primary: stop that process or use another --file-prefix` : 'start this one with --proc-type=secondary or auto';
         throw new MpdkError('EBUSY', `a primary process${holder ? ` (pid ${holder})` : ''} is already running for --file-prefix=${options.filePrefix}; ${advice}`);
       }
