@@ -93,6 +93,16 @@ test('installed from its tarball into a fresh project that denies koffi\'s insta
   if (inst.status !== 0 && /ENOTFOUND|EAI_AGAIN|ENOTCACHED|ECONNREFUSED/.test(inst.stderr)) return t.skip(`npm cannot reach koffi (no registry, no cache): ${inst.stderr.trim().split('\n')[0]}`);
   assert.equal(inst.status, 0, inst.stderr);
   assert.doesNotMatch(inst.stdout + inst.stderr, /koffi/, 'npm says nothing about koffi');
+  // npm 11 names mpdk's own `prepare` for a tarball (it does not run it); the README's second
+  // step denies it, and the install is then quiet. Older npm has no such command and no warning.
+  const deny = spawnSync('npm', ['install-scripts', 'deny', 'mpdk'], { cwd: app, encoding: 'utf8', timeout: 60000 });
+  if (deny.status === 0) {
+    const again = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, encoding: 'utf8', timeout: 120000 });
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stdout + again.stderr, /warn|install script/i, 'with the README\'s two denials npm installs quietly');
+  } else {
+    assert.doesNotMatch(inst.stdout + inst.stderr, /install-scripts/, `npm without 'install-scripts' warns of none: ${deny.stderr.trim().split('\n')[0]}`);
+  }
   const prefix = uniquePrefix('pkg');
   const use = spawnSync(process.execPath, ['--input-type=module', '-e', `
     import { Eal, Ring } from 'mpdk';
