@@ -11,7 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Eal, UsageError, parseArgs, type ProgramSpec } from '../src/index.js';
+import { Eal, UsageError, parseArgs, parsePortmask, type ProgramSpec } from '../src/index.js';
 import { PROGRAMS } from '../src/cli/programs.js';
 import { MPDK, exitStatus, leftovers, reapAll, run, uniquePrefix } from './helpers.js';
 
@@ -139,6 +139,13 @@ describe('every program and tool', () => {
         assert.equal(msg, `unknown option '${typo(name)}': did you mean ${name}?`, `${n} ${typo(name)}`);
       }
     }
+  });
+
+  test('a port mask that selects no port says how to write one (exit 2 in mp_server, symmetric_mp, l2fwd_fork, proc-info)', () => {
+    for (const v of ['0', '0x0', '00']) {
+      assert.throws(() => parsePortmask(v), (e) => e instanceof UsageError && e.message === `invalid -p '${v}': the mask selects no port; set one bit per port, e.g. -p 3 for ports 0 and 1`);
+    }
+    assert.deepEqual(parsePortmask('0x5'), [0, 2]);
   });
 
   test('a word that looks like an option is never taken as a value', async () => {

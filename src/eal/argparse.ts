@@ -268,7 +268,7 @@ export function parsePortmask(v: string | undefined, option = '-p'): number[] {
   const s = v.replace(/^0x/i, '');
   if (!/^[0-9a-fA-F]{1,8}$/.test(s)) throw new UsageError(`invalid ${option} '${v}': expected a hexadecimal port mask such as 3`);
   const mask = parseInt(s, 16);
-  if (mask === 0) throw new UsageError(`invalid ${option} '${v}': the mask selects no port`);
+  if (mask === 0) throw new UsageError(`invalid ${option} '${v}': the mask selects no port; set one bit per port, e.g. ${option} 3 for ports 0 and 1`);
   const ports: number[] = [];
   for (let i = 0; i < 32; i++) if (mask & (1 << i)) ports.push(i);
   return ports;
