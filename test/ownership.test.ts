@@ -549,6 +549,39 @@ for (const [hook, held] of [['pcap:give-back', 12], ['mempool:put-back', 1]] as 
   });
 }
 
+// net_pcap: the same record (32 mbufs) into an array with room for one (cap=1): the head in the
+// window's own get, then its 31 segments in chunks of 16 and 15 into the queue's scatter record
+// (scatter.ts), which the window names, each chunk chained before the next. Killed inside the
+// head's get (mempool:get: from a cache, before its LEN store: none; from the pool's ring: the
+// head), with the first chunk got, not yet chained (pcap:scatter: the head and 16), or after the
+// burst: counted once, every mbuf back (the old private array leaked the chunk in hand).
+for (const [cacheSize, hook, held] of [[32, 'mempool:get', 0], [32, 'pcap:scatter', 17], [32, 'hands:rx', 32], [0, 'mempool:get', 1], [0, 'pcap:scatter', 17]] as const) {
+  test(`net_pcap RX of a record of 32 mbufs into an array with room for one (${cacheSize ? 'a pool with a cache' : 'a pool without a cache'}): killed at ${hook}, the dead one holds ${held}, returned once`, async () => {
+    const file = pcapOf([65535]);
+    await withPort('ownone', `net_pcap0,rx_pcap=${file}`, cacheSize, (x) => killedHolding(x, ['rxnull', 'count=1', 'cap=1'], hook, held), file);
+  });
+}
+
+// The same when the pool runs dry: `free` mbufs left (the rest held on a ring). With 20 and a
+// cache: the head and a first chunk of 16 come, the next chunk does not; the half-built chain
+// goes back from its end through the scatter record (scatter:give-back: 16 cut, held with the
+// head: 17), put back recorded (mempool:put-back: the 16 went, the head is held). With 10 and no
+// cache: the head alone goes back, recorded (mempool:put-back: it went, the dead one holds none;
+// the old single free left the head counted by the window's get after it was in the pool).
+for (const [cacheSize, free, hook, held] of [[32, 20, 'scatter:give-back', 17], [32, 20, 'mempool:put-back', 1], [0, 10, 'mempool:put-back', 0]] as const) {
+  test(`net_pcap RX of a record of 32 mbufs into an array with room for one when the pool runs dry (${free} free, ${cacheSize ? 'a cache' : 'no cache'}): killed at ${hook} while the chain goes back, the dead one holds ${held}, nothing leaked or counted twice`, async () => {
+    const file = pcapOf([65535]);
+    await withPort('owndry1', `net_pcap0,rx_pcap=${file}`, cacheSize, async (x) => {
+      const hold = Ring.create(x.eal, 'own_hold', { count: 1024 });
+      const buf = new Uint32Array(SIZE - free);
+      assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
+      assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
+      await killedAt(x, ['rxnull', 'count=1', 'cap=1'], hook);
+      returnedOnce(x, held, () => drain(x, hold));
+    }, file);
+  });
+}
+
 // A send through the record to a driver's queue with no ring behind it (net_null): the driver
 // frees what it takes in one freeBulk, so the send's window is that free's (hands.ts FREEING).
 // Killed as the burst is handed to the driver (ethdev:tx), inside its free (the lcore cache's

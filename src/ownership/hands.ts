@@ -51,6 +51,11 @@
  *              queue       a get that goes to the pool's    what its ring claims took
  *                          ring: GET_RING words, GSNAP its  (mempool.ts recordedGetTook);
  *                          claims' snapshots (mempool.ts)   else arr[S][0..N)
+ *   RECEIVING  rx from a   the head's get (as above); then  arr[S][0..N), the record's HEAD
+ *   (POOL_GET) driver's    the driver names its scatter     with its chain, and the segments
+ *              queue into  record in POOL (scatter.ts hold) its open get took (scatter.ts)
+ *              room for
+ *              one, a chain
  *   RECEIVING  rx from a   NO_GET; then the driver names    arr[S][0..N + k), k = the
  *   (POOL_GET) queue that  its lent record in POOL and      packets the record's CONS
  *              lends       stores its CONS in SNAP (lent.ts counts past SNAP (chains
@@ -96,8 +101,9 @@
  *     holds takes its head and first segments in one get, then the rest in gets into the
  *     array after the head (getBulk's `kept` 1), each chained to the head before the next:
  *     exact too, also when the pool runs dry half-way (the half-built chain goes back from its
- *     end, segments recorded as they leave it: Mempool.holdRecorded / putBackRecorded), but
- *     when the array has room for one only. A net_memif burst whose descriptors a faulty
+ *     end, segments recorded as they leave it: Mempool.holdRecorded / putBackRecorded); into
+ *     an array with room for one, the window names the queue's scatter record (scatter.ts:
+ *     the head, its chain and the open get of its next segments), exact too. A net_memif burst whose descriptors a faulty
  *     peer rewrote during it gives the mbufs it could not fill back the same way (exact).
  *     net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
  *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table);
@@ -147,6 +153,7 @@ import type { RxQueue, TxQueue } from '../ethdev/driver.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { registerDescriber } from '../eal/describe.js';
 import { isLent, lentTook } from './lent.js';
+import { isScatter, scatterHeld } from './scatter.js';
 import { RunPutter, segmentsGone, type FreeingWords } from './freeing.js';
 
 /** Record header and tables: byte offsets from the record's start. */
@@ -169,7 +176,7 @@ export const HANDS = {
 export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 5;
+export const HANDS_VERSION = 6;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -902,6 +909,17 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         // POOL names a lent record when the driver hands over buffers it lent (lent.ts take):
         // k heads, their chains linked (settled); else the mempool of its get.
         const obj = u32[(b + HARR.POOL) >>> 2]!;
+        if (isScatter(r, obj)) {
+          // A head whose chain the driver builds in its scatter record (scatter.ts): the head,
+          // its chain (settled) and the segments of the record's open get (union with the chain).
+          const sc = scatterHeld(eal, obj);
+          if (sc.head !== 0) {
+            out.handles.push(sc.head);
+            out.settled.push(sc.head);
+          }
+          out.handles.push(...sc.segs);
+          continue;
+        }
         const lent = isLent(r, obj);
         const k = lent ? lentTook(r, obj, snap) : Mempool.attachAt(eal, obj).recordedGetTook(lc, snap, u32[(b + HARR.GSNAP) >>> 2]!);
         if (k > cap - n) out.errors.push(`array ${a}: a get of ${k} recorded past the room ${cap - n}`);

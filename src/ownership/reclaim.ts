@@ -39,7 +39,8 @@
  *                          exact record: never two places) goes back to its pool, once,
  *                          reset (Mbufs.reset) when it is an mbuf.
  *   6 releaseDead          free its records (a lent record whose connection lasts is kept,
- *                          settled) and its squeeze lines, release its lcores, free its
+ *                          settled; its RX queues' scatter records, scatter.ts, read in step
+ *                          3 through the window naming them) and its squeeze lines, release its lcores, free its
  *                          process slot.
  *
  * Everything is read and repaired through the views and operations the layers export; a
@@ -57,6 +58,7 @@ import { portQueues } from '../ethdev/table.js';
 import { heldHandles, listRecords, RS_RX, RS_TX, type HandsRecord } from './hands.js';
 import { Places, type Squeeze } from './places.js';
 import { freeLent, lentReturnable, listLent, settleLent, type LentRecord } from './lent.js';
+import { listScatter } from './scatter.js';
 
 export const RECLAIM_LOCK_MZ = 'mpdk_reclaim';
 
@@ -114,6 +116,8 @@ function findDead(eal: Eal): Map<number, Dead> {
   for (const l of eal.lcoreTable.list()) if (!l.alive && !dead.has(l.pid)) dead.set(l.pid, { pid: l.pid, start: 0, name: '', slot: -1 });
   // A dead lender's record (lent.ts) not yet settled, or whose connection is over now.
   for (const l of listLent(eal)) if (!l.alive && !dead.has(l.pid) && (!l.settled || l.released)) dead.set(l.pid, { pid: l.pid, start: l.start, name: '', slot: -1 });
+  // A dead RX queue's scatter record (scatter.ts): read through its window, freed here.
+  for (const s of listScatter(eal)) if (!s.alive && !dead.has(s.pid)) dead.set(s.pid, { pid: s.pid, start: 0, name: '', slot: -1 });
   return dead;
 }
 
@@ -317,6 +321,7 @@ class Reclaim {
     }
     for (const rec of this.lent) this.step(`lent record ${rec.mz}`, () => (rec.released ? freeLent(this.eal, rec) : settleLent(this.eal, rec)));
     for (const sq of this.squeezes) sq.pool.clearSqueeze(sq.lcore, sq.pid);
+    for (const s of listScatter(this.eal)) if (!s.alive && this.dead.has(s.pid)) this.step(`scatter record ${s.mz}`, () => this.eal.memzones.free(s.mz));
     for (const d of this.dead.values()) {
       this.rep.processes.find((p) => p.pid === d.pid)!.lcores.push(...this.eal.lcoreTable.releaseAllOf(d.pid));
       if (d.slot >= 0) this.eal.processes.unregister(d.slot, d.pid);

@@ -69,12 +69,15 @@ import { LINKTYPE_ETHERNET, PCAP, PCAP_MAX_CAPLEN, PCAP_REC, PcapRecord, PcapWri
 import { openCaptureFile } from '../../net/pcap-file.js';
 import { ETH } from '../../net/packet.js';
 import { flock, LOCK_EX, LOCK_UN } from '../../native/libc.js';
+import { SCATTER_SIZE, Scatter } from '../../ownership/scatter.js';
 import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
 
 /** Test hook (read once): stop after a later get of a record longer than the array, before its segments are chained. */
 const HOOK_OVERSIZE = process.env.MPDK_TEST_HOOK === 'pcap:oversize';
 const HOOK_GIVE_BACK = process.env.MPDK_TEST_HOOK === 'pcap:give-back';
+/** Test hook: stop after a chunk of a record's segments came into the scatter record (room for one), before it is chained. */
+const HOOK_SCATTER = process.env.MPDK_TEST_HOOK === 'pcap:scatter';
 function hookStop(what: string): void {
   process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -427,9 +430,9 @@ class PcapRx implements RxQueue {
    * `handles`, then the rest in recorded gets into handles[1..) (getBulk's `kept` 1: the
    * record counts the head with each), every segment chained to the head before the next
    * get reuses its slot, so an ownership record's POOL_GET window follows them through the
-   * head (hands.ts). An array with room for one only: head, then segments apart (a death
-   * between leaks them). When the pool cannot give them the record waits (rx_nombuf); what
-   * a half-built chain took goes back, recorded (oversizeGivesBack).
+   * head (hands.ts). An array with room for one only: the head, then the segments through
+   * the queue's scatter record (scatterRest: exact too). When the pool cannot give them the
+   * record waits (rx_nombuf); what a half-built chain took goes back, recorded (oversizeGivesBack).
    */
   private rxOversize(reader: CaptureFileReader, handles: Uint32Array, getRec: number): number {
     this.stOversize = false;
@@ -448,11 +451,8 @@ class PcapRx implements RxQueue {
     const rx = this.rx;
     copyBytes(this.src, off, this.region, rx.dataAt(h), room);
     rx.set(h, room, olFlags, this.scanHash, 0);
+    if (handles.length < 2) return this.scatterRest(reader, h, off, len, getRec);
     let done = this.fill(h, handles, 1, first, off, room, len);
-    if (handles.length < 2) {
-      if (!this.scatterRest(h, off, len)) return this.oversizeGivesBack(reader, handles, getRec);
-      done = len;
-    }
     const rest = handles.subarray(1);
     while (done < len) {
       const b = Math.min(Math.ceil((len - done) / room), rest.length);
@@ -496,17 +496,13 @@ class PcapRx implements RxQueue {
    * goes back, and the record waits. Exact at any instruction: from the chain's end, up to
    * handles.length - 1 segments at a time are written to handles[1..), held by the record
    * ([0 .. 1 + j): Mempool.holdRecorded), cut from the chain, and put back recorded (the
-   * record then holds the head alone: putBackRecorded); then the head the same way. An array
-   * of one (scatterRest's unrecorded segments): the chain goes back in one free.
+   * record then holds the head alone: putBackRecorded); then the head the same way (an array
+   * of two or more: an array of one is scatterRest's).
    */
   private oversizeGivesBack(reader: CaptureFileReader, handles: Uint32Array, getRec: number): number {
     const mb = this.mbufs;
     const mp = this.mp;
     const h = handles[0]!;
-    if (handles.length < 2) {
-      mb.free(h);
-      return this.oversizeWaits(reader);
-    }
     const rest = handles.subarray(1);
     for (let segs = mb.nbSegs(h) - 1; segs > 0;) {
       const j = Math.min(segs, rest.length);
@@ -593,17 +589,49 @@ class PcapRx implements RxQueue {
   }
 
   /**
-   * Scattered RX into an array with room for the head only: the segments of the record at
-   * src[off, off + len) after its head `h` (filled already) in one unrecorded get, chained.
-   * False, taking nothing, when the pool cannot give them.
+   * Scattered RX into an array with room for the head only (rxOversize: head `h`, filled,
+   * taken by the window's get `getRec`): the segments of the record at src[off, off + len)
+   * after it, in gets of up to SCATTER_SIZE into the queue's scatter record (scatter.ts),
+   * each chunk chained to the head before the next: the window names the record, which holds
+   * the head, its chain and its open get, so a death anywhere leaks nothing. When the pool
+   * cannot give a chunk, the half-built chain and the head go back, recorded (Scatter.giveBack),
+   * and the record waits (rx_nombuf). Unrecorded (getRec < 0: no window to name it), the same
+   * through a private array.
    */
-  private scatterRest(h: number, off: number, len: number): boolean {
-    const extra = Math.ceil(len / this.rx.room) - 1;
-    if (this.segs.length < extra) this.segs = new Uint32Array(extra);
-    if (this.mp.getBulk(this.segs, extra) !== extra) return false;
-    this.fill(h, this.segs, 0, extra, off, this.rx.room, len);
-    return true;
+  private scatterRest(reader: CaptureFileReader, h: number, off: number, len: number, getRec: number): number {
+    const sc = getRec >= 0 ? this.scatterRecord() : null;
+    if (sc !== null) sc.hold(getRec, h);
+    else if (this.segs.length < SCATTER_SIZE) this.segs = new Uint32Array(SCATTER_SIZE);
+    const segs = sc !== null ? sc.segs : this.segs;
+    const room = this.rx.room;
+    for (let done = room; done < len;) {
+      const b = Math.min(Math.ceil((len - done) / room), SCATTER_SIZE);
+      if (sc !== null ? !sc.get(b) : this.mp.getBulk(segs, b) !== b) {
+        if (sc !== null) sc.giveBack(this.mbufs, h);
+        else this.mbufs.free(h);
+        return this.oversizeWaits(reader);
+      }
+      if (HOOK_SCATTER) hookStop('pcap:scatter');
+      done = this.fill(h, segs, 0, b, off, done, len);
+      sc?.chained();
+    }
+    this.scanEnd(1, len, 0);
+    return 1;
   }
+
+  /** The queue's scatter record, opened at first need; null when it cannot be (a full memzone table: unrecorded, a leak at worst). */
+  private scatterRecord(): Scatter | null {
+    if (this.scatter === undefined) {
+      try {
+        this.scatter = Scatter.open(this.port.eal, this.mp);
+      } catch {
+        this.scatter = null;
+      }
+    }
+    return this.scatter;
+  }
+
+  private scatter: Scatter | null | undefined;
 
   /** The queue reached the end of a file cut inside a record: say so, once. */
   private sayCut(reader: CaptureFileReader): void {
@@ -613,6 +641,7 @@ class PcapRx implements RxQueue {
 
   close(): void {
     this.reader?.close();
+    this.scatter?.close();
   }
 }
 
