@@ -11,10 +11,12 @@
  *                                      "holding", wait to be killed
  *   free pool=P count=N                allocate N mbufs into array 0 of a record and free them
  *                                      through it (MPDK_TEST_HOOK=hands:free stops after the put)
- *   freechains pool=P count=N segs=S   N packets of S-segment chains in array 0 of a record, freed
- *                                      through it (MPDK_TEST_HOOK=hands:free-segments stops with their
- *                                      segments named and cut, freeing:run after a run's put,
- *                                      hands:free after the free)
+ *   freechains pool=P count=N segs=S   N packets of S-segment chains in array 0 of a record (of C
+ *     [cap=C]                          handles; S > C: one packet, chained before the record holds
+ *                                      its head), freed through it (MPDK_TEST_HOOK=
+ *                                      hands:free-segments stops with their segments named and
+ *                                      cut, freeing:run after a run's put, ring-claim:prod inside
+ *                                      it, hands:free after the free)
  *   flush pool=P                       take 20 mbufs into a record (its lcore cache keeps 32), free
  *                                      them through it: the put flushes the cache first
  *                                      (MPDK_TEST_HOOK=mempool:flush stops there)
@@ -210,8 +212,23 @@ if (mode === 'reclaim') {
   process.stdout.write(`allocated ${k}\n`);
   for (;;) nap(1000);
 } else if (mode === 'freechains') {
-  const hands = Hands.open(eal, 'test-freechains', 1, 64);
-  chainsHeld(hands, Number(opt.count), Number(opt.segs));
+  const cap = Number(opt.cap ?? 64);
+  const hands = Hands.open(eal, 'test-freechains', 1, cap);
+  const segs = Number(opt.segs);
+  if (segs <= cap) chainsHeld(hands, Number(opt.count), segs);
+  else {
+    // One packet of more segments than the array holds, chained before the record holds its head.
+    const all = new Uint32Array(segs);
+    const mbufs = new Mbufs(eal);
+    PktmbufPool.lookup(eal, opt.pool!).allocBulk(all, segs);
+    for (const m of all) {
+      mbufs.setDataLen(m, 20);
+      mbufs.setPktLen(m, 20);
+    }
+    for (let k = 1; k < segs; k++) mbufs.chain(all[0]!, all[k]!);
+    hands.array(0)[0] = all[0]!;
+    hands.commit(0, 1);
+  }
   process.stdout.write('ready\n');
   hands.free(0);
   process.stdout.write('freed\n');

@@ -1023,28 +1023,47 @@ for (const [hook, segs, held] of [['freeing:run', 1, 0], ['memif-zc:freed', 1, 0
 // reclaim: nothing leaked or counted twice (the old free named the 16 heads it had put until its
 // commit: reclaim put them back under their new holder, 16 duplicates).
 for (const [hook, held] of [['hands:free-segments', 48], ['freeing:run', 0], ['hands:free', 0]] as const) {
-  test(`Hands.free of chained mbufs into a pool without a cache: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
-    const x = instance('ownfreech');
-    const nc = PktmbufPool.create(x.eal, 'own_nc', { count: 255 });
-    const taker = Hands.open(x.eal, 'test-taker', 1, 512);
-    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((p) => p.name === 'own_nc')!;
-    try {
-      await killedAt(x, ['freechains', 'pool=own_nc', 'count=16', 'segs=3'], hook);
-      const free = nc.available();
-      assert.equal(taker.alloc(0, nc, free), free, 'every free mbuf is the taker\'s now');
-      const dead = audit();
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-      assert.equal(reclaimDead(x.eal).pools.own_nc?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
-      const a = audit();
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
-      taker.free(0);
-      assert.equal(nc.available(), 255, 'every mbuf back, once');
-    } finally {
-      taker.close();
-      x.eal.close();
-    }
-    assert.deepEqual(leftovers(x.p), []);
-  });
+  test(`Hands.free of chained mbufs into a pool without a cache: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, () =>
+    killedFreeingTaken('ownfreech', ['count=16', 'segs=3'], hook, held));
+}
+
+// Hands.free of one packet of 20 segments from an array of 8 (more segments than the array
+// holds): cut down from its end in chunks of 8 and 4, each named on the array's other side and
+// put back recorded, then the last 8 as any chain. Killed inside the first run's claim on the
+// pool's ring (ring-claim:prod: the repair drops it, the dead one holds all 20; the old free, one
+// segment at a time outside the record, leaked the 19 not yet put), with the first chunk named
+// and cut (hands:free-segments: 20), after its put (freeing:run: 12), or after the free (none).
+for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free-segments', 20], ['freeing:run', 12], ['hands:free', 0]] as const) {
+  test(`Hands.free of a packet of 20 segments from an array of 8, into a pool without a cache: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, () =>
+    killedFreeingTaken('ownfreelong', ['count=1', 'segs=20', 'cap=8'], hook, held));
+}
+
+/**
+ * A child freeing chains through its record (freechains `args`) into a pool without a cache,
+ * killed at `hook`; every free mbuf then taken by another holder: the dead one holds `held`,
+ * none counted or returned twice; every mbuf back once after.
+ */
+async function killedFreeingTaken(tag: string, args: string[], hook: string, held: number): Promise<void> {
+  const x = instance(tag);
+  const nc = PktmbufPool.create(x.eal, 'own_nc', { count: 255 });
+  const taker = Hands.open(x.eal, 'test-taker', 1, 512);
+  const audit = (): PoolAudit => auditInstance(x.eal).pools.find((p) => p.name === 'own_nc')!;
+  try {
+    await killedAt(x, ['freechains', 'pool=own_nc', ...args], hook, new RegExp(`${hook.replace(':prod', '')} reached`)); // ring.ts says 'ring-claim reached'
+    const free = nc.available();
+    assert.equal(taker.alloc(0, nc, free), free, 'every free mbuf is the taker\'s now');
+    const dead = audit();
+    assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+    assert.equal(reclaimDead(x.eal).pools.own_nc?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+    const a = audit();
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
+    taker.free(0);
+    assert.equal(nc.available(), 255, 'every mbuf back, once');
+  } finally {
+    taker.close();
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
 }
 
 test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on a ring are counted whole, and reclaim returns every segment once', async () => {

@@ -118,11 +118,11 @@
  *     the ring's slack and squeezed them out first: the squeeze is recorded on the pool's
  *     squeeze line of our lcore, mempool.ts MPQ, and putMoved reads past it); a free of
  *     chains, shared mbufs or several pools is taken apart into lone segments, named, and put
- *     back run by run, each read the same way (Hands.freeSegments, freeing.ts: exact). Not
- *     exact: a shared segment (refcnt > 1) whose decrement was made when the owner died
- *     (Mbufs.collectFreed: counted its own still, a duplicate if its other holder frees it
- *     before the reclaim); a packet of more segments than the array holds (dropped from the
- *     record, then freed: a death inside leaks it);
+ *     back run by run, each read the same way (Hands.freeSegments, freeing.ts: exact; a packet
+ *     of more segments than the array holds is cut down from its end in chunks the other side
+ *     holds, each the same way). Not exact: a shared segment (refcnt > 1) whose decrement was
+ *     made when the owner died (Mbufs.collectFreed: counted its own still, a duplicate if its
+ *     other holder frees it before the reclaim);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -651,7 +651,7 @@ export class Hands {
    * one store (PUT = 0), dropped from the array with one more (N = the packets left: window
    * table), cut (unlinkFreed), and put back run by run, recorded (freeing.ts: PUT in SNAP, POOL
    * in POOL, SNAP in GSNAP). Called with the array HELD (its chains whole). A packet of more
-   * segments than the array holds is dropped from the record, then freed (a death inside leaks it).
+   * segments than the array holds is first cut down from its end the same way (trimSegments).
    */
   private freeSegments(a: number, side: number, n: number): void {
     const u32 = this.u32;
@@ -669,9 +669,8 @@ export class Hands {
       let i = j;
       for (let segs = 0; i > 0 && segs + mb.nbSegs(arr[i - 1]!) <= cap; i--) segs += mb.nbSegs(arr[i - 1]!);
       if (i === j) {
-        u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | --j) >>> 0;
-        mb.free(arr[j]!);
-        continue;
+        this.trimSegments(arr[j - 1]!, other, base, words);
+        continue; // the packet's chain fits the other side now
       }
       let m = 0;
       for (let p = i; p < j; p++) m = mb.collectFreed(arr[p]!, other, m);
@@ -682,6 +681,34 @@ export class Hands {
       if (HOOK_SEGMENTS) hookStop('hands:free-segments');
       this.putter.put(this.subs, base, m, words);
       j = i;
+    }
+  }
+
+  /**
+   * freeSegments' packet `h` (the last of the window's packets, whole) of more segments than
+   * the array holds: its chain's last segments, as many as the other side holds (down to the
+   * array's capacity), flattened there (collectFreed), named (PUT = 0), cut from the chain
+   * (NEXT, NB_SEGS: the head keeps the rest), and put back run by run, recorded; until the
+   * chain fits. Each chunk is exact as freeSegments' (the window holds the packet's chain and
+   * the named segments: union).
+   */
+  private trimSegments(h: number, other: Uint32Array, base: number, words: FreeingWords): void {
+    const u32 = this.u32;
+    const mb = this.mbufs;
+    const cap = this.capacity;
+    for (let nb = mb.nbSegs(h); nb > cap; nb = mb.nbSegs(h)) {
+      u32[words.put] = NOT_NAMED;
+      const c = Math.min(nb - cap, cap);
+      let prev = h; // the segment before the last c
+      for (let i = c + 1; i < nb; i++) prev = mb.next(prev);
+      const m = mb.collectFreed(mb.next(prev), other, 0);
+      if (m < cap) other[m] = 0; // their end, for a reader
+      u32[words.put] = 0; // named (union with the packet's chain)
+      mb.setNext(prev, 0);
+      mb.setNbSegs(h, nb - c);
+      mb.unlinkFreed(other, m);
+      if (HOOK_SEGMENTS) hookStop('hands:free-segments');
+      this.putter.put(this.subs, base, m, words);
     }
   }
 
