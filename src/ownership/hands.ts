@@ -34,13 +34,18 @@
  *                                                           CLAIMED or was repaired FILLED,
  *                                                           else TO − FROM
  *                          no ring, not a driver's queue    none: counted as sent (a leak
- *                          (sinkOf), or a driver's burst    at worst, never a duplicate)
- *                          over a cached pool's flush
- *                          threshold
+ *                          (sinkOf)                         at worst, never a duplicate)
  *   FREEING    tx to a     as free's, below: the driver     as free's
  *              driver's    frees what it takes in one
  *              queue with  freeBulk (driver.ts contract)
  *              no ring
+ *   FREEING    tx to such  s, the first packet of the       arr[S][s..N) minus the handles
+ *   (CHUNK)    a queue of  chunk the driver is given (the   found in the owner lcore's
+ *              more than   burst goes in chunks of at most  mempool caches (the chunk's put
+ *              a cached    the threshold, each one put      into the cache: its commit);
+ *              pool's      into the lcore cache)            [0, s) went
+ *              flush
+ *              threshold
  *   SENDING    tx to a     NO_GET; then the queue names     arr[S][s..N), s = the packets
  *   (POOL_GET) queue that  its lent record in POOL and      the record's HEAD counts past
  *              lends       stores its HEAD in SNAP (lent.ts SNAP (0 while SNAP = NO_GET)
@@ -133,7 +138,7 @@
  *
  * ## Layout (HANDS: byte offsets from the record's start; memzone "HN_<pid>_<k>")
  *   0    header    MAGIC VERSION PID LCORE START(f64) NARR CAP NAME[32]   owner, at open, MAGIC last
- *   64   rings     RINGS u32 × MAX_RINGS: ring offset | RS_RX / RS_TX     owner, at setup (before
+ *   64   rings     RINGS u32 × MAX_RINGS (29): ring offset | RS_RX / RS_TX owner, at setup (before
  *                  (the ring sides this record's windows name)            any window names it)
  *   192  arrays    NARR × arrayBytes(CAP), each:                            owner only
  *                    +0 CTRL  u32  STATE(2) SIDE(1) RING(5) · N(16)
@@ -178,9 +183,11 @@ export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
 export const HANDS_VERSION = 6;
 export const HANDS_MZ_PREFIX = 'HN_';
-/** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
- *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
-export const MAX_RINGS = 30;
+/** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one),
+ *  POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc), CHUNK a
+ *  driver's free of a chunk of the burst from SNAP on (Hands.tx). */
+export const MAX_RINGS = 29;
+export const CHUNK = 29;
 export const POOL_GET = 30;
 export const NO_RING = 31;
 /** SNAP of a POOL_GET window until the mempool records its get: nothing taken yet. */
@@ -206,6 +213,8 @@ export const H_N_MASK = 0xffff;
 const RECEIVING = H_RECEIVING << H_STATE_SHIFT;
 const SENDING = H_SENDING << H_STATE_SHIFT;
 const FREEING = (H_FREEING << H_STATE_SHIFT) >>> 0;
+/** putWindow's answer for a driver's free past a cached pool's threshold: send in chunks (txChunks). */
+const CHUNKS = -1;
 
 /** Bytes of one array block of capacity `cap`. */
 export function arrayBytes(cap: number): number {
@@ -438,8 +447,8 @@ export class Hands {
    * Send on TX queue q of `port` (binds it: dev.txQueue). A queue with a ring behind it
    * (net_ring) is a ring window; one that lends (net_memif zero-copy) a lent one; any other
    * driver frees what it takes in one freeBulk (driver.ts contract): the window is that
-   * free's. Exact wherever the sender dies, but for a burst larger than a cached pool's
-   * flush threshold (counted as sent: a leak at worst).
+   * free's (a burst larger than a cached pool's flush threshold goes in chunks at most that
+   * large, each its own window). Exact wherever the sender dies.
    */
   txSink(dev: EthDev, port: number, q: number): Sink {
     const txq = dev.txQueue(port, q);
@@ -570,8 +579,11 @@ export class Hands {
     let s: number;
     if (dst.frees) {
       // The driver frees what it takes (one freeBulk): the window is that free's.
-      u32[ci] = this.putWindow(a, arr, n, SENDING) | side | n;
-      s = dst.q.txBurst(arr, n);
+      const w = this.putWindow(a, arr, n, CHUNKS);
+      if (w !== CHUNKS) {
+        u32[ci] = (w | side | n) >>> 0;
+        s = dst.q.txBurst(arr, n);
+      } else s = this.txChunks(a, dst, side, n);
     } else if (!dst.lends) {
       u32[this.snap[a]!] = u32[dst.snapIdx]!;
       u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
@@ -627,8 +639,8 @@ export class Hands {
    * cache, or more than its flush threshold) names that ring, after SNAP (its producer claim
    * line) and POOL (whose putMoved reads it); a put into the lcore cache names none (the
    * reader looks for the handles there). `other`: the state when the free is not known
-   * exactly (a driver's free of a count not known in advance that may pass the threshold):
-   * SENDING without a ring, counted as sent.
+   * exactly (a driver's free of more than a cached pool's threshold): returned as is (Hands.tx
+   * then sends in chunks: txChunks).
    */
   private putWindow(a: number, arr: Uint32Array, n: number, other: number): number {
     const u32 = this.u32;
@@ -636,7 +648,7 @@ export class Hands {
     if (ph !== this.put.pool) this.learnPut(ph);
     const p = this.put;
     if (!p.cacheless && n <= p.thresh) return FREEING | (NO_RING << H_RING_SHIFT);
-    if (!p.cacheless && other !== FREEING) return other | (NO_RING << H_RING_SHIFT);
+    if (!p.cacheless && other !== FREEING) return other;
     if (p.ri !== NO_RING) {
       u32[this.pool[a]!] = ph; // the pool whose putMoved reads SNAP (a put that squeezed holes out first)
       u32[this.snap[a]!] = u32[p.snapIdx]!;
@@ -682,6 +694,30 @@ export class Hands {
       this.putter.put(this.subs, base, m, words);
       j = i;
     }
+  }
+
+  /**
+   * tx to a driver that frees what it takes, of n packets, more than the cached pool's flush
+   * threshold: in chunks of at most the threshold from the front, each a window of its own
+   * (FREEING, CHUNK: SNAP = its first packet; the driver's free of it is one put into the lcore
+   * cache). Returns how many the driver took (it stops at a chunk it did not take whole).
+   */
+  private txChunks(a: number, dst: Sink, side: number, n: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const si = this.snap[a]!;
+    const base = (2 * a + (side ? 1 : 0)) * (this.capacity + 1);
+    const t = this.put.thresh;
+    let s = 0;
+    while (s < n) {
+      const c = n - s < t ? n - s : t;
+      u32[si] = s; // [0, s) went (into the cache, or on from it)
+      u32[ci] = (FREEING | (CHUNK << H_RING_SHIFT) | side | n) >>> 0;
+      const k = dst.q.txBurst(this.subs[base + s]!, c);
+      s += k;
+      if (k < c) break;
+    }
+    return s;
   }
 
   /**
@@ -908,7 +944,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
       }
       // A put straight to the pool's ring that went (one bulk put of arr[0 .. k): all n for
       // Hands.free, what a driver's txBurst took) holds the rest.
-      if (ri !== NO_RING) {
+      if (ri !== NO_RING && ri !== CHUNK) {
         try {
           const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).putMoved(lc, snap);
           if (k > 0 && k <= n) {
@@ -919,7 +955,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
           out.errors.push(`array ${a}: ${(e as Error).message}`);
         }
       }
-      for (let i = 0; i < n; i++) {
+      for (let i = ri === CHUNK ? Math.min(snap, n) : 0; i < n; i++) { // a chunk's: [0, SNAP) went
         const h = u32[arr + i]!;
         if (inCaches(h)) continue;
         out.handles.push(h);
