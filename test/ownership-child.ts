@@ -42,7 +42,7 @@
  *                                      poll the queue with empty bursts (each frees what the peer read)
  *                                      (MPDK_TEST_HOOK=memif-zc:send / recycle / freed, hands:tx stop
  *                                      inside the send or the free of what the peer read)
- *   txnull pool=P count=N              take N mbufs into array 0 of a record (Hands.alloc) and send them
+ *   txnull pool=P count=N [segs=S]     take N mbufs (of S-segment chains) into array 0 of a record and send them
  *                                      on TX queue 0 of port 0 (Hands.tx to a driver without a ring:
  *                                      net_null frees what it takes), print "sent <n>", wait
  *                                      (MPDK_TEST_HOOK=ethdev:tx stops as the burst is handed to the
@@ -200,7 +200,8 @@ if (mode === 'reclaim') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);
   const hands = Hands.open(eal, 'test-txnull', 1, 64);
   const dst = hands.txSink(dev, 0, 0);
-  hands.alloc(0, pool, Number(opt.count));
+  if (opt.segs) chainsHeld(hands, Number(opt.count), Number(opt.segs));
+  else hands.alloc(0, pool, Number(opt.count));
   process.stdout.write('ready\n');
   process.stdout.write(`sent ${hands.tx(0, dst)}\n`);
   for (;;) nap(1000);

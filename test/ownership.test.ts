@@ -600,6 +600,20 @@ for (const [cacheSize, hook, held] of [[32, 'ethdev:tx', 20], [32, 'mempool:flus
     }));
 }
 
+// The same send of 16 packets of 3-segment chains: the driver's one freeBulk hands them to the
+// record (Hands.freeTaken), which takes them apart and puts the 48 segments back recorded, as
+// Hands.free does. Killed inside that put's claim on the ring of a pool without a cache
+// (ring-claim:prod: the repair drops it, all 48 held; the old free, segment by segment outside
+// the record, left the 16 heads counted and their 32 segments leaked), with the segments named
+// and cut (hands:free-segments), after the put (freeing:run), or after the send (hands:tx).
+for (const [cacheSize, hook, held] of [[0, 'ring-claim:prod', 48], [0, 'hands:free-segments', 48], [0, 'freeing:run', 0], [0, 'hands:tx', 0], [32, 'hands:free-segments', 48]] as const) {
+  test(`Hands.tx of chains to a driver without a ring (net_null, 16 packets of 3 segments, ${cacheSize ? 'a pool with a cache' : 'a pool without a cache'}): killed at ${hook}, the dead hold ${held}, returned once`, () =>
+    withPort('owntxch', 'net_null0', cacheSize, async (x) => {
+      await killedAt(x, ['txnull', `pool=${POOL}`, 'count=16', 'segs=3'], hook, new RegExp(`${hook.replace(':prod', '')} reached`));
+      returnedOnce(x, held);
+    }));
+}
+
 test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
   const p = uniquePrefix('ownmif');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));

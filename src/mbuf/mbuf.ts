@@ -113,6 +113,23 @@ const D_OL_FLAGS = OL_FLAGS >>> 3; // OL_FLAGS, OL_FLAGS_HI
 const D_TYPE_LEN = PACKET_TYPE >>> 3; // PACKET_TYPE, PKT_LEN
 
 /**
+ * A recorded free of freeBulk's general case (chains, several pools, shared segments): an
+ * ownership record registers its arrays (hands.ts), and a freeBulk of one of them, a driver's
+ * send whose one freeBulk is the send's free (driver.ts contract), asks it first. freeTaken
+ * takes the packets apart recorded and answers true, or false when it has no such send open
+ * (freeBulk then frees them as usual). Looked up off the common case only: nothing per burst.
+ */
+export interface RecordedFree {
+  freeTaken(handles: Uint32Array, n: number): boolean;
+}
+const recordedFrees = new WeakMap<Uint32Array, RecordedFree>();
+/** Register (or, with undefined, forget) the recorded free of `array` (an ownership record's array: hands.ts). */
+export function registerRecordedFree(array: Uint32Array, f: RecordedFree | undefined): void {
+  if (f) recordedFrees.set(array, f);
+  else recordedFrees.delete(array);
+}
+
+/**
  * Field access and freeing for mbufs of any pool, from one thread. Nothing here
  * allocates, except `bytes` (a view, for code off the hot path) and the first free to a
  * pool this object has not met yet.
@@ -519,13 +536,15 @@ export class Mbufs {
    * Free `n` packets (chains included), batching segments per pool into bulk puts; returns
    * their bytes (PKT_LEN added up: a TX queue's statistics, in the same pass). The common
    * case (rte_pktmbuf_free_bulk's) first: every mbuf a lone segment with refcnt 1, all of
-   * one pool, goes back with one putBulk of `handles` itself.
+   * one pool, goes back with one putBulk of `handles` itself. Otherwise, when `handles` is
+   * an ownership record's array inside a driver's send (registerRecordedFree), that record
+   * frees them, recorded.
    */
   freeBulk(handles: Uint32Array, n: number): number {
     if (n === 0) return 0;
     const pool = this.loneOf(handles, n);
     if (pool >= 0) this.poolAt(pool).putBulk(handles, n);
-    else this.freeEach(handles, n);
+    else if (!recordedFrees.get(handles)?.freeTaken(handles, n)) this.freeEach(handles, n);
     return this.loneBytes;
   }
 

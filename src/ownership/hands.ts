@@ -37,8 +37,11 @@
  *                          (sinkOf)                         at worst, never a duplicate)
  *   FREEING    tx to a     as free's, below: the driver     as free's
  *              driver's    frees what it takes in one
- *              queue with  freeBulk (driver.ts contract)
- *              no ring
+ *              queue with  freeBulk (driver.ts contract);
+ *              no ring     chains, several pools or shared
+ *                          segments: that freeBulk hands
+ *                          them to the record (Hands.
+ *                          freeTaken: free's general case)
  *   FREEING    tx to such  s, the first packet of the       arr[S][s..N) minus the handles
  *   (CHUNK)    a queue of  chunk the driver is given (the   found in the owner lcore's
  *              more than   burst goes in chunks of at most  mempool caches (the chunk's put
@@ -128,6 +131,10 @@
  *     holds, each the same way). Not exact: a shared segment (refcnt > 1) whose decrement was
  *     made when the owner died (Mbufs.collectFreed: counted its own still, a duplicate if its
  *     other holder frees it before the reclaim);
+ *   - a send to a driver that frees what it takes (FREEING) of chains, several pools or shared
+ *     segments is freed by the record (freeTaken: as free's general case, exact) when the
+ *     driver takes the whole burst; a driver that takes part of it (net_af_packet, net_memif
+ *     copy mode on a full ring) frees that part segment by segment (Mbufs.freeBulk, a leak at worst);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -151,7 +158,7 @@ import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { RING_EMPTY, Ring } from '../ring/ring.js';
 import { RingView } from '../ring/view.js';
-import { Mbufs, type PktmbufPool } from '../mbuf/mbuf.js';
+import { Mbufs, registerRecordedFree, type PktmbufPool, type RecordedFree } from '../mbuf/mbuf.js';
 import { Mempool } from '../mempool/mempool.js';
 import type { EthDev } from '../ethdev/ethdev.js';
 import type { RxQueue, TxQueue } from '../ethdev/driver.js';
@@ -310,7 +317,7 @@ let seq = 0;
  * are views of the record: bursts are received into them and sent from them, one plain store
  * per burst, no copy. Open one per thread that moves packets (`Hands.open`), close it at exit.
  */
-export class Hands {
+export class Hands implements RecordedFree {
   /** The Eal of the owner thread. */
   readonly eal: Eal;
   /** Region offset of the record, and its memzone name. */
@@ -356,6 +363,7 @@ export class Hands {
       for (let s = 0; s < 2; s++) {
         const v = new Uint32Array(r.buffer, b + HARR.SIDES + s * (ab - HARR.SIDES) / 2, cap);
         this.views.push(v);
+        registerRecordedFree(v, this); // a driver's freeBulk of chains in tx: freeTaken
         for (let k = 0; k <= cap; k++) this.subs.push(v.subarray(k));
       }
     }
@@ -579,11 +587,13 @@ export class Hands {
     let s: number;
     if (dst.frees) {
       // The driver frees what it takes (one freeBulk): the window is that free's.
-      const w = this.putWindow(a, arr, n, CHUNKS);
-      if (w !== CHUNKS) {
+      let w = this.putWindow(a, arr, n, CHUNKS);
+      if (w === CHUNKS && this.mbufs.loneOf(arr, n) >= 0) s = this.txChunks(a, dst, side, n);
+      else {
+        if (w === CHUNKS) w = FREEING | (NO_RING << H_RING_SHIFT); // chains: freeTaken's, any size
         u32[ci] = (w | side | n) >>> 0;
-        s = dst.q.txBurst(arr, n);
-      } else s = this.txChunks(a, dst, side, n);
+        s = dst.q.txBurst(arr, n); // chains, several pools, shared segments: its freeBulk calls freeTaken
+      }
     } else if (!dst.lends) {
       u32[this.snap[a]!] = u32[dst.snapIdx]!;
       u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
@@ -697,6 +707,29 @@ export class Hands {
   }
 
   /**
+   * Mbufs.freeBulk of chains, several pools or shared segments of one of our arrays (registered
+   * at open: registerRecordedFree): inside tx to a driver that frees what it takes (driver.ts:
+   * its one freeBulk, its last touch of them; the window FREEING, naming a pool ring or none),
+   * when it frees the whole window (all n packets of the array), they are taken apart and put
+   * back recorded (freeSegments, after the window says all n held and none put: FREEING
+   * without a ring) and true is returned; else false (freeBulk frees them unrecorded: outside
+   * such a send, or a part of the burst, a leak at worst).
+   */
+  freeTaken(handles: Uint32Array, n: number): boolean {
+    let a = 0;
+    while (a < this.arrays && handles !== this.views[2 * a] && handles !== this.views[2 * a + 1]) a++;
+    if (a === this.arrays || this.closed) return false;
+    const ci = this.ctrl[a]!;
+    const c = this.u32[ci]!;
+    const side = c & H_SIDE;
+    const ri = (c >>> H_RING_SHIFT) & 31;
+    if (c >>> H_STATE_SHIFT !== H_FREEING || ri === POOL_GET || ri === CHUNK || (c & H_N_MASK) !== n || handles !== this.views[2 * a + (side ? 1 : 0)]) return false;
+    this.u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | n) >>> 0; // all n held, none put
+    this.freeSegments(a, side, n);
+    return true;
+  }
+
+  /**
    * tx to a driver that frees what it takes, of n packets, more than the cached pool's flush
    * threshold: in chunks of at most the threshold from the front, each a window of its own
    * (FREEING, CHUNK: SNAP = its first packet; the driver's free of it is one put into the lcore
@@ -796,6 +829,7 @@ export class Hands {
     if (this.closed) return;
     this.closed = true;
     for (let a = 0; a < this.arrays; a++) this.free(a);
+    for (const v of this.views) registerRecordedFree(v, undefined);
     this.eal.region.storeRelease(this.offset + HANDS.MAGIC, 0);
     try {
       this.eal.memzones.free(this.name);
