@@ -42,12 +42,12 @@
  *                          segments: that freeBulk hands
  *                          them to the record (Hands.
  *                          freeTaken: free's general case)
- *   FREEING    tx to such  s, the first packet of the       arr[S][s..N) minus the handles
- *   (CHUNK)    a queue of  chunk the driver is given (the   found in the owner lcore's
- *              more than   burst goes in chunks of at most  mempool caches (the chunk's put
- *              a cached    the threshold, each one put      into the cache: its commit);
- *              pool's      into the lcore cache)            [0, s) went
- *              flush
+ *   FREEING    tx to such  CHUNK_FROM | s, s the first      arr[S][s..N) minus the handles
+ *   (POOL_GET) a queue of  packet of the chunk the driver   found in the owner lcore's
+ *              more than   is given (the burst goes in      mempool caches (the chunk's put
+ *              a cached    chunks of at most the threshold, into the cache: its commit);
+ *              pool's      each one put into the lcore      [0, s) went
+ *              flush       cache)
  *              threshold
  *   SENDING    tx to a     NO_GET; then the queue names     arr[S][s..N), s = the packets
  *   (POOL_GET) queue that  its lent record in POOL and      the record's HEAD counts past
@@ -145,7 +145,7 @@
  *
  * ## Layout (HANDS: byte offsets from the record's start; memzone "HN_<pid>_<k>")
  *   0    header    MAGIC VERSION PID LCORE START(f64) NARR CAP NAME[32]   owner, at open, MAGIC last
- *   64   rings     RINGS u32 × MAX_RINGS (29): ring offset | RS_RX / RS_TX owner, at setup (before
+ *   64   rings     RINGS u32 × MAX_RINGS: ring offset | RS_RX / RS_TX     owner, at setup (before
  *                  (the ring sides this record's windows name)            any window names it)
  *   192  arrays    NARR × arrayBytes(CAP), each:                            owner only
  *                    +0 CTRL  u32  STATE(2) SIDE(1) RING(5) · N(16)
@@ -190,17 +190,17 @@ export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
 export const HANDS_VERSION = 6;
 export const HANDS_MZ_PREFIX = 'HN_';
-/** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one),
- *  POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc), CHUNK a
- *  driver's free of a chunk of the burst from SNAP on (Hands.tx). */
-export const MAX_RINGS = 29;
-export const CHUNK = 29;
+/** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
+ *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
+export const MAX_RINGS = 30;
 export const POOL_GET = 30;
 export const NO_RING = 31;
 /** SNAP of a POOL_GET window until the mempool records its get: nothing taken yet. */
 const NO_GET = 0xffffffff;
 /** SNAP (PUT) of a FREEING POOL_GET window while its segments are being gathered: none named yet. */
 const NOT_NAMED = 0xffff0000;
+/** SNAP of a FREEING POOL_GET window of a driver's free of a chunk of the burst (Hands.tx): CHUNK_FROM | its first packet. */
+const CHUNK_FROM = 0xfffe0000;
 /** Ring table entry bits (ring offsets are 64-aligned). */
 export const RS_RX = 1;
 export const RS_TX = 2;
@@ -723,7 +723,7 @@ export class Hands implements RecordedFree {
     const c = this.u32[ci]!;
     const side = c & H_SIDE;
     const ri = (c >>> H_RING_SHIFT) & 31;
-    if (c >>> H_STATE_SHIFT !== H_FREEING || ri === POOL_GET || ri === CHUNK || (c & H_N_MASK) !== n || handles !== this.views[2 * a + (side ? 1 : 0)]) return false;
+    if (c >>> H_STATE_SHIFT !== H_FREEING || ri === POOL_GET || (c & H_N_MASK) !== n || handles !== this.views[2 * a + (side ? 1 : 0)]) return false;
     this.u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | n) >>> 0; // all n held, none put
     this.freeSegments(a, side, n);
     return true;
@@ -732,7 +732,7 @@ export class Hands implements RecordedFree {
   /**
    * tx to a driver that frees what it takes, of n packets, more than the cached pool's flush
    * threshold: in chunks of at most the threshold from the front, each a window of its own
-   * (FREEING, CHUNK: SNAP = its first packet; the driver's free of it is one put into the lcore
+   * (FREEING, POOL_GET: SNAP = CHUNK_FROM | its first packet; the driver's free of it is one put into the lcore
    * cache). Returns how many the driver took (it stops at a chunk it did not take whole).
    */
   private txChunks(a: number, dst: Sink, side: number, n: number): number {
@@ -744,8 +744,8 @@ export class Hands implements RecordedFree {
     let s = 0;
     while (s < n) {
       const c = n - s < t ? n - s : t;
-      u32[si] = s; // [0, s) went (into the cache, or on from it)
-      u32[ci] = (FREEING | (CHUNK << H_RING_SHIFT) | side | n) >>> 0;
+      u32[si] = (CHUNK_FROM | s) >>> 0; // [0, s) went (into the cache, or on from it)
+      u32[ci] = (FREEING | (POOL_GET << H_RING_SHIFT) | side | n) >>> 0;
       const k = dst.q.txBurst(this.subs[base + s]!, c);
       s += k;
       if (k < c) break;
@@ -961,6 +961,17 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
     out.windows[names[state]!] = (out.windows[names[state]!] ?? 0) + 1;
     const ri = (c >>> H_RING_SHIFT) & 31;
     if (state === H_FREEING) {
+      if (ri === POOL_GET && snap >>> 16 === CHUNK_FROM >>> 16) {
+        // A driver's free of a chunk of the burst (Hands.txChunks): [0, from) went; the others
+        // but those in the caches (the chunk's, once its put went) are held.
+        for (let i = Math.min(snap & 0xffff, n); i < n; i++) {
+          const h = u32[arr + i]!;
+          if (inCaches(h)) continue;
+          out.handles.push(h);
+          out.settled.push(h);
+        }
+        continue;
+      }
       if (ri === POOL_GET) {
         // A free of segments (Hands.freeSegments): the packets [0, n) (chains whole), and the
         // other side's lone segments up to a 0 (none while PUT is NOT_NAMED), but those gone
@@ -978,7 +989,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
       }
       // A put straight to the pool's ring that went (one bulk put of arr[0 .. k): all n for
       // Hands.free, what a driver's txBurst took) holds the rest.
-      if (ri !== NO_RING && ri !== CHUNK) {
+      if (ri !== NO_RING) {
         try {
           const k = Mempool.attachAt(eal, u32[(b + HARR.POOL) >>> 2]!).putMoved(lc, snap);
           if (k > 0 && k <= n) {
@@ -989,7 +1000,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
           out.errors.push(`array ${a}: ${(e as Error).message}`);
         }
       }
-      for (let i = ri === CHUNK ? Math.min(snap, n) : 0; i < n; i++) { // a chunk's: [0, SNAP) went
+      for (let i = 0; i < n; i++) {
         const h = u32[arr + i]!;
         if (inCaches(h)) continue;
         out.handles.push(h);
