@@ -81,6 +81,7 @@ export {
 } from './ethdev/driver.js';
 export { MAX_QUEUES, MAX_PORTS, PortState } from './ethdev/layout.js';
 export { registerDriver, findDriver, driverNames } from './ethdev/registry.js';
+export { checkVdevs } from './ethdev/vdev-check.js';
 export { portTable, portQueues, type QueueView } from './ethdev/table.js';
 export { PortOwners, PortOwnership, type PortOwnerInfo } from './ethdev/port-owner.js';
 export { HOTPLUG_TIMEOUT_DEFAULT, type AttachOptions, type DetachOptions } from './ethdev/hotplug.js';

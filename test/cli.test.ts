@@ -294,6 +294,46 @@ describe('one exit status per kind of refusal', () => {
     }
   });
 
+  test('a --vdev the drivers refuse is 2 in every program, one line naming the bad word and the valid ones, before any instance is touched', async () => {
+    const p = uniquePrefix('vdev');
+    const bad = '--vdev=net_foo0';
+    const ring1 = '--vdev=net_ring1';
+    // Each program's command line is otherwise one it runs (or refuses at run time): only the vdev is wrong.
+    const cases: [string, string[]][] = [
+      ['simple_mp', ['-l', '0-1', bad]],
+      ['symmetric_mp', ['-l', '1', '--proc-type=auto', bad, ring1, '--', '-p', '3', '--num-procs=1', '--proc-id=0']],
+      ['mp_server', ['-l', '0', bad, ring1, '--', '-p', '3', '-n', '1']],
+      ['mp_client', ['-l', '1', bad, '--', '-n', '0']],
+      ['l2fwd_fork', ['-l', '0-2', bad, ring1, '--', '-p', '3']],
+      ['pktgen', ['-l', '1', '--proc-type=secondary', bad, '--', '--tx-port', '0']],
+    ];
+    assert.deepEqual(cases.map((c) => c[0]).sort(), NAMES.filter((n) => SPECS.get(n)!.eal).sort(), 'every program that takes EAL options');
+    await each(cases, 3, async ([n, args]) => {
+      const own = `${p}${n.replace(/_/g, '')}`; // an instance of its own each: no program meets another's
+      const r = await run('mpdk', [n, '--file-prefix', own, ...args]);
+      oneLine(r, 2, n, `${n} ${bad}`);
+      assert.equal(r.err, `${n}: invalid --vdev 'net_foo0': no driver 'net_foo' (drivers: net_ring, net_null, net_pcap, net_af_packet, net_memif; the name is the driver's plus a number, e.g. net_ring0)\n`);
+      assert.deepEqual(leftovers(own), [], `${n} leaves nothing`);
+    });
+    // A key the driver does not declare, a value out of its range, a key missing: the same kind of refusal.
+    for (const [vdev, re] of [
+      ['net_ring0,bogus=1', /^symmetric_mp: invalid --vdev 'net_ring0,bogus=1': net_ring has no key 'bogus' \(its keys: peer\)$/],
+      ['net_pcap0,rxpcap=in.pcap', /net_pcap has no key 'rxpcap'; did you mean rx_pcap\? \(its keys: rx_pcap, iface, tx_pcap, infinite_rx\)$/],
+      ['net_null0,size=0', /'net_null0,size=0': size=0 is not an integer from 1 to 65535$/],
+      ['net_af_packet0,qpairs=2', /iface=NAME is required/],
+      ['net_rign0', /no driver 'net_rign'; did you mean net_ring\?/],
+    ] as const) {
+      const r = await run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, `--vdev=${vdev}`, ring1, '--', '-p', '3', '--num-procs=1', '--proc-id=0']);
+      oneLine(r, 2, 'symmetric_mp', vdev);
+      assert.match(r.err.trimEnd(), re);
+    }
+    // mpdk port attach checks its SPEC the same way, before it looks for the instance.
+    const attach = await run('mpdk', ['port', 'attach', 'net_null2,sise=64', '--file-prefix', p]);
+    oneLine(attach, 2, 'port', 'port attach net_null2,sise=64');
+    assert.match(attach.err, /invalid SPEC 'net_null2,sise=64': net_null has no key 'sise'; did you mean size\? \(its keys: size\)/);
+    assert.deepEqual(leftovers(p), []);
+  });
+
   test('a refusal advises only what works: a program that runs only as the primary is not told to use secondary or auto', async () => {
     const p = uniquePrefix('busy');
     const { eal } = Eal.init(['-l', '5', '--file-prefix', p, ...QUIET], { handleSignals: false });

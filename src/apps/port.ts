@@ -6,7 +6,7 @@
  * the time of the one transaction (proc-info/attach.ts: a free lcore, unpinned) and leaves;
  * `list` only reads (an observer).
  */
-import { Eal, EthDev, FILE_PREFIX_OPTION, instancePrefix, nearest, parseArgs, PortOwners, PortState, portTable, UsageError, type ProgramSpec } from '../index.js';
+import { checkVdevs, Eal, EthDev, FILE_PREFIX_OPTION, instancePrefix, nearest, parseArgs, PortOwners, PortState, portTable, UsageError, type ProgramSpec } from '../index.js';
 import { attachSecondary } from './proc-info/attach.js';
 
 const VERBS = ['attach', 'detach', 'list'];
@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (what === undefined) throw new UsageError(verb === 'attach' ? 'mpdk port attach needs a SPEC (e.g. net_null2)' : 'mpdk port detach needs a port id or name');
   const timeout = a.int('--timeout', 1, 600_000, '--timeout');
+  if (verb === 'attach') checkVdevs([what], 'SPEC');
   const eal = attachSecondary(filePrefix, 'mpdk port');
   try {
     const dev = EthDev.attach(eal);

@@ -23,11 +23,14 @@
  * Programs that take EAL options (`eal: true`) have them before the first `--`, checked by
  * the EAL's own parser (options.ts, which follows the same rules); tools (`eal: false`)
  * take only their own options, and a `--` among them is ignored (DPDK's tools are run as
- * `dpdk-proc-info -- --stats`). Every refusal is a UsageError of one line: exit status 2.
+ * `dpdk-proc-info -- --stats`). A program's --vdev specs are checked against the registered
+ * drivers here too (ethdev/vdev-check.ts), before it touches any instance. Every refusal is
+ * a UsageError of one line: exit status 2.
  */
 import { UsageError } from './errors.js';
 import { EAL_OPTION_NAMES, EAL_USAGE, checkFilePrefix, parseEalArgs, type EalOptions } from './options.js';
 import { looksLikeOption, nearest, wantsHelp } from './option-words.js';
+import { checkVdevs } from '../ethdev/vdev-check.js';
 
 /** One option of a program. */
 export interface OptionSpec {
@@ -169,6 +172,7 @@ export function parseArgs(spec: ProgramSpec, argv: readonly string[]): ProgramAr
   if (spec.eal) {
     const names = spec.options.flatMap((o) => o.names);
     const parsed = parseEalArgs(argv, names);
+    checkVdevs(parsed.eal.vdevs);
     eal = parsed.eal;
     own = parsed.appArgs;
   }

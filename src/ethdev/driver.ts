@@ -138,6 +138,13 @@ export interface NetDriver {
   readonly name: string;
   /** Valid devargs keys, each with a one-line description (for errors and --help). */
   readonly args: Readonly<Record<string, string>>;
+  /**
+   * Check what can be checked of the devargs' values without opening anything (ranges,
+   * choices, keys that must come together): EINVAL naming the problem. The programs call it
+   * when they parse their command line (ethdev/vdev-check.ts), so such a mistake is refused
+   * before the instance is touched; probe checks the same values again (one function serves both).
+   */
+  checkArgs?(vdev: string, args: Devargs): void;
   /** Primary, once per port. Validate `args` (EINVAL naming the problem); fill drv words. */
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void;
   /** Configuring process: set up RX queue q with nbDesc descriptors (the port is stopped). */

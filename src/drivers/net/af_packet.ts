@@ -452,6 +452,22 @@ function checkQueue(port: Port, q: number, rx: boolean): void {
   }
 }
 
+/** A net_af_packet vdev's devargs, checked (EINVAL naming the problem); nothing is opened. */
+function settingsOf(vdev: string, args: Devargs): { iface: string; qpairs: number; blocksz: number; blockcnt: number; bypass: number; mode: number } {
+  const iface = args.str('iface');
+  if (!iface) throw new MpdkError('EINVAL', `--vdev ${vdev}: iface=NAME is required (the Linux interface, e.g. iface=veth0)`);
+  const qpairs = args.int(vdev, 'qpairs', 1, 1, MAX_QUEUES);
+  const blocksz = args.int(vdev, 'blocksz', 1 << 18, 4096, 1 << 26);
+  if ((blocksz & (blocksz - 1)) !== 0) throw new MpdkError('EINVAL', `--vdev ${vdev}: blocksz=${blocksz} must be a power of two (4096, 65536, 262144 ...)`);
+  const blockcnt = args.int(vdev, 'blockcnt', 16, 2, 1024);
+  if (blocksz * blockcnt >= 2 ** 31) throw new MpdkError('EINVAL', `--vdev ${vdev}: blocksz × blockcnt is ${blocksz * blockcnt} bytes; keep the ring under 2 GiB`);
+  const bypass = args.int(vdev, 'qdisc_bypass', 1, 0, 1);
+  const modeName = args.str('fanout_mode', 'hash')!;
+  const mode = FANOUT_MODES[modeName];
+  if (mode === undefined) throw new MpdkError('EINVAL', `--vdev ${vdev}: fanout_mode=${modeName}: use hash, lb or cpu`);
+  return { iface, qpairs, blocksz, blockcnt, bypass, mode };
+}
+
 export const netAfPacket: NetDriver = {
   name: 'net_af_packet',
   args: {
@@ -463,18 +479,12 @@ export const netAfPacket: NetDriver = {
     fanout_mode: 'how the kernel spreads packets over the RX queues: hash (default), lb, cpu',
   },
 
+  checkArgs(vdev: string, args: Devargs): void {
+    settingsOf(vdev, args);
+  },
+
   probe(port: Port, args: Devargs): void {
-    const iface = args.str('iface');
-    if (!iface) throw new MpdkError('EINVAL', `--vdev ${port.name}: iface=NAME is required (the Linux interface, e.g. iface=veth0)`);
-    const qpairs = args.int(port.name, 'qpairs', 1, 1, MAX_QUEUES);
-    const blocksz = args.int(port.name, 'blocksz', 1 << 18, 4096, 1 << 26);
-    if ((blocksz & (blocksz - 1)) !== 0) throw new MpdkError('EINVAL', `--vdev ${port.name}: blocksz=${blocksz} must be a power of two (4096, 65536, 262144 ...)`);
-    const blockcnt = args.int(port.name, 'blockcnt', 16, 2, 1024);
-    if (blocksz * blockcnt >= 2 ** 31) throw new MpdkError('EINVAL', `--vdev ${port.name}: blocksz × blockcnt is ${blocksz * blockcnt} bytes; keep the ring under 2 GiB`);
-    const bypass = args.int(port.name, 'qdisc_bypass', 1, 0, 1);
-    const modeName = args.str('fanout_mode', 'hash')!;
-    const mode = FANOUT_MODES[modeName];
-    if (mode === undefined) throw new MpdkError('EINVAL', `--vdev ${port.name}: fanout_mode=${modeName}: use hash, lb or cpu`);
+    const { iface, qpairs, blocksz, blockcnt, bypass, mode } = settingsOf(port.name, args);
     const ifindex = ifIndexOrThrow(port, iface);
     // Fail here, not in the first process binding a queue, when raw sockets are not allowed.
     try {

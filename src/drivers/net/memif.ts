@@ -96,6 +96,33 @@ function yesNo(vdev: string, args: Devargs, k: string, dflt: boolean): boolean {
   throw new MpdkError('EINVAL', `--vdev ${vdev}: ${k}=${v}: use yes or no`);
 }
 
+/** A net_memif vdev's devargs, checked (EINVAL naming the problem); nothing is opened. */
+function settingsOf(vdev: string, args: Devargs): { role: number; id: number; bsize: number; rsize: number; socket: string; abstract: boolean; secret: string; zc: boolean; mac: Uint8Array | undefined } {
+  const roleS = args.str('role', 'client')!;
+  const role = roleS === 'server' || roleS === 'master' ? ROLE_SERVER : roleS === 'client' || roleS === 'slave' ? ROLE_CLIENT : -1;
+  if (role < 0) throw new MpdkError('EINVAL', `--vdev ${vdev}: role=${roleS}: use server or client`);
+  const id = args.int(vdev, 'id', 0, 0, 0xffffffff);
+  const bsize = args.int(vdev, 'bsize', 2048, 1, 0xffff);
+  const rsize = args.int(vdev, 'rsize', 10, 1, MEMIF_MAX_LOG2_RING);
+  const socket = args.str('socket', MEMIF_DEFAULT_SOCKET)!;
+  if (socket === '' || Buffer.byteLength(socket) > 107) throw new MpdkError('EINVAL', `--vdev ${vdev}: socket=${socket}: a socket path is 1 to 107 bytes`);
+  const abstract = yesNo(vdev, args, 'socket-abstract', true);
+  const secret = args.str('secret', '')!;
+  if (Buffer.byteLength(secret) > MEMIF_SECRET_SZ) throw new MpdkError('EINVAL', `--vdev ${vdev}: the secret is longer than ${MEMIF_SECRET_SZ} bytes`);
+  // Zero-copy concerns the client only (its buffers are the peer's); a server always
+  // copies from and into the client's regions and ignores it, as DPDK's does.
+  const zc = yesNo(vdev, args, 'zero-copy', false) && role === ROLE_CLIENT;
+  let mac: Uint8Array | undefined;
+  if (args.has('mac')) {
+    try {
+      mac = parseMac(args.str('mac')!);
+    } catch {
+      throw new MpdkError('EINVAL', `--vdev ${vdev}: mac=${args.str('mac')} is not a MAC address (xx:xx:xx:xx:xx:xx)`);
+    }
+  }
+  return { role, id, bsize, rsize, socket, abstract, secret, zc, mac };
+}
+
 class MemifPort implements DriverPort {
   private readonly queues: { close(): void }[] = [];
   /** The mode is the probe's (MIF.ZC, client role) and never changes: each queue is of one. */
@@ -141,32 +168,17 @@ export const netMemif: NetDriver = {
     'zero-copy': 'yes = a client passes its mbufs to the peer, no copy (default no; a server ignores it)',
   },
 
+  checkArgs(vdev: string, args: Devargs): void {
+    settingsOf(vdev, args);
+  },
+
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void {
     const vdev = port.name;
-    const roleS = args.str('role', 'client')!;
-    const role = roleS === 'server' || roleS === 'master' ? ROLE_SERVER : roleS === 'client' || roleS === 'slave' ? ROLE_CLIENT : -1;
-    if (role < 0) throw new MpdkError('EINVAL', `--vdev ${vdev}: role=${roleS}: use server or client`);
-    const id = args.int(vdev, 'id', 0, 0, 0xffffffff);
-    const bsize = args.int(vdev, 'bsize', 2048, 1, 0xffff);
-    const rsize = args.int(vdev, 'rsize', 10, 1, MEMIF_MAX_LOG2_RING);
-    const socket = args.str('socket', MEMIF_DEFAULT_SOCKET)!;
-    if (socket === '' || Buffer.byteLength(socket) > 107) throw new MpdkError('EINVAL', `--vdev ${vdev}: socket=${socket}: a socket path is 1 to 107 bytes`);
-    const abstract = yesNo(vdev, args, 'socket-abstract', true);
-    const secret = args.str('secret', '')!;
-    if (Buffer.byteLength(secret) > MEMIF_SECRET_SZ) throw new MpdkError('EINVAL', `--vdev ${vdev}: the secret is longer than ${MEMIF_SECRET_SZ} bytes`);
-    // Zero-copy concerns the client only (its buffers are the peer's); a server always
-    // copies from and into the client's regions and ignores it, as DPDK's does.
-    const zc = yesNo(vdev, args, 'zero-copy', false) && role === ROLE_CLIENT;
+    const { role, id, bsize, rsize, socket, abstract, secret, zc, mac } = settingsOf(vdev, args);
     if (zc && port.eal.region.size > 0xffffffff) {
       throw new MpdkError('EINVAL', `--vdev ${vdev}: zero-copy=yes passes the whole shared region (${port.eal.region.size} bytes) as a memif region, which is at most 4 GiB - 1: lower -m or use zero-copy=no`);
     }
-    if (args.has('mac')) {
-      try {
-        port.setMac(parseMac(args.str('mac')!));
-      } catch {
-        throw new MpdkError('EINVAL', `--vdev ${vdev}: mac=${args.str('mac')} is not a MAC address (xx:xx:xx:xx:xx:xx)`);
-      }
-    }
+    if (mac) port.setMac(mac);
     for (const v of vdevs) {
       if (v.port >= port.id || v.driver !== 'net_memif') continue;
       const sameSock = (v.args.str('socket', MEMIF_DEFAULT_SOCKET) === socket) && (v.args.str('socket-abstract', 'yes') === (abstract ? 'yes' : 'no'));

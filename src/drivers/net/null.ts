@@ -95,11 +95,19 @@ class NullPort implements DriverPort {
   }
 }
 
+/** The `size=` of a net_null vdev; EINVAL out of range. */
+function sizeOf(vdev: string, args: Devargs): number {
+  return args.int(vdev, 'size', DEFAULT_SIZE, 1, 65535);
+}
+
 export const netNull: NetDriver = {
   name: 'net_null',
   args: { size: `bytes per received packet, 1..65535 (default ${DEFAULT_SIZE})` },
+  checkArgs(vdev: string, args: Devargs): void {
+    sizeOf(vdev, args);
+  },
   probe(port: Port, args: Devargs): void {
-    port.setDrv(0, args.int(port.name, 'size', DEFAULT_SIZE, 1, 65535));
+    port.setDrv(0, sizeOf(port.name, args));
   },
   open(port: Port): DriverPort {
     return new NullPort(port);

@@ -825,11 +825,24 @@ class PcapPort implements DriverPort {
   }
 }
 
-function checkPath(port: Port, key: string, p: string): string {
-  if (p === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: ${key} is empty; give a file path`);
+function checkPath(vdev: string, key: string, p: string): string {
+  if (p === '') throw new MpdkError('EINVAL', `--vdev ${vdev}: ${key} is empty; give a file path`);
   const abs = path.resolve(p);
-  if (Buffer.byteLength(abs) >= PCAPZ.PATH_MAX) throw new MpdkError('EINVAL', `--vdev ${port.name}: ${key}=${p} is longer than ${PCAPZ.PATH_MAX - 1} bytes as an absolute path`);
+  if (Buffer.byteLength(abs) >= PCAPZ.PATH_MAX) throw new MpdkError('EINVAL', `--vdev ${vdev}: ${key}=${p} is longer than ${PCAPZ.PATH_MAX - 1} bytes as an absolute path`);
   return abs;
+}
+
+/** A net_pcap vdev's devargs, checked (EINVAL naming the problem); no file is opened. */
+function settingsOf(vdev: string, args: Devargs): { rx: string; tx: string; infinite: boolean; iface: number } {
+  const rx = args.has('rx_pcap') ? checkPath(vdev, 'rx_pcap', args.str('rx_pcap')!) : '';
+  const tx = args.has('tx_pcap') ? checkPath(vdev, 'tx_pcap', args.str('tx_pcap')!) : '';
+  const infinite = args.int(vdev, 'infinite_rx', 0, 0, 1) === 1;
+  const iface = args.has('iface') ? args.int(vdev, 'iface', 0, 0, 0xffff) : -1;
+  if (rx === '' && tx === '') throw new MpdkError('EINVAL', `--vdev ${vdev}: give rx_pcap=FILE and/or tx_pcap=FILE`);
+  if (infinite && rx === '') throw new MpdkError('EINVAL', `--vdev ${vdev}: infinite_rx=1 needs rx_pcap=FILE`);
+  if (iface >= 0 && rx === '') throw new MpdkError('EINVAL', `--vdev ${vdev}: iface=N chooses an interface of rx_pcap=FILE; give rx_pcap`);
+  if (rx !== '' && rx === tx) throw new MpdkError('EINVAL', `--vdev ${vdev}: rx_pcap and tx_pcap are the same file (${rx}); writing would destroy what RX reads`);
+  return { rx, tx, infinite, iface };
 }
 
 export const netPcap: NetDriver = {
@@ -841,16 +854,13 @@ export const netPcap: NetDriver = {
     infinite_rx: '1 to loop over rx_pcap for ever (default 0)',
   },
 
+  checkArgs(vdev: string, args: Devargs): void {
+    settingsOf(vdev, args);
+  },
+
   probe(port: Port, args: Devargs): void {
     const eal = port.eal;
-    const rx = args.has('rx_pcap') ? checkPath(port, 'rx_pcap', args.str('rx_pcap')!) : '';
-    const tx = args.has('tx_pcap') ? checkPath(port, 'tx_pcap', args.str('tx_pcap')!) : '';
-    const infinite = args.int(port.name, 'infinite_rx', 0, 0, 1) === 1;
-    const iface = args.has('iface') ? args.int(port.name, 'iface', 0, 0, 0xffff) : -1;
-    if (rx === '' && tx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: give rx_pcap=FILE and/or tx_pcap=FILE`);
-    if (infinite && rx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: infinite_rx=1 needs rx_pcap=FILE`);
-    if (iface >= 0 && rx === '') throw new MpdkError('EINVAL', `--vdev ${port.name}: iface=N chooses an interface of rx_pcap=FILE; give rx_pcap`);
-    if (rx !== '' && rx === tx) throw new MpdkError('EINVAL', `--vdev ${port.name}: rx_pcap and tx_pcap are the same file (${rx}); writing would destroy what RX reads`);
+    const { rx, tx, infinite, iface } = settingsOf(port.name, args);
     let nrec = 0;
     if (rx !== '') {
       const what = `--vdev ${port.name}: rx_pcap=${args.str('rx_pcap')}`;

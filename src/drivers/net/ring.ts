@@ -39,7 +39,7 @@
 import { MpdkError } from '../../eal/errors.js';
 import type { FutexSet } from '../../eal/idle.js';
 import { Devargs, Port, RssSteer, STAT_ERRORS, STAT_OCTETS, STAT_PACKETS, type DriverPort, type NetDriver, type RxQueue, type TxQueue, type VdevInfo, type Wire } from '../../ethdev/driver.js';
-import { MAX_QUEUES, PortState } from '../../ethdev/layout.js';
+import { MAX_PORTS, MAX_QUEUES, PortState } from '../../ethdev/layout.js';
 import { Mbufs } from '../../mbuf/mbuf.js';
 import { Ring } from '../../ring/ring.js';
 
@@ -244,6 +244,10 @@ class RingPort implements DriverPort {
 export const netRing: NetDriver = {
   name: 'net_ring',
   args: { peer: 'port id of another net_ring port wired back to back with this one' },
+
+  checkArgs(vdev: string, args: Devargs): void {
+    args.int(vdev, 'peer', -1, 0, MAX_PORTS - 1);
+  },
 
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void {
     const n = vdevs.length;
