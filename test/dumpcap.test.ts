@@ -198,6 +198,8 @@ describe('mpdk dumpcap', () => {
     assert.equal(written, copied);
     assert.ok(dropped > 0, 'the ring overflowed');
     assert.equal(copied + dropped, 2000);
+    // As Wireshark's dumpcap: received excludes the dropped, and the share is received of all seen.
+    assert.match(d.err, new RegExp(`Packets received/dropped on interface 'net_ring0': ${copied}/${dropped} \\(${((100 * copied) / 2000).toFixed(1)}%\\)\n`));
     assert.equal(packets(cap).length, written);
     const r = PcapngReader.open(cap, { iface: 'all' });
     while (r.next(new PcapRecord()));
@@ -205,6 +207,12 @@ describe('mpdk dumpcap', () => {
     const info = await run('mpdk', ['proc-info', '--file-prefix', prefix, '--captures', '--json'], 15000);
     const c = JSON.parse(info.out).captures.find((x: any) => x.port === 0 && x.dir === 'rx' && x.queue === 0);
     assert.equal(c.armed, false, 'disarmed on exit');
+  });
+
+  test('nothing seen is 0/0 (0.0%), as Wireshark\'s dumpcap prints it (`dumpcap -a duration:1 -i lo` on an idle lo)', async () => {
+    const d = dumpcap(prefix, '-i', '0', '-Q', 'in', '-w', path.join(tmp, 'idle.pcapng'), '-a', 'duration:1');
+    assert.equal(await d.exited, 0, d.err);
+    assert.match(d.err, /Packets received\/dropped on interface 'net_ring0': 0\/0 \(0\.0%\)\n/);
   });
 
   test('-P writes nanosecond pcap, -w - writes to a pipe, and tcpdump and tshark read both', async () => {

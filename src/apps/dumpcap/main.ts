@@ -220,9 +220,11 @@ function capture(eal: Eal, c: DumpcapConfig, ifaces: Iface[], out: CaptureOutput
       const t = sum(ifaces);
       progress.done(out.written);
       for (const i of ifaces) {
+        // As Wireshark's dumpcap and DPDK's: received excludes the dropped; the share received of
+        // all seen, and 0.0% when none was seen (Wireshark's; DPDK 22.11 prints 1.0 there).
         const s = sum([i]);
-        const recv = s.packets + s.filtered + s.drops;
-        process.stderr.write(`Packets received/dropped on interface '${i.name}': ${recv}/${s.drops} (${recv ? ((100 * (recv - s.drops)) / recv).toFixed(1) : '100.0'}%)\n`);
+        const recv = s.packets + s.filtered;
+        process.stderr.write(`Packets received/dropped on interface '${i.name}': ${recv}/${s.drops} (${recv ? ((100 * recv) / (recv + s.drops)).toFixed(1) : '0.0'}%)\n`);
       }
       process.stderr.write(
         `dumpcap: stopped (${reason}) after ${((Date.now() - start) / 1000).toFixed(1)} s: ${out.written} packets written to ${out.filesMade} file${out.filesMade === 1 ? '' : 's'}, ` +
