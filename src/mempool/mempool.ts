@@ -363,7 +363,7 @@ export class Mempool {
   readonly eal: Eal;
   /** The pool's name. */
   readonly name: string;
-  /** Region offset of the pool header (= the memzone's offset); stored in mbufs as POOL. */
+  /** Region offset of the pool (its memzone's); `Mempool.attachAt(eal, header)` opens the pool from it. */
   readonly header: number;
   /** Number of elements. */
   readonly size: number;
@@ -373,7 +373,7 @@ export class Mempool {
   readonly stride: number;
   /** Handles each lcore's cache holds at most before it flushes (0: no cache). */
   readonly cacheSize: number;
-  /** The cache fill at which a put flushes the surplus to the ring (DPDK's 1.5 × cacheSize). */
+  /** How many handles an lcore's cache may hold before a put moves them to the shared ring (DPDK's 1.5 × cacheSize). */
   readonly flushThresh: number;
   /** Bytes of the pool's private area (`privOffset`). */
   readonly privateSize: number;
@@ -381,11 +381,11 @@ export class Mempool {
   readonly privOffset: number;
   /** MEMPOOL_F_* flags. */
   readonly flags: number;
-  /** Whether elements carry a state (foreign and double puts refused). */
+  /** Created with `debug`: each element knows whether it is free, so foreign and double puts are refused. */
   readonly debug: boolean;
-  /** The ring of free handles under the caches. */
+  /** The ring of free handles the lcore caches refill from and flush to (read its counts; never enqueue or dequeue on it). */
   readonly ring: Ring;
-  /** Region offset of element 0 (its handle) and just past the last element. */
+  /** Region offset of element 0 (its handle): handles are eltStart + i × stride. */
   readonly eltStart: number;
   /** Region offset just past the last element. */
   readonly eltEnd: number;
@@ -695,16 +695,17 @@ export class Mempool {
   // --- hot path -----------------------------------------------------------------------------
 
   /**
-   * Take `n` handles into `objs[0..n)`, all or nothing. Returns n, or 0 when the pool
-   * (ring + this lcore's cache) cannot supply n: nothing is taken (ENOENT semantics,
-   * without a throw on the hot path). Allocates nothing. `rec`: the u32 index of an
-   * ownership record's word that a get from this lcore's cache fills with
-   * (n << GET_N_SHIFT) | the LEN it leaves, before it copies (hands.ts alloc); a get that goes
-   * to the ring keeps rec and rec + GET_REC_SNAP as GET_RING says (a thread without an lcore
-   * leaves both untouched: its claims are not its own). `kept` (0 to GET_KEPT_MAX): the record
-   * already holds that many handles of this window just before objs (a take in several gets:
-   * net_pcap's record longer than its array), which the words count too.
-   * recordedGetTook reads them back.
+   * Take `n` elements: their handles (each the region offset of an element's first byte,
+   * `eltSize` bytes from there) go to `objs[0..n)`. All or nothing: returns `n`, or 0 when
+   * the pool cannot supply `n` now, and then nothing is taken (no throw, for the fast path;
+   * `getOrThrow` throws ENOENT instead). Elements held in other lcores' caches cannot be
+   * taken, so 0 can come while `available()` is above `n`. Call it from the thread of the
+   * `Eal` this pool object was opened with (it uses that lcore's cache); another thread
+   * opens the pool itself (`Mempool.lookup`). Allocates nothing.
+   *
+   * `rec` and `kept` are for network drivers, whose receive burst records what it takes so
+   * that a crash in the middle leaks nothing (src/ethdev/driver.ts); leave them out.
+   * @throws MpdkError EINVAL when `n` is larger than `objs.length` (nothing taken).
    */
   getBulk(objs: Uint32Array, n: number, rec = -1, kept = 0): number {
     if (n > objs.length) this.tooMany('get', objs, n);
@@ -752,10 +753,9 @@ export class Mempool {
   }
 
   /**
-   * Commit a zcGet: the top n of its handles (n ≤ the zcGet's, in its order) are the
-   * caller's from this store on; the rest stay the cache's. `rec`: the zcGet's record
-   * word, rewritten first to this n and the LEN it leaves (a reader that finds LEN equal
-   * to it knows the n are taken; before the LEN store it finds neither LEN, and none).
+   * Commit a zcGet: the first n of its handles (n ≤ the zcGet's, in its order) are the
+   * caller's from here on; the rest stay in the cache. `rec`: the zcGet's (for drivers
+   * that record their receive burst; leave it out otherwise).
    */
   zcGetCommit(n: number, rec = -1): void {
     const li = this.lenIdx;
@@ -826,6 +826,7 @@ export class Mempool {
    * gets filled (one store; the caller wrote them there first). For a getter that takes back
    * what it holds: then `putBackRecorded`. Nothing for an unrecorded get (rec < 0, a thread
    * without an lcore) or n > GET_BASE_MAX.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   holdRecorded(rec: number, n: number): void {
     if (rec < 0 || this.ringPutSnap < 0 || n > GET_BASE_MAX) return;
@@ -837,6 +838,7 @@ export class Mempool {
    * it hold them), straight to the pool's ring: the record holds [0 .. kept) after, and a
    * reader in between knows whether the put went (GET_PUTBACK). Cold (a take that cannot
    * finish: net_pcap's record when the pool runs dry half-way). Unrecorded: putBulk.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   putBackRecorded(objs: Uint32Array, n: number, rec: number, kept: number): void {
     if (rec < 0 || this.ringPutSnap < 0 || kept + n > GET_BASE_MAX) {
@@ -888,9 +890,11 @@ export class Mempool {
   }
 
   /**
-   * Return `n` handles from `objs[0..n)`. Does not check that they belong to the pool
-   * unless the pool is in debug mode (then a foreign or free handle is refused with
-   * EINVAL and nothing changes). Allocates nothing.
+   * Return the `n` elements whose handles are `objs[0..n)` to the pool. From the same thread
+   * as `getBulk`. It does not check that they belong to the pool unless the pool was created
+   * with `debug` (then a foreign or already free handle is refused with EINVAL and nothing
+   * changes); `put` of one handle always checks. Allocates nothing.
+   * @throws MpdkError EINVAL when `n` is larger than `objs.length`, or as said for a debug pool.
    */
   putBulk(objs: Uint32Array, n: number): void {
     if (n > objs.length) this.tooMany('put', objs, n);
@@ -998,6 +1002,7 @@ export class Mempool {
    * the ring's burstMoved says, but for a put that squeezed holes out first (MPQ): 0 while
    * the squeeze is in hand (its re-enqueues are not the put), else the put's own claim,
    * counted from the line's TO after the squeeze. Exact while lcore `lc` is idle or dead.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   putMoved(lc: number, snap: number): number {
     if (isUint(lc, MAX_LCORE - 1)) {
@@ -1013,6 +1018,7 @@ export class Mempool {
    * What lcore `l`'s squeeze line holds (MPQ), and the pid (and start time) of the putter
    * that wrote it; undefined when it holds nothing. Read-only; exact while that putter is
    * idle or dead (audit.ts, reclaim.ts: the putter's hands).
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   squeezeHeld(l: number): {
     /** The putter's pid. */
@@ -1040,7 +1046,10 @@ export class Mempool {
     return handles.length > 0 ? { pid: this.i32[q + (MPQ.PID >>> 2)]!, start: this.eal.region.f64[(q + (MPQ.START >>> 2)) >>> 1]!, handles } : undefined;
   }
 
-  /** Lcore `l`'s squeeze line is over (reclaim.ts, once what it held went back): idle, if `pid` still wrote it. */
+  /**
+   * Lcore `l`'s squeeze line is over (reclaim.ts, once what it held went back): idle, if `pid` still wrote it.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
+   */
   clearSqueeze(l: number, pid: number): void {
     if (!isUint(l, MAX_LCORE - 1)) return;
     const q = (this.sqBase + l * SQ_STRIDE) >>> 2;
@@ -1128,9 +1137,8 @@ export class Mempool {
   }
 
   /**
-   * Elements in the ring and in all caches (a snapshot while others run). EMPTY holes a
-   * repair left in the ring are not elements: counted out (a scan of the ring, only while
-   * the ring has ever had any).
+   * Free elements: in the shared ring and in every lcore's cache (a snapshot while others
+   * run). Those in other lcores' caches are counted but cannot be taken from this one.
    */
   available(): number {
     let n = this.ring.holes() === 0 ? this.ring.count() : this.ring.contents().length;
@@ -1159,6 +1167,7 @@ export class Mempool {
    * Call `fn` on every handle lcore `l`'s cache holds: OBJS[0 .. LEN), and what a refill or
    * flush in flight holds beyond LEN (file header: crash windows). Read-only; exact while
    * that lcore is idle or dead. Returns how many.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   eachInCache(l: number, fn: (h: number) => void): number {
     if (this.cacheSize === 0 || !isUint(l, MAX_LCORE - 1)) return 0;
@@ -1178,6 +1187,7 @@ export class Mempool {
    * n past the snapshot, else 0 (not claimed, or the claim is repair's). Exact while that lcore
    * is idle or dead, read before its cache is flushed. A ring get counts the EMPTY holes its
    * claims dropped (objs past what they kept holds holes or repeats of it: readers skip both).
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   recordedGetTook(lcore: number, word: number, ringSnap: number): number {
     if (!isUint(lcore, MAX_LCORE - 1)) return 0;
@@ -1221,6 +1231,7 @@ export class Mempool {
   /**
    * Whether lcore `l`'s cache holds anything (or has an op in flight) and no live process
    * uses it: what reclaimDead flushes. A snapshot; flushCache decides under the handover.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   abandonedCache(l: number): boolean {
     if (this.cacheSize === 0 || !isUint(l, MAX_LCORE - 1) || l === this.lcore) return false;
@@ -1267,6 +1278,7 @@ export class Mempool {
    * (file header: crash windows): afterwards LEN covers exactly what the cache holds.
    * Run the ring's repair before (reclaimDead does) or after: the outcome is the same.
    * Returns the handles it added to the cache.
+   * @internal For mpdk's crash recovery and audit (src/ownership), not for programs.
    */
   recoverCache(lcore: number): number {
     if (this.cacheSize === 0 || !isUint(lcore, MAX_LCORE - 1)) return 0;
