@@ -334,6 +334,23 @@ describe('one exit status per kind of refusal', () => {
     assert.deepEqual(leftovers(p), []);
   });
 
+  test('a value too long to read is quoted by its start and its length, in one short line (a 300-character --file-prefix)', async () => {
+    const long = 'a'.repeat(300);
+    const want = `invalid --file-prefix '${'a'.repeat(37)}...' (300 characters): it is 300 characters, at most 32; use 1-32 letters, digits, '_', '-' or '.' (not '.' or '..')\n`;
+    for (const [n, args] of [['info', ['--file-prefix', long]], ['simple_mp', ['-l', '0-1', `--file-prefix=${long}`]], ['dumpcap', ['--file-prefix', long, '-i', '0']]] as const) {
+      const r = await run('mpdk', [n, ...args]);
+      oneLine(r, 2, n, `${n} --file-prefix (300 characters)`);
+      assert.equal(r.err, `${n}: ${want}`);
+    }
+    const slash = await run('mpdk', ['info', '--file-prefix', 'a/b']);
+    oneLine(slash, 2, 'info', 'info --file-prefix a/b');
+    assert.equal(slash.err, `info: invalid --file-prefix 'a/b': "/" is not allowed; use 1-32 letters, digits, '_', '-' or '.' (not '.' or '..')\n`);
+    const list = '0-1,'.repeat(50);
+    const lcores = await run('mpdk', ['simple_mp', '-l', list]);
+    oneLine(lcores, 2, 'simple_mp', 'simple_mp -l (200 characters)');
+    assert.equal(lcores.err, `simple_mp: invalid -l '${list.slice(0, 37)}...' (200 characters): expected a core list such as 0-3,5\n`);
+  });
+
   test('a refusal advises only what works: a program that runs only as the primary is not told to use secondary or auto', async () => {
     const p = uniquePrefix('busy');
     const { eal } = Eal.init(['-l', '5', '--file-prefix', p, ...QUIET], { handleSignals: false });

@@ -48,7 +48,7 @@ test('an options object gives the same EAL options as the DPDK command line it s
 test('a bad option is refused with EINVAL naming its key (and the nearest valid one), and creates nothing', () => {
   const p = uniquePrefix('opt');
   const cases: [EalConfig | Record<string, unknown>, RegExp][] = [
-    [{ filePrefix: 'a b' }, /Eal\.init: invalid filePrefix 'a b': use 1-32 letters/],
+    [{ filePrefix: 'a b' }, /Eal\.init: invalid filePrefix 'a b': " " is not allowed; use 1-32 letters/],
     [{ filePrefix: p, memoryMiB: 2 }, /invalid memoryMiB '2': expected a size in MiB from 4 to 4095/],
     [{ filePrefix: p, memoryMiB: 1.5 }, /invalid memoryMiB: expected a whole number/],
     [{ filePrefix: p, lcores: [] }, /invalid lcores: expected a non-empty array/],

@@ -29,7 +29,7 @@
  */
 import { UsageError } from './errors.js';
 import { EAL_OPTION_NAMES, EAL_USAGE, checkFilePrefix, parseEalArgs, type EalOptions } from './options.js';
-import { looksLikeOption, nearest, wantsHelp } from './option-words.js';
+import { looksLikeOption, nearest, wantsHelp, quoteValue } from './option-words.js';
 import { checkVdevs } from '../ethdev/vdev-check.js';
 
 /** One option of a program. */
@@ -154,7 +154,7 @@ export class ProgramArgs {
   int(name: string, min: number, max: number, label = name): number | undefined {
     const v = this.value(name);
     if (v === undefined) return undefined;
-    if (!/^-?\d+$/.test(v)) throw new UsageError(`invalid ${label} '${v}': expected a whole number from ${min} to ${max}`);
+    if (!/^-?\d+$/.test(v)) throw new UsageError(`invalid ${label} ${quoteValue(v)}: expected a whole number from ${min} to ${max}`);
     const n = Number(v);
     if (n < min || n > max) throw new UsageError(`invalid ${label} ${n}: it must be from ${min} to ${max}`);
     return n;
@@ -198,7 +198,7 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, st
         lastFlag = undefined;
         continue;
       }
-      throw new UsageError(`unexpected argument '${arg}'${lastFlag ? `: ${lastFlag} takes no value` : ''} ${see}`);
+      throw new UsageError(`unexpected argument ${quoteValue(arg)}${lastFlag ? `: ${lastFlag} takes no value` : ''} ${see}`);
     }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     let name = eq > 0 ? arg.slice(0, eq) : arg;
@@ -226,7 +226,7 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, st
     else if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined) throw new UsageError(`option ${name} needs a value: ${name} ${o.value}`);
-      if (looksLikeOption(next)) throw new UsageError(`option ${name} needs a value, not the option '${next}': ${name} ${o.value} (a value that starts with '-' is written ${name}=VALUE)`);
+      if (looksLikeOption(next)) throw new UsageError(`option ${name} needs a value, not the option ${quoteValue(next)}: ${name} ${o.value} (a value that starts with '-' is written ${name}=VALUE)`);
       value = next;
       i++;
     }
@@ -241,10 +241,10 @@ function parseOwn(spec: ProgramSpec, argv: readonly string[], order: [string, st
 
 function unknownOption(spec: ProgramSpec, name: string, names: readonly string[], see: string): string {
   const guess = nearest(name, names);
-  if (guess !== undefined) return `unknown option '${name}': did you mean ${guess}?`;
-  if (spec.eal && EAL_OPTION_NAMES.includes(name)) return `unknown option '${name}' after '--': it is an EAL option, give it before '--'`;
-  if (spec.options.length === 0) return `unknown option '${name}': ${spec.name} takes no ${spec.eal ? 'program ' : ''}options ${see}`;
-  return `unknown option '${name}' ${see}`;
+  if (guess !== undefined) return `unknown option ${quoteValue(name)}: did you mean ${guess}?`;
+  if (spec.eal && EAL_OPTION_NAMES.includes(name)) return `unknown option ${quoteValue(name)} after '--': it is an EAL option, give it before '--'`;
+  if (spec.options.length === 0) return `unknown option ${quoteValue(name)}: ${spec.name} takes no ${spec.eal ? 'program ' : ''}options ${see}`;
+  return `unknown option ${quoteValue(name)} ${see}`;
 }
 
 /** The options as help lines: spellings and placeholder, then what the option does. */
@@ -270,9 +270,9 @@ export function helpText(spec: ProgramSpec): string {
 export function parsePortmask(v: string | undefined, option = '-p'): number[] {
   if (v === undefined) throw new UsageError(`a port mask is required: ${option} PORTMASK (hexadecimal, e.g. ${option} 3 for ports 0 and 1)`);
   const s = v.replace(/^0x/i, '');
-  if (!/^[0-9a-fA-F]{1,8}$/.test(s)) throw new UsageError(`invalid ${option} '${v}': expected a hexadecimal port mask such as 3`);
+  if (!/^[0-9a-fA-F]{1,8}$/.test(s)) throw new UsageError(`invalid ${option} ${quoteValue(v)}: expected a hexadecimal port mask such as 3`);
   const mask = parseInt(s, 16);
-  if (mask === 0) throw new UsageError(`invalid ${option} '${v}': the mask selects no port; set one bit per port, e.g. ${option} 3 for ports 0 and 1`);
+  if (mask === 0) throw new UsageError(`invalid ${option} ${quoteValue(v)}: the mask selects no port; set one bit per port, e.g. ${option} 3 for ports 0 and 1`);
   const ports: number[] = [];
   for (let i = 0; i < 32; i++) if (mask & (1 << i)) ports.push(i);
   return ports;

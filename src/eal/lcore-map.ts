@@ -17,6 +17,7 @@
  * of whose CPUs exist runs on every online CPU (unpinned), with a warning.
  */
 import { UsageError } from './errors.js';
+import { quoteValue } from './option-words.js';
 
 /** Largest CPU id a map may name. */
 export const MAX_CPU = 1024;
@@ -25,14 +26,14 @@ export const MAX_CPU = 1024;
 function parseSet(s: string, max: number, what: string, opt: string, whole: string): number[] {
   const inner = s.startsWith('(') && s.endsWith(')') ? s.slice(1, -1) : s;
   if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(inner)) {
-    throw new UsageError(`invalid ${opt} '${whole}': '${s}' is not ${what}s (a number, a range a-b, or a group such as (0-3,5))`);
+    throw new UsageError(`invalid ${opt} ${quoteValue(whole)}: ${quoteValue(s)} is not ${what}s (a number, a range a-b, or a group such as (0-3,5))`);
   }
   const out = new Set<number>();
   for (const part of inner.split(',')) {
     const [a, b] = part.split('-').map(Number) as [number, number | undefined];
     const hi = b ?? a;
-    if (hi < a) throw new UsageError(`invalid ${opt} '${whole}': range ${part} runs backwards`);
-    if (hi >= max) throw new UsageError(`invalid ${opt} '${whole}': ${what} ids must be below ${max}`);
+    if (hi < a) throw new UsageError(`invalid ${opt} ${quoteValue(whole)}: range ${part} runs backwards`);
+    if (hi >= max) throw new UsageError(`invalid ${opt} ${quoteValue(whole)}: ${what} ids must be below ${max}`);
     for (let i = a; i <= hi; i++) out.add(i);
   }
   return [...out].sort((x, y) => x - y);
@@ -47,13 +48,13 @@ function topLevel(s: string, opt: string): string[] {
     const c = s[i];
     if (c === '(') depth++;
     else if (c === ')') {
-      if (--depth < 0) throw new UsageError(`invalid ${opt} '${s}': a ')' without its '('`);
+      if (--depth < 0) throw new UsageError(`invalid ${opt} ${quoteValue(s)}: a ')' without its '('`);
     } else if (c === ',' && depth === 0) {
       out.push(s.slice(start, i));
       start = i + 1;
     }
   }
-  if (depth !== 0) throw new UsageError(`invalid ${opt} '${s}': a '(' without its ')'`);
+  if (depth !== 0) throw new UsageError(`invalid ${opt} ${quoteValue(s)}: a '(' without its ')'`);
   out.push(s.slice(start));
   return out;
 }
@@ -69,10 +70,10 @@ export function parseLcoreMap(s: string, maxLcore: number, opt = '--lcores'): {
   cpusets: Record<number, number[]>;
 } {
   const spec = s.replace(/\s+/g, '');
-  if (spec === '') throw new UsageError(`invalid ${opt} '${s}': expected a core map such as 0-3 or '0@0,1@(2-3)'`);
+  if (spec === '') throw new UsageError(`invalid ${opt} ${quoteValue(s)}: expected a core map such as 0-3 or '0@0,1@(2-3)'`);
   const cpusets: Record<number, number[]> = {};
   for (const el of topLevel(spec, opt)) {
-    if (el === '') throw new UsageError(`invalid ${opt} '${s}': an empty element`);
+    if (el === '') throw new UsageError(`invalid ${opt} ${quoteValue(s)}: an empty element`);
     const at = el.indexOf('@');
     const lpart = at < 0 ? el : el.slice(0, at);
     const lcores = parseSet(lpart, maxLcore, 'lcore', opt, s);

@@ -57,3 +57,10 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/**
+ * A value as a message quotes it: whole up to `max` characters, else its start and its
+ * length (`'aaaa...' (300 characters)`), so that one line stays one line on a terminal.
+ */
+export function quoteValue(v: string, max = 40): string {
+  return v.length <= max ? `'${v}'` : `'${v.slice(0, max - 3)}...' (${v.length} characters)`;
+}

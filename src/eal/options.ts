@@ -7,7 +7,7 @@
 import { UsageError } from './errors.js';
 import { DPDK_EAL_OPTIONS, dpdkOption } from './dpdk-options.js';
 import { parseLcoreMap } from './lcore-map.js';
-import { looksLikeOption, nearest } from './option-words.js';
+import { looksLikeOption, nearest, quoteValue } from './option-words.js';
 
 /**
  * How a process joins an instance: creates it (`'primary'`), joins it (`'secondary'`), or whichever fits (`'auto'`).
@@ -81,12 +81,12 @@ refused (they cannot apply): ${spellings('refused')}
 /** Parse `0-3,5` into sorted unique ids. */
 export function parseCoreList(s: string, opt = '-l'): number[] {
   const out = new Set<number>();
-  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(s)) throw new UsageError(`invalid ${opt} '${s}': expected a core list such as 0-3,5`);
+  if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(s)) throw new UsageError(`invalid ${opt} ${quoteValue(s)}: expected a core list such as 0-3,5`);
   for (const part of s.split(',')) {
     const [a, b] = part.split('-').map(Number) as [number, number | undefined];
     const hi = b ?? a;
-    if (hi < a) throw new UsageError(`invalid ${opt} '${s}': range ${part} runs backwards`);
-    if (hi >= MAX_LCORE) throw new UsageError(`invalid ${opt} '${s}': lcore ids must be below ${MAX_LCORE}`);
+    if (hi < a) throw new UsageError(`invalid ${opt} ${quoteValue(s)}: range ${part} runs backwards`);
+    if (hi >= MAX_LCORE) throw new UsageError(`invalid ${opt} ${quoteValue(s)}: lcore ids must be below ${MAX_LCORE}`);
     for (let i = a; i <= hi; i++) out.add(i);
   }
   return [...out].sort((x, y) => x - y);
@@ -98,19 +98,25 @@ export function parseCoreList(s: string, opt = '-l'): number[] {
  */
 export function parseCoreMask(s: string): number[] {
   const hex = s.replace(/^0x/i, '');
-  if (!/^[0-9a-fA-F]+$/.test(hex)) throw new UsageError(`invalid -c '${s}': expected a hexadecimal core mask such as 3`);
+  if (!/^[0-9a-fA-F]+$/.test(hex)) throw new UsageError(`invalid -c ${quoteValue(s)}: expected a hexadecimal core mask such as 3`);
   const mask = BigInt('0x' + hex);
   const out: number[] = [];
   for (let i = 0; i < MAX_LCORE; i++) if ((mask >> BigInt(i)) & 1n) out.push(i);
-  if ((mask >> BigInt(MAX_LCORE)) !== 0n) throw new UsageError(`invalid -c '${s}': lcore ids must be below ${MAX_LCORE}`);
-  if (out.length === 0) throw new UsageError(`invalid -c '${s}': the mask selects no lcore`);
+  if ((mask >> BigInt(MAX_LCORE)) !== 0n) throw new UsageError(`invalid -c ${quoteValue(s)}: lcore ids must be below ${MAX_LCORE}`);
+  if (out.length === 0) throw new UsageError(`invalid -c ${quoteValue(s)}: the mask selects no lcore`);
   return out;
 }
 
-/** A --file-prefix must be a plain name: it becomes part of file names. */
+/**
+ * A --file-prefix must be a plain name: it becomes part of file names.
+ * @throws UsageError quoting at most 40 characters of it, naming what is wrong.
+ */
 export function checkFilePrefix(s: string): string {
-  if (!/^[A-Za-z0-9_.-]+$/.test(s) || s === '.' || s === '..' || s.length > FILE_PREFIX_MAX) {
-    throw new UsageError(`invalid --file-prefix '${s}': use 1-${FILE_PREFIX_MAX} letters, digits, '_', '-' or '.' (not '.' or '..')`);
+  const rule = `use 1-${FILE_PREFIX_MAX} letters, digits, '_', '-' or '.' (not '.' or '..')`;
+  if (s.length > FILE_PREFIX_MAX) throw new UsageError(`invalid --file-prefix ${quoteValue(s)}: it is ${s.length} characters, at most ${FILE_PREFIX_MAX}; ${rule}`);
+  const bad = /[^A-Za-z0-9_.-]/.exec(s);
+  if (bad || s === '' || s === '.' || s === '..') {
+    throw new UsageError(`invalid --file-prefix ${quoteValue(s)}${bad ? `: ${JSON.stringify(bad[0])} is not allowed` : ''}; ${rule}`);
   }
   return s;
 }
@@ -149,12 +155,12 @@ export function parseLogLevel(v: string): string {
     try {
       new RegExp(type);
     } catch {
-      throw new UsageError(`invalid --log-level '${v}': '${type}' is not a regular expression`);
+      throw new UsageError(`invalid --log-level ${quoteValue(v)}: '${type}' is not a regular expression`);
     }
   }
   const lv = DPDK_LEVELS[level.toLowerCase()];
   if (lv === undefined || (comma >= 0 || colon >= 0 ? type === '' : false)) {
-    throw new UsageError(`invalid --log-level '${v}': expected a level (error, warning, notice, info, debug, or DPDK's 1-8), or TYPE:LEVEL such as lib.eal:debug`);
+    throw new UsageError(`invalid --log-level ${quoteValue(v)}: expected a level (error, warning, notice, info, debug, or DPDK's 1-8), or TYPE:LEVEL such as lib.eal:debug`);
   }
   return lv;
 }
@@ -230,13 +236,13 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
       case '--main-lcore':
       case '--master-lcore': {
         const v = take('--main-lcore 0');
-        if (!/^\d+$/.test(v) || Number(v) >= MAX_LCORE) throw new UsageError(`invalid ${name} '${v}': expected an lcore id below ${MAX_LCORE}`);
+        if (!/^\d+$/.test(v) || Number(v) >= MAX_LCORE) throw new UsageError(`invalid ${name} ${quoteValue(v)}: expected an lcore id below ${MAX_LCORE}`);
         o.mainLcore = Number(v);
         break;
       }
       case '--proc-type': {
         const v = take('--proc-type=primary|secondary|auto');
-        if (!PROC_TYPES.includes(v)) throw new UsageError(`invalid --proc-type '${v}': expected primary, secondary or auto`);
+        if (!PROC_TYPES.includes(v)) throw new UsageError(`invalid --proc-type ${quoteValue(v)}: expected primary, secondary or auto`);
         o.procType = v as ProcType;
         o.procTypeGiven = true;
         break;
@@ -246,7 +252,7 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
         break;
       case '-m': {
         const v = take('-m 256');
-        if (!/^\d+$/.test(v) || Number(v) < 4 || Number(v) > MAX_MEMORY_MB) throw new UsageError(`invalid -m '${v}': expected a size in MiB from 4 to ${MAX_MEMORY_MB}`);
+        if (!/^\d+$/.test(v) || Number(v) < 4 || Number(v) > MAX_MEMORY_MB) throw new UsageError(`invalid -m ${quoteValue(v)}: expected a size in MiB from 4 to ${MAX_MEMORY_MB}`);
         if (memoryGiven === '--socket-mem') throw new UsageError('-m and --socket-mem both size the memory: give one (DPDK refuses both too)');
         memoryGiven = '-m';
         o.memoryMb = Number(v);
@@ -254,9 +260,9 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
       }
       case '--socket-mem': {
         const v = take('--socket-mem 1024,1024');
-        if (!/^\d+(,\d+)*$/.test(v)) throw new UsageError(`invalid --socket-mem '${v}': expected MiB per socket, e.g. 1024,1024`);
+        if (!/^\d+(,\d+)*$/.test(v)) throw new UsageError(`invalid --socket-mem ${quoteValue(v)}: expected MiB per socket, e.g. 1024,1024`);
         const total = v.split(',').reduce((a, x) => a + Number(x), 0);
-        if (total < 4 || total > MAX_MEMORY_MB) throw new UsageError(`invalid --socket-mem '${v}': the region is their sum, ${total} MiB; it must be from 4 to ${MAX_MEMORY_MB}`);
+        if (total < 4 || total > MAX_MEMORY_MB) throw new UsageError(`invalid --socket-mem ${quoteValue(v)}: the region is their sum, ${total} MiB; it must be from 4 to ${MAX_MEMORY_MB}`);
         if (memoryGiven === '-m') throw new UsageError('-m and --socket-mem both size the memory: give one (DPDK refuses both too)');
         memoryGiven = '--socket-mem';
         o.memoryMb = total;
@@ -274,7 +280,7 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
         break;
       case '--vdev': {
         const v = take('--vdev net_ring0');
-        if (!/^net_[a-z_]+\d+(,.*)?$/.test(v)) throw new UsageError(`invalid --vdev '${v}': expected DRIVER<N>[,key=value...], e.g. net_ring0`);
+        if (!/^net_[a-z_]+\d+(,.*)?$/.test(v)) throw new UsageError(`invalid --vdev ${quoteValue(v, 60)}: expected DRIVER<N>[,key=value...], e.g. net_ring0`);
         o.vdevs.push(v);
         break;
       }
@@ -298,7 +304,7 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
         if (spec.effect === 'refused') throw new UsageError(`${name}: ${spec.what}`);
         const v = spec.arg === 'required' ? take(`${name} VALUE`) : value;
         const bad = v === undefined ? null : spec.check?.(v);
-        if (bad) throw new UsageError(`invalid ${name} '${v}': ${bad}`);
+        if (bad) throw new UsageError(`invalid ${name} ${quoteValue(v!)}: ${bad}`);
         if (spec.names.includes('-a') || spec.names.includes('-b')) allowBlock.add(spec.names[0]!);
         if (name === '--no-huge') noHuge = true;
         o.ignored.push(v === undefined ? name : `${name}=${v}`);
@@ -318,8 +324,8 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
 }
 
 function unknownEalOption(name: string, programOptions: readonly string[]): string {
-  if (programOptions.includes(name)) return `unknown EAL option '${name}': it is an option of the program, give it after '--'`;
+  if (programOptions.includes(name)) return `unknown EAL option ${quoteValue(name)}: it is an option of the program, give it after '--'`;
   const guess = nearest(name, EAL_OPTION_NAMES);
-  if (guess !== undefined) return `unknown EAL option '${name}': did you mean ${guess}? (program options go after '--')`;
-  return `unknown EAL option '${name}' (program options go after '--'; see --help)`;
+  if (guess !== undefined) return `unknown EAL option ${quoteValue(name)}: did you mean ${guess}? (program options go after '--')`;
+  return `unknown EAL option ${quoteValue(name)} (program options go after '--'; see --help)`;
 }

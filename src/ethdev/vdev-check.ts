@@ -11,7 +11,7 @@
  * to check against: the probe refuses then, as before.
  */
 import { MpdkError, UsageError } from '../eal/errors.js';
-import { nearest } from '../eal/option-words.js';
+import { nearest, quoteValue } from '../eal/option-words.js';
 import { parseVdev } from './driver.js';
 import { driverNames, tryFindDriver } from './registry.js';
 
@@ -25,7 +25,7 @@ export function checkVdevs(specs: readonly string[], what = '--vdev'): void {
   if (known.length === 0) return;
   const names = new Set<string>();
   for (const spec of specs) {
-    const shown = quote(spec);
+    const shown = quoteValue(spec, 60); // a spec with its files is often longer than 40
     let parsed: ReturnType<typeof parseVdev>;
     try {
       parsed = parseVdev(spec);
@@ -53,10 +53,6 @@ export function checkVdevs(specs: readonly string[], what = '--vdev'): void {
   }
 }
 
-/** The spec as a message quotes it: at most 60 characters. */
-function quote(spec: string): string {
-  return spec.length <= 60 ? `'${spec}'` : `'${spec.slice(0, 57)}...' (${spec.length} characters)`;
-}
 
 /** A driver's EINVAL as the command line's refusal; anything else is a bug and goes on. */
 function asUsage(e: unknown, what: string, shown: string): unknown {
