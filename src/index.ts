@@ -22,7 +22,7 @@ export { DPDK_EAL_OPTIONS, type DpdkOption, type OptionEffect } from './eal/dpdk
 export {
   parseArgs, helpText, optionsHelp, parsePortmask, portmaskOf, instancePrefix, ProgramArgs, EXIT_STATUSES, FILE_PREFIX_OPTION, HUGE_DIR_OPTION, type OptionSpec, type ProgramSpec,
 } from './eal/argparse.js';
-export { looksLikeOption, nearest, wantsHelp } from './eal/option-words.js';
+export { looksLikeOption, nearest, quoteValue, wantsHelp } from './eal/option-words.js';
 export { RobustLock, ACQUIRED, TAKEN_OVER } from './eal/lock.js';
 export { checkName, MEMZONE_NAMESIZE, type Memzone } from './eal/memzone.js';
 export { type HeapStats, type HeapBlock } from './eal/heap.js';

@@ -331,6 +331,9 @@ describe('one exit status per kind of refusal', () => {
     const attach = await run('mpdk', ['port', 'attach', 'net_null2,sise=64', '--file-prefix', p]);
     oneLine(attach, 2, 'port', 'port attach net_null2,sise=64');
     assert.match(attach.err, /invalid SPEC 'net_null2,sise=64': net_null has no key 'sise'; did you mean size\? \(its keys: size\)/);
+    const afp = await run('mpdk', ['port', 'attach', 'net_af_packet2,iface=lo', '--file-prefix', p]);
+    oneLine(afp, 2, 'port', 'port attach net_af_packet2,iface=lo');
+    assert.match(afp.err, /invalid SPEC 'net_af_packet2,iface=lo': driver net_af_packet cannot be attached while the instance runs .*; give it to the primary with --vdev\n$/);
     assert.deepEqual(leftovers(p), []);
   });
 

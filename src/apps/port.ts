@@ -6,7 +6,7 @@
  * the time of the one transaction (proc-info/attach.ts: a free lcore, unpinned) and leaves;
  * `list` only reads (an observer).
  */
-import { checkVdevs, Eal, EthDev, FILE_PREFIX_OPTION, instancePrefix, nearest, parseArgs, PortOwners, PortState, portTable, UsageError, type ProgramSpec } from '../index.js';
+import { checkVdevs, Eal, EthDev, FILE_PREFIX_OPTION, findDriver, parseVdev, instancePrefix, nearest, parseArgs, quoteValue, PortOwners, PortState, portTable, UsageError, type ProgramSpec } from '../index.js';
 import { attachSecondary } from './proc-info/attach.js';
 
 const VERBS = ['attach', 'detach', 'list'];
@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   const [verb, what] = a.operands;
   if (!VERBS.includes(verb!)) {
     const guess = nearest(verb!, VERBS);
-    throw new UsageError(`unknown verb '${verb}'${guess ? `: did you mean ${guess}?` : ''}; mpdk port attach SPEC, detach ID or list`);
+    throw new UsageError(`unknown verb '${verb}'${guess ? `: did you mean ${guess}?` : ''} (mpdk port attach SPEC, detach ID or list)`);
   }
   if (verb === 'list') {
     if (what !== undefined) throw new UsageError(`unexpected argument '${what}': mpdk port list takes none`);
@@ -46,7 +46,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (what === undefined) throw new UsageError(verb === 'attach' ? 'mpdk port attach needs a SPEC (e.g. net_null2)' : 'mpdk port detach needs a port id or name');
   const timeout = a.int('--timeout', 1, 600_000, '--timeout');
-  if (verb === 'attach') checkVdevs([what], 'SPEC');
+  if (verb === 'attach') {
+    checkVdevs([what], 'SPEC');
+    const d = findDriver(parseVdev(what).driver);
+    if (!d.remove) throw new UsageError(`invalid SPEC ${quoteValue(what, 60)}: driver ${d.name} cannot be attached while the instance runs (it cannot be detached again); give it to the primary with --vdev`);
+  }
   const eal = attachSecondary(filePrefix, 'mpdk port');
   try {
     const dev = EthDev.attach(eal);

@@ -103,7 +103,7 @@ export function parseCoreMask(s: string): number[] {
   const out: number[] = [];
   for (let i = 0; i < MAX_LCORE; i++) if ((mask >> BigInt(i)) & 1n) out.push(i);
   if ((mask >> BigInt(MAX_LCORE)) !== 0n) throw new UsageError(`invalid -c ${quoteValue(s)}: lcore ids must be below ${MAX_LCORE}`);
-  if (out.length === 0) throw new UsageError(`invalid -c ${quoteValue(s)}: the mask selects no lcore`);
+  if (out.length === 0) throw new UsageError(`invalid -c ${quoteValue(s)}: the mask selects no lcore; set one bit per lcore, e.g. -c 3 for lcores 0 and 1`);
   return out;
 }
 
