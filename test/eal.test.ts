@@ -441,3 +441,65 @@ test('a secondary waiting for a primary still initialising says so, naming it, a
     removeInstance(p);
   }
 });
+
+test('a primary adopting an instance whose last process leaves before it registers starts a fresh one: the leaver removes nothing under its lock, a secondary can join', async () => {
+  const p = uniquePrefix();
+  const a = spawnNode(CHILD, ['-l', '0', '--file-prefix', p, ...QUIET, '--', 'hold']);
+  let s: Child | undefined;
+  let n: Child | undefined;
+  let j: Child | undefined;
+  try {
+    await a.waitFor(/"ready"/, 10000);
+    s = spawnNode(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', 'survive', 'hold']);
+    await s.waitFor(/"ready"/, 10000);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    // The secondary is the instance's one live process; a new primary looks, decides to adopt, pauses.
+    n = spawnNode(CHILD, ['-l', '0', '--proc-type=auto', '--file-prefix', p, '--log-level', 'error', '--', 'hold'], { MPDK_TEST_HOOK: 'eal:adopt' });
+    await n.waitFor(/eal:adopt reached/, 10000);
+    s.proc.stdin!.end(); // 'hold' ends: it leaves as the last registered process, while the adopter holds the primary lock
+    assert.equal(await s.exited, 0, s.err);
+    await n.waitFor(/"ready"/, 10000);
+    assert.match(n.out, /"type":"primary"/);
+    assert.match(n.out, /"adopted":false/, 'the closed instance was started afresh, not adopted');
+    // Its files are there (the leaver did not remove them by name under the new primary) and a secondary joins.
+    j = spawnNode(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', 'exit']);
+    assert.equal(await j.exited, 0, j.err);
+    assert.match(j.out, /"type":"secondary"/);
+    n.proc.stdin!.end();
+    assert.equal(await n.exited, 0, n.err);
+    await until(() => leftovers(p).length === 0, 3000, 'the instance files to go with its last process');
+  } finally {
+    for (const c of [a, s, n, j]) c?.proc.kill('SIGKILL');
+    removeInstance(p);
+  }
+});
+
+test('--proc-type=auto while the last process removes the instance (holding the primary lock) waits for it and starts a fresh primary, not "no primary"', async () => {
+  const p = uniquePrefix();
+  const go = `/tmp/mpdk-test-go-${p}`;
+  const a = spawnNode(CHILD, ['-l', '0', '--file-prefix', p, ...QUIET, '--', 'hold'], { MPDK_TEST_HOOK: 'eal:remove', MPDK_TEST_HOOK_GO: go });
+  let n: Child | undefined;
+  let j: Child | undefined;
+  try {
+    await a.waitFor(/"ready"/, 10000);
+    a.proc.stdin!.end(); // the last process out: CLOSED, then holds the primary lock before it removes the files
+    await a.waitFor(/eal:remove reached/, 10000);
+    n = spawnNode(CHILD, ['-l', '1', '--proc-type=auto', '--file-prefix', p, '--log-level', 'debug', '--', 'hold']);
+    await n.waitFor(/no instance to join \(its last process is closing it\); looking again/, 10000);
+    fs.writeFileSync(go, '');
+    assert.equal(await a.exited, 0, a.err);
+    await n.waitFor(/"ready"/, 10000);
+    assert.match(n.out, /"type":"primary"/);
+    assert.match(n.out, /"adopted":false/);
+    j = spawnNode(CHILD, ['-l', '0', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', 'exit']);
+    assert.equal(await j.exited, 0, j.err);
+    n.proc.stdin!.end();
+    assert.equal(await n.exited, 0, n.err);
+    await until(() => leftovers(p).length === 0, 3000, 'the instance files to go with its last process');
+  } finally {
+    for (const c of [a, n, j]) c?.proc.kill('SIGKILL');
+    fs.rmSync(go, { force: true });
+    removeInstance(p);
+  }
+});

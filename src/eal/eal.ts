@@ -26,6 +26,7 @@ import {
   type ConfigFile, type InstanceFiles, type RegionPlace,
 } from './instance.js';
 import { SafeDir } from './safe-open.js';
+import { TEST_HOOK, hookStop, hookHold } from './test-hook.js';
 import { identityOf, stateOf } from './identity.js';
 import { guardExit, guardStartup, unguard } from './startup.js';
 import { MpdkError, UsageError } from './errors.js';
@@ -343,6 +344,23 @@ export class Eal {
   }
 
   private static start(options: EalOptions, name: string, only: 'primary' | undefined, log: LogSink): Eal {
+    // The instance may change between a start's look and its act (its last process closing
+    // or removing it, holding the primary lock meanwhile): look again, bounded and said as
+    // every start-up wait (a stopped remover holds the lock until the bound).
+    const wait = new StartupWait(log, options.filePrefix);
+    for (;;) {
+      try {
+        return Eal.startOnce(options, name, only, log);
+      } catch (e) {
+        if (!(e instanceof StartAgain)) throw e;
+        log.log('debug', `${e.message}; looking again`);
+        wait.step(e.waitingFor, 0);
+        sleepMs(5);
+      }
+    }
+  }
+
+  private static startOnce(options: EalOptions, name: string, only: 'primary' | undefined, log: LogSink): Eal {
     const files = instanceFiles(options.filePrefix, options.hugeDir);
     if (options.inMemory) return Eal.becomeInMemory(options, files, name, log);
     // A secondary creates nothing: not even the folder.
@@ -354,7 +372,15 @@ export class Eal {
     try {
       own.dir = openInstanceDir(options.filePrefix, true)!;
       own.fd = openOrCreateConfig(own.dir);
-      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) return Eal.becomePrimary(options, files, own, hugeDir, name, log, only);
+      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) {
+        // The lock is the named file's: a config its last holder removed after our open is
+        // locked by nobody else, and a new one may be locked at its name this instant.
+        if (!own.dir.isAt(CONFIG_FILE, own.fd)) {
+          own.locked = false; // nothing of the name is ours to remove
+          throw new StartAgain(`the config file ${own.dir.pathOf(CONFIG_FILE)} was removed after this start opened it`, 'the config file to stay in place');
+        }
+        return Eal.becomePrimary(options, files, own, hugeDir, name, log, only);
+      }
       if (options.procType === 'primary') {
         const holder = readConfig(own.dir)?.pid ?? 0;
         if (holder === process.pid) throw new MpdkError('EBUSY', `this process (pid ${holder}) is already the primary of --file-prefix=${options.filePrefix}: close that Eal first (Eal.init once per process at a time)`);
@@ -372,7 +398,14 @@ export class Eal {
         hugeDir?.close();
       }
     }
-    return Eal.becomeSecondary(options, files, name, log);
+    try {
+      return Eal.becomeSecondary(options, files, name, log);
+    } catch (e) {
+      // auto, and the lock's holder was the instance's last process removing it (or a
+      // primary that gave up): nobody to join, so look again, to be the primary this time.
+      if (e instanceof NoPrimary) throw new StartAgain(e.message, 'the process holding the primary lock (closing or removing the instance) to finish');
+      throw e;
+    }
   }
 
   private static becomePrimary(
@@ -437,7 +470,17 @@ export class Eal {
     // start, gets ours; pid then start is the order primaryAlive() reads them in).
     region.f64[HDR.PRIMARY_START >>> 3] = processStartTime(process.pid);
     Atomics.store(region.i32, HDR.PRIMARY_PID >>> 2, process.pid);
-    eal.registerSelf(ProcKind.PRIMARY, name);
+    if (HOOK_ADOPT && adopted) hookHold('eal:adopt', () => region!.state === RegionState.CLOSED);
+    if (!eal.registerSelf(ProcKind.PRIMARY, name)) {
+      // Adopted, and its last process left between our look and our registration: the
+      // region is CLOSED and its files are ours to replace (that process found our lock
+      // held and removed nothing). Start again: the next look finds it stale.
+      eal.close(); // slot -1: leaves nothing, removes nothing
+      eal.releasePrimaryLock();
+      if (place.hugetlbfs) place.dir.close();
+      unmap(region.mapping);
+      throw new StartAgain(`the instance '${options.filePrefix}' was closed by its last process while this primary adopted it`, 'the instance to stop closing under this start');
+    }
     if (adopted) {
       eal.log('info', `adopted the live instance '${options.filePrefix}' (processes ${eal.processes.livePids().join(', ')}) without re-initialising it`);
     } else {
@@ -467,7 +510,7 @@ export class Eal {
     const eal = new Eal({ options, procType: 'primary', region, files, slot: -1, lcore: options.mainLcore, adopted: false, isWorker: false, configFd: -1, dir: null, place: null, log });
     region.f64[HDR.PRIMARY_START >>> 3] = processStartTime(process.pid);
     Atomics.store(region.i32, HDR.PRIMARY_PID >>> 2, process.pid);
-    eal.registerSelf(ProcKind.PRIMARY, name);
+    eal.registerSelf(ProcKind.PRIMARY, name); // true: nobody else can see this region
     region.setConfig({ vdevs: options.vdevs, lcores: options.lcores, name });
     region.storeRelease(HDR.STATE, RegionState.READY);
     eal.log('info', `primary: ${mib(region.size)} MiB shared region in memory (--in-memory: no files, no secondary processes), file prefix '${options.filePrefix}'`);
@@ -476,7 +519,9 @@ export class Eal {
 
   private static becomeSecondary(options: EalOptions, files: InstanceFiles, name: string, log: LogSink): Eal {
     const noPrimary = (): MpdkError =>
-      new MpdkError('ENOENT', `no primary process is running for --file-prefix=${options.filePrefix}; start the primary first (or use --proc-type=auto)`);
+      options.procType === 'auto'
+        ? new NoPrimary(`--proc-type=auto found the primary lock of '${options.filePrefix}' held and, a moment later, no instance to join (its last process is closing it)`)
+        : new MpdkError('ENOENT', `no primary process is running for --file-prefix=${options.filePrefix}; start the primary first (or use --proc-type=auto)`);
     const dir = openInstanceDir(options.filePrefix, false);
     if (!dir) throw noPrimary();
     let place: RegionPlace | undefined;
@@ -527,8 +572,7 @@ export class Eal {
         // Without a live primary, a secondary may still join a live instance (a symmetric_mp
         // restarted as secondary); with no live process at all, nobody is running it.
         if (!primaryAlive && eal.processes.livePids().length === 0) throw noPrimary();
-        eal.registerSelf(ProcKind.SECONDARY, name);
-        if (eal.region.state !== RegionState.READY) {
+        if (!eal.registerSelf(ProcKind.SECONDARY, name) || eal.region.state !== RegionState.READY) {
           eal.close();
           throw noPrimary();
         }
@@ -544,9 +588,19 @@ export class Eal {
     }
   }
 
-  /** Register in the process table and claim our lcores; refuses taken lcores. */
-  private registerSelf(kind: ProcKind, name: string): void {
-    const slot = this.processes.register(kind, name);
+  /**
+   * Register in the process table and claim our lcores; refuses taken lcores. @returns false
+   * (nothing registered) when the instance's last process closed it (RegionState.CLOSED)
+   * since this process looked at it. Under the process-table lock, as close()'s last-out
+   * decision: either that decision sees us live, or we see CLOSED (a lock-free register then a
+   * state load let both miss each other: a process joined an instance being removed).
+   */
+  private registerSelf(kind: ProcKind, name: string): boolean {
+    const slot = new RobustLock(this.region.i32, HDR.PROC_LOCK).with(
+      () => (this.region.state === RegionState.CLOSED ? -1 : this.processes.register(kind, name)),
+      { what: 'the process table' },
+    );
+    if (slot < 0) return false;
     (this as { slot: number }).slot = slot;
     try {
       this.lcoreTable.claimAll(this.options.lcores, slot, (pid) => {
@@ -561,6 +615,7 @@ export class Eal {
     }
     this.pinMainThread();
     this.accountTo(this.options.mainLcore);
+    return true;
   }
 
   private pinMainThread(): void {
@@ -868,11 +923,18 @@ export class Eal {
       this.region.storeRelease(HDR.STATE, RegionState.CLOSED);
       return true;
     }, { what: 'the process table' });
-    if (lastOut) {
+    // The files go under the primary lock (ours if we are the primary; else taken now, not
+    // waited for): a process holding it is starting as primary this instant, will find the
+    // region CLOSED and replace it, so the files are its to replace (removed by name here they
+    // could be the new ones).
+    const lock = lastOut && this.configFd < 0 ? this.lockForRemoval() : -1;
+    if (lastOut && (this.configFd >= 0 || lock >= 0)) {
+      if (HOOK_REMOVE) hookHold('eal:remove');
       if (this.dir) removeStaleMp(this.dir); // the sockets of processes of this instance that were killed
       this.removeFiles();
       removeStaleTelemetry(this.filePrefix); // sockets of processes of this instance that were killed
     }
+    if (lock >= 0) closeFd(lock);
     this.releasePrimaryLock();
   }
 
@@ -893,6 +955,24 @@ export class Eal {
   }
 
   private released = false;
+
+  /**
+   * The config file opened and flock'ed without waiting, still at its name, or -1: absent,
+   * held (a primary is starting), or replaced since the open (a new primary's).
+   */
+  private lockForRemoval(): number {
+    let fd = -1;
+    try {
+      fd = this.dir?.openExisting(CONFIG_FILE, false, 'the config file') ?? -1;
+    } catch {
+      return -1; // not a regular file: not ours to judge here (mpdk cleanup does)
+    }
+    if (fd >= 0 && !(flock(fd, LOCK_EX | LOCK_NB) && this.dir!.isAt(CONFIG_FILE, fd))) {
+      closeFd(fd);
+      return -1;
+    }
+    return fd;
+  }
 
   private removeFiles(): void {
     if (this.place === null) return; // --in-memory: there are none
@@ -969,12 +1049,10 @@ function livePidsOfFile(place: RegionPlace): number[] {
   }
 }
 
-/** Test hook: a primary stops before its region is READY (a secondary then waits for it). */
-const HOOK_INIT = process.env.MPDK_TEST_HOOK === 'eal:init';
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  for (;;) sleepMs(1000);
-}
+/** Test hooks: a primary stops before its region is READY (a secondary then waits for it); an adopting primary holds between its look and its registration until the region is CLOSED; the last process out holds the primary lock before it removes the files. */
+const HOOK_INIT = TEST_HOOK === 'eal:init';
+const HOOK_ADOPT = TEST_HOOK === 'eal:adopt';
+const HOOK_REMOVE = TEST_HOOK === 'eal:remove';
 
 /** A start-up wait for the primary says what it waits for after this long... */
 const STARTUP_NOTICE_MS = 2000;
@@ -1016,6 +1094,19 @@ function openOrCreateConfig(dir: SafeDir): number {
     if (made >= 0) return made;
   }
   throw new MpdkError('EBUSY', `the config file ${dir.pathOf(CONFIG_FILE)} keeps appearing and vanishing; is another mpdk starting or cleaning up the same --file-prefix?`);
+}
+
+/** Eal.start: the instance changed between this start's look and its act; `waitingFor` says for what, if it keeps changing. */
+class StartAgain extends Error {
+  constructor(message: string, readonly waitingFor: string) {
+    super(message);
+  }
+}
+/** A --proc-type=auto start found the primary lock held and, a moment later, nothing to join. */
+class NoPrimary extends MpdkError {
+  constructor(message: string) {
+    super('ENOENT', message);
+  }
 }
 
 /** Remove an instance's files while holding its primary lock with no live process. */

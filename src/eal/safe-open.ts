@@ -170,6 +170,21 @@ export class SafeDir {
     return unlinkAt(this.fd, name, true) === 0;
   }
 
+  /**
+   * True when `name` in this folder is the file open as `fd` (same device and inode; never
+   * following a link): a lock taken on `fd` is the lock of the file at that name, not of one
+   * removed since it was opened.
+   */
+  isAt(name: string, fd: number): boolean {
+    try {
+      const at = fs.lstatSync(path.join(`/proc/self/fd/${this.fd}`, name), { bigint: true });
+      const held = fs.fstatSync(fd, { bigint: true });
+      return at.ino === held.ino && at.dev === held.dev;
+    } catch {
+      return false; // gone
+    }
+  }
+
   /** Names in this folder (read through the descriptor). */
   names(): string[] {
     try {
