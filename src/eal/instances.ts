@@ -95,6 +95,11 @@ export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport
     if (lockFd >= 0 && !flock(lockFd, LOCK_EX | LOCK_NB)) {
       throw new MpdkError('EBUSY', `the instance '${prefix}' is live (its primary holds ${dir.pathOf(CONFIG_FILE)}); stop its processes first`);
     }
+    // The lock is the named config's only if the name still names what we locked: one
+    // removed since our open (its last process leaving) may have a new primary's beside it.
+    if (lockFd >= 0 && !dir.isAt(CONFIG_FILE, lockFd)) {
+      throw new MpdkError('EBUSY', `the instance '${prefix}' was removed and started again while this looked at it; run mpdk cleanup again if it is still there`);
+    }
     const cfg = readConfig(dir);
     if (cfg?.hugetlbfs && !hugeDir) throw needHugeDir(prefix);
     place = regionPlace(prefix, dir, cfg && !cfg.hugetlbfs ? null : hugeDir);
