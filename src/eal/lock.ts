@@ -18,6 +18,7 @@
  */
 import { processStartTime, processState, schedYield, START_GONE } from '../native/libc.js';
 import { MpdkError } from './errors.js';
+import { TEST_HOOK, hookStop } from './test-hook.js';
 
 export const LOCK_BYTES = 64;
 const TAKEOVERS = 4;
@@ -38,7 +39,7 @@ export interface LockWaitOptions {
 }
 
 /** Test hook (MPDK_TEST_HOOK=hold-lock:<what>): stop while holding a lock so a test can kill us there. */
-const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK = TEST_HOOK;
 
 /**
  * A spinlock in shared memory whose word holds its holder's pid, so a lock whose holder died is
@@ -107,7 +108,7 @@ export class RobustLock {
 
   /** Release the lock (the caller must hold it): what it wrote before is visible to the next holder. */
   release(): void {
-    if (HOOK.startsWith('hold-lock')) holdHook(HOOK);
+    if (HOOK.startsWith('hold-lock')) hookStop(HOOK);
     Atomics.store(this.i32, this.idx, 0);
   }
 
@@ -122,9 +123,4 @@ export class RobustLock {
   }
 }
 
-function holdHook(hook: string): void {
-  // Announce and stop for ever: the test kills us with SIGKILL while we hold the lock.
-  process.stderr.write(`MPDK_TEST_HOOK ${hook} reached\n`);
-  const sab = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(sab, 0, 0, 1000);
-}
+

@@ -68,6 +68,7 @@ import { processAlive, processStartTime } from '../native/libc.js';
 import type { Port, RxQueue, TxQueue } from './driver.js';
 import { EQ, MAX_QUEUES } from './layout.js';
 import { portTable } from './table.js';
+import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
 /** Arm word: byte offset in a queue entry (line 0, after OWNER_START; layout.ts leaves 48..63 unused). */
 export const EQ_CAPTURE = EQ.CAPTURE;
@@ -311,12 +312,7 @@ class TappedRx implements RxQueue {
 }
 
 /** Test hook (read once; a constant test when unset): stop as a TX burst is handed to the driver. */
-const HOOK_TX = process.env.MPDK_TEST_HOOK === 'ethdev:tx';
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
+const HOOK_TX = TEST_HOOK === 'ethdev:tx';
 
 class TappedTx implements TxQueue {
   readonly lends: boolean;

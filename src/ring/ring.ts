@@ -83,6 +83,7 @@ import {
   type RingOptions,
 } from './layout.js';
 import { RingView } from './view.js';
+import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
 export { RING_EMPTY, RING_F_EXACT_SZ, RING_F_SC_DEQ, RING_F_SP_ENQ, RING_NAMESIZE, type RingOptions } from './layout.js';
 export type { RepairReport } from './claims.js';
@@ -130,7 +131,7 @@ const ASYNC_HOLD_MS = 1;
 const STUCK_MS = 1;
 
 /** Test hook (read once): stop right after the head CAS so a test can SIGKILL us there. */
-const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK = TEST_HOOK;
 const HOOK_PROD = HOOK === 'ring-claim:prod';
 const HOOK_PROD_EARLY = HOOK === 'ring-claim:prod-early'; // before the claim record's TO is written
 const HOOK_CONS = HOOK === 'ring-claim:cons';
@@ -141,11 +142,6 @@ function ownStartTime(): number {
   return myStart;
 }
 
-function hookStop(): void {
-  process.stderr.write('MPDK_TEST_HOOK ring-claim reached\n');
-  const sab = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(sab, 0, 0, 1000);
-}
 
 /**
  * The length of a record (`dequeueRecords`): how many consecutive handles, from the one
@@ -484,10 +480,10 @@ export class Ring extends RingView {
       if (seen === head) break;
       head = seen;
     }
-    if (HOOK_PROD_EARLY) hookStop();
+    if (HOOK_PROD_EARLY) hookStop('ring-claim');
     h[rec + W_C_TO] = next;
     h[rec + W_C_STATE] = CLAIMED;
-    if (HOOK_PROD) hookStop();
+    if (HOOK_PROD) hookStop('ring-claim');
     enqueueElems(this.slots, head & this.mask, objs, m);
     h[rec + W_C_STATE] = WRITTEN;
     // A plain load suffices to see that the earlier claimers are done: their slot writes
@@ -627,7 +623,7 @@ export class Ring extends RingView {
     }
     h[rec + W_C_TO] = next;
     h[rec + W_C_STATE] = CLAIMED;
-    if (HOOK_CONS) hookStop();
+    if (HOOK_CONS) hookStop('ring-claim');
     dequeueElems(this.slots, head & this.mask, objs, m);
     // A plain load suffices to see that the earlier claimers are done: their slot writes
     // precede their tail store (TSO), and x86 stores are seen in the same order by all cores.
