@@ -370,8 +370,16 @@ export class Eal {
     // Owned here until becomePrimary hands them to the Eal (own.fd = -1 then).
     const own = { fd: -1, locked: false, dir: null as SafeDir | null, handed: false, keep: false };
     try {
-      own.dir = openInstanceDir(options.filePrefix, true)!;
-      own.fd = openOrCreateConfig(own.dir);
+      // The folder may go between its mkdir and our open, or after (removed empty by the
+      // instance's last process leaving): look again.
+      own.dir = openInstanceDir(options.filePrefix, true);
+      if (!own.dir) throw new StartAgain(`the instance folder of '${options.filePrefix}' was removed as this start made it`, 'the instance folder to stay in place');
+      try {
+        own.fd = openOrCreateConfig(own.dir);
+      } catch (e) {
+        if (e instanceof MpdkError && e.code === 'ENOENT') throw new StartAgain(e.message, 'the instance folder to stay in place');
+        throw e;
+      }
       if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) {
         // The lock is the named file's: a config its last holder removed after our open is
         // locked by nobody else, and a new one may be locked at its name this instant.

@@ -140,6 +140,7 @@ export class SafeDir {
   createExclusive(name: string, what: string): number {
     const fd = openAt(this.fd, name, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0o600);
     if (fd === -17) return -1;
+    if (fd === -2) throw new MpdkError('ENOENT', `cannot create ${what} ${this.pathOf(name)}: its folder was removed`);
     if (fd < 0) throw new MpdkError('EACCES', `cannot create ${what} ${this.pathOf(name)}: ${errnoName(-fd)}`);
     return fd;
   }
