@@ -17,8 +17,10 @@
  *
  * Recovered = symmetric_mp: both processes' queues moved (their TX packets, per-queue port
  * statistics read through an observer) and the generator received more; simple_mp: a
- * message has arrived in each direction since the kill (the highest sequence number each
- * side received).
+ * message typed after the kill has arrived at each side (the highest sequence number each
+ * side received passed the last one typed before the kill: a message in flight at the kill,
+ * or a killed process's output still in its pipe, is not a recovery; with it, the dying
+ * side's last "Received" passed for one while both processes were gone).
  */
 import { EthDev } from '../src/index.js';
 import type { Fleet, Proc } from './chaos-fleet.js';
@@ -165,6 +167,10 @@ export class SimpleMp extends ChaosSystem {
 
   paths(): number[] {
     return [this.got[0]!, this.got[1]!];
+  }
+
+  override mark(): number[] {
+    return [this.seq, this.seq]; // every message typed so far
   }
 
   tend(): void {

@@ -105,6 +105,14 @@ export abstract class ChaosSystem {
   abstract victims(): Victim[];
   /** Snapshot of the forwarding counters (one per path). */
   abstract paths(): number[];
+  /**
+   * What each path must pass for a recovery, taken at the kill (or the stop): by default the
+   * counters then. A path whose counter can move by what was in flight before the kill (a
+   * dead process's buffered output) names a mark only traffic after the kill passes.
+   */
+  mark(): number[] {
+    return this.paths();
+  }
   /** Restart whatever is down (operator). */
   abstract tend(): void;
   /** Pids whose descriptors are watched for leaks. */

@@ -301,7 +301,7 @@ async function runPart(name: string, make: Factory, kills: number, o: ChaosOptio
       }
       const v: Victim = victims[Math.floor(random() * victims.length)]!;
       const signal = random() < o.stopShare ? 'SIGSTOP' : 'SIGKILL';
-      const before = sys.paths();
+      const before = sys.mark();
       const gen = sys.gen;
       const genBefore = gen?.last.received ?? 0;
       let t0 = performance.now();
