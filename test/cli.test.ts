@@ -322,10 +322,21 @@ describe('one exit status per kind of refusal', () => {
       ['net_null0,size=0', /'net_null0,size=0': size=0 is not an integer from 1 to 65535$/],
       ['net_af_packet0,qpairs=2', /iface=NAME is required/],
       ['net_rign0', /no driver 'net_rign'; did you mean net_ring\?/],
+      ['net_ring0,peer=5', /'net_ring0,peer=5': peer=5 is not an integer from 0 to 1$/],
+      ['net_ring0,peer=0', /'net_ring0,peer=0': peer=0 is the port itself$/],
     ] as const) {
       const r = await run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, `--vdev=${vdev}`, ring1, '--', '-p', '3', '--num-procs=1', '--proc-id=0']);
       oneLine(r, 2, 'symmetric_mp', vdev);
       assert.match(r.err.trimEnd(), re);
+    }
+    // Between ports, as probe checks them: two memif servers on one socket.
+    const servers = await run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, '--vdev=net_memif0,role=server', '--vdev=net_memif1,role=server', '--', '-p', '3', '--num-procs=1', '--proc-id=0']);
+    oneLine(servers, 2, 'symmetric_mp', 'two memif servers on one socket');
+    assert.match(servers.err, /invalid --vdev 'net_memif1,role=server': net_memif0 is already a server on socket \/run\/memif\.sock; give each server port its own socket\n$/);
+    // What probe takes is taken here too: peers named either way, a server and a client on one socket.
+    const smp = SPECS.get('symmetric_mp')!;
+    for (const v of [['net_ring0,peer=1', 'net_ring1'], ['net_ring0', 'net_ring1,peer=0'], ['net_memif0,role=server', 'net_memif1']]) {
+      assert.equal(refusal(smp, ['-l', '1', ...v.map((x) => `--vdev=${x}`), '--', '-p', '3', '--num-procs=1', '--proc-id=0']), undefined, v.join(' '));
     }
     // mpdk port attach checks its SPEC the same way, before it looks for the instance.
     const attach = await run('mpdk', ['port', 'attach', 'net_null2,sise=64', '--file-prefix', p]);

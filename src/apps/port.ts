@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   if (what === undefined) throw new UsageError(verb === 'attach' ? 'mpdk port attach needs a SPEC (e.g. net_null2)' : 'mpdk port detach needs a port id or name');
   const timeout = a.int('--timeout', 1, 600_000, '--timeout');
   if (verb === 'attach') {
-    checkVdevs([what], 'SPEC');
+    checkVdevs([what], 'SPEC', false);
     const d = findDriver(parseVdev(what).driver);
     if (!d.remove) throw new UsageError(`invalid SPEC ${quoteValue(what, 60)}: driver ${d.name} cannot be attached while the instance runs (it cannot be detached again); give it to the primary with --vdev`);
   }

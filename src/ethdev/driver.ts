@@ -143,8 +143,10 @@ export interface NetDriver {
    * choices, keys that must come together): EINVAL naming the problem. The programs call it
    * when they parse their command line (ethdev/vdev-check.ts), so such a mistake is refused
    * before the instance is touched; probe checks the same values again (one function serves both).
+   * `vdevs`: every vdev of that command line, as probe would see them (port ids in their
+   * order), for checks between ports; absent for one port attached alone (`mpdk port attach`).
    */
-  checkArgs?(vdev: string, args: Devargs): void;
+  checkArgs?(vdev: string, args: Devargs, vdevs?: readonly VdevInfo[]): void;
   /** Primary, once per port. Validate `args` (EINVAL naming the problem); fill drv words. */
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void;
   /** Configuring process: set up RX queue q with nbDesc descriptors (the port is stopped). */

@@ -12,18 +12,22 @@
  */
 import { MpdkError, UsageError } from '../eal/errors.js';
 import { nearest, quoteValue } from '../eal/option-words.js';
-import { parseVdev } from './driver.js';
+import { parseVdev, type VdevInfo } from './driver.js';
 import { driverNames, tryFindDriver } from './registry.js';
 
 /**
  * Check `specs` (EalOptions.vdevs, or one `mpdk port attach` SPEC) against the registered
- * drivers. `what` names where they came from in the message ('--vdev').
+ * drivers. `what` names where they came from in the message ('--vdev'). `whole`: the specs
+ * are every port the instance will have, numbered in their order (a primary's command line),
+ * so checks between ports apply; false for a port added to others (`mpdk port attach`).
  * @throws UsageError naming the bad driver, key or value, with the valid ones.
  */
-export function checkVdevs(specs: readonly string[], what = '--vdev'): void {
+export function checkVdevs(specs: readonly string[], what = '--vdev', whole = true): void {
   const known = driverNames();
   if (known.length === 0) return;
   const names = new Set<string>();
+  const infos: VdevInfo[] = [];
+  const checks: (() => void)[] = [];
   for (const spec of specs) {
     const shown = quoteValue(spec, 60); // a spec with its files is often longer than 40
     let parsed: ReturnType<typeof parseVdev>;
@@ -45,14 +49,19 @@ export function checkVdevs(specs: readonly string[], what = '--vdev'): void {
     }
     if (names.has(parsed.name)) throw new UsageError(`invalid ${what} ${shown}: ${parsed.name} is given twice; each port needs its own name (net_ring0, net_ring1, ...)`);
     names.add(parsed.name);
-    try {
-      d.checkArgs?.(parsed.name, parsed.args);
-    } catch (e) {
-      throw asUsage(e, what, shown);
-    }
+    const { name, args } = parsed;
+    infos.push({ port: infos.length, name, driver: d.name, args });
+    checks.push(() => {
+      try {
+        d.checkArgs?.(name, args, whole ? infos : undefined);
+      } catch (e) {
+        throw asUsage(e, what, shown);
+      }
+    });
   }
+  // The values last, each port seeing all the others (a peer named by its id), as probe does.
+  for (const check of checks) check();
 }
-
 
 /** A driver's EINVAL as the command line's refusal; anything else is a bug and goes on. */
 function asUsage(e: unknown, what: string, shown: string): unknown {

@@ -123,6 +123,21 @@ function settingsOf(vdev: string, args: Devargs): { role: number; id: number; bs
   return { role, id, bsize, rsize, socket, abstract, secret, zc, mac };
 }
 
+/** EINVAL when a port before port `portId` among `vdevs` is on the same socket in a role that clashes with this one. */
+function checkSiblings(vdev: string, portId: number, s: { role: number; id: number; socket: string; abstract: boolean }, vdevs: readonly VdevInfo[]): void {
+  for (const v of vdevs) {
+    if (v.port >= portId || v.driver !== 'net_memif') continue;
+    const sameSock = (v.args.str('socket', MEMIF_DEFAULT_SOCKET) === s.socket) && (v.args.str('socket-abstract', 'yes') === (s.abstract ? 'yes' : 'no'));
+    if (!sameSock) continue;
+    const vRole = v.args.str('role', 'client');
+    const vServer = vRole === 'server' || vRole === 'master';
+    if (vServer && s.role === ROLE_SERVER) throw new MpdkError('EINVAL', `--vdev ${vdev}: ${v.name} is already a server on socket ${s.socket}; give each server port its own socket`);
+    if (!vServer && s.role === ROLE_CLIENT && Number(v.args.str('id', '0')) === s.id) {
+      throw new MpdkError('EINVAL', `--vdev ${vdev}: ${v.name} is already client id ${s.id} on socket ${s.socket}; two interfaces with the same id cannot have the same role`);
+    }
+  }
+}
+
 class MemifPort implements DriverPort {
   private readonly queues: { close(): void }[] = [];
   /** The mode is the probe's (MIF.ZC, client role) and never changes: each queue is of one. */
@@ -168,28 +183,21 @@ export const netMemif: NetDriver = {
     'zero-copy': 'yes = a client passes its mbufs to the peer, no copy (default no; a server ignores it)',
   },
 
-  checkArgs(vdev: string, args: Devargs): void {
-    settingsOf(vdev, args);
+  checkArgs(vdev: string, args: Devargs, vdevs?: readonly VdevInfo[]): void {
+    const s = settingsOf(vdev, args);
+    const me = vdevs?.find((v) => v.name === vdev);
+    if (vdevs && me) checkSiblings(vdev, me.port, s, vdevs);
   },
 
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void {
     const vdev = port.name;
-    const { role, id, bsize, rsize, socket, abstract, secret, zc, mac } = settingsOf(vdev, args);
+    const settings = settingsOf(vdev, args);
+    const { role, id, bsize, rsize, socket, abstract, secret, zc, mac } = settings;
     if (zc && port.eal.region.size > 0xffffffff) {
       throw new MpdkError('EINVAL', `--vdev ${vdev}: zero-copy=yes passes the whole shared region (${port.eal.region.size} bytes) as a memif region, which is at most 4 GiB - 1: lower -m or use zero-copy=no`);
     }
     if (mac) port.setMac(mac);
-    for (const v of vdevs) {
-      if (v.port >= port.id || v.driver !== 'net_memif') continue;
-      const sameSock = (v.args.str('socket', MEMIF_DEFAULT_SOCKET) === socket) && (v.args.str('socket-abstract', 'yes') === (abstract ? 'yes' : 'no'));
-      if (!sameSock) continue;
-      const vRole = v.args.str('role', 'client');
-      const vServer = vRole === 'server' || vRole === 'master';
-      if (vServer && role === ROLE_SERVER) throw new MpdkError('EINVAL', `--vdev ${vdev}: ${v.name} is already a server on socket ${socket}; give each server port its own socket`);
-      if (!vServer && role === ROLE_CLIENT && Number(v.args.str('id', '0')) === id) {
-        throw new MpdkError('EINVAL', `--vdev ${vdev}: ${v.name} is already client id ${id} on socket ${socket}; two interfaces with the same id cannot have the same role`);
-      }
-    }
+    checkSiblings(vdev, port.id, settings, vdevs);
     const eal = port.eal;
     const mz = eal.memzones.tryLookup(mzName(port)) ?? eal.memzones.reserve(mzName(port), MIF.BYTES, 64);
     const r = eal.region;

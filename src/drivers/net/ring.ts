@@ -241,31 +241,41 @@ class RingPort implements DriverPort {
   }
 }
 
+/**
+ * The peer of port `id` (vdev `name`) among `vdevs` (every port, in port order), or -1: its
+ * own `peer=`, or the port that names it as its peer. EINVAL for a peer out of range, itself,
+ * not a net_ring port, or two ports claiming it.
+ */
+function peerAmong(name: string, id: number, args: Devargs, vdevs: readonly VdevInfo[]): number {
+  let peer = args.has('peer') ? args.int(name, 'peer', -1, 0, vdevs.length - 1) : -1;
+  // A port named as peer by another one is that one's peer too.
+  for (const v of vdevs) {
+    if (v.port === id || v.driver !== 'net_ring' || !v.args.has('peer')) continue;
+    if (Number(v.args.str('peer')) !== id) continue;
+    if (peer >= 0 && peer !== v.port) {
+      throw new MpdkError('EINVAL', `--vdev ${name}: peer=${peer}, but port ${v.port} (${v.name}) also names it as its peer; a port has one peer`);
+    }
+    peer = v.port;
+  }
+  if (peer === id) throw new MpdkError('EINVAL', `--vdev ${name}: peer=${peer} is the port itself`);
+  if (peer >= 0 && vdevs[peer]!.driver !== 'net_ring') {
+    throw new MpdkError('EINVAL', `--vdev ${name}: peer=${peer} is ${vdevs[peer]!.name}, not a net_ring port`);
+  }
+  return peer;
+}
+
 export const netRing: NetDriver = {
   name: 'net_ring',
   args: { peer: 'port id of another net_ring port wired back to back with this one' },
 
-  checkArgs(vdev: string, args: Devargs): void {
-    args.int(vdev, 'peer', -1, 0, MAX_PORTS - 1);
+  checkArgs(vdev: string, args: Devargs, vdevs?: readonly VdevInfo[]): void {
+    const me = vdevs?.find((v) => v.name === vdev);
+    if (vdevs && me) peerAmong(vdev, me.port, args, vdevs);
+    else args.int(vdev, 'peer', -1, 0, MAX_PORTS - 1);
   },
 
   probe(port: Port, args: Devargs, vdevs: readonly VdevInfo[]): void {
-    const n = vdevs.length;
-    let peer = args.has('peer') ? args.int(port.name, 'peer', -1, 0, n - 1) : -1;
-    // A port named as peer by another one is that one's peer too.
-    for (const v of vdevs) {
-      if (v.port === port.id || v.driver !== 'net_ring' || !v.args.has('peer')) continue;
-      if (Number(v.args.str('peer')) !== port.id) continue;
-      if (peer >= 0 && peer !== v.port) {
-        throw new MpdkError('EINVAL', `--vdev ${port.name}: peer=${peer}, but port ${v.port} (${v.name}) also names it as its peer; a port has one peer`);
-      }
-      peer = v.port;
-    }
-    if (peer === port.id) throw new MpdkError('EINVAL', `--vdev ${port.name}: peer=${peer} is the port itself`);
-    if (peer >= 0 && vdevs[peer]!.driver !== 'net_ring') {
-      throw new MpdkError('EINVAL', `--vdev ${port.name}: peer=${peer} is ${vdevs[peer]!.name}, not a net_ring port`);
-    }
-    port.setDrv(DRV_PEER, peer + 1);
+    port.setDrv(DRV_PEER, peerAmong(port.name, port.id, args, vdevs) + 1);
   },
 
   rxQueueSetup(port: Port, q: number, nbDesc: number): void {
