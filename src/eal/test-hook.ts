@@ -17,6 +17,12 @@ export function hookStop(what: string): never {
   for (;;) Atomics.wait(cell, 0, 0, 1000);
 }
 
+/** Stop ourselves with SIGSTOP, saying so on stderr (`said`: the word after the hook's name); the test sends SIGCONT. */
+export function hookSigstop(what: string, said = 'reached'): void {
+  process.stderr.write(`MPDK_TEST_HOOK ${what} ${said}\n`);
+  process.kill(process.pid, 'SIGSTOP');
+}
+
 /**
  * Hold here, saying so on stderr, until `done()` or until the file named by
  * MPDK_TEST_HOOK_GO exists (the test makes it once its other process has acted), for at most

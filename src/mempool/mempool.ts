@@ -89,6 +89,7 @@ import { registerDescriber, type ObjectDescription } from '../eal/describe.js';
 import { processAlive, processStartTime, processState } from '../native/libc.js';
 import { Ring, RING_EMPTY, RING_NAMESIZE, type RepairReport, type RingOptions } from '../ring/ring.js';
 import { RING_MAX_COUNT } from '../ring/layout.js';
+import { TEST_HOOK, hookStop, hookSigstop } from '../eal/test-hook.js';
 
 /**
  * u32[at + i] = objs[i] for i in [0, n): a put's copy into the cache. Four at a time:
@@ -173,7 +174,7 @@ export const SQ_PUT = 4;
 /** Per-lcore cache: byte offsets from the cache's start. */
 export const MPC = { LEN: 0, OP: 4, OP_N: 8, SNAP: 12, USER: 16, FLUSHER: 20, USER_START: 24, OP_LC: 40, OBJS: 64 } as const;
 /** Test hooks (read once; a constant test when unset): stop inside a refill or a flush. */
-const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK = TEST_HOOK;
 const HOOK_REFILL = HOOK === 'mempool:refill'; // dequeued into the cache, LEN not yet stored
 const HOOK_FLUSH = HOOK === 'mempool:flush'; // LEN = 0 stored, the ring not yet given them
 const HOOK_GET = HOOK === 'mempool:get'; // a recorded get: record written, handles copied, LEN not yet stored
@@ -186,14 +187,6 @@ const HOOK_FLUSH_OTHER = HOOK === 'mempool:flush-other'; // an outside flush: LE
 const HOOK_FLUSH_OTHER_PAUSE = HOOK === 'mempool:flush-other-pause'; // the same point: SIGSTOP ourselves (the test sends SIGCONT)
 /** How long a cache's user waits for an outside flusher (a few ms of work) before it gives up. */
 const FLUSHER_WAIT_MS = 10000;
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  for (;;) Atomics.wait(pause, 0, 0, 1000);
-}
-function hookPause(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  process.kill(process.pid, 'SIGSTOP');
-}
 let myStart = -1;
 /** This process's start time (pid reuse), read once. */
 function ownStart(): number {
@@ -1264,7 +1257,7 @@ export class Mempool {
     }
     u32[li] = 0;
     if (HOOK_FLUSH_OTHER && l !== this.lcore) hookStop('mempool:flush-other');
-    if (HOOK_FLUSH_OTHER_PAUSE && l !== this.lcore) hookPause('mempool:flush-other-pause');
+    if (HOOK_FLUSH_OTHER_PAUSE && l !== this.lcore) hookSigstop('mempool:flush-other-pause');
     this.ringPut(objs, len);
     if (via >= 0) {
       u32[opi] = 0;

@@ -25,14 +25,10 @@ import type { Eal } from '../eal/eal.js';
 import { Mempool } from '../mempool/mempool.js';
 import type { Mbufs } from '../mbuf/mbuf.js';
 import { RingView } from '../ring/view.js';
+import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
 /** Test hook (read once): stop after a run's put, before its close (PUT). */
-const HOOK_RUN = process.env.MPDK_TEST_HOOK === 'freeing:run';
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
+const HOOK_RUN = TEST_HOOK === 'freeing:run';
 
 /** Where a record keeps the three words (u32 indexes into the region). */
 export interface FreeingWords {

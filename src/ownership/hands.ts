@@ -167,6 +167,7 @@ import { registerDescriber } from '../eal/describe.js';
 import { isLent, lentTook } from './lent.js';
 import { isScatter, scatterHeld } from './scatter.js';
 import { RunPutter, segmentsGone, type FreeingWords } from './freeing.js';
+import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
 /** Record header and tables: byte offsets from the record's start. */
 export const HANDS = {
@@ -229,19 +230,13 @@ export function arrayBytes(cap: number): number {
 }
 
 /** Test hooks (read once; nothing when unset): stop inside a window so a test can SIGKILL us there. */
-const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK = TEST_HOOK;
 const HOOK_RX = HOOK === 'hands:rx'; // after the burst was received, before its commit
 const HOOK_RX_HOLDING = HOOK === 'hands:rx-holding'; // same, when another array holds handles too
 const HOOK_TX = HOOK === 'hands:tx'; // after the send, before its commit
 const HOOK_FREE = HOOK === 'hands:free'; // after the put, before its commit
 const HOOK_GET = HOOK === 'hands:get'; // after a pool get (its LEN stored), before its commit
 const HOOK_SEGMENTS = HOOK === 'hands:free-segments'; // a free of chains: segments named and cut, not yet put
-/** Stop here for good, saying so on stderr (a test hook's stop: the test SIGKILLs us). */
-export function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
 
 /**
  * Where a burst comes from: a ring or an RX queue, and the snapshot word of its window.

@@ -85,15 +85,11 @@ import { MpdkError } from '../eal/errors.js';
 import { GET_BASE_MAX, GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
 import { segmentsGone, type FreeingWords, type RunPutter } from './freeing.js';
 import { processAlive, processStartTime } from '../native/libc.js';
+import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
 /** Test hooks (read once): stop in close after a put (lent:close), before it (lent:held: the GET record holds them). */
-const HOOK_CLOSE = process.env.MPDK_TEST_HOOK === 'lent:close';
-const HOOK_HELD = process.env.MPDK_TEST_HOOK === 'lent:held';
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
+const HOOK_CLOSE = TEST_HOOK === 'lent:close';
+const HOOK_HELD = TEST_HOOK === 'lent:held';
 
 /** Record fields: byte offsets from the record's start. */
 export const LENT = {

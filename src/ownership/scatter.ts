@@ -45,14 +45,10 @@ import { MpdkError } from '../eal/errors.js';
 import { GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
 import type { Mbufs } from '../mbuf/mbuf.js';
 import { processAlive, processStartTime } from '../native/libc.js';
+import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
 /** Test hook (read once): stop in giveBack with a chunk cut from the chain, held by the GET record, not yet put back. */
-const HOOK_GIVE_BACK = process.env.MPDK_TEST_HOOK === 'scatter:give-back';
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
+const HOOK_GIVE_BACK = TEST_HOOK === 'scatter:give-back';
 
 /** Record fields: byte offsets from the record's start. */
 export const SCATTER = {

@@ -20,18 +20,14 @@ import { eventfdDrain } from '../../native/libc.js';
 import { DESC, DESC_FLAG_NEXT, RING, RING_FLAG_MASK_INT } from './memif-proto.js';
 import { copyBytes } from '../../net/bytes.js';
 import { BURST_MAX, MemifQueue } from './memif-queue.js';
-import { hookStop } from '../../ownership/hands.js';
+import { TEST_HOOK, hookStop, hookSigstop } from '../../eal/test-hook.js';
 
 /**
  * Test hook (read once): a copy-mode burst through one getBulk stops itself (SIGSTOP) after
  * its get, so the test, as a faulty peer, can rewrite the descriptors it counted; after the
  * unfilled mbufs went back it stops for good (the test SIGKILLs it there).
  */
-const HOOK_REWRITE = process.env.MPDK_TEST_HOOK === 'memif:rewrite';
-function hookPause(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} paused\n`);
-  process.kill(process.pid, 'SIGSTOP');
-}
+const HOOK_REWRITE = TEST_HOOK === 'memif:rewrite';
 
 /** What every memif RX queue shares: its pool and memif's interrupt mode. */
 export abstract class MemifRxQueue extends MemifQueue implements RxQueue {
@@ -148,7 +144,7 @@ export class MemifRx extends MemifRxQueue {
         f64[st + STAT_NOMBUF] += k;
         return 0;
       }
-      if (HOOK_REWRITE && k > 0) hookPause('memif:rewrite');
+      if (HOOK_REWRITE && k > 0) hookSigstop('memif:rewrite', 'paused');
     }
     const mask = this.mask;
     const nreg = this.nreg;

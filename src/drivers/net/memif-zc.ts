@@ -27,8 +27,8 @@ import { EMPTY_U32 } from './memif-queue.js';
 import { MemifRxQueue } from './memif-rx.js';
 import { MemifTxQueue } from './memif-tx.js';
 import { LENT_RX, LENT_TX, type Lent } from '../../ownership/lent.js';
-import { hookStop } from '../../ownership/hands.js';
 import { RunPutter } from '../../ownership/freeing.js';
+import { TEST_HOOK, hookStop } from '../../eal/test-hook.js';
 
 /** The memif region that is the EAL region (region 0 holds the rings). */
 const ZC_REGION = 1;
@@ -38,7 +38,7 @@ const ZC_REFILL_MIN = 32;
 const liveWarning = (q: number, rx: boolean): string => `zero-copy ${rx ? 'RX' : 'TX'} queue ${q} closed on a live connection: its mbufs stay lent to the peer (recorded: reclaimed once the connection is over and this process is gone)`;
 
 /** Test hooks (read once; nothing when unset): stop inside a zero-copy RX burst so a test can SIGKILL us there. */
-const HOOK = process.env.MPDK_TEST_HOOK ?? '';
+const HOOK = TEST_HOOK;
 const HOOK_TAKE = HOOK === 'memif-zc:take'; // heads written to the receiver's array, bad segments staged, CONS not stored
 const HOOK_LEND = HOOK === 'memif-zc:lend'; // the first lending's get done, the slots not yet recorded (HEAD)
 const HOOK_REFILL = HOOK === 'memif-zc:refill'; // after a take: the refill's get done (if any), HEAD not stored

@@ -74,16 +74,12 @@ import { openUserFile } from '../../eal/safe-open.js';
 import type { ToeplitzTable } from '../../net/rss.js';
 
 /** Test hook (read once): stop after a later get of a record longer than the array, before its segments are chained. */
-const HOOK_OVERSIZE = process.env.MPDK_TEST_HOOK === 'pcap:oversize';
-const HOOK_GIVE_BACK = process.env.MPDK_TEST_HOOK === 'pcap:give-back';
+const HOOK_OVERSIZE = TEST_HOOK === 'pcap:oversize';
+const HOOK_GIVE_BACK = TEST_HOOK === 'pcap:give-back';
 /** Test hook: stop after a chunk of a record's segments came into the scatter record (room for one), before it is chained. */
-const HOOK_SCATTER = process.env.MPDK_TEST_HOOK === 'pcap:scatter';
-function hookStop(what: string): void {
-  process.stderr.write(`MPDK_TEST_HOOK ${what} reached\n`);
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) Atomics.wait(cell, 0, 0, 1000);
-}
+const HOOK_SCATTER = TEST_HOOK === 'pcap:scatter';
 import { Bytes, copyBytes } from '../../net/bytes.js';
+import { TEST_HOOK, hookStop } from '../../eal/test-hook.js';
 
 /** The port's shared area: byte offsets from the memzone start. */
 export const PCAPZ = {
