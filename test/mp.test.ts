@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { Eal, MP_DATA_MAX, MP_QUEUE_MAX, MpdkError, isMpdkError, type MpReply } from '../src/index.js';
+import { Eal, MP_DATA_MAX, MP_QUEUE_MAX, MpdkError, isMpdkError, reclaimDead, type MpReply } from '../src/index.js';
 import { EventLog } from '../src/eal/event-log.js';
 import { PROC_MAX } from '../src/eal/process-table.js';
 import { HDR } from '../src/eal/region.js';
@@ -17,6 +17,41 @@ import { seqRecorder, type SeqSeen } from './mp-seq.js';
 import { commandChild, leftovers, reapAll, removeInstance, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 const CHILD = 'dist/test/mp-child.js';
+
+test('a secondary killed right after it joined, its slot released by a reclaim before this process\'s watch ran: its socket goes with the slot, its process-left is reported once', async () => {
+  const p = uniquePrefix('mp');
+  const eal = primary(p);
+  const mine: { type: string; pid: number }[] = [];
+  eal.events.on('process-left', (e) => mine.push({ type: e.type, pid: e.pid }));
+  try {
+    const k = await kid(p, 1);
+    const dir = path.join(process.env.MPDK_RUNTIME_DIR ?? '/dev/shm', `mpdk.${p}`);
+    const itsSocket = (): string[] => fs.readdirSync(dir).filter((f) => f.endsWith(`.${k.pid}`));
+    assert.equal(itsSocket().length, 1, 'the secondary listens in the instance folder');
+    // From here to the check no event-loop turn: this process's watch of it (armed or not) cannot run.
+    k.c.proc.kill('SIGKILL');
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    const zombie = (): boolean => {
+      try {
+        return /^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${k.pid}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    for (let ms = 0; !zombie() && ms < 10000; ms += 5) Atomics.wait(cell, 0, 0, 5);
+    const rep = reclaimDead(eal);
+    assert.deepEqual(rep.processes.map((x) => x.pid), [k.pid], 'the reclaim found it dead and released it');
+    assert.deepEqual(itsSocket(), [], 'its socket went with its slot (no peer will ever see it in the table again)');
+    await until(() => mine.some((e) => e.pid === k.pid), 3000, 'its process-left');
+    await new Promise((r) => setTimeout(r, 700)); // a watch armed before the kill fires meanwhile
+    assert.equal(mine.filter((e) => e.pid === k.pid).length, 1, 'its departure reported once');
+    await k.c.exited;
+    await stop(eal, [], p);
+  } finally {
+    eal.close();
+    removeInstance(p);
+  }
+});
 
 after(reapAll);
 

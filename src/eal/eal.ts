@@ -738,6 +738,19 @@ export class Eal {
   }
 
   /**
+   * @internal The reclaimer's last step for dead process `pid` (ownership/reclaim.ts): its
+   * slot in the process table is released, after its death is handled here as this
+   * process's events watch would (its message-channel socket removed, its departure reported
+   * once): a peer that had not yet looked at it, killed right after it joined, would
+   * otherwise never see it, and its socket would stay until the instance ends.
+   */
+  releaseDeadSlot(slot: number, pid: number): void {
+    this.eventsOf?.seenDead(slot, pid);
+    this.channel?.removeStale(pid);
+    this.processes.unregister(slot, pid);
+  }
+
+  /**
    * The instance's events (events.ts): `eal.events.on('port-added', fn)` in any process of
    * the instance; `recent()` anywhere, read-only observers included.
    */

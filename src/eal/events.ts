@@ -235,6 +235,21 @@ export class InstanceEvents {
     if (this.log.claimDeparture(slot, pid, start)) this.publish('process-left', { pid, program, slot, text: `pid ${pid} (${program}) died` });
   }
 
+  /**
+   * The dead process `pid` of `slot` is about to lose its slot (a reclaimer releases it): its
+   * death is handled here now, as a watch would (its socket removed, its departure reported
+   * once), since a peer that had not yet looked at it (killed right after it joined) would
+   * never see it in the table again.
+   */
+  seenDead(slot: number, pid: number): void {
+    if (this.closed) return;
+    const t = this.host.processes;
+    const start = t.startOf(slot);
+    if (t.pidOf(slot) !== pid) return;
+    if (this.settled[slot] === pid && this.settledStart[slot] === start) return;
+    this.died(slot, pid, start, t.nameOf(slot)); // a watch still armed on it fires later and finds it settled
+  }
+
   /** This process leaves: its own "process-left" (unless it was reported), then nothing more. */
   leave(): void {
     if (this.closed) return;

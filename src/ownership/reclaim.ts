@@ -324,7 +324,7 @@ class Reclaim {
     for (const s of listScatter(this.eal)) if (!s.alive && this.dead.has(s.pid)) this.step(`scatter record ${s.mz}`, () => this.eal.memzones.free(s.mz));
     for (const d of this.dead.values()) {
       this.rep.processes.find((p) => p.pid === d.pid)!.lcores.push(...this.eal.lcoreTable.releaseAllOf(d.pid));
-      if (d.slot >= 0) this.eal.processes.unregister(d.slot, d.pid);
+      if (d.slot >= 0) this.eal.releaseDeadSlot(d.slot, d.pid);
     }
   }
 
