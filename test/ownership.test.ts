@@ -892,6 +892,8 @@ test('net_memif zero-copy RX: a lender killed in the free of what it lent, once 
 // Killed with the first chunk held (lent:held: 8191 held, 8193 still in the slots) or after
 // its put (lent:close: 8193 left): the dead one holds exactly what is not in the pool (the
 // old close dropped all 16384 from the slots, then put them back unrecorded: leaked there).
+// The 40 received came in one burst or in 32 + 8 (the peer's pace): a refill waits for 32 free
+// slots, so after 32 + 8 the ring stays 8 short (16376 lent) when the connection ends.
 for (const [hook, lent] of [['lent:held', 16384], ['lent:close', 8193]] as const) {
   test(`net_memif zero-copy RX on a ring of 16384: a lender killed in the free of what it lent (${hook}), its connection over, holds ${lent} + the receiver's 40; every mbuf back once`, async () => {
     const count = 16384 + 1023;
@@ -903,8 +905,9 @@ for (const [hook, lent] of [['lent:held', 16384], ['lent:close', 8193]] as const
       c.proc.kill('SIGKILL');
       await c.exited;
       const dead = poolAudit(x.eal);
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [lent + 40, 0, 0], JSON.stringify(dead));
-      assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, lent + 40);
+      assert.deepEqual([dead.leaked, dead.duplicates], [0, 0], JSON.stringify(dead));
+      assert.ok([lent + 40, lent - 8 + 40].includes(dead.heldByDead), `the dead one holds ${lent + 40} (or 8 fewer, the ring 8 short): ${JSON.stringify(dead)}`);
+      assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, dead.heldByDead);
       const a = poolAudit(x.eal);
       assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
       assert.equal(x.pool.available(), count, 'every mbuf back, once');
