@@ -351,7 +351,7 @@ test('mpdk info shows processes and memzones read-only; cleanup refuses a live i
   assert.deepEqual(leftovers(p), []);
   const none = await run('mpdk', ['info', '--file-prefix', p]);
   assert.equal(none.code, 1);
-  assert.match(none.err, /no instance with --file-prefix=/);
+  assert.match(none.err, /no instance with --file-prefix=\S+ \(nothing at [^)]+\): start its primary first; mpdk ls lists the instances there are\n$/);
   removeInstance(p);
 });
 

@@ -675,7 +675,7 @@ export class Eal {
     const { logLevel = 'warning', hugeDir, logger } = opts;
     const files = instanceFiles(prefix, hugeDir);
     const dir = openInstanceDir(prefix, false);
-    if (!dir) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${files.dir})`);
+    if (!dir) throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${files.dir}): start its primary first; mpdk ls lists the instances there are`);
     let place: RegionPlace | undefined;
     try {
       const cfg = readConfig(dir);
@@ -685,7 +685,7 @@ export class Eal {
       try {
         region = openRegionFile(place, LAYOUT_HASH, MPDK_VERSION, true);
       } catch (e) {
-        if (e instanceof MpdkError && e.code === 'ENOENT') throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${place.path})`);
+        if (e instanceof MpdkError && e.code === 'ENOENT') throw new MpdkError('ENOENT', `no instance with --file-prefix=${prefix} (nothing at ${place.path}): start its primary first; mpdk ls lists the instances there are`);
         throw e;
       }
       const options = parseEalArgs(['--file-prefix', prefix, '--log-level', logLevel]).eal;
