@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { closeFd, unmap, onlineCpus, flock, LOCK_EX, LOCK_NB, processAlive, processStartTime, setAffinity, mapAnonymous, viewMapping } from '../native/libc.js';
+import { closeFd, unmap, onlineCpus, processAlive, processStartTime, setAffinity, mapAnonymous, viewMapping } from '../native/libc.js';
 import {
   CONFIG_FILE, hugeRegionName, instanceFiles, needHugeDir, openHugeDir, openInstanceDir, readConfig, regionPlace, removeInstanceDirIfEmpty, REGION_FILE,
   type ConfigFile, type InstanceFiles, type RegionPlace,
@@ -380,15 +380,10 @@ export class Eal {
         if (e instanceof MpdkError && e.code === 'ENOENT') throw new StartAgain(e.message, 'the instance folder to stay in place');
         throw e;
       }
-      if ((own.locked = flock(own.fd, LOCK_EX | LOCK_NB))) {
-        // The lock is the named file's: a config its last holder removed after our open is
-        // locked by nobody else, and a new one may be locked at its name this instant.
-        if (!own.dir.isAt(CONFIG_FILE, own.fd)) {
-          own.locked = false; // nothing of the name is ours to remove
-          throw new StartAgain(`the config file ${own.dir.pathOf(CONFIG_FILE)} was removed after this start opened it`, 'the config file to stay in place');
-        }
-        return Eal.becomePrimary(options, files, own, hugeDir, name, log, only);
-      }
+      const lock = own.dir.lockAt(CONFIG_FILE, own.fd);
+      // Removed since our open (its last holder leaving): nothing of the name is ours.
+      if (lock === 'moved') throw new StartAgain(`the config file ${own.dir.pathOf(CONFIG_FILE)} was removed after this start opened it`, 'the config file to stay in place');
+      if ((own.locked = lock === 'locked')) return Eal.becomePrimary(options, files, own, hugeDir, name, log, only);
       if (options.procType === 'primary') {
         const holder = readConfig(own.dir)?.pid ?? 0;
         if (holder === process.pid) throw new MpdkError('EBUSY', `this process (pid ${holder}) is already the primary of --file-prefix=${options.filePrefix}: close that Eal first (Eal.init once per process at a time)`);
@@ -745,8 +740,7 @@ export class Eal {
    * otherwise never see it, and its socket would stay until the instance ends.
    */
   releaseDeadSlot(slot: number, pid: number): void {
-    this.eventsOf?.seenDead(slot, pid);
-    this.channel?.removeStale(pid);
+    if (!this.eventsOf?.seenDead(slot, pid)) this.channel?.removeStale(pid);
     this.processes.unregister(slot, pid);
   }
 
@@ -988,7 +982,7 @@ export class Eal {
     } catch {
       return -1; // not a regular file: not ours to judge here (mpdk cleanup does)
     }
-    if (fd >= 0 && !(flock(fd, LOCK_EX | LOCK_NB) && this.dir!.isAt(CONFIG_FILE, fd))) {
+    if (fd >= 0 && this.dir!.lockAt(CONFIG_FILE, fd) !== 'locked') {
       closeFd(fd);
       return -1;
     }

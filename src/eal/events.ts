@@ -239,15 +239,16 @@ export class InstanceEvents {
    * The dead process `pid` of `slot` is about to lose its slot (a reclaimer releases it): its
    * death is handled here now, as a watch would (its socket removed, its departure reported
    * once), since a peer that had not yet looked at it (killed right after it joined) would
-   * never see it in the table again.
+   * never see it in the table again. True when its socket is removed here (now or by the
+   * watch before); false when these events have no channel to remove it through.
    */
-  seenDead(slot: number, pid: number): void {
-    if (this.closed) return;
+  seenDead(slot: number, pid: number): boolean {
+    if (this.closed) return false;
     const t = this.host.processes;
     const start = t.startOf(slot);
-    if (t.pidOf(slot) !== pid) return;
-    if (this.settled[slot] === pid && this.settledStart[slot] === start) return;
-    this.died(slot, pid, start, t.nameOf(slot)); // a watch still armed on it fires later and finds it settled
+    if (t.pidOf(slot) !== pid) return false;
+    if (!(this.settled[slot] === pid && this.settledStart[slot] === start)) this.died(slot, pid, start, t.nameOf(slot)); // a watch still armed on it fires later and finds it settled
+    return this.removeStale !== undefined;
   }
 
   /** This process leaves: its own "process-left" (unless it was reported), then nothing more. */

@@ -4,7 +4,7 @@
  * opened through the checked folder (safe-open.ts); "could not tell whether a process
  * lives" never lets cleanup remove anything.
  */
-import { closeFd, flock, LOCK_EX, LOCK_NB } from '../native/libc.js';
+import { closeFd } from '../native/libc.js';
 import { Eal } from './eal.js';
 import { removeStaleTelemetry } from './telemetry-dir.js';
 import { MpdkError } from './errors.js';
@@ -92,12 +92,12 @@ export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport
     // A live primary holds the config lock; holding it ourselves keeps a new one from
     // starting while we remove.
     lockFd = dir.openExisting(CONFIG_FILE, false, 'the config file');
-    if (lockFd >= 0 && !flock(lockFd, LOCK_EX | LOCK_NB)) {
+    const lock = lockFd >= 0 ? dir.lockAt(CONFIG_FILE, lockFd) : 'locked';
+    if (lock === 'held') {
       throw new MpdkError('EBUSY', `the instance '${prefix}' is live (its primary holds ${dir.pathOf(CONFIG_FILE)}); stop its processes first`);
     }
-    // The lock is the named config's only if the name still names what we locked: one
-    // removed since our open (its last process leaving) may have a new primary's beside it.
-    if (lockFd >= 0 && !dir.isAt(CONFIG_FILE, lockFd)) {
+    // Removed since our open (its last process leaving): a new primary's may be beside it.
+    if (lock === 'moved') {
       throw new MpdkError('EBUSY', `the instance '${prefix}' was removed and started again while this looked at it; run mpdk cleanup again if it is still there`);
     }
     const cfg = readConfig(dir);

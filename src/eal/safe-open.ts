@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  closeFd, errnoName, mkdirAt, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, openAt, unlinkAt,
+  closeFd, errnoName, flock, LOCK_EX, LOCK_NB, mkdirAt, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, openAt, unlinkAt,
 } from '../native/libc.js';
 import { MpdkError } from './errors.js';
 
@@ -172,17 +172,21 @@ export class SafeDir {
   }
 
   /**
-   * True when `name` in this folder is the file open as `fd` (same device and inode; never
-   * following a link): a lock taken on `fd` is the lock of the file at that name, not of one
-   * removed since it was opened.
+   * Take the exclusive flock of the file open as `fd` (opened by `name` in this folder)
+   * without waiting: 'locked' when it is ours and `name` still names that file (same device
+   * and inode, the name not followed); 'held' when another process holds it; 'moved' when
+   * the file was removed or replaced at its name since the open: a lock on it would be the
+   * lock of nothing the next process takes, and a new file may be locked at the name this
+   * instant. The caller closes `fd` (which drops the lock) on anything but 'locked'.
    */
-  isAt(name: string, fd: number): boolean {
+  lockAt(name: string, fd: number): 'locked' | 'held' | 'moved' {
+    if (!flock(fd, LOCK_EX | LOCK_NB)) return 'held';
     try {
       const at = fs.lstatSync(path.join(`/proc/self/fd/${this.fd}`, name), { bigint: true });
       const held = fs.fstatSync(fd, { bigint: true });
-      return at.ino === held.ino && at.dev === held.dev;
+      return at.ino === held.ino && at.dev === held.dev ? 'locked' : 'moved';
     } catch {
-      return false; // gone
+      return 'moved'; // gone
     }
   }
 
