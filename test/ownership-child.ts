@@ -43,8 +43,11 @@
  *                                      (MPDK_TEST_HOOK=memif-zc:send / recycle / freed, hands:tx stop
  *                                      inside the send or the free of what the peer read)
  *   txnull pool=P count=N [segs=S]     take N mbufs (of S-segment chains) into array 0 of a record and send them
- *                                      on TX queue 0 of port 0 (Hands.tx to a driver without a ring:
- *                                      net_null frees what it takes), print "sent <n>", wait
+ *     [pre=M]                          on TX queue 0 of port 0 (Hands.tx to a driver without a ring:
+ *                                      net_null frees what it takes), print "sent <n>", wait; with
+ *                                      pre=M first wait for the link and send M lone packets (a
+ *                                      net_memif copy-mode queue its peer does not read: the ring
+ *                                      then takes the burst in part)
  *                                      (MPDK_TEST_HOOK=ethdev:tx stops as the burst is handed to the
  *                                      driver, mempool:flush / ring-claim:prod inside its free,
  *                                      hands:tx after it, before the record's commit)
@@ -200,6 +203,16 @@ if (mode === 'reclaim') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);
   const hands = Hands.open(eal, 'test-txnull', 1, 64);
   const dst = hands.txSink(dev, 0, 0);
+  if (opt.pre) {
+    // Once the link is up, fill the queue with `pre` lone packets (a peer that reads none: the burst below is taken in part).
+    for (const end = Date.now() + 10000; !dev.linkStatus(0).up && Date.now() < end;) nap(5);
+    let pre = Number(opt.pre);
+    while (pre > 0) {
+      const k = hands.alloc(0, pool, Math.min(pre, 64)) && hands.tx(0, dst);
+      if (k === 0 || hands.count(0) > 0) throw new Error(`pre-filling the queue: ${pre} left, ${hands.count(0)} not taken`);
+      pre -= k;
+    }
+  }
   if (opt.segs) chainsHeld(hands, Number(opt.count), Number(opt.segs));
   else hands.alloc(0, pool, Number(opt.count));
   process.stdout.write('ready\n');

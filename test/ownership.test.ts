@@ -614,6 +614,40 @@ for (const [cacheSize, hook, held] of [[0, 'ring-claim:prod', 48], [0, 'hands:fr
     }));
 }
 
+// A send of 16 packets of 3-segment chains to a queue that takes only part of it (net_memif copy
+// mode, a ring of 4 its peer never reads: 4 taken, 12 left) from a pool without a cache: the
+// driver's freeBulk of the 4 it took hands them to the record (Hands.freeTaken), which puts their
+// 12 segments back recorded while the untaken 12 packets stay held whole (the window's KEPT),
+// then moves those to the array's other side. Killed inside the put's claim on the pool's ring
+// (ring-claim:prod: the repair drops it, the dead one holds all 48), with the segments named and
+// cut (hands:free-segments: 48), after the put (freeing:run: the 36 of the untaken 12), or after
+// the send (hands:tx: 36), with another holder taking every free mbuf before the reclaim: nothing
+// leaked or counted twice. The old free, segment by segment outside the record, left the taken
+// heads counted without their cut segments (ring-claim:prod: 40 held, 8 leaked) and, once the put
+// went, read its 12 segments as 12 of the 16 packets sent (hands:tx: 12 held, 24 leaked).
+for (const [hook, held] of [['ring-claim:prod', 48], ['hands:free-segments', 48], ['freeing:run', 36], ['hands:tx', 36]] as const) {
+  test(`Hands.tx of 16 chains to a driver that takes 4 of them and frees what it takes (net_memif copy mode, a full ring), a pool without a cache: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
+    await withZcClient('owntxpart', 'none', async (x, dev) => {
+      await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+      const taker = Hands.open(x.eal, 'test-taker', 1, 2048);
+      try {
+        await killedAt(x, ['txnull', `pool=${POOL}`, 'count=16', 'segs=3', 'pre=0'], hook, new RegExp(`${hook.replace(':prod', '')} reached`));
+        const free = x.pool.available();
+        assert.equal(taker.alloc(0, x.pool, free), free, 'every free mbuf is the taker\'s now');
+        const dead = poolAudit(x.eal);
+        assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+        assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+        const a = poolAudit(x.eal);
+        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
+        taker.free(0);
+        assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+      } finally {
+        taker.close();
+      }
+    }, { copy: true, cacheSize: 0, rsize: 2 });
+  });
+}
+
 test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of two descriptors: a burst asks more mbufs than it fills): killed after the burst, before the record\'s commit, the dead one holds exactly what it received', async () => {
   const p = uniquePrefix('ownmif');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));

@@ -41,7 +41,9 @@
  *              no ring     chains, several pools or shared
  *                          segments: that freeBulk hands
  *                          them to the record (Hands.
- *                          freeTaken: free's general case)
+ *                          freeTaken: free's general case;
+ *                          the first k of N when the driver
+ *                          took k, KEPT = k << 16 | N)
  *   FREEING    tx to such  CHUNK_FROM | s, s the first      arr[S][s..N) minus the handles
  *   (POOL_GET) a queue of  packet of the chunk the driver   found in the owner lcore's
  *              more than   is given (the burst goes in      mempool caches (the chunk's put
@@ -79,7 +81,10 @@
  *   FREEING    free of     freeing.ts's PUT (POOL in POOL,  arr[S][0..N) (chains whole), and
  *   (POOL_GET) chains, or  SNAP in GSNAP); the other side   the other side's segments from
  *              several     holds the lone segments of the   PUT's done (freeing.ts) up to a
- *              pools       packets [N, before) up to a 0    0, minus those in the caches
+ *              pools       packets [N, before) up to a 0;   0, minus those in the caches; and
+ *                          KEPT (0, or from << 16 | to:     arr[S][from..to) (chains whole)
+ *                          a driver's free of part of the
+ *                          burst, the untaken tail)
  *
  * A single producer or consumer is the only one that moves its tail, so `tail − SNAP` is
  * exactly what its burst moved — as long as no successor uses that ring side before the
@@ -132,9 +137,10 @@
  *     made when the owner died (Mbufs.collectFreed: counted its own still, a duplicate if its
  *     other holder frees it before the reclaim);
  *   - a send to a driver that frees what it takes (FREEING) of chains, several pools or shared
- *     segments is freed by the record (freeTaken: as free's general case, exact) when the
- *     driver takes the whole burst; a driver that takes part of it (net_af_packet, net_memif
- *     copy mode on a full ring) frees that part segment by segment (Mbufs.freeBulk, a leak at worst);
+ *     segments is freed by the record (freeTaken: as free's general case, exact), also when the
+ *     driver takes part of it (net_af_packet with its socket buffer full, net_memif copy mode on
+ *     a full ring): the part it took is put back recorded while the window's KEPT names the
+ *     untaken tail, which then moves to the other side, committed there (exact);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
  *
@@ -152,6 +158,8 @@
  *                    +4 SNAP  u32
  *                    +8 GSNAP u32  a POOL_GET window's ring get: the pool ring's snapshot
  *                    +12 POOL u32  mempool header of a POOL_GET window, or of a FREEING one's pool ring
+ *                    +16 KEPT u32  a free of segments' window (FREEING, POOL_GET): from << 16 | to,
+ *                                  packets of the array it holds besides [0, N), or 0
  *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
  */
 import type { Eal } from '../eal/eal.js';
@@ -186,10 +194,10 @@ export const HANDS = {
  * Array block: byte offsets from its start. POOL: the mempool header of a POOL_GET window;
  * SNAP and GSNAP (SNAP + 4 × GET_REC_SNAP) are then the mempool's get record (getBulk's rec).
  */
-export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, SIDES: 64 } as const;
+export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, KEPT: 16, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 6;
+export const HANDS_VERSION = 7;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -329,6 +337,7 @@ export class Hands implements RecordedFree {
   private readonly ctrl: Int32Array;
   private readonly snap: Int32Array;
   private readonly pool: Int32Array;
+  private readonly kept: Int32Array;
   /** views[2a + s] = side s of array a; subs[(2a + s) * (cap + 1) + k] = its subarray(k). */
   private readonly views: Uint32Array[] = [];
   private readonly subs: Uint32Array[] = [];
@@ -350,11 +359,13 @@ export class Hands implements RecordedFree {
     this.ctrl = new Int32Array(arrays);
     this.snap = new Int32Array(arrays);
     this.pool = new Int32Array(arrays);
+    this.kept = new Int32Array(arrays);
     for (let a = 0; a < arrays; a++) {
       const b = offset + HANDS.ARRAYS + a * ab;
       this.ctrl[a] = (b + HARR.CTRL) >>> 2;
       this.snap[a] = (b + HARR.SNAP) >>> 2;
       this.pool[a] = (b + HARR.POOL) >>> 2;
+      this.kept[a] = (b + HARR.KEPT) >>> 2;
       for (let s = 0; s < 2; s++) {
         const v = new Uint32Array(r.buffer, b + HARR.SIDES + s * (ab - HARR.SIDES) / 2, cap);
         this.views.push(v);
@@ -628,7 +639,7 @@ export class Hands implements RecordedFree {
     const side = c & H_SIDE;
     const arr = this.views[2 * a + (side ? 1 : 0)]!;
     const pool = this.mbufs.loneOf(arr, n);
-    if (pool < 0) this.freeSegments(a, side, n);
+    if (pool < 0) this.freeSegments(a, side, n, 0);
     else {
       u32[ci] = (this.putWindow(a, arr, n, FREEING) | side | n) >>> 0;
       this.mbufs.poolAt(pool).putBulk(arr, n);
@@ -670,9 +681,10 @@ export class Hands implements RecordedFree {
    * in POOL, SNAP in GSNAP). Called with the array HELD (its chains whole). A packet of more
    * segments than the array holds is first cut down from its end the same way (trimSegments).
    */
-  private freeSegments(a: number, side: number, n: number): void {
+  private freeSegments(a: number, side: number, n: number, kept: number): void {
     const u32 = this.u32;
     const ci = this.ctrl[a]!;
+    u32[this.kept[a]!] = kept; // read only in the windows below (FREEING, POOL_GET, not a chunk's)
     const s0 = side ? 1 : 0;
     const arr = this.views[2 * a + s0]!;
     const base = (2 * a + 1 - s0) * (this.capacity + 1);
@@ -705,22 +717,35 @@ export class Hands implements RecordedFree {
    * Mbufs.freeBulk of chains, several pools or shared segments of one of our arrays (registered
    * at open: registerRecordedFree): inside tx to a driver that frees what it takes (driver.ts:
    * its one freeBulk, its last touch of them; the window FREEING, naming a pool ring or none),
-   * when it frees the whole window (all n packets of the array), they are taken apart and put
-   * back recorded (freeSegments, after the window says all n held and none put: FREEING
-   * without a ring) and true is returned; else false (freeBulk frees them unrecorded: outside
-   * such a send, or a part of the burst, a leak at worst).
+   * of the window's first n packets (all N, or the part a driver that stopped early took):
+   * they are taken apart and put back recorded (freeSegments, after the window says all N held
+   * and none put: FREEING without a ring), the untaken tail [n, N) held whole meanwhile (KEPT)
+   * and then moved to the other side and committed there (as tx's own commit of what is left,
+   * which then rewrites the same), and true is returned; else false (freeBulk frees them
+   * unrecorded: outside such a send, a leak at worst).
    */
   freeTaken(handles: Uint32Array, n: number): boolean {
     let a = 0;
     while (a < this.arrays && handles !== this.views[2 * a] && handles !== this.views[2 * a + 1]) a++;
     if (a === this.arrays || this.closed) return false;
+    const u32 = this.u32;
     const ci = this.ctrl[a]!;
-    const c = this.u32[ci]!;
+    const c = u32[ci]!;
     const side = c & H_SIDE;
     const ri = (c >>> H_RING_SHIFT) & 31;
-    if (c >>> H_STATE_SHIFT !== H_FREEING || ri === POOL_GET || (c & H_N_MASK) !== n || handles !== this.views[2 * a + (side ? 1 : 0)]) return false;
-    this.u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | n) >>> 0; // all n held, none put
-    this.freeSegments(a, side, n);
+    const held = c & H_N_MASK;
+    if (c >>> H_STATE_SHIFT !== H_FREEING || ri === POOL_GET || n <= 0 || n > held || handles !== this.views[2 * a + (side ? 1 : 0)]) return false;
+    u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | held) >>> 0; // all held, none put
+    if (n === held) {
+      this.freeSegments(a, side, n, 0);
+      return true;
+    }
+    this.freeSegments(a, side, n, ((n << 16) | held) >>> 0); // [n, held) held whole throughout (KEPT)
+    // Every segment of [0, n) went: none named any more, so the other side can take the tail.
+    u32[this.freeing[a]!.put] = NOT_NAMED;
+    const other = this.views[2 * a + (side ? 0 : 1)]!;
+    for (let i = n; i < held; i++) other[i - n] = handles[i]!;
+    u32[ci] = (side ^ H_SIDE) | (held - n); // commit: the tail, on the other side (HELD)
     return true;
   }
 
@@ -972,6 +997,8 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         // other side's lone segments up to a 0 (none while PUT is NOT_NAMED), but those gone
         // (freeing.ts) or in the caches.
         push(arr, 0, n);
+        const kept = u32[(b + HARR.KEPT) >>> 2]!; // a driver's partial free: the tail it did not take (Hands.freeTaken)
+        if (kept !== 0) push(arr, Math.min(kept >>> 16, cap), Math.min(kept & 0xffff, cap));
         if (snap === NOT_NAMED) continue;
         const other = (b + HARR.SIDES + ((c & H_SIDE) !== 0 ? 0 : half)) >>> 2;
         const done = segmentsGone(eal, lc, snap, u32[(b + HARR.POOL) >>> 2]!, u32[(b + HARR.GSNAP) >>> 2]!);
