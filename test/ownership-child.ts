@@ -9,8 +9,10 @@
  *                                      a window (the test SIGKILLs it there)
  *   leak pool=P count=N                allocate N mbufs into a plain JS array (no record), print
  *                                      "holding", wait to be killed
- *   free pool=P count=N                allocate N mbufs into array 0 of a record and free them
- *                                      through it (MPDK_TEST_HOOK=hands:free stops after the put)
+ *   free pool=P count=N [rings=R]      allocate N mbufs into array 0 of a record and free them
+ *                                      through it (MPDK_TEST_HOOK=hands:free stops after the put);
+ *                                      rings=R: the record names R rings of its own first (30: its
+ *                                      table full)
  *   freechains pool=P count=N segs=S   N packets of S-segment chains in array 0 of a record (of C
  *     [cap=C]                          handles; S > C: one packet, chained before the record holds
  *                                      its head), freed through it (MPDK_TEST_HOOK=
@@ -25,11 +27,13 @@
  *   alloc pool=P count=N               take N mbufs into array 0 of a record with Hands.alloc
  *                                      (MPDK_TEST_HOOK=mempool:get stops before the cache's LEN
  *                                      store, hands:get after it, before the record's commit)
- *   rxnull count=N [cap=C]             receive up to N mbufs from RX queue 0 of port 0 (net_null, net_pcap,
+ *   rxnull count=N [cap=C] [fill=yes]  receive up to N mbufs from RX queue 0 of port 0 (net_null, net_pcap,
  *                                      net_memif; the first burst that brings any, 10 s at most) into
  *                                      array 0 of a record (Hands.rxSource: the driver's get is
  *                                      recorded; MPDK_TEST_HOOK=mempool:get stops before the
- *                                      cache's LEN store, hands:rx after it, before the commit)
+ *                                      cache's LEN store, hands:rx after it, before the commit);
+ *                                      fill=yes: the memzone table filled first (own_fill_<k>);
+ *                                      a refused bind prints "refused <code>: <message>" and waits
  *   rxfill count=N [free=yes]          receive from RX queue 0 of port 0 into array 0 of a record
  *     [poll=yes]                       (Hands.rxSource) until it holds N (20 s at most), print
  *                                      "received <n>", then free them through it with free=yes;
@@ -166,7 +170,21 @@ if (mode === 'reclaim') {
 } else if (mode === 'rxnull') {
   const dev = EthDev.attach(eal);
   const hands = Hands.open(eal, 'test-rxnull', 1, Number(opt.cap ?? 64));
-  const src = hands.rxSource(dev, 0, 0);
+  if (opt.fill === 'yes') {
+    // The memzone table filled (memzones "own_fill_<k>", for the test to free): nothing left to reserve.
+    try {
+      for (let k = 0; ; k++) eal.memzones.reserve(`own_fill_${k}`, 64, 64);
+    } catch {
+      /* full */
+    }
+  }
+  let src;
+  try {
+    src = hands.rxSource(dev, 0, 0);
+  } catch (e) {
+    process.stdout.write(`refused ${(e as { code?: string }).code}: ${(e as Error).message}\n`);
+    for (;;) nap(1000);
+  }
   process.stdout.write('ready\n');
   let k = 0;
   for (const end = Date.now() + 10000; k === 0 && Date.now() < end;) if ((k = hands.rx(0, src, Number(opt.count))) === 0) nap(1);
@@ -258,6 +276,7 @@ if (mode === 'reclaim') {
 } else if (mode === 'free') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);
   const hands = Hands.open(eal, 'test-free', 1, 64);
+  for (let i = 0; i < Number(opt.rings ?? 0); i++) hands.sink(Ring.create(eal, `own_fill${i}`, { count: 64 })); // the record's ring table filled
   const n = Number(opt.count);
   pool.allocBulk(hands.array(0), n);
   hands.commit(0, n);

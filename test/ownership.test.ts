@@ -249,6 +249,52 @@ test('a free into a pool without a cache (straight to its ring): killed inside t
   }
 });
 
+// The same with the record's ring table full (30 rings of its own): the pool's ring is named by
+// entry 0 (the window is read through its POOL and SNAP words, the table entry only serves a
+// single producer's roll-back), with another holder taking every free mbuf before the reclaim:
+// killed after the put the dead one holds none (the old plain window, without the ring, counted
+// the 20 it had put still its own: 20 duplicates under their new holder); inside the claim all 20.
+for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free', 0]] as const) {
+  test(`a free into a pool without a cache from a record whose ring table is full: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
+    const x = instance('ownputfull');
+    const nocache = PktmbufPool.create(x.eal, 'nocache_pool', { count: 255, cacheSize: 0 });
+    const taker = Hands.open(x.eal, 'test-taker', 1, 512);
+    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'nocache_pool')!;
+    try {
+      await killedAt(x, ['free', 'pool=nocache_pool', 'count=20', 'rings=30'], hook, /(ring-claim|hands:free) reached/);
+      const free = nocache.available();
+      assert.equal(taker.alloc(0, nocache, free), free, 'every free mbuf is the taker\'s now');
+      const dead = audit();
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+      assert.equal(reclaimDead(x.eal).pools.nocache_pool?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+      const a = audit();
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
+      taker.free(0);
+      assert.equal(nocache.available(), 255, 'every mbuf back, once');
+    } finally {
+      taker.close();
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+test('a free into a pool whose ring takes single-producer puts, from a record whose ring table is full, is refused with ENOSPC before anything moves: the array still holds its 20', () => {
+  const x = instance('ownputsp');
+  try {
+    const sp = PktmbufPool.create(x.eal, 'sp_pool', { count: 255, cacheSize: 0, singlePut: true });
+    const hands = Hands.open(x.eal, 'test-sp', 1, 64);
+    for (let i = 0; i < 30; i++) hands.sink(Ring.create(x.eal, `own_fill${i}`, { count: 64 }));
+    assert.equal(hands.alloc(0, sp, 20), 20);
+    assert.throws(() => hands.free(0), (e: Error & { code?: string }) => e.code === 'ENOSPC' && /pool 'sp_pool' \(single-producer puts\) does not fit the record's table, full with 30 other rings/.test(e.message));
+    assert.equal(hands.count(0), 20, 'nothing moved');
+    assert.equal(sp.available(), 235);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 test('a thread without an lcore is refused (Eal.lcoreId, a worker\'s handoff): every thread that writes has its own ring claim lines and pool caches, none shares lcore 0\'s', () => {
   const x = instance('ownnolc');
   try {
@@ -561,6 +607,31 @@ for (const [cacheSize, hook, held] of [[32, 'mempool:get', 0], [32, 'pcap:scatte
     await withPort('ownone', `net_pcap0,rx_pcap=${file}`, cacheSize, (x) => killedHolding(x, ['rxnull', 'count=1', 'cap=1'], hook, held), file);
   });
 }
+
+// The same queue bound when the memzone table is full: its scatter record cannot be reserved,
+// so the bind is refused (ENOSPC, saying what to do), the queue left unclaimed, nothing taken
+// (the old queue opened the record at first need and, failing, chained the segments through a
+// private array: killed at pcap:scatter with the head and 16 in hand it leaked those 16).
+test('net_pcap RX queue of a file with records longer than an mbuf, bound when the memzone table is full: refused with ENOSPC saying what to do, before taking anything; the queue stays free', async () => {
+  const file = pcapOf([65535]);
+  await withPort('ownonefull', `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
+    const c = child(x.p, ['rxnull', 'count=1', 'cap=1', 'fill=yes'], 'pcap:scatter');
+    try {
+      await c.waitFor(/refused|pcap:scatter reached/, 15000);
+      for (const mz of x.eal.memzones.list()) if (mz.name.startsWith('own_fill_')) x.eal.memzones.free(mz.name);
+      assert.match(c.out, /refused ENOSPC: net_pcap0: RX queue 0: rx_pcap=.* holds records of up to 65535 bytes, longer than an mbuf of pool 'own_pool' \(\d+ bytes\), and the record that chains their segments cannot be reserved \(.*\); free memzones, or give the queue a pool of data rooms of at least 65535 bytes/, JSON.stringify(poolAudit(x.eal)));
+      const dev = EthDev.attach(x.eal);
+      assert.doesNotThrow(() => dev.rxQueue(0, 0), 'the queue was left unclaimed by its refused binder, alive');
+      dev.close();
+    } finally {
+      c.proc.kill('SIGKILL');
+      await c.exited;
+    }
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    reclaimDead(x.eal);
+  }, file);
+});
 
 // The same when the pool runs dry: `free` mbufs left (the rest held on a ring). With 20 and a
 // cache: the head and a first chunk of 16 come, the next chunk does not; the half-built chain

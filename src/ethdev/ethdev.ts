@@ -833,7 +833,13 @@ export class EthDev {
     const poolOff = p.u32[(p.queue(true, q) + EQ.POOL) >>> 2]!;
     const pool = PktmbufPool.lookup(this.eal, Mempool.attachAt(this.eal, poolOff).name);
     this.claimQueue(port, q, 'rx');
-    const rxq = tapRx(p, q, this.open(p).rxQueue(q, pool)); // capture hook: one load per burst (capture.ts)
+    let rxq: RxQueue;
+    try {
+      rxq = tapRx(p, q, this.open(p).rxQueue(q, pool)); // capture hook: one load per burst (capture.ts)
+    } catch (e) {
+      if (!have) this.releaseQueue(port, q, 'rx'); // the driver refused (net_pcap: no room for its scatter record): a first bind leaves the queue unclaimed
+      throw e;
+    }
     this.rxBound[i] = rxq;
     this.rxGen[i] = gen;
     return rxq;
@@ -848,7 +854,13 @@ export class EthDev {
     if (have && this.txGen[i] === gen && p.state === PortState.STARTED) return have;
     this.checkBind(p, false, q);
     this.claimQueue(port, q, 'tx');
-    const txq = tapTx(p, q, this.open(p).txQueue(q)); // capture hook: one load per burst (capture.ts)
+    let txq: TxQueue;
+    try {
+      txq = tapTx(p, q, this.open(p).txQueue(q)); // capture hook: one load per burst (capture.ts)
+    } catch (e) {
+      if (!have) this.releaseQueue(port, q, 'tx'); // the driver refused: a first bind leaves the queue unclaimed
+      throw e;
+    }
     this.txBound[i] = txq;
     this.txGen[i] = gen;
     return txq;

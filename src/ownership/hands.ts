@@ -116,7 +116,9 @@
  *     exact too, also when the pool runs dry half-way (the half-built chain goes back from its
  *     end, segments recorded as they leave it: Mempool.holdRecorded / putBackRecorded); into
  *     an array with room for one, the window names the queue's scatter record (scatter.ts:
- *     the head, its chain and the open get of its next segments), exact too. A net_memif burst whose descriptors a faulty
+ *     the head, its chain and the open get of its next segments), exact too (the record is
+ *     reserved when the queue is bound, if its file holds a record longer than an mbuf; a bind
+ *     that cannot reserve it, the memzone table full, is refused: ENOSPC, nothing taken). A net_memif burst whose descriptors a faulty
  *     peer rewrote during it gives the mbufs it could not fill back the same way (exact).
  *     net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
  *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table);
@@ -127,7 +129,9 @@
  *     open pool get included (a pool's free mbufs are single segments: what every free
  *     leaves) and those of an open free not yet taken apart;
  *   - FREEING into a pool without a cache or more than its flush threshold is a window
- *     on the pool's ring (exact, also when the put met more of a repair's EMPTY holes than
+ *     on the pool's ring, read through POOL and SNAP (CTRL's ring field names the ring's table
+ *     entry, or entry 0 when the table is full: learnPut; a single-producer pool ring that
+ *     does not fit is refused, ENOSPC) (exact, also when the put met more of a repair's EMPTY holes than
  *     the ring's slack and squeezed them out first: the squeeze is recorded on the pool's
  *     squeeze line of our lcore, mempool.ts MPQ, and putMoved reads past it); a free of
  *     chains, shared mbufs or several pools is taken apart into lone segments, named, and put
@@ -165,6 +169,7 @@
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { RING_EMPTY, Ring } from '../ring/ring.js';
+import { RING_F_SP_ENQ } from '../ring/layout.js';
 import { RingView } from '../ring/view.js';
 import { Mbufs, registerRecordedFree, type PktmbufPool, type RecordedFree } from '../mbuf/mbuf.js';
 import { Mempool } from '../mempool/mempool.js';
@@ -808,23 +813,40 @@ export class Hands implements RecordedFree {
   /** The pool of the last freed burst: whether its puts bypass the cache, and its ring's entry. */
   private readonly put = { pool: -1, cacheless: false, thresh: 0, ri: NO_RING, snapIdx: 0 };
 
-  /** Learn the pool with header `ph` (a burst from another pool than the last one: rare). */
+  /**
+   * Learn the pool with header `ph` (a burst from another pool than the last one: rare). A
+   * window of a put straight to its ring (FREEING naming a ring) is read through its POOL and
+   * SNAP words alone (heldHandles: Mempool.putMoved); the ring's table entry is for the
+   * reclaimer's roll-back of a single producer's half-published put (reclaim.ts step 1). So a
+   * multi-producer pool ring that finds the table full (MAX_RINGS other rings) is named by
+   * entry 0 (any entry: its claims are repaired with every pool's, step 2), exact as any; a
+   * single-producer one is refused (ENOSPC, before any window opens: nothing changed).
+   */
   private learnPut(ph: number): void {
     const p = this.put;
-    p.pool = ph;
     p.ri = NO_RING;
     p.cacheless = false;
     p.thresh = HANDS_MAX_CAP;
-    if (this.lcore < 0) return; // its ring claims are not its lcore's: left out (a leak at worst)
+    let mp: Mempool;
     try {
-      const mp = Mempool.attachAt(this.eal, ph);
-      p.cacheless = mp.cacheSize === 0;
-      p.thresh = mp.flushThresh;
-      p.ri = this.addRing(mp.ring.offset, RS_TX);
-      p.snapIdx = this.snapWord(mp.ring.offset, RS_TX);
+      mp = Mempool.attachAt(this.eal, ph);
     } catch {
-      p.ri = NO_RING; // not a readable pool (or the ring table is full): as before, a leak at worst
+      p.pool = ph; // not a readable pool: its puts are read as into the caches (a leak at worst)
+      return;
     }
+    const ring = mp.ring.offset;
+    let ri = NO_RING;
+    const base = (this.offset + HANDS.RINGS) >>> 2;
+    for (let i = 0; i < this.nrings && ri === NO_RING; i++) if ((this.u32[base + i]! & ~3) === ring) ri = i;
+    if (ri === NO_RING && this.nrings === MAX_RINGS) {
+      if ((mp.ring.flags & RING_F_SP_ENQ) !== 0) throw new MpdkError('ENOSPC', `hands '${this.name}': the ring of pool '${mp.name}' (single-producer puts) does not fit the record's table, full with ${MAX_RINGS} other rings: free it through a record that names fewer rings`);
+      ri = 0;
+    } else ri = this.addRing(ring, RS_TX);
+    p.pool = ph;
+    p.cacheless = mp.cacheSize === 0;
+    p.thresh = mp.flushThresh;
+    p.ri = ri;
+    p.snapIdx = this.snapWord(ring, RS_TX);
   }
 
   /** Handles held in all arrays (a snapshot, for logs and tests). */

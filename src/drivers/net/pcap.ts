@@ -224,8 +224,23 @@ class PcapRx implements RxQueue {
     // skip to the shared read position.
     const reader = openCaptureFile(rxPath, { iface: iface < 0 ? undefined : iface });
     let nrec = 0;
-    while (reader.next(this.rec)) nrec++;
+    let longest = 0;
+    while (reader.next(this.rec)) {
+      nrec++;
+      if (this.rec.caplen > longest) longest = this.rec.caplen;
+    }
     reader.rewind();
+    if (longest > this.rx.room) {
+      // A record longer than an mbuf may come into an array with room for one: its segments are
+      // then chained through the queue's scatter record (scatterRest), reserved now so that no
+      // burst ever chains them unrecorded.
+      try {
+        this.scatter = Scatter.open(port.eal, this.mp);
+      } catch (e) {
+        reader.close();
+        throw new MpdkError('ENOSPC', `${port.name}: RX queue ${q}: rx_pcap=${rxPath} holds records of up to ${longest} bytes, longer than an mbuf of pool '${pool.mp.name}' (${this.rx.room} bytes), and the record that chains their segments cannot be reserved (${(e as Error).message}); free memzones, or give the queue a pool of data rooms of at least ${longest} bytes`);
+      }
+    }
     this.reader = reader;
     this.nrec = nrec;
     this.snap = reader.snaplen;
@@ -615,19 +630,12 @@ class PcapRx implements RxQueue {
     return 1;
   }
 
-  /** The queue's scatter record, opened at first need; null when it cannot be (a full memzone table: unrecorded, a leak at worst). */
+  /** The queue's scatter record: reserved at bind when the file holds a record longer than an mbuf (the constructor: else the bind is refused), so always there when needed. */
   private scatterRecord(): Scatter | null {
-    if (this.scatter === undefined) {
-      try {
-        this.scatter = Scatter.open(this.port.eal, this.mp);
-      } catch {
-        this.scatter = null;
-      }
-    }
     return this.scatter;
   }
 
-  private scatter: Scatter | null | undefined;
+  private scatter: Scatter | null = null;
 
   /** The queue reached the end of a file cut inside a record: say so, once. */
   private sayCut(reader: CaptureFileReader): void {
