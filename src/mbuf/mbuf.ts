@@ -587,8 +587,9 @@ export class Mbufs {
    * `k` the segments of packet `h` this free gives back (every segment of its chain, but one
    * still shared, refcnt > 1, which loses a reference instead; NEXT read before that, as
    * rte_pktmbuf_free). Returns the new k. The chain stays linked: `unlinkFreed` cuts it once
-   * a record names the segments. Shared segments are not exact: a death between the
-   * decrement and the record's store that names `out` counts one its own that is not (or none).
+   * a record names the segments. Shared segments are not exact (hands.ts header: records count
+   * buffers, not references): a death between the decrement and the record's store that names
+   * `out` counts one its own that is not.
    */
   collectFreed(h: number, out: Uint32Array, k: number): number {
     const u16 = this.u16;

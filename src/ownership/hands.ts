@@ -137,16 +137,28 @@
  *     chains, shared mbufs or several pools is taken apart into lone segments, named, and put
  *     back run by run, each read the same way (Hands.freeSegments, freeing.ts: exact; a packet
  *     of more segments than the array holds is cut down from its end in chunks the other side
- *     holds, each the same way). Not exact: a shared segment (refcnt > 1) whose decrement was
- *     made when the owner died (Mbufs.collectFreed: counted its own still, a duplicate if its
- *     other holder frees it before the reclaim);
+ *     holds, each the same way);
  *   - a send to a driver that frees what it takes (FREEING) of chains, several pools or shared
  *     segments is freed by the record (freeTaken: as free's general case, exact), also when the
  *     driver takes part of it (net_af_packet with its socket buffer full, net_memif copy mode on
  *     a full ring): the part it took is put back recorded while the window's KEPT names the
  *     untaken tail, which then moves to the other side, committed there (exact);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
- *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too.
+ *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too;
+ *   - an mbuf shared between processes (refcnt > 1, Mbufs.refcntUpdate, its holders in two
+ *     processes, or a process and a ring): records, audit and reclaim count buffers, not
+ *     references. The audit sees it twice (a duplicate while both live), and reclaiming a dead
+ *     holder returns it to its pool while the other still holds it (whose free then puts it a
+ *     second time), a death inside a free between the segment's decrement and the record's
+ *     naming the rest (Mbufs.collectFreed) included. Shared within one record (or among the
+ *     records of processes that all died) it is exact: every reference dies with them, it goes
+ *     back once. Exact sharing across processes needs references counted in the records and
+ *     the reclaim (the dead's dropped, the buffer returned with the last), and a decrement that
+ *     a reader can tell was made: with a bare count that any holder may change at any time
+ *     (DPDK's REFCNT) no record store is one with the atomic decrement, and the count's value
+ *     after a death cannot tell whether ours was made (others may have added or dropped
+ *     references since); e.g. every change of a shared count under a robust lock, the count
+ *     before it named in the record first, would make it readable.
  *
  * A send that leaves some handles copies them to the other SIDE, then commits SIDE flip |
  * left in one store: the array the reader trusts is never overwritten before the commit.
