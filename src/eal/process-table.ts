@@ -154,6 +154,20 @@ export class ProcessTable {
     return out;
   }
 
+  /**
+   * The processes registered now, as the table says (slot, pid, start time), without asking
+   * the kernel whether they live (no /proc read: cheap enough for a timer; `list()` says who
+   * lives). A slot being registered (its pid not yet published) is left out.
+   */
+  registered(): { slot: number; pid: number; start: number }[] {
+    const out: { slot: number; pid: number; start: number }[] = [];
+    for (let slot = 0; slot < PROC_MAX; slot++) {
+      const pid = this.pidOf(slot);
+      if (pid > 0) out.push({ slot, pid, start: this.startOf(slot) });
+    }
+    return out;
+  }
+
   /** Pids of live registered processes other than `exceptPid`. */
   livePids(exceptPid = process.pid): number[] {
     return this.list().filter((p) => p.alive && p.pid !== exceptPid).map((p) => p.pid);

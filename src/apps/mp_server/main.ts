@@ -235,14 +235,17 @@ function describeReclaim(rep: ReclaimReport): string {
 }
 
 /**
- * Watch every other process of the instance (the process table, looked at every 100 ms:
- * clients, a traffic generator, tools that attach): when one dies, return what it held at
- * once (reclaimDead), from the event loop, between forwarding slices.
+ * Watch every other process of the instance (clients, a traffic generator, tools that
+ * attach): when one dies, return what it held at once (reclaimDead), from the event loop,
+ * between forwarding slices. The process table is read every 100 ms for newcomers (shared
+ * memory only); each is watched through its pidfd (watchDeath: told of its death, also one
+ * that died before it was seen), so an idle server reads nothing from /proc.
  */
 function watchPeers(eal: Eal, info: PortInfoView, cleanup: (() => void)[]): void {
-  const watched = new Set<number>();
+  // slot -> the process seen in it. A slot whose process changed had its process released
+  // (after its death: the old watch fires, or has); the new one is watched beside it.
+  const seen = new Map<number, { pid: number; start: number; stop: () => void }>();
   const gone = (pid: number, name: string): void => {
-    watched.delete(pid);
     let who = name || 'a process';
     for (let id = 0; id < info.numClients; id++) if (info.client(id).pid === pid) who = `client ${id}`;
     try {
@@ -252,20 +255,21 @@ function watchPeers(eal: Eal, info: PortInfoView, cleanup: (() => void)[]): void
     }
   };
   const look = (): void => {
-    for (const p of eal.processes.list()) {
-      if (p.pid === process.pid || watched.has(p.pid)) continue;
-      // One that died before we looked is handled now (reclaimDead frees its slot).
-      if (!p.alive) gone(p.pid, p.name);
-      else {
-        watched.add(p.pid);
-        watchDeath(p.pid, p.start, (pid) => gone(pid, p.name));
-      }
+    for (const { slot, pid, start } of eal.processes.registered()) {
+      const s = seen.get(slot);
+      if (pid === process.pid || (s?.pid === pid && s.start === start)) continue;
+      const name = eal.processes.nameOf(slot);
+      seen.set(slot, { pid, start, stop: watchDeath(pid, start, () => gone(pid, name)) });
     }
   };
   look();
   const t = setInterval(look, 100);
   t.unref();
-  cleanup.push(() => clearInterval(t));
+  cleanup.push(() => {
+    clearInterval(t);
+    for (const s of seen.values()) s.stop();
+    seen.clear();
+  });
 }
 
 /** A client whose ring stays full this long is named (within a second of its stop). */
