@@ -50,5 +50,5 @@ export function identityOf(pid: number): ProcessIdentity {
  * 'alive, stopped by a debugger', ..., or 'state unknown'.
  */
 export function stateOf(p: ProcessIdentity): string {
-  return livenessOf(p) === 'dead' ? 'dead' : processState(p.pid);
+  return processState(p.pid, p.start); // one /proc read (a watch calls it every few hundred ms)
 }

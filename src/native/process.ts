@@ -144,12 +144,17 @@ function dying(pid: number, stat: string): boolean {
 /**
  * For messages about a process waited on: "alive, running", "alive, stopped" (SIGSTOP or a
  * debugger), "alive, sleeping", ..., "alive, dying" (SIGKILL pending or inside exit: gone
- * soon for certain), "dead" (gone or a zombie) or "state unknown".
+ * soon for certain), "dead" (gone or a zombie, or its pid names another process than the one
+ * started at `startTime` when given) or "state unknown".
  */
-export function processState(pid: number): string {
+export function processState(pid: number, startTime = 0): string {
   const stat = readStat(pid);
   if (stat === START_GONE) return 'dead';
   if (typeof stat === 'number') return 'state unknown';
+  if (startTime > 0) {
+    const st = startOf(stat); // one read says both: is it the process meant, and its state
+    if (st === START_GONE || (st > 0 && st !== startTime)) return 'dead';
+  }
   const st = stat.charAt(stat.lastIndexOf(')') + 2);
   const name: Record<string, string> = { R: 'running', S: 'sleeping', D: 'in uninterruptible sleep', T: 'stopped', t: 'stopped by a debugger', I: 'idle' };
   if (st === 'Z' || st === 'X') return 'dead';
