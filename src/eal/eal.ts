@@ -51,7 +51,7 @@ import { cpusOfLcore } from './lcore-map.js';
 import { LogSink, type Logger, type LogLevel, type LogRoute } from './log.js';
 import { ProcessTable, PROC_TABLE_BYTES, ProcKind } from './process-table.js';
 import {
-  createRegionFile, fnv1a, HDR, mib, openRegionFile, Region, REGION_MAGIC, REGION_VERSION, RegionState, TABLES_OFFSET,
+  createRegionFile, filesystemOf, fnv1a, HDR, mib, openRegionFile, Region, REGION_MAGIC, REGION_VERSION, RegionState, TABLES_OFFSET,
 } from './region.js';
 import { BLK } from './heap.js';
 import { MZ } from './memzone.js';
@@ -491,7 +491,7 @@ export class Eal {
       if (HOOK_INIT) hookStop('eal:init');
       region.storeRelease(HDR.STATE, RegionState.READY);
     }
-    eal.log('info', `primary: ${mib(region.size)} MiB shared region at ${place.path} (${place.hugetlbfs ? 'hugetlbfs' : 'tmpfs'}), file prefix '${options.filePrefix}'`);
+    eal.log('info', `primary: ${mib(region.size)} MiB shared region at ${place.path} (${filesystemOf(place.dir)}), file prefix '${options.filePrefix}'`);
     return eal;
   }
 

@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import { closeFd, errnoName, mapFd, reserve, type Mapping } from '../native/libc.js';
 import type { RegionPlace } from './instance.js';
+import type { SafeDir } from './safe-open.js';
 import { MpdkError } from './errors.js';
 
 export const REGION_MAGIC = 0x4b44504d; // 'MPDK' little-endian
@@ -182,6 +183,16 @@ export function mib(bytes: number): string {
  * file of that name is removed first (never followed). A region that does not fit is
  * refused in one line saying how much is free and what to do; nothing is left behind.
  */
+/** The kind of filesystem holding `dir`, for messages: 'hugetlbfs', 'tmpfs', or its statfs type in hex. */
+export function filesystemOf(dir: SafeDir): string {
+  try {
+    const t = fs.statfsSync(`/proc/self/fd/${dir.fd}`).type >>> 0;
+    return t === 0x958458f6 ? 'hugetlbfs' : t === 0x01021994 ? 'tmpfs' : `a filesystem of type 0x${t.toString(16)}, not hugetlbfs`;
+  } catch {
+    return 'filesystem unknown';
+  }
+}
+
 export function createRegionFile(place: RegionPlace, size: number): Region {
   const { dir, name, path } = place;
   let fd = dir.createExclusive(name, 'the shared region');
