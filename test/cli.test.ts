@@ -123,6 +123,7 @@ describe('every program and tool', () => {
       if (long) cases.push([n, own(n, [typo(long)]), new RegExp(`unknown option '${typo(long)}': did you mean ${long}\\?`)]);
       else cases.push([n, own(n, ['--hepl']), /unknown option '--hepl': did you mean --help\?/]);
       if (spec.eal) cases.push([n, ['--file-prefx', 'x'], /unknown EAL option '--file-prefx': did you mean --file-prefix\?/]);
+      if (spec.eal) cases.push([n, ['--zzzzzzzz'], new RegExp(`unknown EAL option '--zzzzzzzz' \\(program options go after '--'; see 'mpdk ${n} --help'\\)$`, 'm')]);
     }
     await each(cases, 3, async ([n, args, re]) => {
       const r = await run('mpdk', [n, ...args]);

@@ -171,7 +171,7 @@ export function parseArgs(spec: ProgramSpec, argv: readonly string[]): ProgramAr
   let own: readonly string[] = argv;
   if (spec.eal) {
     const names = spec.options.flatMap((o) => o.names);
-    const parsed = parseEalArgs(argv, names);
+    const parsed = parseEalArgs(argv, names, `see 'mpdk ${spec.name} --help'`);
     checkVdevs(parsed.eal.vdevs);
     eal = parsed.eal;
     own = parsed.appArgs;

@@ -170,9 +170,10 @@ export function parseLogLevel(v: string): string {
  * as `--opt=value` or as the next word (never one that is itself an option: see
  * option-words.ts), and short ones also as `-lVALUE`. Throws a one-line UsageError naming
  * the bad option and its valid form, or for an unknown one the nearest EAL option, or
- * (when `programOptions`, the program's own spellings, holds it) that it goes after `--`.
+ * (when `programOptions`, the program's own spellings, holds it) that it goes after `--`;
+ * `helpHint` is where an unknown option's message sends the user (a program: its --help).
  */
-export function parseEalArgs(argv: readonly string[], programOptions: readonly string[] = []): {
+export function parseEalArgs(argv: readonly string[], programOptions: readonly string[] = [], helpHint = 'see --help'): {
   /** The EAL options, parsed (before `--`). */
   eal: EalOptions;
   /** The program's own arguments (after `--`). */
@@ -300,7 +301,7 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
         break;
       default: {
         // DPDK's options that do not work here: accepted (values checked) or refused, saying why.
-        if (!spec) throw new UsageError(unknownEalOption(name, programOptions));
+        if (!spec) throw new UsageError(unknownEalOption(name, programOptions, helpHint));
         if (spec.effect === 'refused') throw new UsageError(`${name}: ${spec.what}`);
         const v = spec.arg === 'required' ? take(`${name} VALUE`) : value;
         const bad = v === undefined ? null : spec.check?.(v);
@@ -323,9 +324,9 @@ export function parseEalArgs(argv: readonly string[], programOptions: readonly s
   return { eal: o, appArgs };
 }
 
-function unknownEalOption(name: string, programOptions: readonly string[]): string {
+function unknownEalOption(name: string, programOptions: readonly string[], helpHint: string): string {
   if (programOptions.includes(name)) return `unknown EAL option ${quoteValue(name)}: it is an option of the program, give it after '--'`;
   const guess = nearest(name, EAL_OPTION_NAMES);
   if (guess !== undefined) return `unknown EAL option ${quoteValue(name)}: did you mean ${guess}? (program options go after '--')`;
-  return `unknown EAL option ${quoteValue(name)} (program options go after '--'; see --help)`;
+  return `unknown EAL option ${quoteValue(name)} (program options go after '--'; ${helpHint})`;
 }
