@@ -503,3 +503,38 @@ test('--proc-type=auto while the last process removes the instance (holding the 
     removeInstance(p);
   }
 });
+
+test('mpdk cleanup whose instance ended and started again between its open of the config and its lock removes nothing of the new primary (still initialising), and says so', async () => {
+  const p = uniquePrefix();
+  const a = spawnNode(CHILD, ['-l', '0', '--file-prefix', p, ...QUIET, '--', 'hold']);
+  let c: Child | undefined;
+  let b: Child | undefined;
+  try {
+    await a.waitFor(/"ready"/, 10000);
+    c = spawnNode('mpdk', ['cleanup', '--file-prefix', p], { MPDK_TEST_HOOK: 'cleanup:lock' });
+    await c.waitFor(/cleanup:lock reached/, 10000); // stopped with the old config open, not locked
+    a.proc.stdin!.end(); // the last process out removes the instance
+    assert.equal(await a.exited, 0, a.err);
+    await until(() => leftovers(p).length === 0, 3000, 'the instance files to go with its last process');
+    b = spawnNode(CHILD, ['-l', '0', '--file-prefix', p, ...QUIET, '--', 'hold'], { MPDK_TEST_HOOK: 'eal:init' });
+    await b.waitFor(/eal:init reached/, 10000); // a new primary: its config made and locked, its region not yet ready
+    const made = leftovers(p);
+    assert.ok(made.length > 0);
+    c.proc.kill('SIGCONT');
+    assert.equal(await c.exited, 1, c.err);
+    assert.match(c.err, new RegExp(`the instance '${p}' was removed and started again while this looked at it`));
+    assert.deepEqual(leftovers(p), made, "the new primary's files are all there");
+    b.proc.kill('SIGKILL');
+    await b.exited;
+    const again = await run('mpdk', ['cleanup', '--file-prefix', p]);
+    assert.equal(again.code, 0, again.err);
+    assert.deepEqual(leftovers(p), []);
+  } finally {
+    for (const x of [a, b]) x?.proc.kill('SIGKILL');
+    if (c) {
+      c.proc.kill('SIGCONT');
+      c.proc.kill('SIGKILL');
+    }
+    removeInstance(p);
+  }
+});

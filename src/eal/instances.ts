@@ -8,6 +8,7 @@ import { closeFd } from '../native/libc.js';
 import { Eal } from './eal.js';
 import { removeStaleTelemetry } from './telemetry-dir.js';
 import { MpdkError } from './errors.js';
+import { TEST_HOOK, hookSigstop } from './test-hook.js';
 import {
   CONFIG_FILE, needHugeDir, openInstanceDir, openRuntimeBase, prefixOfDirName, readConfig, regionPlace, removeInstanceDirIfEmpty, runtimeBase,
 } from './instance.js';
@@ -92,6 +93,7 @@ export function cleanupInstance(prefix: string, hugeDir?: string): CleanupReport
     // A live primary holds the config lock; holding it ourselves keeps a new one from
     // starting while we remove.
     lockFd = dir.openExisting(CONFIG_FILE, false, 'the config file');
+    if (TEST_HOOK === 'cleanup:lock') hookSigstop('cleanup:lock'); // opened, not yet locked: the instance may end and start again here
     const lock = lockFd >= 0 ? dir.lockAt(CONFIG_FILE, lockFd) : 'locked';
     if (lock === 'held') {
       throw new MpdkError('EBUSY', `the instance '${prefix}' is live (its primary holds ${dir.pathOf(CONFIG_FILE)}); stop its processes first`);
