@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Eal, MEMZONE_NAMESIZE, unwatchDeath, watchDeath, watchStats } from '../src/index.js';
 import { HDR } from '../src/eal/region.js';
-import { allowedCpus, onlineCpus, setAffinity } from '../src/native/libc.js';
+import { allowedCpus, flock, LOCK_EX, LOCK_NB, onlineCpus, setAffinity } from '../src/native/libc.js';
 import { MEMZONE_MAX } from '../src/eal/memzone.js';
 import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
@@ -535,6 +535,33 @@ test('mpdk cleanup whose instance ended and started again between its open of th
       c.proc.kill('SIGCONT');
       c.proc.kill('SIGKILL');
     }
+    removeInstance(p);
+  }
+});
+
+test('the last process out waits for a primary lock held an instant by another (a dead primary\'s, in a child it forked that has not yet exec\'d) and removes the files', async () => {
+  const p = uniquePrefix();
+  const a = spawnNode(CHILD, ['-l', '0', '--file-prefix', p, ...QUIET, '--', 'hold']);
+  let s: Child | undefined;
+  let fd = -1;
+  try {
+    await a.waitFor(/"ready"/, 10000);
+    s = spawnNode(CHILD, ['-l', '1', '--proc-type=secondary', '--file-prefix', p, ...QUIET, '--', 'survive', 'hold']);
+    await s.waitFor(/"ready"/, 10000);
+    a.proc.stdin!.end(); // the primary leaves; the secondary is the last process
+    assert.equal(await a.exited, 0, a.err);
+    // Here the lock is held as a forked child of the primary holds it (its copy of the descriptor).
+    fd = fs.openSync(`${process.env.MPDK_RUNTIME_DIR ?? '/dev/shm'}/mpdk.${p}/config`, 'r');
+    assert.ok(flock(fd, LOCK_EX | LOCK_NB), 'nobody holds the primary lock once the primary is gone');
+    const held = fd;
+    setTimeout(() => fs.closeSync(held), 200).unref();
+    fd = -1;
+    s.proc.stdin!.end(); // the last process out meets the lock held for 200 ms
+    assert.equal(await s.exited, 0, s.err);
+    await until(() => leftovers(p).length === 0, 3000, 'the last process out to remove the files once the lock is free');
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+    for (const c of [a, s]) c?.proc.kill('SIGKILL');
     removeInstance(p);
   }
 });

@@ -972,21 +972,29 @@ export class Eal {
   private released = false;
 
   /**
-   * The config file opened and flock'ed without waiting, still at its name, or -1: absent,
-   * held (a primary is starting), or replaced since the open (a new primary's).
+   * The config file opened and flock'ed, still at its name, or -1: absent, replaced since the
+   * open (a new primary's), or held for longer than REMOVAL_LOCK_WAIT_MS (a primary is
+   * starting: the files are its to replace). Held for less is waited for: a dead primary's
+   * lock outlives it in a child it forked that had not yet exec'd (the descriptor, and so the
+   * flock, is the child's too until its exec closes it: l2fwd_fork's master killed while it
+   * spawned a standby left the instance's files behind this way).
    */
   private lockForRemoval(): number {
-    let fd = -1;
-    try {
-      fd = this.dir?.openExisting(CONFIG_FILE, false, 'the config file') ?? -1;
-    } catch {
-      return -1; // not a regular file: not ours to judge here (mpdk cleanup does)
-    }
-    if (fd >= 0 && this.dir!.lockAt(CONFIG_FILE, fd) !== 'locked') {
+    const until = performance.now() + REMOVAL_LOCK_WAIT_MS;
+    for (;;) {
+      let fd = -1;
+      try {
+        fd = this.dir?.openExisting(CONFIG_FILE, false, 'the config file') ?? -1;
+      } catch {
+        return -1; // not a regular file: not ours to judge here (mpdk cleanup does)
+      }
+      if (fd < 0) return -1;
+      const lock = this.dir!.lockAt(CONFIG_FILE, fd);
+      if (lock === 'locked') return fd;
       closeFd(fd);
-      return -1;
+      if (lock === 'moved' || performance.now() >= until) return -1;
+      sleepMs(2);
     }
-    return fd;
   }
 
   private removeFiles(): void {
@@ -1133,6 +1141,12 @@ function removeStale(dir: SafeDir, prefix: string, hugeDir: SafeDir | null): voi
 }
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * How long the last process out waits for the primary lock held by someone else before it
+ * leaves the files to that holder (Eal.lockForRemoval).
+ */
+const REMOVAL_LOCK_WAIT_MS = 500;
+
 export function sleepMs(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
