@@ -61,6 +61,44 @@ export function pollFds(fds: ArrayLike<number>, events: ArrayLike<number>, n: nu
   return r;
 }
 
+/** The handle koffi.node.poll returns. */
+interface PollHandle {
+  start(events: { readable?: boolean; writable?: boolean; disconnect?: boolean }, cb: (ev: never) => void): void;
+  stop(): void;
+  close(): void;
+  unref(): void;
+}
+
+/** Every poll handle not yet closed; closed when the process exits (watchExit). */
+const polled = new Set<PollHandle>();
+let exitHooked = false;
+
+/**
+ * koffi.node.poll, with the handle closed at process exit if its owner has not closed it:
+ * a handle still polled while Node tears the event loop down (its last uv_run, closing its
+ * own handles) is called back then, when no JavaScript can run, and koffi's failed call
+ * aborts the process ("FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw": seen in
+ * l2fwd_fork's standby slaves whose master was killed, their pidfd readable as they exited).
+ * Close it with `closePoll`.
+ */
+export function pollFd(fd: number, events: { readable?: boolean; writable?: boolean; disconnect?: boolean }, cb: (...a: never[]) => void): PollHandle {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const h of polled) h.close();
+      polled.clear();
+    });
+  }
+  const h = koffi.node.poll(fd, events, cb as never) as unknown as PollHandle;
+  polled.add(h);
+  return h;
+}
+
+/** Close a handle of `pollFd`. */
+export function closePoll(h: PollHandle): void {
+  if (polled.delete(h)) h.close();
+}
+
 /**
  * Resolve once descriptor `fd` is readable (POLLIN, or an error / hang-up on it), watched by
  * the event loop's own epoll (koffi.node.poll): no thread and no timer while it waits. The
@@ -69,19 +107,19 @@ export function pollFds(fds: ArrayLike<number>, events: ArrayLike<number>, n: nu
  */
 export function whenReadable(fd: number): { ready: Promise<void>; cancel(): void } {
   let done = false;
-  let h: { close(): void } | undefined;
+  let h: PollHandle | undefined;
   let resolve!: () => void;
   const ready = new Promise<void>((r) => (resolve = r));
   const cancel = (): void => {
     if (done) return;
     done = true;
-    h?.close();
+    if (h) closePoll(h);
   };
-  h = koffi.node.poll(fd, { readable: true }, () => {
+  h = pollFd(fd, { readable: true }, () => {
     if (done) return;
     cancel();
     resolve();
-  }) as { close(): void };
+  });
   return { ready, cancel };
 }
 
@@ -97,16 +135,16 @@ export interface FdWatch {
  * thread, no timer. The watch is unref'd: it never keeps the process alive.
  */
 export function watchReadable(fd: number, fn: () => void): FdWatch {
-  let open = true;
-  const h = koffi.node.poll(fd, { readable: true, disconnect: true }, () => {
-    if (open) fn();
+  let on = true;
+  const h = pollFd(fd, { readable: true, disconnect: true }, () => {
+    if (on) fn();
   });
   h.unref();
   return {
     close(): void {
-      if (!open) return;
-      open = false;
-      h.close();
+      if (!on) return;
+      on = false;
+      closePoll(h);
     },
   };
 }
@@ -134,7 +172,7 @@ export function watchFd(fd: number, fn: (readable: boolean, writable: boolean) =
   const cb = ((status: number, ev: Events | undefined): void => {
     if (open) fn(status < 0 || ev === undefined || ev.readable || ev.disconnect, ev?.writable === true);
   }) as unknown as (ev: Events) => void;
-  const h = koffi.node.poll(fd, { readable: true, disconnect: true }, cb);
+  const h = pollFd(fd, { readable: true, disconnect: true }, cb);
   h.unref();
   return {
     set(r: boolean, w: boolean): void {
@@ -147,7 +185,7 @@ export function watchFd(fd: number, fn: (readable: boolean, writable: boolean) =
     close(): void {
       if (!open) return;
       open = false;
-      h.close();
+      closePoll(h);
     },
   };
 }

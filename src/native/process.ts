@@ -12,6 +12,7 @@
  */
 import fs from 'node:fs';
 import { koffi, libc, NativeError } from './ffi.js';
+import { closePoll, pollFd } from './poll.js';
 
 const c = {
   syscall2: libc.func('long syscall(long nr, long a, long b)'),
@@ -219,7 +220,7 @@ export interface PidfdWatch {
  */
 export function watchPidfd(fd: number, fn: () => void): PidfdWatch {
   let open = true;
-  const h = koffi.node.poll(fd, { readable: true }, () => {
+  const h = pollFd(fd, { readable: true }, () => {
     if (!open) return;
     w.close();
     fn();
@@ -229,7 +230,7 @@ export function watchPidfd(fd: number, fn: () => void): PidfdWatch {
     close(): void {
       if (!open) return;
       open = false;
-      h.close();
+      closePoll(h);
       fs.closeSync(fd);
     },
   };
