@@ -333,6 +333,68 @@ test('packed: a buffer whose records all have one length says so (MSG_UNIFORM), 
     assert.equal(ch.pool.inUse(), 0);
   }));
 
+test('a sender sent the same Uint8Arrays again copies each call\'s bytes, whatever the message: any length (odd ones, past the word copy\'s 64), offset (unaligned), a Buffer, shared memory, a resizable or detached buffer, another object in its place; close() keeps none of them', () =>
+  withEal(async (eal) => {
+    let seed = 11;
+    const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % k;
+    const fill = (m: Uint8Array): void => {
+      for (let j = 0; j < m.length; j++) m[j] = rnd(256);
+    };
+    for (const maxMessage of [70, 600]) { // 70: packed in one pass (packFast); 600: planned (frame), some alone in a buffer
+      const ch = Channel.create(eal, `w${maxMessage}`, { count: 64, bufferSize: 1024 + CHANNEL_FRAME_BYTES, maxMessage });
+      const tx = ch.sender();
+      using rx = ch.receiver();
+      const big = new ArrayBuffer(4096);
+      const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void }; // lib es2024
+      const rs = new Resizable(40, { maxByteLength: 80 });
+      const msgs: Uint8Array[] = [
+        new Uint8Array(64), new Uint8Array(0), new Uint8Array(1), new Uint8Array(63), new Uint8Array(70),
+        new Uint8Array(big, 4, 64), new Uint8Array(big, 1, 64), new Uint8Array(big, 130, 33), // aligned, unaligned, odd
+        Buffer.alloc(64), new Uint8Array(new SharedArrayBuffer(68), 4, 60), new Uint8Array(rs), // a Buffer, shared memory, length-tracking
+        new Uint8Array(64), new Uint8Array(64),
+      ];
+      if (maxMessage === 600) msgs.push(new Uint8Array(64), new Uint8Array(65), new Uint8Array(new ArrayBuffer(600), 8, 300));
+      const lone = new Uint8Array(new ArrayBuffer(64), 8, 48); // trySend, again and again (another sender: message 0 of a call, as msgs[0])
+      using tx1 = ch.sender();
+      for (let round = 0; round < 8; round++) {
+        for (const m of msgs) fill(m);
+        fill(lone);
+        if (round === 4) { // another object where one was, a resized buffer, a detached one
+          msgs[0] = new Uint8Array(64);
+          fill(msgs[0]);
+          rs.resize(24); // a fixed view of its 40 bytes would now read nothing
+          fill(msgs[10]!);
+          structuredClone(msgs[11]!.buffer, { transfer: [msgs[11]!.buffer as ArrayBuffer] });
+        }
+        const want = msgs.map((m) => (m.length === 0 ? [] : Array.from(m))); // a detached buffer's view cannot be read
+        assert.equal(tx.trySendMany(msgs), 'sent');
+        assert.equal(tx1.trySend(lone), 'sent');
+        const b = rx.tryReceive();
+        assert.equal(b.length, msgs.length + 1);
+        for (let i = 0; i < msgs.length; i++) assert.deepEqual(Array.from(b.bytes(i)), want[i], `maxMessage ${maxMessage}, round ${round}, message ${i}`);
+        assert.deepEqual(Array.from(b.bytes(msgs.length)), Array.from(lone), `round ${round}: the lone one`);
+        b.release();
+      }
+      assert.equal(msgs[11]!.length, 0, 'detached: sent as an empty message');
+      // A detached message never seen before: empty too (set() threw on it, leaving the taken
+      // buffer in the sender's record; the next send then sent it along and said 'no-room').
+      const gone = new Uint8Array(8);
+      structuredClone(gone.buffer, { transfer: [gone.buffer] });
+      const seven = new Uint8Array(8).fill(7);
+      assert.equal(tx1.trySendMany([seven, gone]), 'sent');
+      assert.equal(tx1.trySendMany([seven, seven]), 'sent');
+      const g = rx.tryReceive();
+      assert.deepEqual(Array.from({ length: g.length }, (_, i) => g.bytes(i).join('')), ['77777777', '', '77777777', '77777777']);
+      assert.equal(rx.damaged, 0);
+      g.release();
+      const slots = tx as unknown as { words: { msgs: (Uint8Array | undefined)[] } };
+      assert.ok(slots.words.msgs.includes(msgs[5]), 'the sender remembers the messages it copies by words');
+      tx.close();
+      assert.ok(slots.words.msgs.every((m) => m === undefined), 'close() forgets them');
+      assert.equal(ch.pool.inUse(), 0);
+    }
+  }));
+
 test('async: a receive waits for a message and a send for room, without CPU; timeout and AbortSignal end them; close() ends a receive', () =>
   withEal(async (eal) => {
     const ch = Channel.create(eal, 'q', { count: 8, bufferSize: 256 }); // holds 7 buffers

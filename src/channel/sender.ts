@@ -37,11 +37,12 @@
  * whose signal aborts settles where it stands and is skipped. Any other send (trySendMany)
  * sends the queue first, and refuses (nothing of its own sent) while the head cannot go.
  *
- * Per message, the copy (TypedArray.set: for 64 bytes cheaper than a loop of element
- * stores in Node 20, about even in Node 24) and the first store into each cache line of
- * the buffer (a line the receiver's core read last) are most of the cost; the rest is one
- * read of the message's length and a few stores. A sender that keeps up with its
- * receivers never reads the ring's consumer line before the enqueue.
+ * Per message, the copy and the first store into each cache line of the buffer (a line the
+ * receiver's core read last) are most of the cost; the rest is one read of the message's
+ * length and a few stores. The copy is TypedArray.set, or four bytes a store for a
+ * message object the sender has seen before at the same place of a batch (word-copy.ts: about
+ * half of set()'s cost for 64 bytes). A sender that keeps up with its receivers never
+ * reads the ring's consumer line before the enqueue.
  *
  * A sender killed at any instruction leaves its buffers in its record, in the ring, or
  * half-claimed on the ring: reclaimDead (in any live process) returns them, the ring's
@@ -53,6 +54,7 @@ import { Hands, HANDS_MAX_CAP, type Sink } from '../ownership/hands.js';
 import { deadlineOf, sleepFor, type WaitOptions } from '../ring/doorbell-async.js';
 import type { Ring } from '../ring/ring.js';
 import { MSG, MSG_PACKED, MSG_UNIFORM, RECORD_HEADER, recordBytes, type Channel } from './channel.js';
+import { WordCopy, WORD_MAX } from './word-copy.js';
 
 /** How a send went: sent, or not sent and why (nothing was sent). */
 export type SendStatus = 'sent' | 'no-room' | 'no-buffers';
@@ -272,6 +274,10 @@ export class ChannelSender {
   /** The ring as a sink of a burst's first buffers (packFast's batch took more than it filled). */
   private readonly prefix: PrefixTx;
   private readonly prefixSink: Sink;
+  /** Copies small messages into the region: by words for those it has seen at the same place of a batch (word-copy.ts). */
+  private readonly words: WordCopy;
+  /** A buffer's data starts 4-aligned (every buffer's: handles are 64-aligned): records and lone messages may be copied by words. */
+  private readonly byWords: boolean;
   /** plan's layout of the batch: each message's length, each buffer's run (plan). */
   private lens = new Int32Array(64);
   private readonly runs: Int32Array;
@@ -325,6 +331,8 @@ export class ChannelSender {
     this.prefix = new PrefixTx(channel.ring);
     this.prefixSink = this.hands.sinkOf(this.prefix, channel.ring);
     this.runs = new Int32Array(this.capacity);
+    this.words = new WordCopy(channel.eal.region.u8, channel.eal.region.i32);
+    this.byWords = (this.delta & 3) === 0;
   }
 
   /** Buffers a message of `len` bytes takes (EINVAL beyond maxMessage). */
@@ -496,7 +504,6 @@ export class ChannelSender {
     const hands = this.hands;
     if (hands.allocAsFreed(0, this.channel.pool, total) !== total) return undefined; // as plan would find it, or not
     const arr = hands.array(0);
-    const u8 = this.u8;
     const u32 = this.u32;
     const seg = this.segBytes;
     const small = this.small;
@@ -508,9 +515,12 @@ export class ChannelSender {
     let r = 0; // records in it
     let first = msgs[0]!.length | 0; // the length of its first record (msgs[0] not bytes: refused below)
     let other = 0; // not 0: it holds a record of another length (else MSG_UNIFORM)
+    const words = this.words;
+    const byWords = this.byWords;
     for (let i = 0; i < n; i++) {
-      const m = msgs[i];
-      if (!(m instanceof Uint8Array)) return this.refuse(msgs, i);
+      const m = msgs[i]!;
+      const known = words.has(m, i); // a Uint8Array seen here before: no instanceof
+      if (!known && !(m instanceof Uint8Array)) return this.refuse(msgs, i);
       const len = m.length;
       if (len > small) return this.refuse(msgs, i);
       const rec = RECORD_HEADER + ((len + 3) & ~3); // recordBytes, inline
@@ -527,7 +537,8 @@ export class ChannelSender {
       }
       other |= len ^ first;
       u32[o >>> 2] = len;
-      u8.set(m, o + RECORD_HEADER);
+      if (known && byWords && len <= WORD_MAX) words.copyKnown(m, i, len, o + RECORD_HEADER);
+      else words.copyOther(m, i, len, o + RECORD_HEADER);
       o += rec;
       r++;
     }
@@ -557,7 +568,6 @@ export class ChannelSender {
 
   /** Copy msgs into the buffers arr[0..total) after their framing (channel.ts MSG), as `plan` laid them out (lens, runs). */
   private frame(arr: Uint32Array, msgs: readonly Uint8Array[], total: number): void {
-    const u8 = this.u8;
     const u32 = this.u32;
     const lens = this.lens;
     const runs = this.runs;
@@ -569,7 +579,8 @@ export class ChannelSender {
       if (r === 1) { // one message alone
         u32[d >>> 2] = lens[i]!; // MSG.LEN
         u32[(d + MSG.SEGS) >>> 2] = 1;
-        u8.set(msgs[i++]!, d + MSG.PAYLOAD);
+        this.copy(msgs[i]!, i, lens[i]!, d + MSG.PAYLOAD);
+        i++;
         b++;
       } else if (r > 1) { // packed: r records (channel.ts)
         const start = d + MSG.PAYLOAD;
@@ -577,7 +588,7 @@ export class ChannelSender {
         for (const last = i + r; i < last; i++) {
           const len = lens[i]!;
           u32[o >>> 2] = len;
-          u8.set(msgs[i]!, o + RECORD_HEADER);
+          this.copy(msgs[i]!, i, len, o + RECORD_HEADER);
           o += RECORD_HEADER + ((len + 3) & ~3);
         }
         u32[d >>> 2] = o - start; // MSG.LEN
@@ -589,6 +600,12 @@ export class ChannelSender {
         i++;
       }
     }
+  }
+
+  /** Copy message i of a call (a Uint8Array of len bytes, that fits one buffer) to region byte `at` (4-aligned). */
+  private copy(m: Uint8Array, i: number, len: number, at: number): void {
+    if (len <= WORD_MAX && this.byWords && this.words.has(m, i)) this.words.copyKnown(m, i, len, at);
+    else this.words.copyOther(m, i, len, at);
   }
 
   /** Copy the long message msg (len bytes) into the k buffers arr[b..b + k). */
@@ -772,6 +789,7 @@ export class ChannelSender {
     this.closed = true;
     this.kick();
     this.hands.close();
+    this.words.clear();
   }
 
   /** `close()`: `using tx = channel.sender()`. */
