@@ -27,17 +27,24 @@
  * Pools sized to what is in flight, as DPDK's guides size them: a buffer comes back to the
  * sender through the pool's ring, first in, first out, so a pool's whole data cycles through
  * the caches, and each line the sender copies into or the receiver reads misses once the
- * pool outgrows the cores' L2 (4 MiB here). With the channel's default pool (2047 buffers of
- * 2 KiB) the sender's time per 64-byte message measured 39-42 ns against 26-28 with 511;
+ * pool outgrows the cores' L2 (4 MiB on the VM of these figures; 1 MiB a core on the EPYC of
+ * those below). With the channel's default pool (2047 buffers of 2 KiB) the sender's time
+ * per 64-byte message measured 39-42 ns against 26-28 with 511;
  * with 16383 72-byte buffers 53-67 ns against 34-36 with 2047 (two processes on two cores
  * taking turns, medians of 2000 turns, machine at load 7-8).
  *
- * Where channel.msgs64's time goes (each side's own work per message, medians of its calls
- * with the other side running, Node 20, machine at load 5-8): the sender ~24 ns (on one core
- * alone 17.6: the 64-byte TypedArray.set ~11 of it, a fixed cost; ~4 ns a call's share of
- * the lines the receiver polls, seen as 24 -> 20.5 ns with 256 messages a call), the
- * receiver ~21.5 ns (~24 before MSG_UNIFORM let it place a buffer's records without a
- * chain of loads through lines from the sender's core). The sender is the limit.
+ * Where channel.msgs64's time goes (each side's own work per message; a 2-core AMD EPYC VM,
+ * Node 20, the machine shared with other test runs, load 3-7; 2026-12-03):
+ *   one core alone (a scratch loop, not this bench: 100 calls of 32 messages, then the
+ *   receiver drains them, in one process; medians of 9 runs): the sender ~25 ns, ~16.5 of it the copy (9.5 without
+ *   it: the message loop, one pool get and one enqueue a call), ~23.5 with the word copy of
+ *   a message sent before at the same place of a batch (src/channel/word-copy.ts); the
+ *   receiver ~4.7 ns.
+ *   two cores (medians of each side's calls, runs alternated): the receiver 12.5-17 ns, the
+ *   sender 27-48: the sender is the limit, its copies waiting for lines the receiver's core
+ *   read last. Alternated, the sender's medians: 42.6 before -> 35.3 with the word copy ->
+ *   27.2 with the lines claimed as each buffer opens (claimLines in sender.ts); word copy
+ *   alone -> claimed too: 40.5 -> 44.3, 83.8 -> 48.2, 42.4 -> 39.9 (5-8 runs each).
  *
  * The bench process is the primary (lcore 100: unpinned) and makes the channel; the rate
  * is taken between two snapshots after a warm-up. Children are killed and the instance
