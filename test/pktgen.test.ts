@@ -15,7 +15,7 @@ import { TrafficPlan, parseRate, parseSizeMix, parseDuration, generatorMac } fro
 import { FrameSeal } from '../src/apps/pktgen/seal.js';
 import { ETH, IPV4, UDP, ipv4ChecksumOk, udpChecksumOk4 } from '../src/index.js';
 import { get16 } from '../src/net/packet.js';
-import { leftovers, reapAll, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -377,6 +377,42 @@ describe('mpdk pktgen (real processes)', () => {
       assert.equal(after.leaked, 0);
     } finally {
       await stopForwarder(fwd, p);
+    }
+  });
+
+  // A port of several RX queues: a burst spreads over their rings (RSS). Stopped inside a
+  // send that left some of the burst (a full queue refused them: hands:tx-part), killed,
+  // then reclaimed: each frame is in a ring or back in the pool, once. The old code sent the
+  // whole burst through one window naming no ring (counted as sent): the refused leaked.
+  test('a pktgen killed inside a send over several RX queues, part refused: reclaim leaks nothing, duplicates nothing', async () => {
+    const p = uniquePrefix('pgkillq');
+    const fwd = await forwarder(p, ['2', 'still']);
+    let done = false;
+    try {
+      const g = spawnNode('mpdk', ['pktgen', ...EAL(p, 1), '--', '--tx-port', '0', '--burst', '64', '--flows', '3', '--duration', '30', '--quiet'], { MPDK_TEST_HOOK: 'hands:tx-part' });
+      await g.waitFor(/MPDK_TEST_HOOK hands:tx-part reached/, 15000);
+      g.proc.kill('SIGKILL');
+      await g.exited;
+      type Pool = { name: string; heldByDead: number; leaked: number; duplicates: number };
+      const a = await run('mpdk', ['audit', '--file-prefix', p, '--json']);
+      const pool = (JSON.parse(a.out) as { pools: Pool[] }).pools.find((x) => x.name === 'PKTGEN_POOL')!;
+      assert.equal(pool.leaked, 0, `the refused frames are held by the dead: ${a.out}`);
+      assert.equal(pool.duplicates, 0);
+      assert.ok(pool.heldByDead > 0, a.out);
+      await pktgen(p, ['--tx-port', '0', '--duration', '100ms']); // reclaims first
+      const b = await run('mpdk', ['audit', '--file-prefix', p, '--json']);
+      assert.equal(b.code, 0, b.out + b.err);
+      const after = (JSON.parse(b.out) as { pools: Pool[] }).pools.find((x) => x.name === 'PKTGEN_POOL')!;
+      assert.equal(after.heldByDead, 0);
+      assert.equal(after.leaked, 0);
+      assert.equal(after.duplicates, 0);
+      done = true;
+    } finally {
+      // After a failed assertion the forwarder's files may stay: that failure is the one to see.
+      await stopForwarder(fwd, p).catch((e: unknown) => {
+        if (done) throw e;
+        removeInstance(p);
+      });
     }
   });
 

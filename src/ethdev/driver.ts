@@ -100,6 +100,13 @@ export interface Wire {
    * Put handles[0..n) where the port receives them; returns how many were taken (the rest stay the caller's).
    */
   inject(handles: Uint32Array, n: number): number;
+  /** The RX queue `inject` would put this packet in (RSS; 0 without it). Reads the packet, changes nothing. */
+  queueOf(handle: number): number;
+  /**
+   * Put handles[0..n) into RX queue q alone, in one enqueue: what it takes is a prefix
+   * handles[0..r) (the rest stay the caller's, in place). EINVAL for a queue the port lacks.
+   */
+  injectQueue(q: number, handles: Uint32Array, n: number): number;
   /** Take up to n packets the port transmitted into handles; returns how many (now the caller's). */
   collect(handles: Uint32Array, n: number): number;
 }

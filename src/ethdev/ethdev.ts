@@ -974,7 +974,12 @@ export class EthDev {
     const refuse = (what: string) => (): number => {
       throw new MpdkError('EINVAL', `this process plays only the ${side} side of the wire of ${p.name}: it cannot ${what}; ask for dev.wire(${port}, '${what}') or 'both'`);
     };
-    const sided: Wire = side === 'both' ? w : side === 'inject' ? { inject: w.inject.bind(w), collect: refuse('collect') } : { inject: refuse('inject'), collect: w.collect.bind(w) };
+    const sided: Wire =
+      side === 'both'
+        ? w
+        : side === 'inject'
+          ? { inject: w.inject.bind(w), queueOf: w.queueOf.bind(w), injectQueue: w.injectQueue.bind(w), collect: refuse('collect') }
+          : { inject: refuse('inject'), queueOf: refuse('inject'), injectQueue: refuse('inject'), collect: w.collect.bind(w) };
     this.wires[slot] = sided;
     this.wireGen[slot] = gen;
     return sided;

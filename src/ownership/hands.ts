@@ -143,6 +143,10 @@
  *     driver takes part of it (net_af_packet with its socket buffer full, net_memif copy mode on
  *     a full ring): the part it took is put back recorded while the window's KEPT names the
  *     untaken tail, which then moves to the other side, committed there (exact);
+ *   - a send through `sinkOf` with no ring (counted as sent: a leak at worst). pktgen uses
+ *     one only when its record's ring table (MAX_RINGS) cannot name every RX ring of a wire
+ *     port; otherwise each RX queue's frames are a window on its ring (Hands.group, then
+ *     tx(a, sink, m) of the array's front: exact);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too;
  *   - an mbuf shared between processes (refcnt > 1, Mbufs.refcntUpdate, its holders in two
@@ -259,6 +263,7 @@ const HOOK = TEST_HOOK;
 const HOOK_RX = HOOK === 'hands:rx'; // after the burst was received, before its commit
 const HOOK_RX_HOLDING = HOOK === 'hands:rx-holding'; // same, when another array holds handles too
 const HOOK_TX = HOOK === 'hands:tx'; // after the send, before its commit
+const HOOK_TX_PART = HOOK === 'hands:tx-part'; // same, when the send left some of the array (0 < went < held)
 const HOOK_FREE = HOOK === 'hands:free'; // after the put, before its commit
 const HOOK_GET = HOOK === 'hands:get'; // after a pool get (its LEN stored), before its commit
 const HOOK_SEGMENTS = HOOK === 'hands:free-segments'; // a free of chains: segments named and cut, not yet put
@@ -357,6 +362,8 @@ export class Hands implements RecordedFree {
   private readonly kept: Int32Array;
   /** views[2a + s] = side s of array a; subs[(2a + s) * (cap + 1) + k] = its subarray(k). */
   private readonly views: Uint32Array[] = [];
+  /** group's scratch for the permuted tags (made at its first use). */
+  private tagScratch = new Uint8Array(0);
   private readonly subs: Uint32Array[] = [];
   private nrings = 0;
   /** The lcore our rings' claim lines belong to (the Eal's). */
@@ -595,15 +602,18 @@ export class Hands implements RecordedFree {
   }
 
   /**
-   * Send what array `a` holds to `dst`. Returns how many went; the others stay in `a`
-   * (moved to its front). Allocates nothing.
+   * Send what array `a` holds to `dst`, or only its first `m` (a sink with a ring or none:
+   * sinkOf, sink; the window still covers the whole array, of which the ring takes a
+   * prefix). Returns how many went; the others stay in `a` (moved to its front). Allocates
+   * nothing.
    */
-  tx(a: number, dst: Sink): number {
+  tx(a: number, dst: Sink, m = H_N_MASK): number {
     const u32 = this.u32;
     const ci = this.ctrl[a]!;
     const c = u32[ci]!;
     const n = c & H_N_MASK;
     if (n === 0) return 0;
+    if (m < n && (dst.frees || dst.lends)) throw new MpdkError('EINVAL', `hands '${this.name}': a driver queue that frees or lends what it takes sends the whole array (asked for ${m} of ${n})`);
     const side = c & H_SIDE;
     const s0 = side ? 1 : 0;
     const arr = this.views[2 * a + s0]!;
@@ -620,7 +630,7 @@ export class Hands implements RecordedFree {
     } else if (!dst.lends) {
       u32[this.snap[a]!] = u32[dst.snapIdx]!;
       u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
-      s = dst.q.txBurst(arr, n);
+      s = dst.q.txBurst(arr, m < n ? m : n);
     } else {
       // The queue names its lent record in POOL and its packet count in SNAP (lent.ts take).
       const si = this.snap[a]!;
@@ -629,6 +639,7 @@ export class Hands implements RecordedFree {
       s = dst.q.txBurst(arr, n, si);
     }
     if (HOOK_TX && s > 0) hookStop('hands:tx');
+    if (HOOK_TX_PART && s > 0 && s < n) hookStop('hands:tx-part');
     const left = n - s;
     if (left === 0) u32[ci] = side; // commit: empty
     else if (s === 0) u32[ci] = side | n; // commit: nothing went
@@ -638,6 +649,46 @@ export class Hands implements RecordedFree {
       u32[ci] = (side ^ H_SIDE) | left; // commit: the rest, on the other side
     }
     return s;
+  }
+
+  /**
+   * Move the packets of array `a` whose tags[i] is `t` to its front, keeping their order and
+   * the others' (tags[0..count) is permuted alike); returns how many there are. The array is
+   * HELD: the moved copy is written to its other side and taken with ONE store (the same
+   * handles, so a death anywhere leaves them held exactly once). Allocates nothing (after a
+   * first call).
+   */
+  group(a: number, tags: Uint8Array, t: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const c = u32[ci]!;
+    const n = c & H_N_MASK;
+    let m = 0;
+    for (let i = 0; i < n; i++) if (tags[i] === t) m++;
+    let front = 0;
+    while (front < m && tags[front] === t) front++;
+    if (front === m) return m; // already in front
+    const side = c & H_SIDE;
+    const s0 = side ? 1 : 0;
+    const arr = this.views[2 * a + s0]!;
+    const other = this.views[2 * a + 1 - s0]!;
+    if (this.tagScratch.length < n) this.tagScratch = new Uint8Array(this.capacity);
+    const tg = this.tagScratch;
+    let j = 0;
+    let k = m;
+    for (let i = 0; i < n; i++) {
+      const x = tags[i]!;
+      if (x === t) {
+        other[j] = arr[i]!;
+        tg[j++] = x;
+      } else {
+        other[k] = arr[i]!;
+        tg[k++] = x;
+      }
+    }
+    for (let i = 0; i < n; i++) tags[i] = tg[i]!;
+    u32[ci] = (side ^ H_SIDE) | n; // commit: the same handles, on the other side
+    return m;
   }
 
   /**

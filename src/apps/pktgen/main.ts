@@ -57,8 +57,6 @@ const POOL_CACHE = 256;
 /** Data room of PKTGEN_POOL's mbufs: headroom + the largest frame, rounded up. */
 const POOL_DATA_ROOM = PKTMBUF_HEADROOM + 1536;
 const RX_BURST = 64;
-/** Largest burst net_ring's inject takes in one chunk (so what it takes is a prefix). */
-const WIRE_CHUNK = 256;
 /** RX bursts per port per round, at most. */
 const RX_ROUNDS = 8;
 const SLICE_MS = 20;
@@ -276,6 +274,12 @@ interface TxSide {
   /** Index of the port in --tx-port, and of its array in the record: frames built, not yet taken. */
   k: number;
   sink: Sink;
+  /**
+   * A wire port of several RX queues: one sink per queue, each naming its ring, and the
+   * wire that says which queue a frame goes to (send: each queue's frames are a window
+   * on its ring, so a death anywhere in a burst is read exactly).
+   */
+  queues?: { sinks: Sink[]; wire: Wire; tags: Uint8Array };
   sent: number;
   /** A wire port: what its full RX queues refused, held back per flow (hold.ts, which counts them). */
   hold?: HeldBack;
@@ -371,14 +375,24 @@ class Generator {
         const w = wireOf(dev, port, sideOf(port, 'inject'));
         let sink: Sink;
         if (w) {
-          // Exact when the frames go into one ring: the port's only RX queue, one chunk.
-          const info = dev.info(port);
-          const ring = info.nbRx === 1 && o.burst <= WIRE_CHUNK ? Ring.attach(eal, dev.queueRing(port, 0, 'rx')) : undefined;
-          sink = h.sinkOf({ txBurst: (x, n) => w.inject(x, n) }, ring);
+          // Each RX queue's frames go into its ring in one enqueue (injectQueue), a window
+          // naming that ring: exact wherever pktgen dies (hands.ts window table, SENDING).
+          const nq = dev.info(port).nbRx;
+          let sinks: Sink[] = [];
+          try {
+            for (let q = 0; q < nq; q++) sinks.push(h.sinkOf({ txBurst: (x, n) => w.injectQueue(q, x, n) }, Ring.attach(eal, dev.queueRing(port, q, 'rx'))));
+          } catch (e) {
+            if (!(e instanceof MpdkError && e.code === 'ENOSPC')) throw e;
+            // More rings than a record names (MAX_RINGS): one sink with none, a burst
+            // counted as sent if pktgen dies inside it (a leak at worst, never a duplicate).
+            sinks = [h.sinkOf({ txBurst: (x, n) => w.inject(x, n) })];
+          }
+          sink = sinks[0]!;
           const hold = new HeldBack(eal, dev, port, h, this.rxa + 1 + k, o.flows, (line) => {
             if (!o.quiet) process.stderr.write(line + '\n');
           });
-          this.tx.push({ port, k, sink, sent: 0, hold, refused: 0, retrying: 0 });
+          const queues = sinks.length > 1 ? { sinks, wire: w, tags: new Uint8Array(Math.max(2 * o.burst, RX_BURST)) } : undefined;
+          this.tx.push({ port, k, sink, queues, sent: 0, hold, refused: 0, retrying: 0 });
           return;
         }
         sink = h.txSink(dev, port, o.queue ?? dev.info(port).nbTx - 1);
@@ -638,7 +652,7 @@ class Generator {
       n = hands.count(t.k);
     }
     if (n === 0) return 0;
-    const r = hands.tx(t.k, t.sink);
+    const r = t.queues === undefined ? hands.tx(t.k, t.sink) : this.sendByQueue(t, t.queues, n);
     if (r < n) {
       const left = hands.array(t.k); // the rest, moved to its front
       for (let i = 0; i < n - r; i++) bytes -= mbufs.dataLen(left[i]!);
@@ -658,6 +672,32 @@ class Generator {
       this.txEndMs = nowMs;
     }
     return r;
+  }
+
+  /**
+   * Send the n frames of port t's array to the RX queues RSS picks for them: per queue, its
+   * frames moved to the array's front (Hands.group: one store) and sent to that queue's ring
+   * (Hands.tx of that front: a window naming the ring). @returns how many went; the rest
+   * stay in the array, at its front.
+   */
+  private sendByQueue(t: TxSide, qs: { sinks: Sink[]; wire: Wire; tags: Uint8Array }, n: number): number {
+    const hands = this.hands;
+    const tags = qs.tags;
+    const arr = hands.array(t.k);
+    for (let i = 0; i < n; i++) tags[i] = qs.wire.queueOf(arr[i]!);
+    let sent = 0;
+    let held = n;
+    for (let q = 0; q < qs.sinks.length && held > 0; q++) {
+      const m = hands.group(t.k, tags, q);
+      if (m === 0) continue;
+      const s = hands.tx(t.k, qs.sinks[q]!, m);
+      if (s > 0) {
+        tags.copyWithin(0, s, held); // tx moved what stays to the front
+        sent += s;
+        held -= s;
+      }
+    }
+    return sent;
   }
 
   /**

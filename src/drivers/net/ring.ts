@@ -198,6 +198,19 @@ class RingWire implements Wire {
     return n - nt;
   }
 
+  queueOf(handle: number): number {
+    return this.steer === null ? 0 : this.steer.queueOf(handle);
+  }
+
+  injectQueue(q: number, handles: Uint32Array, n: number): number {
+    const ring = this.rx[q];
+    if (ring === undefined) throw new MpdkError('EINVAL', `port ${this.id} has ${this.rx.length} RX queues; no queue ${q}`);
+    const mbufs = this.mbufs;
+    const id = this.id;
+    for (let i = 0; i < n; i++) mbufs.setPort(handles[i]!, id);
+    return ring.enqueueBurst(handles, n);
+  }
+
   collect(handles: Uint32Array, n: number): number {
     const tx = this.tx;
     const nq = tx.length;
