@@ -255,28 +255,8 @@ test('a free into a pool without a cache (straight to its ring): killed inside t
 // killed after the put the dead one holds none (the old plain window, without the ring, counted
 // the 20 it had put still its own: 20 duplicates under their new holder); inside the claim all 20.
 for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free', 0]] as const) {
-  test(`a free into a pool without a cache from a record whose ring table is full: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, async () => {
-    const x = instance('ownputfull');
-    const nocache = PktmbufPool.create(x.eal, 'nocache_pool', { count: 255, cacheSize: 0 });
-    const taker = Hands.open(x.eal, 'test-taker', 1, 512);
-    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'nocache_pool')!;
-    try {
-      await killedAt(x, ['free', 'pool=nocache_pool', 'count=20', 'rings=30'], hook, /(ring-claim|hands:free) reached/);
-      const free = nocache.available();
-      assert.equal(taker.alloc(0, nocache, free), free, 'every free mbuf is the taker\'s now');
-      const dead = audit();
-      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-      assert.equal(reclaimDead(x.eal).pools.nocache_pool?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
-      const a = audit();
-      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
-      taker.free(0);
-      assert.equal(nocache.available(), 255, 'every mbuf back, once');
-    } finally {
-      taker.close();
-      x.eal.close();
-    }
-    assert.deepEqual(leftovers(x.p), []);
-  });
+  test(`a free into a pool without a cache from a record whose ring table is full: killed at ${hook}, every free mbuf then taken by another holder: the dead one holds ${held}, none counted or returned twice`, () =>
+    killedThenTaken('ownputfull', { name: 'nocache_pool', cacheSize: 0 }, ['free', 'pool=nocache_pool', 'count=20', 'rings=30'], hook, /(ring-claim|hands:free) reached/, held));
 }
 
 test('a free into a pool whose ring takes single-producer puts, from a record whose ring table is full, is refused with ENOSPC before anything moves: the array still holds its 20', () => {
@@ -1166,25 +1146,34 @@ for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free-segments', 20]
 
 /**
  * A child freeing chains through its record (freechains `args`) into a pool without a cache,
- * killed at `hook`; every free mbuf then taken by another holder: the dead one holds `held`,
- * none counted or returned twice; every mbuf back once after.
+ * killed at `hook`; every free mbuf then taken by another holder: as killedThenTaken.
  */
-async function killedFreeingTaken(tag: string, args: string[], hook: string, held: number): Promise<void> {
+function killedFreeingTaken(tag: string, args: string[], hook: string, held: number): Promise<void> {
+  return killedThenTaken(tag, { name: 'own_nc' }, ['freechains', 'pool=own_nc', ...args], hook, new RegExp(`${hook.replace(':prod', '')} reached`), held); // ring.ts says 'ring-claim reached'
+}
+
+/**
+ * A child running `childArgs` on a pool of 255 mbufs (`pool`: its name, and cacheSize when not
+ * the default) killed at `hook` (its stderr matching `reached`); every free mbuf then taken by
+ * another holder: the dead one holds `held`, none counted or returned twice; the reclaim returns
+ * what the dead one held, not what the taker holds; every mbuf back once after.
+ */
+async function killedThenTaken(tag: string, pool: { name: string; cacheSize?: number }, childArgs: string[], hook: string, reached: RegExp, held: number): Promise<void> {
   const x = instance(tag);
-  const nc = PktmbufPool.create(x.eal, 'own_nc', { count: 255 });
+  const mp = PktmbufPool.create(x.eal, pool.name, { count: 255, ...(pool.cacheSize === undefined ? {} : { cacheSize: pool.cacheSize }) });
   const taker = Hands.open(x.eal, 'test-taker', 1, 512);
-  const audit = (): PoolAudit => auditInstance(x.eal).pools.find((p) => p.name === 'own_nc')!;
+  const audit = (): PoolAudit => auditInstance(x.eal).pools.find((p) => p.name === pool.name)!;
   try {
-    await killedAt(x, ['freechains', 'pool=own_nc', ...args], hook, new RegExp(`${hook.replace(':prod', '')} reached`)); // ring.ts says 'ring-claim reached'
-    const free = nc.available();
-    assert.equal(taker.alloc(0, nc, free), free, 'every free mbuf is the taker\'s now');
+    await killedAt(x, childArgs, hook, reached);
+    const free = mp.available();
+    assert.equal(taker.alloc(0, mp, free), free, 'every free mbuf is the taker\'s now');
     const dead = audit();
     assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-    assert.equal(reclaimDead(x.eal).pools.own_nc?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+    assert.equal(reclaimDead(x.eal).pools[pool.name]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
     const a = audit();
     assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
     taker.free(0);
-    assert.equal(nc.available(), 255, 'every mbuf back, once');
+    assert.equal(mp.available(), 255, 'every mbuf back, once');
   } finally {
     taker.close();
     x.eal.close();
