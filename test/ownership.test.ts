@@ -42,6 +42,25 @@ function poolAudit(eal: Eal): PoolAudit {
   return auditInstance(eal).pools.find((a) => a.name === POOL)!;
 }
 
+/**
+ * After a holder's death in a window: another holder takes every free mbuf of `pool` (so a
+ * buffer counted twice would show), then the dead one holds `held`, none leaked or counted
+ * twice; the reclaim returns what the dead one held, not what the taker holds; every mbuf back
+ * once after (`size` in all). `taker`'s array 0 is used.
+ */
+function takeAllThenReclaim(eal: Eal, pool: PktmbufPool, taker: Hands, held: number, size: number): void {
+  const audit = (): PoolAudit => auditInstance(eal).pools.find((a) => a.name === pool.name)!;
+  const free = pool.available();
+  assert.equal(taker.alloc(0, pool, free), free, 'every free mbuf is the taker\'s now');
+  const dead = audit();
+  assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
+  assert.equal(reclaimDead(eal).pools[pool.name]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
+  const a = audit();
+  assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
+  taker.free(0);
+  assert.equal(pool.available(), size, 'every mbuf back, once');
+}
+
 /** A child (`args`, lcore 2) stopped at `hook` (or once it prints `ready`), SIGKILLed there. */
 async function killedAt(x: Inst, args: string[], hook: string, ready = new RegExp(`${hook} reached`)): Promise<void> {
   const c = child(x.p, args, hook);
@@ -683,15 +702,7 @@ for (const [hook, held] of [['ring-claim:prod', 48], ['hands:free-segments', 48]
       const taker = Hands.open(x.eal, 'test-taker', 1, 2048);
       try {
         await killedAt(x, ['txnull', `pool=${POOL}`, 'count=16', 'segs=3', 'pre=0'], hook, new RegExp(`${hook.replace(':prod', '')} reached`));
-        const free = x.pool.available();
-        assert.equal(taker.alloc(0, x.pool, free), free, 'every free mbuf is the taker\'s now');
-        const dead = poolAudit(x.eal);
-        assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-        assert.equal(reclaimDead(x.eal).pools[POOL]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
-        const a = poolAudit(x.eal);
-        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
-        taker.free(0);
-        assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+        takeAllThenReclaim(x.eal, x.pool, taker, held, SIZE);
       } finally {
         taker.close();
       }
@@ -1104,16 +1115,7 @@ for (const [hook, segs, held] of [['freeing:run', 1, 0], ['memif-zc:freed', 1, 0
         await c.waitFor(new RegExp(`${hook} reached`), 15000);
         c.proc.kill('SIGKILL');
         await c.exited;
-        const free = x.pool.available();
-        assert.equal(taker.alloc(0, x.pool, free), free, 'every free mbuf is the taker\'s now');
-        const dead = poolAudit(x.eal);
-        assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-        const rep = reclaimDead(x.eal);
-        assert.equal(rep.pools[POOL]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
-        const a = poolAudit(x.eal);
-        assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
-        taker.free(0);
-        assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+        takeAllThenReclaim(x.eal, x.pool, taker, held, SIZE);
       } finally {
         taker.close();
         srv.close();
@@ -1154,26 +1156,15 @@ function killedFreeingTaken(tag: string, args: string[], hook: string, held: num
 
 /**
  * A child running `childArgs` on a pool of 255 mbufs (`pool`: its name, and cacheSize when not
- * the default) killed at `hook` (its stderr matching `reached`); every free mbuf then taken by
- * another holder: the dead one holds `held`, none counted or returned twice; the reclaim returns
- * what the dead one held, not what the taker holds; every mbuf back once after.
+ * the default) killed at `hook` (its stderr matching `reached`); then takeAllThenReclaim.
  */
 async function killedThenTaken(tag: string, pool: { name: string; cacheSize?: number }, childArgs: string[], hook: string, reached: RegExp, held: number): Promise<void> {
   const x = instance(tag);
   const mp = PktmbufPool.create(x.eal, pool.name, { count: 255, ...(pool.cacheSize === undefined ? {} : { cacheSize: pool.cacheSize }) });
   const taker = Hands.open(x.eal, 'test-taker', 1, 512);
-  const audit = (): PoolAudit => auditInstance(x.eal).pools.find((p) => p.name === pool.name)!;
   try {
     await killedAt(x, childArgs, hook, reached);
-    const free = mp.available();
-    assert.equal(taker.alloc(0, mp, free), free, 'every free mbuf is the taker\'s now');
-    const dead = audit();
-    assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
-    assert.equal(reclaimDead(x.eal).pools[pool.name]?.returned ?? 0, held, 'what the dead one held, not what the taker holds');
-    const a = audit();
-    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.heldByLive], [0, 0, 0, free], JSON.stringify(a));
-    taker.free(0);
-    assert.equal(mp.available(), 255, 'every mbuf back, once');
+    takeAllThenReclaim(x.eal, mp, taker, held, 255);
   } finally {
     taker.close();
     x.eal.close();
