@@ -177,12 +177,6 @@ export function mib(bytes: number): string {
   return Number.isInteger(m) ? String(m) : m.toFixed(1);
 }
 
-/**
- * Create the region file `place` exclusively (mode 0600), reserve `size` bytes of it
- * (fallocate: no page can later fail for want of space, so no SIGBUS) and map it. A stale
- * file of that name is removed first (never followed). A region that does not fit is
- * refused in one line saying how much is free and what to do; nothing is left behind.
- */
 /** The kind of filesystem holding `dir`, for messages: 'hugetlbfs', 'tmpfs', or its statfs type in hex. */
 export function filesystemOf(dir: SafeDir): string {
   try {
@@ -193,6 +187,12 @@ export function filesystemOf(dir: SafeDir): string {
   }
 }
 
+/**
+ * Create the region file `place` exclusively (mode 0600), reserve `size` bytes of it
+ * (fallocate: no page can later fail for want of space, so no SIGBUS) and map it. A stale
+ * file of that name is removed first (never followed). A region that does not fit is
+ * refused in one line saying how much is free and what to do; nothing is left behind.
+ */
 export function createRegionFile(place: RegionPlace, size: number): Region {
   const { dir, name, path } = place;
   let fd = dir.createExclusive(name, 'the shared region');
