@@ -173,6 +173,8 @@ describe('every program and tool', () => {
     assert.equal(parseArgs(SPECS.get('dumpcap')!, ['-i', '0', '-w', '-']).value('-w'), '-');
     assert.equal(parseArgs(SPECS.get('proc-info')!, ['--ring=-odd-']).value('--ring'), '-odd-');
     assert.equal(parseArgs(SPECS.get('mp_client')!, ['--', '-n', '-1']).value('-n'), '-1');
+    // top's refresh interval also answers to procps top's --delay and the word people try, --interval.
+    for (const o of ['-d', '--delay', '--interval', '--delay=2']) assert.equal(parseArgs(SPECS.get('top')!, o.includes('=') ? [o] : [o, '2']).value('-d'), '2', o);
   });
 
   test('an option a program does not take is refused, not ignored', async () => {

@@ -31,7 +31,7 @@ export const spec: ProgramSpec = {
   options: [
     FILE_PREFIX_OPTION,
     HUGE_DIR_OPTION,
-    { names: ['-d'], value: 'SECONDS', help: 'refresh interval (default 1; 0.1 to 60)' },
+    { names: ['-d', '--delay', '--interval'], value: 'SECONDS', help: 'refresh interval (default 1; 0.1 to 60)' },
     { names: ['--once'], help: 'print one frame (rates over one interval) and exit; the default without a TTY' },
     { names: ['--view'], value: 'V', help: 'the view to start with; keys: p ports, r rings, m mempools, Tab next, q quit' },
   ],
