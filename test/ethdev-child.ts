@@ -2,9 +2,12 @@
  * A scripted port user for the ethdev tests: `node ethdev-child.js <EAL args> -- <action>`.
  * Prints one JSON line per event on stdout.
  *   info                 attach; print {count, macs, names, stats0} (port 0's stats)
- *   rx:PORT:Q:IDLE_MS    claim RX queue Q of PORT, print {claimed}, then receive (freeing
+ *   rx:PORT:Q:IDLE_MS[:TOTAL]
+ *                        claim RX queue Q of PORT, print {claimed}, then receive (freeing
  *                        each packet) until IDLE_MS pass without a packet after the first
- *                        one (or 8 s in all); print {got, hashes: distinct RSS hashes}
+ *                        one and, given TOTAL, the port's queues have received TOTAL in all
+ *                        (so a sender descheduled for a while does not end it early), or
+ *                        20 s in all; print {got, hashes: distinct RSS hashes}
  *   claim:PORT:Q         try to claim RX queue Q, print {claimed} or {error, message}
  *   hold                 (after claim) stay until stdin closes
  */
@@ -30,7 +33,7 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 try {
   const dev = EthDev.attach(eal);
   for (const a of actions) {
-    const [op, x, y, z] = a.split(':');
+    const [op, x, y, z, w] = a.split(':');
     if (op === 'info') {
       const macs = [];
       for (let p = 0; p < dev.count; p++) macs.push(formatMac(dev.macAddr(p)));
@@ -46,6 +49,8 @@ try {
       const port = Number(x);
       const q = Number(y);
       const idleMs = Number(z);
+      const total = w === undefined ? 0 : Number(w);
+      const allReceived = (): boolean => dev.stats(port).queues.reduce((t, s) => t + s.ipackets, 0) >= total;
       const rxq = dev.rxQueue(port, q);
       out({ claimed: true, pid: process.pid });
       const mbufs = new Mbufs(eal);
@@ -53,7 +58,7 @@ try {
       const hashes = new Set<number>();
       let got = 0;
       let last = Date.now();
-      const end = Date.now() + 8000;
+      const end = Date.now() + 20000;
       for (;;) {
         const n = rxq.rxBurst(h, 32);
         if (n > 0) {
@@ -64,7 +69,7 @@ try {
           continue;
         }
         const now = Date.now();
-        if ((got > 0 && now - last > idleMs) || now > end) break;
+        if ((got > 0 && now - last > idleMs && allReceived()) || now > end) break;
         Atomics.wait(sleepCell, 0, 0, 1);
       }
       out({ got, hashes: [...hashes] });

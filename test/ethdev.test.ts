@@ -458,8 +458,8 @@ test('two processes use two RX queues of one ring port; a second claim of a live
     const dev = EthDev.attach(eal);
     const pool = PktmbufPool.create(eal, 'pkt', { count: 4096, cacheSize: 64 });
     setup(dev, pool, 0, 2, 1);
-    const a = child(prefix, 1, 'rx:0:0:300');
-    const b = child(prefix, 2, 'rx:0:1:300');
+    const a = child(prefix, 1, 'rx:0:0:300:2000'); // until the 2000 sent below are all received
+    const b = child(prefix, 2, 'rx:0:1:300:2000');
     const ca = await json(a, /"claimed"/);
     await json(b, /"claimed"/);
     const c = child(prefix, 3, 'claim:0:0');
