@@ -22,7 +22,7 @@
  * (handles a repair this process ran handed back)}.
  *
  * Control memzone layout (u32 words): 0 STOP (test sets 1 when producers are done),
- * 16 + 16*S: consumer S's running count.
+ * 16 + 16*S: consumer S's running count; 17 + 16*S: 1 once consumer S waits on the ring.
  */
 import './exit-first.js'; // first: no hang in Node 24's exit
 import { Eal, IdlePolicy, MpdkError, Ring, stderrLogger } from '../src/index.js';
@@ -92,6 +92,7 @@ if (mode === 'produce') {
   let xor = 0;
   let order = 0;
   let deadline = Date.now() + STALL_MS;
+  Atomics.store(u32, slotIdx + 1, 1);
   for (;;) {
     const k = ring.waitDequeueBurst(buf, burst, 20);
     for (let i = 0; i < k; i++) {

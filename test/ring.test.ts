@@ -259,6 +259,9 @@ describe('ring across processes', () => {
   function consumed(ctl: number, slot: number): number {
     return Atomics.load(eal.region.u32, (ctl + CTL.SLOTS + slot * CTL.SLOT_BYTES) >>> 2);
   }
+  function waiting(ctl: number, slot: number): boolean {
+    return Atomics.load(eal.region.u32, ((ctl + CTL.SLOTS + slot * CTL.SLOT_BYTES) >>> 2) + 1) === 1;
+  }
   // A safety net, not a speed bound: these runs take 1-4 s alone, but over 15 s with the
   // processes outnumbering the cores ten to two (a waiter yields to the busy processes while
   // the claimer it waits for is preempted). A stuck ring is named by the children's own stall
@@ -310,7 +313,10 @@ describe('ring across processes', () => {
   it('a consumer killed with -9 between operations does not stop the others', async () => {
     const { ring, ctl } = setup(MPMC);
     const N = 600_000;
+    // The producers start once every consumer waits on the ring: a consumer still starting
+    // (a second or more under load) could find them done and the ring empty (seen once).
     const cs = [consumer(0, 32), consumer(1, 32), consumer(2, 16)];
+    await until(() => [0, 1, 2].every((s) => waiting(ctl, s)), 30000, 'the consumers waiting on the ring');
     const ps = [producer(1, N, 32), producer(2, N, 32)];
     // Kill the victim once it has started (it may be starved on 2 cores: a low bar, not a share).
     await until(() => consumed(ctl, 2) > 2_000, 30000, 'the victim consuming');
