@@ -511,6 +511,43 @@ test('async: sendAsync calls made in one tick pack: the first goes at its call, 
     ob.release();
   }));
 
+test('async: a message whose buffer was detached goes as an empty message, staged in a tick or copied to wait (set() threw on it, from the call)', () =>
+  withEal(async (eal) => {
+    const ch = Channel.create(eal, 'det', { count: 8, bufferSize: 256 + CHANNEL_FRAME_BYTES, maxMessage: 64 });
+    using tx = ch.sender();
+    using rx = ch.receiver();
+    const gone = (): Uint8Array => {
+      const g = new Uint8Array(8).fill(9);
+      structuredClone(g.buffer, { transfer: [g.buffer] });
+      return g;
+    };
+    const seven = new Uint8Array(8).fill(7);
+    const got: string[] = [];
+    const take = (): void => {
+      for (let b = rx.tryReceive(); b.length > 0; b = rx.tryReceive()) {
+        for (let i = 0; i < b.length; i++) got.push(b.bytes(i).join(''));
+        b.release();
+      }
+    };
+    // The second sendAsync of a tick is copied at its call into the tick's batch.
+    const staged = [tx.sendAsync(seven), tx.sendAsync(gone()), tx.sendAsync(seven)];
+    assert.deepEqual(await Promise.all(staged), [true, true, true]);
+    take();
+    assert.deepEqual(got, ['77777777', '', '77777777']);
+    // With the ring full, sendManyAsync copies its messages to wait.
+    let full = 0;
+    while (tx.trySend(seven) === 'sent') full++;
+    const waiting = tx.sendManyAsync([seven, gone(), seven], 3, { timeout: 10000 });
+    got.length = 0;
+    take();
+    assert.equal(await waiting, true);
+    take();
+    assert.deepEqual(got, [...Array<string>(full).fill('77777777'), '77777777', '', '77777777']);
+    assert.equal(rx.damaged, 0);
+    tx.close();
+    assert.equal(ch.pool.inUse(), 0);
+  }));
+
 test('async: every send of a sender goes in call order, whatever its options or length, while the ring is full; a queued timeout counts from its call and an aborted or timed-out send does not hold back the rest; waiting sends are copies', () =>
   withEal(async (eal) => {
     const ch = Channel.create(eal, 'o', { count: 8, bufferSize: 256 + CHANNEL_FRAME_BYTES }); // holds 7 buffers

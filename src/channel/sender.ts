@@ -156,7 +156,7 @@ class Staged {
     this.mixed[b] = this.mixed[b]! | (m.length ^ this.first[b]!);
     const o = b * this.stride + this.used[b]!;
     this.u32[o >>> 2] = m.length;
-    this.u8.set(m, o + RECORD_HEADER);
+    if (m.length !== 0) this.u8.set(m, o + RECORD_HEADER); // a detached buffer's view: length 0, set() would throw
     this.used[b] = this.used[b]! + rec;
     this.recs[b] = this.recs[b]! + 1;
     this.count++;
@@ -227,7 +227,7 @@ class Waiting {
     const out = new Array<Uint8Array>(n);
     for (let i = 0, o = 0; i < n; i++) {
       const m = msgs[i]!;
-      all.set(m, o);
+      if (m.length !== 0) all.set(m, o); // a detached buffer's view: length 0, an empty message
       out[i] = all.subarray(o, o + m.length);
       o += m.length;
     }
