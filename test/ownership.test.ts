@@ -1146,6 +1146,63 @@ for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free-segments', 20]
     killedFreeingTaken('ownfreelong', ['count=1', 'segs=20', 'cap=8'], hook, held));
 }
 
+// Hands.free of chains (16 packets of 3 segments) into a pool whose ring takes single-producer
+// puts and has no cache: the segments' run goes straight to its ring. Killed between the ring's
+// head and tail stores (ring-sp:prod: the run is not published): the record names the ring
+// (namePutRings, before the window), so the reclaim rolls the head back (reclaim.ts step 1) and
+// the dead one holds all 48, returned once. The old free (freeing.ts's putter naming no ring) left
+// the head 48 past the tail: the reclaim's own put of the 48 started there and published the
+// stale 48 slots with them, 48 duplicates.
+test('Hands.free of chained mbufs into a pool whose ring takes single-producer puts (no cache): killed between the ring\'s head and tail stores, every free mbuf then taken by another holder: the dead one holds 48, none counted or returned twice', () =>
+  killedThenTaken('ownfreesp', { name: 'own_sp', cacheSize: 0, singlePut: true }, ['freechains', 'pool=own_sp', 'count=16', 'segs=3'], 'ring-sp:prod', /ring-sp:prod reached/, 48));
+
+// The same into a pool with a cache of 32 that holds 32 (its refill for the 18 segments of 6
+// chains): their put into the cache flushes the 32 to the ring first, killed between the ring's
+// head and tail stores. The record holds the 18 (named, not yet put), the dead lcore's cache the
+// 32 (a flush in flight); the reclaim rolls the ring back (the record names it), puts the flush
+// back into the cache and flushes it: every mbuf back once. The old putter named no ring: the
+// reclaimer's flush published the stale 32 slots with its own, 32 duplicates.
+test('Hands.free of chained mbufs into a cached pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the cache flush the put makes, the dead one holds the 18 segments, its cache the 32; every mbuf back once', async () => {
+  const x = instance('ownflushsp');
+  try {
+    const sp = PktmbufPool.create(x.eal, 'own_sp', { count: 255, cacheSize: 32, singlePut: true });
+    await killedAt(x, ['freechains', 'pool=own_sp', 'count=6', 'segs=3'], 'ring-sp:prod');
+    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'own_sp')!;
+    const dead = audit();
+    assert.deepEqual([dead.heldByDead, dead.inCaches, dead.leaked, dead.duplicates], [18, 32, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.singleFixed, 1, 'the half-published flush rolled back');
+    assert.deepEqual([rep.pools.own_sp?.returned, rep.pools.own_sp?.flushed], [18, 32]);
+    const a = audit();
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    assert.equal(sp.available(), 255, 'every mbuf back, once (the 18 returned through our own cache)');
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+test('a free of chains with segments of a pool whose ring takes single-producer puts, from a record whose ring table is full, is refused with ENOSPC before anything moves: the array still holds its chain', () => {
+  const x = instance('ownchsp');
+  try {
+    const sp = PktmbufPool.create(x.eal, 'sp_pool', { count: 255, cacheSize: 0, singlePut: true });
+    const hands = Hands.open(x.eal, 'test-sp', 1, 64);
+    for (let i = 0; i < 30; i++) hands.sink(Ring.create(x.eal, `own_fill${i}`, { count: 64 }));
+    const mbufs = new Mbufs(x.eal);
+    assert.equal(hands.alloc(0, x.pool, 1), 1);
+    const seg = new Uint32Array(1);
+    assert.equal(sp.allocBulk(seg, 1), 1);
+    mbufs.chain(hands.array(0)[0]!, seg[0]!); // a head of own_pool (multi-producer), a segment of sp_pool
+    assert.throws(() => hands.free(0), (e: Error & { code?: string }) => e.code === 'ENOSPC' && /pool 'sp_pool' \(single-producer puts\) does not fit the record's table, full with 30 other rings/.test(e.message));
+    assert.equal(hands.count(0), 1, 'nothing moved');
+    assert.equal(mbufs.nbSegs(hands.array(0)[0]!), 2, 'the chain whole');
+    assert.deepEqual([sp.available(), x.pool.available()], [254, SIZE - 1]);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
 /**
  * A child freeing chains through its record (freechains `args`) into a pool without a cache,
  * killed at `hook`; every free mbuf then taken by another holder: as killedThenTaken.
@@ -1156,11 +1213,11 @@ function killedFreeingTaken(tag: string, args: string[], hook: string, held: num
 
 /**
  * A child running `childArgs` on a pool of 255 mbufs (`pool`: its name, and cacheSize when not
- * the default) killed at `hook` (its stderr matching `reached`); then takeAllThenReclaim.
+ * the default; singlePut: a single-producer ring) killed at `hook` (its stderr matching `reached`); then takeAllThenReclaim.
  */
-async function killedThenTaken(tag: string, pool: { name: string; cacheSize?: number }, childArgs: string[], hook: string, reached: RegExp, held: number): Promise<void> {
+async function killedThenTaken(tag: string, pool: { name: string; cacheSize?: number; singlePut?: boolean }, childArgs: string[], hook: string, reached: RegExp, held: number): Promise<void> {
   const x = instance(tag);
-  const mp = PktmbufPool.create(x.eal, pool.name, { count: 255, ...(pool.cacheSize === undefined ? {} : { cacheSize: pool.cacheSize }) });
+  const mp = PktmbufPool.create(x.eal, pool.name, { count: 255, ...(pool.cacheSize === undefined ? {} : { cacheSize: pool.cacheSize }), singlePut: pool.singlePut === true });
   const taker = Hands.open(x.eal, 'test-taker', 1, 512);
   try {
     await killedAt(x, childArgs, hook, reached);

@@ -137,7 +137,13 @@
  *     chains, shared mbufs or several pools is taken apart into lone segments, named, and put
  *     back run by run, each read the same way (Hands.freeSegments, freeing.ts: exact; a packet
  *     of more segments than the array holds is cut down from its end in chunks the other side
- *     holds, each the same way);
+ *     holds, each the same way). Every pool such a free puts into has its ring named in the
+ *     table before the free's window opens (namePutRings: a run straight to the ring, or the
+ *     flush of the lcore cache a run into it makes), so a single producer killed between that
+ *     ring's head and tail stores is rolled back (reclaim.ts step 1: exact); one that does not
+ *     fit is refused as above (ENOSPC, nothing moved; inside a send to a driver that frees what
+ *     it takes, when the table filled only during that send: thrown from freeTaken after the
+ *     driver took the burst, every packet still held, exact);
  *   - a send to a driver that frees what it takes (FREEING) of chains, several pools or shared
  *     segments is freed by the record (freeTaken: as free's general case, exact), also when the
  *     driver takes part of it (net_af_packet with its socket buffer full, net_memif copy mode on
@@ -619,7 +625,10 @@ export class Hands implements RecordedFree {
     const arr = this.views[2 * a + s0]!;
     let s: number;
     if (dst.frees) {
-      // The driver frees what it takes (one freeBulk): the window is that free's.
+      // The driver frees what it takes (one freeBulk): the window is that free's. With the ring
+      // table full, a pool ring it would have to name (chains, several pools: freeTaken) is
+      // refused here, before the send (a walk of the burst, only then).
+      if (this.nrings === MAX_RINGS) this.namePutRings(arr, n);
       let w = this.putWindow(a, arr, n, CHUNKS);
       if (w === CHUNKS && this.mbufs.loneOf(arr, n) >= 0) s = this.txChunks(a, dst, side, n);
       else {
@@ -707,8 +716,10 @@ export class Hands implements RecordedFree {
     const side = c & H_SIDE;
     const arr = this.views[2 * a + (side ? 1 : 0)]!;
     const pool = this.mbufs.loneOf(arr, n);
-    if (pool < 0) this.freeSegments(a, side, n, 0);
-    else {
+    if (pool < 0) {
+      this.namePutRings(arr, n); // before the window: a refusal changes nothing
+      this.freeSegments(a, side, n, 0);
+    } else {
       u32[ci] = (this.putWindow(a, arr, n, FREEING) | side | n) >>> 0;
       this.mbufs.poolAt(pool).putBulk(arr, n);
     }
@@ -803,6 +814,9 @@ export class Hands implements RecordedFree {
     const ri = (c >>> H_RING_SHIFT) & 31;
     const held = c & H_N_MASK;
     if (c >>> H_STATE_SHIFT !== H_FREEING || ri === POOL_GET || n <= 0 || n > held || handles !== this.views[2 * a + (side ? 1 : 0)]) return false;
+    // Before our first store: a refusal (ENOSPC) leaves tx's window as it is, every packet held
+    // (the driver took them; it is thrown through its txBurst and tx, nothing freed).
+    this.namePutRings(handles, n);
     u32[ci] = (FREEING | side | (NO_RING << H_RING_SHIFT) | held) >>> 0; // all held, none put
     if (n === held) {
       this.freeSegments(a, side, n, 0);
@@ -897,20 +911,71 @@ export class Hands implements RecordedFree {
       p.pool = ph; // not a readable pool: its puts are read as into the caches (a leak at worst)
       return;
     }
-    const ring = mp.ring.offset;
-    let ri = NO_RING;
-    const base = (this.offset + HANDS.RINGS) >>> 2;
-    for (let i = 0; i < this.nrings && ri === NO_RING; i++) if ((this.u32[base + i]! & ~3) === ring) ri = i;
-    if (ri === NO_RING && this.nrings === MAX_RINGS) {
-      if ((mp.ring.flags & RING_F_SP_ENQ) !== 0) throw new MpdkError('ENOSPC', `hands '${this.name}': the ring of pool '${mp.name}' (single-producer puts) does not fit the record's table, full with ${MAX_RINGS} other rings: free it through a record that names fewer rings`);
-      ri = 0;
-    } else ri = this.addRing(ring, RS_TX);
+    const ri = this.namePutRing(mp);
     p.pool = ph;
     p.cacheless = mp.cacheSize === 0;
     p.thresh = mp.flushThresh;
     p.ri = ri;
-    p.snapIdx = this.snapWord(ring, RS_TX);
+    p.snapIdx = this.snapWord(mp.ring.offset, RS_TX);
   }
+
+  /**
+   * The ring of pool `mp`, named in the table for our puts to it (RS_TX: a put straight to it,
+   * or a flush of our lcore's cache): its entry. With the table full (MAX_RINGS other rings) a
+   * multi-producer ring gets entry 0 (its claims are repaired with every pool's, reclaim.ts step
+   * 2; the entry only serves step 1's roll-back of a single producer); a single-producer one is
+   * refused (ENOSPC; callers name every pool before any window opens: nothing changed).
+   */
+  private namePutRing(mp: Mempool): number {
+    const ring = mp.ring.offset;
+    const base = (this.offset + HANDS.RINGS) >>> 2;
+    for (let i = 0; i < this.nrings; i++) {
+      const e = this.u32[base + i]!;
+      if ((e & ~3) === ring) {
+        if ((e & RS_TX) === 0) this.u32[base + i] = e | RS_TX;
+        return i;
+      }
+    }
+    if (this.nrings < MAX_RINGS) return this.addRing(ring, RS_TX);
+    if ((mp.ring.flags & RING_F_SP_ENQ) !== 0) throw new MpdkError('ENOSPC', `hands '${this.name}': the ring of pool '${mp.name}' (single-producer puts) does not fit the record's table, full with ${MAX_RINGS} other rings: free it through a record that names fewer rings`);
+    return 0;
+  }
+
+  /**
+   * Name the ring of every pool a free of packets arr[0 .. n) (chains whole) puts into
+   * (namePutRing), before any window of that free opens: a single-producer pool ring killed
+   * between its head and tail stores is then rolled back by the reclaimer (reclaim.ts step 1),
+   * and a refusal (ENOSPC) changes nothing. The general case of a free only (chains, several
+   * pools, shared segments: already a walk of every segment); allocates nothing once every pool
+   * was met.
+   */
+  private namePutRings(arr: Uint32Array, n: number): void {
+    const mb = this.mbufs;
+    let last = this.namedPool;
+    for (let i = 0; i < n; i++) {
+      let h = arr[i]!;
+      for (let k = mb.nbSegs(h); k > 0 && h !== 0; k--, h = mb.next(h)) {
+        const ph = mb.poolOf(h);
+        if (ph === last) continue;
+        if (!this.namedPools.includes(ph)) {
+          let mp: Mempool;
+          try {
+            mp = mb.poolAt(ph);
+          } catch {
+            continue; // not a readable pool: freeBulk / the putter refuse it themselves
+          }
+          this.namePutRing(mp);
+          this.namedPools.push(ph);
+        }
+        last = ph;
+      }
+    }
+    this.namedPool = last;
+  }
+
+  /** Pools whose ring namePutRings named (or found already named, or entry 0 for): their headers. */
+  private readonly namedPools: number[] = [];
+  private namedPool = -1;
 
   /** Handles held in all arrays (a snapshot, for logs and tests). */
   held(): number {

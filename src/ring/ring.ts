@@ -135,6 +135,7 @@ const HOOK = TEST_HOOK;
 const HOOK_PROD = HOOK === 'ring-claim:prod';
 const HOOK_PROD_EARLY = HOOK === 'ring-claim:prod-early'; // before the claim record's TO is written
 const HOOK_CONS = HOOK === 'ring-claim:cons';
+const HOOK_SP_PROD = HOOK === 'ring-sp:prod'; // a single producer between its head and tail stores
 
 let myStart = -1;
 function ownStartTime(): number {
@@ -434,6 +435,7 @@ export class Ring extends RingView {
     enqueueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
     h[W_PROD_HEAD] = next;
+    if (HOOK_SP_PROD) hookStop('ring-sp:prod');
     if (PLAIN_TAILS) h[W_PROD_TAIL] = next; // R1
     else Atomics.store(h, W_PROD_TAIL, next);
     this.enqMark = next;
