@@ -294,6 +294,37 @@ test('a free into a pool whose ring takes single-producer puts, from a record wh
   assert.deepEqual(leftovers(x.p), []);
 });
 
+// Hands.close with an array whose recorded free the full table refuses (ENOSPC, as above): the
+// old close threw out of its first free and left the record and its memzone behind, the 20 (and
+// the other array's 5) held by a live owner for good. Now it frees every array, the refused one
+// outside the record after dropping it (a death there leaks, never duplicates), says so, and
+// frees the record.
+test('Hands.close with an array whose recorded free is refused (a single-producer pool ring, the ring table full): the record and its memzone are freed, every buffer goes back, and a warning says which were freed outside the record', () => {
+  const p = uniquePrefix('ownclosesp');
+  const logged: string[] = [];
+  const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'warning'], { handleSignals: false, logger: (_l, m) => logged.push(m) });
+  try {
+    const sp = PktmbufPool.create(eal, 'sp_pool', { count: 255, cacheSize: 0, singlePut: true });
+    const pool = PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize: 32 });
+    const hands = Hands.open(eal, 'test-close', 2, 64);
+    for (let i = 0; i < 30; i++) hands.sink(Ring.create(eal, `own_fill${i}`, { count: 64 }));
+    assert.equal(hands.alloc(0, sp, 20), 20);
+    assert.equal(hands.alloc(1, pool, 5), 5);
+    const zones = eal.memzones.list().length;
+    hands.close();
+    assert.equal(eal.memzones.list().length, zones - 1, 'the record\'s memzone freed');
+    assert.deepEqual(listRecords(eal), []);
+    assert.deepEqual([sp.available(), pool.available()], [255, SIZE], 'every buffer back');
+    assert.equal(logged.filter((m) => /hands 'HN_\d+_\d+': close freed the 20 buffers of array 0 outside the record \(.*single-producer puts.*\); a death during that free would have leaked them/.test(m)).length, 1, logged.join('\n'));
+    const a = auditInstance(eal).pools.find((x) => x.name === 'sp_pool')!;
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByLive], [0, 0, 0]);
+    hands.close(); // idempotent
+  } finally {
+    eal.close();
+  }
+  assert.deepEqual(leftovers(p), []);
+});
+
 test('a thread without an lcore is refused (Eal.lcoreId, a worker\'s handoff): every thread that writes has its own ring claim lines and pool caches, none shares lcore 0\'s', () => {
   const x = instance('ownnolc');
   try {

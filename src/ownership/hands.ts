@@ -143,7 +143,9 @@
  *     ring's head and tail stores is rolled back (reclaim.ts step 1: exact); one that does not
  *     fit is refused as above (ENOSPC, nothing moved; inside a send to a driver that frees what
  *     it takes, when the table filled only during that send: thrown from freeTaken after the
- *     driver took the burst, every packet still held, exact);
+ *     driver took the burst, every packet still held, exact). Hands.close never keeps the
+ *     record: an array whose recorded free is refused so is dropped from it with one store and
+ *     freed outside it (a death between leaks, never duplicates), logged as a warning;
  *   - a send to a driver that frees what it takes (FREEING) of chains, several pools or shared
  *     segments is freed by the record (freeTaken: as free's general case, exact), also when the
  *     driver takes part of it (net_af_packet with its socket buffer full, net_memif copy mode on
@@ -977,6 +979,29 @@ export class Hands implements RecordedFree {
   private readonly namedPools: number[] = [];
   private namedPool = -1;
 
+  /** close's fallback for array `a`, whose free threw `e` (see close). */
+  private freeUnrecorded(a: number, e: Error): void {
+    const u32 = this.u32;
+    const c = u32[this.ctrl[a]!]!;
+    const n = c & H_N_MASK;
+    const arr = this.array(a);
+    // A refusal comes before the free's first store (namePutRings, learnPut): the array is HELD, whole.
+    const refused = e instanceof MpdkError && e.code === 'ENOSPC' && c >>> H_STATE_SHIFT === H_HELD;
+    u32[this.ctrl[a]!] = c & H_SIDE; // dropped from the record: a death from here leaks them, never duplicates
+    let done = false;
+    if (refused) {
+      try {
+        this.mbufs.freeBulk(arr, n); // freeTaken declines: closed
+        done = true;
+      } catch (e2) {
+        e = e2 as Error;
+      }
+    }
+    this.eal.log('warning', done
+      ? `hands '${this.name}': close freed the ${n} buffers of array ${a} outside the record (${e.message}); a death during that free would have leaked them`
+      : `hands '${this.name}': close could not free the ${n} buffers of array ${a} (${e.message}); they are not returned (the audit shows them leaked)`);
+  }
+
   /** Handles held in all arrays (a snapshot, for logs and tests). */
   held(): number {
     let t = 0;
@@ -994,11 +1019,25 @@ export class Hands implements RecordedFree {
     this.close();
   }
 
-  /** Free what the arrays still hold and the record itself. Idempotent. */
+  /**
+   * Free what the arrays still hold and the record itself. Idempotent; never throws for what
+   * the arrays hold, and always frees the record (its memzone). An array whose recorded free is
+   * refused (ENOSPC: a single-producer pool ring the full table cannot name) is dropped from the
+   * record with one store, then freed unrecorded: a death between leaks those buffers, never
+   * duplicates them. An array whose free failed otherwise (a damaged pool) is dropped from the
+   * record with its buffers not returned (the audit shows them leaked). Either is logged as a
+   * warning naming the record, the array and the count.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (let a = 0; a < this.arrays; a++) this.free(a);
+    for (let a = 0; a < this.arrays; a++) {
+      try {
+        this.free(a);
+      } catch (e) {
+        this.freeUnrecorded(a, e as Error);
+      }
+    }
     for (const v of this.views) registerRecordedFree(v, undefined);
     this.eal.region.storeRelease(this.offset + HANDS.MAGIC, 0);
     try {
