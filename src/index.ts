@@ -101,6 +101,7 @@ export {
   Hands, Source, Sink, listRecords, heldHandles,
   type HandsRecord, type Held,
 } from './ownership/hands.js';
+export { WireSend } from './ownership/wire-send.js';
 export { reclaimDead, type ReclaimReport, type PoolReclaim } from './ownership/reclaim.js';
 export { auditInstance, type InstanceAudit, type PoolAudit, type AuditOptions } from './ownership/audit.js';
 export { Channel, CHANNEL_NAMESIZE, CHANNEL_FRAME_BYTES, type ChannelOptions } from './channel/channel.js';

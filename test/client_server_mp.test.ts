@@ -272,6 +272,32 @@ async function injectExactly(w: Wire, n: number, per: number): Promise<void> {
   }
 }
 
+// The traffic source holds its frames in its ownership record (Hands, WireSend): killed between
+// a port's RX ring head and tail stores (its burst not published), the reclaim rolls the ring back
+// and returns the burst. The old source held them in plain arrays and named no ring: the burst
+// stayed past the ring's tail, leaked (32).
+test('the built-in traffic source killed between a port RX ring\'s head and tail stores: reclaimed, nothing leaked or counted twice', async () => {
+  const p = instance('cstraf');
+  const s = await startServer(p, 1);
+  const c = await startClient(p, 0, 3);
+  const g = spawnNode('dist/test/traffic-child.js', ['-l', '8', '--file-prefix', p, '--proc-type=secondary', '--log-level', 'error'], { MPDK_TEST_HOOK: 'ring-sp:prod' });
+  await g.waitFor(/ring-sp:prod reached/, 10000);
+  g.proc.kill('SIGKILL');
+  await g.exited;
+  const w = attach(p, { track: 1000 });
+  try {
+    const a = poolAudit(w.eal);
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a)); // the new Traffic reclaimed first
+    await pump(w, 1000, 1000, 15000, true);
+    assert.deepEqual([w.traffic.missing(), w.traffic.duplicates, w.traffic.badChecksum], [0, 0, 0]);
+  } finally {
+    w.traffic.close();
+    w.eal.close();
+  }
+  assert.deepEqual(await stop(c, s), [0, 0]);
+  assert.deepEqual(leftovers(p), []);
+});
+
 test('a client killed with buffers in hand (after a dequeue, TX buffers partly filled): the server returns them at once, nothing leaked, a new client forwards', async () => {
   const p = instance('csh');
   const s = await startServer(p, 1);

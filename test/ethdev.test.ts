@@ -190,6 +190,32 @@ test('net_null refuses a size that does not fit the pool', () =>
     refused('EINVAL', () => dev.rxQueue(0, 0), /size=3000/);
   }));
 
+// A port of one RX queue with RSS on: inject takes a prefix in one enqueue and only reads the
+// caller's array (an ownership record's window naming the ring is exact). The old inject gathered
+// the frames per queue and rewrote the caller's array (refused frames copied to its front, then
+// moved to its end): a record's array passed in held a handle twice, or lost one, in between.
+test('RSS on a port of one RX queue: inject takes a prefix of the burst, records the hash, and leaves the caller\'s array as it was', () =>
+  withEal(['net_ring0'], (eal) => {
+    const dev = EthDev.attach(eal);
+    const pool = PktmbufPool.create(eal, 'pkt', { count: 4096, cacheSize: 64 });
+    dev.configure(0, { rxQueues: 1, txQueues: 1, rss: {} });
+    dev.rxQueueSetup(0, 0, { descriptors: 64, pool });
+    dev.txQueueSetup(0, 0, { descriptors: 64 });
+    dev.start(0);
+    assert.equal(dev.info(0).rss.on, true);
+    const wire = dev.wire(0);
+    const m = new Mbufs(eal);
+    const h = frames(pool, FlowSet.make({ count: 16 }), 100);
+    const before = Uint32Array.from(h);
+    const r = wire.inject(h, 100);
+    assert.ok(r > 0 && r < 100, `the ring of 64 takes part of 100: ${r}`);
+    assert.deepEqual(h, before, 'the caller\'s array unchanged');
+    const [got] = drain(dev, 0, 1);
+    assert.deepEqual(got, [...before.subarray(0, r)], 'what went is the prefix, in order');
+    for (const x of got!) assert.ok((m.olFlags(x) & MBUF_F_RX_RSS_HASH) !== 0);
+    m.freeBulk(h, 100);
+  }));
+
 test('RSS: a flow lands on the same queue every time, flows spread over the queues, and the hash is in the mbuf', () =>
   withEal(['net_ring0'], (eal) => {
     const dev = EthDev.attach(eal);

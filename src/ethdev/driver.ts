@@ -97,7 +97,11 @@ export interface TxQueue {
  */
 export interface Wire {
   /**
-   * Put handles[0..n) where the port receives them; returns how many were taken (the rest stay the caller's).
+   * Put handles[0..n) where the port receives them; returns how many were taken (the rest stay
+   * the caller's, at handles[r..n)). A port of one RX queue takes a prefix in one enqueue and
+   * only reads the array; with several (RSS), what full queues refused is moved to the end of
+   * the array, rewritten meanwhile: an ownership record sends to such a port per queue
+   * (`WireSend`: queueOf, Hands.group, injectQueue).
    */
   inject(handles: Uint32Array, n: number): number;
   /** The RX queue `inject` would put this packet in (RSS; 0 without it). Reads the packet, changes nothing. */

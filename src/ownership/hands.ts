@@ -154,7 +154,10 @@
  *   - a send through `sinkOf` with no ring (counted as sent: a leak at worst). pktgen uses
  *     one only when its record's ring table (MAX_RINGS) cannot name every RX ring of a wire
  *     port; otherwise each RX queue's frames are a window on its ring (Hands.group, then
- *     tx(a, sink, m) of the array's front: exact);
+ *     tx(a, sink, m) of the array's front: exact). The demo's and the tests' generators
+ *     (l2fwd_fork wiregen, mp_server traffic) send the same way (WireSend) and receive from
+ *     the ports' TX rings into their record: exact; Wire.inject itself, into a port of one RX
+ *     queue, takes a prefix and only reads the array (a window naming that ring is exact);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too;
  *   - an mbuf shared between processes (refcnt > 1, Mbufs.refcntUpdate, its holders in two

@@ -192,25 +192,28 @@ class Reclaim {
 
   /**
    * 1 The single-ended ring sides the dead left half-published: the port queues whose owner
-   * word still names a dead process, and the ring sides the dead records name — except a
-   * port queue a live process uses now (its new owner moves that side).
+   * word still names a dead process, and the ring sides the dead records name — except the
+   * side of a port queue a live process uses now (its new owner moves that side: an RX
+   * queue's owner consumes from its ring, a TX queue's produces; the other side is a wire's,
+   * e.g. a dead traffic generator's, rolled back).
    */
   private rollBackSingleSides(): void {
-    const liveOwned = new Set<number>();
+    const liveCons = new Set<number>();
+    const liveProd = new Set<number>();
     const deadOwned: { ring: number; rx: boolean }[] = [];
     this.step('ports', () => {
       for (const q of portQueues(this.eal)) {
         if (q.ring === 0 || q.owner === 0) continue;
-        if (processAlive(q.owner, q.ownerStart)) liveOwned.add(q.ring);
+        if (processAlive(q.owner, q.ownerStart)) (q.rx ? liveCons : liveProd).add(q.ring);
         else if (this.dead.has(q.owner)) deadOwned.push({ ring: q.ring, rx: q.rx });
       }
     });
     for (const { ring, rx } of deadOwned) this.rollBack(ring, rx);
     for (const rec of this.records) {
       for (const { offset, sides } of rec.rings) {
-        if (offset === 0 || liveOwned.has(offset)) continue;
-        if (sides & RS_RX) this.rollBack(offset, true);
-        if (sides & RS_TX) this.rollBack(offset, false);
+        if (offset === 0) continue;
+        if (sides & RS_RX && !liveCons.has(offset)) this.rollBack(offset, true);
+        if (sides & RS_TX && !liveProd.has(offset)) this.rollBack(offset, false);
       }
     }
   }

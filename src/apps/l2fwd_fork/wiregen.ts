@@ -9,10 +9,14 @@
  * out of each port, checking l2fwd's rewrite: dst MAC 02:00:00:00:00:<port>, src MAC the
  * port's MAC, came in on the paired port, every byte after the MACs intact. Frames a full
  * RX ring refuses are freed at once; collected frames are freed after the check.
+ * Every mbuf it holds is in its ownership record (Hands: one send array per port, received
+ * from and sent to the port's rings in windows naming them, WireSend), so a generator killed
+ * at any instruction leaves nothing leaked (its successor, or the master at its end, reclaims
+ * it: reclaimDead).
  * Prints `gen sent=S rx=R bad=B t=MS` every --report ms (default 100) and, on SIGTERM or
  * SIGINT, stops sending, collects for 200 ms, prints `gen final ...` and exits 0.
  */
-import { stderrLogger, Eal, EthDev, MpdkError, PktmbufPool, UsageError, parseArgs, parsePortmask, portMac, type ProgramSpec, type Wire } from '../../index.js';
+import { stderrLogger, Eal, EthDev, Hands, MpdkError, PktmbufPool, Ring, UsageError, WireSend, parseArgs, parsePortmask, portMac, reclaimDead, type ProgramSpec, type Source } from '../../index.js';
 import { POOL_NAME } from './layout.js';
 
 const spec: ProgramSpec = {
@@ -26,11 +30,17 @@ const spec: ProgramSpec = {
   ],
 };
 const BURST = 32;
+const RX_BURST = 64;
 const FRAME = 64;
 
 function run(): void {
   const { eal } = Eal.init(process.argv.slice(2), { name: 'l2fwd_fork:wiregen', logger: stderrLogger, handleSignals: true });
-  process.once('exit', () => eal.close());
+  let hands: Hands | undefined;
+  const close = (): void => {
+    hands?.close(); // what it still holds, then the record
+    eal.close();
+  };
+  process.once('exit', close);
   const o = parseArgs(spec, process.argv.slice(2));
   const ports = parsePortmask(o.value('-p'));
   const rate = o.int('--rate', 0, 1e9) ?? 0;
@@ -42,11 +52,14 @@ function run(): void {
     partner.set(ports[i]!, ports[i + 1]!);
     partner.set(ports[i + 1]!, ports[i]!);
   }
-  const wires: Wire[] = ports.map((p) => dev.wire(p));
+  reclaimDead(eal); // a dead generator's wire, rings and lcore are ours now: what it held first
+  // Arrays: 0..P-1 each port's send burst, P the received burst.
+  const h = Hands.open(eal, 'wiregen', ports.length + 1, RX_BURST);
+  hands = h;
+  const senders = ports.map((p) => new WireSend(h, dev, p, dev.wire(p)));
+  const sources: Source[][] = ports.map((p) => Array.from({ length: dev.info(p).nbTx }, (_, q) => h.source(Ring.attach(eal, dev.queueRing(p, q, 'tx')))));
+  const ra = ports.length;
   const u8 = eal.region.u8;
-  const buf = new Uint32Array(BURST);
-  const tails: Uint32Array[] = Array.from({ length: BURST + 1 }, (_, k) => buf.subarray(k));
-  const cbuf = new Uint32Array(64);
   let seq = 0;
   let sent = 0;
   let rx = 0;
@@ -60,7 +73,9 @@ function run(): void {
     const c = ports[i]!;
     const mac = portMac(c);
     const from = partner.get(c)!;
-    const k = wires[i]!.collect(cbuf, cbuf.length);
+    let k = 0;
+    for (const src of sources[i]!) k += h.rx(ra, src, RX_BURST - k);
+    const cbuf = h.array(ra);
     for (let j = 0; j < k; j++) {
       const h = cbuf[j]!;
       const off = pool.dataOffset(h);
@@ -73,15 +88,16 @@ function run(): void {
         if (!firstBad) firstBad = `port ${c}: ${Buffer.from(u8.subarray(off, off + 20)).toString('hex')}`;
       }
     }
-    if (k > 0) pool.freeBulk(cbuf, k);
+    if (k > 0) h.free(ra);
     rx += k;
     return k;
   };
 
   const inject = (i: number): void => {
     const p = ports[i]!;
-    const n = pool.allocBulk(buf, BURST);
+    const n = h.alloc(i, pool, BURST);
     if (n === 0) return;
+    const buf = h.array(i);
     for (let j = 0; j < n; j++) {
       const h = buf[j]!;
       const off = pool.dataOffset(h);
@@ -95,8 +111,8 @@ function run(): void {
       pool.setDataLen(h, FRAME);
       pool.setPktLen(h, FRAME);
     }
-    const r = wires[i]!.inject(buf, n);
-    if (r < n) pool.freeBulk(tails[r]!, n - r);
+    const r = senders[i]!.send(i);
+    if (r < n) h.free(i); // what full RX rings refused
     sent += r;
   };
 
@@ -130,7 +146,7 @@ function run(): void {
     setTimeout(() => {
       for (let i = 0; i < ports.length; i++) while (collect(i) > 0);
       report(true);
-      eal.close();
+      close();
       process.exit(0);
     }, 200);
   };
@@ -138,7 +154,7 @@ function run(): void {
   process.on('SIGINT', stop);
   eal.onPrimaryExit(() => {
     report(true);
-    eal.close();
+    close();
     process.exit(1);
   });
   setImmediate(tick);

@@ -8,13 +8,17 @@
  * sink checks that each one comes out exactly once, on the port paired with the one it
  * went in on (i ↔ i^1 in the list), with the bytes it was sent with (FNV-1a of the frame),
  * and keeps the one-way latency of every packet in a histogram (1 µs bins).
- * Runs in any process attached to the instance (a secondary); owns no shared object:
- * mbufs come from the server's pool and go back to it.
+ * Runs in any process attached to the instance (a secondary): mbufs come from the server's
+ * pool and go back to it, held meanwhile in its ownership record (Hands: one array per port,
+ * sent into the port's RX ring and received from its TX rings in windows naming them,
+ * WireSend), so a process killed at any instruction leaks none of them (reclaimDead).
+ * `close()` frees what it holds and the record.
  */
-import { EthDev, FlowSet, PayloadInfo, PktmbufPool, UdpFrameBuilder, frameChecksum, readPayload, portMac, type Eal, type Wire } from '../../index.js';
+import { EthDev, FlowSet, Hands, reclaimDead, PayloadInfo, PktmbufPool, Ring, UdpFrameBuilder, WireSend, frameChecksum, readPayload, portMac, type Eal, type Source } from '../../index.js';
 import { PKTMBUF_POOL_NAME, type PortInfoView } from './common.js';
 
 const BURST = 32;
+const RX_BURST = BURST * 4;
 const HIST_US = 100_000;
 
 export interface TrafficOptions {
@@ -35,7 +39,11 @@ export class Traffic {
   wrongPort = 0;
   badChecksum = 0;
   /** Packets the wire could not inject (port RX ring full) are retried, not counted. */
-  private readonly wires: Wire[];
+  private readonly senders: WireSend[];
+  /** Per port: a source per TX ring (what the port transmitted). */
+  private readonly sources: Source[][];
+  /** Arrays 0..P-1: each port's built frames not yet taken; P: the received burst. */
+  private readonly hands: Hands;
   private readonly pool: PktmbufPool;
   private readonly u8: Uint8Array;
   private readonly builder: UdpFrameBuilder;
@@ -48,16 +56,11 @@ export class Traffic {
   private readonly seen: Uint8Array;
   private readonly hist = new Uint32Array(HIST_US + 1);
   private readonly pay = new PayloadInfo();
-  /** Per injected port index: mbufs built but not yet taken by the wire. */
-  private readonly pend: Uint32Array[];
-  private readonly npend: Int32Array;
-  private readonly rx = new Uint32Array(BURST * 4);
   private nextInto = 0;
 
   constructor(eal: Eal, info: PortInfoView, o: TrafficOptions = {}) {
     const dev = EthDev.attach(eal);
     this.portIds = info.portIds;
-    this.wires = info.portIds.map((p) => dev.wire(p));
     this.pool = PktmbufPool.lookup(eal, PKTMBUF_POOL_NAME);
     this.u8 = eal.region.u8;
     this.size = o.size ?? 64;
@@ -68,45 +71,51 @@ export class Traffic {
     this.sum = new Uint32Array(this.track);
     this.inPort = new Uint8Array(this.track);
     this.seen = new Uint8Array(this.track);
-    this.pend = info.portIds.map(() => new Uint32Array(BURST));
-    this.npend = new Int32Array(info.portIds.length);
+    reclaimDead(eal); // a dead source's wires and rings are ours now: what it held first
+    const h = Hands.open(eal, 'traffic', info.portIds.length + 1, RX_BURST);
+    this.hands = h;
+    try {
+      this.senders = info.portIds.map((p) => new WireSend(h, dev, p, dev.wire(p)));
+      this.sources = info.portIds.map((p) => Array.from({ length: dev.info(p).nbTx }, (_, q) => h.source(Ring.attach(eal, dev.queueRing(p, q, 'tx')))));
+    } catch (e) {
+      h.close();
+      throw e;
+    }
   }
 
   /** Build and inject up to n packets (≤ 32) into the next input port; returns how many went in. */
   inject(n: number): number {
     const k = this.into[this.nextInto]!;
     this.nextInto = (this.nextInto + 1) % this.into.length;
-    const pend = this.pend[k]!;
-    let have = this.npend[k]!;
+    const hands = this.hands;
+    let have = hands.count(k);
     const want = Math.min(BURST, have + n) - have;
-    if (want > 0) {
-      const fresh = pend.subarray(have, have + want);
-      if (this.pool.allocBulk(fresh, want) === want) {
-        const now = performance.now() * 1000;
-        for (let i = 0; i < want; i++) {
-          const h = fresh[i]!;
-          const seq = this.sent + (have + i) ;
-          const off = this.pool.dataOffset(h);
-          this.builder.build(off, seq % this.nFlows, seq, now);
-          this.pool.setDataLen(h, this.size);
-          this.pool.setPktLen(h, this.size);
-        }
-        have += want;
+    if (want > 0 && hands.alloc(k, this.pool, want) === want) {
+      const fresh = hands.array(k);
+      const now = performance.now() * 1000;
+      for (let i = have; i < have + want; i++) {
+        const h = fresh[i]!;
+        const seq = this.sent + i;
+        const off = this.pool.dataOffset(h);
+        this.builder.build(off, seq % this.nFlows, seq, now);
+        this.pool.setDataLen(h, this.size);
+        this.pool.setPktLen(h, this.size);
       }
+      have += want;
     }
     if (have === 0) return 0;
-    // Sequence numbers are assigned in send order: renumber what is about to be offered.
-    const r = this.wires[k]!.inject(pend, have);
-    for (let i = 0; i < r; i++) this.note(pend[i]!, k);
-    if (r < have) pend.copyWithin(0, r, have);
-    this.npend[k] = have - r;
+    // Sequence numbers in send order: what is about to be offered is (re)numbered from `sent`
+    // before it goes (the port's one RX queue takes a prefix; the rest is renumbered next time).
+    const pend = hands.array(k);
+    for (let i = 0; i < have; i++) this.note(pend[i]!, k, this.sent + i);
+    const r = this.senders[k]!.send(k);
+    this.sent += r;
     return r;
   }
 
-  /** Record a packet that went in on port index k (its seq is rewritten to `sent`). */
-  private note(h: number, k: number): void {
+  /** Number a packet about to go in on port index k `seq` (its payload's SEQ rewritten). */
+  private note(h: number, k: number, seq: number): void {
     const off = this.pool.dataOffset(h);
-    const seq = this.sent++;
     // the payload's SEQ field: UDP frame header (42) + 4, little-endian
     const p = off + 42 + 4;
     this.u8[p] = seq & 255;
@@ -122,10 +131,13 @@ export class Traffic {
   /** Collect what the ports transmitted; returns how many packets. */
   collect(): number {
     let total = 0;
-    const rx = this.rx;
-    for (let k = 0; k < this.wires.length; k++) {
-      const n = this.wires[k]!.collect(rx, rx.length);
+    const hands = this.hands;
+    const ra = this.sources.length;
+    for (let k = 0; k < this.sources.length; k++) {
+      let n = 0;
+      for (const src of this.sources[k]!) n += hands.rx(ra, src, RX_BURST - n);
       if (n === 0) continue;
+      const rx = hands.array(ra);
       total += n;
       const now = performance.now() * 1000;
       for (let i = 0; i < n; i++) {
@@ -144,7 +156,7 @@ export class Traffic {
           if (frameChecksum(this.u8, off, len) !== this.sum[seq]) this.badChecksum++;
         }
       }
-      this.pool.freeBulk(rx, n);
+      hands.free(ra);
     }
     return total;
   }
@@ -170,11 +182,8 @@ export class Traffic {
     return HIST_US;
   }
 
-  /** Give back mbufs built but never injected. */
+  /** Give back mbufs built but never injected, and the record. Idempotent. */
   close(): void {
-    for (let k = 0; k < this.pend.length; k++) {
-      if (this.npend[k]! > 0) this.pool.freeBulk(this.pend[k]!, this.npend[k]!);
-      this.npend[k] = 0;
-    }
+    this.hands.close();
   }
 }

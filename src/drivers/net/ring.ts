@@ -165,17 +165,29 @@ class RingWire implements Wire {
     this.cnt = new Int32Array(this.rx.length);
   }
 
+  /**
+   * One RX queue (RSS on or off): handles[0..n) go into its ring in one enqueue, which takes a
+   * prefix; the caller's array is only read (an ownership record's window naming that ring is
+   * exact, as for injectQueue). Several RX queues: each chunk's frames are gathered per queue
+   * and enqueued, and those a full queue refused are moved to the end of the caller's array,
+   * which is rewritten meanwhile; an ownership record sends to such a port per queue instead
+   * (queueOf, Hands.group, injectQueue).
+   */
   inject(handles: Uint32Array, n: number): number {
     const mbufs = this.mbufs;
     const id = this.id;
     const steer = this.steer;
-    if (steer === null) {
-      for (let i = 0; i < n; i++) mbufs.setPort(handles[i]!, id);
-      return this.rx[0]!.enqueueBurst(handles, n);
-    }
     const parts = this.parts;
     const cnt = this.cnt;
     const nq = cnt.length;
+    if (steer === null || nq === 1) {
+      for (let i = 0; i < n; i++) {
+        const h = handles[i]!;
+        mbufs.setPort(h, id);
+        if (steer !== null) steer.queueOf(h); // records the hash
+      }
+      return this.rx[0]!.enqueueBurst(handles, n);
+    }
     let nt = 0; // packets not taken, gathered at handles[0..nt): nt never passes the read position
     for (let c = 0; c < n; c += CHUNK) {
       const end = c + CHUNK < n ? c + CHUNK : n;
