@@ -58,6 +58,13 @@
  *   chain pool=P ring=R                two 3-segment packets (Mbufs.chain): one's head held in array
  *                                      0 of a record, the other's head enqueued on ring R; print
  *                                      "ready", wait to be killed
+ *   share pool=P ring=R count=N        N mbufs shared with whoever dequeues ring R (refcnt 2: one
+ *     [chain=yes] [free=yes]           reference in array 0 of a record, one enqueued on R); with
+ *                                      chain=yes the record holds N 2-segment chains whose second
+ *                                      segment is the shared one; free=yes: then free array 0 through
+ *                                      the record (MPDK_TEST_HOOK=refcnt:* stop inside a shared
+ *                                      count's change, hands:free-segments after it); prints
+ *                                      "ready" once shared, "freed" after
  *   reclaim                            call reclaimDead once, print its report as JSON, exit
  *   successor pool=P                   as a program taking over a dead one's lcore (pktgen): reclaimDead,
  *                                      then 8 mbufs got and put through the lcore's cache, the cache
@@ -151,6 +158,33 @@ if (mode === 'reclaim') {
   const held = new Uint32Array(Number(opt.count));
   process.stdout.write('ready\n');
   pool.allocBulk(held, held.length);
+  for (;;) nap(1000);
+} else if (mode === 'share') {
+  const pool = PktmbufPool.lookup(eal, opt.pool!);
+  const mbufs = new Mbufs(eal);
+  const hands = Hands.open(eal, 'test-share', 1, 64);
+  const n = Number(opt.count);
+  const chains = opt.chain === 'yes';
+  hands.alloc(0, pool, chains ? 2 * n : n);
+  const a = hands.array(0);
+  const shared = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (chains) {
+      const head = a[2 * i]!;
+      const seg = a[2 * i + 1]!;
+      mbufs.chain(head, seg);
+      a[i] = head; // heads first (a[2i'] for i' < i already moved)
+      shared[i] = seg;
+    } else shared[i] = a[i]!;
+  }
+  if (chains) hands.commit(0, n); // the record holds the heads; each one's second segment is its chain's
+  for (let i = 0; i < n; i++) mbufs.refcntUpdate(shared[i]!, 1);
+  Ring.lookup(eal, opt.ring!).enqueueBulk(shared, n); // the other reference: whoever dequeues it
+  process.stdout.write('ready\n');
+  if (opt.free === 'yes') {
+    hands.free(0);
+    process.stdout.write('freed\n');
+  }
   for (;;) nap(1000);
 } else if (mode === 'chain') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

@@ -1285,6 +1285,94 @@ test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on 
   assert.deepEqual(leftovers(x.p), []);
 });
 
+/**
+ * A child (`share`, lcore 2) holding 8 mbufs shared with us (refcnt 2: one reference in its record, as
+ * lone mbufs or as the second segment of its 2-segment chains, one in ring `share_ring`), we (B)
+ * take ours from the ring into a record, the child is killed (at `hook` when given, in the free of
+ * its array with free=yes); then the audit counts references, the reclaim drops the dead one's
+ * (returns what only it held), and after our free every mbuf is back once.
+ */
+async function sharedThenKilled(tag: string, chain: boolean, hook = '', deadHeld = chain ? 16 : 8, deadOnly = chain ? 8 : 0): Promise<void> {
+  const x = instance(tag);
+  const n = 8;
+  try {
+    const ring = Ring.create(x.eal, 'share_ring', { count: 16 });
+    using b = Hands.open(x.eal, 'test-b', 1, 64);
+    const c = child(x.p, ['share', `pool=${POOL}`, 'ring=share_ring', `count=${n}`, ...(chain ? ['chain=yes'] : []), ...(hook ? ['free=yes'] : [])], hook);
+    if (hook) {
+      await c.waitFor(new RegExp(`${hook} reached`), 10000); // inside its free, or its change of a count
+      assert.equal(b.rx(0, b.source(ring), n), n);
+    } else {
+      await c.waitFor(/ready/, 10000);
+      const live = poolAudit(x.eal);
+      assert.deepEqual([live.heldByLive, live.inRings, live.leaked, live.duplicates], [chain ? 2 * n : n, n, 0, 0], `references, not buffers: ${JSON.stringify(live)}`);
+      assert.equal(b.rx(0, b.source(ring), n), n);
+      const both = poolAudit(x.eal);
+      assert.deepEqual([both.heldByLive, both.leaked, both.duplicates], [deadHeld + n, 0, 0], JSON.stringify(both));
+    }
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const dead = poolAudit(x.eal);
+    assert.deepEqual([dead.heldByDead, dead.heldByLive, dead.leaked, dead.duplicates], [deadHeld, n, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.deepEqual([rep.pools[POOL]?.returned ?? 0, rep.pools[POOL]?.dropped ?? 0], [deadOnly, deadHeld - deadOnly], `the dead one's references dropped, what only it held returned: ${JSON.stringify(rep.pools)}`);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.heldByDead, a.heldByLive, a.leaked, a.duplicates], [0, n, 0, 0], JSON.stringify(a));
+    const mbufs = new Mbufs(x.eal);
+    for (let i = 0; i < n; i++) assert.equal(mbufs.refcnt(b.array(0)[i]!), 1, 'ours is the last reference');
+    assert.equal(x.pool.available(), SIZE - n, 'ours still out of the pool');
+    b.free(0);
+    const end = poolAudit(x.eal);
+    assert.deepEqual([end.leaked, end.duplicates, end.heldByLive], [0, 0, 0], JSON.stringify(end));
+    assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+    ring.free();
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+}
+
+for (const chain of [false, true]) {
+  test(`an mbuf shared between processes (refcnt 2${chain ? ', the second segment of the holder\'s chain' : ''}, the other reference taken through a ring): the audit counts references; the holder killed, reclaim drops its reference and returns ${chain ? 'only the heads' : 'none'}; every mbuf back once after the other's free`, () =>
+    sharedThenKilled(chain ? 'ownshc' : 'ownsh', chain));
+}
+
+// Killed inside the first of 8 increments (refcntUpdate +1 of mbufs in its record, before the
+// enqueue that would pass them on): not made, the 8 are its alone; made, the count is read as
+// made and one reference dropped, and the one it added, in no place yet, leaks (hands.ts header,
+// not exact (a)): never a buffer returned that is counted elsewhere.
+for (const [hook, returned, dropped, leaked] of [['refcnt:up:entry', 8, 0, 0], ['refcnt:up:changed', 7, 1, 1]] as const) {
+  test(`refcntUpdate +1 of an mbuf in a record: killed at ${hook}, reclaim reads the count ${dropped ? 'changed' : 'unchanged'}: ${returned} returned, ${dropped} reference dropped, ${leaked} leaked, none twice`, async () => {
+    const x = instance('ownsu');
+    try {
+      const ring = Ring.create(x.eal, 'share_ring', { count: 16 });
+      await killedAt(x, ['share', `pool=${POOL}`, 'ring=share_ring', 'count=8'], hook);
+      const dead = poolAudit(x.eal);
+      assert.deepEqual([dead.heldByDead, dead.inRings, dead.leaked, dead.duplicates], [8, 0, leaked, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.deepEqual([rep.pools[POOL]?.returned ?? 0, rep.pools[POOL]?.dropped ?? 0], [returned, dropped], JSON.stringify(rep.pools));
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.heldByDead, a.leaked, a.duplicates], [0, leaked, 0], JSON.stringify(a));
+      assert.equal(x.pool.available(), SIZE - leaked);
+      ring.free();
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+// A free through the record of 8 shared mbufs (lone, or the second segments of 8 chains): killed
+// before the first decrement is made (its journal entry written), between it and the record's
+// naming of it, after that naming (the journal cleared later), and once all are dropped and named.
+for (const [chain, hook, deadHeld, deadOnly] of [
+  [false, 'refcnt:down:entry', 8, 0], [false, 'refcnt:down:changed', 7, 0], [false, 'refcnt:down:word', 7, 0], [false, 'hands:free-segments', 0, 0],
+  [true, 'refcnt:down:entry', 16, 8], [true, 'refcnt:down:changed', 15, 8], [true, 'refcnt:down:word', 15, 8], [true, 'hands:free-segments', 8, 8],
+] as const) {
+  test(`a free through its record of 8 mbufs shared with another process (${chain ? 'the second segments of its 2-segment chains' : 'lone'}): killed at ${hook}, the dead one holds ${deadHeld} references, ${deadOnly} its alone; reclaim drops the others' count exactly; every mbuf back once after the other's free`, () =>
+    sharedThenKilled(chain ? 'ownsfc' : 'ownsf', chain, hook, deadHeld, deadOnly));
+}
+
 test('Hands.alloc: takes into the array after what it holds, all or nothing; refuses more than the room', () => {
   const x = instance('ownalloc2');
   try {

@@ -32,6 +32,7 @@ import { awaitCreated } from '../eal/memzone.js';
 import type { Region } from '../eal/region.js';
 import { registerDescriber } from '../eal/describe.js';
 import { wordsAsF64 } from '../net/bytes.js';
+import { SharedCounts } from './shared-counts.js';
 
 /** The mbuf header: byte offsets from the handle. u16 fields are 2-aligned, words 4-aligned. */
 export const MBUF = {
@@ -69,6 +70,12 @@ export const MBUF = {
 /** Pool private area of a packet-buffer pool (in the mempool's private area). */
 export const MBUF_POOL_PRIV = { MAGIC: 0, DATA_ROOM: 4, PRIV_SIZE: 8, BYTES: 64 } as const;
 export const MBUF_POOL_MAGIC = 0x4642424d; // 'MBBF'
+
+/**
+ * Bit 0 of a handle (handles are 64-aligned) tags an entry of a record's free list as a
+ * reference the free dropped, not a segment it gives back (Mbufs.collectFreed recordDrops).
+ */
+export const MBUF_DROPPED = 1;
 
 /** DPDK's RTE_PKTMBUF_HEADROOM. */
 export const PKTMBUF_HEADROOM = 128;
@@ -380,9 +387,37 @@ export class Mbufs {
   setRefcnt(h: number, v: number): void {
     Atomics.store(this.u16, (h + REFCNT) >>> 1, v);
   }
-  /** Add `delta` (may be negative) atomically; returns the new count (DPDK's rte_mbuf_refcnt_update). */
+  /**
+   * Add `delta` (may be negative); returns the new count (DPDK's rte_mbuf_refcnt_update). Made
+   * under the shared counts' lock, journaled (shared-counts.ts): a death inside it leaves a
+   * count a reclaimer reads as changed or not. The references it adds are held by no place
+   * until the caller puts the handle in one (a ring, another process): hands.ts header.
+   */
   refcntUpdate(h: number, delta: number): number {
-    return (Atomics.add(this.u16, (h + REFCNT) >>> 1, delta) + delta) & 0xffff;
+    const sc = this.sharedCounts();
+    sc.acquire();
+    try {
+      const r = sc.count(h);
+      const n = (r + delta) & 0xffff;
+      if (n !== r) sc.change(h, r, n);
+      return n;
+    } finally {
+      sc.release();
+    }
+  }
+
+  /**
+   * Drop `d` references of segment `h` held by processes that died (reclaim.ts), as d frees of
+   * it would, the shared counts' lock held by the caller (sharedCounts): true when none is left
+   * then (the caller returns it to its pool: its count is 1, a lone segment's), else false (the
+   * count is d less, journaled).
+   */
+  dropRefs(h: number, d: number): boolean {
+    const sc = this.sharedCounts();
+    const r = sc.count(h);
+    if (r <= d) return true;
+    sc.change(h, r, r - d);
+    return false;
   }
 
   // --- data room (DPDK semantics; a refusal changes nothing) ----------------------------
@@ -492,11 +527,7 @@ export class Mbufs {
   private prefree(m: number): boolean {
     const u16 = this.u16;
     const ri = (m + REFCNT) >>> 1;
-    if (u16[ri] !== 1) {
-      // Shared: only the last owner frees. Atomics.sub returns the old value.
-      if (Atomics.sub(u16, ri, 1) !== 1) return false;
-      u16[ri] = 1;
-    }
+    if (u16[ri] !== 1 && !this.dropShared(m)) return false; // shared: only the last owner frees
     if (this.u32[(m + NEXT) >>> 2] !== 0) {
       this.u32[(m + NEXT) >>> 2] = 0;
       u16[(m + NB_SEGS) >>> 1] = 1;
@@ -583,27 +614,64 @@ export class Mbufs {
   }
 
   /**
-   * A recorded free's first step (a zero-copy sender's, lent.ts): append to `out` from index
-   * `k` the segments of packet `h` this free gives back (every segment of its chain, but one
-   * still shared, refcnt > 1, which loses a reference instead; NEXT read before that, as
-   * rte_pktmbuf_free). Returns the new k. The chain stays linked: `unlinkFreed` cuts it once
-   * a record names the segments. Shared segments are not exact (hands.ts header: records count
-   * buffers, not references): a death between the decrement and the record's store that names
-   * `out` counts one its own that is not.
+   * A recorded free's first step (a zero-copy sender's, lent.ts; Hands.freeSegments): append to
+   * `out` from index `k` the segments of packet `h` this free gives back (every segment of its
+   * chain, but one still shared, refcnt > 1, which loses a reference instead, under the shared
+   * counts' lock: shared-counts.ts; NEXT read before that, as rte_pktmbuf_free). Returns the new
+   * k. The chain stays linked: `unlinkFreed` cuts it once a record names the segments.
+   * With `recordDrops` each reference dropped is named at the back of `out` (from `dropTop`
+   * down, tagged MBUF_DROPPED; `out` a view of the region: an ownership record's), as the
+   * journal's word of that decrement: a reader of the record then knows, at any instruction,
+   * which references of the packet still named the free already dropped (hands.ts). The slot
+   * below each is zeroed first (the list's end); the front never passes `dropTop`.
    */
-  collectFreed(h: number, out: Uint32Array, k: number): number {
+  collectFreed(h: number, out: Uint32Array, k: number, recordDrops = false): number {
     const u16 = this.u16;
     const u32 = this.u32;
-    for (let m = h; m !== 0 && k < out.length;) { // a chain longer than `out`: the rest is not freed (leaks)
+    const end = out.length - 1;
+    for (let m = h; m !== 0 && k <= (recordDrops ? this.dropTop : end);) { // a chain longer than `out`: the rest is not freed (leaks)
       const nx = u32[(m + NEXT) >>> 2]!;
       const ri = (m + REFCNT) >>> 1;
-      if (u16[ri] === 1 || Atomics.sub(u16, ri, 1) === 1) {
-        u16[ri] = 1;
-        out[k++] = m;
-      }
+      if (u16[ri] === 1 || this.dropShared(m, recordDrops ? out : undefined, k)) out[k++] = m;
       m = nx;
     }
     return k;
+  }
+
+  /** Where collectFreed names the next reference it drops (recordDrops): an index of its `out`, counting down. Set by the caller. */
+  dropTop = 0xffff;
+
+  /**
+   * Drop one reference of shared segment `m` (its count read > 1 without the lock), under the
+   * shared counts' lock: true when it turns out the last (a lone segment now, count 1: the
+   * caller frees it), else false (count − 1, journaled; with `out`, named at out[dropTop],
+   * tagged, as collectFreed says, `k` its front). Off the fast path: allocates on first use.
+   */
+  private dropShared(m: number, out?: Uint32Array, k = 0): boolean {
+    const sc = this.shared ??= SharedCounts.attach(this.eal);
+    sc.acquire();
+    try {
+      const r = sc.count(m);
+      if (r <= 1) return true; // the others dropped theirs meanwhile: ours is the last
+      if (!out) {
+        sc.change(m, r, r - 1);
+        return false;
+      }
+      const p = this.dropTop--;
+      if (p - 1 >= k) out[p - 1] = 0; // the list's end (a front entry below ends it as well: untagged)
+      sc.change(m, r, r - 1, out.byteOffset + 4 * p, (m | MBUF_DROPPED) >>> 0);
+      return false;
+    } finally {
+      sc.release();
+    }
+  }
+
+  /** The instance's shared-count lock and journal (made at the first shared change). */
+  private shared: SharedCounts | undefined;
+
+  /** The lock and journal under which every change of a shared count is made (reclaim.ts holds it while it drops the dead's references). */
+  sharedCounts(): SharedCounts {
+    return (this.shared ??= SharedCounts.attach(this.eal));
   }
 
   /** collectFreed's segs[0..k), now named by a record: each a lone segment, as a free leaves it (plain stores, chains only). */

@@ -14,11 +14,17 @@
  *                  holds while it squeezes EMPTY holes out of a pool's ring (mempool.ts MPQ)
  *   heldByDead     the same of dead processes not yet reclaimed (0 after reclaimDead, but
  *                  for buffers lent on a connection that still lasts)
- *   leaked         elements found in no place at all
- *   duplicates     extra sightings of an element found in two places (or twice in one)
+ *   leaked         elements found in no place at all, and references of a shared mbuf
+ *                  (REFCNT > 1) that no place holds: REFCNT − places that hold it
+ *   duplicates     extra sightings: an element free (in its pool or a cache) and held too,
+ *                  or held in more places than its REFCNT (one per place too many)
  *
- * A record holds a handle twice for an instant when it moves it between its arrays: one
- * record's handles are counted once. While traffic flows the audit is a snapshot: an
+ * Places count REFERENCES: an mbuf found in k places (records, rings, a chain of a packet
+ * found there) with REFCNT k is held exactly (an mbuf shared between processes: one in A's
+ * record, one in a ring to B, refcnt 2). A record holds one reference of each mbuf it names,
+ * however many of its arrays name it (it holds a handle twice for an instant when it moves it
+ * between its arrays): an mbuf a record holds in two arrays with REFCNT 2 shows one reference
+ * leaked (hands.ts: a record holds one reference per mbuf). A free element has REFCNT 1. While traffic flows the audit is a snapshot: an
  * element moving from a place not yet scanned to one already scanned is missed (leaked
  * for this scan), one moving the other way is seen twice. `settle: k` scans up to k times
  * (10 ms apart) and keeps, per pool, the scan with the fewest leaked + duplicates; a
@@ -31,6 +37,7 @@
 import type { Eal } from '../eal/eal.js';
 import { MAX_LCORE } from '../eal/options.js';
 import { heldHandles, listRecords } from './hands.js';
+import { Mbufs, isPktmbufPool } from '../mbuf/mbuf.js';
 import { lentHandles, listLent } from './lent.js';
 import { Places } from './places.js';
 import { processAlive } from '../native/libc.js';
@@ -55,9 +62,9 @@ export interface PoolAudit {
   heldByLive: number;
   /** Elements in dead processes' ownership records (`reclaimDead` returns them). */
   heldByDead: number;
-  /** Elements found in no place at all. */
+  /** Elements found in no place at all, and references of shared mbufs no place holds (REFCNT − places). */
   leaked: number;
-  /** Extra sightings of elements found in two places (or twice in one). */
+  /** Extra sightings: elements free and held too, or held in more places than their REFCNT. */
   duplicates: number;
 }
 
@@ -90,20 +97,20 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
   const out: PoolAudit[] = pools.map((mp) => ({
     name: mp.name, size: mp.size, inPool: 0, inCaches: 0, inRings: 0, inPortQueues: 0, heldByLive: 0, heldByDead: 0, leaked: 0, duplicates: 0,
   }));
-  const seen = pools.map((mp) => new Uint8Array(mp.size));
+  const seen = pools.map((mp) => new Uint32Array(mp.size));
   let col: Column = 'inPool';
   const note = (h: number): void => {
     const i = places.poolOf(h);
     if (i < 0) return; // not an element (a command code, another kind of handle)
-    const idx = pools[i]!.indexOf(h);
-    const a = out[i]!;
-    a[col]++;
-    if (seen[i]![idx]++ !== 0) a.duplicates++;
+    out[i]![col]++;
+    seen[i]![pools[i]!.indexOf(h)]++;
   };
   col = 'inPool';
   places.eachInPools(note);
   col = 'inCaches';
   places.eachInCaches(note);
+  // Free elements (pool, caches): anything else that names one is a duplicate, whatever its REFCNT.
+  const free = seen.map((s) => s.slice());
   for (const r of places.rings) {
     col = r.portQueue ? 'inPortQueues' : 'inRings';
     r.view.forEach((h) => {
@@ -117,9 +124,7 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
     if (!rec.alive && rec.lcore >= 0 && rec.lcore < MAX_LCORE) places.eachInCaches((h) => cached.add(h), rec.lcore);
     const held = heldHandles(eal, rec, (h) => cached.has(h));
     col = rec.alive ? 'heldByLive' : 'heldByDead';
-    const all = new Set(held.handles);
-    for (const h of held.settled) places.eachSegment(h, (seg) => all.add(seg));
-    for (const h of all) note(h);
+    for (const h of places.references(held)) note(h);
   }
   for (const rec of listLent(eal)) {
     // Buffers a queue lent to its peer (lent.ts): its lender's, alive or dead.
@@ -146,11 +151,22 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
     col = processAlive(sq.pid, sq.start) ? 'heldByLive' : 'heldByDead';
     for (const h of sq.handles) note(h);
   }
+  const mbufs = new Mbufs(eal);
   out.forEach((a, i) => {
-    let present = 0;
     const s = seen[i]!;
-    for (let k = 0; k < s.length; k++) if (s[k]) present++;
-    a.leaked = a.size - present;
+    const f = free[i]!;
+    const mp = pools[i]!;
+    const isMbuf = isPktmbufPool(mp);
+    for (let k = 0; k < s.length; k++) {
+      const n = s[k]!;
+      if (n === 0) a.leaked++;
+      else if (f[k] !== 0 || !isMbuf) a.duplicates += n - 1;
+      else {
+        const r = mbufs.refcnt(mp.eltStart + k * mp.stride);
+        if (n > r) a.duplicates += n - Math.max(r, 1);
+        else a.leaked += r - n;
+      }
+    }
   });
   return { pools: out, errors: places.errors };
 }

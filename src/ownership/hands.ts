@@ -82,9 +82,13 @@
  *   (POOL_GET) chains, or  SNAP in GSNAP); the other side   the other side's segments from
  *              several     holds the lone segments of the   PUT's done (freeing.ts) up to a
  *              pools       packets [N, before) up to a 0;   0, minus those in the caches; and
- *                          KEPT (0, or from << 16 | to:     arr[S][from..to) (chains whole)
- *                          a driver's free of part of the
- *                          burst, the untaken tail)
+ *                          KEPT (0, or from << 16 | to:     arr[S][from..to) (chains whole);
+ *                          a driver's free of part of the   minus the references the free
+ *                          burst, the untaken tail); the    dropped (the other side's back,
+ *                          other side's back from CAP − 1   tagged, down to an untagged
+ *                          down: the references of shared   entry; the shared counts'
+ *                          segments dropped (tagged)        journal's pending word read as
+ *                                                           stored: pendingWord)
  *
  * A single producer or consumer is the only one that moves its tail, so `tail − SNAP` is
  * exactly what its burst moved — as long as no successor uses that ring side before the
@@ -160,20 +164,29 @@
  *     queue, takes a prefix and only reads the array (a window naming that ring is exact);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too;
- *   - an mbuf shared between processes (refcnt > 1, Mbufs.refcntUpdate, its holders in two
- *     processes, or a process and a ring): records, audit and reclaim count buffers, not
- *     references. The audit sees it twice (a duplicate while both live), and reclaiming a dead
- *     holder returns it to its pool while the other still holds it (whose free then puts it a
- *     second time), a death inside a free between the segment's decrement and the record's
- *     naming the rest (Mbufs.collectFreed) included. Shared within one record (or among the
- *     records of processes that all died) it is exact: every reference dies with them, it goes
- *     back once. Exact sharing across processes needs references counted in the records and
- *     the reclaim (the dead's dropped, the buffer returned with the last), and a decrement that
- *     a reader can tell was made: with a bare count that any holder may change at any time
- *     (DPDK's REFCNT) no record store is one with the atomic decrement, and the count's value
- *     after a death cannot tell whether ours was made (others may have added or dropped
- *     references since); e.g. every change of a shared count under a robust lock, the count
- *     before it named in the record first, would make it readable.
+ *   - an mbuf shared between processes (refcnt > 1, Mbufs.refcntUpdate, one reference in each
+ *     of its places: records, rings, chains found there) is exact as a REFERENCE: a record holds
+ *     one reference of each mbuf it names; the audit counts references (k places, refcnt k:
+ *     fine); the reclaim drops the dead's references and returns the buffer with the last
+ *     (reclaim.ts steps 5 and 7), a chain's shared segments alike. Every change of a count that
+ *     is or becomes > 1 is made under the instance's shared-counts lock, journaled (mbuf/
+ *     shared-counts.ts: a robust lock, the count before and after written first), so a death at
+ *     any instruction of it leaves a count the reclaim (holding that lock) reads exactly; a free
+ *     of a shared segment through a record (freeSegments, freeTaken) names each reference it
+ *     drops at the back of the other side (tagged MBUF_DROPPED, the journal's word: stored by
+ *     the lock's next holder when its changer died after the decrement), so the record's packet,
+ *     still named whole, no longer counts it (window table's FREEING POOL_GET; Held.dropped).
+ *     Still not exact: (a) the references an increment adds (refcntUpdate +n) are held by no
+ *     place until the program puts the handle in one (a ring, an array): a death between leaks
+ *     them, as a take from a pool other than through alloc; (b) a record that holds several
+ *     references of one mbuf (the same handle in two of its arrays, refcnt 2) counts one: the
+ *     other leaks at its death (one record cannot be told from a move between its arrays,
+ *     which names a handle twice for an instant); (c) a free outside a record (Mbufs.free,
+ *     freeBulk, a zero-copy sender's free of what its peer read, lent.ts) drops its reference
+ *     under the lock but names it nowhere: a death right after leaves the record, if any, naming
+ *     it (the reclaim drops it a second time: the buffer goes back while another holds it);
+ *     free shared mbufs through the record. Shared within one record or among records that all
+ *     died it is exact, as before, when each holds one reference;
  *
  * A send that leaves some handles copies them to the other SIDE, then commits SIDE flip |
  * left in one store: the array the reader trusts is never overwritten before the commit.
@@ -198,7 +211,8 @@ import { MpdkError } from '../eal/errors.js';
 import { RING_EMPTY, Ring } from '../ring/ring.js';
 import { RING_F_SP_ENQ } from '../ring/layout.js';
 import { RingView } from '../ring/view.js';
-import { Mbufs, registerRecordedFree, type PktmbufPool, type RecordedFree } from '../mbuf/mbuf.js';
+import { MBUF_DROPPED, Mbufs, registerRecordedFree, type PktmbufPool, type RecordedFree } from '../mbuf/mbuf.js';
+import { pendingWord } from '../mbuf/shared-counts.js';
 import { Mempool } from '../mempool/mempool.js';
 import type { EthDev } from '../ethdev/ethdev.js';
 import type { RxQueue, TxQueue } from '../ethdev/driver.js';
@@ -229,7 +243,7 @@ export const HANDS = {
 export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, KEPT: 16, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 7;
+export const HANDS_VERSION = 8;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -777,6 +791,8 @@ export class Hands implements RecordedFree {
     const cap = this.capacity;
     const words = this.freeing[a]!;
     for (let j = n; j > 0;) {
+      other[cap - 1] = 0; // no reference dropped yet (the list at the other side's back: collectFreed)
+      mb.dropTop = cap - 1;
       u32[words.put] = NOT_NAMED;
       u32[ci] = (FREEING | side | (POOL_GET << H_RING_SHIFT) | j) >>> 0; // packets [0, j) whole, no segment named
       let i = j;
@@ -786,8 +802,8 @@ export class Hands implements RecordedFree {
         continue; // the packet's chain fits the other side now
       }
       let m = 0;
-      for (let p = i; p < j; p++) m = mb.collectFreed(arr[p]!, other, m);
-      if (m < cap) other[m] = 0; // their end, for a reader
+      for (let p = i; p < j; p++) m = mb.collectFreed(arr[p]!, other, m, true);
+      if (m < cap && (other[m]! & MBUF_DROPPED) === 0) other[m] = 0; // their end, for a reader (or the dropped list's)
       u32[words.put] = 0; // named (union with their packets)
       u32[ci] = (FREEING | side | (POOL_GET << H_RING_SHIFT) | i) >>> 0; // packets [0, i) and these segments
       mb.unlinkFreed(other, m);
@@ -872,13 +888,16 @@ export class Hands implements RecordedFree {
     const u32 = this.u32;
     const mb = this.mbufs;
     const cap = this.capacity;
+    const cap1 = cap - 1;
     for (let nb = mb.nbSegs(h); nb > cap; nb = mb.nbSegs(h)) {
+      other[cap1] = 0; // no reference dropped yet (the last cut's are no longer the chain's)
+      mb.dropTop = cap1;
       u32[words.put] = NOT_NAMED;
       const c = Math.min(nb - cap, cap);
       let prev = h; // the segment before the last c
       for (let i = c + 1; i < nb; i++) prev = mb.next(prev);
-      const m = mb.collectFreed(mb.next(prev), other, 0);
-      if (m < cap) other[m] = 0; // their end, for a reader
+      const m = mb.collectFreed(mb.next(prev), other, 0, true);
+      if (m < cap && (other[m]! & MBUF_DROPPED) === 0) other[m] = 0; // their end, for a reader (or the dropped list's)
       u32[words.put] = 0; // named (union with the packet's chain)
       mb.setNext(prev, 0);
       mb.setNbSegs(h, nb - c);
@@ -1123,6 +1142,12 @@ export interface Held {
    * since by their getter). Not the ones of an open free (half undone).
    */
   settled: number[];
+  /**
+   * Shared segments (REFCNT > 1) whose reference an open free already dropped while its packet
+   * is still named (freeSegments: the other side's back, tagged; Mbufs.collectFreed): the record
+   * no longer holds them (Places.references).
+   */
+  dropped: number[];
   /** Open windows found, by state name (for reports). */
   windows: Record<string, number>;
   /** Impossible counts: that window was ignored (its handles are then not returned). */
@@ -1137,7 +1162,7 @@ export interface Held {
  * A window naming a ring or a pool that cannot be read (damaged) is reported in `errors`.
  */
 export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) => boolean): Held {
-  const out: Held = { handles: [], settled: [], windows: {}, errors: [] };
+  const out: Held = { handles: [], settled: [], dropped: [], windows: {}, errors: [] };
   if (!rec.ready) return out;
   const r = eal.region;
   const u32 = r.u32;
@@ -1145,6 +1170,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
   const ab = arrayBytes(cap);
   const half = (ab - HARR.SIDES) / 2;
   const lc = rec.lcore;
+  const pend = pendingWord(eal);
   const push = (base: number, from: number, to: number, settled = true): void => {
     for (let i = from; i < to; i++) {
       const h = u32[base + i]!;
@@ -1191,12 +1217,20 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         push(arr, 0, n);
         const kept = u32[(b + HARR.KEPT) >>> 2]!; // a driver's partial free: the tail it did not take (Hands.freeTaken)
         if (kept !== 0) push(arr, Math.min(kept >>> 16, cap), Math.min(kept & 0xffff, cap));
-        if (snap === NOT_NAMED) continue;
         const other = (b + HARR.SIDES + ((c & H_SIDE) !== 0 ? 0 : half)) >>> 2;
+        // The references of shared segments the free dropped (at the other side's back, tagged:
+        // Mbufs.collectFreed), its packet still named; one whose changer died before naming it
+        // is read from the shared counts' journal (pendingWord).
+        for (let i = cap - 1; i >= 0; i--) {
+          const h = pend !== undefined && pend.word === other + i ? pend.value : u32[other + i]!;
+          if ((h & MBUF_DROPPED) === 0) break;
+          out.dropped.push(h - MBUF_DROPPED);
+        }
+        if (snap === NOT_NAMED) continue;
         const done = segmentsGone(eal, lc, snap, u32[(b + HARR.POOL) >>> 2]!, u32[(b + HARR.GSNAP) >>> 2]!);
         for (let i = done; i < cap; i++) {
           const h = u32[other + i]!;
-          if (h === 0) break;
+          if (h === 0 || (h & MBUF_DROPPED) !== 0) break;
           if (!inCaches(h)) out.handles.push(h);
         }
         continue;

@@ -28,6 +28,7 @@ import { portQueues } from '../ethdev/table.js';
 import { Mempool } from '../mempool/mempool.js';
 import { Mbufs, isPktmbufPool } from '../mbuf/mbuf.js';
 import { RingView } from '../ring/view.js';
+import type { Held } from './hands.js';
 
 /** A ring of the instance (memzone "RG_*"), readable, and whether a port queue is made of it. */
 export interface RingPlace {
@@ -107,6 +108,20 @@ export class Places {
       fn(s);
       s = this.mbufs.next(s);
     }
+  }
+
+  /**
+   * The references a record holds (hands.ts heldHandles' answer): each mbuf it names once, the
+   * further segments of its settled packets too, but those whose reference an open free of the
+   * record already dropped (Held.dropped: a shared segment's decrement made, the packet still
+   * named). A record holds one reference of each mbuf it names (hands.ts header).
+   */
+  references(held: Held): Set<number> {
+    const all = new Set(held.handles);
+    for (const h of held.settled) this.eachSegment(h, (seg) => all.add(seg));
+    for (const h of held.dropped) all.delete(h);
+    all.delete(0);
+    return all;
   }
 
   /** `fn` on every handle in the pools' own rings. */

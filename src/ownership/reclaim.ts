@@ -37,11 +37,19 @@
  *   5 returnLost           every recorded handle that is an element of a pool and is found
  *                          in no pool, cache or ring (places.ts; a safety net on top of the
  *                          exact record: never two places) goes back to its pool, once,
- *                          reset (Mbufs.reset) when it is an mbuf.
+ *                          reset (Mbufs.reset) when it is an mbuf — unless it is an mbuf the
+ *                          living share (REFCNT > the d references the dead records hold, one
+ *                          per record: Places.references): then only those d are dropped, in
+ *                          step 7 (as rte_pktmbuf_free: the buffer goes back with the last).
  *   6 releaseDead          free its records (a lent record whose connection lasts is kept,
  *                          settled; its RX queues' scatter records, scatter.ts, read in step
  *                          3 through the window naming them) and its squeeze lines, release its lcores, free its
  *                          process slot.
+ *   7 dropShared           the dead's references of shared mbufs dropped (Mbufs.dropRefs): an
+ *                          mbuf whose other holders freed theirs since step 5 goes back now.
+ *                          After step 6 so that a reclaimer killed here leaves nothing to
+ *                          drop twice: the records that named them are gone (the drops not
+ *                          made yet leak: never a buffer returned while a living holds it).
  *
  * Everything is read and repaired through the views and operations the layers export; a
  * pool or ring that cannot be read (a damaged header) is reported in `errors` and left alone.
@@ -53,6 +61,7 @@ import { MpdkError } from '../eal/errors.js';
 import { processAlive } from '../native/libc.js';
 import type { Mempool } from '../mempool/mempool.js';
 import { isPktmbufPool, Mbufs } from '../mbuf/mbuf.js';
+import { SHARED_COUNTS_MZ, type SharedCounts } from '../mbuf/shared-counts.js';
 import { Ring } from '../ring/ring.js';
 import { portQueues } from '../ethdev/table.js';
 import { heldHandles, listRecords, RS_RX, RS_TX, type HandsRecord } from './hands.js';
@@ -68,6 +77,8 @@ export interface PoolReclaim {
   returned: number;
   /** Handles moved from dead lcores' caches to the pool. */
   flushed: number;
+  /** References of mbufs the living share that the dead held, dropped (the mbufs stay with the living). */
+  dropped: number;
 }
 
 /**
@@ -169,6 +180,10 @@ class Reclaim {
   private readonly lent: LentRecord[];
   /** The dead putters' squeeze lines (mempool.ts MPQ): step 3 reads them, step 6 clears them. */
   private readonly squeezes: Squeeze[];
+  /** Step 5's references of shared mbufs to drop in step 7: handle, count, handle, count ... */
+  private readonly drops: number[] = [];
+  /** Per pool of `places`: whether it holds mbufs. */
+  private readonly isMbuf: boolean[];
 
   constructor(private readonly eal: Eal, private readonly dead: Map<number, Dead>) {
     this.rep.processes = [...dead.values()].map((d) => ({ pid: d.pid, name: d.name, lcores: [] as number[] }));
@@ -177,18 +192,40 @@ class Reclaim {
     this.places = new Places(eal);
     this.rep.errors.push(...this.places.errors);
     this.squeezes = this.places.squeezes().filter((sq) => !processAlive(sq.pid, sq.start));
+    this.isMbuf = this.places.pools.map((mp) => isPktmbufPool(mp));
+    this.mbufs = new Mbufs(eal);
   }
 
   run(): ReclaimReport {
     this.rollBackSingleSides();
     this.repairClaims();
-    this.readRecords();
-    this.flushDeadCaches();
-    this.returnLost();
-    this.releaseDead();
+    // Steps 3 to 7 hold the shared counts' lock (mbuf/shared-counts.ts): a dead changer's entry is
+    // settled before its record is read, and no count changes between its reading and the drops.
+    if (this.eal.memzones.tryLookup(SHARED_COUNTS_MZ)) this.holdCounts();
+    try {
+      this.readRecords();
+      this.flushDeadCaches();
+      this.returnLost();
+      this.releaseDead();
+      if (this.drops.length > 0) this.holdCounts();
+      this.dropShared();
+    } finally {
+      this.counts?.release();
+    }
     this.log();
     return this.rep;
   }
+
+  /** The shared counts' lock, held from now to the end of step 7 (idempotent). */
+  private holdCounts(): void {
+    if (this.counts) return;
+    const sc = this.mbufs.sharedCounts();
+    sc.acquire();
+    this.counts = sc;
+  }
+
+  private counts: SharedCounts | undefined;
+  private readonly mbufs: Mbufs;
 
   /**
    * 1 The single-ended ring sides the dead left half-published: the port queues whose owner
@@ -255,8 +292,7 @@ class Reclaim {
     };
     for (const rec of this.records) {
       const held = heldHandles(this.eal, rec, (h) => inCaches(rec.lcore).has(h));
-      this.recorded.push(...held.handles);
-      for (const h of held.settled) this.places.eachSegment(h, (seg) => this.recorded.push(seg)); // a chain is its head's
+      for (const h of this.places.references(held)) this.recorded.push(h); // one reference of each, a chain's segments too
       for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
     }
     for (const sq of this.squeezes) this.recorded.push(...sq.handles); // single segments: taken from the pool's ring
@@ -286,22 +322,40 @@ class Reclaim {
   /** 5 Each recorded (or reclaimed) handle that is an element found in no pool, cache or ring goes back to its pool, once. */
   private returnLost(): void {
     const { pools } = this.places;
-    const present = pools.map((mp) => new Uint8Array(mp.size));
-    const mark = (h: number): void => {
+    const present = pools.map((mp) => new Uint8Array(mp.size)); // 2 free (pool, cache), 1 in a ring
+    const mark = (v: number) => (h: number): void => {
       const i = this.places.poolOf(h);
-      if (i >= 0) present[i]![pools[i]!.indexOf(h)] = 1;
+      if (i >= 0) {
+        const idx = pools[i]!.indexOf(h);
+        if (present[i]![idx]! < v) present[i]![idx] = v;
+      }
     };
-    this.places.eachInPools(mark);
-    this.places.eachInCaches(mark);
-    this.places.eachInRings(mark);
+    this.places.eachInPools(mark(2));
+    this.places.eachInCaches(mark(2));
+    this.places.eachInRings(mark(1));
     const back = pools.map((): number[] => []);
-    for (const h of [...this.fromRings, ...this.recorded]) {
+    // References the dead hold, per handle: one per record (Places.references), lent record, squeeze line or repaired claim.
+    const refs = new Map<number, number>();
+    for (const h of [...this.fromRings, ...this.recorded]) refs.set(h, (refs.get(h) ?? 0) + 1);
+    const mbufs = this.mbufs;
+    for (const [h, d] of refs) {
       const i = this.places.poolOf(h);
       const idx = i < 0 ? -1 : pools[i]!.indexOf(h);
-      if (i < 0 || present[i]![idx]) {
-        this.rep.skipped++;
+      if (i < 0 || present[i]![idx] === 2) { // not an element, or free (in its pool or a cache)
+        this.rep.skipped += d;
         continue;
       }
+      // Shared with the living (more references than the dead hold, a ring's included): drop the dead's (step 7).
+      const r = this.isMbuf[i]! ? mbufs.refcnt(h) : 1;
+      if (r > d) {
+        this.drops.push(h, d);
+        continue;
+      }
+      if (present[i]![idx]) { // in a ring: that one reference is the ring's
+        this.rep.skipped += d;
+        continue;
+      }
+      this.rep.skipped += d - 1;
       present[i]![idx] = 1;
       back[i]!.push(h);
     }
@@ -310,6 +364,22 @@ class Reclaim {
       returnTo(this.eal, pools[i]!, hs);
       this.pool(pools[i]!).returned += hs.length;
     });
+  }
+
+  /** 7 The dead's references of mbufs the living share (step 5's drops: handle, count): dropped; an mbuf left with none goes back. */
+  private dropShared(): void {
+    const mbufs = this.mbufs;
+    const d = this.drops;
+    for (let k = 0; k < d.length; k += 2) {
+      const h = d[k]!;
+      this.step(`mbuf ${h}`, () => {
+        const mp = mbufs.poolAt(mbufs.poolOf(h));
+        if (mbufs.dropRefs(h, d[k + 1]!)) {
+          returnTo(this.eal, mp, [h]);
+          this.pool(mp).returned++;
+        } else this.pool(mp).dropped += d[k + 1]!;
+      });
+    }
   }
 
   /** 6 The records, lcores and process slots of the dead. */
@@ -338,7 +408,7 @@ class Reclaim {
   }
 
   private pool(mp: Mempool): PoolReclaim {
-    return (this.rep.pools[mp.name] ??= { returned: 0, flushed: 0 });
+    return (this.rep.pools[mp.name] ??= { returned: 0, flushed: 0, dropped: 0 });
   }
 
   /** Run one piece of a step; what refuses (a damaged object, a lock not given) is reported, the rest goes on. */
