@@ -3,10 +3,12 @@
  *   node ownership-child.js <EAL args> -- <mode> key=value...
  *
  *   forward in=RING out=RING burst=B   open a Hands record (2 arrays of 64), receive bursts of up
- *     [warm=RING]                      to B from ring `in` into array 0, send them to ring `out`
+ *     [warm=RING] [rings=R]            to B from ring `in` into array 0, send them to ring `out`
  *                                      (first one burst from ring `warm`: stale handles in array 0);
  *                                      run with MPDK_TEST_HOOK=hands:rx / hands:tx to stop inside
- *                                      a window (the test SIGKILLs it there)
+ *                                      a window (the test SIGKILLs it there); rings=R: the record
+ *                                      names R rings of its own first (30: its table full, the
+ *                                      windows name `in` and `out` themselves)
  *   leak pool=P count=N                allocate N mbufs into a plain JS array (no record), print
  *                                      "holding", wait to be killed
  *   free pool=P count=N [rings=R]      allocate N mbufs into array 0 of a record and free them
@@ -134,6 +136,7 @@ if (mode === 'reclaim') {
   for (;;) nap(1000);
 } else if (mode === 'forward') {
   const hands = Hands.open(eal, 'test-forward', 2, 64);
+  for (let i = 0; i < Number(opt.rings ?? 0); i++) hands.sink(Ring.create(eal, `own_fill${i}`, { count: 64 })); // the record's ring table filled
   const src = hands.source(Ring.lookup(eal, opt.in!));
   const dst = hands.sink(Ring.lookup(eal, opt.out!));
   const burst = Number(opt.burst ?? 32);

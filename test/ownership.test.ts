@@ -90,10 +90,15 @@ function drain(x: Inst, ...rings: Ring[]): void {
   for (const r of rings) for (let k = r.dequeueBurst(buf, 64); k > 0; k = r.dequeueBurst(buf, 64)) x.pool.freeBulk(buf, k);
 }
 
-for (const kind of ['SP/SC', 'MP/MC'] as const) {
+// Each also from a record whose table of 30 rings is full (rings=30): its windows name the two
+// rings in their array's RINGW word (exact as through the table; the old record refused a 31st
+// ring with ENOSPC, so the child could not start).
+for (const [kind, full] of [['SP/SC', false], ['MP/MC', false], ['SP/SC', true], ['MP/MC', true]] as const) {
   const sides = kind === 'SP/SC' ? { singleProducer: true, singleConsumer: true } : {};
+  const table = full ? ', from a record whose ring table is full' : '';
+  const fill = full ? ['rings=30'] : [];
 
-  test(`${kind} ring: a consumer killed inside its receive window has exactly its burst returned`, async () => {
+  test(`${kind} ring${table}: a consumer killed inside its receive window has exactly its burst returned`, async () => {
     const x = instance('ownrx');
     try {
       const rin = Ring.create(x.eal, 'own_in', { count: 256, ...sides });
@@ -101,7 +106,7 @@ for (const kind of ['SP/SC', 'MP/MC'] as const) {
       const buf = new Uint32Array(64);
       assert.equal(x.pool.allocBulk(buf, 64), 64);
       assert.equal(rin.enqueueBulk(buf, 64), 64);
-      const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32'], 'hands:rx');
+      const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32', ...fill], 'hands:rx');
       await c.waitFor(/hands:rx reached/, 10000);
       assert.equal(rin.count(), 32, 'the child took one burst');
       const live = poolAudit(x.eal);
@@ -125,7 +130,7 @@ for (const kind of ['SP/SC', 'MP/MC'] as const) {
     assert.deepEqual(leftovers(x.p), []);
   });
 
-  test(`${kind} ring: a producer killed inside its send window, half sent, has exactly the unsent half returned`, async () => {
+  test(`${kind} ring${table}: a producer killed inside its send window, half sent, has exactly the unsent half returned`, async () => {
     const x = instance('owntx');
     try {
       const rin = Ring.create(x.eal, 'own_in', { count: 256, ...sides });
@@ -133,7 +138,7 @@ for (const kind of ['SP/SC', 'MP/MC'] as const) {
       const buf = new Uint32Array(64);
       assert.equal(x.pool.allocBulk(buf, 64), 64);
       assert.equal(rin.enqueueBulk(buf, 64), 64);
-      const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32'], 'hands:tx');
+      const c = child(x.p, ['forward', 'in=own_in', 'out=own_out', 'burst=32', ...fill], 'hands:tx');
       await c.waitFor(/hands:tx reached/, 10000);
       assert.equal(rout.count(), 16);
       c.proc.kill('SIGKILL');
@@ -143,6 +148,38 @@ for (const kind of ['SP/SC', 'MP/MC'] as const) {
       assert.equal(rep.skipped, 0, 'the record alone was exact');
       const a = poolAudit(x.eal);
       assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.inRings], [0, 0, 0, 48]);
+      drain(x, rin, rout);
+      assert.equal(x.pool.available(), SIZE);
+    } finally {
+      x.eal.close();
+    }
+    assert.deepEqual(leftovers(x.p), []);
+  });
+}
+
+// A single producer killed between the ring's head and tail stores (ring-sp:prod): the burst
+// is not published; the reclaim rolls the head back (the ring named by the record: its table, or
+// with the table full the open window's RINGW word, listed by listRecords) and returns the 32.
+// Then a producer enqueues one more: it must not publish the dead one's stale slots (without
+// the roll-back: 32 duplicates).
+for (const full of [false, true]) {
+  test(`SP ring${full ? ', from a record whose ring table is full' : ''}: a producer killed between the ring's head and tail stores has its burst rolled back and returned once`, async () => {
+    const x = instance('ownsp');
+    try {
+      const rin = Ring.create(x.eal, 'own_in', { count: 256, singleProducer: true, singleConsumer: true });
+      const rout = Ring.create(x.eal, 'own_out', { count: 256, singleProducer: true, singleConsumer: true });
+      const buf = new Uint32Array(64);
+      assert.equal(x.pool.allocBulk(buf, 64), 64);
+      assert.equal(rin.enqueueBulk(buf, 64), 64);
+      await killedAt(x, ['forward', 'in=own_in', 'out=own_out', 'burst=32', ...(full ? ['rings=30'] : [])], 'ring-sp:prod');
+      assert.equal(poolAudit(x.eal).heldByDead, 32);
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.singleFixed, 1, 'the half-published burst rolled back');
+      assert.equal(rep.pools[POOL]?.returned, 32);
+      assert.equal(x.pool.allocBulk(buf, 1), 1);
+      assert.equal(rout.enqueueBulk(buf, 1), 1, 'the next producer');
+      const a = poolAudit(x.eal);
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead, a.inRings], [0, 0, 0, 33], JSON.stringify(a));
       drain(x, rin, rout);
       assert.equal(x.pool.available(), SIZE);
     } finally {

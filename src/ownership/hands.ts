@@ -155,13 +155,16 @@
  *     driver takes part of it (net_af_packet with its socket buffer full, net_memif copy mode on
  *     a full ring): the part it took is put back recorded while the window's KEPT names the
  *     untaken tail, which then moves to the other side, committed there (exact);
- *   - a send through `sinkOf` with no ring (counted as sent: a leak at worst). pktgen uses
- *     one only when its record's ring table (MAX_RINGS) cannot name every RX ring of a wire
- *     port; otherwise each RX queue's frames are a window on its ring (Hands.group, then
- *     tx(a, sink, m) of the array's front: exact). The demo's and the tests' generators
- *     (l2fwd_fork wiregen, mp_server traffic) send the same way (WireSend) and receive from
- *     the ports' TX rings into their record: exact; Wire.inject itself, into a port of one RX
- *     queue, takes a prefix and only reads the array (a window naming that ring is exact);
+ *   - a send through `sinkOf` with no ring (counted as sent: a leak at worst), or a receive
+ *     through `sourceOf` with none (a leak at worst). The shipped programs use neither: pktgen
+ *     sends each RX queue's frames of a wire port in a window on its ring (Hands.group, then
+ *     tx(a, sink, m) of the array's front: exact), however many queues (a ring the record's
+ *     table of MAX_RINGS has no room for is named by the window's RINGW word, as exact; the
+ *     reclaimer rolls it back through listRecords while the window is open). The demo's and
+ *     the tests' generators (l2fwd_fork wiregen, mp_server traffic) send the same way
+ *     (WireSend) and receive from the ports' TX rings into their record: exact; Wire.inject
+ *     itself, into a port of one RX queue, takes a prefix and only reads the array (a window
+ *     naming that ring is exact);
  *   - a successor that moves a dead owner's single-ended ring side (or uses its lcore)
  *     before reclaimDead ran: the snapshot arithmetic then counts its bursts too;
  *   - an mbuf shared between processes (refcnt > 1, Mbufs.refcntUpdate, one reference in each
@@ -193,6 +196,11 @@
  * A handle may be recorded twice for an instant (moved from one array to another, the
  * target committed before the source is cleared): readers take the union.
  *
+ * Rings: a record names the ring sides its windows use in its table (MAX_RINGS entries, at
+ * setup); a ring past it is named by each window on it (RINGW), any number of them. Pool rings
+ * a free puts into go in the table (namePutRing): with it full, a multi-producer one takes
+ * entry 0, a single-producer one is refused (ENOSPC).
+ *
  * ## Layout (HANDS: byte offsets from the record's start; memzone "HN_<pid>_<k>")
  *   0    header    MAGIC VERSION PID LCORE START(f64) NARR CAP NAME[32]   owner, at open, MAGIC last
  *   64   rings     RINGS u32 × MAX_RINGS: ring offset | RS_RX / RS_TX     owner, at setup (before
@@ -204,6 +212,9 @@
  *                    +12 POOL u32  mempool header of a POOL_GET window, or of a FREEING one's pool ring
  *                    +16 KEPT u32  a free of segments' window (FREEING, POOL_GET): from << 16 | to,
  *                                  packets of the array it holds besides [0, N), or 0
+ *                    +20 RINGW u32 a RECEIVING / SENDING window whose RING is NO_RING: the ring
+ *                                  it names, offset | RS_RX / RS_TX (one the table had no room
+ *                                  for), or 0 (none: sourceOf / sinkOf without a ring)
  *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
  */
 import type { Eal } from '../eal/eal.js';
@@ -240,10 +251,10 @@ export const HANDS = {
  * Array block: byte offsets from its start. POOL: the mempool header of a POOL_GET window;
  * SNAP and GSNAP (SNAP + 4 × GET_REC_SNAP) are then the mempool's get record (getBulk's rec).
  */
-export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, KEPT: 16, SIDES: 64 } as const;
+export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, KEPT: 16, RINGW: 20, SIDES: 64 } as const;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 8;
+export const HANDS_VERSION = 9;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -309,6 +320,8 @@ export class Source {
     readonly snapIdx: number,
     /** Mempool header of the queue's pool for a queue with no ring behind it, else 0. */
     readonly pool = 0,
+    /** With `ri` NO_RING: the ring a window names in its RINGW word (offset | RS_RX), or 0. */
+    readonly ringAt = 0,
   ) {}
 }
 
@@ -330,6 +343,8 @@ export class Sink {
      * or after that free is read exactly.
      */
     readonly frees = false,
+    /** With `ri` NO_RING: the ring a window names in its RINGW word (offset | RS_TX), or 0. */
+    readonly ringAt = 0,
   ) {}
 }
 
@@ -385,6 +400,7 @@ export class Hands implements RecordedFree {
   private readonly snap: Int32Array;
   private readonly pool: Int32Array;
   private readonly kept: Int32Array;
+  private readonly ringw: Int32Array;
   /** views[2a + s] = side s of array a; subs[(2a + s) * (cap + 1) + k] = its subarray(k). */
   private readonly views: Uint32Array[] = [];
   /** group's scratch for the permuted tags (made at its first use). */
@@ -409,12 +425,14 @@ export class Hands implements RecordedFree {
     this.snap = new Int32Array(arrays);
     this.pool = new Int32Array(arrays);
     this.kept = new Int32Array(arrays);
+    this.ringw = new Int32Array(arrays);
     for (let a = 0; a < arrays; a++) {
       const b = offset + HANDS.ARRAYS + a * ab;
       this.ctrl[a] = (b + HARR.CTRL) >>> 2;
       this.snap[a] = (b + HARR.SNAP) >>> 2;
       this.pool[a] = (b + HARR.POOL) >>> 2;
       this.kept[a] = (b + HARR.KEPT) >>> 2;
+      this.ringw[a] = (b + HARR.RINGW) >>> 2;
       for (let s = 0; s < 2; s++) {
         const v = new Uint32Array(r.buffer, b + HARR.SIDES + s * (ab - HARR.SIDES) / 2, cap);
         this.views.push(v);
@@ -477,6 +495,25 @@ export class Hands implements RecordedFree {
     return this.nrings++;
   }
 
+  /**
+   * The table entry of a ring our RECEIVING / SENDING windows name (side RS_RX / RS_TX), or
+   * NO_RING when the table is full: those windows then name it in their array's RINGW word
+   * (ringAt), as exact (heldHandles; listRecords lists it while such a window is open, for the
+   * reclaimer's roll-back). Any number of rings.
+   */
+  private windowRing(offset: number, side: number): number {
+    if (offset === 0) return NO_RING;
+    const base = (this.offset + HANDS.RINGS) >>> 2;
+    for (let i = 0; i < this.nrings; i++) {
+      const e = this.u32[base + i]!;
+      if ((e & ~3) === offset) {
+        this.u32[base + i] = e | side;
+        return i;
+      }
+    }
+    return this.nrings < MAX_RINGS ? this.addRing(offset, side) : NO_RING;
+  }
+
   /** The word whose value before a burst tells how far the burst went (ring.ts burstSnapIndex). */
   private snapWord(ring: number, side: number): number {
     if (ring === 0) return (this.offset + HANDS.MAGIC) >>> 2; // no ring: any word, never read back
@@ -485,7 +522,8 @@ export class Hands implements RecordedFree {
 
   /** Receive from `ring` (dequeueBurst). */
   source(ring: Ring): Source {
-    return new Source(new RingRx(ring, this.mbufs), this.addRing(ring.offset, RS_RX), this.snapWord(ring.offset, RS_RX));
+    const ri = this.windowRing(ring.offset, RS_RX);
+    return new Source(new RingRx(ring, this.mbufs), ri, this.snapWord(ring.offset, RS_RX), 0, ri === NO_RING ? ring.offset | RS_RX : 0);
   }
 
   /**
@@ -496,14 +534,18 @@ export class Hands implements RecordedFree {
   rxSource(dev: EthDev, port: number, q: number): Source {
     const rxq = dev.rxQueue(port, q);
     const ring = dev.queueRing(port, q, 'rx');
-    if (ring !== 0) return new Source(rxq, this.addRing(ring, RS_RX), this.snapWord(ring, RS_RX));
+    if (ring !== 0) {
+      const ri = this.windowRing(ring, RS_RX);
+      return new Source(rxq, ri, this.snapWord(ring, RS_RX), 0, ri === NO_RING ? ring | RS_RX : 0);
+    }
     const pool = dev.info(port).rxq[q]?.pool;
     return new Source(rxq, NO_RING, this.snapWord(0, RS_RX), pool ? Mempool.lookup(this.eal, pool).header : 0);
   }
 
   /** Send to `ring`: all or nothing with `bulk`, else as many as fit. */
   sink(ring: Ring, bulk = false): Sink {
-    return new Sink(new RingTx(ring, bulk), this.addRing(ring.offset, RS_TX), this.snapWord(ring.offset, RS_TX));
+    const ri = this.windowRing(ring.offset, RS_TX);
+    return new Sink(new RingTx(ring, bulk), ri, this.snapWord(ring.offset, RS_TX), false, false, ri === NO_RING ? ring.offset | RS_TX : 0);
   }
 
   /**
@@ -517,7 +559,8 @@ export class Hands implements RecordedFree {
     const txq = dev.txQueue(port, q);
     const ring = dev.queueRing(port, q, 'tx');
     const lends = txq.lends === true;
-    return new Sink(txq, this.addRing(ring, RS_TX), this.snapWord(ring, RS_TX), lends, ring === 0 && !lends);
+    const ri = this.windowRing(ring, RS_TX);
+    return new Sink(txq, ri, this.snapWord(ring, RS_TX), lends, ring === 0 && !lends, ri === NO_RING && ring !== 0 ? ring | RS_TX : 0);
   }
 
   /**
@@ -527,13 +570,15 @@ export class Hands implements RecordedFree {
    */
   sourceOf(q: RxQueue, ring?: Ring): Source {
     const o = ring?.offset ?? 0;
-    return new Source(q, this.addRing(o, RS_RX), this.snapWord(o, RS_RX));
+    const ri = this.windowRing(o, RS_RX);
+    return new Source(q, ri, this.snapWord(o, RS_RX), 0, ri === NO_RING && o !== 0 ? o | RS_RX : 0);
   }
 
   /** Send through any object with txBurst (a Wire's inject ...); see sourceOf. */
   sinkOf(q: TxQueue, ring?: Ring): Sink {
     const o = ring?.offset ?? 0;
-    return new Sink(q, this.addRing(o, RS_TX), this.snapWord(o, RS_TX));
+    const ri = this.windowRing(o, RS_TX);
+    return new Sink(q, ri, this.snapWord(o, RS_TX), false, false, ri === NO_RING && o !== 0 ? o | RS_TX : 0);
   }
 
   // --- hot path: one store per state change, nothing per packet ---------------------------
@@ -611,6 +656,7 @@ export class Hands implements RecordedFree {
     let k: number;
     if (src.pool === 0) {
       u32[si] = u32[src.snapIdx]!; // only we move this tail (or write this claim line)
+      if (src.ri === NO_RING) u32[this.ringw[a]!] = src.ringAt; // a ring past the table, or none
       u32[ci] = RECEIVING | side | (src.ri << H_RING_SHIFT) | n;
       k = src.q.rxBurst(this.subs[(2 * a + (side ? 1 : 0)) * (this.capacity + 1) + n]!, max);
     } else {
@@ -657,6 +703,7 @@ export class Hands implements RecordedFree {
       }
     } else if (!dst.lends) {
       u32[this.snap[a]!] = u32[dst.snapIdx]!;
+      if (dst.ri === NO_RING) u32[this.ringw[a]!] = dst.ringAt; // a ring past the table, or none
       u32[ci] = SENDING | side | (dst.ri << H_RING_SHIFT) | n;
       s = dst.q.txBurst(arr, m < n ? m : n);
     } else {
@@ -1094,7 +1141,7 @@ export interface HandsRecord {
   arrays: number;
   /** Handles each array can hold. */
   capacity: number;
-  /** Ring table: offset and RS_* bits. */
+  /** Ring table: offset and RS_* bits; after its MAX_RINGS entries, the rings open windows name in RINGW. */
   rings: {
     /** Region offset of the ring. */
     offset: number;
@@ -1121,6 +1168,16 @@ export function listRecords(eal: Eal): HandsRecord[] {
       for (let i = 0; i < MAX_RINGS; i++) {
         const e = r.u32At(o + HANDS.RINGS + 4 * i);
         rings.push({ offset: e & ~3, sides: e & 3 });
+      }
+      // A ring the table had no room for, named by an open RECEIVING / SENDING window (RINGW):
+      // after the table's entries.
+      const ab = arrayBytes(capacity);
+      for (let a = 0; fits && a < arrays; a++) {
+        const b = o + HANDS.ARRAYS + a * ab;
+        const c = r.u32At(b + HARR.CTRL);
+        const st = c >>> H_STATE_SHIFT;
+        const w = r.u32At(b + HARR.RINGW);
+        if ((st === H_RECEIVING || st === H_SENDING) && ((c >>> H_RING_SHIFT) & 31) === NO_RING && w !== 0) rings.push({ offset: w & ~3, sides: w & 3 });
       }
     }
     out.push({
@@ -1282,7 +1339,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
         else push(arr, n, n + k); // settled: a pool's free mbufs are single segments, a chain is its getter's
         continue;
       }
-      const ring = ri === NO_RING ? 0 : (rec.rings[ri]?.offset ?? 0);
+      const ring = ri === NO_RING ? u32[(b + HARR.RINGW) >>> 2]! & ~3 : (rec.rings[ri]?.offset ?? 0);
       if (state === H_RECEIVING) {
         push(arr, 0, n);
         if (ring === 0) continue; // not a ring: the burst is not known (a leak at worst)

@@ -376,17 +376,11 @@ class Generator {
         let sink: Sink;
         if (w) {
           // Each RX queue's frames go into its ring in one enqueue (injectQueue), a window
-          // naming that ring: exact wherever pktgen dies (hands.ts window table, SENDING).
+          // naming that ring: exact wherever pktgen dies (hands.ts window table, SENDING),
+          // however many queues (a ring past the record's table is named by the window itself).
           const nq = dev.info(port).nbRx;
-          let sinks: Sink[] = [];
-          try {
-            for (let q = 0; q < nq; q++) sinks.push(h.sinkOf({ txBurst: (x, n) => w.injectQueue(q, x, n) }, Ring.attach(eal, dev.queueRing(port, q, 'rx'))));
-          } catch (e) {
-            if (!(e instanceof MpdkError && e.code === 'ENOSPC')) throw e;
-            // More rings than a record names (MAX_RINGS): one sink with none, a burst
-            // counted as sent if pktgen dies inside it (a leak at worst, never a duplicate).
-            sinks = [h.sinkOf({ txBurst: (x, n) => w.inject(x, n) })];
-          }
+          const sinks: Sink[] = [];
+          for (let q = 0; q < nq; q++) sinks.push(h.sinkOf({ txBurst: (x, n) => w.injectQueue(q, x, n) }, Ring.attach(eal, dev.queueRing(port, q, 'rx'))));
           sink = sinks[0]!;
           const hold = new HeldBack(eal, dev, port, h, this.rxa + 1 + k, o.flows, (line) => {
             if (!o.quiet) process.stderr.write(line + '\n');
