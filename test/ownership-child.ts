@@ -61,7 +61,9 @@
  *                                      0 of a record, the other's head enqueued on ring R; print
  *                                      "ready", wait to be killed
  *   share pool=P ring=R count=N        N mbufs shared with whoever dequeues ring R (refcnt 2: one
- *     [chain=yes] [free=yes]           reference in array 0 of a record, one enqueued on R); with
+ *     [chain=yes] [free=yes]           reference in array 0 of a record, one enqueued on R: added by
+ *     [via=record]                     Mbufs.refcntUpdate, or with via=record by Hands.share into
+ *                                      array 1, then sent from it); with
  *                                      chain=yes the record holds N 2-segment chains whose second
  *                                      segment is the shared one; free=yes: then free array 0 through
  *                                      the record (MPDK_TEST_HOOK=refcnt:* stop inside a shared
@@ -165,7 +167,7 @@ if (mode === 'reclaim') {
 } else if (mode === 'share') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);
   const mbufs = new Mbufs(eal);
-  const hands = Hands.open(eal, 'test-share', 1, 64);
+  const hands = Hands.open(eal, 'test-share', 2, 64);
   const n = Number(opt.count);
   const chains = opt.chain === 'yes';
   hands.alloc(0, pool, chains ? 2 * n : n);
@@ -181,8 +183,15 @@ if (mode === 'reclaim') {
     } else shared[i] = a[i]!;
   }
   if (chains) hands.commit(0, n); // the record holds the heads; each one's second segment is its chain's
-  for (let i = 0; i < n; i++) mbufs.refcntUpdate(shared[i]!, 1);
-  Ring.lookup(eal, opt.ring!).enqueueBulk(shared, n); // the other reference: whoever dequeues it
+  const ring = Ring.lookup(eal, opt.ring!);
+  if (opt.via === 'record') {
+    // Each reference added through the record (Hands.share into array 1), then array 1 sent.
+    for (let i = 0; i < n; i++) hands.share(1, shared[i]!);
+    if (hands.tx(1, hands.sink(ring)) !== n) throw new Error('the ring took fewer than the shared');
+  } else {
+    for (let i = 0; i < n; i++) mbufs.refcntUpdate(shared[i]!, 1);
+    ring.enqueueBulk(shared, n); // the other reference: whoever dequeues it
+  }
   process.stdout.write('ready\n');
   if (opt.free === 'yes') {
     hands.free(0);

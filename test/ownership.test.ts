@@ -1329,13 +1329,13 @@ test('chained mbufs: a dead holder\'s chain (head in its record) and a chain on 
  * its array with free=yes); then the audit counts references, the reclaim drops the dead one's
  * (returns what only it held), and after our free every mbuf is back once.
  */
-async function sharedThenKilled(tag: string, chain: boolean, hook = '', deadHeld = chain ? 16 : 8, deadOnly = chain ? 8 : 0): Promise<void> {
+async function sharedThenKilled(tag: string, chain: boolean, hook = '', deadHeld = chain ? 16 : 8, deadOnly = chain ? 8 : 0, via = ''): Promise<void> {
   const x = instance(tag);
   const n = 8;
   try {
     const ring = Ring.create(x.eal, 'share_ring', { count: 16 });
     using b = Hands.open(x.eal, 'test-b', 1, 64);
-    const c = child(x.p, ['share', `pool=${POOL}`, 'ring=share_ring', `count=${n}`, ...(chain ? ['chain=yes'] : []), ...(hook ? ['free=yes'] : [])], hook);
+    const c = child(x.p, ['share', `pool=${POOL}`, 'ring=share_ring', `count=${n}`, ...(chain ? ['chain=yes'] : []), ...(hook ? ['free=yes'] : []), ...(via ? [`via=${via}`] : [])], hook);
     if (hook) {
       await c.waitFor(new RegExp(`${hook} reached`), 10000); // inside its free, or its change of a count
       assert.equal(b.rx(0, b.source(ring), n), n);
@@ -1369,9 +1369,65 @@ async function sharedThenKilled(tag: string, chain: boolean, hook = '', deadHeld
   assert.deepEqual(leftovers(x.p), []);
 }
 
+for (const via of ['', 'record']) {
+  for (const chain of [false, true]) {
+    test(`an mbuf shared between processes (refcnt 2${chain ? ', the second segment of the holder\'s chain' : ''}, the reference added by ${via ? 'Hands.share' : 'refcntUpdate'}, taken through a ring): the audit counts references; the holder killed, reclaim drops its reference and returns ${chain ? 'only the heads' : 'none'}; every mbuf back once after the other's free`, () =>
+      sharedThenKilled(chain ? 'ownshc' : 'ownsh', chain, '', chain ? 16 : 8, chain ? 8 : 0, via));
+  }
+}
+
+test('Hands.share: a reference into a counted array (the audit counts it, a free drops it); refused, changing nothing, for a chain or an array holding handles it does not count', () => {
+  const x = instance('ownsa');
+  try {
+    const mbufs = new Mbufs(x.eal);
+    using h = Hands.open(x.eal, 'test-share-api', 2, 4);
+    assert.equal(h.alloc(0, x.pool, 3), 3);
+    const [m0, m1, m2] = h.array(0);
+    assert.throws(() => h.share(0, m0!), (e: Error & { code?: string }) => e.code === 'EINVAL' && /does not count references/.test(e.message));
+    mbufs.chain(m1!, m2!);
+    assert.throws(() => h.share(1, m1!), (e: Error & { code?: string }) => e.code === 'EINVAL' && /chain/.test(e.message));
+    mbufs.setNext(m1!, 0); // m2 is the array's own entry too: lone again
+    mbufs.setNbSegs(m1!, 1);
+    assert.deepEqual([h.count(0), h.count(1), mbufs.refcnt(m0!), mbufs.refcnt(m1!)], [3, 0, 1, 1], 'nothing changed');
+    assert.equal(h.share(1, m0!), 2);
+    assert.equal(h.share(1, m0!), 3);
+    assert.deepEqual([h.count(1), mbufs.refcnt(m0!)], [2, 3]);
+    const a = poolAudit(x.eal);
+    assert.deepEqual([a.heldByLive, a.leaked, a.duplicates], [5, 0, 0], `m0 three times (refcnt 3), m1, m2: ${JSON.stringify(a)}`);
+    h.free(1);
+    assert.deepEqual([h.count(1), mbufs.refcnt(m0!), x.pool.available()], [0, 1, SIZE - 3], 'the two added references dropped, m0 still held');
+    h.free(0);
+    assert.equal(x.pool.available(), SIZE);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+// Hands.share: the increment and the array's commit are one journaled change: killed before it
+// is made, after (the commit not yet stored: the next holder of the lock stores it), or after the
+// commit, the dead one holds every reference it made: all come back, none leaked.
 for (const chain of [false, true]) {
-  test(`an mbuf shared between processes (refcnt 2${chain ? ', the second segment of the holder\'s chain' : ''}, the other reference taken through a ring): the audit counts references; the holder killed, reclaim drops its reference and returns ${chain ? 'only the heads' : 'none'}; every mbuf back once after the other's free`, () =>
-    sharedThenKilled(chain ? 'ownshc' : 'ownsh', chain));
+  for (const [hook, held] of [['refcnt:up:entry', 0], ['refcnt:up:changed', 1], ['refcnt:up:word', 1]] as const) {
+    test(`Hands.share of ${chain ? 'the second segments of chains' : 'lone mbufs'} in a record: killed at ${hook}, the dead one holds ${chain ? 16 + held : 8 + held} references, all its own: every mbuf back once, none leaked`, async () => {
+      const x = instance('ownsr');
+      try {
+        const ring = Ring.create(x.eal, 'share_ring', { count: 16 });
+        await killedAt(x, ['share', `pool=${POOL}`, 'ring=share_ring', 'count=8', 'via=record', ...(chain ? ['chain=yes'] : [])], hook);
+        const dead = poolAudit(x.eal);
+        assert.deepEqual([dead.heldByDead, dead.inRings, dead.leaked, dead.duplicates], [(chain ? 16 : 8) + held, 0, 0, 0], JSON.stringify(dead));
+        const rep = reclaimDead(x.eal);
+        assert.deepEqual([rep.pools[POOL]?.returned ?? 0, rep.pools[POOL]?.dropped ?? 0], [chain ? 16 : 8, 0], JSON.stringify(rep.pools));
+        const a = poolAudit(x.eal);
+        assert.deepEqual([a.heldByDead, a.leaked, a.duplicates], [0, 0, 0], JSON.stringify(a));
+        assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+        ring.free();
+      } finally {
+        x.eal.close();
+      }
+      assert.deepEqual(leftovers(x.p), []);
+    });
+  }
 }
 
 // Killed inside the first of 8 increments (refcntUpdate +1 of mbufs in its record, before the

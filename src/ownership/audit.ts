@@ -124,7 +124,7 @@ function scan(eal: Eal): { pools: PoolAudit[]; errors: string[] } {
     if (!rec.alive && rec.lcore >= 0 && rec.lcore < MAX_LCORE) places.eachInCaches((h) => cached.add(h), rec.lcore);
     const held = heldHandles(eal, rec, (h) => cached.has(h));
     col = rec.alive ? 'heldByLive' : 'heldByDead';
-    for (const h of places.references(held)) note(h);
+    for (const [h, k] of places.references(held)) for (let i = 0; i < k; i++) note(h);
   }
   for (const rec of listLent(eal)) {
     // Buffers a queue lent to its peer (lent.ts): its lender's, alive or dead.

@@ -179,16 +179,19 @@
  *     drops at the back of the other side (tagged MBUF_DROPPED, the journal's word: stored by
  *     the lock's next holder when its changer died after the decrement), so the record's packet,
  *     still named whole, no longer counts it (window table's FREEING POOL_GET; Held.dropped).
- *     Still not exact: (a) the references an increment adds (refcntUpdate +n) are held by no
- *     place until the program puts the handle in one (a ring, an array): a death between leaks
- *     them, as a take from a pool other than through alloc; (b) a record that holds several
- *     references of one mbuf (the same handle in two of its arrays, refcnt 2) counts one: the
- *     other leaks at its death (one record cannot be told from a move between its arrays,
- *     which names a handle twice for an instant); (c) a free outside a record (Mbufs.free,
- *     freeBulk, a zero-copy sender's free of what its peer read, lent.ts) drops its reference
- *     under the lock but names it nowhere: a death right after leaves the record, if any, naming
- *     it (the reclaim drops it a second time: the buffer goes back while another holds it);
- *     free shared mbufs through the record. Shared within one record or among records that all
+ *     A reference added through the record (Hands.share: the count + 1 and a COUNTED array's
+ *     commit are one journaled change, the commit the journal's word) is exact at any
+ *     instruction too; a COUNTED array's handles are references of their own (Held.copies).
+ *     Still not exact: (a) the references a bare increment adds (Mbufs.refcntUpdate +n) are
+ *     held by no place until the program puts the handle in one (a ring, an array): a death
+ *     between leaks them, as a take from a pool other than through alloc; (b) outside COUNTED
+ *     arrays a record that holds several references of one mbuf (the same handle in two of its
+ *     arrays, refcnt 2) counts one: the other leaks at its death (it cannot be told from a move
+ *     between its arrays, which names a handle twice for an instant); (c) a free outside a
+ *     record (Mbufs.free, freeBulk, a zero-copy sender's free of what its peer read, lent.ts)
+ *     drops its reference under the lock but names it nowhere: a death right after leaves the
+ *     record, if any, naming it (the reclaim drops it a second time: the buffer goes back while
+ *     another holds it); free shared mbufs through the record. Shared within one record or among records that all
  *     died it is exact, as before, when each holds one reference;
  *
  * A send that leaves some handles copies them to the other SIDE, then commits SIDE flip |
@@ -215,6 +218,8 @@
  *                    +20 RINGW u32 a RECEIVING / SENDING window whose RING is NO_RING: the ring
  *                                  it names, offset | RS_RX / RS_TX (one the table had no room
  *                                  for), or 0 (none: sourceOf / sinkOf without a ring)
+ *                    +24 FLAGS u32 HARR_COUNTED: each handle a reference of its own (Hands.share;
+ *                                  set while the array is empty, kept to the record's end)
  *                    +64 SIDE 0: u32 × CAP, then SIDE 1: u32 × CAP (64-aligned)
  */
 import type { Eal } from '../eal/eal.js';
@@ -251,10 +256,12 @@ export const HANDS = {
  * Array block: byte offsets from its start. POOL: the mempool header of a POOL_GET window;
  * SNAP and GSNAP (SNAP + 4 × GET_REC_SNAP) are then the mempool's get record (getBulk's rec).
  */
-export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, KEPT: 16, RINGW: 20, SIDES: 64 } as const;
+export const HARR = { CTRL: 0, SNAP: 4, GSNAP: 8, POOL: 12, KEPT: 16, RINGW: 20, FLAGS: 24, SIDES: 64 } as const;
+/** FLAGS: a COUNTED array (Hands.share): each handle it holds is a reference of its own. */
+export const HARR_COUNTED = 1;
 
 export const HANDS_MAGIC = 0x53444e48; // 'HNDS'
-export const HANDS_VERSION = 9;
+export const HANDS_VERSION = 10;
 export const HANDS_MZ_PREFIX = 'HN_';
 /** Ring table entries; in CTRL's ring field NO_RING names "no ring" (a driver without one)
  *  and POOL_GET a take from the mempool named in the array's POOL word (Hands.alloc). */
@@ -631,6 +638,42 @@ export class Hands implements RecordedFree {
     if (HOOK_GET && k > 0) hookStop('hands:get');
     u32[ci] = side | (held + k); // commit: HELD
     return k;
+  }
+
+  /**
+   * Add a reference of mbuf `h` (a lone segment this thread holds, e.g. in another of the
+   * record's arrays) to array `a`, after what it holds: h's count + 1 and the array's commit are
+   * ONE journaled change under the shared counts' lock (mbuf/shared-counts.ts; the commit is the
+   * journal's word), so a death at any instruction of it leaves the count and the record
+   * agreeing (DPDK's rte_mbuf_refcnt_update(m, 1) before passing m on: then send `a` with tx).
+   * Array `a` becomes COUNTED (FLAGS): each handle it holds is a reference of its own, besides
+   * one another array names; so never copy a handle between it and another array (a move
+   * names a handle twice for an instant). Returns the new count. EINVAL for a chain, a full
+   * array, or an array that holds handles and is not counted.
+   */
+  share(a: number, h: number): number {
+    const u32 = this.u32;
+    const ci = this.ctrl[a]!;
+    const c = u32[ci]!;
+    const n = c & H_N_MASK;
+    const fi = this.ctrl[a]! + (HARR.FLAGS >>> 2);
+    if (this.mbufs.nbSegs(h) !== 1 || this.mbufs.next(h) !== 0) throw new MpdkError('EINVAL', `hands '${this.name}': share(${a}, ${h}) of a chain; share lone segments (each segment's count is its own change)`);
+    if (n >= this.capacity) throw new MpdkError('EINVAL', `hands '${this.name}': array ${a} is full (${n}); send or free it before sharing more`);
+    if ((u32[fi]! & HARR_COUNTED) === 0) {
+      if (n !== 0) throw new MpdkError('EINVAL', `hands '${this.name}': array ${a} holds ${n} handles and does not count references; share into an empty array (it then counts each handle as a reference)`);
+      u32[fi] = HARR_COUNTED; // empty: nothing read changes meaning
+    }
+    const side = c & H_SIDE;
+    this.views[2 * a + (side ? 1 : 0)]![n] = h; // past N: read by nobody until the commit
+    const sc = this.mbufs.sharedCounts();
+    sc.acquire();
+    try {
+      const r = sc.count(h);
+      sc.change(h, r, r + 1, ci * 4, (side | (n + 1)) >>> 0); // the count and the commit: one change
+      return r + 1;
+    } finally {
+      sc.release();
+    }
   }
 
   /** Array `a` now holds array(a)[0..n): ONE plain store. */
@@ -1199,6 +1242,8 @@ export interface Held {
    * since by their getter). Not the ones of an open free (half undone).
    */
   settled: number[];
+  /** The handles of COUNTED arrays (Hands.share): each one a reference of its own, however many there are. */
+  copies: number[];
   /**
    * Shared segments (REFCNT > 1) whose reference an open free already dropped while its packet
    * is still named (freeSegments: the other side's back, tagged; Mbufs.collectFreed): the record
@@ -1219,7 +1264,7 @@ export interface Held {
  * A window naming a ring or a pool that cannot be read (damaged) is reported in `errors`.
  */
 export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) => boolean): Held {
-  const out: Held = { handles: [], settled: [], dropped: [], windows: {}, errors: [] };
+  const out: Held = { handles: [], settled: [], copies: [], dropped: [], windows: {}, errors: [] };
   if (!rec.ready) return out;
   const r = eal.region;
   const u32 = r.u32;
@@ -1228,18 +1273,22 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
   const half = (ab - HARR.SIDES) / 2;
   const lc = rec.lcore;
   const pend = pendingWord(eal);
+  let counted = false; // the array being read is COUNTED: its handles go to `copies`
   const push = (base: number, from: number, to: number, settled = true): void => {
     for (let i = from; i < to; i++) {
       const h = u32[base + i]!;
       if (h !== RING_EMPTY && h !== 0) {
-        out.handles.push(h);
+        (counted ? out.copies : out.handles).push(h);
         if (settled) out.settled.push(h);
       }
     }
   };
   for (let a = 0; a < rec.arrays; a++) {
     const b = rec.offset + HANDS.ARRAYS + a * ab;
-    const c = u32[(b + HARR.CTRL) >>> 2]!;
+    const ci = (b + HARR.CTRL) >>> 2;
+    // A share's commit is its journal's word: a dead sharer's made change reads as committed.
+    const c = pend !== undefined && pend.word === ci ? pend.value : u32[ci]!;
+    counted = (u32[(b + HARR.FLAGS) >>> 2]! & HARR_COUNTED) !== 0;
     const snap = u32[(b + HARR.SNAP) >>> 2]!;
     const state = c >>> H_STATE_SHIFT;
     const n = c & H_N_MASK;
@@ -1364,6 +1413,7 @@ export function heldHandles(eal: Eal, rec: HandsRecord, inCaches: (h: number) =>
 }
 
 registerDescriber('hands', (eal) => listRecords(eal).map((rec) => {
-  const held = new Set(heldHandles(eal, rec, () => false).handles).size;
+  const h = heldHandles(eal, rec, () => false);
+  const held = new Set(h.handles).size + h.copies.length;
   return { kind: 'hands', name: rec.name || rec.mz, record: rec.mz, pid: rec.pid, alive: rec.alive, lcore: rec.lcore, arrays: rec.arrays, capacity: rec.capacity, held };
 }));

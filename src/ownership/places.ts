@@ -111,15 +111,22 @@ export class Places {
   }
 
   /**
-   * The references a record holds (hands.ts heldHandles' answer): each mbuf it names once, the
-   * further segments of its settled packets too, but those whose reference an open free of the
-   * record already dropped (Held.dropped: a shared segment's decrement made, the packet still
-   * named). A record holds one reference of each mbuf it names (hands.ts header).
+   * The references a record holds (hands.ts heldHandles' answer), by handle: each mbuf it names
+   * once, the further segments of its settled packets too, and one more per handle of a COUNTED
+   * array (Held.copies: Hands.share), but those whose reference an open free of the record
+   * already dropped (Held.dropped: a shared segment's decrement made, the packet still named).
+   * Outside counted arrays a record holds one reference of each mbuf it names (hands.ts header).
    */
-  references(held: Held): Set<number> {
-    const all = new Set(held.handles);
-    for (const h of held.settled) this.eachSegment(h, (seg) => all.add(seg));
-    for (const h of held.dropped) all.delete(h);
+  references(held: Held): Map<number, number> {
+    const all = new Map<number, number>();
+    for (const h of held.handles) all.set(h, 1);
+    for (const h of held.settled) this.eachSegment(h, (seg) => all.set(seg, 1));
+    for (const h of held.copies) all.set(h, (all.get(h) ?? 0) + 1); // a COUNTED array's: one each (Hands.share)
+    for (const h of held.dropped) {
+      const k = all.get(h) ?? 0;
+      if (k > 1) all.set(h, k - 1);
+      else all.delete(h);
+    }
     all.delete(0);
     return all;
   }

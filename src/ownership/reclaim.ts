@@ -292,7 +292,7 @@ class Reclaim {
     };
     for (const rec of this.records) {
       const held = heldHandles(this.eal, rec, (h) => inCaches(rec.lcore).has(h));
-      for (const h of this.places.references(held)) this.recorded.push(h); // one reference of each, a chain's segments too
+      for (const [h, k] of this.places.references(held)) for (let i = 0; i < k; i++) this.recorded.push(h); // its references: a chain's segments too
       for (const e of held.errors) this.rep.errors.push(`record ${rec.mz} (pid ${rec.pid}): ${e}`);
     }
     for (const sq of this.squeezes) this.recorded.push(...sq.handles); // single segments: taken from the pool's ring
