@@ -21,8 +21,9 @@
  *                                      hands:free-segments stops with their segments named and
  *                                      cut, freeing:run after a run's put, ring-claim:prod inside
  *                                      it, hands:free after the free)
- *   flush pool=P                       take 20 mbufs into a record (its lcore cache keeps 32), free
- *                                      them through it: the put flushes the cache first
+ *   flush pool=P [outside=yes]         take 20 mbufs into a record (its lcore cache keeps 32), free
+ *                                      them through it (outside=yes: put them outside it, the record
+ *                                      still naming them): the put flushes the cache first
  *                                      (MPDK_TEST_HOOK=mempool:flush stops there)
  *   get pool=P count=N                 allocate N mbufs (N > the cache: straight from the pool's
  *                                      ring; MPDK_TEST_HOOK=ring-claim:cons stops inside that claim)
@@ -317,7 +318,8 @@ if (mode === 'reclaim') {
   pool.allocBulk(hands.array(0), 20); // the cache is refilled with 32 + 20: 32 stay in it
   hands.commit(0, 20);
   process.stdout.write('ready\n');
-  hands.free(0); // 32 + 20 > 48: the put flushes the cache first
+  if (opt.outside === 'yes') pool.mp.putBulk(hands.array(0), 20); // the same put outside the record (which still names the 20)
+  else hands.free(0); // 32 + 20 > 48: the put flushes the cache first
   for (;;) nap(1000);
 } else if (mode === 'free') {
   const pool = PktmbufPool.lookup(eal, opt.pool!);

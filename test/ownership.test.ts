@@ -562,10 +562,10 @@ function pcapOf(lens: readonly number[]): string {
  * A primary with port 0 on `vdev` (its RX queue on a pool of SIZE with a cache of `cacheSize`),
  * started; `fn` runs on it; then the instance and `file`'s folder are removed.
  */
-async function withPort(tag: string, vdev: string, cacheSize: number, fn: (x: Inst) => Promise<void>, file = ''): Promise<void> {
+async function withPort(tag: string, vdev: string, cacheSize: number, fn: (x: Inst) => Promise<void>, file = '', singleGet = false): Promise<void> {
   const p = uniquePrefix(tag);
   const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=${vdev}`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize }) };
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize, singleGet }) };
   try {
     startPort(EthDev.attach(eal), x.pool);
     await fn(x);
@@ -829,12 +829,12 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
  * `cacheSize`: the pool's (32); `rsize`, `count`: a larger ring, a larger pool (of 512-byte
  * data rooms).
  */
-async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32, rsize = 8, count = SIZE } = {}): Promise<void> {
+async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32, rsize = 8, count = SIZE, singleGet = false } = {}): Promise<void> {
   const p = uniquePrefix(tag);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
   const sock = path.join(dir, 'zc.sock');
   const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=${copy ? 'no' : 'yes'},rsize=${rsize}`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count, cacheSize, ...(count > SIZE ? { dataRoomSize: 512 } : {}) }) };
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count, cacheSize, singleGet, ...(count > SIZE ? { dataRoomSize: 512 } : {}) }) };
   const peer = uniquePrefix(`${tag}s`);
   const dev = EthDev.attach(eal);
   let srv: Child | undefined;
@@ -1112,6 +1112,27 @@ for (const [hook, held, lent] of [['memif-zc:take', 256, 256], ['memif-zc:refill
   });
 }
 
+// net_memif zero-copy RX from a pool whose ring takes single-consumer gets (no cache): the first
+// lending's get of 256 goes to the ring, recorded in the lent record (GET: a claim), killed between
+// the ring's consumer head and tail stores (ring-sc:cons). The lent record names the pool and its
+// open claim (lent.ts lentRingSide): the reclaim rolls the head back; the dead one holds none, and
+// a getter then takes every mbuf once. The old reclaim left the head 256 past the tail: the getter
+// skipped them, a get of the whole pool failed.
+test('net_memif zero-copy RX from a pool whose ring takes single-consumer gets (no cache): a lender killed between the ring\'s consumer head and tail stores of its first lending\'s get holds none; rolled back, every mbuf is got once after', async () => {
+  await withZcClient('ownzcsc', 'tx', async (x) => {
+    await killedAt(x, ['rxfill', 'count=32'], 'ring-sc:cons');
+    const dead = poolAudit(x.eal);
+    assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [0, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.singleFixed, 1, 'the half-taken claim rolled back');
+    const all = new Uint32Array(SIZE);
+    assert.equal(x.pool.allocBulk(all, SIZE), SIZE, 'every mbuf got (the old reclaim left 256 skipped by the consumer head)');
+    assert.equal(new Set(all).size, SIZE, 'each once');
+    x.pool.freeBulk(all, SIZE);
+    allInPool(x);
+  }, { cacheSize: 0, singleGet: true });
+});
+
 // net_memif zero-copy TX: the packets the queue lends to its peer (until the server has read
 // them) are in its lent record (a sender's: chain heads), lent by one store that the sending
 // record's window reads (lent.ts sent); what the server read is freed recorded (lent.ts
@@ -1192,6 +1213,39 @@ for (const [hook, segs, held] of [['freeing:run', 1, 0], ['memif-zc:freed', 1, 0
   });
 }
 
+// The same sender, its packets from a pool whose ring takes single-producer puts (no cache): the
+// free of what the peer read is one run straight to that ring, killed between the ring's head
+// and tail stores (ring-sp:prod: the run not published). The lent record's open run names its
+// pool (POOL: lent.ts lentRingSide), so the reclaim rolls the head back and returns the 32 once.
+// The old reclaim left the head 32 past the tail: its own put of the 32 started there and
+// published the stale 32 slots with them, 32 duplicates.
+test('net_memif zero-copy TX from a pool whose ring takes single-producer puts (no cache): a sender killed between that ring\'s head and tail stores in the free of what the peer read holds the 32, rolled back and returned once', async () => {
+  await withZcClient('ownzcsp', 'none', async (x, dev) => {
+    await until(() => dev.linkStatus(0).up || undefined, 15000, 'the link up');
+    const sp = PktmbufPool.create(x.eal, 'own_sp', { count: 255, cacheSize: 0, singlePut: true });
+    const srv = new FaultyServer(x.eal, dev, true);
+    try {
+      const c = child(x.p, ['txzc', 'pool=own_sp', 'count=32'], 'ring-sp:prod');
+      await c.waitFor(/sent 32/, 15000);
+      srv.tail(srv.head());
+      await c.waitFor(/ring-sp:prod reached/, 15000);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'own_sp')!;
+      const dead = audit();
+      assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [32, 0, 0], JSON.stringify(dead));
+      const rep = reclaimDead(x.eal);
+      assert.equal(rep.singleFixed, 1, 'the half-published run rolled back');
+      assert.equal(rep.pools.own_sp?.returned, 32);
+      const a = audit();
+      assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+      assert.equal(sp.available(), 255, 'every mbuf back, once');
+    } finally {
+      srv.close();
+    }
+  });
+});
+
 // Hands.free of chains (16 packets of 3 segments) into a pool without a cache: the segments go
 // to the pool's ring in one recorded run (freeing.ts). Killed with them named and cut, not yet
 // put (hands:free-segments: it holds all 48), after the put (freeing:run, the run not closed;
@@ -1265,6 +1319,63 @@ test('a free of chains with segments of a pool whose ring takes single-producer 
     assert.equal(hands.count(0), 1, 'nothing moved');
     assert.equal(mbufs.nbSegs(hands.array(0)[0]!), 2, 'the chain whole');
     assert.deepEqual([sp.available(), x.pool.available()], [254, SIZE - 1]);
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+});
+
+// Hands.alloc, or a driver's recorded get (net_null through Hands.rxSource), from a pool whose
+// ring takes single-consumer gets (MEMPOOL_F_SC_GET), killed between the ring's consumer head and
+// tail stores (ring-sc:cons): without a cache the get goes to the ring, recorded (its window
+// names the pool, the get record a claim on it: listRecords lists that ring side); with one, the
+// refill of the lcore's cache does (recorded in the cache line: Mempool.recoverCache). Neither
+// burst was taken (the tail did not move): the dead one holds none, the reclaim rolls the head
+// back, then a getter takes every mbuf of the pool once. The old reclaim left the head past the
+// tail: the getter skipped those slots (32, or the 40 of the refill), a get of the whole pool
+// failed: they leaked.
+for (const getter of ['alloc', 'rxnull'] as const) {
+  for (const [cacheSize, count, skipped] of [[0, 32, 32], [32, 8, 40]] as const) {
+    const who = getter === 'alloc' ? 'Hands.alloc' : 'a driver\'s recorded get (net_null)';
+    test(`${who} of ${count} from a pool whose ring takes single-consumer gets (${cacheSize ? 'the lcore cache\'s refill' : 'no cache: from the ring'}): killed between the ring's consumer head and tail stores, the dead one holds none; the reclaim rolls the ${skipped} back, every mbuf is got once after`, () =>
+      withPort('ownsc', 'net_null0', cacheSize, async (x) => {
+        await killedAt(x, getter === 'alloc' ? ['alloc', `pool=${POOL}`, `count=${count}`] : ['rxnull', `count=${count}`], 'ring-sc:cons');
+        const dead = poolAudit(x.eal);
+        assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [0, 0, 0], JSON.stringify(dead));
+        assert.equal(x.pool.mp.ring.count(), SIZE, 'the ring\'s tails count every mbuf');
+        const rep = reclaimDead(x.eal);
+        assert.equal(rep.pools[POOL]?.returned ?? 0, 0, 'the dead one held none');
+        const all = new Uint32Array(SIZE);
+        assert.equal(x.pool.allocBulk(all, SIZE), SIZE, `every mbuf got (the old reclaim left ${skipped} skipped by the consumer head)`);
+        assert.equal(new Set(all).size, SIZE, 'each once');
+        assert.equal(poolAudit(x.eal).inPool, 0, 'none left in the pool\'s ring');
+        x.pool.freeBulk(all, SIZE);
+        allInPool(x);
+      }, '', true));
+  }
+}
+
+// A put outside any record into a cached pool whose ring takes single-producer puts: the cache
+// (32) flushes to the ring first, killed between the ring's head and tail stores (ring-sp:prod).
+// The record names no ring (its 20 were put outside it: it still names them, the put into the
+// cache not made); the cache line records the flush (OP_FLUSH), so the reclaim rolls the ring's
+// head back with the cache (Mempool.recoverCache), puts the 32 back into it and flushes them: every
+// mbuf once. The old recovery left the head 32 past the tail: its flush published the stale 32
+// slots with its own, 32 duplicates.
+test('a put outside a record into a cached pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the cache flush, the cache\'s 32 rolled back and flushed once, the record\'s 20 returned once', async () => {
+  const x = instance('ownflushout');
+  try {
+    const sp = PktmbufPool.create(x.eal, 'own_sp', { count: 255, cacheSize: 32, singlePut: true });
+    await killedAt(x, ['flush', 'pool=own_sp', 'outside=yes'], 'ring-sp:prod');
+    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'own_sp')!;
+    const dead = audit();
+    assert.deepEqual([dead.heldByDead, dead.inCaches, dead.leaked, dead.duplicates], [20, 32, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.singleFixed, 0, 'the record names no ring: the cache rolls it back');
+    assert.deepEqual([rep.pools.own_sp?.returned, rep.pools.own_sp?.flushed], [20, 32]);
+    const a = audit();
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    assert.equal(sp.available(), 255, 'every mbuf back, once');
   } finally {
     x.eal.close();
   }

@@ -58,7 +58,10 @@
  * so that for a dead lcore `flushCache(L)` (via recoverCache) first finishes what was in
  * flight: a refill's dequeued handles (ring/claims.ts burstMoved from SNAP: exactly the burst)
  * join the cache, a flush the ring did not take (its claim undone) goes back into the
- * cache; then the cache is flushed. An element is thus never lost nor in two places,
+ * cache; then the cache is flushed. On a single-ended ring side (MEMPOOL_F_SC_GET for a
+ * refill, MEMPOOL_F_SP_PUT for a flush) there is no claim to undo: a death between the
+ * ring's head and tail stores moved no tail, and the head goes back first (Ring.rollBackSingle:
+ * the dead thread was that side's only mover). An element is thus never lost nor in two places,
  * whatever instruction the owner was killed at. A successor that claims the dead lcore
  * before any reclaim (a program restarted with the same -l) takes each pool's cache when
  * its thread makes a Mempool for it: that finishes the op left in flight first
@@ -82,6 +85,7 @@
  * that pool's cache (and its op in flight) reclaimed: its USER is the dead one's.
  */
 import type { Eal } from '../eal/eal.js';
+import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
 import { awaitCreated, checkName } from '../eal/memzone.js';
 import { MAX_LCORE } from '../eal/options.js';
@@ -252,6 +256,34 @@ export const GET_REC_SNAP = 1;
  */
 export function ringSlack(n: number): number {
   return Math.max(0, Math.min(n, RING_MAX_COUNT - 1 - n));
+}
+
+/**
+ * Pool `header`'s ring, when its consumer side (`cons`) or producer side is single-ended: its
+ * region offset | 1 (consumer) or | 2 (producer, the ownership records' RS_RX / RS_TX), else 0
+ * (an MP / MC side, repaired through its claims; or not a readable pool). Such a side has no
+ * claim record: a getter / putter killed between its head and tail stores is rolled back only
+ * by a reclaimer told it was inside (reclaim.ts step 1, Ring.rollBackSingle).
+ * @internal For mpdk's crash recovery (src/ownership), not for programs.
+ */
+export function singleRingSide(r: Region, header: number, cons: boolean): number {
+  if (!isUint(header) || header % 64 !== 0 || header + MPH.BYTES > r.size || r.loadAcquire(header + MPH.MAGIC) !== MEMPOOL_MAGIC) return 0;
+  if ((r.u32At(header + MPH.FLAGS) & (cons ? MEMPOOL_F_SC_GET : MEMPOOL_F_SP_PUT)) === 0) return 0;
+  const ring = r.u32At(header + MPH.RING_OFF);
+  return ring % 64 === 0 ? ring | (cons ? 1 : 2) : 0;
+}
+
+/**
+ * The single-ended side of pool `header`'s ring (singleRingSide) that a recorded get — getBulk's
+ * `rec` word as stored, `word` — has a burst in flight on: its claim on the ring (GET_CLAIM: the
+ * consumer side), or its put-back (GET_PUTBACK: the producer side); 0 when none is (GET_HOLD,
+ * NO_GET, a get from the cache: a refill in flight is the cache line's, recoverCache rolls it back).
+ * @internal For mpdk's crash recovery (src/ownership), not for programs.
+ */
+export function recordedGetRingSide(r: Region, header: number, word: number): number {
+  if ((word & GET_RING) === 0) return 0;
+  const kind = word & GET_KIND;
+  return kind === GET_CLAIM ? singleRingSide(r, header, true) : kind === GET_PUTBACK ? singleRingSide(r, header, false) : 0;
 }
 
 /** DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE. */
@@ -1280,6 +1312,11 @@ export class Mempool {
     const opi = (c + MPC.OP) >>> 2;
     const op = u32[opi]!;
     if (op === 0) return 0;
+    // A single consumer's refill / single producer's flush killed between the ring's head and
+    // tail stores never moved the tail (burstMoved: 0) but left the head past it: the next
+    // getter would skip those slots (a leak), the next putter publish them stale (duplicates).
+    // Its thread is the ring side's only mover (SC / SP) and dead: the head goes back first.
+    this.ring.rollBackSingle(op === OP_REFILL);
     const extra: number[] = [];
     this.eachInFlight(lcore, (h) => extra.push(h));
     if (extra.length > 0) {

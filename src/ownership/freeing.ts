@@ -22,7 +22,8 @@
  * counts it gone first). Counts up to 65535.
  */
 import type { Eal } from '../eal/eal.js';
-import { Mempool } from '../mempool/mempool.js';
+import { Mempool, singleRingSide } from '../mempool/mempool.js';
+import type { Region } from '../eal/region.js';
 import type { Mbufs } from '../mbuf/mbuf.js';
 import { RingView } from '../ring/view.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
@@ -96,4 +97,14 @@ export function segmentsGone(eal: Eal, lc: number, put: number, pool: number, sn
   } catch {
     return done;
   }
+}
+
+/**
+ * The single-producer pool ring a recorded free's open run goes straight to (PUT `put`, POOL
+ * `pool`: a run into the owner lcore's cache is 0 here; a flush it makes is the cache line's,
+ * Mempool.recoverCache): its offset | 2 (singleRingSide), else 0. A putter killed between that
+ * ring's head and tail stores is rolled back by the reclaimer (reclaim.ts step 1).
+ */
+export function openRunRingSide(r: Region, put: number, pool: number): number {
+  return (put & 0xffff) === 0 || pool === 0 ? 0 : singleRingSide(r, pool, false);
 }

@@ -105,7 +105,13 @@
  *     a death between leaks. An alloc larger than the lcore cache (or from a pool without
  *     caches), as a driver's recorded get that goes to the ring, is a POOL_GET window whose
  *     get records its claims on the pool's ring (mempool.ts GET_RING: exact, holes a dead
- *     producer's repair left included);
+ *     producer's repair left included). On a single-consumer pool ring (MEMPOOL_F_SC_GET) a
+ *     getter killed between the ring's head and tail stores is rolled back (its tail did not
+ *     move: none taken): listRecords lists the ring side an open window's get record has a
+ *     claim, or its put-back, in flight on (mempool.ts recordedGetRingSide; a scatter record's
+ *     get alike), for reclaim.ts step 1; a refill of the lcore cache (any get's, recorded or
+ *     not), with the dead lcore's cache (Mempool.recoverCache: as a flush on a single-producer
+ *     ring), exact;
  *   - a receive from a driver queue with no ring behind it is a POOL_GET window (rxSource:
  *     the driver passes the record's SNAP to its one get, driver.ts): exact for net_null,
  *     net_pcap, net_af_packet and net_memif (copy mode). Each takes exactly the mbufs its
@@ -127,7 +133,12 @@
  *     net_memif zero-copy's RX hands over buffers it lent to its peer earlier,
  *     kept in the queue's lent record (lent.ts): exact, by the record's CONS (window table);
  *     its zero-copy TX lends what it sends through the same kind of record (a sender's:
- *     exact by its HEAD), and frees what the peer read recorded there;
+ *     exact by its HEAD), and frees what the peer read recorded there: a run straight to a
+ *     single-producer pool ring killed between the ring's head and tail stores is rolled back
+ *     (the record's open run names its pool: lent.ts lentRingSide, reclaim.ts step 1), a run
+ *     into the lcore cache by the flush it makes with the cache (Mempool.recoverCache); a
+ *     receiver's refill get on a single-consumer pool ring, and its put-back at close on a
+ *     single-producer one, alike (exact);
  *   - chained mbufs: a recorded head's further segments (NEXT, bounded by NB_SEGS) are
  *     counted and returned with it (Held.settled, places.ts eachSegment), the handles of an
  *     open pool get included (a pool's free mbufs are single segments: what every free
@@ -202,7 +213,9 @@
  * Rings: a record names the ring sides its windows use in its table (MAX_RINGS entries, at
  * setup); a ring past it is named by each window on it (RINGW), any number of them. Pool rings
  * a free puts into go in the table (namePutRing): with it full, a multi-producer one takes
- * entry 0, a single-producer one is refused (ENOSPC).
+ * entry 0, a single-producer one is refused (ENOSPC). A pool get names its pool (POOL) and
+ * its get record (SNAP): listRecords lists the single-ended ring side that get has a burst in
+ * flight on while its window is open (no store more, no table entry).
  *
  * ## Layout (HANDS: byte offsets from the record's start; memzone "HN_<pid>_<k>")
  *   0    header    MAGIC VERSION PID LCORE START(f64) NARR CAP NAME[32]   owner, at open, MAGIC last
@@ -229,13 +242,13 @@ import { RING_F_SP_ENQ } from '../ring/layout.js';
 import { RingView } from '../ring/view.js';
 import { MBUF_DROPPED, Mbufs, registerRecordedFree, type PktmbufPool, type RecordedFree } from '../mbuf/mbuf.js';
 import { pendingWord } from '../mbuf/shared-counts.js';
-import { Mempool } from '../mempool/mempool.js';
+import { Mempool, recordedGetRingSide } from '../mempool/mempool.js';
 import type { EthDev } from '../ethdev/ethdev.js';
 import type { RxQueue, TxQueue } from '../ethdev/driver.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { registerDescriber } from '../eal/describe.js';
 import { isLent, lentTook } from './lent.js';
-import { isScatter, scatterHeld } from './scatter.js';
+import { isScatter, scatterHeld, scatterRingSide } from './scatter.js';
 import { RunPutter, segmentsGone, type FreeingWords } from './freeing.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
@@ -1220,7 +1233,16 @@ export function listRecords(eal: Eal): HandsRecord[] {
         const c = r.u32At(b + HARR.CTRL);
         const st = c >>> H_STATE_SHIFT;
         const w = r.u32At(b + HARR.RINGW);
-        if ((st === H_RECEIVING || st === H_SENDING) && ((c >>> H_RING_SHIFT) & 31) === NO_RING && w !== 0) rings.push({ offset: w & ~3, sides: w & 3 });
+        const ri = (c >>> H_RING_SHIFT) & 31;
+        if ((st === H_RECEIVING || st === H_SENDING) && ri === NO_RING && w !== 0) rings.push({ offset: w & ~3, sides: w & 3 });
+        // A pool get's window (alloc, a driver's recorded get): the single-ended side of the pool
+        // ring its get (or that get's put-back) has a burst in flight on, named by the mempool's
+        // get record in SNAP (a scatter record's, named in POOL; a lent record's is listLent's).
+        if (st === H_RECEIVING && ri === POOL_GET) {
+          const obj = r.u32At(b + HARR.POOL);
+          const side = isScatter(r, obj) ? scatterRingSide(r, obj) : isLent(r, obj) ? 0 : recordedGetRingSide(r, obj, r.u32At(b + HARR.SNAP));
+          if (side !== 0) rings.push({ offset: side & ~3, sides: side & 3 });
+        }
       }
     }
     out.push({

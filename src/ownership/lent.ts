@@ -82,8 +82,8 @@
 import type { Eal } from '../eal/eal.js';
 import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
-import { GET_BASE_MAX, GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
-import { segmentsGone, type FreeingWords, type RunPutter } from './freeing.js';
+import { GET_BASE_MAX, GET_REC_SNAP, Mempool, recordedGetRingSide } from '../mempool/mempool.js';
+import { openRunRingSide, segmentsGone, type FreeingWords, type RunPutter } from './freeing.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 
@@ -416,6 +416,23 @@ export function lentHandles(eal: Eal, rec: LentRecord): LentHeld {
     }
   }
   return out;
+}
+
+/**
+ * The single-ended pool ring side record `rec` has a burst in flight on (offset | 1 consumer,
+ * | 2 producer; 0 none): a sender's open run of its free of what the peer read, straight to a
+ * single-producer pool ring (freeing.ts openRunRingSide); a receiver's refill get on a
+ * single-consumer pool ring, or its put-back at close on a single-producer one
+ * (Mempool recordedGetRingSide). For reclaim.ts step 1: a dead lender killed between that
+ * ring's head and tail stores is rolled back (a run into the lcore cache, or the cache's refill
+ * or flush it makes, is the cache line's: Mempool.recoverCache).
+ */
+export function lentRingSide(eal: Eal, rec: LentRecord): number {
+  if (!rec.ready) return 0;
+  const r = eal.region;
+  const get = r.u32At(rec.offset + LENT.GET);
+  const pool = r.u32At(rec.offset + LENT.POOL);
+  return rec.tx ? openRunRingSide(r, get, pool) : recordedGetRingSide(r, pool, get);
 }
 
 /**

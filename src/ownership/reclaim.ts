@@ -19,7 +19,10 @@
  *                          in its record, or still in the ring). Only the ring sides its
  *                          records name and the port queues it owned (whose owner word,
  *                          ethdev's portQueues, still names it; the ring is the driver's
- *                          answer).
+ *                          answer), and the single-ended pool ring side a dead record's
+ *                          open get or free has a burst on (hands.ts listRecords, lent.ts
+ *                          lentRingSide). A dead lcore's cache refill or flush is rolled
+ *                          back with its cache (step 4, Mempool.recoverCache).
  *   2 repairClaims         MP/MC rings: Ring.repair on every ring and every mempool's ring
  *                          (ring/claims.ts): a dead consumer's claimed handles come back to
  *                          us (returned in step 5).
@@ -66,7 +69,7 @@ import { Ring } from '../ring/ring.js';
 import { portQueues } from '../ethdev/table.js';
 import { heldHandles, listRecords, RS_RX, RS_TX, type HandsRecord } from './hands.js';
 import { Places, type Squeeze } from './places.js';
-import { freeLent, lentReturnable, listLent, settleLent, type LentRecord } from './lent.js';
+import { freeLent, lentReturnable, lentRingSide, listLent, settleLent, type LentRecord } from './lent.js';
 import { listScatter } from './scatter.js';
 
 export const RECLAIM_LOCK_MZ = 'mpdk_reclaim';
@@ -252,6 +255,12 @@ class Reclaim {
         if (sides & RS_RX && !liveCons.has(offset)) this.rollBack(offset, true);
         if (sides & RS_TX && !liveProd.has(offset)) this.rollBack(offset, false);
       }
+    }
+    // A dead lender's burst on a single-ended pool ring (lent.ts lentRingSide: a sender's free of
+    // what its peer read, a receiver's refill get or its put-back).
+    for (const rec of this.lent) {
+      const side = lentRingSide(this.eal, rec);
+      if (side !== 0) this.rollBack(side & ~3, (side & RS_RX) !== 0);
     }
   }
 

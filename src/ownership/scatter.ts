@@ -42,7 +42,7 @@
 import type { Eal } from '../eal/eal.js';
 import type { Region } from '../eal/region.js';
 import { MpdkError } from '../eal/errors.js';
-import { GET_REC_SNAP, Mempool } from '../mempool/mempool.js';
+import { GET_REC_SNAP, Mempool, recordedGetRingSide } from '../mempool/mempool.js';
 import type { Mbufs } from '../mbuf/mbuf.js';
 import { processAlive, processStartTime } from '../native/libc.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
@@ -201,6 +201,14 @@ export function scatterHeld(eal: Eal, at: number): { head: number; segs: number[
     /* not a readable pool */
   }
   return out;
+}
+
+/**
+ * The single-ended side of its pool's ring the record at `at` has a get (or its put-back) in
+ * flight on, read while a Hands window names it: offset | 1 or | 2 (Mempool recordedGetRingSide), else 0.
+ */
+export function scatterRingSide(r: Region, at: number): number {
+  return recordedGetRingSide(r, r.u32At(at + SCATTER.POOL), r.u32At(at + SCATTER.GET));
 }
 
 /** Every scatter record of the instance (memzones "SG_*"): its owner, and whether it lives. */

@@ -136,6 +136,7 @@ const HOOK_PROD = HOOK === 'ring-claim:prod';
 const HOOK_PROD_EARLY = HOOK === 'ring-claim:prod-early'; // before the claim record's TO is written
 const HOOK_CONS = HOOK === 'ring-claim:cons';
 const HOOK_SP_PROD = HOOK === 'ring-sp:prod'; // a single producer between its head and tail stores
+const HOOK_SC_CONS = HOOK === 'ring-sc:cons'; // a single consumer between its head and tail stores
 
 let myStart = -1;
 function ownStartTime(): number {
@@ -570,6 +571,7 @@ export class Ring extends RingView {
     dequeueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
     h[W_CONS_HEAD] = next;
+    if (HOOK_SC_CONS) hookStop('ring-sc:cons');
     if (PLAIN_TAILS) h[W_CONS_TAIL] = next; // R2
     else Atomics.store(h, W_CONS_TAIL, next);
     this.deqMark = next;
