@@ -425,10 +425,12 @@ export function lentHandles(eal: Eal, rec: LentRecord): LentHeld {
  * single-consumer pool ring, or its put-back at close on a single-producer one
  * (Mempool recordedGetRingSide). For reclaim.ts step 1: a dead lender killed between that
  * ring's head and tail stores is rolled back (a run into the lcore cache, or the cache's refill
- * or flush it makes, is the cache line's: Mempool.recoverCache).
+ * or flush it makes, is the cache line's: Mempool.recoverCache). 0 for a settled record.
  */
 export function lentRingSide(eal: Eal, rec: LentRecord): number {
-  if (!rec.ready) return 0;
+  // A settled record's burst was rolled back by the reclaim that settled it, which rewrote GET
+  // (NO_GET: read as an open run by a sender's PUT): a live producer of that ring is never touched.
+  if (!rec.ready || rec.settled) return 0;
   const r = eal.region;
   const get = r.u32At(rec.offset + LENT.GET);
   const pool = r.u32At(rec.offset + LENT.POOL);
