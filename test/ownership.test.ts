@@ -1278,31 +1278,41 @@ for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free-segments', 20]
 test('Hands.free of chained mbufs into a pool whose ring takes single-producer puts (no cache): killed between the ring\'s head and tail stores, every free mbuf then taken by another holder: the dead one holds 48, none counted or returned twice', () =>
   killedThenTaken('ownfreesp', { name: 'own_sp', cacheSize: 0, singlePut: true }, ['freechains', 'pool=own_sp', 'count=16', 'segs=3'], 'ring-sp:prod', /ring-sp:prod reached/, 48));
 
+/**
+ * A child killed at ring-sp:prod, between the head and tail stores of its lcore cache's flush
+ * into pool own_sp (255 mbufs, a cache of 32, single-producer puts) while `held` mbufs are in
+ * its record: the audit sees them held by the dead and the cache's 32; the reclaim rolls the
+ * flush back (through the record's ring table: `fixed` 1, or the cache's recovery: 0), returns
+ * the held and flushes the 32 once.
+ */
+async function killedInSpFlush(name: string, args: string[], held: number, fixed: number): Promise<void> {
+  const x = instance(name);
+  try {
+    const sp = PktmbufPool.create(x.eal, 'own_sp', { count: 255, cacheSize: 32, singlePut: true });
+    await killedAt(x, args, 'ring-sp:prod');
+    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'own_sp')!;
+    const dead = audit();
+    assert.deepEqual([dead.heldByDead, dead.inCaches, dead.leaked, dead.duplicates], [held, 32, 0, 0], JSON.stringify(dead));
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.singleFixed, fixed, fixed === 1 ? 'the half-published flush rolled back' : 'the record names no ring: the cache rolls it back');
+    assert.deepEqual([rep.pools.own_sp?.returned, rep.pools.own_sp?.flushed], [held, 32]);
+    const a = audit();
+    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
+    assert.equal(sp.available(), 255, 'every mbuf back, once');
+  } finally {
+    x.eal.close();
+  }
+  assert.deepEqual(leftovers(x.p), []);
+}
+
 // The same into a pool with a cache of 32 that holds 32 (its refill for the 18 segments of 6
 // chains): their put into the cache flushes the 32 to the ring first, killed between the ring's
 // head and tail stores. The record holds the 18 (named, not yet put), the dead lcore's cache the
 // 32 (a flush in flight); the reclaim rolls the ring back (the record names it), puts the flush
 // back into the cache and flushes it: every mbuf back once. The old putter named no ring: the
 // reclaimer's flush published the stale 32 slots with its own, 32 duplicates.
-test('Hands.free of chained mbufs into a cached pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the cache flush the put makes, the dead one holds the 18 segments, its cache the 32; every mbuf back once', async () => {
-  const x = instance('ownflushsp');
-  try {
-    const sp = PktmbufPool.create(x.eal, 'own_sp', { count: 255, cacheSize: 32, singlePut: true });
-    await killedAt(x, ['freechains', 'pool=own_sp', 'count=6', 'segs=3'], 'ring-sp:prod');
-    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'own_sp')!;
-    const dead = audit();
-    assert.deepEqual([dead.heldByDead, dead.inCaches, dead.leaked, dead.duplicates], [18, 32, 0, 0], JSON.stringify(dead));
-    const rep = reclaimDead(x.eal);
-    assert.equal(rep.singleFixed, 1, 'the half-published flush rolled back');
-    assert.deepEqual([rep.pools.own_sp?.returned, rep.pools.own_sp?.flushed], [18, 32]);
-    const a = audit();
-    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
-    assert.equal(sp.available(), 255, 'every mbuf back, once (the 18 returned through our own cache)');
-  } finally {
-    x.eal.close();
-  }
-  assert.deepEqual(leftovers(x.p), []);
-});
+test('Hands.free of chained mbufs into a cached pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the cache flush the put makes, the dead one holds the 18 segments, its cache the 32; every mbuf back once', () =>
+  killedInSpFlush('ownflushsp', ['freechains', 'pool=own_sp', 'count=6', 'segs=3'], 18, 1));
 
 test('a free of chains with segments of a pool whose ring takes single-producer puts, from a record whose ring table is full, is refused with ENOSPC before anything moves: the array still holds its chain', () => {
   const x = instance('ownchsp');
@@ -1362,25 +1372,8 @@ for (const getter of ['alloc', 'rxnull'] as const) {
 // head back with the cache (Mempool.recoverCache), puts the 32 back into it and flushes them: every
 // mbuf once. The old recovery left the head 32 past the tail: its flush published the stale 32
 // slots with its own, 32 duplicates.
-test('a put outside a record into a cached pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the cache flush, the cache\'s 32 rolled back and flushed once, the record\'s 20 returned once', async () => {
-  const x = instance('ownflushout');
-  try {
-    const sp = PktmbufPool.create(x.eal, 'own_sp', { count: 255, cacheSize: 32, singlePut: true });
-    await killedAt(x, ['flush', 'pool=own_sp', 'outside=yes'], 'ring-sp:prod');
-    const audit = (): PoolAudit => auditInstance(x.eal).pools.find((a) => a.name === 'own_sp')!;
-    const dead = audit();
-    assert.deepEqual([dead.heldByDead, dead.inCaches, dead.leaked, dead.duplicates], [20, 32, 0, 0], JSON.stringify(dead));
-    const rep = reclaimDead(x.eal);
-    assert.equal(rep.singleFixed, 0, 'the record names no ring: the cache rolls it back');
-    assert.deepEqual([rep.pools.own_sp?.returned, rep.pools.own_sp?.flushed], [20, 32]);
-    const a = audit();
-    assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
-    assert.equal(sp.available(), 255, 'every mbuf back, once');
-  } finally {
-    x.eal.close();
-  }
-  assert.deepEqual(leftovers(x.p), []);
-});
+test('a put outside a record into a cached pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the cache flush, the cache\'s 32 rolled back and flushed once, the record\'s 20 returned once', () =>
+  killedInSpFlush('ownflushout', ['flush', 'pool=own_sp', 'outside=yes'], 20, 0));
 
 /**
  * A child freeing chains through its record (freechains `args`) into a pool without a cache,

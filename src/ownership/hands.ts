@@ -502,6 +502,14 @@ export class Hands implements RecordedFree {
 
   private addRing(offset: number, side: number): number {
     if (offset === 0) return NO_RING;
+    const i = this.findRing(offset, side);
+    if (i !== NO_RING) return i;
+    if (this.nrings === MAX_RINGS) throw new MpdkError('ENOSPC', `hands '${this.name}': more than ${MAX_RINGS} rings`);
+    return this.appendRing(offset, side);
+  }
+
+  /** The table entry naming the ring at `offset` (now for `side` too), or NO_RING. */
+  private findRing(offset: number, side: number): number {
     const base = (this.offset + HANDS.RINGS) >>> 2;
     for (let i = 0; i < this.nrings; i++) {
       const e = this.u32[base + i]!;
@@ -510,8 +518,12 @@ export class Hands implements RecordedFree {
         return i;
       }
     }
-    if (this.nrings === MAX_RINGS) throw new MpdkError('ENOSPC', `hands '${this.name}': more than ${MAX_RINGS} rings`);
-    this.u32[base + this.nrings] = offset | side;
+    return NO_RING;
+  }
+
+  /** A new table entry (nrings < MAX_RINGS). */
+  private appendRing(offset: number, side: number): number {
+    this.u32[((this.offset + HANDS.RINGS) >>> 2) + this.nrings] = offset | side;
     return this.nrings++;
   }
 
@@ -523,15 +535,8 @@ export class Hands implements RecordedFree {
    */
   private windowRing(offset: number, side: number): number {
     if (offset === 0) return NO_RING;
-    const base = (this.offset + HANDS.RINGS) >>> 2;
-    for (let i = 0; i < this.nrings; i++) {
-      const e = this.u32[base + i]!;
-      if ((e & ~3) === offset) {
-        this.u32[base + i] = e | side;
-        return i;
-      }
-    }
-    return this.nrings < MAX_RINGS ? this.addRing(offset, side) : NO_RING;
+    const i = this.findRing(offset, side);
+    return i !== NO_RING || this.nrings === MAX_RINGS ? i : this.appendRing(offset, side);
   }
 
   /** The word whose value before a burst tells how far the burst went (ring.ts burstSnapIndex). */
