@@ -669,7 +669,7 @@ export class Mbufs {
   /** The instance's shared-count lock and journal (made at the first shared change). */
   private shared: SharedCounts | undefined;
 
-  /** The lock and journal under which every change of a shared count is made (reclaim.ts holds it while it drops the dead's references). */
+  /** @internal The lock and journal under which every change of a shared count is made (reclaim.ts holds it while it drops the dead's references). */
   sharedCounts(): SharedCounts {
     return (this.shared ??= SharedCounts.attach(this.eal));
   }

@@ -15,6 +15,19 @@ import type { Wire } from '../ethdev/driver.js';
 import { Ring } from '../ring/ring.js';
 import type { Hands, Sink } from './hands.js';
 
+/**
+ * Sends an ownership record's arrays into a software port through its wire, exactly: each RX
+ * queue's frames in one enqueue into its ring, in a window naming that ring, so that a process
+ * killed at any instruction leaves each frame once, in its record or in a ring. What full
+ * queues refuse stays at the array's front.
+ *
+ * ```ts
+ * using hands = Hands.open(eal, 'player', 1, 256);
+ * const send = new WireSend(hands, dev, 0, dev.wire(0));
+ * hands.alloc(0, pool, 32); // ... fill the frames ...
+ * send.send(0); // what a full queue refused stays in array 0
+ * ```
+ */
 export class WireSend {
   /** One sink per RX queue of the port, each naming its ring in the record. */
   private readonly sinks: Sink[] = [];
