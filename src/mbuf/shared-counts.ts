@@ -37,12 +37,12 @@ import { MpdkError } from '../eal/errors.js';
 import { RobustLock, TAKEN_OVER } from '../eal/lock.js';
 import { gettid, processStartTime, START_GONE } from '../native/libc.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
+// mbuf.ts imports this module too: MBUF is read only inside functions, after both have loaded.
+import { MBUF } from './mbuf.js';
 
 export const SHARED_COUNTS_MZ = 'mpdk_refcnt';
 export const SHARED_COUNTS_VERSION = 1;
 const J = { H: 64, BEFORE: 68, AFTER: 72, WORD: 76, VALUE: 80, VERSION: 84, BYTES: 128 } as const;
-/** REFCNT: a u16 at this offset of the mbuf (mbuf.ts MBUF.REFCNT). */
-const REFCNT = 10;
 
 /** Test hooks (MPDK_TEST_HOOK=refcnt:<up|down>:<entry|changed|word>): stop inside a change of a shared count. */
 const HOOK = TEST_HOOK.startsWith('refcnt:') ? TEST_HOOK : '';
@@ -88,7 +88,7 @@ export class SharedCounts {
 
   /** The count of `h` (the lock held: nobody else changes it). */
   count(h: number): number {
-    return this.u16[(h + REFCNT) >>> 1]!;
+    return this.u16[(h + MBUF.REFCNT) >>> 1]!;
   }
 
   /**
@@ -104,7 +104,7 @@ export class SharedCounts {
     u32[j + 2] = after;
     Atomics.store(u32, j, h); // the entry (seq-cst: after its fields)
     if (HOOK !== '') this.hook(after > before, 'entry');
-    Atomics.store(this.u16, (h + REFCNT) >>> 1, after);
+    Atomics.store(this.u16, (h + MBUF.REFCNT) >>> 1, after);
     if (HOOK !== '') this.hook(after > before, 'changed');
     if (word !== 0) u32[word >>> 2] = value;
     if (HOOK !== '') this.hook(after > before, 'word');
@@ -141,6 +141,6 @@ export function pendingWord(eal: Eal): { word: number; value: number } | undefin
   if (h === 0 || word === 0) return undefined;
   const holder = Atomics.load(r.i32, mz.offset >>> 2);
   if (holder === 0 || processStartTime(holder) !== START_GONE) return undefined;
-  if (new Uint16Array(r.buffer)[(h + REFCNT) >>> 1] !== r.u32[j + 2]) return undefined;
+  if (new Uint16Array(r.buffer)[(h + MBUF.REFCNT) >>> 1] !== r.u32[j + 2]) return undefined;
   return { word: word >>> 2, value: r.u32[j + 4]! };
 }
