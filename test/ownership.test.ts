@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Eal, EthDev, Hands, Mbufs, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit } from '../src/index.js';
+import { Eal, EthDev, Hands, Mbufs, PcapWriter, PktmbufPool, Ring, auditInstance, reclaimDead, listRecords, type PoolAudit, type ReclaimReport } from '../src/index.js';
 import { mapFd, unmap } from '../src/native/libc.js';
 import { DESC, RING } from '../src/drivers/net/memif-proto.js';
 import { MIF, MIF_RING, mifRingAt } from '../src/drivers/net/memif-table.js';
@@ -562,10 +562,10 @@ function pcapOf(lens: readonly number[]): string {
  * A primary with port 0 on `vdev` (its RX queue on a pool of SIZE with a cache of `cacheSize`),
  * started; `fn` runs on it; then the instance and `file`'s folder are removed.
  */
-async function withPort(tag: string, vdev: string, cacheSize: number, fn: (x: Inst) => Promise<void>, file = '', singleGet = false): Promise<void> {
+async function withPort(tag: string, vdev: string, cacheSize: number, fn: (x: Inst) => Promise<void>, file = '', { singleGet = false, singlePut = false } = {}): Promise<void> {
   const p = uniquePrefix(tag);
   const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=${vdev}`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize, singleGet }) };
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count: SIZE, cacheSize, singleGet, singlePut }) };
   try {
     startPort(EthDev.attach(eal), x.pool);
     await fn(x);
@@ -586,7 +586,7 @@ async function killedHolding(x: Inst, args: string[], hook: string, held: number
  * The dead hold `held`, none leaked or counted twice; reclaimDead returns them once; then
  * (after `andThen`: the test gives back what it kept aside) every mbuf is back, once.
  */
-function returnedOnce(x: Inst, held: number, andThen = (): void => undefined): void {
+function returnedOnce(x: Inst, held: number, andThen = (): void => undefined): ReclaimReport {
   const dead = poolAudit(x.eal);
   assert.deepEqual([dead.heldByDead, dead.leaked, dead.duplicates], [held, 0, 0], JSON.stringify(dead));
   const rep = reclaimDead(x.eal);
@@ -595,6 +595,7 @@ function returnedOnce(x: Inst, held: number, andThen = (): void => undefined): v
   const a = poolAudit(x.eal);
   assert.deepEqual([a.leaked, a.duplicates, a.heldByDead], [0, 0, 0], JSON.stringify(a));
   assert.equal(x.pool.available(), SIZE, 'every mbuf back, once');
+  return rep;
 }
 
 for (const [what, cacheSize, lens, count, took] of [
@@ -662,6 +663,24 @@ for (const [hook, held] of [['pcap:give-back', 12], ['mempool:put-back', 1]] as 
   });
 }
 
+// The same from a pool whose ring takes single-producer puts: the window's get put-back of the
+// 11 segments (Mempool.putBackRecorded: the record's GET_PUTBACK, a Hands POOL_GET window's get)
+// killed between the ring's head and tail stores (ring-sp:prod). listRecords names that ring
+// side (recordedGetRingSide), so the reclaim rolls the head back: the dead one holds the 12,
+// returned once. Without the roll-back the head stayed 11 past the tail: the next flush to the
+// ring published the 11 stale slots with its own, 11 duplicates.
+test('net_pcap RX of a record longer than the array when the pool runs dry half-way, a pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the recorded put-back, the dead one holds 12, rolled back and returned once', async () => {
+  const file = pcapOf([65535]);
+  await withPort('owndrysp', `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
+    const hold = Ring.create(x.eal, 'own_hold', { count: 1024 });
+    const buf = new Uint32Array(SIZE - 15);
+    assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
+    assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
+    await killedAt(x, ['rxnull', 'count=1', 'cap=12'], 'ring-sp:prod');
+    assert.equal(returnedOnce(x, 12, () => drain(x, hold)).singleFixed, 1, 'the half-published put-back rolled back');
+  }, file, { singlePut: true });
+});
+
 // net_pcap: the same record (32 mbufs) into an array with room for one (cap=1): the head in the
 // window's own get, then its 31 segments in chunks of 16 and 15 into the queue's scatter record
 // (scatter.ts), which the window names, each chunk chained before the next. Killed inside the
@@ -719,6 +738,42 @@ for (const [cacheSize, free, hook, held] of [[32, 20, 'scatter:give-back', 17], 
     }, file);
   });
 }
+
+// The queue's scatter record on single-ended pool rings (no cache for the get, so that it goes to
+// the ring; the put-back goes there anyway). Its chunk's get of 16 on a single-consumer ring,
+// killed between the ring's consumer head and tail stores (ring-sc:cons:2: the head's get is the
+// first such burst): the tail did not move, the dead one holds the head; the record's open claim
+// names the ring side (scatterRingSide), the reclaim rolls the head back, and a getter then takes
+// every mbuf once (without the roll-back the consumer head stayed 16 past the tail: a get of the
+// whole pool failed, 16 leaked). Its put-back of the 16 on a single-producer ring when the pool
+// runs dry (20 free, a cache: ring-sp:prod): the dead one holds the 17, returned once (without the
+// roll-back the producer head stayed 16 past the tail: the next flush published the 16 stale
+// slots, 16 duplicates).
+test('net_pcap RX into an array with room for one, a pool whose ring takes single-consumer gets (no cache): killed between the ring\'s consumer head and tail stores of the scatter record\'s get, the dead one holds the head; rolled back, every mbuf is got once after', async () => {
+  const file = pcapOf([65535]);
+  await withPort('ownsgsc', `net_pcap0,rx_pcap=${file}`, 0, async (x) => {
+    await killedAt(x, ['rxnull', 'count=1', 'cap=1'], 'ring-sc:cons:2');
+    const rep = returnedOnce(x, 1);
+    const all = new Uint32Array(SIZE);
+    assert.equal(x.pool.allocBulk(all, SIZE), SIZE, 'every mbuf got (without the roll-back, 16 skipped by the consumer head)');
+    assert.equal(new Set(all).size, SIZE, 'each once');
+    x.pool.freeBulk(all, SIZE);
+    allInPool(x);
+    assert.equal(rep.singleFixed, 1, 'the scatter record\'s half-taken get rolled back');
+  }, file, { singleGet: true });
+});
+
+test('net_pcap RX into an array with room for one when the pool runs dry, a pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the scatter record\'s put-back, the dead one holds 17, rolled back and returned once', async () => {
+  const file = pcapOf([65535]);
+  await withPort('owndry1sp', `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
+    const hold = Ring.create(x.eal, 'own_hold', { count: 1024 });
+    const buf = new Uint32Array(SIZE - 20);
+    assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
+    assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
+    await killedAt(x, ['rxnull', 'count=1', 'cap=1'], 'ring-sp:prod');
+    assert.equal(returnedOnce(x, 17, () => drain(x, hold)).singleFixed, 1, 'the half-published put-back rolled back');
+  }, file, { singlePut: true });
+});
 
 // A send through the record to a driver's queue with no ring behind it (net_null): the driver
 // frees what it takes in one freeBulk, so the send's window is that free's (hands.ts FREEING).
@@ -829,12 +884,12 @@ test('net_memif copy-mode RX of 1000-byte packets in 512-byte buffers (chains of
  * `cacheSize`: the pool's (32); `rsize`, `count`: a larger ring, a larger pool (of 512-byte
  * data rooms).
  */
-async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32, rsize = 8, count = SIZE, singleGet = false } = {}): Promise<void> {
+async function withZcClient(tag: string, mode: string, fn: (x: Inst, dev: EthDev, peerGone: () => Promise<void>) => Promise<void>, { copy = false, cacheSize = 32, rsize = 8, count = SIZE, singleGet = false, singlePut = false } = {}): Promise<void> {
   const p = uniquePrefix(tag);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpdk-own-'));
   const sock = path.join(dir, 'zc.sock');
   const { eal } = Eal.init(['-l', '1', '--proc-type=primary', '--file-prefix', p, '-m', '64', '--log-level', 'error', `--vdev=net_memif0,role=client,socket=${sock},socket-abstract=no,zero-copy=${copy ? 'no' : 'yes'},rsize=${rsize}`], { handleSignals: false });
-  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count, cacheSize, singleGet, ...(count > SIZE ? { dataRoomSize: 512 } : {}) }) };
+  const x: Inst = { p, eal, pool: PktmbufPool.create(eal, POOL, { count, cacheSize, singleGet, singlePut, ...(count > SIZE ? { dataRoomSize: 512 } : {}) }) };
   const peer = uniquePrefix(`${tag}s`);
   const dev = EthDev.attach(eal);
   let srv: Child | undefined;
@@ -1049,6 +1104,29 @@ test('net_memif zero-copy RX: a lender killed in the free of what it lent, once 
     await c.exited;
     returnedOnce(x, 40);
   });
+});
+
+// The same lender, its pool's ring taking single-producer puts (no cache): its put-back at close
+// (GET_PUTBACK of the 256 it lent, or 248) killed between the ring's head and tail stores
+// (ring-sp:prod). The lent record names that ring side (lentRingSide): the reclaim rolls the head
+// back, returns them and the 40 received once. Without the roll-back the head stayed past the
+// tail: the reclaim's own put published the stale slots with its own, 256 (or 248) duplicates.
+test('net_memif zero-copy RX, a pool whose ring takes single-producer puts: a lender killed between that ring\'s head and tail stores in its put-back at close holds what it lent and the 40 received; rolled back, returned once', async () => {
+  await withZcClient('ownzcclsp', 'tx', async (x, _dev, peerGone) => {
+    const c = child(x.p, ['rxfill', 'count=40', 'poll=yes'], 'ring-sp:prod');
+    await c.waitFor(/received 40/, 15000);
+    await peerGone();
+    await c.waitFor(/ring-sp:prod reached/, 10000);
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const dead = poolAudit(x.eal);
+    assert.deepEqual([dead.leaked, dead.duplicates], [0, 0], JSON.stringify(dead));
+    assert.ok([256 + 40, 248 + 40].includes(dead.heldByDead), `the dead one holds 296 (or 8 fewer, the ring 8 short): ${JSON.stringify(dead)}`);
+    const rep = reclaimDead(x.eal);
+    assert.equal(rep.pools[POOL]?.returned ?? 0, dead.heldByDead);
+    allInPool(x);
+    assert.equal(rep.singleFixed, 1, 'the half-published put-back rolled back');
+  }, { cacheSize: 0, singlePut: true });
 });
 
 // The same on a ring of 16384 slots (rsize=14), more than one GET record counts (8191): the
@@ -1361,7 +1439,7 @@ for (const getter of ['alloc', 'rxnull'] as const) {
         assert.equal(poolAudit(x.eal).inPool, 0, 'none left in the pool\'s ring');
         x.pool.freeBulk(all, SIZE);
         allInPool(x);
-      }, '', true));
+      }, '', { singleGet: true }));
   }
 }
 

@@ -136,7 +136,11 @@ const HOOK_PROD = HOOK === 'ring-claim:prod';
 const HOOK_PROD_EARLY = HOOK === 'ring-claim:prod-early'; // before the claim record's TO is written
 const HOOK_CONS = HOOK === 'ring-claim:cons';
 const HOOK_SP_PROD = HOOK === 'ring-sp:prod'; // a single producer between its head and tail stores
-const HOOK_SC_CONS = HOOK === 'ring-sc:cons'; // a single consumer between its head and tail stores
+// A single consumer between its head and tail stores: of its first burst, or with 'ring-sc:cons:N'
+// of its Nth (a test's getter whose first get is not the one it kills).
+const HOOK_SC_CONS = HOOK === 'ring-sc:cons' || HOOK.startsWith('ring-sc:cons:');
+const HOOK_SC_NTH = HOOK_SC_CONS ? Number(HOOK.slice('ring-sc:cons:'.length) || 1) : 0;
+let hookScBursts = 0;
 
 let myStart = -1;
 function ownStartTime(): number {
@@ -571,7 +575,7 @@ export class Ring extends RingView {
     dequeueElems(this.slots, head & this.mask, objs, n);
     const next = (head + n) >>> 0;
     h[W_CONS_HEAD] = next;
-    if (HOOK_SC_CONS) hookStop('ring-sc:cons');
+    if (HOOK_SC_CONS && ++hookScBursts >= HOOK_SC_NTH) hookStop(HOOK);
     if (PLAIN_TAILS) h[W_CONS_TAIL] = next; // R2
     else Atomics.store(h, W_CONS_TAIL, next);
     this.deqMark = next;
