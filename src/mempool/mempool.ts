@@ -1299,6 +1299,18 @@ export class Mempool {
   }
 
   /**
+   * How many single-ended ring bursts this object's recoverCache rolled back (a dead lcore's
+   * refill or flush killed between the ring's head and tail stores): reclaimDead counts them
+   * in its report's singleFixed. Cold; never touched by a get or put.
+   * @internal For mpdk's crash recovery (src/ownership), not for programs.
+   */
+  get singleRolledBack(): number {
+    return this.rolledBack;
+  }
+
+  private rolledBack = 0;
+
+  /**
    * Finish the ring op lcore `lcore` (whose owner is dead) had in flight on its cache
    * (file header: crash windows): afterwards LEN covers exactly what the cache holds.
    * Run the ring's repair before (reclaimDead does) or after: the outcome is the same.
@@ -1316,7 +1328,7 @@ export class Mempool {
     // tail stores never moved the tail (burstMoved: 0) but left the head past it: the next
     // getter would skip those slots (a leak), the next putter publish them stale (duplicates).
     // Its thread is the ring side's only mover (SC / SP) and dead: the head goes back first.
-    this.ring.rollBackSingle(op === OP_REFILL);
+    if (this.ring.rollBackSingle(op === OP_REFILL)) this.rolledBack++;
     const extra: number[] = [];
     this.eachInFlight(lcore, (h) => extra.push(h));
     if (extra.length > 0) {

@@ -22,7 +22,8 @@
  *                          answer), and the single-ended pool ring side a dead record's
  *                          open get or free has a burst on (hands.ts listRecords, lent.ts
  *                          lentRingSide). A dead lcore's cache refill or flush is rolled
- *                          back with its cache (step 4, Mempool.recoverCache).
+ *                          back with its cache (step 4, Mempool.recoverCache; counted in
+ *                          singleFixed too).
  *   2 repairClaims         MP/MC rings: Ring.repair on every ring and every mempool's ring
  *                          (ring/claims.ts): a dead consumer's claimed handles come back to
  *                          us (returned in step 5).
@@ -101,7 +102,11 @@ export interface ReclaimReport {
   pools: Record<string, PoolReclaim>;
   /** Ownership records of dead processes read. */
   records: number;
-  /** Half-published single-ended bursts undone (step 1), MP/MC claims repaired (step 2). */
+  /**
+   * Half-published single-ended bursts undone: a dead producer's / consumer's killed between a
+   * single-ended ring's head and tail stores (step 1), and a dead lcore's cache refill or flush
+   * killed so on its pool's ring (step 4, Mempool.recoverCache).
+   */
   singleFixed: number;
   /** MP/MC ring claims of dead processes repaired (finished or undone). */
   repaired: number;
@@ -321,8 +326,13 @@ class Reclaim {
       for (const mp of this.places.pools) {
         if (!mp.abandonedCache(l)) continue;
         this.step(`mempool '${mp.name}': cache of lcore ${l}`, () => {
-          const n = mp.flushCache(l);
-          if (n > 0) this.pool(mp).flushed += n;
+          const rolled = mp.singleRolledBack;
+          try {
+            const n = mp.flushCache(l);
+            if (n > 0) this.pool(mp).flushed += n;
+          } finally {
+            this.rep.singleFixed += mp.singleRolledBack - rolled; // its op in flight on a single-ended ring side, rolled back first
+          }
         });
       }
     }
