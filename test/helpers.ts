@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMpdkError, telemetryDir, type ErrorCode } from '../src/index.js';
+import { processStartTime, START_GONE } from '../src/native/process.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const MPDK = path.join(ROOT, 'dist/src/cli/mpdk.js');
@@ -190,4 +191,13 @@ export function refused(code: ErrorCode, fn: () => unknown, re?: RegExp): void {
     if (re) assert.match((e as Error).message, re);
     return true;
   });
+}
+
+/**
+ * Process `pid` has exited by the library's own rule (native/process.ts): no such process, or
+ * a zombie whose threads have all exited (its descriptors closed). A zombie leader whose other
+ * threads are still leaving is not yet gone: its sockets still accept.
+ */
+export function exited(pid: number): boolean {
+  return processStartTime(pid) === START_GONE;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exited, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const GEN = 'dist/src/apps/l2fwd_fork/wiregen.js';
 const VDEVS = ['--vdev=net_ring0', '--vdev=net_ring1'];
@@ -27,14 +27,9 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** Running (a zombie waiting for its reaper counts as gone). */
+/** Running (a zombie whose threads have all exited counts as gone). */
 function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
+  return !exited(pid);
 }
 
 /** The current slave pid of each lcore, from the master's log. */

@@ -3,8 +3,8 @@
  * leaving at once; the parent-death signal.
  *
  * Death is decided on evidence only. A process is DEAD when the kernel says there is no
- * such process (kill(pid, 0) → ESRCH, or a zombie) or when the pid now names a process
- * with another start time (the pid was reused). Anything else that stops us reading
+ * such process (kill(pid, 0) → ESRCH, or a zombie whose threads have all exited) or when
+ * the pid now names a process with another start time (the pid was reused). Anything else that stops us reading
  * /proc/PID/stat (EMFILE, ENFILE, EACCES, a hidepid /proc, a line we cannot parse) is
  * UNKNOWN, which no caller may treat as dead: it retries later or reports. A start time of
  * 0 (a slot whose writer has not stored it yet, or never will) matches no process: with
@@ -21,7 +21,7 @@ const c = {
   prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
 };
 
-/** `processStartTime`: there is no such process (or it is a zombie). */
+/** `processStartTime`: there is no such process (or it is a zombie whose threads have all exited). */
 export const START_GONE = -1;
 /** `processStartTime`: could not tell (EMFILE, ENFILE, EACCES, ...): never a death. */
 export const START_UNKNOWN = -2;
@@ -61,11 +61,26 @@ function readStat(pid: number): string | number {
   }
 }
 
+/** The fields of /proc/PID/stat after comm (field 2, which may hold spaces and parentheses): field N is [N - 3]. */
+function fieldsOf(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * A zombie whose every thread has exited (state Z or X, num_threads, field 20, down to the
+ * leader itself). A thread group's leader shows Z as soon as it has exited, while its other
+ * threads (a Node process has several) may still be running their exit on a loaded host,
+ * holding the process's descriptors open: its sockets still accept. Dead only once they are
+ * gone (each releases its share of the descriptor table before it leaves the count).
+ */
+function exitedAll(rest: string[]): boolean {
+  return (rest[0] === 'Z' || rest[0] === 'X') && Number(rest[17]) <= 1;
+}
+
 function startOf(stat: string): number {
-  // comm (field 2) may hold spaces and parentheses: fields after it start at the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const rest = fieldsOf(stat);
   // rest[0] is field 3 (state); field 22 is rest[19].
-  if (rest[0] === 'Z' || rest[0] === 'X') return START_GONE; // a zombie is dead for our purposes
+  if (exitedAll(rest)) return START_GONE; // a zombie is dead for our purposes (one still leaving is not)
   const st = Number(rest[19]);
   return Number.isInteger(st) && st > 0 ? st : START_UNKNOWN;
 }
@@ -74,7 +89,7 @@ let selfStart = 0;
 
 /**
  * Start time of process `pid` in clock ticks since boot (field 22 of /proc/pid/stat), or
- * START_GONE (no such process, or a zombie) or START_UNKNOWN (could not tell). With the pid
+ * START_GONE (no such process, or a zombie: exitedAll) or START_UNKNOWN (could not tell). With the pid
  * it names one process for ever: a reused pid has a later start time. Our own is read once.
  */
 export function processStartTime(pid: number): number {
@@ -131,7 +146,7 @@ const SIGKILL_BIT = 1n << 8n;
  * die). Evidence only: false when it cannot be read.
  */
 function dying(pid: number, stat: string): boolean {
-  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  const flags = Number(fieldsOf(stat)[6]);
   if (Number.isInteger(flags) && (flags & PF_EXITING) !== 0) return true;
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
@@ -145,7 +160,8 @@ function dying(pid: number, stat: string): boolean {
 /**
  * For messages about a process waited on: "alive, running", "alive, stopped" (SIGSTOP or a
  * debugger), "alive, sleeping", ..., "alive, dying" (SIGKILL pending or inside exit: gone
- * soon for certain), "dead" (gone or a zombie, or its pid names another process than the one
+ * soon for certain; a zombie whose other threads are still leaving too), "dead" (gone or a
+ * zombie whose threads have all exited, or its pid names another process than the one
  * started at `startTime` when given) or "state unknown".
  */
 export function processState(pid: number, startTime = 0): string {
@@ -156,10 +172,11 @@ export function processState(pid: number, startTime = 0): string {
     const st = startOf(stat); // one read says both: is it the process meant, and its state
     if (st === START_GONE || (st > 0 && st !== startTime)) return 'dead';
   }
-  const st = stat.charAt(stat.lastIndexOf(')') + 2);
+  const rest = fieldsOf(stat);
+  const st = rest[0] ?? '';
   const name: Record<string, string> = { R: 'running', S: 'sleeping', D: 'in uninterruptible sleep', T: 'stopped', t: 'stopped by a debugger', I: 'idle' };
-  if (st === 'Z' || st === 'X') return 'dead';
-  return dying(pid, stat) ? 'alive, dying' : `alive, ${name[st] ?? st}`;
+  if (exitedAll(rest)) return 'dead';
+  return st === 'Z' || st === 'X' || dying(pid, stat) ? 'alive, dying' : `alive, ${name[st] ?? st}`;
 }
 
 const SYS_pidfd_open = 434; // the same number on x86-64 and arm64
