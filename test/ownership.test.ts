@@ -315,6 +315,15 @@ for (const [hook, held] of [['ring-claim:prod', 20], ['hands:free', 0]] as const
     killedThenTaken('ownputfull', { name: 'nocache_pool', cacheSize: 0 }, ['free', 'pool=nocache_pool', 'count=20', 'rings=30'], hook, /(ring-claim|hands:free) reached/, held));
 }
 
+/**
+ * The refusal of a free into pool sp_pool (single-producer puts) through a record whose table of
+ * 30 rings is full: ENOSPC saying that nothing was freed and the ways out (the old message named
+ * only the table, and "a record that names fewer rings").
+ */
+function spTableFull(e: Error & { code?: string }): boolean {
+  return e.code === 'ENOSPC' && /^hands '[^']+': cannot free into pool 'sp_pool' through this record: the pool's ring takes single-producer puts, which the record must name in its table of 30 rings, full with the rings of its sources, sinks and other pools; this free changed nothing \(the array still holds them\)\. Free them through another record that names fewer rings \(Hands\.open one for the frees into 'sp_pool', or give this one fewer sources and sinks\), or create the pool with multi-producer puts$/.test(e.message);
+}
+
 test('a free into a pool whose ring takes single-producer puts, from a record whose ring table is full, is refused with ENOSPC before anything moves: the array still holds its 20', () => {
   const x = instance('ownputsp');
   try {
@@ -322,7 +331,7 @@ test('a free into a pool whose ring takes single-producer puts, from a record wh
     const hands = Hands.open(x.eal, 'test-sp', 1, 64);
     for (let i = 0; i < 30; i++) hands.sink(Ring.create(x.eal, `own_fill${i}`, { count: 64 }));
     assert.equal(hands.alloc(0, sp, 20), 20);
-    assert.throws(() => hands.free(0), (e: Error & { code?: string }) => e.code === 'ENOSPC' && /pool 'sp_pool' \(single-producer puts\) does not fit the record's table, full with 30 other rings/.test(e.message));
+    assert.throws(() => hands.free(0), spTableFull);
     assert.equal(hands.count(0), 20, 'nothing moved');
     assert.equal(sp.available(), 235);
   } finally {
@@ -1403,7 +1412,7 @@ test('a free of chains with segments of a pool whose ring takes single-producer 
     const seg = new Uint32Array(1);
     assert.equal(sp.allocBulk(seg, 1), 1);
     mbufs.chain(hands.array(0)[0]!, seg[0]!); // a head of own_pool (multi-producer), a segment of sp_pool
-    assert.throws(() => hands.free(0), (e: Error & { code?: string }) => e.code === 'ENOSPC' && /pool 'sp_pool' \(single-producer puts\) does not fit the record's table, full with 30 other rings/.test(e.message));
+    assert.throws(() => hands.free(0), spTableFull);
     assert.equal(hands.count(0), 1, 'nothing moved');
     assert.equal(mbufs.nbSegs(hands.array(0)[0]!), 2, 'the chain whole');
     assert.deepEqual([sp.available(), x.pool.available()], [254, SIZE - 1]);
@@ -1622,7 +1631,19 @@ for (const [hook, returned, dropped, leaked] of [['refcnt:up:entry', 8, 0, 0], [
     const x = instance('ownsu');
     try {
       const ring = Ring.create(x.eal, 'share_ring', { count: 16 });
-      await killedAt(x, ['share', `pool=${POOL}`, 'ring=share_ring', 'count=8'], hook);
+      const c = child(x.p, ['share', `pool=${POOL}`, 'ring=share_ring', 'count=8'], hook);
+      await c.waitFor(new RegExp(`${hook} reached`), 10000);
+      if (hook === 'refcnt:up:entry') {
+        // The child holds the shared counts' lock: another holder's wait ends with a message naming
+        // the holding thread, its process, and what to do (the old one said "pid" of a thread id,
+        // and nothing to do); that refusal changes nothing (the reclaim below reads the entry).
+        const pid = c.proc.pid!;
+        assert.throws(() => new Mbufs(x.eal).sharedCounts().acquire(100), (e: Error & { code?: string }) => e.code === 'ETIMEDOUT'
+          && e.message.startsWith(`timed out after 100 ms waiting for the lock on the shared mbuf counts, held by thread ${pid} of process ${pid} (alive, `)
+          && e.message.endsWith(`): that thread is inside a change of a shared mbuf count and has not finished it; nothing was changed here. If it is stopped, continue it (kill -CONT ${pid}); if it hangs, end process ${pid} (the next holder settles its half-made change, reclaimDead returns what it held); then retry`), 'the message names the thread, its process and the way out');
+      }
+      c.proc.kill('SIGKILL');
+      await c.exited;
       const dead = poolAudit(x.eal);
       assert.deepEqual([dead.heldByDead, dead.inRings, dead.leaked, dead.duplicates], [8, 0, leaked, 0], JSON.stringify(dead));
       const rep = reclaimDead(x.eal);

@@ -32,10 +32,11 @@
  *   80  VALUE    u32 what to store there
  *   84  VERSION  u32
  */
+import * as fs from 'node:fs';
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { RobustLock, TAKEN_OVER } from '../eal/lock.js';
-import { gettid, processStartTime, START_GONE } from '../native/libc.js';
+import { gettid, processStartTime, processState, START_GONE } from '../native/libc.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 // mbuf.ts imports this module too: MBUF is read only inside functions, after both have loaded.
 import { MBUF } from './mbuf.js';
@@ -77,9 +78,20 @@ export class SharedCounts {
     return new SharedCounts(eal, mz.offset);
   }
 
-  /** Hold the lock (bounded: ETIMEDOUT naming its holder); a dead holder's half-made change is settled first (recovery). */
-  acquire(): void {
-    if (this.lock.acquire({ what: 'the shared mbuf counts', timeoutMs: 10000 }) === TAKEN_OVER) this.recover();
+  /**
+   * Hold the lock; a dead holder's half-made change is settled first (recovery). Bounded by
+   * `timeoutMs`: ETIMEDOUT naming the holding thread and its process, and what to do; nothing
+   * changed.
+   */
+  acquire(timeoutMs = 10000): void {
+    let r: number;
+    try {
+      r = this.lock.acquire({ what: 'the shared mbuf counts', timeoutMs });
+    } catch (e) {
+      if (!(e instanceof MpdkError && e.code === 'ETIMEDOUT')) throw e;
+      throw new MpdkError('ETIMEDOUT', holderStuck(this.lock.holder(), timeoutMs));
+    }
+    if (r === TAKEN_OVER) this.recover();
   }
 
   release(): void {
@@ -143,4 +155,23 @@ export function pendingWord(eal: Eal): { word: number; value: number } | undefin
   if (holder === 0 || processStartTime(holder) !== START_GONE) return undefined;
   if (new Uint16Array(r.buffer)[(h + MBUF.REFCNT) >>> 1] !== r.u32[j + 2]) return undefined;
   return { word: word >>> 2, value: r.u32[j + 4]! };
+}
+
+/** The process (thread group) thread `tid` belongs to, 0 when it cannot be read (gone). */
+function processOfThread(tid: number): number {
+  try {
+    const m = /^Tgid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The lock word holds a THREAD id (gettid): the message names it, its process, and the way out. */
+function holderStuck(tid: number, timeoutMs: number): string {
+  if (tid === 0) return `timed out after ${timeoutMs} ms waiting for the lock on the shared mbuf counts (released just now); nothing was changed here: retry`;
+  const pid = processOfThread(tid);
+  const who = pid > 0 ? `thread ${tid} of process ${pid} (${processState(tid)})` : `thread ${tid} (${processState(tid)})`;
+  const proc = pid > 0 ? pid : tid;
+  return `timed out after ${timeoutMs} ms waiting for the lock on the shared mbuf counts, held by ${who}: that thread is inside a change of a shared mbuf count and has not finished it; nothing was changed here. If it is stopped, continue it (kill -CONT ${proc}); if it hangs, end process ${proc} (the next holder settles its half-made change, reclaimDead returns what it held); then retry`;
 }

@@ -500,14 +500,6 @@ export class Hands implements RecordedFree {
 
   // --- setup: the rings this record's windows may name ----------------------------------
 
-  private addRing(offset: number, side: number): number {
-    if (offset === 0) return NO_RING;
-    const i = this.findRing(offset, side);
-    if (i !== NO_RING) return i;
-    if (this.nrings === MAX_RINGS) throw new MpdkError('ENOSPC', `hands '${this.name}': more than ${MAX_RINGS} rings`);
-    return this.appendRing(offset, side);
-  }
-
   /** The table entry naming the ring at `offset` (now for `side` too), or NO_RING. */
   private findRing(offset: number, side: number): number {
     const base = (this.offset + HANDS.RINGS) >>> 2;
@@ -1068,8 +1060,10 @@ export class Hands implements RecordedFree {
         return i;
       }
     }
-    if (this.nrings < MAX_RINGS) return this.addRing(ring, RS_TX);
-    if ((mp.ring.flags & RING_F_SP_ENQ) !== 0) throw new MpdkError('ENOSPC', `hands '${this.name}': the ring of pool '${mp.name}' (single-producer puts) does not fit the record's table, full with ${MAX_RINGS} other rings: free it through a record that names fewer rings`);
+    if (this.nrings < MAX_RINGS) return this.appendRing(ring, RS_TX);
+    if ((mp.ring.flags & RING_F_SP_ENQ) !== 0) {
+      throw new MpdkError('ENOSPC', `hands '${this.name}': cannot free into pool '${mp.name}' through this record: the pool's ring takes single-producer puts, which the record must name in its table of ${MAX_RINGS} rings, full with the rings of its sources, sinks and other pools; this free changed nothing (the array still holds them). Free them through another record that names fewer rings (Hands.open one for the frees into '${mp.name}', or give this one fewer sources and sinks), or create the pool with multi-producer puts`);
+    }
     return 0;
   }
 
