@@ -201,7 +201,7 @@ test('a receiver killed after a burst that dropped frames too large for its mbuf
     own.stderr!.setEncoding('utf8').on('data', (d: string) => (ownOut += d));
     const exited = new Promise<void>((r) => own.on('exit', () => r()));
     for (const end = Date.now() + 10000; !ownOut.includes('"claimed":true'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) assert.fail(ownOut);
-    prim.send('send:8:70'); // 60 to 660 bytes: 2 in 7 fit a 256-byte buffer
+    prim.send('send:8:70'); // 60 to 660 bytes: 2 in 7 fit a 256-byte buffer, the first does not (whatever burst reaches the hook)
     for (const end = Date.now() + 10000; !ownOut.includes('hands:rx reached'); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) assert.fail(`no burst reached the hook: ${ownOut}`);
     own.kill('SIGKILL');
     await exited;
