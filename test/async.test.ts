@@ -133,7 +133,9 @@ test('ten rings awaited at once hold one libuv pool thread: file reads still run
     // The pool has 4 threads (UV_THREADPOOL_SIZE): ten blocked waits would starve these reads.
     const file = fileURLToPathSafe();
     const reads = Promise.all(Array.from({ length: 8 }, () => fs.promises.readFile(file)));
-    const raced = await Promise.race([reads.then(() => 'read'), sleep(5000).then(() => 'starved')]);
+    let late: NodeJS.Timeout | undefined;
+    const raced = await Promise.race([reads.then(() => 'read'), new Promise((r) => (late = setTimeout(() => r('starved'), 5000)))]);
+    clearTimeout(late);
     assert.equal(raced, 'read', 'file reads ran while ten rings were awaited');
     assert.equal(pendingBellWaits(), 10);
     assert.deepEqual(await child(p, L + 1, 'fill', { rings: names.join(','), after: 20 }), { filled: 10 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Eal, PktmbufPool, Ring, auditInstance, type PoolAudit } from '../src/index.js';
 import { PKTMBUF_POOL_NAME, PortInfoView } from '../src/apps/mp_server/common.js';
 import { Traffic, type TrafficOptions } from '../src/apps/mp_server/traffic.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -91,7 +91,7 @@ async function stop(...cs: Child[]): Promise<number[]> {
   const codes: number[] = [];
   for (const c of cs) {
     c.proc.kill('SIGINT');
-    codes.push(await Promise.race([c.exited, sleep(5000).then(() => -1)]));
+    codes.push(await exitedWithin(c, 5000));
   }
   return codes;
 }

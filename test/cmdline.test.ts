@@ -13,7 +13,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Cmdline, parseLine, type Command, type CloseReason } from '../src/index.js';
 import { isMpdkError } from '../src/eal/errors.js';
-import { ROOT, reapAll, sleep, spawnNode, until } from './helpers.js';
+import { exitedWithin, ROOT, reapAll, sleep, spawnNode, until } from './helpers.js';
 
 const PROMPT = 'simple_mp > ';
 const FIXTURE = path.join(ROOT, 'dist/test/cmdline-fixture.js');
@@ -49,7 +49,9 @@ function rig(extra: Command[] = [], opts: { echo?: boolean } = {}): Rig & { sent
 /** Feed lines and end the input; resolves with the close reason and the output. */
 async function script(r: Rig, lines: string[]): Promise<{ reason: CloseReason; out: string }> {
   r.input.end(lines.map((l) => l + '\n').join(''));
-  const reason = await Promise.race([r.closed, sleep(3000).then(() => { throw new Error(`no close; output:\n${r.out()}`); })]);
+  let late: NodeJS.Timeout | undefined;
+  const reason = await Promise.race([r.closed, new Promise<never>((_, no) => (late = setTimeout(() => no(new Error(`no close; output:\n${r.out()}`)), 3000)))])
+    .finally(() => clearTimeout(late)); // a pending bound would hold the file open after its last test
   await sleep(0); // let the output stream deliver
   return { reason, out: r.out() };
 }
@@ -217,7 +219,7 @@ describe('Cmdline on pipes (not a TTY)', () => {
   test('a real process on a pipe runs one command per line and exits cleanly at end of input', async () => {
     const c = spawnNode(FIXTURE, []);
     c.proc.stdin!.end('send a b\nslow 20 x\nboom\nsend ü\n');
-    assert.equal(await Promise.race([c.exited, sleep(5000).then(() => -1)]), 0);
+    assert.equal(await exitedWithin(c, 5000), 0);
     assert.equal(c.out, `${PROMPT}sent 'a b'\n${PROMPT}done x\n${PROMPT}error: kaboom\n${PROMPT}sent 'ü'\n${PROMPT}\nclosed eof raw=n/a\n`);
   });
 });

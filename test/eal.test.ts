@@ -10,7 +10,7 @@ import { Eal, MEMZONE_NAMESIZE, unwatchDeath, watchDeath, watchStats } from '../
 import { HDR } from '../src/eal/region.js';
 import { allowedCpus, flock, LOCK_EX, LOCK_NB, onlineCpus, setAffinity } from '../src/native/libc.js';
 import { MEMZONE_MAX } from '../src/eal/memzone.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const CHILD = 'dist/test/eal-child.js';
 const QUIET = ['--log-level', 'error'];
@@ -433,7 +433,7 @@ test('a secondary waiting for a primary still initialising says so, naming it, a
     assert.ok(noticed >= 1500, `said after ${noticed} ms, not at once`);
     a.proc.kill('SIGKILL');
     await a.exited;
-    assert.equal(await Promise.race([b.exited, sleep(3000).then(() => -1)]), 1, b.err);
+    assert.equal(await exitedWithin(b, 3000), 1, b.err);
     assert.match(b.err, /no primary process is running/);
   } finally {
     a.proc.kill('SIGKILL');

@@ -196,7 +196,10 @@ test('pcap-replay: a capture file replayed onto a veth arrives on its peer byte 
     const { code, out } = await example('pcap-replay', [input, 'ra'], (pid) => `replay-${pid}`, true);
     assert.equal(code, 0, out);
     assert.match(out, new RegExp(`replayed 200 packets \\(${frames.reduce((s, f) => s + f.length, 0)} bytes\\) from ${input} onto ra\\n`));
-    assert.equal(await Promise.race([dump.exited, new Promise((r) => setTimeout(() => r('tcpdump still waiting'), 10000))]), 0, dump.out);
+    let late: NodeJS.Timeout | undefined;
+    const dumped = await Promise.race([dump.exited, new Promise((r) => (late = setTimeout(() => r('tcpdump still waiting'), 10000)))]);
+    clearTimeout(late); // a pending bound would hold the file open after its last test
+    assert.equal(dumped, 0, dump.out);
     const got: Buffer[] = [];
     const reader = PcapReader.open(captured);
     for (const rec = new PcapRecord(); reader.next(rec);) got.push(Buffer.from(reader.buf.subarray(rec.offset, rec.offset + rec.caplen)));

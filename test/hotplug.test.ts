@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { Eal, EthDev, PktmbufPool, Ring, isMpdkError, type Wire } from '../src/index.js';
 import { ED } from '../src/ethdev/layout.js';
-import { commandChild, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
+import { commandChild, exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type CommandChild } from './helpers.js';
 
 const CHILD = 'dist/test/hotplug-child.js';
 const QUIET = ['--log-level', 'error', '--no-telemetry'];
@@ -370,7 +370,7 @@ test('mpdk port attach / list / detach while symmetric_mp forwards on its ports:
   } finally {
     eal?.close();
     sym.proc.kill('SIGINT');
-    await Promise.race([sym.exited, sleep(8000)]);
+    await exitedWithin(sym, 8000);
     await reapAll();
     fs.rmSync(tmp, { recursive: true, force: true });
     await until(() => leftovers(p).length === 0, 5000, 'the instance files to go').catch(() => removeInstance(p));

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 import {
   closeFd, eventfdCreate, mapFd, memfdCreate, pollFds, recvWithFds, seqpacketSocket, sendWithFd, unixConnect, POLLIN,
 } from '../src/native/libc.js';
@@ -32,7 +32,9 @@ const dpdkPrefixes = new Set<string>();
 after(async () => {
   const exits = [...dpdkKids].map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r()))));
   for (const p of dpdkKids) p.kill('SIGKILL');
-  await Promise.race([Promise.all(exits), sleep(5000)]);
+  let late: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(exits), new Promise((r) => (late = setTimeout(r, 5000)))]);
+  clearTimeout(late); // a pending bound would hold the file open
   await reapAll();
   await sleep(100);
   for (const p of prefixes) removeInstance(p);
@@ -423,7 +425,7 @@ describe('net_memif from the programs', () => {
   /** SIGINT: symmetric_mp prints each port's RX / TX / Drop and exits 0. */
   async function symCounters(c: Child): Promise<Map<number, { rx: number; tx: number; drop: number }>> {
     c.proc.kill('SIGINT');
-    const code = await Promise.race([c.exited, sleep(8000).then(() => -1)]);
+    const code = await exitedWithin(c, 8000);
     assert.equal(code, 0, `symmetric_mp exit status; stdout:\n${c.out}\nstderr:\n${c.err}`);
     const m = new Map<number, { rx: number; tx: number; drop: number }>();
     for (const x of c.out.matchAll(/^Port (\d+): RX - (\d+), TX - (\d+), Drop - (\d+)$/gm)) m.set(Number(x[1]), { rx: Number(x[2]), tx: Number(x[3]), drop: Number(x[4]) });

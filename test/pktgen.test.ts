@@ -15,7 +15,7 @@ import { TrafficPlan, parseRate, parseSizeMix, parseDuration, generatorMac } fro
 import { FrameSeal } from '../src/apps/pktgen/seal.js';
 import { ETH, IPV4, UDP, ipv4ChecksumOk, udpChecksumOk4 } from '../src/index.js';
 import { get16 } from '../src/net/packet.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -53,7 +53,7 @@ async function forwarder(p: string, own: string[] = []): Promise<Child> {
 
 async function stopForwarder(c: Child, p: string): Promise<void> {
   c.proc.stdin!.end();
-  const code = await Promise.race([c.exited, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+  const code = await exitedWithin(c, 5000);
   assert.equal(code, 0, `forwarder did not exit cleanly: ${c.err}`);
   await until(() => leftovers(p).length === 0, 5000, `no files of ${p}`);
 }

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { after, test } from 'node:test';
 import { Eal } from '../src/index.js';
-import { leftovers, MPDK, reapAll, removeInstance, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, MPDK, reapAll, removeInstance, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -31,7 +31,7 @@ async function termOnReady(args: string[], ready: RegExp): Promise<Child> {
   };
   c.proc.stdout!.on('data', look);
   c.proc.stderr!.on('data', look);
-  const code = await Promise.race([c.exited, new Promise<number>((r) => setTimeout(() => r(-1), 20_000))]);
+  const code = await exitedWithin(c, 20_000);
   assert.ok(sent, `${args[0]} never said ${ready} (exit ${code}):\n${c.out}\n${c.err}`);
   assert.notEqual(code, -1, `${args[0]} did not stop within 20 s of a SIGTERM sent on its ready line:\n${c.out}\n${c.err}`);
   assert.equal(c.proc.signalCode, null, `${args[0]} was killed by the SIGTERM sent on its ready line instead of stopping:\n${c.out}\n${c.err}`);
@@ -112,7 +112,9 @@ test('the secondaries and tools (mp_client, pktgen, dumpcap, the exporter, top) 
         const pid = topPid(p);
         assert.ok(pid !== undefined, 'the top process found');
         process.kill(pid, 'SIGTERM');
-        await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+        let late: NodeJS.Timeout | undefined;
+        await Promise.race([done, new Promise((r) => (late = setTimeout(r, 10_000)))]);
+        clearTimeout(late); // a pending bound would hold the file open after its last test
         assert.ok(out.includes('\x1b[?1049l'), `top restored the terminal (it handled the SIGTERM): ${JSON.stringify(out.slice(-200))}`);
       } finally {
         s.kill('SIGKILL');

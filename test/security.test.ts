@@ -15,7 +15,7 @@ import { probeSocket, removeIfStill } from '../src/eal/folder-socket.js';
 import { telemetryDir } from '../src/eal/telemetry-dir.js';
 import { Eal } from '../src/index.js';
 import { closeFd, Liveness, processLiveness, processStartTime, seqpacketSocket, unixListen } from '../src/native/libc.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -444,7 +444,7 @@ test('a signal at any moment of start-up is honoured: the program stops and remo
       const c = spawnNode('mpdk', [cmd!, '--file-prefix', p, ...QUIET, ...rest]);
       await sleep(delay);
       c.proc.kill('SIGTERM');
-      const code = await Promise.race([c.exited, sleep(15000).then(() => -1)]);
+      const code = await exitedWithin(c, 15000);
       assert.notEqual(code, -1, `${name} ignored SIGTERM sent ${delay} ms after start:\n${c.err}`);
       assert.deepEqual(leftovers(p), [], `${name} killed ${delay} ms after start left files (exit ${code})`);
       removeInstance(p);

@@ -11,7 +11,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, reapAll, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -30,7 +30,9 @@ async function stopAll(cs: Child[]): Promise<void> {
     c.proc.kill('SIGCONT');
     c.proc.kill('SIGINT');
   }
-  await Promise.all(cs.map((c) => Promise.race([c.exited, sleep(8000).then(() => c.proc.kill('SIGKILL'))])));
+  await Promise.all(cs.map(async (c) => {
+    if (await exitedWithin(c, 8000) === -1) c.proc.kill('SIGKILL');
+  }));
 }
 
 test('symmetric_mp: one of two processes SIGSTOPped; the other queues keep flowing, pktgen names the stopped owner, nothing lost after SIGCONT', async () => {
@@ -59,7 +61,7 @@ test('symmetric_mp: one of two processes SIGSTOPped; the other queues keep flowi
     assert.ok(during > 3000, `frames back in the second after the notice, one process stopped: ${during} (half of 20000 pps expected)`);
     victim.proc.kill('SIGCONT');
     await gen.waitFor(/port \d RX queue 1 takes frames again after [\d.]+ s/, 5000);
-    const code = await Promise.race([gen.exited, sleep(20000).then(() => -1)]);
+    const code = await exitedWithin(gen, 20000);
     assert.equal(code, 0, gen.err.slice(-2000));
     const j = JSON.parse(gen.out.trim().split('\n').pop()!) as Record<string, number>;
     assert.deepEqual({ lost: j.lost, duplicates: j.duplicates, corrupt: j.corrupt }, { lost: 0, duplicates: 0, corrupt: 0 }, gen.out);
@@ -99,7 +101,7 @@ test('mp_server: one of two clients SIGSTOPped; the other keeps receiving, the s
     assert.ok(during > 3000, `packets back in the second after the notice through the other client: ${during}`);
     victim.proc.kill('SIGCONT');
     await s.waitFor(/client 1 \(pid \d+\) receives again after [\d.]+ s; \d+ packets dropped for it meanwhile/, 5000);
-    assert.equal(await Promise.race([gen.exited, sleep(15000).then(() => -1)]), 0, gen.err.slice(-2000));
+    assert.equal(await exitedWithin(gen, 15000), 0, gen.err.slice(-2000));
   } finally {
     await stopAll(all);
   }
@@ -119,6 +121,6 @@ test('l2fwd_fork: a SIGSTOPped slave is named by the master (not killed), and ag
     assert.doesNotMatch(m.out, new RegExp(`pid ${pid}\\) (killed|exited)`), 'the stopped slave was not killed');
   } finally {
     m.proc.kill('SIGTERM');
-    await Promise.race([m.exited, sleep(8000).then(() => m.proc.kill('SIGKILL'))]);
+    if (await exitedWithin(m, 8000) === -1) m.proc.kill('SIGKILL');
   }
 });

@@ -10,7 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Eal, EthDev, FlowSet, PktmbufPool, auditInstance, buildUdpFrame, frameChecksum, type Wire } from '../src/index.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
+import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
 
@@ -34,7 +34,7 @@ async function startSym(prefix: string, id: number, n: number, type = 'auto', ex
 /** SIGINT: the process prints its per-port counters and exits 0. */
 async function interrupt(c: Child): Promise<Map<number, { rx: number; tx: number; drop: number }>> {
   c.proc.kill('SIGINT');
-  const code = await Promise.race([c.exited, sleep(8000).then(() => -1)]);
+  const code = await exitedWithin(c, 8000);
   assert.equal(code, 0, `exit status after SIGINT; stdout:\n${c.out}\nstderr:\n${c.err}`);
   const m = new Map<number, { rx: number; tx: number; drop: number }>();
   for (const x of c.out.matchAll(/^Port (\d+): RX - (\d+), TX - (\d+), Drop - (\d+)$/gm)) {
