@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Eal, UsageError, parseArgs, parsePortmask, type ProgramSpec } from '../src/index.js';
 import { PROGRAMS } from '../src/cli/programs.js';
+import { each } from './each.js';
 import { MPDK, exitStatus, leftovers, reapAll, run, uniquePrefix } from './helpers.js';
 
 after(reapAll);
@@ -21,14 +22,6 @@ const NAMES = Object.keys(PROGRAMS);
 const SPECS = new Map<string, ProgramSpec>();
 for (const n of NAMES) SPECS.set(n, (await PROGRAMS[n]!.load()).spec);
 const QUIET = ['--log-level', 'error'];
-
-/** Run `fn` over `items`, at most `n` at a time (each spawns a process). */
-async function each<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  await Promise.all(Array.from({ length: n }, async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
-  }));
-}
 
 /** A one-line refusal on stderr, nothing on stdout. */
 function oneLine(r: { code: number; out: string; err: string }, code: number, prog: string, what: string): void {
@@ -67,13 +60,13 @@ const own = (name: string, args: string[]): string[] => (SPECS.get(name)!.eal ? 
 
 describe('mpdk', () => {
   test('mpdk --help lists every program and the exit statuses on stdout, exit 0; no program at all is exit 2', async () => {
-    for (const args of [['--help'], ['-h'], ['help']]) {
+    await each([['--help'], ['-h'], ['help']], 3, async (args) => {
       const r = await run('mpdk', args);
       assert.equal(r.code, 0, r.err);
       for (const n of NAMES) assert.match(r.out, new RegExp(`^  ${n} `, 'm'), `${args[0]} lists ${n}`);
       assert.match(r.out, /exit status: 0 done, 1 refused or failed at run time .*, 2 wrong command line/);
       assert.equal(r.err, '');
-    }
+    });
     const none = await run('mpdk', []);
     assert.equal(none.code, 2);
     assert.equal(none.out, '');
@@ -81,17 +74,17 @@ describe('mpdk', () => {
   });
 
   test('an unknown or misspelled program is one line naming the nearest, exit 2', async () => {
-    for (const [args, re] of [
+    await each([
       [['smple_mp'], /^mpdk: unknown program 'smple_mp'; did you mean simple_mp\?\n$/],
       [['help', 'pktgne'], /^mpdk: unknown program 'pktgne'; did you mean pktgen\?\n$/],
       [['proc_info'], /did you mean proc-info\?/],
       [['frobnicate'], /^mpdk: unknown program 'frobnicate'; programs: demo, simple_mp, .*\n$/],
       [['--verison'], /^mpdk: unknown option '--verison'; did you mean --version\?\n$/],
-    ] as const) {
+    ] as const, 3, async ([args, re]) => {
       const r = await run('mpdk', [...args]);
       oneLine(r, 2, 'mpdk', args.join(' '));
       assert.match(r.err, re);
-    }
+    });
   });
 });
 
@@ -159,14 +152,16 @@ describe('every program and tool', () => {
       }
     }
     // The issue's cases, end to end: a tool's --file-prefix, an EAL --file-prefix.
-    const tool = await run('mpdk', ['info', '--file-prefix', '--json']);
+    const [tool, ealOpt, help] = await Promise.all([
+      run('mpdk', ['info', '--file-prefix', '--json']),
+      run('mpdk', ['pktgen', '--file-prefix', '-l', '3', '--', '--tx-port', '0']),
+      run('mpdk', ['ls', '--file-prefix', '--help']),
+    ]);
     oneLine(tool, 2, 'info', 'info --file-prefix --json');
     assert.match(tool.err, /option --file-prefix needs a value, not the option '--json'/);
-    const ealOpt = await run('mpdk', ['pktgen', '--file-prefix', '-l', '3', '--', '--tx-port', '0']);
     oneLine(ealOpt, 2, 'pktgen', 'pktgen --file-prefix -l 3');
     assert.match(ealOpt.err, /option --file-prefix needs a value/);
     // --help is help, wherever it is (it used to be taken as a prefix named '--help').
-    const help = await run('mpdk', ['ls', '--file-prefix', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.out, /^usage: mpdk ls /);
     // A value that starts with '-' can still be given, as --name=VALUE; negative numbers and '-' are values.
@@ -268,33 +263,35 @@ describe('one exit status per kind of refusal', () => {
   test('a port the instance lacks is 1 in mp_server, symmetric_mp and l2fwd_fork, and leaves nothing', async () => {
     const p = uniquePrefix('noport');
     const one = ['--vdev=net_ring0', ...QUIET];
-    for (const [n, args] of [
-      ['mp_server', ['-l', '0', '--file-prefix', p, ...one, '--', '-p', '3', '-n', '1']],
-      ['symmetric_mp', ['-l', '1', '--proc-type=auto', '--file-prefix', p, ...one, '--', '-p', '3', '--num-procs=1', '--proc-id=0']],
-      ['l2fwd_fork', ['-l', '0-2', '--file-prefix', p, ...one, '--', '-p', '3']],
-    ] as const) {
+    // An instance of its own each (at once): no program meets another's.
+    await each([
+      ['mp_server', ['-l', '0', '--file-prefix', `${p}a`, ...one, '--', '-p', '3', '-n', '1']],
+      ['symmetric_mp', ['-l', '1', '--proc-type=auto', '--file-prefix', `${p}b`, ...one, '--', '-p', '3', '--num-procs=1', '--proc-id=0']],
+      ['l2fwd_fork', ['-l', '0-2', '--file-prefix', `${p}c`, ...one, '--', '-p', '3']],
+    ] as const, 3, async ([n, args]) => {
       const r = await run('mpdk', [n, ...args]);
       oneLine(r, 1, n, `${n} -p 3 with one port`);
       assert.match(r.err, /port 1\b.*(does not exist|but this instance has 1 port)/);
-      assert.deepEqual(leftovers(p), [], `${n} leaves nothing`);
-    }
+      assert.deepEqual(leftovers(args[args.indexOf('--file-prefix') + 1]!), [], `${n} leaves nothing`);
+    });
   });
 
   test('what the command line alone decides is 2: a role the program does not take, too few lcores', async () => {
     const p = uniquePrefix('role');
     const v = ['--vdev=net_ring0', '--vdev=net_ring1', ...QUIET];
-    for (const [n, args, re] of [
-      ['mp_server', ['-l', '0', '--proc-type=secondary', '--file-prefix', p, ...v, '--', '-p', '3', '-n', '1'], /only as the primary/],
-      ['l2fwd_fork', ['-l', '0-2', '--proc-type=secondary', '--file-prefix', p, ...v, '--', '-p', '3'], /only as the primary/],
-      ['mp_client', ['-l', '1', '--proc-type=primary', '--file-prefix', p, ...QUIET, '--', '-n', '0'], /only as a secondary/],
-      ['simple_mp', ['-l', '0', '--file-prefix', p, ...QUIET], /at least 2 lcores/],
-      ['l2fwd_fork', ['-l', '0-1', '--file-prefix', p, ...v, '--', '-p', '3'], /not enough lcores/],
-    ] as const) {
+    // An instance name of its own each (at once): no program meets another's.
+    await each([
+      ['mp_server', ['-l', '0', '--proc-type=secondary', '--file-prefix', `${p}a`, ...v, '--', '-p', '3', '-n', '1'], /only as the primary/],
+      ['l2fwd_fork', ['-l', '0-2', '--proc-type=secondary', '--file-prefix', `${p}b`, ...v, '--', '-p', '3'], /only as the primary/],
+      ['mp_client', ['-l', '1', '--proc-type=primary', '--file-prefix', `${p}c`, ...QUIET, '--', '-n', '0'], /only as a secondary/],
+      ['simple_mp', ['-l', '0', '--file-prefix', `${p}d`, ...QUIET], /at least 2 lcores/],
+      ['l2fwd_fork', ['-l', '0-1', '--file-prefix', `${p}e`, ...v, '--', '-p', '3'], /not enough lcores/],
+    ] as const, 3, async ([n, args, re]) => {
       const r = await run('mpdk', [n, ...args]);
       oneLine(r, 2, n, `${n} ${args.join(' ')}`);
       assert.match(r.err, re);
-      assert.deepEqual(leftovers(p), []);
-    }
+      assert.deepEqual(leftovers(args[args.indexOf('--file-prefix') + 1]!), []);
+    });
   });
 
   test('a --vdev the drivers refuse is 2 in every program, one line naming the bad word and the valid ones, before any instance is touched', async () => {
@@ -319,7 +316,7 @@ describe('one exit status per kind of refusal', () => {
       assert.deepEqual(leftovers(own), [], `${n} leaves nothing`);
     });
     // A key the driver does not declare, a value out of its range, a key missing: the same kind of refusal.
-    for (const [vdev, re] of [
+    await each([
       ['net_ring0,bogus=1', /^symmetric_mp: invalid --vdev 'net_ring0,bogus=1': net_ring has no key 'bogus' \(its keys: peer\)$/],
       ['net_pcap0,rxpcap=in.pcap', /net_pcap has no key 'rxpcap'; did you mean rx_pcap\? \(its keys: rx_pcap, iface, tx_pcap, infinite_rx\)$/],
       ['net_null0,size=0', /'net_null0,size=0': size=0 is not an integer from 1 to 65535$/],
@@ -327,13 +324,17 @@ describe('one exit status per kind of refusal', () => {
       ['net_rign0', /no driver 'net_rign'; did you mean net_ring\?/],
       ['net_ring0,peer=5', /'net_ring0,peer=5': peer=5 is not an integer from 0 to 1$/],
       ['net_ring0,peer=0', /'net_ring0,peer=0': peer=0 is the port itself$/],
-    ] as const) {
+    ] as const, 3, async ([vdev, re]) => {
       const r = await run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, `--vdev=${vdev}`, ring1, '--', '-p', '3', '--num-procs=1', '--proc-id=0']);
       oneLine(r, 2, 'symmetric_mp', vdev);
       assert.match(r.err.trimEnd(), re);
-    }
+    });
     // Between ports, as probe checks them: two memif servers on one socket.
-    const servers = await run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, '--vdev=net_memif0,role=server', '--vdev=net_memif1,role=server', '--', '-p', '3', '--num-procs=1', '--proc-id=0']);
+    const [servers, attach, afp] = await Promise.all([
+      run('mpdk', ['symmetric_mp', '-l', '1', '--file-prefix', p, '--vdev=net_memif0,role=server', '--vdev=net_memif1,role=server', '--', '-p', '3', '--num-procs=1', '--proc-id=0']),
+      run('mpdk', ['port', 'attach', 'net_null2,sise=64', '--file-prefix', p]),
+      run('mpdk', ['port', 'attach', 'net_af_packet2,iface=lo', '--file-prefix', p]),
+    ]);
     oneLine(servers, 2, 'symmetric_mp', 'two memif servers on one socket');
     assert.match(servers.err, /invalid --vdev 'net_memif1,role=server': net_memif0 is already a server on socket \/run\/memif\.sock; give each server port its own socket\n$/);
     // What probe takes is taken here too: peers named either way, a server and a client on one socket.
@@ -342,10 +343,8 @@ describe('one exit status per kind of refusal', () => {
       assert.equal(refusal(smp, ['-l', '1', ...v.map((x) => `--vdev=${x}`), '--', '-p', '3', '--num-procs=1', '--proc-id=0']), undefined, v.join(' '));
     }
     // mpdk port attach checks its SPEC the same way, before it looks for the instance.
-    const attach = await run('mpdk', ['port', 'attach', 'net_null2,sise=64', '--file-prefix', p]);
     oneLine(attach, 2, 'port', 'port attach net_null2,sise=64');
     assert.match(attach.err, /invalid SPEC 'net_null2,sise=64': net_null has no key 'sise'; did you mean size\? \(its keys: size\)/);
-    const afp = await run('mpdk', ['port', 'attach', 'net_af_packet2,iface=lo', '--file-prefix', p]);
     oneLine(afp, 2, 'port', 'port attach net_af_packet2,iface=lo');
     assert.match(afp.err, /invalid SPEC 'net_af_packet2,iface=lo': driver net_af_packet cannot be attached while the instance runs .*; give it to the primary with --vdev\n$/);
     assert.deepEqual(leftovers(p), []);
@@ -354,16 +353,15 @@ describe('one exit status per kind of refusal', () => {
   test('a value too long to read is quoted by its start and its length, in one short line (a 300-character --file-prefix)', async () => {
     const long = 'a'.repeat(300);
     const want = `invalid --file-prefix '${'a'.repeat(37)}...' (300 characters): it is 300 characters, at most 32; use 1-32 letters, digits, '_', '-' or '.' (not '.' or '..')\n`;
-    for (const [n, args] of [['info', ['--file-prefix', long]], ['simple_mp', ['-l', '0-1', `--file-prefix=${long}`]], ['dumpcap', ['--file-prefix', long, '-i', '0']]] as const) {
+    await each([['info', ['--file-prefix', long]], ['simple_mp', ['-l', '0-1', `--file-prefix=${long}`]], ['dumpcap', ['--file-prefix', long, '-i', '0']]] as const, 3, async ([n, args]) => {
       const r = await run('mpdk', [n, ...args]);
       oneLine(r, 2, n, `${n} --file-prefix (300 characters)`);
       assert.equal(r.err, `${n}: ${want}`);
-    }
-    const slash = await run('mpdk', ['info', '--file-prefix', 'a/b']);
+    });
+    const list = '0-1,'.repeat(50);
+    const [slash, lcores] = await Promise.all([run('mpdk', ['info', '--file-prefix', 'a/b']), run('mpdk', ['simple_mp', '-l', list])]);
     oneLine(slash, 2, 'info', 'info --file-prefix a/b');
     assert.equal(slash.err, `info: invalid --file-prefix 'a/b': "/" is not allowed; use 1-32 letters, digits, '_', '-' or '.' (not '.' or '..')\n`);
-    const list = '0-1,'.repeat(50);
-    const lcores = await run('mpdk', ['simple_mp', '-l', list]);
     oneLine(lcores, 2, 'simple_mp', 'simple_mp -l (200 characters)');
     assert.equal(lcores.err, `simple_mp: invalid -l '${list.slice(0, 37)}...' (200 characters): expected a core list such as 0-3,5\n`);
   });
@@ -373,21 +371,24 @@ describe('one exit status per kind of refusal', () => {
     const { eal } = Eal.init(['-l', '5', '--file-prefix', p, ...QUIET], { handleSignals: false });
     const v = ['--vdev=net_ring0', '--vdev=net_ring1', ...QUIET];
     try {
-      for (const [n, args] of [
+      // Each command line against the live instance, three at a time.
+      await each([
         ['l2fwd_fork', ['-l', '0-2', '--file-prefix', p, ...v, '--', '-p', '3']],
         ['mp_server', ['-l', '0', '--file-prefix', p, ...v, '--', '-p', '3', '-n', '1']],
-      ] as const) {
-        const r = await run('mpdk', [n, ...args]);
-        oneLine(r, 1, n, `a second primary ${n}`);
-        assert.match(r.err, new RegExp(`pid ${process.pid}\\) is already running .*; ${n} runs only as the primary: stop that process or use another --file-prefix`));
-        assert.doesNotMatch(r.err, /--proc-type=secondary or auto/);
-        // What it advised against is refused too, each saying so.
-        const sec = await run('mpdk', [n, ...args.slice(0, 2), '--proc-type=secondary', ...args.slice(2)]);
-        oneLine(sec, 2, n, `${n} --proc-type=secondary`);
-        const auto = await run('mpdk', [n, ...args.slice(0, 2), '--proc-type=auto', ...args.slice(2)]);
-        oneLine(auto, 1, n, `${n} --proc-type=auto`);
-        assert.match(auto.err, new RegExp(`${process.pid}`));
-      }
+      ].flatMap(([n, args]) => (['', 'secondary', 'auto'] as const).map((type) => [n as string, args as string[], type] as const)), 3, async ([n, args, type]) => {
+        const r = await run('mpdk', [n, ...args.slice(0, 2), ...(type ? [`--proc-type=${type}`] : []), ...args.slice(2)]);
+        if (type === '') {
+          oneLine(r, 1, n, `a second primary ${n}`);
+          assert.match(r.err, new RegExp(`pid ${process.pid}\\) is already running .*; ${n} runs only as the primary: stop that process or use another --file-prefix`));
+          assert.doesNotMatch(r.err, /--proc-type=secondary or auto/);
+        } else if (type === 'secondary') {
+          // What it advised against is refused too, each saying so.
+          oneLine(r, 2, n, `${n} --proc-type=secondary`);
+        } else {
+          oneLine(r, 1, n, `${n} --proc-type=auto`);
+          assert.match(r.err, new RegExp(`${process.pid}`));
+        }
+      });
       // A program that does run as a secondary is still told so.
       const smp = await run('mpdk', ['simple_mp', '-l', '0-1', '--file-prefix', p, ...QUIET]);
       oneLine(smp, 1, 'simple_mp', 'a second primary simple_mp');

@@ -10,6 +10,7 @@ import { Eal, MEMZONE_NAMESIZE, unwatchDeath, watchDeath, watchStats } from '../
 import { HDR } from '../src/eal/region.js';
 import { allowedCpus, flock, LOCK_EX, LOCK_NB, onlineCpus, setAffinity } from '../src/native/libc.js';
 import { MEMZONE_MAX } from '../src/eal/memzone.js';
+import { each } from './each.js';
 import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 const CHILD = 'dist/test/eal-child.js';
@@ -374,14 +375,14 @@ const BAD_OPTIONS: [string[], RegExp][] = [
 ];
 
 test('every malformed EAL option is one line naming it and the valid form, exit status 2', async () => {
-  for (const [args, re] of BAD_OPTIONS) {
+  await each(BAD_OPTIONS, 3, async ([args, re]) => {
     const p = uniquePrefix();
     const r = await run(CHILD, args.includes('--file-prefix') ? args : [...args, '--file-prefix', p]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, re, args.join(' '));
     assert.equal(r.err.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.err}`);
     assert.deepEqual(leftovers(p), []);
-  }
+  });
 });
 
 test('lcore ids beyond the CPUs run unpinned with a one-line warning; -n is accepted', async () => {

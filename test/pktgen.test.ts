@@ -15,6 +15,7 @@ import { TrafficPlan, parseRate, parseSizeMix, parseDuration, generatorMac } fro
 import { FrameSeal } from '../src/apps/pktgen/seal.js';
 import { ETH, IPV4, UDP, ipv4ChecksumOk, udpChecksumOk4 } from '../src/index.js';
 import { get16 } from '../src/net/packet.js';
+import { each } from './each.js';
 import { exitedWithin, leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix, until, type Child } from './helpers.js';
 
 after(reapAll);
@@ -165,7 +166,7 @@ describe('mpdk pktgen (real processes)', () => {
 
   test('bad options exit 2 with one line and touch nothing', async () => {
     const p = uniquePrefix('pgbad');
-    for (const args of [
+    await each([
       ['--tx-port', '0', '--bogus'],
       ['--tx-port', '0', '--size', '10'],
       ['--tx-port', '0', '--rate', 'fast'],
@@ -175,12 +176,12 @@ describe('mpdk pktgen (real processes)', () => {
       ['--tx-port', '0,1', '--flows', '1'],
       ['--pcap', '/tmp/x.pcap'],
       ['--tx-port', '0', '--window', '8'],
-    ]) {
+    ], 3, async (args) => {
       const r = await run('mpdk', ['pktgen', ...EAL(p, 1), '--', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
       assert.match(r.err, /^pktgen: /);
       assert.equal(r.err.trim().split('\n').length, 1, r.err);
-    }
+    });
     assert.deepEqual(leftovers(p), []);
   });
 
