@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PcapRecord, PcapngReader } from '../src/index.js';
-import { leftovers, reapAll, removeInstance, run, sleep, spawnNode, uniquePrefix } from './helpers.js';
+import { leftovers, reapAll, removeInstance, run, spawnNode, uniquePrefix } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dumpcap-rate-'));
 const prefix = uniquePrefix('drate');
@@ -22,8 +22,10 @@ after(async () => {
 test('a 2 s capture of 100 kpps with the default buffer drops nothing', async () => {
   const app = spawnNode('mpdk', ['symmetric_mp', '-l', '0', '--proc-type=primary', '--file-prefix', prefix, '--log-level', 'error', '--vdev=net_ring0', '--vdev=net_ring1', '--', '-p', '3', '--num-procs=1', '--proc-id=0']);
   await app.waitFor(/APP: Finished Process Init\./, 15000);
-  const gen = spawnNode('mpdk', ['pktgen', '-l', '3', '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--', '--tx-port', '0', '--rx-port', '1', '--rate', '100k', '--duration', '5', '--quiet']);
-  await sleep(1500); // pktgen attached and sending
+  const gen = spawnNode('mpdk', ['pktgen', '-l', '3', '--proc-type=secondary', '--file-prefix', prefix, '--log-level', 'error', '--', '--tx-port', '0', '--rx-port', '1', '--rate', '100k', '--duration', '30', '--progress', '100']);
+  // pktgen attached, sending, and its frames coming back through symmetric_mp; it sends
+  // until the capture is over (Ctrl-C below; --duration is only a bound).
+  await gen.waitFor(/pktgen [\d.]+s  tx [1-9]\d* .* rx [1-9]/, 15000);
   const cap = path.join(tmp, 'rate.pcapng');
   const d = await run('mpdk', ['dumpcap', '--file-prefix', prefix, '-q', '-i', '0', '-w', cap, '-a', 'duration:2'], 30000);
   assert.equal(d.code, 0, d.err);
@@ -39,6 +41,7 @@ test('a 2 s capture of 100 kpps with the default buffer drops nothing', async ()
   while (r.next(rec)) n++;
   assert.equal(n, written);
   assert.deepEqual(r.stats.get(0), { ifRecv: written, ifDrop: 0, filterAccept: written });
+  gen.proc.kill('SIGINT');
   assert.equal(await gen.exited, 0, gen.err);
   app.proc.kill('SIGINT');
   assert.equal(await app.exited, 0, app.err);

@@ -93,6 +93,14 @@ function testpmd(fp: string, vdev: string, mode: string): ChildProcess & { text:
   return p;
 }
 
+/**
+ * Until testpmd has started its port (its memif server socket listens from the port's probe
+ * on): it prints "Checking link statuses..." right after the start, then waits for the link.
+ */
+async function testpmdStarted(p: ChildProcess & { text: string }): Promise<void> {
+  await until(() => p.text.includes('Checking link statuses'), 15000, `testpmd to start its port: ${p.text.slice(-500)}`);
+}
+
 async function testpmdExit(p: ChildProcess & { text: string }): Promise<string> {
   p.stdin!.write('\n');
   const t = setTimeout(() => p.kill('SIGKILL'), 8000);
@@ -390,7 +398,7 @@ describe('net_memif zero-copy client (zero-copy=yes): the peer reads and writes 
     const sock = `/tmp/mpdk-tp-${process.pid}-zc1`;
     const fp = `mpdktp${process.pid}z1`;
     const t = testpmd(fp, `net_memif0,role=server,socket=${sock}`, 'txonly');
-    await sleep(1500);
+    await testpmdStarted(t);
     const cli = start(prefix(), `net_memif0,role=client,socket=${sock},zero-copy=yes`, 'rx', 0);
     const s = await waitStats(cli, (x) => x.rx > 100000, 20000, 'packets from testpmd into our mbufs');
     assert.equal(s.bad, 0, 'testpmd\'s IPv4/UDP frames');
@@ -403,7 +411,7 @@ describe('net_memif zero-copy client (zero-copy=yes): the peer reads and writes 
     const sock2 = `/tmp/mpdk-tp-${process.pid}-zc2`;
     const fp2 = `mpdktp${process.pid}z2`;
     const t2 = testpmd(fp2, `net_memif0,role=server,socket=${sock2}`, 'rxonly');
-    await sleep(1500);
+    await testpmdStarted(t2);
     const cli2 = start(prefix(), `net_memif0,role=client,socket=${sock2},zero-copy=yes`, 'tx', 100000);
     await cli2.waitFor(/txdone 100000/, 30000);
     await sleep(500);
@@ -747,7 +755,7 @@ describe('net_memif with DPDK testpmd as the peer', { skip: NO_TESTPMD }, () => 
     const sock = `/tmp/mpdk-tp-${process.pid}-1`;
     const fp1 = `mpdktp${process.pid}a`;
     const t1 = testpmd(fp1, `net_memif0,role=server,socket=${sock}`, 'txonly');
-    await sleep(1500);
+    await testpmdStarted(t1);
     const cli = start(prefix(), `net_memif0,role=client,socket=${sock}`, 'rx', 0);
     await waitStats(cli, (x) => x.rx > 100000, 20000, 'packets from testpmd');
     assert.match(cli.err, /connected to net_memif0 \(DPDK 22\.11/);
@@ -769,7 +777,7 @@ describe('net_memif with DPDK testpmd as the peer', { skip: NO_TESTPMD }, () => 
     const sock = `/tmp/mpdk-tp-${process.pid}-2`;
     const fp = `mpdktp${process.pid}c`;
     const t = testpmd(fp, `net_memif0,role=server,socket=${sock}`, 'rxonly');
-    await sleep(1500);
+    await testpmdStarted(t);
     const cli = start(prefix(), `net_memif0,role=client,socket=${sock}`, 'tx', 100000);
     await cli.waitFor(/txdone 100000/, 30000);
     await sleep(500);

@@ -7,7 +7,8 @@
  *   send N SIZE [FILE]   inject N frames of SIZE bytes (16 flows, seq 0..N-1), forward them,
  *                        collect them from the wire; {"sent":N,"collected":M}. FILE: also
  *                        write the frames sent, in order, to FILE (pcap) for comparison
- *   flow MS              the same at ~32 packets per ms for MS ms; {"flowed":N}
+ *   flow MS              the same at ~32 packets per ms for MS ms, or until a `stop` line
+ *                        comes (whichever is first); {"flowed":N}
  *   quit                 leave (eal.close) and exit 0
  * Every wait is bounded; nothing busy-polls while idle (the process waits on stdin).
  */
@@ -85,6 +86,11 @@ function pump(from: number, to: number, size: number, pcap?: PcapWriter): number
 
 out({ ready: process.pid });
 const rl = readline.createInterface({ input: process.stdin });
+/** Set by a `stop` line, read while a flow runs (the loop below reads its next line only after it). */
+let stopFlow = false;
+rl.on('line', (l) => {
+  if (l.trim() === 'stop') stopFlow = true;
+});
 for await (const line of rl) {
   const [cmd, a, b, c] = line.trim().split(/\s+/);
   if (cmd === 'send') {
@@ -96,7 +102,8 @@ for await (const line of rl) {
   } else if (cmd === 'flow') {
     const end = Date.now() + Number(a);
     let n = 0;
-    while (Date.now() < end) {
+    stopFlow = false;
+    while (Date.now() < end && !stopFlow) {
       n += pump(n, n + 32, 64);
       await new Promise((r) => setTimeout(r, 1));
     }

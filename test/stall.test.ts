@@ -61,6 +61,7 @@ test('symmetric_mp: one of two processes SIGSTOPped; the other queues keep flowi
     assert.ok(during > 3000, `frames back in the second after the notice, one process stopped: ${during} (half of 20000 pps expected)`);
     victim.proc.kill('SIGCONT');
     await gen.waitFor(/port \d RX queue 1 takes frames again after [\d.]+ s/, 5000);
+    gen.proc.kill('SIGINT'); // the point is made: Ctrl-C ends the sending early; pktgen still drains, then sums up
     const code = await exitedWithin(gen, 20000);
     assert.equal(code, 0, gen.err.slice(-2000));
     const j = JSON.parse(gen.out.trim().split('\n').pop()!) as Record<string, number>;
@@ -101,6 +102,7 @@ test('mp_server: one of two clients SIGSTOPped; the other keeps receiving, the s
     assert.ok(during > 3000, `packets back in the second after the notice through the other client: ${during}`);
     victim.proc.kill('SIGCONT');
     await s.waitFor(/client 1 \(pid \d+\) receives again after [\d.]+ s; \d+ packets dropped for it meanwhile/, 5000);
+    gen.proc.kill('SIGINT'); // the point is made: Ctrl-C ends the sending early
     assert.equal(await exitedWithin(gen, 15000), 0, gen.err.slice(-2000));
   } finally {
     await stopAll(all);

@@ -62,7 +62,7 @@ describe('mpdk top', () => {
     const prefix = newPrefix('top');
     const app = await startApp(prefix, 2);
     const pid = Number(/"ready":(\d+)/.exec(app.out)![1]);
-    app.send('flow 3000');
+    app.send('flow 15000'); // stopped below, once top has shown it
     await sleep(300);
     const r = await run('mpdk', ['top', '--file-prefix', prefix, '-d', '1'], 15000);
     assert.equal(r.code, 0, r.err);
@@ -78,6 +78,7 @@ describe('mpdk top', () => {
     const none = await run('mpdk', ['top', '--file-prefix', uniquePrefix('gone'), '--once'], 15000);
     assert.equal(none.code, 1);
     assert.match(none.err, /^top: no instance with --file-prefix=\S+ .*\n$/);
+    app.send('stop');
     await app.waitFor(/"flowed":\d+/, 10000);
     app.send('quit');
     assert.equal(await app.exited, 0);
@@ -87,7 +88,7 @@ describe('mpdk top', () => {
   test('in a terminal: rates, views on p/r/m/Tab, 80×24, q restores the terminal', { skip: HAVE_SCRIPT ? false : 'util-linux `script` is not installed' }, async () => {
     const prefix = newPrefix('topt');
     const app: Child = await startApp(prefix, 1);
-    app.send('flow 6000');
+    app.send('flow 20000'); // stopped below, once top has shown it
     const t = ptyTop(prefix);
     await t.waitFor(/\x1b\[\?1049h/);
     await t.waitFor(/0 net_ring0 +all +0\.0*[1-9]/); // a non-zero RX Mpps after the first interval
@@ -110,6 +111,7 @@ describe('mpdk top', () => {
     const tail = t.raw.slice(0, t.raw.lastIndexOf('TOP-EXIT'));
     assert.ok(tail.lastIndexOf('\x1b[?1049l') > tail.lastIndexOf('\x1b[?1049h'), 'main screen restored');
     assert.ok(tail.lastIndexOf('\x1b[?25h') > tail.lastIndexOf('\x1b[?25l'), 'cursor shown again');
+    app.send('stop');
     await app.waitFor(/"flowed":\d+/, 15000);
     app.send('quit');
     assert.equal(await app.exited, 0);
