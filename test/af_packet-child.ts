@@ -7,8 +7,9 @@
  *                     then per stdin line `send:FLOWS:N` sends N frames over FLOWS flows
  *                     on port 1 and prints {sent}, `link` prints {link: port 0 up};
  *                     leaves when stdin closes
- *   rx:PORT:Q:IDLE    secondary: binds RX queue Q, prints {claimed}, receives until IDLE ms
- *                     pass without a packet after the first (8 s at most); prints {got, flows}
+ *   rx:PORT:Q:IDLE[:TOTAL]  secondary: binds RX queue Q, prints {claimed}, receives until IDLE ms
+ *                     pass without a packet after the first and the port's queues together
+ *                     have received TOTAL (20 s at most; without TOTAL, 8 s); prints {got, flows}
  *   serve:small       as serve, port 0's RX pool ('small') of 256-byte buffers: the frames of
  *                     260 bytes and more that `send` makes are too large for them
  *   own               secondary: RX queue 0 of port 0 into an ownership record (Hands), until a
@@ -22,7 +23,7 @@ import { Eal, EthDev, FlowSet, Hands, Mbufs, MpdkError, PayloadInfo, PktmbufPool
 
 const argv = process.argv.slice(2);
 const dd = argv.indexOf('--');
-const [op, a1, a2, a3] = (argv[dd + 1] ?? '').split(':');
+const [op, a1, a2, a3, a4] = (argv[dd + 1] ?? '').split(':');
 const out = (o: unknown): void => {
   process.stdout.write(JSON.stringify(o) + '\n');
 };
@@ -60,8 +61,12 @@ function send(dev: EthDev, pool: PktmbufPool, port: number, flows: FlowSet, n: n
   return sent;
 }
 
-/** Receive on port/queue until `want` packets or idleMs of silence after the first (8 s max). */
-function receive(dev: EthDev, port: number, q: number, idleMs: number, want: number, frames?: Uint8Array[]): { got: number; flows: number[] } {
+/**
+ * Receive on port/queue until `want` packets, or idleMs of silence after the first once the
+ * port's queues together have received `total` (a sender descheduled longer than idleMs does
+ * not end it early); 8 s at most, 20 s with a total.
+ */
+function receive(dev: EthDev, port: number, q: number, idleMs: number, want: number, frames?: Uint8Array[], total = 0): { got: number; flows: number[] } {
   const rx = dev.rxQueue(port, q);
   const mbufs = new Mbufs(eal);
   const h = new Uint32Array(32);
@@ -69,11 +74,12 @@ function receive(dev: EthDev, port: number, q: number, idleMs: number, want: num
   const pi = new PayloadInfo();
   let got = 0;
   let last = Date.now();
-  const end = Date.now() + 8000;
+  const end = Date.now() + (total > 0 ? 20000 : 8000);
+  const allReceived = (): boolean => dev.stats(port).queues.reduce((t, s) => t + s.ipackets, 0) >= total;
   while (got < want && Date.now() < end) {
     const r = rx.rxBurst(h, 32);
     if (r === 0) {
-      if (got > 0 && Date.now() - last > idleMs) break;
+      if (got > 0 && Date.now() - last > idleMs && allReceived()) break;
       nap(1);
       continue;
     }
@@ -158,7 +164,7 @@ try {
   } else if (op === 'rx') {
     dev.rxQueue(Number(a1), Number(a2));
     out({ claimed: true, pid: process.pid });
-    out(receive(dev, Number(a1), Number(a2), Number(a3), Infinity));
+    out(receive(dev, Number(a1), Number(a2), Number(a3), Infinity, undefined, a4 === undefined ? 0 : Number(a4)));
   }
   dev.close();
 } catch (e) {

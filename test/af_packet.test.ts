@@ -160,16 +160,18 @@ test('PACKET_FANOUT splits flows over two processes; no flow is seen by both', {
   try {
     const prim = nsNode([...ealArgs(p, 0, true, ['net_af_packet0,iface=va,qpairs=2', 'net_af_packet1,iface=vb']), '--', 'serve']);
     await prim.waitFor(/"ready":true/, 10000);
-    const rx0 = nsNode([...ealArgs(p, 1, false, []), '--', 'rx:0:0:500']);
-    const rx1 = nsNode([...ealArgs(p, 2, false, []), '--', 'rx:0:1:500']);
+    // Each ends 500 ms after its last frame once the two queues together have the 2560 sent
+    // below (a sender descheduled for 500 ms ended them early: 677 + 1360 once under load).
+    const rx0 = nsNode([...ealArgs(p, 1, false, []), '--', 'rx:0:0:500:2560']);
+    const rx1 = nsNode([...ealArgs(p, 2, false, []), '--', 'rx:0:1:500:2560']);
     await rx0.waitFor(/"claimed":true/, 10000);
     await rx1.waitFor(/"claimed":true/, 10000);
     prim.send('send:256:2560');
     await prim.waitFor(/"sent":\d+/, 10000);
     const sent = prim.lines().find((l) => 'sent' in l)!.sent as number;
     assert.equal(sent, 2560);
-    await rx0.waitFor(/"got":/, 15000);
-    await rx1.waitFor(/"got":/, 15000);
+    await rx0.waitFor(/"got":/, 25000);
+    await rx1.waitFor(/"got":/, 25000);
     const a = rx0.lines().find((l) => 'got' in l)! as { got: number; flows: number[] };
     const b = rx1.lines().find((l) => 'got' in l)! as { got: number; flows: number[] };
     assert.equal(a.got + b.got, sent, `every frame received once: ${a.got} + ${b.got}`);
