@@ -679,16 +679,26 @@ for (const [hook, held] of [['pcap:give-back', 12], ['mempool:put-back', 1]] as 
 // returned once. Without the roll-back the head stayed 11 past the tail: the next flush to the
 // ring published the 11 stale slots with its own, 11 duplicates.
 test('net_pcap RX of a record longer than the array when the pool runs dry half-way, a pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the recorded put-back, the dead one holds 12, rolled back and returned once', async () => {
+  await killedInDryPutBack('owndrysp', 15, 12, 12);
+});
+
+/**
+ * net_pcap RX of one 65535-byte record (32 segments) from a pool with single-producer puts
+ * and only `left` mbufs free: the receiver (array room `cap`) runs dry half-way and is killed
+ * between the pool ring's head and tail stores of its put-back (ring-sp:prod). The dead one
+ * holds `holds`; the reclaim rolls the put-back (singleFixed 1) and returns them once.
+ */
+async function killedInDryPutBack(prefix: string, left: number, cap: number, holds: number): Promise<void> {
   const file = pcapOf([65535]);
-  await withPort('owndrysp', `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
+  await withPort(prefix, `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
     const hold = Ring.create(x.eal, 'own_hold', { count: 1024 });
-    const buf = new Uint32Array(SIZE - 15);
+    const buf = new Uint32Array(SIZE - left);
     assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
     assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
-    await killedAt(x, ['rxnull', 'count=1', 'cap=12'], 'ring-sp:prod');
-    assert.equal(returnedOnce(x, 12, () => drain(x, hold)).singleFixed, 1, 'the half-published put-back rolled back');
+    await killedAt(x, ['rxnull', 'count=1', `cap=${cap}`], 'ring-sp:prod');
+    assert.equal(returnedOnce(x, holds, () => drain(x, hold)).singleFixed, 1, 'the half-published put-back rolled back');
   }, file, { singlePut: true });
-});
+}
 
 // net_pcap: the same record (32 mbufs) into an array with room for one (cap=1): the head in the
 // window's own get, then its 31 segments in chunks of 16 and 15 into the queue's scatter record
@@ -773,15 +783,7 @@ test('net_pcap RX into an array with room for one, a pool whose ring takes singl
 });
 
 test('net_pcap RX into an array with room for one when the pool runs dry, a pool whose ring takes single-producer puts: killed between the ring\'s head and tail stores of the scatter record\'s put-back, the dead one holds 17, rolled back and returned once', async () => {
-  const file = pcapOf([65535]);
-  await withPort('owndry1sp', `net_pcap0,rx_pcap=${file}`, 32, async (x) => {
-    const hold = Ring.create(x.eal, 'own_hold', { count: 1024 });
-    const buf = new Uint32Array(SIZE - 20);
-    assert.equal(x.pool.allocBulk(buf, buf.length), buf.length);
-    assert.equal(hold.enqueueBulk(buf, buf.length), buf.length);
-    await killedAt(x, ['rxnull', 'count=1', 'cap=1'], 'ring-sp:prod');
-    assert.equal(returnedOnce(x, 17, () => drain(x, hold)).singleFixed, 1, 'the half-published put-back rolled back');
-  }, file, { singlePut: true });
+  await killedInDryPutBack('owndry1sp', 20, 1, 17);
 });
 
 // A send through the record to a driver's queue with no ring behind it (net_null): the driver
