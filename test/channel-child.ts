@@ -6,9 +6,12 @@
  *                                                    sendManyAsync; prints {sent}
  *   stream name=C id=K size=S batch=B                send messages until killed; prints
  *                                                    {"streaming":true} after the first batch
- *   recv name=C idle=MS                              receive until no message came for MS
- *                                                    (after the first); prints {received,
- *                                                    bad, sum, xor, bytes} over the messages
+ *   recv name=C idle=MS                              receive until a stdin line `end` came
+ *                                                    (the test's word that every sender has
+ *                                                    sent all; or stdin closed) and then no
+ *                                                    message for MS (30 s in all); prints
+ *                                                    {received, bad, sum, xor, bytes} over
+ *                                                    the messages
  *   hold name=C                                      receive one batch and keep it; prints
  *                                                    {"holding": messages}; waits to be killed
  *
@@ -16,6 +19,7 @@
  * = (s * 7 + j + K) & 255 (`message` / `check`, also used by the test itself).
  */
 import './exit-first.js'; // first: no hang in Node 24's exit
+import readline from 'node:readline';
 import { Channel, Eal, stderrLogger, type MessageBatch } from '../src/index.js';
 import { childArgv, out } from './child-argv.js';
 
@@ -79,14 +83,26 @@ async function main(): Promise<void> {
     out({ sent: seq });
   } else if (mode === 'recv') {
     using rx = ch.receiver();
+    // A silence ends it only after `end`: before, it may be a sender not yet started or
+    // descheduled (a receiver that ended on 1.5 s of silence left a late sender no reader).
+    let ended = false;
+    const lines = readline.createInterface({ input: process.stdin });
+    lines.on('line', (l) => {
+      if (l.trim() === 'end') ended = true;
+    });
+    lines.on('close', () => (ended = true)); // stdin closed: no word will come
     out({ receiving: true });
     const idle = Number(opt.idle ?? 1000);
     const t = { received: 0, bad: 0, sum: 0, xor: 0, bytes: 0 };
-    for (;;) {
-      const b = await rx.receive({ timeout: t.received === 0 ? 20_000 : idle });
-      if (b.length === 0) break;
+    for (const end = Date.now() + 30_000; ;) {
+      const b = await rx.receive({ timeout: idle });
+      if (b.length === 0) {
+        if (ended || Date.now() > end) break;
+        continue;
+      }
       tally(b, t);
     }
+    lines.close();
     out({ ...t, damaged: rx.damaged });
   } else if (mode === 'hold') {
     const rx = ch.receiver();

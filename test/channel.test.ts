@@ -692,7 +692,14 @@ test('two senders and two receivers in four processes: every message arrives exa
       return JSON.parse(c.out.trim().split('\n').pop()!) as Record<string, number>;
     });
     const tx = [child(p, L + 1, 'send', { name: 'mm', id: 1, sizes, count: N, batch: 4 }), child(p, L + 2, 'send', { name: 'mm', id: 2, sizes, count: N, batch: 1 })];
-    assert.deepEqual(await Promise.all(tx), [{ sent: N }, { sent: N }]);
+    const sent = await Promise.allSettled(tx);
+    // Every message is on the ring or taken: the receivers end at their next silence (before,
+    // 1.5 s of silence ended them, while a sender started late could still be on its way).
+    for (const c of receivers) {
+      c.send('end');
+      c.proc.stdin!.end();
+    }
+    assert.deepEqual(sent.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason))), [{ sent: N }, { sent: N }]);
     const [a, b] = await Promise.all(rx);
     assert.equal(a!.bad + b!.bad + a!.damaged + b!.damaged, 0, 'no receiver saw a broken or partial message');
     assert.equal(a!.received + b!.received, 2 * N);
