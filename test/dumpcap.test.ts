@@ -254,8 +254,12 @@ describe('mpdk dumpcap', () => {
     const err = (): string => (fs.existsSync(errFile) ? fs.readFileSync(errFile, 'utf8') : '');
     await waitFor(err, /Capturing on/, 10000);
     await send(app, 50, 90); // tcpdump takes 5 and leaves
-    await sleep(200);
-    await send(app, 50, 90); // dumpcap writes again: EPIPE, and it leaves
+    // dumpcap's next write after tcpdump left: EPIPE, and it leaves. Sent again until dumpcap
+    // says it stopped (bounded): tcpdump may take longer than a fixed wait to start or to leave.
+    for (const end = Date.now() + 10000; !/dumpcap: stopped/.test(err()) && Date.now() < end;) {
+      await send(app, 50, 90);
+      await sleep(100);
+    }
     assert.equal(await done, 0);
     raw.delete(sh);
     assert.equal(out, '5\nstatus 0 0\n', err());
