@@ -52,6 +52,12 @@ async function forwarder(p: string, own: string[] = []): Promise<Child> {
   return c;
 }
 
+/** The state letter of process `pid` (/proc/PID/stat: R, S, T for stopped...). */
+function stateOf(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
 async function stopForwarder(c: Child, p: string): Promise<void> {
   c.proc.stdin!.end();
   const code = await exitedWithin(c, 5000);
@@ -253,9 +259,14 @@ describe('mpdk pktgen (real processes)', () => {
         '--drain', '60000', '--json', '--progress', '50']);
       await g.waitFor(/"received":[1-9]/, 10000);
       fwd.proc.kill('SIGSTOP'); // nothing comes back now; the RX ring (1024) would take far more than the window
-      await sleep(300);
-      const last = (): { sent: number; received: number } => JSON.parse(g.err.trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { sent: number; received: number };
-      const a = last();
+      await until(() => stateOf(fwd.proc.pid!) === 'T', 5000, 'the forwarder stopped');
+      const progress = (): { sent: number; received: number }[] => g.err.split('\n').slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { sent: number; received: number });
+      const last = (): { sent: number; received: number } => progress().at(-1)!;
+      // From the second progress line after the stop on, what comes back is all there is
+      // (pktgen read its RX ring after the stop); waited for, not assumed after a fixed time (a
+      // pktgen descheduled then had not taken what was on its way back yet, nor filled the window).
+      const n0 = progress().length;
+      const a = await until(() => progress().slice(n0 + 1).find((x) => x.sent - x.received === 40), 10000, `the window of 40 filled after the stop: ${g.err.slice(-400)}`);
       await sleep(500);
       const b = last();
       assert.equal(b.sent, a.sent, `nothing more sent while nothing comes back: ${JSON.stringify([a, b])}`);
@@ -361,7 +372,9 @@ describe('mpdk pktgen (real processes)', () => {
     try {
       const g = spawnNode('mpdk', ['pktgen', ...EAL(p, 1), '--', '--tx-port', '0', '--burst', '32', '--duration', '30', '--progress', '20', '--json']);
       await g.waitFor(/"sent":1024,/, 10000); // the port's 1024 RX descriptors are full
-      await sleep(50);
+      // Its next burst refused and held: pktgen names the full queue 0.5 s after (a fixed 50 ms
+      // assumed a pktgen that printed its progress was not descheduled before that burst)
+      await g.waitFor(/port 0 RX queue 0 is full and takes nothing for/, 10000);
       g.proc.kill('SIGKILL');
       await g.exited;
       const a = await run('mpdk', ['audit', '--file-prefix', p, '--json']);
