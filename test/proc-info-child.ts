@@ -8,7 +8,8 @@
  *                        collect them from the wire; {"sent":N,"collected":M}. FILE: also
  *                        write the frames sent, in order, to FILE (pcap) for comparison
  *   flow MS              the same at ~32 packets per ms for MS ms, or until a `stop` line
- *                        comes (whichever is first); {"flowed":N}
+ *                        comes (whichever is first); {"flowing":true} once the first are
+ *                        back, {"flowed":N} at the end
  *   quit                 leave (eal.close) and exit 0
  * Every wait is bounded; nothing busy-polls while idle (the process waits on stdin).
  */
@@ -104,7 +105,9 @@ for await (const line of rl) {
     let n = 0;
     stopFlow = false;
     while (Date.now() < end && !stopFlow) {
+      const was = n;
       n += pump(n, n + 32, 64);
+      if (was === 0 && n > 0) out({ flowing: true });
       await new Promise((r) => setTimeout(r, 1));
     }
     out({ flowed: n });

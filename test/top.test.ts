@@ -63,7 +63,7 @@ describe('mpdk top', () => {
     const app = await startApp(prefix, 2);
     const pid = Number(/"ready":(\d+)/.exec(app.out)![1]);
     app.send('flow 15000'); // stopped below, once top has shown it
-    await sleep(300);
+    await app.waitFor(/"flowing":true/, 10000); // not a fixed 300 ms: top's one interval must see traffic
     const r = await run('mpdk', ['top', '--file-prefix', prefix, '-d', '1'], 15000);
     assert.equal(r.code, 0, r.err);
     assert.doesNotMatch(r.out, /\x1b/, 'plain text when piped');
