@@ -32,11 +32,10 @@
  *   80  VALUE    u32 what to store there
  *   84  VERSION  u32
  */
-import * as fs from 'node:fs';
 import type { Eal } from '../eal/eal.js';
 import { MpdkError } from '../eal/errors.js';
 import { RobustLock, TAKEN_OVER } from '../eal/lock.js';
-import { gettid, processStartTime, processState, START_GONE } from '../native/libc.js';
+import { gettid, processOfThread, processStartTime, processState, START_GONE } from '../native/libc.js';
 import { TEST_HOOK, hookStop } from '../eal/test-hook.js';
 // mbuf.ts imports this module too: MBUF is read only inside functions, after both have loaded.
 import { MBUF } from './mbuf.js';
@@ -155,16 +154,6 @@ export function pendingWord(eal: Eal): { word: number; value: number } | undefin
   if (holder === 0 || processStartTime(holder) !== START_GONE) return undefined;
   if (new Uint16Array(r.buffer)[(h + MBUF.REFCNT) >>> 1] !== r.u32[j + 2]) return undefined;
   return { word: word >>> 2, value: r.u32[j + 4]! };
-}
-
-/** The process (thread group) thread `tid` belongs to, 0 when it cannot be read (gone). */
-function processOfThread(tid: number): number {
-  try {
-    const m = /^Tgid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The lock word holds a THREAD id (gettid): the message names it, its process, and the way out. */

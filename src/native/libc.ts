@@ -23,7 +23,7 @@ export { futexWait, futexWake, WAKE_OK, WAKE_CHANGED, WAKE_TIMEOUT, WAKE_INTR, F
 export { membarrierSupported, membarrierRegister, membarrierGlobal } from './membarrier.js';
 export { schedYield, gettid, allowedCpus, onlineCpus, setAffinity } from './sched.js';
 export {
-  processStartTime, processLiveness, processAlive, processDying, processState, livenessName, Liveness, START_GONE, START_UNKNOWN,
+  processStartTime, processLiveness, processAlive, processDying, processState, processOfThread, livenessName, Liveness, START_GONE, START_UNKNOWN,
   pidfdOpen, watchPidfd, takeFdOf, exitImmediately, setParentDeathSignal, type PidfdWatch,
 } from './process.js';
 export { pollIn, pollFds, whenReadable, watchReadable, watchFd, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP, type FdWatch, type FdEvents } from './poll.js';

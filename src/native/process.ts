@@ -179,6 +179,16 @@ export function processState(pid: number, startTime = 0): string {
   return st === 'Z' || st === 'X' || dying(pid, stat) ? 'alive, dying' : `alive, ${name[st] ?? st}`;
 }
 
+/** The process (thread group) thread `tid` belongs to (/proc/TID/status Tgid), 0 when it cannot be read (gone). */
+export function processOfThread(tid: number): number {
+  try {
+    const m = /^Tgid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${tid}/status`, 'latin1'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 const SYS_pidfd_open = 434; // the same number on x86-64 and arm64
 const SYS_pidfd_getfd = 438;
 
